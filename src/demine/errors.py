@@ -1,0 +1,121 @@
+"""One error hierarchy for the whole of demine.
+
+Every face maps these once: the CLI to exit codes, the HTTP API to RFC 9457 problem details.
+A :class:`ValidationError` always says *where* the fault is (file, feature index, field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One problem with one piece of input, and where it is."""
+
+    reason: str
+    index: int | None = None  # feature index in the source (0-based), if any
+    field: str | None = None  # field or member name, e.g. "geometry" or "properties.status"
+    source: str | None = None  # file name, if any
+    feature_id: str | None = None  # the source's own id of the feature, if it has one
+    repairable: bool = False
+
+    def where(self) -> str:
+        parts: list[str] = []
+        if self.source:
+            parts.append(self.source)
+        if self.index is not None:
+            parts.append(f"feature {self.index}")
+        if self.feature_id is not None:
+            parts.append(f"id {self.feature_id!r}")
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        w = self.where()
+        return f"{w}: {self.reason}" if w else self.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"index": self.index, "field": self.field, "reason": self.reason}
+        if self.feature_id is not None:
+            d["feature_id"] = self.feature_id
+        if self.source is not None:
+            d["source"] = self.source
+        if self.repairable:
+            d["repairable"] = True
+        return d
+
+
+class DemineError(Exception):
+    """Base of every error demine raises on purpose."""
+
+    exit_code = 2
+    http_status = 500
+    title = "demine error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_problem(self) -> dict[str, Any]:
+        """RFC 9457 problem details."""
+        return {"type": "about:blank", "title": self.title, "status": self.http_status,
+                "detail": self.message}
+
+
+class ValidationError(DemineError):
+    """Input that breaks a rule. Carries every fault found, each with its place."""
+
+    exit_code = 1
+    http_status = 422
+    title = "Invalid input"
+
+    def __init__(self, message: str, faults: list[Fault] | None = None) -> None:
+        super().__init__(message)
+        self.faults: list[Fault] = list(faults or [])
+
+    def __str__(self) -> str:
+        if not self.faults:
+            return self.message
+        lines = [self.message] + [f"  - {f}" for f in self.faults[:50]]
+        if len(self.faults) > 50:
+            lines.append(f"  ... and {len(self.faults) - 50} more")
+        return "\n".join(lines)
+
+    def to_problem(self) -> dict[str, Any]:
+        p = super().to_problem()
+        p["errors"] = [f.to_dict() for f in self.faults]
+        return p
+
+
+class NotFound(DemineError):
+    exit_code = 3
+    http_status = 404
+    title = "Not found"
+
+
+class Conflict(DemineError):
+    """A write that would lose someone else's change (stale revision), or a duplicate."""
+
+    exit_code = 4
+    http_status = 409
+    title = "Conflict"
+
+
+class PermissionDenied(DemineError):
+    exit_code = 5
+    http_status = 403
+    title = "Permission denied"
+
+
+@dataclass(slots=True)
+class Report:
+    """What an import or validation run found: kept for the faces to print."""
+
+    imported: int = 0
+    updated: int = 0
+    rejected: list[Fault] = field(default_factory=list)
+    repairs: list[Fault] = field(default_factory=list)
+    warnings: list[Fault] = field(default_factory=list)

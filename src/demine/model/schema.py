@@ -1,0 +1,297 @@
+"""Field specifications, value coercion and the generic record.
+
+Each record kind (see :mod:`demine.model.kinds`) is a list of :class:`FieldSpec`. One table of
+specs drives validation here, the GeoPackage columns in the store, import mapping and export, so
+the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+from demine.errors import Fault
+
+
+class FieldType(str, Enum):
+    TEXT = "text"
+    INTEGER = "integer"
+    REAL = "real"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    DATETIME = "datetime"
+    ENUM = "enum"
+    ENUM_LIST = "enum_list"  # several values from `choices`, stored comma-separated
+    UUID = "uuid"
+
+
+class Access(str, Enum):
+    """Who may read a field. Used by the web faces; the store keeps every field."""
+
+    PUBLIC = "public"
+    FIELD = "field"
+    ANALYST = "analyst"
+    VICTIM_ASSISTANCE = "victim_assistance"
+
+
+SQL_TYPES: dict[FieldType, str] = {
+    FieldType.TEXT: "TEXT",
+    FieldType.INTEGER: "INTEGER",
+    FieldType.REAL: "REAL",
+    FieldType.BOOLEAN: "BOOLEAN",
+    FieldType.DATE: "DATE",
+    FieldType.DATETIME: "DATETIME",
+    FieldType.ENUM: "TEXT",
+    FieldType.ENUM_LIST: "TEXT",
+    FieldType.UUID: "TEXT",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    type: FieldType
+    description: str = ""
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    access: Access = Access.PUBLIC
+    derived: bool = False  # computed by demine (e.g. area_m2): never taken from input
+    unit: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+
+Rule = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+"""A cross-field rule: takes the coerced properties, returns (field, reason) pairs."""
+
+
+@dataclass(slots=True)
+class Record:
+    """One stored record of any kind: an id, its validated properties and its geometry.
+
+    ``geometry`` is a shapely geometry in CRS84 (lon, lat) or None.
+    """
+
+    kind: str
+    id: str
+    properties: dict[str, Any]
+    geometry: Any = None
+    source_id: str | None = None
+    revision: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+    updated_by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, *, geometry: bool = True) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "source_id": self.source_id,
+            "revision": self.revision,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+            "properties": dict(self.properties),
+        }
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        if geometry:
+            import shapely
+
+            d["geometry"] = (
+                None if self.geometry is None else _geojson_mapping(shapely, self.geometry)
+            )
+        return d
+
+
+def _geojson_mapping(shapely_mod: Any, geom: Any) -> Any:
+    import orjson
+
+    return orjson.loads(shapely_mod.to_geojson(geom))
+
+
+# --- value coercion -------------------------------------------------------------------------
+
+_TRUE = {"true", "yes", "y", "1", "t", "так"}
+_FALSE = {"false", "no", "n", "0", "f", "ні"}
+
+
+class _Bad(Exception):
+    pass
+
+
+def now_utc() -> str:
+    return format_datetime(datetime.now(UTC))
+
+
+def format_datetime(dt: datetime) -> str:
+    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    # GeoPackage DATETIME: YYYY-MM-DDTHH:MM:SS[.SSS]Z (milliseconds at most)
+    text = dt.isoformat(timespec="milliseconds" if dt.microsecond // 1000 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _norm_choice(value: str) -> str:
+    return value.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def coerce(spec: FieldSpec, value: Any) -> Any:
+    """Coerce one input value to the field's canonical form, or raise _Bad with the reason."""
+    if value is None or (isinstance(value, str) and value.strip() == "" and spec.type is not FieldType.TEXT):
+        return None
+    t = spec.type
+    if t is FieldType.TEXT:
+        if isinstance(value, (dict, list)):
+            raise _Bad("expected text, got a " + type(value).__name__)
+        text = str(value)
+        return text if text != "" else None
+    if t is FieldType.INTEGER:
+        if isinstance(value, bool):
+            raise _Bad("expected a whole number, got a boolean")
+        if isinstance(value, int):
+            out_i = value
+        elif isinstance(value, float) and value.is_integer():
+            out_i = int(value)
+        elif isinstance(value, str):
+            try:
+                f = float(value.strip())
+            except ValueError:
+                raise _Bad(f"expected a whole number, got {value!r}") from None
+            if not f.is_integer():
+                raise _Bad(f"expected a whole number, got {value!r}")
+            out_i = int(f)
+        else:
+            raise _Bad(f"expected a whole number, got {value!r}")
+        _check_range(spec, out_i)
+        return out_i
+    if t is FieldType.REAL:
+        if isinstance(value, bool):
+            raise _Bad("expected a number, got a boolean")
+        try:
+            out_f = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            raise _Bad(f"expected a number, got {value!r}") from None
+        if not math.isfinite(out_f):
+            raise _Bad(f"expected a finite number, got {value!r}")
+        _check_range(spec, out_f)
+        return out_f
+    if t is FieldType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise _Bad(f"expected true or false, got {value!r}")
+    if t is FieldType.DATE:
+        if isinstance(value, datetime):
+            return value.date().isoformat()
+        if isinstance(value, date):
+            return value.isoformat()
+        text = str(value).strip()
+        try:
+            return date.fromisoformat(text[:10] if "T" in text else text).isoformat()
+        except ValueError:
+            raise _Bad(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    if t is FieldType.DATETIME:
+        if isinstance(value, datetime):
+            return format_datetime(value)
+        text = str(value).strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise _Bad(
+                f"expected a date-time in ISO 8601 (e.g. 2025-03-01T08:30:00Z), got {value!r}"
+            ) from None
+        return format_datetime(dt)
+    if t is FieldType.ENUM:
+        assert spec.choices is not None
+        if not isinstance(value, str):
+            raise _Bad(f"expected one of {', '.join(spec.choices)}, got {value!r}")
+        n = _norm_choice(value)
+        for c in spec.choices:
+            if n == c.lower():
+                return c
+        raise _Bad(f"expected one of {', '.join(spec.choices)}, got {value!r}")
+    if t is FieldType.ENUM_LIST:
+        assert spec.choices is not None
+        items = value if isinstance(value, list) else str(value).split(",")
+        out: list[str] = []
+        for item in items:
+            if not isinstance(item, str):
+                raise _Bad(f"expected values from {', '.join(spec.choices)}, got {item!r}")
+            n = _norm_choice(item)
+            if not n:
+                continue
+            match = next((c for c in spec.choices if c.lower() == n), None)
+            if match is None:
+                raise _Bad(f"{item!r} is not one of {', '.join(spec.choices)}")
+            if match not in out:
+                out.append(match)
+        return ",".join(out) if out else None
+    if t is FieldType.UUID:
+        try:
+            return str(uuid.UUID(str(value).strip()))
+        except ValueError:
+            raise _Bad(f"expected a UUID, got {value!r}") from None
+    raise AssertionError(t)  # pragma: no cover
+
+
+def _check_range(spec: FieldSpec, v: float) -> None:
+    if spec.minimum is not None and v < spec.minimum:
+        raise _Bad(f"{v} is below the minimum {spec.minimum:g}")
+    if spec.maximum is not None and v > spec.maximum:
+        raise _Bad(f"{v} is above the maximum {spec.maximum:g}")
+
+
+def validate_properties(
+    fields: tuple[FieldSpec, ...],
+    rules: tuple[Rule, ...],
+    props: Mapping[str, Any],
+    *,
+    index: int | None = None,
+    source: str | None = None,
+    feature_id: str | None = None,
+    partial: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
+    """Check and coerce ``props`` against ``fields`` and ``rules``.
+
+    Returns ``(clean, extra, faults)``: the canonical values of known fields, the unknown input
+    keys kept as they are, and every fault found (never stops at the first).
+    With ``partial`` (an update), missing required fields are not faults.
+    """
+    clean: dict[str, Any] = {}
+    faults: list[Fault] = []
+    known = {f.name: f for f in fields}
+    for f in fields:
+        if f.derived:
+            continue
+        if f.name not in props:
+            if f.required and not partial:
+                faults.append(Fault(f"{f.name} is required", index, f.name, source, feature_id))
+            continue
+        try:
+            v = coerce(f, props[f.name])
+        except _Bad as e:
+            faults.append(Fault(str(e), index, f.name, source, feature_id))
+            continue
+        if v is None and f.required:
+            faults.append(Fault(f"{f.name} is required", index, f.name, source, feature_id))
+            continue
+        clean[f.name] = v
+    extra = {k: v for k, v in props.items() if k not in known}
+    if not faults:
+        for rule in rules:
+            for fname, reason in rule(clean):
+                faults.append(Fault(reason, index, fname, source, feature_id))
+    return clean, extra, faults

@@ -1,0 +1,112 @@
+"""The store contract. Every backend (GeoPackage, PostGIS) meets it and passes one test suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from demine.model.kinds import Kind
+from demine.model.schema import Record
+
+DEFAULT_DB = "demine.gpkg"
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One version of a record in its history: who, when, why, and the state after the change.
+
+    ``state`` is None after a delete. The state before is the previous revision's.
+    """
+
+    record_id: str
+    kind: str
+    revision: int
+    op: str  # create | update | delete | restore
+    at: str
+    actor: str
+    reason: str | None
+    state: Record | None
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Store(Protocol):
+    location: str
+
+    def init(self, *, settings: dict[str, Any] | None = None) -> None: ...
+    def close(self) -> None: ...
+    def kinds(self) -> list[Kind]: ...
+    def kind(self, name: str) -> Kind: ...
+    def create_layer(self, kind: Kind) -> None: ...
+    def setting(self, key: str) -> Any: ...
+    def set_setting(self, key: str, value: Any) -> None: ...
+
+    def get(self, kind: str, record_id: str) -> Record: ...
+    def locate(self, record_id: str) -> Record: ...
+    def list(
+        self,
+        kind: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[Record]: ...
+    def count(self, kind: str) -> int: ...
+
+    def upsert(
+        self,
+        kind: str,
+        records: Sequence[Record],
+        *,
+        actor: str,
+        reason: str | None = None,
+        progress: Any = None,
+    ) -> UpsertResult: ...
+    def update(
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        properties: dict[str, Any] | None = None,
+        geometry: Any = None,
+        if_revision: int | None = None,
+        actor: str,
+        reason: str | None = None,
+    ) -> Record: ...
+    def delete(
+        self, kind: str, record_id: str, *, if_revision: int | None = None, actor: str,
+        reason: str | None = None,
+    ) -> Revision: ...
+    def restore(
+        self, record_id: str, revision: int, *, actor: str, reason: str | None = None
+    ) -> Record: ...
+    def history(self, record_id: str) -> list[Revision]: ...
+
+
+def default_location(db: str | os.PathLike[str] | None = None) -> str:
+    if db:
+        return os.fspath(db)
+    return os.environ.get("DEMINE_DB") or DEFAULT_DB
+
+
+def open_store(db: str | os.PathLike[str] | None = None) -> Store:
+    """Open the store at ``db`` (default ``$DEMINE_DB`` or ./demine.gpkg).
+
+    A ``postgresql://`` URL selects the PostGIS backend (when it lands); anything else is a
+    GeoPackage file.
+    """
+    loc = default_location(db)
+    if loc.startswith(("postgresql://", "postgres://")):
+        raise NotImplementedError("the PostGIS backend is not built yet")
+    from demine.store.gpkg import GeoPackageStore
+
+    return GeoPackageStore(Path(loc))

@@ -1,0 +1,186 @@
+"""GeoPackage 1.3 building blocks: geometry blobs, the SQL functions the R-tree triggers call,
+and the DDL of the core tables (OGC 12-128r17)."""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+
+SRS_ID = 4326  # WGS 84; GeoPackage stores x = longitude, y = latitude
+APPLICATION_ID = 0x47504B47  # "GPKG"
+USER_VERSION = 10300  # GeoPackage 1.3.0
+
+_HEADER = struct.Struct("<2sBBi")
+_ENV = struct.Struct("<4d")
+_ENV_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_FLAG_LE = 0x01
+_FLAG_EMPTY = 0x10
+
+
+def encode(geoms: Sequence[Any] | np.ndarray, srs_id: int = SRS_ID) -> list[bytes | None]:
+    """Shapely geometries (None allowed) to GeoPackage binary blobs, vectorised."""
+    arr = np.asarray(geoms, dtype=object)
+    if arr.size == 0:
+        return []
+    wkb = shapely.to_wkb(arr, byte_order=1, flavor="iso", output_dimension=2)
+    bounds = shapely.bounds(arr)
+    empty = shapely.is_empty(arr)
+    is_point = shapely.get_type_id(arr) == 0
+    out: list[bytes | None] = []
+    pack_h = _HEADER.pack
+    pack_e = _ENV.pack
+    for i in range(arr.size):
+        w = wkb[i]
+        if w is None:
+            out.append(None)
+        elif empty[i]:
+            out.append(pack_h(b"GP", 0, _FLAG_LE | _FLAG_EMPTY, srs_id) + w)
+        elif is_point[i]:
+            out.append(pack_h(b"GP", 0, _FLAG_LE, srs_id) + w)
+        else:
+            b = bounds[i]
+            out.append(pack_h(b"GP", 0, _FLAG_LE | (1 << 1), srs_id)
+                       + pack_e(b[0], b[2], b[1], b[3]) + w)
+    return out
+
+
+def _wkb_offset(blob: bytes) -> int:
+    if len(blob) < 8 or blob[0:2] != b"GP":
+        raise ValueError("not a GeoPackage geometry blob")
+    env = (blob[3] >> 1) & 0x07
+    return 8 + _ENV_SIZES[env]
+
+
+def decode(blobs: Sequence[bytes | None]) -> np.ndarray:
+    """GeoPackage blobs to shapely geometries (None stays None), vectorised."""
+    wkbs = [None if b is None else bytes(b[_wkb_offset(b):]) for b in blobs]
+    if not wkbs:
+        return np.empty(0, dtype=object)
+    return shapely.from_wkb(np.asarray(wkbs, dtype=object))
+
+
+def decode_one(blob: bytes | None) -> Any:
+    if blob is None:
+        return None
+    return shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+
+
+def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
+    """(minx, maxx, miny, maxy) from the header, or from the geometry when it has none."""
+    if blob is None or len(blob) < 8:
+        return None
+    flags = blob[3]
+    if flags & _FLAG_EMPTY:
+        return None
+    env = (flags >> 1) & 0x07
+    if env:
+        le = "<" if flags & _FLAG_LE else ">"
+        minx, maxx, miny, maxy = struct.unpack_from(le + "4d", blob, 8)
+        return minx, maxx, miny, maxy
+    g = decode_one(blob)
+    if g is None or g.is_empty:
+        return None
+    x0, y0, x1, y1 = g.bounds
+    return x0, x1, y0, y1
+
+
+def _st(i: int) -> Any:
+    def f(blob: bytes | None) -> float | None:
+        e = _envelope(blob)
+        return None if e is None else e[i]
+
+    return f
+
+
+def _st_isempty(blob: bytes | None) -> int | None:
+    if blob is None:
+        return None
+    if len(blob) >= 8 and blob[3] & _FLAG_EMPTY:
+        return 1
+    return 0 if _envelope(blob) is not None else 1
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions that the GeoPackage R-tree triggers call (GDAL and QGIS bring theirs)."""
+    for name, i in (("ST_MinX", 0), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)):
+        conn.create_function(name, 1, _st(i), deterministic=True)
+    conn.create_function("ST_IsEmpty", 1, _st_isempty, deterministic=True)
+
+
+CORE_DDL = [
+    """CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+        srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY,
+        organization TEXT NOT NULL, organization_coordsys_id INTEGER NOT NULL,
+        definition TEXT NOT NULL, description TEXT)""",
+    """CREATE TABLE IF NOT EXISTS gpkg_contents (
+        table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
+        identifier TEXT UNIQUE, description TEXT DEFAULT '',
+        last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+        CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id))""",
+    """CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+        table_name TEXT NOT NULL, column_name TEXT NOT NULL,
+        geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL,
+        z TINYINT NOT NULL, m TINYINT NOT NULL,
+        CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+        CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+        CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+        CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))""",
+    """CREATE TABLE IF NOT EXISTS gpkg_extensions (
+        table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+        definition TEXT NOT NULL, scope TEXT NOT NULL,
+        CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))""",
+]
+
+WGS84_WKT = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
+)
+
+SRS_ROWS = [
+    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
+    ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
+    ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84_WKT, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+]
+
+RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
+
+
+def q(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def rtree_ddl(t: str, c: str = "geom", i: str = "fid") -> list[str]:
+    """The R-tree spatial index extension for table t (GeoPackage 1.3, Annex F.3)."""
+    r = q(f"rtree_{t}_{c}")
+    T, C, I = q(t), q(c), q(i)
+    ins = f"ST_MinX(NEW.{C}), ST_MaxX(NEW.{C}), ST_MinY(NEW.{C}), ST_MaxY(NEW.{C})"
+    return [
+        f"CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy)",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_insert')} AFTER INSERT ON {T}
+  WHEN (new.{C} NOT NULL AND NOT ST_IsEmpty(NEW.{C}))
+BEGIN INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update1')} AFTER UPDATE OF {C} ON {T}
+  WHEN OLD.{I} = NEW.{I} AND (NEW.{C} NOTNULL AND NOT ST_IsEmpty(NEW.{C}))
+BEGIN INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update2')} AFTER UPDATE OF {C} ON {T}
+  WHEN OLD.{I} = NEW.{I} AND (NEW.{C} ISNULL OR ST_IsEmpty(NEW.{C}))
+BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update3')} AFTER UPDATE ON {T}
+  WHEN OLD.{I} != NEW.{I} AND (NEW.{C} NOTNULL AND NOT ST_IsEmpty(NEW.{C}))
+BEGIN DELETE FROM {r} WHERE id = OLD.{I}; INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update4')} AFTER UPDATE ON {T}
+  WHEN OLD.{I} != NEW.{I} AND (NEW.{C} ISNULL OR ST_IsEmpty(NEW.{C}))
+BEGIN DELETE FROM {r} WHERE id IN (OLD.{I}, NEW.{I}); END""",
+        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_delete')} AFTER DELETE ON {T}
+  WHEN old.{C} NOT NULL
+BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
+    ]
