@@ -1,0 +1,36 @@
+# demine: set-up from nothing, then the job. Needs Python 3.11+ and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "demine needs Python 3.11 or newer"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
+	# GDAL's GeoPackage validator, without the GDAL bindings it does not need for vector checks
+	$(BIN)/python -m pip install --quiet --no-deps gdal-utils
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/demine demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+bench: setup
+	$(BIN)/python bench/import_hazards.py
+	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/check_cli.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

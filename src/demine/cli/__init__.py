@@ -1,0 +1,1 @@
+"""The ``demine`` command line: a thin face over :mod:`demine.services`."""

@@ -1,0 +1,274 @@
+"""Reading and writing the exchange formats: GeoJSON, GeoPackage (or any OGR vector source),
+CSV with WKT or lon/lat columns. Every reader yields :class:`ParsedFeature` items with raw
+GeoJSON-like geometry, so one set of checks applies to every format."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from demine.errors import Fault, ValidationError
+from demine.io.geojson import ParsedFeature, ParsedFile, read_geojson, write_geojson
+
+GEOJSON_SUFFIXES = {".geojson", ".json"}
+CSV_SUFFIXES = {".csv"}
+GPKG_SUFFIXES = {".gpkg"}
+WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "WKT")
+LON_COLUMNS = ("lon", "longitude", "lng", "long", "x")
+LAT_COLUMNS = ("lat", "latitude", "y")
+
+
+def format_of(path: Path) -> str:
+    s = path.suffix.lower()
+    if s in GEOJSON_SUFFIXES:
+        return "geojson"
+    if s in CSV_SUFFIXES:
+        return "csv"
+    if s in GPKG_SUFFIXES:
+        return "gpkg"
+    return "ogr"
+
+
+def read_source(path: Path, *, layer: str | None = None, wkt_column: str | None = None,
+                lon_column: str | None = None, lat_column: str | None = None) -> ParsedFile:
+    """Read any supported file into parsed features (structural faults included, not raised)."""
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
+    fmt = format_of(path)
+    if fmt == "geojson":
+        return read_geojson(path, source=path.name)
+    if fmt == "csv":
+        return read_csv(path, wkt_column=wkt_column, lon_column=lon_column, lat_column=lat_column)
+    return read_ogr(path, layer=layer)
+
+
+def _parsed_file(features: list[ParsedFeature], faults: list[Fault] | None = None) -> ParsedFile:
+    return ParsedFile(features=features, faults=faults or [], warnings=[], crs=None)
+
+
+def _feature(index: int, fid: Any, props: dict[str, Any], geom: dict[str, Any] | None,
+             faults: list[Fault] | None = None) -> ParsedFeature:
+    return ParsedFeature(index=index, id=fid, properties=props, geometry=geom,
+                         faults=faults or [], warnings=[])
+
+
+def _find(columns: Iterable[str], wanted: tuple[str, ...]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    for w in wanted:
+        if w.lower() in lower:
+            return lower[w.lower()]
+    return None
+
+
+def read_csv(path: Path, *, wkt_column: str | None = None, lon_column: str | None = None,
+             lat_column: str | None = None) -> ParsedFile:
+    """CSV with a header row; geometry from a WKT column, or from lon/lat columns (points).
+
+    The id of a row is its ``id`` column if there is one. Empty cells are missing values.
+    """
+    src = path.name
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        if not cols:
+            return _parsed_file([], [Fault("the CSV file has no header row", source=src)])
+        wkt = wkt_column or _find(cols, WKT_COLUMNS)
+        lon = lon_column or _find(cols, LON_COLUMNS)
+        lat = lat_column or _find(cols, LAT_COLUMNS)
+        for given, name in ((wkt_column, "WKT"), (lon_column, "longitude"),
+                            (lat_column, "latitude")):
+            if given and given not in cols:
+                return _parsed_file([], [Fault(f"no {name} column {given!r}; columns are "
+                                               f"{', '.join(cols)}", source=src)])
+        if not wkt and not (lon and lat):
+            return _parsed_file([], [Fault(
+                "the CSV file has no geometry: expected a WKT column (wkt, geometry) or lon/lat "
+                f"columns (lon, lat); columns are {', '.join(cols)}", source=src)])
+        geom_cols = {c for c in (wkt, lon, lat) if c}
+        id_col = _find(cols, ("id",))
+        features: list[ParsedFeature] = []
+        for i, row in enumerate(reader):
+            faults: list[Fault] = []
+            fid: Any = row.get(id_col) if id_col else None
+            fid = fid or None
+            props = {k: v for k, v in row.items()
+                     if k is not None and k not in geom_cols and v not in (None, "")}
+            if None in row:
+                faults.append(Fault(f"row has {len(cols) + len(row[None])} cells, header has "
+                                    f"{len(cols)}", i, None, src, fid))
+            geom: dict[str, Any] | None = None
+            if wkt and row.get(wkt):
+                try:
+                    g = shapely.from_wkt(row[wkt])
+                    geom = orjson.loads(shapely.to_geojson(g))
+                except Exception as e:  # shapely raises GEOSException subclasses
+                    faults.append(Fault(f"cannot read WKT: {e}", i, wkt, src, fid))
+            elif lon and lat and (row.get(lon) or row.get(lat)):
+                try:
+                    x, y = float(row[lon]), float(row[lat])
+                    if not (math.isfinite(x) and math.isfinite(y)):
+                        raise ValueError
+                    geom = {"type": "Point", "coordinates": [x, y]}
+                except (TypeError, ValueError):
+                    faults.append(Fault(f"longitude {row.get(lon)!r} / latitude {row.get(lat)!r}"
+                                        " are not numbers", i, f"{lon}/{lat}", src, fid))
+            features.append(_feature(i, fid, props, geom, faults))
+    return _parsed_file(features)
+
+
+def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
+    """A GeoPackage (or any vector source GDAL reads) through pyogrio, reprojected to CRS84."""
+    import pyogrio
+    from pyogrio.raw import read
+
+    src = path.name
+    try:
+        layers = [str(n) for n, _ in pyogrio.list_layers(path)]
+    except Exception as e:
+        return _parsed_file([], [Fault(f"cannot open: {e}", source=src)])
+    if layer is None:
+        skip = ("demine_", "gpkg_", "rtree_")
+        data = [n for n in layers if not n.startswith(skip)]
+        if len(data) == 1:
+            layer = data[0]
+        else:
+            return _parsed_file([], [Fault(
+                f"the file has {len(data)} layers ({', '.join(data)}): choose one with --layer",
+                source=src)])
+    elif layer not in layers:
+        return _parsed_file([], [Fault(f"no layer {layer!r}; layers are {', '.join(layers)}",
+                                       source=src)])
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+        meta, fids, wkb, field_data = read(path, layer=layer, return_fids=True)[:4]
+    except Exception as e:
+        return _parsed_file([], [Fault(f"cannot read layer {layer!r}: {e}", source=src)])
+    crs = meta.get("crs")
+    geoms = shapely.from_wkb(wkb) if wkb is not None else np.full(len(fids), None)
+    if crs and crs not in ("EPSG:4326", "OGC:CRS84"):
+        from pyproj import CRS, Transformer
+
+        t = Transformer.from_crs(CRS.from_user_input(crs), "OGC:CRS84", always_xy=True)
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    names = list(meta["fields"])
+    features: list[ParsedFeature] = []
+    for i in range(len(fids)):
+        props: dict[str, Any] = {}
+        for n, arr in zip(names, field_data, strict=True):
+            v = arr[i]
+            props[n] = _py(v)
+        props = {k: v for k, v in props.items() if v is not None}
+        g = geoms[i]
+        geom = None if g is None else orjson.loads(shapely.to_geojson(g))
+        fid = props.get("id", None)
+        features.append(_feature(i, fid, props, geom))
+    _ = info
+    return _parsed_file(features)
+
+
+def _py(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (np.datetime64,)):
+        return str(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    return v
+
+
+# --- writing ------------------------------------------------------------------------------
+
+ExportRow = tuple[Any, dict[str, Any], Any]  # (id, properties, shapely geometry or None)
+
+
+def write_rows(path: Path, rows: list[ExportRow], *, layer: str,
+               geometry_type: str | None) -> int:
+    """Write (id, properties, geometry) rows in the format the suffix names."""
+    fmt = format_of(path)
+    if fmt == "geojson":
+        return write_geojson(path, rows, name=layer)
+    if fmt == "csv":
+        return _write_csv(path, rows)
+    if fmt == "gpkg":
+        return _write_gpkg(path, rows, layer=layer, geometry_type=geometry_type)
+    raise ValidationError(f"cannot export to {path.suffix!r}: use .geojson, .gpkg or .csv",
+                          [Fault("unknown export format", source=str(path))])
+
+
+def _columns(rows: list[ExportRow]) -> list[str]:
+    cols: dict[str, None] = {}
+    for _, props, _ in rows:
+        for k in props:
+            cols.setdefault(k, None)
+    return list(cols)
+
+
+def _write_csv(path: Path, rows: list[ExportRow]) -> int:
+    cols = _columns(rows)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", *cols, "wkt"])
+        for rid, props, geom in rows:
+            w.writerow([rid, *(_cell(props.get(c)) for c in cols),
+                        "" if geom is None else shapely.to_wkt(geom, rounding_precision=-1)])
+    return len(rows)
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+def _write_gpkg(path: Path, rows: list[ExportRow], *, layer: str,
+                geometry_type: str | None) -> int:
+    from pyogrio.raw import write
+
+    cols = ["id", *_columns(rows)]
+    data = []
+    for c in cols:
+        vals = [rid if c == "id" else props.get(c) for rid, props, _ in rows]
+        data.append(_column_array(vals))
+    geoms = np.array([g for _, _, g in rows], dtype=object)
+    wkb = shapely.to_wkb(geoms, flavor="iso", output_dimension=2) if len(rows) else None
+    gtype = {"MULTIPOLYGON": "MultiPolygon", "POINT": "Point", "GEOMETRY": "Unknown",
+             None: None}.get(geometry_type, "Unknown")
+    if path.exists():
+        path.unlink()
+    write(path, geometry=wkb if gtype else None, field_data=data, fields=cols, layer=layer,
+          driver="GPKG", geometry_type=gtype, crs="EPSG:4326" if gtype else None)
+    return len(rows)
+
+
+def _column_array(vals: list[Any]) -> np.ndarray:
+    present = [v for v in vals if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return np.array([None if v is None else v for v in vals], dtype=object)
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        if len(present) == len(vals):
+            return np.array(vals, dtype=np.int64)
+        return np.array([np.nan if v is None else float(v) for v in vals])
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return np.array([np.nan if v is None else float(v) for v in vals])
+    return np.array([None if v is None else (v if isinstance(v, str) else
+                     orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
+                     for v in vals], dtype=object)

@@ -1,0 +1,1 @@
+"""Use cases. The CLI and the HTTP API both call these, so the two never disagree."""

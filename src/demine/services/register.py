@@ -1,0 +1,462 @@
+"""The hazard register: import, validate, export, list, show, history, restore, update.
+
+Import pipeline, for every format: read (structural faults) → map fields → check geometry
+(validity, GICHD geocheck rules; repair when asked) → validate properties → link references →
+store all in one transaction. By default one bad feature rejects the whole file and nothing is
+stored; with ``skip_invalid`` the good features are stored and the rest listed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from demine.errors import Conflict, Fault, NotFound, ValidationError
+from demine.ids import is_uuid, normalise_id, uuid7
+from demine.model.kinds import KINDS, Kind, layer_kind
+from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.store.base import Revision, Store
+
+RESERVED_IMPORT = frozenset({"id", "source_id", "revision", "created_at", "updated_at",
+                             "updated_by", "kind"})
+LINKS = {"hazard_source_id": ("hazard_id", "hazards"),
+         "emplacement_source_id": ("emplacement_id", "emplacements")}
+
+
+def current_actor() -> str:
+    env = os.environ.get("DEMINE_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name on this system
+        return "unknown"
+
+
+@dataclass
+class ImportOptions:
+    kind: str
+    skip_invalid: bool = False
+    repair: bool = False
+    mapping: dict[str, str] = field(default_factory=dict)  # source field -> demine field
+    layer: str | None = None  # source layer (GeoPackage with several)
+    wkt_column: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class ImportReport:
+    source: str
+    kind: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    repairs: list[Fault] = field(default_factory=list)
+    warnings: list[Fault] = field(default_factory=list)
+    stored: bool = False
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "total": self.total,
+            "imported": self.imported,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "stored": self.stored,
+            "rejected": self.rejected,
+            "repairs": [f.to_dict() for f in self.repairs],
+            "warnings": [f.to_dict() for f in self.warnings],
+        }
+
+
+def _group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
+    by_index: dict[int | None, list[Fault]] = {}
+    for f in faults:
+        by_index.setdefault(f.index, []).append(f)
+    out = []
+    for idx, fs in by_index.items():
+        out.append({
+            "index": idx,
+            "feature_id": fs[0].feature_id,
+            "field": fs[0].field,
+            "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
+            "faults": [f.to_dict() for f in fs],
+        })
+    return out
+
+
+def _sanitise(name: str) -> str:
+    s = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    if not s or not s[0].isalpha():
+        s = "f_" + s
+    return s[:63]
+
+
+def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
+    types: dict[str, set[type]] = {}
+    for f in features:
+        for k, v in f.properties.items():
+            if k in RESERVED_IMPORT or v is None:
+                types.setdefault(_sanitise(k), set())
+                continue
+            types.setdefault(_sanitise(k), set()).add(type(v))
+    out = []
+    for name, ts in types.items():
+        if ts and ts <= {bool}:
+            t = FieldType.BOOLEAN
+        elif ts and ts <= {int}:
+            t = FieldType.INTEGER
+        elif ts and ts <= {int, float}:
+            t = FieldType.REAL
+        else:
+            t = FieldType.TEXT
+        out.append(FieldSpec(name, t))
+    return tuple(out)
+
+
+def _layer_geometry_type(geoms: Sequence[Any]) -> str:
+    types = {g.geom_type for g in geoms if g is not None}
+    if not types:
+        return "GEOMETRY"
+    if types <= {"Polygon", "MultiPolygon"}:
+        return "MULTIPOLYGON"
+    if types <= {"LineString", "MultiLineString"}:
+        return "MULTILINESTRING"
+    if types == {"Point"}:
+        return "POINT"
+    if types <= {"Point", "MultiPoint"}:
+        return "MULTIPOINT"
+    return "GEOMETRY"
+
+
+def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
+    """Single parts to multi parts where the table's geometry type is a multi type."""
+    if gtype not in ("MULTIPOLYGON", "MULTILINESTRING", "MULTIPOINT"):
+        return geoms
+    single = {"MULTIPOLYGON": 3, "MULTILINESTRING": 1, "MULTIPOINT": 0}[gtype]
+    ctor = {"MULTIPOLYGON": shapely.multipolygons, "MULTILINESTRING": shapely.multilinestrings,
+            "MULTIPOINT": shapely.multipoints}[gtype]
+    out = geoms.copy()
+    ids = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(ids == single):
+        out[i] = ctor([geoms[i]])
+    return out
+
+
+def read_and_check(
+    path: Path,
+    options: ImportOptions,
+    *,
+    store: Store | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
+    """Read and check a file; return the kind, the good records, the report and the faults."""
+    from demine.geo.checks import check_geometries
+    from demine.geo.geodesy import geodesic_area
+    from demine.io.sources import read_source
+
+    parsed = read_source(path, layer=options.layer, wkt_column=options.wkt_column,
+                         lon_column=options.lon_column, lat_column=options.lat_column)
+    src = path.name
+    report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
+    report.warnings.extend(parsed.warnings)
+    if parsed.faults:
+        raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))
+
+    features = parsed.features
+    mapping = options.mapping
+    for f in features:
+        if mapping:
+            f.properties = {mapping.get(k, k): v for k, v in f.properties.items()}
+        report.warnings.extend(f.warnings)
+
+    # the kind: built in, an existing layer, or a new layer shaped by this file
+    is_layer = options.kind.startswith("layer:")
+    if is_layer:
+        lname = options.kind.split(":", 1)[1]
+        kind: Kind | None = None
+        if store is not None:
+            try:
+                kind = store.kind(lname)
+            except NotFound:
+                kind = None
+    else:
+        kind = KINDS.get(options.kind)
+        if kind is None:
+            raise ValidationError(
+                f"unknown kind {options.kind!r}",
+                [Fault(f"expected one of {', '.join(KINDS)} or layer:NAME", field="--kind")])
+    aoi = None
+    if store is not None:
+        a = store.setting("area_of_interest")
+        aoi = tuple(a) if a else None
+    checks = check_geometries(
+        [f.geometry for f in features], repair=options.repair, aoi=aoi,  # type: ignore[arg-type]
+        allowed=None if kind is None else kind.allowed_geometries,
+    )
+    if kind is None:  # a new layer
+        try:
+            kind = layer_kind(lname, _infer_fields(features),
+                              _layer_geometry_type([c.geometry for c in checks]))
+        except ValueError as e:
+            raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
+
+    known_types: set[str] | None = None
+    if store is not None and "device_type" in kind.field_names:
+        known_types = {r.properties["code"] for r in store.list("device_types")}
+
+    faults: list[Fault] = []
+    good: list[Record] = []
+    good_geoms: list[Any] = []
+    for f, chk in zip(features, checks, strict=True):
+        fid = None if f.id is None else str(f.id)
+        ffaults = [_locate(x, f.index, src, fid) for x in f.faults]
+        ffaults += [_locate(x, f.index, src, fid) for x in chk.faults]
+        report.repairs.extend(_locate(x, f.index, src, fid) for x in chk.repairs)
+        report.warnings.extend(_locate(x, f.index, src, fid) for x in chk.warnings)
+        props = dict(f.properties)
+        if kind.is_layer:
+            props = {_sanitise(k): v for k, v in props.items()}
+        rid_prop = props.pop("id", None)
+        source_id = props.pop("source_id", None)
+        for r in RESERVED_IMPORT:
+            props.pop(r, None)
+        clean, extra, pfaults = validate_properties(kind.fields, kind.rules, props,
+                                                    index=f.index, source=src, feature_id=fid)
+        ffaults += pfaults
+        geom = chk.geometry
+        if geom is None and kind.geometry_required and not chk.faults and not f.faults:
+            ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
+        if known_types is not None and clean.get("device_type") is not None and (
+            clean["device_type"] not in known_types
+        ):
+            ffaults.append(Fault(
+                f"unknown device type {clean['device_type']!r}; known: "
+                f"{', '.join(sorted(known_types))}", f.index, "device_type", src, fid))
+        # identity: a UUID id is the record id; any other id is the source's own id
+        rid: str | None = None
+        for cand in (rid_prop, f.id):
+            if cand is not None and is_uuid(cand):
+                rid = normalise_id(cand)
+                break
+        if source_id is None:
+            for cand in (f.id, rid_prop):
+                if cand is not None and not is_uuid(cand):
+                    source_id = str(cand)
+                    break
+        if ffaults:
+            faults.extend(ffaults)
+            continue
+        good.append(Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom,
+                           source_id=None if source_id is None else str(source_id),
+                           extra=extra))
+        good_geoms.append(geom)
+        if progress is not None and len(good) % 5000 == 0:
+            progress(len(good), len(features))
+
+    # derived values and geometry types
+    if kind.geometry_type and good:
+        arr = _promote(np.asarray(good_geoms, dtype=object), kind.geometry_type)
+        if "area_m2" in kind.field_names:
+            areas = geodesic_area(arr)
+            for rec, a in zip(good, areas, strict=True):
+                rec.properties["area_m2"] = round(float(a), 2)
+        for rec, g in zip(good, arr, strict=True):
+            rec.geometry = g
+    return kind, good, report, faults
+
+
+def _locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
+    return Fault(f.reason, f.index if f.index is not None else index, f.field,
+                 f.source or src, f.feature_id if f.feature_id is not None else fid,
+                 f.repairable)
+
+
+def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
+    """Resolve ``hazard_source_id`` / ``emplacement_source_id`` extras into record ids."""
+    faults: list[Fault] = []
+    wanted: dict[str, set[str]] = {}
+    for r in records:
+        for key, (_, target) in LINKS.items():
+            if key in r.extra:
+                wanted.setdefault(target, set()).add(str(r.extra[key]))
+    found: dict[tuple[str, str], str] = {}
+    for target, sids in wanted.items():
+        for rec in store.list(target):
+            if rec.source_id in sids:
+                found[(target, rec.source_id)] = rec.id
+    for i, r in enumerate(records):
+        for key, (fname, target) in LINKS.items():
+            if key in r.extra:
+                rid = found.get((target, str(r.extra[key])))
+                if rid is None:
+                    faults.append(Fault(f"no {target} record with source id {r.extra[key]!r}",
+                                        i, key, src))
+                else:
+                    r.properties[fname] = rid
+    return faults
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    options: ImportOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
+    bad, unless ``skip_invalid``."""
+    kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
+    link_faults = _link(store, good, path.name)
+    if link_faults:
+        bad = {f.index for f in link_faults}
+        faults += link_faults
+        good = [r for i, r in enumerate(good) if i not in bad]
+    report.rejected = _group_rejects(faults)
+    if faults and not options.skip_invalid:
+        raise ValidationError(
+            f"{path.name}: {len(report.rejected)} of {report.total} features rejected; nothing "
+            "was stored (use --skip-invalid to store the good ones, --repair to repair what "
+            "can be repaired)", faults)
+    if kind.is_layer:
+        store.create_layer(kind)
+    res = store.upsert(kind.name, good, actor=options.actor or current_actor(),
+                       reason=options.reason or f"import {path.name}")
+    report.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
+    report.created, report.updated, report.unchanged = (len(res.created), len(res.updated),
+                                                        len(res.unchanged))
+    report.ids = res.created + res.updated + res.unchanged
+    report.stored = True
+    return report
+
+
+def validate_file(path: Path, options: ImportOptions, store: Store | None = None) -> ImportReport:
+    """The import checks without storing anything."""
+    try:
+        _, _, report, faults = read_and_check(path, options, store=store)
+    except ValidationError as e:
+        report = ImportReport(source=str(path), kind=options.kind)
+        report.rejected = _group_rejects(e.faults)
+        return report
+    report.rejected = _group_rejects(faults)
+    return report
+
+
+# --- export -------------------------------------------------------------------------------
+
+def export_rows(store: Store, kind: str) -> tuple[Kind, list[tuple[Any, dict[str, Any], Any]]]:
+    k = store.kind(kind)
+    rows = []
+    for r in store.list(k.name):
+        props: dict[str, Any] = {}
+        if r.source_id is not None:
+            props["source_id"] = r.source_id
+        props.update(r.properties)
+        for key, v in r.extra.items():
+            props.setdefault(key, v)
+        props["revision"] = r.revision
+        props["updated_at"] = r.updated_at
+        rows.append((r.id, props, r.geometry))
+    return k, rows
+
+
+def export_file(store: Store, kind: str, out: Path) -> int:
+    from demine.io.sources import write_rows
+
+    k, rows = export_rows(store, kind)
+    return write_rows(out, rows, layer=k.name, geometry_type=k.geometry_type)
+
+
+# --- single records -----------------------------------------------------------------------
+
+def show(store: Store, record_id: str) -> Record:
+    return store.locate(_id(record_id))
+
+
+def history(store: Store, record_id: str) -> list[Revision]:
+    return store.history(_id(record_id))
+
+
+def restore(store: Store, record_id: str, revision: int, *, actor: str | None = None,
+            reason: str | None = None) -> Record:
+    return store.restore(_id(record_id), revision, actor=actor or current_actor(),
+                         reason=reason)
+
+
+def update_record(
+    store: Store,
+    record_id: str,
+    changes: dict[str, Any],
+    *,
+    geometry: Any = None,
+    if_revision: int | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+    retries: int = 50,
+) -> Record:
+    """Change some properties of a record (validated against its kind), as a new revision.
+
+    Without ``if_revision`` the read-merge-write is retried when another writer got in between,
+    so no change is lost; with it, a stale revision is a Conflict.
+    """
+    rid = _id(record_id)
+    for _ in range(retries):
+        cur = store.locate(rid)
+        kind = store.kind(cur.kind)
+        merged = {**cur.properties, **changes}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        for f in kind.fields:
+            if f.derived:
+                merged.pop(f.name, None)
+        clean, extra, faults = validate_properties(kind.fields, kind.rules, merged,
+                                                   feature_id=rid)
+        if faults:
+            raise ValidationError(f"cannot update {kind.name} record {rid}", faults)
+        for f in kind.fields:
+            if f.derived and f.name in cur.properties:
+                clean[f.name] = cur.properties[f.name]
+        try:
+            return store.update(  # type: ignore[call-arg]
+                kind.name, rid, properties=clean, geometry=geometry,
+                if_revision=if_revision if if_revision is not None else cur.revision,
+                actor=actor or current_actor(), reason=reason,
+                extra={**cur.extra, **extra} if extra else None,
+            )
+        except Conflict:
+            if if_revision is not None:
+                raise
+    raise Conflict(f"record {rid} kept changing under {retries} attempts; try again")
+
+
+def delete_record(store: Store, record_id: str, *, actor: str | None = None,
+                  reason: str | None = None, if_revision: int | None = None) -> Revision:
+    cur = store.locate(_id(record_id))
+    return store.delete(cur.kind, cur.id, if_revision=if_revision,
+                        actor=actor or current_actor(), reason=reason)
+
+
+def _id(record_id: str) -> str:
+    if not is_uuid(record_id):
+        raise ValidationError(f"{record_id!r} is not a record id (a UUID)",
+                              [Fault("not a UUID", field="ID")])
+    return normalise_id(record_id)

@@ -1,0 +1,87 @@
+"""A file written by demine passes GDAL's GeoPackage validator, and GDAL (pyogrio) reads every
+layer with the right feature count and attributes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pyogrio
+import shapely
+
+from demine.ids import uuid7
+from demine.model.kinds import KINDS, layer_kind
+from demine.model.schema import FieldSpec, FieldType, Record
+
+
+def _fill(store: Any) -> dict[str, int]:
+    hz = [Record("hazards", uuid7(), {"hazard_type": "CHA", "status": "open", "name": f"H{i}",
+                                      "area_m2": 1234.5, "reported_on": "2024-05-01",
+                                      "device_categories": "ap_blast,at"},
+                 shapely.MultiPolygon([shapely.box(37 + i / 100, 48, 37.005 + i / 100, 48.005)]))
+          for i in range(7)]
+    store.upsert("hazards", hz, actor="t")
+    em = [Record("emplacements", uuid7(), {"device_type": "apii-limit", "quantity": 100,
+                                           "laid_at": "2025-03-01T06:00:00Z",
+                                           "anti_handling": False, "hazard_id": hz[0].id},
+                 shapely.Point(37.001, 48.001)),
+          Record("emplacements", uuid7(), {"device_type": "at-persistent", "quantity": 12,
+                                           "laid_at": "2023-03-01T06:00:00.250Z"},
+                 shapely.Polygon([(37.0, 48.0), (37.002, 48.0), (37.002, 48.002)]))]
+    store.upsert("emplacements", em, actor="t")
+    fi = [Record("finds", uuid7(), {"device_type": "apii-limit", "state": "self_destructed_remnant",
+                                    "found_at": "2025-06-01T10:00:00Z", "depth_cm": 2.5},
+                 shapely.Point(37.0011, 48.0011)) for _ in range(3)]
+    store.upsert("finds", fi, actor="t")
+    eo = [Record("eo_reports", uuid7(), {"reported_at": "2025-07-01T10:00:00Z", "status": "new",
+                                         "public": True, "reporter_contact": "+380 00 000 0000"},
+                 shapely.Point(37.2, 48.2))]
+    store.upsert("eo_reports", eo, actor="t")
+    roads = layer_kind("roads", (FieldSpec("name", FieldType.TEXT),
+                                 FieldSpec("lanes", FieldType.INTEGER)), "MULTILINESTRING")
+    store.create_layer(roads)
+    store.upsert("roads", [Record("roads", uuid7(), {"name": "M-03", "lanes": 2},
+                                  shapely.MultiLineString([[(37, 48), (37.5, 48.4)]]))],
+                 actor="t")
+    store.delete("finds", fi[0].id, actor="t")
+    return {"hazards": 7, "emplacements": 2, "finds": 2, "eo_reports": 1, "roads": 1,
+            "device_types": store.count("device_types")}
+
+
+def test_gdal_validator_reports_no_error(store: Any) -> None:
+    _fill(store)
+    store.close()
+    res = subprocess.run(
+        [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(store.path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.strip() == "" and "error" not in res.stderr.lower(), res.stdout + res.stderr
+
+
+def test_pyogrio_lists_every_layer_with_counts_and_attributes(store: Any) -> None:
+    counts = _fill(store)
+    store.close()
+    layers = dict(pyogrio.list_layers(store.path))
+    for name, n in counts.items():
+        assert name in layers, name
+        info = pyogrio.read_info(store.path, layer=name)
+        assert info["features"] == n, (name, info["features"], n)
+        kind = KINDS.get(name)
+        expected = ["id", "source_id", *(kind.field_names if kind else ("name", "lanes"))]
+        assert list(info["fields"])[: len(expected)] == expected
+    assert layers["hazards"] == "MultiPolygon"
+    assert layers["finds"] == "Point"
+    assert layers["roads"] == "MultiLineString"
+    assert "demine_history" in layers
+    # GDAL reads the values back as written, spatial index included
+    from pyogrio.raw import read
+
+    meta, _, wkb, data = read(store.path, layer="hazards", bbox=(37.0, 48.0, 37.018, 48.01))[:4]
+    assert len(wkb) == 2  # H0 (37.000..37.005) and H1 (37.010..37.015)
+    names = list(meta["fields"])
+    assert set(data[names.index("hazard_type")]) == {"CHA"}
+    meta2, _, _, data2 = read(store.path, layer="emplacements")[:4]
+    q = data2[list(meta2["fields"]).index("quantity")]
+    assert sorted(int(x) for x in q) == [12, 100]
