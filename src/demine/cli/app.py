@@ -6,101 +6,10 @@ Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usa
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from demine.cli import commands as _commands  # noqa: F401  (registers the commands)
+from demine.cli.common import app
 
-import orjson
-import typer
-
-from demine.errors import DemineError, ValidationError
-
-app = typer.Typer(
-    name="demine",
-    help="demine: an open information system for humanitarian mine action.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--db", help="Store: a GeoPackage file (default $DEMINE_DB or ./demine.gpkg)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-class State:
-    db: str | None = None
-
-
-state = State()
-
-
-@app.callback()
-def _main(db: DbOpt = None) -> None:
-    """demine: hazard register, residual risk, civilian safety lookups, land release."""
-    state.db = db
-
-
-def _store(db: str | None) -> Any:
-    from demine.store.base import open_store
-
-    return open_store(db or state.db)
-
-
-def _out(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
-    sys.stdout.buffer.write(b"\n")
-    sys.stdout.flush()
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _fail(e: DemineError, as_json: bool) -> NoReturn:
-    if as_json:
-        _out({"error": e.to_problem()})
-    else:
-        con = _console(stderr=True)
-        con.print(f"[bold red]error:[/] {e.message}", markup=True)
-        if isinstance(e, ValidationError):
-            for f in e.faults[:200]:
-                con.print(f"  - {f}", markup=False)
-            if len(e.faults) > 200:
-                con.print(f"  ... and {len(e.faults) - 200} more (use --json for all)")
-    raise typer.Exit(e.exit_code)
-
-
-def _synthetic_banner(store: Any, as_json: bool) -> bool:
-    try:
-        synthetic = bool(store.setting("synthetic"))
-    except DemineError:
-        return False
-    if synthetic and not as_json:
-        from demine.demo_data import SYNTHETIC_NOTICE
-
-        _console(stderr=True).print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
-    return synthetic
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-from demine.cli import commands as _commands  # noqa: E402,F401  (registers the commands)
-
-
-@contextmanager
-def handled(as_json: bool) -> Iterator[None]:
-    """Map demine errors to a message and an exit code."""
-    try:
-        yield
-    except DemineError as e:
-        _fail(e, as_json)
+__all__ = ["app", "main"]
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from demine.cli.app import DbOpt, JsonOpt, _console, _out, _store, _synthetic_banner, app, handled
+from demine.cli.common import DbOpt, JsonOpt, _console, _out, _store, _synthetic_banner, app, handled
 from demine.errors import Fault, ValidationError
 
 
@@ -41,7 +41,7 @@ def init(
                         "expected minlon,minlat,maxlon,maxlat with min < max",
                         field="--area-of-interest")]) from None
                 aoi = a  # type: ignore[assignment]
-        from demine.cli.app import state
+        from demine.cli.common import state
 
         store = GeoPackageStore(default_location(db or state.db))
         info = init_store(store, area_of_interest=aoi)
@@ -233,11 +233,20 @@ def list_(
             return
         from rich.table import Table
 
-        cols = [f.name for f in k.fields][:6]
+        cols = SUMMARY.get(k.name) or [f.name for f in k.fields][:5]
         t = Table("id", *cols, "rev", title=f"{k.title} ({len(recs)})")
         for r in recs:
             t.add_row(r.id, *(_cell(r.properties.get(c)) for c in cols), str(r.revision))
         _console().print(t)
+
+
+SUMMARY = {
+    "hazards": ["name", "hazard_type", "status", "area_m2"],
+    "emplacements": ["device_type", "quantity", "laid_at"],
+    "finds": ["device_type", "state", "found_at"],
+    "eo_reports": ["reported_at", "status"],
+    "device_types": ["code", "category", "persistence"],
+}
 
 
 def _cell(v: Any) -> str:

@@ -17,7 +17,7 @@ import shapely
 from pyproj import Geod
 
 from demine.errors import Fault
-from demine.geo.structure import LINE, MULTIPOINT, POINT, RING, Flat, flatten
+from demine.geo.structure import LINE, MULTIPOINT, POINT, RING, Flat, flatten, no_gc
 
 __all__ = ["GeometryCheck", "check_geometries", "check_geometry", "POLYGONAL"]
 
@@ -86,6 +86,23 @@ def check_geometries(
     GeoJSON reader) already has it; ``report_structure=False`` then leaves out the structural
     faults and warnings it has already reported (a structurally broken geometry is still rejected).
     """
+    with no_gc():
+        return _check_geometries(raws, repair, aoi, max_jump_m, allowed, field, indices,
+                                 feature_ids, flat, report_structure)
+
+
+def _check_geometries(
+    raws: Sequence[dict[str, Any] | None],
+    repair: bool,
+    aoi: tuple[float, float, float, float] | None,
+    max_jump_m: float | None,
+    allowed: frozenset[str] | None,
+    field: str,
+    indices: Sequence[int | None] | None,
+    feature_ids: Sequence[str | int | None] | None,
+    flat: Flat | None,
+    report_structure: bool,
+) -> list[GeometryCheck]:
     n = len(raws)
     idx: Sequence[int | None] = indices if indices is not None else range(n)
     fids = feature_ids if feature_ids is not None else [None] * n
@@ -196,10 +213,10 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
                                          "ring needs at least 3 (4 positions, the last repeating "
                                          "the first)", f))
             if plen[p] and not closed[p]:
-                a, b = xy[pstart[p]], xy[last[p]]
+                a, b = xy[pstart[p]].tolist(), xy[last[p]].tolist()
                 out[gi].faults.append(mk(gi, f"{what} is not closed: its first position "
-                                         f"({a[0]:g}, {a[1]:g}) differs from its last "
-                                         f"({b[0]:g}, {b[1]:g})", f, True))
+                                         f"({a[0]!r}, {a[1]!r}) differs from its last "
+                                         f"({b[0]!r}, {b[1]!r})", f, True))
         elif plen[p] < 2:
             out[gi].faults.append(mk(gi, f"{what} has {plen[p]} position(s); a line needs at "
                                      "least 2", f))
@@ -266,12 +283,12 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             badpos = np.flatnonzero((np.abs(seg[:, 0]) > 180) | (np.abs(seg[:, 1]) > 90))[0]
             p = int(pos_path[s + badpos])
             v = int(s + badpos - pstart[p])
-            lon, lat = seg[badpos]
+            lon, lat = seg[badpos].tolist()
             hint = (" (longitudes beyond ±180 are not wrapped: split a geometry that crosses "
                     "the antimeridian at 180°)" if abs(lon) > 180 and abs(lat) <= 90 else "")
             out[gi].faults.append(mk(gi, "coordinates out of range: longitude must be within "
                                      "-180..180 and latitude within -90..90, found "
-                                     f"({lon:g}, {lat:g}){hint}",
+                                     f"({lon!r}, {lat!r}){hint}",
                                      flat.path_field(p, None if flat.gtype[gi] == "Point"
                                                      else v)))
             seg_ok_geom[gi] = False

@@ -116,7 +116,9 @@ def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
     types: dict[str, set[type]] = {}
     for f in features:
         for k, v in f.properties.items():
-            if k in RESERVED_IMPORT or v is None:
+            if k in RESERVED_IMPORT:
+                continue
+            if v is None:
                 types.setdefault(_sanitise(k), set())
                 continue
             types.setdefault(_sanitise(k), set()).add(type(v))
@@ -255,7 +257,7 @@ def read_and_check(
                 f"{', '.join(sorted(known_types))}", f.index, "device_type", src, fid))
         # identity: a UUID id is the record id; any other id is the source's own id
         rid: str | None = None
-        for cand in (rid_prop, f.id):
+        for cand in () if kind.is_layer else (rid_prop, f.id):
             if cand is not None and is_uuid(cand):
                 rid = normalise_id(cand)
                 break

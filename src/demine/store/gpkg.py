@@ -512,6 +512,7 @@ class GeoPackageStore:
                     ins_rows.append([*( [blob] if k.geometry_type else []), *self._values(k, rec)])
                     hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
                     result.created.append(rec.id)
+            self._check_foreign_ids(conn, k, [r[1 if k.geometry_type else 0] for r in ins_rows])
             try:
                 conn.executemany(insert_sql, ins_rows)
                 conn.executemany(update_sql, upd_rows)
@@ -520,6 +521,19 @@ class GeoPackageStore:
             conn.executemany(self._HISTORY_INSERT, hist_rows)
             self._touch(conn, k, at)
         return result
+
+    @staticmethod
+    def _check_foreign_ids(conn: sqlite3.Connection, k: Kind, ids: list[str]) -> None:
+        """Ids are unique across the store: refuse one that belongs to a record of another kind."""
+        for s in range(0, len(ids), 900):
+            chunk = ids[s : s + 900]
+            row = conn.execute(
+                "SELECT record_id, kind FROM demine_history WHERE record_id IN "
+                f"({','.join('?' * len(chunk))}) AND kind != ? LIMIT 1", [*chunk, k.name]
+            ).fetchone()
+            if row:
+                raise Conflict(f"id {row[0]} belongs to a {row[1]} record; a {k.name} record "
+                               "cannot take it")
 
     def _match(
         self, conn: sqlite3.Connection, k: Kind, records: Sequence[Record]

@@ -1,0 +1,209 @@
+"""Benchmark 1: import of synthetic hazard polygons from one GeoJSON FeatureCollection.
+
+demine (``demine --db X import in.geojson --kind hazards --json``, a subprocess, after
+``demine --db X init``) against ``ogr2ogr -f GPKG out.gpkg in.geojson`` on the same file in the
+same run. Goal: demine no more than 2x ogr2ogr's time.
+
+Also timed: the library call ``demine.services.register.import_file`` in-process, with a
+breakdown (parse = ``demine.io.sources.read_source``, checks = ``demine.geo.checks.
+check_geometries``, geodesic area, store = ``store.upsert``, rest = properties and records);
+``--profile`` adds a cProfile run of the library call and prints its top functions.
+
+    python bench/import_hazards.py            # 100,000 polygons
+    python bench/import_hazards.py --quick    # 10,000 polygons
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402
+
+GOAL_RATIO = 2.0
+RETRY_WAIT_S, RETRY_FOR_S = 120.0, 40 * 60.0
+
+
+def run_ogr2ogr(src: Path, out: Path) -> float:
+    c.remove_gpkg(out)
+    dt, _ = c.time_cmd(["ogr2ogr", "-f", "GPKG", str(out), str(src)])
+    return dt
+
+
+def count_features(gpkg: Path, layer: str | None = None) -> int:
+    import pyogrio
+
+    return int(pyogrio.read_info(gpkg, layer=layer)["features"])
+
+
+def run_demine_cli(src: Path, db: Path, n: int) -> tuple[float, float]:
+    """(init seconds, import seconds) of the demine CLI on a new store."""
+    c.remove_gpkg(db)
+    t_init, _ = c.time_cmd(c.demine_cmd("--db", str(db), "init", "--json"))
+    t_imp, out = c.time_cmd(c.demine_cmd("--db", str(db), "import", str(src), "--kind",
+                                         "hazards", "--json"))
+    rep = json.loads(out)
+    if rep.get("imported") != n or not rep.get("stored"):
+        raise RuntimeError(f"demine import stored {rep.get('imported')} of {n}: "
+                           f"{str(rep)[:1000]}")
+    return t_init, t_imp
+
+
+def _wrap(mod: Any, name: str, into: dict[str, float], key: str) -> Any:
+    orig = getattr(mod, name)
+
+    def wrapped(*a: Any, **kw: Any) -> Any:
+        with c.timer(into, key):
+            return orig(*a, **kw)
+
+    setattr(mod, name, wrapped)
+    return orig
+
+
+def run_demine_library(src: Path, db: Path, n: int, profile: bool = False
+                       ) -> tuple[float, dict[str, float], str | None]:
+    """Time ``import_file`` in-process on a new store, with a breakdown by stage."""
+    import importlib
+
+    from demine.services.register import ImportOptions, import_file
+    from demine.services.setup import init_store
+    from demine.store.gpkg import GeoPackageStore
+
+    c.remove_gpkg(db)
+    store = GeoPackageStore(db)
+    init_store(store)
+    parts: dict[str, float] = {}
+    patched: list[tuple[Any, str, Any]] = []
+    for modname, fn, key in (("demine.io.sources", "read_source", "parse (read_source)"),
+                             ("demine.geo.checks", "check_geometries",
+                              "checks (check_geometries)"),
+                             ("demine.geo.geodesy", "geodesic_area", "geodesic area")):
+        try:
+            mod = importlib.import_module(modname)
+            patched.append((mod, fn, _wrap(mod, fn, parts, key)))
+        except (ImportError, AttributeError):
+            pass
+    orig_upsert = store.upsert
+
+    def upsert(*a: Any, **kw: Any) -> Any:
+        with c.timer(parts, "store (upsert)"):
+            return orig_upsert(*a, **kw)
+
+    store.upsert = upsert  # type: ignore[method-assign]
+    prof = cProfile.Profile() if profile else None
+    try:
+        t0 = time.perf_counter()
+        if prof:
+            prof.enable()
+        rep = import_file(store, src, ImportOptions(kind="hazards"))
+        if prof:
+            prof.disable()
+        total = time.perf_counter() - t0
+    finally:
+        for mod, fn, orig in patched:
+            setattr(mod, fn, orig)
+        store.close()
+    if rep.imported != n:
+        raise RuntimeError(f"import_file stored {rep.imported} of {n}")
+    parts["rest (properties, records, linking)"] = total - sum(parts.values())
+    text = None
+    if prof:
+        s = io.StringIO()
+        st = pstats.Stats(prof, stream=s)
+        st.sort_stats("tottime").print_stats(25)
+        st.sort_stats("cumulative").print_stats(35)
+        text = s.getvalue()
+    return total, parts, text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10,000 polygons instead of 100,000")
+    ap.add_argument("--n", type=int, help="number of polygons (overrides --quick)")
+    ap.add_argument("--repeat", type=int, help="runs of each (default 3 quick, 1 full); the "
+                    "best run is compared")
+    ap.add_argument("--profile", action="store_true",
+                    help="also run the library import under cProfile and print the top")
+    ap.add_argument("--no-retry", action="store_true",
+                    help="fail at once when demine fails (default: retry for 40 min)")
+    args = ap.parse_args()
+    n = args.n or (c.QUICK_HAZARDS if args.quick else c.FULL_HAZARDS)
+    repeat = args.repeat or (3 if args.quick else 1)
+    if not shutil.which("ogr2ogr"):
+        sys.exit("ogr2ogr not found (Debian: apt-get install gdal-bin)")
+
+    src = c.hazards_geojson(n, log=c.log)
+    work = c.data_dir()
+    out_ogr = work / "import_ogr2ogr.gpkg"
+    db_cli = work / "import_demine_cli.gpkg"
+    db_lib = work / "import_demine_lib.gpkg"
+
+    t_ogr: list[float] = []
+    t_init: list[float] = []
+    t_cli: list[float] = []
+    for r in range(repeat):
+        c.log(f"run {r + 1}/{repeat}: ogr2ogr ...")
+        t_ogr.append(run_ogr2ogr(src, out_ogr))
+        assert count_features(out_ogr) == n
+        c.log(f"  {t_ogr[-1]:.2f} s; demine CLI ...")
+        ti, tc = (run_demine_cli(src, db_cli, n) if args.no_retry else
+                  c.retry("demine import", lambda: run_demine_cli(src, db_cli, n),
+                          wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log))
+        t_init.append(ti)
+        t_cli.append(tc)
+        c.log(f"  init {ti:.2f} s, import {tc:.2f} s")
+
+    c.log("demine library import_file (in-process) ...")
+    t_lib, parts, _ = run_demine_library(src, db_lib, n)
+    c.log(f"  {t_lib:.2f} s")
+    prof_text = None
+    if args.profile:
+        c.log("demine library import_file under cProfile ...")
+        _, _, prof_text = run_demine_library(src, db_lib, n, profile=True)
+
+    ogr, cli = min(t_ogr), min(t_cli)
+    rep = c.Report("import_hazards", f"Import of {n:,} hazard polygons from one GeoJSON file",
+                   quick=args.quick and not args.n)
+    rep.params = {"polygons": n, "vertices_per_polygon": c.VERTICES, "area_ha": c.AREA_HA,
+                  "file": src.name, "file_mb": round(src.stat().st_size / 1e6, 1),
+                  "repeat": repeat, "compared": "best of the runs"}
+    rep.rows.append(c.Row(f"demine import (CLI process), {n:,} polygons", cli,
+                          "ogr2ogr -f GPKG", ogr, f"≤ {GOAL_RATIO:g}× ogr2ogr", GOAL_RATIO))
+    rep.rows.append(c.Row("demine import_file (library, in-process)", t_lib, "ogr2ogr -f GPKG",
+                          ogr))
+    for k, v in parts.items():
+        rep.rows.append(c.Row(f"  of which {k}", v, "", None))
+    rep.rows.append(c.Row("demine init (new store, not in the ratio)", min(t_init), "", None))
+    rep.details = {"ogr2ogr_s": t_ogr, "demine_cli_import_s": t_cli, "demine_init_s": t_init,
+                   "library_import_file_s": t_lib, "library_breakdown_s": parts,
+                   "per_1000_features_ms": {"demine_cli": cli / n * 1e6,
+                                            "ogr2ogr": ogr / n * 1e6},
+                   "store_mb": round(db_cli.stat().st_size / 1e6, 1),
+                   "ogr2ogr_gpkg_mb": round(out_ogr.stat().st_size / 1e6, 1)}
+    if prof_text:
+        rep.details["profile"] = prof_text
+    if len(t_cli) > 1:
+        rep.notes.append(f"median of {repeat}: demine {statistics.median(t_cli):.2f} s, "
+                         f"ogr2ogr {statistics.median(t_ogr):.2f} s")
+    rep.notes.append(f"file {src.name}: {rep.params['file_mb']} MB; demine store "
+                     f"{rep.details['store_mb']} MB, ogr2ogr GeoPackage "
+                     f"{rep.details['ogr2ogr_gpkg_mb']} MB")
+    rep.print()
+    if prof_text:
+        print(prof_text)
+    print(f"results: {rep.write()}")
+
+
+if __name__ == "__main__":
+    main()

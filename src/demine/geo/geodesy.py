@@ -1,0 +1,215 @@
+"""Geodesic figures on the WGS 84 ellipsoid, vectorised over arrays of geometries.
+
+Accuracy (see ``docs/geometry.md``, measured by ``tests/test_geodesy.py``):
+
+- :func:`geodesic_area`: exact equal-area mapping (authalic latitude, then a Lambert azimuthal
+  equal-area projection of the authalic sphere centred on each geometry). The only error is that
+  edges are straight in that projection rather than ellipsoidal geodesics: relative error below
+  1e-5 for polygons up to 50 km across, at any latitude up to ±80°.
+- :func:`geodesic_distance`: pyproj ``Geod.inv`` (Karney's algorithm, nanometre accuracy).
+- :func:`distance_to_geometries`: azimuthal equidistant projection centred on the point, so
+  distances from the centre are exact geodesics; edges are densified to 0.01° first. Error well
+  under 0.1% for targets within a few hundred kilometres.
+- :func:`batch_within` / :class:`GeometryIndex`: candidate pairs from an STRtree with
+  conservative degree windows, refined in a local metric frame per geometry, and the final
+  distance to the nearest point measured with ``Geod.inv``. Error below 0.5% of the distance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from pyproj import Geod, Transformer
+
+__all__ = [
+    "GeometryIndex",
+    "batch_within",
+    "distance_to_geometries",
+    "geodesic_area",
+    "geodesic_distance",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_A = 6378137.0
+_F = 1 / 298.257223563
+_E2 = _F * (2 - _F)
+_E = math.sqrt(_E2)
+_GEOD = Geod(ellps="WGS84")
+
+
+def _q(sin_phi: FloatArray) -> FloatArray:
+    es = _E * sin_phi
+    q: FloatArray = (1 - _E2) * (sin_phi / (1 - es * es)
+                                 - np.log((1 - es) / (1 + es)) / (2 * _E))
+    return q
+
+
+_QP = float(_q(np.array([1.0]))[0])
+_RQ = _A * math.sqrt(_QP / 2)  # radius of the authalic sphere
+
+
+def _authalic_sin(lat_deg: FloatArray) -> FloatArray:
+    s: FloatArray = np.clip(_q(np.sin(np.radians(lat_deg))) / _QP, -1.0, 1.0)
+    return s
+
+
+def _as_array(geoms: Any) -> npt.NDArray[np.object_]:
+    if isinstance(geoms, shapely.Geometry):
+        geoms = [geoms]
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    return arr
+
+
+def geodesic_area(geoms: Any) -> FloatArray:
+    """Area in m² of each geometry (holes subtracted; 0 for points, lines and None)."""
+    arr = _as_array(geoms)
+    out = np.zeros(len(arr))
+    if not len(arr):
+        return out
+    poly = np.array([g is not None and shapely.get_type_id(g) in (3, 6, 7) for g in arr], bool)
+    if not poly.any():
+        return out
+    sub = shapely.orient_polygons(arr[poly], exterior_cw=False)
+    rings, ring_geom = shapely.get_rings(sub, return_index=True)
+    if not len(rings):
+        return out
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    # Projection centre per geometry: the middle of its bounding box.
+    b = shapely.bounds(sub)
+    lon0 = (b[:, 0] + b[:, 2]) / 2
+    lat0 = (b[:, 1] + b[:, 3]) / 2
+    g_of = ring_geom[ring_of]
+    sb = _authalic_sin(xy[:, 1])
+    cb = np.sqrt(1 - sb * sb)
+    sb0 = _authalic_sin(lat0)[g_of]
+    cb0 = np.sqrt(1 - sb0 * sb0)
+    dl = np.radians(xy[:, 0] - lon0[g_of])
+    cdl = np.cos(dl)
+    k = np.sqrt(2 / np.maximum(1 + sb0 * sb + cb0 * cb * cdl, 1e-15))
+    x = _RQ * k * cb * np.sin(dl)
+    y = _RQ * k * (cb0 * sb - sb0 * cb * cdl)
+    same = ring_of[1:] == ring_of[:-1]
+    cross = np.where(same, x[:-1] * y[1:] - x[1:] * y[:-1], 0.0)
+    ring_area = np.bincount(ring_of[:-1], weights=cross, minlength=len(rings)) / 2
+    g_area = np.bincount(ring_geom, weights=ring_area, minlength=len(sub))
+    out[poly] = np.abs(g_area)
+    return out
+
+
+def geodesic_distance(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> FloatArray:
+    """Geodesic distance in metres between positions (arrays broadcast)."""
+    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (lon1, lat1, lon2,
+                                                                           lat2)))
+    _, _, dist = _GEOD.inv(a.ravel(), b.ravel(), c.ravel(), d.ravel())
+    res: FloatArray = np.asarray(dist, np.float64).reshape(a.shape)
+    return res
+
+
+def _aeqd(lon: float, lat: float) -> Transformer:
+    return Transformer.from_crs(
+        "OGC:CRS84", f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +ellps=WGS84 +units=m",
+        always_xy=True)
+
+
+def distance_to_geometries(lon: float, lat: float, geoms: Any,
+                           max_segment_deg: float = 0.01) -> FloatArray:
+    """Geodesic distance in metres from one point to each geometry (0 inside or on it; NaN for
+    None). Edges are densified to ``max_segment_deg`` before projecting."""
+    arr = _as_array(geoms)
+    out = np.full(len(arr), np.nan)
+    have = np.array([g is not None for g in arr], bool)
+    if not have.any():
+        return out
+    tr = _aeqd(lon, lat)
+    dense = shapely.segmentize(arr[have], max_segment_deg)
+
+    def fwd(c: FloatArray) -> FloatArray:
+        x, y = tr.transform(c[:, 0], c[:, 1])
+        return np.column_stack([x, y])
+
+    proj = shapely.transform(dense, fwd)
+    out[have] = shapely.distance(shapely.points(0.0, 0.0), proj)
+    return out
+
+
+def _radii(lat_deg: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Meridional (M) and prime-vertical (N) radii of curvature, metres."""
+    s = np.sin(np.radians(lat_deg))
+    w = np.sqrt(1 - _E2 * s * s)
+    return _A * (1 - _E2) / w**3, _A / w
+
+
+class GeometryIndex:
+    """An index over geometries (CRS84) for geodesic radius queries from many points."""
+
+    def __init__(self, geoms: Any) -> None:
+        self.geoms = _as_array(geoms)
+        self.tree = shapely.STRtree(self.geoms)
+        b = shapely.bounds(self.geoms)
+        self.lon0 = (b[:, 0] + b[:, 2]) / 2
+        self.lat0 = (b[:, 1] + b[:, 3]) / 2
+        m, n = _radii(self.lat0)
+        self.kx = np.radians(1.0) * n * np.cos(np.radians(self.lat0))
+        self.ky = np.radians(1.0) * m
+        # Half-extent of each geometry, radians of latitude: bounds the local frame's scale error.
+        self.half_extent = np.radians(np.hypot((b[:, 2] - b[:, 0]) / 2, (b[:, 3] - b[:, 1]) / 2))
+        xy, gi = shapely.get_coordinates(self.geoms, return_index=True)
+        local = np.column_stack([(xy[:, 0] - self.lon0[gi]) * self.kx[gi],
+                                 (xy[:, 1] - self.lat0[gi]) * self.ky[gi]])
+        self.local = self.geoms.copy()
+        shapely.set_coordinates(self.local, local)
+        shapely.prepare(self.local)
+
+    def within(self, lons: Any, lats: Any, radius_m: float
+               ) -> tuple[IntArray, IntArray, FloatArray]:
+        """All (point, geometry) pairs within ``radius_m`` geodesic metres, with the distance
+        (0 when the point is inside or on the geometry)."""
+        lons = np.asarray(lons, np.float64).ravel()
+        lats = np.asarray(lats, np.float64).ravel()
+        r = float(radius_m)
+        coslat = np.maximum(np.cos(np.radians(np.minimum(np.abs(lats) + 0.01, 90.0))), 1e-9)
+        dlat = np.degrees(r / 6_335_000.0) * 1.01 + 1e-9
+        dlon = np.minimum(np.degrees(r / (6_378_137.0 * coslat)) * 1.01 + 1e-9, 360.0)
+        pts = shapely.points(lons, lats)
+        pi, gi = self.tree.query(pts, predicate="dwithin", distance=np.maximum(dlon, dlat))
+        if not len(pi):
+            return pi.astype(np.int64), gi.astype(np.int64), np.zeros(0)
+        lx = (lons[pi] - self.lon0[gi]) * self.kx[gi]
+        ly = (lats[pi] - self.lat0[gi]) * self.ky[gi]
+        lp = shapely.points(lx, ly)
+        d_loc = shapely.distance(self.local[gi], lp)
+        # The local frame is exact at the geometry's centre latitude; its scale drifts by about
+        # tan(lat0) * (latitude offset), so keep a margin before the exact refinement.
+        ext = self.half_extent[gi] + r / 6_335_000.0
+        slack = 1.0 + 0.01 + 2.0 * np.abs(np.tan(np.radians(self.lat0[gi]))) * ext + 2 * ext**2
+        inside = d_loc == 0.0
+        cand = ~inside & (d_loc <= r * slack)
+        dist = np.zeros(len(pi))
+        ci = np.flatnonzero(cand)
+        if len(ci):
+            line = shapely.shortest_line(lp[ci], self.local[gi[ci]])
+            c = shapely.get_coordinates(line).reshape(-1, 2, 2)[:, 1, :]
+            g = gi[ci]
+            nlon = c[:, 0] / self.kx[g] + self.lon0[g]
+            nlat = c[:, 1] / self.ky[g] + self.lat0[g]
+            _, _, d = _GEOD.inv(lons[pi[ci]], lats[pi[ci]], nlon, nlat)
+            dist[ci] = d
+        keep = inside | (cand & (dist <= r))
+        return pi[keep].astype(np.int64), gi[keep].astype(np.int64), dist[keep]
+
+
+def batch_within(lons: Any, lats: Any, geoms: Any, radius_m: float
+                 ) -> tuple[IntArray, IntArray, FloatArray]:
+    """All (point index, geometry index, geodesic distance in m) pairs within ``radius_m``.
+
+    Distance is 0 when the point is inside or on the geometry. Geometries that cross the
+    antimeridian are not supported (split them at 180°).
+    """
+    return GeometryIndex(geoms).within(lons, lats, radius_m)

@@ -1,0 +1,109 @@
+"""`demine check`: hazards within a radius of a place, nearest first, geodesic distances."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+from typer.testing import CliRunner
+
+from demine.cli.app import app
+from demine.errors import ValidationError
+from demine.ids import uuid7
+from demine.model.schema import Record
+from demine.services.safety import check_point
+
+GEOD = Geod(ellps="WGS84")
+BOX = shapely.box(37.50, 48.00, 37.52, 48.012)  # about 1.5 km x 1.3 km
+
+
+def _truth(lon: float, lat: float, geom: Any) -> float:
+    """Brute force: the geodesic distance to the boundary densified to about 0.5 m."""
+    ring = shapely.segmentize(geom.exterior, 0.000005)
+    xy = shapely.get_coordinates(ring)
+    _, _, d = GEOD.inv(np.full(len(xy), lon), np.full(len(xy), lat), xy[:, 0], xy[:, 1])
+    return float(np.min(d))
+
+
+@pytest.fixture
+def one_hazard(store: Any) -> Any:
+    near = Record("hazards", uuid7(), {"hazard_type": "CHA", "status": "open", "name": "box"},
+                  shapely.MultiPolygon([BOX]))
+    far = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "far"},
+                 shapely.MultiPolygon([shapely.box(38.5, 49.0, 38.51, 49.01)]))
+    store.upsert("hazards", [near, far], actor="t")
+    return store, near
+
+
+def test_inside_is_zero(one_hazard: Any) -> None:
+    store, near = one_hazard
+    hits = check_point(store, 48.006, 37.51, 100)
+    assert [h.record.id for h in hits] == [near.id]
+    assert hits[0].distance_m == 0.0
+
+
+@pytest.mark.parametrize("azimuth,start", [(90.0, (37.52, 48.006)), (0.0, (37.51, 48.012)),
+                                           (225.0, (37.50, 48.00))])
+def test_one_km_outside(one_hazard: Any, azimuth: float, start: tuple[float, float]) -> None:
+    store, near = one_hazard
+    lon, lat, _ = GEOD.fwd(start[0], start[1], azimuth, 1000.0)
+    truth = _truth(lon, lat, BOX)
+    assert 990 < truth <= 1000.01
+    assert check_point(store, lat, lon, 500) == []
+    hits = check_point(store, lat, lon, 2000)
+    assert [h.record.id for h in hits] == [near.id]
+    assert hits[0].distance_m == pytest.approx(truth, rel=0.005)
+
+
+def test_nearest_first_and_closed_hazards_left_out(store: Any) -> None:
+    a = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "a"},
+               shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.001, 48.001)]))
+    b = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "b"},
+               shapely.MultiPolygon([shapely.box(37.003, 48.0, 37.004, 48.001)]))
+    c = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "closed", "name": "c",
+                                    "closed_on": "2025-01-01"},
+               shapely.MultiPolygon([shapely.box(37.0015, 48.0, 37.0025, 48.001)]))
+    store.upsert("hazards", [b, a, c], actor="t")
+    hits = check_point(store, 48.0005, 36.999, 1000)
+    assert [h.record.properties["name"] for h in hits] == ["a", "b"]
+    assert hits[0].distance_m < hits[1].distance_m
+    with_closed = check_point(store, 48.0005, 36.999, 1000, include_closed=True)
+    assert [h.record.properties["name"] for h in with_closed] == ["a", "c", "b"]
+
+
+def test_bad_input_is_named(store: Any) -> None:
+    with pytest.raises(ValidationError) as e:
+        check_point(store, 137.5, 48.0, 100)
+    assert any("swapped" in f.reason for f in e.value.faults)
+    with pytest.raises(ValidationError) as e2:
+        check_point(store, 48.0, 37.0, -5)
+    assert e2.value.faults[0].field == "--radius"
+
+
+def test_cli_check_json(one_hazard: Any) -> None:
+    store, near = one_hazard
+    store.close()
+    lon, lat, _ = GEOD.fwd(37.52, 48.006, 90.0, 1000.0)
+    runner = CliRunner()
+    db = str(store.path)
+    r = runner.invoke(app, ["--db", db, "check", str(lat), str(lon), "--radius", "500", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["hazards"] == []
+    r = runner.invoke(app, ["check", str(lat), str(lon), "--radius", "2000", "--json", "--db", db])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [h["id"] for h in out["hazards"]] == [near.id]
+    assert out["hazards"][0]["distance_m"] == pytest.approx(_truth(lon, lat, BOX), rel=0.005)
+    r = runner.invoke(app, ["--db", db, "check", "48.006", "37.51", "--json"])
+    assert json.loads(r.stdout)["hazards"][0]["distance_m"] == 0
+
+
+def test_cli_check_without_store(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["--db", str(tmp_path / "none.gpkg"), "check", "48", "37"])
+    assert r.exit_code == 3
+    assert "demine init" in r.output
