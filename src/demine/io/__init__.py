@@ -1,0 +1,1 @@
+"""Reading and writing interchange formats (GeoJSON)."""
