@@ -356,7 +356,7 @@ def machine_lines(m: dict[str, Any]) -> list[str]:
     ]
 
 
-# --- tables and results ----------------------------------------------------------------------------
+# --- tables and results ------------------------------------------------------------------------
 
 @dataclass
 class Row:

@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

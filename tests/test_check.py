@@ -32,10 +32,18 @@ def _truth(lon: float, lat: float, geom: Any) -> float:
 
 @pytest.fixture
 def one_hazard(store: Any) -> Any:
-    near = Record("hazards", uuid7(), {"hazard_type": "CHA", "status": "open", "name": "box"},
-                  shapely.MultiPolygon([BOX]))
-    far = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "far"},
-                 shapely.MultiPolygon([shapely.box(38.5, 49.0, 38.51, 49.01)]))
+    near = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "box"},
+        shapely.MultiPolygon([BOX]),
+    )
+    far = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open", "name": "far"},
+        shapely.MultiPolygon([shapely.box(38.5, 49.0, 38.51, 49.01)]),
+    )
     store.upsert("hazards", [near, far], actor="t")
     return store, near
 
@@ -47,8 +55,9 @@ def test_inside_is_zero(one_hazard: Any) -> None:
     assert hits[0].distance_m == 0.0
 
 
-@pytest.mark.parametrize("azimuth,start", [(90.0, (37.52, 48.006)), (0.0, (37.51, 48.012)),
-                                           (225.0, (37.50, 48.00))])
+@pytest.mark.parametrize(
+    "azimuth,start", [(90.0, (37.52, 48.006)), (0.0, (37.51, 48.012)), (225.0, (37.50, 48.00))]
+)
 def test_one_km_outside(one_hazard: Any, azimuth: float, start: tuple[float, float]) -> None:
     store, near = one_hazard
     lon, lat, _ = GEOD.fwd(start[0], start[1], azimuth, 1000.0)
@@ -61,13 +70,24 @@ def test_one_km_outside(one_hazard: Any, azimuth: float, start: tuple[float, flo
 
 
 def test_nearest_first_and_closed_hazards_left_out(store: Any) -> None:
-    a = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "a"},
-               shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.001, 48.001)]))
-    b = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open", "name": "b"},
-               shapely.MultiPolygon([shapely.box(37.003, 48.0, 37.004, 48.001)]))
-    c = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "closed", "name": "c",
-                                    "closed_on": "2025-01-01"},
-               shapely.MultiPolygon([shapely.box(37.0015, 48.0, 37.0025, 48.001)]))
+    a = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open", "name": "a"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.001, 48.001)]),
+    )
+    b = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open", "name": "b"},
+        shapely.MultiPolygon([shapely.box(37.003, 48.0, 37.004, 48.001)]),
+    )
+    c = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "closed", "name": "c", "closed_on": "2025-01-01"},
+        shapely.MultiPolygon([shapely.box(37.0015, 48.0, 37.0025, 48.001)]),
+    )
     store.upsert("hazards", [b, a, c], actor="t")
     hits = check_point(store, 48.0005, 36.999, 1000)
     assert [h.record.properties["name"] for h in hits] == ["a", "b"]

@@ -25,17 +25,44 @@ def _json(args: list[str], code: int = 0) -> Any:
 def test_history_and_restore_through_the_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "s.gpkg")
     src = tmp_path / "h.geojson"
-    src.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "id": "H-1", "properties": {"hazard_type": "SHA", "status": "open",
-                                                       "name": "orchard"},
-        "geometry": {"type": "Polygon", "coordinates": [[[37, 48], [37.01, 48], [37.01, 48.01],
-                                                         [37, 48]]]}}]}))
+    src.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "id": "H-1",
+                        "properties": {"hazard_type": "SHA", "status": "open", "name": "orchard"},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[37, 48], [37.01, 48], [37.01, 48.01], [37, 48]]],
+                        },
+                    }
+                ],
+            }
+        )
+    )
     assert run(app, ["--db", db, "init"]).exit_code == 0
     _json(["--db", db, "import", str(src), "--kind", "hazards", "--json"])
     (rec,) = _json(["--db", db, "list", "hazards", "--json"])["records"]
     rid = rec["id"]
-    assert _json(["--db", db, "update", rid, "hazard_type=CHA", "evidence=mine seen",
-                  "--reason", "survey", "--json"])["revision"] == 2
+    assert (
+        _json(
+            [
+                "--db",
+                db,
+                "update",
+                rid,
+                "hazard_type=CHA",
+                "evidence=mine seen",
+                "--reason",
+                "survey",
+                "--json",
+            ]
+        )["revision"]
+        == 2
+    )
     r = run(app, ["--db", db, "update", rid, "name=x", "--if-revision", "1"])
     assert r.exit_code == 4 and "someone changed it" in r.output
     _json(["--db", db, "delete", rid, "--reason", "duplicate", "--json"])
@@ -93,11 +120,15 @@ def test_installed_entry_point(tmp_path: Path) -> None:
     exe = shutil.which("demine") or str(Path(__import__("sys").executable).parent / "demine")
     db = str(tmp_path / "e.gpkg")
     assert subprocess.run([exe, "--db", db, "init"], capture_output=True).returncode == 0
-    r = subprocess.run([exe, "--db", db, "check", "48", "37", "--json"], capture_output=True,
-                       text=True)
+    r = subprocess.run(
+        [exe, "--db", db, "check", "48", "37", "--json"], capture_output=True, text=True
+    )
     assert r.returncode == 0 and json.loads(r.stdout)["hazards"] == []
     r = subprocess.run([exe, "--db", db, "show", "not-a-uuid"], capture_output=True, text=True)
     assert r.returncode == 1 and "not a record id" in r.stderr
-    r = subprocess.run([exe, "--db", str(tmp_path / "missing.gpkg"), "list", "hazards"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [exe, "--db", str(tmp_path / "missing.gpkg"), "list", "hazards"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 3 and "demine init" in r.stderr

@@ -15,8 +15,18 @@ COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-def
 
 
 def test_there_are_commands() -> None:
-    assert {"init", "import", "export", "list", "show", "history", "restore", "check",
-            "validate", "demo"} <= set(COMMANDS)
+    assert {
+        "init",
+        "import",
+        "export",
+        "list",
+        "show",
+        "history",
+        "restore",
+        "check",
+        "validate",
+        "demo",
+    } <= set(COMMANDS)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -46,17 +46,26 @@ print("ok", name)
 
 
 def test_two_writer_processes(store: Any, tmp_path: Path) -> None:
-    shared = Record("emplacements", uuid7(), {"device_type": "apii-limit", "quantity": 0,
-                                              "laid_at": "2025-01-01T00:00:00Z"},
-                    shapely.Point(37.5, 48.5))
+    shared = Record(
+        "emplacements",
+        uuid7(),
+        {"device_type": "apii-limit", "quantity": 0, "laid_at": "2025-01-01T00:00:00Z"},
+        shapely.Point(37.5, 48.5),
+    )
     store.upsert("emplacements", [shared], actor="setup")
     store.close()
     n = 100
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    procs = [subprocess.Popen([sys.executable, str(script), str(store.path), shared.id,
-                               f"writer{w}", str(n)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for w in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(store.path), shared.id, f"writer{w}", str(n)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in (1, 2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err

@@ -56,8 +56,8 @@ def test_out_of_range_that_is_not_a_swap() -> None:
 
 
 def test_swapped_lat_lon_detected_and_repaired() -> None:
-    swapped = [[y, x] for x, y in [[30.0, 95.0], [30.01, 95.0], [30.01, 95.01], [30.0, 95.0]]]
-    ring = [[x, y] for x, y in [[95.0, 30.0], [95.0, 30.01], [95.01, 30.01], [95.0, 30.0]]]
+    ring = [[30.0, 95.0], [30.01, 95.0], [30.01, 95.01], [30.0, 95.0]]  # [lat, lon]
+    swapped = [[y, x] for x, y in ring]
     r = check_geometry(poly(ring))
     assert any("latitude and longitude appear swapped" in f.reason and f.repairable
                for f in r.faults)

@@ -16,37 +16,100 @@ from demine.model.schema import FieldSpec, FieldType, Record
 
 
 def _fill(store: Any) -> dict[str, int]:
-    hz = [Record("hazards", uuid7(), {"hazard_type": "CHA", "status": "open", "name": f"H{i}",
-                                      "area_m2": 1234.5, "reported_on": "2024-05-01",
-                                      "device_categories": "ap_blast,at"},
-                 shapely.MultiPolygon([shapely.box(37 + i / 100, 48, 37.005 + i / 100, 48.005)]))
-          for i in range(7)]
+    hz = [
+        Record(
+            "hazards",
+            uuid7(),
+            {
+                "hazard_type": "CHA",
+                "status": "open",
+                "name": f"H{i}",
+                "area_m2": 1234.5,
+                "reported_on": "2024-05-01",
+                "device_categories": "ap_blast,at",
+            },
+            shapely.MultiPolygon([shapely.box(37 + i / 100, 48, 37.005 + i / 100, 48.005)]),
+        )
+        for i in range(7)
+    ]
     store.upsert("hazards", hz, actor="t")
-    em = [Record("emplacements", uuid7(), {"device_type": "apii-limit", "quantity": 100,
-                                           "laid_at": "2025-03-01T06:00:00Z",
-                                           "anti_handling": False, "hazard_id": hz[0].id},
-                 shapely.Point(37.001, 48.001)),
-          Record("emplacements", uuid7(), {"device_type": "at-persistent", "quantity": 12,
-                                           "laid_at": "2023-03-01T06:00:00.250Z"},
-                 shapely.Polygon([(37.0, 48.0), (37.002, 48.0), (37.002, 48.002)]))]
+    em = [
+        Record(
+            "emplacements",
+            uuid7(),
+            {
+                "device_type": "apii-limit",
+                "quantity": 100,
+                "laid_at": "2025-03-01T06:00:00Z",
+                "anti_handling": False,
+                "hazard_id": hz[0].id,
+            },
+            shapely.Point(37.001, 48.001),
+        ),
+        Record(
+            "emplacements",
+            uuid7(),
+            {"device_type": "at-persistent", "quantity": 12, "laid_at": "2023-03-01T06:00:00.250Z"},
+            shapely.Polygon([(37.0, 48.0), (37.002, 48.0), (37.002, 48.002)]),
+        ),
+    ]
     store.upsert("emplacements", em, actor="t")
-    fi = [Record("finds", uuid7(), {"device_type": "apii-limit", "state": "self_destructed_remnant",
-                                    "found_at": "2025-06-01T10:00:00Z", "depth_cm": 2.5},
-                 shapely.Point(37.0011, 48.0011)) for _ in range(3)]
+    fi = [
+        Record(
+            "finds",
+            uuid7(),
+            {
+                "device_type": "apii-limit",
+                "state": "self_destructed_remnant",
+                "found_at": "2025-06-01T10:00:00Z",
+                "depth_cm": 2.5,
+            },
+            shapely.Point(37.0011, 48.0011),
+        )
+        for _ in range(3)
+    ]
     store.upsert("finds", fi, actor="t")
-    eo = [Record("eo_reports", uuid7(), {"reported_at": "2025-07-01T10:00:00Z", "status": "new",
-                                         "public": True, "reporter_contact": "+380 00 000 0000"},
-                 shapely.Point(37.2, 48.2))]
+    eo = [
+        Record(
+            "eo_reports",
+            uuid7(),
+            {
+                "reported_at": "2025-07-01T10:00:00Z",
+                "status": "new",
+                "public": True,
+                "reporter_contact": "+380 00 000 0000",
+            },
+            shapely.Point(37.2, 48.2),
+        )
+    ]
     store.upsert("eo_reports", eo, actor="t")
-    roads = layer_kind("roads", (FieldSpec("name", FieldType.TEXT),
-                                 FieldSpec("lanes", FieldType.INTEGER)), "MULTILINESTRING")
+    roads = layer_kind(
+        "roads",
+        (FieldSpec("name", FieldType.TEXT), FieldSpec("lanes", FieldType.INTEGER)),
+        "MULTILINESTRING",
+    )
     store.create_layer(roads)
-    store.upsert("roads", [Record("roads", uuid7(), {"name": "M-03", "lanes": 2},
-                                  shapely.MultiLineString([[(37, 48), (37.5, 48.4)]]))],
-                 actor="t")
+    store.upsert(
+        "roads",
+        [
+            Record(
+                "roads",
+                uuid7(),
+                {"name": "M-03", "lanes": 2},
+                shapely.MultiLineString([[(37, 48), (37.5, 48.4)]]),
+            )
+        ],
+        actor="t",
+    )
     store.delete("finds", fi[0].id, actor="t")
-    return {"hazards": 7, "emplacements": 2, "finds": 2, "eo_reports": 1, "roads": 1,
-            "device_types": store.count("device_types")}
+    return {
+        "hazards": 7,
+        "emplacements": 2,
+        "finds": 2,
+        "eo_reports": 1,
+        "roads": 1,
+        "device_types": store.count("device_types"),
+    }
 
 
 def test_gdal_validator_reports_no_error(store: Any) -> None:
@@ -54,7 +117,9 @@ def test_gdal_validator_reports_no_error(store: Any) -> None:
     store.close()
     res = subprocess.run(
         [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(store.path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip() == "" and "error" not in res.stderr.lower(), res.stdout + res.stderr

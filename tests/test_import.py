@@ -26,8 +26,12 @@ def _fc(features: list[dict[str, Any]]) -> bytes:
 def _hz(i: int, **props: Any) -> dict[str, Any]:
     p = {"hazard_type": "SHA", "status": "open", "name": f"H{i}"}
     p.update(props)
-    return {"type": "Feature", "id": f"src-{i}", "properties": p,
-            "geometry": {"type": "Polygon", "coordinates": _poly(37 + i * 0.02, 48)}}
+    return {
+        "type": "Feature",
+        "id": f"src-{i}",
+        "properties": p,
+        "geometry": {"type": "Polygon", "coordinates": _poly(37 + i * 0.02, 48)},
+    }
 
 
 @pytest.fixture
@@ -57,8 +61,9 @@ def test_skip_invalid_stores_the_good_ones(store: Any, bad_file: Path) -> None:
 
 
 def test_repair_closes_the_ring_and_says_so(store: Any, bad_file: Path) -> None:
-    rep = import_file(store, bad_file, ImportOptions(kind="hazards", repair=True,
-                                                     skip_invalid=True))
+    rep = import_file(
+        store, bad_file, ImportOptions(kind="hazards", repair=True, skip_invalid=True)
+    )
     assert rep.imported == 3
     assert any(r.index == 2 and "clos" in r.reason for r in rep.repairs)
 
@@ -90,11 +95,18 @@ def test_area_is_derived_not_typed_in(store: Any, tmp_path: Path) -> None:
 
 def test_mapping_and_csv_with_wkt(store: Any, tmp_path: Path) -> None:
     f = tmp_path / "h.csv"
-    f.write_text("id,TYPE,state,label,wkt\n"
-                 "A1,CHA,open,north,\"POLYGON ((37 48, 37.01 48, 37.01 48.01, 37 48))\"\n"
-                 "A2,SHA,open,south,\"POLYGON ((37.1 48, 37.11 48, 37.11 48.01, 37.1 48))\"\n")
-    rep = import_file(store, f, ImportOptions(
-        kind="hazards", mapping={"TYPE": "hazard_type", "state": "status", "label": "name"}))
+    f.write_text(
+        "id,TYPE,state,label,wkt\n"
+        'A1,CHA,open,north,"POLYGON ((37 48, 37.01 48, 37.01 48.01, 37 48))"\n'
+        'A2,SHA,open,south,"POLYGON ((37.1 48, 37.11 48, 37.11 48.01, 37.1 48))"\n'
+    )
+    rep = import_file(
+        store,
+        f,
+        ImportOptions(
+            kind="hazards", mapping={"TYPE": "hazard_type", "state": "status", "label": "name"}
+        ),
+    )
     assert rep.created == 2
     recs = {r.source_id: r for r in store.list("hazards")}
     assert recs["A1"].properties["hazard_type"] == "CHA"
@@ -103,10 +115,12 @@ def test_mapping_and_csv_with_wkt(store: Any, tmp_path: Path) -> None:
 
 def test_csv_lon_lat_points(store: Any, tmp_path: Path) -> None:
     f = tmp_path / "finds.csv"
-    f.write_text("id,longitude,latitude,device_type,state,found_at\n"
-                 "F1,37.5,48.2,uxo,live,2025-02-01T10:00:00Z\n"
-                 "F2,37.6,48.3,nosuch,live,2025-02-01T10:00:00Z\n"
-                 "F3,abc,48.3,uxo,live,2025-02-01T10:00:00Z\n")
+    f.write_text(
+        "id,longitude,latitude,device_type,state,found_at\n"
+        "F1,37.5,48.2,uxo,live,2025-02-01T10:00:00Z\n"
+        "F2,37.6,48.3,nosuch,live,2025-02-01T10:00:00Z\n"
+        "F3,abc,48.3,uxo,live,2025-02-01T10:00:00Z\n"
+    )
     with pytest.raises(ValidationError) as e:
         import_file(store, f, ImportOptions(kind="finds"))
     where = {(f.index, f.field): f.reason for f in e.value.faults}
@@ -120,10 +134,12 @@ def test_csv_lon_lat_points(store: Any, tmp_path: Path) -> None:
 
 
 def test_swapped_coordinates_detected_and_repaired(store: Any, tmp_path: Path) -> None:
-    feat = {"type": "Feature", "id": "p1",
-            "properties": {"device_type": "uxo", "state": "live",
-                           "found_at": "2025-02-01T10:00:00Z"},
-            "geometry": {"type": "Point", "coordinates": [48.2, 137.5]}}
+    feat = {
+        "type": "Feature",
+        "id": "p1",
+        "properties": {"device_type": "uxo", "state": "live", "found_at": "2025-02-01T10:00:00Z"},
+        "geometry": {"type": "Point", "coordinates": [48.2, 137.5]},
+    }
     f = tmp_path / "p.geojson"
     f.write_bytes(_fc([feat]))
     with pytest.raises(ValidationError) as e:
@@ -140,10 +156,25 @@ def test_emplacements_link_to_hazards_by_source_id(store: Any, tmp_path: Path) -
     h.write_bytes(_fc([_hz(0)]))
     import_file(store, h, ImportOptions(kind="hazards"))
     e = tmp_path / "e.geojson"
-    e.write_bytes(_fc([{"type": "Feature", "id": "e1", "geometry": {
-        "type": "Point", "coordinates": [37.005, 48.005]}, "properties": {
-        "device_type": "apii-limit", "quantity": 300, "quantity_min": 200, "quantity_max": 400,
-        "laid_at": "2025-03-01T06:00:00Z", "hazard_source_id": "src-0"}}]))
+    e.write_bytes(
+        _fc(
+            [
+                {
+                    "type": "Feature",
+                    "id": "e1",
+                    "geometry": {"type": "Point", "coordinates": [37.005, 48.005]},
+                    "properties": {
+                        "device_type": "apii-limit",
+                        "quantity": 300,
+                        "quantity_min": 200,
+                        "quantity_max": 400,
+                        "laid_at": "2025-03-01T06:00:00Z",
+                        "hazard_source_id": "src-0",
+                    },
+                }
+            ]
+        )
+    )
     import_file(store, e, ImportOptions(kind="emplacements"))
     (hz,) = list(store.list("hazards"))
     (em,) = list(store.list("emplacements"))
@@ -177,8 +208,9 @@ def test_cli_import_json_and_exit_codes(tmp_path: Path, bad_file: Path) -> None:
     out = json.loads(r.stdout)
     assert out["imported"] == 0 and [x["index"] for x in out["rejected"]] == [1, 2]
     assert all("reason" in x for x in out["rejected"])
-    r = run(app, ["--db", db, "import", str(bad_file), "--kind", "hazards", "--skip-invalid",
-                  "--json"])
+    r = run(
+        app, ["--db", db, "import", str(bad_file), "--kind", "hazards", "--skip-invalid", "--json"]
+    )
     assert r.exit_code == 0
     out = json.loads(r.stdout)
     assert out["imported"] == 2 and len(out["rejected"]) == 2

@@ -20,13 +20,14 @@ from demine.store.gpkg import GeoPackageStore
 lon = st.floats(22.0, 40.0, allow_nan=False)
 lat = st.floats(44.0, 52.0, allow_nan=False)
 text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
-dates = st.dates(min_value=__import__("datetime").date(2014, 1, 1),
-                 max_value=__import__("datetime").date(2025, 12, 31))
+dates = st.dates(
+    min_value=__import__("datetime").date(2014, 1, 1),
+    max_value=__import__("datetime").date(2025, 12, 31),
+)
 
 
 @st.composite
-def star_polygon(draw: Any, centre: tuple[float, float] | None = None
-                 ) -> list[list[list[float]]]:
+def star_polygon(draw: Any, centre: tuple[float, float] | None = None) -> list[list[list[float]]]:
     """A simple (valid) polygon: vertices at increasing angles around a centre."""
     cx, cy = centre if centre is not None else (draw(lon), draw(lat))
     n = draw(st.integers(3, 30))
@@ -42,19 +43,22 @@ def star_polygon(draw: Any, centre: tuple[float, float] | None = None
 
 @st.composite
 def hazard(draw: Any, i: int) -> dict[str, Any]:
-    props: dict[str, Any] = {"hazard_type": draw(st.sampled_from(["SHA", "CHA"])),
-                             "name": draw(text)}
+    props: dict[str, Any] = {
+        "hazard_type": draw(st.sampled_from(["SHA", "CHA"])),
+        "name": draw(text),
+    }
     status = draw(st.sampled_from(["open", "closed"]))
     props["status"] = status
     reported = draw(dates)
     props["reported_on"] = reported.isoformat()
     if status == "closed":
-        props["closed_on"] = draw(st.dates(min_value=reported,
-                                           max_value=__import__("datetime").date(2026, 1, 1))
-                                  ).isoformat()
+        props["closed_on"] = draw(
+            st.dates(min_value=reported, max_value=__import__("datetime").date(2026, 1, 1))
+        ).isoformat()
     if draw(st.booleans()):
-        props["device_categories"] = ",".join(draw(st.lists(st.sampled_from(CATEGORIES),
-                                                            min_size=1, max_size=3, unique=True)))
+        props["device_categories"] = ",".join(
+            draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True))
+        )
     if draw(st.booleans()):
         props["organisation"] = draw(text)
     if draw(st.booleans()):
@@ -77,26 +81,36 @@ def hazard(draw: Any, i: int) -> dict[str, Any]:
 def find(draw: Any, i: int) -> dict[str, Any]:
     props: dict[str, Any] = {
         "device_type": draw(st.sampled_from(["apii-limit", "uxo", "at-persistent"])),
-        "state": draw(st.sampled_from(["live", "self_destructed_remnant", "deactivated_intact",
-                                       "unknown"])),
-        "found_at": draw(st.datetimes(min_value=__import__("datetime").datetime(2015, 1, 1),
-                                      max_value=__import__("datetime").datetime(2025, 1, 1))
-                         ).isoformat() + "Z",
+        "state": draw(
+            st.sampled_from(["live", "self_destructed_remnant", "deactivated_intact", "unknown"])
+        ),
+        "found_at": draw(
+            st.datetimes(
+                min_value=__import__("datetime").datetime(2015, 1, 1),
+                max_value=__import__("datetime").datetime(2025, 1, 1),
+            )
+        ).isoformat()
+        + "Z",
     }
     if draw(st.booleans()):
         props["depth_cm"] = draw(st.floats(0, 500, allow_nan=False))
-    return {"type": "Feature", "id": f"f-{i}", "properties": props,
-            "geometry": {"type": "Point", "coordinates": [draw(lon), draw(lat)]}}
+    return {
+        "type": "Feature",
+        "id": f"f-{i}",
+        "properties": props,
+        "geometry": {"type": "Point", "coordinates": [draw(lon), draw(lat)]},
+    }
 
 
 def _features(strategy: Any) -> Any:
-    return st.integers(1, 6).flatmap(
-        lambda n: st.tuples(*[strategy(i) for i in range(n)]))
+    return st.integers(1, 6).flatmap(lambda n: st.tuples(*[strategy(i) for i in range(n)]))
 
 
 def _snapshot(store: GeoPackageStore, kind: str) -> dict[str, Any]:
-    return {r.id: (r.source_id, r.properties, r.extra, shapely.to_wkb(r.geometry))
-            for r in store.list(kind)}
+    return {
+        r.id: (r.source_id, r.properties, r.extra, shapely.to_wkb(r.geometry))
+        for r in store.list(kind)
+    }
 
 
 def _round_trip(kind: str, feats: tuple[dict[str, Any], ...]) -> None:

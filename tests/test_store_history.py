@@ -16,15 +16,21 @@ from demine.services.register import delete_record, history, restore, show, upda
 def _hazard(**props: Any) -> Record:
     p = {"hazard_type": "SHA", "status": "open", "name": "H1"}
     p.update(props)
-    return Record("hazards", uuid7(), p,
-                  shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]))
+    return Record(
+        "hazards", uuid7(), p, shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)])
+    )
 
 
 def test_update_delete_restore_keep_every_version(store: Any) -> None:
     rec = _hazard()
     store.upsert("hazards", [rec], actor="alice", reason="survey report 12")
-    update_record(store, rec.id, {"hazard_type": "CHA", "evidence": "mine found"},
-                  actor="bob", reason="direct evidence")
+    update_record(
+        store,
+        rec.id,
+        {"hazard_type": "CHA", "evidence": "mine found"},
+        actor="bob",
+        reason="direct evidence",
+    )
     update_record(store, rec.id, {"name": "H1 north"}, actor="carol")
     delete_record(store, rec.id, actor="dave", reason="entered twice")
 
@@ -32,8 +38,11 @@ def test_update_delete_restore_keep_every_version(store: Any) -> None:
         show(store, rec.id)
     revs = history(store, rec.id)
     assert [(h.revision, h.op, h.actor) for h in revs] == [
-        (1, "create", "alice"), (2, "update", "bob"), (3, "update", "carol"),
-        (4, "delete", "dave")]
+        (1, "create", "alice"),
+        (2, "update", "bob"),
+        (3, "update", "carol"),
+        (4, "delete", "dave"),
+    ]
     assert revs[0].reason == "survey report 12"
     assert revs[1].state is not None and revs[1].state.properties["hazard_type"] == "CHA"
     assert revs[0].state is not None and revs[0].state.properties["hazard_type"] == "SHA"
@@ -83,10 +92,16 @@ def test_update_is_validated(store: Any) -> None:
 
 
 def test_upsert_is_all_or_nothing(store: Any) -> None:
-    a = Record("device_types", uuid7(), {"code": "x-1", "name": "X", "category": "other",
-                                         "persistence": "persistent"})
-    b = Record("device_types", uuid7(), {"code": "x-1", "name": "dup", "category": "other",
-                                         "persistence": "persistent"})
+    a = Record(
+        "device_types",
+        uuid7(),
+        {"code": "x-1", "name": "X", "category": "other", "persistence": "persistent"},
+    )
+    b = Record(
+        "device_types",
+        uuid7(),
+        {"code": "x-1", "name": "dup", "category": "other", "persistence": "persistent"},
+    )
     before = store.count("device_types")
     with pytest.raises(Conflict):
         store.upsert("device_types", [a, b], actor="a")

@@ -61,8 +61,12 @@ class DemineError(Exception):
 
     def to_problem(self) -> dict[str, Any]:
         """RFC 9457 problem details."""
-        return {"type": "about:blank", "title": self.title, "status": self.http_status,
-                "detail": self.message}
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.http_status,
+            "detail": self.message,
+        }
 
 
 class ValidationError(DemineError):

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from demine.cli.common import DbOpt, JsonOpt, _console, _out, _store, _synthetic_banner, app, handled
+from demine.cli.common import (
+    DbOpt,
+    JsonOpt,
+    _console,
+    _out,
+    _store,
+    _synthetic_banner,
+    app,
+    handled,
+)
 from demine.errors import Fault, ValidationError
 
 
@@ -16,9 +25,12 @@ def init(
     db: DbOpt = None,
     area_of_interest: Annotated[
         str | None,
-        typer.Option("--area-of-interest", help="minlon,minlat,maxlon,maxlat: imports check "
-                     "that geometries fall inside (and detect swapped lat/lon); 'UA' for "
-                     "Ukraine."),
+        typer.Option(
+            "--area-of-interest",
+            help="minlon,minlat,maxlon,maxlat: imports check "
+            "that geometries fall inside (and detect swapped lat/lon); 'UA' for "
+            "Ukraine.",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -37,10 +49,16 @@ def init(
                     a = tuple(float(x) for x in area_of_interest.split(","))
                     assert len(a) == 4 and a[0] < a[2] and a[1] < a[3]
                 except (ValueError, AssertionError):
-                    raise ValidationError("bad --area-of-interest", [Fault(
-                        "expected minlon,minlat,maxlon,maxlat with min < max",
-                        field="--area-of-interest")]) from None
-                aoi = a  # type: ignore[assignment]
+                    raise ValidationError(
+                        "bad --area-of-interest",
+                        [
+                            Fault(
+                                "expected minlon,minlat,maxlon,maxlat with min < max",
+                                field="--area-of-interest",
+                            )
+                        ],
+                    ) from None
+                aoi = a
         from demine.cli.common import state
 
         store = GeoPackageStore(default_location(db or state.db))
@@ -49,39 +67,66 @@ def init(
         if as_json:
             _out(info)
         else:
-            _console().print(f"store ready: {info['location']} "
-                             f"({info['device_types_created']} device types added)")
+            _console().print(
+                f"store ready: {info['location']} "
+                f"({info['device_types_created']} device types added)"
+            )
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise ValidationError("bad --map", [Fault(
-                f"{item!r}: expected SOURCE_FIELD=DEMINE_FIELD", field="--map")])
+            raise ValidationError(
+                "bad --map", [Fault(f"{item!r}: expected SOURCE_FIELD=DEMINE_FIELD", field="--map")]
+            )
         a, b = item.split("=", 1)
         out[a.strip()] = b.strip()
     return out
 
 
-KindOpt = Annotated[str, typer.Option("--kind", "-k", help="hazards, emplacements, finds, "
-                                      "eo_reports, device_types, or layer:NAME")]
-MapOpt = Annotated[list[str] | None, typer.Option(
-    "--map", help="SOURCE_FIELD=DEMINE_FIELD (repeatable): rename source fields on import.")]
+KindOpt = Annotated[
+    str,
+    typer.Option(
+        "--kind", "-k", help="hazards, emplacements, finds, eo_reports, device_types, or layer:NAME"
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map", help="SOURCE_FIELD=DEMINE_FIELD (repeatable): rename source fields on import."
+    ),
+]
 LayerOpt = Annotated[str | None, typer.Option("--layer", help="Source layer (GeoPackage).")]
 WktOpt = Annotated[str | None, typer.Option("--wkt-column", help="CSV: the WKT column.")]
 LonOpt = Annotated[str | None, typer.Option("--lon-column", help="CSV: the longitude column.")]
 LatOpt = Annotated[str | None, typer.Option("--lat-column", help="CSV: the latitude column.")]
 
 
-def _options(kind: str, skip_invalid: bool, repair: bool, mapping: list[str] | None,
-             layer: str | None, wkt: str | None, lon: str | None, lat: str | None,
-             reason: str | None = None) -> Any:
+def _options(
+    kind: str,
+    skip_invalid: bool,
+    repair: bool,
+    mapping: list[str] | None,
+    layer: str | None,
+    wkt: str | None,
+    lon: str | None,
+    lat: str | None,
+    reason: str | None = None,
+) -> Any:
     from demine.services.register import ImportOptions
 
-    return ImportOptions(kind=kind, skip_invalid=skip_invalid, repair=repair,
-                         mapping=_parse_mapping(mapping), layer=layer, wkt_column=wkt,
-                         lon_column=lon, lat_column=lat, reason=reason)
+    return ImportOptions(
+        kind=kind,
+        skip_invalid=skip_invalid,
+        repair=repair,
+        mapping=_parse_mapping(mapping),
+        layer=layer,
+        wkt_column=wkt,
+        lon_column=lon,
+        lat_column=lat,
+        reason=reason,
+    )
 
 
 def _print_report(report: Any, verb: str) -> None:
@@ -94,21 +139,37 @@ def _print_report(report: Any, verb: str) -> None:
         con.print(f"  ... and {len(report.warnings) - 50} more warnings")
     for r in report.rejected:
         con.print(f"  rejected: feature {r['index']}: {r['reason']}", markup=False)
-    con.print(f"{verb}: {report.imported} of {report.total} features "
-              f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
-              f"{len(report.rejected)} rejected")
+    con.print(
+        f"{verb}: {report.imported} of {report.total} features "
+        f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
+        f"{len(report.rejected)} rejected"
+    )
 
 
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage or CSV file.")],
     kind: KindOpt,
-    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help=(
-        "Store the good features and list the rest (default: one bad feature rejects the "
-        "whole file)."))] = False,
-    repair: Annotated[bool, typer.Option("--repair", help=(
-        "Repair what can be repaired (unclosed rings, swapped lat/lon, self-intersections, "
-        "duplicate vertices) and list each repair."))] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help=(
+                "Store the good features and list the rest (default: one bad feature rejects the "
+                "whole file)."
+            ),
+        ),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help=(
+                "Repair what can be repaired (unclosed rings, swapped lat/lon, self-intersections, "
+                "duplicate vertices) and list each repair."
+            ),
+        ),
+    ] = False,
     mapping: MapOpt = None,
     layer: LayerOpt = None,
     wkt_column: WktOpt = None,
@@ -125,8 +186,9 @@ def import_(
 
     with handled(as_json):
         store = _store(db)
-        opts = _options(kind, skip_invalid, repair, mapping, layer, wkt_column, lon_column,
-                        lat_column, reason)
+        opts = _options(
+            kind, skip_invalid, repair, mapping, layer, wkt_column, lon_column, lat_column, reason
+        )
         progress = None
         if not as_json and sys.stderr.isatty():
             from rich.progress import Progress
@@ -137,6 +199,7 @@ def import_(
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
+
         try:
             try:
                 report = import_file(store, file, opts, progress=progress)
@@ -144,8 +207,14 @@ def import_(
                 if as_json:
                     from demine.services.register import _group_rejects
 
-                    _out({"imported": 0, "stored": False, "rejected": _group_rejects(e.faults),
-                          "error": e.to_problem()})
+                    _out(
+                        {
+                            "imported": 0,
+                            "stored": False,
+                            "rejected": _group_rejects(e.faults),
+                            "error": e.to_problem(),
+                        }
+                    )
                     raise typer.Exit(1) from None
                 raise
         finally:
@@ -188,8 +257,10 @@ def validate(
             for r in report.rejected:
                 con.print(f"  fault: feature {r['index']}: {r['reason']}", markup=False)
             ok = not report.rejected
-            con.print(f"{file.name}: {report.total} features, "
-                      f"{'no faults' if ok else str(len(report.rejected)) + ' with faults'}")
+            con.print(
+                f"{file.name}: {report.total} features, "
+                f"{'no faults' if ok else str(len(report.rejected)) + ' with faults'}"
+            )
         if report.rejected:
             raise typer.Exit(1)
 
@@ -215,8 +286,12 @@ def export(
 
 @app.command("list")
 def list_(
-    kind: Annotated[str, typer.Argument(help="hazards, emplacements, finds, eo_reports, "
-                                        "device_types or a layer name.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="hazards, emplacements, finds, eo_reports, device_types or a layer name."
+        ),
+    ],
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -228,8 +303,14 @@ def list_(
         synthetic = _synthetic_banner(store, as_json)
         recs = list(store.list(k.name, limit=limit))
         if as_json:
-            _out({"kind": k.name, "synthetic": synthetic, "count": len(recs),
-                  "records": [r.to_dict() for r in recs]})
+            _out(
+                {
+                    "kind": k.name,
+                    "synthetic": synthetic,
+                    "count": len(recs),
+                    "records": [r.to_dict() for r in recs],
+                }
+            )
             return
         from rich.table import Table
 
@@ -276,15 +357,19 @@ def show(
             _out(d)
             return
         con = _console()
-        con.print(f"[bold]{r.kind}[/] {r.id}  revision {r.revision}, updated {r.updated_at} "
-                  f"by {r.updated_by}")
+        con.print(
+            f"[bold]{r.kind}[/] {r.id}  revision {r.revision}, updated {r.updated_at} "
+            f"by {r.updated_by}"
+        )
         if r.source_id:
             con.print(f"  source_id: {r.source_id}", markup=False)
         for k_, v in {**r.properties, **r.extra}.items():
             con.print(f"  {k_}: {v}", markup=False)
         if r.geometry is not None:
-            con.print(f"  geometry: {r.geometry.geom_type}, bounds "
-                      f"{tuple(round(b, 6) for b in r.geometry.bounds)}")
+            con.print(
+                f"  geometry: {r.geometry.geom_type}, bounds "
+                f"{tuple(round(b, 6) for b in r.geometry.bounds)}"
+            )
 
 
 @app.command()
@@ -303,27 +388,40 @@ def history(
             out = []
             prev = None
             for h in revs:
-                out.append({
-                    "revision": h.revision, "op": h.op, "at": h.at, "actor": h.actor,
-                    "reason": h.reason,
-                    "before": None if prev is None else prev.to_dict(),
-                    "after": None if h.state is None else h.state.to_dict(),
-                })
+                out.append(
+                    {
+                        "revision": h.revision,
+                        "op": h.op,
+                        "at": h.at,
+                        "actor": h.actor,
+                        "reason": h.reason,
+                        "before": None if prev is None else prev.to_dict(),
+                        "after": None if h.state is None else h.state.to_dict(),
+                    }
+                )
                 prev = h.state
             _out({"id": revs[0].record_id, "kind": revs[0].kind, "revisions": out})
             return
         from rich.table import Table
 
-        t = Table("rev", "op", "at", "actor", "reason", "changes",
-                  title=f"history of {revs[0].kind} {revs[0].record_id}")
+        t = Table(
+            "rev",
+            "op",
+            "at",
+            "actor",
+            "reason",
+            "changes",
+            title=f"history of {revs[0].kind} {revs[0].record_id}",
+        )
         prev_props: dict[str, Any] = {}
         for h in revs:
             props = {} if h.state is None else {**h.state.properties, **h.state.extra}
             if h.op == "delete":
                 change = "deleted"
             else:
-                changed = sorted(k for k in set(props) | set(prev_props)
-                                 if props.get(k) != prev_props.get(k))
+                changed = sorted(
+                    k for k in set(props) | set(prev_props) if props.get(k) != prev_props.get(k)
+                )
                 change = ", ".join(changed[:8]) + (" ..." if len(changed) > 8 else "")
             t.add_row(str(h.revision), h.op, h.at, h.actor, h.reason or "", change)
             if h.state is not None:
@@ -348,17 +446,22 @@ def restore(
         if as_json:
             _out(r.to_dict())
         else:
-            _console().print(f"restored {r.kind} {r.id} from revision {revision}: now revision "
-                             f"{r.revision}")
+            _console().print(
+                f"restored {r.kind} {r.id} from revision {revision}: now revision {r.revision}"
+            )
 
 
 @app.command()
 def update(
     record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
-    values: Annotated[list[str], typer.Argument(metavar="FIELD=VALUE...",
-                                                help="New values; FIELD= clears a field.")],
-    if_revision: Annotated[int | None, typer.Option(
-        "--if-revision", help="Refuse if the record is no longer at this revision.")] = None,
+    values: Annotated[
+        list[str],
+        typer.Argument(metavar="FIELD=VALUE...", help="New values; FIELD= clears a field."),
+    ],
+    if_revision: Annotated[
+        int | None,
+        typer.Option("--if-revision", help="Refuse if the record is no longer at this revision."),
+    ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -370,8 +473,9 @@ def update(
         changes: dict[str, Any] = {}
         for v in values:
             if "=" not in v:
-                raise ValidationError("bad FIELD=VALUE", [Fault(f"{v!r}: expected FIELD=VALUE",
-                                                                field=v)])
+                raise ValidationError(
+                    "bad FIELD=VALUE", [Fault(f"{v!r}: expected FIELD=VALUE", field=v)]
+                )
             a, b = v.split("=", 1)
             changes[a.strip()] = b if b != "" else None
         store = _store(db)
@@ -397,11 +501,20 @@ def delete(
         store = _store(db)
         rev = delete_record(store, record_id, reason=reason, if_revision=if_revision)
         if as_json:
-            _out({"id": rev.record_id, "kind": rev.kind, "revision": rev.revision,
-                  "op": rev.op, "at": rev.at})
+            _out(
+                {
+                    "id": rev.record_id,
+                    "kind": rev.kind,
+                    "revision": rev.revision,
+                    "op": rev.op,
+                    "at": rev.at,
+                }
+            )
         else:
-            _console().print(f"deleted {rev.kind} {rev.record_id} (revision {rev.revision}); "
-                             "restore with 'demine restore'")
+            _console().print(
+                f"deleted {rev.kind} {rev.record_id} (revision {rev.revision}); "
+                "restore with 'demine restore'"
+            )
 
 
 @app.command()
@@ -409,8 +522,9 @@ def check(
     lat: Annotated[float, typer.Argument(help="Latitude, decimal degrees (WGS 84).")],
     lon: Annotated[float, typer.Argument(help="Longitude, decimal degrees (WGS 84).")],
     radius: Annotated[float, typer.Option("--radius", help="Search radius, metres.")] = 500.0,
-    include_closed: Annotated[bool, typer.Option("--include-closed",
-                                                 help="Also list closed hazards.")] = False,
+    include_closed: Annotated[
+        bool, typer.Option("--include-closed", help="Also list closed hazards.")
+    ] = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -422,30 +536,52 @@ def check(
         synthetic = _synthetic_banner(store, as_json)
         hits = check_point(store, lat, lon, radius, include_closed=include_closed)
         if as_json:
-            _out({"lat": lat, "lon": lon, "radius_m": radius, "synthetic": synthetic,
-                  "hazards": [h.to_dict() for h in hits]})
+            _out(
+                {
+                    "lat": lat,
+                    "lon": lon,
+                    "radius_m": radius,
+                    "synthetic": synthetic,
+                    "hazards": [h.to_dict() for h in hits],
+                }
+            )
             return
         con = _console()
         if not hits:
-            con.print(f"No recorded hazard within {radius:g} m of {lat}, {lon}. This is not "
-                      "proof that the place is safe: report anything suspicious.")
+            con.print(
+                f"No recorded hazard within {radius:g} m of {lat}, {lon}. This is not "
+                "proof that the place is safe: report anything suspicious."
+            )
             return
         from rich.table import Table
 
-        t = Table("distance", "id", "name", "type", "status", "devices",
-                  title=f"Recorded hazards within {radius:g} m of {lat}, {lon}")
+        t = Table(
+            "distance",
+            "id",
+            "name",
+            "type",
+            "status",
+            "devices",
+            title=f"Recorded hazards within {radius:g} m of {lat}, {lon}",
+        )
         for h in hits:
             d = h.to_dict()
-            t.add_row("INSIDE" if d["inside"] else f"{d['distance_m']:,.0f} m", d["id"],
-                      d["name"] or "", d["hazard_type"] or "", d["status"] or "",
-                      d["device_categories"] or "")
+            t.add_row(
+                "INSIDE" if d["inside"] else f"{d['distance_m']:,.0f} m",
+                d["id"],
+                d["name"] or "",
+                d["hazard_type"] or "",
+                d["status"] or "",
+                d["device_categories"] or "",
+            )
         con.print(t)
 
 
 @app.command()
 def demo(
-    db: Annotated[str, typer.Option("--db", help="Demo store (never your real one).")] =
-    "demine-demo.gpkg",
+    db: Annotated[
+        str, typer.Option("--db", help="Demo store (never your real one).")
+    ] = "demine-demo.gpkg",
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the demo page.")] = True,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
@@ -462,7 +598,9 @@ def demo(
         else:
             con = _console()
             con.print(f"[bold yellow]{info['notice']}[/]")
-            con.print(f"demo store: {info['location']}: " + ", ".join(
-                f"{n} {k}" for k, n in info["counts"].items()))
+            con.print(
+                f"demo store: {info['location']}: "
+                + ", ".join(f"{n} {k}" for k, n in info["counts"].items())
+            )
         if serve:
             serve_demo(Path(db), host=host, port=port)

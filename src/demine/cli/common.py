@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usa
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
@@ -52,7 +51,9 @@ def _store(db: str | None) -> Any:
 
 
 def _out(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    sys.stdout.buffer.write(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
     sys.stdout.buffer.write(b"\n")
     sys.stdout.flush()
 

@@ -77,9 +77,14 @@ def geodesic_area(geoms: Any) -> FloatArray:
     if not poly.any():
         return out
     sub = shapely.orient_polygons(arr[poly], exterior_cw=False)
-    rings, ring_geom = shapely.get_rings(sub, return_index=True)
+    parts, part_geom = shapely.get_parts(sub, return_index=True)
+    parts2, p2 = shapely.get_parts(parts, return_index=True)  # members of collections
+    part_geom = part_geom[p2]
+    is_poly = shapely.get_type_id(parts2) == 3
+    rings, ring_part = shapely.get_rings(parts2[is_poly], return_index=True)
     if not len(rings):
         return out
+    ring_geom = part_geom[is_poly][ring_part]
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     # Projection centre per geometry: the middle of its bounding box.
     b = shapely.bounds(sub)

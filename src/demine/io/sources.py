@@ -37,8 +37,14 @@ def format_of(path: Path) -> str:
     return "ogr"
 
 
-def read_source(path: Path, *, layer: str | None = None, wkt_column: str | None = None,
-                lon_column: str | None = None, lat_column: str | None = None) -> ParsedFile:
+def read_source(
+    path: Path,
+    *,
+    layer: str | None = None,
+    wkt_column: str | None = None,
+    lon_column: str | None = None,
+    lat_column: str | None = None,
+) -> ParsedFile:
     """Read any supported file into parsed features (structural faults included, not raised)."""
     if not path.exists():
         raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
@@ -54,10 +60,16 @@ def _parsed_file(features: list[ParsedFeature], faults: list[Fault] | None = Non
     return ParsedFile(features=features, faults=faults or [], warnings=[], crs=None)
 
 
-def _feature(index: int, fid: Any, props: dict[str, Any], geom: dict[str, Any] | None,
-             faults: list[Fault] | None = None) -> ParsedFeature:
-    return ParsedFeature(index=index, id=fid, properties=props, geometry=geom,
-                         faults=faults or [], warnings=[])
+def _feature(
+    index: int,
+    fid: Any,
+    props: dict[str, Any],
+    geom: dict[str, Any] | None,
+    faults: list[Fault] | None = None,
+) -> ParsedFeature:
+    return ParsedFeature(
+        index=index, id=fid, properties=props, geometry=geom, faults=faults or [], warnings=[]
+    )
 
 
 def _find(columns: Iterable[str], wanted: tuple[str, ...]) -> str | None:
@@ -68,8 +80,13 @@ def _find(columns: Iterable[str], wanted: tuple[str, ...]) -> str | None:
     return None
 
 
-def read_csv(path: Path, *, wkt_column: str | None = None, lon_column: str | None = None,
-             lat_column: str | None = None) -> ParsedFile:
+def read_csv(
+    path: Path,
+    *,
+    wkt_column: str | None = None,
+    lon_column: str | None = None,
+    lat_column: str | None = None,
+) -> ParsedFile:
     """CSV with a header row; geometry from a WKT column, or from lon/lat columns (points).
 
     The id of a row is its ``id`` column if there is one. Empty cells are missing values.
@@ -84,15 +101,32 @@ def read_csv(path: Path, *, wkt_column: str | None = None, lon_column: str | Non
         wkt = wkt_column or _find(cols, WKT_COLUMNS)
         lon = lon_column or _find(cols, LON_COLUMNS)
         lat = lat_column or _find(cols, LAT_COLUMNS)
-        for given, name in ((wkt_column, "WKT"), (lon_column, "longitude"),
-                            (lat_column, "latitude")):
+        for given, name in (
+            (wkt_column, "WKT"),
+            (lon_column, "longitude"),
+            (lat_column, "latitude"),
+        ):
             if given and given not in cols:
-                return _parsed_file([], [Fault(f"no {name} column {given!r}; columns are "
-                                               f"{', '.join(cols)}", source=src)])
+                return _parsed_file(
+                    [],
+                    [
+                        Fault(
+                            f"no {name} column {given!r}; columns are {', '.join(cols)}", source=src
+                        )
+                    ],
+                )
         if not wkt and not (lon and lat):
-            return _parsed_file([], [Fault(
-                "the CSV file has no geometry: expected a WKT column (wkt, geometry) or lon/lat "
-                f"columns (lon, lat); columns are {', '.join(cols)}", source=src)])
+            return _parsed_file(
+                [],
+                [
+                    Fault(
+                        "the CSV file has no geometry: expected a WKT column (wkt, geometry) or "
+                        "lon/lat "
+                        f"columns (lon, lat); columns are {', '.join(cols)}",
+                        source=src,
+                    )
+                ],
+            )
         geom_cols = {c for c in (wkt, lon, lat) if c}
         id_col = _find(cols, ("id",))
         features: list[ParsedFeature] = []
@@ -100,11 +134,21 @@ def read_csv(path: Path, *, wkt_column: str | None = None, lon_column: str | Non
             faults: list[Fault] = []
             fid: Any = row.get(id_col) if id_col else None
             fid = fid or None
-            props = {k: v for k, v in row.items()
-                     if k is not None and k not in geom_cols and v not in (None, "")}
+            props = {
+                k: v
+                for k, v in row.items()
+                if k is not None and k not in geom_cols and v not in (None, "")
+            }
             if None in row:
-                faults.append(Fault(f"row has {len(cols) + len(row[None])} cells, header has "
-                                    f"{len(cols)}", i, None, src, fid))
+                faults.append(
+                    Fault(
+                        f"row has {len(cols) + len(row[None])} cells, header has {len(cols)}",
+                        i,
+                        None,
+                        src,
+                        fid,
+                    )
+                )
             geom: dict[str, Any] | None = None
             if wkt and row.get(wkt):
                 try:
@@ -119,8 +163,16 @@ def read_csv(path: Path, *, wkt_column: str | None = None, lon_column: str | Non
                         raise ValueError
                     geom = {"type": "Point", "coordinates": [x, y]}
                 except (TypeError, ValueError):
-                    faults.append(Fault(f"longitude {row.get(lon)!r} / latitude {row.get(lat)!r}"
-                                        " are not numbers", i, f"{lon}/{lat}", src, fid))
+                    faults.append(
+                        Fault(
+                            f"longitude {row.get(lon)!r} / latitude {row.get(lat)!r}"
+                            " are not numbers",
+                            i,
+                            f"{lon}/{lat}",
+                            src,
+                            fid,
+                        )
+                    )
             features.append(_feature(i, fid, props, geom, faults))
     return _parsed_file(features)
 
@@ -141,12 +193,20 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
         if len(data) == 1:
             layer = data[0]
         else:
-            return _parsed_file([], [Fault(
-                f"the file has {len(data)} layers ({', '.join(data)}): choose one with --layer",
-                source=src)])
+            return _parsed_file(
+                [],
+                [
+                    Fault(
+                        f"the file has {len(data)} layers ({', '.join(data)}): "
+                        "choose one with --layer",
+                        source=src,
+                    )
+                ],
+            )
     elif layer not in layers:
-        return _parsed_file([], [Fault(f"no layer {layer!r}; layers are {', '.join(layers)}",
-                                       source=src)])
+        return _parsed_file(
+            [], [Fault(f"no layer {layer!r}; layers are {', '.join(layers)}", source=src)]
+        )
     try:
         info = pyogrio.read_info(path, layer=layer)
         meta, fids, wkb, field_data = read(path, layer=layer, return_fids=True)[:4]
@@ -158,7 +218,9 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
         from pyproj import CRS, Transformer
 
         t = Transformer.from_crs(CRS.from_user_input(crs), "OGC:CRS84", always_xy=True)
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+        geoms = shapely.transform(
+            geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+        )
     names = list(meta["fields"])
     features: list[ParsedFeature] = []
     for i in range(len(fids)):
@@ -169,7 +231,7 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
         props = {k: v for k, v in props.items() if v is not None}
         g = geoms[i]
         geom = None if g is None else orjson.loads(shapely.to_geojson(g))
-        fid = props.get("id", None)
+        fid = props.get("id")
         features.append(_feature(i, fid, props, geom))
     _ = info
     return _parsed_file(features)
@@ -196,8 +258,7 @@ def _py(v: Any) -> Any:
 ExportRow = tuple[Any, dict[str, Any], Any]  # (id, properties, shapely geometry or None)
 
 
-def write_rows(path: Path, rows: list[ExportRow], *, layer: str,
-               geometry_type: str | None) -> int:
+def write_rows(path: Path, rows: list[ExportRow], *, layer: str, geometry_type: str | None) -> int:
     """Write (id, properties, geometry) rows in the format the suffix names."""
     fmt = format_of(path)
     if fmt == "geojson":
@@ -206,8 +267,10 @@ def write_rows(path: Path, rows: list[ExportRow], *, layer: str,
         return _write_csv(path, rows)
     if fmt == "gpkg":
         return _write_gpkg(path, rows, layer=layer, geometry_type=geometry_type)
-    raise ValidationError(f"cannot export to {path.suffix!r}: use .geojson, .gpkg or .csv",
-                          [Fault("unknown export format", source=str(path))])
+    raise ValidationError(
+        f"cannot export to {path.suffix!r}: use .geojson, .gpkg or .csv",
+        [Fault("unknown export format", source=str(path))],
+    )
 
 
 def _columns(rows: list[ExportRow]) -> list[str]:
@@ -224,8 +287,13 @@ def _write_csv(path: Path, rows: list[ExportRow]) -> int:
         w = csv.writer(fh)
         w.writerow(["id", *cols, "wkt"])
         for rid, props, geom in rows:
-            w.writerow([rid, *(_cell(props.get(c)) for c in cols),
-                        "" if geom is None else shapely.to_wkt(geom, rounding_precision=-1)])
+            w.writerow(
+                [
+                    rid,
+                    *(_cell(props.get(c)) for c in cols),
+                    "" if geom is None else shapely.to_wkt(geom, rounding_precision=-1),
+                ]
+            )
     return len(rows)
 
 
@@ -239,8 +307,7 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _write_gpkg(path: Path, rows: list[ExportRow], *, layer: str,
-                geometry_type: str | None) -> int:
+def _write_gpkg(path: Path, rows: list[ExportRow], *, layer: str, geometry_type: str | None) -> int:
     from pyogrio.raw import write
 
     cols = ["id", *_columns(rows)]
@@ -250,12 +317,24 @@ def _write_gpkg(path: Path, rows: list[ExportRow], *, layer: str,
         data.append(_column_array(vals))
     geoms = np.array([g for _, _, g in rows], dtype=object)
     wkb = shapely.to_wkb(geoms, flavor="iso", output_dimension=2) if len(rows) else None
-    gtype = {"MULTIPOLYGON": "MultiPolygon", "POINT": "Point", "GEOMETRY": "Unknown",
-             None: None}.get(geometry_type, "Unknown")
+    gtype = {
+        "MULTIPOLYGON": "MultiPolygon",
+        "POINT": "Point",
+        "GEOMETRY": "Unknown",
+        None: None,
+    }.get(geometry_type, "Unknown")
     if path.exists():
         path.unlink()
-    write(path, geometry=wkb if gtype else None, field_data=data, fields=cols, layer=layer,
-          driver="GPKG", geometry_type=gtype, crs="EPSG:4326" if gtype else None)
+    write(
+        path,
+        geometry=wkb if gtype else None,
+        field_data=data,
+        fields=cols,
+        layer=layer,
+        driver="GPKG",
+        geometry_type=gtype,
+        crs="EPSG:4326" if gtype else None,
+    )
     return len(rows)
 
 
@@ -269,6 +348,18 @@ def _column_array(vals: list[Any]) -> np.ndarray:
         return np.array([np.nan if v is None else float(v) for v in vals])
     if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
         return np.array([np.nan if v is None else float(v) for v in vals])
-    return np.array([None if v is None else (v if isinstance(v, str) else
-                     orjson.dumps(v).decode() if isinstance(v, (dict, list)) else str(v))
-                     for v in vals], dtype=object)
+    return np.array(
+        [
+            None
+            if v is None
+            else (
+                v
+                if isinstance(v, str)
+                else orjson.dumps(v).decode()
+                if isinstance(v, (dict, list))
+                else str(v)
+            )
+            for v in vals
+        ],
+        dtype=object,
+    )

@@ -15,7 +15,7 @@ Failure probabilities are Beta(alpha, beta) priors:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 CATEGORIES = (
@@ -29,7 +29,7 @@ CATEGORIES = (
 )
 
 
-class Persistence(str, Enum):
+class Persistence(StrEnum):
     PERSISTENT = "persistent"
     SELF_DESTRUCT = "self_destruct"
     SELF_DEACTIVATE = "self_deactivate"

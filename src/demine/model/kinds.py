@@ -60,8 +60,11 @@ def _order(*pairs: tuple[str, str]) -> Rule:
 def _not_future(*names: str) -> Rule:
     def rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         limit = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        return [(n, f"{n} ({p[n]}) is in the future") for n in names
-                if p.get(n) is not None and str(p[n]) > limit]
+        return [
+            (n, f"{n} ({p[n]}) is in the future")
+            for n in names
+            if p.get(n) is not None and str(p[n]) > limit
+        ]
 
     return rule
 
@@ -89,7 +92,10 @@ def _quantity(p: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _device_type_rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     per = p.get("persistence")
-    if per in (Persistence.SELF_DESTRUCT.value, Persistence.BOTH.value) and p.get("sd_days") is None:
+    if (
+        per in (Persistence.SELF_DESTRUCT.value, Persistence.BOTH.value)
+        and p.get("sd_days") is None
+    ):
         out.append(("sd_days", f"a {per} device type needs sd_days"))
     if per in (Persistence.SELF_DEACTIVATE.value, Persistence.BOTH.value) and (
         p.get("battery_days") is None
@@ -100,8 +106,10 @@ def _device_type_rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
             out.append((b, f"{a} and {b} go together"))
     if per == Persistence.PERSISTENT.value and not p.get("prior_source"):
         pass
-    if per != Persistence.PERSISTENT.value and p.get("sd_fail_alpha") is None and (
-        p.get("residual_alpha") is None
+    if (
+        per != Persistence.PERSISTENT.value
+        and p.get("sd_fail_alpha") is None
+        and (p.get("residual_alpha") is None)
     ):
         out.append(("sd_fail_alpha", "a non-persistent device type needs failure-rate priors"))
     if p.get("sd_fail_alpha") is not None and not p.get("prior_source"):
@@ -125,12 +133,26 @@ HAZARDS = Kind(
     fields=(
         FieldSpec("name", T.TEXT, "Name or local designation"),
         FieldSpec("reference", T.TEXT, "National hazard reference code"),
-        FieldSpec("hazard_type", T.ENUM, "SHA (indirect evidence) or CHA (direct evidence)",
-                  required=True, choices=("SHA", "CHA")),
-        FieldSpec("status", T.ENUM, "open, closed or handed_over", required=True,
-                  choices=("open", "closed", "handed_over")),
-        FieldSpec("device_categories", T.ENUM_LIST, "Categories of device suspected or found",
-                  choices=CATEGORIES),
+        FieldSpec(
+            "hazard_type",
+            T.ENUM,
+            "SHA (indirect evidence) or CHA (direct evidence)",
+            required=True,
+            choices=("SHA", "CHA"),
+        ),
+        FieldSpec(
+            "status",
+            T.ENUM,
+            "open, closed or handed_over",
+            required=True,
+            choices=("open", "closed", "handed_over"),
+        ),
+        FieldSpec(
+            "device_categories",
+            T.ENUM_LIST,
+            "Categories of device suspected or found",
+            choices=CATEGORIES,
+        ),
         ORG,
         FieldSpec("reported_on", T.DATE, "Date first reported"),
         FieldSpec("surveyed_on", T.DATE, "Date of the survey that defined it"),
@@ -138,8 +160,9 @@ HAZARDS = Kind(
         FieldSpec("evidence", T.TEXT, "Evidence of contamination"),
         FieldSpec("admin_area", T.TEXT, "Administrative area"),
         NOTES,
-        FieldSpec("area_m2", T.REAL, "Geodesic area (WGS 84), computed by demine", derived=True,
-                  unit="m2"),
+        FieldSpec(
+            "area_m2", T.REAL, "Geodesic area (WGS 84), computed by demine", derived=True, unit="m2"
+        ),
     ),
     rules=(_hazard_status, _order(("reported_on", "surveyed_on"), ("reported_on", "closed_on"))),
 )
@@ -157,28 +180,64 @@ EMPLACEMENTS = Kind(
     fields=(
         FieldSpec("hazard_id", T.UUID, "The hazard this record belongs to"),
         FieldSpec("device_type", T.TEXT, "Device type code", required=True),
-        FieldSpec("quantity", T.INTEGER, "Number laid, best estimate", required=True,
-                  minimum=0, access=Access.ANALYST),
-        FieldSpec("quantity_min", T.INTEGER, "Number laid, lowest estimate", minimum=0,
-                  access=Access.ANALYST),
-        FieldSpec("quantity_max", T.INTEGER, "Number laid, highest estimate", minimum=0,
-                  access=Access.ANALYST),
-        FieldSpec("emplacing_method", T.ENUM, "hand or remote", choices=("hand", "remote", "unknown")),
+        FieldSpec(
+            "quantity",
+            T.INTEGER,
+            "Number laid, best estimate",
+            required=True,
+            minimum=0,
+            access=Access.ANALYST,
+        ),
+        FieldSpec(
+            "quantity_min",
+            T.INTEGER,
+            "Number laid, lowest estimate",
+            minimum=0,
+            access=Access.ANALYST,
+        ),
+        FieldSpec(
+            "quantity_max",
+            T.INTEGER,
+            "Number laid, highest estimate",
+            minimum=0,
+            access=Access.ANALYST,
+        ),
+        FieldSpec(
+            "emplacing_method", T.ENUM, "hand or remote", choices=("hand", "remote", "unknown")
+        ),
         FieldSpec("laid_at", T.DATETIME, "Date and time of laying (UTC)", required=True),
         FieldSpec("fuse_type", T.TEXT, "Fuse type as recorded", access=Access.ANALYST),
-        FieldSpec("fuse_life_days", T.REAL, "Fuse life time, days", minimum=0, unit="d",
-                  access=Access.ANALYST),
-        FieldSpec("self_destruct_days", T.REAL, "Recorded self-destruct period, days", minimum=0,
-                  unit="d", access=Access.ANALYST),
-        FieldSpec("anti_handling", T.BOOLEAN, "Anti-handling devices present",
-                  access=Access.ANALYST),
+        FieldSpec(
+            "fuse_life_days",
+            T.REAL,
+            "Fuse life time, days",
+            minimum=0,
+            unit="d",
+            access=Access.ANALYST,
+        ),
+        FieldSpec(
+            "self_destruct_days",
+            T.REAL,
+            "Recorded self-destruct period, days",
+            minimum=0,
+            unit="d",
+            access=Access.ANALYST,
+        ),
+        FieldSpec(
+            "anti_handling", T.BOOLEAN, "Anti-handling devices present", access=Access.ANALYST
+        ),
         FieldSpec("length_m", T.REAL, "Estimated length of the area, m", minimum=0, unit="m"),
         FieldSpec("width_m", T.REAL, "Estimated width of the area, m", minimum=0, unit="m"),
-        FieldSpec("reference_points", T.TEXT, "Reference points as described in the record",
-                  access=Access.ANALYST),
+        FieldSpec(
+            "reference_points",
+            T.TEXT,
+            "Reference points as described in the record",
+            access=Access.ANALYST,
+        ),
         FieldSpec("record_source", T.TEXT, "Where the record comes from"),
-        FieldSpec("confidence", T.ENUM, "Confidence in the record",
-                  choices=("high", "medium", "low")),
+        FieldSpec(
+            "confidence", T.ENUM, "Confidence in the record", choices=("high", "medium", "low")
+        ),
         NOTES,
     ),
     rules=(_quantity, _not_future("laid_at")),
@@ -195,19 +254,39 @@ DEVICE_TYPES = Kind(
         FieldSpec("code", T.TEXT, "Short unique code", required=True),
         FieldSpec("name", T.TEXT, "Name", required=True),
         FieldSpec("category", T.ENUM, "Device category", required=True, choices=CATEGORIES),
-        FieldSpec("persistence", T.ENUM, "Persistence class", required=True,
-                  choices=tuple(p.value for p in Persistence)),
+        FieldSpec(
+            "persistence",
+            T.ENUM,
+            "Persistence class",
+            required=True,
+            choices=tuple(p.value for p in Persistence),
+        ),
         FieldSpec("sd_days", T.REAL, "Nominal self-destruct period, days", minimum=0, unit="d"),
-        FieldSpec("battery_days", T.REAL, "Nominal self-deactivation (battery) life, days",
-                  minimum=0, unit="d"),
-        FieldSpec("sd_fail_alpha", T.REAL, "Beta prior on failing to self-destruct: alpha",
-                  minimum=0),
-        FieldSpec("sd_fail_beta", T.REAL, "Beta prior on failing to self-destruct: beta",
-                  minimum=0),
-        FieldSpec("residual_alpha", T.REAL, "Beta prior on still functioning after the battery "
-                  "life: alpha", minimum=0),
-        FieldSpec("residual_beta", T.REAL, "Beta prior on still functioning after the battery "
-                  "life: beta", minimum=0),
+        FieldSpec(
+            "battery_days",
+            T.REAL,
+            "Nominal self-deactivation (battery) life, days",
+            minimum=0,
+            unit="d",
+        ),
+        FieldSpec(
+            "sd_fail_alpha", T.REAL, "Beta prior on failing to self-destruct: alpha", minimum=0
+        ),
+        FieldSpec(
+            "sd_fail_beta", T.REAL, "Beta prior on failing to self-destruct: beta", minimum=0
+        ),
+        FieldSpec(
+            "residual_alpha",
+            T.REAL,
+            "Beta prior on still functioning after the battery life: alpha",
+            minimum=0,
+        ),
+        FieldSpec(
+            "residual_beta",
+            T.REAL,
+            "Beta prior on still functioning after the battery life: beta",
+            minimum=0,
+        ),
         FieldSpec("prior_source", T.TEXT, "Source of the priors"),
         NOTES,
     ),
@@ -224,8 +303,13 @@ FINDS = Kind(
     geometry_required=True,
     fields=(
         FieldSpec("device_type", T.TEXT, "Device type code", required=True),
-        FieldSpec("state", T.ENUM, "State when found", required=True,
-                  choices=("live", "self_destructed_remnant", "deactivated_intact", "unknown")),
+        FieldSpec(
+            "state",
+            T.ENUM,
+            "State when found",
+            required=True,
+            choices=("live", "self_destructed_remnant", "deactivated_intact", "unknown"),
+        ),
         FieldSpec("found_at", T.DATETIME, "When found (UTC)", required=True),
         FieldSpec("depth_cm", T.REAL, "Depth below surface, cm", minimum=0, unit="cm"),
         FieldSpec("hazard_id", T.UUID, "Hazard it was found in"),
@@ -252,8 +336,13 @@ EO_REPORTS = Kind(
         FieldSpec("description", T.TEXT, "What was seen"),
         FieldSpec("reporter_name", T.TEXT, "Reporter's name", access=Access.FIELD),
         FieldSpec("reporter_contact", T.TEXT, "Reporter's phone or e-mail", access=Access.FIELD),
-        FieldSpec("status", T.ENUM, "Handling status", required=True,
-                  choices=("new", "verified", "dismissed", "linked")),
+        FieldSpec(
+            "status",
+            T.ENUM,
+            "Handling status",
+            required=True,
+            choices=("new", "verified", "dismissed", "linked"),
+        ),
         FieldSpec("hazard_id", T.UUID, "Hazard the report was linked to"),
         FieldSpec("public", T.BOOLEAN, "May be shown on the public map"),
         NOTES,
@@ -261,7 +350,9 @@ EO_REPORTS = Kind(
     rules=(_not_future("reported_at"),),
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (HAZARDS, EMPLACEMENTS, DEVICE_TYPES, FINDS, EO_REPORTS)}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (HAZARDS, EMPLACEMENTS, DEVICE_TYPES, FINDS, EO_REPORTS)
+}
 
 _LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED = frozenset(KINDS) | {"history", "layers"}
@@ -278,8 +369,12 @@ def check_layer_name(name: str) -> str:
     return name
 
 
-def layer_kind(name: str, fields: tuple[FieldSpec, ...], geometry_type: str = "GEOMETRY",
-               title: str | None = None) -> Kind:
+def layer_kind(
+    name: str,
+    fields: tuple[FieldSpec, ...],
+    geometry_type: str = "GEOMETRY",
+    title: str | None = None,
+) -> Kind:
     """A reference layer: any vector data a user imports for context."""
     return Kind(
         name=check_layer_name(name),

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from demine.errors import Fault
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     TEXT = "text"
     INTEGER = "integer"
     REAL = "real"
@@ -30,7 +30,7 @@ class FieldType(str, Enum):
     UUID = "uuid"
 
 
-class Access(str, Enum):
+class Access(StrEnum):
     """Who may read a field. Used by the web faces; the store keeps every field."""
 
     PUBLIC = "public"
@@ -147,7 +147,9 @@ def _norm_choice(value: str) -> str:
 
 def coerce(spec: FieldSpec, value: Any) -> Any:
     """Coerce one input value to the field's canonical form, or raise _Bad with the reason."""
-    if value is None or (isinstance(value, str) and value.strip() == "" and spec.type is not FieldType.TEXT):
+    if value is None or (
+        isinstance(value, str) and value.strip() == "" and spec.type is not FieldType.TEXT
+    ):
         return None
     t = spec.type
     if t is FieldType.TEXT:

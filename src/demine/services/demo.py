@@ -46,12 +46,14 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
         for kind in KIND_ORDER:
             f = Path(tmp) / f"{kind}.geojson"
             f.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": data[kind]}))
-            rep = import_file(store, f, ImportOptions(kind=kind, actor="demine demo",
-                                                      reason="SYNTHETIC demo data"))
+            rep = import_file(
+                store,
+                f,
+                ImportOptions(kind=kind, actor="demine demo", reason="SYNTHETIC demo data"),
+            )
             counts[kind] = rep.imported
     store.close()
-    return {"location": str(path), "counts": counts, "synthetic": True,
-            "notice": SYNTHETIC_NOTICE}
+    return {"location": str(path), "counts": counts, "synthetic": True, "notice": SYNTHETIC_NOTICE}
 
 
 def render_page(path: Path) -> str:
@@ -64,29 +66,41 @@ def render_page(path: Path) -> str:
         for r in store.list("hazards"):
             p = r.properties
             rows.append(
-                "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in (
-                    p.get("name", ""), p.get("hazard_type", ""), p.get("status", ""),
-                    p.get("admin_area", ""), f"{p.get('area_m2', 0) / 10_000:,.1f} ha",
-                    r.id)) + "</tr>")
+                "<tr>"
+                + "".join(
+                    f"<td>{html.escape(str(x))}</td>"
+                    for x in (
+                        p.get("name", ""),
+                        p.get("hazard_type", ""),
+                        p.get("status", ""),
+                        p.get("admin_area", ""),
+                        f"{p.get('area_m2', 0) / 10_000:,.1f} ha",
+                        r.id,
+                    )
+                )
+                + "</tr>"
+            )
         counts = {k: store.count(k) for k in KIND_ORDER}
     finally:
         store.close()
-    banner = (f'<div class="banner" role="alert"><strong>{html.escape(SYNTHETIC_NOTICE)}</strong>'
-              f"<br>{html.escape(SYNTHETIC_NOTICE_UK)}</div>")
+    banner = (
+        f'<div class="banner" role="alert"><strong>{html.escape(SYNTHETIC_NOTICE)}</strong>'
+        f"<br>{html.escape(SYNTHETIC_NOTICE_UK)}</div>"
+    )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>demine demo (SYNTHETIC DATA)</title>
 <style>body{{font-family:sans-serif;margin:2em}}.banner{{background:#ffd54f;padding:1em;
 border:2px solid #c77800;margin-bottom:1em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
 </style></head><body>{banner}
 <h1>demine demo</h1>
-<p>{', '.join(f'{n} {k}' for k, n in counts.items())}. The map comes with the web release;
+<p>{", ".join(f"{n} {k}" for k, n in counts.items())}. The map comes with the web release;
 meanwhile open the GeoPackage in QGIS, or ask <code>/check?lat=48.0&amp;lon=37.8&amp;radius=500
 </code>.</p>
 <form action="/check"><label>lat <input name="lat" value="48.0"></label>
 <label>lon <input name="lon" value="37.8"></label>
 <label>radius (m) <input name="radius" value="500"></label><button>Check a place</button></form>
 <h2>Hazards (synthetic)</h2><table><tr><th>name</th><th>type</th><th>status</th>
-<th>region</th><th>area</th><th>id</th></tr>{''.join(rows)}</table>
+<th>region</th><th>area</th><th>id</th></tr>{"".join(rows)}</table>
 <p>Boundaries: Ukraine's administrative regions, OPORA / ukrainian_geodata, CC BY 4.0.</p>
 </body></html>"""
 
@@ -114,8 +128,12 @@ def serve_demo(path: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None
                 q = parse_qs(u.query)
                 store = GeoPackageStore(path)
                 try:
-                    hits = check_point(store, float(q["lat"][0]), float(q["lon"][0]),
-                                       float(q.get("radius", ["500"])[0]))
+                    hits = check_point(
+                        store,
+                        float(q["lat"][0]),
+                        float(q["lon"][0]),
+                        float(q.get("radius", ["500"])[0]),
+                    )
                     body = {"synthetic": True, "hazards": [h.to_dict() for h in hits]}
                     self._send(200, orjson.dumps(body), "application/json")
                 except (KeyError, ValueError, DemineError) as e:

@@ -25,10 +25,13 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
 from demine.store.base import Revision, Store
 
-RESERVED_IMPORT = frozenset({"id", "source_id", "revision", "created_at", "updated_at",
-                             "updated_by", "kind"})
-LINKS = {"hazard_source_id": ("hazard_id", "hazards"),
-         "emplacement_source_id": ("emplacement_id", "emplacements")}
+RESERVED_IMPORT = frozenset(
+    {"id", "source_id", "revision", "created_at", "updated_at", "updated_by", "kind"}
+)
+LINKS = {
+    "hazard_source_id": ("hazard_id", "hazards"),
+    "emplacement_source_id": ("emplacement_id", "emplacements"),
+}
 
 
 def current_actor() -> str:
@@ -95,13 +98,15 @@ def _group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
         by_index.setdefault(f.index, []).append(f)
     out = []
     for idx, fs in by_index.items():
-        out.append({
-            "index": idx,
-            "feature_id": fs[0].feature_id,
-            "field": fs[0].field,
-            "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
-            "faults": [f.to_dict() for f in fs],
-        })
+        out.append(
+            {
+                "index": idx,
+                "feature_id": fs[0].feature_id,
+                "field": fs[0].field,
+                "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
+                "faults": [f.to_dict() for f in fs],
+            }
+        )
     return out
 
 
@@ -156,8 +161,11 @@ def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
     if gtype not in ("MULTIPOLYGON", "MULTILINESTRING", "MULTIPOINT"):
         return geoms
     single = {"MULTIPOLYGON": 3, "MULTILINESTRING": 1, "MULTIPOINT": 0}[gtype]
-    ctor = {"MULTIPOLYGON": shapely.multipolygons, "MULTILINESTRING": shapely.multilinestrings,
-            "MULTIPOINT": shapely.multipoints}[gtype]
+    ctor = {
+        "MULTIPOLYGON": shapely.multipolygons,
+        "MULTILINESTRING": shapely.multilinestrings,
+        "MULTIPOINT": shapely.multipoints,
+    }[gtype]
     out = geoms.copy()
     ids = shapely.get_type_id(geoms)
     for i in np.flatnonzero(ids == single):
@@ -177,8 +185,13 @@ def read_and_check(
     from demine.geo.geodesy import geodesic_area
     from demine.io.sources import read_source
 
-    parsed = read_source(path, layer=options.layer, wkt_column=options.wkt_column,
-                         lon_column=options.lon_column, lat_column=options.lat_column)
+    parsed = read_source(
+        path,
+        layer=options.layer,
+        wkt_column=options.wkt_column,
+        lon_column=options.lon_column,
+        lat_column=options.lat_column,
+    )
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
     report.warnings.extend(parsed.warnings)
@@ -207,19 +220,23 @@ def read_and_check(
         if kind is None:
             raise ValidationError(
                 f"unknown kind {options.kind!r}",
-                [Fault(f"expected one of {', '.join(KINDS)} or layer:NAME", field="--kind")])
+                [Fault(f"expected one of {', '.join(KINDS)} or layer:NAME", field="--kind")],
+            )
     aoi = None
     if store is not None:
         a = store.setting("area_of_interest")
         aoi = tuple(a) if a else None
     checks = check_geometries(
-        [f.geometry for f in features], repair=options.repair, aoi=aoi,  # type: ignore[arg-type]
+        [f.geometry for f in features],
+        repair=options.repair,
+        aoi=aoi,
         allowed=None if kind is None else kind.allowed_geometries,
     )
     if kind is None:  # a new layer
         try:
-            kind = layer_kind(lname, _infer_fields(features),
-                              _layer_geometry_type([c.geometry for c in checks]))
+            kind = layer_kind(
+                lname, _infer_fields(features), _layer_geometry_type([c.geometry for c in checks])
+            )
         except ValueError as e:
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
 
@@ -243,18 +260,28 @@ def read_and_check(
         source_id = props.pop("source_id", None)
         for r in RESERVED_IMPORT:
             props.pop(r, None)
-        clean, extra, pfaults = validate_properties(kind.fields, kind.rules, props,
-                                                    index=f.index, source=src, feature_id=fid)
+        clean, extra, pfaults = validate_properties(
+            kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
+        )
         ffaults += pfaults
         geom = chk.geometry
         if geom is None and kind.geometry_required and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
-        if known_types is not None and clean.get("device_type") is not None and (
-            clean["device_type"] not in known_types
+        if (
+            known_types is not None
+            and clean.get("device_type") is not None
+            and (clean["device_type"] not in known_types)
         ):
-            ffaults.append(Fault(
-                f"unknown device type {clean['device_type']!r}; known: "
-                f"{', '.join(sorted(known_types))}", f.index, "device_type", src, fid))
+            ffaults.append(
+                Fault(
+                    f"unknown device type {clean['device_type']!r}; known: "
+                    f"{', '.join(sorted(known_types))}",
+                    f.index,
+                    "device_type",
+                    src,
+                    fid,
+                )
+            )
         # identity: a UUID id is the record id; any other id is the source's own id
         rid: str | None = None
         for cand in () if kind.is_layer else (rid_prop, f.id):
@@ -269,9 +296,16 @@ def read_and_check(
         if ffaults:
             faults.extend(ffaults)
             continue
-        good.append(Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom,
-                           source_id=None if source_id is None else str(source_id),
-                           extra=extra))
+        good.append(
+            Record(
+                kind=kind.name,
+                id=rid or uuid7(),
+                properties=clean,
+                geometry=geom,
+                source_id=None if source_id is None else str(source_id),
+                extra=extra,
+            )
+        )
         good_geoms.append(geom)
         if progress is not None and len(good) % 5000 == 0:
             progress(len(good), len(features))
@@ -289,9 +323,14 @@ def read_and_check(
 
 
 def _locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
-    return Fault(f.reason, f.index if f.index is not None else index, f.field,
-                 f.source or src, f.feature_id if f.feature_id is not None else fid,
-                 f.repairable)
+    return Fault(
+        f.reason,
+        f.index if f.index is not None else index,
+        f.field,
+        f.source or src,
+        f.feature_id if f.feature_id is not None else fid,
+        f.repairable,
+    )
 
 
 def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
@@ -312,8 +351,9 @@ def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
             if key in r.extra:
                 rid = found.get((target, str(r.extra[key])))
                 if rid is None:
-                    faults.append(Fault(f"no {target} record with source id {r.extra[key]!r}",
-                                        i, key, src))
+                    faults.append(
+                        Fault(f"no {target} record with source id {r.extra[key]!r}", i, key, src)
+                    )
                 else:
                     r.properties[fname] = rid
     return faults
@@ -339,14 +379,23 @@ def import_file(
         raise ValidationError(
             f"{path.name}: {len(report.rejected)} of {report.total} features rejected; nothing "
             "was stored (use --skip-invalid to store the good ones, --repair to repair what "
-            "can be repaired)", faults)
+            "can be repaired)",
+            faults,
+        )
     if kind.is_layer:
         store.create_layer(kind)
-    res = store.upsert(kind.name, good, actor=options.actor or current_actor(),
-                       reason=options.reason or f"import {path.name}")
+    res = store.upsert(
+        kind.name,
+        good,
+        actor=options.actor or current_actor(),
+        reason=options.reason or f"import {path.name}",
+    )
     report.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
-    report.created, report.updated, report.unchanged = (len(res.created), len(res.updated),
-                                                        len(res.unchanged))
+    report.created, report.updated, report.unchanged = (
+        len(res.created),
+        len(res.updated),
+        len(res.unchanged),
+    )
     report.ids = res.created + res.updated + res.unchanged
     report.stored = True
     return report
@@ -365,6 +414,7 @@ def validate_file(path: Path, options: ImportOptions, store: Store | None = None
 
 
 # --- export -------------------------------------------------------------------------------
+
 
 def export_rows(store: Store, kind: str) -> tuple[Kind, list[tuple[Any, dict[str, Any], Any]]]:
     k = store.kind(kind)
@@ -391,6 +441,7 @@ def export_file(store: Store, kind: str, out: Path) -> int:
 
 # --- single records -----------------------------------------------------------------------
 
+
 def show(store: Store, record_id: str) -> Record:
     return store.locate(_id(record_id))
 
@@ -399,10 +450,15 @@ def history(store: Store, record_id: str) -> list[Revision]:
     return store.history(_id(record_id))
 
 
-def restore(store: Store, record_id: str, revision: int, *, actor: str | None = None,
-            reason: str | None = None) -> Record:
-    return store.restore(_id(record_id), revision, actor=actor or current_actor(),
-                         reason=reason)
+def restore(
+    store: Store,
+    record_id: str,
+    revision: int,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> Record:
+    return store.restore(_id(record_id), revision, actor=actor or current_actor(), reason=reason)
 
 
 def update_record(
@@ -430,8 +486,7 @@ def update_record(
         for f in kind.fields:
             if f.derived:
                 merged.pop(f.name, None)
-        clean, extra, faults = validate_properties(kind.fields, kind.rules, merged,
-                                                   feature_id=rid)
+        clean, extra, faults = validate_properties(kind.fields, kind.rules, merged, feature_id=rid)
         if faults:
             raise ValidationError(f"cannot update {kind.name} record {rid}", faults)
         for f in kind.fields:
@@ -439,9 +494,13 @@ def update_record(
                 clean[f.name] = cur.properties[f.name]
         try:
             return store.update(  # type: ignore[call-arg]
-                kind.name, rid, properties=clean, geometry=geometry,
+                kind.name,
+                rid,
+                properties=clean,
+                geometry=geometry,
                 if_revision=if_revision if if_revision is not None else cur.revision,
-                actor=actor or current_actor(), reason=reason,
+                actor=actor or current_actor(),
+                reason=reason,
                 extra={**cur.extra, **extra} if extra else None,
             )
         except Conflict:
@@ -450,15 +509,23 @@ def update_record(
     raise Conflict(f"record {rid} kept changing under {retries} attempts; try again")
 
 
-def delete_record(store: Store, record_id: str, *, actor: str | None = None,
-                  reason: str | None = None, if_revision: int | None = None) -> Revision:
+def delete_record(
+    store: Store,
+    record_id: str,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+    if_revision: int | None = None,
+) -> Revision:
     cur = store.locate(_id(record_id))
-    return store.delete(cur.kind, cur.id, if_revision=if_revision,
-                        actor=actor or current_actor(), reason=reason)
+    return store.delete(
+        cur.kind, cur.id, if_revision=if_revision, actor=actor or current_actor(), reason=reason
+    )
 
 
 def _id(record_id: str) -> str:
     if not is_uuid(record_id):
-        raise ValidationError(f"{record_id!r} is not a record id (a UUID)",
-                              [Fault("not a UUID", field="ID")])
+        raise ValidationError(
+            f"{record_id!r} is not a record id (a UUID)", [Fault("not a UUID", field="ID")]
+        )
     return normalise_id(record_id)

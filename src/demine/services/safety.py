@@ -28,11 +28,13 @@ def _check_args(lat: float, lon: float, radius_m: float) -> None:
     if not (math.isfinite(lon) and -180 <= lon <= 180):
         faults.append(Fault(f"longitude {lon} is outside -180..180", field="LON"))
     if abs(lat) <= 180 and abs(lon) <= 90 and abs(lat) > 90:
-        faults.append(Fault("latitude and longitude appear swapped: give LAT then LON",
-                            field="LAT"))
+        faults.append(
+            Fault("latitude and longitude appear swapped: give LAT then LON", field="LAT")
+        )
     if not (math.isfinite(radius_m) and 0 <= radius_m <= MAX_RADIUS_M):
-        faults.append(Fault(f"radius {radius_m} m must be between 0 and {MAX_RADIUS_M:g} m",
-                            field="--radius"))
+        faults.append(
+            Fault(f"radius {radius_m} m must be between 0 and {MAX_RADIUS_M:g} m", field="--radius")
+        )
     if faults:
         raise ValidationError("cannot check this place", faults)
 
@@ -64,14 +66,18 @@ class Hit:
         }
 
 
-def check_point(store: Store, lat: float, lon: float, radius_m: float = 500.0,
-                *, include_closed: bool = False) -> list[Hit]:
+def check_point(
+    store: Store, lat: float, lon: float, radius_m: float = 500.0, *, include_closed: bool = False
+) -> list[Hit]:
     """Hazards within ``radius_m`` of the point, nearest first (0 m inside a hazard)."""
     from demine.geo.geodesy import distance_to_geometries
 
     _check_args(lat, lon, radius_m)
-    cands = [r for r in store.list("hazards", bbox=search_bbox(lat, lon, radius_m))
-             if include_closed or r.properties.get("status") == "open"]
+    cands = [
+        r
+        for r in store.list("hazards", bbox=search_bbox(lat, lon, radius_m))
+        if include_closed or r.properties.get("status") == "open"
+    ]
     if not cands:
         return []
     d = distance_to_geometries(lon, lat, np.asarray([r.geometry for r in cands], dtype=object))
@@ -89,13 +95,20 @@ class HazardIndex:
 
     @classmethod
     def from_store(cls, store: Store, *, include_closed: bool = False) -> HazardIndex:
-        return cls([r for r in store.list("hazards")
-                    if include_closed or r.properties.get("status") == "open"])
+        return cls(
+            [
+                r
+                for r in store.list("hazards")
+                if include_closed or r.properties.get("status") == "open"
+            ]
+        )
 
-    def within(self, lons: np.ndarray, lats: np.ndarray, radius_m: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def within(
+        self, lons: np.ndarray, lats: np.ndarray, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (point index, hazard index, geodesic distance m) pairs within radius_m."""
         from demine.geo.geodesy import batch_within
 
-        return batch_within(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float),
-                            self.geoms, radius_m)
+        return batch_within(
+            np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), self.geoms, radius_m
+        )

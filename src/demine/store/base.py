@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -83,13 +84,18 @@ class Store(Protocol):
         reason: str | None = None,
     ) -> Record: ...
     def delete(
-        self, kind: str, record_id: str, *, if_revision: int | None = None, actor: str,
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        if_revision: int | None = None,
+        actor: str,
         reason: str | None = None,
     ) -> Revision: ...
     def restore(
         self, record_id: str, revision: int, *, actor: str, reason: str | None = None
     ) -> Record: ...
-    def history(self, record_id: str) -> list[Revision]: ...
+    def history(self, record_id: str) -> builtins.list[Revision]: ...
 
 
 def default_location(db: str | os.PathLike[str] | None = None) -> str:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -147,16 +148,22 @@ class GeoPackageStore:
                     fmt.SRS_ROWS,
                 )
                 self._create_attributes_table(
-                    conn, "demine_settings", "demine settings",
+                    conn,
+                    "demine_settings",
+                    "demine settings",
                     "key TEXT NOT NULL UNIQUE, value TEXT",
                 )
                 self._create_attributes_table(
-                    conn, "demine_layers", "demine reference layers",
+                    conn,
+                    "demine_layers",
+                    "demine reference layers",
                     "name TEXT NOT NULL UNIQUE, title TEXT, geometry_type TEXT, fields TEXT, "
                     "created_at DATETIME",
                 )
                 self._create_attributes_table(
-                    conn, "demine_history", "Every revision of every demine record",
+                    conn,
+                    "demine_history",
+                    "Every revision of every demine record",
                     "record_id TEXT NOT NULL, kind TEXT NOT NULL, revision INTEGER NOT NULL, "
                     "op TEXT NOT NULL, at DATETIME NOT NULL, actor TEXT NOT NULL, reason TEXT, "
                     "source_id TEXT, properties TEXT, extra TEXT, geom BLOB, "
@@ -165,7 +172,8 @@ class GeoPackageStore:
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
                 conn.execute(
-                    "INSERT OR IGNORE INTO demine_settings(key, value) VALUES ('schema_version', ?)",
+                    "INSERT OR IGNORE INTO demine_settings(key, value) "
+                    "VALUES ('schema_version', ?)",
                     (orjson.dumps(SCHEMA_VERSION).decode(),),
                 )
                 for k, v in (settings or {}).items():
@@ -211,8 +219,13 @@ class GeoPackageStore:
             cols.append(f"geom {kind.geometry_type}")
         cols += ["id TEXT NOT NULL UNIQUE", "source_id TEXT"]
         cols += [f"{q(f.name)} {f.sql_type}" for f in kind.fields]
-        cols += ["extra TEXT", "revision INTEGER NOT NULL", "created_at DATETIME",
-                 "updated_at DATETIME", "updated_by TEXT"]
+        cols += [
+            "extra TEXT",
+            "revision INTEGER NOT NULL",
+            "created_at DATETIME",
+            "updated_at DATETIME",
+            "updated_by TEXT",
+        ]
         t = q(kind.name)
         conn.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         conn.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t}(source_id)")
@@ -225,8 +238,13 @@ class GeoPackageStore:
         conn.execute(
             "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
             "VALUES (?, ?, ?, ?, ?)",
-            (kind.name, data_type, kind.title, kind.description,
-             fmt.SRS_ID if kind.geometry_type else None),
+            (
+                kind.name,
+                data_type,
+                kind.title,
+                kind.description,
+                fmt.SRS_ID if kind.geometry_type else None,
+            ),
         )
         if kind.geometry_type:
             conn.execute(
@@ -271,7 +289,7 @@ class GeoPackageStore:
 
     def kind(self, name: str) -> Kind:
         if name.startswith("layer:"):
-            name = name[len("layer:"):]
+            name = name[len("layer:") :]
         for k in self.kinds():
             if k.name == name:
                 return k
@@ -281,7 +299,9 @@ class GeoPackageStore:
         )
 
     def setting(self, key: str) -> Any:
-        row = self.conn.execute("SELECT value FROM demine_settings WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT value FROM demine_settings WHERE key = ?", (key,)
+        ).fetchone()
         return None if row is None or row[0] is None else orjson.loads(row[0])
 
     def set_setting(self, key: str, value: Any) -> None:
@@ -304,7 +324,7 @@ class GeoPackageStore:
         for f, v in zip(kind.fields, row[4 : 4 + len(kind.fields)], strict=True):
             if v is not None:
                 props[f.name] = bool(v) if f.type is FieldType.BOOLEAN else v
-        extra, revision, created, updated, by = row[4 + len(kind.fields):]
+        extra, revision, created, updated, by = row[4 + len(kind.fields) :]
         return Record(
             kind=kind.name,
             id=row[2],
@@ -328,8 +348,13 @@ class GeoPackageStore:
         for f in kind.fields:
             v = rec.properties.get(f.name)
             vals.append(int(v) if f.type is FieldType.BOOLEAN and v is not None else v)
-        vals += [orjson.dumps(rec.extra).decode() if rec.extra else None, rec.revision,
-                 rec.created_at, rec.updated_at, rec.updated_by]
+        vals += [
+            orjson.dumps(rec.extra).decode() if rec.extra else None,
+            rec.revision,
+            rec.created_at,
+            rec.updated_at,
+            rec.updated_by,
+        ]
         return vals
 
     # --- reads -----------------------------------------------------------------------------
@@ -348,9 +373,11 @@ class GeoPackageStore:
             (record_id,),
         ).fetchone()
         if last and last[2] == "delete":
-            return (f"{last[0]} record {record_id} was deleted at revision {last[1]} ({last[3]}); "
-                    f"'demine history {record_id}' lists its versions and 'demine restore' "
-                    "brings one back")
+            return (
+                f"{last[0]} record {record_id} was deleted at revision {last[1]} ({last[3]}); "
+                f"'demine history {record_id}' lists its versions and 'demine restore' "
+                "brings one back"
+            )
         return f"no {kind + ' ' if kind else ''}record with id {record_id}"
 
     def locate(self, record_id: str) -> Record:
@@ -375,8 +402,10 @@ class GeoPackageStore:
         sql = self._select(k)
         args: list[Any] = []
         if bbox is not None and k.geometry_type:
-            sql += (f" WHERE fid IN (SELECT id FROM {q('rtree_' + k.name + '_geom')} "
-                    "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)")
+            sql += (
+                f" WHERE fid IN (SELECT id FROM {q('rtree_' + k.name + '_geom')} "
+                "WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)"
+            )
             args += [bbox[0], bbox[2], bbox[1], bbox[3]]
         sql += " ORDER BY fid"
         if limit is not None or offset:
@@ -393,7 +422,7 @@ class GeoPackageStore:
         k = self.kind(kind)
         return int(self.conn.execute(f"SELECT count(*) FROM {q(k.name)}").fetchone()[0])
 
-    def history(self, record_id: str) -> list[Revision]:
+    def history(self, record_id: str) -> builtins.list[Revision]:
         rows = self.conn.execute(
             "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, geom "
             "FROM demine_history WHERE record_id = ? ORDER BY revision",
@@ -408,9 +437,15 @@ class GeoPackageStore:
         state = None
         if props is not None:
             state = Record(
-                kind=kind, id=record_id, properties=orjson.loads(props),
-                geometry=fmt.decode_one(geom), source_id=source_id, revision=revision,
-                updated_at=at, updated_by=actor, extra=orjson.loads(extra) if extra else {},
+                kind=kind,
+                id=record_id,
+                properties=orjson.loads(props),
+                geometry=fmt.decode_one(geom),
+                source_id=source_id,
+                revision=revision,
+                updated_at=at,
+                updated_by=actor,
+                extra=orjson.loads(extra) if extra else {},
             )
         return Revision(record_id, kind, revision, op, at, actor, reason, state)
 
@@ -421,7 +456,14 @@ class GeoPackageStore:
     ) -> tuple[Any, ...]:
         deleted = op == "delete"
         return (
-            rec.id, rec.kind, rec.revision, op, at, actor, reason, rec.source_id,
+            rec.id,
+            rec.kind,
+            rec.revision,
+            op,
+            at,
+            actor,
+            reason,
+            rec.source_id,
             None if deleted else orjson.dumps(rec.properties).decode(),
             None if deleted or not rec.extra else orjson.dumps(rec.extra).decode(),
             None if deleted else blob,
@@ -470,13 +512,17 @@ class GeoPackageStore:
             return result
         cols = self._columns(k)
         names = (["geom"] if k.geometry_type else []) + cols
-        insert_sql = (f"INSERT INTO {q(k.name)} ({', '.join(q(c) for c in names)}) "
-                      f"VALUES ({', '.join('?' * len(names))})")
-        update_sql = (f"UPDATE {q(k.name)} SET {', '.join(q(c) + ' = ?' for c in names)} "
-                      "WHERE fid = ?")
+        insert_sql = (
+            f"INSERT INTO {q(k.name)} ({', '.join(q(c) for c in names)}) "
+            f"VALUES ({', '.join('?' * len(names))})"
+        )
+        update_sql = (
+            f"UPDATE {q(k.name)} SET {', '.join(q(c) + ' = ?' for c in names)} WHERE fid = ?"
+        )
         at = now_utc()
-        blobs = fmt.encode([r.geometry for r in records]) if k.geometry_type else [None] * len(
-            records)
+        blobs = (
+            fmt.encode([r.geometry for r in records]) if k.geometry_type else [None] * len(records)
+        )
         with self._write() as conn:
             existing = self._match(conn, k, records)
             ins_rows: list[list[Any]] = []
@@ -491,15 +537,20 @@ class GeoPackageStore:
                     if rec.id in seen:
                         raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
                     seen.add(rec.id)
-                    if (old_rec.properties == rec.properties and old_blob == blob
-                            and old_rec.source_id == rec.source_id and old_rec.extra == rec.extra):
+                    if (
+                        old_rec.properties == rec.properties
+                        and old_blob == blob
+                        and old_rec.source_id == rec.source_id
+                        and old_rec.extra == rec.extra
+                    ):
                         result.unchanged.append(rec.id)
                         continue
                     rec.revision = old_rec.revision + 1
                     rec.created_at = old_rec.created_at
                     rec.updated_at, rec.updated_by = at, actor
-                    upd_rows.append([*( [blob] if k.geometry_type else []),
-                                     *self._values(k, rec), fid])
+                    upd_rows.append(
+                        [*([blob] if k.geometry_type else []), *self._values(k, rec), fid]
+                    )
                     hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
                     result.updated.append(rec.id)
                 else:
@@ -509,7 +560,7 @@ class GeoPackageStore:
                     rec.revision = 1
                     rec.created_at = rec.updated_at = at
                     rec.updated_by = actor
-                    ins_rows.append([*( [blob] if k.geometry_type else []), *self._values(k, rec)])
+                    ins_rows.append([*([blob] if k.geometry_type else []), *self._values(k, rec)])
                     hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
                     result.created.append(rec.id)
             self._check_foreign_ids(conn, k, [r[1 if k.geometry_type else 0] for r in ins_rows])
@@ -523,21 +574,25 @@ class GeoPackageStore:
         return result
 
     @staticmethod
-    def _check_foreign_ids(conn: sqlite3.Connection, k: Kind, ids: list[str]) -> None:
+    def _check_foreign_ids(
+        conn: sqlite3.Connection, k: Kind, ids: builtins.list[str]
+    ) -> None:
         """Ids are unique across the store: refuse one that belongs to a record of another kind."""
         for s in range(0, len(ids), 900):
             chunk = ids[s : s + 900]
             row = conn.execute(
                 "SELECT record_id, kind FROM demine_history WHERE record_id IN "
-                f"({','.join('?' * len(chunk))}) AND kind != ? LIMIT 1", [*chunk, k.name]
+                f"({','.join('?' * len(chunk))}) AND kind != ? LIMIT 1",
+                [*chunk, k.name],
             ).fetchone()
             if row:
-                raise Conflict(f"id {row[0]} belongs to a {row[1]} record; a {k.name} record "
-                               "cannot take it")
+                raise Conflict(
+                    f"id {row[0]} belongs to a {row[1]} record; a {k.name} record cannot take it"
+                )
 
     def _match(
         self, conn: sqlite3.Connection, k: Kind, records: Sequence[Record]
-    ) -> list[tuple[int, Record, bytes | None] | None]:
+    ) -> builtins.list[tuple[int, Record, bytes | None] | None]:
         """For each record, the stored (fid, record, blob) it matches, or None."""
         by_id: dict[str, int] = {}
         by_source: dict[str, int] = {}
@@ -554,7 +609,8 @@ class GeoPackageStore:
                 chunk = vals[s : s + 900]
                 for v, fid in conn.execute(
                     f"SELECT {q(col)}, fid FROM {t} WHERE {q(col)} IN "
-                    f"({','.join('?' * len(chunk))})", chunk
+                    f"({','.join('?' * len(chunk))})",
+                    chunk,
                 ):
                     into.setdefault(v, fid)
 
@@ -624,17 +680,25 @@ class GeoPackageStore:
             try:
                 conn.execute(
                     f"UPDATE {q(k.name)} SET {', '.join(q(c) + ' = ?' for c in names)} "
-                    "WHERE fid = ?", [*vals, row[0]],
+                    "WHERE fid = ?",
+                    [*vals, row[0]],
                 )
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"cannot update {k.name} record {record_id}: {e}") from None
-            conn.execute(self._HISTORY_INSERT,
-                         self._history_row(rec, "update", rec.updated_at, actor, reason, blob))
+            conn.execute(
+                self._HISTORY_INSERT,
+                self._history_row(rec, "update", rec.updated_at, actor, reason, blob),
+            )
             self._touch(conn, k, rec.updated_at)
         return rec
 
     def delete(
-        self, kind: str, record_id: str, *, if_revision: int | None = None, actor: str,
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        if_revision: int | None = None,
+        actor: str,
         reason: str | None = None,
     ) -> Revision:
         """Remove a record from its table, keeping its history: the delete is a revision."""
@@ -651,8 +715,9 @@ class GeoPackageStore:
             rec.revision += 1
             at = now_utc()
             conn.execute(f"DELETE FROM {q(k.name)} WHERE fid = ?", (row[0],))
-            conn.execute(self._HISTORY_INSERT,
-                         self._history_row(rec, "delete", at, actor, reason, None))
+            conn.execute(
+                self._HISTORY_INSERT, self._history_row(rec, "delete", at, actor, reason, None)
+            )
             self._touch(conn, k, at)
         return Revision(record_id, k.name, rec.revision, "delete", at, actor, reason, None)
 
@@ -663,7 +728,8 @@ class GeoPackageStore:
         with self._write() as conn:
             rows = conn.execute(
                 "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, geom "
-                "FROM demine_history WHERE record_id = ? ORDER BY revision", (record_id,),
+                "FROM demine_history WHERE record_id = ? ORDER BY revision",
+                (record_id,),
             ).fetchall()
             if not rows:
                 raise NotFound(f"no record with id {record_id}")
@@ -683,8 +749,9 @@ class GeoPackageStore:
             at = now_utc()
             rec.updated_at, rec.updated_by = at, actor
             blob = fmt.encode([rec.geometry])[0] if k.geometry_type else None
-            cur = conn.execute(f"SELECT fid, created_at FROM {q(k.name)} WHERE id = ?",
-                               (record_id,)).fetchone()
+            cur = conn.execute(
+                f"SELECT fid, created_at FROM {q(k.name)} WHERE id = ?", (record_id,)
+            ).fetchone()
             names = (["geom"] if k.geometry_type else []) + self._columns(k)
             if cur is None:
                 first = conn.execute(
@@ -693,27 +760,32 @@ class GeoPackageStore:
                 ).fetchone()
                 rec.created_at = first[0]
                 vals = ([blob] if k.geometry_type else []) + self._values(k, rec)
-                sql = (f"INSERT INTO {q(k.name)} ({', '.join(q(c) for c in names)}) "
-                       f"VALUES ({', '.join('?' * len(names))})")
+                sql = (
+                    f"INSERT INTO {q(k.name)} ({', '.join(q(c) for c in names)}) "
+                    f"VALUES ({', '.join('?' * len(names))})"
+                )
                 args: list[Any] = vals
             else:
                 rec.created_at = cur[1]
                 vals = ([blob] if k.geometry_type else []) + self._values(k, rec)
-                sql = (f"UPDATE {q(k.name)} SET {', '.join(q(c) + ' = ?' for c in names)} "
-                       "WHERE fid = ?")
+                sql = (
+                    f"UPDATE {q(k.name)} SET {', '.join(q(c) + ' = ?' for c in names)} "
+                    "WHERE fid = ?"
+                )
                 args = [*vals, cur[0]]
             try:
                 conn.execute(sql, args)
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"cannot restore {record_id}: {e}") from None
-            conn.execute(self._HISTORY_INSERT,
-                         self._history_row(rec, "restore", at, actor, reason, blob))
+            conn.execute(
+                self._HISTORY_INSERT, self._history_row(rec, "restore", at, actor, reason, blob)
+            )
             self._touch(conn, k, at)
         return rec
 
     # --- spatial ---------------------------------------------------------------------------
 
-    def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> list[Record]:
+    def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> builtins.list[Record]:
         return list(self.list(kind, bbox=bbox))
 
 

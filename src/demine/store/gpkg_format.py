@@ -44,8 +44,9 @@ def encode(geoms: Sequence[Any] | np.ndarray, srs_id: int = SRS_ID) -> list[byte
             out.append(pack_h(b"GP", 0, _FLAG_LE, srs_id) + w)
         else:
             b = bounds[i]
-            out.append(pack_h(b"GP", 0, _FLAG_LE | (1 << 1), srs_id)
-                       + pack_e(b[0], b[2], b[1], b[3]) + w)
+            out.append(
+                pack_h(b"GP", 0, _FLAG_LE | (1 << 1), srs_id) + pack_e(b[0], b[2], b[1], b[3]) + w
+            )
     return out
 
 
@@ -58,16 +59,17 @@ def _wkb_offset(blob: bytes) -> int:
 
 def decode(blobs: Sequence[bytes | None]) -> np.ndarray:
     """GeoPackage blobs to shapely geometries (None stays None), vectorised."""
-    wkbs = [None if b is None else bytes(b[_wkb_offset(b):]) for b in blobs]
+    wkbs = [None if b is None else bytes(b[_wkb_offset(b) :]) for b in blobs]
     if not wkbs:
         return np.empty(0, dtype=object)
-    return shapely.from_wkb(np.asarray(wkbs, dtype=object))
+    out: np.ndarray = shapely.from_wkb(np.asarray(wkbs, dtype=object))
+    return out
 
 
 def decode_one(blob: bytes | None) -> Any:
     if blob is None:
         return None
-    return shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+    return shapely.from_wkb(bytes(blob[_wkb_offset(blob) :]))
 
 
 def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
@@ -145,9 +147,30 @@ WGS84_WKT = (
 )
 
 SRS_ROWS = [
-    ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
-    ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
-    ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84_WKT, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
+    (
+        "Undefined cartesian SRS",
+        -1,
+        "NONE",
+        -1,
+        "undefined",
+        "undefined cartesian coordinate reference system",
+    ),
+    (
+        "Undefined geographic SRS",
+        0,
+        "NONE",
+        0,
+        "undefined",
+        "undefined geographic coordinate reference system",
+    ),
+    (
+        "WGS 84 geodetic",
+        4326,
+        "EPSG",
+        4326,
+        WGS84_WKT,
+        "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid",
+    ),
 ]
 
 RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
@@ -161,26 +184,27 @@ def q(name: str) -> str:
 def rtree_ddl(t: str, c: str = "geom", i: str = "fid") -> list[str]:
     """The R-tree spatial index extension for table t (GeoPackage 1.3, Annex F.3)."""
     r = q(f"rtree_{t}_{c}")
-    T, C, I = q(t), q(c), q(i)
+    T, C, I = q(t), q(c), q(i)  # noqa: E741 (the spec's own names)
     ins = f"ST_MinX(NEW.{C}), ST_MaxX(NEW.{C}), ST_MinY(NEW.{C}), ST_MaxY(NEW.{C})"
     return [
         f"CREATE VIRTUAL TABLE {r} USING rtree(id, minx, maxx, miny, maxy)",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_insert')} AFTER INSERT ON {T}
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_insert")} AFTER INSERT ON {T}
   WHEN (new.{C} NOT NULL AND NOT ST_IsEmpty(NEW.{C}))
 BEGIN INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update1')} AFTER UPDATE OF {C} ON {T}
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_update1")} AFTER UPDATE OF {C} ON {T}
   WHEN OLD.{I} = NEW.{I} AND (NEW.{C} NOTNULL AND NOT ST_IsEmpty(NEW.{C}))
 BEGIN INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update2')} AFTER UPDATE OF {C} ON {T}
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_update2")} AFTER UPDATE OF {C} ON {T}
   WHEN OLD.{I} = NEW.{I} AND (NEW.{C} ISNULL OR ST_IsEmpty(NEW.{C}))
 BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update3')} AFTER UPDATE ON {T}
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_update3")} AFTER UPDATE ON {T}
   WHEN OLD.{I} != NEW.{I} AND (NEW.{C} NOTNULL AND NOT ST_IsEmpty(NEW.{C}))
-BEGIN DELETE FROM {r} WHERE id = OLD.{I}; INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_update4')} AFTER UPDATE ON {T}
+BEGIN DELETE FROM {r} WHERE id = OLD.{I};
+  INSERT OR REPLACE INTO {r} VALUES (NEW.{I}, {ins}); END""",
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_update4")} AFTER UPDATE ON {T}
   WHEN OLD.{I} != NEW.{I} AND (NEW.{C} ISNULL OR ST_IsEmpty(NEW.{C}))
 BEGIN DELETE FROM {r} WHERE id IN (OLD.{I}, NEW.{I}); END""",
-        f"""CREATE TRIGGER {q(f'rtree_{t}_{c}_delete')} AFTER DELETE ON {T}
+        f"""CREATE TRIGGER {q(f"rtree_{t}_{c}_delete")} AFTER DELETE ON {T}
   WHEN old.{C} NOT NULL
 BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
     ]
