@@ -44,7 +44,7 @@ def test_area_matches_pyproj(lat: float, lon: float, size: float, n: int, seed: 
         return
     truth = abs(GEOD.geometry_area_perimeter(p)[0])
     got = geodesic_area([p])[0]
-    assert abs(got - truth) <= 1e-4 * truth + 1e-5 * size**2  # slivers: relative to extent
+    assert abs(got - truth) <= 1e-4 * truth + 1e-3  # pyproj itself is good to ~1e-3 m² at best
 
 
 def test_area_many_at_once_with_holes_and_multipolygons() -> None:

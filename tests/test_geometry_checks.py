@@ -75,7 +75,7 @@ def test_swap_detected_through_area_of_interest() -> None:
     assert any("appear swapped" in f.reason for f in r.faults)
     r2 = check_geometry(poly(ring), aoi=ukraine, repair=True)
     assert r2.geometry is not None
-    assert 30.0 <= r2.geometry.bounds[0] and r2.geometry.bounds[3] <= 50.01
+    assert r2.geometry.bounds[0] >= 30.0 and r2.geometry.bounds[3] <= 50.01
 
 
 def test_vertex_jump_names_ring_and_vertex() -> None:

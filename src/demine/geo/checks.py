@@ -136,7 +136,7 @@ def _check_geometries(
 
     ok = flat.ok & np.array([not r.faults and not flat.faults[i] for i, r in enumerate(out)])
     # GeometryCollections: check each member as a geometry of its own.
-    for gi in np.flatnonzero(ok):
+    for gi in np.flatnonzero(ok).tolist():
         if flat.gtype[gi] == "GeometryCollection":
             raw = raws[gi]
             assert raw is not None
@@ -154,7 +154,8 @@ def _kinds(allowed: frozenset[str]) -> str:
 
 def _check_collection(raw: dict[str, Any], r: GeometryCheck, gi: int, index: int | None,
                       fid: str | int | None, fld: str, repair: bool,
-                      aoi: tuple[float, float, float, float] | None, max_jump_m: float | None) -> None:
+                      aoi: tuple[float, float, float, float] | None,
+                      max_jump_m: float | None) -> None:
     members = raw["geometries"]
     parts: list[shapely.Geometry] = []
     for i, m in enumerate(members):
@@ -200,7 +201,7 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
 
     # Ring and line rules.
     bad_paths = np.flatnonzero(pok & linear & (
-        (ring & ((distinct < 3) | ~closed)) | ((pkind == LINE) & (distinct < 2))))
+        (ring & ((distinct < 3) | ~closed)) | ((pkind == LINE) & (distinct < 2)))).tolist()
     for p in bad_paths:
         gi = int(pgeom[p])
         f = flat.path_field(int(p))
@@ -224,7 +225,7 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             out[gi].faults.append(mk(gi, f"{what} has no length: its {plen[p]} positions are "
                                      "all the same point (a line needs at least 2 distinct "
                                      "positions)", f))
-    for p in np.flatnonzero(pok & (ndup > 0)):
+    for p in np.flatnonzero(pok & (ndup > 0)).tolist():
         gi = int(pgeom[p])
         first = int(np.flatnonzero(dup[pstart[p]:pstart[p] + plen[p]])[0])
         what = _path_name(flat, int(p))
@@ -253,7 +254,7 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
         # positions of rejected geometries may sit between them; recompute those exactly.
         ends = gstart[gi_arr] + gcount[gi_arr]
         nxt = np.append(starts[1:], npos)
-        for k in np.flatnonzero(nxt != ends):
+        for k in np.flatnonzero(nxt != ends).tolist():
             s, e = starts[k], ends[k]
             mn[k], mx[k] = xy[s:e].min(axis=0), xy[s:e].max(axis=0)
         out_range = (mn[:, 0] < -180) | (mx[:, 0] > 180) | (mn[:, 1] < -90) | (mx[:, 1] > 90)
@@ -266,24 +267,24 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             swap_inside = (mn[:, 1] >= x0) & (mx[:, 1] <= x1) & (mn[:, 0] >= y0) & (
                 mx[:, 0] <= y1)
             is_swap |= ~out_range & outside & swap_inside
-            for k in np.flatnonzero(~out_range & outside & ~swap_inside):
+            for k in np.flatnonzero(~out_range & outside & ~swap_inside).tolist():
                 gi = int(gi_arr[k])
                 out[gi].warnings.append(mk(gi, "geometry lies outside the area of interest "
                                            f"{aoi}", f"{flat.field}.coordinates"))
-        for k in np.flatnonzero(is_swap):
+        for k in np.flatnonzero(is_swap).tolist():
             gi = int(gi_arr[k])
             swapped[gi] = True
             out[gi].faults.append(mk(gi, "latitude and longitude appear swapped (GeoJSON "
                                      "positions are [longitude, latitude])",
                                      f"{flat.field}.coordinates", True))
-        for k in np.flatnonzero(out_range & ~is_swap):
+        for k in np.flatnonzero(out_range & ~is_swap).tolist():
             gi = int(gi_arr[k])
             s, e = gstart[gi], gstart[gi] + gcount[gi]
-            seg = xy[s:e]
-            badpos = np.flatnonzero((np.abs(seg[:, 0]) > 180) | (np.abs(seg[:, 1]) > 90))[0]
+            gxy = xy[s:e]
+            badpos = np.flatnonzero((np.abs(gxy[:, 0]) > 180) | (np.abs(gxy[:, 1]) > 90))[0]
             p = int(pos_path[s + badpos])
             v = int(s + badpos - pstart[p])
-            lon, lat = seg[badpos].tolist()
+            lon, lat = gxy[badpos].tolist()
             hint = (" (longitudes beyond ±180 are not wrapped: split a geometry that crosses "
                     "the antimeridian at 180°)" if abs(lon) > 180 and abs(lat) <= 90 else "")
             out[gi].faults.append(mk(gi, "coordinates out of range: longitude must be within "
@@ -332,12 +333,12 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
 
     # Which geometries go on to be built: no fault, or only repairable ones under repair.
     keep_geom = ok.copy()
-    for gi in np.flatnonzero(ok):
+    for gi in np.flatnonzero(ok).tolist():
         fl = out[gi].faults
         if fl and (not repair or not all(f.repairable for f in fl)):
             keep_geom[gi] = False
     if repair:
-        for gi in np.flatnonzero(keep_geom):
+        for gi in np.flatnonzero(keep_geom).tolist():
             if out[gi].faults:
                 out[gi].faults.clear()
     if not keep_geom.any():
@@ -387,7 +388,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         xy = xy.copy()
         m = swapped[pgeom[pos_path]]
         xy[m] = xy[m][:, ::-1]
-        for gi in np.flatnonzero(swapped & keep_geom):
+        for gi in np.flatnonzero(swapped & keep_geom).tolist():
             out[gi].repairs.append(mk(gi, "latitude and longitude swapped back",
                                       f"{flat.field}.coordinates"))
     keep_pos = keep_path[pos_path]
@@ -395,7 +396,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         keep_pos &= ~dup
         ndup = np.bincount(pos_path, weights=dup & keep_path[pos_path],
                            minlength=len(pgeom)).astype(np.int64)
-        for p in np.flatnonzero(ndup):
+        for p in np.flatnonzero(ndup).tolist():
             gi = int(pgeom[p])
             out[gi].repairs.append(mk(gi, f"removed {_ordinal(int(ndup[p]))} repeating the "
                                       f"one before, from {_path_name(flat, int(p))}",
@@ -411,7 +412,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
     # Close unclosed rings (repair only: otherwise the geometry was rejected).
     need_close = ring & ~closed[sel]
     if need_close.any():
-        for k in np.flatnonzero(need_close):
+        for k in np.flatnonzero(need_close).tolist():
             p = int(sel[k])
             gi = int(pgeom[p])
             out[gi].repairs.append(mk(gi, f"{_path_name(flat, p)} closed by repeating its "
@@ -429,7 +430,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
     area2 = np.bincount(pid2, weights=cross, minlength=len(sel))
     ext = flat.path_ord[sel] == 0
     reverse = ring & ((ext & (area2 < 0)) | (~ext & (area2 > 0)))
-    for k in np.flatnonzero(reverse):
+    for k in np.flatnonzero(reverse).tolist():
         p = int(sel[k])
         gi = int(pgeom[p])
         if ext[k]:
@@ -482,9 +483,9 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
             ml = shapely.multilinestrings(lines[~single], indices=np.cumsum(newm) - 1)
             for g, m in zip(mg[newm], ml, strict=True):
                 geoms[int(g)] = m
-    for k in np.flatnonzero(kind == POINT):
+    for k in np.flatnonzero(kind == POINT).tolist():
         geoms[int(sg[k])] = shapely.points(xy2[start2[k]])
-    for k in np.flatnonzero(kind == MULTIPOINT):
+    for k in np.flatnonzero(kind == MULTIPOINT).tolist():
         geoms[int(sg[k])] = shapely.multipoints(xy2[start2[k]:start2[k] + len2[k]])
 
     # OGC validity of the polygonal geometries.
@@ -495,7 +496,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
     valid = np.ones(len(gidx), bool)
     if polygonal.any():
         valid[polygonal] = shapely.is_valid(garr[polygonal])
-    for k in np.flatnonzero(~valid):
+    for k in np.flatnonzero(~valid).tolist():
         gi = int(gidx[k])
         g = garr[k]
         reason = str(shapely.is_valid_reason(g))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,8 @@ def check_bbox(bbox: object, fld: str) -> list[tuple[str, str]]:
             return [(f"{fld}[{i}]", f"each element of a bbox must be a number, got {type_name(v)}")]
     half = len(bbox) // 2
     if bbox[1] > bbox[1 + half]:
-        return [(fld, "bbox south edge is north of its north edge (expected west, south, east, north)")]
+        return [(fld, "bbox south edge is north of its north edge "
+                      "(expected west, south, east, north)")]
     return []
 
 
@@ -97,7 +99,8 @@ def check_geometry_type(raw: object, fld: str) -> tuple[str | None, list[tuple[s
     if t in GEOMETRY_TYPES:
         return t, []
     if t.lower() in _LOWER:
-        return None, [(f"{fld}.type", f"type is case-sensitive: expected {_LOWER[t.lower()]}, got {t}")]
+        expected = _LOWER[t.lower()]
+        return None, [(f"{fld}.type", f"type is case-sensitive: expected {expected}, got {t}")]
     if t in ("Feature", "FeatureCollection"):
         return None, [(f"{fld}.type", f"expected a geometry object here, got a {t}")]
     return None, [(f"{fld}.type", f"unknown geometry type {t!r}")]
@@ -137,13 +140,13 @@ class Flat:
     has_z: npt.NDArray[np.bool_]
     faults: list[list[tuple[str, str]]]
     warnings: list[list[tuple[str, str]]]
-    xy: FloatArray = field(default_factory=lambda: np.zeros((0, 2)))
-    path_geom: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    path_kind: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    path_part: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    path_ord: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    path_start: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
-    path_len: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    xy: FloatArray = dc_field(default_factory=lambda: np.zeros((0, 2)))
+    path_geom: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
+    path_kind: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
+    path_part: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
+    path_ord: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
+    path_start: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
+    path_len: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
 
     def path_field(self, p: int, vertex: int | None = None) -> str:
         return path_field(self.field, self.gtype[int(self.path_geom[p])] or "",
@@ -312,7 +315,7 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
         # Slow path: find the geometries whose positions are not all alike, and why.
         xy = np.zeros((len(positions), 2))
         geom_pos_count = np.bincount(path_geom, weights=path_len, minlength=n).astype(np.int64)
-        for gi in np.flatnonzero(ok):
+        for gi in np.flatnonzero(ok).tolist():
             if gtypes[gi] == "GeometryCollection":
                 continue
             fp = g_first_path[gi]

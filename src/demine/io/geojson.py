@@ -288,7 +288,7 @@ def _read_features(feats: list[Any], source: str | None,
 
 
 class _DupDict(dict[str, Any]):
-    __slots__ = ("dups",)
+    dups: list[str]
 
 
 def _duplicates(raw: bytes) -> dict[tuple[int, ...], list[str]]:
@@ -298,7 +298,10 @@ def _duplicates(raw: bytes) -> dict[tuple[int, ...], list[str]]:
         d = _DupDict(pairs)
         if len(d) != len(pairs):
             seen: set[str] = set()
-            d.dups = sorted({k for k, _ in pairs if k in seen or seen.add(k)})  # type: ignore[func-returns-value]
+            rep: set[str] = set()
+            for k, _ in pairs:
+                (rep if k in seen else seen).add(k)
+            d.dups = sorted(rep)
         return d
 
     try:

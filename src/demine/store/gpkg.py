@@ -143,6 +143,14 @@ class GeoPackageStore:
                 conn.execute(f"PRAGMA user_version = {fmt.USER_VERSION}")
                 for ddl in fmt.CORE_DDL:
                     conn.execute(ddl)
+                for ddl in fmt.SCHEMA_DDL:
+                    conn.execute(ddl)
+                for t in ("gpkg_data_columns", "gpkg_data_column_constraints"):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', "
+                        "?, 'read-write')",
+                        (t, fmt.SCHEMA_DEFINITION),
+                    )
                 conn.executemany(
                     "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
                     fmt.SRS_ROWS,
@@ -213,6 +221,7 @@ class GeoPackageStore:
             for f in kind.fields:  # forward migration: new fields become new columns
                 if f.name not in have:
                     conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {q(f.name)} {f.sql_type}")
+            self._describe_columns(conn, kind)
             return
         cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
         if kind.geometry_type:
@@ -246,6 +255,7 @@ class GeoPackageStore:
                 fmt.SRS_ID if kind.geometry_type else None,
             ),
         )
+        self._describe_columns(conn, kind)
         if kind.geometry_type:
             conn.execute(
                 "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
@@ -258,6 +268,39 @@ class GeoPackageStore:
             )
             for ddl in fmt.rtree_ddl(kind.name):
                 conn.execute(ddl)
+
+    @staticmethod
+    def _describe_columns(conn: sqlite3.Connection, kind: Kind) -> None:
+        """GeoPackage schema extension: a title and description for every column, and the
+        allowed values of each choice field, which GDAL reads as field domains and QGIS shows
+        as value lists."""
+        rows = [
+            ("id", "Record id (UUID)"),
+            ("source_id", "The id this record has in the source it was imported from"),
+        ]
+        rows += [(f.name, f.description or f.name) for f in kind.fields]
+        rows += [
+            ("extra", "Source fields demine does not know, as JSON"),
+            ("revision", "Revision number (the history is in demine_history)"),
+            ("created_at", "Created (UTC)"),
+            ("updated_at", "Last changed (UTC)"),
+            ("updated_by", "Last changed by"),
+        ]
+        for col, desc in rows:
+            spec = next((f for f in kind.fields if f.name == col), None)
+            constraint = None
+            if spec is not None and spec.type is FieldType.ENUM and spec.choices:
+                constraint = f"{kind.name}_{col}"
+                conn.executemany(
+                    "INSERT OR IGNORE INTO gpkg_data_column_constraints (constraint_name, "
+                    "constraint_type, value, description) VALUES (?, 'enum', ?, ?)",
+                    [(constraint, c, c) for c in spec.choices],
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, "
+                "title, description, constraint_name) VALUES (?, ?, ?, ?, ?, ?)",
+                (kind.name, col, col, desc.split(",")[0][:80], desc, constraint),
+            )
 
     def create_layer(self, kind: Kind) -> None:
         """Create the table of a reference layer (once)."""
@@ -574,9 +617,7 @@ class GeoPackageStore:
         return result
 
     @staticmethod
-    def _check_foreign_ids(
-        conn: sqlite3.Connection, k: Kind, ids: builtins.list[str]
-    ) -> None:
+    def _check_foreign_ids(conn: sqlite3.Connection, k: Kind, ids: builtins.list[str]) -> None:
         """Ids are unique across the store: refuse one that belongs to a record of another kind."""
         for s in range(0, len(ids), 900):
             chunk = ids[s : s + 900]

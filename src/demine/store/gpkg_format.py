@@ -139,6 +139,20 @@ CORE_DDL = [
         CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))""",
 ]
 
+SCHEMA_DDL = [
+    """CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+        table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT,
+        description TEXT, mime_type TEXT, constraint_name TEXT,
+        CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+        CONSTRAINT gdc_tn UNIQUE (table_name, name))""",
+    """CREATE TABLE IF NOT EXISTS gpkg_data_column_constraints (
+        constraint_name TEXT NOT NULL, constraint_type TEXT NOT NULL, value TEXT,
+        min NUMERIC, min_is_inclusive BOOLEAN, max NUMERIC, max_is_inclusive BOOLEAN,
+        description TEXT,
+        CONSTRAINT gdcc_ntv UNIQUE (constraint_name, constraint_type, value))""",
+]
+SCHEMA_DEFINITION = "http://www.geopackage.org/spec/#extension_schema"
+
 WGS84_WKT = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
     'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
