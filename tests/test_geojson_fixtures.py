@@ -101,3 +101,38 @@ def test_bad_json_gives_line_and_column() -> None:
     pf = read_geojson(ROOT / "geojsonhint/bad/bad-json.geojson")
     assert len(pf.faults) == 1
     assert "line 3, column 5" in pf.faults[0].reason
+
+
+def test_write_round_trip_is_exact(tmp_path: pathlib.Path) -> None:
+    import shapely
+
+    from demine.io.geojson import write_geojson
+
+    geoms = [shapely.Polygon([(30.123456789012345, 50.1), (30.2, 50.1), (30.2, 50.2),
+                              (30.123456789012345, 50.1)]),
+             shapely.MultiPoint([(1 / 3, 2 / 3)]), None,
+             shapely.LineString([(0.1, 0.2), (0.30000000000000004, 0.4)])]
+    feats = [(i, {"n": i, "s": "é"}, g) for i, g in enumerate(geoms)]
+    out = tmp_path / "out.geojson"
+    assert write_geojson(out, feats, name="hazards", extra_members={"x": 1}) == 4
+    pf = read_geojson(out)
+    assert pf.ok and pf.crs is None and len(pf.features) == 4
+    assert b'"crs"' not in out.read_bytes()
+    checks = pf.check_geometries(max_jump_m=None)
+    for (fid, props, g), ft, c in zip(feats, pf.features, checks, strict=True):
+        assert ft.id == fid and ft.properties == props
+        if g is None:
+            assert c.geometry is None
+        else:
+            assert shapely.equals_exact(c.geometry, g, 0)
+
+
+def test_crs84_member_accepted_with_warning_and_other_crs_rejected() -> None:
+    ok = (b'{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":'
+          b'"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}')
+    pf = read_geojson(ok)
+    assert pf.ok and pf.crs == "urn:ogc:def:crs:OGC:1.3:CRS84"
+    assert any("crs" in w.reason for w in pf.warnings)
+    bad = ok.replace(b"OGC:1.3:CRS84", b"EPSG::3857")
+    pf2 = read_geojson(bad)
+    assert not pf2.ok and "EPSG::3857" in pf2.faults[0].reason
