@@ -101,6 +101,14 @@ LayerOpt = Annotated[str | None, typer.Option("--layer", help="Source layer (Geo
 WktOpt = Annotated[str | None, typer.Option("--wkt-column", help="CSV: the WKT column.")]
 LonOpt = Annotated[str | None, typer.Option("--lon-column", help="CSV: the longitude column.")]
 LatOpt = Annotated[str | None, typer.Option("--lat-column", help="CSV: the latitude column.")]
+JumpOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-vertex-jump",
+        help="Fault consecutive vertices further apart than this many metres (GICHD "
+        "geocheck; default 5000 for records, off for layers; 0 turns it off).",
+    ),
+]
 
 
 def _options(
@@ -113,6 +121,7 @@ def _options(
     lon: str | None,
     lat: str | None,
     reason: str | None = None,
+    max_jump: float | None = None,
 ) -> Any:
     from demine.services.register import ImportOptions
 
@@ -126,6 +135,7 @@ def _options(
         lon_column=lon,
         lat_column=lat,
         reason=reason,
+        max_jump_m=max_jump,
     )
 
 
@@ -175,6 +185,7 @@ def import_(
     wkt_column: WktOpt = None,
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
+    max_vertex_jump: JumpOpt = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -187,7 +198,16 @@ def import_(
     with handled(as_json):
         store = _store(db)
         opts = _options(
-            kind, skip_invalid, repair, mapping, layer, wkt_column, lon_column, lat_column, reason
+            kind,
+            skip_invalid,
+            repair,
+            mapping,
+            layer,
+            wkt_column,
+            lon_column,
+            lat_column,
+            reason,
+            max_vertex_jump,
         )
         progress = None
         if not as_json and sys.stderr.isatty():
@@ -236,13 +256,25 @@ def validate(
     wkt_column: WktOpt = None,
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
+    max_vertex_jump: JumpOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the import checks on a file without storing anything. Exit 1 if any fault."""
     from demine.services.register import validate_file
 
     with handled(as_json):
-        opts = _options(kind, False, repair, mapping, layer, wkt_column, lon_column, lat_column)
+        opts = _options(
+            kind,
+            False,
+            repair,
+            mapping,
+            layer,
+            wkt_column,
+            lon_column,
+            lat_column,
+            None,
+            max_vertex_jump,
+        )
         report = validate_file(file, opts)
         if as_json:
             d = report.to_dict()

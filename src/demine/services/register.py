@@ -28,6 +28,7 @@ from demine.store.base import Revision, Store
 RESERVED_IMPORT = frozenset(
     {"id", "source_id", "revision", "created_at", "updated_at", "updated_by", "kind"}
 )
+DEFAULT_MAX_JUMP_M = 5000.0
 LINKS = {
     "hazard_source_id": ("hazard_id", "hazards"),
     "emplacement_source_id": ("emplacement_id", "emplacements"),
@@ -56,6 +57,9 @@ class ImportOptions:
     lat_column: str | None = None
     actor: str | None = None
     reason: str | None = None
+    # GICHD geocheck: consecutive vertices further apart than this are a fault (None: the
+    # kind's default, 5 km for records and off for reference layers; 0: off)
+    max_jump_m: float | None = None
 
 
 @dataclass
@@ -181,7 +185,6 @@ def read_and_check(
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
     """Read and check a file; return the kind, the good records, the report and the faults."""
-    from demine.geo.checks import check_geometries
     from demine.geo.geodesy import geodesic_area
     from demine.io.sources import read_source
 
@@ -226,10 +229,15 @@ def read_and_check(
     if store is not None:
         a = store.setting("area_of_interest")
         aoi = tuple(a) if a else None
-    checks = check_geometries(
-        [f.geometry for f in features],
+    # vertex jumps: 5 km by default for the register's own records; off for reference layers
+    # (admin boundaries have long straight edges) unless asked for
+    max_jump: float | None = options.max_jump_m
+    if max_jump is None and not is_layer:
+        max_jump = DEFAULT_MAX_JUMP_M
+    checks = parsed.check_geometries(
         repair=options.repair,
         aoi=aoi,
+        max_jump_m=max_jump or None,
         allowed=None if kind is None else kind.allowed_geometries,
     )
     if kind is None:  # a new layer
