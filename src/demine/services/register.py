@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 
 from demine.errors import Conflict, Fault, NotFound, ValidationError
@@ -262,8 +263,11 @@ def read_and_check(
         report.repairs.extend(_locate(x, f.index, src, fid) for x in chk.repairs)
         report.warnings.extend(_locate(x, f.index, src, fid) for x in chk.warnings)
         props = dict(f.properties)
-        if kind.is_layer:
-            props = {_sanitise(k): v for k, v in props.items()}
+        if kind.is_layer:  # reference data: nested values are kept as JSON text
+            props = {
+                _sanitise(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
+                for k, v in props.items()
+            }
         rid_prop = props.pop("id", None)
         source_id = props.pop("source_id", None)
         for r in RESERVED_IMPORT:
