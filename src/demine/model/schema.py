@@ -147,6 +147,12 @@ def _norm_choice(value: str) -> str:
 
 def coerce(spec: FieldSpec, value: Any) -> Any:
     """Coerce one input value to the field's canonical form, or raise _Bad with the reason."""
+    # fast paths: values already in canonical form (most of a large import)
+    if type(value) is str and value:
+        if spec.type is FieldType.TEXT:
+            return value
+        if spec.type is FieldType.ENUM and spec.choices is not None and value in spec.choices:
+            return value
     if value is None or (
         isinstance(value, str) and value.strip() == "" and spec.type is not FieldType.TEXT
     ):
@@ -256,6 +262,21 @@ def _check_range(spec: FieldSpec, v: float) -> None:
         raise _Bad(f"{v} is above the maximum {spec.maximum:g}")
 
 
+_INDEX: dict[int, tuple[tuple[FieldSpec, ...], dict[str, FieldSpec], tuple[str, ...]]] = {}
+
+
+def _field_index(fields: tuple[FieldSpec, ...]) -> tuple[dict[str, FieldSpec], tuple[str, ...]]:
+    # keyed by identity: hashing a tuple of specs on every call costs more than the check
+    hit = _INDEX.get(id(fields))
+    if hit is None or hit[0] is not fields:
+        hit = (fields, {f.name: f for f in fields},
+               tuple(f.name for f in fields if f.required and not f.derived))
+        if len(_INDEX) > 256:
+            _INDEX.clear()
+        _INDEX[id(fields)] = hit
+    return hit[1], hit[2]
+
+
 def validate_properties(
     fields: tuple[FieldSpec, ...],
     rules: tuple[Rule, ...],
@@ -274,25 +295,33 @@ def validate_properties(
     """
     clean: dict[str, Any] = {}
     faults: list[Fault] = []
-    known = {f.name: f for f in fields}
-    for f in fields:
+    extra: dict[str, Any] = {}
+    known, required = _field_index(fields)
+    for name, value in props.items():
+        f = known.get(name)
+        if f is None:
+            extra[name] = value
+            continue
         if f.derived:
             continue
-        if f.name not in props:
-            if f.required and not partial:
-                faults.append(Fault(f"{f.name} is required", index, f.name, source, feature_id))
-            continue
         try:
-            v = coerce(f, props[f.name])
+            v = coerce(f, value)
         except _Bad as e:
-            faults.append(Fault(str(e), index, f.name, source, feature_id))
+            faults.append(Fault(str(e), index, name, source, feature_id))
             continue
-        if v is None and f.required:
-            faults.append(Fault(f"{f.name} is required", index, f.name, source, feature_id))
+        if v is None:
+            if f.required:
+                faults.append(Fault(f"{name} is required", index, name, source, feature_id))
             continue
-        clean[f.name] = v
-    extra = {k: v for k, v in props.items() if k not in known}
-    if not faults:
+        clean[name] = v
+    if not partial:
+        for name in required:
+            if name not in props:
+                faults.append(Fault(f"{name} is required", index, name, source, feature_id))
+    if faults:  # in the kind's field order, whatever the input's order
+        order = {n: i for i, n in enumerate(known)}
+        faults.sort(key=lambda x: order.get(x.field or "", -1))
+    else:
         for rule in rules:
             for fname, reason in rule(clean):
                 faults.append(Fault(reason, index, fname, source, feature_id))

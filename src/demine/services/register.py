@@ -21,7 +21,7 @@ import orjson
 import shapely
 
 from demine.errors import Conflict, Fault, NotFound, ValidationError
-from demine.ids import is_uuid, normalise_id, uuid7
+from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
 from demine.store.base import Revision, Store
@@ -172,9 +172,9 @@ def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
         "MULTIPOINT": shapely.multipoints,
     }[gtype]
     out = geoms.copy()
-    ids = shapely.get_type_id(geoms)
-    for i in np.flatnonzero(ids == single):
-        out[i] = ctor([geoms[i]])
+    idx = np.flatnonzero(shapely.get_type_id(geoms) == single)
+    if len(idx):
+        out[idx] = ctor(geoms[idx], indices=np.arange(len(idx)))
     return out
 
 
@@ -249,19 +249,40 @@ def read_and_check(
         except ValueError as e:
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
 
+    # promotion to multi parts and geodesic areas are numpy/GEOS work that releases the GIL:
+    # done on a second thread while this one checks the properties
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    geoms_all = np.asarray([c.geometry for c in checks], dtype=object)
+    gtype = kind.geometry_type
+    want_area = "area_m2" in kind.field_names
+
+    def derive() -> tuple[np.ndarray, np.ndarray | None]:
+        if not gtype or not len(geoms_all):
+            return geoms_all, None
+        promoted = _promote(geoms_all, gtype)
+        return promoted, geodesic_area(promoted) if want_area else None
+
+    derived = pool.submit(derive)
+    pool.shutdown(wait=False)
+
     known_types: set[str] | None = None
     if store is not None and "device_type" in kind.field_names:
         known_types = {r.properties["code"] for r in store.list("device_types")}
 
     faults: list[Fault] = []
     good: list[Record] = []
-    good_geoms: list[Any] = []
-    for f, chk in zip(features, checks, strict=True):
+    good_index: list[int] = []
+    for pos, (f, chk) in enumerate(zip(features, checks, strict=True)):
         fid = None if f.id is None else str(f.id)
         ffaults = [_locate(x, f.index, src, fid) for x in f.faults]
-        ffaults += [_locate(x, f.index, src, fid) for x in chk.faults]
-        report.repairs.extend(_locate(x, f.index, src, fid) for x in chk.repairs)
-        report.warnings.extend(_locate(x, f.index, src, fid) for x in chk.warnings)
+        if chk.faults:
+            ffaults += [_locate(x, f.index, src, fid) for x in chk.faults]
+        if chk.repairs:
+            report.repairs += [_locate(x, f.index, src, fid) for x in chk.repairs]
+        if chk.warnings:
+            report.warnings += [_locate(x, f.index, src, fid) for x in chk.warnings]
         props = dict(f.properties)
         if kind.is_layer:  # reference data: nested values are kept as JSON text
             props = {
@@ -311,30 +332,35 @@ def read_and_check(
         good.append(
             Record(
                 kind=kind.name,
-                id=rid or uuid7(),
+                id=rid or "",
                 properties=clean,
                 geometry=geom,
                 source_id=None if source_id is None else str(source_id),
                 extra=extra,
             )
         )
-        good_geoms.append(geom)
+        good_index.append(pos)
         if progress is not None and len(good) % 5000 == 0:
             progress(len(good), len(features))
 
+    new_ids = iter(uuid7_many(sum(1 for r in good if not r.id)))
+    for r in good:
+        if not r.id:
+            r.id = next(new_ids)
+
     # derived values and geometry types
-    if kind.geometry_type and good:
-        arr = _promote(np.asarray(good_geoms, dtype=object), kind.geometry_type)
-        if "area_m2" in kind.field_names:
-            areas = geodesic_area(arr)
-            for rec, a in zip(good, areas, strict=True):
-                rec.properties["area_m2"] = round(float(a), 2)
-        for rec, g in zip(good, arr, strict=True):
-            rec.geometry = g
+    promoted, areas = derived.result()
+    if gtype and good:
+        for rec, i in zip(good, good_index, strict=True):
+            rec.geometry = promoted[i]
+            if areas is not None:
+                rec.properties["area_m2"] = round(float(areas[i]), 2)
     return kind, good, report, faults
 
 
 def _locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
+    if f.index is not None and f.source is not None and (f.feature_id is not None or fid is None):
+        return f
     return Fault(
         f.reason,
         f.index if f.index is not None else index,
@@ -380,6 +406,19 @@ def import_file(
 ) -> ImportReport:
     """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
     bad, unless ``skip_invalid``."""
+    from demine.geo.structure import no_gc
+
+    with no_gc():  # millions of small objects: the cyclic collector would cost a third
+        return _import_file(store, path, options, progress=progress)
+
+
+def _import_file(
+    store: Store,
+    path: Path,
+    options: ImportOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
     link_faults = _link(store, good, path.name)
     if link_faults:
@@ -415,8 +454,11 @@ def import_file(
 
 def validate_file(path: Path, options: ImportOptions, store: Store | None = None) -> ImportReport:
     """The import checks without storing anything."""
+    from demine.geo.structure import no_gc
+
     try:
-        _, _, report, faults = read_and_check(path, options, store=store)
+        with no_gc():
+            _, _, report, faults = read_and_check(path, options, store=store)
     except ValidationError as e:
         report = ImportReport(source=str(path), kind=options.kind)
         report.rejected = _group_rejects(e.faults)

@@ -31,6 +31,7 @@ from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
 SCHEMA_VERSION = 1
+BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
 
@@ -387,10 +388,12 @@ class GeoPackageStore:
 
     @staticmethod
     def _values(kind: Kind, rec: Record) -> list[Any]:
-        vals: list[Any] = [rec.id, rec.source_id]
-        for f in kind.fields:
-            v = rec.properties.get(f.name)
-            vals.append(int(v) if f.type is FieldType.BOOLEAN and v is not None else v)
+        get = rec.properties.get
+        names, bools = _row_layout(kind)
+        vals: list[Any] = [rec.id, rec.source_id, *[get(n) for n in names]]
+        for i in bools:
+            if vals[i] is not None:
+                vals[i] = int(vals[i])
         vals += [
             orjson.dumps(rec.extra).decode() if rec.extra else None,
             rec.revision,
@@ -566,55 +569,119 @@ class GeoPackageStore:
         blobs = (
             fmt.encode([r.geometry for r in records]) if k.geometry_type else [None] * len(records)
         )
+        bulk = bool(k.geometry_type) and len(records) >= BULK_ROWS
         with self._write() as conn:
             existing = self._match(conn, k, records)
             ins_rows: list[list[Any]] = []
             upd_rows: list[list[Any]] = []
             hist_rows: list[tuple[Any, ...]] = []
             seen: set[str] = set()
-            for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
-                old = existing[i]
-                if old is not None:
-                    fid, old_rec, old_blob = old
-                    rec.id = old_rec.id
-                    if rec.id in seen:
-                        raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
-                    seen.add(rec.id)
-                    if (
-                        old_rec.properties == rec.properties
-                        and old_blob == blob
-                        and old_rec.source_id == rec.source_id
-                        and old_rec.extra == rec.extra
-                    ):
-                        result.unchanged.append(rec.id)
-                        continue
-                    rec.revision = old_rec.revision + 1
-                    rec.created_at = old_rec.created_at
-                    rec.updated_at, rec.updated_by = at, actor
-                    upd_rows.append(
-                        [*([blob] if k.geometry_type else []), *self._values(k, rec), fid]
-                    )
-                    hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
-                    result.updated.append(rec.id)
-                else:
-                    if rec.id in seen:
-                        raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
-                    seen.add(rec.id)
-                    rec.revision = 1
-                    rec.created_at = rec.updated_at = at
-                    rec.updated_by = actor
-                    ins_rows.append([*([blob] if k.geometry_type else []), *self._values(k, rec)])
-                    hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
-                    result.created.append(rec.id)
-            self._check_foreign_ids(conn, k, [r[1 if k.geometry_type else 0] for r in ins_rows])
+            # a bulk write overlaps building rows (Python) with storing them (SQLite, which
+            # runs without the GIL) on a second thread; the connection is used by one thread
+            # at a time
+            writer = _Writer(conn) if bulk else None
+            trigger = self._drop_insert_trigger(conn, k) if bulk else None
+            sent = 0
             try:
-                conn.executemany(insert_sql, ins_rows)
+                for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
+                    old = existing[i]
+                    if old is not None:
+                        fid, old_rec, old_blob = old
+                        rec.id = old_rec.id
+                        if rec.id in seen:
+                            raise Conflict(
+                                f"feature {i}: record {rec.id} appears twice in one batch"
+                            )
+                        seen.add(rec.id)
+                        if (
+                            old_rec.properties == rec.properties
+                            and old_blob == blob
+                            and old_rec.source_id == rec.source_id
+                            and old_rec.extra == rec.extra
+                        ):
+                            result.unchanged.append(rec.id)
+                            continue
+                        rec.revision = old_rec.revision + 1
+                        rec.created_at = old_rec.created_at
+                        rec.updated_at, rec.updated_by = at, actor
+                        upd_rows.append(
+                            [*([blob] if k.geometry_type else []), *self._values(k, rec), fid]
+                        )
+                        hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
+                        result.updated.append(rec.id)
+                    else:
+                        if rec.id in seen:
+                            raise Conflict(
+                                f"feature {i}: record {rec.id} appears twice in one batch"
+                            )
+                        seen.add(rec.id)
+                        rec.revision = 1
+                        rec.created_at = rec.updated_at = at
+                        rec.updated_by = actor
+                        ins_rows.append(
+                            [*([blob] if k.geometry_type else []), *self._values(k, rec)]
+                        )
+                        hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
+                        result.created.append(rec.id)
+                    if writer is not None and len(ins_rows) - sent >= _CHUNK:
+                        writer.put(insert_sql, ins_rows[sent:])
+                        sent = len(ins_rows)
+                if writer is not None:
+                    writer.put(insert_sql, ins_rows[sent:])
+                    writer.close()
+                    writer = None
+                else:
+                    conn.executemany(insert_sql, ins_rows)
                 conn.executemany(update_sql, upd_rows)
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"cannot store {k.name}: {e}") from None
+            finally:
+                if writer is not None:  # an error on the way: let the writer stop first
+                    writer.close(raise_error=False)
+            if trigger is not None:
+                self._index_and_restore_trigger(conn, k, ins_rows, trigger)
+            self._check_foreign_ids(conn, k, [r[1 if k.geometry_type else 0] for r in ins_rows])
             conn.executemany(self._HISTORY_INSERT, hist_rows)
             self._touch(conn, k, at)
         return result
+
+    @staticmethod
+    def _drop_insert_trigger(conn: sqlite3.Connection, k: Kind) -> tuple[str, int]:
+        """For a bulk insert: drop the R-tree insert trigger (which calls a SQL function per
+        row) inside the caller's transaction; the index rows are then written directly from
+        the blobs' envelopes and the trigger made again before the commit, so no other
+        connection ever sees the table without it (they are locked out until then)."""
+        trig = f"rtree_{k.name}_geom_insert"
+        (ddl,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)
+        ).fetchone()
+        last = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {q(k.name)}").fetchone()[0]
+        conn.execute(f"DROP TRIGGER {q(trig)}")
+        return ddl, int(last)
+
+    @staticmethod
+    def _index_and_restore_trigger(
+        conn: sqlite3.Connection,
+        k: Kind,
+        rows: builtins.list[builtins.list[Any]],
+        trigger: tuple[str, int],
+    ) -> None:
+        ddl, last = trigger
+        fids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT fid FROM {q(k.name)} WHERE fid > ? ORDER BY fid", (last,)
+            )
+        ]
+        if len(fids) != len(rows):  # pragma: no cover - cannot happen under the write lock
+            raise DemineError("bulk insert: row count mismatch")
+        index = []
+        for fid, row in zip(fids, rows, strict=True):
+            env = fmt.envelope(row[0])
+            if env is not None:
+                index.append((fid, *env))
+        conn.executemany(f"INSERT INTO {q('rtree_' + k.name + '_geom')} VALUES (?,?,?,?,?)", index)
+        conn.execute(ddl)
 
     @staticmethod
     def _check_foreign_ids(conn: sqlite3.Connection, k: Kind, ids: builtins.list[str]) -> None:
@@ -828,6 +895,59 @@ class GeoPackageStore:
 
     def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> builtins.list[Record]:
         return list(self.list(kind, bbox=bbox))
+
+
+_CHUNK = 5000
+
+
+class _Writer:
+    """A thread that runs executemany batches on a connection, in order."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        import queue
+        import threading
+
+        self.conn = conn
+        self.q: queue.Queue[tuple[str, builtins.list[Any]] | None] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="demine-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.conn.executemany(*item)
+                except BaseException as e:  # handed to the caller in close()
+                    self.error = e
+
+    def put(self, sql: str, rows: builtins.list[Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        if rows:
+            self.q.put((sql, rows))
+
+    def close(self, *, raise_error: bool = True) -> None:
+        self.q.put(None)
+        self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+_LAYOUT: dict[int, tuple[Kind, tuple[str, ...], tuple[int, ...]]] = {}
+
+
+def _row_layout(kind: Kind) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The field names of a kind, and the positions of its boolean fields in a row of
+    _values (2 + the field's index)."""
+    hit = _LAYOUT.get(id(kind))
+    if hit is None or hit[0] is not kind:
+        pos = tuple(2 + i for i, f in enumerate(kind.fields) if f.type is FieldType.BOOLEAN)
+        hit = _LAYOUT[id(kind)] = (kind, kind.field_names, pos)
+    return hit[1], hit[2]
 
 
 def _gpkg_time(at: str) -> str:

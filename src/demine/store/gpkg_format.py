@@ -72,7 +72,7 @@ def decode_one(blob: bytes | None) -> Any:
     return shapely.from_wkb(bytes(blob[_wkb_offset(blob) :]))
 
 
-def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
+def envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
     """(minx, maxx, miny, maxy) from the header, or from the geometry when it has none."""
     if blob is None or len(blob) < 8:
         return None
@@ -93,7 +93,7 @@ def _envelope(blob: bytes | None) -> tuple[float, float, float, float] | None:
 
 def _st(i: int) -> Any:
     def f(blob: bytes | None) -> float | None:
-        e = _envelope(blob)
+        e = envelope(blob)
         return None if e is None else e[i]
 
     return f
@@ -104,7 +104,7 @@ def _st_isempty(blob: bytes | None) -> int | None:
         return None
     if len(blob) >= 8 and blob[3] & _FLAG_EMPTY:
         return 1
-    return 0 if _envelope(blob) is not None else 1
+    return 0 if envelope(blob) is not None else 1
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
