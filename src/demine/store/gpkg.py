@@ -576,12 +576,7 @@ class GeoPackageStore:
             upd_rows: list[list[Any]] = []
             hist_rows: list[tuple[Any, ...]] = []
             seen: set[str] = set()
-            # a bulk write overlaps building rows (Python) with storing them (SQLite, which
-            # runs without the GIL) on a second thread; the connection is used by one thread
-            # at a time
-            writer = _Writer(conn) if bulk else None
             trigger = self._drop_insert_trigger(conn, k) if bulk else None
-            sent = 0
             try:
                 for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
                     old = existing[i]
@@ -623,21 +618,10 @@ class GeoPackageStore:
                         )
                         hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
                         result.created.append(rec.id)
-                    if writer is not None and len(ins_rows) - sent >= _CHUNK:
-                        writer.put(insert_sql, ins_rows[sent:])
-                        sent = len(ins_rows)
-                if writer is not None:
-                    writer.put(insert_sql, ins_rows[sent:])
-                    writer.close()
-                    writer = None
-                else:
-                    conn.executemany(insert_sql, ins_rows)
+                conn.executemany(insert_sql, ins_rows)
                 conn.executemany(update_sql, upd_rows)
             except sqlite3.IntegrityError as e:
                 raise Conflict(f"cannot store {k.name}: {e}") from None
-            finally:
-                if writer is not None:  # an error on the way: let the writer stop first
-                    writer.close(raise_error=False)
             if trigger is not None:
                 self._index_and_restore_trigger(conn, k, ins_rows, trigger)
             self._check_foreign_ids(conn, k, [r[1 if k.geometry_type else 0] for r in ins_rows])
@@ -895,46 +879,6 @@ class GeoPackageStore:
 
     def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> builtins.list[Record]:
         return list(self.list(kind, bbox=bbox))
-
-
-_CHUNK = 5000
-
-
-class _Writer:
-    """A thread that runs executemany batches on a connection, in order."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        import queue
-        import threading
-
-        self.conn = conn
-        self.q: queue.Queue[tuple[str, builtins.list[Any]] | None] = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="demine-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self.q.get()
-            if item is None:
-                return
-            if self.error is None:
-                try:
-                    self.conn.executemany(*item)
-                except BaseException as e:  # handed to the caller in close()
-                    self.error = e
-
-    def put(self, sql: str, rows: builtins.list[Any]) -> None:
-        if self.error is not None:
-            raise self.error
-        if rows:
-            self.q.put((sql, rows))
-
-    def close(self, *, raise_error: bool = True) -> None:
-        self.q.put(None)
-        self.thread.join()
-        if raise_error and self.error is not None:
-            raise self.error
 
 
 _LAYOUT: dict[int, tuple[Kind, tuple[str, ...], tuple[int, ...]]] = {}
