@@ -188,11 +188,21 @@ remove_gpkg = _remove_gpkg
 
 # --- running demine and other programs ------------------------------------------------------
 
-def subprocess_env() -> dict[str, str]:
+def subprocess_env(*, bytecode_cache: bool = True) -> dict[str, str]:
+    """The environment of the programs timed. With ``bytecode_cache`` (the default) compiled
+    modules are cached under bench/.data/pycache, as an installed program's are, even where
+    PYTHONDONTWRITEBYTECODE is set; without it nothing is cached and every process compiles
+    demine's sources again."""
     env = dict(os.environ)
     pp = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(SRC) + (os.pathsep + pp if pp else "")
     env.setdefault("DEMINE_USER", "bench")
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(data_dir() / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
     return env
 
 
@@ -214,9 +224,9 @@ def run_checked(cmd: Sequence[str]) -> str:
     return p.stdout
 
 
-def time_cmd(cmd: Sequence[str]) -> tuple[float, str]:
+def time_cmd(cmd: Sequence[str], *, bytecode_cache: bool = True) -> tuple[float, str]:
     """Wall time (s) of one run of a command, start to exit; its stdout. Raises on failure."""
-    env = subprocess_env()
+    env = subprocess_env(bytecode_cache=bytecode_cache)
     t0 = time.perf_counter()
     p = subprocess.run(list(cmd), capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0

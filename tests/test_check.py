@@ -127,3 +127,37 @@ def test_cli_check_without_store(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["--db", str(tmp_path / "none.gpkg"), "check", "48", "37"])
     assert r.exit_code == 3
     assert "demine init" in r.output
+
+
+def test_numpy_scalars_are_accepted(one_hazard: Any) -> None:
+    """Library callers pass numpy floats (a bug once made PROJ reject them)."""
+    store, near = one_hazard
+    lon, lat, _ = GEOD.fwd(37.52, 48.006, 90.0, 1000.0)
+    hits = check_point(store, np.float64(lat), np.float64(lon), np.float64(2000.0))
+    assert [h.record.id for h in hits] == [near.id]
+    assert hits[0].distance_m == pytest.approx(_truth(lon, lat, BOX), rel=0.005)
+
+
+def test_batch_lookup_agrees_with_single_checks(store: Any) -> None:
+    from demine.services.safety import HazardIndex
+
+    rng = np.random.default_rng(5)
+    recs = []
+    for i in range(40):
+        x, y = rng.uniform(37, 37.2), rng.uniform(48, 48.2)
+        recs.append(Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open",
+                                                 "name": str(i)},
+                           shapely.MultiPolygon([shapely.box(x, y, x + 0.004, y + 0.003)])))
+    store.upsert("hazards", recs, actor="t")
+    idx = HazardIndex.from_store(store)
+    lons, lats = rng.uniform(36.99, 37.21, 300), rng.uniform(47.99, 48.21, 300)
+    pi, hi, d = idx.within(lons, lats, 300.0)
+    batch = {(int(p), idx.records[int(h)].id): float(x) for p, h, x in zip(pi, hi, d,
+                                                                           strict=True)}
+    single = {}
+    for p in range(300):
+        for hit in check_point(store, float(lats[p]), float(lons[p]), 300.0):
+            single[(p, hit.record.id)] = hit.distance_m
+    assert batch.keys() == single.keys() and len(batch) > 20
+    for key, dist in batch.items():
+        assert dist == pytest.approx(single[key], rel=0.005, abs=0.5)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Geod, Proj
 
 __all__ = [
     "GeometryIndex",
@@ -117,10 +117,11 @@ def geodesic_distance(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> FloatArray:
     return res
 
 
-def _aeqd(lon: float, lat: float) -> Transformer:
-    return Transformer.from_crs(
-        "OGC:CRS84", f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +ellps=WGS84 +units=m",
-        always_xy=True)
+def _aeqd(lon: float, lat: float) -> Proj:
+    """Azimuthal equidistant projection on WGS 84 centred on (lon, lat): distances from the
+    centre are geodesic. A bare Proj (no CRS database look-up) costs a fraction of a
+    millisecond to make, a Transformer from a CRS some ten."""
+    return Proj(f"+proj=aeqd +lat_0={float(lat)!r} +lon_0={float(lon)!r} +ellps=WGS84 +units=m")
 
 
 def distance_to_geometries(lon: float, lat: float, geoms: Any,
@@ -136,7 +137,7 @@ def distance_to_geometries(lon: float, lat: float, geoms: Any,
     dense = shapely.segmentize(arr[have], max_segment_deg)
 
     def fwd(c: FloatArray) -> FloatArray:
-        x, y = tr.transform(c[:, 0], c[:, 1])
+        x, y = tr(c[:, 0], c[:, 1])
         return np.column_stack([x, y])
 
     proj = shapely.transform(dense, fwd)

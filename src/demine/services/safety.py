@@ -90,8 +90,11 @@ class HazardIndex:
     """The open hazards of a store in memory, for batch lookups of many points at once."""
 
     def __init__(self, records: list[Record]) -> None:
+        from demine.geo.geodesy import GeometryIndex
+
         self.records = records
         self.geoms = np.asarray([r.geometry for r in records], dtype=object)
+        self._index = GeometryIndex(self.geoms)  # built once, queried many times
 
     @classmethod
     def from_store(cls, store: Store, *, include_closed: bool = False) -> HazardIndex:
@@ -107,8 +110,6 @@ class HazardIndex:
         self, lons: np.ndarray, lats: np.ndarray, radius_m: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (point index, hazard index, geodesic distance m) pairs within radius_m."""
-        from demine.geo.geodesy import batch_within
-
-        return batch_within(
-            np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), self.geoms, radius_m
+        return self._index.within(
+            np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), radius_m
         )
