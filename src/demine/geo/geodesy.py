@@ -73,17 +73,23 @@ def geodesic_area(geoms: Any) -> FloatArray:
     out = np.zeros(len(arr))
     if not len(arr):
         return out
-    poly = np.array([g is not None and shapely.get_type_id(g) in (3, 6, 7) for g in arr], bool)
+    ids = shapely.get_type_id(arr)  # -1 for None
+    poly = (ids == 3) | (ids == 6) | (ids == 7)
     if not poly.any():
         return out
-    sub = shapely.orient_polygons(arr[poly], exterior_cw=False)
+    sub = arr[poly]
     parts, part_geom = shapely.get_parts(sub, return_index=True)
-    parts2, p2 = shapely.get_parts(parts, return_index=True)  # members of collections
-    part_geom = part_geom[p2]
-    is_poly = shapely.get_type_id(parts2) == 3
-    rings, ring_part = shapely.get_rings(parts2[is_poly], return_index=True)
+    if (ids[poly] == 7).any():  # members of collections
+        parts, p2 = shapely.get_parts(parts, return_index=True)
+        part_geom = part_geom[p2]
+    is_poly = shapely.get_type_id(parts) == 3
+    rings, ring_part = shapely.get_rings(parts[is_poly], return_index=True)
     if not len(rings):
         return out
+    # the first ring of each polygon is its exterior, the others are holes: areas are taken
+    # unsigned and holes subtracted, whatever the rings' orientation
+    exterior = np.ones(len(rings), bool)
+    exterior[1:] = ring_part[1:] != ring_part[:-1]
     ring_geom = part_geom[is_poly][ring_part]
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     # Projection centre per geometry: the middle of its bounding box.
@@ -102,8 +108,9 @@ def geodesic_area(geoms: Any) -> FloatArray:
     y = _RQ * k * (cb0 * sb - sb0 * cb * cdl)
     same = ring_of[1:] == ring_of[:-1]
     cross = np.where(same, x[:-1] * y[1:] - x[1:] * y[:-1], 0.0)
-    ring_area = np.bincount(ring_of[:-1], weights=cross, minlength=len(rings)) / 2
-    g_area = np.bincount(ring_geom, weights=ring_area, minlength=len(sub))
+    ring_area = np.abs(np.bincount(ring_of[:-1], weights=cross, minlength=len(rings)) / 2)
+    g_area = np.bincount(ring_geom, weights=np.where(exterior, ring_area, -ring_area),
+                         minlength=len(sub))
     out[poly] = np.abs(g_area)
     return out
 
