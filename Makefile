@@ -28,8 +28,8 @@ lint: setup
 	$(BIN)/mypy src
 
 bench: setup
-	$(BIN)/python bench/import_hazards.py
-	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/import_hazards.py --repeat 3
+	$(BIN)/python bench/lookup.py --repeat 3
 	$(BIN)/python bench/check_cli.py
 
 clean:
