@@ -85,6 +85,7 @@ def _parse_mapping(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")]
 KindOpt = Annotated[
     str,
     typer.Option(
@@ -372,7 +373,7 @@ def _cell(v: Any) -> str:
 
 @app.command()
 def show(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
+    record_id: IdArg,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -406,7 +407,7 @@ def show(
 
 @app.command()
 def history(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
+    record_id: IdArg,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -463,7 +464,7 @@ def history(
 
 @app.command()
 def restore(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
+    record_id: IdArg,
     revision: Annotated[int, typer.Option("--revision", help="The revision to bring back.")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
@@ -485,7 +486,7 @@ def restore(
 
 @app.command()
 def update(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
+    record_id: IdArg,
     values: Annotated[
         list[str],
         typer.Argument(metavar="FIELD=VALUE...", help="New values; FIELD= clears a field."),
@@ -520,7 +521,7 @@ def update(
 
 @app.command()
 def delete(
-    record_id: Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")],
+    record_id: IdArg,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     if_revision: Annotated[int | None, typer.Option("--if-revision")] = None,
     db: DbOpt = None,
@@ -636,3 +637,8 @@ def demo(
             )
         if serve:
             serve_demo(Path(db), host=host, port=port)
+
+
+from demine.cli.risk import risk_app  # noqa: E402
+
+app.add_typer(risk_app, name="risk")

@@ -350,8 +350,42 @@ EO_REPORTS = Kind(
     rules=(_not_future("reported_at"),),
 )
 
+RISK_UPDATES = Kind(
+    name="risk_updates",
+    title="Learned failure rates",
+    description=(
+        "Failure-rate beliefs per device type learned from what clearance found (conjugate "
+        "Beta update of the catalogue prior), with the evidence they came from. Later "
+        "estimates use the newest; the history keeps every earlier one."
+    ),
+    geometry_type=None,
+    allowed_geometries=None,
+    geometry_required=False,
+    fields=(
+        FieldSpec("key", T.TEXT, "device_type:parameter", required=True),
+        FieldSpec("device_type", T.TEXT, "Device type code", required=True),
+        FieldSpec(
+            "parameter",
+            T.ENUM,
+            "Which failure rate",
+            required=True,
+            choices=("sd_fail", "residual"),
+        ),
+        FieldSpec("prior_alpha", T.REAL, "Prior Beta alpha", required=True, minimum=0),
+        FieldSpec("prior_beta", T.REAL, "Prior Beta beta", required=True, minimum=0),
+        FieldSpec("successes", T.INTEGER, "Devices that failed (were still live)", minimum=0),
+        FieldSpec("trials", T.INTEGER, "Devices counted", minimum=0),
+        FieldSpec("posterior_alpha", T.REAL, "Posterior Beta alpha", required=True, minimum=0),
+        FieldSpec("posterior_beta", T.REAL, "Posterior Beta beta", required=True, minimum=0),
+        FieldSpec("evidence", T.TEXT, "The evidence, as JSON: emplacement records and finds"),
+        FieldSpec("assumptions", T.TEXT, "Counting assumptions"),
+        FieldSpec("learned_at", T.DATETIME, "When learned (UTC)"),
+    ),
+    natural_key="key",
+)
+
 KINDS: dict[str, Kind] = {
-    k.name: k for k in (HAZARDS, EMPLACEMENTS, DEVICE_TYPES, FINDS, EO_REPORTS)
+    k.name: k for k in (HAZARDS, EMPLACEMENTS, DEVICE_TYPES, FINDS, EO_REPORTS, RISK_UPDATES)
 }
 
 _LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

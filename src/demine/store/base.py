@@ -71,6 +71,7 @@ class Store(Protocol):
         actor: str,
         reason: str | None = None,
         progress: Any = None,
+        origin: str = "user",
     ) -> UpsertResult: ...
     def update(
         self,
@@ -82,6 +83,8 @@ class Store(Protocol):
         if_revision: int | None = None,
         actor: str,
         reason: str | None = None,
+        extra: dict[str, Any] | None = None,
+        origin: str = "user",
     ) -> Record: ...
     def delete(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import shapely
 
-from demine.errors import Conflict, DemineError, NotFound
+from demine.errors import Conflict, DemineError, NotFound, PermissionDenied
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store import gpkg_format as fmt
@@ -30,7 +30,7 @@ from demine.store.base import Revision, UpsertResult
 from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: risk_updates
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
@@ -81,6 +81,17 @@ class GeoPackageStore:
                     f"{self.path} is a GeoPackage but not a demine store: run 'demine init' on "
                     "a new file, or import it as a layer"
                 )
+            row = self._conn.execute(
+                "SELECT value FROM demine_settings WHERE key = 'schema_version'"
+            ).fetchone()
+            version = orjson.loads(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise DemineError(
+                    f"{self.path} was made by a newer demine (schema {version}; this one knows "
+                    f"{SCHEMA_VERSION}): upgrade demine"
+                )
+            if version < SCHEMA_VERSION:  # forward migration: idempotent, in one transaction
+                self.init()
         return self._conn
 
     def close(self) -> None:
@@ -181,8 +192,8 @@ class GeoPackageStore:
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
                 conn.execute(
-                    "INSERT OR IGNORE INTO demine_settings(key, value) "
-                    "VALUES ('schema_version', ?)",
+                    "INSERT INTO demine_settings(key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (orjson.dumps(SCHEMA_VERSION).decode(),),
                 )
                 for k, v in (settings or {}).items():
@@ -469,14 +480,19 @@ class GeoPackageStore:
         return int(self.conn.execute(f"SELECT count(*) FROM {q(k.name)}").fetchone()[0])
 
     def history(self, record_id: str) -> builtins.list[Revision]:
-        rows = self.conn.execute(
+        rows = self._history_rows(self.conn, record_id)
+        return [self._revision(record_id, r) for r in rows]
+
+    @staticmethod
+    def _history_rows(conn: sqlite3.Connection, record_id: str) -> builtins.list[Any]:
+        rows = conn.execute(
             "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, geom "
             "FROM demine_history WHERE record_id = ? ORDER BY revision",
             (record_id,),
         ).fetchall()
         if not rows:
             raise NotFound(f"no record with id {record_id}")
-        return [self._revision(record_id, r) for r in rows]
+        return rows
 
     def _revision(self, record_id: str, r: Sequence[Any]) -> Revision:
         kind, revision, op, at, actor, reason, source_id, props, extra, geom = r
@@ -545,6 +561,7 @@ class GeoPackageStore:
         actor: str,
         reason: str | None = None,
         progress: Any = None,
+        origin: str = "user",
     ) -> UpsertResult:
         """Create or update many records in one transaction.
 
@@ -596,6 +613,7 @@ class GeoPackageStore:
                         ):
                             result.unchanged.append(rec.id)
                             continue
+                        _guard(k, old_rec.properties, rec.properties, origin)
                         rec.revision = old_rec.revision + 1
                         rec.created_at = old_rec.created_at
                         rec.updated_at, rec.updated_by = at, actor
@@ -741,6 +759,7 @@ class GeoPackageStore:
         actor: str,
         reason: str | None = None,
         extra: dict[str, Any] | None = None,
+        origin: str = "user",
     ) -> Record:
         """Replace a record's properties and/or geometry, as a new revision.
 
@@ -759,6 +778,7 @@ class GeoPackageStore:
                     f"{if_revision}: someone changed it since you read it"
                 )
             if properties is not None:
+                _guard(k, rec.properties, properties, origin)
                 rec.properties = dict(properties)
             if extra is not None:
                 rec.extra = dict(extra)
@@ -818,13 +838,7 @@ class GeoPackageStore:
     ) -> Record:
         """Make an earlier revision current again, as a new revision (op ``restore``)."""
         with self._write() as conn:
-            rows = conn.execute(
-                "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, geom "
-                "FROM demine_history WHERE record_id = ? ORDER BY revision",
-                (record_id,),
-            ).fetchall()
-            if not rows:
-                raise NotFound(f"no record with id {record_id}")
+            rows = self._history_rows(conn, record_id)
             chosen = [r for r in rows if r[1] == revision]
             if not chosen:
                 raise NotFound(
@@ -879,6 +893,21 @@ class GeoPackageStore:
 
     def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> builtins.list[Record]:
         return list(self.list(kind, bbox=bbox))
+
+
+STATUS_FIELDS = ("status", "closed_on")
+
+
+def _guard(k: Kind, old: dict[str, Any], new: dict[str, Any], origin: str) -> None:
+    """The store's rule: no risk estimate changes a hazard's status. Risk is information;
+    only land release (or a person, with a reason in the history) changes status."""
+    if k.name == "hazards" and origin == "risk":
+        changed = [f for f in STATUS_FIELDS if old.get(f) != new.get(f)]
+        if changed:
+            raise PermissionDenied(
+                f"a risk estimate cannot change a hazard's {', '.join(changed)}: only land "
+                "release does (IMAS 07.11)"
+            )
 
 
 _LAYOUT: dict[int, tuple[Kind, tuple[str, ...], tuple[int, ...]]] = {}
