@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python bench/import_hazards.py --repeat 3
 	$(BIN)/python bench/lookup.py --repeat 3
 	$(BIN)/python bench/check_cli.py
+	$(BIN)/python bench/risk.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -51,6 +51,7 @@ if str(SRC) not in sys.path:  # demine from the working tree when not installed
 
 # --- data ---------------------------------------------------------------------------------------
 
+
 def data_dir() -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     return DATA
@@ -93,8 +94,9 @@ def hazard_rings(n: int, seed: int = SEED_HAZARDS) -> tuple[np.ndarray, np.ndarr
     return np.round(ring, 7), area
 
 
-def hazards_geojson(n: int, seed: int = SEED_HAZARDS, *, log: Callable[[str], None] = print
-                    ) -> Path:
+def hazards_geojson(
+    n: int, seed: int = SEED_HAZARDS, *, log: Callable[[str], None] = print
+) -> Path:
     """One GeoJSON FeatureCollection of n synthetic hazards (made once, then reused)."""
     path = data_dir() / f"hazards_{n}_{seed}.geojson"
     if path.exists():
@@ -142,8 +144,14 @@ def _demine_store_fingerprint() -> str:
     """A hash of the demine sources that shape a store, so a cached store is rebuilt when they
     change."""
     h = hashlib.sha1()
-    for rel in ("store/gpkg.py", "store/gpkg_format.py", "store/base.py", "model/kinds.py",
-                "model/schema.py", "services/register.py"):
+    for rel in (
+        "store/gpkg.py",
+        "store/gpkg_format.py",
+        "store/base.py",
+        "model/kinds.py",
+        "model/schema.py",
+        "services/register.py",
+    ):
         p = SRC / "demine" / rel
         h.update(p.read_bytes() if p.exists() else b"-")
     return h.hexdigest()[:12]
@@ -165,8 +173,9 @@ def hazard_store(n: int, *, fresh: bool = False, log: Callable[[str], None] = pr
     _remove_gpkg(tmp)
     t0 = time.perf_counter()
     run_checked(demine_cmd("--db", str(tmp), "init", "--json"))
-    out = run_checked(demine_cmd("--db", str(tmp), "import", str(src), "--kind", "hazards",
-                                 "--json"))
+    out = run_checked(
+        demine_cmd("--db", str(tmp), "import", str(src), "--kind", "hazards", "--json")
+    )
     rep = json.loads(out)
     assert rep.get("imported") == n, f"import stored {rep.get('imported')} of {n}"
     _remove_gpkg(path)
@@ -187,6 +196,7 @@ remove_gpkg = _remove_gpkg
 
 
 # --- running demine and other programs ------------------------------------------------------
+
 
 def subprocess_env(*, bytecode_cache: bool = True) -> dict[str, str]:
     """The environment of the programs timed. With ``bytecode_cache`` (the default) compiled
@@ -212,15 +222,21 @@ def demine_cmd(*args: str) -> list[str]:
     exe = Path(sys.executable).parent / "demine"
     if exe.exists():
         return [str(exe), *args]
-    return [sys.executable, "-c", "import sys; from demine.cli.app import main; "
-            "sys.argv[0] = 'demine'; sys.exit(main())", *args]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from demine.cli.app import main; sys.argv[0] = 'demine'; sys.exit(main())",
+        *args,
+    ]
 
 
 def run_checked(cmd: Sequence[str]) -> str:
     p = subprocess.run(list(cmd), capture_output=True, text=True, env=subprocess_env())
     if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {p.returncode}:\n"
-                           f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... exited {p.returncode}:\n"
+            f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        )
     return p.stdout
 
 
@@ -231,8 +247,10 @@ def time_cmd(cmd: Sequence[str], *, bytecode_cache: bool = True) -> tuple[float,
     p = subprocess.run(list(cmd), capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
     if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} ... exited {p.returncode}:\n"
-                           f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:4])} ... exited {p.returncode}:\n"
+            f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
+        )
     return dt, p.stdout
 
 
@@ -248,12 +266,24 @@ def timer(into: dict[str, float], key: str) -> Iterator[None]:
 def summary(times: Sequence[float]) -> dict[str, float]:
     ts = sorted(times)
     p90 = ts[min(len(ts) - 1, math.ceil(0.9 * len(ts)) - 1)]
-    return {"n": len(ts), "min": ts[0], "median": statistics.median(ts), "p90": p90,
-            "max": ts[-1], "mean": statistics.fmean(ts)}
+    return {
+        "n": len(ts),
+        "min": ts[0],
+        "median": statistics.median(ts),
+        "p90": p90,
+        "max": ts[-1],
+        "mean": statistics.fmean(ts),
+    }
 
 
-def retry(what: str, fn: Callable[[], Any], *, wait_s: float, until_s: float,
-          log: Callable[[str], None] = print) -> Any:
+def retry(
+    what: str,
+    fn: Callable[[], Any],
+    *,
+    wait_s: float,
+    until_s: float,
+    log: Callable[[str], None] = print,
+) -> Any:
     """Call fn until it succeeds or until_s seconds have passed (demine is being written while
     these benchmarks are); re-raise the last error then."""
     t_end = time.monotonic() + until_s
@@ -263,14 +293,17 @@ def retry(what: str, fn: Callable[[], Any], *, wait_s: float, until_s: float,
         except Exception as e:  # noqa: BLE001 - any failure of the code under test
             if time.monotonic() + wait_s > t_end:
                 raise
-            log(f"{what} failed ({type(e).__name__}: {str(e).strip()[:300]}); "
-                f"retrying in {wait_s:.0f} s")
+            log(
+                f"{what} failed ({type(e).__name__}: {str(e).strip()[:300]}); "
+                f"retrying in {wait_s:.0f} s"
+            )
             time.sleep(wait_s)
             for m in [m for m in sys.modules if m == "demine" or m.startswith("demine.")]:
                 del sys.modules[m]  # pick up the newest code
 
 
 # --- the machine --------------------------------------------------------------------------------
+
 
 def _cpu_model() -> str:
     try:
@@ -303,10 +336,18 @@ def _version(mod: str) -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return out.stdout.strip() + (" + uncommitted changes in src/" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -325,12 +366,15 @@ def machine() -> dict[str, Any]:
     }
     try:
         ogr = shutil.which("ogr2ogr")
-        info["ogr2ogr"] = subprocess.run([ogr or "ogr2ogr", "--version"], capture_output=True,
-                                         text=True).stdout.strip()
+        info["ogr2ogr"] = subprocess.run(
+            [ogr or "ogr2ogr", "--version"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         info["ogr2ogr"] = None
-    libs = {m: _version(m) for m in ("numpy", "shapely", "pyproj", "pyogrio", "geopandas",
-                                     "orjson", "pandas")}
+    libs = {
+        m: _version(m)
+        for m in ("numpy", "shapely", "pyproj", "pyogrio", "geopandas", "orjson", "pandas")
+    }
     try:
         import shapely
 
@@ -368,6 +412,7 @@ def machine_lines(m: dict[str, Any]) -> list[str]:
 
 # --- tables and results ------------------------------------------------------------------------
 
+
 @dataclass
 class Row:
     what: str
@@ -391,9 +436,17 @@ class Row:
         return self.ratio <= self.goal_ratio
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what": self.what, "demine_s": self.demine_s, "anchor": self.anchor,
-                "anchor_s": self.anchor_s, "ratio": self.ratio, "goal": self.goal,
-                "goal_ratio": self.goal_ratio, "met": self.met, "note": self.note}
+        return {
+            "what": self.what,
+            "demine_s": self.demine_s,
+            "anchor": self.anchor,
+            "anchor_s": self.anchor_s,
+            "ratio": self.ratio,
+            "goal": self.goal,
+            "goal_ratio": self.goal_ratio,
+            "met": self.met,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -413,10 +466,16 @@ class Report:
     def write(self) -> Path:
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"{self.name}{'-quick' if self.quick else ''}.json"
-        doc = {"benchmark": self.name, "title": self.title, "quick": self.quick,
-               "machine": self.machine, "params": self.params,
-               "rows": [r.to_dict() for r in self.rows], "details": self.details,
-               "notes": self.notes}
+        doc = {
+            "benchmark": self.name,
+            "title": self.title,
+            "quick": self.quick,
+            "machine": self.machine,
+            "params": self.params,
+            "rows": [r.to_dict() for r in self.rows],
+            "details": self.details,
+            "notes": self.notes,
+        }
         path.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
         return path
 
@@ -452,8 +511,18 @@ def _fmt_met(m: bool | None) -> str:
 def print_table(rep: Report) -> None:
     lines = machine_lines(rep.machine)
     headers = ("what", "demine", "anchor", "anchor time", "ratio", "goal", "met?")
-    cells = [(r.what, fmt_s(r.demine_s), r.anchor, fmt_s(r.anchor_s), _fmt_ratio(r.ratio),
-              r.goal or "—", _fmt_met(r.met)) for r in rep.rows]
+    cells = [
+        (
+            r.what,
+            fmt_s(r.demine_s),
+            r.anchor,
+            fmt_s(r.anchor_s),
+            _fmt_ratio(r.ratio),
+            r.goal or "—",
+            _fmt_met(r.met),
+        )
+        for r in rep.rows
+    ]
     title = rep.title + (" (--quick)" if rep.quick else "")
     try:
         from rich.console import Console

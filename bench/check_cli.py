@@ -33,16 +33,24 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15, help="runs of each command (default 15)")
     ap.add_argument("--fresh", action="store_true", help="rebuild the cached store")
     ap.add_argument("--no-retry", action="store_true")
-    ap.add_argument("--importtime", action="store_true",
-                    help="also print the slowest imports of one check (python -X importtime)")
+    ap.add_argument(
+        "--importtime",
+        action="store_true",
+        help="also print the slowest imports of one check (python -X importtime)",
+    )
     args = ap.parse_args()
     n = args.hazards or (c.QUICK_HAZARDS if args.quick else c.FULL_HAZARDS)
 
     def build_store() -> Path:
         return c.hazard_store(n, fresh=args.fresh, log=c.log)
 
-    store = build_store() if args.no_retry else c.retry(
-        "demine store", build_store, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log)
+    store = (
+        build_store()
+        if args.no_retry
+        else c.retry(
+            "demine store", build_store, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log
+        )
+    )
 
     rng = np.random.default_rng(c.SEED_CHECKS)
     lons = rng.uniform(c.LON_MIN, c.LON_MAX, args.runs)
@@ -52,8 +60,16 @@ def main() -> None:
     cmd_import = [py, "-c", "import demine"]
 
     def check_cmd(i: int) -> list[str]:
-        return c.demine_cmd("--db", str(store), "check", f"{lats[i]:.6f}", f"{lons[i]:.6f}",
-                            "--radius", f"{RADIUS_M:g}", "--json")
+        return c.demine_cmd(
+            "--db",
+            str(store),
+            "check",
+            f"{lats[i]:.6f}",
+            f"{lons[i]:.6f}",
+            "--radius",
+            f"{RADIUS_M:g}",
+            "--json",
+        )
 
     def one_check(i: int, bytecode_cache: bool = True) -> tuple[float, int]:
         dt, out = c.time_cmd(check_cmd(i), bytecode_cache=bytecode_cache)
@@ -63,8 +79,13 @@ def main() -> None:
     if args.no_retry:
         one_check(0)
     else:
-        c.retry("demine check", lambda: one_check(0), wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S,
-                log=c.log)
+        c.retry(
+            "demine check",
+            lambda: one_check(0),
+            wait_s=RETRY_WAIT_S,
+            until_s=RETRY_FOR_S,
+            log=c.log,
+        )
     c.time_cmd(cmd_pass)
     c.time_cmd(cmd_import)
 
@@ -85,34 +106,66 @@ def main() -> None:
     s_check, s_pass, s_import = c.summary(t_check), c.summary(t_pass), c.summary(t_import)
     s_nocache = c.summary(t_nocache)
 
-    rep = c.Report("check_cli", f"One 'demine check' process on a store of {n:,} hazards "
-                   f"(radius {RADIUS_M:g} m, {args.runs} runs)",
-                   quick=args.quick and not args.hazards)
-    rep.params = {"hazards": n, "runs": args.runs, "radius_m": RADIUS_M,
-                  "command": " ".join(check_cmd(0)[:1] + ["--db", "STORE", "check", "LAT",
-                                                          "LON", "--radius",
-                                                          f"{RADIUS_M:g}", "--json"])}
+    rep = c.Report(
+        "check_cli",
+        f"One 'demine check' process on a store of {n:,} hazards "
+        f"(radius {RADIUS_M:g} m, {args.runs} runs)",
+        quick=args.quick and not args.hazards,
+    )
+    rep.params = {
+        "hazards": n,
+        "runs": args.runs,
+        "radius_m": RADIUS_M,
+        "command": " ".join(
+            check_cmd(0)[:1]
+            + ["--db", "STORE", "check", "LAT", "LON", "--radius", f"{RADIUS_M:g}", "--json"]
+        ),
+    }
     for stat in ("median", "p90", "min"):
-        rep.rows.append(c.Row(f"demine check, {stat}", s_check[stat], "python -c pass",
-                              s_pass[stat]))
-    rep.rows.append(c.Row("demine check, median", s_check["median"], "python -c 'import demine'",
-                          s_import["median"]))
-    rep.rows.append(c.Row(f"demine check without bytecode cache, median of {len(t_nocache)}",
-                          s_nocache["median"], "python -c pass", s_pass["median"]))
-    rep.details = {"check_no_bytecode_cache_s": t_nocache, "check_no_bytecode_cache": s_nocache,
-                   "check_s": t_check, "hits": hits, "python_pass_s": t_pass,
-                   "python_import_demine_s": t_import, "check": s_check, "python_pass": s_pass,
-                   "python_import_demine": s_import,
-                   "points": [[float(a), float(b)] for a, b in zip(lats, lons, strict=True)]}
-    rep.notes.append(f"hazards found per check: {min(hits)}..{max(hits)} "
-                     f"({sum(h > 0 for h in hits)} of {args.runs} points had some); "
-                     f"demine check median − python -c pass median = "
-                     f"{(s_check['median'] - s_pass['median']) * 1e3:.0f} ms, − import demine = "
-                     f"{(s_check['median'] - s_import['median']) * 1e3:.0f} ms")
+        rep.rows.append(
+            c.Row(f"demine check, {stat}", s_check[stat], "python -c pass", s_pass[stat])
+        )
+    rep.rows.append(
+        c.Row(
+            "demine check, median",
+            s_check["median"],
+            "python -c 'import demine'",
+            s_import["median"],
+        )
+    )
+    rep.rows.append(
+        c.Row(
+            f"demine check without bytecode cache, median of {len(t_nocache)}",
+            s_nocache["median"],
+            "python -c pass",
+            s_pass["median"],
+        )
+    )
+    rep.details = {
+        "check_no_bytecode_cache_s": t_nocache,
+        "check_no_bytecode_cache": s_nocache,
+        "check_s": t_check,
+        "hits": hits,
+        "python_pass_s": t_pass,
+        "python_import_demine_s": t_import,
+        "check": s_check,
+        "python_pass": s_pass,
+        "python_import_demine": s_import,
+        "points": [[float(a), float(b)] for a, b in zip(lats, lons, strict=True)],
+    }
+    rep.notes.append(
+        f"hazards found per check: {min(hits)}..{max(hits)} "
+        f"({sum(h > 0 for h in hits)} of {args.runs} points had some); "
+        f"demine check median − python -c pass median = "
+        f"{(s_check['median'] - s_pass['median']) * 1e3:.0f} ms, − import demine = "
+        f"{(s_check['median'] - s_import['median']) * 1e3:.0f} ms"
+    )
     if args.importtime:
         rep.details["importtime"] = _importtime(check_cmd(0))
-        rep.notes.append("slowest imports (cumulative µs): " + ", ".join(
-            f"{m} {us:,}" for m, us in rep.details["importtime"][:12]))
+        rep.notes.append(
+            "slowest imports (cumulative µs): "
+            + ", ".join(f"{m} {us:,}" for m, us in rep.details["importtime"][:12])
+        )
     rep.print()
     print(f"results: {rep.write()}")
 
@@ -122,8 +175,14 @@ def _importtime(cmd: list[str]) -> list[tuple[str, int]]:
     import subprocess
 
     args = cmd[1:] if cmd[0] != sys.executable else cmd[3:]
-    py_cmd = [sys.executable, "-X", "importtime", "-c", "import sys; from demine.cli.app "
-              "import main; sys.argv[0] = 'demine'; sys.exit(main())", *args]
+    py_cmd = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-c",
+        "import sys; from demine.cli.app import main; sys.argv[0] = 'demine'; sys.exit(main())",
+        *args,
+    ]
     p = subprocess.run(py_cmd, capture_output=True, text=True, env=c.subprocess_env())
     top: list[tuple[str, int]] = []
     for line in p.stderr.splitlines():

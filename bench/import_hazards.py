@@ -52,18 +52,20 @@ def run_demine_cli(src: Path, db: Path, n: int) -> tuple[float, float]:
     """(init seconds, import seconds) of the demine CLI on a new store."""
     c.remove_gpkg(db)
     t_init, _ = c.time_cmd(c.demine_cmd("--db", str(db), "init", "--json"))
-    t_imp, out = c.time_cmd(c.demine_cmd("--db", str(db), "import", str(src), "--kind",
-                                         "hazards", "--json"))
+    t_imp, out = c.time_cmd(
+        c.demine_cmd("--db", str(db), "import", str(src), "--kind", "hazards", "--json")
+    )
     rep = json.loads(out)
     if rep.get("imported") != n or not rep.get("stored"):
-        raise RuntimeError(f"demine import stored {rep.get('imported')} of {n}: "
-                           f"{str(rep)[:1000]}")
+        raise RuntimeError(f"demine import stored {rep.get('imported')} of {n}: {str(rep)[:1000]}")
     return t_init, t_imp
 
 
-_STAGES = (("demine.io.sources", "read_source", "parse (read_source)"),
-           ("demine.geo.checks", "check_geometries", "geometry checks (check_geometries)"),
-           ("demine.geo.geodesy", "geodesic_area", "geodesic area"))
+_STAGES = (
+    ("demine.io.sources", "read_source", "parse (read_source)"),
+    ("demine.geo.checks", "check_geometries", "geometry checks (check_geometries)"),
+    ("demine.geo.geodesy", "geodesic_area", "geodesic area"),
+)
 
 
 def _patch_stages(parts: dict[str, float], nested: dict[str, str]) -> list[tuple[Any, str, Any]]:
@@ -105,8 +107,9 @@ def _patch_stages(parts: dict[str, float], nested: dict[str, str]) -> list[tuple
     return patched
 
 
-def run_demine_library(src: Path, db: Path, n: int, profile: bool = False
-                       ) -> tuple[float, dict[str, float], dict[str, str], float, str | None]:
+def run_demine_library(
+    src: Path, db: Path, n: int, profile: bool = False
+) -> tuple[float, dict[str, float], dict[str, str], float, str | None]:
     """Time ``import_file`` in-process on a new store, with a breakdown by stage and the time
     spent in Python's cyclic garbage collector (which lands on whichever stage allocates)."""
     import gc
@@ -170,12 +173,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="10,000 polygons instead of 100,000")
     ap.add_argument("--n", type=int, help="number of polygons (overrides --quick)")
-    ap.add_argument("--repeat", type=int, help="runs of each (default 3 quick, 1 full); the "
-                    "best run is compared")
-    ap.add_argument("--profile", action="store_true",
-                    help="also run the library import under cProfile and print the top")
-    ap.add_argument("--no-retry", action="store_true",
-                    help="fail at once when demine fails (default: retry for 40 min)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        help="runs of each (default 3 quick, 1 full); the best run is compared",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the library import under cProfile and print the top",
+    )
+    ap.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="fail at once when demine fails (default: retry for 40 min)",
+    )
     args = ap.parse_args()
     n = args.n or (c.QUICK_HAZARDS if args.quick else c.FULL_HAZARDS)
     repeat = args.repeat or (3 if args.quick else 1)
@@ -196,9 +208,17 @@ def main() -> None:
         t_ogr.append(run_ogr2ogr(src, out_ogr))
         assert count_features(out_ogr) == n
         c.log(f"  {t_ogr[-1]:.2f} s; demine CLI ...")
-        ti, tc = (run_demine_cli(src, db_cli, n) if args.no_retry else
-                  c.retry("demine import", lambda: run_demine_cli(src, db_cli, n),
-                          wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log))
+        ti, tc = (
+            run_demine_cli(src, db_cli, n)
+            if args.no_retry
+            else c.retry(
+                "demine import",
+                lambda: run_demine_cli(src, db_cli, n),
+                wait_s=RETRY_WAIT_S,
+                until_s=RETRY_FOR_S,
+                log=c.log,
+            )
+        )
         t_init.append(ti)
         t_cli.append(tc)
         c.log(f"  init {ti:.2f} s, import {tc:.2f} s")
@@ -212,15 +232,33 @@ def main() -> None:
         *_, prof_text = run_demine_library(src, db_lib, n, profile=True)
 
     ogr, cli = min(t_ogr), min(t_cli)
-    rep = c.Report("import_hazards", f"Import of {n:,} hazard polygons from one GeoJSON file",
-                   quick=args.quick and not args.n)
-    rep.params = {"polygons": n, "vertices_per_polygon": c.VERTICES, "area_ha": c.AREA_HA,
-                  "file": src.name, "file_mb": round(src.stat().st_size / 1e6, 1),
-                  "repeat": repeat, "compared": "best of the runs"}
-    rep.rows.append(c.Row(f"demine import (CLI process), {n:,} polygons", cli,
-                          "ogr2ogr -f GPKG", ogr, f"≤ {GOAL_RATIO:g}× ogr2ogr", GOAL_RATIO))
-    rep.rows.append(c.Row("demine import_file (library, in-process)", t_lib, "ogr2ogr -f GPKG",
-                          ogr))
+    rep = c.Report(
+        "import_hazards",
+        f"Import of {n:,} hazard polygons from one GeoJSON file",
+        quick=args.quick and not args.n,
+    )
+    rep.params = {
+        "polygons": n,
+        "vertices_per_polygon": c.VERTICES,
+        "area_ha": c.AREA_HA,
+        "file": src.name,
+        "file_mb": round(src.stat().st_size / 1e6, 1),
+        "repeat": repeat,
+        "compared": "best of the runs",
+    }
+    rep.rows.append(
+        c.Row(
+            f"demine import (CLI process), {n:,} polygons",
+            cli,
+            "ogr2ogr -f GPKG",
+            ogr,
+            f"≤ {GOAL_RATIO:g}× ogr2ogr",
+            GOAL_RATIO,
+        )
+    )
+    rep.rows.append(
+        c.Row("demine import_file (library, in-process)", t_lib, "ogr2ogr -f GPKG", ogr)
+    )
     for k, v in parts.items():
         inside = ""
         if k in nested:
@@ -229,21 +267,30 @@ def main() -> None:
         rep.rows.append(c.Row(f"  {'  ' if inside else ''}of which {k}{inside}", v, "", None))
     rep.rows.append(c.Row("  all stages: Python's cyclic GC", t_gc, "", None))
     rep.rows.append(c.Row("demine init (new store, not in the ratio)", min(t_init), "", None))
-    rep.details = {"ogr2ogr_s": t_ogr, "demine_cli_import_s": t_cli, "demine_init_s": t_init,
-                   "library_import_file_s": t_lib, "library_breakdown_s": parts,
-                   "library_breakdown_nested": nested, "library_gc_s": t_gc,
-                   "per_1000_features_ms": {"demine_cli": cli / n * 1e6,
-                                            "ogr2ogr": ogr / n * 1e6},
-                   "store_mb": round(db_cli.stat().st_size / 1e6, 1),
-                   "ogr2ogr_gpkg_mb": round(out_ogr.stat().st_size / 1e6, 1)}
+    rep.details = {
+        "ogr2ogr_s": t_ogr,
+        "demine_cli_import_s": t_cli,
+        "demine_init_s": t_init,
+        "library_import_file_s": t_lib,
+        "library_breakdown_s": parts,
+        "library_breakdown_nested": nested,
+        "library_gc_s": t_gc,
+        "per_1000_features_ms": {"demine_cli": cli / n * 1e6, "ogr2ogr": ogr / n * 1e6},
+        "store_mb": round(db_cli.stat().st_size / 1e6, 1),
+        "ogr2ogr_gpkg_mb": round(out_ogr.stat().st_size / 1e6, 1),
+    }
     if prof_text:
         rep.details["profile"] = prof_text
     if len(t_cli) > 1:
-        rep.notes.append(f"median of {repeat}: demine {statistics.median(t_cli):.2f} s, "
-                         f"ogr2ogr {statistics.median(t_ogr):.2f} s")
-    rep.notes.append(f"file {src.name}: {rep.params['file_mb']} MB; demine store "
-                     f"{rep.details['store_mb']} MB, ogr2ogr GeoPackage "
-                     f"{rep.details['ogr2ogr_gpkg_mb']} MB")
+        rep.notes.append(
+            f"median of {repeat}: demine {statistics.median(t_cli):.2f} s, "
+            f"ogr2ogr {statistics.median(t_ogr):.2f} s"
+        )
+    rep.notes.append(
+        f"file {src.name}: {rep.params['file_mb']} MB; demine store "
+        f"{rep.details['store_mb']} MB, ogr2ogr GeoPackage "
+        f"{rep.details['ogr2ogr_gpkg_mb']} MB"
+    )
     rep.print()
     if prof_text:
         print(prof_text)

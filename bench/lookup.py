@@ -57,8 +57,9 @@ def reference_distance(lon: float, lat: float, geom: Any) -> float:
     import shapely
     from pyproj import Transformer
 
-    tr = Transformer.from_crs("OGC:CRS84", f"+proj=aeqd +lat_0={lat} +lon_0={lon} "
-                              "+ellps=WGS84 +units=m", always_xy=True)
+    tr = Transformer.from_crs(
+        "OGC:CRS84", f"+proj=aeqd +lat_0={lat} +lon_0={lon} +ellps=WGS84 +units=m", always_xy=True
+    )
     g = shapely.transform(geom, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
     g = shapely.segmentize(g, 1.0)  # straight in AEQD vs geodesic edges: negligible at 1 m
     return float(shapely.distance(shapely.Point(0, 0), g))
@@ -66,12 +67,14 @@ def reference_distance(lon: float, lat: float, geom: Any) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="100,000 points against 10,000 hazards")
+    ap.add_argument("--quick", action="store_true", help="100,000 points against 10,000 hazards")
     ap.add_argument("--hazards", type=int)
     ap.add_argument("--points", type=int)
-    ap.add_argument("--repeat", type=int, help="runs of each (default 3 quick, 1 full); the "
-                    "best run is compared")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        help="runs of each (default 3 quick, 1 full); the best run is compared",
+    )
     ap.add_argument("--profile", action="store_true", help="also profile demine's within call")
     ap.add_argument("--fresh", action="store_true", help="rebuild the cached store")
     ap.add_argument("--no-retry", action="store_true")
@@ -90,8 +93,13 @@ def main() -> None:
     def build_store() -> Path:
         return c.hazard_store(n, fresh=args.fresh, log=c.log)
 
-    store_path = build_store() if args.no_retry else c.retry(
-        "demine store", build_store, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log)
+    store_path = (
+        build_store()
+        if args.no_retry
+        else c.retry(
+            "demine store", build_store, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log
+        )
+    )
 
     # --- GeoPandas (the anchor) ---
     c.log("GeoPandas: reading hazards (not timed) ...")
@@ -113,15 +121,18 @@ def main() -> None:
         t_pts.append(t1 - t0)
         t_proj.append(t2 - t1)
         t_sjoin.append(t3 - t2)
-        c.log(f"  points {t1 - t0:.2f} s, to_crs {t2 - t1:.2f} s, sjoin {t3 - t2:.2f} s, "
-              f"{len(joined):,} pairs")
+        c.log(
+            f"  points {t1 - t0:.2f} s, to_crs {t2 - t1:.2f} s, sjoin {t3 - t2:.2f} s, "
+            f"{len(joined):,} pairs"
+        )
     assert joined is not None
     g_pi = joined.index.to_numpy(np.int64)
     g_hi = joined["index_right"].to_numpy(np.int64)
 
     # --- demine ---
-    def run_demine() -> tuple[float, list[float], tuple[np.ndarray, np.ndarray, np.ndarray],
-                              np.ndarray]:
+    def run_demine() -> tuple[
+        float, list[float], tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray
+    ]:
         c.log("demine: HazardIndex.from_store ...")
         idx, t_idx, order = demine_index(store_path)
         assert len(idx.records) == n, f"index holds {len(idx.records)} of {n} hazards"
@@ -137,9 +148,12 @@ def main() -> None:
         return t_idx, ts, res, order
 
     t_idx, t_within, (d_pi, d_hi, d_dist), order = (
-        run_demine() if args.no_retry else
-        c.retry("demine lookup", run_demine, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S,
-                log=c.log))
+        run_demine()
+        if args.no_retry
+        else c.retry(
+            "demine lookup", run_demine, wait_s=RETRY_WAIT_S, until_s=RETRY_FOR_S, log=c.log
+        )
+    )
     d_hf = order[d_hi]  # file index of each hazard
 
     prof_text = None
@@ -168,8 +182,10 @@ def main() -> None:
     sel = np.array([pos_d[int(k)] for k in both], np.int64)
     hz_utm_geoms = hz.to_crs(UTM).geometry.to_numpy()
     pts_utm_xy = np.column_stack(
-        __import__("pyproj").Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
-        .transform(lons, lats))
+        __import__("pyproj")
+        .Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+        .transform(lons, lats)
+    )
     utm_d = shapely.distance(shapely.points(pts_utm_xy[both // n]), hz_utm_geoms[both % n])
     dd = d_dist[sel]
     diff = utm_d - dd
@@ -178,51 +194,96 @@ def main() -> None:
     # reference geodesic distances for a sample of the common pairs and for every disagreement
     rng = np.random.default_rng(1)
     sample = rng.choice(len(both), size=min(REF_SAMPLE, len(both)), replace=False)
-    c.log(f"reference distances for {len(sample)} common pairs and "
-          f"{min(len(only_d), REF_SAMPLE) + min(len(only_g), REF_SAMPLE)} disagreements ...")
-    ref_err = [reference_distance(lons[both[k] // n], lats[both[k] // n],
-                                  hz_geoms[both[k] % n]) - dd[k] for k in sample]
+    c.log(
+        f"reference distances for {len(sample)} common pairs and "
+        f"{min(len(only_d), REF_SAMPLE) + min(len(only_g), REF_SAMPLE)} disagreements ..."
+    )
+    ref_err = [
+        reference_distance(lons[both[k] // n], lats[both[k] // n], hz_geoms[both[k] % n]) - dd[k]
+        for k in sample
+    ]
 
     def classify(keys: np.ndarray) -> dict[str, Any]:
-        refs = [reference_distance(lons[k // n], lats[k // n], hz_geoms[k % n])
-                for k in keys[:REF_SAMPLE]]
-        return {"count": int(len(keys)), "checked": len(refs),
-                "reference_within_radius": int(sum(x <= RADIUS_M for x in refs)),
-                "reference_distance_m_min": min(refs) if refs else None,
-                "reference_distance_m_max": max(refs) if refs else None}
+        refs = [
+            reference_distance(lons[k // n], lats[k // n], hz_geoms[k % n])
+            for k in keys[:REF_SAMPLE]
+        ]
+        return {
+            "count": int(len(keys)),
+            "checked": len(refs),
+            "reference_within_radius": int(sum(x <= RADIUS_M for x in refs)),
+            "reference_distance_m_min": min(refs) if refs else None,
+            "reference_distance_m_max": max(refs) if refs else None,
+        }
 
-    agree = {"pairs_demine": int(len(key_d)), "pairs_geopandas": int(len(key_g)),
-             "pairs_both": int(len(both)), "demine_only": classify(only_d),
-             "geopandas_only": classify(only_g),
-             "points_inside_a_hazard": int(np.unique(d_pi[d_dist == 0]).size),
-             "utm_vs_geodesic_distance_rel_diff": {
-                 "pairs": int(rel.size), "where": "geodesic distance >= 10 m",
-                 "median": float(np.median(rel)) if rel.size else None,
-                 "min": float(rel.min()) if rel.size else None,
-                 "max": float(rel.max()) if rel.size else None},
-             "utm_minus_geodesic_m": {
-                 "min": float(diff.min()) if diff.size else None,
-                 "max": float(diff.max()) if diff.size else None,
-                 "max_abs": float(np.abs(diff).max()) if diff.size else None},
-             "demine_minus_reference_m": {
-                 "max_abs": float(np.max(np.abs(ref_err))) if ref_err else None,
-                 "sample": len(ref_err)}}
+    agree = {
+        "pairs_demine": int(len(key_d)),
+        "pairs_geopandas": int(len(key_g)),
+        "pairs_both": int(len(both)),
+        "demine_only": classify(only_d),
+        "geopandas_only": classify(only_g),
+        "points_inside_a_hazard": int(np.unique(d_pi[d_dist == 0]).size),
+        "utm_vs_geodesic_distance_rel_diff": {
+            "pairs": int(rel.size),
+            "where": "geodesic distance >= 10 m",
+            "median": float(np.median(rel)) if rel.size else None,
+            "min": float(rel.min()) if rel.size else None,
+            "max": float(rel.max()) if rel.size else None,
+        },
+        "utm_minus_geodesic_m": {
+            "min": float(diff.min()) if diff.size else None,
+            "max": float(diff.max()) if diff.size else None,
+            "max_abs": float(np.abs(diff).max()) if diff.size else None,
+        },
+        "demine_minus_reference_m": {
+            "max_abs": float(np.max(np.abs(ref_err))) if ref_err else None,
+            "sample": len(ref_err),
+        },
+    }
 
     gpd_total = min(p + s for p, s in zip(t_proj, t_sjoin, strict=True))
     within = min(t_within)
-    rep = c.Report("lookup", f"Lookups: {m:,} points × {n:,} hazards, radius {RADIUS_M:g} m",
-                   quick=args.quick and not (args.hazards or args.points))
-    rep.params = {"hazards": n, "points": m, "radius_m": RADIUS_M, "anchor_crs": UTM,
-                  "repeat": repeat, "compared": "best of the runs"}
-    rep.rows.append(c.Row(f"within(), {m:,} points (geodesic)", within,
-                          "to_crs + sjoin dwithin (UTM)", gpd_total, "≤ 1× GeoPandas", 1.0))
+    rep = c.Report(
+        "lookup",
+        f"Lookups: {m:,} points × {n:,} hazards, radius {RADIUS_M:g} m",
+        quick=args.quick and not (args.hazards or args.points),
+    )
+    rep.params = {
+        "hazards": n,
+        "points": m,
+        "radius_m": RADIUS_M,
+        "anchor_crs": UTM,
+        "repeat": repeat,
+        "compared": "best of the runs",
+    }
+    rep.rows.append(
+        c.Row(
+            f"within(), {m:,} points (geodesic)",
+            within,
+            "to_crs + sjoin dwithin (UTM)",
+            gpd_total,
+            "≤ 1× GeoPandas",
+            1.0,
+        )
+    )
     rep.rows.append(c.Row("  GeoPandas: to_crs (both layers)", None, "to_crs", min(t_proj)))
     rep.rows.append(c.Row("  GeoPandas: sjoin dwithin", None, "sjoin", min(t_sjoin)))
-    rep.rows.append(c.Row("HazardIndex.from_store (not in the ratio)", t_idx,
-                          "points_from_xy (not in the ratio)", min(t_pts)))
-    rep.details = {"geopandas_points_s": t_pts, "geopandas_to_crs_s": t_proj,
-                   "geopandas_sjoin_s": t_sjoin, "demine_from_store_s": t_idx,
-                   "demine_within_s": t_within, "agreement": agree}
+    rep.rows.append(
+        c.Row(
+            "HazardIndex.from_store (not in the ratio)",
+            t_idx,
+            "points_from_xy (not in the ratio)",
+            min(t_pts),
+        )
+    )
+    rep.details = {
+        "geopandas_points_s": t_pts,
+        "geopandas_to_crs_s": t_proj,
+        "geopandas_sjoin_s": t_sjoin,
+        "demine_from_store_s": t_idx,
+        "demine_within_s": t_within,
+        "agreement": agree,
+    }
     if prof_text:
         rep.details["profile"] = prof_text
     a = agree
@@ -232,16 +293,19 @@ def main() -> None:
         f"{RADIUS_M:g} m: {a['demine_only']['reference_within_radius']}/"
         f"{a['demine_only']['checked']}), GeoPandas only {a['geopandas_only']['count']:,} "
         f"(reference ≤ {RADIUS_M:g} m: {a['geopandas_only']['reference_within_radius']}/"
-        f"{a['geopandas_only']['checked']})")
+        f"{a['geopandas_only']['checked']})"
+    )
     u = a["utm_vs_geodesic_distance_rel_diff"]
     if u["median"] is not None:
         ua = a["utm_minus_geodesic_m"]
-        rep.notes.append(f"UTM distance vs demine's geodesic distance on common pairs (≥ 10 m): "
-                         f"median {u['median']:+.3%}, range {u['min']:+.3%} .. {u['max']:+.3%}; "
-                         f"UTM − geodesic {ua['min']:+.2f} .. {ua['max']:+.2f} m; demine "
-                         f"vs reference geodesic: max |error| "
-                         f"{a['demine_minus_reference_m']['max_abs']:.3f} m "
-                         f"({a['demine_minus_reference_m']['sample']} pairs)")
+        rep.notes.append(
+            f"UTM distance vs demine's geodesic distance on common pairs (≥ 10 m): "
+            f"median {u['median']:+.3%}, range {u['min']:+.3%} .. {u['max']:+.3%}; "
+            f"UTM − geodesic {ua['min']:+.2f} .. {ua['max']:+.2f} m; demine "
+            f"vs reference geodesic: max |error| "
+            f"{a['demine_minus_reference_m']['max_abs']:.3f} m "
+            f"({a['demine_minus_reference_m']['sample']} pairs)"
+        )
     rep.print()
     if prof_text:
         print(prof_text)

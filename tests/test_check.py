@@ -145,15 +145,19 @@ def test_batch_lookup_agrees_with_single_checks(store: Any) -> None:
     recs = []
     for i in range(40):
         x, y = rng.uniform(37, 37.2), rng.uniform(48, 48.2)
-        recs.append(Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open",
-                                                 "name": str(i)},
-                           shapely.MultiPolygon([shapely.box(x, y, x + 0.004, y + 0.003)])))
+        recs.append(
+            Record(
+                "hazards",
+                uuid7(),
+                {"hazard_type": "SHA", "status": "open", "name": str(i)},
+                shapely.MultiPolygon([shapely.box(x, y, x + 0.004, y + 0.003)]),
+            )
+        )
     store.upsert("hazards", recs, actor="t")
     idx = HazardIndex.from_store(store)
     lons, lats = rng.uniform(36.99, 37.21, 300), rng.uniform(47.99, 48.21, 300)
     pi, hi, d = idx.within(lons, lats, 300.0)
-    batch = {(int(p), idx.records[int(h)].id): float(x) for p, h, x in zip(pi, hi, d,
-                                                                           strict=True)}
+    batch = {(int(p), idx.records[int(h)].id): float(x) for p, h, x in zip(pi, hi, d, strict=True)}
     single = {}
     for p in range(300):
         for hit in check_point(store, float(lats[p]), float(lons[p]), 300.0):

@@ -87,6 +87,9 @@ def test_demo_builds_labelled_synthetic_data(tmp_path: Path) -> None:
     info = _json(["demo", "--db", db, "--no-serve", "--json"])
     assert info["synthetic"] is True and "SYNTHETIC" in info["notice"]
     assert all(info["counts"][k] > 0 for k in ("hazards", "emplacements", "finds", "eo_reports"))
+    # the cleared demo field teaches the model: its finds update apii-limit's failure rates
+    learned = {(x["device_type"], x["parameter"]) for x in info["learned"]}
+    assert ("apii-limit", "residual") in learned
     listed = _json(["--db", db, "list", "hazards", "--json"])
     assert listed["synthetic"] is True
     assert all(r["geometry"]["coordinates"][0][0][0][0] > 30 for r in listed["records"])  # east

@@ -36,8 +36,13 @@ def truth_distance(lon: float, lat: float, g: shapely.Geometry) -> float:
 
 
 @settings(max_examples=150, deadline=None)
-@given(lat=st.floats(-80, 80), lon=st.floats(-179, 179), size=st.floats(1, 50_000),
-       n=st.integers(3, 40), seed=st.integers(0, 2**31))
+@given(
+    lat=st.floats(-80, 80),
+    lon=st.floats(-179, 179),
+    size=st.floats(1, 50_000),
+    n=st.integers(3, 40),
+    seed=st.integers(0, 2**31),
+)
 def test_area_matches_pyproj(lat: float, lon: float, size: float, n: int, seed: int) -> None:
     p = star(lon, lat, size, n, seed)
     if not p.is_valid or p.area == 0:
@@ -78,10 +83,16 @@ def test_point_one_km_outside_and_inside() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(lat=st.floats(-75, 75), lon=st.floats(-170, 170), az=st.floats(0, 360),
-       dist=st.floats(50, 20_000), seed=st.integers(0, 1000))
-def test_distance_matches_brute_force(lat: float, lon: float, az: float, dist: float,
-                                      seed: int) -> None:
+@given(
+    lat=st.floats(-75, 75),
+    lon=st.floats(-170, 170),
+    az=st.floats(0, 360),
+    dist=st.floats(50, 20_000),
+    seed=st.integers(0, 1000),
+)
+def test_distance_matches_brute_force(
+    lat: float, lon: float, az: float, dist: float, seed: int
+) -> None:
     p = star(lon, lat, 3000, 12, seed)
     if not p.is_valid:
         return
@@ -125,8 +136,11 @@ def test_batch_within_against_brute_force() -> None:
         if t < r * 0.995:
             assert k in got, (k, t)
     for k, v in got.items():
-        t = truth[k] if k in truth else truth_distance(float(xy[k[0], 0]), float(xy[k[0], 1]),
-                                                       geoms[k[1]])
+        t = (
+            truth[k]
+            if k in truth
+            else truth_distance(float(xy[k[0], 0]), float(xy[k[0], 1]), geoms[k[1]])
+        )
         assert abs(v - t) <= 0.005 * t + 0.1, (k, v, t)  # truth samples the edge every ~1 m
         assert v <= r
     assert sum(1 for v in got.values() if v == 0) > 0

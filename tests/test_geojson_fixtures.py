@@ -76,8 +76,7 @@ def test_fixture(name: str) -> None:
         assert repairs2
 
 
-@pytest.mark.parametrize("name", sorted(n for n, r in EXPECTED.items()
-                                        if r["outcome"] != "reject"))
+@pytest.mark.parametrize("name", sorted(n for n, r in EXPECTED.items() if r["outcome"] != "reject"))
 def test_accepted_fixtures_give_geometries(name: str) -> None:
     pf = read_geojson(ROOT / name)
     checks = pf.check_geometries(max_jump_m=None)
@@ -108,10 +107,14 @@ def test_write_round_trip_is_exact(tmp_path: pathlib.Path) -> None:
 
     from demine.io.geojson import write_geojson
 
-    geoms = [shapely.Polygon([(30.123456789012345, 50.1), (30.2, 50.1), (30.2, 50.2),
-                              (30.123456789012345, 50.1)]),
-             shapely.MultiPoint([(1 / 3, 2 / 3)]), None,
-             shapely.LineString([(0.1, 0.2), (0.30000000000000004, 0.4)])]
+    geoms = [
+        shapely.Polygon(
+            [(30.123456789012345, 50.1), (30.2, 50.1), (30.2, 50.2), (30.123456789012345, 50.1)]
+        ),
+        shapely.MultiPoint([(1 / 3, 2 / 3)]),
+        None,
+        shapely.LineString([(0.1, 0.2), (0.30000000000000004, 0.4)]),
+    ]
     feats = [(i, {"n": i, "s": "é"}, g) for i, g in enumerate(geoms)]
     out = tmp_path / "out.geojson"
     assert write_geojson(out, feats, name="hazards", extra_members={"x": 1}) == 4
@@ -128,8 +131,10 @@ def test_write_round_trip_is_exact(tmp_path: pathlib.Path) -> None:
 
 
 def test_crs84_member_accepted_with_warning_and_other_crs_rejected() -> None:
-    ok = (b'{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":'
-          b'"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}')
+    ok = (
+        b'{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":'
+        b'"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":[]}'
+    )
     pf = read_geojson(ok)
     assert pf.ok and pf.crs == "urn:ogc:def:crs:OGC:1.3:CRS84"
     assert any("crs" in w.reason for w in pf.warnings)

@@ -37,8 +37,7 @@ def test_unclosed_ring_is_a_repairable_fault_and_repair_closes_it() -> None:
 def test_too_few_distinct_vertices() -> None:
     r = check_geometry(poly([[0, 0], [1, 1], [0, 0]]), max_jump_m=None)
     assert any("2 distinct vertices" in f.reason for f in r.faults)
-    assert not check_geometry(poly([[0, 0], [1, 1], [0, 0]]), repair=True,
-                              max_jump_m=None).ok
+    assert not check_geometry(poly([[0, 0], [1, 1], [0, 0]]), repair=True, max_jump_m=None).ok
 
 
 def test_line_needs_two_distinct_positions() -> None:
@@ -59,8 +58,9 @@ def test_swapped_lat_lon_detected_and_repaired() -> None:
     ring = [[30.0, 95.0], [30.01, 95.0], [30.01, 95.01], [30.0, 95.0]]  # [lat, lon]
     swapped = [[y, x] for x, y in ring]
     r = check_geometry(poly(ring))
-    assert any("latitude and longitude appear swapped" in f.reason and f.repairable
-               for f in r.faults)
+    assert any(
+        "latitude and longitude appear swapped" in f.reason and f.repairable for f in r.faults
+    )
     r2 = check_geometry(poly(ring), repair=True)
     assert r2.ok and r2.geometry is not None
     assert any("swapped back" in x.reason for x in r2.repairs)
@@ -138,8 +138,9 @@ def test_z_dropped_with_warning() -> None:
 
 
 def test_allowed_types() -> None:
-    r = check_geometry({"type": "LineString", "coordinates": [[30, 50], [30.01, 50]]},
-                       allowed=POLYGONAL)
+    r = check_geometry(
+        {"type": "LineString", "coordinates": [[30, 50], [30.01, 50]]}, allowed=POLYGONAL
+    )
     (f,) = r.faults
     assert f.reason == "a MultiPolygon or Polygon geometry is required, got LineString"
     assert not check_geometry(None, allowed=POLYGONAL).ok
@@ -155,11 +156,18 @@ def test_multipolygon_fields_name_part_ring_and_vertex() -> None:
 
 def test_batch_matches_single_and_keeps_index() -> None:
     raws: list[dict[str, Any] | None] = [
-        poly(SQ), None, poly(SQ[:-1]), {"type": "Point", "coordinates": [30, 50, 1]},
-        {"type": "MultiPolygon", "coordinates": [[SQ], [[[31, 51], [31.01, 51],
-                                                        [31.01, 51.01], [31, 51]]]]},
-        {"type": "GeometryCollection", "geometries": [poly(SQ), {"type": "Point",
-                                                                  "coordinates": [1, 2]}]},
+        poly(SQ),
+        None,
+        poly(SQ[:-1]),
+        {"type": "Point", "coordinates": [30, 50, 1]},
+        {
+            "type": "MultiPolygon",
+            "coordinates": [[SQ], [[[31, 51], [31.01, 51], [31.01, 51.01], [31, 51]]]],
+        },
+        {
+            "type": "GeometryCollection",
+            "geometries": [poly(SQ), {"type": "Point", "coordinates": [1, 2]}],
+        },
     ]
     batch = check_geometries(raws, feature_ids=["a", "b", "c", "d", "e", "f"])
     for i, raw in enumerate(raws):
@@ -186,5 +194,4 @@ def test_many_random_polygons_round_trip() -> None:
     assert all(r.ok and not r.repairs for r in res)
     for raw, r in zip(raws, res, strict=True):
         assert raw is not None and r.geometry is not None
-        assert np.array_equal(shapely.get_coordinates(r.geometry),
-                              np.array(raw["coordinates"][0]))
+        assert np.array_equal(shapely.get_coordinates(r.geometry), np.array(raw["coordinates"][0]))

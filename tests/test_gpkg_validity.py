@@ -161,29 +161,45 @@ def test_bulk_insert_keeps_the_spatial_index_and_its_trigger(store: Any) -> None
     n = BULK_ROWS + 500
     xs, ys = rng.uniform(30, 40, n), rng.uniform(45, 52, n)
     recs = [
-        Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open"},
-               shapely.MultiPolygon([shapely.box(x, y, x + 0.01, y + 0.01)]))
+        Record(
+            "hazards",
+            uuid7(),
+            {"hazard_type": "SHA", "status": "open"},
+            shapely.MultiPolygon([shapely.box(x, y, x + 0.01, y + 0.01)]),
+        )
         for x, y in zip(xs, ys, strict=True)
     ]
     store.upsert("hazards", recs, actor="bulk")
     conn = store.conn
     assert conn.execute("SELECT count(*) FROM rtree_hazards_geom").fetchone()[0] == n
-    assert conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE name = 'rtree_hazards_geom_insert'"
-    ).fetchone()[0] == 1
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'rtree_hazards_geom_insert'"
+        ).fetchone()[0]
+        == 1
+    )
     bbox = (33.0, 47.0, 35.0, 49.0)
     got = {r.id for r in store.list("hazards", bbox=bbox)}
-    want = {r.id for r, x, y in zip(recs, xs, ys, strict=True)
-            if x <= 35.0 and x + 0.01 >= 33.0 and y <= 49.0 and y + 0.01 >= 47.0}
+    want = {
+        r.id
+        for r, x, y in zip(recs, xs, ys, strict=True)
+        if x <= 35.0 and x + 0.01 >= 33.0 and y <= 49.0 and y + 0.01 >= 47.0
+    }
     assert got == want and len(want) > 10
     # later single inserts still go through the trigger
-    one = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open"},
-                 shapely.MultiPolygon([shapely.box(10, 10, 10.1, 10.1)]))
+    one = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open"},
+        shapely.MultiPolygon([shapely.box(10, 10, 10.1, 10.1)]),
+    )
     store.upsert("hazards", [one], actor="t")
     assert [r.id for r in store.list("hazards", bbox=(10.05, 10.05, 10.06, 10.06))] == [one.id]
     store.close()
     res = subprocess.run(
         [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(store.path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert res.returncode == 0 and res.stdout.strip() == "", res.stdout + res.stderr

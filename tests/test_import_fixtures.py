@@ -37,7 +37,8 @@ def test_fixture_import(store: Any, row: dict[str, str], repair: bool) -> None:
             assert f.reason and f.source == path.name
         if not repair:
             assert any(row["reason"].lower() in f.reason.lower() for f in faults), [
-                str(f) for f in faults]
+                str(f) for f in faults
+            ]
         assert _state(store) == before  # nothing partial stored, no layer table made
         return
     rep = import_file(store, path, opts)

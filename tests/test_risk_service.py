@@ -35,31 +35,71 @@ def cleared(store: Any) -> dict[str, Any]:
     """A cleared (closed) hazard with an emplacement record of 1,000 apii-limit devices laid
     300 days ago, and finds made 200 days after laying: 5 live, 20 deactivated but intact,
     50 self-destructed remnants."""
-    h = Record("hazards", uuid7(), {"hazard_type": "CHA", "status": "closed",
-                                    "closed_on": datetime.now(UTC).date().isoformat(),
-                                    "name": "cleared field"},
-               shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]))
-    open_h = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open",
-                                         "name": "open field"},
-                    shapely.MultiPolygon([shapely.box(37.1, 48.0, 37.11, 48.01)]))
-    bare = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open",
-                                       "name": "no record"},
-                  shapely.MultiPolygon([shapely.box(37.2, 48.0, 37.21, 48.01)]))
+    h = Record(
+        "hazards",
+        uuid7(),
+        {
+            "hazard_type": "CHA",
+            "status": "closed",
+            "closed_on": datetime.now(UTC).date().isoformat(),
+            "name": "cleared field",
+        },
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    open_h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open", "name": "open field"},
+        shapely.MultiPolygon([shapely.box(37.1, 48.0, 37.11, 48.01)]),
+    )
+    bare = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "SHA", "status": "open", "name": "no record"},
+        shapely.MultiPolygon([shapely.box(37.2, 48.0, 37.21, 48.01)]),
+    )
     store.upsert("hazards", [h, open_h, bare], actor="t")
-    e = Record("emplacements", uuid7(), {"hazard_id": h.id, "device_type": "apii-limit",
-                                         "quantity": 1000, "laid_at": _ago(300),
-                                         "emplacing_method": "remote"},
-               shapely.Point(37.005, 48.005))
-    e2 = Record("emplacements", uuid7(), {"hazard_id": open_h.id, "device_type": "apii-limit",
-                                          "quantity": 1000, "laid_at": _ago(10)},
-                shapely.Point(37.105, 48.005))
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {
+            "hazard_id": h.id,
+            "device_type": "apii-limit",
+            "quantity": 1000,
+            "laid_at": _ago(300),
+            "emplacing_method": "remote",
+        },
+        shapely.Point(37.005, 48.005),
+    )
+    e2 = Record(
+        "emplacements",
+        uuid7(),
+        {
+            "hazard_id": open_h.id,
+            "device_type": "apii-limit",
+            "quantity": 1000,
+            "laid_at": _ago(10),
+        },
+        shapely.Point(37.105, 48.005),
+    )
     store.upsert("emplacements", [e, e2], actor="t")
     finds = []
     for state, n in (("live", 5), ("deactivated_intact", 20), ("self_destructed_remnant", 50)):
-        finds += [Record("finds", uuid7(), {"device_type": "apii-limit", "state": state,
-                                            "found_at": _ago(100), "emplacement_id": e.id,
-                                            "hazard_id": h.id},
-                         shapely.Point(37.005, 48.005)) for _ in range(n)]
+        finds += [
+            Record(
+                "finds",
+                uuid7(),
+                {
+                    "device_type": "apii-limit",
+                    "state": state,
+                    "found_at": _ago(100),
+                    "emplacement_id": e.id,
+                    "hazard_id": h.id,
+                },
+                shapely.Point(37.005, 48.005),
+            )
+            for _ in range(n)
+        ]
     store.upsert("finds", finds, actor="t")
     store.close()
     return {"db": str(store.path), "hazard": h, "open": open_h, "bare": bare, "store": store}
@@ -68,17 +108,56 @@ def cleared(store: Any) -> dict[str, Any]:
 def test_estimate_at_the_treaty_limits(tmp_path: Path) -> None:
     db = str(tmp_path / "s.gpkg")
     assert run(app, ["--db", db, "init"]).exit_code == 0
-    out = _json(["--db", db, "risk", "estimate", "--device-type", "apii-limit",
-                 "--quantity", "1000", "--days", "120", "--json"])
+    out = _json(
+        [
+            "--db",
+            db,
+            "risk",
+            "estimate",
+            "--device-type",
+            "apii-limit",
+            "--quantity",
+            "1000",
+            "--days",
+            "120",
+            "--json",
+        ]
+    )
     assert out["expected_live"] == pytest.approx(1.0, abs=0.05)
     assert out["p_any_live"] == pytest.approx(0.632, abs=0.01)
     assert out["expected_live_p05"] < out["expected_live"] < out["expected_live_p95"]
     assert any("treaty limits, not field data" in a for a in out["assumptions"])
-    day30 = _json(["--db", db, "risk", "estimate", "--device-type", "apii-limit",
-                   "--quantity", "1000", "--days", "30", "--json"])
+    day30 = _json(
+        [
+            "--db",
+            db,
+            "risk",
+            "estimate",
+            "--device-type",
+            "apii-limit",
+            "--quantity",
+            "1000",
+            "--days",
+            "30",
+            "--json",
+        ]
+    )
     assert day30["expected_live"] <= 100.0 + 1e-9
-    r = run(app, ["--db", db, "risk", "estimate", "--device-type", "nosuch", "--quantity", "5",
-                  "--days", "3"])
+    r = run(
+        app,
+        [
+            "--db",
+            db,
+            "risk",
+            "estimate",
+            "--device-type",
+            "nosuch",
+            "--quantity",
+            "5",
+            "--days",
+            "3",
+        ],
+    )
     assert r.exit_code == 1 and "apii-limit" in r.output
 
 
@@ -97,8 +176,21 @@ def test_learning_from_clearance(cleared: dict[str, Any]) -> None:
     # failed to self-destruct: live + deactivated intact = 25 of 1,000: Beta(10 + 25, 90 + 975)
     assert (sd["posterior"]["alpha"], sd["posterior"]["beta"]) == (35.0, 1065.0)
     # the next estimate uses the posterior: 1,000 devices after the battery life
-    est = _json(["--db", db, "risk", "estimate", "--device-type", "apii-limit",
-                 "--quantity", "1000", "--days", "365", "--json"])
+    est = _json(
+        [
+            "--db",
+            db,
+            "risk",
+            "estimate",
+            "--device-type",
+            "apii-limit",
+            "--quantity",
+            "1000",
+            "--days",
+            "365",
+            "--json",
+        ]
+    )
     assert est["expected_live"] == pytest.approx(3.0, rel=1e-9)
     assert est["p_any_live"] == pytest.approx(1 - (1 - 0.003) ** 1000, rel=1e-9)  # 0.9504
     # stored with its evidence, prior and posterior side by side; a re-run adds no revision
@@ -120,8 +212,20 @@ def test_hazard_estimates_and_unknown(cleared: dict[str, Any]) -> None:
     young = by_name["open field"]["estimates"][0]
     assert young["expected_live"] == pytest.approx(1000.0)  # 10 days: nothing has acted yet
     today = datetime.now(UTC).date()
-    series = _json(["--db", db, "risk", "hazard", cleared["open"].id, "--series",
-                    today.isoformat(), (today + timedelta(days=364)).isoformat(), "7", "--json"])
+    series = _json(
+        [
+            "--db",
+            db,
+            "risk",
+            "hazard",
+            cleared["open"].id,
+            "--series",
+            today.isoformat(),
+            (today + timedelta(days=364)).isoformat(),
+            "7",
+            "--json",
+        ]
+    )
     est = series["hazards"][0]["estimates"]
     assert len(est) == 53
     vals = [e["expected_live"] for e in est]
@@ -141,17 +245,33 @@ def test_no_estimate_changes_a_hazards_status(cleared: dict[str, Any]) -> None:
         return {h.id: (h.revision, h.properties) for h in s.list("hazards")}
 
     before = snapshot()
-    for args in (["risk", "learn", "--json"], ["risk", "hazard", "--all", "--json"],
-                 ["risk", "estimate", "--device-type", "apii-limit", "--quantity", "10",
-                  "--days", "1000", "--json"]):
+    for args in (
+        ["risk", "learn", "--json"],
+        ["risk", "hazard", "--all", "--json"],
+        [
+            "risk",
+            "estimate",
+            "--device-type",
+            "apii-limit",
+            "--quantity",
+            "10",
+            "--days",
+            "1000",
+            "--json",
+        ],
+    ):
         _json(["--db", db, *args])
     assert snapshot() == before
     # and the store refuses it outright from the risk side
     h = cleared["open"]
     with pytest.raises(PermissionDenied, match="only land"):
-        s.update("hazards", h.id, properties={**h.properties, "status": "closed",
-                                              "closed_on": "2026-01-01"},
-                 actor="x", origin="risk")
+        s.update(
+            "hazards",
+            h.id,
+            properties={**h.properties, "status": "closed", "closed_on": "2026-01-01"},
+            actor="x",
+            origin="risk",
+        )
     rec = s.get("hazards", h.id)
     rec.properties.update(status="closed", closed_on="2026-01-01")
     with pytest.raises(PermissionDenied):

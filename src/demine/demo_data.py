@@ -323,10 +323,12 @@ def build_demo(
     width = max(3, len(str(n_hazards)))
 
     # Scenarios in fixed proportions, shuffled: every demo of 5 or more has each of them.
-    n_remote = round(0.2 * n_hazards)
-    n_hand = round(0.3 * n_hazards)
+    # from 5 hazards on, the last is a cleared field with clearance finds (see _cleared_field)
+    n_random = n_hazards - 1 if n_hazards >= 5 else n_hazards
+    n_remote = round(0.2 * n_random)
+    n_hand = round(0.3 * n_random)
     scenarios = ["remote"] * n_remote + ["hand"] * n_hand
-    scenarios += ["unrecorded"] * (n_hazards - len(scenarios))
+    scenarios += ["unrecorded"] * (n_random - len(scenarios))
     rng.shuffle(scenarios)
 
     hazards: list[_Hazard] = []
@@ -360,7 +362,101 @@ def build_demo(
         out_e.extend(_emplacements(rng, h, today))
         out_h.append(_hazard_feature(rng, h, last_day, out_f))
     out_r = _eo_reports(rng, n_reports, hazards, regions, names, weights, last_day)
+    if n_random < n_hazards:
+        _cleared_field(rng, regions, hazards, placed, today, width, out_h, out_e, out_f)
     return {"hazards": out_h, "emplacements": out_e, "finds": out_f, "eo_reports": out_r}
+
+
+def _cleared_field(
+    rng: np.random.Generator,
+    regions: dict[str, Any],
+    hazards: list[_Hazard],
+    placed: list[Any],
+    today: date,
+    width: int,
+    out_h: list[dict[str, Any]],
+    out_e: list[dict[str, Any]],
+    out_f: list[dict[str, Any]],
+) -> None:
+    """One cleared (closed) CHA with a remotely laid `apii-limit` field and its clearance
+    finds, so that the demo's `demine risk learn` has evidence to learn from: 300 recorded,
+    cleared 200-260 days after laying (past the battery life), finding 1 still live,
+    18 deactivated but intact and 190 self-destructed remnants (the rest not found)."""
+    region = "Харківська область"
+    if region not in regions:
+        region = next(iter(regions))
+    geom, centre, area = _place_hazard(rng, regions[region], hazards, placed, region)
+    placed.append(geom)
+    num = f"{len(hazards) + 1:0{width}d}"
+    sid = f"demo-h-{num}"
+    laid = datetime.combine(today - timedelta(days=420), time(3), tzinfo=UTC)
+    cleared_on = today - timedelta(days=150)
+    hazard_props: dict[str, Any] = {
+        "name": f"SYNTHETIC hazard {num} (cleared)",
+        "reference": f"DEMO-{num}",
+        "hazard_type": "CHA",
+        "status": "closed",
+        "closed_on": cleared_on.isoformat(),
+        "device_categories": device_type("apii-limit").category,
+        "organisation": DEMO_ORGANISATIONS[0],
+        "reported_on": (laid.date() + timedelta(days=3)).isoformat(),
+        "surveyed_on": (laid.date() + timedelta(days=40)).isoformat(),
+        "evidence": "SYNTHETIC: remote emplacement observed; cleared",
+        "admin_area": region,
+        "notes": _NOTES,
+        "synthetic": True,
+    }
+    out_h.append(
+        {"type": "Feature", "id": sid, "properties": hazard_props, "geometry": _geojson(geom)}
+    )
+    esid = f"demo-e-{num}-1"
+    out_e.append(
+        {
+            "type": "Feature",
+            "id": esid,
+            "properties": {
+                "device_type": "apii-limit",
+                "quantity": 300,
+                "quantity_min": 250,
+                "quantity_max": 400,
+                "emplacing_method": "remote",
+                "laid_at": format_datetime(laid),
+                "self_destruct_days": 30.0,
+                "fuse_life_days": 120.0,
+                "record_source": _RECORD_SOURCE,
+                "confidence": "medium",
+                "notes": _NOTES,
+                "hazard_source_id": sid,
+                "synthetic": True,
+            },
+            "geometry": {"type": "Point", "coordinates": [centre[0], centre[1]]},
+        }
+    )
+    shapely.prepare(geom)
+    k = 0
+    for state, n in (("live", 1), ("deactivated_intact", 18), ("self_destructed_remnant", 190)):
+        for _ in range(n):
+            k += 1
+            lon, lat = _point_in(rng, geom)
+            found = laid + timedelta(days=float(rng.uniform(200, 260)))
+            out_f.append(
+                {
+                    "type": "Feature",
+                    "id": f"demo-f-{num}-{k:03d}",
+                    "properties": {
+                        "device_type": "apii-limit",
+                        "state": state,
+                        "found_at": format_datetime(found.replace(microsecond=0)),
+                        "depth_cm": 0.0,
+                        "organisation": DEMO_ORGANISATIONS[0],
+                        "notes": _NOTES,
+                        "hazard_source_id": sid,
+                        "emplacement_source_id": esid,
+                        "synthetic": True,
+                    },
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                }
+            )
 
 
 def _place_hazard(

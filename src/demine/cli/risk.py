@@ -27,13 +27,16 @@ def _pct(x: float) -> str:
 @risk_app.command("estimate")
 def estimate_cmd(
     device_type: Annotated[str, typer.Option("--device-type", help="Device type code.")],
-    quantity: Annotated[float, typer.Option("--quantity", help="Number laid (best estimate).",
-                                            min=0)],
+    quantity: Annotated[
+        float, typer.Option("--quantity", help="Number laid (best estimate).", min=0)
+    ],
     days: Annotated[float, typer.Option("--days", help="Days since laying.")],
-    low: Annotated[float | None, typer.Option("--min", help="Lowest estimate of the number.")]
-    = None,
-    high: Annotated[float | None, typer.Option("--max", help="Highest estimate of the number.")]
-    = None,
+    low: Annotated[
+        float | None, typer.Option("--min", help="Lowest estimate of the number.")
+    ] = None,
+    high: Annotated[
+        float | None, typer.Option("--max", help="Highest estimate of the number.")
+    ] = None,
     draws: DrawsOpt = 1000,
     seed: SeedOpt = 0,
     db: DbOpt = None,
@@ -44,13 +47,22 @@ def estimate_cmd(
 
     with handled(as_json):
         store = _store(db)
-        est = estimate_device_type(store, device_type, quantity, [days], low=low, high=high,
-                                   draws=draws, seed=seed)
+        est = estimate_device_type(
+            store, device_type, quantity, [days], low=low, high=high, draws=draws, seed=seed
+        )
         d = est.to_dicts()[0]
         d.pop("date", None)
-        out = {"device_type": device_type, "quantity": quantity, "quantity_min": low,
-               "quantity_max": high, "days": days, **d, "draws": est.draws, "seed": est.seed,
-               "assumptions": est.assumptions}
+        out = {
+            "device_type": device_type,
+            "quantity": quantity,
+            "quantity_min": low,
+            "quantity_max": high,
+            "days": days,
+            **d,
+            "draws": est.draws,
+            "seed": est.seed,
+            "assumptions": est.assumptions,
+        }
         if as_json:
             _out(out)
             return
@@ -70,12 +82,12 @@ def estimate_cmd(
 def hazard_cmd(
     hazard_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="Hazard id.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every hazard.")] = False,
-    at: Annotated[str | None, typer.Option("--at", help="Date YYYY-MM-DD (default today).")]
-    = None,
+    at: Annotated[str | None, typer.Option("--at", help="Date YYYY-MM-DD (default today).")] = None,
     series: Annotated[
         tuple[str, str, int] | None,
-        typer.Option("--series", metavar="START END STEP",
-                     help="Dates from START to END every STEP days."),
+        typer.Option(
+            "--series", metavar="START END STEP", help="Dates from START to END every STEP days."
+        ),
     ] = None,
     draws: DrawsOpt = 1000,
     seed: SeedOpt = 0,
@@ -91,44 +103,66 @@ def hazard_cmd(
 
     with handled(as_json):
         if (hazard_id is None) == (not all_):
-            raise ValidationError("say which hazard", [
-                Fault("give a hazard ID or --all (not both)", field="ID")])
+            raise ValidationError(
+                "say which hazard", [Fault("give a hazard ID or --all (not both)", field="ID")]
+            )
         if hazard_id is not None and not is_uuid(hazard_id):
-            raise ValidationError(f"{hazard_id!r} is not a record id (a UUID)",
-                                  [Fault("not a UUID", field="ID")])
+            raise ValidationError(
+                f"{hazard_id!r} is not a record id (a UUID)", [Fault("not a UUID", field="ID")]
+            )
         if at is not None and series is not None:
-            raise ValidationError("--at or --series, not both", [
-                Fault("choose one", field="--at/--series")])
+            raise ValidationError(
+                "--at or --series, not both", [Fault("choose one", field="--at/--series")]
+            )
         if series is not None:
             start, end, step = series
             a, b = parse_date(start, "--series START"), parse_date(end, "--series END")
             if step <= 0 or b < a:
-                raise ValidationError("bad --series", [
-                    Fault("END must not be before START, and STEP > 0", field="--series")])
+                raise ValidationError(
+                    "bad --series",
+                    [Fault("END must not be before START, and STEP > 0", field="--series")],
+                )
             dates = np.arange(a, b + 0.5, step, dtype=float)
         else:
             dates = np.array([parse_date(at, "--at") if at else today_day()])
         store = _store(db)
         synthetic = _synthetic_banner(store, as_json)
-        risks = hazard_risks(store, dates, hazard_id=None if all_ else normalise_id(hazard_id),
-                             draws=draws, seed=seed)
+        risks = hazard_risks(
+            store,
+            dates,
+            hazard_id=None if all_ else normalise_id(hazard_id),
+            draws=draws,
+            seed=seed,
+        )
         if as_json:
             _out({"synthetic": synthetic, "hazards": [r.to_dict() for r in risks]})
             return
         from rich.table import Table
 
-        t = Table("hazard", "date", "expected live (5–95%)", "P(≥1 live)", "notes",
-                  title="Residual risk (information only: it never releases land)")
+        t = Table(
+            "hazard",
+            "date",
+            "expected live (5–95%)",
+            "P(≥1 live)",
+            "notes",
+            title="Residual risk (information only: it never releases land)",
+        )
         for r in risks:
             name = r.hazard.properties.get("name") or r.hazard.id
             if r.estimate is None:
-                t.add_row(name, "", "unknown", "unknown", "; ".join(r.notes))
+                t.add_row(
+                    name, "", "unknown", "unknown", "no emplacement record: unknown, not safe"
+                )
                 continue
             for i, d in enumerate(r.estimate.to_dicts()):
-                t.add_row(name if i == 0 else "", d["date"],
-                          f"{d['expected_live']:.2f} ({d['expected_live_p05']:.2f}–"
-                          f"{d['expected_live_p95']:.2f})", _pct(d["p_any_live"]),
-                          "; ".join(r.notes) if i == 0 else "")
+                t.add_row(
+                    name if i == 0 else "",
+                    d["date"],
+                    f"{d['expected_live']:.2f} ({d['expected_live_p05']:.2f}–"
+                    f"{d['expected_live_p95']:.2f})",
+                    _pct(d["p_any_live"]),
+                    "; ".join(r.notes) if i == 0 else "",
+                )
         _console().print(t)
 
 
@@ -146,14 +180,27 @@ def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             return
         con = _console()
         if not learned:
-            con.print("no evidence yet: finds linked to emplacement records in cleared "
-                      "(closed) hazards teach the model")
+            con.print(
+                "no evidence yet: finds linked to emplacement records in cleared "
+                "(closed) hazards teach the model"
+            )
             return
         from rich.table import Table
 
-        t = Table("device type", "rate", "prior mean", "evidence", "posterior mean",
-                  title="Learned from clearance")
+        t = Table(
+            "device type",
+            "rate",
+            "prior mean",
+            "evidence",
+            "posterior mean",
+            title="Learned from clearance",
+        )
         for x in learned:
-            t.add_row(x.device_type, x.parameter, f"{x.prior.mean:.4g}",
-                      f"{x.successes} of {x.trials}", f"{x.posterior.mean:.4g}")
+            t.add_row(
+                x.device_type,
+                x.parameter,
+                f"{x.prior.mean:.4g}",
+                f"{x.successes} of {x.trials}",
+                f"{x.posterior.mean:.4g}",
+            )
         con.print(t)

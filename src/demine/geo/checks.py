@@ -50,8 +50,15 @@ def check_geometry(
     field: str = "geometry",
 ) -> GeometryCheck:
     """Check one raw GeoJSON geometry object. See :func:`check_geometries`."""
-    return check_geometries([raw], repair=repair, aoi=aoi, max_jump_m=max_jump_m,
-                            allowed=allowed, field=field, indices=[None])[0]
+    return check_geometries(
+        [raw],
+        repair=repair,
+        aoi=aoi,
+        max_jump_m=max_jump_m,
+        allowed=allowed,
+        field=field,
+        indices=[None],
+    )[0]
 
 
 def _ordinal(n: int) -> str:
@@ -87,8 +94,18 @@ def check_geometries(
     faults and warnings it has already reported (a structurally broken geometry is still rejected).
     """
     with no_gc():
-        return _check_geometries(raws, repair, aoi, max_jump_m, allowed, field, indices,
-                                 feature_ids, flat, report_structure)
+        return _check_geometries(
+            raws,
+            repair,
+            aoi,
+            max_jump_m,
+            allowed,
+            field,
+            indices,
+            feature_ids,
+            flat,
+            report_structure,
+        )
 
 
 def _check_geometries(
@@ -114,8 +131,13 @@ def _check_geometries(
 
     def mk(gi: int, reason: str, fld: str | None, repairable: bool = False) -> Fault:
         fid = fids[gi]
-        return Fault(reason, index=idx[gi], field=fld,
-                     feature_id=None if fid is None else str(fid), repairable=repairable)
+        return Fault(
+            reason,
+            index=idx[gi],
+            field=fld,
+            feature_id=None if fid is None else str(fid),
+            repairable=repairable,
+        )
 
     for gi in range(n):
         r = out[gi]
@@ -125,14 +147,21 @@ def _check_geometries(
         t = flat.gtype[gi]
         if allowed is not None and not flat.faults[gi]:
             if t is None:
-                r.faults.append(mk(gi, f"a {_kinds(allowed)} geometry is required, got null",
-                                   field))
+                r.faults.append(
+                    mk(gi, f"a {_kinds(allowed)} geometry is required, got null", field)
+                )
             elif t not in allowed:
-                r.faults.append(mk(gi, f"a {_kinds(allowed)} geometry is required, got {t}",
-                                   f"{field}.type"))
+                r.faults.append(
+                    mk(gi, f"a {_kinds(allowed)} geometry is required, got {t}", f"{field}.type")
+                )
         if flat.has_z[gi]:
-            r.warnings.append(mk(gi, "3D coordinates: the height (Z) was dropped; the register "
-                                 "is 2D", f"{field}.coordinates"))
+            r.warnings.append(
+                mk(
+                    gi,
+                    "3D coordinates: the height (Z) was dropped; the register is 2D",
+                    f"{field}.coordinates",
+                )
+            )
 
     ok = flat.ok & np.array([not r.faults and not flat.faults[i] for i, r in enumerate(out)])
     # GeometryCollections: check each member as a geometry of its own.
@@ -140,8 +169,7 @@ def _check_geometries(
         if flat.gtype[gi] == "GeometryCollection":
             raw = raws[gi]
             assert raw is not None
-            _check_collection(raw, out[gi], gi, idx[gi], fids[gi], field, repair, aoi,
-                              max_jump_m)
+            _check_collection(raw, out[gi], gi, idx[gi], fids[gi], field, repair, aoi, max_jump_m)
     ok &= np.array([t != "GeometryCollection" for t in flat.gtype])
     if flat.xy.shape[0]:
         _check_flat(flat, out, ok, mk, repair=repair, aoi=aoi, max_jump_m=max_jump_m)
@@ -152,16 +180,29 @@ def _kinds(allowed: frozenset[str]) -> str:
     return " or ".join(sorted(allowed))
 
 
-def _check_collection(raw: dict[str, Any], r: GeometryCheck, gi: int, index: int | None,
-                      fid: str | int | None, fld: str, repair: bool,
-                      aoi: tuple[float, float, float, float] | None,
-                      max_jump_m: float | None) -> None:
+def _check_collection(
+    raw: dict[str, Any],
+    r: GeometryCheck,
+    gi: int,
+    index: int | None,
+    fid: str | int | None,
+    fld: str,
+    repair: bool,
+    aoi: tuple[float, float, float, float] | None,
+    max_jump_m: float | None,
+) -> None:
     members = raw["geometries"]
     parts: list[shapely.Geometry] = []
     for i, m in enumerate(members):
-        sub = check_geometries([m], repair=repair, aoi=aoi, max_jump_m=max_jump_m,
-                               field=f"{fld}.geometries[{i}]", indices=[index],
-                               feature_ids=[fid])[0]
+        sub = check_geometries(
+            [m],
+            repair=repair,
+            aoi=aoi,
+            max_jump_m=max_jump_m,
+            field=f"{fld}.geometries[{i}]",
+            indices=[index],
+            feature_ids=[fid],
+        )[0]
         r.faults.extend(sub.faults)
         r.repairs.extend(sub.repairs)
         r.warnings.extend(sub.warnings)
@@ -174,9 +215,16 @@ def _check_collection(raw: dict[str, Any], r: GeometryCheck, gi: int, index: int
 MkFault = Any  # Callable[[int, str, str | None, bool], Fault]
 
 
-def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_], mk: MkFault, *,
-                repair: bool, aoi: tuple[float, float, float, float] | None,
-                max_jump_m: float | None) -> None:
+def _check_flat(
+    flat: Flat,
+    out: list[GeometryCheck],
+    ok: npt.NDArray[np.bool_],
+    mk: MkFault,
+    *,
+    repair: bool,
+    aoi: tuple[float, float, float, float] | None,
+    max_jump_m: float | None,
+) -> None:
     xy = flat.xy
     npos = xy.shape[0]
     P = len(flat.path_len)
@@ -200,8 +248,9 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
     pok = ok[pgeom]
 
     # Ring and line rules.
-    bad_paths = np.flatnonzero(pok & linear & (
-        (ring & ((distinct < 3) | ~closed)) | ((pkind == LINE) & (distinct < 2)))).tolist()
+    bad_paths = np.flatnonzero(
+        pok & linear & ((ring & ((distinct < 3) | ~closed)) | ((pkind == LINE) & (distinct < 2)))
+    ).tolist()
     for p in bad_paths:
         gi = int(pgeom[p])
         f = flat.path_field(int(p))
@@ -210,30 +259,54 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             if plen[p] == 0:
                 out[gi].faults.append(mk(gi, f"{what} is empty", f))
             elif distinct[p] < 3:
-                out[gi].faults.append(mk(gi, f"{what} has {distinct[p]} distinct vertices; a "
-                                         "ring needs at least 3 (4 positions, the last repeating "
-                                         "the first)", f))
+                out[gi].faults.append(
+                    mk(
+                        gi,
+                        f"{what} has {distinct[p]} distinct vertices; a "
+                        "ring needs at least 3 (4 positions, the last repeating "
+                        "the first)",
+                        f,
+                    )
+                )
             if plen[p] and not closed[p]:
                 a, b = xy[pstart[p]].tolist(), xy[last[p]].tolist()
-                out[gi].faults.append(mk(gi, f"{what} is not closed: its first position "
-                                         f"({a[0]!r}, {a[1]!r}) differs from its last "
-                                         f"({b[0]!r}, {b[1]!r})", f, True))
+                out[gi].faults.append(
+                    mk(
+                        gi,
+                        f"{what} is not closed: its first position "
+                        f"({a[0]!r}, {a[1]!r}) differs from its last "
+                        f"({b[0]!r}, {b[1]!r})",
+                        f,
+                        True,
+                    )
+                )
         elif plen[p] < 2:
-            out[gi].faults.append(mk(gi, f"{what} has {plen[p]} position(s); a line needs at "
-                                     "least 2", f))
+            out[gi].faults.append(
+                mk(gi, f"{what} has {plen[p]} position(s); a line needs at least 2", f)
+            )
         else:
-            out[gi].faults.append(mk(gi, f"{what} has no length: its {plen[p]} positions are "
-                                     "all the same point (a line needs at least 2 distinct "
-                                     "positions)", f))
+            out[gi].faults.append(
+                mk(
+                    gi,
+                    f"{what} has no length: its {plen[p]} positions are "
+                    "all the same point (a line needs at least 2 distinct "
+                    "positions)",
+                    f,
+                )
+            )
     for p in np.flatnonzero(pok & (ndup > 0)).tolist():
         gi = int(pgeom[p])
-        first = int(np.flatnonzero(dup[pstart[p]:pstart[p] + plen[p]])[0])
+        first = int(np.flatnonzero(dup[pstart[p] : pstart[p] + plen[p]])[0])
         what = _path_name(flat, int(p))
-        out[gi].warnings.append(mk(gi, f"{what} has {ndup[p]} duplicate consecutive "
-                                   f"{'vertex' if ndup[p] == 1 else 'vertices'} (first at "
-                                   f"position {first})" + ("" if repair else
-                                                           "; --repair removes them"),
-                                   flat.path_field(int(p), first)))
+        out[gi].warnings.append(
+            mk(
+                gi,
+                f"{what} has {ndup[p]} duplicate consecutive "
+                f"{'vertex' if ndup[p] == 1 else 'vertices'} (first at "
+                f"position {first})" + ("" if repair else "; --repair removes them"),
+                flat.path_field(int(p), first),
+            )
+        )
 
     # Coordinate ranges and swapped latitude/longitude, per geometry.
     gok_idx = np.flatnonzero(ok)
@@ -258,25 +331,36 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             s, e = starts[k], ends[k]
             mn[k], mx[k] = xy[s:e].min(axis=0), xy[s:e].max(axis=0)
         out_range = (mn[:, 0] < -180) | (mx[:, 0] > 180) | (mn[:, 1] < -90) | (mx[:, 1] > 90)
-        swap_in_range = (mn[:, 0] >= -90) & (mx[:, 0] <= 90) & (mn[:, 1] >= -180) & (
-            mx[:, 1] <= 180)
+        swap_in_range = (
+            (mn[:, 0] >= -90) & (mx[:, 0] <= 90) & (mn[:, 1] >= -180) & (mx[:, 1] <= 180)
+        )
         is_swap = out_range & swap_in_range
         if aoi is not None:
             x0, y0, x1, y1 = aoi
             outside = (mx[:, 0] < x0) | (mn[:, 0] > x1) | (mx[:, 1] < y0) | (mn[:, 1] > y1)
-            swap_inside = (mn[:, 1] >= x0) & (mx[:, 1] <= x1) & (mn[:, 0] >= y0) & (
-                mx[:, 0] <= y1)
+            swap_inside = (mn[:, 1] >= x0) & (mx[:, 1] <= x1) & (mn[:, 0] >= y0) & (mx[:, 0] <= y1)
             is_swap |= ~out_range & outside & swap_inside
             for k in np.flatnonzero(~out_range & outside & ~swap_inside).tolist():
                 gi = int(gi_arr[k])
-                out[gi].warnings.append(mk(gi, "geometry lies outside the area of interest "
-                                           f"{aoi}", f"{flat.field}.coordinates"))
+                out[gi].warnings.append(
+                    mk(
+                        gi,
+                        f"geometry lies outside the area of interest {aoi}",
+                        f"{flat.field}.coordinates",
+                    )
+                )
         for k in np.flatnonzero(is_swap).tolist():
             gi = int(gi_arr[k])
             swapped[gi] = True
-            out[gi].faults.append(mk(gi, "latitude and longitude appear swapped (GeoJSON "
-                                     "positions are [longitude, latitude])",
-                                     f"{flat.field}.coordinates", True))
+            out[gi].faults.append(
+                mk(
+                    gi,
+                    "latitude and longitude appear swapped (GeoJSON "
+                    "positions are [longitude, latitude])",
+                    f"{flat.field}.coordinates",
+                    True,
+                )
+            )
         for k in np.flatnonzero(out_range & ~is_swap).tolist():
             gi = int(gi_arr[k])
             s, e = gstart[gi], gstart[gi] + gcount[gi]
@@ -285,13 +369,21 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             p = int(pos_path[s + badpos])
             v = int(s + badpos - pstart[p])
             lon, lat = gxy[badpos].tolist()
-            hint = (" (longitudes beyond ±180 are not wrapped: split a geometry that crosses "
-                    "the antimeridian at 180°)" if abs(lon) > 180 and abs(lat) <= 90 else "")
-            out[gi].faults.append(mk(gi, "coordinates out of range: longitude must be within "
-                                     "-180..180 and latitude within -90..90, found "
-                                     f"({lon!r}, {lat!r}){hint}",
-                                     flat.path_field(p, None if flat.gtype[gi] == "Point"
-                                                     else v)))
+            hint = (
+                " (longitudes beyond ±180 are not wrapped: split a geometry that crosses "
+                "the antimeridian at 180°)"
+                if abs(lon) > 180 and abs(lat) <= 90
+                else ""
+            )
+            out[gi].faults.append(
+                mk(
+                    gi,
+                    "coordinates out of range: longitude must be within "
+                    "-180..180 and latitude within -90..90, found "
+                    f"({lon!r}, {lat!r}){hint}",
+                    flat.path_field(p, None if flat.gtype[gi] == "Point" else v),
+                )
+            )
             seg_ok_geom[gi] = False
 
     # Vertex jumps (GICHD geocheck): consecutive vertices further apart than max_jump_m.
@@ -306,8 +398,7 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
             lat_m = np.radians((a[:, 1] + b[:, 1]) / 2)
             dlon = np.abs(b[:, 0] - a[:, 0])
             dlon = np.minimum(dlon, 360 - dlon)
-            approx = 6_400_000 * np.radians(
-                np.hypot(b[:, 1] - a[:, 1], dlon * np.cos(lat_m)))
+            approx = 6_400_000 * np.radians(np.hypot(b[:, 1] - a[:, 1], dlon * np.cos(lat_m)))
             cand = np.flatnonzero(approx > 0.9 * max_jump_m)
             if len(cand):
                 _, _, d = _GEOD.inv(a[cand, 0], a[cand, 1], b[cand, 0], b[cand, 1])
@@ -325,11 +416,16 @@ def _check_flat(flat: Flat, out: list[GeometryCheck], ok: npt.NDArray[np.bool_],
                     if c >= _MAX_FAULTS_PER_RULE:
                         continue
                     v = int(i - pstart[p])
-                    out[gi].faults.append(mk(gi, f"vertex jump: vertices {v} and {v + 1} of "
-                                             f"{_path_name(flat, p)} are {_fmt_m(float(dk))} "
-                                             f"apart (limit {_fmt_m(max_jump_m)}); probably a "
-                                             "typing error in a coordinate",
-                                             flat.path_field(p, v + 1)))
+                    out[gi].faults.append(
+                        mk(
+                            gi,
+                            f"vertex jump: vertices {v} and {v + 1} of "
+                            f"{_path_name(flat, p)} are {_fmt_m(float(dk))} "
+                            f"apart (limit {_fmt_m(max_jump_m)}); probably a "
+                            "typing error in a coordinate",
+                            flat.path_field(p, v + 1),
+                        )
+                    )
 
     # Which geometries go on to be built: no fault, or only repairable ones under repair.
     keep_geom = ok.copy()
@@ -360,9 +456,12 @@ def _path_name(flat: Flat, p: int) -> str:
     return "point" if kind == POINT else "multipoint"
 
 
-def _gather(n_new: npt.NDArray[np.int64], src_start: npt.NDArray[np.int64],
-            src_len: npt.NDArray[np.int64], reverse: npt.NDArray[np.bool_]
-            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _gather(
+    n_new: npt.NDArray[np.int64],
+    src_start: npt.NDArray[np.int64],
+    src_len: npt.NDArray[np.int64],
+    reverse: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Index into the old positions for paths of n_new positions: position j of a path takes
     old position j (or its first position when j is past the end: closing a ring), read
     backwards where ``reverse``. Returns the indices and the new path starts."""
@@ -377,10 +476,17 @@ def _gather(n_new: npt.NDArray[np.int64], src_start: npt.NDArray[np.int64],
     return src_start[pid] + j, new_start
 
 
-def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_],
-           swapped: npt.NDArray[np.bool_], dup: npt.NDArray[np.bool_],
-           closed: npt.NDArray[np.bool_], pos_path: npt.NDArray[np.int64], mk: MkFault,
-           repair: bool) -> None:
+def _build(
+    flat: Flat,
+    out: list[GeometryCheck],
+    keep_geom: npt.NDArray[np.bool_],
+    swapped: npt.NDArray[np.bool_],
+    dup: npt.NDArray[np.bool_],
+    closed: npt.NDArray[np.bool_],
+    pos_path: npt.NDArray[np.int64],
+    mk: MkFault,
+    repair: bool,
+) -> None:
     xy = flat.xy
     pgeom, pkind = flat.path_geom, flat.path_kind
     keep_path = keep_geom[pgeom]
@@ -389,18 +495,25 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         m = swapped[pgeom[pos_path]]
         xy[m] = xy[m][:, ::-1]
         for gi in np.flatnonzero(swapped & keep_geom).tolist():
-            out[gi].repairs.append(mk(gi, "latitude and longitude swapped back",
-                                      f"{flat.field}.coordinates"))
+            out[gi].repairs.append(
+                mk(gi, "latitude and longitude swapped back", f"{flat.field}.coordinates")
+            )
     keep_pos = keep_path[pos_path]
     if repair:
         keep_pos &= ~dup
-        ndup = np.bincount(pos_path, weights=dup & keep_path[pos_path],
-                           minlength=len(pgeom)).astype(np.int64)
+        ndup = np.bincount(
+            pos_path, weights=dup & keep_path[pos_path], minlength=len(pgeom)
+        ).astype(np.int64)
         for p in np.flatnonzero(ndup).tolist():
             gi = int(pgeom[p])
-            out[gi].repairs.append(mk(gi, f"removed {_ordinal(int(ndup[p]))} repeating the "
-                                      f"one before, from {_path_name(flat, int(p))}",
-                                      flat.path_field(int(p))))
+            out[gi].repairs.append(
+                mk(
+                    gi,
+                    f"removed {_ordinal(int(ndup[p]))} repeating the "
+                    f"one before, from {_path_name(flat, int(p))}",
+                    flat.path_field(int(p)),
+                )
+            )
     sel = np.flatnonzero(keep_path)
     new_len = np.bincount(pos_path[keep_pos], minlength=len(pgeom)).astype(np.int64)[sel]
     xy1 = xy[keep_pos]
@@ -415,8 +528,13 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         for k in np.flatnonzero(need_close).tolist():
             p = int(sel[k])
             gi = int(pgeom[p])
-            out[gi].repairs.append(mk(gi, f"{_path_name(flat, p)} closed by repeating its "
-                                      "first vertex", flat.path_field(p)))
+            out[gi].repairs.append(
+                mk(
+                    gi,
+                    f"{_path_name(flat, p)} closed by repeating its first vertex",
+                    flat.path_field(p),
+                )
+            )
     # Orientation (RFC 7946 §3.1.6): exterior rings counter-clockwise, holes clockwise.
     len2 = new_len + need_close
     idx, start2 = _gather(len2, start1, new_len, np.zeros(len(sel), bool))
@@ -434,8 +552,10 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         p = int(sel[k])
         gi = int(pgeom[p])
         if ext[k]:
-            msg = (f"{_path_name(flat, p)} reoriented counter-clockwise (RFC 7946 §3.1.6); "
-                   "no point moved")
+            msg = (
+                f"{_path_name(flat, p)} reoriented counter-clockwise (RFC 7946 §3.1.6); "
+                "no point moved"
+            )
         else:
             msg = f"{_path_name(flat, p)} reoriented clockwise (RFC 7946 §3.1.6); no point moved"
         out[gi].repairs.append(mk(gi, msg, flat.path_field(p)))
@@ -470,8 +590,9 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
                 geoms[int(g)] = m
     lk = np.flatnonzero(kind == LINE)
     if len(lk):
-        lines = shapely.linestrings(xy2[_ranges(start2[lk], len2[lk])],
-                                    indices=np.repeat(np.arange(len(lk)), len2[lk]))
+        lines = shapely.linestrings(
+            xy2[_ranges(start2[lk], len2[lk])], indices=np.repeat(np.arange(len(lk)), len2[lk])
+        )
         lg = sg[lk]
         single = np.array([flat.gtype[g] == "LineString" for g in lg], bool)
         for g, ln in zip(lg[single], lines[single], strict=True):
@@ -486,7 +607,7 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
     for k in np.flatnonzero(kind == POINT).tolist():
         geoms[int(sg[k])] = shapely.points(xy2[start2[k]])
     for k in np.flatnonzero(kind == MULTIPOINT).tolist():
-        geoms[int(sg[k])] = shapely.multipoints(xy2[start2[k]:start2[k] + len2[k]])
+        geoms[int(sg[k])] = shapely.multipoints(xy2[start2[k] : start2[k] + len2[k]])
 
     # OGC validity of the polygonal geometries.
     gidx = np.array([i for i, g in enumerate(geoms) if g is not None], np.int64)
@@ -501,28 +622,43 @@ def _build(flat: Flat, out: list[GeometryCheck], keep_geom: npt.NDArray[np.bool_
         g = garr[k]
         reason = str(shapely.is_valid_reason(g))
         if not repair:
-            out[gi].faults.append(mk(gi, f"invalid polygon (OGC simple features): {reason}",
-                                     f"{flat.field}.coordinates", True))
+            out[gi].faults.append(
+                mk(
+                    gi,
+                    f"invalid polygon (OGC simple features): {reason}",
+                    f"{flat.field}.coordinates",
+                    True,
+                )
+            )
             garr[k] = None
             continue
         fixed = _polygonal_part(shapely.make_valid(g))
         if fixed is None:
-            out[gi].faults.append(mk(gi, f"invalid polygon (OGC simple features): {reason}; "
-                                     "make_valid left no area", f"{flat.field}.coordinates"))
+            out[gi].faults.append(
+                mk(
+                    gi,
+                    f"invalid polygon (OGC simple features): {reason}; make_valid left no area",
+                    f"{flat.field}.coordinates",
+                )
+            )
             garr[k] = None
             continue
         n0 = shapely.get_num_geometries(g)
         n1 = shapely.get_num_geometries(fixed)
-        out[gi].repairs.append(mk(gi, f"{reason} repaired with make_valid: {n0} polygon"
-                                  f"{'s' if n0 != 1 else ''} became {n1}",
-                                  f"{flat.field}.coordinates"))
+        out[gi].repairs.append(
+            mk(
+                gi,
+                f"{reason} repaired with make_valid: {n0} polygon"
+                f"{'s' if n0 != 1 else ''} became {n1}",
+                f"{flat.field}.coordinates",
+            )
+        )
         garr[k] = fixed
     for k, gi in enumerate(gidx):
         out[int(gi)].geometry = garr[k]
 
 
-def _ranges(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
-            ) -> npt.NDArray[np.int64]:
+def _ranges(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Concatenated ranges [s, s + n) for each (s, n)."""
     total = int(lens.sum())
     offs = np.zeros(len(lens), np.int64)
@@ -534,8 +670,11 @@ def _ranges(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]
 
 
 def _polygonal_part(g: shapely.Geometry) -> shapely.Geometry | None:
-    parts = [p for p in shapely.get_parts(shapely.get_parts(g))
-             if shapely.get_type_id(p) == 3 and not shapely.is_empty(p)]
+    parts = [
+        p
+        for p in shapely.get_parts(shapely.get_parts(g))
+        if shapely.get_type_id(p) == 3 and not shapely.is_empty(p)
+    ]
     if not parts:
         return None
     res = parts[0] if len(parts) == 1 else shapely.multipolygons(parts)

@@ -45,8 +45,7 @@ _GEOD = Geod(ellps="WGS84")
 
 def _q(sin_phi: FloatArray) -> FloatArray:
     es = _E * sin_phi
-    q: FloatArray = (1 - _E2) * (sin_phi / (1 - es * es)
-                                 - np.log((1 - es) / (1 + es)) / (2 * _E))
+    q: FloatArray = (1 - _E2) * (sin_phi / (1 - es * es) - np.log((1 - es) / (1 + es)) / (2 * _E))
     return q
 
 
@@ -109,16 +108,16 @@ def geodesic_area(geoms: Any) -> FloatArray:
     same = ring_of[1:] == ring_of[:-1]
     cross = np.where(same, x[:-1] * y[1:] - x[1:] * y[:-1], 0.0)
     ring_area = np.abs(np.bincount(ring_of[:-1], weights=cross, minlength=len(rings)) / 2)
-    g_area = np.bincount(ring_geom, weights=np.where(exterior, ring_area, -ring_area),
-                         minlength=len(sub))
+    g_area = np.bincount(
+        ring_geom, weights=np.where(exterior, ring_area, -ring_area), minlength=len(sub)
+    )
     out[poly] = np.abs(g_area)
     return out
 
 
 def geodesic_distance(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> FloatArray:
     """Geodesic distance in metres between positions (arrays broadcast)."""
-    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (lon1, lat1, lon2,
-                                                                           lat2)))
+    a, b, c, d = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (lon1, lat1, lon2, lat2)))
     _, _, dist = _GEOD.inv(a.ravel(), b.ravel(), c.ravel(), d.ravel())
     res: FloatArray = np.asarray(dist, np.float64).reshape(a.shape)
     return res
@@ -131,8 +130,9 @@ def _aeqd(lon: float, lat: float) -> Proj:
     return Proj(f"+proj=aeqd +lat_0={float(lat)!r} +lon_0={float(lon)!r} +ellps=WGS84 +units=m")
 
 
-def distance_to_geometries(lon: float, lat: float, geoms: Any,
-                           max_segment_deg: float = 0.01) -> FloatArray:
+def distance_to_geometries(
+    lon: float, lat: float, geoms: Any, max_segment_deg: float = 0.01
+) -> FloatArray:
     """Geodesic distance in metres from one point to each geometry (0 inside or on it; NaN for
     None). Edges are densified to ``max_segment_deg`` before projecting."""
     arr = _as_array(geoms)
@@ -174,14 +174,16 @@ class GeometryIndex:
         # Half-extent of each geometry, radians of latitude: bounds the local frame's scale error.
         self.half_extent = np.radians(np.hypot((b[:, 2] - b[:, 0]) / 2, (b[:, 3] - b[:, 1]) / 2))
         xy, gi = shapely.get_coordinates(self.geoms, return_index=True)
-        local = np.column_stack([(xy[:, 0] - self.lon0[gi]) * self.kx[gi],
-                                 (xy[:, 1] - self.lat0[gi]) * self.ky[gi]])
+        local = np.column_stack(
+            [(xy[:, 0] - self.lon0[gi]) * self.kx[gi], (xy[:, 1] - self.lat0[gi]) * self.ky[gi]]
+        )
         self.local = self.geoms.copy()
         shapely.set_coordinates(self.local, local)
         shapely.prepare(self.local)
 
-    def within(self, lons: Any, lats: Any, radius_m: float
-               ) -> tuple[IntArray, IntArray, FloatArray]:
+    def within(
+        self, lons: Any, lats: Any, radius_m: float
+    ) -> tuple[IntArray, IntArray, FloatArray]:
         """All (point, geometry) pairs within ``radius_m`` geodesic metres, with the distance
         (0 when the point is inside or on the geometry)."""
         lons = np.asarray(lons, np.float64).ravel()
@@ -218,8 +220,9 @@ class GeometryIndex:
         return pi[keep].astype(np.int64), gi[keep].astype(np.int64), dist[keep]
 
 
-def batch_within(lons: Any, lats: Any, geoms: Any, radius_m: float
-                 ) -> tuple[IntArray, IntArray, FloatArray]:
+def batch_within(
+    lons: Any, lats: Any, geoms: Any, radius_m: float
+) -> tuple[IntArray, IntArray, FloatArray]:
     """All (point index, geometry index, geodesic distance in m) pairs within ``radius_m``.
 
     Distance is 0 when the point is inside or on the geometry. Geometries that cross the

@@ -82,8 +82,9 @@ def check_bbox(bbox: object, fld: str) -> list[tuple[str, str]]:
             return [(f"{fld}[{i}]", f"each element of a bbox must be a number, got {type_name(v)}")]
     half = len(bbox) // 2
     if bbox[1] > bbox[1 + half]:
-        return [(fld, "bbox south edge is north of its north edge "
-                      "(expected west, south, east, north)")]
+        return [
+            (fld, "bbox south edge is north of its north edge (expected west, south, east, north)")
+        ]
     return []
 
 
@@ -110,23 +111,29 @@ def position_fault(p: object, geom_type: str) -> str | None:
     """Why ``p`` is not a GeoJSON position, or None if it is one."""
     if not isinstance(p, list):
         if is_number(p):
-            return (f"a number was found where a position (array) was expected: {geom_type} "
-                    "coordinates need to be nested more deeply")
+            return (
+                f"a number was found where a position (array) was expected: {geom_type} "
+                "coordinates need to be nested more deeply"
+            )
         return f"a position must be an array of 2 or 3 numbers, got {type_name(p)}"
     n = len(p)
     if n == 0:
         return "empty position: a position needs 2 or 3 numbers"
     for v in p:
         if isinstance(v, list):
-            return (f"an array was found inside a position: {geom_type} coordinates are "
-                    "nested too deeply")
+            return (
+                f"an array was found inside a position: {geom_type} coordinates are "
+                "nested too deeply"
+            )
         if not is_number(v):
             return f"each element of a position must be a number, got {type_name(v)} {v!r}"
     if n < 2:
         return "position has 1 number; it needs 2 (longitude, latitude) or 3 (with height)"
     if n > 3:
-        return (f"position has {n} numbers; GeoJSON allows at most 3 (longitude, latitude, "
-                "height): 4D positions are rejected")
+        return (
+            f"position has {n} numbers; GeoJSON allows at most 3 (longitude, latitude, "
+            "height): 4D positions are rejected"
+        )
     return None
 
 
@@ -149,8 +156,13 @@ class Flat:
     path_len: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
 
     def path_field(self, p: int, vertex: int | None = None) -> str:
-        return path_field(self.field, self.gtype[int(self.path_geom[p])] or "",
-                          int(self.path_part[p]), int(self.path_ord[p]), vertex)
+        return path_field(
+            self.field,
+            self.gtype[int(self.path_geom[p])] or "",
+            int(self.path_part[p]),
+            int(self.path_ord[p]),
+            vertex,
+        )
 
 
 def path_field(fld: str, gtype: str, part: int, ordinal: int, vertex: int | None) -> str:
@@ -207,28 +219,52 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
         fl = faults[gi]
         for m in _FOREIGN_FOR_GEOMETRY:
             if m in raw:
-                fl.append((f"{fld}.{m}", f'a geometry object cannot contain a "{m}" member '
-                           "(RFC 7946 §7.1)"))
+                fl.append(
+                    (
+                        f"{fld}.{m}",
+                        f'a geometry object cannot contain a "{m}" member (RFC 7946 §7.1)',
+                    )
+                )
         if "bbox" in raw:
             fl.extend(check_bbox(raw["bbox"], f"{fld}.bbox"))
         if t == "GeometryCollection":
             gtypes[gi] = t
             geoms = raw.get("geometries")
             if not isinstance(geoms, list):
-                fl.append((f"{fld}.geometries", "a GeometryCollection needs a \"geometries\" "
-                           f"array, got {type_name(geoms) if 'geometries' in raw else 'none'}"))
+                fl.append(
+                    (
+                        f"{fld}.geometries",
+                        'a GeometryCollection needs a "geometries" '
+                        f"array, got {type_name(geoms) if 'geometries' in raw else 'none'}",
+                    )
+                )
             else:
                 for i, g in enumerate(geoms):
                     if not isinstance(g, dict):
-                        fl.append((f"{fld}.geometries[{i}]", "the geometries of a "
-                                   "GeometryCollection must be geometry objects, got "
-                                   f"{type_name(g)}"))
+                        fl.append(
+                            (
+                                f"{fld}.geometries[{i}]",
+                                "the geometries of a "
+                                "GeometryCollection must be geometry objects, got "
+                                f"{type_name(g)}",
+                            )
+                        )
                     elif g.get("type") == "GeometryCollection":
-                        fl.append((f"{fld}.geometries[{i}]", "nested GeometryCollections are "
-                                   "rejected (RFC 7946 §3.1.8: should be avoided)"))
+                        fl.append(
+                            (
+                                f"{fld}.geometries[{i}]",
+                                "nested GeometryCollections are "
+                                "rejected (RFC 7946 §3.1.8: should be avoided)",
+                            )
+                        )
                 if len(geoms) == 1:
-                    warns[gi].append((f"{fld}.geometries", "GeometryCollection with a single "
-                                      "geometry: a single-part or multi-part geometry is better"))
+                    warns[gi].append(
+                        (
+                            f"{fld}.geometries",
+                            "GeometryCollection with a single "
+                            "geometry: a single-part or multi-part geometry is better",
+                        )
+                    )
             ok[gi] = not fl
             continue
         if "coordinates" not in raw:
@@ -236,8 +272,9 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
             continue
         coords = raw["coordinates"]
         if not isinstance(coords, list):
-            fl.append((f"{fld}.coordinates",
-                       f"coordinates must be an array, got {type_name(coords)}"))
+            fl.append(
+                (f"{fld}.coordinates", f"coordinates must be an array, got {type_name(coords)}")
+            )
             continue
         if fl:
             continue
@@ -245,8 +282,9 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
             if t == "Point":
                 fl.append((f"{fld}.coordinates", "empty position: a Point needs 2 or 3 numbers"))
             else:
-                warns[gi].append((f"{fld}.coordinates",
-                                  f"empty {t} (no coordinates): taken as a null geometry"))
+                warns[gi].append(
+                    (f"{fld}.coordinates", f"empty {t} (no coordinates): taken as a null geometry")
+                )
             continue
         # Paths, with a check of every nesting level above the positions.
         paths: list[tuple[int, int, int, list[Any]]] = []
@@ -261,28 +299,40 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
             what = "line" if kind == LINE else "ring"
             for i, c in enumerate(coords):
                 if not isinstance(c, list):
-                    fl.append((f"{fld}.coordinates[{i}]",
-                               f"a {type_name(c)} was found where a {what} (array of positions) "
-                               f"was expected: {t} coordinates need to be nested more deeply"))
+                    fl.append(
+                        (
+                            f"{fld}.coordinates[{i}]",
+                            f"a {type_name(c)} was found where a {what} (array of positions) "
+                            f"was expected: {t} coordinates need to be nested more deeply",
+                        )
+                    )
                     break
                 paths.append((kind, 0, i, c))
         else:  # MultiPolygon
             for j, poly in enumerate(coords):
                 if not isinstance(poly, list):
-                    fl.append((f"{fld}.coordinates[{j}]",
-                               f"a {type_name(poly)} was found where a polygon (array of rings) "
-                               "was expected: MultiPolygon coordinates need to be nested more "
-                               "deeply"))
+                    fl.append(
+                        (
+                            f"{fld}.coordinates[{j}]",
+                            f"a {type_name(poly)} was found where a polygon (array of rings) "
+                            "was expected: MultiPolygon coordinates need to be nested more "
+                            "deeply",
+                        )
+                    )
                     break
                 if not poly:
                     fl.append((f"{fld}.coordinates[{j}]", "polygon with no rings"))
                     break
                 for i, c in enumerate(poly):
                     if not isinstance(c, list):
-                        fl.append((f"{fld}.coordinates[{j}][{i}]",
-                                   f"a {type_name(c)} was found where a ring (array of positions) "
-                                   "was expected: MultiPolygon coordinates need to be nested more "
-                                   "deeply"))
+                        fl.append(
+                            (
+                                f"{fld}.coordinates[{j}][{i}]",
+                                f"a {type_name(c)} was found where a ring (array of positions) "
+                                "was expected: MultiPolygon coordinates need to be nested more "
+                                "deeply",
+                            )
+                        )
                         break
                     paths.append((RING, j, i, c))
                 if fl:
@@ -352,8 +402,17 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
             has_z[gi] = z
             warns[gi].append((fld, "positions mix 2D and 3D coordinates"))
     return Flat(
-        field=fld, gtype=gtypes, ok=ok, has_z=has_z, faults=faults, warnings=warns, xy=xy,
-        path_geom=path_geom, path_kind=np.array(p_kind, np.int64),
-        path_part=np.array(p_part, np.int64), path_ord=np.array(p_ord, np.int64),
-        path_start=path_start, path_len=path_len,
+        field=fld,
+        gtype=gtypes,
+        ok=ok,
+        has_z=has_z,
+        faults=faults,
+        warnings=warns,
+        xy=xy,
+        path_geom=path_geom,
+        path_kind=np.array(p_kind, np.int64),
+        path_part=np.array(p_part, np.int64),
+        path_ord=np.array(p_ord, np.int64),
+        path_start=path_start,
+        path_len=path_len,
     )

@@ -71,9 +71,16 @@ class ParsedFile:
         raws = [f.geometry for f in self.features]
         flat = self.flat if self.flat is not None else flatten(raws)
         checks = check_geometries(
-            raws, repair=repair, aoi=aoi, max_jump_m=max_jump_m, allowed=allowed,
+            raws,
+            repair=repair,
+            aoi=aoi,
+            max_jump_m=max_jump_m,
+            allowed=allowed,
             indices=[f.index for f in self.features],
-            feature_ids=[f.id for f in self.features], flat=flat, report_structure=False)
+            feature_ids=[f.id for f in self.features],
+            flat=flat,
+            report_structure=False,
+        )
         for f, c in zip(self.features, checks, strict=True):
             if f.faults:
                 c.geometry = None
@@ -155,8 +162,7 @@ def _read(data: bytes | str | pathlib.Path, source: str | None) -> ParsedFile:
     if t == "FeatureCollection":
         for m in ("coordinates", "geometries", "geometry", "properties"):
             if m in root:
-                file_fault(f'a FeatureCollection cannot contain a "{m}" member (RFC 7946 §7.1)',
-                           m)
+                file_fault(f'a FeatureCollection cannot contain a "{m}" member (RFC 7946 §7.1)', m)
         if "bbox" in root:
             for fld, why in check_bbox(root["bbox"], "bbox"):
                 file_fault(why, fld)
@@ -186,8 +192,9 @@ def _read(data: bytes | str | pathlib.Path, source: str | None) -> ParsedFile:
             f = pf.features[i]
             fid = None if f.id is None else str(f.id)
             f.faults.extend(Fault(why, f.index, fld, source, fid) for fld, why in flat.faults[i])
-            f.warnings.extend(Fault(why, f.index, fld, source, fid)
-                              for fld, why in flat.warnings[i])
+            f.warnings.extend(
+                Fault(why, f.index, fld, source, fid) for fld, why in flat.warnings[i]
+            )
     return pf
 
 
@@ -201,41 +208,68 @@ def _check_crs(crs: object, pf: ParsedFile, fault: Any, warning: Any) -> None:
             name = props.get("name") or props.get("href")
     pf.crs = name if isinstance(name, str) else None
     if isinstance(name, str) and any(name.lower().endswith(k) for k in _CRS84_NAMES):
-        warning(f'the "crs" member ({name}) is not part of RFC 7946; it names WGS 84 '
-                "longitude/latitude, so it is accepted and ignored (positions read as "
-                "longitude, latitude)", "crs")
+        warning(
+            f'the "crs" member ({name}) is not part of RFC 7946; it names WGS 84 '
+            "longitude/latitude, so it is accepted and ignored (positions read as "
+            "longitude, latitude)",
+            "crs",
+        )
         return
     declared = name if isinstance(name, str) else orjson.dumps(crs).decode()
-    fault("GeoJSON (RFC 7946) must be WGS 84 longitude/latitude (CRS84), but the file declares "
-          f"crs {declared}: reproject it first, e.g. ogr2ogr -t_srs OGC:CRS84 out.geojson in",
-          "crs")
+    fault(
+        "GeoJSON (RFC 7946) must be WGS 84 longitude/latitude (CRS84), but the file declares "
+        f"crs {declared}: reproject it first, e.g. ogr2ogr -t_srs OGC:CRS84 out.geojson in",
+        "crs",
+    )
 
 
-def _read_features(feats: list[Any], source: str | None,
-                   dups: dict[tuple[int, ...], list[str]] | None) -> list[ParsedFeature]:
+def _read_features(
+    feats: list[Any], source: str | None, dups: dict[tuple[int, ...], list[str]] | None
+) -> list[ParsedFeature]:
     out: list[ParsedFeature] = []
     append = out.append
     for i, f in enumerate(feats):
         if type(f) is not dict:
-            append(ParsedFeature(i, None, {}, None, [Fault(
-                f"every feature must be an object, got {type_name(f)}", i, None, source)]))
+            append(
+                ParsedFeature(
+                    i,
+                    None,
+                    {},
+                    None,
+                    [
+                        Fault(
+                            f"every feature must be an object, got {type_name(f)}", i, None, source
+                        )
+                    ],
+                )
+            )
             continue
         t = f.get("type")
         fid = f.get("id")
         props = f.get("properties", _MISSING)
         geom = f.get("geometry", _MISSING)
-        if (t == "Feature" and (fid is None or type(fid) is str or type(fid) is int)
-                and type(props) is dict and (geom is None or type(geom) is dict)
-                and (len(f) == 3 or (len(f) == 4 and "id" in f))
-                and (dups is None or (i,) not in dups)):
+        if (
+            t == "Feature"
+            and (fid is None or type(fid) is str or type(fid) is int)
+            and type(props) is dict
+            and (geom is None or type(geom) is dict)
+            and (len(f) == 3 or (len(f) == 4 and "id" in f))
+            and (dups is None or (i,) not in dups)
+        ):
             append(ParsedFeature(i, fid, props, geom))  # the common case: nothing to say
             continue
         faults: list[Fault] = []
         warns: list[Fault] = []
         sid = None if fid is None or isinstance(fid, dict | list) else str(fid)
 
-        def flt(reason: str, fld: str | None, *, _i: int = i, _sid: str | None = sid,
-                _l: list[Fault] = faults) -> None:
+        def flt(
+            reason: str,
+            fld: str | None,
+            *,
+            _i: int = i,
+            _sid: str | None = sid,
+            _l: list[Fault] = faults,
+        ) -> None:
             _l.append(Fault(reason, _i, fld, source, _sid))
 
         if t is None and "type" not in f:
@@ -247,19 +281,27 @@ def _read_features(feats: list[Any], source: str | None,
                 flt(f"type is case-sensitive: expected Feature, got {t}", "type")
             else:
                 flt(f'a feature needs "type": "Feature", got {t!r}', "type")
-        if fid is not None and not (isinstance(fid, str | int | float)
-                                    and not isinstance(fid, bool)):
+        if fid is not None and not (
+            isinstance(fid, str | int | float) and not isinstance(fid, bool)
+        ):
             flt(f'"id" must be a string or a number, got {type_name(fid)}', "id")
             fid = None
         if props is _MISSING:
-            warns.append(Fault('the feature has no "properties" member (RFC 7946 requires '
-                               "one); taken as empty", i, "properties", source, sid))
+            warns.append(
+                Fault(
+                    'the feature has no "properties" member (RFC 7946 requires '
+                    "one); taken as empty",
+                    i,
+                    "properties",
+                    source,
+                    sid,
+                )
+            )
             props = {}
         elif props is None:
             props = {}
         elif not isinstance(props, dict):
-            flt(f'"properties" must be an object or null, got {type_name(props)}',
-                "properties")
+            flt(f'"properties" must be an object or null, got {type_name(props)}', "properties")
             props = {}
         if geom is _MISSING:
             near = [k for k in f if "geom" in k.lower() and k != "geometry"]
@@ -267,8 +309,7 @@ def _read_features(feats: list[Any], source: str | None,
             flt(f'a feature needs a "geometry" member (null if it has none){hint}', "geometry")
             geom = None
         elif geom is not None and not isinstance(geom, dict):
-            flt(f'"geometry" must be a geometry object or null, got {type_name(geom)}',
-                "geometry")
+            flt(f'"geometry" must be a geometry object or null, got {type_name(geom)}', "geometry")
             geom = None
         for m in ("coordinates", "geometries", "features"):
             if m in f:
@@ -279,11 +320,18 @@ def _read_features(feats: list[Any], source: str | None,
         if dups is not None:
             for k in dups.get((i,), []):
                 flt(f'the feature has duplicate "{k}" members: parsing is ambiguous', k)
-        pid = fid if isinstance(fid, str | int) and not isinstance(fid, bool) else (
-            int(fid) if isinstance(fid, float) and fid.is_integer() else
-            (str(fid) if fid is not None else None))
-        append(ParsedFeature(i, pid, props, geom if isinstance(geom, dict) else None,
-                             faults, warns))
+        pid = (
+            fid
+            if isinstance(fid, str | int) and not isinstance(fid, bool)
+            else (
+                int(fid)
+                if isinstance(fid, float) and fid.is_integer()
+                else (str(fid) if fid is not None else None)
+            )
+        )
+        append(
+            ParsedFeature(i, pid, props, geom if isinstance(geom, dict) else None, faults, warns)
+        )
     return out
 
 
@@ -294,6 +342,7 @@ class _DupDict(dict[str, Any]):
 def _duplicates(raw: bytes) -> dict[tuple[int, ...], list[str]]:
     """Duplicate member names, keyed () for the root object and (i,) for feature i (any
     duplicate inside feature i, its properties or its geometry)."""
+
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         d = _DupDict(pairs)
         if len(d) != len(pairs):
@@ -356,8 +405,16 @@ def _coords(g: shapely.Geometry) -> Any:
     return [_coords(p) for p in parts]
 
 
-_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LineString", 3: "Polygon", 4: "MultiPoint",
-               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    2: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
 
 
 def geometry_to_geojson(g: shapely.Geometry | None) -> dict[str, Any] | None:
@@ -367,8 +424,10 @@ def geometry_to_geojson(g: shapely.Geometry | None) -> dict[str, Any] | None:
         return None
     tid = int(shapely.get_type_id(g))
     if tid == 7:
-        return {"type": "GeometryCollection",
-                "geometries": [geometry_to_geojson(p) for p in shapely.get_parts(g)]}
+        return {
+            "type": "GeometryCollection",
+            "geometries": [geometry_to_geojson(p) for p in shapely.get_parts(g)],
+        }
     if shapely.is_empty(g):
         return {"type": _TYPE_NAMES[tid], "coordinates": []}
     return {"type": _TYPE_NAMES[tid], "coordinates": _coords(g)}
@@ -391,8 +450,7 @@ def write_geojson(
     if name is not None:
         head["name"] = name
     for k, v in (extra_members or {}).items():
-        if k in ("type", "features", "crs", "coordinates", "geometry", "properties",
-                 "geometries"):
+        if k in ("type", "features", "crs", "coordinates", "geometry", "properties", "geometries"):
             raise ValueError(f"extra member {k!r} would change GeoJSON semantics")
         head[k] = v
     prefix = orjson.dumps(head, option=opts)[:-1] + b',"features":[\n'
@@ -422,12 +480,15 @@ def write_geojson(
     return count
 
 
-def features_from_checks(parsed: ParsedFile, checks: Sequence[GeometryCheck]
-                         ) -> list[tuple[str | int | None, dict[str, Any], Any]]:
+def features_from_checks(
+    parsed: ParsedFile, checks: Sequence[GeometryCheck]
+) -> list[tuple[str | int | None, dict[str, Any], Any]]:
     """(id, properties, geometry) of the features that passed, for :func:`write_geojson`."""
-    return [(f.id, f.properties, c.geometry) for f, c in zip(parsed.features, checks,
-                                                             strict=True)
-            if not f.faults and not c.faults]
+    return [
+        (f.id, f.properties, c.geometry)
+        for f, c in zip(parsed.features, checks, strict=True)
+        if not f.faults and not c.faults
+    ]
 
 
 _ = np  # numpy arrays reach orjson through geometry_to_geojson

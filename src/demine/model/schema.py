@@ -269,8 +269,11 @@ def _field_index(fields: tuple[FieldSpec, ...]) -> tuple[dict[str, FieldSpec], t
     # keyed by identity: hashing a tuple of specs on every call costs more than the check
     hit = _INDEX.get(id(fields))
     if hit is None or hit[0] is not fields:
-        hit = (fields, {f.name: f for f in fields},
-               tuple(f.name for f in fields if f.required and not f.derived))
+        hit = (
+            fields,
+            {f.name: f for f in fields},
+            tuple(f.name for f in fields if f.required and not f.derived),
+        )
         if len(_INDEX) > 256:
             _INDEX.clear()
         _INDEX[id(fields)] = hit

@@ -52,8 +52,17 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
                 ImportOptions(kind=kind, actor="demine demo", reason="SYNTHETIC demo data"),
             )
             counts[kind] = rep.imported
+    from demine.services.risk import learn
+
+    learned = learn(store)  # finds in the closed demo hazards teach the failure rates
     store.close()
-    return {"location": str(path), "counts": counts, "synthetic": True, "notice": SYNTHETIC_NOTICE}
+    return {
+        "location": str(path),
+        "counts": counts,
+        "synthetic": True,
+        "notice": SYNTHETIC_NOTICE,
+        "learned": [x.to_dict() for x in learned],
+    }
 
 
 def render_page(path: Path) -> str:

@@ -343,10 +343,10 @@ def read_and_check(
         if progress is not None and len(good) % 5000 == 0:
             progress(len(good), len(features))
 
-    new_ids = iter(uuid7_many(sum(1 for r in good if not r.id)))
-    for r in good:
-        if not r.id:
-            r.id = next(new_ids)
+    new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
+    for g in good:
+        if not g.id:
+            g.id = next(new_ids)
 
     # derived values and geometry types
     promoted, areas = derived.result()
@@ -547,7 +547,7 @@ def update_record(
             if f.derived and f.name in cur.properties:
                 clean[f.name] = cur.properties[f.name]
         try:
-            return store.update(  # type: ignore[call-arg]
+            return store.update(
                 kind.name,
                 rid,
                 properties=clean,

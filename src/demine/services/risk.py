@@ -79,8 +79,9 @@ def estimate_device_type(
 
     lc = _lifecycle(store, code)
     q = Quantity(float(quantity), low, high)
-    return estimate([RecordInput(lc, q, 0.0)], np.asarray(days, dtype=float), draws=draws,
-                    seed=seed)
+    return estimate(
+        [RecordInput(lc, q, 0.0)], np.asarray(days, dtype=float), draws=draws, seed=seed
+    )
 
 
 @dataclass
@@ -143,12 +144,15 @@ def hazard_risks(
             if lc is None:
                 notes.append(f"emplacement {e.id}: unknown device type {p['device_type']!r}")
                 continue
-            inputs.append(RecordInput(
-                lc,
-                Quantity(float(p["quantity"]), _f(p.get("quantity_min")),
-                         _f(p.get("quantity_max"))),
-                day_number(p["laid_at"]),
-            ))
+            inputs.append(
+                RecordInput(
+                    lc,
+                    Quantity(
+                        float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
+                    ),
+                    day_number(p["laid_at"]),
+                )
+            )
         if h.properties.get("status") != "open":
             notes.append(f"hazard status is {h.properties.get('status')}: released land")
         est = estimate(inputs, dates, draws=draws, seed=seed) if inputs else None
@@ -163,6 +167,7 @@ def _f(v: Any) -> float | None:
 
 
 # --- learning -----------------------------------------------------------------------------
+
 
 @dataclass
 class Learned:
@@ -222,8 +227,9 @@ def gather_evidence(store: Store) -> list[Any]:
         lc = lcs.get(p["device_type"])
         if lc is None:
             continue
-        out += evidence_from_clearance(lc, int(p["quantity"]), day_number(p["laid_at"]),
-                                       finds[e.id], emplacement_id=e.id)
+        out += evidence_from_clearance(
+            lc, int(p["quantity"]), day_number(p["laid_at"]), finds[e.id], emplacement_id=e.id
+        )
     return out
 
 
@@ -272,28 +278,38 @@ def learn(store: Store) -> list[Learned]:
             "assumptions": "\n".join(COUNTING_ASSUMPTIONS),
         }
         old = existing.get(props["key"])
-        if old is not None and {
-            k_: v for k_, v in old.properties.items() if k_ != "learned_at"
-        } == props:
+        if (
+            old is not None
+            and {k_: v for k_, v in old.properties.items() if k_ != "learned_at"} == props
+        ):
             continue  # nothing new: no new revision
         props["learned_at"] = at
         records.append(Record(kind="risk_updates", id=uuid7(), properties=props))
     if records:
-        store.upsert("risk_updates", records, actor=ACTOR,
-                     reason="learned from clearance finds", origin=ORIGIN)
+        store.upsert(
+            "risk_updates",
+            records,
+            actor=ACTOR,
+            reason="learned from clearance finds",
+            origin=ORIGIN,
+        )
     return learned
 
 
 def learned_history(store: Store, code: str, parameter: str) -> list[dict[str, Any]]:
     """Every posterior ever stored for a device type's parameter, oldest first."""
-    recs = [r for r in store.list("risk_updates")
-            if r.properties["key"] == f"{code}:{parameter}"]
+    recs = [r for r in store.list("risk_updates") if r.properties["key"] == f"{code}:{parameter}"]
     if not recs:
         raise NotFound(f"nothing learned yet for {code} {parameter}")
     return [
-        {"revision": h.revision, "at": h.at, "posterior_alpha": h.state.properties[
-            "posterior_alpha"], "posterior_beta": h.state.properties["posterior_beta"]}
-        for h in store.history(recs[0].id) if h.state is not None
+        {
+            "revision": h.revision,
+            "at": h.at,
+            "posterior_alpha": h.state.properties["posterior_alpha"],
+            "posterior_beta": h.state.properties["posterior_beta"],
+        }
+        for h in store.history(recs[0].id)
+        if h.state is not None
     ]
 
 
@@ -303,12 +319,12 @@ def parse_date(text: str, field_name: str) -> float:
     try:
         return day_number(date.fromisoformat(text))
     except ValueError:
-        raise ValidationError(f"bad date {text!r}", [
-            Fault("expected YYYY-MM-DD", field=field_name)]) from None
+        raise ValidationError(
+            f"bad date {text!r}", [Fault("expected YYYY-MM-DD", field=field_name)]
+        ) from None
 
 
 def today_day() -> float:
     from demine.risk import day_number
 
     return day_number(datetime.now(UTC).date())
-

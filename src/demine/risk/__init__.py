@@ -1,0 +1,58 @@
+"""Residual risk of non-persistent mines: lifecycles, estimates with their uncertainty, and
+learning failure rates from clearance. Pure numpy/scipy, no I/O; see docs/risk-model.md.
+
+An estimate is information: time never releases land. Only land release (non-technical survey,
+technical survey, clearance) changes a hazard's status.
+"""
+
+from demine.risk.estimate import (
+    BLOCK,
+    QUANTILES,
+    STATISTICS,
+    Estimate,
+    Quantity,
+    RecordInput,
+    closed_form,
+    dates_series,
+    day_number,
+    estimate,
+    estimate_many,
+    iso_date,
+    rate_draws,
+)
+from demine.risk.learn import (
+    COUNTING_ASSUMPTIONS,
+    FIND_STATES,
+    PARAMETERS,
+    Evidence,
+    beta_update,
+    evidence_from_clearance,
+)
+from demine.risk.lifecycle import AFTER_BATTERY, AFTER_SD, BEFORE_LAYING, LIVE, Lifecycle
+
+__all__ = [
+    "AFTER_BATTERY",
+    "AFTER_SD",
+    "BEFORE_LAYING",
+    "BLOCK",
+    "COUNTING_ASSUMPTIONS",
+    "FIND_STATES",
+    "LIVE",
+    "PARAMETERS",
+    "QUANTILES",
+    "STATISTICS",
+    "Estimate",
+    "Evidence",
+    "Lifecycle",
+    "Quantity",
+    "RecordInput",
+    "beta_update",
+    "closed_form",
+    "dates_series",
+    "day_number",
+    "estimate",
+    "estimate_many",
+    "evidence_from_clearance",
+    "iso_date",
+    "rate_draws",
+]

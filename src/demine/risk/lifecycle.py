@@ -1,0 +1,255 @@
+"""The lifecycle of one device type: when its self-destruction (SD) and self-deactivation (SDA)
+mechanisms act, and how likely each is to fail.
+
+Time ``t`` is in days since laying. A device is counted live with probability
+
+* persistent: 1;
+* self-destruct only: 1 for t < sd_days, p_sd from sd_days on;
+* self-deactivate only: 1 for t < battery_days, p_res from battery_days on;
+* both: 1 for t < sd_days, p_sd for sd_days <= t < battery_days, p_res from battery_days on;
+* 0 before laying (t < 0).
+
+``p_sd`` is the probability that a device failed to self-destruct, ``p_res`` the overall
+probability that it still functions after its battery life (not conditional on the SD failure).
+Mechanisms that work are taken to act at their nominal time (step functions): every device is
+counted live until then, which is conservative. See docs/risk-model.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from demine.errors import Fault, ValidationError
+from demine.model.devices import BetaPrior, DeviceType, Persistence
+
+__all__ = ["BEFORE_LAYING", "LIVE", "AFTER_SD", "AFTER_BATTERY", "Lifecycle"]
+
+# States returned by Lifecycle.state
+BEFORE_LAYING = -1
+LIVE = 0  # no mechanism has acted yet (or none exists): P(live) = 1
+AFTER_SD = 1  # after the nominal self-destruct time: P(live) = p_sd
+AFTER_BATTERY = 2  # after the nominal battery life: P(live) = p_res
+
+_HAS_SD = (Persistence.SELF_DESTRUCT, Persistence.BOTH)
+_HAS_SDA = (Persistence.SELF_DEACTIVATE, Persistence.BOTH)
+
+
+def _persistence(sd: bool, sda: bool) -> Persistence:
+    if sd and sda:
+        return Persistence.BOTH
+    if sd:
+        return Persistence.SELF_DESTRUCT
+    if sda:
+        return Persistence.SELF_DEACTIVATE
+    return Persistence.PERSISTENT
+
+
+def _check_prior(name: str, p: BetaPrior | None, faults: list[Fault]) -> None:
+    if p is None:
+        return
+    for part, v in (("alpha", p.alpha), ("beta", p.beta)):
+        if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+            faults.append(
+                Fault(f"must be a positive finite number, not {v!r}", field=f"{name}.{part}")
+            )
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What the residual-risk model needs of one device type.
+
+    ``sd_fail`` and ``residual`` are Beta priors (or learned posteriors) of ``p_sd`` and
+    ``p_res``. ``learned`` names the parameters that are posteriors learned from clearance;
+    ``notes`` holds anything the model had to assume about this type (such as a mechanism not
+    credited for want of a prior).
+    """
+
+    code: str
+    persistence: Persistence
+    sd_days: float | None
+    battery_days: float | None
+    sd_fail: BetaPrior | None
+    residual: BetaPrior | None
+    source: str
+    learned: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        faults: list[Fault] = []
+        p = self.persistence
+        if p in _HAS_SD:
+            if self.sd_days is None or not (math.isfinite(self.sd_days) and self.sd_days >= 0):
+                faults.append(Fault("a self-destructing type needs sd_days >= 0", field="sd_days"))
+            if self.sd_fail is None:
+                faults.append(
+                    Fault("a self-destructing type needs a sd_fail prior", field="sd_fail")
+                )
+        if p in _HAS_SDA:
+            if self.battery_days is None or not (
+                math.isfinite(self.battery_days) and self.battery_days >= 0
+            ):
+                faults.append(
+                    Fault("a self-deactivating type needs battery_days >= 0", field="battery_days")
+                )
+            if self.residual is None:
+                faults.append(
+                    Fault("a self-deactivating type needs a residual prior", field="residual")
+                )
+        if (
+            p is Persistence.BOTH
+            and self.sd_days is not None
+            and self.battery_days is not None
+            and self.battery_days < self.sd_days
+        ):
+            faults.append(
+                Fault("battery_days must not be shorter than sd_days", field="battery_days")
+            )
+        _check_prior("sd_fail", self.sd_fail, faults)
+        _check_prior("residual", self.residual, faults)
+        if faults:
+            raise ValidationError(f"device type {self.code!r}: incomplete lifecycle", faults)
+
+    @classmethod
+    def from_device_type(
+        cls,
+        dt: DeviceType,
+        *,
+        sd_fail: BetaPrior | None = None,
+        residual: BetaPrior | None = None,
+    ) -> Lifecycle:
+        """The lifecycle of a device type; ``sd_fail`` / ``residual`` override its priors
+        (learned posteriors).
+
+        A mechanism whose nominal time or failure prior is missing is not credited: the device
+        is counted live as if it had no such mechanism (conservative), and a note says so.
+        """
+        learned = tuple(
+            n for n, v in (("sd_fail", sd_fail), ("residual", residual)) if v is not None
+        )
+        sdf = sd_fail if sd_fail is not None else dt.sd_fail
+        res = residual if residual is not None else dt.residual
+        notes: list[str] = []
+        sd = dt.persistence in _HAS_SD
+        sda = dt.persistence in _HAS_SDA
+        if sd and (dt.sd_days is None or sdf is None):
+            sd = False
+            notes.append(
+                f"{dt.code}: self-destruction not credited (no nominal time or no "
+                "failure-rate prior): counted live as if persistent"
+            )
+        if sda and (dt.battery_days is None or res is None):
+            sda = False
+            notes.append(
+                f"{dt.code}: self-deactivation not credited (no battery life or no "
+                "residual prior): counted as if it had none"
+            )
+        return cls(
+            code=dt.code,
+            persistence=_persistence(sd, sda),
+            sd_days=float(dt.sd_days) if sd and dt.sd_days is not None else None,
+            battery_days=(float(dt.battery_days) if sda and dt.battery_days is not None else None),
+            sd_fail=sdf if sd else None,
+            residual=res if sda else None,
+            source=dt.prior_source,
+            learned=tuple(
+                n for n in learned if (n == "sd_fail" and sd) or (n == "residual" and sda)
+            ),
+            notes=tuple(notes),
+        )
+
+    # --- properties ----------------------------------------------------------------------
+
+    @property
+    def has_sd(self) -> bool:
+        return self.persistence in _HAS_SD
+
+    @property
+    def has_sda(self) -> bool:
+        return self.persistence in _HAS_SDA
+
+    @property
+    def treaty_limits(self) -> bool:
+        """True when the priors come from treaty limits (the prior source says so)."""
+        return "treaty limits" in self.source.lower()
+
+    @property
+    def sd_threshold(self) -> float:
+        """The day from which p_sd applies (inf when there is no self-destruction)."""
+        return self.sd_days if self.has_sd and self.sd_days is not None else math.inf
+
+    @property
+    def battery_threshold(self) -> float:
+        """The day from which p_res applies (inf when there is no self-deactivation)."""
+        if self.has_sda and self.battery_days is not None:
+            return self.battery_days
+        return math.inf
+
+    @property
+    def p_sd_mean(self) -> float:
+        return self.sd_fail.mean if self.sd_fail is not None else 1.0
+
+    @property
+    def p_res_mean(self) -> float:
+        return self.residual.mean if self.residual is not None else 1.0
+
+    def prior(self, state: int) -> BetaPrior | None:
+        """The Beta distribution of P(live) in a state (None: fixed at 0 or 1)."""
+        if state == AFTER_SD:
+            return self.sd_fail
+        if state == AFTER_BATTERY:
+            return self.residual
+        return None
+
+    # --- the model -----------------------------------------------------------------------
+
+    def state(self, t: ArrayLike) -> NDArray[np.int8]:
+        """-1 before laying (t < 0); 0 while no mechanism has acted (always, for persistent
+        types); 1 after the nominal self-destruct time; 2 after the nominal battery life."""
+        ta = np.asarray(t, dtype=np.float64)
+        s = np.zeros(ta.shape, dtype=np.int8)
+        s[ta >= self.sd_threshold] = AFTER_SD
+        s[ta >= self.battery_threshold] = AFTER_BATTERY
+        s[ta < 0] = BEFORE_LAYING
+        s[np.isnan(ta)] = BEFORE_LAYING
+        return s
+
+    def p_live(
+        self,
+        t: ArrayLike,
+        p_sd: float | NDArray[np.float64] | None = None,
+        p_res: float | NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """P(live) of one device at days ``t`` after laying, given the failure rates (default:
+        the prior means). ``t`` and the rates broadcast, e.g. ``p_live(t[None, :],
+        p_sd[:, None])`` gives draws × dates."""
+        s = self.state(t)
+        psd: Any = self.p_sd_mean if p_sd is None else np.asarray(p_sd, dtype=np.float64)
+        pres: Any = self.p_res_mean if p_res is None else np.asarray(p_res, dtype=np.float64)
+        out = np.where(s == LIVE, 1.0, 0.0)
+        out = np.where(s == AFTER_SD, psd, out)
+        out = np.where(s == AFTER_BATTERY, pres, out)
+        return np.asarray(out, dtype=np.float64)
+
+    def describe(self) -> str:
+        """One line for an assumptions list."""
+        parts = [f"{self.code}: {self.persistence.value}"]
+        if self.has_sd and self.sd_fail is not None:
+            parts.append(
+                f"self-destruct at day {self.sd_days:g}, P(fails) ~ "
+                f"Beta({self.sd_fail.alpha:g}, {self.sd_fail.beta:g}), mean "
+                f"{self.sd_fail.mean:.4g}"
+                + (" (learned from clearance)" if "sd_fail" in self.learned else "")
+            )
+        if self.has_sda and self.residual is not None:
+            parts.append(
+                f"battery life {self.battery_days:g} days, P(still functions after) ~ "
+                f"Beta({self.residual.alpha:g}, {self.residual.beta:g}), mean "
+                f"{self.residual.mean:.4g}"
+                + (" (learned from clearance)" if "residual" in self.learned else "")
+            )
+        return "; ".join(parts)
