@@ -229,3 +229,48 @@ def batch_within(
     antimeridian are not supported (split them at 180°).
     """
     return GeometryIndex(geoms).within(lons, lats, radius_m)
+
+
+def distance_line_to_geometries(
+    coords: Any, geoms: Any, *, piece_m: float = 20_000.0
+) -> FloatArray:
+    """Geodesic metres from a line (lon/lat positions) to each geometry (0 where they meet).
+
+    The line is cut into pieces of at most ``piece_m``; each piece and the geometries are
+    projected into an azimuthal equidistant projection centred on the piece's middle, where
+    distances within ``piece_m`` / 2 of the centre are geodesic to better than 1e-5.
+    """
+    xy = np.asarray(coords, dtype=np.float64)
+    arr = _as_array(geoms)
+    out = np.full(len(arr), np.inf)
+    if len(arr) == 0:
+        return out
+    line = shapely.linestrings(xy)
+    if len(xy) < 2 or line.length == 0:
+        return distance_to_geometries(float(xy[0, 0]), float(xy[0, 1]), arr)
+    # vertices at most piece_m apart (in degrees, conservatively)
+    dense = np.asarray(shapely.get_coordinates(shapely.segmentize(line, piece_m / 111_320.0 / 4)))
+    _, _, seg = _GEOD.inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    have = np.array([g is not None and not g.is_empty for g in arr], bool)
+    dense_geoms = shapely.segmentize(arr[have], 0.01)
+    start = 0
+    while start < len(dense) - 1:
+        end = int(np.searchsorted(cum, cum[start] + piece_m, side="right")) - 1
+        end = max(end, start + 1)
+        part = dense[start : end + 1]
+        mid = part[len(part) // 2]
+        tr = _aeqd(float(mid[0]), float(mid[1]))
+
+        def fwd(c: FloatArray, tr: Proj = tr) -> FloatArray:
+            x, y = tr(c[:, 0], c[:, 1])
+            return np.column_stack([x, y])
+
+        px, py = tr(part[:, 0], part[:, 1])
+        pline = shapely.linestrings(np.column_stack([px, py]))
+        proj = shapely.transform(dense_geoms, fwd)
+        d = shapely.distance(pline, proj)
+        out[have] = np.minimum(out[have], d)
+        start = end
+    out[~have] = np.nan
+    return out

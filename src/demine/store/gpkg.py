@@ -30,7 +30,7 @@ from demine.store.base import Revision, UpsertResult
 from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 2  # 2: risk_updates
+SCHEMA_VERSION = 3  # 2: risk_updates; 3: users and API tokens
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
@@ -188,6 +188,19 @@ class GeoPackageStore:
                     "op TEXT NOT NULL, at DATETIME NOT NULL, actor TEXT NOT NULL, reason TEXT, "
                     "source_id TEXT, properties TEXT, extra TEXT, geom BLOB, "
                     "UNIQUE (record_id, revision)",
+                )
+                self._create_attributes_table(
+                    conn,
+                    "demine_users",
+                    "demine users and their roles",
+                    "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, created_at DATETIME",
+                )
+                self._create_attributes_table(
+                    conn,
+                    "demine_tokens",
+                    "API tokens (only their SHA-256 hashes are kept)",
+                    "token_hash TEXT NOT NULL UNIQUE, user_name TEXT NOT NULL, "
+                    "label TEXT, created_at DATETIME, revoked BOOLEAN NOT NULL DEFAULT 0",
                 )
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
@@ -366,6 +379,49 @@ class GeoPackageStore:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, orjson.dumps(value).decode()),
             )
+
+    # --- users and tokens ------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str) -> None:
+        """Add a user (or change the role of an existing one)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO demine_users (name, role, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET role = excluded.role",
+                (name, role, now_utc()),
+            )
+
+    def users(self) -> builtins.list[tuple[str, str]]:
+        return [
+            (n, r)
+            for n, r in self.conn.execute("SELECT name, role FROM demine_users ORDER BY name")
+        ]
+
+    def add_token(self, user: str, token_hash: str, label: str | None = None) -> None:
+        with self._write() as conn:
+            if not conn.execute("SELECT 1 FROM demine_users WHERE name = ?", (user,)).fetchone():
+                raise NotFound(f"no user {user!r}: add one with 'demine user add'")
+            conn.execute(
+                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (token_hash, user, label, now_utc()),
+            )
+
+    def token_user(self, token_hash: str) -> tuple[str, str] | None:
+        """(user name, role) of a live token, or None."""
+        row = self.conn.execute(
+            "SELECT u.name, u.role FROM demine_tokens t JOIN demine_users u "
+            "ON u.name = t.user_name WHERE t.token_hash = ? AND NOT t.revoked",
+            (token_hash,),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def revoke_tokens(self, user: str) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE demine_tokens SET revoked = 1 WHERE user_name = ? AND NOT revoked",
+                (user,),
+            ).rowcount
 
     # --- rows <-> records -----------------------------------------------------------------
 

@@ -1,0 +1,77 @@
+"""What every endpoint needs: the store (one connection per worker thread), the caller's
+role from the API token, and the problem+json error shape (RFC 9457)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from demine.errors import DemineError
+from demine.services.access import hash_token
+from demine.store.base import Store, open_store
+
+
+class StorePool:
+    """One store (connection) per thread: SQLite connections are not shared across threads."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._local = threading.local()
+        self._all: list[Store] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Store:
+        s = getattr(self._local, "store", None)
+        if s is None:
+            s = open_store(self.location)
+            self._local.store = s
+            with self._lock:
+                self._all.append(s)
+        return s
+
+    def close(self) -> None:
+        with self._lock:
+            for s in self._all:
+                s.close()
+            self._all.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: str | None
+    role: str
+
+
+PUBLIC = Principal(None, "public")
+
+
+class Unauthorized(DemineError):
+    exit_code = 5
+    http_status = 401
+    title = "Unauthorized"
+
+
+def store(request: Request) -> Store:
+    pool: StorePool = request.app.state.stores
+    return pool.get()
+
+
+def principal(request: Request) -> Principal:
+    """The caller: from ``Authorization: Bearer TOKEN``; no header is the public."""
+    auth = request.headers.get("authorization")
+    if not auth:
+        return PUBLIC
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    found = store(request).token_user(hash_token(token.strip()))
+    if found is None:
+        raise Unauthorized("unknown or revoked token")
+    return Principal(found[0], found[1])
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}

@@ -1,0 +1,110 @@
+"""Who may see what. One place for the rules, used by every face (API, map, exports).
+
+Roles, from least to most: ``public`` (no token), ``field`` (creates EO reports, finds,
+activities), ``analyst`` (edits everything), ``admin`` (users and tokens too). The
+``victim_assistance`` role sees victims' personal data (issue: accidents and victims) and
+otherwise what ``field`` sees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from demine.errors import Fault, PermissionDenied, ValidationError
+from demine.model.kinds import Kind
+from demine.model.schema import Access, Record
+
+ROLES = ("public", "field", "analyst", "admin", "victim_assistance")
+_RANK = {"public": 0, "field": 1, "victim_assistance": 1, "analyst": 2, "admin": 3}
+_FIELD_RANK = {Access.PUBLIC: 0, Access.FIELD: 1, Access.ANALYST: 2}
+
+# the smallest role that may read each kind (layers: public)
+READ_KIND = {
+    "hazards": "public",
+    "eo_reports": "public",  # the public sees only reports marked public, without contacts
+    "finds": "field",
+    "emplacements": "analyst",
+    "device_types": "public",
+    "risk_updates": "analyst",
+}
+# the smallest role that may write each kind
+WRITE_KIND = {
+    "eo_reports": "field",
+    "finds": "field",
+    "hazards": "analyst",
+    "emplacements": "analyst",
+    "device_types": "analyst",
+    "risk_updates": "admin",
+}
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationError(
+            f"unknown role {role!r}", [Fault(f"expected one of {', '.join(ROLES)}", field="role")]
+        )
+    return role
+
+
+def at_least(role: str, needed: str) -> bool:
+    if needed == "victim_assistance":
+        return role in ("victim_assistance", "admin")
+    return _RANK[role] >= _RANK[needed]
+
+
+def can_read_kind(kind: Kind, role: str) -> bool:
+    return kind.is_layer or at_least(role, READ_KIND.get(kind.name, "analyst"))
+
+
+def can_write_kind(kind: Kind, role: str) -> bool:
+    needed = "analyst" if kind.is_layer else WRITE_KIND.get(kind.name, "admin")
+    return at_least(role, needed)
+
+
+def require_write(kind: Kind, role: str) -> None:
+    if not can_write_kind(kind, role):
+        raise PermissionDenied(f"the {role} role cannot change {kind.name}")
+
+
+def can_read_field(access: Access, role: str) -> bool:
+    if access is Access.VICTIM_ASSISTANCE:
+        return role in ("victim_assistance", "admin")
+    return _RANK[role] >= _FIELD_RANK[access]
+
+
+def visible_record(kind: Kind, rec: Record, role: str) -> bool:
+    """Row-level rule: the public sees only EO reports marked public."""
+    if kind.name == "eo_reports" and not at_least(role, "field"):
+        return bool(rec.properties.get("public"))
+    return True
+
+
+def visible_properties(kind: Kind, rec: Record, role: str) -> dict[str, Any]:
+    """The record's properties this role may read (restricted fields left out); the extra
+    source fields are shown only to analysts."""
+    out = {
+        f.name: rec.properties[f.name]
+        for f in kind.fields
+        if f.name in rec.properties and can_read_field(f.access, role)
+    }
+    if rec.extra and at_least(role, "analyst"):
+        for k, v in rec.extra.items():
+            out.setdefault(k, v)
+    return out
+
+
+def restricted_fields(kind: Kind, role: str) -> list[str]:
+    return [f.name for f in kind.fields if not can_read_field(f.access, role)]
+
+
+def new_token() -> tuple[str, str]:
+    """A new API token and its hash (only the hash is stored)."""
+    token = "dm_" + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    # tokens are 256-bit random: a fast hash is enough (no dictionary to guess from)
+    return hashlib.sha256(token.encode()).hexdigest()
