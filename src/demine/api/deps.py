@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from demine.errors import DemineError
 from demine.services.access import hash_token
@@ -75,3 +75,7 @@ def principal(request: Request) -> Principal:
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+
+
+StoreDep = Annotated[Store, Depends(store)]
+PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -14,9 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
-from demine.api.deps import store
+from demine.api.deps import StoreDep
 from demine.errors import DemineError, Fault, ValidationError
-from demine.store.base import Store
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
 
@@ -129,9 +128,9 @@ def safety_point(
     response: Response,
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84 degrees")],
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84 degrees")],
+    s: StoreDep,
+    _: Annotated[None, Depends(rate_limited)],
     radius: Annotated[float, Query(ge=0, le=100_000, description="Radius, metres")] = 500.0,
-    s: Store = Depends(store),
-    _: None = Depends(rate_limited),
 ) -> dict[str, Any]:
     from demine.services.safety import check_point
 
@@ -210,8 +209,8 @@ def safety_route(
             ]
         ),
     ],
-    s: Store = Depends(store),
-    _: None = Depends(rate_limited),
+    s: StoreDep,
+    _: Annotated[None, Depends(rate_limited)],
 ) -> dict[str, Any]:
     import numpy as np
 
