@@ -111,14 +111,6 @@ def test_demo_builds_labelled_synthetic_data(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not a demo store" in r.output
 
 
-def test_demo_page_is_labelled(tmp_path: Path) -> None:
-    from demine.services.demo import build_demo_store, render_page
-
-    build_demo_store(tmp_path / "d.gpkg")
-    page = render_page(tmp_path / "d.gpkg")
-    assert "SYNTHETIC" in page and "CC BY 4.0" in page
-
-
 def test_installed_entry_point(tmp_path: Path) -> None:
     exe = shutil.which("demine") or str(Path(__import__("sys").executable).parent / "demine")
     db = str(tmp_path / "e.gpkg")

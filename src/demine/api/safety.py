@@ -60,12 +60,13 @@ class _Limiter:
                     del self.hits[k]
 
 
-_limiter = _Limiter()
-
-
 def rate_limited(request: Request) -> None:
+    state = request.app.state
+    limiter = getattr(state, "safety_limiter", None)
+    if limiter is None:
+        limiter = state.safety_limiter = _Limiter()
     client = request.client.host if request.client else "unknown"
-    _limiter.check(client, request.app.state.rate_limit_per_minute)
+    limiter.check(client, state.rate_limit_per_minute)
 
 
 def level(distance_m: float | None, radius_m: float) -> str:

@@ -615,14 +615,14 @@ def demo(
     db: Annotated[
         str, typer.Option("--db", help="Demo store (never your real one).")
     ] = "demine-demo.gpkg",
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the demo page.")] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the demo.")] = True,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     seed: Annotated[int, typer.Option("--seed")] = 7,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build a SYNTHETIC demo dataset on Ukraine's regions and serve it."""
-    from demine.services.demo import build_demo_store, serve_demo
+    """Build a SYNTHETIC demo dataset on Ukraine's regions and serve it (map, APIs)."""
+    from demine.services.demo import build_demo_store
 
     with handled(as_json):
         info = build_demo_store(Path(db), seed=seed)
@@ -635,8 +635,118 @@ def demo(
                 f"demo store: {info['location']}: "
                 + ", ".join(f"{n} {k}" for k, n in info["counts"].items())
             )
-        if serve:
-            serve_demo(Path(db), host=host, port=port)
+    if serve:
+        _serve(db, host, port, None)
+
+
+def _serve(db: str, host: str, port: int, tile_url: str | None) -> None:
+    import uvicorn
+
+    from demine.api import create_app
+    from demine.store.base import open_store
+
+    open_store(db).kinds()  # fail early and clearly if there is no store
+    app = create_app(db, tile_url=tile_url)
+    _console(stderr=True).print(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    tile_url: Annotated[
+        str | None,
+        typer.Option(
+            "--tile-url",
+            help="Base-map tile URL template for the map page "
+            "({z}/{x}/{y}); the page works without one.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the map, the public safety API, OGC API - Features and vector tiles."""
+    from demine.cli.common import state
+    from demine.store.base import default_location
+
+    with handled(False):
+        _serve(default_location(db or state.db), host, port, tile_url)
+
+
+user_app = typer.Typer(name="user", help="Users and their roles.", no_args_is_help=True)
+token_app = typer.Typer(
+    name="token", help="API tokens (shown once; only a hash is kept).", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[
+        str, typer.Option("--role", help="public, field, analyst, admin or victim_assistance.")
+    ] = "field",
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user, or change the role of an existing one."""
+    from demine.services.access import check_role
+
+    with handled(as_json):
+        store = _store(db)
+        store.add_user(name, check_role(role))
+        if as_json:
+            _out({"user": name, "role": role})
+        else:
+            _console().print(f"user {name}: role {role}")
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """List the users and their roles."""
+    with handled(as_json):
+        users = _store(db).users()
+        if as_json:
+            _out({"users": [{"user": n, "role": r} for n, r in users]})
+        else:
+            for n, r in users:
+                _console().print(f"{n}\t{r}")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="The user the token is for.")],
+    label: Annotated[str | None, typer.Option("--label", help="What the token is for.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token for a user. It is printed once: keep it."""
+    from demine.services.access import new_token
+
+    with handled(as_json):
+        store = _store(db)
+        token, digest = new_token()
+        store.add_token(name, digest, label)
+        if as_json:
+            _out({"user": name, "token": token})
+        else:
+            print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke every token of a user."""
+    with handled(as_json):
+        n = _store(db).revoke_tokens(name)
+        if as_json:
+            _out({"user": name, "revoked": n})
+        else:
+            _console().print(f"revoked {n} token(s) of {name}")
 
 
 from demine.cli.risk import risk_app  # noqa: E402
