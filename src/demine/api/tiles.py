@@ -1,5 +1,243 @@
-"""Placeholder router (being written)."""
+"""Vector tiles: ``/tiles/{collection}/{z}/{x}/{y}.mvt`` (Mapbox Vector Tile 2.1, Web Mercator,
+XYZ scheme with y counted from the north) and ``/tiles/{collection}/tilejson.json`` (TileJSON 3.0).
 
-from fastapi import APIRouter
+One layer per tile, named after the collection. Each feature carries the properties the caller's
+role may read (:func:`demine.services.access.visible_properties`) and its ``id``. Geometries are
+clipped to the tile plus a buffer and simplified by a fixed tolerance in tile units, so the
+simplification follows the zoom. A polygon smaller than a few pixels at the tile's zoom is sent
+as its representative point as well, so that no hazard vanishes from a zoomed-out map.
 
-router = APIRouter()
+An empty tile is ``204 No Content`` (MapLibre and most clients treat it as an empty tile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+import shapely
+from fastapi import APIRouter, Path, Request, Response
+from shapely.geometry.base import BaseGeometry
+
+from demine.api.deps import PrincipalDep, StoreDep
+from demine.errors import DemineError, NotFound
+from demine.model.kinds import Kind
+from demine.services.access import (
+    can_read_kind,
+    restricted_fields,
+    visible_properties,
+    visible_record,
+)
+from demine.store.base import Store
+
+router = APIRouter(prefix="/tiles", tags=["tiles"])
+
+MVT = "application/vnd.mapbox-vector-tile"
+EXTENT = 4096
+BUFFER = 64  # tile units each side (1/64 of the tile)
+SIMPLIFY = 1.0  # tile units: about 1/8 of a pixel on a 512 px tile
+TINY = 24.0  # tile units: a polygon smaller than this (about 3 px) also gets a point
+MAX_ZOOM = 22
+MAX_LAT = 85.0511287798066
+MAX_AGE = 300  # seconds
+
+
+class BadTile(DemineError):
+    exit_code = 1
+    http_status = 400
+    title = "Bad request"
+
+
+# --- tile arithmetic ----------------------------------------------------------------------------
+
+
+def tile_bounds(z: int, x: int, y: int, buffer: float = 0.0) -> tuple[float, float, float, float]:
+    """The (west, south, east, north) lon/lat box of tile z/x/y, widened by ``buffer`` tile
+    units each side (latitudes clamped to the Web Mercator limit)."""
+    n = 2.0**z
+    b = buffer / EXTENT
+
+    def lon(tx: float) -> float:
+        return max(-180.0, min(180.0, tx / n * 360.0 - 180.0))
+
+    def lat(ty: float) -> float:
+        ty = max(0.0, min(n, ty))
+        return math.degrees(math.atan(math.sinh(math.pi * (1.0 - 2.0 * ty / n))))
+
+    return lon(x - b), lat(y + 1 + b), lon(x + 1 + b), lat(y - b)
+
+
+def _to_tile(z: int, x: int, y: int) -> Any:
+    """A function mapping an (N, 2) lon/lat array to tile units (y down, 0..EXTENT)."""
+    n = 2.0**z
+
+    def f(xy: np.ndarray) -> np.ndarray:
+        lon = xy[:, 0]
+        lat = np.clip(xy[:, 1], -MAX_LAT, MAX_LAT)
+        fx = (lon + 180.0) / 360.0 * n - x
+        s = np.sin(np.radians(lat))
+        fy = (0.5 - np.log((1.0 + s) / (1.0 - s)) / (4.0 * math.pi)) * n - y
+        return np.column_stack((fx * EXTENT, fy * EXTENT))
+
+    return f
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    n = 1 << z
+    bad = [f"{name} {v} is outside 0..{n - 1} at zoom {z}" for name, v in (("x", x), ("y", y))]
+    bad = [m for m, v in zip(bad, (x, y), strict=True) if not 0 <= v < n]
+    if bad:
+        raise BadTile("; ".join(bad))
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def _mvt_value(v: Any) -> Any:
+    """A property value MVT can hold (str, int, float, bool), or None to leave it out."""
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(i) for i in v)
+    return orjson.dumps(v, default=str).decode()
+
+
+def tile_features(
+    store: Store, kind: Kind, role: str, z: int, x: int, y: int
+) -> list[dict[str, Any]]:
+    """The features of one tile, in tile units, ready for ``mapbox_vector_tile.encode``."""
+    to_tile = _to_tile(z, x, y)
+    lo, hi = -BUFFER, EXTENT + BUFFER
+    feats: list[dict[str, Any]] = []
+    for rec in store.list(kind.name, bbox=tile_bounds(z, x, y, BUFFER)):
+        if rec.geometry is None or rec.geometry.is_empty or not visible_record(kind, rec, role):
+            continue
+        g: BaseGeometry = shapely.transform(rec.geometry, to_tile)
+        props = {k: _mvt_value(v) for k, v in visible_properties(kind, rec, role).items()}
+        props = {k: v for k, v in props.items() if v is not None}
+        props["id"] = rec.id
+        if g.geom_type in ("Point", "MultiPoint"):
+            if g.geom_type == "Point":
+                if lo <= g.x <= hi and lo <= g.y <= hi:
+                    feats.append({"geometry": g, "properties": props})
+                continue
+            g = shapely.clip_by_rect(g, lo, lo, hi, hi)
+        else:
+            minx, miny, maxx, maxy = g.bounds
+            if g.geom_type in ("Polygon", "MultiPolygon") and max(maxx - minx, maxy - miny) < TINY:
+                p = g.representative_point()
+                if lo <= p.x <= hi and lo <= p.y <= hi:
+                    feats.append({"geometry": p, "properties": {**props, "tiny": True}})
+            g = shapely.clip_by_rect(g, lo, lo, hi, hi)
+            g = shapely.simplify(g, SIMPLIFY, preserve_topology=True)
+        if not g.is_empty:
+            feats.append({"geometry": g, "properties": props})
+    return feats
+
+
+def encode_tile(layer: str, features: list[dict[str, Any]]) -> bytes:
+    import mapbox_vector_tile  # type: ignore[import-untyped,unused-ignore]
+    from mapbox_vector_tile.encoder import (  # type: ignore[import-untyped,unused-ignore]
+        on_invalid_geometry_make_valid,
+    )
+
+    if not features:
+        return b""
+    out: bytes = mapbox_vector_tile.encode(
+        [{"name": layer, "features": features}],
+        default_options={
+            "extents": EXTENT,
+            "y_coord_down": True,
+            "on_invalid_geometry": on_invalid_geometry_make_valid,
+        },
+    )
+    return out
+
+
+def readable_kind(store: Store, collection: str, role: str) -> Kind:
+    """The kind behind a collection, if this role may read it and it has geometry; else 404
+    (a role that may not read a kind is not told that it exists)."""
+    try:
+        kind = store.kind(collection)
+    except NotFound:
+        raise NotFound(f"no collection {collection!r}") from None
+    if not kind.geometry_type or not can_read_kind(kind, role):
+        raise NotFound(f"no collection {collection!r}")
+    return kind
+
+
+def _cache_headers(response: Response, public: bool) -> None:
+    response.headers["Cache-Control"] = (
+        f"public, max-age={MAX_AGE}" if public else f"private, max-age={MAX_AGE}"
+    )
+    response.headers["Vary"] = "Authorization"
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/{collection}/{z}/{x}/{y}.mvt",
+    summary="A Mapbox Vector Tile of one collection",
+    responses={
+        200: {"content": {MVT: {}}, "description": "The tile"},
+        204: {"description": "No feature in this tile"},
+        304: {"description": "Not modified (ETag)"},
+    },
+    response_class=Response,
+)
+def tile(
+    request: Request,
+    collection: str,
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description="Zoom level")],
+    x: Annotated[int, Path(ge=0, description="Column, from the west")],
+    y: Annotated[int, Path(ge=0, description="Row, from the north")],
+    s: StoreDep,
+    who: PrincipalDep,
+) -> Response:
+    check_tile(z, x, y)
+    kind = readable_kind(s, collection, who.role)
+    data = encode_tile(kind.name, tile_features(s, kind, who.role, z, x, y))
+    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    resp = Response(status_code=204) if not data else Response(data, media_type=MVT)
+    if data and etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        resp = Response(status_code=304)
+    if data:
+        resp.headers["ETag"] = etag
+    _cache_headers(resp, who.role == "public")
+    return resp
+
+
+@router.get("/{collection}/tilejson.json", summary="TileJSON 3.0 for one collection")
+def tilejson(
+    request: Request, response: Response, collection: str, s: StoreDep, who: PrincipalDep
+) -> dict[str, Any]:
+    kind = readable_kind(s, collection, who.role)
+    base = str(request.base_url).rstrip("/")
+    aoi = s.setting("area_of_interest")
+    fields = {"id": "Record id (UUID)"}
+    hidden = set(restricted_fields(kind, who.role))
+    fields |= {f.name: f.description for f in kind.fields if f.name not in hidden}
+    _cache_headers(response, who.role == "public")
+    return {
+        "tilejson": "3.0.0",
+        "name": kind.title,
+        "description": kind.description,
+        "tiles": [f"{base}/tiles/{kind.name}/{{z}}/{{x}}/{{y}}.mvt"],
+        "scheme": "xyz",
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "bounds": list(aoi) if aoi else [-180.0, -MAX_LAT, 180.0, MAX_LAT],
+        "vector_layers": [
+            {
+                "id": kind.name,
+                "description": kind.title,
+                "fields": fields,
+                "minzoom": 0,
+                "maxzoom": MAX_ZOOM,
+            }
+        ],
+    }

@@ -1,5 +1,278 @@
-"""Placeholder router (being written)."""
+"""The public map page and the small JSON endpoints it needs.
 
-from fastapi import APIRouter
+* ``/`` the map page, ``/static/...`` its files (package data under ``demine/web``; no CDN);
+* ``/api/v1/map/config`` what the page needs to start: the synthetic-data notice, the base-map
+  URL template (if any), the bounds, and the tile collections the caller may read;
+* ``/api/v1/map/hazards/{id}`` one hazard's public details and today's residual-risk estimate;
+* ``/api/v1/map/risk`` today's estimate for every hazard, for shading (cached);
+* ``/api/v1/map/regions`` administrative outlines (packaged, CC BY 4.0) to draw when there is
+  no base map.
 
-router = APIRouter()
+A residual-risk estimate is information, never a release: the page says so, and hazards with no
+emplacement record (no estimate) are drawn as "unknown — not safe".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+
+from demine.api.deps import PrincipalDep, StoreDep
+from demine.errors import NotFound
+from demine.services.access import at_least, can_read_kind, visible_properties
+from demine.store.base import Store
+
+router = APIRouter(tags=["map"])
+
+WEB = FsPath(str(resources.files("demine") / "web"))
+RISK_TTL = 300.0  # seconds a computed risk table is reused (it changes with the records)
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+}
+_STATS_PUBLIC = ("p_any_live", "p_any_live_mean", "p_any_live_p05", "p_any_live_p95")
+_STATS_ANALYST = _STATS_PUBLIC + ("expected_live", "expected_live_p05", "expected_live_p95")
+# an assumption line about one emplacement record names its quantity (restricted to analysts)
+_RECORD_LINE = re.compile(r"^(record \d+|[0-9a-f-]{36}): quantity ")
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+def index() -> Response:
+    page = (WEB / "index.html").read_bytes()
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@router.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+def static(path: str) -> Response:
+    """A file of the page. Vendored libraries are cached for a day, the page's own files are
+    revalidated on each load (they change with demine)."""
+    target = (WEB / path).resolve()
+    if not target.is_relative_to(WEB.resolve()) or not target.is_file():
+        raise NotFound(f"no file {path!r}")
+    if target.suffix not in _TYPES or target.name.startswith("."):
+        raise NotFound(f"no file {path!r}")
+    cache = "public, max-age=86400" if path.startswith("vendor/") else "no-cache"
+    return FileResponse(target, media_type=_TYPES[target.suffix], headers={"Cache-Control": cache})
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+def _bounds(store: Store) -> list[float]:
+    aoi = store.setting("area_of_interest")
+    if aoi:
+        return [float(v) for v in aoi]
+    boxes = [r.geometry.bounds for r in store.list("hazards") if r.geometry is not None]
+    if not boxes:
+        return [-180.0, -85.0, 180.0, 85.0]
+    a = np.asarray(boxes)
+    return [float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())]
+
+
+@router.get("/api/v1/map/config", summary="What the map page needs to start")
+def map_config(
+    request: Request, response: Response, s: StoreDep, who: PrincipalDep
+) -> dict[str, Any]:
+    from demine.demo_data import REGIONS_CREDIT, SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
+
+    synthetic = bool(s.setting("synthetic"))
+    collections = [
+        {
+            "id": k.name,
+            "title": k.title,
+            "geometry_type": k.geometry_type,
+            "tiles": f"/tiles/{k.name}/{{z}}/{{x}}/{{y}}.mvt",
+            "tilejson": f"/tiles/{k.name}/tilejson.json",
+        }
+        for k in s.kinds()
+        if k.geometry_type and can_read_kind(k, who.role)
+    ]
+    response.headers["Cache-Control"] = "no-cache"
+    return {
+        "synthetic": synthetic,
+        "notice": (s.setting("synthetic_notice") or SYNTHETIC_NOTICE) if synthetic else None,
+        "notice_uk": SYNTHETIC_NOTICE_UK if synthetic else None,
+        "tile_url": getattr(request.app.state, "tile_url", None),
+        "tile_attribution": getattr(request.app.state, "tile_attribution", None),
+        "bounds": _bounds(s),
+        "collections": collections,
+        "regions": {"url": "/api/v1/map/regions", "attribution": REGIONS_CREDIT},
+        "role": who.role,
+    }
+
+
+_regions_cache: dict[str, bytes] = {}
+
+
+@router.get("/api/v1/map/regions", summary="Administrative outlines for context (CC BY 4.0)")
+def regions() -> Response:
+    if "body" not in _regions_cache:
+        import shapely
+        from shapely.geometry import mapping, shape
+
+        from demine.demo_data import load_regions
+
+        feats = []
+        for f in load_regions():
+            g = shapely.simplify(shape(f["geometry"]), 0.002, preserve_topology=True)
+            g = shapely.set_precision(g, 1e-5)
+            feats.append(
+                {
+                    "type": "Feature",
+                    "properties": {"region": f["properties"]["region"]},
+                    "geometry": mapping(g),
+                }
+            )
+        _regions_cache["body"] = orjson.dumps({"type": "FeatureCollection", "features": feats})
+    return Response(
+        _regions_cache["body"],
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+# --- residual risk ------------------------------------------------------------------------------
+
+
+def _today() -> float:
+    from demine.risk import day_number
+
+    return day_number(datetime.now(UTC).date())
+
+
+def _stats(row: dict[str, Any], role: str) -> dict[str, Any]:
+    keys = _STATS_ANALYST if at_least(role, "analyst") else _STATS_PUBLIC
+    return {"date": row["date"], **{k: row[k] for k in keys}}
+
+
+def _assumptions(items: list[str], role: str) -> list[str]:
+    """The model's assumptions, without the lines that give an emplacement's quantity (analysts
+    only)."""
+    if at_least(role, "analyst"):
+        return list(items)
+    return [a for a in items if not _RECORD_LINE.match(a)]
+
+
+class _RiskCache:
+    """Today's estimate for every hazard, kept ``RISK_TTL`` seconds per store."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[tuple[str, float], tuple[float, dict[str, dict[str, Any]]]] = {}
+
+    def get(self, store: Store) -> tuple[str, dict[str, dict[str, Any]]]:
+        from demine.risk import iso_date
+        from demine.services.risk import hazard_risks
+
+        day = _today()
+        key = (store.location, day)
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None and time.monotonic() - hit[0] < RISK_TTL:
+                return iso_date(day), hit[1]
+        table: dict[str, dict[str, Any]] = {}
+        for hr in hazard_risks(store, np.asarray([day])):
+            d = hr.to_dict()
+            table[hr.hazard.id] = {
+                "known": d["known"],
+                "status": d["status"],
+                "row": d["estimates"][0] if d["estimates"] else None,
+            }
+        with self.lock:
+            self.entries = {k: v for k, v in self.entries.items() if k[1] == day}
+            self.entries[key] = (time.monotonic(), table)
+        return iso_date(day), table
+
+
+def _risk_cache(request: Request) -> _RiskCache:
+    state = request.app.state
+    cache: _RiskCache | None = getattr(state, "map_risk_cache", None)
+    if cache is None:
+        cache = state.map_risk_cache = _RiskCache()
+    return cache
+
+
+@router.get("/api/v1/map/risk", summary="Today's residual-risk estimate of every hazard")
+def map_risk(
+    request: Request, response: Response, s: StoreDep, who: PrincipalDep
+) -> dict[str, Any]:
+    """``p_any_live`` (the chance that at least one device is still live, conservative plug-in)
+    per hazard, for shading. ``known: false`` means no emplacement record: unknown, not safe."""
+    day, table = _risk_cache(request).get(s)
+    hazards = {
+        hid: {
+            "known": t["known"],
+            "status": t["status"],
+            **({} if t["row"] is None else _stats(t["row"], who.role)),
+        }
+        for hid, t in table.items()
+    }
+    body = {
+        "date": day,
+        "hazards": hazards,
+        "note": "An estimate is information: time never releases land. Unknown is not safe.",
+    }
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["ETag"] = (
+        '"' + hashlib.blake2b(orjson.dumps(body), digest_size=12).hexdigest() + '"'
+    )
+    return body
+
+
+@router.get("/api/v1/map/hazards/{hazard_id}", summary="One hazard's details for the map")
+def map_hazard(
+    response: Response,
+    hazard_id: Annotated[str, Path(max_length=64)],
+    s: StoreDep,
+    who: PrincipalDep,
+) -> dict[str, Any]:
+    from demine.risk import iso_date
+    from demine.services.risk import hazard_risks
+
+    kind = s.kind("hazards")
+    rec = s.get("hazards", hazard_id)
+    day = _today()
+    hr = hazard_risks(s, np.asarray([day]), hazard_id=rec.id)[0]
+    d = hr.to_dict()
+    row = d["estimates"][0] if d["estimates"] else None
+    rp = rec.geometry.representative_point() if rec.geometry is not None else None
+    risk: dict[str, Any] = {
+        "date": iso_date(day),
+        "known": d["known"],
+        "estimate": None if row is None else _stats(row, who.role),
+        "assumptions": _assumptions(d["assumptions"], who.role),
+        "notes": d["notes"],
+    }
+    if at_least(who.role, "analyst"):
+        risk["emplacement_records"] = d["emplacement_records"]
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return {
+        "id": rec.id,
+        "kind": "hazards",
+        "properties": visible_properties(kind, rec, who.role),
+        "bbox": None if rec.geometry is None else list(rec.geometry.bounds),
+        "point": None if rp is None else [rp.x, rp.y],
+        "risk": risk,
+        "synthetic": bool(s.setting("synthetic")),
+    }

@@ -1,0 +1,744 @@
+// demine public map. Plain ES module, no build step. Every UI string comes from i18n/*.json.
+import * as maplibregl from "./vendor/maplibre-gl/maplibre-gl.mjs";
+
+const LANGS = ["en", "uk"];
+const LANG_KEY = "demine.lang";
+const COLORS = { CHA: "#7a0019", SHA: "#1f4e99", closed: "#2b8a3e", eo: "#6a3d9a", hit: "#ffd400" };
+// layers that draw hazards (queried by the tests and for clicks)
+const HAZARD_LAYERS = ["hazards-risk", "hazards-unknown", "hazards-closed", "hazards-line", "hazards-dot"];
+const CLICK_LAYERS = [...HAZARD_LAYERS, "eo-points"];
+
+const state = {
+  lang: "en",
+  strings: {},
+  config: null,
+  map: null,
+  risk: {},
+  drawing: false,
+  picking: false,
+  route: [],
+  hits: [],
+  lastPlace: null, // {el, data} to re-render on a language change
+  lastRoute: null,
+};
+
+// --- small helpers ------------------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+
+function t(key, vars = {}) {
+  let s = state.strings[key];
+  if (s === undefined) s = key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined ? `{${k}}` : String(vars[k])));
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+const fmtNumber = (n, digits = 0) =>
+  new Intl.NumberFormat(state.lang === "uk" ? "uk-UA" : "en-GB", {
+    maximumFractionDigits: digits,
+  }).format(n);
+const fmtPct = (p) =>
+  new Intl.NumberFormat(state.lang === "uk" ? "uk-UA" : "en-GB", {
+    style: "percent",
+    maximumFractionDigits: p > 0 && p < 0.01 ? 1 : 0,
+  }).format(p);
+
+async function getJSON(url, options) {
+  const r = await fetch(url, options);
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.detail || `${r.status} ${r.statusText}`);
+  return body;
+}
+
+function setStatus(text) {
+  $("status").textContent = text || "";
+}
+
+// --- language -----------------------------------------------------------------------------------
+
+function initialLang() {
+  let saved = null;
+  try {
+    saved = localStorage.getItem(LANG_KEY);
+  } catch {
+    saved = null;
+  }
+  if (LANGS.includes(saved)) return saved;
+  return (navigator.language || "").toLowerCase().startsWith("uk") ? "uk" : "en";
+}
+
+async function setLang(lang, remember) {
+  state.strings = await getJSON(`/static/i18n/${lang}.json`);
+  state.lang = lang;
+  if (remember) {
+    try {
+      localStorage.setItem(LANG_KEY, lang);
+    } catch {
+      /* private mode: the choice lasts for this page only */
+    }
+  }
+  document.documentElement.lang = lang;
+  document.title = t("page_title");
+  for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
+  for (const e of document.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of e.dataset.i18nAttr.split(";")) {
+      const [attr, key] = pair.split(":");
+      e.setAttribute(attr, t(key));
+    }
+  }
+  for (const b of document.querySelectorAll(".lang-btn")) {
+    b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
+  }
+  for (const sel of document.querySelectorAll("select[data-radii]")) fillRadii(sel);
+  renderBanner();
+  if (state.map) state.map.getCanvas().setAttribute("aria-label", t("map_label"));
+  if (state.lastPlace) renderAnswer($("place-result"), state.lastPlace, "place");
+  if (state.lastRoute) renderAnswer($("route-result"), state.lastRoute, "route");
+  updateRouteInfo();
+}
+
+function fillRadii(sel) {
+  const current = sel.value || sel.dataset.default;
+  sel.replaceChildren(
+    ...sel.dataset.radii.split(",").map((r) => el("option", { value: r }, t("metres", { n: fmtNumber(Number(r)) }))),
+  );
+  sel.value = current;
+}
+
+function renderBanner() {
+  const c = state.config;
+  const banner = $("synthetic-banner");
+  if (!c || !c.synthetic) {
+    banner.hidden = true;
+    return;
+  }
+  const [first, second] = state.lang === "uk" ? [c.notice_uk, c.notice] : [c.notice, c.notice_uk];
+  $("banner-first").textContent = first || "";
+  $("banner-second").textContent = second || "";
+  $("banner-first").lang = state.lang;
+  $("banner-second").lang = state.lang === "uk" ? "en" : "uk";
+  banner.hidden = false;
+}
+
+// --- the map ------------------------------------------------------------------------------------
+
+function absolute(path) {
+  // not new URL(): it would escape the {z}/{x}/{y} of a tile template
+  return /^https?:/.test(path) ? path : window.location.origin + path;
+}
+
+function graticule(bounds) {
+  const [w, s, e, n] = bounds.map((v, i) => (i % 2 ? Math.max(-85, Math.min(85, v)) : v));
+  const lines = [];
+  for (let x = Math.floor(w) - 1; x <= Math.ceil(e) + 1; x += 1) {
+    lines.push([[x, Math.floor(s) - 1], [x, Math.ceil(n) + 1]]);
+  }
+  for (let y = Math.floor(s) - 1; y <= Math.ceil(n) + 1; y += 1) {
+    lines.push([[Math.floor(w) - 1, y], [Math.ceil(e) + 1, y]]);
+  }
+  return { type: "Feature", properties: {}, geometry: { type: "MultiLineString", coordinates: lines } };
+}
+
+function buildStyle(config) {
+  const sources = {
+    graticule: { type: "geojson", data: graticule(config.bounds) },
+    check: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+  };
+  const layers = [{ id: "background", type: "background", paint: { "background-color": "#eef2f3" } }];
+  if (config.tile_url) {
+    sources.basemap = {
+      type: "raster",
+      tiles: [config.tile_url],
+      tileSize: 256,
+      attribution: config.tile_attribution || "",
+    };
+    layers.push({ id: "basemap", type: "raster", source: "basemap" });
+  } else {
+    layers.push({
+      id: "graticule",
+      type: "line",
+      source: "graticule",
+      paint: { "line-color": "#c9d2d6", "line-width": 0.6 },
+    });
+  }
+  if (config.regions) {
+    sources.regions = { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution };
+    layers.push({
+      id: "regions",
+      type: "line",
+      source: "regions",
+      paint: { "line-color": config.tile_url ? "#455a64" : "#78909c", "line-width": 0.8 },
+    });
+  }
+  const ids = new Set(config.collections.map((c) => c.id));
+  for (const c of config.collections) {
+    if (c.id !== "hazards" && c.id !== "eo_reports") continue;
+    sources[c.id] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
+  }
+  const isPoly = ["==", ["geometry-type"], "Polygon"];
+  const open = ["==", ["get", "status"], "open"];
+  if (ids.has("hazards")) {
+    const src = { source: "hazards", "source-layer": "hazards" };
+    layers.push(
+      // known risk: shaded by p_any_live (set once /api/v1/map/risk answers)
+      { id: "hazards-risk", type: "fill", ...src, filter: ["all", isPoly, open, ["in", ["get", "id"], ["literal", []]]],
+        paint: { "fill-color": "#fdae6b", "fill-opacity": 0.75 } },
+      // unknown risk: hatched, "unknown — not safe"
+      { id: "hazards-unknown", type: "fill", ...src, filter: ["all", isPoly, open],
+        paint: { "fill-pattern": "hatch", "fill-opacity": 0.9 } },
+      { id: "hazards-closed", type: "fill", ...src, filter: ["all", isPoly, ["!", open]],
+        paint: { "fill-color": COLORS.closed, "fill-opacity": 0.18 } },
+      { id: "hazards-line", type: "line", ...src, filter: ["all", isPoly, ["!=", ["get", "hazard_type"], "SHA"]],
+        paint: { "line-color": ["case", open, COLORS.CHA, COLORS.closed], "line-width": ["case", open, 2.5, 1.5] } },
+      { id: "hazards-line-sha", type: "line", ...src, filter: ["all", isPoly, ["==", ["get", "hazard_type"], "SHA"]],
+        paint: { "line-color": ["case", open, COLORS.SHA, COLORS.closed], "line-width": ["case", open, 2.5, 1.5],
+          "line-dasharray": [2, 1.5] } },
+      { id: "hazards-dot", type: "circle", ...src, filter: ["==", ["geometry-type"], "Point"],
+        paint: {
+          "circle-radius": 5,
+          "circle-color": ["case", ["!", open], COLORS.closed, ["==", ["get", "hazard_type"], "SHA"], COLORS.SHA, COLORS.CHA],
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5,
+        } },
+      { id: "hazards-hit", type: "line", ...src, filter: ["in", ["get", "id"], ["literal", []]],
+        paint: { "line-color": COLORS.hit, "line-width": 5, "line-opacity": 0.9 } },
+    );
+    HAZARD_LAYERS.push("hazards-line-sha");
+    CLICK_LAYERS.push("hazards-line-sha");
+  }
+  if (ids.has("eo_reports")) {
+    layers.push({
+      id: "eo-points", type: "circle", source: "eo_reports", "source-layer": "eo_reports",
+      paint: { "circle-radius": 5, "circle-color": COLORS.eo, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
+    });
+  }
+  layers.push(
+    { id: "check-area", type: "fill", source: "check", filter: ["==", ["get", "role"], "radius"],
+      paint: { "fill-color": "#0b57d0", "fill-opacity": 0.08 } },
+    { id: "check-outline", type: "line", source: "check", filter: ["==", ["get", "role"], "radius"],
+      paint: { "line-color": "#0b57d0", "line-width": 1.5, "line-dasharray": [3, 2] } },
+    { id: "check-route", type: "line", source: "check", filter: ["==", ["get", "role"], "route"],
+      paint: { "line-color": "#0b57d0", "line-width": 3 } },
+    { id: "check-points", type: "circle", source: "check", filter: ["==", ["geometry-type"], "Point"],
+      paint: { "circle-radius": 5, "circle-color": "#0b57d0", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } },
+  );
+  return { version: 8, sources, layers };
+}
+
+function hatchImage() {
+  const size = 12;
+  const c = document.createElement("canvas");
+  c.width = size;
+  c.height = size;
+  const g = c.getContext("2d");
+  g.fillStyle = "rgba(255, 255, 255, 0.35)";
+  g.fillRect(0, 0, size, size);
+  g.strokeStyle = "#b3001b";
+  g.lineWidth = 2;
+  g.beginPath();
+  for (let o = -size; o <= size; o += size / 2) {
+    g.moveTo(o, size);
+    g.lineTo(o + size, 0);
+  }
+  g.stroke();
+  return g.getImageData(0, 0, size, size);
+}
+
+function applyRisk(risk) {
+  const map = state.map;
+  const known = [];
+  const shade = ["match", ["get", "id"]];
+  for (const [id, r] of Object.entries(risk.hazards || {})) {
+    if (!r.known || typeof r.p_any_live !== "number") continue;
+    known.push(id);
+    shade.push(id, r.p_any_live);
+  }
+  const open = ["==", ["get", "status"], "open"];
+  const isPoly = ["==", ["geometry-type"], "Polygon"];
+  const isKnown = ["in", ["get", "id"], ["literal", known]];
+  map.setFilter("hazards-risk", ["all", isPoly, open, isKnown]);
+  map.setFilter("hazards-unknown", ["all", isPoly, open, ["!", isKnown]]);
+  if (known.length) {
+    shade.push(0);
+    map.setPaintProperty("hazards-risk", "fill-color", [
+      "interpolate", ["linear"], shade,
+      0, "#fff5eb", 0.25, "#fdae6b", 0.5, "#f16913", 0.75, "#d94801", 1, "#7f2704",
+    ]);
+  }
+}
+
+function showHits(ids) {
+  state.hits = ids;
+  if (state.map && state.map.getLayer("hazards-hit")) {
+    state.map.setFilter("hazards-hit", ["in", ["get", "id"], ["literal", ids]]);
+  }
+}
+
+function setCheckShapes(features) {
+  const src = state.map && state.map.getSource("check");
+  if (src) src.setData({ type: "FeatureCollection", features });
+}
+
+function circlePolygon(lon, lat, radius) {
+  const R = 6371008.8;
+  const ring = [];
+  const d = radius / R;
+  const la = (lat * Math.PI) / 180;
+  const lo = (lon * Math.PI) / 180;
+  for (let i = 0; i <= 64; i += 1) {
+    const b = (2 * Math.PI * i) / 64;
+    const la2 = Math.asin(Math.sin(la) * Math.cos(d) + Math.cos(la) * Math.sin(d) * Math.cos(b));
+    const lo2 = lo + Math.atan2(Math.sin(b) * Math.sin(d) * Math.cos(la), Math.cos(d) - Math.sin(la) * Math.sin(la2));
+    ring.push([(lo2 * 180) / Math.PI, (la2 * 180) / Math.PI]);
+  }
+  return { type: "Feature", properties: { role: "radius" }, geometry: { type: "Polygon", coordinates: [ring] } };
+}
+
+// --- popups -------------------------------------------------------------------------------------
+
+function hazardTitle(p) {
+  return p.name || p.reference || t("unnamed_hazard");
+}
+
+function detailsList(rows) {
+  return el("dl", {}, rows.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+}
+
+function listText(v) {
+  if (Array.isArray(v)) return v.join(", ");
+  return typeof v === "string" ? v.split(",").map((x) => x.trim()).join(", ") : v;
+}
+
+function hazardBody(p) {
+  return [
+    el("h3", {}, hazardTitle(p)),
+    detailsList([
+      ["field_type", p.hazard_type ? t(`type_${p.hazard_type}`) : null],
+      ["field_status", p.status ? t(`status_${p.status}`) : null],
+      ["field_reference", p.reference],
+      ["field_devices", listText(p.device_categories)],
+      ["field_area", typeof p.area_m2 === "number" ? t("hectares", { n: fmtNumber(p.area_m2 / 10000, 1) }) : null],
+      ["field_admin_area", p.admin_area],
+      ["field_organisation", p.organisation],
+      ["field_reported_on", p.reported_on],
+      ["field_closed_on", p.closed_on],
+      ["field_evidence", p.evidence],
+    ]),
+  ];
+}
+
+function riskBody(d) {
+  const r = d.risk;
+  const box = el("div", { class: "risk" }, el("strong", {}, t("risk_heading", { date: r.date })));
+  const status = d.properties.status;
+  if (status && status !== "open") {
+    box.append(el("p", {}, t("risk_released")));
+  } else if (!r.known || !r.estimate) {
+    box.append(el("p", { class: "unknown" }, t("risk_unknown")));
+  } else {
+    const e = r.estimate;
+    box.append(el("p", {}, t("risk_p", { p: fmtPct(e.p_any_live), lo: fmtPct(e.p_any_live_p05), hi: fmtPct(e.p_any_live_p95) })));
+    if (typeof e.expected_live === "number") {
+      box.append(el("p", {}, t("risk_expected", {
+        n: fmtNumber(e.expected_live, 1), lo: fmtNumber(e.expected_live_p05, 1), hi: fmtNumber(e.expected_live_p95, 1),
+      })));
+    }
+  }
+  box.append(el("p", { class: "help" }, t("risk_caveat")));
+  const lines = [...(r.notes || []), ...(r.assumptions || [])];
+  if (lines.length) {
+    box.append(el("details", {}, el("summary", {}, t("assumptions")), el("ul", { lang: "en" }, lines.map((a) => el("li", {}, a)))));
+  }
+  return box;
+}
+
+async function openPopup(feature, lngLat) {
+  const p = feature.properties || {};
+  const body = el("div", { class: "popup" });
+  const popup = new maplibregl.Popup({ maxWidth: "340px", closeButton: true })
+    .setLngLat(lngLat)
+    .setDOMContent(body)
+    .addTo(state.map);
+  if (feature.layer.id === "eo-points") {
+    body.append(
+      el("h3", {}, t("eo_report")),
+      detailsList([
+        ["field_reported_at", p.reported_at],
+        ["field_description", p.description],
+        ["field_devices", p.device_category],
+      ]),
+    );
+    return popup;
+  }
+  body.append(...hazardBody(p), el("p", { class: "help" }, t("loading")));
+  try {
+    const d = await getJSON(`/api/v1/map/hazards/${encodeURIComponent(p.id)}`);
+    body.replaceChildren(...hazardBody(d.properties), riskBody(d));
+  } catch (err) {
+    body.lastChild.textContent = t("error_network", { reason: err.message });
+  }
+  return popup;
+}
+
+// --- checks -------------------------------------------------------------------------------------
+
+function levelText(level) {
+  return t(`level_${level}`);
+}
+
+function renderAnswer(box, data, what) {
+  const uk = state.lang === "uk";
+  box.className = `result level-${data.warning_level}`;
+  // the API's messages speak of a place; a route gets its own words for the same levels
+  const msg = what === "route" && data.warning_level !== "none"
+    ? t(`route_level_${data.warning_level}`)
+    : uk ? data.message_uk : data.message;
+  const children = [];
+  if (!data.hazards.length) {
+    // the page's own words for "none": they name the radius and say it is no proof of safety
+    children.push(
+      el("p", { class: "none" }, t(what === "place" ? "place_none" : "route_none", { radius: fmtNumber(data.radius_m) })),
+      el("p", {}, t("not_proof")),
+    );
+  } else {
+    children.push(el("p", { class: "msg" }, msg));
+    children.push(el("p", {}, t("found", { radius: fmtNumber(data.radius_m), n: data.hazards.length })));
+    children.push(
+      el("ul", {}, data.hazards.map((h) =>
+        el("li", { "data-hazard-id": h.id },
+          el("strong", {}, hazardTitle(h)), " — ",
+          h.inside ? t("inside") : t("distance", { d: fmtNumber(h.distance_m) }),
+          h.hazard_type ? ` · ${h.hazard_type}` : "",
+          " ",
+          el("button", { type: "button", class: "linkish", onclick: () => zoomToHazard(h.id) }, t("show_on_map")),
+        ))),
+    );
+  }
+  children.push(el("p", { class: "notice" }, uk ? data.notice_uk : data.notice));
+  box.replaceChildren(...children);
+  box.scrollIntoView({ block: "nearest" });
+}
+
+async function zoomToHazard(id) {
+  try {
+    const d = await getJSON(`/api/v1/map/hazards/${encodeURIComponent(id)}`);
+    if (d.bbox && state.map) state.map.fitBounds([[d.bbox[0], d.bbox[1]], [d.bbox[2], d.bbox[3]]], { padding: 60, maxZoom: 16 });
+  } catch (err) {
+    setStatus(t("error_network", { reason: err.message }));
+  }
+}
+
+function parseCoord(v) {
+  const n = Number(String(v).trim().replace(",", "."));
+  return String(v).trim() === "" ? NaN : n;
+}
+
+async function checkPlace(fly = false) {
+  const lat = parseCoord($("lat").value);
+  const lon = parseCoord($("lon").value);
+  const radius = Number($("place-radius").value);
+  const box = $("place-result");
+  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) {
+    state.lastPlace = null;
+    box.className = "result level-none";
+    box.replaceChildren(el("p", { role: "alert" }, t("bad_coordinates")));
+    return;
+  }
+  box.className = "result";
+  box.replaceChildren(el("p", {}, t("checking")));
+  if (fly && state.map) state.map.easeTo({ center: [lon, lat], zoom: Math.max(state.map.getZoom(), 13) });
+  setCheckShapes([
+    circlePolygon(lon, lat, radius),
+    { type: "Feature", properties: { role: "place" }, geometry: { type: "Point", coordinates: [lon, lat] } },
+  ]);
+  try {
+    const data = await getJSON(`/api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
+    state.lastPlace = data;
+    renderAnswer(box, data, "place");
+    showHits(data.hazards.map((h) => h.id));
+  } catch (err) {
+    state.lastPlace = null;
+    box.replaceChildren(el("p", { role: "alert" }, t("error_network", { reason: err.message })));
+  }
+}
+
+function setPlace(lngLat) {
+  $("lat").value = lngLat.lat.toFixed(6);
+  $("lon").value = lngLat.lng.toFixed(6);
+  checkPlace();
+}
+
+// --- routes -------------------------------------------------------------------------------------
+
+function updateRouteInfo() {
+  const n = state.route.length;
+  const info = $("route-info");
+  if (info) info.textContent = state.drawing ? `${t("drawing")} ${t("route_points", { n })}` : n ? t("route_points", { n }) : "";
+  $("route-draw").setAttribute("aria-pressed", String(state.drawing));
+  $("route-undo").disabled = !(state.drawing && n > 0);
+  $("route-finish").disabled = n < 2;
+  const features = [];
+  if (n >= 2) features.push({ type: "Feature", properties: { role: "route" }, geometry: { type: "LineString", coordinates: state.route } });
+  if (state.drawing) {
+    for (const c of state.route) features.push({ type: "Feature", properties: { role: "vertex" }, geometry: { type: "Point", coordinates: c } });
+  }
+  if (state.map && (n || state.drawing)) setCheckShapes(features);
+}
+
+function setDrawing(on) {
+  state.drawing = on;
+  if (on) {
+    state.picking = false;
+    $("pick").setAttribute("aria-pressed", "false");
+  }
+  if (state.map) {
+    state.map.getCanvas().style.cursor = on ? "crosshair" : "";
+    if (on) state.map.doubleClickZoom.disable();
+    else state.map.doubleClickZoom.enable();
+  }
+  updateRouteInfo();
+}
+
+async function checkRoute() {
+  const box = $("route-result");
+  if (state.route.length < 2) {
+    box.className = "result level-none";
+    box.replaceChildren(el("p", { role: "alert" }, t("need_two_points")));
+    return;
+  }
+  setDrawing(false);
+  box.className = "result";
+  box.replaceChildren(el("p", {}, t("checking")));
+  try {
+    const data = await getJSON("/api/v1/safety/route", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ route: { type: "LineString", coordinates: state.route }, radius: Number($("route-radius").value) }),
+    });
+    state.lastRoute = data;
+    renderAnswer(box, data, "route");
+    showHits(data.hazards.map((h) => h.id));
+  } catch (err) {
+    state.lastRoute = null;
+    box.replaceChildren(el("p", { role: "alert" }, t("error_network", { reason: err.message })));
+  }
+}
+
+function clearRoute() {
+  state.route = [];
+  state.lastRoute = null;
+  $("route-result").replaceChildren();
+  $("route-file").value = "";
+  setDrawing(false);
+  setCheckShapes([]);
+  showHits([]);
+}
+
+const validPos = (c) => Array.isArray(c) && c.length >= 2 && Math.abs(c[0]) <= 180 && Math.abs(c[1]) <= 90 && c.every(Number.isFinite);
+
+function parseGpx(text) {
+  const doc = new DOMParser().parseFromString(text, "application/xml");
+  if (doc.getElementsByTagName("parsererror").length) throw new Error("not valid XML");
+  let pts = [...doc.getElementsByTagNameNS("*", "trkpt")];
+  if (!pts.length) pts = [...doc.getElementsByTagNameNS("*", "rtept")];
+  return pts.map((p) => [Number(p.getAttribute("lon")), Number(p.getAttribute("lat"))]);
+}
+
+function linesOf(g) {
+  if (!g || typeof g !== "object") return [];
+  switch (g.type) {
+    case "FeatureCollection": return (g.features || []).flatMap(linesOf);
+    case "Feature": return linesOf(g.geometry);
+    case "GeometryCollection": return (g.geometries || []).flatMap(linesOf);
+    case "LineString": return [g.coordinates || []];
+    case "MultiLineString": return g.coordinates || [];
+    default: return [];
+  }
+}
+
+function parseGeoJSON(text) {
+  // several lines are joined end to end: the joining segments can only add hazards (conservative)
+  return linesOf(JSON.parse(text)).flat().map((c) => [Number(c[0]), Number(c[1])]);
+}
+
+async function loadRouteFile(file) {
+  const box = $("route-result");
+  try {
+    const text = await file.text();
+    const isGpx = /\.gpx$/i.test(file.name) || text.trimStart().startsWith("<");
+    const coords = (isGpx ? parseGpx(text) : parseGeoJSON(text)).filter(validPos);
+    if (coords.length < 2) throw new Error(t("file_no_line"));
+    setDrawing(false);
+    state.route = coords;
+    updateRouteInfo();
+    $("route-info").textContent = t("file_loaded", { name: file.name, n: coords.length });
+    const lons = coords.map((c) => c[0]);
+    const lats = coords.map((c) => c[1]);
+    state.map?.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]], { padding: 60, maxZoom: 15 });
+    await checkRoute();
+  } catch (err) {
+    state.lastRoute = null;
+    box.className = "result level-none";
+    box.replaceChildren(el("p", { role: "alert" }, t("file_error", { reason: err.message })));
+  }
+}
+
+// --- wiring -------------------------------------------------------------------------------------
+
+function onMapClick(e) {
+  const map = state.map;
+  if (state.drawing) {
+    state.route.push([Number(e.lngLat.lng.toFixed(6)), Number(e.lngLat.lat.toFixed(6))]);
+    updateRouteInfo();
+    return;
+  }
+  if (state.picking) {
+    state.picking = false;
+    $("pick").setAttribute("aria-pressed", "false");
+    map.getCanvas().style.cursor = "";
+    setStatus("");
+    setPlace(e.lngLat);
+    return;
+  }
+  const layers = CLICK_LAYERS.filter((id) => map.getLayer(id));
+  const feats = map.queryRenderedFeatures(e.point, { layers });
+  if (feats.length) openPopup(feats[0], e.lngLat);
+  else setPlace(e.lngLat);
+}
+
+function wireUi() {
+  for (const b of document.querySelectorAll(".lang-btn")) {
+    b.addEventListener("click", () => setLang(b.dataset.lang, true));
+  }
+  $("place-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    checkPlace(true);
+  });
+  $("pick").addEventListener("click", () => {
+    state.picking = !state.picking;
+    if (state.picking) setDrawing(false);
+    $("pick").setAttribute("aria-pressed", String(state.picking));
+    if (state.map) state.map.getCanvas().style.cursor = state.picking ? "crosshair" : "";
+    setStatus(state.picking ? t("pick_armed") : "");
+  });
+  $("locate").addEventListener("click", () => {
+    if (!navigator.geolocation) {
+      setStatus(t("location_error", { reason: "—" }));
+      return;
+    }
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        setPlace({ lat: pos.coords.latitude, lng: pos.coords.longitude });
+        state.map?.flyTo({ center: [pos.coords.longitude, pos.coords.latitude], zoom: 14 });
+      },
+      (err) => setStatus(t("location_error", { reason: err.message })),
+      { enableHighAccuracy: true, timeout: 15000 },
+    );
+  });
+  $("route-draw").addEventListener("click", () => {
+    if (!state.drawing) {
+      state.route = [];
+      state.lastRoute = null;
+      $("route-result").replaceChildren();
+    }
+    setDrawing(!state.drawing);
+  });
+  $("route-undo").addEventListener("click", () => {
+    state.route.pop();
+    updateRouteInfo();
+  });
+  $("route-finish").addEventListener("click", checkRoute);
+  $("route-clear").addEventListener("click", clearRoute);
+  $("route-file").addEventListener("change", (e) => {
+    const f = e.target.files && e.target.files[0];
+    if (f) loadRouteFile(f);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && (state.drawing || state.picking)) {
+      state.picking = false;
+      $("pick").setAttribute("aria-pressed", "false");
+      setStatus("");
+      setDrawing(false);
+    }
+  });
+}
+
+function startMap(config) {
+  const [w, s, e, n] = config.bounds;
+  const map = new maplibregl.Map({
+    container: "map",
+    style: buildStyle(config),
+    bounds: [[w, Math.max(s, -85)], [e, Math.min(n, 85)]],
+    fitBoundsOptions: { padding: 10 },
+    attributionControl: { compact: true },
+    dragRotate: false,
+    pitchWithRotate: false,
+    maxZoom: 19,
+  });
+  state.map = map;
+  window.demine.map = map;
+  map.touchZoomRotate.disableRotation();
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  map.getCanvas().setAttribute("aria-label", t("map_label"));
+  if (window.matchMedia("(max-width: 760px)").matches) {
+    // on a phone the attribution starts folded (the (i) button opens it)
+    map.once("load", () => map.getContainer().querySelector(".maplibregl-compact-show")?.classList.remove("maplibregl-compact-show"));
+  }
+  map.on("styleimagemissing", (e) => {
+    if (e.id === "hatch" && !map.hasImage("hatch")) map.addImage("hatch", hatchImage());
+  });
+  map.on("click", onMapClick);
+  for (const id of CLICK_LAYERS) {
+    map.on("mouseenter", id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = ""; });
+  }
+  return new Promise((resolve) => map.once("load", resolve));
+}
+
+async function main() {
+  window.demine = { map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null };
+  wireUi();
+  await setLang(initialLang(), false);
+  try {
+    state.config = await getJSON("/api/v1/map/config");
+  } catch (err) {
+    setStatus(t("error_network", { reason: err.message }));
+    window.demine.error = String(err);
+    return;
+  }
+  renderBanner();
+  try {
+    await startMap(state.config);
+  } catch (err) {
+    setStatus(t("error_webgl"));
+    window.demine.error = String(err);
+    return;
+  }
+  try {
+    state.risk = await getJSON("/api/v1/map/risk");
+    if (state.map.getLayer("hazards-risk")) applyRisk(state.risk);
+  } catch (err) {
+    setStatus(t("error_network", { reason: err.message }));
+  }
+  state.map.once("idle", () => {
+    window.demine.ready = true;
+    document.body.dataset.ready = "true";
+  });
+  state.map.triggerRepaint();
+}
+
+main();
