@@ -62,8 +62,11 @@ def hazard_id(i: int) -> str:
     return f"bench-{i + 1:06d}"
 
 
-def hazard_rings(n: int, seed: int = SEED_HAZARDS) -> tuple[np.ndarray, np.ndarray]:
-    """n closed, counter-clockwise, simple (star-shaped) rings of VERTICES+1 lon/lat positions.
+def hazard_rings(
+    n: int, seed: int = SEED_HAZARDS, *, vertices: int = VERTICES
+) -> tuple[np.ndarray, np.ndarray]:
+    """n closed, counter-clockwise, simple (star-shaped) rings of VERTICES+1 lon/lat positions
+    (``vertices`` + 1 when given).
 
     Returns (rings, target areas in m²); rings has shape (n, VERTICES + 1, 2). Each ring is
     star-shaped around its centre (sorted angles, positive radii), hence simple; it is scaled so
@@ -75,7 +78,7 @@ def hazard_rings(n: int, seed: int = SEED_HAZARDS) -> tuple[np.ndarray, np.ndarr
     area = np.exp(rng.uniform(lo, hi, n))  # m²
     clon = rng.uniform(LON_MIN + 0.01, LON_MAX - 0.01, n)
     clat = rng.uniform(LAT_MIN + 0.01, LAT_MAX - 0.01, n)
-    k = VERTICES
+    k = vertices
     step = 2 * math.pi / k
     ang = (np.arange(k) * step)[None, :] + rng.uniform(-0.35, 0.35, (n, k)) * step
     ang += rng.uniform(0, 2 * math.pi, (n, 1))  # random rotation
@@ -548,3 +551,84 @@ def print_table(rep: Report) -> None:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+# --- large stores (added for bench/api.py) ------------------------------------------------------
+
+
+def hazard_store_chunked(
+    n: int,
+    *,
+    vertices: int = VERTICES,
+    chunk: int = 100_000,
+    seed: int = SEED_HAZARDS,
+    fresh: bool = False,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """A demine store of n synthetic hazards (rings of ``vertices`` vertices, same generator and
+    properties as :func:`hazards_geojson`), built in-process by ``demine.services.register.
+    import_file`` from GeoJSON files of ``chunk`` features each (written to bench/.data, imported,
+    deleted), after ``init_store``. Made once and reused while demine's store code is unchanged.
+
+    For a million features this avoids one GeoJSON file of about 1 GB and the memory of parsing
+    it at once; each chunk goes through the same checks, geodesic areas and ``store.upsert`` as
+    ``demine import``.
+    """
+    path = data_dir() / f"store_{n}_{vertices}v.gpkg"
+    stamp = path.with_suffix(".json")
+    fp = _demine_store_fingerprint()
+    if not fresh and path.exists() and stamp.exists():
+        meta = json.loads(stamp.read_text())
+        if meta.get("fingerprint") == fp and meta.get("seed") == seed:
+            return path
+    import gc
+
+    import orjson
+
+    from demine.services.register import ImportOptions, import_file
+    from demine.services.setup import init_store
+    from demine.store.gpkg import GeoPackageStore
+
+    log(f"making {path.name} ({n:,} hazards, {vertices} vertices, chunks of {chunk:,}) ...")
+    t0 = time.perf_counter()
+    rings, _ = hazard_rings(n, seed, vertices=vertices)
+    rng = np.random.default_rng(seed + 1)
+    types = np.where(rng.random(n) < 0.6, "SHA", "CHA")
+    tmp = path.with_name(path.stem + ".tmp.gpkg")
+    _remove_gpkg(tmp)
+    store = GeoPackageStore(tmp)
+    try:
+        init_store(store)
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            coords = rings[start:stop].tolist()
+            feats = [
+                {
+                    "type": "Feature",
+                    "id": hazard_id(i),
+                    "properties": {
+                        "hazard_type": str(types[i]),
+                        "status": "open",
+                        "name": f"Synthetic hazard {i + 1}",
+                    },
+                    "geometry": {"type": "Polygon", "coordinates": [coords[i - start]]},
+                }
+                for i in range(start, stop)
+            ]
+            src = data_dir() / f"chunk_{start}_{stop}.geojson"
+            src.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
+            del feats, coords
+            rep = import_file(
+                store, src, ImportOptions(kind="hazards", reason="benchmark data", actor="bench")
+            )
+            src.unlink()
+            assert rep.imported == stop - start, f"chunk {start}: stored {rep.imported}"
+            gc.collect()
+            log(f"  {stop:,} stored ({time.perf_counter() - t0:.0f} s)")
+    finally:
+        store.close()
+    _remove_gpkg(path)
+    tmp.replace(path)
+    stamp.write_text(json.dumps({"fingerprint": fp, "seed": seed, "n": n, "vertices": vertices}))
+    log(f"  done in {time.perf_counter() - t0:.0f} s, {path.stat().st_size / 1e6:,.0f} MB")
+    return path

@@ -241,3 +241,28 @@ def test_export_formats_round_trip(store: Any, tmp_path: Path) -> None:
             assert after[rid].source_id == r.source_id, suffix
             assert shapely.equals_exact(after[rid].geometry, r.geometry, 0.0), suffix
         fresh.close()
+
+
+def test_layer_with_a_fid_field(store: Any) -> None:
+    """Ukraine's regions carry a `fid` property, which is also a GeoPackage column: kept as
+    src_fid."""
+    from importlib import resources
+
+    path = Path(str(resources.files("demine") / "data" / "ukraine_regions.geojson"))
+    rep = import_file(store, path, ImportOptions(kind="layer:regions"))
+    assert rep.created == 26
+    k = store.kind("regions")
+    assert "src_fid" in k.field_names and "region" in k.field_names
+
+
+def test_update_recomputes_the_area(store: Any, tmp_path: Path) -> None:
+    from demine.services.register import update_record
+
+    f = tmp_path / "h.geojson"
+    f.write_bytes(_fc([_hz(0)]))
+    import_file(store, f, ImportOptions(kind="hazards"))
+    (rec,) = list(store.list("hazards"))
+    bigger = shapely.box(37.0, 48.0, 37.02, 48.01)  # twice as wide
+    after = update_record(store, rec.id, {}, geometry=bigger, actor="t")
+    assert after.geometry.geom_type == "MultiPolygon"
+    assert after.properties["area_m2"] == pytest.approx(2 * rec.properties["area_m2"], rel=0.01)

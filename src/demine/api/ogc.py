@@ -1,5 +1,1055 @@
-"""Placeholder router (being written)."""
+"""OGC API - Features over the store, at ``/ogc``.
 
-from fastapi import APIRouter
+Part 1 (Core, GeoJSON, HTML, OpenAPI 3.0), Part 2 (CRS by reference), Part 3 (CQL2 filters,
+queryables) and Part 4 (create, replace, update, delete). One collection per record kind the
+caller may read and one per reference layer; a collection the caller may not read is a 404, as
+if it did not exist. See docs/ogc-api.md for every decision.
 
-router = APIRouter()
+Endpoints are plain (synchronous) functions that take the store and the caller in the thread
+they run in: a SQLite connection is never shared between the threads of the pool.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import numpy as np
+import orjson
+import shapely
+from fastapi import APIRouter, Depends, Request, Response
+
+from demine.api import ogc_html
+from demine.api.deps import Principal, Unauthorized, principal
+from demine.api.ogc_cql import FilterError, compile_filter, queryables_schema
+from demine.api.ogc_crs import (
+    CRS84,
+    SUPPORTED,
+    CrsError,
+    bbox_to_crs84,
+    from_crs84,
+    parse_crs,
+    to_crs84,
+)
+from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
+from demine.errors import Conflict, DemineError, Fault, NotFound, ValidationError
+from demine.ids import is_uuid, normalise_id, uuid7
+from demine.model.kinds import Kind
+from demine.model.schema import Record, now_utc, validate_properties
+from demine.services.access import (
+    at_least,
+    can_read_field,
+    can_read_kind,
+    require_write,
+    visible_properties,
+    visible_record,
+)
+from demine.store.base import Store
+
+router = APIRouter(include_in_schema=False)  # described by its own document at /ogc/api
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+MERGE_PATCH = "application/merge-patch+json"
+DEFAULT_LIMIT = 100
+
+# the main date of each kind: what ?datetime= filters on
+DATE_FIELD = {
+    "hazards": "reported_on",
+    "finds": "found_at",
+    "eo_reports": "reported_at",
+    "emplacements": "laid_at",
+    "risk_updates": "learned_at",
+}
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+]
+
+ITEMS_PARAMS = frozenset(
+    {
+        "f",
+        "bbox",
+        "bbox-crs",
+        "datetime",
+        "limit",
+        "offset",
+        "crs",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "count",
+    }
+)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class BadRequest(DemineError):
+    """A bad query parameter or body: 400, naming the parameter."""
+
+    exit_code = 1
+    http_status = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+    def to_problem(self) -> dict[str, Any]:
+        p = super().to_problem()
+        if self.parameter is not None:
+            p["parameter"] = self.parameter
+            p["errors"] = [{"index": None, "field": self.parameter, "reason": self.message}]
+        return p
+
+
+class PreconditionFailed(DemineError):
+    exit_code = 4
+    http_status = 412
+    title = "Precondition failed"
+
+
+class UnsupportedMediaType(DemineError):
+    exit_code = 1
+    http_status = 415
+    title = "Unsupported media type"
+
+
+# --- request helpers -------------------------------------------------------------------------
+
+
+def _context(request: Request) -> tuple[Store, Principal]:
+    """The store and the caller, both in this thread."""
+    who = principal(request)
+    return request.app.state.stores.get(), who
+
+
+def _check_params(request: Request, allowed: frozenset[str]) -> None:
+    for name in request.query_params:
+        if name not in allowed:
+            raise BadRequest(
+                f"unknown query parameter {name!r}; this resource takes: "
+                + (", ".join(sorted(allowed)) or "none"),
+                name,
+            )
+        if len(request.query_params.getlist(name)) > 1:
+            raise BadRequest(f"query parameter {name!r} given more than once", name)
+
+
+def _want_html(request: Request) -> bool:
+    f = request.query_params.get("f")
+    if f is not None:
+        f = f.strip().lower()
+        if f == "html":
+            return True
+        if f in ("json", "geojson"):
+            return False
+        raise BadRequest(f"f must be json or html, not {f!r}", "f")
+    accept = request.headers.get("accept", "").lower()
+    if "text/html" not in accept:
+        return False
+    h = accept.find("text/html")
+    js = [i for i in (accept.find("json"),) if i >= 0]
+    return not js or h < min(js)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _json(
+    body: Any, media: str = JSON, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type=media,
+        headers=headers,
+    )
+
+
+def _html(text: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(text, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _link(href: str, rel: str, media: str, title: str | None = None) -> dict[str, str]:
+    d = {"href": href, "rel": rel, "type": media}
+    if title:
+        d["title"] = title
+    return d
+
+
+def _collection_kind(store: Store, who: Principal, cid: str) -> Kind:
+    """The kind behind a collection the caller may read; 404 otherwise (never a 403: a hidden
+    collection must look like one that does not exist)."""
+    try:
+        kind = store.kind(cid)
+    except NotFound:
+        kind = None
+    if kind is None or cid.startswith("layer:") or not can_read_kind(kind, who.role):
+        raise NotFound(f"no collection {cid!r}")
+    return kind
+
+
+def _collections(store: Store, who: Principal) -> list[Kind]:
+    return [k for k in store.kinds() if can_read_kind(k, who.role)]
+
+
+def etag(rec: Record) -> str:
+    return f'"{rec.id}-{rec.revision}"'
+
+
+# --- landing, conformance, OpenAPI -----------------------------------------------------------
+
+
+@router.get("")
+@router.get("/")
+def landing(request: Request) -> Response:
+    _check_params(request, frozenset({"f"}))
+    html = _want_html(request)
+    base = _base(request)
+    body: dict[str, Any] = {
+        "title": "demine: OGC API - Features",
+        "description": (
+            "The demine mine action register (hazards, finds, EO reports, emplacement records, "
+            "device types) and reference layers, as OGC API - Features."
+        ),
+        "links": [
+            _link(base + "/", "self", HTML if html else JSON, "This document"),
+            _link(
+                base + "/?f=" + ("json" if html else "html"),
+                "alternate",
+                JSON if html else HTML,
+                "This document",
+            ),
+            _link(base + "/api", "service-desc", OPENAPI_MEDIA, "The API definition"),
+            _link(base + "/api?f=html", "service-doc", HTML, "The API documentation"),
+            _link(base + "/conformance", "conformance", JSON, "Conformance classes"),
+            _link(base + "/collections", "data", JSON, "The collections"),
+        ],
+    }
+    if html:
+        return _html(ogc_html.page(body["title"], body))
+    return _json(body)
+
+
+@router.get("/conformance")
+def conformance(request: Request) -> Response:
+    _check_params(request, frozenset({"f"}))
+    body = {"conformsTo": CONFORMANCE}
+    if _want_html(request):
+        return _html(ogc_html.page("Conformance", body))
+    return _json(body)
+
+
+@router.get("/api")
+def api_definition(request: Request) -> Response:
+    _check_params(request, frozenset({"f"}))
+    store, who = _context(request)
+    names = [k.name for k in _collections(store, who)]
+    doc = build_openapi(_base(request), request.app.state.max_limit, names)
+    if _want_html(request):
+        return _html(ogc_html.api_page(doc))
+    return _json(doc, OPENAPI_MEDIA)
+
+
+# --- collections -----------------------------------------------------------------------------
+
+
+def _collection_doc(request: Request, store: Store, kind: Kind, who: Principal) -> dict[str, Any]:
+    base = _base(request)
+    c = f"{base}/collections/{kind.name}"
+    doc: dict[str, Any] = {
+        "id": kind.name,
+        "title": kind.title,
+        "description": kind.description,
+        "itemType": "feature",
+        "links": [
+            _link(c, "self", JSON, kind.title),
+            _link(c + "?f=html", "alternate", HTML, kind.title),
+            _link(c + "/items", "items", GEOJSON, "Features"),
+            _link(c + "/items?f=html", "items", HTML, "Features"),
+            _link(
+                c + "/queryables",
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "application/schema+json",
+                "Queryables",
+            ),
+        ],
+        "crs": list(SUPPORTED),
+        "storageCrs": CRS84,
+    }
+    extent: dict[str, Any] = {}
+    aoi = store.setting("area_of_interest")
+    if kind.geometry_type and aoi:
+        extent["spatial"] = {"bbox": [list(aoi)], "crs": CRS84}
+    if DATE_FIELD.get(kind.name) in kind.field_names:
+        extent["temporal"] = {"interval": [[None, None]]}
+    if extent:
+        doc["extent"] = extent
+    return doc
+
+
+@router.get("/collections")
+def collections(request: Request) -> Response:
+    _check_params(request, frozenset({"f"}))
+    html = _want_html(request)
+    store, who = _context(request)
+    base = _base(request)
+    body = {
+        "links": [
+            _link(base + "/collections", "self", HTML if html else JSON),
+            _link(
+                base + "/collections?f=" + ("json" if html else "html"),
+                "alternate",
+                JSON if html else HTML,
+            ),
+        ],
+        "collections": [_collection_doc(request, store, k, who) for k in _collections(store, who)],
+    }
+    if html:
+        return _html(ogc_html.collections_page(body))
+    return _json(body)
+
+
+@router.get("/collections/{cid}")
+def collection(request: Request, cid: str) -> Response:
+    _check_params(request, frozenset({"f"}))
+    html = _want_html(request)
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    body = _collection_doc(request, store, kind, who)
+    if html:
+        return _html(ogc_html.collection_page(body))
+    return _json(body)
+
+
+@router.get("/collections/{cid}/queryables")
+def queryables(request: Request, cid: str) -> Response:
+    _check_params(request, frozenset({"f"}))
+    html = _want_html(request)
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    body = queryables_schema(kind, who.role, f"{_base(request)}/collections/{cid}/queryables")
+    if html:
+        return _html(ogc_html.page(f"Queryables of {kind.title}", body))
+    return _json(body, "application/schema+json")
+
+
+# --- items: query parameters -----------------------------------------------------------------
+
+
+def _number(text: str, param: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise BadRequest(f"{param}: {text!r} is not a number", param) from None
+    if not math.isfinite(v):
+        raise BadRequest(f"{param}: {text!r} is not a finite number", param)
+    return v
+
+
+def _int(text: str, param: str, minimum: int) -> int:
+    try:
+        v = int(text.strip())
+    except ValueError:
+        raise BadRequest(f"{param} must be a whole number, not {text!r}", param) from None
+    if v < minimum:
+        raise BadRequest(f"{param} must be at least {minimum}, not {v}", param)
+    return v
+
+
+def _crs_param(request: Request, name: str) -> str:
+    v = request.query_params.get(name)
+    if v is None:
+        return CRS84
+    try:
+        return parse_crs(v)
+    except CrsError as e:
+        raise BadRequest(f"{name}: {e}", name) from None
+
+
+def parse_bbox(text: str, crs: str) -> tuple[float, float, float, float]:
+    """``bbox`` (4 or 6 numbers, in the axis order of ``crs``) as a CRS84 box."""
+    parts = text.split(",")
+    if len(parts) not in (4, 6):
+        raise BadRequest(f"bbox takes 4 or 6 comma-separated numbers, not {len(parts)}", "bbox")
+    nums = [_number(p, "bbox") for p in parts]
+    if len(nums) == 6:
+        nums = [nums[0], nums[1], nums[3], nums[4]]
+    x0, y0, x1, y1 = nums
+    if x0 > x1 or y0 > y1:
+        raise BadRequest(
+            "bbox: the lower corner must come first and be below the upper one (boxes across "
+            "the antimeridian are not supported)",
+            "bbox",
+        )
+    if crs == CRS84 and not (x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90):
+        raise BadRequest("bbox: longitudes must be within ±180 and latitudes ±90", "bbox")
+    if crs.endswith("/4326") and not (x0 >= -90 and x1 <= 90 and y0 >= -180 and y1 <= 180):
+        raise BadRequest("bbox: in EPSG:4326 the order is lat,lon,lat,lon", "bbox")
+    try:
+        box = bbox_to_crs84((x0, y0, x1, y1), crs)
+    except Exception as e:  # pyproj: a box outside the projection's domain
+        raise BadRequest(f"bbox: cannot transform it to CRS84: {e}", "bbox") from None
+    if not all(math.isfinite(v) for v in box):
+        raise BadRequest("bbox: outside the area this CRS can describe", "bbox")
+    return box
+
+
+_Interval = tuple[datetime | None, datetime | None]
+
+
+def _instant(text: str, end: bool) -> datetime | None:
+    t = text.strip()
+    if t in ("..", ""):
+        return None
+    try:
+        if len(t) == 10:
+            d = date.fromisoformat(t)
+            return datetime.combine(d, time.max if end else time.min, UTC)
+        dt = datetime.fromisoformat(t.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"datetime: {text!r} is not an RFC 3339 date-time (e.g. 2024-05-01T00:00:00Z), a "
+            "date or '..'",
+            "datetime",
+        ) from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_datetime(text: str) -> _Interval:
+    if "/" in text:
+        a, _, b = text.partition("/")
+        lo, hi = _instant(a, False), _instant(b, True)
+        if a.strip() in ("", "..") and b.strip() in ("", ".."):
+            raise BadRequest("datetime: an interval needs at least one end", "datetime")
+        if lo is not None and hi is not None and lo > hi:
+            raise BadRequest("datetime: the interval ends before it starts", "datetime")
+        return lo, hi
+    if text.strip() == "..":
+        raise BadRequest("datetime: '..' is only allowed as an end of an interval", "datetime")
+    return _instant(text, False), _instant(text, True)
+
+
+def _date_span(value: Any) -> tuple[datetime, datetime] | None:
+    if value is None:
+        return None
+    s = str(value)
+    try:
+        if len(s) == 10:
+            d = date.fromisoformat(s)
+            return (datetime.combine(d, time.min, UTC), datetime.combine(d, time.max, UTC))
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return (dt, dt)
+
+
+def _datetime_predicate(kind: Kind, text: str) -> Callable[[Record], bool]:
+    name = DATE_FIELD.get(kind.name)
+    if name is None or name not in kind.field_names:
+        raise BadRequest(
+            f"datetime: the collection {kind.name!r} has no temporal property", "datetime"
+        )
+    lo, hi = parse_datetime(text)
+
+    def test(r: Record) -> bool:
+        span = _date_span(r.properties.get(name))
+        if span is None:
+            return False
+        return (hi is None or span[0] <= hi) and (lo is None or span[1] >= lo)
+
+    return test
+
+
+# --- items: features -------------------------------------------------------------------------
+
+
+def _geometry_json(geom: Any, crs: str) -> Any:
+    if geom is None:
+        return None
+    return orjson.loads(shapely.to_geojson(from_crs84(geom, crs)))
+
+
+def feature(
+    kind: Kind, rec: Record, role: str, crs: str, base: str, *, links: bool = True
+) -> dict[str, Any]:
+    f: dict[str, Any] = {
+        "type": "Feature",
+        "id": rec.id,
+        "geometry": _geometry_json(rec.geometry, crs),
+        "properties": visible_properties(kind, rec, role),
+    }
+    if links:
+        href = f"{base}/collections/{kind.name}/items/{rec.id}"
+        f["links"] = [
+            _link(href, "self", GEOJSON),
+            _link(f"{base}/collections/{kind.name}", "collection", JSON),
+        ]
+    return f
+
+
+def _crs_header(crs: str) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs}>"}
+
+
+@router.get("/collections/{cid}/items")
+def items(request: Request, cid: str) -> Response:
+    _check_params(request, ITEMS_PARAMS)
+    html = _want_html(request)
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    q = request.query_params
+    max_limit = int(request.app.state.max_limit)
+    limit = min(_int(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
+    limit = min(limit, max_limit)
+    offset = _int(q["offset"], "offset", 0) if "offset" in q else 0
+    crs = _crs_param(request, "crs")
+    bbox_crs = _crs_param(request, "bbox-crs")
+    filter_crs = _crs_param(request, "filter-crs")
+    count_all = False
+    if "count" in q:
+        cv = q["count"].strip().lower()
+        if cv not in ("true", "false"):
+            raise BadRequest("count must be true or false", "count")
+        count_all = cv == "true"
+
+    tests: list[Callable[[Record], bool]] = []
+    if kind.name == "eo_reports" and not at_least(who.role, "field"):
+        tests.append(lambda r: visible_record(kind, r, who.role))
+    box = None
+    if "bbox" in q:
+        box = parse_bbox(q["bbox"], bbox_crs)
+        area = shapely.box(*box)
+        shapely.prepare(area)
+        tests.append(lambda r: r.geometry is not None and bool(area.intersects(r.geometry)))
+    if "datetime" in q:
+        tests.append(_datetime_predicate(kind, q["datetime"]))
+    if "filter-lang" in q and "filter" not in q:
+        raise BadRequest("filter-lang given without filter", "filter-lang")
+    if "filter" in q:
+        lang = q.get("filter-lang", "cql2-text").strip().lower()
+        if lang not in ("cql2-text", "cql2-json"):
+            raise BadRequest("filter-lang must be cql2-text or cql2-json", "filter-lang")
+        try:
+            tests.append(compile_filter(q["filter"], lang, kind, who.role, filter_crs))
+        except FilterError as e:
+            raise BadRequest(f"filter: {e}", "filter") from None
+    if box is not None and not kind.geometry_type:
+        tests.append(lambda r: False)
+
+    def matches() -> Generator[Record, None, None]:
+        src = store.list(kind.name, bbox=box if kind.geometry_type else None)
+        try:
+            for r in src:
+                if all(t(r) for t in tests):
+                    yield r
+        finally:
+            close = getattr(src, "close", None)
+            if close is not None:
+                close()
+
+    if tests:
+        page: list[Record] = []
+        it = matches()
+        try:
+            skipped = 0
+            for r in it:
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                page.append(r)
+                if len(page) > limit:
+                    break
+        finally:
+            it.close()
+    else:
+        page = list(store.list(kind.name, limit=limit + 1, offset=offset))
+    more = len(page) > limit
+    page = page[:limit]
+
+    matched: int | None = None
+    if count_all:
+        matched = store.count(kind.name) if not tests else sum(1 for _ in matches())
+    elif not more and (offset == 0 or page):
+        matched = offset + len(page)
+
+    base = _base(request)
+    href = f"{base}/collections/{cid}/items"
+    params = {k: v for k, v in q.items() if k not in ("offset", "f")}
+    fmt_here = HTML if html else GEOJSON
+
+    def url(off: int | None, f: str | None = None) -> str:
+        p = dict(params)
+        if off:
+            p["offset"] = str(off)
+        if f:
+            p["f"] = f
+        elif html:
+            p["f"] = "html"
+        return href + ("?" + urlencode(p) if p else "")
+
+    links = [
+        _link(url(offset), "self", fmt_here, "This page"),
+        _link(url(offset, "json" if html else "html"), "alternate", GEOJSON if html else HTML),
+        _link(f"{base}/collections/{cid}", "collection", JSON, kind.title),
+    ]
+    if more:
+        links.append(_link(url(offset + limit), "next", fmt_here, "Next page"))
+    if offset > 0:
+        links.append(_link(url(max(0, offset - limit)), "prev", fmt_here, "Previous page"))
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [feature(kind, r, who.role, crs, base) for r in page],
+        "links": links,
+        "timeStamp": now_utc(),
+        "numberReturned": len(page),
+    }
+    if matched is not None:
+        body["numberMatched"] = matched
+    if html:
+        return _html(ogc_html.items_page(kind, body))
+    return _json(body, GEOJSON, headers=_crs_header(crs))
+
+
+def _find(store: Store, kind: Kind, who: Principal, fid: str) -> Record:
+    if not is_uuid(fid):
+        raise NotFound(f"no feature {fid!r} in {kind.name}")
+    try:
+        rec = store.get(kind.name, normalise_id(fid))
+    except NotFound:
+        raise NotFound(f"no feature {fid!r} in {kind.name}") from None
+    if not visible_record(kind, rec, who.role):
+        raise NotFound(f"no feature {fid!r} in {kind.name}")
+    return rec
+
+
+def _item_response(
+    request: Request, kind: Kind, rec: Record, who: Principal, crs: str, status: int = 200
+) -> Response:
+    base = _base(request)
+    headers = {**_crs_header(crs), "ETag": etag(rec)}
+    if status == 201:
+        headers["Location"] = f"{base}/collections/{kind.name}/items/{rec.id}"
+    return _json(feature(kind, rec, who.role, crs, base), GEOJSON, status, headers)
+
+
+@router.get("/collections/{cid}/items/{fid}")
+def item(request: Request, cid: str, fid: str) -> Response:
+    _check_params(request, frozenset({"f", "crs"}))
+    html = _want_html(request)
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    crs = _crs_param(request, "crs")
+    rec = _find(store, kind, who, fid)
+    if html:
+        f = feature(kind, rec, who.role, CRS84, _base(request))
+        return _html(ogc_html.item_page(kind, f), {"ETag": etag(rec)})
+    return _item_response(request, kind, rec, who, crs)
+
+
+# --- writes (Part 4) -------------------------------------------------------------------------
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+BodyDep = Annotated[bytes, Depends(_raw_body)]
+
+
+def _writer(store: Store, kind: Kind, who: Principal) -> str:
+    if who.user is None or who.role == "public":
+        raise Unauthorized("changing features needs a token: 'Authorization: Bearer <token>'")
+    require_write(kind, who.role)
+    return who.user
+
+
+def _parse_body(request: Request, raw: bytes, *, patch: bool = False) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ok = {GEOJSON, JSON, ""} | ({MERGE_PATCH} if patch else set())
+    if ctype not in ok:
+        raise UnsupportedMediaType(
+            f"send the feature as {GEOJSON}"
+            + (f" or {MERGE_PATCH}" if patch else "")
+            + f", not {ctype}"
+        )
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"the body is not JSON: {e}", "body") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object (a GeoJSON Feature)", "body")
+    if not patch and body.get("type") != "Feature":
+        raise BadRequest('the body must be a GeoJSON Feature ("type": "Feature")', "body")
+    props = body.get("properties", {})
+    if props is not None and not isinstance(props, dict):
+        raise BadRequest("properties must be an object", "properties")
+    return body
+
+
+def _content_crs(request: Request) -> str:
+    v = request.headers.get("content-crs")
+    if not v:
+        return CRS84
+    try:
+        return parse_crs(v.strip().strip("<>"))
+    except CrsError as e:
+        raise BadRequest(f"Content-Crs: {e}", "Content-Crs") from None
+
+
+def _geometry(store: Store, kind: Kind, raw: Any, crs: str, rid: str) -> tuple[Any, list[Fault]]:
+    """Check a request's geometry with the import rules; return it in CRS84, or the faults."""
+    from demine.geo.checks import check_geometry
+
+    if raw is None:
+        if kind.geometry_required:
+            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
+        return None, []
+    if not kind.geometry_type:
+        return None, [Fault(f"{kind.name} have no geometry", None, "geometry", None, rid)]
+    if not isinstance(raw, dict):
+        return None, [Fault("geometry must be a GeoJSON geometry object", None, "geometry")]
+    if crs != CRS84:
+        try:
+            raw = orjson.loads(shapely.to_geojson(to_crs84(shapely.geometry.shape(raw), crs)))
+        except Exception as e:
+            return None, [Fault(f"cannot read the geometry: {e}", None, "geometry", None, rid)]
+    aoi = store.setting("area_of_interest")
+    chk = check_geometry(
+        raw,
+        repair=False,
+        aoi=tuple(aoi) if aoi else None,
+        max_jump_m=None if kind.is_layer else 5000.0,
+        allowed=kind.allowed_geometries,
+    )
+    faults = [Fault(f.reason, None, f.field, None, rid, f.repairable) for f in chk.faults]
+    if faults:
+        return None, faults
+    return _promote(chk.geometry, kind.geometry_type), []
+
+
+def _promote(geom: Any, gtype: str | None) -> Any:
+    if geom is None:
+        return None
+    single = {"MULTIPOLYGON": "Polygon", "MULTILINESTRING": "LineString", "MULTIPOINT": "Point"}
+    ctor = {
+        "MULTIPOLYGON": shapely.MultiPolygon,
+        "MULTILINESTRING": shapely.MultiLineString,
+        "MULTIPOINT": shapely.MultiPoint,
+    }
+    if gtype in single and geom.geom_type == single[gtype]:
+        return ctor[gtype]([geom])
+    return geom
+
+
+RESERVED = frozenset({"id", "source_id", "revision", "created_at", "updated_at", "updated_by"})
+
+
+def _properties(
+    store: Store,
+    kind: Kind,
+    who: Principal,
+    props: dict[str, Any],
+    rid: str,
+    keep: dict[str, Any] | None,
+) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
+    """Validate properties as an import does. Fields the caller may not read cannot be set;
+    ``keep`` (the stored values) gives them back, so a replace never loses what it cannot see."""
+    faults: list[Fault] = []
+    clean_in: dict[str, Any] = {}
+    names = set(kind.field_names)
+    for k, v in props.items():
+        if k in RESERVED:
+            continue
+        if k in names:
+            f = kind.field(k)
+            if f.derived:
+                continue
+            if not can_read_field(f.access, who.role):
+                faults.append(Fault(f"the {who.role} role may not set {k}", None, k, None, rid))
+                continue
+        clean_in[k] = v
+    if keep:
+        for f in kind.fields:
+            if not can_read_field(f.access, who.role) and f.name in keep:
+                clean_in[f.name] = keep[f.name]
+    clean, extra, pfaults = validate_properties(kind.fields, kind.rules, clean_in, feature_id=rid)
+    faults += [Fault(f.reason, None, f.field, None, rid) for f in pfaults]
+    if "device_type" in kind.field_names and clean.get("device_type") is not None:
+        known = {r.properties["code"] for r in store.list("device_types")}
+        if clean["device_type"] not in known:
+            faults.append(
+                Fault(
+                    f"unknown device type {clean['device_type']!r}; known: "
+                    f"{', '.join(sorted(known))}",
+                    None,
+                    "device_type",
+                    None,
+                    rid,
+                )
+            )
+    return clean, extra, faults
+
+
+def _derive(kind: Kind, props: dict[str, Any], geom: Any) -> None:
+    if "area_m2" in kind.field_names and kind.field("area_m2").derived:
+        from demine.geo.geodesy import geodesic_area
+
+        if geom is None:
+            props.pop("area_m2", None)
+        else:
+            props["area_m2"] = round(float(geodesic_area(np.asarray([geom], dtype=object))[0]), 2)
+
+
+def _if_match(request: Request, rec: Record) -> int:
+    """The revision the write must find: the client's (If-Match), else the one read now."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return rec.revision
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if "*" in tags:
+        return rec.revision
+    for t in tags:
+        if t.startswith("W/"):
+            continue  # a weak tag never matches (RFC 9110 strong comparison)
+        if t == etag(rec):
+            return rec.revision
+    raise PreconditionFailed(
+        f"the feature is now at {etag(rec)}; If-Match {header} is stale: someone changed it "
+        "since you read it. Read it again and redo your change."
+    )
+
+
+def _store_update(
+    store: Store,
+    request: Request,
+    kind: Kind,
+    rec: Record,
+    clean: dict[str, Any],
+    geom: Any,
+    extra: dict[str, Any] | None,
+    revision: int,
+    actor: str,
+    reason: str,
+) -> Record:
+    try:
+        return store.update(
+            kind.name,
+            rec.id,
+            properties=clean,
+            geometry=geom,
+            if_revision=revision,
+            actor=actor,
+            reason=reason,
+            extra=extra,
+        )
+    except Conflict as e:
+        if request.headers.get("if-match") is not None:
+            raise PreconditionFailed(f"{e.message}; read it again and redo your change") from None
+        raise
+
+
+def _same(kind: Kind, rec: Record, clean: dict[str, Any], geom: Any) -> bool:
+    a = {k: v for k, v in rec.properties.items() if not _derived(kind, k)}
+    b = {k: v for k, v in clean.items() if not _derived(kind, k)}
+    if a != b:
+        return False
+    if (rec.geometry is None) != (geom is None):
+        return False
+    return geom is None or bool(shapely.equals_exact(rec.geometry, geom, 1e-9))
+
+
+def _has_history(store: Store, rid: str) -> bool:
+    try:
+        return bool(store.history(rid))
+    except NotFound:
+        return False
+
+
+def _derived(kind: Kind, name: str) -> bool:
+    return name in kind.field_names and kind.field(name).derived
+
+
+@router.post("/collections/{cid}/items")
+def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
+    _check_params(request, frozenset())
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    actor = _writer(store, kind, who)
+    body = _parse_body(request, raw)
+    crs = _content_crs(request)
+    rid: str | None = None
+    given = body.get("id")
+    if given is None and isinstance(body.get("properties"), dict):
+        given = body["properties"].get("id")
+    if given is not None:
+        if not isinstance(given, str) or not is_uuid(given):
+            raise ValidationError(
+                "a feature id given by the client must be a UUID",
+                [Fault(f"{given!r} is not a UUID", None, "id")],
+            )
+        rid = normalise_id(given)
+    key = rid or ""
+    clean, extra, faults = _properties(store, kind, who, body.get("properties") or {}, key, None)
+    geom, gfaults = _geometry(store, kind, body.get("geometry"), crs, key)
+    faults += gfaults
+    if faults:
+        raise ValidationError(f"cannot create this {kind.name} feature", faults)
+    _derive(kind, clean, geom)
+    if rid is not None:
+        try:
+            existing = store.get(kind.name, rid)
+        except NotFound:
+            existing = None
+        if existing is not None:
+            if not visible_record(kind, existing, who.role) or not _same(
+                kind, existing, clean, geom
+            ):
+                raise Conflict(
+                    f"a feature with id {rid} exists with other content; PUT or PATCH it to "
+                    "change it"
+                )
+            return _item_response(request, kind, existing, who, CRS84, 200)
+        if _has_history(store, rid):
+            raise Conflict(
+                f"id {rid} belonged to a record that was deleted or is of another kind; "
+                "choose another id (an analyst can restore a deleted record)"
+            )
+    if kind.natural_key and clean.get(kind.natural_key) is not None:
+        for r in store.list(kind.name):
+            if r.properties.get(kind.natural_key) == clean[kind.natural_key]:
+                raise Conflict(
+                    f"a {kind.name} feature with {kind.natural_key} "
+                    f"{clean[kind.natural_key]!r} exists: {r.id}"
+                )
+    rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
+    res = store.upsert(kind.name, [rec], actor=actor, reason="OGC API: create")
+    saved = store.get(kind.name, rec.id)
+    return _item_response(request, kind, saved, who, CRS84, 201 if res.created else 200)
+
+
+@router.put("/collections/{cid}/items/{fid}")
+def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
+    _check_params(request, frozenset())
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    actor = _writer(store, kind, who)
+    cur = _find(store, kind, who, fid)
+    revision = _if_match(request, cur)
+    body = _parse_body(request, raw)
+    if body.get("id") is not None and (
+        not isinstance(body["id"], str)
+        or not is_uuid(body["id"])
+        or normalise_id(body["id"]) != cur.id
+    ):
+        raise ValidationError(
+            "the feature's id differs from the one in the path",
+            [Fault("id must be the id in the path (or left out)", None, "id")],
+        )
+    clean, extra, faults = _properties(
+        store, kind, who, body.get("properties") or {}, cur.id, cur.properties
+    )
+    geom, gfaults = _geometry(store, kind, body.get("geometry"), _content_crs(request), cur.id)
+    faults += gfaults
+    if faults:
+        raise ValidationError(f"cannot replace {kind.name} feature {cur.id}", faults)
+    _derive(kind, clean, geom if geom is not None else cur.geometry)
+    if not at_least(who.role, "analyst"):
+        extra = {**cur.extra, **extra}
+    saved = _store_update(
+        store, request, kind, cur, clean, geom, extra, revision, actor, "OGC API: replace"
+    )
+    return _item_response(request, kind, saved, who, CRS84)
+
+
+@router.patch("/collections/{cid}/items/{fid}")
+def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
+    _check_params(request, frozenset())
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    actor = _writer(store, kind, who)
+    cur = _find(store, kind, who, fid)
+    revision = _if_match(request, cur)
+    body = _parse_body(request, raw, patch=True)
+    patch = body.get("properties") or {}
+    merged = {k: v for k, v in cur.properties.items() if not _derived(kind, k)}
+    for k, v in patch.items():
+        if v is None:
+            merged.pop(k, None)
+        else:
+            merged[k] = v
+    # the caller's own (readable) view of the record, patched: unreadable fields come back
+    readable = {
+        k: v
+        for k, v in merged.items()
+        if k not in kind.field_names or can_read_field(kind.field(k).access, who.role)
+    }
+    for k in patch:  # an attempt to touch an unreadable field is reported
+        if k in kind.field_names and not can_read_field(kind.field(k).access, who.role):
+            readable[k] = patch[k]
+    clean, extra, faults = _properties(store, kind, who, readable, cur.id, cur.properties)
+    geom = None
+    if "geometry" in body:
+        geom, gfaults = _geometry(store, kind, body["geometry"], _content_crs(request), cur.id)
+        faults += gfaults
+    if faults:
+        raise ValidationError(f"cannot update {kind.name} feature {cur.id}", faults)
+    _derive(kind, clean, geom if geom is not None else cur.geometry)
+    saved = _store_update(
+        store,
+        request,
+        kind,
+        cur,
+        clean,
+        geom,
+        {**cur.extra, **extra},
+        revision,
+        actor,
+        "OGC API: update",
+    )
+    return _item_response(request, kind, saved, who, CRS84)
+
+
+@router.delete("/collections/{cid}/items/{fid}")
+def delete_item(request: Request, cid: str, fid: str) -> Response:
+    from demine.services.register import delete_record
+
+    _check_params(request, frozenset())
+    store, who = _context(request)
+    kind = _collection_kind(store, who, cid)
+    actor = _writer(store, kind, who)
+    cur = _find(store, kind, who, fid)
+    revision = _if_match(request, cur)
+    try:
+        delete_record(store, cur.id, actor=actor, reason="OGC API: delete", if_revision=revision)
+    except Conflict as e:
+        if request.headers.get("if-match") is not None:
+            raise PreconditionFailed(e.message) from None
+        raise
+    return Response(status_code=204)

@@ -168,7 +168,7 @@ def _route_coords(body: dict[str, Any]) -> list[list[float]]:
             for c in coords
         )
     )
-    if not ok:
+    if not ok or not isinstance(coords, list):
         raise ValidationError(
             "bad route coordinates",
             [

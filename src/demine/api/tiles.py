@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from typing import Annotated, Any
 
 import numpy as np
 import orjson
 import shapely
 from fastapi import APIRouter, Path, Request, Response
-from shapely.geometry.base import BaseGeometry
 
 from demine.api.deps import PrincipalDep, StoreDep
 from demine.errors import DemineError, NotFound
@@ -41,6 +41,8 @@ BUFFER = 64  # tile units each side (1/64 of the tile)
 SIMPLIFY = 1.0  # tile units: about 1/8 of a pixel on a 512 px tile
 TINY = 24.0  # tile units: a polygon smaller than this (about 3 px) also gets a point
 MAX_ZOOM = 22
+CLUSTER_MIN = 1500  # more tiny features than this in one tile: counted per cell instead
+CELL = 64  # tile units: a cluster cell is 8 px on a 512 px tile
 MAX_LAT = 85.0511287798066
 MAX_AGE = 300  # seconds
 
@@ -108,32 +110,74 @@ def _mvt_value(v: Any) -> Any:
 def tile_features(
     store: Store, kind: Kind, role: str, z: int, x: int, y: int
 ) -> list[dict[str, Any]]:
-    """The features of one tile, in tile units, ready for ``mapbox_vector_tile.encode``."""
+    """The features of one tile, in tile units, ready for ``mapbox_vector_tile.encode``.
+
+    Work follows what can be seen: the spatial index gives every candidate's envelope without
+    decoding a geometry; a feature smaller than ``TINY`` tile units (about 3 px) is drawn as a
+    point at its envelope's centre (``tiny``); when more than ``CLUSTER_MIN`` are tiny, they are
+    counted per ``CELL`` × ``CELL`` cell instead (``cluster``, ``count``), which keeps a zoomed-out
+    tile of a million-feature layer small and fast. Only features big enough to see have their
+    geometry decoded, clipped and simplified (vectorised).
+    """
     to_tile = _to_tile(z, x, y)
     lo, hi = -BUFFER, EXTENT + BUFFER
+    ids, env = store.envelopes(kind.name, tile_bounds(z, x, y, BUFFER))
+    if not ids:
+        return []
+    corners = to_tile(np.concatenate([env[:, [0, 1]], env[:, [2, 3]]]))
+    n = len(ids)
+    x0, y1 = corners[:n, 0], corners[:n, 1]  # tile y runs down: minx, miny -> left, bottom
+    x1, y0 = corners[n:, 0], corners[n:, 1]
+    size = np.maximum(x1 - x0, y1 - y0)
+    is_point_kind = kind.geometry_type in ("POINT", "MULTIPOINT")
+    tiny = np.zeros(n, bool) if is_point_kind else size < TINY
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    inside = (cx >= lo) & (cx <= hi) & (cy >= lo) & (cy <= hi)
     feats: list[dict[str, Any]] = []
-    for rec in store.list(kind.name, bbox=tile_bounds(z, x, y, BUFFER)):
-        if rec.geometry is None or rec.geometry.is_empty or not visible_record(kind, rec, role):
-            continue
-        g: BaseGeometry = shapely.transform(rec.geometry, to_tile)
+    public_rows = kind.name == "eo_reports" and role == "public"  # row rule needs the record
+    small = size < CELL  # under 8 px
+    small_idx = np.flatnonzero(small & inside)
+    if len(small_idx) > CLUSTER_MIN and not public_rows:
+        # too many to draw one by one: counted per cell (vectorised)
+        gx = np.floor(cx[small_idx] / CELL).astype(np.int64)
+        gy = np.floor(cy[small_idx] / CELL).astype(np.int64)
+        keys, counts = np.unique(np.column_stack([gx, gy]), axis=0, return_counts=True)
+        for (kx, ky), count in zip(keys.tolist(), counts.tolist(), strict=True):
+            p = shapely.Point((kx + 0.5) * CELL, (ky + 0.5) * CELL)
+            feats.append({"geometry": p, "properties": {"cluster": True, "count": count}})
+        wanted = np.flatnonzero(~small)
+    else:
+        wanted = np.flatnonzero(~tiny | (tiny & inside))
+    if not len(wanted):
+        return feats
+    recs = store.get_many(kind.name, [ids[i] for i in wanted.tolist()])
+    recs = [
+        r
+        for r in recs
+        if r.geometry is not None and not r.geometry.is_empty and visible_record(kind, r, role)
+    ]
+    if not recs:
+        return feats
+    geoms = shapely.transform(np.array([r.geometry for r in recs], dtype=object), to_tile)
+    b = shapely.bounds(geoms)
+    small = (np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < TINY) & (not is_point_kind)
+    reps = shapely.point_on_surface(geoms[small]) if small.any() else np.array([], object)
+    clipped = shapely.clip_by_rect(geoms[~small], lo, lo, hi, hi)
+    if not is_point_kind:
+        clipped = shapely.simplify(clipped, SIMPLIFY, preserve_topology=True)
+    big_iter = iter(clipped.tolist())
+    rep_iter = iter(reps.tolist())
+    for rec, sm in zip(recs, small.tolist(), strict=True):
         props = {k: _mvt_value(v) for k, v in visible_properties(kind, rec, role).items()}
         props = {k: v for k, v in props.items() if v is not None}
         props["id"] = rec.id
-        if g.geom_type in ("Point", "MultiPoint"):
-            if g.geom_type == "Point":
-                if lo <= g.x <= hi and lo <= g.y <= hi:
-                    feats.append({"geometry": g, "properties": props})
-                continue
-            g = shapely.clip_by_rect(g, lo, lo, hi, hi)
-        else:
-            minx, miny, maxx, maxy = g.bounds
-            if g.geom_type in ("Polygon", "MultiPolygon") and max(maxx - minx, maxy - miny) < TINY:
-                p = g.representative_point()
-                if lo <= p.x <= hi and lo <= p.y <= hi:
-                    feats.append({"geometry": p, "properties": {**props, "tiny": True}})
-            g = shapely.clip_by_rect(g, lo, lo, hi, hi)
-            g = shapely.simplify(g, SIMPLIFY, preserve_topology=True)
-        if not g.is_empty:
+        if sm:
+            p = next(rep_iter)
+            if lo <= p.x <= hi and lo <= p.y <= hi:
+                feats.append({"geometry": p, "properties": {**props, "tiny": True}})
+            continue
+        g = next(big_iter)
+        if g is not None and not g.is_empty:
             feats.append({"geometry": g, "properties": props})
     return feats
 
@@ -169,6 +213,50 @@ def readable_kind(store: Store, collection: str, role: str) -> Kind:
     return kind
 
 
+class _LRU:
+    """Encoded tiles, keyed by the data version, so a change to the data is never served
+    stale; bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        from collections import OrderedDict
+
+        self.items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self.bytes = 0
+        self.max_bytes = max_bytes
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self.lock:
+            v = self.items.get(key)
+            if v is not None:
+                self.items.move_to_end(key)
+            return v
+
+    def put(self, key: tuple[Any, ...], value: bytes) -> None:
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = value
+            self.bytes += len(value)
+            while self.bytes > self.max_bytes and self.items:
+                _, old = self.items.popitem(last=False)
+                self.bytes -= len(old)
+
+
+def _tile_cache(request: Request) -> _LRU:
+    state = request.app.state
+    cache = getattr(state, "tile_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(state, "tile_cache", None)
+            if cache is None:
+                cache = state.tile_cache = _LRU()
+    return cache
+
+
+_CACHE_LOCK = threading.Lock()
+
+
 def _cache_headers(response: Response, public: bool) -> None:
     response.headers["Cache-Control"] = (
         f"public, max-age={MAX_AGE}" if public else f"private, max-age={MAX_AGE}"
@@ -200,7 +288,12 @@ def tile(
 ) -> Response:
     check_tile(z, x, y)
     kind = readable_kind(s, collection, who.role)
-    data = encode_tile(kind.name, tile_features(s, kind, who.role, z, x, y))
+    cache = _tile_cache(request)
+    key = (kind.name, z, x, y, who.role, s.data_version(kind.name))
+    data = cache.get(key)
+    if data is None:
+        data = encode_tile(kind.name, tile_features(s, kind, who.role, z, x, y))
+        cache.put(key, data)
     etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
     resp = Response(status_code=204) if not data else Response(data, media_type=MVT)
     if data and etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:

@@ -122,6 +122,17 @@ def _sanitise(name: str) -> str:
     return s[:63]
 
 
+# columns every demine table has: a layer's source field of the same name is kept as src_NAME
+TABLE_COLUMNS = frozenset(
+    {"fid", "geom", "extra", "revision", "created_at", "updated_at", "updated_by"}
+)
+
+
+def _layer_field(name: str) -> str:
+    s = _sanitise(name)
+    return "src_" + s if s in TABLE_COLUMNS else s
+
+
 def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
     types: dict[str, set[type]] = {}
     for f in features:
@@ -129,9 +140,9 @@ def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
             if k in RESERVED_IMPORT:
                 continue
             if v is None:
-                types.setdefault(_sanitise(k), set())
+                types.setdefault(_layer_field(k), set())
                 continue
-            types.setdefault(_sanitise(k), set()).add(type(v))
+            types.setdefault(_layer_field(k), set()).add(type(v))
     out = []
     for name, ts in types.items():
         if ts and ts <= {bool}:
@@ -286,7 +297,7 @@ def read_and_check(
         props = dict(f.properties)
         if kind.is_layer:  # reference data: nested values are kept as JSON text
             props = {
-                _sanitise(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
+                _layer_field(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
                 for k, v in props.items()
             }
         rid_prop = props.pop("id", None)
@@ -546,6 +557,12 @@ def update_record(
         for f in kind.fields:
             if f.derived and f.name in cur.properties:
                 clean[f.name] = cur.properties[f.name]
+        if geometry is not None and kind.geometry_type:
+            from demine.geo.geodesy import geodesic_area
+
+            geometry = _promote(np.asarray([geometry], dtype=object), kind.geometry_type)[0]
+            if "area_m2" in kind.field_names:  # derived from the new geometry
+                clean["area_m2"] = round(float(geodesic_area([geometry])[0]), 2)
         try:
             return store.update(
                 kind.name,

@@ -531,6 +531,47 @@ class GeoPackageStore:
                 return
             yield from self._rows_to_records(k, rows)
 
+    def envelopes(
+        self, kind: str, bbox: tuple[float, float, float, float]
+    ) -> tuple[builtins.list[str], Any]:
+        """Ids and lon/lat envelopes (an n × 4 array: minx, miny, maxx, maxy) of the records
+        whose envelope meets ``bbox``, from the spatial index alone (no geometry decoded)."""
+        import numpy as np
+
+        k = self.kind(kind)
+        if not k.geometry_type:
+            return [], np.zeros((0, 4))
+        rows = self.conn.execute(
+            f"SELECT t.id, r.minx, r.miny, r.maxx, r.maxy FROM {q('rtree_' + k.name + '_geom')} r "
+            f"JOIN {q(k.name)} t ON t.fid = r.id "
+            "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? ORDER BY r.id",
+            (bbox[0], bbox[2], bbox[1], bbox[3]),
+        ).fetchall()
+        env = np.array([r[1:] for r in rows], dtype=float).reshape(-1, 4)
+        return [r[0] for r in rows], env
+
+    def data_version(self, kind: str) -> str:
+        """Changes whenever a record of this kind changes (for caches and ETags)."""
+        k = self.kind(kind)
+        row = self.conn.execute(
+            "SELECT last_change FROM gpkg_contents WHERE table_name = ?", (k.name,)
+        ).fetchone()
+        return "" if row is None else str(row[0])
+
+    def get_many(self, kind: str, ids: Sequence[str]) -> builtins.list[Record]:
+        """The records with these ids (those that exist), in fid order."""
+        k = self.kind(kind)
+        out: builtins.list[Record] = []
+        ids = list(ids)
+        for s_ in range(0, len(ids), 900):
+            chunk = ids[s_ : s_ + 900]
+            rows = self.conn.execute(
+                self._select(k) + f" WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY fid",
+                chunk,
+            ).fetchall()
+            out += self._rows_to_records(k, rows)
+        return out
+
     def count(self, kind: str) -> int:
         k = self.kind(kind)
         return int(self.conn.execute(f"SELECT count(*) FROM {q(k.name)}").fetchone()[0])
