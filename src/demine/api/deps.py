@@ -32,11 +32,27 @@ class StorePool:
                 self._all.append(s)
         return s
 
+    @property
+    def proxy(self) -> Store:
+        """A store whose every call goes to the *calling* thread's connection: safe to hand
+        to code that FastAPI runs in another worker thread than the one that resolved it."""
+        return _ThreadStore(self)
+
     def close(self) -> None:
         with self._lock:
             for s in self._all:
                 s.close()
             self._all.clear()
+
+
+class _ThreadStore:
+    __slots__ = ("_pool",)
+
+    def __init__(self, pool: StorePool) -> None:
+        self._pool = pool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool.get(), name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +72,7 @@ class Unauthorized(DemineError):
 
 def store(request: Request) -> Store:
     pool: StorePool = request.app.state.stores
-    return pool.get()
+    return pool.proxy
 
 
 def principal(request: Request) -> Principal:

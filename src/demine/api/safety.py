@@ -12,9 +12,9 @@ import time
 from collections import deque
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+import orjson
+from fastapi import APIRouter, Body, Query, Request, Response
 
-from demine.api.deps import StoreDep
 from demine.errors import DemineError, Fault, ValidationError
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
@@ -119,25 +119,48 @@ def _answer(
     }
 
 
-def _cache(response: Response) -> None:
-    response.headers["Cache-Control"] = "public, max-age=60"
-    response.headers["Vary"] = "Accept"
+def _json(body: dict[str, Any]) -> Response:
+    """Serialised once with orjson (no per-field encoding pass); cacheable for a minute."""
+    return Response(
+        orjson.dumps(body),
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=60", "Vary": "Accept"},
+    )
 
 
-@router.get("/point", summary="Recorded hazards within a radius of a place")
+POINT_SCHEMA: dict[str, Any] = {
+    "200": {"description": "Hazards within the radius", "content": {"application/json": {}}}
+}
+
+
+@router.get(
+    "/point",
+    summary="Recorded hazards within a radius of a place",
+    response_class=Response,
+    responses={200: POINT_SCHEMA["200"]},
+)
 def safety_point(
-    response: Response,
+    request: Request,
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84 degrees")],
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84 degrees")],
-    s: StoreDep,
-    _: Annotated[None, Depends(rate_limited)],
     radius: Annotated[float, Query(ge=0, le=100_000, description="Radius, metres")] = 500.0,
-) -> dict[str, Any]:
+) -> Response:
     from demine.services.safety import check_point
 
+    rate_limited(request)
+    s = request.app.state.stores.get()  # this thread's connection (not a dependency's)
     hits = [h.to_dict() for h in check_point(s, lat, lon, radius)]
-    _cache(response)
-    return _answer(hits, radius, bool(s.setting("synthetic")), {"lat": lat, "lon": lon})
+    return _json(_answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}))
+
+
+def _synthetic(s: Any) -> bool:
+    """The store's synthetic flag, read at most once a minute per connection."""
+    now = time.monotonic()
+    cached = getattr(s, "_demine_synthetic", None)
+    if cached is None or now - cached[1] > 60.0:
+        cached = (bool(s.setting("synthetic")), now)
+        s._demine_synthetic = cached
+    return bool(cached[0])
 
 
 def _route_coords(body: dict[str, Any]) -> list[list[float]]:
@@ -198,7 +221,7 @@ def _route_coords(body: dict[str, Any]) -> list[list[float]]:
 
 @router.post("/route", summary="Recorded hazards within a radius of a route")
 def safety_route(
-    response: Response,
+    request: Request,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -210,14 +233,14 @@ def safety_route(
             ]
         ),
     ],
-    s: StoreDep,
-    _: Annotated[None, Depends(rate_limited)],
-) -> dict[str, Any]:
+) -> Response:
     import numpy as np
 
     from demine.geo.geodesy import distance_line_to_geometries
     from demine.services.safety import Hit
 
+    rate_limited(request)
+    s = request.app.state.stores.get()
     coords = _route_coords(body)
     radius = body.get("radius", 200.0)
     if (
@@ -245,5 +268,4 @@ def safety_route(
         found = [Hit(r, float(x)) for r, x in zip(cands, d, strict=True) if x <= radius]
         found.sort(key=lambda h: (h.distance_m, h.record.id))
         hits = [h.to_dict() for h in found]
-    _cache(response)
-    return _answer(hits, float(radius), bool(s.setting("synthetic")), {"route_points": len(coords)})
+    return _json(_answer(hits, float(radius), _synthetic(s), {"route_points": len(coords)}))
