@@ -30,6 +30,7 @@ def create_app(
     tile_url: str | None = None,
     rate_limit_per_minute: int = 600,
     max_limit: int = 10_000,
+    threads: int = 4,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -39,6 +40,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A few threads per process: Python's sqlite3 takes the interpreter lock for every
+        # row, so 40 threads reading at once only queue behind each other (bench/api.py).
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         app.state.stores.close()
 

@@ -20,7 +20,7 @@ class StorePool:
     def __init__(self, location: str) -> None:
         self.location = location
         self._local = threading.local()
-        self._all: list[Store] = []
+        self._by_thread: dict[int, Store] = {}
         self._lock = threading.Lock()
 
     def get(self) -> Store:
@@ -29,7 +29,11 @@ class StorePool:
             s = open_store(self.location)
             self._local.store = s
             with self._lock:
-                self._all.append(s)
+                # worker threads come and go: close the connections of those that have ended
+                alive = {t.ident for t in threading.enumerate()}
+                for ident in [i for i in self._by_thread if i not in alive]:
+                    self._by_thread.pop(ident).close()
+                self._by_thread[threading.get_ident()] = s
         return s
 
     @property
@@ -40,9 +44,9 @@ class StorePool:
 
     def close(self) -> None:
         with self._lock:
-            for s in self._all:
+            for s in self._by_thread.values():
                 s.close()
-            self._all.clear()
+            self._by_thread.clear()
 
 
 class _ThreadStore:

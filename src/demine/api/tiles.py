@@ -165,6 +165,9 @@ def tile_features(
     clipped = shapely.clip_by_rect(geoms[~small], lo, lo, hi, hi)
     if not is_point_kind:
         clipped = shapely.simplify(clipped, SIMPLIFY, preserve_topology=True)
+        # MVT wants exterior rings of positive area in tile units (y down): orient them here,
+        # all at once, so the encoder need not rebuild every polygon to check
+        clipped = shapely.orient_polygons(clipped, exterior_cw=False)
     big_iter = iter(clipped.tolist())
     rep_iter = iter(reps.tolist())
     for rec, sm in zip(recs, small.tolist(), strict=True):
@@ -196,6 +199,7 @@ def encode_tile(layer: str, features: list[dict[str, Any]]) -> bytes:
             "extents": EXTENT,
             "y_coord_down": True,
             "on_invalid_geometry": on_invalid_geometry_make_valid,
+            "check_winding_order": False,  # oriented in tile_features
         },
     )
     return out

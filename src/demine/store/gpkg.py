@@ -58,7 +58,8 @@ class GeoPackageStore:
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         fmt.register_functions(conn)
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB page cache
+        conn.execute("PRAGMA cache_size = -16384")  # 16 MiB page cache per connection
+        conn.execute("PRAGMA mmap_size = 1073741824")  # reads through the OS page cache
         return conn
 
     @property
@@ -525,11 +526,13 @@ class GeoPackageStore:
             sql += " LIMIT ? OFFSET ?"
             args += [-1 if limit is None else limit, offset]
         cur = self.conn.execute(sql, args)
+        size = 128  # small first: a page of 100 should not decode thousands
         while True:
-            rows = cur.fetchmany(5000)
+            rows = cur.fetchmany(size)
             if not rows:
                 return
             yield from self._rows_to_records(k, rows)
+            size = min(size * 4, 8192)
 
     def envelopes(
         self, kind: str, bbox: tuple[float, float, float, float]
