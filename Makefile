@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/lookup.py --repeat 3
 	$(BIN)/python bench/check_cli.py
 	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/api.py --rounds 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
