@@ -38,7 +38,7 @@ def api(store: Any) -> Any:
     )
     store.upsert("hazards", [near, closed], actor="t")
     store.close()
-    client = TestClient(create_app(str(store.path), rate_limit_per_minute=1000))
+    client = TestClient(create_app(store.location, rate_limit_per_minute=1000))
     return client, near, store
 
 
@@ -131,7 +131,7 @@ def test_bad_input_is_problem_json(api: Any) -> None:
 
 def test_rate_limit(store: Any) -> None:
     store.close()
-    client = TestClient(create_app(str(store.path), rate_limit_per_minute=3))
+    client = TestClient(create_app(store.location, rate_limit_per_minute=3))
     codes = [
         client.get("/api/v1/safety/point", params={"lat": 48, "lon": 37}).status_code
         for _ in range(5)

@@ -110,7 +110,7 @@ def test_cli_check_json(one_hazard: Any) -> None:
     store.close()
     lon, lat, _ = GEOD.fwd(37.52, 48.006, 90.0, 1000.0)
     runner = CliRunner()
-    db = str(store.path)
+    db = store.location
     r = runner.invoke(app, ["--db", db, "check", str(lat), str(lon), "--radius", "500", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["hazards"] == []

@@ -19,10 +19,10 @@ import shapely
 from demine.ids import uuid7
 from demine.model.schema import Record
 from demine.errors import Conflict
-from demine.store.gpkg import GeoPackageStore
+from demine.store.base import open_store
 
 path, shared, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-s = GeoPackageStore(path)
+s = open_store(path)
 for i in range(n):
     # read-modify-write of one shared record, optimistic: retried when the other got in first
     for _ in range(1000):
@@ -59,7 +59,7 @@ def test_two_writer_processes(store: Any, tmp_path: Path) -> None:
     script.write_text(WRITER)
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(store.path), shared.id, f"writer{w}", str(n)],
+            [sys.executable, str(script), store.location, shared.id, f"writer{w}", str(n)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -49,7 +49,9 @@ def test_area_matches_pyproj(lat: float, lon: float, size: float, n: int, seed: 
         return
     truth = abs(GEOD.geometry_area_perimeter(p)[0])
     got = geodesic_area([p])[0]
-    assert abs(got - truth) <= 1e-4 * truth + 1e-3  # pyproj itself is good to ~1e-3 m² at best
+    # the goal is 0.5% (5e-3); typical agreement is 1e-6, the worst seen 1e-4 (thin stars far
+    # north, whose straight edges in the projection depart most from geodesics)
+    assert abs(got - truth) <= 1e-3 * truth + 1e-3  # pyproj itself is good to ~1e-3 m² at best
 
 
 def test_area_many_at_once_with_holes_and_multipolygons() -> None:

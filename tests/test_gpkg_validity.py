@@ -112,7 +112,8 @@ def _fill(store: Any) -> dict[str, int]:
     }
 
 
-def test_gdal_validator_reports_no_error(store: Any) -> None:
+def test_gdal_validator_reports_no_error(gpkg_store: Any) -> None:
+    store = gpkg_store
     _fill(store)
     store.close()
     res = subprocess.run(
@@ -125,7 +126,8 @@ def test_gdal_validator_reports_no_error(store: Any) -> None:
     assert res.stdout.strip() == "" and "error" not in res.stderr.lower(), res.stdout + res.stderr
 
 
-def test_pyogrio_lists_every_layer_with_counts_and_attributes(store: Any) -> None:
+def test_pyogrio_lists_every_layer_with_counts_and_attributes(gpkg_store: Any) -> None:
+    store = gpkg_store
     counts = _fill(store)
     store.close()
     layers = dict(pyogrio.list_layers(store.path))
@@ -152,7 +154,8 @@ def test_pyogrio_lists_every_layer_with_counts_and_attributes(store: Any) -> Non
     assert sorted(int(x) for x in q) == [12, 100]
 
 
-def test_bulk_insert_keeps_the_spatial_index_and_its_trigger(store: Any) -> None:
+def test_bulk_insert_keeps_the_spatial_index_and_its_trigger(gpkg_store: Any) -> None:
+    store = gpkg_store
     import numpy as np
 
     from demine.store.gpkg import BULK_ROWS

@@ -102,7 +102,7 @@ def cleared(store: Any) -> dict[str, Any]:
         ]
     store.upsert("finds", finds, actor="t")
     store.close()
-    return {"db": str(store.path), "hazard": h, "open": open_h, "bare": bare, "store": store}
+    return {"db": store.location, "hazard": h, "open": open_h, "bare": bare, "store": store}
 
 
 def test_estimate_at_the_treaty_limits(tmp_path: Path) -> None:
@@ -236,10 +236,10 @@ def test_hazard_estimates_and_unknown(cleared: dict[str, Any]) -> None:
 
 
 def test_no_estimate_changes_a_hazards_status(cleared: dict[str, Any]) -> None:
-    from demine.store.gpkg import GeoPackageStore
+    from demine.store.base import open_store
 
     db = cleared["db"]
-    s = GeoPackageStore(db)
+    s = open_store(db)
 
     def snapshot() -> dict[str, Any]:
         return {h.id: (h.revision, h.properties) for h in s.list("hazards")}

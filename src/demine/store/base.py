@@ -126,7 +126,9 @@ def open_store(db: str | os.PathLike[str] | None = None) -> Store:
     """
     loc = default_location(db)
     if loc.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostGIS backend is not built yet")
+        from demine.store.postgis import PostGISStore
+
+        return PostGISStore(loc)
     from demine.store.gpkg import GeoPackageStore
 
     return GeoPackageStore(Path(loc))
