@@ -673,6 +673,27 @@ def serve(
         _serve(default_location(db or state.db), host, port, tile_url)
 
 
+@app.command()
+def copy(
+    src: Annotated[str, typer.Argument(help="Source store: a .gpkg file or postgresql://...")],
+    dst: Annotated[str, typer.Argument(help="Destination store (empty or new).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a whole store to another backend, history, layers, users and tokens included."""
+    from demine.services.copy import copy_store
+    from demine.store.base import open_store
+
+    with handled(as_json):
+        info = copy_store(open_store(src), open_store(dst))
+        if as_json:
+            _out(info)
+        else:
+            _console().print(
+                f"copied {info['revisions']} revisions to {dst}: "
+                + ", ".join(f"{n} {k}" for k, n in info["records"].items() if n)
+            )
+
+
 user_app = typer.Typer(name="user", help="Users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(
     name="token", help="API tokens (shown once; only a hash is kept).", no_args_is_help=True

@@ -424,6 +424,112 @@ class GeoPackageStore:
                 (user,),
             ).rowcount
 
+    def settings(self) -> dict[str, Any]:
+        return {
+            k: (None if v is None else orjson.loads(v))
+            for k, v in self.conn.execute("SELECT key, value FROM demine_settings ORDER BY key")
+        }
+
+    def tokens(self) -> builtins.list[dict[str, Any]]:
+        """Every token as stored (hash, user, label, created_at, revoked): for copying."""
+        return [
+            {"token_hash": h, "user": u, "label": lb, "created_at": c, "revoked": bool(r)}
+            for h, u, lb, c, r in self.conn.execute(
+                "SELECT token_hash, user_name, label, created_at, revoked FROM demine_tokens "
+                "ORDER BY fid"
+            )
+        ]
+
+    def load_tokens(self, tokens: Sequence[dict[str, Any]]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, revoked) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (t["token_hash"], t["user"], t["label"], t["created_at"], int(t["revoked"]))
+                    for t in tokens
+                ],
+            )
+
+    def revisions(self) -> Iterator[Revision]:
+        """Every revision of every record, deleted ones included, by record and revision."""
+        cur = self.conn.execute(
+            "SELECT record_id, kind, revision, op, at, actor, reason, source_id, properties, "
+            "extra, geom FROM demine_history ORDER BY record_id, revision"
+        )
+        while True:
+            rows = cur.fetchmany(2000)
+            if not rows:
+                return
+            for r in rows:
+                yield self._revision(r[0], r[1:])
+
+    def load_revisions(self, revisions: Sequence[Revision]) -> int:
+        """Write whole histories as they are (times, actors, reasons, revision numbers) into
+        this store, and make each record's last state current (none if it was deleted). For
+        copying a store; refuses ids this store already has. One transaction."""
+        groups: dict[str, builtins.list[Revision]] = {}
+        for rev in revisions:
+            groups.setdefault(rev.record_id, []).append(rev)
+        with self._write() as conn:
+            ids = list(groups)
+            for s_ in range(0, len(ids), 900):
+                chunk = ids[s_ : s_ + 900]
+                row = conn.execute(
+                    "SELECT record_id FROM demine_history WHERE record_id IN "
+                    f"({','.join('?' * len(chunk))}) LIMIT 1",
+                    chunk,
+                ).fetchone()
+                if row:
+                    raise Conflict(f"this store already has record {row[0]}")
+            hist: builtins.list[tuple[Any, ...]] = []
+            current: dict[str, builtins.list[Record]] = {}
+            for rid, revs in groups.items():
+                revs.sort(key=lambda r: r.revision)
+                for rev in revs:
+                    st = rev.state
+                    blob = None
+                    if st is not None and self.kind(rev.kind).geometry_type:
+                        blob = fmt.encode([st.geometry])[0]
+                    hist.append(
+                        (
+                            rid,
+                            rev.kind,
+                            rev.revision,
+                            rev.op,
+                            rev.at,
+                            rev.actor,
+                            rev.reason,
+                            None if st is None else st.source_id,
+                            None if st is None else orjson.dumps(st.properties).decode(),
+                            None if st is None or not st.extra else orjson.dumps(st.extra).decode(),
+                            blob,
+                        )
+                    )
+                last = revs[-1]
+                if last.state is not None:
+                    rec = last.state
+                    rec.revision = last.revision
+                    rec.created_at = revs[0].at
+                    rec.updated_at, rec.updated_by = last.at, last.actor
+                    current.setdefault(last.kind, []).append(rec)
+            conn.executemany(self._HISTORY_INSERT, hist)
+            for kname, recs in current.items():
+                k = self.kind(kname)
+                names = (["geom"] if k.geometry_type else []) + self._columns(k)
+                blobs = fmt.encode([r.geometry for r in recs]) if k.geometry_type else []
+                rows = [
+                    ([blobs[i]] if k.geometry_type else []) + self._values(k, r)
+                    for i, r in enumerate(recs)
+                ]
+                conn.executemany(
+                    f"INSERT INTO {q(k.name)} ({', '.join(q(c) for c in names)}) "
+                    f"VALUES ({', '.join('?' * len(names))})",
+                    rows,
+                )
+                self._touch(conn, k, now_utc())
+        return len(hist)
+
     # --- rows <-> records -----------------------------------------------------------------
 
     def _select(self, kind: Kind) -> str:

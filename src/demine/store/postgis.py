@@ -643,6 +643,117 @@ class PostGISStore:
             out.append(Revision(record_id, kind, revision, op, at_s or "", actor, reason, state))
         return out
 
+    # --- copying whole stores --------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in self.conn.execute(
+                "SELECT key, value FROM demine_settings ORDER BY key"
+            ).fetchall()
+        }
+
+    def tokens(self) -> builtins.list[dict[str, Any]]:
+        """Every token as stored (hash, user, label, created_at, revoked): for copying."""
+        return [
+            {
+                "token_hash": h,
+                "user": u,
+                "label": lb,
+                "created_at": _text_time(c),
+                "revoked": bool(r),
+            }
+            for h, u, lb, c, r in self.conn.execute(
+                "SELECT token_hash, user_name, label, created_at, revoked FROM demine_tokens "
+                "ORDER BY created_at, token_hash"
+            ).fetchall()
+        ]
+
+    def load_tokens(self, tokens: Sequence[dict[str, Any]]) -> None:
+        def body(c: psycopg.Connection[Any]) -> None:
+            for t in tokens:
+                c.execute(
+                    "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, "
+                    "revoked) VALUES (%s, %s, %s, %s, %s)",
+                    (t["token_hash"], t["user"], t["label"], t["created_at"], t["revoked"]),
+                )
+
+        self._tx("__users__", body)
+
+    def revisions(self) -> Iterator[Revision]:
+        """Every revision of every record, deleted ones included, by record and revision."""
+        rows = self.conn.execute(
+            "SELECT record_id, kind, revision, op, at, actor, reason, source_id, properties, "
+            "extra, ST_AsBinary(geom) FROM demine_history ORDER BY record_id, revision"
+        ).fetchall()
+        for r in rows:
+            yield from self._revisions(r[0], [r[1:]])
+
+    def load_revisions(self, revisions: Sequence[Revision]) -> int:
+        """Write whole histories as they are into this store and make each record's last
+        state current (none if deleted). For copying a store; one transaction."""
+        groups: dict[str, builtins.list[Revision]] = {}
+        for rev in revisions:
+            groups.setdefault(rev.record_id, []).append(rev)
+
+        def body(c: psycopg.Connection[Any]) -> int:
+            ids = list(groups)
+            row = c.execute(
+                "SELECT record_id FROM demine_history WHERE record_id = ANY(%s) LIMIT 1", (ids,)
+            ).fetchone()
+            if row:
+                raise Conflict(f"this store already has record {row[0]}")
+            hist: list[tuple[Any, ...]] = []
+            current: dict[str, list[Record]] = {}
+            for rid, revs in groups.items():
+                revs.sort(key=lambda r: r.revision)
+                for rev in revs:
+                    st = rev.state
+                    blob = None
+                    if st is not None and self.kind(rev.kind).geometry_type:
+                        blob = _wkb([st.geometry])[0]
+                    hist.append(
+                        (
+                            rid,
+                            rev.kind,
+                            rev.revision,
+                            rev.op,
+                            rev.at,
+                            rev.actor,
+                            rev.reason,
+                            None if st is None else st.source_id,
+                            None if st is None else _json(st.properties),
+                            None if st is None or not st.extra else _json(st.extra),
+                            blob,
+                        )
+                    )
+                last = revs[-1]
+                if last.state is not None:
+                    rec = last.state
+                    rec.revision = last.revision
+                    rec.created_at = revs[0].at
+                    rec.updated_at, rec.updated_by = last.at, last.actor
+                    current.setdefault(last.kind, []).append(rec)
+            with c.cursor() as cur:
+                cur.executemany(self._HISTORY_INSERT, hist)
+                for kname, recs in current.items():
+                    k = self.kind(kname)
+                    names, ph = self._placeholders(k)
+                    blobs = _wkb([r.geometry for r in recs]) if k.geometry_type else []
+                    rows = [
+                        ([blobs[i]] if k.geometry_type else []) + self._values(k, r)
+                        for i, r in enumerate(recs)
+                    ]
+                    cur.executemany(
+                        f"INSERT INTO {q(k.name)} ({', '.join(q(n) for n in names)}) "
+                        f"VALUES ({', '.join(ph)})",
+                        rows,
+                    )
+                    self._touch(c, k)
+            return len(hist)
+
+        return self._tx("__copy__", body)
+
     # --- writes ----------------------------------------------------------------------------
 
     @staticmethod

@@ -1,0 +1,43 @@
+"""Moving a whole store between backends (GeoPackage <-> PostGIS), history included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from demine.errors import Conflict
+from demine.store.base import Store
+
+NOT_COPIED = frozenset({"schema_version"})
+
+
+def copy_store(src: Store, dst: Store) -> dict[str, Any]:
+    """Copy every record with its whole history (revision numbers, times, who and why),
+    reference layers, settings, users and token hashes from ``src`` into ``dst``.
+
+    ``dst`` is created if needed and must hold no record yet (not even the device-type
+    catalogue: the copy brings the source's own).
+    """
+    dst.init()
+    for k in dst.kinds():
+        if dst.count(k.name):
+            raise Conflict(
+                f"the destination {dst.location} already holds {k.name}: copy into an empty store"
+            )
+    layers = [k for k in src.kinds() if k.is_layer]
+    for k in layers:
+        dst.create_layer(k)
+    for key, value in src.settings().items():
+        if key not in NOT_COPIED:
+            dst.set_setting(key, value)
+    for name, role in src.users():
+        dst.add_user(name, role)
+    dst.load_tokens(src.tokens())
+    n = dst.load_revisions(list(src.revisions()))
+    counts = {k.name: dst.count(k.name) for k in dst.kinds()}
+    return {
+        "source": src.location,
+        "destination": dst.location,
+        "revisions": n,
+        "layers": [k.name for k in layers],
+        "records": counts,
+    }
