@@ -21,7 +21,7 @@ demo: setup
 	$(BIN)/demine demo
 
 test: setup
-	$(BIN)/python -m pytest
+	bash .ci/with-postgis $(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check src tests bench
