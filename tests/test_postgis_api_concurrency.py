@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 import pytest
+import shapely
 
 from demine.errors import NotFound
 from demine.ids import uuid7
@@ -90,8 +91,6 @@ def _fill(url: str) -> tuple[dict[str, str], list[str], str]:
         for i in range(4):
             x, y = 36.0 + i * 0.1, 48.0
             ring = [(x, y), (x + 0.01, y), (x + 0.01, y + 0.01), (x, y + 0.01), (x, y)]
-            import shapely
-
             rec = Record(
                 kind="hazards",
                 id=uuid7(),
@@ -100,8 +99,6 @@ def _fill(url: str) -> tuple[dict[str, str], list[str], str]:
             )
             s.upsert("hazards", [rec], actor="test")
             hazards.append(rec.id)
-        import shapely
-
         counter = Record(
             kind="emplacements",
             id=uuid7(),
@@ -407,10 +404,10 @@ def test_20_clients_x_500_mixed_writes_no_lost_update_no_5xx(live: Live) -> None
     clients = [Client(live, n, tallies[n]) for n in range(CLIENTS)]
     threads = [threading.Thread(target=c.run, args=(start,)) for c in clients]
     t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
     elapsed = time.monotonic() - t0
 
     statuses: Counter[tuple[str, int]] = Counter()
