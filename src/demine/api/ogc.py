@@ -231,11 +231,13 @@ def landing(request: Request) -> Response:
     _check_params(request, frozenset({"f"}))
     html = _want_html(request)
     base = _base(request)
+    store, _who = _context(request)
     body: dict[str, Any] = {
-        "title": "demine: OGC API - Features",
-        "description": (
+        "title": _synthetic_title(store, "demine: OGC API - Features"),
+        "description": _synthetic_text(
+            store,
             "The demine mine action register (hazards, finds, EO reports, emplacement records, "
-            "device types) and reference layers, as OGC API - Features."
+            "device types) and reference layers, as OGC API - Features.",
         ),
         "links": [
             _link(base + "/", "self", HTML if html else JSON, "This document"),
@@ -279,13 +281,26 @@ def api_definition(request: Request) -> Response:
 # --- collections -----------------------------------------------------------------------------
 
 
+def _synthetic_title(store: Store, title: str) -> str:
+    """A demo store's data is labelled SYNTHETIC wherever it is shown, QGIS's layer list too."""
+    return f"SYNTHETIC DEMO DATA: {title}" if store.setting("synthetic") else title
+
+
+def _synthetic_text(store: Store, text: str) -> str:
+    if not store.setting("synthetic"):
+        return text
+    from demine.demo_data import SYNTHETIC_NOTICE
+
+    return f"{SYNTHETIC_NOTICE} {text}"
+
+
 def _collection_doc(request: Request, store: Store, kind: Kind, who: Principal) -> dict[str, Any]:
     base = _base(request)
     c = f"{base}/collections/{kind.name}"
     doc: dict[str, Any] = {
         "id": kind.name,
-        "title": kind.title,
-        "description": kind.description,
+        "title": _synthetic_title(store, kind.title),
+        "description": _synthetic_text(store, kind.description),
         "itemType": "feature",
         "links": [
             _link(c, "self", JSON, kind.title),
