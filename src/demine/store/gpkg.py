@@ -27,6 +27,7 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store import gpkg_format as fmt
 from demine.store.base import Revision, UpsertResult
+from demine.store.common import missing_message, plan_load
 from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
@@ -468,9 +469,7 @@ class GeoPackageStore:
         """Write whole histories as they are (times, actors, reasons, revision numbers) into
         this store, and make each record's last state current (none if it was deleted). For
         copying a store; refuses ids this store already has. One transaction."""
-        groups: dict[str, builtins.list[Revision]] = {}
-        for rev in revisions:
-            groups.setdefault(rev.record_id, []).append(rev)
+        groups, current = plan_load(revisions)
         with self._write() as conn:
             ids = list(groups)
             for s_ in range(0, len(ids), 900):
@@ -483,9 +482,7 @@ class GeoPackageStore:
                 if row:
                     raise Conflict(f"this store already has record {row[0]}")
             hist: builtins.list[tuple[Any, ...]] = []
-            current: dict[str, builtins.list[Record]] = {}
             for rid, revs in groups.items():
-                revs.sort(key=lambda r: r.revision)
                 for rev in revs:
                     st = rev.state
                     blob = None
@@ -506,13 +503,6 @@ class GeoPackageStore:
                             blob,
                         )
                     )
-                last = revs[-1]
-                if last.state is not None:
-                    rec = last.state
-                    rec.revision = last.revision
-                    rec.created_at = revs[0].at
-                    rec.updated_at, rec.updated_by = last.at, last.actor
-                    current.setdefault(last.kind, []).append(rec)
             conn.executemany(self._HISTORY_INSERT, hist)
             for kname, recs in current.items():
                 k = self.kind(kname)
@@ -592,13 +582,7 @@ class GeoPackageStore:
             "ORDER BY revision DESC LIMIT 1",
             (record_id,),
         ).fetchone()
-        if last and last[2] == "delete":
-            return (
-                f"{last[0]} record {record_id} was deleted at revision {last[1]} ({last[3]}); "
-                f"'demine history {record_id}' lists its versions and 'demine restore' "
-                "brings one back"
-            )
-        return f"no {kind + ' ' if kind else ''}record with id {record_id}"
+        return missing_message(record_id, kind, last)
 
     def locate(self, record_id: str) -> Record:
         """The current record with this id, whatever its kind."""

@@ -29,6 +29,7 @@ from demine.errors import Conflict, DemineError, NotFound
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime, now_utc
 from demine.store.base import Revision, UpsertResult
+from demine.store.common import missing_message, plan_load
 from demine.store.gpkg import _fields_json, _guard
 
 SCHEMA_VERSION = 1
@@ -514,13 +515,11 @@ class PostGISStore:
             "ORDER BY revision DESC LIMIT 1",
             (record_id,),
         ).fetchone()
-        if last and last[2] == "delete":
-            return (
-                f"{last[0]} record {record_id} was deleted at revision {last[1]} "
-                f"({_text_time(last[3])}); 'demine history {record_id}' lists its versions and "
-                "'demine restore' brings one back"
-            )
-        return f"no {kind + ' ' if kind else ''}record with id {record_id}"
+        if last is None:
+            return missing_message(record_id, kind, None)
+        return missing_message(
+            record_id, kind, (last[0], last[1], last[2], _text_time(last[3]) or "")
+        )
 
     def locate(self, record_id: str) -> Record:
         """The current record with this id, whatever its kind."""
@@ -692,9 +691,7 @@ class PostGISStore:
     def load_revisions(self, revisions: Sequence[Revision]) -> int:
         """Write whole histories as they are into this store and make each record's last
         state current (none if deleted). For copying a store; one transaction."""
-        groups: dict[str, builtins.list[Revision]] = {}
-        for rev in revisions:
-            groups.setdefault(rev.record_id, []).append(rev)
+        groups, current = plan_load(revisions)
 
         def body(c: psycopg.Connection[Any]) -> int:
             ids = list(groups)
@@ -704,9 +701,7 @@ class PostGISStore:
             if row:
                 raise Conflict(f"this store already has record {row[0]}")
             hist: list[tuple[Any, ...]] = []
-            current: dict[str, list[Record]] = {}
             for rid, revs in groups.items():
-                revs.sort(key=lambda r: r.revision)
                 for rev in revs:
                     st = rev.state
                     blob = None
@@ -727,13 +722,6 @@ class PostGISStore:
                             blob,
                         )
                     )
-                last = revs[-1]
-                if last.state is not None:
-                    rec = last.state
-                    rec.revision = last.revision
-                    rec.created_at = revs[0].at
-                    rec.updated_at, rec.updated_by = last.at, last.actor
-                    current.setdefault(last.kind, []).append(rec)
             with c.cursor() as cur:
                 cur.executemany(self._HISTORY_INSERT, hist)
                 for kname, recs in current.items():
