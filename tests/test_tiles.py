@@ -210,7 +210,14 @@ def test_map_endpoints(demo: Demo) -> None:
     cfg = c.get("/api/v1/map/config").json()
     assert cfg["synthetic"] is True and cfg["notice"] and cfg["notice_uk"]
     assert cfg["tile_url"] is None
-    assert [x["id"] for x in cfg["collections"]] == ["hazards", "eo_reports"]
+    assert [x["id"] for x in cfg["collections"]] == [
+        "hazards",
+        "eo_reports",
+        "activities",
+        "releases",
+        "accidents",
+        "eore_sessions",
+    ]
     assert "emplacements" in [
         x["id"] for x in c.get("/api/v1/map/config", headers=demo.analyst).json()["collections"]
     ]

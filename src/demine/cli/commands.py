@@ -89,7 +89,10 @@ IdArg = Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")]
 KindOpt = Annotated[
     str,
     typer.Option(
-        "--kind", "-k", help="hazards, emplacements, finds, eo_reports, device_types, or layer:NAME"
+        "--kind",
+        "-k",
+        help="A kind (hazards, emplacements, finds, eo_reports, activities, releases, accidents, "
+        "victims, eore_sessions, ...) or layer:NAME",
     ),
 ]
 MapOpt = Annotated[
@@ -310,7 +313,9 @@ def export(
 
     with handled(as_json):
         store = _store(db)
-        n = export_file(store, kind, out)
+        from demine.cli.common import state
+
+        n = export_file(store, kind, out, role=state.role)
         if as_json:
             _out({"exported": n, "file": str(out), "kind": kind})
         else:
@@ -322,7 +327,7 @@ def list_(
     kind: Annotated[
         str,
         typer.Argument(
-            help="hazards, emplacements, finds, eo_reports, device_types or a layer name."
+            help="A kind (hazards, activities, releases, accidents, victims, ...) or a layer name."
         ),
     ],
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
@@ -331,10 +336,18 @@ def list_(
 ) -> None:
     """List the records of one kind."""
     with handled(as_json):
+        from demine.cli.common import state
+        from demine.services.access import for_role, require_read
+
         store = _store(db)
         k = store.kind(kind)
+        require_read(k, state.role)
         synthetic = _synthetic_banner(store, as_json)
-        recs = list(store.list(k.name, limit=limit))
+        recs = [
+            v
+            for r in store.list(k.name, limit=limit)
+            if (v := for_role(k, r, state.role)) is not None
+        ]
         if as_json:
             _out(
                 {
@@ -383,7 +396,9 @@ def show(
     with handled(as_json):
         store = _store(db)
         synthetic = _synthetic_banner(store, as_json)
-        r = show_(store, record_id)
+        from demine.cli.common import state
+
+        r = show_(store, record_id, role=state.role)
         if as_json:
             d = r.to_dict()
             d["synthetic"] = synthetic
@@ -416,7 +431,9 @@ def history(
 
     with handled(as_json):
         store = _store(db)
-        revs = history_(store, record_id)
+        from demine.cli.common import state
+
+        revs = history_(store, record_id, role=state.role)
         if as_json:
             out = []
             prev = None

@@ -33,15 +33,34 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 class State:
     db: str | None = None
+    role: str = "analyst"
 
 
 state = State()
 
 
 @app.callback()
-def _main(db: DbOpt = None) -> None:
+def _main(
+    db: DbOpt = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            envvar="DEMINE_ROLE",
+            help="Whose view the output is for: public, field, analyst (default), admin or "
+            "victim_assistance. Restricted fields (victims' personal data, reporters' "
+            "contacts) are left out of lists, records, histories, exports and reports the role "
+            "may not read.",
+        ),
+    ] = "analyst",
+) -> None:
     """demine: hazard register, residual risk, civilian safety lookups, land release."""
+    from demine.services.access import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
     state.db = db
+    state.role = role
 
 
 def _store(db: str | None) -> Any:

@@ -384,8 +384,266 @@ RISK_UPDATES = Kind(
     natural_key="key",
 )
 
+
+def _activity_status(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if p.get("status") == "completed" and not p.get("completed_on"):
+        return [("completed_on", "a completed activity needs completed_on")]
+    if p.get("status") in ("planned", "ongoing") and p.get("completed_on"):
+        return [("completed_on", f"a {p['status']} activity cannot have completed_on")]
+    if p.get("status") in ("ongoing", "completed") and not p.get("started_on"):
+        return [("started_on", f"a {p['status']} activity needs started_on")]
+    return []
+
+
+ACTIVITY_TYPES = ("non_technical_survey", "technical_survey", "clearance", "qa_qc")
+METHODS = (
+    "manual",
+    "mechanical",
+    "animal_detection",
+    "remote_sensing",
+    "battle_area_clearance",
+    "eod",
+    "other",
+)
+
+ACTIVITIES = Kind(
+    name="activities",
+    title="Survey and clearance activities",
+    description=(
+        "Non-technical survey, technical survey, clearance and QA/QC on one hazard "
+        "(IMAS 07.11, 08.10, 08.20, 09.10). Geometry: the worksite, when recorded."
+    ),
+    geometry_type="MULTIPOLYGON",
+    allowed_geometries=POLYGONAL,
+    geometry_required=False,
+    fields=(
+        FieldSpec("hazard_id", T.UUID, "The hazard worked on", required=True),
+        FieldSpec(
+            "activity_type",
+            T.ENUM,
+            "non_technical_survey, technical_survey, clearance or qa_qc",
+            required=True,
+            choices=ACTIVITY_TYPES,
+        ),
+        FieldSpec(
+            "status",
+            T.ENUM,
+            "planned, ongoing or completed",
+            required=True,
+            choices=("planned", "ongoing", "completed"),
+        ),
+        FieldSpec("organisation", T.TEXT, "Operator carrying it out", required=True),
+        FieldSpec("team", T.TEXT, "Team or unit"),
+        FieldSpec("method", T.ENUM_LIST, "Methods used", choices=METHODS),
+        FieldSpec("depth_cm", T.REAL, "Clearance or search depth, cm", minimum=0, unit="cm"),
+        FieldSpec("planned_start", T.DATE, "Planned start"),
+        FieldSpec("started_on", T.DATE, "Date started"),
+        FieldSpec("completed_on", T.DATE, "Date completed"),
+        FieldSpec("reference", T.TEXT, "Task or tasking-order reference"),
+        NOTES,
+    ),
+    rules=(
+        _activity_status,
+        _order(("started_on", "completed_on")),
+        _not_future("started_on", "completed_on"),
+    ),
+)
+
+RELEASE_TYPES = ("cancelled", "reduced", "cleared")
+# which activity may release land in which way (IMAS 07.11)
+RELEASE_BY = {
+    "cancelled": "non_technical_survey",
+    "reduced": "technical_survey",
+    "cleared": "clearance",
+}
+
+RELEASES = Kind(
+    name="releases",
+    title="Land release",
+    description=(
+        "Land released from a hazard (IMAS 07.11): cancelled by non-technical survey, reduced "
+        "by technical survey, cleared by clearance. The hazard's remaining area is derived "
+        "from these, never typed in."
+    ),
+    geometry_type="MULTIPOLYGON",
+    allowed_geometries=POLYGONAL,
+    geometry_required=True,
+    fields=(
+        FieldSpec("activity_id", T.UUID, "The activity that released the land", required=True),
+        FieldSpec("hazard_id", T.UUID, "The hazard (taken from the activity)", derived=True),
+        FieldSpec(
+            "release_type",
+            T.ENUM,
+            "cancelled (NTS), reduced (TS) or cleared (clearance)",
+            required=True,
+            choices=RELEASE_TYPES,
+        ),
+        FieldSpec("released_on", T.DATE, "Date released", required=True),
+        FieldSpec("organisation", T.TEXT, "Operator"),
+        FieldSpec("reference", T.TEXT, "Release or completion report reference"),
+        NOTES,
+        FieldSpec(
+            "area_m2",
+            T.REAL,
+            "Geodesic area of the polygon as recorded (WGS 84), computed by demine",
+            derived=True,
+            unit="m2",
+        ),
+    ),
+    rules=(_not_future("released_on"),),
+)
+
+ACCIDENTS = Kind(
+    name="accidents",
+    title="Explosive ordnance accidents",
+    description=(
+        "Accidents and incidents with explosive ordnance (IMAS 10.60): demining or civilian. "
+        "People hurt are victims records (restricted); casualty figures are published only as "
+        "aggregates."
+    ),
+    geometry_type="POINT",
+    allowed_geometries=PUNCTUAL,
+    geometry_required=True,
+    fields=(
+        FieldSpec("occurred_at", T.DATETIME, "When it happened (UTC)", required=True),
+        FieldSpec(
+            "accident_type",
+            T.ENUM,
+            "demining (during survey or clearance) or civilian",
+            required=True,
+            choices=("demining", "civilian"),
+        ),
+        FieldSpec("device_category", T.ENUM, "Category of device", choices=CATEGORIES),
+        FieldSpec("device_type", T.TEXT, "Device type code, if known"),
+        FieldSpec("hazard_id", T.UUID, "Hazard it happened in or near"),
+        FieldSpec("activity_id", T.UUID, "Activity under way (demining accidents)"),
+        ORG,
+        FieldSpec("admin_area", T.TEXT, "Administrative area"),
+        FieldSpec("description", T.TEXT, "What happened", access=Access.FIELD),
+        FieldSpec("investigation", T.TEXT, "Investigation findings", access=Access.ANALYST),
+        NOTES,
+    ),
+    rules=(_not_future("occurred_at"),),
+)
+
+VICTIMS = Kind(
+    name="victims",
+    title="Victims",
+    description=(
+        "People killed or injured in an accident (IMAS 10.60). Personal data: readable only "
+        "with the victim_assistance role; everyone else sees aggregates, counts under 5 shown "
+        "as '<5'."
+    ),
+    geometry_type=None,
+    allowed_geometries=None,
+    geometry_required=False,
+    fields=(
+        FieldSpec("accident_id", T.UUID, "The accident", required=True),
+        FieldSpec("name", T.TEXT, "Name", access=Access.VICTIM_ASSISTANCE),
+        FieldSpec(
+            "sex",
+            T.ENUM,
+            "female, male or unknown",
+            required=True,
+            choices=("female", "male", "unknown"),
+            access=Access.VICTIM_ASSISTANCE,
+        ),
+        FieldSpec(
+            "age",
+            T.INTEGER,
+            "Age in years",
+            minimum=0,
+            maximum=120,
+            access=Access.VICTIM_ASSISTANCE,
+        ),
+        FieldSpec(
+            "outcome",
+            T.ENUM,
+            "injured or killed",
+            required=True,
+            choices=("injured", "killed"),
+            access=Access.VICTIM_ASSISTANCE,
+        ),
+        FieldSpec(
+            "victim_type",
+            T.ENUM,
+            "civilian, deminer, military or unknown",
+            choices=("civilian", "deminer", "military", "unknown"),
+            access=Access.VICTIM_ASSISTANCE,
+        ),
+        FieldSpec(
+            "activity_at_time",
+            T.ENUM,
+            "What the person was doing",
+            choices=(
+                "demining",
+                "farming",
+                "travelling",
+                "collecting",
+                "playing",
+                "tampering",
+                "household",
+                "other",
+                "unknown",
+            ),
+            access=Access.VICTIM_ASSISTANCE,
+        ),
+        FieldSpec("injuries", T.TEXT, "Injuries", access=Access.VICTIM_ASSISTANCE),
+        FieldSpec(
+            "contact", T.TEXT, "Contact of the person or family", access=Access.VICTIM_ASSISTANCE
+        ),
+        FieldSpec(
+            "assistance", T.TEXT, "Assistance needed or given", access=Access.VICTIM_ASSISTANCE
+        ),
+        FieldSpec("notes", T.TEXT, "Free text", access=Access.VICTIM_ASSISTANCE),
+    ),
+)
+
+EORE_SESSIONS = Kind(
+    name="eore_sessions",
+    title="Risk education sessions",
+    description=(
+        "Explosive ordnance risk education (EORE) sessions: place, date, organisation and "
+        "beneficiaries by sex and age (girls and boys under 18, women and men)."
+    ),
+    geometry_type="POINT",
+    allowed_geometries=PUNCTUAL,
+    geometry_required=True,
+    fields=(
+        FieldSpec("held_on", T.DATE, "Date held", required=True),
+        FieldSpec("organisation", T.TEXT, "Organisation", required=True),
+        FieldSpec("place", T.TEXT, "Place (settlement, school, ...)"),
+        FieldSpec(
+            "delivery",
+            T.ENUM,
+            "How it was delivered",
+            choices=("in_person", "online", "mass_media", "other"),
+        ),
+        FieldSpec("girls", T.INTEGER, "Beneficiaries: girls (under 18)", minimum=0),
+        FieldSpec("boys", T.INTEGER, "Beneficiaries: boys (under 18)", minimum=0),
+        FieldSpec("women", T.INTEGER, "Beneficiaries: women (18 and over)", minimum=0),
+        FieldSpec("men", T.INTEGER, "Beneficiaries: men (18 and over)", minimum=0),
+        FieldSpec("admin_area", T.TEXT, "Administrative area"),
+        NOTES,
+    ),
+    rules=(_not_future("held_on"),),
+)
+
 KINDS: dict[str, Kind] = {
-    k.name: k for k in (HAZARDS, EMPLACEMENTS, DEVICE_TYPES, FINDS, EO_REPORTS, RISK_UPDATES)
+    k.name: k
+    for k in (
+        HAZARDS,
+        EMPLACEMENTS,
+        DEVICE_TYPES,
+        FINDS,
+        EO_REPORTS,
+        RISK_UPDATES,
+        ACTIVITIES,
+        RELEASES,
+        ACCIDENTS,
+        VICTIMS,
+        EORE_SESSIONS,
+    )
 }
 
 _LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

@@ -28,6 +28,11 @@ READ_KIND = {
     "emplacements": "analyst",
     "device_types": "public",
     "risk_updates": "analyst",
+    "activities": "public",
+    "releases": "public",
+    "accidents": "public",  # place, date, device: no personal data (victims are separate)
+    "victims": "victim_assistance",
+    "eore_sessions": "public",
 }
 # the smallest role that may write each kind
 WRITE_KIND = {
@@ -37,6 +42,11 @@ WRITE_KIND = {
     "emplacements": "analyst",
     "device_types": "analyst",
     "risk_updates": "admin",
+    "activities": "field",
+    "releases": "field",
+    "accidents": "field",
+    "victims": "victim_assistance",
+    "eore_sessions": "field",
 }
 
 
@@ -108,3 +118,32 @@ def new_token() -> tuple[str, str]:
 def hash_token(token: str) -> str:
     # tokens are 256-bit random: a fast hash is enough (no dictionary to guess from)
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def for_role(kind: Kind, rec: Record, role: str) -> Record | None:
+    """The record as ``role`` may see it (restricted fields left out), or None when the role
+    may not see it at all. Every face that prints or writes records out goes through this."""
+    if not can_read_kind(kind, role) or not visible_record(kind, rec, role):
+        return None
+    props = visible_properties(kind, rec, role)
+    known = set(kind.field_names)
+    return Record(
+        kind=rec.kind,
+        id=rec.id,
+        properties={k: v for k, v in props.items() if k in known},
+        geometry=rec.geometry,
+        source_id=rec.source_id,
+        revision=rec.revision,
+        created_at=rec.created_at,
+        updated_at=rec.updated_at,
+        updated_by=rec.updated_by,
+        extra={k: v for k, v in props.items() if k not in known},
+    )
+
+
+def require_read(kind: Kind, role: str) -> None:
+    if not can_read_kind(kind, role):
+        raise PermissionDenied(
+            f"the {role} role cannot read {kind.name}"
+            + (" (personal data: victim_assistance role only)" if kind.name == "victims" else "")
+        )

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import shapely
 
-from demine.errors import Conflict, Fault, NotFound, ValidationError
+from demine.errors import Conflict, Fault, NotFound, PermissionDenied, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
@@ -481,10 +481,20 @@ def validate_file(path: Path, options: ImportOptions, store: Store | None = None
 # --- export -------------------------------------------------------------------------------
 
 
-def export_rows(store: Store, kind: str) -> tuple[Kind, list[tuple[Any, dict[str, Any], Any]]]:
+def export_rows(
+    store: Store, kind: str, *, role: str = "admin"
+) -> tuple[Kind, list[tuple[Any, dict[str, Any], Any]]]:
+    """The rows of one kind as ``role`` may see them (restricted fields and hidden records
+    left out; PermissionDenied when the role may not read the kind)."""
+    from demine.services.access import for_role, require_read
+
     k = store.kind(kind)
+    require_read(k, role)
     rows = []
-    for r in store.list(k.name):
+    for r0 in store.list(k.name):
+        r = for_role(k, r0, role)
+        if r is None:
+            continue
         props: dict[str, Any] = {}
         if r.source_id is not None:
             props["source_id"] = r.source_id
@@ -497,22 +507,46 @@ def export_rows(store: Store, kind: str) -> tuple[Kind, list[tuple[Any, dict[str
     return k, rows
 
 
-def export_file(store: Store, kind: str, out: Path) -> int:
+def export_file(store: Store, kind: str, out: Path, *, role: str = "admin") -> int:
     from demine.io.sources import write_rows
 
-    k, rows = export_rows(store, kind)
+    k, rows = export_rows(store, kind, role=role)
     return write_rows(out, rows, layer=k.name, geometry_type=k.geometry_type)
 
 
 # --- single records -----------------------------------------------------------------------
 
 
-def show(store: Store, record_id: str) -> Record:
-    return store.locate(_id(record_id))
+def show(store: Store, record_id: str, *, role: str = "admin") -> Record:
+    from demine.services.access import for_role
+
+    rec = store.locate(_id(record_id))
+    out = for_role(store.kind(rec.kind), rec, role)
+    if out is None:
+        raise PermissionDenied(f"the {role} role cannot read {rec.kind} record {rec.id}")
+    return out
 
 
-def history(store: Store, record_id: str) -> list[Revision]:
-    return store.history(_id(record_id))
+def history(store: Store, record_id: str, *, role: str = "admin") -> list[Revision]:
+    """Every revision of a record, each state as ``role`` may see it."""
+    import dataclasses
+
+    from demine.services.access import for_role, require_read
+
+    revs = store.history(_id(record_id))
+    if not revs:
+        return revs
+    kind = store.kind(revs[0].kind)
+    require_read(kind, role)
+    out = []
+    for h in revs:
+        state = h.state
+        if state is not None:
+            state = for_role(kind, state, role) or dataclasses.replace(
+                state, properties={}, extra={}, geometry=None
+            )
+        out.append(dataclasses.replace(h, state=state))
+    return out
 
 
 def restore(

@@ -32,7 +32,7 @@ from demine.store.base import Revision, UpsertResult
 from demine.store.common import missing_message, plan_load
 from demine.store.gpkg import _fields_json, _guard
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: activities, releases, accidents, victims, eore_sessions
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _META_COLS = ("id", "source_id")
