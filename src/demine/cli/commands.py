@@ -479,6 +479,19 @@ def history(
         _console().print(t)
 
 
+def _as_role(store: Any, r: Any) -> dict[str, Any]:
+    """A record just written, as the --role may see it: restricted fields left out, and only
+    its id, kind and revision when the role may not read it at all."""
+    from demine.cli.common import state
+    from demine.services.access import for_role
+
+    v = for_role(store.kind(r.kind), r, state.role)
+    if v is None:
+        return {"id": r.id, "kind": r.kind, "revision": r.revision}
+    out: dict[str, Any] = v.to_dict()
+    return out
+
+
 @app.command()
 def restore(
     record_id: IdArg,
@@ -494,7 +507,7 @@ def restore(
         store = _store(db)
         r = restore_(store, record_id, revision, reason=reason)
         if as_json:
-            _out(r.to_dict())
+            _out(_as_role(store, r))
         else:
             _console().print(
                 f"restored {r.kind} {r.id} from revision {revision}: now revision {r.revision}"
@@ -531,7 +544,7 @@ def update(
         store = _store(db)
         r = update_record(store, record_id, changes, if_revision=if_revision, reason=reason)
         if as_json:
-            _out(r.to_dict())
+            _out(_as_role(store, r))
         else:
             _console().print(f"updated {r.kind} {r.id}: now revision {r.revision}")
 
