@@ -47,6 +47,7 @@ from demine.services.access import (
     visible_properties,
     visible_record,
 )
+from demine.services.release import check_write
 from demine.store.base import Store
 
 router = APIRouter(include_in_schema=False)  # described by its own document at /ogc/api
@@ -934,6 +935,8 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
     clean, extra, faults = _properties(store, kind, who, body.get("properties") or {}, key, None)
     geom, gfaults = _geometry(store, kind, body.get("geometry"), crs, key)
     faults += gfaults
+    if not faults:  # land release: references, release rules (sets a release's hazard_id)
+        faults = check_write(store, kind.name, [Record(kind.name, key, clean, geom)])
     if faults:
         raise ValidationError(f"cannot create this {kind.name} feature", faults)
     _derive(kind, clean, geom)
@@ -992,6 +995,9 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
     )
     geom, gfaults = _geometry(store, kind, body.get("geometry"), _content_crs(request), cur.id)
     faults += gfaults
+    if not faults:  # land release: references, release rules, hazard closure
+        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
+        faults = check_write(store, kind.name, [now])
     if faults:
         raise ValidationError(f"cannot replace {kind.name} feature {cur.id}", faults)
     _derive(kind, clean, geom if geom is not None else cur.geometry)
@@ -1033,6 +1039,9 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
     if "geometry" in body:
         geom, gfaults = _geometry(store, kind, body["geometry"], _content_crs(request), cur.id)
         faults += gfaults
+    if not faults:  # land release: references, release rules, hazard closure
+        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
+        faults = check_write(store, kind.name, [now])
     if faults:
         raise ValidationError(f"cannot update {kind.name} feature {cur.id}", faults)
     _derive(kind, clean, geom if geom is not None else cur.geometry)

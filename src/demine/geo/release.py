@@ -6,11 +6,16 @@ already released by an earlier release is an *overlap* (reported, never counted 
 outside the hazard is reported and never counted. So the credited pieces are disjoint, their
 areas add up to the released total, and ``remaining = hazard - union(releases)``.
 
-Geometry is CRS84 (lon, lat). Overlay operations run on a fixed grid of 1e-9 degree (about
-0.1 mm) so that shared edges never leave slivers; areas are geodesic (WGS 84) from
-:func:`demine.geo.geodesy.geodesic_area`, all pieces of one hazard in one equal-area projection
-centred on the hazard, so that they add up exactly (released + remaining = hazard, to float
-rounding) and each is within about 1e-6 of the ellipsoidal geodesic area.
+Geometry is CRS84 (lon, lat). The overlay runs in the Lambert azimuthal equal-area plane of
+the WGS 84 ellipsoid centred on the hazard, on a grid of 0.1 mm, so that shared edges never
+leave slivers; edges are first cut into pieces of about 11 m, so that what is straight in
+CRS84 stays (to far below a millimetre) straight in the plane and shared edges stay shared.
+Areas are planar areas in that equal-area map (the figure
+:func:`demine.geo.geodesy.geodesic_area` gives with that centre). Every piece of one hazard is
+cut and measured in the one plane, so the pieces add up (released + remaining = hazard, to a
+few square centimetres: the 0.1 mm grid) and each is within about 1e-5 of the ellipsoidal
+geodesic area (see docs/geometry.md, docs/land-release.md). Geometries handed back (credited
+pieces, outside parts, released, remaining) are CRS84 again.
 """
 
 from __future__ import annotations
@@ -21,10 +26,16 @@ from typing import Any
 
 import numpy as np
 import shapely
+from pyproj import Proj
 
 from demine.geo.geodesy import geodesic_area
 
-GRID = 1e-9  # degrees: the precision grid of every overlay (about 0.1 mm)
+GRID = 1e-9  # degrees: the precision grid of cleaning in CRS84 (about 0.1 mm)
+GRID_M = 1e-4  # metres: the precision grid of the overlay in the equal-area plane
+# edges are cut into pieces of at most this many degrees (about 11 m) before they go to the
+# plane: a vertex on a straight CRS84 edge then stays on the edge in the plane (to well under
+# a micrometre), so polygons that share edges in CRS84 share them in the plane too
+DENSIFY_DEG = 1e-4
 RELEASE_TYPES = ("cancelled", "reduced", "cleared")
 
 
@@ -97,72 +108,106 @@ def _polygonal(g: Any) -> Any:
     return shapely.union_all(parts, grid_size=GRID)
 
 
+polygonal = _polygonal  # public name: the polygonal part of any geometry
+
+
 def _clean(g: Any) -> Any:
     return _polygonal(shapely.set_precision(shapely.make_valid(g), GRID))
 
 
 # an overlap or outside part smaller than this is numerical noise of the overlay, not a fault
-NOISE_M2 = 0.01
+NOISE_M2 = 0.1
+
+
+def _plane(centre: tuple[float, float]) -> tuple[Any, Any]:
+    """Forward and inverse maps between CRS84 and the Lambert azimuthal equal-area plane of
+    the WGS 84 ellipsoid centred on ``centre`` (metres)."""
+    proj = Proj(proj="laea", lon_0=centre[0], lat_0=centre[1], ellps="WGS84")
+
+    def fwd(xy: Any) -> Any:
+        x, y = proj(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    def inv(xy: Any) -> Any:
+        x, y = proj(xy[:, 0], xy[:, 1], inverse=True)
+        return np.column_stack([x, y])
+
+    return (lambda g: shapely.transform(g, fwd)), (lambda g: shapely.transform(g, inv))
 
 
 def account(hazard: Any, releases: Sequence[ReleaseInput]) -> Account:
-    """The land-release account of one hazard polygon and its release polygons."""
+    """The land-release account of one hazard polygon and its release polygons.
+
+    The overlay runs in the equal-area plane centred on the hazard (edges straight there, as
+    :func:`demine.geo.geodesy.geodesic_area` takes them), so the areas of the pieces are
+    planar areas in one equal-area map: they add up exactly, whatever the cuts."""
     hz = _clean(hazard)
     b = shapely.bounds(hz)
-    # one projection centre for every piece of this hazard: the pieces' areas then add up
-    # exactly to the area of their union, and released + remaining = hazard
     c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) if not shapely.is_empty(hz) else (0.0, 0.0)
+    by_type = dict.fromkeys(RELEASE_TYPES, 0.0)
+    if not releases or shapely.is_empty(hz):  # nothing released: no overlay needed
+        whole = _area_at(shapely.segmentize(hz, DENSIFY_DEG), c)
+        return Account(whole, [], shapely.MultiPolygon(), 0.0, hz, whole, by_type)
+    fwd, inv = _plane(c)
 
-    def _area(g: Any) -> float:
-        return _area_at(g, c)
+    def plane(g: Any) -> Any:
+        g = fwd(shapely.segmentize(g, DENSIFY_DEG))
+        return _polygonal(shapely.set_precision(shapely.make_valid(g), GRID_M))
 
-    hazard_m2 = _area(hz)
+    def lonlat(g: Any) -> Any:
+        return shapely.MultiPolygon() if shapely.is_empty(g) else inv(g)
+
+    def area(g: Any) -> float:
+        return 0.0 if g is None or shapely.is_empty(g) else float(shapely.area(g))
+
+    hz_p = plane(hz)
+    hazard_m2 = area(hz_p)
     done = shapely.MultiPolygon()
     owners: list[tuple[str, Any]] = []  # (release id, credited piece) for naming overlaps
     pieces: list[Piece] = []
-    by_type = dict.fromkeys(RELEASE_TYPES, 0.0)
     for r in sorted(releases, key=lambda x: (str(x.released_on), x.id)):
-        g = _clean(r.geometry)
-        inside = _polygonal(shapely.intersection(g, hz, grid_size=GRID))
-        outside = _polygonal(shapely.difference(g, hz, grid_size=GRID))
-        credited = _polygonal(shapely.difference(inside, done, grid_size=GRID))
-        overlap = _polygonal(shapely.intersection(inside, done, grid_size=GRID))
-        overlap_m2 = _area(overlap)
-        outside_m2 = _area(outside)
+        g = plane(_clean(r.geometry))
+        inside = _polygonal(shapely.intersection(g, hz_p, grid_size=GRID_M))
+        outside = _polygonal(shapely.difference(g, hz_p, grid_size=GRID_M))
+        credited = _polygonal(shapely.difference(inside, done, grid_size=GRID_M))
+        overlap = _polygonal(shapely.intersection(inside, done, grid_size=GRID_M))
+        overlap_m2 = area(overlap)
+        outside_m2 = area(outside)
         with_ids = (
             [
                 oid
                 for oid, og in owners
-                if _area(_polygonal(shapely.intersection(overlap, og, grid_size=GRID))) > NOISE_M2
+                if area(_polygonal(shapely.intersection(overlap, og, grid_size=GRID_M))) > NOISE_M2
             ]
             if overlap_m2 > NOISE_M2
             else []
         )
-        credited_m2 = _area(credited)
-        p = Piece(
-            release_id=r.id,
-            release_type=r.release_type,
-            released_on=str(r.released_on),
-            recorded_m2=_area(g),
-            credited=credited,
-            credited_m2=credited_m2,
-            overlap_m2=overlap_m2 if overlap_m2 > NOISE_M2 else 0.0,
-            overlaps_with=with_ids,
-            outside=outside if outside_m2 > NOISE_M2 else None,
-            outside_m2=outside_m2 if outside_m2 > NOISE_M2 else 0.0,
+        credited_m2 = area(credited)
+        pieces.append(
+            Piece(
+                release_id=r.id,
+                release_type=r.release_type,
+                released_on=str(r.released_on),
+                recorded_m2=area(g),
+                credited=lonlat(credited),
+                credited_m2=credited_m2,
+                overlap_m2=overlap_m2 if overlap_m2 > NOISE_M2 else 0.0,
+                overlaps_with=with_ids,
+                outside=lonlat(outside) if outside_m2 > NOISE_M2 else None,
+                outside_m2=outside_m2 if outside_m2 > NOISE_M2 else 0.0,
+            )
         )
-        pieces.append(p)
         by_type[r.release_type] = by_type.get(r.release_type, 0.0) + credited_m2
         if not shapely.is_empty(credited):
             owners.append((r.id, credited))
-            done = _polygonal(shapely.union(done, credited, grid_size=GRID))
-    remaining = _polygonal(shapely.difference(hz, done, grid_size=GRID))
+            done = _polygonal(shapely.union(done, credited, grid_size=GRID_M))
+    remaining = _polygonal(shapely.difference(hz_p, done, grid_size=GRID_M))
     return Account(
         hazard_m2=hazard_m2,
         pieces=pieces,
-        released=done,
+        released=lonlat(done),
         released_m2=sum(p.credited_m2 for p in pieces),
-        remaining=remaining,
-        remaining_m2=_area(remaining),
+        remaining=lonlat(remaining),
+        remaining_m2=area(remaining),
         by_type=by_type,
     )

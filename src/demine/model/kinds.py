@@ -74,6 +74,9 @@ def _hazard_status(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [("closed_on", f"a hazard with status {p['status']} needs closed_on")]
     if p.get("status") == "open" and p.get("closed_on"):
         return [("closed_on", "an open hazard cannot have closed_on")]
+    for name in ("handed_over_to", "handed_over_on"):
+        if p.get(name) and p.get("status") != "handed_over":
+            return [(name, f"a hazard with status {p.get('status')} cannot have {name}")]
     return []
 
 
@@ -157,6 +160,13 @@ HAZARDS = Kind(
         FieldSpec("reported_on", T.DATE, "Date first reported"),
         FieldSpec("surveyed_on", T.DATE, "Date of the survey that defined it"),
         FieldSpec("closed_on", T.DATE, "Date closed (by land release)"),
+        FieldSpec(
+            "handed_over_to",
+            T.TEXT,
+            "Who received the released land (community, land user)",
+            access=Access.ANALYST,
+        ),
+        FieldSpec("handed_over_on", T.DATE, "Date the released land was handed over"),
         FieldSpec("evidence", T.TEXT, "Evidence of contamination"),
         FieldSpec("admin_area", T.TEXT, "Administrative area"),
         NOTES,
@@ -164,7 +174,14 @@ HAZARDS = Kind(
             "area_m2", T.REAL, "Geodesic area (WGS 84), computed by demine", derived=True, unit="m2"
         ),
     ),
-    rules=(_hazard_status, _order(("reported_on", "surveyed_on"), ("reported_on", "closed_on"))),
+    rules=(
+        _hazard_status,
+        _order(
+            ("reported_on", "surveyed_on"),
+            ("reported_on", "closed_on"),
+            ("closed_on", "handed_over_on"),
+        ),
+    ),
 )
 
 EMPLACEMENTS = Kind(

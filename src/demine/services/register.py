@@ -8,6 +8,7 @@ stored; with ``skip_invalid`` the good features are stored and the rest listed.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import re
@@ -33,7 +34,11 @@ DEFAULT_MAX_JUMP_M = 5000.0
 LINKS = {
     "hazard_source_id": ("hazard_id", "hazards"),
     "emplacement_source_id": ("emplacement_id", "emplacements"),
+    "activity_source_id": ("activity_id", "activities"),
+    "accident_source_id": ("accident_id", "accidents"),
 }
+# stands for a required reference given by its source id, until _link resolves it
+_LINK_PENDING = "00000000-0000-0000-0000-000000000000"
 
 
 def current_actor() -> str:
@@ -304,6 +309,13 @@ def read_and_check(
         source_id = props.pop("source_id", None)
         for r in RESERVED_IMPORT:
             props.pop(r, None)
+        for key, (fname, _) in LINKS.items():  # a required reference given by its source id
+            if (
+                props.get(key) is not None
+                and props.get(fname) is None
+                and fname in kind.field_names
+            ):
+                props[fname] = _LINK_PENDING
         clean, extra, pfaults = validate_properties(
             kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
         )
@@ -430,8 +442,17 @@ def _import_file(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
+    from demine.services.release import check_write
+
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
     link_faults = _link(store, good, path.name)
+    if not kind.is_layer:  # land-release rules and references, on the linked records
+        unlinked = {f.index for f in link_faults}
+        pos = [i for i in range(len(good)) if i not in unlinked]
+        rule_faults = check_write(
+            store, kind.name, [good[i] for i in pos], source=path.name, imported=True
+        )
+        link_faults += [dataclasses.replace(f, index=pos[f.index or 0]) for f in rule_faults]
     if link_faults:
         bad = {f.index for f in link_faults}
         faults += link_faults
@@ -597,6 +618,12 @@ def update_record(
             geometry = _promote(np.asarray([geometry], dtype=object), kind.geometry_type)[0]
             if "area_m2" in kind.field_names:  # derived from the new geometry
                 clean["area_m2"] = round(float(geodesic_area([geometry])[0]), 2)
+        from demine.services.release import check_write
+
+        geom_now = geometry if geometry is not None else cur.geometry
+        faults = check_write(store, kind.name, [Record(kind.name, rid, clean, geom_now)])
+        if faults:
+            raise ValidationError(f"cannot update {kind.name} record {rid}", faults)
         try:
             return store.update(
                 kind.name,
