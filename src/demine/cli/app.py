@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usa
 from __future__ import annotations
 
 from demine.cli import commands as _commands  # noqa: F401  (registers the commands)
+from demine.cli import impact as _impact  # noqa: F401  (demine prioritize)
 from demine.cli.common import app
 
 __all__ = ["app", "main"]
