@@ -51,6 +51,19 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
                 ImportOptions(kind=kind, actor="demine demo", reason="SYNTHETIC demo data"),
             )
             counts[kind] = rep.imported
+    # the cleanup: survey and clearance with land release (a hazard closed, one handed over),
+    # accidents and victims, risk education, and the inputs of prioritisation
+    from demine.demo_casualties import demo_casualties
+    from demine.services.impact import demo_impact
+    from demine.services.release import demo_release
+
+    cleanup = {
+        "release": demo_release(store, seed),
+        "casualties": demo_casualties(store, seed),
+        "impact": demo_impact(store, path.parent, seed),
+    }
+    for kind in ("activities", "releases", "accidents", "victims", "eore_sessions"):
+        counts[kind] = sum(1 for _ in store.list(kind))
     from demine.services.risk import learn
 
     learned = learn(store)  # finds in the closed demo hazards teach the failure rates
@@ -58,6 +71,7 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
     return {
         "location": str(path),
         "counts": counts,
+        "cleanup": cleanup,
         "synthetic": True,
         "notice": SYNTHETIC_NOTICE,
         "learned": [x.to_dict() for x in learned],
