@@ -134,6 +134,73 @@ function renderBanner() {
   banner.hidden = false;
 }
 
+// --- statistics panel: figures from /api/v1/stats, charts (SVG) from /api/v1/stats/chart/ -----
+
+const STATS_CHARTS = ["released", "devices"];
+const statsState = { open: false, data: null, error: null };
+
+const statsKm2 = (m2) => t("stats_km2", { n: fmtNumber(m2 / 1e6, 3) });
+// casualty counts under 5 arrive as the string "<5": shown as they are
+const statsCount = (v) => (typeof v === "number" ? fmtNumber(v) : String(v));
+
+function renderStats() {
+  const box = $("stats-figures");
+  if (statsState.error) {
+    box.replaceChildren(el("dt", {}, t("stats_error", { reason: statsState.error })));
+    return;
+  }
+  const d = statsState.data;
+  if (!d) {
+    box.replaceChildren(el("dt", {}, t("loading")));
+    return;
+  }
+  const rows = [
+    ["stats_released", statsKm2(d.released_m2)],
+    ["stats_cancelled", statsKm2(d.cancelled_m2)],
+    ["stats_reduced", statsKm2(d.reduced_m2)],
+    ["stats_cleared", statsKm2(d.cleared_m2)],
+    ["stats_open", statsCount(d.hazards.open)],
+    ["stats_remaining", statsKm2(d.hazards.remaining_m2)],
+    ["stats_devices", statsCount(d.devices.total)],
+    ["stats_accidents", statsCount(d.accidents.total)],
+    ["stats_casualties", statsCount(d.casualties.total)],
+    ["stats_eore", statsCount(d.eore.beneficiaries)],
+  ];
+  box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));
+  for (const name of STATS_CHARTS) {
+    const src = `/api/v1/stats/chart/${name}.svg?lang=${state.lang}`;
+    const img = $(`stats-chart-${name}`);
+    if (img.getAttribute("src") !== src) img.setAttribute("src", src);
+  }
+}
+
+async function loadStats() {
+  statsState.error = null;
+  renderStats();
+  try {
+    statsState.data = await getJSON("/api/v1/stats");
+  } catch (err) {
+    statsState.error = err.message;
+  }
+  renderStats();
+  document.body.dataset.statsReady = "true";
+}
+
+function initStats() {
+  const toggle = $("stats-toggle");
+  if (!toggle) return;
+  toggle.addEventListener("click", () => {
+    statsState.open = !statsState.open;
+    toggle.setAttribute("aria-expanded", String(statsState.open));
+    $("stats-body").hidden = !statsState.open;
+    if (statsState.open && !statsState.data) loadStats();
+  });
+  // the figures and the charts' labels follow the page's language
+  new MutationObserver(() => {
+    if (statsState.open) renderStats();
+  }).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
+}
+
 // --- the map ------------------------------------------------------------------------------------
 
 function absolute(path) {
@@ -372,6 +439,10 @@ async function openPopup(feature, lngLat) {
     .setLngLat(lngLat)
     .setDOMContent(body)
     .addTo(state.map);
+  if (RECORD_POINT_LAYERS.includes(feature.layer.id) || RECORD_AREA_LAYERS.includes(feature.layer.id)) {
+    body.append(...recordPopup(feature.layer.id, p));
+    return popup;
+  }
   if (feature.layer.id === "eo-points") {
     body.append(
       el("h3", {}, t("eo_report")),
@@ -596,6 +667,173 @@ async function loadRouteFile(file) {
   }
 }
 
+// --- record layers: land released, ongoing activities, accidents, EORE sessions -----------------
+// Drawn from the public tiles when the caller may read the collection, each group toggled from
+// the "Layers" card. Accidents show place, date, type and device category only: casualty
+// figures are never shown per accident (victims' data is restricted; see docs/privacy.md).
+
+const RECORD_COLORS = {
+  cancelled: "#a6d96a", reduced: "#66bd63", cleared: "#1a9850",
+  activity: "#e66101", civilian: "#d7301f", demining: "#fdae61", eore: "#01665e",
+};
+const RECORD_GROUPS = [
+  { id: "releases", collection: "releases", label: "layer_releases", layers: ["releases-fill", "releases-line"] },
+  { id: "activities", collection: "activities", label: "layer_activities", layers: ["activities-line"] },
+  { id: "accidents", collection: "accidents", label: "layer_accidents", layers: ["accidents-points"] },
+  { id: "eore", collection: "eore_sessions", label: "layer_eore", layers: ["eore-points"] },
+];
+// popups: points first, then hazards, then released land and worksites under them
+const RECORD_POINT_LAYERS = ["accidents-points", "eore-points"];
+const RECORD_AREA_LAYERS = ["releases-fill", "activities-line"];
+
+function recordLayerSpecs(group) {
+  const src = (c) => ({ source: `rec-${c}`, "source-layer": c });
+  switch (group.id) {
+    case "releases":
+      return [
+        { id: "releases-fill", type: "fill", ...src("releases"), filter: ["==", ["geometry-type"], "Polygon"],
+          paint: {
+            "fill-color": ["match", ["get", "release_type"], "cancelled", RECORD_COLORS.cancelled,
+              "reduced", RECORD_COLORS.reduced, RECORD_COLORS.cleared],
+            "fill-opacity": 0.45,
+          } },
+        { id: "releases-line", type: "line", ...src("releases"),
+          paint: { "line-color": RECORD_COLORS.cleared, "line-width": 1 } },
+      ];
+    case "activities":
+      return [
+        { id: "activities-line", type: "line", ...src("activities"), filter: ["==", ["get", "status"], "ongoing"],
+          paint: { "line-color": RECORD_COLORS.activity, "line-width": 2.5, "line-dasharray": [1, 1] } },
+      ];
+    case "accidents":
+      return [
+        { id: "accidents-points", type: "circle", ...src("accidents"),
+          paint: {
+            "circle-radius": 6,
+            "circle-color": ["case", ["==", ["get", "accident_type"], "demining"], RECORD_COLORS.demining, RECORD_COLORS.civilian],
+            "circle-stroke-color": "#000000", "circle-stroke-width": 1.5,
+          } },
+      ];
+    default:
+      return [
+        { id: "eore-points", type: "circle", ...src("eore_sessions"),
+          paint: { "circle-radius": 5, "circle-color": RECORD_COLORS.eore, "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5 } },
+      ];
+  }
+}
+
+function addRecordLayers(map, config) {
+  const byId = new Map(config.collections.map((c) => [c.id, c]));
+  const shown = {};
+  for (const group of RECORD_GROUPS) {
+    const c = byId.get(group.collection);
+    if (!c) continue;
+    if (!map.getSource(`rec-${c.id}`)) {
+      map.addSource(`rec-${c.id}`, { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 });
+    }
+    // land and worksites under the hazards' outlines; points under the check overlay
+    const polygonal = group.id === "releases" || group.id === "activities";
+    const before = [polygonal ? "hazards-line" : "check-area", "check-area"].find((id) => map.getLayer(id));
+    for (const spec of recordLayerSpecs(group)) {
+      map.addLayer(spec, before);
+      if (spec.id !== "releases-line") {
+        CLICK_LAYERS.push(spec.id);
+        map.on("mouseenter", spec.id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = "pointer"; });
+        map.on("mouseleave", spec.id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = ""; });
+      }
+    }
+    shown[group.id] = group.layers;
+  }
+  window.demine.recordLayers = shown;
+  renderRecordLegend(map, shown);
+}
+
+function renderRecordLegend(map, shown) {
+  const card = $("layers-card");
+  const list = $("layers-list");
+  if (!card || !list) return;
+  const items = [];
+  for (const group of RECORD_GROUPS) {
+    if (!shown[group.id]) continue;
+    const box = el("input", { type: "checkbox", id: `layer-toggle-${group.id}`, checked: true, "data-layer-group": group.id });
+    box.addEventListener("change", () => {
+      for (const id of group.layers) map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+    });
+    const label = el("label", { for: box.id }, el("span", { class: `sw sw-layer-${group.id}`, "aria-hidden": "true" }),
+      el("span", { "data-i18n": group.label }, t(group.label)));
+    const li = el("li", {}, box, label);
+    if (group.id === "releases") {
+      li.append(el("ul", { class: "sub" }, ["cancelled", "reduced", "cleared"].map((k) =>
+        el("li", {}, el("span", { class: `sw sw-release-${k}`, "aria-hidden": "true" }),
+          el("span", { "data-i18n": `layer_release_${k}` }, t(`layer_release_${k}`))))));
+    }
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+  card.hidden = items.length === 0;
+}
+
+function pickFeature(feats) {
+  // a point (accident, EORE session, EO report) over a hazard, a hazard over released land
+  const rank = (f) => (RECORD_POINT_LAYERS.includes(f.layer.id) || f.layer.id === "eo-points" ? 0
+    : RECORD_AREA_LAYERS.includes(f.layer.id) ? 2 : 1);
+  return [...feats].sort((a, b) => rank(a) - rank(b))[0];
+}
+
+function recordDate(v) {
+  return typeof v === "string" ? v.slice(0, 10) : v;
+}
+
+function recordPopup(layerId, p) {
+  if (layerId === "accidents-points") {
+    return [
+      el("h3", {}, t("layer_accident")),
+      detailsList([
+        ["layer_field_date", recordDate(p.occurred_at)],
+        ["layer_field_accident_type", p.accident_type ? t(`layer_accident_${p.accident_type}`) : null],
+        ["field_devices", p.device_category ? t(`layer_cat_${p.device_category}`) : null],
+        ["layer_field_place", p.admin_area],
+      ]),
+      el("p", { class: "help" }, t("layer_accident_note")),
+    ];
+  }
+  if (layerId === "eore-points") {
+    const people = ["girls", "boys", "women", "men"].filter((k) => typeof p[k] === "number");
+    const total = people.reduce((n, k) => n + p[k], 0);
+    return [
+      el("h3", {}, t("layer_eore_session")),
+      detailsList([
+        ["layer_field_date", p.held_on],
+        ["layer_field_place", [p.place, p.admin_area].filter(Boolean).join(", ")],
+        ["field_organisation", p.organisation],
+        ["layer_field_delivery", p.delivery ? t(`layer_delivery_${p.delivery}`) : null],
+        ["layer_field_beneficiaries", people.length ? t("layer_beneficiaries", {
+          n: fmtNumber(total), girls: p.girls ?? "–", boys: p.boys ?? "–", women: p.women ?? "–", men: p.men ?? "–",
+        }) : null],
+      ]),
+    ];
+  }
+  if (layerId === "releases-fill") {
+    return [
+      el("h3", {}, p.release_type ? t(`layer_release_${p.release_type}`) : t("layer_releases")),
+      detailsList([
+        ["layer_field_date", p.released_on],
+        ["field_organisation", p.organisation],
+        ["field_reference", p.reference],
+        ["field_area", typeof p.area_m2 === "number" ? t("hectares", { n: fmtNumber(p.area_m2 / 10000, 1) }) : null],
+      ]),
+    ];
+  }
+  return [
+    el("h3", {}, t("layer_activity")),
+    detailsList([
+      ["field_type", p.activity_type ? t(`layer_activity_${p.activity_type}`) : null],
+      ["field_organisation", p.organisation],
+      ["layer_field_started", p.started_on],
+    ]),
+  ];
+}
+
 // --- wiring -------------------------------------------------------------------------------------
 
 function onMapClick(e) {
@@ -615,7 +853,7 @@ function onMapClick(e) {
   }
   const layers = CLICK_LAYERS.filter((id) => map.getLayer(id));
   const feats = map.queryRenderedFeatures(e.point, { layers });
-  if (feats.length) openPopup(feats[0], e.lngLat);
+  if (feats.length) openPopup(pickFeature(feats), e.lngLat);
   else setPlace(e.lngLat);
 }
 
@@ -712,6 +950,7 @@ function startMap(config) {
 async function main() {
   window.demine = { map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null };
   wireUi();
+  initStats();
   await setLang(initialLang(), false);
   try {
     state.config = await getJSON("/api/v1/map/config");
@@ -723,6 +962,7 @@ async function main() {
   renderBanner();
   try {
     await startMap(state.config);
+    addRecordLayers(state.map, state.config);
   } catch (err) {
     setStatus(t("error_webgl"));
     window.demine.error = String(err);
