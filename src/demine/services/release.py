@@ -564,6 +564,8 @@ h1 { font-size: 17pt; margin: 0.2em 0; } h2 { font-size: 13pt; margin: 1em 0 0.3
 table { border-collapse: collapse; width: 100%; margin: 0.3em 0; }
 th, td { border: 1px solid #888; padding: 3px 5px; text-align: left; vertical-align: top; }
 th { background: #eee; } td.n { text-align: right; white-space: nowrap; }
+table.wide { font-size: 9pt; } table.wide td { overflow-wrap: break-word; }
+td.d { white-space: nowrap; }
 .synthetic { background: #ffd400; border: 3px solid #000; padding: 0.5em; font-weight: bold;
              text-align: center; margin-bottom: 0.6em; }
 .legend span { display: inline-block; width: 1em; height: 1em; vertical-align: middle;
@@ -679,7 +681,8 @@ def certificate_html(store: Store, hazard_id: str) -> str:
     )
 
     out.append(
-        "<h2>Activities</h2><table><tr><th>Activity</th><th>Organisation</th><th>Team</th>"
+        '<h2>Activities</h2><table class="wide"><tr><th>Activity</th><th>Organisation</th>'
+        "<th>Team</th>"
         "<th>Status</th><th>Started</th><th>Completed</th><th>Methods</th><th>Depth</th>"
         "<th>Reference</th></tr>"
     )
@@ -690,9 +693,9 @@ def certificate_html(store: Store, hazard_id: str) -> str:
         out.append(
             f"<tr><td>{_e(kind_label)}</td><td>{_e(q.get('organisation'))}</td>"
             f"<td>{_e(q.get('team'))}</td>"
-            f"<td>{_e(q.get('status'))}</td><td>{_e(q.get('started_on'))}</td>"
-            f"<td>{_e(q.get('completed_on'))}</td>"
-            f"<td>{_e(str(q.get('method') or '').replace('_', ' '))}</td>"
+            f'<td>{_e(q.get("status"))}</td><td class="d">{_e(q.get("started_on"))}</td>'
+            f'<td class="d">{_e(q.get("completed_on"))}</td>'
+            f"<td>{_e(str(q.get('method') or '').replace('_', ' ').replace(',', ', '))}</td>"
             f'<td class="n">{_e(f"{float(depth):g} cm" if depth is not None else "")}</td>'
             f"<td>{_e(q.get('reference'))}</td></tr>"
         )
@@ -701,7 +704,7 @@ def certificate_html(store: Store, hazard_id: str) -> str:
     out.append("</table>")
 
     out.append(
-        "<h2>Release polygons</h2><table><tr><th>Type</th><th>Released on</th>"
+        '<h2>Release polygons</h2><table class="wide"><tr><th>Type</th><th>Released on</th>'
         "<th>Organisation</th><th>Reference</th><th>Recorded</th><th>Counted</th>"
         "<th>Overlap (not counted)</th><th>Outside the hazard</th></tr>"
     )
@@ -711,7 +714,7 @@ def certificate_html(store: Store, hazard_id: str) -> str:
             str(rr.get("activity_id")), Record("", "", {})
         ).properties.get("organisation")
         out.append(
-            f"<tr><td>{_e(piece.release_type)}</td><td>{_e(piece.released_on)}</td>"
+            f'<tr><td>{_e(piece.release_type)}</td><td class="d">{_e(piece.released_on)}</td>'
             f"<td>{_e(org)}</td><td>{_e(rr.get('reference'))}</td>"
             f'<td class="n">{piece.recorded_m2:,.1f} m²</td>'
             f'<td class="n">{piece.credited_m2:,.1f} m²</td>'
