@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/lookup.py --repeat 3
 	$(BIN)/python bench/check_cli.py
 	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/impact.py
 	$(BIN)/python bench/api.py --rounds 3
 	bash .ci/with-postgis bash -c '$(BIN)/python bench/store.py --rounds 2 --pg-url "$$DEMINE_TEST_PG"'
 

@@ -293,9 +293,10 @@ def zonal_sums(
     ring_w = -np.sign(shoelace) * hole_sign
     np.add.at(area, ring_geom, hole_sign * np.abs(shoelace))
     W, H = raster.width, raster.height
-    # only edges that move vertically and touch the raster's rows and are not right of it matter
+    # only edges that move vertically and touch the raster's rows matter (those right of the
+    # raster too: their cover closes the rows' sums)
     vmin, vmax = np.minimum(v0, v1), np.maximum(v0, v1)
-    useful = (v0 != v1) & (vmax > 0) & (vmin < H) & (np.minimum(u0, u1) < W)
+    useful = (v0 != v1) & (vmax > 0) & (vmin < H)
     edges = np.flatnonzero(useful)
     u0, v0, u1, v1 = u0[edges], v0[edges], u1[edges], v1[edges]
     vmin, vmax = vmin[edges], vmax[edges]

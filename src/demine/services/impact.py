@@ -641,7 +641,7 @@ def demo_impact(store: Store, directory: Path, seed: int) -> dict[str, Any]:
     in the store's settings (``prioritize.config``). Deterministic for a seed."""
     import orjson
     import rasterio
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     from demine.services.register import ImportOptions, import_file
 
@@ -699,7 +699,7 @@ def demo_impact(store: Store, directory: Path, seed: int) -> dict[str, Any]:
         count=1,
         dtype="float32",
         crs="EPSG:4326",
-        transform=from_origin(west, north, _DEMO_RES, _DEMO_RES),
+        transform=Affine(_DEMO_RES, 0.0, west, 0.0, -_DEMO_RES, north),
         nodata=-1.0,
         compress="deflate",
     ) as ds:
