@@ -90,11 +90,13 @@ def create_app(
         return _problem_response(400, problem(400, "Bad request", str(exc)))
 
     from demine.api import ogc, safety, tiles, web
+    from demine.api import stats as stats_api
 
     app.include_router(safety.router)
     app.include_router(ogc.router, prefix="/ogc")
     app.include_router(tiles.router)
     app.include_router(web.router)
+    app.include_router(stats_api.router)  # /api/v1/stats
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from demine.cli import commands as _commands  # noqa: F401  (registers the commands)
 from demine.cli import impact as _impact  # noqa: F401  (demine prioritize)
 from demine.cli import release as _release  # noqa: F401  (demine release)
+from demine.cli import stats as _stats  # noqa: F401  (stats, chart, report)
 from demine.cli.common import app
 
 __all__ = ["app", "main"]

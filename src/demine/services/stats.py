@@ -39,7 +39,7 @@ import shapely
 
 from demine.errors import Fault, ValidationError
 from demine.geo.geodesy import geodesic_area
-from demine.geo.release import GRID, Account, ReleaseInput, account
+from demine.geo.release import DENSIFY_DEG, GRID, Account, ReleaseInput, account
 from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES
 from demine.model.schema import FieldType
@@ -194,14 +194,20 @@ class Areas:
             parts = []
             rest = g
             hits = sorted(int(i) for i in self.tree.query(g)) if self.tree is not None else []
+            x0, y0, x1, y1 = (float(v) for v in shapely.bounds(g))
+            pad = 1e-3
             for i in hits:
                 if shapely.is_empty(rest):
                     break
-                part = _polygonal(shapely.intersection(rest, self.geoms[i], grid_size=GRID))
+                # the admin polygon near the piece, its edges cut like the account's (edges
+                # straight in CRS84 stay straight where the areas are measured)
+                near = shapely.clip_by_rect(self.geoms[i], x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+                near = _polygonal(shapely.segmentize(near, DENSIFY_DEG))
+                part = _polygonal(shapely.intersection(rest, near, grid_size=GRID))
                 if shapely.is_empty(part):
                     continue
                 parts.append((self.names[i], part))
-                rest = _polygonal(shapely.difference(rest, self.geoms[i], grid_size=GRID))
+                rest = _polygonal(shapely.difference(rest, near, grid_size=GRID))
             if not shapely.is_empty(rest):
                 parts.append((UNASSIGNED, rest))
         areas = geodesic_area(np.asarray([p for _, p in parts], dtype=object), centre=centre)
@@ -325,7 +331,9 @@ def compute(
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
     not_counted = {"overlap_m2": 0.0, "outside_m2": 0.0}
-    remaining_by_area: dict[str, int] = defaultdict(int)
+    remaining_by_area: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"hazards": 0, "SHA_m2": 0, "CHA_m2": 0, "remaining_m2": 0}
+    )
     hz_rows: list[dict[str, Any]] = []
     for hid, acc in accounts.items():
         h = hazards.get(hid)
@@ -347,8 +355,13 @@ def compute(
         closed_on = str(props.get("closed_on") or "")
         is_open = not (closed_on and (per is None or closed_on <= per.end))
         remaining = areas.split(acc.remaining, c) if is_open else []
+        htype = "SHA" if props.get("hazard_type") == "SHA" else "CHA"
         for name, m2 in remaining:
-            remaining_by_area[name] += m2
+            remaining_by_area[name][f"{htype}_m2"] += m2
+            remaining_by_area[name]["remaining_m2"] += m2
+        where = areas.of_point(h.geometry.representative_point())
+        if is_open:
+            remaining_by_area[where]["hazards"] += 1
         hz_rows.append(
             {
                 "id": hid,
@@ -357,7 +370,7 @@ def compute(
                 "hazard_type": props.get("hazard_type"),
                 "status_at_end": "open" if is_open else "closed",
                 "admin_area": props.get("admin_area"),
-                "area": areas.of_point(h.geometry.representative_point()),
+                "area": where,
                 "device_categories": props.get("device_categories") or [],
                 "reported_on": props.get("reported_on"),
                 "closed_on": props.get("closed_on"),
@@ -433,7 +446,7 @@ def _setting(store: Store, key: str) -> Any:
 
 
 def _hazards_summary(
-    rows: list[dict[str, Any]], remaining_by_area: Mapping[str, int], areas: Areas
+    rows: list[dict[str, Any]], remaining_by_area: Mapping[str, dict[str, int]], areas: Areas
 ) -> dict[str, Any]:
     open_rows = [r for r in rows if r["status_at_end"] == "open"]
     by_type: dict[str, dict[str, int]] = {}
@@ -448,10 +461,11 @@ def _hazards_summary(
         "reported_in_period": sum(1 for r in rows if r["reported_in_period"]),
         "remaining_m2": sum(r["remaining_m2"] for r in open_rows),
         "by_type": by_type,
+        # hazards: counted in the area of a point inside each; areas: split among the areas
         "remaining_by_area": [
-            {"area": a, "remaining_m2": remaining_by_area[a]}
+            {"area": a, **remaining_by_area[a]}
             for a in sorted(remaining_by_area, key=lambda n: (order.get(n, 1e9), n))
-            if remaining_by_area[a]
+            if any(remaining_by_area[a].values())
         ],
         "open_hazards": sorted(
             open_rows, key=lambda r: (str(r["area"]), str(r["reference"] or r["name"] or ""))

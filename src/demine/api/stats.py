@@ -1,0 +1,120 @@
+"""Statistics over HTTP: the same JSON as ``demine stats --json`` and the same charts as
+``demine chart``, for the caller's role (from the API token; no token is the public).
+
+* ``GET /api/v1/stats?by=LAYER&period=YEAR[-YEAR]&name_field=F``
+* ``GET /api/v1/stats/chart/{name}.svg`` or ``.png`` (``name``: released, areas, devices;
+  also ``lang=en|uk``)
+
+Casualty counts are suppressed for every role but victim_assistance and admin
+(docs/statistics.md). Results are kept for a minute per store, role and query, and dropped as
+soon as a record they are made from changes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Response
+
+from demine.api.deps import PrincipalDep, StoreDep
+from demine.errors import NotFound
+from demine.services.charts import CHARTS, MEDIA_TYPES, render
+from demine.services.stats import compute
+from demine.store.base import Store
+
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+
+TTL = 60.0
+SOURCES = (
+    "hazards",
+    "releases",
+    "activities",
+    "finds",
+    "device_types",
+    "accidents",
+    "victims",
+    "eore_sessions",
+)
+ByQ = Annotated[
+    str | None,
+    Query(description="Reference layer of admin areas to split by", max_length=63),
+]
+PeriodQ = Annotated[
+    str | None, Query(description="YEAR or YEAR-YEAR (default: every year)", max_length=9)
+]
+NameFieldQ = Annotated[
+    str | None, Query(description="The layer's field naming each area", max_length=63)
+]
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+
+    def get(
+        self,
+        store: Store,
+        role: str,
+        by: str | None,
+        name_field: str | None,
+        period: str | None,
+    ) -> dict[str, Any]:
+        versions = tuple(store.data_version(k) for k in (*SOURCES, *([by] if by else [])))
+        key = (store.location, role, by, name_field, period, versions, store.setting("synthetic"))
+        now = time.monotonic()
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None and now - hit[0] < TTL:
+                return hit[1]
+        st = compute(store, role=role, by=by, name_field=name_field, period=period)
+        with self.lock:
+            for k in [k for k, (t, _) in self.entries.items() if now - t >= TTL]:
+                del self.entries[k]
+            if len(self.entries) > 256:
+                self.entries.clear()
+            self.entries[key] = (now, st)
+        return st
+
+
+_cache = _Cache()
+
+
+@router.get("", summary="Statistics: land release, devices, accidents, casualties, EORE")
+def stats(
+    s: StoreDep,
+    who: PrincipalDep,
+    by: ByQ = None,
+    period: PeriodQ = None,
+    name_field: NameFieldQ = None,
+) -> Response:
+    st = _cache.get(s, who.role, by, name_field, period)
+    return Response(
+        orjson.dumps(st, option=orjson.OPT_NON_STR_KEYS),
+        media_type="application/json",
+        headers={"Cache-Control": "private, no-cache", "Vary": "Authorization"},
+    )
+
+
+@router.get("/chart/{name}.{fmt}", summary="A chart of the statistics (SVG or PNG)")
+def chart(
+    s: StoreDep,
+    who: PrincipalDep,
+    name: Annotated[str, Path(description="released, areas or devices")],
+    fmt: Annotated[str, Path(description="svg or png")],
+    by: ByQ = None,
+    period: PeriodQ = None,
+    name_field: NameFieldQ = None,
+    lang: Annotated[str, Query(pattern="^(en|uk)$")] = "en",
+) -> Response:
+    if name not in CHARTS or fmt not in MEDIA_TYPES:
+        raise NotFound(f"no chart {name}.{fmt}: charts are {', '.join(CHARTS)}, as .svg or .png")
+    st = _cache.get(s, who.role, by, name_field, period)
+    return Response(
+        render(st, name, fmt, lang),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Cache-Control": "private, no-cache", "Vary": "Authorization"},
+    )

@@ -1,0 +1,142 @@
+"""The Statistics panel of the public map page, in a real browser (Playwright + Debian's
+chromium, headless), over a store holding a synthetic year (tests/stats_data.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import stats_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    import uvicorn
+
+    from demine.api.app import create_app
+    from demine.services.setup import init_store
+    from demine.services.stats import compute
+    from demine.store.gpkg import GeoPackageStore
+
+    db = tmp_path_factory.mktemp("webstats") / "year.gpkg"
+    store = GeoPackageStore(db)
+    try:
+        init_store(store)
+        stats_data.build(store)
+        expected = compute(store, role="public")
+    finally:
+        store.close()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", expected
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _chart_loaded(page: Any, name: str) -> bool:
+    return bool(
+        page.evaluate(
+            "(id) => { const i = document.getElementById(id); "
+            "return !!i && i.complete && i.naturalWidth > 0; }",
+            f"stats-chart-{name}",
+        )
+    )
+
+
+def test_statistics_panel_shows_figures_and_charts(
+    site: tuple[str, dict[str, Any]], browser: Any
+) -> None:
+    url, expected = site
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    try:
+        page.goto(url + "/")
+        toggle = page.locator("#stats-toggle")
+        toggle.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "() => document.getElementById('stats-toggle').textContent === 'Statistics'",
+            timeout=TIMEOUT_MS,
+        )
+        assert page.locator("#stats-body").is_hidden()
+        toggle.click()
+        page.wait_for_selector("body[data-stats-ready='true']", timeout=TIMEOUT_MS)
+        assert toggle.get_attribute("aria-expanded") == "true"
+        released = page.locator("dd[data-stat='stats_released']").inner_text()
+        km2 = expected["released_m2"] / 1e6
+        assert released == f"{km2:,.3f}".rstrip("0").rstrip(".") + " km²", released
+        casualties = page.locator("dd[data-stat='stats_casualties']").inner_text()
+        assert casualties == str(expected["casualties"]["total"])
+        devices = page.locator("dd[data-stat='stats_devices']").inner_text()
+        assert devices == str(expected["devices"]["total"])
+        page.wait_for_function(
+            "() => ['released', 'devices'].every((n) => { const i = "
+            "document.getElementById('stats-chart-' + n); return i.complete && i.naturalWidth; })",
+            timeout=TIMEOUT_MS,
+        )
+        assert _chart_loaded(page, "released") and _chart_loaded(page, "devices")
+        assert "/api/v1/stats/chart/released.svg" in str(
+            page.locator("#stats-chart-released").get_attribute("src")
+        )
+        # in Ukrainian: labels, figures and the charts follow
+        page.locator(".lang-btn[data-lang='uk']").click()
+        page.wait_for_function(
+            "() => document.getElementById('stats-toggle').textContent === 'Статистика'",
+            timeout=TIMEOUT_MS,
+        )
+        page.wait_for_function(
+            "() => document.getElementById('stats-chart-released').src.includes('lang=uk')",
+            timeout=TIMEOUT_MS,
+        )
+        assert "Звільнено" in page.locator("#stats-figures").inner_text()
+        assert "км²" in page.locator("dd[data-stat='stats_released']").inner_text()
+        assert not [e for e in errors if "favicon" not in e], errors
+    finally:
+        ctx.close()
