@@ -410,6 +410,9 @@ def _get_urls(env: Env) -> list[str]:
         "hazard_id": [env.ids["hazard"], env.ids["accident"], env.ids["victim"]],
         "record_id": list(env.ids.values()),
         "id": list(env.ids.values()),
+        # charts of the statistics (an SVG holds its labels as text)
+        "name": ["accidents", "casualties", "victims", "eore", "released", "devices"],
+        "fmt": ["svg"],
     }
     urls: list[str] = []
     for path in _get_paths(env.client.app.routes, ""):  # type: ignore[attr-defined]
