@@ -383,9 +383,11 @@ def test_demo_impact_makes_labelled_synthetic_inputs(tmp_path: Path) -> None:
         res = prioritize(s, at=AT)  # the configuration demo_impact saved
         assert res.hazards and SETTING in res.config.source
         assert not any("population raster" in m or "layer '" in m for m in res.missing)
-        # deterministic for a seed
+        # deterministic for a seed; importing again updates the layers, never doubles them
+        n = {k: s.count(k) for k in one["layers"]}
         again = demo_impact(s, tmp_path / "again", 7)
         with rasterio.open(again["population_raster"]) as ds:
             assert np.array_equal(ds.read(1), first)
+        assert {k: s.count(k) for k in one["layers"]} == n == one["layers"]
     finally:
         s.close()

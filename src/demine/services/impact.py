@@ -14,6 +14,7 @@ See docs/prioritization.md.
 from __future__ import annotations
 
 import math
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -757,20 +758,25 @@ def demo_impact(store: Store, directory: Path, seed: int) -> dict[str, Any]:
             )
             farmland.append(feat(box, {"name": f"SYNTHETIC field {j + 1}"}))
     counts: dict[str, int] = {}
-    for name, feats in (
-        ("settlements", settlements),
-        ("roads", roads),
-        ("schools", schools),
-        ("farmland", farmland),
-    ):
-        f = directory / f"{name}-SYNTHETIC.geojson"
-        f.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
-        rep = import_file(
-            store,
-            f,
-            ImportOptions(kind=f"layer:{name}", actor="demine demo", reason="SYNTHETIC demo data"),
-        )
-        counts[name] = rep.imported
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, feats in (
+            ("settlements", settlements),
+            ("roads", roads),
+            ("schools", schools),
+            ("farmland", farmland),
+        ):
+            for k, ft in enumerate(feats):  # source ids: importing again updates, never doubles
+                ft["id"] = f"demo-{name}-{k + 1}"
+            f = Path(tmp) / f"{name}-SYNTHETIC.geojson"
+            f.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
+            rep = import_file(
+                store,
+                f,
+                ImportOptions(
+                    kind=f"layer:{name}", actor="demine demo", reason="SYNTHETIC demo data"
+                ),
+            )
+            counts[name] = rep.imported
     cfg = config_from_dict(
         {"population": {"raster": str(raster_path)}}, source="demo (SYNTHETIC inputs)"
     )
