@@ -254,6 +254,40 @@ def _split(
     return sb, sa, eb, ea, t
 
 
+def _rows(
+    u0: F64, v0: F64, u1: F64, v1: F64, weight: F64, geom: I64, r0: int, r1: int
+) -> tuple[I64, F64, F64, I64]:
+    """Cut pieces (each inside one column) at the row lines of the band [r0, r1) and return
+    per final piece: its row, its weighted vertical extent (0 outside the band), its mean
+    column position, and its polygon. Each piece is first turned to run downwards (v
+    increasing), its weight negated when turned, so that the cut points are simply
+    ``max(v0, k)`` and ``min(v1, k + 1)``: pieces above or below the band, which may come
+    out wrong here, are dropped."""
+    keep = np.flatnonzero(v0 != v1)  # level pieces add nothing
+    u0, v0, u1, v1, weight, geom = u0[keep], v0[keep], u1[keep], v1[keep], weight[keep], geom[keep]
+    flip = v1 < v0
+    a0 = np.where(flip, v1, v0)
+    a1 = np.where(flip, v0, v1)
+    b0 = np.where(flip, u1, u0)
+    slope = (np.where(flip, u0, u1) - b0) / (a1 - a0)
+    w = np.where(flip, -weight, weight)
+    k_first = np.maximum(np.floor(a0) + 1, r0)
+    k_last = np.minimum(np.ceil(a1) - 1, r1)
+    count = np.maximum(k_last - k_first + 1, 0).astype(np.int64) + 1
+    total = int(count.sum())
+    starts = np.cumsum(count) - count
+    # the row of piece p of a segment is k = (k_first - 1) + p
+    k = np.arange(total, dtype=np.float64) + np.repeat(k_first - 1 - starts, count)
+    ra0 = np.repeat(a0, count)
+    sa = np.maximum(ra0, k)
+    ea = np.minimum(np.repeat(a1, count), k + 1)
+    row = k.astype(np.int64)
+    inside = (row >= r0) & (row < r1)
+    dv = np.where(inside, (ea - sa) * np.repeat(w, count), 0.0)
+    um = np.repeat(b0, count) + ((sa + ea) * 0.5 - ra0) * np.repeat(slope, count)
+    return np.clip(row, r0, r1 - 1), dv, um, np.repeat(geom, count)
+
+
 def zonal_sums(
     geoms: Any, raster: Raster, *, band_rows: int = 512, threads: int | None = None
 ) -> ZonalResult:
@@ -312,13 +346,9 @@ def zonal_sums(
         pu0, pv0, pu1, pv1, tag = _split(
             u0[sel], v0[sel], u1[sel], v1[sel], sel, 0.0, float(W), True
         )
-        pu0, pv0, pu1, pv1, tag = _split(pu0, pv0, pu1, pv1, tag, float(r0), float(r1), False)
-        row = np.floor((pv0 + pv1) / 2).astype(np.int64)
-        um = (pu0 + pu1) / 2
+        row, dv, um, g = _rows(pu0, pv0, pu1, pv1, weight_of_edge[tag], geom_of_edge[tag], r0, r1)
         col = np.clip(np.floor(um), -1, W).astype(np.int64)
-        # pieces above or below the band (of edges that leave it) count for nothing here
-        dv = np.where((row >= r0) & (row < r1), (pv1 - pv0) * weight_of_edge[tag], 0.0)
-        row = np.clip(row, r0, r1 - 1) - r0
+        row -= r0
         # read only the columns the pieces reach; the window runs to the raster's edge when a
         # piece lies beyond it, so every polygon's row sums stay consistent
         c_lo, c_hi = max(0, int(col.min())), min(W - 1, int(col.max()))
@@ -347,7 +377,6 @@ def zonal_sums(
         at = row * ww + np.clip(lc, 0, ww - 1)
         after = np.clip(lc + 1, 0, ww)
         contrib = dv * (frac * block.ravel()[at] - left.ravel()[row * (ww + 1) + after])
-        g = geom_of_edge[tag]
         sums: F64 = np.bincount(g, weights=contrib, minlength=n).astype(np.float64)
         nodata_area: F64 | None = None
         if bad is not None:  # the area on nodata cells, by the same sums over the mask
