@@ -911,7 +911,18 @@ def demo_release(store: Store, seed: int) -> dict[str, Any]:
         release(cl, "cleared", d[5], clear, org)
         activity(h, "qa_qc", "completed", d[6], d[7], DEMO_ORGANISATIONS[3])
 
-    open_full: list[Record] = []
+    # two open hazards to release completely (one to close, one to hand over): the last ones,
+    # so the first hazards of a listing stay open
+    def window(h: Record) -> tuple[date, date]:
+        reported = date.fromisoformat(str(h.properties.get("reported_on") or "2022-03-01"))
+        lo, hi = max(reported, date(2023, 1, 1)), min(yesterday, date(2025, 12, 31))
+        return (lo, hi) if lo < hi else (reported, yesterday)
+
+    open_full = [
+        h.id
+        for h in hazards
+        if h.properties.get("status") == "open" and (window(h)[1] - window(h)[0]).days > 60
+    ][-2:]
     n_overlap = n_outside = 0
     for h in hazards:
         p = h.properties
@@ -920,14 +931,10 @@ def demo_release(store: Store, seed: int) -> dict[str, Any]:
             closed = date.fromisoformat(str(p.get("closed_on")))
             full(h, min(reported, closed), closed)
             continue
-        lo = max(reported, date(2023, 1, 1))
-        hi = min(yesterday, date(2025, 12, 31))
-        if lo >= hi:
-            lo, hi = reported, yesterday
+        lo, hi = window(h)
         if lo >= hi:
             continue
-        if len(open_full) < 2 and (hi - lo).days > 60:
-            open_full.append(h)
+        if h.id in open_full:
             full(h, lo, hi)
             to_close.append((h.id, ""))
             continue
