@@ -147,9 +147,12 @@ def _check_geometries(
         t = flat.gtype[gi]
         if allowed is not None and not flat.faults[gi]:
             if t is None:
-                r.faults.append(
-                    mk(gi, f"a {_kinds(allowed)} geometry is required, got null", field)
-                )
+                if NULL in allowed:  # an optional geometry
+                    pass
+                else:
+                    r.faults.append(
+                        mk(gi, f"a {_kinds(allowed)} geometry is required, got null", field)
+                    )
             elif t not in allowed:
                 r.faults.append(
                     mk(gi, f"a {_kinds(allowed)} geometry is required, got {t}", f"{field}.type")
@@ -177,7 +180,10 @@ def _check_geometries(
 
 
 def _kinds(allowed: frozenset[str]) -> str:
-    return " or ".join(sorted(allowed))
+    return " or ".join(sorted(a for a in allowed if a != NULL))
+
+
+NULL = "null"  # in ``allowed``: a null geometry is accepted (a kind whose geometry is optional)
 
 
 def _check_collection(

@@ -44,15 +44,23 @@ def read_source(
     wkt_column: str | None = None,
     lon_column: str | None = None,
     lat_column: str | None = None,
+    geometry: bool = True,
 ) -> ParsedFile:
-    """Read any supported file into parsed features (structural faults included, not raised)."""
+    """Read any supported file into parsed features (structural faults included, not raised).
+    ``geometry=False``: a CSV file may have no geometry column (its kind needs none)."""
     if not path.exists():
         raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
     fmt = format_of(path)
     if fmt == "geojson":
         return read_geojson(path, source=path.name)
     if fmt == "csv":
-        return read_csv(path, wkt_column=wkt_column, lon_column=lon_column, lat_column=lat_column)
+        return read_csv(
+            path,
+            wkt_column=wkt_column,
+            lon_column=lon_column,
+            lat_column=lat_column,
+            geometry=geometry,
+        )
     return read_ogr(path, layer=layer)
 
 
@@ -86,8 +94,11 @@ def read_csv(
     wkt_column: str | None = None,
     lon_column: str | None = None,
     lat_column: str | None = None,
+    geometry: bool = True,
 ) -> ParsedFile:
     """CSV with a header row; geometry from a WKT column, or from lon/lat columns (points).
+    With ``geometry=False`` (a kind without geometry) a file without geometry columns is read
+    with null geometries.
 
     The id of a row is its ``id`` column if there is one. Empty cells are missing values.
     """
@@ -115,7 +126,7 @@ def read_csv(
                         )
                     ],
                 )
-        if not wkt and not (lon and lat):
+        if not wkt and not (lon and lat) and geometry:
             return _parsed_file(
                 [],
                 [

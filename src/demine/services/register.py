@@ -194,6 +194,14 @@ def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
     return out
 
 
+def _allowed(kind: Kind) -> frozenset[str] | None:
+    from demine.geo.checks import NULL
+
+    if kind.allowed_geometries is None or kind.geometry_required:
+        return kind.allowed_geometries
+    return kind.allowed_geometries | {NULL}
+
+
 def read_and_check(
     path: Path,
     options: ImportOptions,
@@ -211,6 +219,7 @@ def read_and_check(
         wkt_column=options.wkt_column,
         lon_column=options.lon_column,
         lat_column=options.lat_column,
+        geometry=not (options.kind in KINDS and not KINDS[options.kind].geometry_required),
     )
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
@@ -255,7 +264,7 @@ def read_and_check(
         repair=options.repair,
         aoi=aoi,
         max_jump_m=max_jump or None,
-        allowed=None if kind is None else kind.allowed_geometries,
+        allowed=None if kind is None else _allowed(kind),
     )
     if kind is None:  # a new layer
         try:
