@@ -587,7 +587,31 @@ def restore(
     actor: str | None = None,
     reason: str | None = None,
 ) -> Record:
-    return store.restore(_id(record_id), revision, actor=actor or current_actor(), reason=reason)
+    rid = _id(record_id)
+    revs = store.history(rid)
+    target = next((h for h in revs if h.revision == revision), None)
+    if target is not None and target.kind == "hazards" and target.state is not None:
+        # bringing back a closed state is a closure: the land-release rule applies
+        status = target.state.properties.get("status")
+        try:
+            now = store.get("hazards", rid).properties.get("status")
+        except NotFound:
+            now = None
+        if status in ("closed", "handed_over") and now != status:
+            from demine.services.release import closure_reasons
+
+            why = closure_reasons(
+                store,
+                rid,
+                geometry=target.state.geometry,
+                closed_on=target.state.properties.get("closed_on"),
+            )
+            if why:
+                raise Conflict(
+                    f"restoring revision {revision} would close hazard {rid}, which cannot close "
+                    "now: " + "; ".join(why)
+                )
+    return store.restore(rid, revision, actor=actor or current_actor(), reason=reason)
 
 
 def update_record(
@@ -659,9 +683,24 @@ def delete_record(
     if_revision: int | None = None,
 ) -> Revision:
     cur = store.locate(_id(record_id))
+    for kind, fname in DEPENDENTS.get(cur.kind, ()):
+        n = sum(1 for r in store.list(kind) if r.properties.get(fname) == cur.id)
+        if n:
+            raise Conflict(
+                f"{n} {kind} record(s) refer to {cur.kind} record {cur.id} (field {fname}); "
+                "delete or relink them first"
+            )
     return store.delete(
         cur.kind, cur.id, if_revision=if_revision, actor=actor or current_actor(), reason=reason
     )
+
+
+# records that others refer to cannot be deleted while referred to: (kind, field) referring
+DEPENDENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "hazards": (("activities", "hazard_id"), ("releases", "hazard_id")),
+    "activities": (("releases", "activity_id"),),
+    "accidents": (("victims", "accident_id"),),
+}
 
 
 def _id(record_id: str) -> str:
