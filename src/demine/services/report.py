@@ -128,6 +128,7 @@ th { background: #eceff1; text-align: left; }
 td:not(:first-child), tfoot th:not(:first-child) { text-align: right;
   font-variant-numeric: tabular-nums; }
 tfoot th { background: #cfd8dc; }
+table.hazards td:nth-child(-n+5) { text-align: left; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr));
            gap: 0.4rem; margin: 0.6rem 0; }
 .figure { border: 1px solid #b0b0b0; padding: 0.35rem 0.5rem; }
