@@ -210,7 +210,11 @@ class Areas:
                 rest = _polygonal(shapely.difference(rest, near, grid_size=GRID))
             if not shapely.is_empty(rest):
                 parts.append((UNASSIGNED, rest))
-        areas = geodesic_area(np.asarray([p for _, p in parts], dtype=object), centre=centre)
+        # measured like the account measures (edges cut at DENSIFY_DEG: straight in CRS84)
+        areas = geodesic_area(
+            shapely.segmentize(np.asarray([p for _, p in parts], dtype=object), DENSIFY_DEG),
+            centre=centre,
+        )
         out: dict[str, int] = defaultdict(int)
         for (name, _), a in zip(parts, areas, strict=True):
             out[name] += _m2(float(a))
