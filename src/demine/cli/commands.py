@@ -665,6 +665,24 @@ def demo(
                 f"demo store: {info['location']}: "
                 + ", ".join(f"{n} {k}" for k, n in info["counts"].items())
             )
+            rel = info.get("cleanup", {}).get("release", {})
+            if rel:
+                m2 = rel.get("released_m2", {})
+                con.print(
+                    "land released: "
+                    + ", ".join(f"{k} {v / 1e6:.2f} km²" for k, v in m2.items())
+                    + f"; {len(rel.get('closed', []))} hazards closed through land release, "
+                    f"{len(rel.get('handed_over', []))} handed over"
+                )
+                d = f"demine --db {info['location']}"
+                con.print(
+                    "try, in another terminal:\n"
+                    f"  {d} stats\n"
+                    f"  {d} prioritize --top 5\n"
+                    f"  {d} release status {(rel.get('handed_over') or [''])[0]}\n"
+                    f"  {d} report annual --year 2025 -o demo-report.html",
+                    markup=False,
+                )
     if serve:
         _serve(db, host, port, None)
 
