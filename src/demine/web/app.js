@@ -47,9 +47,10 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-const fmtNumber = (n, digits = 0) =>
+const fmtNumber = (n, digits = 0, fixed = false) =>
   new Intl.NumberFormat(state.lang === "uk" ? "uk-UA" : "en-GB", {
     maximumFractionDigits: digits,
+    minimumFractionDigits: fixed ? digits : 0,
   }).format(n);
 const fmtPct = (p) =>
   new Intl.NumberFormat(state.lang === "uk" ? "uk-UA" : "en-GB", {
@@ -139,7 +140,7 @@ function renderBanner() {
 const STATS_CHARTS = ["released", "devices"];
 const statsState = { open: false, data: null, error: null };
 
-const statsKm2 = (m2) => t("stats_km2", { n: fmtNumber(m2 / 1e6, 3) });
+const statsKm2 = (m2) => t("stats_km2", { n: fmtNumber(m2 / 1e6, 3, true) });
 // casualty counts under 5 arrive as the string "<5": shown as they are
 const statsCount = (v) => (typeof v === "number" ? fmtNumber(v) : String(v));
 
