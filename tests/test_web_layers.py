@@ -6,8 +6,6 @@ place, date, type and device only (no casualty figure, no personal data)."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,8 @@ from typing import Any
 import pytest
 
 from demine.services.register import ImportOptions, import_file
-from test_web_page import Page, _click_lonlat, _free_port, _jump, browser  # noqa: F401
+from live import serve
+from test_web_page import Page, _click_lonlat, _jump
 
 X0, Y0 = 37.62, 48.33  # the test's own hazard, 2 km x 2 km, in Donetsk oblast
 
@@ -134,7 +133,6 @@ def _land_release(store: Any, tmp: Path) -> None:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LayersSite]:
-    import uvicorn
 
     from demine.api.app import create_app
     from demine.demo_casualties import demo_casualties
@@ -160,24 +158,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LayersSite]:
     }
     session = {"id": ses.id, "lon": ses.geometry.x, "lat": ses.geometry.y}
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield LayersSite(f"http://127.0.0.1:{port}", db, (X0 + 0.0135, Y0 + 0.009), accident, session)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(str(db))) as url:
+        yield LayersSite(url, db, (X0 + 0.0135, Y0 + 0.009), accident, session)
 
 
 @pytest.fixture
-def page(browser: Any, site: LayersSite) -> Iterator[Page]:  # noqa: F811
+def page(browser: Any, site: LayersSite) -> Iterator[Page]:
     p = Page(browser, site)  # type: ignore[arg-type]
     yield p
     p.close()

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +15,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from live import serve
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 READY_MS = 60_000  # software WebGL on a small CI machine is slow
 
@@ -40,15 +29,8 @@ class Site:
     far: tuple[float, float]  # (lat, lon) with no hazard within 5 km
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    import uvicorn
 
     from demine.api.app import create_app
     from demine.services.demo import build_demo_store
@@ -67,35 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         store.close()
 
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(str(db)), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", db, hazard, far)
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); "
-            "these browser tests must run, they are never skipped"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with serve(create_app(str(db))) as url:
+        yield Site(url, db, hazard, far)
 
 
 class Page:
