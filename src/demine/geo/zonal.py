@@ -45,7 +45,7 @@ import numpy.typing as npt
 import shapely
 
 from demine.errors import Fault, ValidationError
-from demine.geo.geodesy import geodesic_area
+from demine.geo.geodesy import _A, _E2, geodesic_area
 
 __all__ = [
     "Raster",
@@ -58,10 +58,6 @@ __all__ = [
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-_A = 6378137.0
-_F = 1 / 298.257223563
-_E2 = _F * (2 - _F)
 
 
 # --- rasters --------------------------------------------------------------------------------

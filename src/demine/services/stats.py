@@ -40,6 +40,7 @@ import shapely
 from demine.errors import Fault, ValidationError
 from demine.geo.geodesy import geodesic_area
 from demine.geo.release import DENSIFY_DEG, GRID, Account, ReleaseInput, account
+from demine.geo.release import polygonal as _polygonal
 from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES
 from demine.model.schema import FieldType
@@ -151,15 +152,6 @@ def breakdown(cells: Mapping[str, int], exact: bool) -> dict[str, Any]:
 
 
 # --- areas --------------------------------------------------------------------------------------
-
-
-def _polygonal(g: Any) -> Any:
-    if g is None or shapely.is_empty(g):
-        return shapely.MultiPolygon()
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts, grid_size=GRID) if parts else shapely.MultiPolygon()
 
 
 def _m2(x: float) -> int:
