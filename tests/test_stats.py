@@ -488,3 +488,18 @@ def test_api_stats(store: Any, year: stats_data.Year) -> None:
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert c.get("/api/v1/stats?by=hazards").status_code == 422
+
+
+def test_casualties_by_area(store: Any, year: stats_data.Year) -> None:
+    """Casualties by the admin area of the accident's place: exact for victim assistance,
+    withheld whole for other roles when any area has 1 to 4."""
+    cas = compute(store, role="victim_assistance", by="oblasts", period="2025")["casualties"]
+    cells = cas["breakdowns"]["area"]["cells"]
+    assert cells["west"] == 3 and cells["east"] == 6 and cells["north"] == 0
+    assert sum(cells.values()) == cas["total"] == 9
+    for role in NO_ACCESS:
+        pub = compute(store, role=role, by="oblasts", period="2025")["casualties"]
+        assert pub["breakdowns"]["area"]["withheld"] is True
+        assert set(pub["breakdowns"]["area"]["cells"].values()) == {None}
+    # without --by there is no area breakdown (one area: the total says it)
+    assert "area" not in compute(store, role="admin", period="2025")["casualties"]["breakdowns"]

@@ -677,7 +677,7 @@ def demo(
                 d = f"demine --db {info['location']}"
                 con.print(
                     "try, in another terminal:\n"
-                    f"  {d} stats\n"
+                    f"  {d} stats --by oblasts\n"
                     f"  {d} prioritize --top 5\n"
                     f"  {d} release status {(rel.get('handed_over') or [''])[0]}\n"
                     f"  {d} report annual --year 2025 -o demo-report.html",

@@ -128,7 +128,10 @@ def _print(st: dict[str, Any]) -> None:
         if b["withheld"]:
             parts.append(f"{name}: withheld")
         else:
-            parts.append(f"{name}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in b["cells"].items()))
+            cells = b["cells"].items()
+            if name == "area":  # many areas: the ones with casualties
+                cells = [(k, v) for k, v in cells if v]
+            parts.append(f"{name}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in cells))
     con.print(f"Casualties: {_fmt(cas['total'])} — " + "; ".join(parts), markup=False)
     if cas["rule"]:
         con.print(f"  {cas['rule']}", markup=False, style="dim")

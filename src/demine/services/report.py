@@ -436,8 +436,11 @@ def render_annual(st: Mapping[str, Any], trend: Mapping[str, Any], year: int) ->
         "age_group": "By age (child: under 18)",
         "victim_type": "By type of victim",
         "accident_type": "By type of accident",
+        "area": "By administrative area (of the accident)",
     }
     for key, label in names.items():
+        if key not in cas["breakdowns"]:
+            continue
         b = cas["breakdowns"][key]
         rows = [
             [e(k.replace("_", " ")), "withheld" if b["withheld"] else n(v)]

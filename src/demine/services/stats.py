@@ -427,7 +427,7 @@ def compute(
         "activities": _activities(store, per),
         "devices": _devices(store, per, areas),
         "accidents": _accidents(store, per, areas),
-        "casualties": _casualties(store, per, exact),
+        "casualties": _casualties(store, per, exact, areas),
         "eore": _eore(store, per),
         "rules": {"rounding": ROUNDING_RULE, "suppression": SUPPRESSION_RULE},
     }
@@ -550,8 +550,10 @@ def _age_group(age: Any) -> str:
         return "unknown"
 
 
-def _casualties(store: Store, per: Period | None, exact: bool) -> dict[str, Any]:
+def _casualties(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
     accidents = {a.id: a.properties for a in store.list("accidents")}
+    where = {a.id: areas.of_point(a.geometry) for a in store.list("accidents")}
+    by_area: dict[str, int] = dict.fromkeys(areas.order, 0)
     groups: dict[str, dict[str, int]] = {
         "outcome": dict.fromkeys(OUTCOMES, 0),
         "sex": dict.fromkeys(SEXES, 0),
@@ -571,6 +573,8 @@ def _casualties(store: Store, per: Period | None, exact: bool) -> dict[str, Any]
         y = _year(when)
         key = str(y) if y is not None else "unknown"
         years[key] = years.get(key, 0) + 1
+        area = where.get(str(p.get("accident_id")), UNASSIGNED)
+        by_area[area] = by_area.get(area, 0) + 1
         for g, val in (
             ("outcome", p.get("outcome")),
             ("sex", p.get("sex") or "unknown"),
@@ -582,6 +586,8 @@ def _casualties(store: Store, per: Period | None, exact: bool) -> dict[str, Any]
                 continue
             groups[g][str(val)] = groups[g].get(str(val), 0) + 1
     groups["year"] = dict(sorted(years.items()))
+    if areas.layer is not None:  # by the area of the accident's place
+        groups["area"] = {k: v for k, v in by_area.items() if k != UNASSIGNED or v}
     return {
         "exact": exact,
         "total": suppress(n, exact),
