@@ -231,20 +231,23 @@ def _split(
     count = n + 1
     total = int(count.sum())
     starts = np.cumsum(count) - count
-    p = np.arange(total, dtype=np.float64) - np.repeat(starts, count)
-    r_n = np.repeat(n, count)
-    r_a0 = np.repeat(a0, count)
-    r_b0 = np.repeat(b0, count)
-    r_base = np.repeat(base, count)
-    r_step = np.repeat(step, count)
-    r_slope = np.repeat(slope, count)
+    # one index from each piece to its segment; gathering with it (``x.take(of)``) is some
+    # twice as fast as repeating every array on its own
+    of = np.repeat(np.arange(len(count)), count)
+    p = np.arange(total, dtype=np.float64) - starts.take(of)
+    r_n = n.take(of)
+    r_a0 = a0.take(of)
+    r_b0 = b0.take(of)
+    r_base = base.take(of)
+    r_step = step.take(of)
+    r_slope = slope.take(of)
     first = p == 0
     last = p == r_n
     sa = np.where(first, r_a0, r_base + r_step * p)
-    ea = np.where(last, np.repeat(a1, count), r_base + r_step * (p + 1))
+    ea = np.where(last, a1.take(of), r_base + r_step * (p + 1))
     sb = np.where(first, r_b0, r_b0 + (sa - r_a0) * r_slope)
-    eb = np.where(last, np.repeat(b1, count), r_b0 + (ea - r_a0) * r_slope)
-    t = np.repeat(tag, count)
+    eb = np.where(last, b1.take(of), r_b0 + (ea - r_a0) * r_slope)
+    t = tag.take(of)
     if along_u:
         return sa, sb, ea, eb, t
     return sb, sa, eb, ea, t
@@ -272,16 +275,17 @@ def _rows(
     count = np.maximum(k_last - k_first + 1, 0).astype(np.int64) + 1
     total = int(count.sum())
     starts = np.cumsum(count) - count
+    of = np.repeat(np.arange(len(count)), count)  # piece -> segment (see _split)
     # the row of piece p of a segment is k = (k_first - 1) + p
-    k = np.arange(total, dtype=np.float64) + np.repeat(k_first - 1 - starts, count)
-    ra0 = np.repeat(a0, count)
+    k = np.arange(total, dtype=np.float64) + (k_first - 1 - starts).take(of)
+    ra0 = a0.take(of)
     sa = np.maximum(ra0, k)
-    ea = np.minimum(np.repeat(a1, count), k + 1)
+    ea = np.minimum(a1.take(of), k + 1)
     row = k.astype(np.int64)
     inside = (row >= r0) & (row < r1)
-    dv = np.where(inside, (ea - sa) * np.repeat(w, count), 0.0)
-    um = np.repeat(b0, count) + ((sa + ea) * 0.5 - ra0) * np.repeat(slope, count)
-    return np.clip(row, r0, r1 - 1), dv, um, np.repeat(geom, count)
+    dv = np.where(inside, (ea - sa) * w.take(of), 0.0)
+    um = b0.take(of) + ((sa + ea) * 0.5 - ra0) * slope.take(of)
+    return np.clip(row, r0, r1 - 1), dv, um, geom.take(of)
 
 
 def zonal_sums(
