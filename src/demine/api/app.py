@@ -89,6 +89,7 @@ def create_app(
     async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
         return _problem_response(400, problem(400, "Bad request", str(exc)))
 
+    from demine.api import cleanup as cleanup_api
     from demine.api import ogc, safety, tiles, web
     from demine.api import stats as stats_api
 
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(tiles.router)
     app.include_router(web.router)
     app.include_router(stats_api.router)  # /api/v1/stats
+    app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:
