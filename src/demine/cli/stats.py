@@ -206,6 +206,9 @@ def annual_cmd(
         Path | None,
         typer.Option("--pdf", help="Also print it to this PDF (needs Chromium + Playwright)."),
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the report: en (English) or uk (Ukrainian).")
+    ] = "en",
     by: ByOpt = None,
     name_field: NameFieldOpt = None,
     db: DbOpt = None,
@@ -213,19 +216,29 @@ def annual_cmd(
 ) -> None:
     """The annual report: land-release tables (Landmine Monitor layout), Article 7 Forms C, F
     and I, accidents and casualties as aggregates."""
-    from demine.services.report import annual_html, html_to_pdf
+    from demine.services.report import LANGS, annual_html, html_to_pdf
 
+    if lang not in LANGS:
+        raise typer.BadParameter(
+            f"{lang!r} is not a report language: expected one of {', '.join(LANGS)}",
+            param_hint="'--lang'",
+        )
     with handled(as_json):
         store = _store(db)
         if not as_json:
             _synthetic_banner(store, False)
-        page = annual_html(store, year, role=state.role, by=by, name_field=name_field)
+        page = annual_html(store, year, role=state.role, by=by, name_field=name_field, lang=lang)
         html_path = out or Path(f"annual-report-{year}.html")
         html_path.write_text(page, encoding="utf-8")
-        done: dict[str, Any] = {"year": year, "html": str(html_path), "role": state.role}
+        done: dict[str, Any] = {
+            "year": year,
+            "html": str(html_path),
+            "role": state.role,
+            "lang": lang,
+        }
         if pdf is not None:
             done["pdf"] = str(pdf)
-            done["pdf_bytes"] = html_to_pdf(page, pdf)
+            done["pdf_bytes"] = html_to_pdf(page, pdf, lang=lang)
         if as_json:
             _out(done)
         else:
