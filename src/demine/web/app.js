@@ -433,6 +433,66 @@ function riskBody(d) {
   return box;
 }
 
+// the land-release account of a hazard (GET /api/v1/hazards/{id}/release), filled in when it
+// comes; if it does not, the block goes away and the rest of the popup stays as it is
+const RELEASE_TYPES = ["cancelled", "reduced", "cleared"];
+
+function releaseArea(m2) {
+  if (typeof m2 !== "number") return null;
+  if (Math.abs(m2) < 10000) return t("release_m2", { n: fmtNumber(Math.round(m2)) });
+  return t("hectares", { n: fmtNumber(m2 / 10000, 2) });
+}
+
+function releaseActivity(a) {
+  const what = a.activity_type ? t(`layer_activity_${a.activity_type}`) : t("layer_activity");
+  let s = t("release_ongoing", { activity: what });
+  if (a.organisation) s += ` — ${a.organisation}`;
+  if (a.started_on) s += t("release_since", { date: recordDate(a.started_on) });
+  return s;
+}
+
+function renderRelease(box, a) {
+  const area = typeof a.area_m2 === "number" ? a.area_m2 : 0;
+  const released = typeof a.released_m2 === "number" ? a.released_m2 : 0;
+  const share = area > 0 ? Math.min(1, Math.max(0, released / area)) : 0;
+  const by = a.by_type || {};
+  const label = t("release_share", { p: fmtPct(share) });
+  const rows = [
+    ["release_area", releaseArea(a.area_m2), "area"],
+    ...RELEASE_TYPES.map((k) => [`release_${k}`, releaseArea(by[k] || 0), k]),
+    ["release_remaining", releaseArea(a.remaining_m2), "remaining"],
+  ].filter(([, v]) => v !== null);
+  const children = [
+    el("strong", {}, t("release_heading")), " ", el("span", { class: "release-share" }, label),
+    el("div", {
+      class: "release-bar", role: "progressbar", "aria-label": label,
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(share * 100)),
+    }, el("span", { style: `width: ${(share * 100).toFixed(1)}%` })),
+    el("dl", {}, rows.map(([k, v, c]) => [
+      el("dt", { "data-release": c }, t(k), RELEASE_TYPES.includes(c) ? el("span", { class: "release-how" }, t(`${k}_how`)) : null),
+      el("dd", { "data-release": c }, v),
+    ])),
+  ];
+  if (a.status === "closed") {
+    children.push(el("p", { class: "release-state" }, a.closed_on ? t("release_closed_on", { date: recordDate(a.closed_on) }) : t("release_closed")));
+  } else if (a.status === "handed_over") {
+    children.push(el("p", { class: "release-state" }, a.handed_over_on ? t("release_handed_over_on", { date: recordDate(a.handed_over_on) }) : t("release_handed_over")));
+  } else {
+    const ongoing = (a.activities || []).filter((x) => x.status === "ongoing").reverse();
+    for (const x of ongoing) children.push(el("p", { class: "release-activity" }, releaseActivity(x)));
+  }
+  box.replaceChildren(...children);
+}
+
+function releaseBlock(hazardId) {
+  const box = el("div", { class: "release", "aria-live": "polite" });
+  if (!hazardId) return box;
+  getJSON(`/api/v1/hazards/${encodeURIComponent(hazardId)}/release`)
+    .then((a) => renderRelease(box, a))
+    .catch(() => box.remove()); // no account (an old server, the network): the popup stays without it
+  return box;
+}
+
 async function openPopup(feature, lngLat) {
   const p = feature.properties || {};
   const body = el("div", { class: "popup" });
@@ -458,7 +518,7 @@ async function openPopup(feature, lngLat) {
   body.append(...hazardBody(p), el("p", { class: "help" }, t("loading")));
   try {
     const d = await getJSON(`/api/v1/map/hazards/${encodeURIComponent(p.id)}`);
-    body.replaceChildren(...hazardBody(d.properties), riskBody(d));
+    body.replaceChildren(...hazardBody(d.properties), riskBody(d), releaseBlock(p.id));
   } catch (err) {
     body.lastChild.textContent = t("error_network", { reason: err.message });
   }
