@@ -17,7 +17,7 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from demine.cli.app import app
-from demine.errors import Conflict, ValidationError
+from demine.errors import Conflict, PermissionDenied, ValidationError
 from demine.services.register import ImportOptions, import_file, update_record
 from demine.services.release import (
     accounts,
@@ -644,6 +644,15 @@ def test_cli_release_commands(store: Any, tmp_path: Path) -> None:
     out = tmp_path / "cert.html"
     r = run(app, [*db, "release", "certificate", hid, "-o", str(out)])
     assert r.exit_code == 0 and "Village council" in out.read_text()
+    # the certificate names who received the land: below analyst it is refused, in every face
+    for role in ("public", "field", "victim_assistance"):
+        r = run(app, [*db, "--role", role, "release", "certificate", hid])
+        assert r.exit_code == 5 and "Village council" not in r.output, role
+        with pytest.raises(PermissionDenied):
+            certificate_html(store, hid, role=role)
+    pub = hazard_account(store, hid, role="public")
+    assert "handed_over_to" not in pub and pub["status"] == "handed_over"
+    assert hazard_account(store, hid, role="analyst")["handed_over_to"] == "Village council"
     assert run(app, [*db, "release", "status", "not-an-id"]).exit_code == 1
     assert run(app, [*db, "release", "status", str(uuid.uuid4())]).exit_code == 3
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -46,16 +46,6 @@ def _m2(x: float) -> str:
     return f"{x:,.1f} m² ({x / 10_000:,.2f} ha)"
 
 
-def _for_role(acc: dict[str, Any]) -> dict[str, Any]:
-    from demine.model.kinds import HAZARDS
-    from demine.services.access import can_read_field
-
-    for f in HAZARDS.fields:
-        if f.name in acc and not can_read_field(f.access, state.role):
-            acc.pop(f.name)
-    return acc
-
-
 @release_app.command("status")
 def status_cmd(hazard_id: HazardArg, db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """A hazard's land-release account: area, released by type, remaining, overlaps, parts
@@ -65,7 +55,7 @@ def status_cmd(hazard_id: HazardArg, db: DbOpt = None, as_json: JsonOpt = False)
     with handled(as_json):
         store = _store(db)
         synthetic = _synthetic_banner(store, as_json)
-        acc = _for_role(hazard_account(store, _hazard_id(hazard_id)))
+        acc = hazard_account(store, _hazard_id(hazard_id), role=state.role)
         if as_json:
             _out({"synthetic": synthetic, **acc})
             return
@@ -186,7 +176,7 @@ def certificate_cmd(
 
     with handled(False):
         store = _store(db)
-        text = certificate_html(store, _hazard_id(hazard_id))
+        text = certificate_html(store, _hazard_id(hazard_id), role=state.role)
         if output is None:
             sys.stdout.write(text + "\n")
         else:

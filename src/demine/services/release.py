@@ -338,9 +338,33 @@ def _r(x: float) -> float:
     return round(float(x), 2)
 
 
-def hazard_account(store: Store, hazard_id: str) -> dict[str, Any]:
-    """A hazard's land-release account as plain data (JSON-ready)."""
+def hazard_account(store: Store, hazard_id: str, *, role: str = "admin") -> dict[str, Any]:
+    """A hazard's land-release account as plain data (JSON-ready), as ``role`` may see it:
+    fields of the hazard, its activities and releases the role may not read are left out;
+    PermissionDenied when the role may not read these kinds, NotFound for a hazard it may not
+    see. Every face (CLI, HTTP) shows this."""
+    from demine.errors import NotFound
+    from demine.services.access import for_role, require_read, restricted_fields
+
+    for name in ("hazards", "activities", "releases"):  # the account is made of these
+        require_read(KINDS[name], role)
     h = store.get("hazards", hazard_id)
+    if for_role(KINDS["hazards"], h, role) is None:
+        raise NotFound(f"no hazard {hazard_id!r}")
+    out = _account_dict(store, h)
+    for kname, key in (("hazards", None), ("activities", "activities"), ("releases", "releases")):
+        hidden = set(restricted_fields(KINDS[kname], role))
+        if not hidden:
+            continue
+        if key is None:
+            for name in hidden:
+                out.pop(name, None)
+        else:
+            out[key] = [{k: v for k, v in r.items() if k not in hidden} for r in out[key]]
+    return out
+
+
+def _account_dict(store: Store, h: Record) -> dict[str, Any]:
     acts = _on_hazard(store, "activities", h.id)
     rels = _on_hazard(store, "releases", h.id)
     acc, reasons = _reasons(h.geometry, acts, rels, None)
@@ -584,11 +608,23 @@ td.d { white-space: nowrap; }
 """
 
 
-def certificate_html(store: Store, hazard_id: str) -> str:
+CERTIFICATE_ROLE = "analyst"  # it names who received the land and counts the devices found
+
+
+def certificate_html(store: Store, hazard_id: str, *, role: str = "admin") -> str:
     """A printable land-release completion / hand-over certificate (IMAS 07.11) for a closed
-    or handed-over hazard. Conflict for an open hazard. Every value is HTML-escaped; no
+    or handed-over hazard. Conflict for an open hazard; PermissionDenied below the analyst
+    role (it prints ``handed_over_to`` and the finds). Every value is HTML-escaped; no
     personal data of victims or reporters is read."""
     from demine.demo_data import SYNTHETIC_NOTICE
+    from demine.errors import PermissionDenied
+    from demine.services.access import at_least
+
+    if not at_least(role, CERTIFICATE_ROLE):
+        raise PermissionDenied(
+            f"the {role} role cannot issue a land-release certificate ({CERTIFICATE_ROLE} "
+            "and above: it names who received the land and the devices found)"
+        )
 
     h = store.get("hazards", hazard_id)
     p = h.properties
