@@ -114,6 +114,36 @@ class PermissionDenied(DemineError):
     title = "Permission denied"
 
 
+class StoreUnavailable(DemineError):
+    """The store cannot be reached: the database server is down, refuses the connection or
+    the password. The message is for the operator (any password masked); HTTP clients are
+    only told :attr:`public_detail`, with a ``Retry-After``."""
+
+    exit_code = 2
+    http_status = 503
+    title = "Service Unavailable"
+    public_detail = "the store is unavailable"
+
+
+class NoStore(NotFound):
+    """There is no demine store at the configured location (run ``demine init``). For the
+    command line a not-found (exit 3); for an HTTP client the server is not ready (503)."""
+
+    http_status = 503
+    title = "Service Unavailable"
+    public_detail = "the store is unavailable"
+
+
+class StoreFull(DemineError):
+    """The disk under the store is full (SQLite "database or disk is full", PostgreSQL
+    SQLSTATE 53100): the write was rolled back."""
+
+    exit_code = 2
+    http_status = 507
+    title = "Insufficient Storage"
+    public_detail = "the store's disk is full: nothing was written"
+
+
 @dataclass(slots=True)
 class Report:
     """What an import or validation run found: kept for the faces to print."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,18 +12,80 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demine import __version__
 from demine.api.deps import StorePool, problem
 from demine.errors import DemineError, ValidationError
+from demine.store.base import store_failure
+from demine.store.redact import scrub_secrets
 
 PROBLEM = "application/problem+json"
+RETRY_AFTER_S = 30  # what a 503 (store unavailable) tells clients to wait, in seconds
+GENERIC_DETAIL = "internal error: the server's log has the details"
+log = logging.getLogger("demine")
 
 
 def _problem_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _server_error(request: Request | None, exc: BaseException) -> JSONResponse:
+    """A 5xx for a failure the client can do nothing about: the operator's log says what
+    failed (every password masked); the client gets a fixed text, never the exception's -
+    no host, port, URL, path or driver message."""
+    where = f"{request.method} {request.url.path}: " if request is not None else ""
+    if isinstance(exc, DemineError):
+        status, title = exc.http_status, exc.title
+        detail = getattr(exc, "public_detail", None) or GENERIC_DETAIL
+        log.error("%s%s", where, scrub_secrets(exc.message))
+    else:
+        status, title, detail = 500, "Internal Server Error", GENERIC_DETAIL
+        text = "".join(traceback.format_exception(exc))
+        log.error("%sunexpected error\n%s", where, scrub_secrets(text))
+    if title == DemineError.title:
+        title = "Internal Server Error"
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return _problem_response(status, problem(status, title, detail), headers)
+
+
+class _Guard:
+    """ASGI middleware: an exception no handler took (a driver's error, a bug) becomes a
+    problem+json with no exception text - a lost database connection or a full disk is
+    mapped first (503 / 507) - and is logged, scrubbed, on the "demine" logger."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def _send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        except Exception as exc:
+            request = Request(scope)
+            mapped = store_failure(exc)
+            if started:  # too late for a problem response: log it, end the response
+                log.error(
+                    "%s %s: failed while responding: %s",
+                    request.method,
+                    request.url.path,
+                    scrub_secrets(type(exc).__name__ + ": " + str(exc)),
+                )
+                return
+            response = _server_error(request, mapped if mapped is not None else exc)
+            await response(scope, receive, send)
 
 
 def create_app(
@@ -64,8 +128,12 @@ def create_app(
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:
+        if exc.http_status >= 500:
+            return _server_error(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return _problem_response(exc.http_status, exc.to_problem(), headers)
+        body = exc.to_problem()
+        body["detail"] = scrub_secrets(str(body["detail"]))
+        return _problem_response(exc.http_status, body, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -87,7 +155,9 @@ def create_app(
 
     @app.exception_handler(ValueError)
     async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-        return _problem_response(400, problem(400, "Bad request", str(exc)))
+        return _problem_response(400, problem(400, "Bad request", scrub_secrets(str(exc))))
+
+    app.add_middleware(_Guard)
 
     from demine.api import cleanup as cleanup_api
     from demine.api import ogc, safety, tiles, web

@@ -34,10 +34,10 @@ def init(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a store (a GeoPackage file) with its tables and the device-type catalogue."""
+    """Create a store (a GeoPackage file, or a PostGIS schema for a postgresql:// URL) with its
+    tables and the device-type catalogue."""
     from demine.services.setup import UKRAINE_BBOX, init_store
-    from demine.store.base import default_location
-    from demine.store.gpkg import GeoPackageStore
+    from demine.store.base import open_store
 
     with handled(as_json):
         aoi = None
@@ -61,7 +61,7 @@ def init(
                 aoi = a
         from demine.cli.common import state
 
-        store = GeoPackageStore(default_location(db or state.db))
+        store = open_store(db or state.db)  # a postgresql:// URL makes a PostGIS schema
         info = init_store(store, area_of_interest=aoi)
         store.close()
         if as_json:
@@ -655,6 +655,13 @@ def demo(
     from demine.services.demo import build_demo_store
 
     with handled(as_json):
+        from demine.store.redact import is_url, redact_location
+
+        if is_url(db):
+            raise ValidationError(
+                "the demo store is a GeoPackage file",
+                [Fault(f"{redact_location(db)}: expected a file path", field="--db")],
+            )
         info = build_demo_store(Path(db), seed=seed)
         if as_json:
             _out(info)
@@ -692,10 +699,13 @@ def _serve(db: str, host: str, port: int, tile_url: str | None) -> None:
 
     from demine.api import create_app
     from demine.store.base import open_store
+    from demine.store.redact import redact_location
 
     open_store(db).kinds()  # fail early and clearly if there is no store
     app = create_app(db, tile_url=tile_url)
-    _console(stderr=True).print(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
+    _console(stderr=True).print(
+        f"serving {redact_location(db)} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -737,7 +747,7 @@ def copy(
             _out(info)
         else:
             _console().print(
-                f"copied {info['revisions']} revisions to {dst}: "
+                f"copied {info['revisions']} revisions to {info['destination']}: "
                 + ", ".join(f"{n} {k}" for k, n in info["records"].items() if n)
             )
 

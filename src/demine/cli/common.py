@@ -26,7 +26,11 @@ app = typer.Typer(
 
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Store: a GeoPackage file (default $DEMINE_DB or ./demine.gpkg)."),
+    typer.Option(
+        "--db",
+        help="Store: a GeoPackage file (default $DEMINE_DB or ./demine.gpkg) or a "
+        "postgresql://USER@HOST/DB?demine_schema=NAME URL.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -116,3 +120,10 @@ def handled(as_json: bool) -> Iterator[None]:
         yield
     except DemineError as e:
         _fail(e, as_json)
+    except Exception as e:  # a store driver's failure (full disk, lost connection): no traceback
+        from demine.store.base import store_failure
+
+        mapped = store_failure(e)
+        if mapped is None:
+            raise
+        _fail(mapped, as_json)

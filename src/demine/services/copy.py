@@ -6,6 +6,7 @@ from typing import Any
 
 from demine.errors import Conflict
 from demine.store.base import Store
+from demine.store.redact import redact_location
 
 NOT_COPIED = frozenset({"schema_version"})
 
@@ -21,7 +22,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     for k in dst.kinds():
         if dst.count(k.name):
             raise Conflict(
-                f"the destination {dst.location} already holds {k.name}: copy into an empty store"
+                f"the destination {redact_location(dst.location)} already holds {k.name}: "
+                "copy into an empty store"
             )
     layers = [k for k in src.kinds() if k.is_layer]
     for k in layers:
@@ -35,8 +37,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     n = dst.load_revisions(list(src.revisions()))
     counts = {k.name: dst.count(k.name) for k in dst.kinds()}
     return {
-        "source": src.location,
-        "destination": dst.location,
+        "source": redact_location(src.location),
+        "destination": redact_location(dst.location),
         "revisions": n,
         "layers": [k.name for k in layers],
         "records": counts,

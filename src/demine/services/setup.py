@@ -9,6 +9,7 @@ from demine.model.devices import CATALOGUE
 from demine.model.kinds import DEVICE_TYPES
 from demine.model.schema import Record, validate_properties
 from demine.store.base import Store
+from demine.store.redact import redact_location
 
 UKRAINE_BBOX = (22.0, 44.0, 40.5, 52.5)
 
@@ -33,7 +34,7 @@ def init_store(
         recs.append(Record(kind="device_types", id=uuid7(), properties=clean, source_id=None))
     res = store.upsert("device_types", recs, actor=actor, reason="device-type catalogue")
     return {
-        "location": store.location,
+        "location": redact_location(store.location),
         "device_types_created": len(res.created),
         "device_types_updated": len(res.updated),
     }

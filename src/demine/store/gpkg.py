@@ -15,18 +15,19 @@ import builtins
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import orjson
 import shapely
 
-from demine.errors import Conflict, DemineError, NotFound, PermissionDenied
+from demine.errors import Conflict, DemineError, NoStore, NotFound, PermissionDenied, StoreFull
+from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store import gpkg_format as fmt
-from demine.store.base import Revision, UpsertResult
+from demine.store.base import Revision, UpsertResult, is_disk_full
 from demine.store.common import missing_message, plan_load
 from demine.store.gpkg_format import q
 
@@ -35,6 +36,13 @@ SCHEMA_VERSION = 4  # 2: risk_updates; 3: users and API tokens; 4: land release,
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
+
+
+def _rollback(c: sqlite3.Connection) -> None:
+    """Roll back, if SQLite has not already (it may have, after a full disk or I/O error)."""
+    if c.in_transaction:
+        with suppress(sqlite3.OperationalError):
+            c.execute("ROLLBACK")
 
 
 def _is_busy(e: sqlite3.OperationalError) -> bool:
@@ -52,6 +60,9 @@ class GeoPackageStore:
         self._conn: sqlite3.Connection | None = None
         self._kinds: dict[str, Kind] | None = None
 
+    def __repr__(self) -> str:
+        return f"GeoPackageStore({self.location!r})"
+
     # --- connection and transactions ------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
@@ -67,7 +78,7 @@ class GeoPackageStore:
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
             if not self.path.exists():
-                raise NotFound(
+                raise NoStore(
                     f"no demine store at {self.path}: run 'demine init' (or pass --db / set "
                     "DEMINE_DB)"
                 )
@@ -129,8 +140,10 @@ class GeoPackageStore:
                 delay = min(delay * 2, 0.25)
         try:
             yield c
-        except BaseException:
-            c.execute("ROLLBACK")
+        except BaseException as e:
+            _rollback(c)
+            if isinstance(e, sqlite3.OperationalError) and is_disk_full(e):
+                raise StoreFull("the store's disk is full: nothing was written") from None
             raise
         while True:
             try:
@@ -138,7 +151,9 @@ class GeoPackageStore:
                 return
             except sqlite3.OperationalError as e:
                 if not _is_busy(e) or time.monotonic() > deadline:
-                    c.execute("ROLLBACK")
+                    _rollback(c)
+                    if is_disk_full(e):
+                        raise StoreFull("the store's disk is full: nothing was written") from None
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.25)
@@ -150,6 +165,7 @@ class GeoPackageStore:
         new = not self.path.exists()
         if new:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)  # owner only (0600) before SQLite writes a byte
         conn = self._open() if self._conn is None else self._conn
         try:
             with self._write(conn):

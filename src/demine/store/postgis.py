@@ -25,12 +25,13 @@ import psycopg.errors
 import shapely
 from psycopg.types.json import set_json_loads
 
-from demine.errors import Conflict, DemineError, NotFound
+from demine.errors import Conflict, DemineError, NoStore, NotFound, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime, now_utc
 from demine.store.base import Revision, UpsertResult
 from demine.store.common import missing_message, plan_load
 from demine.store.gpkg import _fields_json, _guard
+from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
 SCHEMA_VERSION = 2  # 2: activities, releases, accidents, victims, eore_sessions
 DEFAULT_SCHEMA = "demine"
@@ -112,7 +113,9 @@ class PostGISStore:
     """A demine store in a PostgreSQL/PostGIS database (one schema)."""
 
     def __init__(self, url: str) -> None:
-        self.location = url
+        self.location = url  # the real URL (to open the store again): never show it
+        self.shown = redact_location(url)  # the URL as it may be shown: password masked
+        self._secrets = location_secrets(url)
         self.url, self.schema = split_url(url)
         self._conn: psycopg.Connection[Any] | None = None
         self._kinds: dict[str, Kind] | None = None
@@ -126,13 +129,24 @@ class PostGISStore:
             # write is one explicit transaction (BEGIN ... COMMIT) through _tx.
             conn = psycopg.connect(self.url, autocommit=True)
         except psycopg.OperationalError as e:
-            raise DemineError(
-                f"cannot connect to the demine store at {self.location}: {e}"
+            # the driver's text may echo the connection string: only a scrubbed first line
+            raise StoreUnavailable(
+                f"cannot connect to the demine store at {self.shown}: {self._why(e)}"
             ) from None
+        except psycopg.Error as e:  # a malformed URL (unknown option, bad port...)
+            raise DemineError(f"bad store URL {self.shown}: {self._why(e)}") from None
         set_json_loads(orjson.loads, conn)
         conn.execute(f"SET search_path TO {q(self.schema)}, public")
         conn.execute("SET TIME ZONE 'UTC'")
         return conn
+
+    def _why(self, e: BaseException) -> str:
+        """A driver error's first line, every password masked."""
+        first = (str(e).strip().splitlines() or ["unknown error"])[0]
+        return scrub_secrets(first, self._secrets)
+
+    def __repr__(self) -> str:
+        return f"PostGISStore({self.shown!r})"
 
     def _raw(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
@@ -150,15 +164,15 @@ class PostGISStore:
                 (self.schema,),
             ).fetchone()
             if not ok:
-                raise NotFound(
-                    f"no demine store at {self.location} (schema {self.schema}): run "
+                raise NoStore(
+                    f"no demine store at {self.shown} (schema {self.schema}): run "
                     "'demine init' (or pass --db / set DEMINE_DB)"
                 )
             row = conn.execute("SELECT max(version) FROM demine_schema").fetchone()
             version = (row[0] if row else 0) or 0
             if version > SCHEMA_VERSION:
                 raise DemineError(
-                    f"{self.location} was made by a newer demine (schema {version}; this one "
+                    f"{self.shown} was made by a newer demine (schema {version}; this one "
                     f"knows {SCHEMA_VERSION}): upgrade demine"
                 )
             self._checked = True
@@ -197,10 +211,12 @@ class PostGISStore:
             except _RETRYABLE:
                 if attempt == RETRIES - 1:
                     raise DemineError(
-                        f"the store {self.location} stayed busy with other writers; try again"
+                        f"the store {self.shown} stayed busy with other writers; try again"
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+            except psycopg.errors.DiskFull:  # SQLSTATE 53100: the transaction is rolled back
+                raise StoreFull("the store's disk is full: nothing was written") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- schema -----------------------------------------------------------------------------
@@ -214,7 +230,7 @@ class PostGISStore:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public")
             except psycopg.Error as e:
                 raise DemineError(
-                    f"PostGIS is not installed in {self.location} and could not be: {e}"
+                    f"PostGIS is not installed in {self.shown} and could not be: {self._why(e)}"
                 ) from None
 
         def body(c: psycopg.Connection[Any]) -> None:
