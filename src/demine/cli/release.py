@@ -19,6 +19,7 @@ from demine.cli.common import (
     state,
 )
 from demine.errors import Fault, ValidationError
+from demine.files import write_private
 
 release_app = typer.Typer(
     name="release",
@@ -180,5 +181,5 @@ def certificate_cmd(
         if output is None:
             sys.stdout.write(text + "\n")
         else:
-            output.write_text(text, encoding="utf-8")
+            write_private(output, text)
             _console(stderr=True).print(f"wrote {output}", markup=False)

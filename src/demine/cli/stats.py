@@ -20,6 +20,7 @@ from demine.cli.common import (
     handled,
     state,
 )
+from demine.files import write_private
 
 ByOpt = Annotated[
     str | None,
@@ -178,7 +179,7 @@ def chart_cmd(
         store = _store(db)
         st = compute_stats(store, role=state.role, by=by, name_field=name_field, period=period)
         data = render(st, name, f, lang)
-        out.write_bytes(data)
+        write_private(out, data)
         if as_json:
             _out({"chart": name, "format": f, "file": str(out), "bytes": len(data)})
         else:
@@ -229,7 +230,7 @@ def annual_cmd(
             _synthetic_banner(store, False)
         page = annual_html(store, year, role=state.role, by=by, name_field=name_field, lang=lang)
         html_path = out or Path(f"annual-report-{year}.html")
-        html_path.write_text(page, encoding="utf-8")
+        write_private(html_path, page)
         done: dict[str, Any] = {
             "year": year,
             "html": str(html_path),

@@ -19,6 +19,7 @@ import orjson
 import shapely
 
 from demine.errors import Fault
+from demine.files import open_private
 from demine.geo.checks import GeometryCheck, check_geometries
 from demine.geo.structure import GEOMETRY_TYPES, Flat, check_bbox, flatten, no_gc, type_name
 
@@ -455,7 +456,7 @@ def write_geojson(
         head[k] = v
     prefix = orjson.dumps(head, option=opts)[:-1] + b',"features":[\n'
     own = not hasattr(path, "write")
-    fh: IO[bytes] = open(path, "wb") if own else path  # type: ignore[arg-type,assignment]  # noqa: SIM115
+    fh: IO[bytes] = open_private(path, "wb") if own else path  # type: ignore[arg-type,assignment]
     count = 0
     try:
         fh.write(prefix)

@@ -16,6 +16,7 @@ import orjson
 import shapely
 
 from demine.errors import Fault, ValidationError
+from demine.files import open_private, private_output
 from demine.io.geojson import ParsedFeature, ParsedFile, read_geojson, write_geojson
 
 GEOJSON_SUFFIXES = {".geojson", ".json"}
@@ -294,7 +295,7 @@ def _columns(rows: list[ExportRow]) -> list[str]:
 
 def _write_csv(path: Path, rows: list[ExportRow]) -> int:
     cols = _columns(rows)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["id", *cols, "wkt"])
         for rid, props, geom in rows:
@@ -334,18 +335,17 @@ def _write_gpkg(path: Path, rows: list[ExportRow], *, layer: str, geometry_type:
         "GEOMETRY": "Unknown",
         None: None,
     }.get(geometry_type, "Unknown")
-    if path.exists():
-        path.unlink()
-    write(
-        path,
-        geometry=wkb if gtype else None,
-        field_data=data,
-        fields=cols,
-        layer=layer,
-        driver="GPKG",
-        geometry_type=gtype,
-        crs="EPSG:4326" if gtype else None,
-    )
+    with private_output(path) as tmp:  # GDAL writes it in a 0700 directory; then 0600
+        write(
+            tmp,
+            geometry=wkb if gtype else None,
+            field_data=data,
+            fields=cols,
+            layer=layer,
+            driver="GPKG",
+            geometry_type=gtype,
+            crs="EPSG:4326" if gtype else None,
+        )
     return len(rows)
 
 

@@ -18,6 +18,7 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     ``dst`` is created if needed and must hold no record yet (not even the device-type
     catalogue: the copy brings the source's own).
     """
+    layers = [k for k in src.kinds() if k.is_layer]  # the source must open before dst is made
     dst.init()
     for k in dst.kinds():
         if dst.count(k.name):
@@ -25,7 +26,6 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
                 f"the destination {redact_location(dst.location)} already holds {k.name}: "
                 "copy into an empty store"
             )
-    layers = [k for k in src.kinds() if k.is_layer]
     for k in layers:
         dst.create_layer(k)
     for key, value in src.settings().items():

@@ -21,7 +21,14 @@ import numpy as np
 import orjson
 import shapely
 
-from demine.errors import Conflict, Fault, NotFound, PermissionDenied, ValidationError
+from demine.errors import (
+    Conflict,
+    Fault,
+    NotFound,
+    PermissionDenied,
+    StoreFull,
+    ValidationError,
+)
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
@@ -474,14 +481,20 @@ def _import_file(
             "can be repaired)",
             faults,
         )
-    if kind.is_layer:
-        store.create_layer(kind)
-    res = store.upsert(
-        kind.name,
-        good,
-        actor=options.actor or current_actor(),
-        reason=options.reason or f"import {path.name}",
-    )
+    try:
+        if kind.is_layer:
+            store.create_layer(kind)
+        res = store.upsert(
+            kind.name,
+            good,
+            actor=options.actor or current_actor(),
+            reason=options.reason or f"import {path.name}",
+        )
+    except StoreFull:  # the write was rolled back as a whole
+        raise StoreFull(
+            f"the store's disk is full: nothing was imported from {path.name}; free some "
+            "space and import it again"
+        ) from None
     report.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
     report.created, report.updated, report.unchanged = (
         len(res.created),

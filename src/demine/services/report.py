@@ -22,6 +22,7 @@ from typing import Any
 from demine import __version__
 from demine.demo_data import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 from demine.errors import DemineError, Fault, ValidationError
+from demine.files import write_private
 from demine.services.charts import render
 from demine.services.stats import Period, compute
 
@@ -839,5 +840,5 @@ def html_to_pdf(page_html: str, out: Path, *, lang: str = "en") -> int:
             )
         finally:
             browser.close()
-    out.write_bytes(data)
+    write_private(out, data)
     return len(data)
