@@ -275,6 +275,30 @@ def test_api_never_shows_the_password_when_the_store_is_unreachable(
     }
 
 
+def test_api_without_a_store_is_a_503_naming_no_path(tmp_path: Path) -> None:
+    """A server pointed at no store: 503 everywhere the store is needed (never a 404 as if a
+    collection or record were missing), and the server's file path is not shown."""
+    missing = tmp_path / "private-dir" / "store-not-here.gpkg"
+    app = create_app(str(missing))
+    seen = []
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for u in _urls(app):
+            r = c.get(u)
+            _clean(r.text, "private-dir", ["store-not-here", str(tmp_path)], f"GET {u}")
+            assert r.status_code != 500, u
+            seen.append((u, r.status_code))
+    codes = dict(seen)
+    for u in (
+        "/api/v1/safety/point",
+        "/ogc/collections/hazards/items",
+        "/tiles/hazards/10/619/353.mvt",
+    ):
+        assert codes[u] in (503, 400), (u, codes[u])  # 400: a parameter checked first
+    assert codes["/ogc/collections/hazards/items"] == 503
+    assert codes["/tiles/hazards/10/619/353.mvt"] == 503
+    assert not missing.exists() and not missing.parent.exists()  # nothing made
+
+
 def test_unexpected_errors_are_a_generic_500_and_logged_scrubbed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

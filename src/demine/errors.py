@@ -125,13 +125,12 @@ class StoreUnavailable(DemineError):
     public_detail = "the store is unavailable"
 
 
-class NoStore(NotFound):
+class NoStore(StoreUnavailable):
     """There is no demine store at the configured location (run ``demine init``). For the
-    command line a not-found (exit 3); for an HTTP client the server is not ready (503)."""
+    command line a not-found (exit 3); for an HTTP client the store is unavailable (503) - not
+    a missing record, so no ``except NotFound`` takes it for one."""
 
-    http_status = 503
-    title = "Service Unavailable"
-    public_detail = "the store is unavailable"
+    exit_code = 3
 
 
 class StoreFull(DemineError):
