@@ -76,6 +76,10 @@ run = CliRunner().invoke
         ("postgresql://u:p?ss@db/ma", "postgresql://u:***@db/ma"),  # libpq: ends at '@'
         ("postgresql://u@db/ma?password=pw&sslmode=require", None),
         ("postgresql://db/ma?sslmode=require&PassWord=pw", None),
+        (  # a misspelt password parameter is masked too: only known parameters are shown
+            "postgresql://u@db/ma?pasword=pw&sslmode=require&demine_schema=d",
+            "postgresql://u@db/ma?pasword=***&sslmode=require&demine_schema=d",
+        ),
         (
             "postgresql://demine@db/ma?demine_schema=demine",
             "postgresql://demine@db/ma?demine_schema=demine",
@@ -503,6 +507,31 @@ def test_cli_never_shows_the_password_when_the_store_is_unreachable(
     # nothing written anywhere: no file for the URL, no half-made copy or export
     assert list(work.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:S3cretPlantedM@127.0.0.1:notaport/db",
+        "postgresql://u:S3cretPlantedM@127.0.0.1:1/db?badopt=S3cretPlantedM",
+        "postgresql://u@127.0.0.1:1/db?password=S3cretPlantedM&sslmode=bogus",
+        "postgresql://u:S3cret%PlantedM@127.0.0.1:1/db",
+        "postgresql://u:S3cretPlantedM@[::1/db",
+    ],
+)
+def test_a_malformed_url_never_shows_its_password(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The driver's complaint about a bad URL may quote it: what is shown is scrubbed."""
+    for extra in ([], ["--json"]):
+        r = run(cli, ["--db", url, "list", "hazards", *extra])
+        text = _all_output(r)
+        assert r.exit_code == 2 and "Traceback" not in text, text
+        assert SECRET not in text and "PlantedM" not in text, text
+    with TestClient(create_app(url), raise_server_exceptions=False) as c:
+        r = c.get(f"/api/v1/safety/point?lat={LAT}&lon={LON}")
+        assert r.status_code in (500, 503) and "PlantedM" not in r.text and "u:" not in r.text
+    assert all("PlantedM" not in rec.getMessage() for rec in caplog.records)
 
 
 def test_cli_never_shows_the_right_password(

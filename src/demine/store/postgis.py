@@ -116,7 +116,10 @@ class PostGISStore:
         self.location = url  # the real URL (to open the store again): never show it
         self.shown = redact_location(url)  # the URL as it may be shown: password masked
         self._secrets = location_secrets(url)
-        self.url, self.schema = split_url(url)
+        try:
+            self.url, self.schema = split_url(url)
+        except ValueError as e:  # e.g. "Invalid IPv6 URL"
+            raise DemineError(f"bad store URL {self.shown}: {self._why(e)}") from None
         self._conn: psycopg.Connection[Any] | None = None
         self._kinds: dict[str, Kind] | None = None
         self._checked = False

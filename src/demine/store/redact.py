@@ -17,8 +17,40 @@ from urllib.parse import unquote
 MASK = "***"
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
-# query (or conninfo) parameters that hold a secret
-_SECRET_PARAM = re.compile(r"(?i)((?:^|[?&;])(?:ssl)?password=)[^&#]*")
+# URL query parameters whose values are shown; any other's (password, sslpassword, and a
+# misspelt or unknown one, which might be a password) is masked
+SHOWN_PARAMS = frozenset(
+    {
+        "demine_schema",
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "sslmode",
+        "application_name",
+        "fallback_application_name",
+        "connect_timeout",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "client_encoding",
+        "gssencmode",
+        "channel_binding",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslcrl",
+        "sslsni",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "service",
+    }
+)
 # in free text: scheme://user:SECRET@ ... (libpq ends the user part at the first '@' or '/')
 _URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^:@/\s]*):[^@/\s]*@")
 # in free text: a keyword/value connection string's password=VALUE or password='VALUE'
@@ -32,8 +64,9 @@ def is_url(location: str | os.PathLike[str]) -> bool:
 
 def redact_location(location: str | os.PathLike[str]) -> str:
     """``location`` as it may be shown: a URL's password replaced by ``***``
-    (``postgresql://user:***@host:5432/db``), ``password=`` parameters likewise. A file path
-    comes back as it is."""
+    (``postgresql://user:***@host:5432/db``), and so the value of every query parameter not
+    known to be harmless (``password=``, ``sslpassword=``, a misspelt one). A file path comes
+    back as it is."""
     s = os.fspath(location)
     m = _SCHEME.match(s)
     if not m:
@@ -49,12 +82,16 @@ def redact_location(location: str | os.PathLike[str]) -> str:
             s = s[:start] + user + ":" + MASK + s[end:]
     q = s.find("?")
     if q >= 0:
-        s = s[:q] + _SECRET_PARAM.sub(lambda m_: m_.group(1) + MASK, s[q:])
+        parts = []
+        for part in s[q + 1 :].split("&"):
+            k, eq, v = part.partition("=")
+            parts.append(part if not eq or not v or k.lower() in SHOWN_PARAMS else k + "=" + MASK)
+        s = s[: q + 1] + "&".join(parts)
     return s
 
 
 def location_secrets(location: str | os.PathLike[str]) -> list[str]:
-    """The passwords written in a location (raw and percent-decoded), for
+    """What :func:`redact_location` masks in a location (raw and percent-decoded), for
     :func:`scrub_secrets`."""
     s = os.fspath(location)
     m = _SCHEME.match(s)
@@ -73,7 +110,7 @@ def location_secrets(location: str | os.PathLike[str]) -> list[str]:
     if q >= 0:
         for part in re.split(r"[&;]", s[q + 1 :]):
             k, eq, v = part.partition("=")
-            if eq and k.lower() in ("password", "sslpassword") and v:
+            if eq and v and k.lower() not in SHOWN_PARAMS:
                 out.append(v)
     return sorted({x for p in out for x in (p, unquote(p)) if x}, key=len, reverse=True)
 
