@@ -154,7 +154,8 @@ def store_failure(exc: BaseException) -> DemineError | None:
     """The demine error an unexpected exception from a store's driver stands for, if any:
     a full disk (SQLite "database or disk is full", PostgreSQL SQLSTATE 53100) is
     :class:`StoreFull`; a lost or refused PostgreSQL connection is :class:`StoreUnavailable`.
-    The driver's own text is never carried (it may echo a connection string)."""
+    Of the driver's own text only the first line is carried, scrubbed of passwords (it may
+    echo a connection string)."""
     import sqlite3
 
     if isinstance(exc, DemineError):
