@@ -25,7 +25,8 @@ def _open_fd(path: str | os.PathLike[str], *, truncate: bool) -> int:
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else 0)
     fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), PRIVATE)
     try:
-        os.fchmod(fd, PRIVATE)  # an existing file keeps its mode through O_CREAT: set it
+        if hasattr(os, "fchmod"):  # (not on Windows before 3.13, where modes mean little)
+            os.fchmod(fd, PRIVATE)  # an existing file keeps its mode through O_CREAT: set it
     except BaseException:
         os.close(fd)
         raise
