@@ -31,11 +31,15 @@ def create_app(
     rate_limit_per_minute: int = 600,
     max_limit: int = 10_000,
     threads: int = 4,
+    request_budget_s: float | None = 10.0,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
     ``tile_url``: an optional base-map tile URL template for the map page (the page works
     without one). ``rate_limit_per_minute``: per client, for the public safety API.
+    ``request_budget_s``: the time an OGC item listing (filters) or a vector tile may take
+    before it is answered 503 (None: no limit); they run in threads of their own
+    (demine.api.budget).
     """
 
     @asynccontextmanager
@@ -61,10 +65,15 @@ def create_app(
     app.state.tile_url = tile_url
     app.state.rate_limit_per_minute = rate_limit_per_minute
     app.state.max_limit = max_limit
+    app.state.threads = threads
+    app.state.request_budget_s = request_budget_s if request_budget_s else None
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        extra = getattr(exc, "http_headers", None)  # e.g. Retry-After of a 503
+        if extra:
+            headers = {**(headers or {}), **extra}
         return _problem_response(exc.http_status, exc.to_problem(), headers)
 
     @app.exception_handler(RequestValidationError)
