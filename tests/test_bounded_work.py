@@ -393,6 +393,10 @@ def test_filter_limits(env: Env) -> None:
     pat = "name LIKE '" + "%a" * (MAX_LIKE_PATTERN // 2 + 1) + "'"
     _bad(client.get(ITEMS, params={"filter": pat}), "filter", "MAX_LIKE_PATTERN", "256")
     _bad(client.get(ITEMS, params={"filter": "name LIKE 'abc\\'"}), "filter", "escape")
+    nested = "T_AFTER(reported_on, " * 300 + "DATE('2020-01-01')" + ")" * 300
+    t0 = time.monotonic()
+    _bad(client.get(ITEMS, params={"filter": nested}), "filter", "nested too deeply")
+    assert time.monotonic() - t0 < 10.0  # each level was rescanned: quadratic before
     # just under the limits is fine
     ok = " OR ".join(["name = 'a'"] * 100)
     assert client.get(ITEMS, params={"filter": ok}).status_code == 200

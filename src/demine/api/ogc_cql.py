@@ -188,9 +188,14 @@ def _split_call(text: str, start: int) -> tuple[list[str], int]:
     raise FilterError("unbalanced parentheses in the filter")
 
 
-def _rewrite(text: str) -> str:
+MAX_REWRITE_DEPTH = 32  # T_ functions inside T_ functions: each level rescans its arguments
+
+
+def _rewrite(text: str, depth: int = 0) -> str:
     """CQL2 text as pygeofilter 0.4 reads it: ``T_AFTER(a, b)`` becomes ``(a T_AFTER b)`` and
     ``INTERVAL('2024-01-01', '..')`` gets full date-times (open ends as far-away instants)."""
+    if depth > MAX_REWRITE_DEPTH:
+        raise FilterError("the filter is nested too deeply")
     out: list[str] = []
     i = 0
     quote = False
@@ -213,7 +218,8 @@ def _rewrite(text: str) -> str:
             args, end = _split_call(text, m.end() - 1)
             if len(args) != 2:
                 raise FilterError(f"{name} takes two arguments")
-            out.append(f"({_rewrite(args[0].strip())} {name} {_rewrite(args[1].strip())})")
+            a, b = (_rewrite(x.strip(), depth + 1) for x in args)
+            out.append(f"({a} {name} {b})")
             i = end
             continue
         m = _BBOX.match(text, i) if (i == 0 or not text[i - 1].isalnum()) else None
