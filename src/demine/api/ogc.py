@@ -619,9 +619,15 @@ def _items(request: Request, cid: str, budget: Budget) -> Response:
             it.close()
     else:
         page = []
-        for r in store.list(kind.name, limit=limit + 1, offset=offset):
-            budget.tick()
-            page.append(r)
+        rows = store.list(kind.name, limit=limit + 1, offset=offset)
+        try:
+            for r in rows:
+                budget.tick()
+                page.append(r)
+        finally:  # also when the budget runs out: the cursor is not left open
+            close_rows = getattr(rows, "close", None)
+            if close_rows is not None:
+                close_rows()
     more = len(page) > limit
     page = page[:limit]
 
