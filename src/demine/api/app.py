@@ -95,11 +95,15 @@ def create_app(
     rate_limit_per_minute: int = 600,
     max_limit: int = 10_000,
     threads: int = 4,
+    request_budget_s: float | None = 10.0,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
     ``tile_url``: an optional base-map tile URL template for the map page (the page works
     without one). ``rate_limit_per_minute``: per client, for the public safety API.
+    ``request_budget_s``: the time an OGC item listing (filters) or a vector tile may take
+    before it is answered 503 (None: no limit); they run in threads of their own
+    (demine.api.budget).
     """
 
     @asynccontextmanager
@@ -125,12 +129,19 @@ def create_app(
     app.state.tile_url = tile_url
     app.state.rate_limit_per_minute = rate_limit_per_minute
     app.state.max_limit = max_limit
+    app.state.threads = threads
+    app.state.request_budget_s = request_budget_s if request_budget_s else None
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:
-        if exc.http_status >= 500:
+        # a 5xx says nothing of the server, unless its message is written for clients
+        # (a request over its time budget)
+        if exc.http_status >= 500 and not getattr(exc, "client_safe", False):
             return _server_error(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        extra = getattr(exc, "http_headers", None)  # e.g. Retry-After of a 503
+        if extra:
+            headers = {**(headers or {}), **extra}
         body = exc.to_problem()
         body["detail"] = scrub_secrets(str(body["detail"]))
         return _problem_response(exc.http_status, body, headers)

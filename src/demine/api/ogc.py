@@ -23,6 +23,7 @@ import shapely
 from fastapi import APIRouter, Depends, Request, Response
 
 from demine.api import ogc_html
+from demine.api.budget import Budget, run_budgeted
 from demine.api.deps import Principal, Unauthorized, principal
 from demine.api.ogc_cql import FilterError, compile_filter, queryables_schema
 from demine.api.ogc_crs import (
@@ -57,6 +58,7 @@ JSON = "application/json"
 HTML = "text/html"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_LIMIT = 100
+MAX_OFFSET = 1_000_000_000  # far beyond any store; keeps SQL's 64-bit OFFSET from overflowing
 
 # the main date of each kind: what ?datetime= filters on
 DATE_FIELD = {
@@ -388,13 +390,18 @@ def _number(text: str, param: str) -> float:
     return v
 
 
-def _int(text: str, param: str, minimum: int) -> int:
-    try:
-        v = int(text.strip())
-    except ValueError:
-        raise BadRequest(f"{param} must be a whole number, not {text!r}", param) from None
+def _int(text: str, param: str, minimum: int, maximum: int | None = None) -> int:
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    t = text.strip()
+    digits = t[1:] if t[:1] in ("+", "-") else t
+    if not (digits.isascii() and digits.isdigit()):
+        raise BadRequest(f"{param} must be a whole number, not {shown!r}", param)
+    # beyond 30 digits the value only matters as "huge" (int() of 5,000 digits is refused)
+    v = int(t) if len(digits) <= 30 else (-1 if t[0] == "-" else 1) * 10**30
     if v < minimum:
-        raise BadRequest(f"{param} must be at least {minimum}, not {v}", param)
+        raise BadRequest(f"{param} must be at least {minimum}, not {shown.strip()}", param)
+    if maximum is not None and v > maximum:
+        raise BadRequest(f"{param} must be at most {maximum}, not {shown.strip()}", param)
     return v
 
 
@@ -535,7 +542,12 @@ def _crs_header(crs: str) -> dict[str, str]:
 
 
 @router.get("/collections/{cid}/items")
-def items(request: Request, cid: str) -> Response:
+async def items(request: Request, cid: str) -> Response:
+    """Runs under the request budget, in the threads for heavy work (demine.api.budget)."""
+    return await run_budgeted(request, _items, request, cid)
+
+
+def _items(request: Request, cid: str, budget: Budget) -> Response:
     _check_params(request, ITEMS_PARAMS)
     html = _want_html(request)
     store, who = _context(request)
@@ -544,7 +556,7 @@ def items(request: Request, cid: str) -> Response:
     max_limit = int(request.app.state.max_limit)
     limit = min(_int(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
     limit = min(limit, max_limit)
-    offset = _int(q["offset"], "offset", 0) if "offset" in q else 0
+    offset = _int(q["offset"], "offset", 0, MAX_OFFSET) if "offset" in q else 0
     crs = _crs_param(request, "crs")
     bbox_crs = _crs_param(request, "bbox-crs")
     filter_crs = _crs_param(request, "filter-crs")
@@ -583,6 +595,7 @@ def items(request: Request, cid: str) -> Response:
         src = store.list(kind.name, bbox=box if kind.geometry_type else None)
         try:
             for r in src:
+                budget.tick()
                 if all(t(r) for t in tests):
                     yield r
         finally:
@@ -605,7 +618,16 @@ def items(request: Request, cid: str) -> Response:
         finally:
             it.close()
     else:
-        page = list(store.list(kind.name, limit=limit + 1, offset=offset))
+        page = []
+        rows = store.list(kind.name, limit=limit + 1, offset=offset)
+        try:
+            for r in rows:
+                budget.tick()
+                page.append(r)
+        finally:  # also when the budget runs out: the cursor is not left open
+            close_rows = getattr(rows, "close", None)
+            if close_rows is not None:
+                close_rows()
     more = len(page) > limit
     page = page[:limit]
 
@@ -639,9 +661,14 @@ def items(request: Request, cid: str) -> Response:
         links.append(_link(url(offset + limit), "next", fmt_here, "Next page"))
     if offset > 0:
         links.append(_link(url(max(0, offset - limit)), "prev", fmt_here, "Previous page"))
+    features = []
+    for r in page:
+        budget.tick()
+        features.append(feature(kind, r, who.role, crs, base))
+    budget.check()
     body: dict[str, Any] = {
         "type": "FeatureCollection",
-        "features": [feature(kind, r, who.role, crs, base) for r in page],
+        "features": features,
         "links": links,
         "timeStamp": now_utc(),
         "numberReturned": len(page),

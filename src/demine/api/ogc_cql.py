@@ -5,6 +5,10 @@ records, by a small interpreter of the syntax tree: comparisons, LIKE, IN, BETWE
 AND/OR/NOT, every spatial function (S_INTERSECTS ... S_CROSSES, with shapely) and every temporal
 function (T_AFTER ... T_INTERSECTS, on date and date-time fields). A filter may only name the
 properties the caller's role may read (the collection's queryables) and ``geometry``.
+
+Work is bounded: a filter is at most ``MAX_FILTER_BYTES`` long and ``MAX_FILTER_NODES`` nodes, a
+LIKE pattern at most ``MAX_LIKE_PATTERN`` characters, and LIKE is matched in linear time by
+:mod:`demine.api.ogc_like` (never by a backtracking regular expression).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import numpy as np
 import orjson
+import pygeofilter.parsers.cql2_json.parser as _json_parser
+import pygeofilter.parsers.cql2_text.parser as _text_parser
+import pygeofilter.parsers.iso8601 as _iso8601
 import shapely
 from pygeofilter import ast, values
 from pygeofilter.cql2 import TEMPORAL_PREDICATES_MAP
@@ -22,6 +30,7 @@ from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 
 from demine.api.ogc_crs import CRS84, to_crs84
+from demine.api.ogc_like import LikePatternError, compile_like
 from demine.model.kinds import Kind
 from demine.model.schema import FieldSpec, FieldType, Record
 from demine.services.access import can_read_field
@@ -35,6 +44,38 @@ class TimeIntersects(ast.TimeOverlaps):  # type: ignore[misc]
 
 # the fix is registered once, for both parsers (they share this table)
 TEMPORAL_PREDICATES_MAP["t_intersects"] = TimeIntersects
+
+# Limits on the work one filter may ask for (docs/ogc-api.md, "Limits").
+MAX_FILTER_BYTES = 8192  # the filter's text, UTF-8
+MAX_FILTER_NODES = 500  # conditions, values and list items of its syntax tree
+MAX_LIKE_PATTERN = 256  # characters of one LIKE pattern
+
+
+def _rfc3339(value: Any) -> datetime:
+    """A timestamp of a filter, strictly RFC 3339 / ISO 8601.
+
+    pygeofilter 0.4 hands timestamps to ``dateparser``, which takes 20-90 ms each (a few hundred
+    in one filter hold a worker for seconds) and reads free text such as 'next week'."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+# both parsers look the function up in their module when they meet a timestamp
+_iso8601.parse_datetime = _rfc3339
+_json_parser.parse_datetime = _rfc3339
+
+# pygeofilter builds its Lark parser with debug=True, which prints the whole parser state stack
+# (about 10 kB) to stdout for every filter whose values cannot be read: a log flood on demand
+_lalr: Any = _text_parser.parser
+for _attr in ("parser", "parser", "parser"):  # Lark -> frontend -> LALR_Parser -> _Parser
+    _lalr = getattr(_lalr, _attr, None)
+if _lalr is not None and hasattr(_lalr, "debug"):
+    _lalr.debug = False
 
 
 class FilterError(ValueError):
@@ -147,9 +188,14 @@ def _split_call(text: str, start: int) -> tuple[list[str], int]:
     raise FilterError("unbalanced parentheses in the filter")
 
 
-def _rewrite(text: str) -> str:
+MAX_REWRITE_DEPTH = 32  # T_ functions inside T_ functions: each level rescans its arguments
+
+
+def _rewrite(text: str, depth: int = 0) -> str:
     """CQL2 text as pygeofilter 0.4 reads it: ``T_AFTER(a, b)`` becomes ``(a T_AFTER b)`` and
     ``INTERVAL('2024-01-01', '..')`` gets full date-times (open ends as far-away instants)."""
+    if depth > MAX_REWRITE_DEPTH:
+        raise FilterError("the filter is nested too deeply")
     out: list[str] = []
     i = 0
     quote = False
@@ -172,7 +218,8 @@ def _rewrite(text: str) -> str:
             args, end = _split_call(text, m.end() - 1)
             if len(args) != 2:
                 raise FilterError(f"{name} takes two arguments")
-            out.append(f"({_rewrite(args[0].strip())} {name} {_rewrite(args[1].strip())})")
+            a, b = (_rewrite(x.strip(), depth + 1) for x in args)
+            out.append(f"({a} {name} {b})")
             i = end
             continue
         m = _BBOX.match(text, i) if (i == 0 or not text[i - 1].isalnum()) else None
@@ -245,8 +292,12 @@ def compile_filter(
     text: str, lang: str, kind: Kind, role: str, filter_crs: str = CRS84
 ) -> Predicate:
     """A predicate over records, or FilterError (a 400) saying what is wrong."""
-    if len(text) > 100_000:
-        raise FilterError("the filter is longer than 100,000 characters")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILTER_BYTES:
+        raise FilterError(
+            f"the filter is {size} bytes long; the limit is {MAX_FILTER_BYTES} bytes "
+            "(MAX_FILTER_BYTES)"
+        )
     try:
         if lang == "cql2-json":
             try:
@@ -280,6 +331,15 @@ class _Compiler:
         self.kind = kind
         self.fields = queryable_fields(kind, role)
         self.crs = filter_crs
+        self.nodes = 0
+
+    def _count(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_FILTER_NODES:
+            raise FilterError(
+                f"the filter has more than {MAX_FILTER_NODES} nodes (conditions, values, list "
+                f"items); the limit is {MAX_FILTER_NODES} (MAX_FILTER_NODES)"
+            )
 
     def build(self, node: Any) -> Predicate:
         try:
@@ -289,6 +349,7 @@ class _Compiler:
 
     # conditions
     def cond(self, node: Any) -> Predicate:
+        self._count()
         if isinstance(node, ast.And):
             a, b = self.cond(node.lhs), self.cond(node.rhs)
             return lambda r: a(r) and b(r)
@@ -321,7 +382,7 @@ class _Compiler:
             return self.spatial(node)
         if isinstance(node, ast.BBox):
             g = self.value(node.lhs)
-            box = self._geom(shapely.box(node.minx, node.miny, node.maxx, node.maxy))
+            box = self._geom(_box(node.minx, node.miny, node.maxx, node.maxy))
             return lambda r: _intersects(g(r), box)
         if isinstance(node, ast.Attribute):
             v = self.value(node)
@@ -329,20 +390,26 @@ class _Compiler:
         raise FilterError(f"unsupported in filters: {_describe(node)}")
 
     def _geom(self, g: Any) -> Any:
-        return to_crs84(g, self.crs)
+        _finite(g, "in the filter")
+        g = to_crs84(g, self.crs)
+        _finite(g, "in CRS84 (outside the area of filter-crs)")
+        return g
 
     # values
     def value(self, node: Any) -> _Value:
+        self._count()
         if isinstance(node, ast.Attribute):
             return self.attribute(node.name)
         if isinstance(node, values.Geometry):
             try:
                 g = self._geom(shapely.geometry.shape(node.geometry))
+            except FilterError:
+                raise
             except Exception as e:
                 raise FilterError(f"bad geometry in the filter: {e}") from None
             return lambda r: g
         if isinstance(node, values.Envelope):
-            g = self._geom(shapely.box(node.x1, node.y1, node.x2, node.y2))
+            g = self._geom(_box(node.x1, node.y1, node.x2, node.y2))
             return lambda r: g
         if isinstance(node, values.Interval):
             iv = (_instant(node.start, False), _instant(node.end, True))
@@ -350,7 +417,7 @@ class _Compiler:
         if isinstance(node, (str, int, float, bool, date, datetime)):
             lit = node
             return lambda r: lit
-        if isinstance(node, ast.Function) and node.name.lower() in ("casei", "accenti"):
+        if isinstance(node, ast.Function) and node.name.lower() in _FOLD:
             if len(node.arguments) != 1:
                 raise FilterError(f"{node.name} takes one argument")
             inner = self.value(node.arguments[0])
@@ -411,25 +478,45 @@ class _Compiler:
         return test
 
     def like(self, node: Any) -> Predicate:
-        from pygeofilter.util import like_pattern_to_re
-
-        if not isinstance(node.pattern, str):
+        """LIKE per CQL2: ``%`` any characters, ``_`` one, ``\\`` escapes; matched in linear
+        time (ogc_like). ``CASEI('pattern')`` folds the pattern as ``CASEI(prop)`` the value."""
+        pattern, fold = node.pattern, bool(node.nocase)
+        if (
+            isinstance(pattern, ast.Function)
+            and pattern.name.lower() in _FOLD
+            and len(pattern.arguments) == 1
+        ):
+            pattern, fold = pattern.arguments[0], True
+        if not isinstance(pattern, str):
             raise FilterError("LIKE needs a text pattern")
-        rx = like_pattern_to_re(
-            node.pattern, node.nocase, node.wildcard, node.singlechar, node.escapechar
-        )
+        if len(pattern) > MAX_LIKE_PATTERN:
+            raise FilterError(
+                f"the LIKE pattern is {len(pattern)} characters long; the limit is "
+                f"{MAX_LIKE_PATTERN} (MAX_LIKE_PATTERN)"
+            )
+        try:
+            pat = compile_like(pattern, casefold=fold)
+        except LikePatternError as e:
+            raise FilterError(str(e)) from None
         v = self.value(node.lhs)
         neg = bool(node.not_)
+        match = pat.match
 
         def test(r: Record) -> bool:
             x = v(r)
             if x is None:
                 return False
-            return (rx.fullmatch(str(x)) is not None) != neg
+            s = x if isinstance(x, str) else str(x)
+            return match(s.casefold() if fold else s) != neg
 
         return test
 
     def in_(self, node: Any) -> Predicate:
+        if not isinstance(node.sub_nodes, (list, tuple)):
+            raise FilterError(
+                "IN takes a list of values as its second argument, e.g. "
+                '{"op": "in", "args": [{"property": "status"}, ["open", "closed"]]}'
+            )
         v = self.value(node.lhs)
         opts = [self.value(o) for o in node.sub_nodes]
         neg = bool(node.not_)
@@ -479,6 +566,24 @@ class _Compiler:
 
 def _describe(node: Any) -> str:
     return type(node).__name__
+
+
+# CASEI (pygeofilter 0.4 reads it as a function named 'lower') and ACCENTI: case folding
+_FOLD = ("casei", "lower", "accenti")
+
+
+def _box(x0: Any, y0: Any, x1: Any, y1: Any) -> Any:
+    nums = (x0, y0, x1, y1)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
+        raise FilterError("a bbox takes 4 or 6 numbers")
+    return shapely.box(*nums)
+
+
+def _finite(g: Any, where: str) -> None:
+    if not isinstance(g, shapely.Geometry):
+        raise FilterError("bad geometry in the filter")
+    if not bool(np.isfinite(shapely.get_coordinates(g)).all()):
+        raise FilterError(f"a geometry of the filter has a coordinate that is not finite {where}")
 
 
 def _intersects(a: Any, b: Any) -> bool:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -22,7 +24,8 @@ import orjson
 import shapely
 from fastapi import APIRouter, Path, Request, Response
 
-from demine.api.deps import PrincipalDep, StoreDep
+from demine.api.budget import Budget, run_budgeted
+from demine.api.deps import Principal, PrincipalDep, StoreDep
 from demine.errors import DemineError, NotFound
 from demine.model.kinds import Kind
 from demine.services.access import (
@@ -107,8 +110,18 @@ def _mvt_value(v: Any) -> Any:
     return orjson.dumps(v, default=str).decode()
 
 
+def _no_check() -> None:
+    return None
+
+
 def tile_features(
-    store: Store, kind: Kind, role: str, z: int, x: int, y: int
+    store: Store,
+    kind: Kind,
+    role: str,
+    z: int,
+    x: int,
+    y: int,
+    check: Callable[[], None] = _no_check,
 ) -> list[dict[str, Any]]:
     """The features of one tile, in tile units, ready for ``mapbox_vector_tile.encode``.
 
@@ -117,13 +130,15 @@ def tile_features(
     point at its envelope's centre (``tiny``); when more than ``CLUSTER_MIN`` are tiny, they are
     counted per ``CELL`` × ``CELL`` cell instead (``cluster``, ``count``), which keeps a zoomed-out
     tile of a million-feature layer small and fast. Only features big enough to see have their
-    geometry decoded, clipped and simplified (vectorised).
+    geometry decoded, clipped and simplified (vectorised). ``check`` is called between the
+    phases (the request budget: it raises to stop the work).
     """
     to_tile = _to_tile(z, x, y)
     lo, hi = -BUFFER, EXTENT + BUFFER
     ids, env = store.envelopes(kind.name, tile_bounds(z, x, y, BUFFER))
     if not ids:
         return []
+    check()
     corners = to_tile(np.concatenate([env[:, [0, 1]], env[:, [2, 3]]]))
     n = len(ids)
     x0, y1 = corners[:n, 0], corners[:n, 1]  # tile y runs down: minx, miny -> left, bottom
@@ -151,6 +166,7 @@ def tile_features(
     if not len(wanted):
         return feats
     recs = store.get_many(kind.name, [ids[i] for i in wanted.tolist()])
+    check()
     recs = [
         r
         for r in recs
@@ -168,9 +184,12 @@ def tile_features(
         # MVT wants exterior rings of positive area in tile units (y down): orient them here,
         # all at once, so the encoder need not rebuild every polygon to check
         clipped = shapely.orient_polygons(clipped, exterior_cw=False)
+    check()
     big_iter = iter(clipped.tolist())
     rep_iter = iter(reps.tolist())
-    for rec, sm in zip(recs, small.tolist(), strict=True):
+    for i, (rec, sm) in enumerate(zip(recs, small.tolist(), strict=True)):
+        if i % 256 == 255:
+            check()
         props = {k: _mvt_value(v) for k, v in visible_properties(kind, rec, role).items()}
         props = {k: v for k, v in props.items() if v is not None}
         props["id"] = rec.id
@@ -217,17 +236,29 @@ def readable_kind(store: Store, collection: str, role: str) -> Kind:
     return kind
 
 
+# the tile cache: bounded both in entries and in bytes (anyone can ask for any of the 4^22
+# tiles of a zoom-22 pyramid, most of them empty, each a distinct key)
+CACHE_MAX_ENTRIES = 20_000
+CACHE_MAX_BYTES = 256 * 2**20
+ENTRY_OVERHEAD = 200  # bytes an entry costs besides its tile (key, dict slot): empty ones too
+
+
 class _LRU:
     """Encoded tiles, keyed by the data version, so a change to the data is never served
-    stale; bounded in bytes."""
+    stale; least recently used first out, bounded in entries and in bytes (every entry counts
+    ``ENTRY_OVERHEAD`` bytes more than its tile, so empty tiles are bounded too)."""
 
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
-        from collections import OrderedDict
-
+    def __init__(
+        self, max_bytes: int = CACHE_MAX_BYTES, max_entries: int = CACHE_MAX_ENTRIES
+    ) -> None:
         self.items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self.bytes = 0
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
         self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.items)
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self.lock:
@@ -237,14 +268,19 @@ class _LRU:
             return v
 
     def put(self, key: tuple[Any, ...], value: bytes) -> None:
+        size = len(value) + ENTRY_OVERHEAD
+        if size > self.max_bytes:
+            return  # a tile bigger than the whole cache is not kept
         with self.lock:
             if key in self.items:
                 return
             self.items[key] = value
-            self.bytes += len(value)
-            while self.bytes > self.max_bytes and self.items:
+            self.bytes += size
+            while self.items and (
+                self.bytes > self.max_bytes or len(self.items) > self.max_entries
+            ):
                 _, old = self.items.popitem(last=False)
-                self.bytes -= len(old)
+                self.bytes -= len(old) + ENTRY_OVERHEAD
 
 
 def _tile_cache(request: Request) -> _LRU:
@@ -281,7 +317,7 @@ def _cache_headers(response: Response, public: bool) -> None:
     },
     response_class=Response,
 )
-def tile(
+async def tile(
     request: Request,
     collection: str,
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description="Zoom level")],
@@ -290,13 +326,30 @@ def tile(
     s: StoreDep,
     who: PrincipalDep,
 ) -> Response:
+    # under the request budget, in the threads for heavy work (demine.api.budget); the store
+    # dependency is a proxy to the calling thread's connection, safe in that thread
+    return await run_budgeted(request, _tile, request, collection, z, x, y, s, who)
+
+
+def _tile(
+    request: Request,
+    collection: str,
+    z: int,
+    x: int,
+    y: int,
+    s: Store,
+    who: Principal,
+    budget: Budget,
+) -> Response:
     check_tile(z, x, y)
     kind = readable_kind(s, collection, who.role)
     cache = _tile_cache(request)
     key = (kind.name, z, x, y, who.role, s.data_version(kind.name))
     data = cache.get(key)
     if data is None:
-        data = encode_tile(kind.name, tile_features(s, kind, who.role, z, x, y))
+        feats = tile_features(s, kind, who.role, z, x, y, budget.check)
+        budget.check()
+        data = encode_tile(kind.name, feats)
         cache.put(key, data)
     etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
     resp = Response(status_code=204) if not data else Response(data, media_type=MVT)

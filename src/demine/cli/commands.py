@@ -694,7 +694,9 @@ def demo(
         _serve(db, host, port, None)
 
 
-def _serve(db: str, host: str, port: int, tile_url: str | None) -> None:
+def _serve(
+    db: str, host: str, port: int, tile_url: str | None, request_budget: float = 10.0
+) -> None:
     import uvicorn
 
     from demine.api import create_app
@@ -702,7 +704,7 @@ def _serve(db: str, host: str, port: int, tile_url: str | None) -> None:
     from demine.store.redact import redact_location
 
     open_store(db).kinds()  # fail early and clearly if there is no store
-    app = create_app(db, tile_url=tile_url)
+    app = create_app(db, tile_url=tile_url, request_budget_s=request_budget)
     _console(stderr=True).print(
         f"serving {redact_location(db)} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False
     )
@@ -722,13 +724,22 @@ def serve(
             "({z}/{x}/{y}); the page works without one.",
         ),
     ] = None,
+    request_budget: Annotated[
+        float,
+        typer.Option(
+            "--request-budget",
+            min=0.0,
+            help="Seconds an OGC item listing (filter) or a vector tile may take before it is "
+            "answered 503 with Retry-After (0: no limit).",
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.cli.common import state
     from demine.store.base import default_location
 
     with handled(False):
-        _serve(default_location(db or state.db), host, port, tile_url)
+        _serve(default_location(db or state.db), host, port, tile_url, request_budget)
 
 
 @app.command()
