@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,11 +31,20 @@ def create_app(
     rate_limit_per_minute: int = 600,
     max_limit: int = 10_000,
     threads: int = 4,
+    # the edge limits (demine.api.edge, docs/web.md "Limits"):
+    max_body_bytes: int = 16 * 2**20,
+    trusted_proxies: Sequence[str] = (),
+    max_route_m: float = 1_000_000.0,
+    max_route_vertices: int = 10_000,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
     ``tile_url``: an optional base-map tile URL template for the map page (the page works
-    without one). ``rate_limit_per_minute``: per client, for the public safety API.
+    without one). ``rate_limit_per_minute``: per client (0: none), for every endpoint that costs
+    work (a vector tile counts a quarter). ``trusted_proxies``: the addresses or CIDRs of the
+    reverse proxies whose ``X-Forwarded-For`` is believed (none by default).
+    ``max_body_bytes``: the largest request body (0: none). ``max_route_m`` and
+    ``max_route_vertices``: the caps of a safety route.
     """
 
     @asynccontextmanager
@@ -61,6 +70,16 @@ def create_app(
     app.state.tile_url = tile_url
     app.state.rate_limit_per_minute = rate_limit_per_minute
     app.state.max_limit = max_limit
+    app.state.max_route_m = float(max_route_m)
+    app.state.max_route_vertices = int(max_route_vertices)
+    from demine.api.edge import add_edge_middleware
+
+    add_edge_middleware(
+        app,
+        max_body_bytes=max_body_bytes,
+        rate_limit_per_minute=rate_limit_per_minute,
+        trusted_proxies=trusted_proxies,
+    )
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:
