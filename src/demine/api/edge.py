@@ -68,12 +68,45 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse(send: Send, exc: DemineError, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def _refuse(
+    send: Send, exc: DemineError, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     await send_problem(send, exc.http_status, exc.to_problem(), headers)
 
 
 def _header(scope: Scope, name: bytes) -> list[bytes]:
     return [v for k, v in scope.get("headers", ()) if k == name]
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 2**10,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 2**20,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 2**30,
+}
+
+
+def parse_size(text: str) -> int:
+    """``16MiB``, ``512KiB``, ``10MB``, ``1048576`` as bytes; ValueError naming what is wrong."""
+    t = text.strip().lower().replace(" ", "")
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(num) :]
+    try:
+        value = float(num)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size: a number of bytes, or e.g. 16MiB") from None
+    if unit not in _UNITS or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{text!r} is not a size: a number of bytes, or with B, KB, MB, GB, KiB, MiB, GiB"
+        )
+    return int(value * _UNITS[unit])
 
 
 # --- client address ------------------------------------------------------------------------------

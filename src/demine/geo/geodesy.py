@@ -352,32 +352,72 @@ def distance_line_to_geometries(
     have = np.array([g is not None and not g.is_empty for g in arr], bool)
     targets = arr[have]
     dense_geoms = shapely.segmentize(targets, 0.01)
-    tree = shapely.STRtree(targets) if max_m is not None else None
-    best = np.full(len(targets), np.inf)
+    pieces: list[tuple[int, int]] = []
     start = 0
     while start < len(dense) - 1:
         end = int(np.searchsorted(cum, cum[start] + piece_m, side="right")) - 1
         end = max(end, start + 1)
-        part = dense[start : end + 1]
+        pieces.append((start, end))
         start = end
-        if tree is not None and max_m is not None:
-            dlat, dlon = lonlat_window(float(part[:, 1].min()), float(part[:, 1].max()), max_m)
-            near = [
-                tree.query(shapely.box(*b))
-                for b in lon_boxes(
-                    (
-                        float(part[:, 0].min()) - dlon,
-                        max(-90.0, float(part[:, 1].min()) - dlat),
-                        float(part[:, 0].max()) + dlon,
-                        min(90.0, float(part[:, 1].max()) + dlat),
-                    )
-                )
-            ]
-            idx = np.unique(np.concatenate(near)).astype(np.int64)
-            if not len(idx):
-                continue
-        else:
-            idx = np.arange(len(targets))
+    pb = np.array(
+        [[*dense[a : b + 1].min(axis=0), *dense[a : b + 1].max(axis=0)] for a, b in pieces]
+    )
+    # a lower bound of each (geometry, piece) distance: measure a piece only where it may be
+    # nearer than the nearest piece measured so far (and within max_m)
+    lower = _box_gap_m(shapely.bounds(targets), pb)
+    limit = np.inf if max_m is None else float(max_m)
+    best = np.full(len(targets), np.inf)
+    rows = np.arange(len(targets))
+    first = np.argmin(lower, axis=1)
+    near = lower[rows, first] <= limit
+    _measure(dense, pieces, dense_geoms, rows[near], first[near], best)
+    more = (lower < best[:, None]) & (lower <= limit)
+    more[rows, first] = False
+    gi, pi = np.nonzero(more)
+    _measure(dense, pieces, dense_geoms, gi, pi, best)
+    out[have] = best
+    out[~have] = np.nan
+    return out
+
+
+def _box_gap_m(boxes: FloatArray, pieces: FloatArray) -> FloatArray:
+    """A lower bound, in metres, of the distance between each box (rows, within ±180) and each
+    piece's box (columns; longitudes may leave ±180): the gaps in latitude and longitude at the
+    smallest metres per degree over both boxes, less 2 %."""
+    b = boxes[:, None, :]
+    p = pieces[None, :, :]
+    gy = np.maximum(0.0, np.maximum(b[..., 1] - p[..., 3], p[..., 1] - b[..., 3]))
+    gx = np.full(gy.shape, np.inf)
+    for shift in (-360.0, 0.0, 360.0):
+        g = np.maximum(
+            0.0, np.maximum(b[..., 0] + shift - p[..., 2], p[..., 0] - b[..., 2] - shift)
+        )
+        gx = np.minimum(gx, g)
+    top = np.maximum(
+        np.maximum(np.abs(b[..., 1]), np.abs(b[..., 3])),
+        np.maximum(np.abs(p[..., 1]), np.abs(p[..., 3])),
+    )
+    kx = 111_320.0 * np.cos(np.radians(np.minimum(top, 90.0)))
+    out: FloatArray = 0.98 * np.hypot(gx * kx, gy * 110_574.0)
+    return out
+
+
+def _measure(
+    dense: FloatArray,
+    pieces: list[tuple[int, int]],
+    geoms: npt.NDArray[np.object_],
+    gi: IntArray,
+    pi: IntArray,
+    best: FloatArray,
+) -> None:
+    """``best[g]`` lowered to the distance from piece ``p`` for each pair (g, p), measured in
+    an azimuthal equidistant projection centred on the piece's middle."""
+    order = np.argsort(pi, kind="stable")
+    gi, pi = gi[order], pi[order]
+    for j in np.unique(pi):
+        idx = gi[pi == j]
+        a, b = pieces[int(j)]
+        part = dense[a : b + 1]
         mid = part[len(part) // 2]
         tr = _aeqd(float(mid[0]), float(mid[1]))
 
@@ -387,8 +427,5 @@ def distance_line_to_geometries(
 
         px, py = tr(part[:, 0], part[:, 1])
         pline = shapely.linestrings(np.column_stack([px, py]))
-        proj = shapely.transform(dense_geoms[idx], fwd)
+        proj = shapely.transform(geoms[idx], fwd)
         best[idx] = np.minimum(best[idx], shapely.distance(pline, proj))
-    out[have] = best
-    out[~have] = np.nan
-    return out

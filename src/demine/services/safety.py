@@ -20,7 +20,7 @@ from demine.store.base import Store
 MAX_RADIUS_M = 100_000.0
 MAX_ROUTE_M = 1_000_000.0  # a route's geodesic length, vertex to vertex (default cap)
 MAX_ROUTE_VERTICES = 10_000  # positions in a route (default cap)
-_ROUTE_QUERY_M = 50_000.0  # the route is looked up in the store in stretches of this length
+_ROUTE_QUERY_M = 50_000.0  # the route is looked up in stretches of this length (or 4 radii)
 _M_PER_DEG_LAT = 110_574.0  # the smallest metres per degree of latitude on WGS 84
 
 
@@ -183,7 +183,8 @@ def check_route(
     xy[:, 0] = unwrap_longitudes(xy[:, 0])
     # look the route up stretch by stretch (each at most _ROUTE_QUERY_M long): boxes around
     # each stretch, not one box around the whole route
-    dense = densify_m(xy, _ROUTE_QUERY_M / 2)
+    stretch = max(_ROUTE_QUERY_M, 4 * radius_m)  # neighbouring boxes overlap by 2 radii
+    dense = densify_m(xy, stretch / 2)
     cum = np.concatenate(
         [
             [0.0],
@@ -193,7 +194,7 @@ def check_route(
     boxes: list[tuple[float, float, float, float]] = []
     start = 0
     while True:
-        end = int(np.searchsorted(cum, cum[start] + _ROUTE_QUERY_M, side="right")) - 1
+        end = int(np.searchsorted(cum, cum[start] + stretch, side="right")) - 1
         end = min(len(dense) - 1, max(end, start + 1))
         part = dense[start : end + 1]
         dlat, dlon = lonlat_window(float(part[:, 1].min()), float(part[:, 1].max()), radius_m)
