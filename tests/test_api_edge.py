@@ -106,6 +106,22 @@ def test_point_near_the_antimeridian_finds_the_far_side(pacific: Any) -> None:
     assert {"east", "west", "edge"} <= names and "ukraine" not in names
 
 
+def test_cli_check_near_the_antimeridian(pacific: Any) -> None:
+    from typer.testing import CliRunner
+
+    from demine.cli.app import app as cli
+
+    client, _ = pacific
+    location = client.app.state.stores.location
+    lon, _, _ = GEOD.fwd(-179.999, 48.5, 90.0, -120.0)
+    r = CliRunner().invoke(
+        cli, ["--db", location, "check", "48.5", f"{lon:.7f}", "--radius", "200", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    (hit,) = json.loads(r.stdout)["hazards"]
+    assert hit["name"] == "edge" and hit["distance_m"] == pytest.approx(120.0, rel=0.005)
+
+
 def test_route_over_the_caps_is_refused(store: Any) -> None:
     store.close()
     client = TestClient(create_app(store.location, max_route_m=50_000, max_route_vertices=100))
@@ -325,6 +341,8 @@ def test_forwarded_for_from_a_trusted_proxy(store: Any) -> None:
     # X-Forwarded-Proto from the trusted proxy sets the scheme of the links
     r = proxy.get("/ogc", headers={"X-Forwarded-For": "198.51.100.4", "X-Forwarded-Proto": "https"})
     assert r.json()["links"][0]["href"].startswith("https://")
+    with pytest.raises(ValueError, match="not-a-net"):
+        create_app(store.location, trusted_proxies=["not-a-net"])
     other = TestClient(app, client=("192.0.2.5", 40000))
     r = other.get("/ogc", headers={"X-Forwarded-For": "198.51.100.5", "X-Forwarded-Proto": "https"})
     assert r.json()["links"][0]["href"].startswith("http://")

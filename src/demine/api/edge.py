@@ -367,7 +367,9 @@ def add_edge_middleware(
     trusted_proxies: Sequence[str] = (),
 ) -> None:
     """Install the edge middleware on a FastAPI/Starlette ``app``; the client address is
-    resolved first, then duplicate parameters, the rate limit and the body limit."""
+    resolved first, then duplicate parameters, the rate limit and the body limit. A bad
+    trusted proxy is a ValueError here, not at the first request."""
+    parse_networks(trusted_proxies)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RateLimit, per_minute=rate_limit_per_minute)
     app.add_middleware(UniqueParams)

@@ -123,7 +123,8 @@ def check_route_limits(
     max_length_m: float = MAX_ROUTE_M,
     max_vertices: int = MAX_ROUTE_VERTICES,
 ) -> float:
-    """Refuse a route over the caps (:class:`LimitExceeded`, naming the limit); its length."""
+    """Refuse a route over the caps (:class:`LimitExceeded`, naming the limit); its length
+    (not measured, infinity, when ``max_length_m`` is infinite)."""
     n = len(coords)
     if n > max_vertices:
         raise LimitExceeded(
@@ -133,11 +134,13 @@ def check_route_limits(
             max_vertices,
             field="route.coordinates",
         )
+    if math.isinf(max_length_m):
+        return math.inf
     length = route_length_m(coords)
     if length > max_length_m:
         raise LimitExceeded(
             f"the route is {length / 1000:,.1f} km long; this server checks at most "
-            f"{max_length_m / 1000:,.1f} km (max_route_m = {max_length_m:g}): split the route",
+            f"{max_length_m / 1000:,.1f} km (max_route_m = {max_length_m:,.0f} m): split the route",
             "max_route_m",
             max_length_m,
             field="route",
