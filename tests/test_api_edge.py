@@ -124,7 +124,11 @@ def test_cli_check_near_the_antimeridian(pacific: Any) -> None:
 
 def test_route_over_the_caps_is_refused(store: Any) -> None:
     store.close()
-    client = TestClient(create_app(store.location, max_route_m=50_000, max_route_vertices=100))
+    client = TestClient(
+        create_app(
+            store.location, max_route_m=50_000, max_route_vertices=100, max_route_radius_m=1000
+        )
+    )
     _, lat, _ = GEOD.fwd(37.0, 48.0, 0.0, 60_000.0)
     b = _problem(client.post("/api/v1/safety/route", json=_route([[37.0, 48.0], [37.0, lat]])), 400)
     assert b["limit"] == "max_route_m" and b["limit_value"] == 50_000
@@ -137,6 +141,10 @@ def test_route_over_the_caps_is_refused(store: Any) -> None:
     assert b["limit"] == "max_route_vertices" and b["limit_value"] == 100
     assert "101" in b["detail"] and b["errors"][0]["field"] == "route.coordinates"
     assert client.post("/api/v1/safety/route", json=_route(many[:100])).status_code == 200
+    b = _problem(client.post("/api/v1/safety/route", json=_route(many[:10], 1001)), 400)
+    assert b["limit"] == "max_route_radius_m" and b["limit_value"] == 1000
+    assert b["errors"][0]["field"] == "radius"
+    assert client.post("/api/v1/safety/route", json=_route(many[:10], 1000)).status_code == 200
 
 
 def test_route_default_caps(store: Any) -> None:
@@ -149,6 +157,11 @@ def test_route_default_caps(store: Any) -> None:
     many = [[37.0 + i * 1e-5, 48.0] for i in range(10_001)]
     b = _problem(client.post("/api/v1/safety/route", json=_route(many)), 400)
     assert b["limit"] == "max_route_vertices" and b["limit_value"] == 10_000
+    b = _problem(client.post("/api/v1/safety/route", json=_route(many[:2], 10_001)), 400)
+    assert b["limit"] == "max_route_radius_m" and b["limit_value"] == 10_000
+    # a place may still be checked within 100 km
+    r = client.get("/api/v1/safety/point", params={"lat": 48, "lon": 37, "radius": 100_000})
+    assert r.status_code == 200
 
 
 def test_line_distance_pruning_matches_every_piece() -> None:
@@ -432,8 +445,8 @@ def test_serve_options(tmp_path: Path) -> None:
 
     port = free_port()
     code = "from demine.cli.app import main; main()"
-    args = ["--db", db, "serve", "--port", str(port), "--max-body", "1KiB", "--rate-limit", "3"]
-    args += ["--max-route-km", "10", "--max-route-vertices", "5"]
+    args = ["--db", db, "serve", "--port", str(port), "--max-body", "1KiB", "--rate-limit", "4"]
+    args += ["--max-route-km", "10", "--max-route-vertices", "5", "--max-route-radius", "300"]
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args],
         stdout=subprocess.DEVNULL,
@@ -459,6 +472,8 @@ def test_serve_options(tmp_path: Path) -> None:
         many = [[37.0 + i * 1e-4, 48.0] for i in range(6)]
         r = httpx.post(f"{url}/api/v1/safety/route", json=_route(many))
         assert r.status_code == 400 and r.json()["limit"] == "max_route_vertices"
+        r = httpx.post(f"{url}/api/v1/safety/route", json=_route(many[:2], 301))
+        assert r.status_code == 400 and r.json()["limit"] == "max_route_radius_m"
         # X-Forwarded-For from 127.0.0.1 is not believed (uvicorn's own rule is off)
         r = httpx.get(f"{url}{POINT}", headers={"X-Forwarded-For": "198.51.100.1"})
         assert r.status_code == 429 and r.headers["retry-after"]

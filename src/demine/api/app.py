@@ -36,6 +36,7 @@ def create_app(
     trusted_proxies: Sequence[str] = (),
     max_route_m: float = 1_000_000.0,
     max_route_vertices: int = 10_000,
+    max_route_radius_m: float = 10_000.0,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -43,8 +44,8 @@ def create_app(
     without one). ``rate_limit_per_minute``: per client (0: none), for every endpoint that costs
     work (a vector tile counts a quarter). ``trusted_proxies``: the addresses or CIDRs of the
     reverse proxies whose ``X-Forwarded-For`` is believed (none by default).
-    ``max_body_bytes``: the largest request body (0: none). ``max_route_m`` and
-    ``max_route_vertices``: the caps of a safety route.
+    ``max_body_bytes``: the largest request body (0: none). ``max_route_m``,
+    ``max_route_vertices`` and ``max_route_radius_m``: the caps of a safety route.
     """
 
     @asynccontextmanager
@@ -72,6 +73,7 @@ def create_app(
     app.state.max_limit = max_limit
     app.state.max_route_m = float(max_route_m)
     app.state.max_route_vertices = int(max_route_vertices)
+    app.state.max_route_radius_m = float(max_route_radius_m)
     from demine.api.edge import add_edge_middleware
 
     add_edge_middleware(

@@ -3,7 +3,8 @@
 Answers say where hazards are *recorded*; no answer is proof that a place is safe.
 Responses are cacheable for a minute. Each client's rate limit, the request body limit and the
 duplicate-parameter check are the edge middleware's (demine.api.edge); a route is capped in
-length and positions (create_app(max_route_m=..., max_route_vertices=...)).
+length, positions and radius (create_app(max_route_m=..., max_route_vertices=...,
+max_route_radius_m=...)).
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ def safety_route(
         float(radius),
         max_length_m=state.max_route_m,
         max_vertices=state.max_route_vertices,
+        max_radius_m=state.max_route_radius_m,
     )
     hits = [h.to_dict() for h in found]
     return _json(_answer(hits, float(radius), _synthetic(s), {"route_points": len(coords)}))

@@ -750,6 +750,12 @@ def serve(
         int,
         typer.Option("--max-route-vertices", min=2, help="Most positions in a safety route."),
     ] = 10_000,
+    max_route_radius: Annotated[
+        float,
+        typer.Option(
+            "--max-route-radius", min=0, max=100_000, help="Widest radius of a safety route, m."
+        ),
+    ] = 10_000.0,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.api.edge import parse_networks, parse_size
@@ -773,6 +779,7 @@ def serve(
             "trusted_proxies": list(trusted_proxy or []),
             "max_route_m": max_route_km * 1000.0,
             "max_route_vertices": max_route_vertices,
+            "max_route_radius_m": max_route_radius,
         }
         _serve(default_location(db or state.db), host, port, tile_url, edge)
 

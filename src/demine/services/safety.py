@@ -20,6 +20,7 @@ from demine.store.base import Store
 MAX_RADIUS_M = 100_000.0
 MAX_ROUTE_M = 1_000_000.0  # a route's geodesic length, vertex to vertex (default cap)
 MAX_ROUTE_VERTICES = 10_000  # positions in a route (default cap)
+MAX_ROUTE_RADIUS_M = 10_000.0  # a route's search radius (default cap; a place's is 100 km)
 _ROUTE_QUERY_M = 50_000.0  # the route is looked up in stretches of this length (or 4 radii)
 _M_PER_DEG_LAT = 110_574.0  # the smallest metres per degree of latitude on WGS 84
 
@@ -156,12 +157,14 @@ def check_route(
     include_closed: bool = False,
     max_length_m: float = MAX_ROUTE_M,
     max_vertices: int = MAX_ROUTE_VERTICES,
+    max_radius_m: float = MAX_ROUTE_RADIUS_M,
 ) -> list[Hit]:
     """Hazards within ``radius_m`` of a route (lon/lat positions), nearest first.
 
     A step of more than 180° of longitude is taken the short way, across the antimeridian, both
     for the store look-up and for the distances. A route over ``max_length_m`` (geodesic, vertex
-    to vertex) or ``max_vertices`` positions is refused with :class:`LimitExceeded`.
+    to vertex), ``max_vertices`` positions or a radius over ``max_radius_m`` is refused with
+    :class:`LimitExceeded`: the work grows with the length times the radius.
     """
     from demine.geo.geodesy import (
         densify_m,
@@ -180,6 +183,14 @@ def check_route(
                     f"radius {radius_m} m must be between 0 and {MAX_RADIUS_M:g} m", field="radius"
                 )
             ],
+        )
+    if radius_m > max_radius_m:
+        raise LimitExceeded(
+            f"a route is checked within at most {max_radius_m:,.0f} m (max_route_radius_m), "
+            f"not {radius_m:,.0f} m: check places for a wider radius",
+            "max_route_radius_m",
+            max_radius_m,
+            field="radius",
         )
     check_route_limits(coords, max_length_m=max_length_m, max_vertices=max_vertices)
     xy = np.asarray(coords, np.float64).reshape(-1, 2).copy()
