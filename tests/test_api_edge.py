@@ -429,15 +429,15 @@ def test_duplicate_query_parameters_are_refused(store: Any) -> None:
 # --- the CLI: demine serve's options -------------------------------------------------------------
 
 
-def test_serve_options(tmp_path: Path) -> None:
+def test_serve_options(store: Any) -> None:
     from typer.testing import CliRunner
 
     from demine.cli.app import app as cli
     from live import free_port
 
-    db = str(tmp_path / "s.gpkg")
+    db = store.location
+    store.close()
     run = CliRunner().invoke
-    assert run(cli, ["--db", db, "init"]).exit_code == 0
     r = run(cli, ["--db", db, "serve", "--max-body", "lots"])
     assert r.exit_code == 1 and "--max-body" in r.output
     r = run(cli, ["--db", db, "serve", "--trusted-proxy", "not-an-ip"])
@@ -467,10 +467,11 @@ def test_serve_options(tmp_path: Path) -> None:
                 time.sleep(0.2)
         r = httpx.post(f"{url}/api/v1/safety/route", content=b"{" * 2000)
         assert r.status_code == 413 and r.json()["limit_value"] == 1024
-        r = httpx.post(f"{url}/api/v1/safety/route", json=_route([[37.0, 48.0], [37.2, 48.0]]))
+        far = _route([[37.0, 48.0], [37.2, 48.0]], 200)
+        r = httpx.post(f"{url}/api/v1/safety/route", json=far)
         assert r.status_code == 400 and r.json()["limit"] == "max_route_m"
         many = [[37.0 + i * 1e-4, 48.0] for i in range(6)]
-        r = httpx.post(f"{url}/api/v1/safety/route", json=_route(many))
+        r = httpx.post(f"{url}/api/v1/safety/route", json=_route(many, 200))
         assert r.status_code == 400 and r.json()["limit"] == "max_route_vertices"
         r = httpx.post(f"{url}/api/v1/safety/route", json=_route(many[:2], 301))
         assert r.status_code == 400 and r.json()["limit"] == "max_route_radius_m"
