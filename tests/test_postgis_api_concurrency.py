@@ -55,7 +55,7 @@ DEVICE = "ap-blast-persistent"
 _APP = (
     "import os\n"
     "from demine.api.app import create_app\n"
-    "app = create_app(os.environ['DEMINE_CONC_DB'], max_limit=1000)\n"
+    "app = create_app(os.environ['DEMINE_CONC_DB'], max_limit=1000, rate_limit_per_minute=0)\n"
 )
 
 

@@ -276,7 +276,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         s.add_token(f"u_{role}", h)
         headers[role] = {"Authorization": f"Bearer {token}"}
     s.close()
-    with TestClient(create_app(str(db))) as client:
+    # no rate limit: the walks make hundreds of requests from one address (docs/web.md "Limits")
+    with TestClient(create_app(str(db), rate_limit_per_minute=0)) as client:
         yield Env(db, ids, client, headers)
 
 

@@ -141,6 +141,39 @@ class StoreFull(DemineError):
     http_status = 507
     title = "Insufficient Storage"
     public_detail = "the store's disk is full: nothing was written"
+class LimitExceeded(DemineError):
+    """A request over one of the server's work limits (a route too long, too many vertices,
+    a body too large, too many requests): names the limit and its value."""
+
+    exit_code = 1
+    http_status = 400
+    title = "Limit exceeded"
+
+    def __init__(
+        self, message: str, limit: str, limit_value: float, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.limit_value = limit_value
+        self.field = field
+
+    def to_problem(self) -> dict[str, Any]:
+        p = super().to_problem()
+        p["limit"] = self.limit
+        p["limit_value"] = self.limit_value
+        if self.field is not None:
+            p["errors"] = [{"index": None, "field": self.field, "reason": self.message}]
+        return p
+
+
+class ContentTooLarge(LimitExceeded):
+    http_status = 413
+    title = "Content too large"
+
+
+class TooManyRequests(LimitExceeded):
+    http_status = 429
+    title = "Too many requests"
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -96,11 +96,21 @@ def create_app(
     max_limit: int = 10_000,
     threads: int = 4,
     request_budget_s: float | None = 10.0,
+    # the edge limits (demine.api.edge, docs/web.md "Limits"):
+    max_body_bytes: int = 16 * 2**20,
+    trusted_proxies: Sequence[str] = (),
+    max_route_m: float = 1_000_000.0,
+    max_route_vertices: int = 10_000,
+    max_route_radius_m: float = 10_000.0,
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
     ``tile_url``: an optional base-map tile URL template for the map page (the page works
-    without one). ``rate_limit_per_minute``: per client, for the public safety API.
+    without one). ``rate_limit_per_minute``: per client (0: none), for every endpoint that
+    costs work (a vector tile counts a quarter). ``trusted_proxies``: the addresses or CIDRs of
+    the reverse proxies whose ``X-Forwarded-For`` is believed (none by default).
+    ``max_body_bytes``: the largest request body (0: none). ``max_route_m``,
+    ``max_route_vertices`` and ``max_route_radius_m``: the caps of a safety route.
     ``request_budget_s``: the time an OGC item listing (filters) or a vector tile may take
     before it is answered 503 (None: no limit); they run in threads of their own
     (demine.api.budget).
@@ -131,6 +141,17 @@ def create_app(
     app.state.max_limit = max_limit
     app.state.threads = threads
     app.state.request_budget_s = request_budget_s if request_budget_s else None
+    app.state.max_route_m = float(max_route_m)
+    app.state.max_route_vertices = int(max_route_vertices)
+    app.state.max_route_radius_m = float(max_route_radius_m)
+    from demine.api.edge import add_edge_middleware
+
+    add_edge_middleware(
+        app,
+        max_body_bytes=max_body_bytes,
+        rate_limit_per_minute=rate_limit_per_minute,
+        trusted_proxies=trusted_proxies,
+    )
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:

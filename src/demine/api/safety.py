@@ -1,21 +1,22 @@
 """The public safety API: is this place, or this route, near a recorded hazard?
 
 Answers say where hazards are *recorded*; no answer is proof that a place is safe.
-Responses are cacheable for a minute, and each client has a rate limit.
+Responses are cacheable for a minute. Each client's rate limit, the request body limit and the
+duplicate-parameter check are the edge middleware's (demine.api.edge); a route is capped in
+length, positions and radius (create_app(max_route_m=..., max_route_vertices=...,
+max_route_radius_m=...)).
 """
 
 from __future__ import annotations
 
-import math
-import threading
 import time
-from collections import deque
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from demine.errors import DemineError, Fault, ValidationError
+from demine.errors import Fault, ValidationError
+from demine.services.safety import check_route_limits
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
 
@@ -29,44 +30,6 @@ NOTICE_UK = (
     "означає безпеки: побачивши підозрілий предмет, не торкайтеся його, відійдіть "
     "тим самим шляхом і повідомте про нього."
 )
-
-
-class TooManyRequests(DemineError):
-    http_status = 429
-    title = "Too many requests"
-
-
-class _Limiter:
-    """A sliding one-minute window per client."""
-
-    def __init__(self) -> None:
-        self.hits: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
-
-    def check(self, client: str, per_minute: int) -> None:
-        now = time.monotonic()
-        with self.lock:
-            q = self.hits.setdefault(client, deque())
-            while q and q[0] <= now - 60.0:
-                q.popleft()
-            if len(q) >= per_minute:
-                raise TooManyRequests(
-                    f"more than {per_minute} safety requests a minute from this client; "
-                    f"try again in {math.ceil(q[0] + 60.0 - now)} s"
-                )
-            q.append(now)
-            if len(self.hits) > 100_000:  # forget idle clients
-                for k in [k for k, v in self.hits.items() if not v][:50_000]:
-                    del self.hits[k]
-
-
-def rate_limited(request: Request) -> None:
-    state = request.app.state
-    limiter = getattr(state, "safety_limiter", None)
-    if limiter is None:
-        limiter = state.safety_limiter = _Limiter()
-    client = request.client.host if request.client else "unknown"
-    limiter.check(client, state.rate_limit_per_minute)
 
 
 def level(distance_m: float | None, radius_m: float) -> str:
@@ -147,7 +110,6 @@ def safety_point(
 ) -> Response:
     from demine.services.safety import check_point
 
-    rate_limited(request)
     s = request.app.state.stores.get()  # this thread's connection (not a dependency's)
     hits = [h.to_dict() for h in check_point(s, lat, lon, radius)]
     return _json(_answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}))
@@ -163,7 +125,7 @@ def _synthetic(s: Any) -> bool:
     return bool(cached[0])
 
 
-def _route_coords(body: dict[str, Any]) -> list[list[float]]:
+def _route_coords(body: dict[str, Any], max_vertices: int) -> list[list[float]]:
     g = body.get("route", body.get("geometry", body))
     if isinstance(g, dict) and g.get("type") == "Feature":
         g = g.get("geometry")
@@ -181,6 +143,8 @@ def _route_coords(body: dict[str, Any]) -> list[list[float]]:
             ],
         )
     coords = g.get("coordinates")
+    if isinstance(coords, list):  # the cap first: no work on a route this server will refuse
+        check_route_limits(coords, max_length_m=float("inf"), max_vertices=max_vertices)
     ok = (
         isinstance(coords, list)
         and len(coords) >= 2
@@ -200,10 +164,6 @@ def _route_coords(body: dict[str, Any]) -> list[list[float]]:
                     field="route.coordinates",
                 )
             ],
-        )
-    if len(coords) > 100_000:
-        raise ValidationError(
-            "route too long", [Fault("at most 100,000 positions", field="route.coordinates")]
         )
     for i, c in enumerate(coords):
         if not (-180 <= c[0] <= 180 and -90 <= c[1] <= 90):
@@ -234,14 +194,11 @@ def safety_route(
         ),
     ],
 ) -> Response:
-    import numpy as np
+    from demine.services.safety import check_route
 
-    from demine.geo.geodesy import distance_line_to_geometries
-    from demine.services.safety import Hit
-
-    rate_limited(request)
-    s = request.app.state.stores.get()
-    coords = _route_coords(body)
+    state = request.app.state
+    s = state.stores.get()
+    coords = _route_coords(body, state.max_route_vertices)
     radius = body.get("radius", 200.0)
     if (
         not isinstance(radius, (int, float))
@@ -251,21 +208,13 @@ def safety_route(
         raise ValidationError(
             "bad radius", [Fault("a number of metres, 0 to 100000", field="radius")]
         )
-    xy = np.asarray(coords)
-    dlat = radius / 110_574.0 * 1.01 + 1e-7
-    c = math.cos(math.radians(min(89.9, float(np.abs(xy[:, 1]).max()) + dlat)))
-    dlon = min(180.0, radius / (111_320.0 * c) * 1.01 + 1e-7)
-    bbox = (
-        float(xy[:, 0].min()) - dlon,
-        max(-90.0, float(xy[:, 1].min()) - dlat),
-        float(xy[:, 0].max()) + dlon,
-        min(90.0, float(xy[:, 1].max()) + dlat),
+    found = check_route(
+        s,
+        coords,
+        float(radius),
+        max_length_m=state.max_route_m,
+        max_vertices=state.max_route_vertices,
+        max_radius_m=state.max_route_radius_m,
     )
-    cands = [r for r in s.list("hazards", bbox=bbox) if r.properties.get("status") == "open"]
-    hits: list[dict[str, Any]] = []
-    if cands:
-        d = distance_line_to_geometries(xy, np.asarray([r.geometry for r in cands], dtype=object))
-        found = [Hit(r, float(x)) for r, x in zip(cands, d, strict=True) if x <= radius]
-        found.sort(key=lambda h: (h.distance_m, h.record.id))
-        hits = [h.to_dict() for h in found]
+    hits = [h.to_dict() for h in found]
     return _json(_answer(hits, float(radius), _synthetic(s), {"route_points": len(coords)}))

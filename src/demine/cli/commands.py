@@ -695,7 +695,12 @@ def demo(
 
 
 def _serve(
-    db: str, host: str, port: int, tile_url: str | None, request_budget: float = 10.0
+    db: str,
+    host: str,
+    port: int,
+    tile_url: str | None,
+    request_budget: float = 10.0,
+    edge: dict[str, Any] | None = None,
 ) -> None:
     import uvicorn
 
@@ -704,11 +709,13 @@ def _serve(
     from demine.store.redact import redact_location
 
     open_store(db).kinds()  # fail early and clearly if there is no store
-    app = create_app(db, tile_url=tile_url, request_budget_s=request_budget)
+    app = create_app(db, tile_url=tile_url, request_budget_s=request_budget, **(edge or {}))
     _console(stderr=True).print(
         f"serving {redact_location(db)} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # proxy_headers=False: X-Forwarded-For is the app's to judge (--trusted-proxy), not
+    # uvicorn's (which would believe it from any local client)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @app.command()
@@ -733,13 +740,72 @@ def serve(
             "answered 503 with Retry-After (0: no limit).",
         ),
     ] = 10.0,
+    # the edge limits (demine.api.edge, docs/web.md "Limits"):
+    max_body: Annotated[
+        str,
+        typer.Option(
+            "--max-body",
+            help="Largest request body, e.g. 16MiB, 512KiB or bytes (0: no limit); a larger "
+            "one is refused with 413 before it is read.",
+        ),
+    ] = "16MiB",
+    rate_limit: Annotated[
+        int,
+        typer.Option(
+            "--rate-limit",
+            min=0,
+            help="Requests a minute per client address to the API, OGC and tile endpoints "
+            "(a tile counts a quarter; 0: no limit).",
+        ),
+    ] = 600,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="Address or CIDR of a reverse proxy whose X-Forwarded-For is believed "
+            "(repeat for several; none by default).",
+        ),
+    ] = None,
+    max_route_km: Annotated[
+        float,
+        typer.Option("--max-route-km", min=0.001, help="Longest safety route checked, km."),
+    ] = 1000.0,
+    max_route_vertices: Annotated[
+        int,
+        typer.Option("--max-route-vertices", min=2, help="Most positions in a safety route."),
+    ] = 10_000,
+    max_route_radius: Annotated[
+        float,
+        typer.Option(
+            "--max-route-radius", min=0, max=100_000, help="Widest radius of a safety route, m."
+        ),
+    ] = 10_000.0,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
+    from demine.api.edge import parse_networks, parse_size
     from demine.cli.common import state
     from demine.store.base import default_location
 
     with handled(False):
-        _serve(default_location(db or state.db), host, port, tile_url, request_budget)
+        try:
+            body_bytes = parse_size(max_body)
+        except ValueError as e:
+            raise ValidationError("bad --max-body", [Fault(str(e), field="--max-body")]) from None
+        try:
+            parse_networks(trusted_proxy or [])
+        except ValueError as e:
+            raise ValidationError(
+                "bad --trusted-proxy", [Fault(str(e), field="--trusted-proxy")]
+            ) from None
+        edge = {
+            "max_body_bytes": body_bytes,
+            "rate_limit_per_minute": rate_limit,
+            "trusted_proxies": list(trusted_proxy or []),
+            "max_route_m": max_route_km * 1000.0,
+            "max_route_vertices": max_route_vertices,
+            "max_route_radius_m": max_route_radius,
+        }
+        _serve(default_location(db or state.db), host, port, tile_url, request_budget, edge)
 
 
 @app.command()

@@ -29,9 +29,14 @@ from pyproj import Geod, Proj
 __all__ = [
     "GeometryIndex",
     "batch_within",
+    "densify_m",
+    "distance_line_to_geometries",
     "distance_to_geometries",
     "geodesic_area",
     "geodesic_distance",
+    "lon_boxes",
+    "lonlat_window",
+    "unwrap_longitudes",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -255,34 +260,164 @@ def batch_within(
     return GeometryIndex(geoms).within(lons, lats, radius_m)
 
 
+def unwrap_longitudes(lons: Any) -> FloatArray:
+    """Longitudes of a line made continuous: a step of more than 180° is taken the short way,
+    across the antimeridian (179.9 then -179.9 becomes 179.9 then 180.1), so the values may
+    leave ±180. A step of exactly 180° is kept as given."""
+    x = np.asarray(lons, np.float64).ravel()
+    if len(x) < 2:
+        return x.copy()
+    d = np.diff(x)
+    d = np.where(np.abs(d) > 180.0, d - 360.0 * np.sign(d), d)
+    out: FloatArray = np.concatenate([x[:1], x[0] + np.cumsum(d)])
+    return out
+
+
+Box = tuple[float, float, float, float]
+
+
+def lon_boxes(box: Box) -> list[Box]:
+    """A lon/lat box whose longitudes may leave ±180 (made from unwrapped longitudes, or a
+    search window around a place near the antimeridian) as one or two boxes within ±180."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 - x0 >= 360.0:
+        return [(-180.0, y0, 180.0, y1)]
+    k = math.floor((x0 + 180.0) / 360.0)
+    x0, x1 = x0 - 360.0 * k, x1 - 360.0 * k  # now -180 <= x0 < 180
+    if x1 <= 180.0:
+        return [(x0, y0, x1, y1)]
+    return [(x0, y0, 180.0, y1), (-180.0, y0, x1 - 360.0, y1)]
+
+
+def lonlat_window(lat_min: float, lat_max: float, radius_m: float) -> tuple[float, float]:
+    """Degrees of latitude and of longitude that surely hold ``radius_m`` metres anywhere
+    between ``lat_min`` and ``lat_max`` (longitude: at most 360, all of it)."""
+    dlat = radius_m / 110_574.0 * 1.01 + 1e-7
+    c = math.cos(math.radians(min(89.9, max(abs(lat_min), abs(lat_max)) + dlat)))
+    dlon = min(360.0, radius_m / (111_320.0 * c) * 1.01 + 1e-7)
+    return dlat, dlon
+
+
+def _segment_length_bound(xy: FloatArray) -> FloatArray:
+    """An upper bound of each segment's length in metres, the segment followed straight in
+    longitude and latitude (as GeoJSON draws it)."""
+    y0, y1 = xy[:-1, 1], xy[1:, 1]
+    lo = np.where(y0 * y1 <= 0, 0.0, np.minimum(np.abs(y0), np.abs(y1)))
+    dx = np.abs(np.diff(xy[:, 0])) * 111_700.0 * np.cos(np.radians(lo))
+    dy = np.abs(y1 - y0) * 111_700.0
+    out: FloatArray = np.hypot(dx, dy)
+    return out
+
+
+def densify_m(coords: Any, step_m: float) -> FloatArray:
+    """Positions added along each segment (straight in longitude and latitude) so that no step
+    is longer than ``step_m`` metres. The number of positions grows with the line's length in
+    metres, not in degrees: a short line near a pole stays short."""
+    xy = np.asarray(coords, np.float64).reshape(-1, 2)
+    if len(xy) < 2:
+        return xy.copy()
+    n = np.maximum(1, np.ceil(_segment_length_bound(xy) / float(step_m))).astype(np.int64)
+    seg = np.repeat(np.arange(len(n)), n)
+    first = np.concatenate([[0], np.cumsum(n)[:-1]])
+    t = (np.arange(int(n.sum())) - first[seg]) / n[seg]
+    pts = xy[seg] + (xy[seg + 1] - xy[seg]) * t[:, None]
+    out: FloatArray = np.vstack([pts, xy[-1:]])
+    return out
+
+
 def distance_line_to_geometries(
-    coords: Any, geoms: Any, *, piece_m: float = 20_000.0
+    coords: Any, geoms: Any, *, piece_m: float = 20_000.0, max_m: float | None = None
 ) -> FloatArray:
     """Geodesic metres from a line (lon/lat positions) to each geometry (0 where they meet).
 
-    The line is cut into pieces of at most ``piece_m``; each piece and the geometries are
-    projected into an azimuthal equidistant projection centred on the piece's middle, where
-    distances within ``piece_m`` / 2 of the centre are geodesic to better than 1e-5.
+    A step of more than 180° of longitude is taken the short way, across the antimeridian
+    (:func:`unwrap_longitudes`). The line is cut into pieces of at most ``piece_m``; each piece
+    and the geometries near it are projected into an azimuthal equidistant projection centred
+    on the piece's middle, where distances within ``piece_m`` / 2 of the centre are geodesic to
+    better than 1e-5. With ``max_m``, a geometry is measured only from the pieces it may be
+    within ``max_m`` of: a distance over ``max_m`` may come back as infinity.
     """
-    xy = np.asarray(coords, dtype=np.float64)
+    xy = np.asarray(coords, dtype=np.float64).reshape(-1, 2).copy()
+    xy[:, 0] = unwrap_longitudes(xy[:, 0])
     arr = _as_array(geoms)
     out = np.full(len(arr), np.inf)
     if len(arr) == 0:
         return out
-    line = shapely.linestrings(xy)
-    if len(xy) < 2 or line.length == 0:
+    if len(xy) < 2 or not np.any(xy[1:] != xy[:-1]):
         return distance_to_geometries(float(xy[0, 0]), float(xy[0, 1]), arr)
-    # vertices at most piece_m apart (in degrees, conservatively)
-    dense = np.asarray(shapely.get_coordinates(shapely.segmentize(line, piece_m / 111_320.0 / 4)))
+    # positions at most piece_m / 4 apart
+    dense = densify_m(xy, piece_m / 4)
     _, _, seg = _GEOD.inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     have = np.array([g is not None and not g.is_empty for g in arr], bool)
-    dense_geoms = shapely.segmentize(arr[have], 0.01)
+    targets = arr[have]
+    dense_geoms = shapely.segmentize(targets, 0.01)
+    pieces: list[tuple[int, int]] = []
     start = 0
     while start < len(dense) - 1:
         end = int(np.searchsorted(cum, cum[start] + piece_m, side="right")) - 1
         end = max(end, start + 1)
-        part = dense[start : end + 1]
+        pieces.append((start, end))
+        start = end
+    pb = np.array(
+        [[*dense[a : b + 1].min(axis=0), *dense[a : b + 1].max(axis=0)] for a, b in pieces]
+    )
+    # a lower bound of each (geometry, piece) distance: measure a piece only where it may be
+    # nearer than the nearest piece measured so far (and within max_m)
+    lower = _box_gap_m(shapely.bounds(targets), pb)
+    limit = np.inf if max_m is None else float(max_m)
+    best = np.full(len(targets), np.inf)
+    rows = np.arange(len(targets))
+    first = np.argmin(lower, axis=1)
+    near = lower[rows, first] <= limit
+    _measure(dense, pieces, dense_geoms, rows[near], first[near], best)
+    more = (lower < best[:, None]) & (lower <= limit)
+    more[rows, first] = False
+    gi, pi = np.nonzero(more)
+    _measure(dense, pieces, dense_geoms, gi, pi, best)
+    out[have] = best
+    out[~have] = np.nan
+    return out
+
+
+def _box_gap_m(boxes: FloatArray, pieces: FloatArray) -> FloatArray:
+    """A lower bound, in metres, of the distance between each box (rows, within ±180) and each
+    piece's box (columns; longitudes may leave ±180): the gaps in latitude and longitude at the
+    smallest metres per degree over both boxes, less 2 %."""
+    b = boxes[:, None, :]
+    p = pieces[None, :, :]
+    gy = np.maximum(0.0, np.maximum(b[..., 1] - p[..., 3], p[..., 1] - b[..., 3]))
+    gx = np.full(gy.shape, np.inf)
+    for shift in (-360.0, 0.0, 360.0):
+        g = np.maximum(
+            0.0, np.maximum(b[..., 0] + shift - p[..., 2], p[..., 0] - b[..., 2] - shift)
+        )
+        gx = np.minimum(gx, g)
+    top = np.maximum(
+        np.maximum(np.abs(b[..., 1]), np.abs(b[..., 3])),
+        np.maximum(np.abs(p[..., 1]), np.abs(p[..., 3])),
+    )
+    kx = 111_320.0 * np.cos(np.radians(np.minimum(top, 90.0)))
+    out: FloatArray = 0.98 * np.hypot(gx * kx, gy * 110_574.0)
+    return out
+
+
+def _measure(
+    dense: FloatArray,
+    pieces: list[tuple[int, int]],
+    geoms: npt.NDArray[np.object_],
+    gi: IntArray,
+    pi: IntArray,
+    best: FloatArray,
+) -> None:
+    """``best[g]`` lowered to the distance from piece ``p`` for each pair (g, p), measured in
+    an azimuthal equidistant projection centred on the piece's middle."""
+    order = np.argsort(pi, kind="stable")
+    gi, pi = gi[order], pi[order]
+    for j in np.unique(pi):
+        idx = gi[pi == j]
+        a, b = pieces[int(j)]
+        part = dense[a : b + 1]
         mid = part[len(part) // 2]
         tr = _aeqd(float(mid[0]), float(mid[1]))
 
@@ -292,9 +427,5 @@ def distance_line_to_geometries(
 
         px, py = tr(part[:, 0], part[:, 1])
         pline = shapely.linestrings(np.column_stack([px, py]))
-        proj = shapely.transform(dense_geoms, fwd)
-        d = shapely.distance(pline, proj)
-        out[have] = np.minimum(out[have], d)
-        start = end
-    out[~have] = np.nan
-    return out
+        proj = shapely.transform(geoms[idx], fwd)
+        best[idx] = np.minimum(best[idx], shapely.distance(pline, proj))

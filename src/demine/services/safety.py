@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from demine.errors import Fault, ValidationError
+from demine.errors import Fault, LimitExceeded, ValidationError
 from demine.model.schema import Record
 from demine.store.base import Store
 
 MAX_RADIUS_M = 100_000.0
+MAX_ROUTE_M = 1_000_000.0  # a route's geodesic length, vertex to vertex (default cap)
+MAX_ROUTE_VERTICES = 10_000  # positions in a route (default cap)
+MAX_ROUTE_RADIUS_M = 10_000.0  # a route's search radius (default cap; a place's is 100 km)
+_ROUTE_QUERY_M = 50_000.0  # the route is looked up in stretches of this length (or 4 radii)
 _M_PER_DEG_LAT = 110_574.0  # the smallest metres per degree of latitude on WGS 84
 
 
@@ -40,11 +44,33 @@ def _check_args(lat: float, lon: float, radius_m: float) -> None:
 
 
 def search_bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
-    """A lon/lat box that surely holds every point within radius_m of (lat, lon)."""
+    """A lon/lat box that surely holds every point within radius_m of (lat, lon). Its
+    longitudes may leave ±180 near the antimeridian: :func:`search_boxes` splits it there."""
     dlat = radius_m / _M_PER_DEG_LAT * 1.01 + 1e-7
     c = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
     dlon = 180.0 if c <= 1e-9 else min(180.0, radius_m / (111_320.0 * c) * 1.01 + 1e-7)
     return (lon - dlon, max(-90.0, lat - dlat), lon + dlon, min(90.0, lat + dlat))
+
+
+def search_boxes(
+    lat: float, lon: float, radius_m: float
+) -> list[tuple[float, float, float, float]]:
+    """:func:`search_bbox` as one or two boxes within ±180 (split at the antimeridian)."""
+    from demine.geo.geodesy import lon_boxes
+
+    return lon_boxes(search_bbox(lat, lon, radius_m))
+
+
+def _hazards_in(
+    store: Store, boxes: list[tuple[float, float, float, float]], include_closed: bool
+) -> list[Record]:
+    """The hazards whose extent meets any of the boxes, each once."""
+    seen: dict[str, Record] = {}
+    for box in boxes:
+        for r in store.list("hazards", bbox=box):
+            if r.id not in seen and (include_closed or r.properties.get("status") == "open"):
+                seen[r.id] = r
+    return list(seen.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +99,136 @@ def check_point(
     from demine.geo.geodesy import distance_to_geometries
 
     _check_args(lat, lon, radius_m)
-    cands = [
-        r
-        for r in store.list("hazards", bbox=search_bbox(lat, lon, radius_m))
-        if include_closed or r.properties.get("status") == "open"
-    ]
+    cands = _hazards_in(store, search_boxes(lat, lon, radius_m), include_closed)
     if not cands:
         return []
     d = distance_to_geometries(lon, lat, np.asarray([r.geometry for r in cands], dtype=object))
+    hits = [Hit(r, float(x)) for r, x in zip(cands, d, strict=True) if x <= radius_m]
+    hits.sort(key=lambda h: (h.distance_m, h.record.id))
+    return hits
+
+
+def route_length_m(coords: Any) -> float:
+    """The route's geodesic length in metres, vertex to vertex (each step the short way)."""
+    from demine.geo.geodesy import geodesic_distance
+
+    xy = np.asarray(coords, np.float64).reshape(-1, 2)
+    if len(xy) < 2:
+        return 0.0
+    return float(geodesic_distance(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]).sum())
+
+
+def check_route_limits(
+    coords: Any,
+    *,
+    max_length_m: float = MAX_ROUTE_M,
+    max_vertices: int = MAX_ROUTE_VERTICES,
+) -> float:
+    """Refuse a route over the caps (:class:`LimitExceeded`, naming the limit); its length
+    (not measured, infinity, when ``max_length_m`` is infinite)."""
+    n = len(coords)
+    if n > max_vertices:
+        raise LimitExceeded(
+            f"the route has {n:,} positions; this server checks at most {max_vertices:,} "
+            "(max_route_vertices): simplify the route or split it",
+            "max_route_vertices",
+            max_vertices,
+            field="route.coordinates",
+        )
+    if math.isinf(max_length_m):
+        return math.inf
+    length = route_length_m(coords)
+    if length > max_length_m:
+        raise LimitExceeded(
+            f"the route is {length / 1000:,.1f} km long; this server checks at most "
+            f"{max_length_m / 1000:,.1f} km (max_route_m = {max_length_m:,.0f} m): split the route",
+            "max_route_m",
+            max_length_m,
+            field="route",
+        )
+    return length
+
+
+def check_route(
+    store: Store,
+    coords: Any,
+    radius_m: float = 200.0,
+    *,
+    include_closed: bool = False,
+    max_length_m: float = MAX_ROUTE_M,
+    max_vertices: int = MAX_ROUTE_VERTICES,
+    max_radius_m: float = MAX_ROUTE_RADIUS_M,
+) -> list[Hit]:
+    """Hazards within ``radius_m`` of a route (lon/lat positions), nearest first.
+
+    A step of more than 180° of longitude is taken the short way, across the antimeridian, both
+    for the store look-up and for the distances. A route over ``max_length_m`` (geodesic, vertex
+    to vertex), ``max_vertices`` positions or a radius over ``max_radius_m`` is refused with
+    :class:`LimitExceeded`: the work grows with the length times the radius.
+    """
+    from demine.geo.geodesy import (
+        densify_m,
+        distance_line_to_geometries,
+        geodesic_distance,
+        lon_boxes,
+        lonlat_window,
+        unwrap_longitudes,
+    )
+
+    if not (math.isfinite(radius_m) and 0 <= radius_m <= MAX_RADIUS_M):
+        raise ValidationError(
+            "cannot check this route",
+            [
+                Fault(
+                    f"radius {radius_m} m must be between 0 and {MAX_RADIUS_M:g} m", field="radius"
+                )
+            ],
+        )
+    if radius_m > max_radius_m:
+        raise LimitExceeded(
+            f"a route is checked within at most {max_radius_m:,.0f} m (max_route_radius_m), "
+            f"not {radius_m:,.0f} m: check places for a wider radius",
+            "max_route_radius_m",
+            max_radius_m,
+            field="radius",
+        )
+    check_route_limits(coords, max_length_m=max_length_m, max_vertices=max_vertices)
+    xy = np.asarray(coords, np.float64).reshape(-1, 2).copy()
+    xy[:, 0] = unwrap_longitudes(xy[:, 0])
+    # look the route up stretch by stretch (each at most _ROUTE_QUERY_M long): boxes around
+    # each stretch, not one box around the whole route
+    stretch = max(_ROUTE_QUERY_M, 4 * radius_m)  # neighbouring boxes overlap by 2 radii
+    dense = densify_m(xy, stretch / 2)
+    cum = np.concatenate(
+        [
+            [0.0],
+            np.cumsum(geodesic_distance(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])),
+        ]
+    )
+    boxes: list[tuple[float, float, float, float]] = []
+    start = 0
+    while True:
+        end = int(np.searchsorted(cum, cum[start] + stretch, side="right")) - 1
+        end = min(len(dense) - 1, max(end, start + 1))
+        part = dense[start : end + 1]
+        dlat, dlon = lonlat_window(float(part[:, 1].min()), float(part[:, 1].max()), radius_m)
+        boxes += lon_boxes(
+            (
+                float(part[:, 0].min()) - dlon,
+                max(-90.0, float(part[:, 1].min()) - dlat),
+                float(part[:, 0].max()) + dlon,
+                min(90.0, float(part[:, 1].max()) + dlat),
+            )
+        )
+        if end >= len(dense) - 1:
+            break
+        start = end
+    cands = _hazards_in(store, boxes, include_closed)
+    if not cands:
+        return []
+    d = distance_line_to_geometries(
+        xy, np.asarray([r.geometry for r in cands], dtype=object), max_m=radius_m
+    )
     hits = [Hit(r, float(x)) for r, x in zip(cands, d, strict=True) if x <= radius_m]
     hits.sort(key=lambda h: (h.distance_m, h.record.id))
     return hits
