@@ -730,7 +730,7 @@ def render_annual(
     add(
         _table(
             t["cas_head"],
-            [[t["cas_all"], n(cas["total"])]],
+            [[t["cas_all"], t["withheld"] if cas["total"] == "withheld" else n(cas["total"])]],
             caption=t["cas_caption"].format(year=year),
             empty=empty,
         )

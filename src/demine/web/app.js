@@ -141,7 +141,8 @@ const STATS_CHARTS = ["released", "devices"];
 const statsState = { open: false, data: null, error: null };
 
 const statsKm2 = (m2) => t("stats_km2", { n: fmtNumber(m2 / 1e6, 3, true) });
-// casualty counts under 5 arrive as the string "<5": shown as they are
+// casualty counts under 5 arrive as the string "<5": shown as they are; a total made of a year
+// with a small count arrives as "withheld" (docs/statistics.md)
 const statsCount = (v) => (typeof v === "number" ? fmtNumber(v) : String(v));
 
 function renderStats() {
@@ -164,7 +165,7 @@ function renderStats() {
     ["stats_remaining", statsKm2(d.hazards.remaining_m2)],
     ["stats_devices", statsCount(d.devices.total)],
     ["stats_accidents", statsCount(d.accidents.total)],
-    ["stats_casualties", statsCount(d.casualties.total)],
+    ["stats_casualties", d.casualties.total === "withheld" ? t("stats_withheld") : statsCount(d.casualties.total)],
     ["stats_eore", statsCount(d.eore.beneficiaries)],
   ];
   box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));
