@@ -42,7 +42,7 @@ from demine.geo.geodesy import geodesic_area
 from demine.geo.release import DENSIFY_DEG, GRID, Account, ReleaseInput, account
 from demine.geo.release import polygonal as _polygonal
 from demine.model.devices import CATEGORIES
-from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES
+from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES, Kind
 from demine.model.schema import FieldType
 from demine.services.access import ROLES, at_least
 from demine.store.base import Store
@@ -227,15 +227,10 @@ class Areas:
         return self.names[int(min(hits))] if len(hits) else UNASSIGNED
 
 
-def load_areas(store: Store, layer: str | None, name_field: str | None = None) -> Areas:
-    """The admin polygons of reference layer ``layer`` (None: one area, ``all``), named by
-    ``name_field`` (default: the first of name, name_en, name_uk, region, ... the layer has,
-    else its first text field, else the record id)."""
-    if layer is None:
-        return Areas([], [], None)
-    # one answer for every name that is not a reference layer (a record kind or nothing), and
-    # it lists only the reference layers, which every role may read: the error tells no one
-    # which record kinds there are
+def layer_of(store: Store, layer: str) -> Kind:
+    """The reference layer named ``layer``. One answer for every name that is not one (a record
+    kind or nothing), listing only the reference layers, which every role may read: the error
+    tells no one which record kinds there are."""
     layers = sorted(k.name for k in store.kinds() if k.is_layer)
     name = layer[len("layer:") :] if layer.startswith("layer:") else layer
     if name not in layers:
@@ -252,7 +247,16 @@ def load_areas(store: Store, layer: str | None, name_field: str | None = None) -
                 )
             ],
         )
-    kind = store.kind(name)
+    return store.kind(name)
+
+
+def load_areas(store: Store, layer: str | None, name_field: str | None = None) -> Areas:
+    """The admin polygons of reference layer ``layer`` (None: one area, ``all``), named by
+    ``name_field`` (default: the first of name, name_en, name_uk, region, ... the layer has,
+    else its first text field, else the record id)."""
+    if layer is None:
+        return Areas([], [], None)
+    kind = layer_of(store, layer)
     fields = kind.field_names
     if name_field is not None and name_field not in fields:
         raise ValidationError(
