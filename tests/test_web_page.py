@@ -160,6 +160,9 @@ def test_popup_shows_details_and_risk(page: Page, site: Site) -> None:
     text = popup.inner_text()
     assert h["name"] in text
     assert "Residual risk" in text
+    # the public sees the chance as a band, never a figure or an expected number (issue 10)
+    assert "Chance that at least one device is still live: between" in text, text
+    assert "Expected live devices" not in text and "Beta(" not in text
     page.shot("popup")
 
 

@@ -918,9 +918,17 @@ def _store_update(
         raise
 
 
-def _same(kind: Kind, rec: Record, clean: dict[str, Any], geom: Any) -> bool:
-    a = {k: v for k, v in rec.properties.items() if not _derived(kind, k)}
-    b = {k: v for k, v in clean.items() if not _derived(kind, k)}
+def _same(kind: Kind, rec: Record, clean: dict[str, Any], geom: Any, role: str) -> bool:
+    """Whether a create repeats the stored record, compared on what ``role`` may read only (so
+    the answer, 200 or 409, never depends on a field the caller cannot see)."""
+
+    def seen(k: str) -> bool:
+        return not _derived(kind, k) and (
+            k not in kind.field_names or can_read_field(kind.field(k).access, role)
+        )
+
+    a = {k: v for k, v in rec.properties.items() if seen(k)}
+    b = {k: v for k, v in clean.items() if seen(k)}
     if a != b:
         return False
     if (rec.geometry is None) != (geom is None):
@@ -974,7 +982,7 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
             existing = None
         if existing is not None:
             if not visible_record(kind, existing, who.role) or not _same(
-                kind, existing, clean, geom
+                kind, existing, clean, geom, who.role
             ):
                 raise Conflict(
                     f"a feature with id {rid} exists with other content; PUT or PATCH it to "
@@ -1098,7 +1106,14 @@ def delete_item(request: Request, cid: str, fid: str) -> Response:
     cur = _find(store, kind, who, fid)
     revision = _if_match(request, cur)
     try:
-        delete_record(store, cur.id, actor=actor, reason="OGC API: delete", if_revision=revision)
+        delete_record(
+            store,
+            cur.id,
+            actor=actor,
+            reason="OGC API: delete",
+            if_revision=revision,
+            role=who.role,
+        )
     except Conflict as e:
         if request.headers.get("if-match") is not None:
             raise PreconditionFailed(e.message) from None

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Path, Query, Response
 from demine.api.deps import PrincipalDep, StoreDep
 from demine.errors import NotFound
 from demine.services.charts import CHARTS, MEDIA_TYPES, render
-from demine.services.stats import compute
+from demine.services.stats import compute, layer_of
 from demine.store.base import Store
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -63,6 +63,8 @@ class _Cache:
         name_field: str | None,
         period: str | None,
     ) -> dict[str, Any]:
+        if by:
+            by = layer_of(store, by).name  # 422 naming only reference layers, not the kinds
         versions = tuple(store.data_version(k) for k in (*SOURCES, *([by] if by else [])))
         key = (store.location, role, by, name_field, period, versions, store.setting("synthetic"))
         now = time.monotonic()

@@ -15,7 +15,6 @@ emplacement record (no estimate) are drawn as "unknown — not safe".
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -30,7 +29,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from demine.api.deps import PrincipalDep, StoreDep
 from demine.errors import NotFound
-from demine.services.access import at_least, can_read_kind, visible_properties
+from demine.services.access import can_read_kind, visible_properties
+from demine.services.risk import full_risk
 from demine.store.base import Store
 
 router = APIRouter(tags=["map"])
@@ -48,10 +48,15 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
-_STATS_PUBLIC = ("p_any_live", "p_any_live_mean", "p_any_live_p05", "p_any_live_p95")
-_STATS_ANALYST = _STATS_PUBLIC + ("expected_live", "expected_live_p05", "expected_live_p95")
-# an assumption line about one emplacement record names its quantity (restricted to analysts)
-_RECORD_LINE = re.compile(r"^(record \d+|[0-9a-f-]{36}): quantity ")
+_STATS_ANALYST = (
+    "p_any_live",
+    "p_any_live_mean",
+    "p_any_live_p05",
+    "p_any_live_p95",
+    "expected_live",
+    "expected_live_p05",
+    "expected_live_p95",
+)
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -161,39 +166,35 @@ def _today() -> float:
     return day_number(datetime.now(UTC).date())
 
 
-def _stats(row: dict[str, Any], role: str) -> dict[str, Any]:
-    keys = _STATS_ANALYST if at_least(role, "analyst") else _STATS_PUBLIC
-    return {"date": row["date"], **{k: row[k] for k in keys}}
-
-
-def _assumptions(items: list[str], role: str) -> list[str]:
-    """The model's assumptions, without the lines that give an emplacement's quantity (analysts
-    only)."""
-    if at_least(role, "analyst"):
-        return list(items)
-    return [a for a in items if not _RECORD_LINE.match(a)]
+def _stats(row: dict[str, Any], full: bool) -> dict[str, Any]:
+    """One date's figures as the role may see them: exact for analysts, the band of
+    ``p_any_live`` for everyone else (see demine.risk.public)."""
+    if not full:
+        return {k: row[k] for k in ("date", "p_any_live_band", "p_any_live_low", "p_any_live_high")}
+    return {"date": row["date"], **{k: row[k] for k in _STATS_ANALYST}}
 
 
 class _RiskCache:
-    """Today's estimate for every hazard, kept ``RISK_TTL`` seconds per store."""
+    """Today's estimate for every hazard, kept ``RISK_TTL`` seconds per store and view (exact
+    for analysts, banded with coarse quantities for everyone else)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.entries: dict[tuple[str, float], tuple[float, dict[str, dict[str, Any]]]] = {}
+        self.entries: dict[tuple[str, float, bool], tuple[float, dict[str, dict[str, Any]]]] = {}
 
-    def get(self, store: Store) -> tuple[str, dict[str, dict[str, Any]]]:
+    def get(self, store: Store, full: bool) -> tuple[str, dict[str, dict[str, Any]]]:
         from demine.risk import iso_date
-        from demine.services.risk import hazard_risks
+        from demine.services.risk import hazard_risks, public_view
 
         day = _today()
-        key = (store.location, day)
+        key = (store.location, day, full)
         with self.lock:
             hit = self.entries.get(key)
             if hit is not None and time.monotonic() - hit[0] < RISK_TTL:
                 return iso_date(day), hit[1]
         table: dict[str, dict[str, Any]] = {}
-        for hr in hazard_risks(store, np.asarray([day])):
-            d = hr.to_dict()
+        for hr in hazard_risks(store, np.asarray([day]), coarse=not full):
+            d = hr.to_dict() if full else public_view(hr)
             table[hr.hazard.id] = {
                 "known": d["known"],
                 "status": d["status"],
@@ -218,13 +219,15 @@ def map_risk(
     request: Request, response: Response, s: StoreDep, who: PrincipalDep
 ) -> dict[str, Any]:
     """``p_any_live`` (the chance that at least one device is still live, conservative plug-in)
-    per hazard, for shading. ``known: false`` means no emplacement record: unknown, not safe."""
-    day, table = _risk_cache(request).get(s)
+    per hazard, for shading; below analyst its band only. ``known: false`` means no emplacement
+    record: unknown, not safe."""
+    full = full_risk(who.role)
+    day, table = _risk_cache(request).get(s, full)
     hazards = {
         hid: {
             "known": t["known"],
             "status": t["status"],
-            **({} if t["row"] is None else _stats(t["row"], who.role)),
+            **({} if t["row"] is None else _stats(t["row"], full)),
         }
         for hid, t in table.items()
     }
@@ -248,23 +251,23 @@ def map_hazard(
     who: PrincipalDep,
 ) -> dict[str, Any]:
     from demine.risk import iso_date
-    from demine.services.risk import hazard_risks
+    from demine.services.risk import role_hazard_risks
 
     kind = s.kind("hazards")
     rec = s.get("hazards", hazard_id)
     day = _today()
-    hr = hazard_risks(s, np.asarray([day]), hazard_id=rec.id)[0]
-    d = hr.to_dict()
+    full = full_risk(who.role)
+    d = role_hazard_risks(s, np.asarray([day]), who.role, hazard_id=rec.id)[0]
     row = d["estimates"][0] if d["estimates"] else None
     rp = rec.geometry.representative_point() if rec.geometry is not None else None
     risk: dict[str, Any] = {
         "date": iso_date(day),
         "known": d["known"],
-        "estimate": None if row is None else _stats(row, who.role),
-        "assumptions": _assumptions(d["assumptions"], who.role),
+        "estimate": None if row is None else _stats(row, full),
+        "assumptions": d["assumptions"],
         "notes": d["notes"],
     }
-    if at_least(who.role, "analyst"):
+    if full:
         risk["emplacement_records"] = d["emplacement_records"]
     response.headers["Cache-Control"] = "private, max-age=60"
     return {

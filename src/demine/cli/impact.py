@@ -61,11 +61,15 @@ def prioritize_cmd(
 ) -> None:
     """Rank the open hazards by weighted factors (people nearby from a population raster,
     settlements, schools, roads, farmland, accidents and EO reports nearby, residual risk,
-    area to release). Every score is broken down by factor, and missing data is listed."""
+    area to release). Every score is broken down by factor, and missing data is listed.
+    Analyst and above (as GET /api/v1/priorities): the scores carry exact residual-risk
+    figures."""
+    from demine.cli.common import state
     from demine.services.impact import prioritize, resolve_config, save_config
-    from demine.services.risk import parse_date
+    from demine.services.risk import parse_date, require_full_risk
 
     with handled(as_json):
+        require_full_risk(state.role, "see the priorities")
         if save and config is None:
             raise ValidationError(
                 "--save needs --config FILE", [Fault("give the file to save", field="--save")]

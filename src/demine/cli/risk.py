@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from demine.cli.common import DbOpt, JsonOpt, _console, _out, _store, _synthetic_banner, handled
+from demine.cli.common import (
+    DbOpt,
+    JsonOpt,
+    _console,
+    _out,
+    _store,
+    _synthetic_banner,
+    handled,
+    state,
+)
 from demine.errors import Fault, ValidationError
 
 risk_app = typer.Typer(
@@ -42,10 +51,12 @@ def estimate_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Expected live devices and the chance that at least one is live, DAYS after laying."""
-    from demine.services.risk import estimate_device_type
+    """Expected live devices and the chance that at least one is live, DAYS after laying
+    (analyst and above: it uses the failure rates learned from clearance)."""
+    from demine.services.risk import estimate_device_type, require_full_risk
 
     with handled(as_json):
+        require_full_risk(state.role, "run estimates for a chosen quantity")
         store = _store(db)
         est = estimate_device_type(
             store, device_type, quantity, [days], low=low, high=high, draws=draws, seed=seed
@@ -95,11 +106,12 @@ def hazard_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Residual estimate per hazard (summed over its emplacement records), at a date or over
-    a series of dates."""
+    a series of dates. Roles below analyst (--role public, field, victim_assistance) see the
+    chance that a device is live as a band, without quantities or failure rates."""
     import numpy as np
 
     from demine.ids import is_uuid, normalise_id
-    from demine.services.risk import hazard_risks, parse_date, today_day
+    from demine.services.risk import full_risk, parse_date, role_hazard_risks, today_day
 
     with handled(as_json):
         if (hazard_id is None) == (not all_):
@@ -127,17 +139,43 @@ def hazard_cmd(
             dates = np.array([parse_date(at, "--at") if at else today_day()])
         store = _store(db)
         synthetic = _synthetic_banner(store, as_json)
-        risks = hazard_risks(
+        views = role_hazard_risks(
             store,
             dates,
+            state.role,
             hazard_id=None if all_ else normalise_id(hazard_id),
             draws=draws,
             seed=seed,
         )
         if as_json:
-            _out({"synthetic": synthetic, "hazards": [r.to_dict() for r in risks]})
+            _out({"synthetic": synthetic, "hazards": views})
             return
         from rich.table import Table
+
+        if not full_risk(state.role):
+            t = Table(
+                "hazard",
+                "date",
+                "P(≥1 live)",
+                "notes",
+                title="Residual risk (information only: it never releases land)",
+                caption="the chance is shown as a band; device numbers and failure rates are "
+                "for analysts",
+            )
+            for v in views:
+                name = v["name"] or v["id"]
+                if not v["known"]:
+                    t.add_row(name, "", "unknown", "no emplacement record: unknown, not safe")
+                    continue
+                for i, d in enumerate(v["estimates"]):
+                    t.add_row(
+                        name if i == 0 else "",
+                        d["date"],
+                        d["p_any_live_band"],
+                        "; ".join(v["notes"]) if i == 0 else "",
+                    )
+            _console().print(t)
+            return
 
         t = Table(
             "hazard",
@@ -147,21 +185,21 @@ def hazard_cmd(
             "notes",
             title="Residual risk (information only: it never releases land)",
         )
-        for r in risks:
-            name = r.hazard.properties.get("name") or r.hazard.id
-            if r.estimate is None:
+        for v in views:
+            name = v["name"] or v["id"]
+            if not v["known"]:
                 t.add_row(
                     name, "", "unknown", "unknown", "no emplacement record: unknown, not safe"
                 )
                 continue
-            for i, d in enumerate(r.estimate.to_dicts()):
+            for i, d in enumerate(v["estimates"]):
                 t.add_row(
                     name if i == 0 else "",
                     d["date"],
                     f"{d['expected_live']:.2f} ({d['expected_live_p05']:.2f}–"
                     f"{d['expected_live_p95']:.2f})",
                     _pct(d["p_any_live"]),
-                    "; ".join(r.notes) if i == 0 else "",
+                    "; ".join(v["notes"]) if i == 0 else "",
                 )
         _console().print(t)
 
@@ -170,9 +208,10 @@ def hazard_cmd(
 def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Update the failure-rate beliefs per device type from finds in cleared areas that have
     emplacement records (conjugate Beta update), and store them with their evidence."""
-    from demine.services.risk import learn
+    from demine.services.risk import learn, require_full_risk
 
     with handled(as_json):
+        require_full_risk(state.role, "learn failure rates")
         store = _store(db)
         learned = learn(store)
         if as_json:

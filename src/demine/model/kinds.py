@@ -533,12 +533,21 @@ ACCIDENTS = Kind(
         FieldSpec("device_category", T.ENUM, "Category of device", choices=CATEGORIES),
         FieldSpec("device_type", T.TEXT, "Device type code, if known"),
         FieldSpec("hazard_id", T.UUID, "Hazard it happened in or near"),
-        FieldSpec("activity_id", T.UUID, "Activity under way (demining accidents)"),
-        ORG,
+        # who was working there (the operator, the activity and so its team) is not public:
+        # with the place and time it points at the people hurt (docs/privacy.md)
+        FieldSpec(
+            "activity_id",
+            T.UUID,
+            "Activity under way (demining accidents)",
+            access=Access.FIELD,
+        ),
+        FieldSpec(
+            "organisation", T.TEXT, "Organisation responsible or reporting", access=Access.FIELD
+        ),
         FieldSpec("admin_area", T.TEXT, "Administrative area"),
         FieldSpec("description", T.TEXT, "What happened", access=Access.FIELD),
         FieldSpec("investigation", T.TEXT, "Investigation findings", access=Access.ANALYST),
-        NOTES,
+        FieldSpec("notes", T.TEXT, "Free text", access=Access.FIELD),
     ),
     rules=(_not_future("occurred_at"),),
 )

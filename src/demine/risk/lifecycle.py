@@ -253,3 +253,13 @@ class Lifecycle:
                 + (" (learned from clearance)" if "residual" in self.learned else "")
             )
         return "; ".join(parts)
+
+    def describe_mechanisms(self) -> str:
+        """One line for people who may not see failure rates: the type, its persistence and the
+        nominal times of its mechanisms (catalogue data), without any rate or prior."""
+        parts = [f"{self.code}: {self.persistence.value}"]
+        if self.has_sd:
+            parts.append(f"self-destruct at day {self.sd_days:g}")
+        if self.has_sda:
+            parts.append(f"battery life {self.battery_days:g} days")
+        return "; ".join(parts)

@@ -694,8 +694,25 @@ def delete_record(
     actor: str | None = None,
     reason: str | None = None,
     if_revision: int | None = None,
+    role: str | None = None,
 ) -> Revision:
+    """Delete a record that nothing refers to. With ``role`` (a web caller's), a role that may
+    not read every kind that can refer to the record may not delete it at all (403 whatever
+    the data): otherwise a refusal would tell it that hidden records (an accident's victims)
+    exist."""
     cur = store.locate(_id(record_id))
+    if role is not None:
+        from demine.errors import PermissionDenied
+        from demine.services.access import can_read_kind
+
+        hidden = [
+            k for k, _ in DEPENDENTS.get(cur.kind, ()) if not can_read_kind(store.kind(k), role)
+        ]
+        if hidden:
+            raise PermissionDenied(
+                f"the {role} role cannot delete {cur.kind} records: records it may not read "
+                f"({', '.join(hidden)}) can refer to them"
+            )
     for kind, fname in DEPENDENTS.get(cur.kind, ()):
         n = sum(1 for r in store.list(kind) if r.properties.get(fname) == cur.id)
         if n:

@@ -24,7 +24,7 @@ from demine.demo_data import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 from demine.errors import DemineError, Fault, ValidationError
 from demine.files import write_private
 from demine.services.charts import render
-from demine.services.stats import Period, compute
+from demine.services.stats import WITHHELD, Period, compute
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -249,9 +249,10 @@ TEXT: dict[str, dict[str, Any]] = {
         "acc_dev_caption": "Accidents by device category",
         "cas_note": "Casualties are people killed or injured (IMAS 10.60). Only counts are "
         "published here; no personal data.",
-        "cas_rule": " Counts from 1 to 4 are shown as “&lt;5”, and a breakdown with any such "
-        "count is withheld whole so that no small count can be recovered by subtraction from "
-        "the total.",
+        "cas_rule": " Counts from 1 to 4 are shown as “&lt;5”; a figure of people from fewer "
+        "than 3 accidents is withheld, and so is a breakdown with any such small cell in any "
+        "year, whole, so that no small count and no single accident's casualties can be "
+        "recovered by subtraction from the total or from another period.",
         "cas_exact": " This copy shows exact counts (victim-assistance role): do not publish it.",
         "cas_head": ["Casualties", "Number"],
         "cas_all": "All casualties",
@@ -388,9 +389,11 @@ TEXT: dict[str, dict[str, Any]] = {
         "acc_dev_caption": "Нещасні випадки за категорією ВНП",
         "cas_note": "Постраждалі — загиблі або поранені особи (IMAS 10.60). Тут публікуються "
         "лише кількості; жодних персональних даних.",
-        "cas_rule": " Кількості від 1 до 4 показано як «&lt;5», а розподіл, що містить хоча б "
-        "одну таку кількість, не публікується повністю, щоб жодну малу кількість не можна було "
-        "відновити відніманням від загальної.",
+        "cas_rule": " Кількості від 1 до 4 показано як «&lt;5»; показник, що охоплює "
+        "постраждалих менш ніж від 3 нещасних випадків, не публікується, як і повністю розподіл "
+        "із хоча б одною такою малою кількістю в будь-якому році, щоб ні малу кількість, ні "
+        "кількість постраждалих одного нещасного випадку не можна було відновити відніманням від "
+        "загальної чи від іншого періоду.",
         "cas_exact": " Ця копія містить точні кількості (роль допомоги постраждалим): не "
         "публікуйте її.",
         "cas_head": ["Постраждалі", "Кількість"],
@@ -420,11 +423,16 @@ TEXT: dict[str, dict[str, Any]] = {
         "за адміністративними одиницями й округлено до цілого м² один раз; кожен інший "
         "показник є сумою цих цілих чисел, тож скасовано + зменшено + очищено = звільнено "
         "точно, а рядки в сумі дають підсумок.",
-        "suppression": "Дані про постраждалих агреговані. Для ролей, крім victim_assistance "
-        "та admin, кількість від 1 до 4 показано як «<5» (0 лишається 0), а розподіл, що "
-        "містить хоча б одну клітинку від 1 до 4, не публікується повністю (його клітинки "
-        "порожні), щоб жодну малу клітинку не можна було відновити відніманням від загальної "
-        "кількості.",
+        "suppression": "Дані про постраждалих агреговані й складені з окремих календарних "
+        "років. Для ролей, крім victim_assistance та admin, показник року малий, якщо він "
+        "охоплює від 1 до 4 осіб або постраждалих менш ніж від 3 нещасних випадків. Загальна "
+        "кількість публікується, лише якщо жоден рік періоду не малий (інакше «<5» для 1–4, "
+        "або «не публікується»); розподіл не публікується повністю (його клітинки порожні), "
+        "якщо будь-яка його клітинка мала в будь-якому році періоду, а за адміністративними "
+        "одиницями — завжди. Тож кожен опублікований показник — сума цілих років без малих "
+        "клітинок, і ні клітинки однієї відповіді, ні два періоди не можна відняти одне від "
+        "одного, щоб отримати малу кількість чи постраждалих одного нещасного випадку. 0 "
+        "лишається 0.",
         "pdf_page": "сторінка",
     },
 }
@@ -540,7 +548,7 @@ def render_annual(
         ("fig_open", n(hz["open"])),
         ("fig_devices", n(dev["total"])),
         ("fig_accidents", n(acc["total"])),
-        ("fig_casualties", n(cas["total"])),
+        ("fig_casualties", t["withheld"] if cas["total"] == WITHHELD else n(cas["total"])),
         ("fig_eore", n(eore["beneficiaries"])),
     ]
     add('<section class="figures">')
@@ -731,7 +739,7 @@ def render_annual(
     add(
         _table(
             t["cas_head"],
-            [[t["cas_all"], n(cas["total"])]],
+            [[t["cas_all"], t["withheld"] if cas["total"] == WITHHELD else n(cas["total"])]],
             caption=t["cas_caption"].format(year=year),
             empty=empty,
         )

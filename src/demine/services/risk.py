@@ -90,6 +90,8 @@ class HazardRisk:
     records: list[Record]
     estimate: Any | None  # None when the hazard has no emplacement record
     notes: list[str] = field(default_factory=list)
+    lifecycles: list[Any] = field(default_factory=list)  # the device types estimated
+    coarse: bool = False  # quantities taken at their coarse step (what roles below analyst see)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.hazard.properties
@@ -119,9 +121,15 @@ def hazard_risks(
     hazard_id: str | None = None,
     draws: int = 1000,
     seed: int = 0,
+    coarse: bool = False,
 ) -> list[HazardRisk]:
-    """Estimates for one hazard or all, at each of ``dates`` (day numbers)."""
+    """Estimates for one hazard or all, at each of ``dates`` (day numbers).
+
+    ``coarse``: each record's quantity is taken at the top of its step on the coarse scale
+    (:func:`demine.risk.public.coarse_quantity` of its maximum), fixed: the estimate roles below
+    analyst see (:func:`risk_view`), which cannot tell quantities of one step apart."""
     from demine.risk import Quantity, RecordInput, day_number, estimate
+    from demine.risk.public import coarse_quantity
 
     if hazard_id is not None:
         hazards = [store.get("hazards", hazard_id)]
@@ -138,28 +146,135 @@ def hazard_risks(
         recs = by_hazard.get(h.id, [])
         notes: list[str] = []
         inputs = []
+        used: list[Any] = []
         for e in recs:
             p = e.properties
             lc = lcs.get(p["device_type"])
             if lc is None:
-                notes.append(f"emplacement {e.id}: unknown device type {p['device_type']!r}")
-                continue
-            inputs.append(
-                RecordInput(
-                    lc,
-                    Quantity(
-                        float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
-                    ),
-                    day_number(p["laid_at"]),
+                notes.append(
+                    (UNKNOWN_TYPE_NOTE if coarse else f"emplacement {e.id}: ")
+                    + f"unknown device type {p['device_type']!r}"
                 )
-            )
+                continue
+            if lc not in used:
+                used.append(lc)
+            if coarse:
+                top = max(float(p["quantity"]), _f(p.get("quantity_max")) or 0.0)
+                q = Quantity(float(coarse_quantity(top)))
+            else:
+                q = Quantity(
+                    float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
+                )
+            inputs.append(RecordInput(lc, q, day_number(p["laid_at"])))
         if h.properties.get("status") != "open":
             notes.append(f"hazard status is {h.properties.get('status')}: released land")
         est = estimate(inputs, dates, draws=draws, seed=seed) if inputs else None
         if est is None:
             notes.append(UNKNOWN_NOTE)
-        out.append(HazardRisk(h, recs, est, notes))
+        out.append(HazardRisk(h, recs, est, notes, used, coarse))
     return out
+
+
+# --- what each role sees ------------------------------------------------------------------
+
+FULL_RISK_ROLE = "analyst"  # exact figures, rates, posteriors, quantities: analyst and admin
+UNKNOWN_TYPE_NOTE = "an emplacement record of an "
+PUBLIC_RISK_LINES = (
+    "shown as a band of the chance that at least one device is still live (0–1 %, 1–10 %, "
+    "10–50 %, 50–90 %, 90–100 %), worked out with each record's number of devices taken at "
+    "the top of a coarse scale (5, 10, 20, 50, 100, 200, 500, ...): never fewer than recorded",
+    "device numbers and failure rates are for analysts; the band cannot be turned back into "
+    "a number of devices",
+    "not in the model: unrecorded or displaced devices, tampering, misidentified types, "
+    "anti-handling devices (docs/risk-model.md)",
+    "an estimate is information: time never releases land; only land release (non-technical "
+    "survey, technical survey, clearance; IMAS 07.11) changes a hazard's status",
+)
+
+
+def full_risk(role: str) -> bool:
+    """Whether ``role`` sees exact estimates, rates and quantities (analyst and admin)."""
+    from demine.services.access import at_least
+
+    return at_least(role, FULL_RISK_ROLE)
+
+
+def require_full_risk(role: str, what: str) -> None:
+    """Refuse roles below analyst ``what`` (exact estimates for a quantity one chooses would
+    give back the learned failure rates; learning prints them)."""
+    from demine.errors import PermissionDenied
+
+    if not full_risk(role):
+        raise PermissionDenied(
+            f"the {role} role cannot {what}: exact residual-risk figures and failure rates "
+            f"learned from clearance are for {FULL_RISK_ROLE}s and admins ('demine risk "
+            "hazard' shows every role its own view)"
+        )
+
+
+def role_hazard_risks(
+    store: Store,
+    dates: np.ndarray,
+    role: str,
+    *,
+    hazard_id: str | None = None,
+    draws: int = 1000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Every hazard's (or one's) estimate as ``role`` may see it: :meth:`HazardRisk.to_dict`
+    for analysts and admins, :func:`public_view` for every other role."""
+    full = full_risk(role)
+    risks = hazard_risks(store, dates, hazard_id=hazard_id, draws=draws, seed=seed, coarse=not full)
+    return [r.to_dict() if full else public_view(r) for r in risks]
+
+
+def public_view(hr: HazardRisk) -> dict[str, Any]:
+    """A hazard's estimate for roles below analyst, from a ``coarse`` :class:`HazardRisk`: the
+    band of ``p_any_live`` per date, the mechanisms of the device types without any rate, and
+    notes that name no emplacement record."""
+    from demine.risk.public import p_band
+
+    if not hr.coarse:
+        raise ValueError("the public view needs an estimate with coarse quantities")
+    p = hr.hazard.properties
+    lines = [
+        "functioning mechanisms act at their nominal time (step functions): every device is "
+        "counted live until then (conservative)"
+    ]
+    for lc in hr.lifecycles:
+        lines.append(lc.describe_mechanisms())
+        lines.extend(lc.notes)
+    lines.extend(PUBLIC_RISK_LINES)
+    estimates = []
+    if hr.estimate is not None:
+        for i, d in enumerate(hr.estimate.days):
+            b = p_band(float(hr.estimate.p_any_live[i]))
+            estimates.append(
+                {
+                    "date": iso_date_of(float(d)),
+                    "day": float(d),
+                    "p_any_live_band": b["band"],
+                    "p_any_live_low": b["low"],
+                    "p_any_live_high": b["high"],
+                }
+            )
+    return {
+        "id": hr.hazard.id,
+        "name": p.get("name"),
+        "status": p.get("status"),
+        "hazard_type": p.get("hazard_type"),
+        "known": hr.estimate is not None,
+        "banded": True,
+        "notes": list(hr.notes),
+        "assumptions": lines if hr.estimate is not None else [],
+        "estimates": estimates,
+    }
+
+
+def iso_date_of(day: float) -> str:
+    from demine.risk import iso_date
+
+    return str(iso_date(day))
 
 
 def _f(v: Any) -> float | None:

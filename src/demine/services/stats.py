@@ -42,7 +42,7 @@ from demine.geo.geodesy import geodesic_area
 from demine.geo.release import DENSIFY_DEG, GRID, Account, ReleaseInput, account
 from demine.geo.release import polygonal as _polygonal
 from demine.model.devices import CATEGORIES
-from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES
+from demine.model.kinds import ACTIVITY_TYPES, RELEASE_TYPES, Kind
 from demine.model.schema import FieldType
 from demine.services.access import ROLES, at_least
 from demine.store.base import Store
@@ -51,6 +51,8 @@ ALL = "all"  # the one area when no layer is given
 UNASSIGNED = "unassigned"  # what lies in no admin polygon
 SMALL = "<5"
 SMALL_LIMIT = 5  # counts from 1 to SMALL_LIMIT - 1 are suppressed
+MIN_ACCIDENTS = 3  # a casualty figure from fewer accidents than this is suppressed
+WITHHELD = "withheld"  # a casualty total that is not published
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
 SEXES = ("female", "male", "unknown")
 AGE_GROUPS = ("child", "adult", "unknown")  # child: under 18
@@ -59,10 +61,14 @@ VICTIM_TYPES = ("civilian", "deminer", "military", "unknown")
 ACCIDENT_TYPES = ("demining", "civilian")
 NAME_FIELDS = ("name", "name_en", "name_uk", "region", "admin_name", "adm1_en", "title")
 SUPPRESSION_RULE = (
-    "Casualty figures are aggregates. For roles other than victim_assistance and admin, a count "
-    "from 1 to 4 is shown as '<5' (0 stays 0), and a breakdown with any cell from 1 to 4 is "
-    "withheld whole (its cells are null) so that no small cell can be recovered by subtraction "
-    "from the total."
+    "Casualty figures are aggregates, built from single calendar years. For roles other than "
+    "victim_assistance and admin, a year's figure is small when it counts 1 to 4 people or "
+    "people from fewer than 3 accidents. A total is published only when no year of the period "
+    "is small (otherwise '<5' when it counts 1 to 4, else 'withheld'); a breakdown is "
+    "withheld whole (its cells are null) when any of its cells is small in any year of the "
+    "period, and by area always. So every published figure is a sum of whole years with no "
+    "small cell, and neither the cells of one answer nor two periods can be subtracted to "
+    "give a small count or one accident's casualties. 0 stays 0."
 )
 ROUNDING_RULE = (
     "Areas are geodesic (WGS 84). Each credited release piece is split by admin area and "
@@ -221,18 +227,36 @@ class Areas:
         return self.names[int(min(hits))] if len(hits) else UNASSIGNED
 
 
+def layer_of(store: Store, layer: str) -> Kind:
+    """The reference layer named ``layer``. One answer for every name that is not one (a record
+    kind or nothing), listing only the reference layers, which every role may read: the error
+    tells no one which record kinds there are."""
+    layers = sorted(k.name for k in store.kinds() if k.is_layer)
+    name = layer[len("layer:") :] if layer.startswith("layer:") else layer
+    if name not in layers:
+        raise ValidationError(
+            f"no reference layer named {layer!r}",
+            [
+                Fault(
+                    "reference layers: "
+                    + (
+                        ", ".join(layers)
+                        or "none (import admin areas with: demine import FILE --kind layer:NAME)"
+                    ),
+                    field="by",
+                )
+            ],
+        )
+    return store.kind(name)
+
+
 def load_areas(store: Store, layer: str | None, name_field: str | None = None) -> Areas:
     """The admin polygons of reference layer ``layer`` (None: one area, ``all``), named by
     ``name_field`` (default: the first of name, name_en, name_uk, region, ... the layer has,
     else its first text field, else the record id)."""
     if layer is None:
         return Areas([], [], None)
-    kind = store.kind(layer)
-    if not kind.is_layer:
-        raise ValidationError(
-            f"{layer!r} is a record kind, not a reference layer",
-            [Fault("import admin areas with: demine import FILE --kind layer:NAME", field="by")],
-        )
+    kind = layer_of(store, layer)
     fields = kind.field_names
     if name_field is not None and name_field not in fields:
         raise ValidationError(
@@ -551,30 +575,35 @@ def _age_group(age: Any) -> str:
 
 
 def _casualties(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
+    """Casualty counts of the period: exact for victim_assistance and admin; for every other
+    role the rule of :data:`SUPPRESSION_RULE`, applied year by year (see docs/statistics.md)."""
     accidents = {a.id: a.properties for a in store.list("accidents")}
     where = {a.id: areas.of_point(a.geometry) for a in store.list("accidents")}
-    by_area: dict[str, int] = dict.fromkeys(areas.order, 0)
-    groups: dict[str, dict[str, int]] = {
-        "outcome": dict.fromkeys(OUTCOMES, 0),
-        "sex": dict.fromkeys(SEXES, 0),
-        "age_group": dict.fromkeys(AGE_GROUPS, 0),
-        "victim_type": dict.fromkeys(VICTIM_TYPES, 0),
-        "accident_type": dict.fromkeys(ACCIDENT_TYPES, 0),
+    group_keys: dict[str, tuple[str, ...]] = {
+        "outcome": OUTCOMES,
+        "sex": SEXES,
+        "age_group": AGE_GROUPS,
+        "victim_type": VICTIM_TYPES,
+        "accident_type": ACCIDENT_TYPES,
     }
-    years: dict[str, int] = {str(y): 0 for y in per.years()} if per else {}
-    n = 0
+    # every year's cells (count, accidents), for every year of the data: the rule looks at
+    # the single years a period is made of
+    cells: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(dict)
+
+    def count(group: str, value: str, year: str, accident: str) -> None:
+        c = cells[(group, value)].setdefault(year, [0, set()])
+        c[0] += 1
+        c[1].add(accident)
+
     for v in store.list("victims"):
         p = v.properties
-        acc = accidents.get(str(p.get("accident_id")))
-        when = acc.get("occurred_at") if acc else None
-        if per is not None and not _in(per, when):
-            continue
-        n += 1
-        y = _year(when)
-        key = str(y) if y is not None else "unknown"
-        years[key] = years.get(key, 0) + 1
-        area = where.get(str(p.get("accident_id")), UNASSIGNED)
-        by_area[area] = by_area.get(area, 0) + 1
+        aid = str(p.get("accident_id"))
+        acc = accidents.get(aid)
+        y = _year(acc.get("occurred_at") if acc else None)
+        year = str(y) if y is not None else "unknown"
+        count("total", "", year, aid)
+        count("year", year, year, aid)
+        count("area", where.get(aid, UNASSIGNED), year, aid)
         for g, val in (
             ("outcome", p.get("outcome")),
             ("sex", p.get("sex") or "unknown"),
@@ -582,18 +611,61 @@ def _casualties(store: Store, per: Period | None, exact: bool, areas: Areas) -> 
             ("victim_type", p.get("victim_type") or "unknown"),
             ("accident_type", acc.get("accident_type") if acc else None),
         ):
-            if val is None:
-                continue
-            groups[g][str(val)] = groups[g].get(str(val), 0) + 1
+            if val is not None:
+                count(g, str(val), year, aid)
+
+    def in_period(year: str) -> bool:
+        return per is None or (year != "unknown" and int(year) in per)
+
+    def total_of(group: str, value: str) -> int:
+        return sum(c[0] for y, c in cells.get((group, value), {}).items() if in_period(y))
+
+    def small(group: str, value: str) -> bool:
+        """A cell of some single year of the period is small: 1–4 people, or people from
+        fewer than MIN_ACCIDENTS accidents."""
+        return any(
+            in_period(y) and c[0] > 0 and (c[0] < SMALL_LIMIT or len(c[1]) < MIN_ACCIDENTS)
+            for y, c in cells.get((group, value), {}).items()
+        )
+
+    groups: dict[str, dict[str, int]] = {
+        g: {k: total_of(g, k) for k in keys} for g, keys in group_keys.items()
+    }
+    for g, k in list(cells):
+        if g in group_keys and k not in groups[g]:
+            groups[g][k] = total_of(g, k)
+    years = {str(y): 0 for y in per.years()} if per else {}
+    for g, k in cells:
+        if g == "year" and in_period(k):
+            years[k] = total_of(g, k)
     groups["year"] = dict(sorted(years.items()))
     if areas.layer is not None:  # by the area of the accident's place
-        groups["area"] = {k: v for k, v in by_area.items() if k != UNASSIGNED or v}
-    return {
-        "exact": exact,
-        "total": suppress(n, exact),
-        "breakdowns": {g: breakdown(c, exact) for g, c in groups.items()},
-        "rule": None if exact else SUPPRESSION_RULE,
-    }
+        by_area = {a: total_of("area", a) for a in areas.order}
+        groups["area"] = {k: n for k, n in by_area.items() if k != UNASSIGNED or n}
+    n = total_of("total", "")
+    if exact:
+        return {
+            "exact": True,
+            "total": n,
+            "breakdowns": {g: breakdown(c, True) for g, c in groups.items()},
+            "rule": None,
+        }
+    if not small("total", ""):
+        total: int | str = n
+    elif n < SMALL_LIMIT:
+        total = SMALL
+    else:
+        total = WITHHELD
+    out: dict[str, dict[str, Any]] = {}
+    for g, c in groups.items():
+        # the area breakdown: any layer may be chosen (two layers with nested areas could be
+        # subtracted from each other), so it is exact only for victim_assistance and admin
+        withheld = g == "area" or any(small(g, k) for k in c)
+        out[g] = {
+            "withheld": withheld,
+            "cells": {k: (None if withheld else v) for k, v in c.items()},
+        }
+    return {"exact": False, "total": total, "breakdowns": out, "rule": SUPPRESSION_RULE}
 
 
 def _int(v: Any) -> int:

@@ -141,7 +141,8 @@ const STATS_CHARTS = ["released", "devices"];
 const statsState = { open: false, data: null, error: null };
 
 const statsKm2 = (m2) => t("stats_km2", { n: fmtNumber(m2 / 1e6, 3, true) });
-// casualty counts under 5 arrive as the string "<5": shown as they are
+// casualty counts under 5 arrive as the string "<5": shown as they are; a total made of a year
+// with a small count arrives as "withheld" (docs/statistics.md)
 const statsCount = (v) => (typeof v === "number" ? fmtNumber(v) : String(v));
 
 function renderStats() {
@@ -164,7 +165,7 @@ function renderStats() {
     ["stats_remaining", statsKm2(d.hazards.remaining_m2)],
     ["stats_devices", statsCount(d.devices.total)],
     ["stats_accidents", statsCount(d.accidents.total)],
-    ["stats_casualties", statsCount(d.casualties.total)],
+    ["stats_casualties", d.casualties.total === "withheld" ? t("stats_withheld") : statsCount(d.casualties.total)],
     ["stats_eore", statsCount(d.eore.beneficiaries)],
   ];
   box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));
@@ -325,14 +326,25 @@ function hatchImage() {
   return g.getImageData(0, 0, size, size);
 }
 
+// the shade of a hazard: its p_any_live (analysts), else the middle of its band (everyone else
+// sees the chance as a band only: see docs/risk-model.md)
+function riskShade(r) {
+  if (typeof r.p_any_live === "number") return r.p_any_live;
+  if (typeof r.p_any_live_low === "number" && typeof r.p_any_live_high === "number") {
+    return (r.p_any_live_low + r.p_any_live_high) / 2;
+  }
+  return null;
+}
+
 function applyRisk(risk) {
   const map = state.map;
   const known = [];
   const shade = ["match", ["get", "id"]];
   for (const [id, r] of Object.entries(risk.hazards || {})) {
-    if (!r.known || typeof r.p_any_live !== "number") continue;
+    const p = riskShade(r);
+    if (!r.known || p === null) continue;
     known.push(id);
-    shade.push(id, r.p_any_live);
+    shade.push(id, p);
   }
   const open = ["==", ["get", "status"], "open"];
   const isPoly = ["==", ["geometry-type"], "Polygon"];
@@ -418,7 +430,11 @@ function riskBody(d) {
     box.append(el("p", { class: "unknown" }, t("risk_unknown")));
   } else {
     const e = r.estimate;
-    box.append(el("p", {}, t("risk_p", { p: fmtPct(e.p_any_live), lo: fmtPct(e.p_any_live_p05), hi: fmtPct(e.p_any_live_p95) })));
+    if (typeof e.p_any_live === "number") {
+      box.append(el("p", {}, t("risk_p", { p: fmtPct(e.p_any_live), lo: fmtPct(e.p_any_live_p05), hi: fmtPct(e.p_any_live_p95) })));
+    } else {
+      box.append(el("p", {}, t("risk_band", { lo: fmtPct(e.p_any_live_low), hi: fmtPct(e.p_any_live_high) })));
+    }
     if (typeof e.expected_live === "number") {
       box.append(el("p", {}, t("risk_expected", {
         n: fmtNumber(e.expected_live, 1), lo: fmtNumber(e.expected_live_p05, 1), hi: fmtNumber(e.expected_live_p95, 1),
