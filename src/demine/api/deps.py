@@ -89,7 +89,7 @@ def principal(request: Request) -> Principal:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     found = store(request).token_user(hash_token(token.strip()))
     if found is None:
-        raise Unauthorized("unknown or revoked token")
+        raise Unauthorized("unknown, expired or revoked token")
     return Principal(found[0], found[1])
 
 

@@ -435,13 +435,25 @@ def import_file(
     options: ImportOptions,
     *,
     progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
 ) -> ImportReport:
     """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
     bad, unless ``skip_invalid``."""
     from demine.geo.structure import no_gc
 
+    if role is not None:  # the CLI's --role: who may write this kind (services.access)
+        _require_import(store, options.kind, role)
     with no_gc():  # millions of small objects: the cyclic collector would cost a third
         return _import_file(store, path, options, progress=progress)
+
+
+def _require_import(store: Store, kind_name: str, role: str) -> None:
+    from demine.services.access import require_write_name
+
+    if kind_name.startswith("layer:"):
+        require_write_name(kind_name.split(":", 1)[1], role, is_layer=True)
+    elif kind_name in KINDS:
+        require_write_name(kind_name, role)
 
 
 def _import_file(
@@ -586,9 +598,14 @@ def restore(
     *,
     actor: str | None = None,
     reason: str | None = None,
+    role: str | None = None,
 ) -> Record:
     rid = _id(record_id)
     revs = store.history(rid)
+    if role is not None and revs:
+        from demine.services.access import require_write
+
+        require_write(store.kind(revs[-1].kind), role)
     target = next((h for h in revs if h.revision == revision), None)
     if target is not None and target.kind == "hazards" and target.state is not None:
         # bringing back a closed state is a closure: the land-release rule applies
@@ -624,6 +641,7 @@ def update_record(
     actor: str | None = None,
     reason: str | None = None,
     retries: int = 50,
+    role: str | None = None,
 ) -> Record:
     """Change some properties of a record (validated against its kind), as a new revision.
 
@@ -634,6 +652,8 @@ def update_record(
     for _ in range(retries):
         cur = store.locate(rid)
         kind = store.kind(cur.kind)
+        if role is not None:
+            _require_update(kind, role, changes)
         merged = {**cur.properties, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         for f in kind.fields:
@@ -674,6 +694,19 @@ def update_record(
     raise Conflict(f"record {rid} kept changing under {retries} attempts; try again")
 
 
+def _require_update(kind: Kind, role: str, changes: dict[str, Any]) -> None:
+    from demine.services.access import can_read_field, require_write
+
+    require_write(kind, role)
+    hidden = [
+        k
+        for k in changes
+        if k in kind.field_names and not can_read_field(kind.field(k).access, role)
+    ]
+    if hidden:
+        raise PermissionDenied(f"the {role} role may not set {', '.join(hidden)} of {kind.name}")
+
+
 def delete_record(
     store: Store,
     record_id: str,
@@ -681,8 +714,13 @@ def delete_record(
     actor: str | None = None,
     reason: str | None = None,
     if_revision: int | None = None,
+    role: str | None = None,
 ) -> Revision:
     cur = store.locate(_id(record_id))
+    if role is not None:
+        from demine.services.access import require_write
+
+        require_write(store.kind(cur.kind), role)
     for kind, fname in DEPENDENTS.get(cur.kind, ()):
         n = sum(1 for r in store.list(kind) if r.properties.get(fname) == cur.id)
         if n:
