@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from demine import __version__
-from demine.api.deps import StorePool, problem
+from demine.api.deps import StorePool, principal, problem
 from demine.errors import DemineError, ValidationError
 
 PROBLEM = "application/problem+json"
@@ -56,6 +56,7 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(principal)],  # a bad token is 401 on every route
     )
     app.state.stores = StorePool(db)
     app.state.tile_url = tile_url

@@ -846,9 +846,13 @@ def _expiry(text: str) -> str | None:
 
     from demine.model.schema import format_datetime
 
-    if text.strip().lower() == "never":
+    import re
+
+    if text == "never":
         return None
     try:
+        if not re.fullmatch(r"[0-9]+", text):
+            raise ValueError
         days = int(text)
         if not 1 <= days <= 36500:
             raise ValueError
