@@ -453,3 +453,40 @@ def test_every_cli_write_command_every_kind_every_role(
         s.close()
     assert (name in users) == allowed(role, USERS)
     assert ("u_field" in users) != allowed(role, USERS)
+
+
+def test_a_role_sets_only_fields_it_may_read(world: World, tmp_path: Path) -> None:
+    """A field team writes accidents but not their analyst-only investigation: not by import,
+    update or the web API, and its re-import of an accident keeps the investigation."""
+    acc = world.feature("accidents")
+    acc["id"] = "ACC-7"
+    f = tmp_path / "acc.geojson"
+    with_inv = {**acc, "properties": {**acc["properties"], "investigation": "fuse found"}}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [with_inv]}))
+    before = world.count("accidents")
+    r = _cli(world, "field", "import", str(f), "--kind", "accidents")
+    assert r.exit_code == 5 and "investigation" in r.output, r.output
+    assert world.count("accidents") == before
+    assert _cli(world, "analyst", "import", str(f), "--kind", "accidents").exit_code == 0
+    s = open_store(world.location)
+    try:
+        rec = next(x for x in s.list("accidents") if x.source_id == "ACC-7")
+    finally:
+        s.close()
+    # the field team re-imports its own report, with a new description
+    mine = {**acc, "properties": {**acc["properties"], "description": "two people nearby"}}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [mine]}))
+    r = _cli(world, "field", "import", str(f), "--kind", "accidents")
+    assert r.exit_code == 0, r.output
+    now = world.read("accidents", rec.id)
+    assert now.properties["description"] == "two people nearby"
+    assert now.properties["investigation"] == "fuse found"
+    r = _cli(world, "field", "update", rec.id, "investigation=none")
+    assert r.exit_code == 5 and "investigation" in r.output
+    p = world.client.patch(
+        f"{world.url('accidents')}/{rec.id}",
+        json={"properties": {"investigation": "none"}},
+        headers=world.headers["field"],
+    )
+    assert p.status_code == 422 and p.json()["errors"][0]["field"] == "investigation"
+    assert world.read("accidents", rec.id).properties["investigation"] == "fuse found"

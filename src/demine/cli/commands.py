@@ -842,11 +842,10 @@ DEFAULT_TOKEN_DAYS = 90
 
 def _expiry(text: str) -> str | None:
     """--expires-in DAYS|never as the expiry time (UTC), or None for never."""
+    import re
     from datetime import UTC, datetime, timedelta
 
     from demine.model.schema import format_datetime
-
-    import re
 
     if text == "never":
         return None

@@ -444,7 +444,25 @@ def import_file(
     if role is not None:  # the CLI's --role: who may write this kind (services.access)
         _require_import(store, options.kind, role)
     with no_gc():  # millions of small objects: the cyclic collector would cost a third
-        return _import_file(store, path, options, progress=progress)
+        return _import_file(store, path, options, progress=progress, role=role)
+
+
+def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> None:
+    """A role imports only fields it may read; re-importing a record keeps the fields it may
+    not read as they are (a field team's accident import never wipes the investigation)."""
+    from demine.services.access import can_read_field
+
+    hidden = [f.name for f in kind.fields if not can_read_field(f.access, role)]
+    if not hidden:
+        return
+    given = sorted({k for r in good for k in r.properties if k in hidden})
+    if given:
+        raise PermissionDenied(f"the {role} role may not set {', '.join(given)} of {kind.name}")
+    by_source = {r.source_id: r for r in store.list(kind.name) if r.source_id is not None}
+    for r in good:
+        old = by_source.get(r.source_id) if r.source_id is not None else None
+        if old is not None:
+            r.properties.update({k: old.properties[k] for k in hidden if k in old.properties})
 
 
 def _require_import(store: Store, kind_name: str, role: str) -> None:
@@ -462,10 +480,13 @@ def _import_file(
     options: ImportOptions,
     *,
     progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
 ) -> ImportReport:
     from demine.services.release import check_write
 
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
+    if role is not None and not kind.is_layer:
+        _hidden_fields(store, kind, good, role)
     link_faults = _link(store, good, path.name)
     if not kind.is_layer:  # land-release rules and references, on the linked records
         unlinked = {f.index for f in link_faults}
