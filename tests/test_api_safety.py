@@ -147,14 +147,16 @@ def test_users_and_tokens_from_the_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "t.gpkg")
     run = CliRunner().invoke
     assert run(cli, ["--db", db, "init"]).exit_code == 0
-    r = run(cli, ["--db", db, "user", "add", "olena", "--role", "analyst", "--json"])
+    r = run(
+        cli, ["--db", db, "--role", "admin", "user", "add", "olena", "--role", "analyst", "--json"]
+    )
     assert json.loads(r.stdout) == {"user": "olena", "role": "analyst"}
-    r = run(cli, ["--db", db, "user", "add", "x", "--role", "king"])
+    r = run(cli, ["--db", db, "--role", "admin", "user", "add", "x", "--role", "king"])
     assert r.exit_code == 1 and "unknown role" in r.output
-    r = run(cli, ["--db", db, "token", "create", "olena", "--json"])
+    r = run(cli, ["--db", db, "--role", "admin", "token", "create", "olena", "--json"])
     token = json.loads(r.stdout)["token"]
     assert token.startswith("dm_") and len(token) > 40
-    assert run(cli, ["--db", db, "token", "create", "nobody"]).exit_code == 3
+    assert run(cli, ["--db", db, "--role", "admin", "token", "create", "nobody"]).exit_code == 3
     raw = Path(db).read_bytes()
     assert token.encode() not in raw  # only the hash is stored
 
@@ -166,6 +168,6 @@ def test_users_and_tokens_from_the_cli(tmp_path: Path) -> None:
     bad = client.get("/ogc/collections", headers={"Authorization": "Bearer nope"})
     b = _problem(bad, 401)
     assert bad.headers["www-authenticate"] == "Bearer" and "token" in b["detail"]
-    r = run(cli, ["--db", db, "token", "revoke", "olena", "--json"])
+    r = run(cli, ["--db", db, "--role", "admin", "token", "revoke", "--user", "olena", "--json"])
     assert json.loads(r.stdout)["revoked"] == 1
     assert who(hash_token(token)) is None

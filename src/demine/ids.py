@@ -38,13 +38,13 @@ def normalise_id(value: object) -> str:
 
 
 _UUID_RE = re.compile(
-    r"^(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-    r"[0-9a-fA-F]{12}\}?$"
-)
+    r"(urn:uuid:)?\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}\}?"
+)  # the whole text: fullmatch (a "$" would let a trailing newline through)
 
 
 def is_uuid(value: object) -> bool:
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
         return False
     try:
         uuid.UUID(str(value))

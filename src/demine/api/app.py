@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demine import __version__
-from demine.api.deps import StorePool, problem
+from demine.api.deps import StorePool, principal, problem
 from demine.errors import DemineError, ValidationError
 from demine.store.base import store_failure
 from demine.store.redact import scrub_secrets
@@ -134,6 +134,7 @@ def create_app(
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(principal)],  # a bad token is 401 on every route
     )
     app.state.stores = StorePool(db)
     app.state.tile_url = tile_url

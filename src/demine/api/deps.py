@@ -80,7 +80,12 @@ def store(request: Request) -> Store:
 
 
 def principal(request: Request) -> Principal:
-    """The caller: from ``Authorization: Bearer TOKEN``; no header is the public."""
+    """The caller: from ``Authorization: Bearer TOKEN``; no header is the public. An unknown,
+    expired or revoked token (or one of a removed user) is 401 on every route: the app runs
+    this for each request (``create_app``), once (the answer is kept on the request)."""
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
     auth = request.headers.get("authorization")
     if not auth:
         return PUBLIC
@@ -89,8 +94,10 @@ def principal(request: Request) -> Principal:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     found = store(request).token_user(hash_token(token.strip()))
     if found is None:
-        raise Unauthorized("unknown or revoked token")
-    return Principal(found[0], found[1])
+        raise Unauthorized("unknown, expired or revoked token")
+    who = Principal(found[0], found[1])
+    request.state.principal = who
+    return who
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:

@@ -794,6 +794,21 @@ def _geometry(store: Store, kind: Kind, raw: Any, crs: str, rid: str) -> tuple[A
     faults = [Fault(f.reason, None, f.field, None, rid, f.repairable) for f in chk.faults]
     if faults:
         return None, faults
+    if chk.geometry is None or chk.geometry.is_empty:
+        # an empty geometry ({"type": "Polygon", "coordinates": [[]]}, [], [[[]]]) is no
+        # geometry: refused as an import refuses it, never taken as "keep the old one"
+        if kind.geometry_required:
+            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
+        return None, [
+            Fault(
+                f"an empty {raw.get('type')} has no coordinates: leave the geometry out "
+                "(null) for none",
+                None,
+                "geometry",
+                None,
+                rid,
+            )
+        ]
     return _promote(chk.geometry, kind.geometry_type), []
 
 

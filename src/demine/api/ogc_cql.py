@@ -154,7 +154,7 @@ _T_FUNC = re.compile(r"\bT_[A-Za-z]+\s*\(", re.IGNORECASE)
 _INTERVAL = re.compile(r"\bINTERVAL\s*\(", re.IGNORECASE)
 _OPEN_START = "0001-01-01T00:00:00Z"
 _OPEN_END = "9999-12-31T23:59:59Z"
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")  # fullmatch
 
 
 def _split_call(text: str, start: int) -> tuple[list[str], int]:
@@ -247,7 +247,7 @@ def _rewrite(text: str, depth: int = 0) -> str:
                 v = v[1:-1]
                 if v in ("..", ""):
                     v = _OPEN_START if pos == 0 else _OPEN_END
-                elif _DATE_ONLY.match(v):
+                elif _DATE_ONLY.fullmatch(v):
                     v += "T00:00:00Z" if pos == 0 else "T23:59:59Z"
                 parts.append(f"'{v}'")
             out.append(f"INTERVAL({parts[0]}, {parts[1]})")

@@ -110,7 +110,7 @@ def chart(
     by: ByQ = None,
     period: PeriodQ = None,
     name_field: NameFieldQ = None,
-    lang: Annotated[str, Query(pattern="^(en|uk)$")] = "en",
+    lang: Annotated[str, Query(pattern=r"^(en|uk)\z")] = "en",
 ) -> Response:
     if name not in CHARTS or fmt not in MEDIA_TYPES:
         raise NotFound(f"no chart {name}.{fmt}: charts are {', '.join(CHARTS)}, as .svg or .png")

@@ -226,7 +226,7 @@ def import_(
 
         try:
             try:
-                report = import_file(store, file, opts, progress=progress)
+                report = import_file(store, file, opts, progress=progress, role=_role())
             except ValidationError as e:
                 if as_json:
                     from demine.services.register import _group_rejects
@@ -479,6 +479,14 @@ def history(
         _console().print(t)
 
 
+def _role() -> str:
+    """The --role the command runs as: writes are refused (exit 5) where the role may not
+    write (demine.services.access.WRITERS; docs/web.md)."""
+    from demine.cli.common import state
+
+    return state.role
+
+
 def _as_role(store: Any, r: Any) -> dict[str, Any]:
     """A record just written, as the --role may see it: restricted fields left out, and only
     its id, kind and revision when the role may not read it at all."""
@@ -505,7 +513,7 @@ def restore(
 
     with handled(as_json):
         store = _store(db)
-        r = restore_(store, record_id, revision, reason=reason)
+        r = restore_(store, record_id, revision, reason=reason, role=_role())
         if as_json:
             _out(_as_role(store, r))
         else:
@@ -542,7 +550,9 @@ def update(
             a, b = v.split("=", 1)
             changes[a.strip()] = b if b != "" else None
         store = _store(db)
-        r = update_record(store, record_id, changes, if_revision=if_revision, reason=reason)
+        r = update_record(
+            store, record_id, changes, if_revision=if_revision, reason=reason, role=_role()
+        )
         if as_json:
             _out(_as_role(store, r))
         else:
@@ -562,7 +572,7 @@ def delete(
 
     with handled(as_json):
         store = _store(db)
-        rev = delete_record(store, record_id, reason=reason, if_revision=if_revision)
+        rev = delete_record(store, record_id, reason=reason, if_revision=if_revision, role=_role())
         if as_json:
             _out(
                 {
@@ -837,6 +847,16 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
 
+def _admin(store_db: str | None) -> Any:
+    """The store, for a user or token command: they need the admin role (--role admin or
+    DEMINE_ROLE=admin; exit 5 otherwise), as the web API's table of rights says."""
+    from demine.cli.common import state
+    from demine.services.access import require_user_admin
+
+    require_user_admin(state.role)
+    return _store(store_db)
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -846,12 +866,13 @@ def user_add(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a user, or change the role of an existing one."""
+    """Add a user, or change the role of an existing one (admin role)."""
     from demine.services.access import check_role
 
     with handled(as_json):
-        store = _store(db)
-        store.add_user(name, check_role(role))
+        check_role(role)
+        store = _admin(db)
+        store.add_user(name, role)
         if as_json:
             _out({"user": name, "role": role})
         else:
@@ -859,50 +880,188 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """List the users and their roles."""
+def user_list(
+    removed: Annotated[bool, typer.Option("--removed", help="Also list removed users.")] = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the users and their roles (admin role)."""
     with handled(as_json):
-        users = _store(db).users()
+        rows = [u for u in _admin(db).user_rows() if removed or u["removed_at"] is None]
         if as_json:
-            _out({"users": [{"user": n, "role": r} for n, r in users]})
+            _out(
+                {
+                    "users": [
+                        {
+                            "user": u["name"],
+                            "role": u["role"],
+                            "created_at": u["created_at"],
+                            "removed_at": u["removed_at"],
+                        }
+                        for u in rows
+                    ]
+                }
+            )
         else:
-            for n, r in users:
-                _console().print(f"{n}\t{r}")
+            for u in rows:
+                gone = f"\tremoved {u['removed_at']}" if u["removed_at"] else ""
+                _console().print(f"{u['name']}\t{u['role']}{gone}", markup=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    name: Annotated[str, typer.Argument(help="The user to remove.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a user: every token of theirs is revoked at once; the user is kept as removed
+    (the history names who made each change). 'user add' brings them back, without tokens."""
+    with handled(as_json):
+        n = _admin(db).remove_user(name)
+        if as_json:
+            _out({"user": name, "removed": True, "tokens_revoked": n})
+        else:
+            _console().print(f"removed user {name}; revoked {n} token(s)")
+
+
+DEFAULT_TOKEN_DAYS = 90
+
+
+def _expiry(text: str) -> str | None:
+    """--expires-in DAYS|never as the expiry time (UTC), or None for never."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from demine.model.schema import format_datetime
+
+    if text == "never":
+        return None
+    try:
+        if not re.fullmatch(r"[0-9]+", text):
+            raise ValueError
+        days = int(text)
+        if not 1 <= days <= 36500:
+            raise ValueError
+    except ValueError:
+        raise ValidationError(
+            f"bad --expires-in {text!r}",
+            [
+                Fault(
+                    "expected a whole number of days from 1 to 36500, or 'never'",
+                    field="--expires-in",
+                )
+            ],
+        ) from None
+    return format_datetime(datetime.now(UTC).replace(microsecond=0) + timedelta(days=days))
 
 
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="The user the token is for.")],
     label: Annotated[str | None, typer.Option("--label", help="What the token is for.")] = None,
+    expires_in: Annotated[
+        str,
+        typer.Option(
+            "--expires-in",
+            help=f"Days until the token expires (default {DEFAULT_TOKEN_DAYS}), or 'never'.",
+        ),
+    ] = str(DEFAULT_TOKEN_DAYS),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an API token for a user. It is printed once: keep it."""
+    """Create an API token for a user (admin role). It is printed once: keep it."""
     from demine.services.access import new_token
 
     with handled(as_json):
-        store = _store(db)
+        expires_at = _expiry(expires_in)
+        store = _admin(db)
         token, digest = new_token()
-        store.add_token(name, digest, label)
+        tid = store.add_token(name, digest, label, expires_at=expires_at)
         if as_json:
-            _out({"user": name, "token": token})
+            _out({"user": name, "token": token, "id": tid, "expires_at": expires_at})
         else:
             print(token)
+            _console(stderr=True).print(
+                f"token {tid} for {name}, "
+                + (f"expires {expires_at}" if expires_at else "never expires"),
+                markup=False,
+            )
+
+
+@token_app.command("list")
+def token_list(
+    name: Annotated[str | None, typer.Argument(help="Only this user's tokens.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tokens (admin role): id, user, role, label, created, expires, last used, state.
+    Never the token itself (only its hash is kept)."""
+    with handled(as_json):
+        rows = _admin(db).token_list(name)
+        if as_json:
+            _out({"tokens": rows})
+            return
+        from rich.table import Table
+
+        t = Table("id", "user", "role", "label", "created", "expires", "last used", "state")
+        for r in rows:
+            t.add_row(
+                r["id"],
+                r["user"],
+                r["role"] or "",
+                r["label"] or "",
+                r["created_at"] or "",
+                r["expires_at"] or "never",
+                r["last_used_at"] or "",
+                r["state"],
+            )
+        _console().print(t)
 
 
 @token_app.command("revoke")
 def token_revoke(
-    name: Annotated[str, typer.Argument(help="The user whose tokens to revoke.")],
+    token_id: Annotated[
+        str | None, typer.Argument(help="The token's id (from 'demine token list').")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Revoke every token of this user instead.")
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke every token of a user."""
+    """Revoke one token by its id, or every token of a user with --user (admin role)."""
     with handled(as_json):
-        n = _store(db).revoke_tokens(name)
+        if (token_id is None) == (user is None):
+            raise ValidationError(
+                "say which tokens to revoke",
+                [Fault("give a token ID or --user NAME (not both)", field="ID")],
+            )
+        store = _admin(db)
+        if token_id is not None:
+            from demine.errors import NotFound
+
+            try:
+                done = store.revoke_token(token_id)
+            except NotFound as e:
+                if any(u["name"] == token_id for u in store.user_rows()):
+                    raise NotFound(
+                        f"{e.message}; to revoke every token of user {token_id}: "
+                        f"demine token revoke --user {token_id}"
+                    ) from None
+                raise
+            if as_json:
+                _out({"id": token_id, "revoked": 1 if done else 0})
+            else:
+                _console().print(
+                    f"revoked token {token_id}" if done else f"token {token_id} was already revoked"
+                )
+            return
+        assert user is not None
+        n = store.revoke_tokens(user)
         if as_json:
-            _out({"user": name, "revoked": n})
+            _out({"user": user, "revoked": n})
         else:
-            _console().print(f"revoked {n} token(s) of {name}")
+            _console().print(f"revoked {n} token(s) of {user}")
 
 
 from demine.cli.risk import risk_app  # noqa: E402

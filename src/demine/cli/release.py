@@ -114,9 +114,12 @@ def close_cmd(
 ) -> None:
     """Close a hazard: refused (exit 4, with every reason) unless nothing remains and
     completed activities made all its releases."""
+    from demine.model.kinds import KINDS
+    from demine.services.access import require_write
     from demine.services.release import close_hazard
 
     with handled(as_json):
+        require_write(KINDS["hazards"], state.role)
         store = _store(db)
         r = close_hazard(store, _hazard_id(hazard_id), on, reason=reason)
         if as_json:
@@ -141,9 +144,12 @@ def handover_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Record that a closed hazard's land was handed over (status handed_over)."""
+    from demine.model.kinds import KINDS
+    from demine.services.access import require_write
     from demine.services.release import hand_over
 
     with handled(as_json):
+        require_write(KINDS["hazards"], state.role)
         store = _store(db)
         r = hand_over(store, _hazard_id(hazard_id), to, on)
         if as_json:

@@ -208,10 +208,13 @@ def hazard_cmd(
 def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Update the failure-rate beliefs per device type from finds in cleared areas that have
     emplacement records (conjugate Beta update), and store them with their evidence."""
+    from demine.model.kinds import KINDS
+    from demine.services.access import require_write
     from demine.services.risk import learn, require_full_risk
 
     with handled(as_json):
         require_full_risk(state.role, "learn failure rates")
+        require_write(KINDS["risk_updates"], state.role)
         store = _store(db)
         learned = learn(store)
         if as_json:

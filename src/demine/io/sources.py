@@ -17,6 +17,7 @@ import shapely
 
 from demine.errors import Fault, ValidationError
 from demine.files import open_private, private_output
+from demine.io.csvsafe import safe_cell, unquote_cell
 from demine.io.geojson import ParsedFeature, ParsedFile, read_geojson, write_geojson
 
 GEOJSON_SUFFIXES = {".geojson", ".json"}
@@ -144,10 +145,10 @@ def read_csv(
         features: list[ParsedFeature] = []
         for i, row in enumerate(reader):
             faults: list[Fault] = []
-            fid: Any = row.get(id_col) if id_col else None
+            fid: Any = unquote_cell(row.get(id_col) or "") if id_col else None
             fid = fid or None
-            props = {
-                k: v
+            props = {  # a cell an export quoted against formula injection loses that quote
+                unquote_cell(k): unquote_cell(v)
                 for k, v in row.items()
                 if k is not None and k not in geom_cols and v not in (None, "")
             }
@@ -297,12 +298,12 @@ def _write_csv(path: Path, rows: list[ExportRow]) -> int:
     cols = _columns(rows)
     with open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", *cols, "wkt"])
+        w.writerow(["id", *(safe_cell(c) for c in cols), "wkt"])
         for rid, props, geom in rows:
             w.writerow(
                 [
-                    rid,
-                    *(_cell(props.get(c)) for c in cols),
+                    safe_cell(rid),
+                    *(_cell(safe_cell(props.get(c))) for c in cols),
                     "" if geom is None else shapely.to_wkt(geom, rounding_precision=-1),
                 ]
             )

@@ -672,12 +672,14 @@ KINDS: dict[str, Kind] = {
     )
 }
 
-_LAYER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_LAYER_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # whole name: fullmatch
 RESERVED = frozenset(KINDS) | {"history", "layers"}
 
 
 def check_layer_name(name: str) -> str:
-    if not _LAYER_NAME.match(name) or name.startswith(("gpkg_", "rtree_", "demine_", "sqlite_")):
+    if not _LAYER_NAME.fullmatch(name) or name.startswith(
+        ("gpkg_", "rtree_", "demine_", "sqlite_")
+    ):
         raise ValueError(
             f"layer name {name!r} must be lower case letters, digits and _, start with a letter, "
             "and not start with gpkg_, rtree_, demine_ or sqlite_"

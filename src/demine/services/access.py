@@ -1,9 +1,9 @@
 """Who may see what. One place for the rules, used by every face (API, map, exports).
 
-Roles, from least to most: ``public`` (no token), ``field`` (creates EO reports, finds,
-activities), ``analyst`` (edits everything), ``admin`` (users and tokens too). The
-``victim_assistance`` role sees victims' personal data (issue: accidents and victims) and
-otherwise what ``field`` sees.
+Roles, from least to most: ``public`` (no token), ``field`` (records EO reports, finds,
+activities, releases, accidents, EORE sessions), ``analyst`` (edits everything but victims),
+``admin`` (everything, users and tokens too). The ``victim_assistance`` role sees and records
+victims' personal data and otherwise reads what ``field`` reads. Who writes what: ``WRITERS``.
 """
 
 from __future__ import annotations
@@ -34,20 +34,28 @@ READ_KIND = {
     "victims": "victim_assistance",
     "eore_sessions": "public",
 }
-# the smallest role that may write each kind
-WRITE_KIND = {
-    "eo_reports": "field",
-    "finds": "field",
-    "hazards": "analyst",
-    "emplacements": "analyst",
-    "device_types": "analyst",
-    "risk_updates": "admin",
-    "activities": "field",
-    "releases": "field",
-    "accidents": "field",
-    "victims": "victim_assistance",
-    "eore_sessions": "field",
+# who may write each kind: the table of docs/web.md ("Access: roles and tokens"), checked by
+# tests/test_role_rights.py over every write route and CLI write command. A field team records
+# what it sees and does (EO reports, finds, its activities and releases, accidents, risk
+# education); victim assistance records victims only; analysts everything but victims (which
+# they may not read); admins everything, users and tokens too.
+_FIELD = ("field", "analyst", "admin")
+_ANALYST = ("analyst", "admin")
+WRITERS: dict[str, tuple[str, ...]] = {
+    "eo_reports": _FIELD,
+    "finds": _FIELD,
+    "activities": _FIELD,
+    "releases": _FIELD,
+    "accidents": _FIELD,
+    "eore_sessions": _FIELD,
+    "hazards": _ANALYST,
+    "emplacements": _ANALYST,
+    "device_types": _ANALYST,
+    "risk_updates": _ANALYST,
+    "victims": ("victim_assistance", "admin"),
 }
+LAYER_WRITERS = _ANALYST  # reference layers
+USER_ADMINS = ("admin",)  # users and tokens
 
 
 def check_role(role: str) -> str:
@@ -68,14 +76,38 @@ def can_read_kind(kind: Kind, role: str) -> bool:
     return kind.is_layer or at_least(role, READ_KIND.get(kind.name, "analyst"))
 
 
+def can_write(name: str, role: str, *, is_layer: bool = False) -> bool:
+    """May ``role`` create, change, delete or restore records of the kind ``name``?"""
+    return role in (LAYER_WRITERS if is_layer else WRITERS.get(name, USER_ADMINS))
+
+
 def can_write_kind(kind: Kind, role: str) -> bool:
-    needed = "analyst" if kind.is_layer else WRITE_KIND.get(kind.name, "admin")
-    return at_least(role, needed)
+    return can_write(kind.name, role, is_layer=kind.is_layer)
 
 
 def require_write(kind: Kind, role: str) -> None:
-    if not can_write_kind(kind, role):
-        raise PermissionDenied(f"the {role} role cannot change {kind.name}")
+    require_write_name(kind.name, role, is_layer=kind.is_layer)
+
+
+def require_write_name(name: str, role: str, *, is_layer: bool = False) -> None:
+    if not can_write(name, role, is_layer=is_layer):
+        what = f"the reference layer {name}" if is_layer else name
+        allowed = LAYER_WRITERS if is_layer else WRITERS.get(name, USER_ADMINS)
+        raise PermissionDenied(
+            f"the {role} role cannot change {what} (needs the {' or '.join(allowed)} role)"
+        )
+
+
+def can_manage_users(role: str) -> bool:
+    return role in USER_ADMINS
+
+
+def require_user_admin(role: str) -> None:
+    if not can_manage_users(role):
+        raise PermissionDenied(
+            f"the {role} role cannot manage users and tokens: that needs the admin role "
+            "(demine --role admin ...)"
+        )
 
 
 def can_read_field(access: Access, role: str) -> bool:

@@ -31,8 +31,10 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     for key, value in src.settings().items():
         if key not in NOT_COPIED:
             dst.set_setting(key, value)
-    for name, role in src.users():
-        dst.add_user(name, role)
+    for u in src.user_rows():  # removed users stay removed (history names them)
+        dst.add_user(u["name"], u["role"])
+        if u["removed_at"] is not None:
+            dst.remove_user(u["name"], at=u["removed_at"])
     dst.load_tokens(src.tokens())
     n = dst.load_revisions(list(src.revisions()))
     counts = {k.name: dst.count(k.name) for k in dst.kinds()}

@@ -442,13 +442,43 @@ def import_file(
     options: ImportOptions,
     *,
     progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
 ) -> ImportReport:
     """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
     bad, unless ``skip_invalid``."""
     from demine.geo.structure import no_gc
 
+    if role is not None:  # the CLI's --role: who may write this kind (services.access)
+        _require_import(store, options.kind, role)
     with no_gc():  # millions of small objects: the cyclic collector would cost a third
-        return _import_file(store, path, options, progress=progress)
+        return _import_file(store, path, options, progress=progress, role=role)
+
+
+def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> None:
+    """A role imports only fields it may read; re-importing a record keeps the fields it may
+    not read as they are (a field team's accident import never wipes the investigation)."""
+    from demine.services.access import can_read_field
+
+    hidden = [f.name for f in kind.fields if not can_read_field(f.access, role)]
+    if not hidden:
+        return
+    given = sorted({k for r in good for k in r.properties if k in hidden})
+    if given:
+        raise PermissionDenied(f"the {role} role may not set {', '.join(given)} of {kind.name}")
+    by_source = {r.source_id: r for r in store.list(kind.name) if r.source_id is not None}
+    for r in good:
+        old = by_source.get(r.source_id) if r.source_id is not None else None
+        if old is not None:
+            r.properties.update({k: old.properties[k] for k in hidden if k in old.properties})
+
+
+def _require_import(store: Store, kind_name: str, role: str) -> None:
+    from demine.services.access import require_write_name
+
+    if kind_name.startswith("layer:"):
+        require_write_name(kind_name.split(":", 1)[1], role, is_layer=True)
+    elif kind_name in KINDS:
+        require_write_name(kind_name, role)
 
 
 def _import_file(
@@ -457,10 +487,13 @@ def _import_file(
     options: ImportOptions,
     *,
     progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
 ) -> ImportReport:
     from demine.services.release import check_write
 
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
+    if role is not None and not kind.is_layer:
+        _hidden_fields(store, kind, good, role)
     link_faults = _link(store, good, path.name)
     if not kind.is_layer:  # land-release rules and references, on the linked records
         unlinked = {f.index for f in link_faults}
@@ -599,9 +632,14 @@ def restore(
     *,
     actor: str | None = None,
     reason: str | None = None,
+    role: str | None = None,
 ) -> Record:
     rid = _id(record_id)
     revs = store.history(rid)
+    if role is not None and revs:
+        from demine.services.access import require_write
+
+        require_write(store.kind(revs[-1].kind), role)
     target = next((h for h in revs if h.revision == revision), None)
     if target is not None and target.kind == "hazards" and target.state is not None:
         # bringing back a closed state is a closure: the land-release rule applies
@@ -637,6 +675,7 @@ def update_record(
     actor: str | None = None,
     reason: str | None = None,
     retries: int = 50,
+    role: str | None = None,
 ) -> Record:
     """Change some properties of a record (validated against its kind), as a new revision.
 
@@ -647,6 +686,8 @@ def update_record(
     for _ in range(retries):
         cur = store.locate(rid)
         kind = store.kind(cur.kind)
+        if role is not None:
+            _require_update(kind, role, changes)
         merged = {**cur.properties, **changes}
         merged = {k: v for k, v in merged.items() if v is not None}
         for f in kind.fields:
@@ -687,6 +728,19 @@ def update_record(
     raise Conflict(f"record {rid} kept changing under {retries} attempts; try again")
 
 
+def _require_update(kind: Kind, role: str, changes: dict[str, Any]) -> None:
+    from demine.services.access import can_read_field, require_write
+
+    require_write(kind, role)
+    hidden = [
+        k
+        for k in changes
+        if k in kind.field_names and not can_read_field(kind.field(k).access, role)
+    ]
+    if hidden:
+        raise PermissionDenied(f"the {role} role may not set {', '.join(hidden)} of {kind.name}")
+
+
 def delete_record(
     store: Store,
     record_id: str,
@@ -703,7 +757,9 @@ def delete_record(
     cur = store.locate(_id(record_id))
     if role is not None:
         from demine.errors import PermissionDenied
-        from demine.services.access import can_read_kind
+        from demine.services.access import can_read_kind, require_write
+
+        require_write(store.kind(cur.kind), role)
 
         hidden = [
             k for k, _ in DEPENDENTS.get(cur.kind, ()) if not can_read_kind(store.kind(k), role)

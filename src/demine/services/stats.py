@@ -703,14 +703,16 @@ CSV_COLUMNS = ("area", "period", "cancelled_m2", "reduced_m2", "cleared_m2", "re
 def land_release_csv(stats: Mapping[str, Any]) -> str:
     """The land-release table as CSV: one row per (area, year) with land released, then one
     ``total`` row for the whole period."""
+    from demine.io.csvsafe import safe_cell
+
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     land = stats["land_release"]
-    for r in land["rows"]:
-        w.writerow([r[c] for c in CSV_COLUMNS])
+    for r in land["rows"]:  # area names come from a layer: text cells are made formula-safe
+        w.writerow([safe_cell(r[c]) for c in CSV_COLUMNS])
     label = stats["period"]["label"] if stats.get("period") else ALL
-    w.writerow(["total", label, *(land["total"][c] for c in CSV_COLUMNS[2:])])
+    w.writerow(["total", safe_cell(label), *(land["total"][c] for c in CSV_COLUMNS[2:])])
     return buf.getvalue()
 
 

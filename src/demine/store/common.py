@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from demine.model.schema import Record
 from demine.store.base import Revision
@@ -41,3 +42,42 @@ def plan_load(
             rec.updated_at, rec.updated_by = last.at, last.actor
             current.setdefault(last.kind, []).append(rec)
     return groups, current
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+LAST_USED_EVERY_S = 3600  # a token's last use is written at most once an hour (reads stay reads)
+
+
+def new_token_id() -> str:
+    """A token's public id (``tk_`` and 12 hex digits): what ``demine token list`` shows and
+    ``demine token revoke`` takes. It says nothing about the token itself."""
+    import secrets
+
+    return "tk_" + secrets.token_hex(6)
+
+
+def as_utc(value: object) -> datetime | None:
+    """A stored time (GeoPackage text or a PostgreSQL timestamptz) as an aware datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    dt = datetime.fromisoformat(text)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def token_state(revoked: bool, expires_at: object, removed_at: object, now: datetime) -> str:
+    """``active``, ``expired``, ``revoked`` (by hand, or because its user was removed)."""
+    if revoked or removed_at is not None:
+        return "revoked"
+    exp = as_utc(expires_at)
+    if exp is not None and exp <= now:
+        return "expired"
+    return "active"
+
+
+def used_long_ago(last_used_at: object, now: datetime) -> bool:
+    last = as_utc(last_used_at)
+    return last is None or (now - last).total_seconds() >= LAST_USED_EVERY_S

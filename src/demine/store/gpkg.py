@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,18 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store import gpkg_format as fmt
 from demine.store.base import Revision, UpsertResult, is_disk_full
-from demine.store.common import missing_message, plan_load
+from demine.store.common import (
+    missing_message,
+    new_token_id,
+    plan_load,
+    token_state,
+    used_long_ago,
+)
 from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 4  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents
+SCHEMA_VERSION = 5  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+# 5: token ids, expiry and last use, removed users
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
@@ -211,15 +219,18 @@ class GeoPackageStore:
                     conn,
                     "demine_users",
                     "demine users and their roles",
-                    "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, created_at DATETIME",
+                    "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, created_at DATETIME, "
+                    "removed_at DATETIME",
                 )
                 self._create_attributes_table(
                     conn,
                     "demine_tokens",
                     "API tokens (only their SHA-256 hashes are kept)",
                     "token_hash TEXT NOT NULL UNIQUE, user_name TEXT NOT NULL, "
-                    "label TEXT, created_at DATETIME, revoked BOOLEAN NOT NULL DEFAULT 0",
+                    "label TEXT, created_at DATETIME, revoked BOOLEAN NOT NULL DEFAULT 0, "
+                    "token_id TEXT, expires_at DATETIME, last_used_at DATETIME",
                 )
+                self._migrate_tokens(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
                 conn.execute(
@@ -237,6 +248,31 @@ class GeoPackageStore:
             if self._conn is None:
                 self._conn = conn
         self._kinds = None
+
+    @staticmethod
+    def _migrate_tokens(conn: sqlite3.Connection) -> None:
+        """Schema 5: tokens get an id, an expiry and a last use; users can be removed. Tokens
+        made before keep no expiry (they stay valid until revoked) and get an id, so that
+        'demine token list' shows them and 'demine token revoke ID' can end them."""
+        for table, col in (
+            ("demine_users", "removed_at"),
+            ("demine_tokens", "token_id"),
+            ("demine_tokens", "expires_at"),
+            ("demine_tokens", "last_used_at"),
+        ):
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({q(table)})")}
+            if col not in have:
+                ctype = "TEXT" if col == "token_id" else "DATETIME"
+                conn.execute(f"ALTER TABLE {q(table)} ADD COLUMN {col} {ctype}")
+        for (fid,) in conn.execute(
+            "SELECT fid FROM demine_tokens WHERE token_id IS NULL"
+        ).fetchall():
+            conn.execute(
+                "UPDATE demine_tokens SET token_id = ? WHERE fid = ?", (new_token_id(), fid)
+            )
+        conn.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS demine_tokens_token_id ON demine_tokens(token_id)"
+        )
 
     def _create_attributes_table(
         self, conn: sqlite3.Connection, name: str, description: str, cols: str
@@ -401,38 +437,141 @@ class GeoPackageStore:
     # --- users and tokens ------------------------------------------------------------------
 
     def add_user(self, name: str, role: str) -> None:
-        """Add a user (or change the role of an existing one)."""
+        """Add a user (or change the role of an existing one; a removed user comes back)."""
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO demine_users (name, role, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET role = excluded.role",
+                "ON CONFLICT(name) DO UPDATE SET role = excluded.role, removed_at = NULL",
                 (name, role, now_utc()),
             )
 
     def users(self) -> builtins.list[tuple[str, str]]:
+        """(name, role) of every user not removed."""
         return [
             (n, r)
-            for n, r in self.conn.execute("SELECT name, role FROM demine_users ORDER BY name")
+            for n, r in self.conn.execute(
+                "SELECT name, role FROM demine_users WHERE removed_at IS NULL ORDER BY name"
+            )
         ]
 
-    def add_token(self, user: str, token_hash: str, label: str | None = None) -> None:
-        with self._write() as conn:
-            if not conn.execute("SELECT 1 FROM demine_users WHERE name = ?", (user,)).fetchone():
-                raise NotFound(f"no user {user!r}: add one with 'demine user add'")
-            conn.execute(
-                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (token_hash, user, label, now_utc()),
+    def user_rows(self) -> builtins.list[dict[str, Any]]:
+        """Every user, removed ones too: name, role, created_at, removed_at."""
+        return [
+            {"name": n, "role": r, "created_at": c, "removed_at": x}
+            for n, r, c, x in self.conn.execute(
+                "SELECT name, role, created_at, removed_at FROM demine_users ORDER BY name"
             )
+        ]
+
+    def remove_user(self, name: str, *, at: str | None = None) -> int:
+        """Mark a user removed (the row stays: history names them) and revoke their tokens.
+        Returns the number of tokens revoked."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT removed_at FROM demine_users WHERE name = ?", (name,)
+            ).fetchone()
+            if row is None or row[0] is not None:
+                raise NotFound(f"no user {name!r}" + (" (already removed)" if row else ""))
+            conn.execute(
+                "UPDATE demine_users SET removed_at = ? WHERE name = ?", (at or now_utc(), name)
+            )
+            return conn.execute(
+                "UPDATE demine_tokens SET revoked = 1 WHERE user_name = ? AND NOT revoked",
+                (name,),
+            ).rowcount
+
+    def add_token(
+        self,
+        user: str,
+        token_hash: str,
+        label: str | None = None,
+        *,
+        expires_at: str | None = None,
+    ) -> str:
+        """Store a token's hash for ``user``; returns the token's id."""
+        tid = new_token_id()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT removed_at FROM demine_users WHERE name = ?", (user,)
+            ).fetchone()
+            if row is None or row[0] is not None:
+                raise NotFound(
+                    f"no user {user!r}"
+                    + (" (removed)" if row else "")
+                    + ": add one with 'demine user add'"
+                )
+            conn.execute(
+                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, token_id, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (token_hash, user, label, now_utc(), tid, expires_at),
+            )
+        return tid
 
     def token_user(self, token_hash: str) -> tuple[str, str] | None:
-        """(user name, role) of a live token, or None."""
+        """(user name, role) of a live token (not revoked, not expired, its user not
+        removed), or None. Notes the token's last use (at most once an hour)."""
         row = self.conn.execute(
-            "SELECT u.name, u.role FROM demine_tokens t JOIN demine_users u "
-            "ON u.name = t.user_name WHERE t.token_hash = ? AND NOT t.revoked",
+            "SELECT u.name, u.role, t.expires_at, t.last_used_at, t.fid FROM demine_tokens t "
+            "JOIN demine_users u ON u.name = t.user_name "
+            "WHERE t.token_hash = ? AND NOT t.revoked AND u.removed_at IS NULL",
             (token_hash,),
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        now = datetime.now(UTC)
+        if token_state(False, row[2], None, now) != "active":
+            return None
+        if used_long_ago(row[3], now):
+            try:
+                with self._write() as conn:
+                    conn.execute(
+                        "UPDATE demine_tokens SET last_used_at = ? WHERE fid = ?",
+                        (now_utc(), row[4]),
+                    )
+            except (sqlite3.Error, DemineError):
+                pass  # best effort: a busy or read-only store still answers
+        return (row[0], row[1])
+
+    def token_list(self, user: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every token (never the token nor its hash): id, user, role, label, created_at,
+        expires_at, last_used_at, state (active, expired, revoked)."""
+        now = datetime.now(UTC)
+        sql = (
+            "SELECT t.token_id, t.user_name, u.role, t.label, t.created_at, t.expires_at, "
+            "t.last_used_at, t.revoked, u.removed_at FROM demine_tokens t "
+            "LEFT JOIN demine_users u ON u.name = t.user_name"
+        )
+        args: tuple[Any, ...] = ()
+        if user is not None:
+            sql += " WHERE t.user_name = ?"
+            args = (user,)
+        rows = self.conn.execute(sql + " ORDER BY t.created_at, t.fid", args).fetchall()
+        return [
+            {
+                "id": i,
+                "user": u,
+                "role": r,
+                "label": lb,
+                "created_at": c,
+                "expires_at": e,
+                "last_used_at": lu,
+                "state": token_state(bool(rv), e, rm, now),
+            }
+            for i, u, r, lb, c, e, lu, rv, rm in rows
+        ]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke one token by its id; False when it was already revoked."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT revoked FROM demine_tokens WHERE token_id = ?", (token_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no token {token_id!r}: 'demine token list' shows the ids")
+            if row[0]:
+                return False
+            conn.execute("UPDATE demine_tokens SET revoked = 1 WHERE token_id = ?", (token_id,))
+            return True
 
     def revoke_tokens(self, user: str) -> int:
         with self._write() as conn:
@@ -448,22 +587,41 @@ class GeoPackageStore:
         }
 
     def tokens(self) -> builtins.list[dict[str, Any]]:
-        """Every token as stored (hash, user, label, created_at, revoked): for copying."""
+        """Every token as stored (hash, user, label, created_at, revoked, id, expires_at,
+        last_used_at): for copying."""
         return [
-            {"token_hash": h, "user": u, "label": lb, "created_at": c, "revoked": bool(r)}
-            for h, u, lb, c, r in self.conn.execute(
-                "SELECT token_hash, user_name, label, created_at, revoked FROM demine_tokens "
-                "ORDER BY fid"
+            {
+                "token_hash": h,
+                "user": u,
+                "label": lb,
+                "created_at": c,
+                "revoked": bool(r),
+                "token_id": i,
+                "expires_at": e,
+                "last_used_at": lu,
+            }
+            for h, u, lb, c, r, i, e, lu in self.conn.execute(
+                "SELECT token_hash, user_name, label, created_at, revoked, token_id, expires_at, "
+                "last_used_at FROM demine_tokens ORDER BY fid"
             )
         ]
 
     def load_tokens(self, tokens: Sequence[dict[str, Any]]) -> None:
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, revoked) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, revoked, "
+                "token_id, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (t["token_hash"], t["user"], t["label"], t["created_at"], int(t["revoked"]))
+                    (
+                        t["token_hash"],
+                        t["user"],
+                        t["label"],
+                        t["created_at"],
+                        int(t["revoked"]),
+                        t.get("token_id") or new_token_id(),
+                        t.get("expires_at"),
+                        t.get("last_used_at"),
+                    )
                     for t in tokens
                 ],
             )

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,11 +30,18 @@ from demine.errors import Conflict, DemineError, NoStore, NotFound, StoreFull, S
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime, now_utc
 from demine.store.base import Revision, UpsertResult
-from demine.store.common import missing_message, plan_load
+from demine.store.common import (
+    missing_message,
+    new_token_id,
+    plan_load,
+    token_state,
+    used_long_ago,
+)
 from demine.store.gpkg import _fields_json, _guard
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 2  # 2: activities, releases, accidents, victims, eore_sessions
+SCHEMA_VERSION = 3  # 2: activities, releases, accidents, victims, eore_sessions;
+# 3: token ids, expiry and last use, removed users
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _META_COLS = ("id", "source_id")
@@ -256,6 +264,16 @@ class PostGISStore:
                 "revoked boolean NOT NULL DEFAULT false)",
                 "CREATE TABLE IF NOT EXISTS demine_versions (kind text PRIMARY KEY, "
                 "version bigint NOT NULL)",
+                # schema 3: tokens get an id, an expiry and a last use; users can be removed.
+                # Tokens made before keep no expiry (valid until revoked) and get an id.
+                "ALTER TABLE demine_users ADD COLUMN IF NOT EXISTS removed_at timestamptz",
+                "ALTER TABLE demine_tokens ADD COLUMN IF NOT EXISTS token_id text",
+                "ALTER TABLE demine_tokens ADD COLUMN IF NOT EXISTS expires_at timestamptz",
+                "ALTER TABLE demine_tokens ADD COLUMN IF NOT EXISTS last_used_at timestamptz",
+                "UPDATE demine_tokens SET token_id = 'tk_' || substr(md5(random()::text || "
+                "token_hash), 1, 12) WHERE token_id IS NULL",
+                "CREATE UNIQUE INDEX IF NOT EXISTS demine_tokens_token_id "
+                "ON demine_tokens (token_id)",
             ):
                 c.execute(ddl)
             for kind in KINDS.values():
@@ -378,47 +396,158 @@ class PostGISStore:
     # --- users and tokens ------------------------------------------------------------------
 
     def add_user(self, name: str, role: str) -> None:
-        """Add a user (or change the role of an existing one)."""
+        """Add a user (or change the role of an existing one; a removed user comes back)."""
         self._tx(
             "__users__",
             lambda c: c.execute(
                 "INSERT INTO demine_users (name, role, created_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET role = excluded.role",
+                "ON CONFLICT (name) DO UPDATE SET role = excluded.role, removed_at = NULL",
                 (name, role, now_utc()),
             ),
         )
 
     def users(self) -> builtins.list[tuple[str, str]]:
+        """(name, role) of every user not removed."""
         return [
             (n, r)
             for n, r in self.conn.execute(
-                'SELECT name, role FROM demine_users ORDER BY name COLLATE "C"'
+                "SELECT name, role FROM demine_users WHERE removed_at IS NULL "
+                'ORDER BY name COLLATE "C"'
             ).fetchall()
         ]
 
-    def add_token(self, user: str, token_hash: str, label: str | None = None) -> None:
+    def user_rows(self) -> builtins.list[dict[str, Any]]:
+        """Every user, removed ones too: name, role, created_at, removed_at."""
+        return [
+            {"name": n, "role": r, "created_at": _text_time(c), "removed_at": _text_time(x)}
+            for n, r, c, x in self.conn.execute(
+                "SELECT name, role, created_at, removed_at FROM demine_users "
+                'ORDER BY name COLLATE "C"'
+            ).fetchall()
+        ]
+
+    def remove_user(self, name: str, *, at: str | None = None) -> int:
+        """Mark a user removed (the row stays: history names them) and revoke their tokens.
+        Returns the number of tokens revoked."""
+
+        def body(c: psycopg.Connection[Any]) -> int:
+            row = c.execute(
+                "SELECT removed_at FROM demine_users WHERE name = %s", (name,)
+            ).fetchone()
+            if row is None or row[0] is not None:
+                raise NotFound(f"no user {name!r}" + (" (already removed)" if row else ""))
+            c.execute(
+                "UPDATE demine_users SET removed_at = %s WHERE name = %s", (at or now_utc(), name)
+            )
+            return c.execute(
+                "UPDATE demine_tokens SET revoked = true WHERE user_name = %s AND NOT revoked",
+                (name,),
+            ).rowcount
+
+        return self._tx("__users__", body)
+
+    def add_token(
+        self,
+        user: str,
+        token_hash: str,
+        label: str | None = None,
+        *,
+        expires_at: str | None = None,
+    ) -> str:
+        """Store a token's hash for ``user``; returns the token's id."""
+        tid = new_token_id()
+
         def body(c: psycopg.Connection[Any]) -> None:
-            if not c.execute("SELECT 1 FROM demine_users WHERE name = %s", (user,)).fetchone():
-                raise NotFound(f"no user {user!r}: add one with 'demine user add'")
+            row = c.execute(
+                "SELECT removed_at FROM demine_users WHERE name = %s", (user,)
+            ).fetchone()
+            if row is None or row[0] is not None:
+                raise NotFound(
+                    f"no user {user!r}"
+                    + (" (removed)" if row else "")
+                    + ": add one with 'demine user add'"
+                )
             try:
                 c.execute(
-                    "INSERT INTO demine_tokens (token_hash, user_name, label, created_at) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (token_hash, user, label, now_utc()),
+                    "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, "
+                    "token_id, expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                    (token_hash, user, label, now_utc(), tid, expires_at),
                 )
             except psycopg.IntegrityError as e:
                 raise Conflict(f"cannot add the token: {e}") from None
 
         self._tx("__users__", body)
+        return tid
 
     def token_user(self, token_hash: str) -> tuple[str, str] | None:
-        """(user name, role) of a live token, or None."""
+        """(user name, role) of a live token (not revoked, not expired, its user not
+        removed), or None. Notes the token's last use (at most once an hour)."""
         row = self.conn.execute(
-            "SELECT u.name, u.role FROM demine_tokens t JOIN demine_users u "
-            "ON u.name = t.user_name WHERE t.token_hash = %s AND NOT t.revoked",
+            "SELECT u.name, u.role, t.expires_at, t.last_used_at FROM demine_tokens t "
+            "JOIN demine_users u ON u.name = t.user_name "
+            "WHERE t.token_hash = %s AND NOT t.revoked AND u.removed_at IS NULL",
             (token_hash,),
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        now = datetime.now(UTC)
+        if token_state(False, row[2], None, now) != "active":
+            return None
+        if used_long_ago(row[3], now):
+            # best effort: a busy or read-only store still answers
+            with contextlib.suppress(psycopg.Error, DemineError):
+                self._tx(
+                    "__users__",
+                    lambda c: c.execute(
+                        "UPDATE demine_tokens SET last_used_at = %s WHERE token_hash = %s",
+                        (now_utc(), token_hash),
+                    ),
+                )
+        return (row[0], row[1])
+
+    def token_list(self, user: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every token (never the token nor its hash): id, user, role, label, created_at,
+        expires_at, last_used_at, state (active, expired, revoked)."""
+        now = datetime.now(UTC)
+        sql = (
+            "SELECT t.token_id, t.user_name, u.role, t.label, t.created_at, t.expires_at, "
+            "t.last_used_at, t.revoked, u.removed_at FROM demine_tokens t "
+            "LEFT JOIN demine_users u ON u.name = t.user_name"
+        )
+        args: tuple[Any, ...] = ()
+        if user is not None:
+            sql += " WHERE t.user_name = %s"
+            args = (user,)
+        rows = self.conn.execute(sql + " ORDER BY t.created_at, t.token_id", args).fetchall()
+        return [
+            {
+                "id": i,
+                "user": u,
+                "role": r,
+                "label": lb,
+                "created_at": _text_time(c),
+                "expires_at": _text_time(e),
+                "last_used_at": _text_time(lu),
+                "state": token_state(bool(rv), e, rm, now),
+            }
+            for i, u, r, lb, c, e, lu, rv, rm in rows
+        ]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke one token by its id; False when it was already revoked."""
+
+        def body(c: psycopg.Connection[Any]) -> bool:
+            row = c.execute(
+                "SELECT revoked FROM demine_tokens WHERE token_id = %s", (token_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no token {token_id!r}: 'demine token list' shows the ids")
+            if row[0]:
+                return False
+            c.execute("UPDATE demine_tokens SET revoked = true WHERE token_id = %s", (token_id,))
+            return True
+
+        return self._tx("__users__", body)
 
     def revoke_tokens(self, user: str) -> int:
         return self._tx(
@@ -672,7 +801,8 @@ class PostGISStore:
         }
 
     def tokens(self) -> builtins.list[dict[str, Any]]:
-        """Every token as stored (hash, user, label, created_at, revoked): for copying."""
+        """Every token as stored (hash, user, label, created_at, revoked, id, expires_at,
+        last_used_at): for copying."""
         return [
             {
                 "token_hash": h,
@@ -680,10 +810,13 @@ class PostGISStore:
                 "label": lb,
                 "created_at": _text_time(c),
                 "revoked": bool(r),
+                "token_id": i,
+                "expires_at": _text_time(e),
+                "last_used_at": _text_time(lu),
             }
-            for h, u, lb, c, r in self.conn.execute(
-                "SELECT token_hash, user_name, label, created_at, revoked FROM demine_tokens "
-                "ORDER BY created_at, token_hash"
+            for h, u, lb, c, r, i, e, lu in self.conn.execute(
+                "SELECT token_hash, user_name, label, created_at, revoked, token_id, expires_at, "
+                "last_used_at FROM demine_tokens ORDER BY created_at, token_hash"
             ).fetchall()
         ]
 
@@ -692,8 +825,18 @@ class PostGISStore:
             for t in tokens:
                 c.execute(
                     "INSERT INTO demine_tokens (token_hash, user_name, label, created_at, "
-                    "revoked) VALUES (%s, %s, %s, %s, %s)",
-                    (t["token_hash"], t["user"], t["label"], t["created_at"], t["revoked"]),
+                    "revoked, token_id, expires_at, last_used_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        t["token_hash"],
+                        t["user"],
+                        t["label"],
+                        t["created_at"],
+                        t["revoked"],
+                        t.get("token_id") or new_token_id(),
+                        t.get("expires_at"),
+                        t.get("last_used_at"),
+                    ),
                 )
 
         self._tx("__users__", body)

@@ -1,0 +1,492 @@
+"""Who may write what: ONE table, docs/web.md's "Access: roles and tokens", parsed here and
+checked against the code (``demine.services.access``), docs/privacy.md, every write route of the
+web application (walked from the app, so a new route is covered or fails this test until it is
+classified), every kind and reference layer, and every CLI write command, for every role, on
+both backends."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.routing import Mount, Route
+from typer.testing import CliRunner
+
+from demine.api.app import create_app
+from demine.cli.app import app as cli
+from demine.model.kinds import KINDS
+from demine.services import access
+from demine.services.access import ROLES, can_read_kind, new_token
+from demine.services.register import ImportOptions, import_file
+from demine.store.base import open_store
+
+DOCS = Path(__file__).parent.parent / "docs"
+LAYER = "roads"
+USERS = "users and tokens"
+TARGETS = (*sorted(KINDS), LAYER)
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def parse_write_table(text: str, header: str) -> dict[str, set[str]]:
+    """role -> what it writes (kind names, ``roads`` for reference layers, ``users and
+    tokens``), from the first Markdown table after ``header`` with a writes column."""
+    body = text[text.index(header) :]
+    lines = [ln for ln in body.splitlines() if ln.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    col = next(i for i, c in enumerate(head) if "write" in c)
+    out: dict[str, set[str]] = {}
+    for ln in lines[2:]:
+        cells = [c.strip() for c in ln.strip("|").split("|")]
+        if len(cells) != len(head):
+            break
+        role = re.sub(r"[`*]", "", cells[0]).split()[0]
+        cell = cells[col]
+        named = set(re.findall(r"`([a-z_]+)`", cell))
+        got: set[str] = set()
+        if cell != "nothing":
+            if "every kind" in cell:
+                got = set(KINDS) - named if " but " in cell else set(KINDS)
+            else:
+                got = named
+            if "reference layers" in cell:
+                got.add(LAYER)
+            if USERS in cell:
+                got.add(USERS)
+        assert got or cell == "nothing", f"cannot read the writes cell {cell!r}"
+        out[role] = got
+    return out
+
+
+TABLE = parse_write_table((DOCS / "web.md").read_text(), "## Access: roles and tokens")
+
+
+def allowed(role: str, target: str) -> bool:
+    return target in TABLE[role]
+
+
+def test_the_docs_and_the_code_agree() -> None:
+    assert set(TABLE) == set(ROLES)
+    privacy = parse_write_table((DOCS / "privacy.md").read_text(), "## Roles")
+    assert privacy == TABLE
+    kinds = {**KINDS}
+    for role in ROLES:
+        for name, kind in kinds.items():
+            assert access.can_write_kind(kind, role) == allowed(role, name), (role, name)
+        assert access.can_write(LAYER, role, is_layer=True) == allowed(role, LAYER), role
+        assert access.can_manage_users(role) == allowed(role, USERS), role
+    # the recommended split: a field team records what it sees and does, nothing else
+    assert TABLE["field"] == {
+        "eo_reports",
+        "finds",
+        "activities",
+        "releases",
+        "accidents",
+        "eore_sessions",
+    }
+    assert TABLE["victim_assistance"] == {"victims"} and TABLE["public"] == set()
+
+
+# --- records to write -----------------------------------------------------------------------------
+
+RING = [[30.50, 50.40], [30.53, 50.40], [30.53, 50.43], [30.50, 50.43], [30.50, 50.40]]
+
+
+def _box(i: int) -> dict[str, Any]:
+    x, y = 30.501 + (i % 20) * 0.001, 50.401 + (i // 20 % 20) * 0.001
+    ring = [[x, y], [x + 0.0008, y], [x + 0.0008, y + 0.0008], [x, y + 0.0008], [x, y]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _point(i: int) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [30.501 + (i % 30) * 0.0007, 50.402]}
+
+
+class World:
+    """A store with what every kind refers to, an admin token and one for the role."""
+
+    def __init__(self, location: str, client: TestClient, headers: dict[str, dict[str, str]]):
+        self.location = location
+        self.client = client
+        self.headers = headers
+        self.n = 0
+        self.refs: dict[str, str] = {}
+
+    def i(self) -> int:
+        self.n += 1
+        return self.n
+
+    def feature(self, target: str) -> dict[str, Any]:
+        i, r = self.i(), self.refs
+        u = uuid.uuid4().hex[:8]
+        props: dict[str, Any]
+        geom: Any = None
+        if target == "hazards":
+            props, geom = {"hazard_type": "SHA", "status": "open", "name": f"h{i}"}, _box(i)
+        elif target == "emplacements":
+            props = {"device_type": r["code"], "quantity": 3, "laid_at": "2024-05-01T00:00:00Z"}
+            geom = _point(i)
+        elif target == "device_types":
+            props = {"code": f"T-{u}", "name": "x", "category": "at", "persistence": "persistent"}
+        elif target == "finds":
+            props = {"device_type": r["code"], "state": "live", "found_at": "2025-01-01T00:00:00Z"}
+            geom = _point(i)
+        elif target == "eo_reports":
+            props = {"reported_at": "2025-01-01T00:00:00Z", "status": "new", "description": "x"}
+            geom = _point(i)
+        elif target == "risk_updates":
+            props = {
+                "key": f"{r['code']}:sd_fail:{u}",
+                "device_type": r["code"],
+                "parameter": "sd_fail",
+                "prior_alpha": 1.0,
+                "prior_beta": 9.0,
+                "posterior_alpha": 2.0,
+                "posterior_beta": 10.0,
+            }
+        elif target == "activities":
+            props = {
+                "hazard_id": r["hazard"],
+                "activity_type": "non_technical_survey",
+                "status": "planned",
+                "organisation": "Org",
+            }
+        elif target == "releases":
+            props = {"activity_id": r["activity"], "release_type": "cleared"}
+            props["released_on"] = "2025-03-01"
+            geom = _box(i)
+        elif target == "accidents":
+            props = {"occurred_at": "2024-06-01T00:00:00Z", "accident_type": "civilian"}
+            geom = _point(i)
+        elif target == "victims":
+            props = {"accident_id": r["accident"], "sex": "female", "outcome": "injured"}
+        elif target == "eore_sessions":
+            props, geom = {"held_on": "2025-02-01", "organisation": "Org"}, _point(i)
+        else:
+            props = {"name": f"road {i}"}
+            geom = {"type": "LineString", "coordinates": [[30.5, 50.4 + i * 1e-4], [30.6, 50.5]]}
+        return {"type": "Feature", "properties": props, "geometry": geom}
+
+    @staticmethod
+    def change(target: str) -> dict[str, Any]:
+        return {
+            "hazards": {"name": "changed"},
+            "emplacements": {"quantity": 4},
+            "device_types": {"name": "changed"},
+            "finds": {"state": "unknown"},
+            "eo_reports": {"status": "verified"},
+            "risk_updates": {"posterior_alpha": 3.0},
+            "activities": {"organisation": "Changed"},
+            "releases": {"released_on": "2025-03-02"},
+            "accidents": {"accident_type": "demining"},
+            "victims": {"outcome": "killed"},
+            "eore_sessions": {"organisation": "Changed"},
+        }.get(target, {"name": "changed"})
+
+    def url(self, target: str) -> str:
+        return f"/ogc/collections/{target}/items"
+
+    def create(self, target: str) -> str:
+        """A record made by the admin: the one a role then tries to change."""
+        r = self.client.post(self.url(target), json=self.feature(target), headers=self.admin)
+        assert r.status_code == 201, (target, r.text)
+        rid: str = r.json()["id"]
+        return rid
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers["admin"]
+
+    def read(self, target: str, rid: str) -> Any:
+        s = open_store(self.location)
+        try:
+            return next((r for r in s.list(target) if r.id == rid), None)
+        finally:
+            s.close()
+
+    def count(self, target: str) -> int:
+        s = open_store(self.location)
+        try:
+            return s.count(target)
+        finally:
+            s.close()
+
+
+@pytest.fixture
+def world(store: Any, tmp_path: Path) -> Iterator[World]:
+    headers: dict[str, dict[str, str]] = {"public": {}}
+    for role in ROLES[1:]:
+        store.add_user(f"u_{role}", role)
+        token, digest = new_token()
+        store.add_token(f"u_{role}", digest)
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    roads = tmp_path / "roads.geojson"
+    roads.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "M03"},
+                        "geometry": {"type": "LineString", "coordinates": [[30.5, 50.4], [31, 51]]},
+                    }
+                ],
+            }
+        )
+    )
+    import_file(store, roads, ImportOptions(kind=f"layer:{LAYER}"))
+    code = next(r.properties["code"] for r in store.list("device_types"))
+    location = store.location
+    store.close()
+    with TestClient(create_app(location)) as client:
+        w = World(location, client, headers)
+        w.refs["code"] = code
+        h = client.post(
+            w.url("hazards"),
+            json={
+                "type": "Feature",
+                "properties": {"hazard_type": "CHA", "status": "open"},
+                "geometry": {"type": "Polygon", "coordinates": [RING]},
+            },
+            headers=w.admin,
+        )
+        assert h.status_code == 201, h.text
+        w.refs["hazard"] = h.json()["id"]
+        a = client.post(
+            w.url("activities"),
+            json={
+                "type": "Feature",
+                "properties": {
+                    "hazard_id": w.refs["hazard"],
+                    "activity_type": "clearance",
+                    "status": "ongoing",
+                    "organisation": "Org",
+                    "started_on": "2025-01-01",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [RING]},
+            },
+            headers=w.admin,
+        )
+        assert a.status_code == 201, a.text
+        w.refs["activity"] = a.json()["id"]
+        w.refs["accident"] = w.create("accidents")
+        yield w
+
+
+# --- every write route --------------------------------------------------------------------------
+
+
+def _routes(routes: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    for route in routes:
+        ctx = getattr(route, "include_context", None)
+        if ctx is not None:
+            yield from _routes(ctx.included_router.routes, prefix + (ctx.prefix or ""))
+        elif isinstance(route, Mount):
+            yield from _routes(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            for m in sorted(route.methods or ()):
+                if m in ("POST", "PUT", "PATCH", "DELETE"):
+                    yield m, prefix + route.path
+
+
+def _denied_status(role: str, target: str) -> int:
+    kind = KINDS.get(target)
+    if kind is not None and not can_read_kind(kind, role):
+        return 404  # a collection the role may not read does not exist for it
+    return 401 if role == "public" else 403
+
+
+Check = Callable[[World, str, str], None]
+
+
+def _post(w: World, role: str, target: str) -> None:
+    before = w.count(target)
+    r = w.client.post(w.url(target), json=w.feature(target), headers=w.headers[role])
+    if allowed(role, target):
+        assert r.status_code == 201, (role, target, r.text)
+        assert w.count(target) == before + 1
+    else:
+        assert r.status_code == _denied_status(role, target), (role, target, r.text)
+        assert w.count(target) == before
+
+
+def _put(w: World, role: str, target: str) -> None:
+    rid = w.create(target)
+    body = w.feature(target)
+    body["properties"].update(w.change(target))
+    r = w.client.put(f"{w.url(target)}/{rid}", json=body, headers=w.headers[role])
+    _changed(w, role, target, rid, r)
+
+
+def _patch(w: World, role: str, target: str) -> None:
+    rid = w.create(target)
+    body = {"properties": w.change(target)}
+    r = w.client.patch(f"{w.url(target)}/{rid}", json=body, headers=w.headers[role])
+    _changed(w, role, target, rid, r)
+
+
+def _changed(w: World, role: str, target: str, rid: str, r: Any) -> None:
+    rec = w.read(target, rid)
+    key, value = next(iter(w.change(target).items()))
+    if allowed(role, target):
+        assert r.status_code == 200, (role, target, r.text)
+        assert rec.revision == 2 and rec.properties[key] == value
+    else:
+        assert r.status_code == _denied_status(role, target), (role, target, r.text)
+        assert rec.revision == 1 and rec.properties.get(key) != value
+
+
+def _delete(w: World, role: str, target: str) -> None:
+    rid = w.create(target)
+    r = w.client.delete(f"{w.url(target)}/{rid}", headers=w.headers[role])
+    if allowed(role, target):
+        assert r.status_code == 204, (role, target, r.text)
+        assert w.read(target, rid) is None
+    else:
+        assert r.status_code == _denied_status(role, target), (role, target, r.text)
+        assert w.read(target, rid) is not None
+
+
+def _safety_route(w: World, role: str, target: str) -> None:
+    """A question, not a write: every role may ask it, and nothing changes."""
+    before = w.count(target)
+    body = {"route": {"type": "LineString", "coordinates": [[30.49, 50.41], [30.54, 50.41]]}}
+    r = w.client.post("/api/v1/safety/route", json=body, headers=w.headers[role])
+    assert r.status_code == 200, r.text
+    assert w.count(target) == before
+
+
+WRITE_ROUTES: dict[tuple[str, str], Check] = {
+    ("POST", "/ogc/collections/{cid}/items"): _post,
+    ("PUT", "/ogc/collections/{cid}/items/{fid}"): _put,
+    ("PATCH", "/ogc/collections/{cid}/items/{fid}"): _patch,
+    ("DELETE", "/ogc/collections/{cid}/items/{fid}"): _delete,
+    ("POST", "/api/v1/safety/route"): _safety_route,
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_write_route_every_kind_every_role(world: World, role: str) -> None:
+    routes = sorted(set(_routes(world.client.app.routes, "")))  # type: ignore[attr-defined]
+    assert routes, "no write route found: the route walk is broken"
+    unknown = [r for r in routes if r not in WRITE_ROUTES]
+    assert not unknown, f"classify these write routes in WRITE_ROUTES (and the docs): {unknown}"
+    for method_path in routes:
+        for target in TARGETS:
+            WRITE_ROUTES[method_path](world, role, target)
+
+
+# --- every CLI write command ---------------------------------------------------------------------
+
+
+def _cli(w: World, role: str, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--db", w.location, "--role", role, *args])
+
+
+def _expect(role: str, target: str, r: Any, ok: int = 0) -> None:
+    if allowed(role, target):
+        assert r.exit_code == ok, (role, target, r.output)
+    else:
+        assert r.exit_code == 5, (role, target, r.output)
+        assert "role" in r.output
+
+
+def _kind_arg(target: str) -> str:
+    return f"layer:{target}" if target == LAYER else target
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_cli_write_command_every_kind_every_role(
+    world: World, role: str, tmp_path: Path
+) -> None:
+    for target in TARGETS:
+        # import
+        f = tmp_path / f"{target}.geojson"
+        feat = world.feature(target)
+        f.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}))
+        before = world.count(target)
+        _expect(role, target, _cli(world, role, "import", str(f), "--kind", _kind_arg(target)))
+        assert world.count(target) == before + (1 if allowed(role, target) else 0)
+        # update
+        rid = world.create(target)
+        key, value = next(iter(world.change(target).items()))
+        _expect(role, target, _cli(world, role, "update", rid, f"{key}={value}"))
+        rec = world.read(target, rid)
+        assert (rec.revision == 2) == allowed(role, target)
+        # restore (to revision 1: the admin changes it first, so there is one to go back to)
+        rid = world.create(target)
+        assert _cli(world, "admin", "update", rid, f"{key}={value}").exit_code == 0
+        _expect(role, target, _cli(world, role, "restore", rid, "--revision", "1"))
+        assert (world.read(target, rid).revision == 3) == allowed(role, target)
+        # delete
+        rid = world.create(target)
+        _expect(role, target, _cli(world, role, "delete", rid))
+        assert (world.read(target, rid) is None) == allowed(role, target)
+    # land release and the risk model write hazards and risk_updates
+    r = _cli(world, role, "release", "close", world.refs["hazard"], "--on", "2025-06-01")
+    _expect(role, "hazards", r, ok=4)  # allowed: then refused for land-release reasons (exit 4)
+    _expect(role, "risk_updates", _cli(world, role, "risk", "learn"))
+    # users and tokens
+    name = f"x{uuid.uuid4().hex[:6]}"
+    _expect(role, USERS, _cli(world, role, "user", "add", name, "--role", "field"))
+    _expect(role, USERS, _cli(world, role, "user", "list", "--json"))
+    _expect(role, USERS, _cli(world, role, "token", "list", "--json"))
+    _expect(
+        role,
+        USERS,
+        _cli(world, role, "token", "create", "u_field"),
+    )
+    _expect(role, USERS, _cli(world, role, "token", "revoke", "--user", "u_field"))
+    _expect(role, USERS, _cli(world, role, "user", "remove", "u_field"))
+    s = open_store(world.location)
+    try:
+        users = dict(s.users())
+    finally:
+        s.close()
+    assert (name in users) == allowed(role, USERS)
+    assert ("u_field" in users) != allowed(role, USERS)
+
+
+def test_a_role_sets_only_fields_it_may_read(world: World, tmp_path: Path) -> None:
+    """A field team writes accidents but not their analyst-only investigation: not by import,
+    update or the web API, and its re-import of an accident keeps the investigation."""
+    acc = world.feature("accidents")
+    acc["id"] = "ACC-7"
+    f = tmp_path / "acc.geojson"
+    with_inv = {**acc, "properties": {**acc["properties"], "investigation": "fuse found"}}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [with_inv]}))
+    before = world.count("accidents")
+    r = _cli(world, "field", "import", str(f), "--kind", "accidents")
+    assert r.exit_code == 5 and "investigation" in r.output, r.output
+    assert world.count("accidents") == before
+    assert _cli(world, "analyst", "import", str(f), "--kind", "accidents").exit_code == 0
+    s = open_store(world.location)
+    try:
+        rec = next(x for x in s.list("accidents") if x.source_id == "ACC-7")
+    finally:
+        s.close()
+    # the field team re-imports its own report, with a new description
+    mine = {**acc, "properties": {**acc["properties"], "description": "two people nearby"}}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [mine]}))
+    r = _cli(world, "field", "import", str(f), "--kind", "accidents")
+    assert r.exit_code == 0, r.output
+    now = world.read("accidents", rec.id)
+    assert now.properties["description"] == "two people nearby"
+    assert now.properties["investigation"] == "fuse found"
+    r = _cli(world, "field", "update", rec.id, "investigation=none")
+    assert r.exit_code == 5 and "investigation" in r.output
+    p = world.client.patch(
+        f"{world.url('accidents')}/{rec.id}",
+        json={"properties": {"investigation": "none"}},
+        headers=world.headers["field"],
+    )
+    assert p.status_code == 422 and p.json()["errors"][0]["field"] == "investigation"
+    assert world.read("accidents", rec.id).properties["investigation"] == "fuse found"
