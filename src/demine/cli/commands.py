@@ -687,15 +687,28 @@ def demo(
         _serve(db, host, port, None)
 
 
-def _serve(db: str, host: str, port: int, tile_url: str | None) -> None:
+def _serve(
+    db: str,
+    host: str,
+    port: int,
+    tile_url: str | None,
+    public_url: str | None = None,  # security: --public-url
+) -> None:
     import uvicorn
 
     from demine.api import create_app
     from demine.store.base import open_store
 
     open_store(db).kinds()  # fail early and clearly if there is no store
-    app = create_app(db, tile_url=tile_url)
+    app = create_app(
+        db,
+        tile_url=tile_url,
+        public_url=public_url,  # security: every absolute link from it, Host ignored
+        allowed_hosts=[] if host in ("0.0.0.0", "::", "") else [host],  # security: bind address
+    )
     _console(stderr=True).print(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
+    if public_url:  # security
+        _console(stderr=True).print(f"links are built from {app.state.security.public_url}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
@@ -712,13 +725,23 @@ def serve(
             "({z}/{x}/{y}); the page works without one.",
         ),
     ] = None,
+    public_url: Annotated[  # security
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The address clients reach the server at, e.g. https://example.org/demine "
+            "(behind a reverse proxy): every absolute link is built from it and the Host "
+            "header is ignored. Without it, links name the request's host only when it is "
+            "the bound address or a loopback name, and are root-relative otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.cli.common import state
     from demine.store.base import default_location
 
     with handled(False):
-        _serve(default_location(db or state.db), host, port, tile_url)
+        _serve(default_location(db or state.db), host, port, tile_url, public_url)
 
 
 @app.command()
