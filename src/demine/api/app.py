@@ -165,7 +165,7 @@ def _security_config(
         if name is None:
             raise ValidationError(f"allowed host {h!r} is not a host name")
         hosts.add(name)
-    scripts = [sha256_source(t) for t in _inline(_docs_page().body.decode(), "script")]
+    scripts = [sha256_source(t) for t in _inline(bytes(_docs_page().body).decode(), "script")]
     styles = [sha256_source(t) for t in _inline(ogc_html.page("x", {}), "style")]
     return SecurityConfig(
         html_csp=html_csp(tile_url=tile_url, script_hashes=scripts, style_hashes=styles),
