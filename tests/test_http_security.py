@@ -300,6 +300,7 @@ def test_serve_public_url_option(site: Site, tmp_path: Path) -> None:
         assert EVIL not in _text(got)
         assert _links(got.json())[0].startswith(PUBLIC_URL + "/ogc")
         assert got.headers["x-content-type-options"] == "nosniff"
+        assert "server" not in got.headers  # no banner naming the server software
     finally:
         proc.terminate()
         proc.wait(timeout=20)

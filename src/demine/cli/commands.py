@@ -709,7 +709,8 @@ def _serve(
     _console(stderr=True).print(f"serving {db} on http://{host}:{port}/ (Ctrl-C to stop)")
     if public_url:  # security
         _console(stderr=True).print(f"links are built from {app.state.security.public_url}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # security: no "server: uvicorn" banner
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 
 @app.command()
