@@ -15,7 +15,7 @@ from demine.services.report import CHROMIUM as _CHROMIUM
 from demine.services.report import CHROMIUM_ARGS
 
 CHROMIUM = Path(_CHROMIUM)
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "serve"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "serve", "wait_for"]
 
 
 def free_port() -> int:
@@ -43,3 +43,18 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_for(page: Any, expression: str, timeout: float = 30_000) -> Any:
+    """``page.wait_for_function`` without ``eval`` in the page: Playwright's polls by evaluating
+    the expression with ``eval()``, which the pages' Content-Security-Policy forbids (no
+    'unsafe-eval'). ``page.evaluate`` goes through the DevTools protocol instead. ``timeout``
+    in milliseconds, like Playwright's."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} ms for {expression}")
+        time.sleep(0.05)

@@ -253,7 +253,7 @@ def test_create_is_idempotent_and_validated(env: tuple[TestClient, dict[str, Any
     body = {**_hazard(name="idempotent"), "id": rid}
     first = client.post(url, json=body, headers=h)
     assert first.status_code == 201, first.text
-    assert first.headers["ETag"] == f'"{rid}-1"'
+    assert first.headers["ETag"] == f'"{rid}-1-analyst"'
     assert first.headers["Location"].endswith(f"/items/{rid}")
     assert first.json()["properties"]["area_m2"] > 0  # derived, as an import does
     again = client.post(url, json=body, headers=h)

@@ -243,14 +243,14 @@ def test_owslib_creates_updates_and_deletes_with_a_token(
         },
     }
     assert api.collection_item_create("eo_reports", feature)
-    assert api.response_headers["ETag"] == f'"{rid}-1"'
+    assert api.response_headers["ETag"] == f'"{rid}-1-field"'
     assert api.collection_item_create("eo_reports", feature)  # a retry: no duplicate
     got = api.collection_item("eo_reports", rid)
     assert got["properties"]["reporter_contact"] == "+380000000000"
     changed = dict(feature, properties={**feature["properties"], "status": "verified"})
     assert api.collection_item_update("eo_reports", rid, changed)
     assert api.collection_item("eo_reports", rid)["properties"]["status"] == "verified"
-    assert api.response_headers["ETag"] == f'"{rid}-2"'
+    assert api.response_headers["ETag"] == f'"{rid}-2-field"'
     assert api.collection_item_delete("eo_reports", rid)
     with pytest.raises(RuntimeError):
         api.collection_item("eo_reports", rid)
@@ -312,7 +312,7 @@ def test_two_concurrent_puts_with_one_etag_one_wins_one_gets_412(live: Live) -> 
     assert loser.headers["content-type"].startswith("application/problem+json")
     now = httpx.get(url)
     assert now.json()["properties"]["notes"] == f"by {winner}"
-    assert now.headers["ETag"] == f'"{rid}-2"'
+    assert now.headers["ETag"] == f'"{rid}-2-public"'
     # nothing lost: the history holds the create and the one update, in order
     s = GeoPackageStore(live.db)
     try:
@@ -322,7 +322,7 @@ def test_two_concurrent_puts_with_one_etag_one_wins_one_gets_412(live: Live) -> 
     # the loser re-reads, redoes its change with the new ETag, and succeeds
     body = dict(now.json(), properties={**now.json()["properties"], "notes": "both"})
     r = httpx.put(url, json=body, headers={**live.auth("analyst"), "If-Match": now.headers["ETag"]})
-    assert r.status_code == 200 and r.headers["ETag"] == f'"{rid}-3"'
+    assert r.status_code == 200 and r.headers["ETag"] == f'"{rid}-3-analyst"'
 
 
 # --- schemathesis ----------------------------------------------------------------------------

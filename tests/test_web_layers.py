@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from demine.services.register import ImportOptions, import_file
-from live import serve
+from live import serve, wait_for
 from test_web_page import Page, _click_lonlat, _jump
 
 X0, Y0 = 37.62, 48.33  # the test's own hazard, 2 km x 2 km, in Donetsk oblast
@@ -241,6 +241,6 @@ def test_accident_popup_and_ukrainian(page: Page, site: LayersSite) -> None:
     assert "SYNTHETIC person" not in text
     page.shot("layers-accident-popup")
     pg.click(".lang-btn[data-lang='uk']")
-    pg.wait_for_function("document.documentElement.lang === 'uk'")
+    wait_for(pg, "document.documentElement.lang === 'uk'")
     assert pg.inner_text("#layers-heading") == "Шари"
     assert "Звільнені землі" in pg.inner_text("#layers-list")

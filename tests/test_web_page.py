@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from live import serve
+from live import serve, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 READY_MS = 60_000  # software WebGL on a small CI machine is slow
@@ -74,7 +74,8 @@ class Page:
         return self.page
 
     def wait_ready(self) -> None:
-        self.page.wait_for_function(
+        wait_for(
+            self.page,
             "window.demine && (window.demine.ready === true || window.demine.error)",
             timeout=READY_MS,
         )
@@ -263,7 +264,7 @@ def test_language_switch_is_remembered(page: Page, site: Site) -> None:
     assert pg.inner_text("#place-heading") == "Check a place"
     assert pg.get_attribute("html", "lang") == "en"
     pg.click("button[data-lang='uk']")
-    pg.wait_for_function("document.documentElement.lang === 'uk'")
+    wait_for(pg, "document.documentElement.lang === 'uk'")
     assert pg.inner_text("#place-heading") == "Перевірити місце"
     assert pg.inner_text("#route-heading") == "Перевірити маршрут"
     assert pg.get_attribute("button[data-lang='uk']", "aria-pressed") == "true"
@@ -275,7 +276,7 @@ def test_language_switch_is_remembered(page: Page, site: Site) -> None:
     assert pg.inner_text("#place-heading") == "Перевірити місце"
     page.shot("ukrainian")
     pg.click("button[data-lang='en']")
-    pg.wait_for_function("document.documentElement.lang === 'en'")
+    wait_for(pg, "document.documentElement.lang === 'en'")
     assert pg.inner_text("#place-heading") == "Check a place"
 
 

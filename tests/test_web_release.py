@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from live import serve
+from live import serve, wait_for
 from test_web_layers import _box, _f, _load
 from test_web_page import Page, _click_lonlat, _jump
 
@@ -214,12 +214,13 @@ def test_release_in_the_popup(page: Page, site: ReleaseSite) -> None:
 
     # in Ukrainian (an open popup keeps its language: click the hazard again)
     pg.click(".lang-btn[data-lang='uk']")
-    pg.wait_for_function("document.documentElement.lang === 'uk'")
+    wait_for(pg, "document.documentElement.lang === 'uk'")
     pg.click(".maplibregl-popup-close-button")
     _open_popup(page, cx, cy)
-    pg.wait_for_function(
+    wait_for(
+        pg,
         "(document.querySelector('.popup .release strong') || {}).textContent"
-        " === 'Звільнення земель'"
+        " === 'Звільнення земель'",
     )
     uk = pg.inner_text(".popup .release")
     for label in ("Площа", "Скасовано", "(нетехнічне обстеження)", "Зменшено", "Очищено"):
@@ -270,7 +271,7 @@ def test_popup_without_the_account(page: Page, site: ReleaseSite) -> None:
         " ? Promise.reject(new TypeError('Failed to fetch')) : f(u, o); })()"
     )
     _open_popup(page, X0 + DX / 2, Y0 + DY / 2)
-    pg.wait_for_function("!document.querySelector('.popup .release')")
+    wait_for(pg, "!document.querySelector('.popup .release')")
     popup = pg.inner_text(".maplibregl-popup-content")
     assert "Residual risk" in popup and "Type" in popup
     assert "Land release" not in popup

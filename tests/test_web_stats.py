@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import stats_data
-from live import serve
+from live import serve, wait_for
 
 TIMEOUT_MS = 60_000
 
@@ -57,7 +57,8 @@ def test_statistics_panel_shows_figures_and_charts(
         page.goto(url + "/")
         toggle = page.locator("#stats-toggle")
         toggle.wait_for(timeout=TIMEOUT_MS)
-        page.wait_for_function(
+        wait_for(
+            page,
             "() => document.getElementById('stats-toggle').textContent === 'Statistics'",
             timeout=TIMEOUT_MS,
         )
@@ -72,22 +73,25 @@ def test_statistics_panel_shows_figures_and_charts(
         assert casualties == str(expected["casualties"]["total"])
         devices = page.locator("dd[data-stat='stats_devices']").inner_text()
         assert devices == str(expected["devices"]["total"])
-        page.wait_for_function(
+        wait_for(
+            page,
             "() => ['released', 'devices'].every((n) => { const i = "
             "document.getElementById('stats-chart-' + n); return i.complete && i.naturalWidth; })",
             timeout=TIMEOUT_MS,
         )
         assert _chart_loaded(page, "released") and _chart_loaded(page, "devices")
-        assert "/api/v1/stats/chart/released.svg" in str(
+        assert "api/v1/stats/chart/released.svg" in str(
             page.locator("#stats-chart-released").get_attribute("src")
         )
         # in Ukrainian: labels, figures and the charts follow
         page.locator(".lang-btn[data-lang='uk']").click()
-        page.wait_for_function(
+        wait_for(
+            page,
             "() => document.getElementById('stats-toggle').textContent === 'Статистика'",
             timeout=TIMEOUT_MS,
         )
-        page.wait_for_function(
+        wait_for(
+            page,
             "() => document.getElementById('stats-chart-released').src.includes('lang=uk')",
             timeout=TIMEOUT_MS,
         )

@@ -141,6 +141,8 @@ class StoreFull(DemineError):
     http_status = 507
     title = "Insufficient Storage"
     public_detail = "the store's disk is full: nothing was written"
+
+
 class LimitExceeded(DemineError):
     """A request over one of the server's work limits (a route too long, too many vertices,
     a body too large, too many requests): names the limit and its value."""

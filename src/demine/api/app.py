@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demine import __version__
 from demine.api.deps import StorePool, principal, problem
+from demine.api.security import SecurityConfig, html_csp
 from demine.errors import DemineError, ValidationError
 from demine.store.base import store_failure
 from demine.store.redact import scrub_secrets
@@ -88,6 +90,36 @@ class _Guard:
             await response(scope, receive, send)
 
 
+class _App(FastAPI):
+    """FastAPI with the security headers wrapped around its whole stack, outside the error
+    middleware: an unhandled error's 500 carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        from demine.api.security import SecurityHeaders
+
+        return SecurityHeaders(super().build_middleware_stack(), self.state.security)
+
+
+def _docs_page() -> HTMLResponse:
+    """The API docs (Swagger UI) from the package's own copy: nothing from another origin.
+    Relative URLs, so the page works under a path prefix (``--public-url``) too."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    return get_swagger_ui_html(
+        openapi_url="openapi.json",
+        title="demine API",
+        swagger_js_url="../static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="../static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="../static/vendor/swagger-ui/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no call to validator.swagger.io
+    )
+
+
+def _inline(html: str, tag: str) -> list[str]:
+    """The text of each inline ``<script>``/``<style>`` of a page (for their CSP hashes)."""
+    return re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
+
+
 def create_app(
     db: str,
     *,
@@ -102,6 +134,8 @@ def create_app(
     max_route_m: float = 1_000_000.0,
     max_route_vertices: int = 10_000,
     max_route_radius_m: float = 10_000.0,
+    public_url: str | None = None,  # security: links built from it, Host ignored
+    allowed_hosts: Iterable[str] = (),  # security: Host names links may be built from
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -114,6 +148,10 @@ def create_app(
     ``request_budget_s``: the time an OGC item listing (filters) or a vector tile may take
     before it is answered 503 (None: no limit); they run in threads of their own
     (demine.api.budget).
+    ``public_url``: the address the server is reached at (``https://example.org/demine``):
+    every absolute link starts with it and the ``Host`` header is ignored. Without it, links
+    use the request's ``Host`` only when it is a loopback name or one of ``allowed_hosts``,
+    and are root-relative otherwise.
     """
 
     @asynccontextmanager
@@ -126,12 +164,12 @@ def create_app(
         yield
         app.state.stores.close()
 
-    app = FastAPI(
+    app = _App(
         title="demine",
         version=__version__,
         description="Open information system for humanitarian mine action.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the vendored Swagger UI
         openapi_url="/api/openapi.json",
         redoc_url=None,
         dependencies=[Depends(principal)],  # a bad token is 401 on every route
@@ -153,6 +191,11 @@ def create_app(
         rate_limit_per_minute=rate_limit_per_minute,
         trusted_proxies=trusted_proxies,
     )
+    app.state.security = _security_config(tile_url, public_url, allowed_hosts)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return _docs_page()
 
     @app.exception_handler(DemineError)
     async def _demine_error(request: Request, exc: DemineError) -> JSONResponse:
@@ -209,3 +252,25 @@ def create_app(
 
     _ = ValidationError
     return app
+
+
+def _security_config(
+    tile_url: str | None, public_url: str | None, allowed_hosts: Iterable[str]
+) -> SecurityConfig:
+    from demine.api import ogc_html
+    from demine.api.security import LOOPBACK_HOSTS, host_name, public_url_checked, sha256_source
+
+    hosts = set(LOOPBACK_HOSTS)
+    for h in allowed_hosts:
+        bare_ipv6 = h.count(":") > 1 and not h.startswith("[")
+        name = host_name(f"[{h.strip()}]" if bare_ipv6 else h.strip())
+        if name is None:
+            raise ValidationError(f"allowed host {h!r} is not a host name")
+        hosts.add(name)
+    scripts = [sha256_source(t) for t in _inline(bytes(_docs_page().body).decode(), "script")]
+    styles = [sha256_source(t) for t in _inline(ogc_html.page("x", {}), "style")]
+    return SecurityConfig(
+        html_csp=html_csp(tile_url=tile_url, script_hashes=scripts, style_hashes=styles),
+        public_url=public_url_checked(public_url) if public_url else None,
+        allowed_hosts=frozenset(hosts),
+    )

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse
 
 from demine.api.deps import Principal, PrincipalDep, StoreDep, Unauthorized
+from demine.api.security import DOCUMENT_CSP
 from demine.errors import Fault, NotFound, PermissionDenied, ValidationError
 from demine.ids import is_uuid, normalise_id
 from demine.services.access import at_least
@@ -119,7 +120,8 @@ def certificate(s: StoreDep, who: PrincipalDep, hazard_id: HazardIdP) -> HTMLRes
         text = certificate_html(s, hid, role=who.role)
     except NotFound:
         raise NotFound(f"no hazard {hazard_id!r}") from None
-    return HTMLResponse(text, headers=_PRIVATE)
+    # its own policy: inline <style> and style="" (the legend), no script, nothing loaded
+    return HTMLResponse(text, headers={**_PRIVATE, "Content-Security-Policy": DOCUMENT_CSP})
 
 
 @router.get(

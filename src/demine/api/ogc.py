@@ -36,11 +36,13 @@ from demine.api.ogc_crs import (
     to_crs84,
 )
 from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
+from demine.api.security import if_none_match, link_base
 from demine.errors import Conflict, DemineError, Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7
 from demine.model.kinds import Kind
 from demine.model.schema import Record, now_utc, validate_properties
 from demine.services.access import (
+    ROLES,
     at_least,
     can_read_field,
     can_read_kind,
@@ -180,7 +182,9 @@ def _want_html(request: Request) -> bool:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    """Where links start: ``--public-url``, or this request's own origin when its Host is one
+    the server answers to, or root-relative (``/ogc``) - never an unchecked Host."""
+    return link_base(request) + "/ogc"
 
 
 def _json(
@@ -221,8 +225,20 @@ def _collections(store: Store, who: Principal) -> list[Kind]:
     return [k for k in store.kinds() if can_read_kind(k, who.role)]
 
 
-def etag(rec: Record) -> str:
-    return f'"{rec.id}-{rec.revision}"'
+def etag(rec: Record, role: str, html: bool = False) -> str:
+    """``"<id>-<revision>-<role>"`` (``-html`` for the page): a role is shown its own fields,
+    so it gets its own tag, and a conditional GET never answers 304 across roles."""
+    return f'"{rec.id}-{rec.revision}-{role}' + ('-html"' if html else '"')
+
+
+def _is_current(tag: str, rec: Record) -> bool:
+    """A strong tag of the feature's current revision, whichever role or form read it (a
+    write's precondition is about the revision; the role part only tells the readers apart)."""
+    head = f'"{rec.id}-{rec.revision}'
+    if not tag.startswith(head) or not tag.endswith('"'):
+        return False
+    rest = tag[len(head) : -1]
+    return rest == "" or rest.removesuffix("-html").removeprefix("-") in ROLES
 
 
 # --- landing, conformance, OpenAPI -----------------------------------------------------------
@@ -696,7 +712,7 @@ def _item_response(
     request: Request, kind: Kind, rec: Record, who: Principal, crs: str, status: int = 200
 ) -> Response:
     base = _base(request)
-    headers = {**_crs_header(crs), "ETag": etag(rec)}
+    headers = {**_crs_header(crs), "ETag": etag(rec, who.role)}
     if status == 201:
         headers["Location"] = f"{base}/collections/{kind.name}/items/{rec.id}"
     return _json(feature(kind, rec, who.role, crs, base), GEOJSON, status, headers)
@@ -710,9 +726,12 @@ def item(request: Request, cid: str, fid: str) -> Response:
     kind = _collection_kind(store, who, cid)
     crs = _crs_param(request, "crs")
     rec = _find(store, kind, who, fid)
+    tag = etag(rec, who.role, html)
+    if if_none_match(request, tag):  # only this role's tag of this revision
+        return Response(status_code=304, headers={"ETag": tag})
     if html:
         f = feature(kind, rec, who.role, CRS84, _base(request))
-        return _html(ogc_html.item_page(kind, f), {"ETag": etag(rec)})
+        return _html(ogc_html.item_page(kind, f), {"ETag": tag})
     return _item_response(request, kind, rec, who, crs)
 
 
@@ -896,11 +915,11 @@ def _if_match(request: Request, rec: Record) -> int:
     for t in tags:
         if t.startswith("W/"):
             continue  # a weak tag never matches (RFC 9110 strong comparison)
-        if t == etag(rec):
+        if _is_current(t, rec):
             return rec.revision
     raise PreconditionFailed(
-        f"the feature is now at {etag(rec)}; If-Match {header} is stale: someone changed it "
-        "since you read it. Read it again and redo your change."
+        f"the feature is now at revision {rec.revision}; If-Match {header} is stale: someone "
+        "changed it since you read it. Read it again and redo your change."
     )
 
 

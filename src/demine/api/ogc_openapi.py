@@ -309,7 +309,11 @@ def build_openapi(
             "schema": {"type": "string", "enum": [f"<{c}>" for c in SUPPORTED]},
         },
     }
-    etag = {"description": 'Strong entity tag "<id>-<revision>"', "schema": {"type": "string"}}
+    etag = {
+        "description": 'Strong entity tag "<id>-<revision>-<role>" (each role is shown its own '
+        "fields, so has its own tag); If-Match takes any role's tag of the current revision",
+        "schema": {"type": "string"},
+    }
     content_crs = {"description": "The CRS of the geometries, <uri>", "schema": {"type": "string"}}
     location = {"description": "The new feature's URL", "schema": {"type": "string"}}
     item_headers = {"ETag": etag, "Content-Crs": content_crs}

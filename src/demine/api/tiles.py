@@ -12,7 +12,6 @@ An empty tile is ``204 No Content`` (MapLibre and most clients treat it as an em
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from demine.api.budget import Budget, run_budgeted
 from demine.api.deps import Principal, PrincipalDep, StoreDep
+from demine.api.security import if_none_match, link_base, role_etag
 from demine.errors import DemineError, NotFound
 from demine.model.kinds import Kind
 from demine.services.access import (
@@ -300,7 +300,7 @@ _CACHE_LOCK = threading.Lock()
 def _cache_headers(response: Response, public: bool) -> None:
     response.headers["Cache-Control"] = (
         f"public, max-age={MAX_AGE}" if public else f"private, max-age={MAX_AGE}"
-    )
+    )  # public only without a token (any token: private, Vary: Authorization)
     response.headers["Vary"] = "Authorization"
 
 
@@ -351,13 +351,13 @@ def _tile(
         budget.check()
         data = encode_tile(kind.name, feats)
         cache.put(key, data)
-    etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    etag = role_etag(who.role, data)  # the same bytes for two roles: still two tags
     resp = Response(status_code=204) if not data else Response(data, media_type=MVT)
-    if data and etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if data and if_none_match(request, etag):
         resp = Response(status_code=304)
     if data:
         resp.headers["ETag"] = etag
-    _cache_headers(resp, who.role == "public")
+    _cache_headers(resp, who.user is None)
     return resp
 
 
@@ -366,12 +366,12 @@ def tilejson(
     request: Request, response: Response, collection: str, s: StoreDep, who: PrincipalDep
 ) -> dict[str, Any]:
     kind = readable_kind(s, collection, who.role)
-    base = str(request.base_url).rstrip("/")
+    base = link_base(request)  # --public-url, a Host we answer to, or root-relative
     aoi = s.setting("area_of_interest")
     fields = {"id": "Record id (UUID)"}
     hidden = set(restricted_fields(kind, who.role))
     fields |= {f.name: f.description for f in kind.fields if f.name not in hidden}
-    _cache_headers(response, who.role == "public")
+    _cache_headers(response, who.user is None)
     return {
         "tilejson": "3.0.0",
         "name": kind.title,

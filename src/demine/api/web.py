@@ -14,7 +14,6 @@ emplacement record (no estimate) are drawn as "unknown — not safe".
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from demine.api.deps import PrincipalDep, StoreDep
+from demine.api.security import public_base, role_etag
 from demine.errors import NotFound
 from demine.services.access import can_read_kind, visible_properties
 from demine.services.risk import full_risk
@@ -102,13 +102,15 @@ def map_config(
     from demine.demo_data import REGIONS_CREDIT, SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 
     synthetic = bool(s.setting("synthetic"))
+    # root-relative (the page is on this origin), or from --public-url; never from Host
+    base = public_base(request)
     collections = [
         {
             "id": k.name,
             "title": k.title,
             "geometry_type": k.geometry_type,
-            "tiles": f"/tiles/{k.name}/{{z}}/{{x}}/{{y}}.mvt",
-            "tilejson": f"/tiles/{k.name}/tilejson.json",
+            "tiles": f"{base}/tiles/{k.name}/{{z}}/{{x}}/{{y}}.mvt",
+            "tilejson": f"{base}/tiles/{k.name}/tilejson.json",
         }
         for k in s.kinds()
         if k.geometry_type and can_read_kind(k, who.role)
@@ -122,7 +124,7 @@ def map_config(
         "tile_attribution": getattr(request.app.state, "tile_attribution", None),
         "bounds": _bounds(s),
         "collections": collections,
-        "regions": {"url": "/api/v1/map/regions", "attribution": REGIONS_CREDIT},
+        "regions": {"url": f"{base}/api/v1/map/regions", "attribution": REGIONS_CREDIT},
         "role": who.role,
     }
 
@@ -237,9 +239,7 @@ def map_risk(
         "note": "An estimate is information: time never releases land. Unknown is not safe.",
     }
     response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["ETag"] = (
-        '"' + hashlib.blake2b(orjson.dumps(body), digest_size=12).hexdigest() + '"'
-    )
+    response.headers["ETag"] = role_etag(who.role, orjson.dumps(body))
     return body
 
 

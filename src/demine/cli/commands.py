@@ -711,6 +711,7 @@ def _serve(
     tile_url: str | None,
     request_budget: float = 10.0,
     edge: dict[str, Any] | None = None,
+    public_url: str | None = None,  # security: --public-url
 ) -> None:
     import uvicorn
 
@@ -719,13 +720,29 @@ def _serve(
     from demine.store.redact import redact_location
 
     open_store(db).kinds()  # fail early and clearly if there is no store
-    app = create_app(db, tile_url=tile_url, request_budget_s=request_budget, **(edge or {}))
+    app = create_app(
+        db,
+        tile_url=tile_url,
+        request_budget_s=request_budget,
+        public_url=public_url,  # security: every absolute link from it, Host ignored
+        allowed_hosts=[] if host in ("0.0.0.0", "::", "") else [host],  # security: bind address
+        **(edge or {}),
+    )
     _console(stderr=True).print(
         f"serving {redact_location(db)} on http://{host}:{port}/ (Ctrl-C to stop)", markup=False
     )
+    if public_url:  # security
+        _console(stderr=True).print(f"links are built from {app.state.security.public_url}")
     # proxy_headers=False: X-Forwarded-For is the app's to judge (--trusted-proxy), not
-    # uvicorn's (which would believe it from any local client)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    # uvicorn's (which would believe it from any local client); no "server: uvicorn" banner
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 @app.command()
@@ -790,6 +807,16 @@ def serve(
             "--max-route-radius", min=0, max=100_000, help="Widest radius of a safety route, m."
         ),
     ] = 10_000.0,
+    public_url: Annotated[  # security
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The address clients reach the server at, e.g. https://example.org/demine "
+            "(behind a reverse proxy): every absolute link is built from it and the Host "
+            "header is ignored. Without it, links name the request's host only when it is "
+            "the bound address or a loopback name, and are root-relative otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.api.edge import parse_networks, parse_size
@@ -815,7 +842,9 @@ def serve(
             "max_route_vertices": max_route_vertices,
             "max_route_radius_m": max_route_radius,
         }
-        _serve(default_location(db or state.db), host, port, tile_url, request_budget, edge)
+        _serve(
+            default_location(db or state.db), host, port, tile_url, request_budget, edge, public_url
+        )
 
 
 @app.command()

@@ -37,6 +37,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") e.className = v;
+    else if (k === "style") e.style.cssText = v; // CSSOM: allowed by the page's CSP, style="" is not
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
@@ -83,7 +84,7 @@ function initialLang() {
 }
 
 async function setLang(lang, remember) {
-  state.strings = await getJSON(`/static/i18n/${lang}.json`);
+  state.strings = await getJSON(`static/i18n/${lang}.json`);
   state.lang = lang;
   if (remember) {
     try {
@@ -170,7 +171,7 @@ function renderStats() {
   ];
   box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));
   for (const name of STATS_CHARTS) {
-    const src = `/api/v1/stats/chart/${name}.svg?lang=${state.lang}`;
+    const src = `api/v1/stats/chart/${name}.svg?lang=${state.lang}`;
     const img = $(`stats-chart-${name}`);
     if (img.getAttribute("src") !== src) img.setAttribute("src", src);
   }
@@ -180,7 +181,7 @@ async function loadStats() {
   statsState.error = null;
   renderStats();
   try {
-    statsState.data = await getJSON("/api/v1/stats");
+    statsState.data = await getJSON("api/v1/stats");
   } catch (err) {
     statsState.error = err.message;
   }
@@ -503,7 +504,7 @@ function renderRelease(box, a) {
 function releaseBlock(hazardId) {
   const box = el("div", { class: "release", "aria-live": "polite" });
   if (!hazardId) return box;
-  getJSON(`/api/v1/hazards/${encodeURIComponent(hazardId)}/release`)
+  getJSON(`api/v1/hazards/${encodeURIComponent(hazardId)}/release`)
     .then((a) => renderRelease(box, a))
     .catch(() => box.remove()); // no account (an old server, the network): the popup stays without it
   return box;
@@ -533,7 +534,7 @@ async function openPopup(feature, lngLat) {
   }
   body.append(...hazardBody(p), el("p", { class: "help" }, t("loading")));
   try {
-    const d = await getJSON(`/api/v1/map/hazards/${encodeURIComponent(p.id)}`);
+    const d = await getJSON(`api/v1/map/hazards/${encodeURIComponent(p.id)}`);
     body.replaceChildren(...hazardBody(d.properties), riskBody(d), releaseBlock(p.id));
   } catch (err) {
     body.lastChild.textContent = t("error_network", { reason: err.message });
@@ -582,7 +583,7 @@ function renderAnswer(box, data, what) {
 
 async function zoomToHazard(id) {
   try {
-    const d = await getJSON(`/api/v1/map/hazards/${encodeURIComponent(id)}`);
+    const d = await getJSON(`api/v1/map/hazards/${encodeURIComponent(id)}`);
     if (d.bbox && state.map) state.map.fitBounds([[d.bbox[0], d.bbox[1]], [d.bbox[2], d.bbox[3]]], { padding: 60, maxZoom: 16 });
   } catch (err) {
     setStatus(t("error_network", { reason: err.message }));
@@ -613,7 +614,7 @@ async function checkPlace(fly = false) {
     { type: "Feature", properties: { role: "place" }, geometry: { type: "Point", coordinates: [lon, lat] } },
   ]);
   try {
-    const data = await getJSON(`/api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
+    const data = await getJSON(`api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
     state.lastPlace = data;
     renderAnswer(box, data, "place");
     showHits(data.hazards.map((h) => h.id));
@@ -671,7 +672,7 @@ async function checkRoute() {
   box.className = "result";
   box.replaceChildren(el("p", {}, t("checking")));
   try {
-    const data = await getJSON("/api/v1/safety/route", {
+    const data = await getJSON("api/v1/safety/route", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ route: { type: "LineString", coordinates: state.route }, radius: Number($("route-radius").value) }),
@@ -1030,7 +1031,7 @@ async function main() {
   initStats();
   await setLang(initialLang(), false);
   try {
-    state.config = await getJSON("/api/v1/map/config");
+    state.config = await getJSON("api/v1/map/config");
   } catch (err) {
     setStatus(t("error_network", { reason: err.message }));
     window.demine.error = String(err);
@@ -1046,7 +1047,7 @@ async function main() {
     return;
   }
   try {
-    state.risk = await getJSON("/api/v1/map/risk");
+    state.risk = await getJSON("api/v1/map/risk");
     if (state.map.getLayer("hazards-risk")) applyRisk(state.risk);
   } catch (err) {
     setStatus(t("error_network", { reason: err.message }));
