@@ -338,7 +338,12 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(store: Any) -> None:
 
 def test_forwarded_for_from_a_trusted_proxy(store: Any) -> None:
     store.close()
-    app = create_app(store.location, rate_limit_per_minute=2, trusted_proxies=["10.0.0.0/8"])
+    app = create_app(
+        store.location,
+        rate_limit_per_minute=2,
+        trusted_proxies=["10.0.0.0/8"],
+        allowed_hosts=["testserver"],  # links absolute (from this Host) to see their scheme
+    )
     proxy = TestClient(app, client=("10.1.2.3", 40000))
 
     def get(xff: str) -> int:

@@ -402,10 +402,17 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "prioritize": [["--db", db, "prioritize"]],
         "stats": [["--db", db, "stats"]],
         "chart": [["--db", db, "chart", "released", "-o", str(tmp / "c.svg")]],
-        "user add": [["--db", db, "user", "add", "olena"]],
-        "user list": [["--db", db, "user", "list"]],
-        "token create": [["--db", db, "token", "create", "olena"]],
-        "token revoke": [["--db", db, "token", "revoke", "olena"]],
+        # users and tokens: the admin role (the CLI refuses the default analyst before it
+        # connects)
+        "user add": [["--db", db, "--role", "admin", "user", "add", "olena"]],
+        "user list": [["--db", db, "--role", "admin", "user", "list"]],
+        "user remove": [["--db", db, "--role", "admin", "user", "remove", "olena"]],
+        "token create": [["--db", db, "--role", "admin", "token", "create", "olena"]],
+        "token list": [["--db", db, "--role", "admin", "token", "list"]],
+        "token revoke": [
+            ["--db", db, "--role", "admin", "token", "revoke", "tk_000000000000"],
+            ["--db", db, "--role", "admin", "token", "revoke", "--user", "olena"],
+        ],
         "risk estimate": [
             [
                 "--db",
@@ -566,10 +573,11 @@ def test_cli_never_shows_the_right_password(
             ok("--db", url, "show", rid, *extra)
             ok("--db", url, "history", rid, *extra)
             ok("--db", url, "stats", *extra)
-            ok("--db", url, "user", "list", *extra)
+            ok("--db", url, "--role", "admin", "user", "list", *extra)
+            ok("--db", url, "--role", "admin", "token", "list", *extra)
         ok("--db", url, "export", str(tmp_path / "e.geojson"), "--kind", "hazards")
-        ok("--db", url, "user", "add", "olena", "--role", "analyst")
-        ok("--db", url, "token", "create", "olena")
+        ok("--db", url, "--role", "admin", "user", "add", "olena", "--role", "analyst")
+        ok("--db", url, "--role", "admin", "token", "create", "olena")
         g = tmp_path / "copy.gpkg"
         c = json.loads(ok("copy", url, str(g), "--json").stdout)
         assert c["source"] == redact_location(url) and c["destination"] == str(g)
