@@ -18,6 +18,7 @@ from demine.api.app import create_app
 from live import serve
 
 PROBLEM = "application/problem+json"
+JSON_TYPE = {"content-type": "application/json"}
 
 
 # --- the static files ---------------------------------------------------------------------------
@@ -161,3 +162,102 @@ def test_stats_computations_leave_the_safety_api_its_threads(demo: str) -> None:
     # the computations still share the interpreter and the cores (answers slow down a little,
     # more on a busy machine); before the fix they waited for a thread: 1.3-11 s, median 2.6 s
     assert took[len(took) // 2] < 1.5 and took[-1] < 4.0, answers
+
+
+# --- the safety route's body --------------------------------------------------------------------
+
+
+def _route_body(n: int) -> bytes:
+    """A route of ``n`` positions written as JSON (about 5.7 bytes a position)."""
+    return (
+        b'{"route":{"type":"LineString","coordinates":['
+        + b",".join([b"[0,0]"] * n)
+        + b']},"radius":100}'
+    )
+
+
+def test_route_body_is_capped_by_the_route_limits(demo: str) -> None:
+    """A route body may only be as large as the positions the server checks: a 15 MiB body
+    (under the general 16 MiB limit) was parsed in full - seconds - before the position cap
+    refused it. It is now 413 before it is read, with or without a Content-Length."""
+    from demine.api.safety import route_body_limit
+
+    client = TestClient(create_app(demo, rate_limit_per_minute=0))
+    limit = route_body_limit(10_000)
+    assert limit == 2_560_000
+    big = _route_body(2_700_000)  # 15 MiB
+    assert limit < len(big) < 16 * 2**20
+    t0 = time.monotonic()
+    r = client.post("/api/v1/safety/route", content=big, headers=JSON_TYPE)
+    assert r.status_code == 413, r.text[:300]
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["limit"] == "route_body_bytes" and r.json()["limit_value"] == limit
+    assert "max_route_vertices" in r.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked
+        for i in range(0, len(big), 1 << 16):
+            yield big[i : i + (1 << 16)]
+
+    r = client.post("/api/v1/safety/route", content=chunks(), headers=JSON_TYPE)
+    assert r.status_code == 413 and r.json()["limit"] == "route_body_bytes"
+    assert time.monotonic() - t0 < 10  # a safety net: the refusals take milliseconds
+
+    # the limit follows max_route_vertices (at least 1 MiB)
+    small = TestClient(create_app(demo, rate_limit_per_minute=0, max_route_vertices=100))
+    r = small.post("/api/v1/safety/route", content=_route_body(200_000), headers=JSON_TYPE)
+    assert r.status_code == 413 and r.json()["limit_value"] == 2**20
+
+    # what fits is answered as before: a route of the cap's size, at length, is under the limit
+    many = [[37.8425 + i * 1e-6, 48.266123456789012, 123.4567890123] for i in range(10_000)]
+    body = {"route": {"type": "LineString", "coordinates": many}, "radius": 100}
+    r = client.post("/api/v1/safety/route", json=body)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["warning_level"] == "inside"
+    feature = {"route": {"type": "Feature", "properties": {}, "geometry": body["route"]}}
+    assert client.post("/api/v1/safety/route", json=feature).json()["warning_level"] == "inside"
+    # bad bodies: 400 naming the body (as before), bad shapes 422 (as before)
+    for bad in (b"{", b"[1, 2]", b"", b'{"route": NaN}', b"\xff\xfe"):
+        r = client.post("/api/v1/safety/route", content=bad, headers=JSON_TYPE)
+        assert r.status_code == 400, (bad, r.text)
+        assert r.json()["errors"][0]["field"] == "body"
+    r = client.post(
+        "/api/v1/safety/route", json={"route": {"type": "Point", "coordinates": [1, 2]}}
+    )
+    assert r.status_code == 422
+    # the API documentation still shows the body
+    op = client.get("/api/openapi.json").json()["paths"]["/api/v1/safety/route"]["post"]
+    assert "application/json" in op["requestBody"]["content"]
+
+
+def test_a_large_route_body_does_not_stall_other_requests(demo: str) -> None:
+    """Two clients each posting a 15 MiB route held the event loop 5 s each: the health check
+    and the safety API of the whole process waited (4.7 s measured)."""
+    big = _route_body(2_700_000)
+    took: list[float] = []
+    codes: list[int] = []
+
+    def post(url: str) -> None:
+        with httpx.Client(timeout=120) as c:
+            r = c.post(url + "/api/v1/safety/route", content=big, headers=JSON_TYPE)
+            codes.append(r.status_code)
+
+    with serve(create_app(demo, rate_limit_per_minute=0)) as url:
+        posts = [threading.Thread(target=post, args=(url,)) for _ in range(2)]
+        for t in posts:
+            t.start()
+        deadline = time.monotonic() + 60
+        while (any(t.is_alive() for t in posts) or len(took) < 5) and time.monotonic() < deadline:
+            t0 = time.monotonic()
+            r = httpx.get(
+                url + "/api/v1/safety/point",
+                params={"lat": 48.266, "lon": 37.8425, "radius": 100},
+                timeout=60,
+            )
+            took.append(round(time.monotonic() - t0, 3))
+            assert r.status_code == 200
+            time.sleep(0.1)
+        for t in posts:
+            t.join(120)
+    print("safety point while 15 MiB routes are posted (s):", took)
+    assert codes == [413, 413]
+    assert max(took) < 1.5, took
