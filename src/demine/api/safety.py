@@ -13,7 +13,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from demine.errors import Fault, ValidationError
 from demine.services.safety import check_route_limits
@@ -179,21 +179,91 @@ def _route_coords(body: dict[str, Any], max_vertices: int) -> list[list[float]]:
     return [[float(c[0]), float(c[1])] for c in coords]
 
 
-@router.post("/route", summary="Recorded hazards within a radius of a route")
-def safety_route(
-    request: Request,
-    body: Annotated[
-        dict[str, Any],
-        Body(
-            examples=[
-                {
-                    "route": {"type": "LineString", "coordinates": [[37.5, 48.0], [37.6, 48.1]]},
-                    "radius": 200,
+# The largest body a route may come in: room for every position this server checks, written
+# out at length (a position of 17 significant digits and an altitude is under 64 bytes), and for
+# a Feature's properties. A larger body is refused before it is read: JSON parsing of a body
+# near the general limit (16 MiB of positions) took seconds, and FastAPI parses a declared
+# JSON body on the event loop, so that every other request of the process waited.
+ROUTE_BYTES_PER_POSITION = 256
+ROUTE_BODY_MIN = 1 << 20
+
+
+def route_body_limit(max_vertices: int) -> int:
+    """The largest request body of ``POST /api/v1/safety/route``, in bytes."""
+    return max(ROUTE_BODY_MIN, ROUTE_BYTES_PER_POSITION * max_vertices)
+
+
+_ROUTE_EXAMPLE = {
+    "route": {"type": "LineString", "coordinates": [[37.5, 48.0], [37.6, 48.1]]},
+    "radius": 200,
+}
+
+
+@router.post(
+    "/route",
+    summary="Recorded hazards within a radius of a route",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "additionalProperties": True},
+                    "examples": {"route": {"value": _ROUTE_EXAMPLE}},
                 }
-            ]
-        ),
-    ],
-) -> Response:
+            },
+        }
+    },
+)
+async def safety_route(request: Request) -> Response:
+    """The body is read here, up to :func:`route_body_limit` bytes, and parsed with the rest of
+    the work in a worker thread, never on the event loop."""
+    from starlette.concurrency import run_in_threadpool
+
+    from demine.errors import ContentTooLarge
+
+    limit = route_body_limit(int(request.app.state.max_route_vertices))
+
+    def too_large() -> ContentTooLarge:
+        return ContentTooLarge(
+            f"a route body is at most {limit:,} bytes ({ROUTE_BYTES_PER_POSITION} a position "
+            f"for max_route_vertices = {request.app.state.max_route_vertices:,}); simplify "
+            "the route",
+            "route_body_bytes",
+            limit,
+        )
+
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    return await run_in_threadpool(_safety_route, request, b"".join(chunks))
+
+
+class _BadBody(ValidationError):
+    """A body that is not a JSON object: 400, as FastAPI answered before."""
+
+    http_status = 400
+    title = "Bad request"
+
+
+def _safety_route(request: Request, raw: bytes) -> Response:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise _BadBody(
+            "the request body is not JSON", [Fault(str(e).split(":")[0], field="body")]
+        ) from None
+    if not isinstance(body, dict):
+        raise _BadBody(
+            "the request body must be a JSON object",
+            [Fault('expected {"route": {...}, "radius": ...}', field="body")],
+        )
     from demine.services.safety import check_route
 
     state = request.app.state

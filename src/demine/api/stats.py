@@ -17,12 +17,13 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from demine.api.budget import Budget, run_budgeted
 from demine.api.deps import PrincipalDep, StoreDep
 from demine.errors import NotFound
 from demine.services.charts import CHARTS, MEDIA_TYPES, render
-from demine.services.stats import compute, layer_of
+from demine.services.stats import compute, layer_of, parse_period
 from demine.store.base import Store
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -65,14 +66,17 @@ class _Cache:
     ) -> dict[str, Any]:
         if by:
             by = layer_of(store, by).name  # 422 naming only reference layers, not the kinds
+        # one entry per period, however it is spelt (" 2025", "2025-2025"): spellings of the
+        # same query must not each cost a computation
+        per = parse_period(period)
         versions = tuple(store.data_version(k) for k in (*SOURCES, *([by] if by else [])))
-        key = (store.location, role, by, name_field, period, versions, store.setting("synthetic"))
+        key = (store.location, role, by, name_field, per, versions, store.setting("synthetic"))
         now = time.monotonic()
         with self.lock:
             hit = self.entries.get(key)
             if hit is not None and now - hit[0] < TTL:
                 return hit[1]
-        st = compute(store, role=role, by=by, name_field=name_field, period=period)
+        st = compute(store, role=role, by=by, name_field=name_field, period=per)
         with self.lock:
             for k in [k for k, (t, _) in self.entries.items() if now - t >= TTL]:
                 del self.entries[k]
@@ -85,15 +89,29 @@ class _Cache:
 _cache = _Cache()
 
 
+# Computing the statistics takes time that grows with the hazards and releases (every hazard's
+# land-release account), and anyone may ask: a computation runs in the threads for heavy work
+# (demine.api.budget), so that however many are asked for at once the safety API, the map and
+# every other route keep their own threads; one waiting longer than the request budget for a
+# thread is answered 503 with Retry-After.
+
+
 @router.get("", summary="Statistics: land release, devices, accidents, casualties, EORE")
-def stats(
+async def stats(
+    request: Request,
     s: StoreDep,
     who: PrincipalDep,
     by: ByQ = None,
     period: PeriodQ = None,
     name_field: NameFieldQ = None,
 ) -> Response:
-    st = _cache.get(s, who.role, by, name_field, period)
+    return await run_budgeted(request, _stats, s, who.role, by, name_field, period)
+
+
+def _stats(
+    s: Store, role: str, by: str | None, name_field: str | None, period: str | None, _: Budget
+) -> Response:
+    st = _cache.get(s, role, by, name_field, period)
     return Response(
         orjson.dumps(st, option=orjson.OPT_NON_STR_KEYS),
         media_type="application/json",
@@ -102,7 +120,8 @@ def stats(
 
 
 @router.get("/chart/{name}.{fmt}", summary="A chart of the statistics (SVG or PNG)")
-def chart(
+async def chart(
+    request: Request,
     s: StoreDep,
     who: PrincipalDep,
     name: Annotated[str, Path(description="released, areas or devices")],
@@ -114,7 +133,21 @@ def chart(
 ) -> Response:
     if name not in CHARTS or fmt not in MEDIA_TYPES:
         raise NotFound(f"no chart {name}.{fmt}: charts are {', '.join(CHARTS)}, as .svg or .png")
-    st = _cache.get(s, who.role, by, name_field, period)
+    return await run_budgeted(request, _chart, s, who.role, name, fmt, by, name_field, period, lang)
+
+
+def _chart(
+    s: Store,
+    role: str,
+    name: str,
+    fmt: str,
+    by: str | None,
+    name_field: str | None,
+    period: str | None,
+    lang: str,
+    _: Budget,
+) -> Response:
+    st = _cache.get(s, role, by, name_field, period)
     return Response(
         render(st, name, fmt, lang),
         media_type=MEDIA_TYPES[fmt],

@@ -72,11 +72,15 @@ def index() -> Response:
 def static(path: str) -> Response:
     """A file of the page. Vendored libraries are cached for a day, the page's own files are
     revalidated on each load (they change with demine)."""
-    target = (WEB / path).resolve()
-    if not target.is_relative_to(WEB.resolve()) or not target.is_file():
-        raise NotFound(f"no file {path!r}")
+    try:
+        target = (WEB / path).resolve()
+        found = target.is_relative_to(WEB.resolve()) and target.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        found = False
+    if not found:
+        raise NotFound(f"no file {path[:100]!r}")
     if target.suffix not in _TYPES or target.name.startswith("."):
-        raise NotFound(f"no file {path!r}")
+        raise NotFound(f"no file {path[:100]!r}")
     cache = "public, max-age=86400" if path.startswith("vendor/") else "no-cache"
     return FileResponse(target, media_type=_TYPES[target.suffix], headers={"Cache-Control": cache})
 
