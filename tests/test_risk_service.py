@@ -497,6 +497,7 @@ def test_treaty_limit_floor_through_the_service(store: Any) -> None:
     assert all("floored at the treaty limit" in r["properties"]["assumptions"] for r in rows)
     lc = _in_force(db)["lc"]
     assert lc.p_sd_mean == pytest.approx(0.1) and lc.p_res_mean == pytest.approx(0.001)
+    assert lc.learned == ()  # floored: nothing learned is used, the treaty-limit note stays
     r = run(app, ["--db", db, "risk", "learn"])
     assert r.exit_code == 0 and "floored" in r.output
 

@@ -33,13 +33,13 @@ def _device_types(store: Store) -> dict[str, DeviceType]:
 
 def _posteriors(store: Store) -> dict[tuple[str, str], BetaPrior]:
     """The learned posteriors in force: a row reverted to the prior (its evidence gone,
-    ``trials`` 0) is not one."""
+    ``trials`` 0) is not one, nor one floored at a treaty limit (its posterior is the prior:
+    nothing learned is used)."""
     return {
-        (r.properties["device_type"], r.properties["parameter"]): BetaPrior(
-            r.properties["posterior_alpha"], r.properties["posterior_beta"]
-        )
-        for r in store.list("risk_updates")
-        if (r.properties.get("trials") or 0) > 0
+        (p["device_type"], p["parameter"]): BetaPrior(p["posterior_alpha"], p["posterior_beta"])
+        for p in (r.properties for r in store.list("risk_updates"))
+        if (p.get("trials") or 0) > 0
+        and (p["posterior_alpha"], p["posterior_beta"]) != (p["prior_alpha"], p["prior_beta"])
     }
 
 
