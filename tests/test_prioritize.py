@@ -391,3 +391,61 @@ def test_demo_impact_makes_labelled_synthetic_inputs(tmp_path: Path) -> None:
         assert {k: s.count(k) for k in one["layers"]} == n == one["layers"]
     finally:
         s.close()
+
+
+def test_an_incomplete_or_zero_record_never_ranks_below_unknown(world: dict[str, Any]) -> None:
+    """Issue 17: a hazard whose only record has quantity 0, or a device type the catalogue does
+    not know, ranks on risk no lower than C, which has no record at all (fallback 1.0)."""
+    s = world["store"]
+    zero = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "Z"},
+        _square(37.5, 48.3),
+    )
+    odd = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "U"},
+        _square(37.55, 48.35),
+    )
+    s.upsert("hazards", [zero, odd], actor="t")
+    s.upsert(
+        "emplacements",
+        [
+            Record(
+                "emplacements",
+                uuid7(),
+                {
+                    "hazard_id": zero.id,
+                    "device_type": "apii-limit",
+                    "quantity": 0,
+                    "laid_at": "2024-01-01T00:00:00Z",
+                },
+                shapely.Point(37.5, 48.3),
+            ),
+            Record(
+                "emplacements",
+                uuid7(),
+                {
+                    "hazard_id": odd.id,
+                    "device_type": "no-such-type",
+                    "quantity": 50,
+                    "laid_at": "2024-01-01T00:00:00Z",
+                },
+                shapely.Point(37.55, 48.35),
+            ),
+        ],
+        actor="t",
+    )
+    res = prioritize(s, _weights(world["raster"], risk=1), at=AT)
+    risk = {h["name"]: {x["name"]: x for x in h["factors"]}["risk"] for h in res.hazards}
+    score = {h["name"]: h["score"] for h in res.hazards}
+    assert risk["C"]["value"] == 1.0 and risk["C"]["raw"] is None
+    for name in ("Z", "U"):
+        assert risk[name]["value"] >= risk["C"]["value"], name
+        assert risk[name]["fallback"] and score[name] >= score["C"], name
+    assert risk["Z"]["raw"] == 0.0 and "lower bound" in risk["Z"]["missing"]
+    assert "unknown device type" in risk["U"]["missing"] and risk["U"]["raw"] is None
+    # a complete record still ranks by its estimate (A's old small field is near 0)
+    assert risk["A"]["value"] < 0.05 and risk["A"]["fallback"] is False

@@ -32,6 +32,7 @@ from demine.risk import (
     evidence_from_clearance,
     iso_date,
     rate_draws,
+    treaty_floor,
 )
 
 APII = Lifecycle.from_device_type(device_type("apii-limit"))
@@ -423,59 +424,85 @@ def _finds(
 
 
 def test_worked_beta_update_and_the_next_estimate() -> None:
-    """Prior Beta(1, 999) for the residual. A cleared area whose record says 1,000 devices;
-    clearance, 200 days after laying (after the 120-day battery life), found 5 still live,
-    20 deactivated but intact and 50 self-destructed remnants."""
-    finds = _finds(live=5, intact=20, remnants=50, unknown=0, day=200.0)
+    """docs/risk-model.md's worked example. Prior Beta(1, 999) for the residual, Beta(10, 90)
+    for sd_fail. A cleared area whose record says 1,000 devices; clearance, 200 days after
+    laying (after the 120-day battery life), found 5 still live, 20 deactivated but intact,
+    475 self-destructed remnants and 25 of unknown state."""
+    finds = _finds(live=5, intact=20, remnants=475, unknown=25, day=200.0)
     ev = evidence_from_clearance(APII, 1000, 0.0, finds, emplacement_id="e-1")
     by = {e.parameter: e for e in ev}
     assert set(by) == {"residual", "sd_fail"}
     res, sdf = by["residual"], by["sd_fail"]
-    assert (res.trials, res.successes, res.t_days) == (1000, 5, 200.0)
-    assert (sdf.trials, sdf.successes) == (1000, 25)  # live + deactivated intact
-    assert res.emplacement_id == "e-1" and len(res.find_ids) == 75
-    # hand calculation: Beta(1 + 5, 999 + (1000 - 5)) = Beta(6, 1994); mean 6 / 2000 = 0.003
+    # n = 500 observed fates: not the 1,000 recorded, and not the 25 of unknown state
+    assert (res.trials, res.successes, res.t_days) == (500, 5, 200.0)
+    assert (sdf.trials, sdf.successes) == (500, 25)  # live + deactivated intact
+    assert res.emplacement_id == "e-1" and len(res.find_ids) == 500
+    # hand calculation: Beta(1 + 5, 999 + (500 - 5)) = Beta(6, 1494); mean 6 / 1500 = 0.004
     post = beta_update(BetaPrior(1, 999), [res])
-    assert (post.alpha, post.beta) == (6.0, 1994.0)
-    assert post.mean == pytest.approx(0.003, rel=1e-12)
-    assert beta_update(BetaPrior(10, 90), [sdf]) == BetaPrior(35.0, 1065.0)
+    assert (post.alpha, post.beta) == (6.0, 1494.0)
+    assert post.mean == pytest.approx(0.004, rel=1e-12)
+    assert treaty_floor(BetaPrior(1, 999), post, True) == (post, False)  # above the limit
+    # sd_fail: Beta(10 + 25, 90 + 475) = Beta(35, 565), mean 0.0583, below the treaty limit
+    # 0.10 of a treaty-limit type: floored, the prior is kept
+    sd_post = beta_update(BetaPrior(10, 90), [sdf])
+    assert sd_post == BetaPrior(35.0, 565.0)
+    assert treaty_floor(BetaPrior(10, 90), sd_post, True) == (BetaPrior(10, 90), True)
+    assert treaty_floor(BetaPrior(10, 90), sd_post, False) == (sd_post, False)
     # the next estimate for 1,000 such devices after the battery life uses the posterior:
-    # expected live = 1000 x 0.003 = 3.0
-    # P(any live) = 1 - (1 - 0.003)^1000 = 1 - e^(1000 ln 0.997) = 1 - e^-3.00451 = 0.95044
+    # expected live = 1000 x 0.004 = 4.0
+    # P(any live) = 1 - (1 - 0.004)^1000 = 1 - e^(1000 ln 0.996) = 1 - e^-4.00802 = 0.98183
     lc = Lifecycle.from_device_type(device_type("apii-limit"), residual=post)
     assert lc.learned == ("residual",) and "learned from clearance" in lc.describe()
     r = one(lc, 1000, [120.0, 365.0])
-    assert r["expected_live"].tolist() == pytest.approx([3.0, 3.0], rel=1e-12)
-    assert r["p_any_live"][0] == pytest.approx(1 - 0.997**1000, rel=1e-12)
-    assert r["p_any_live"][0] == pytest.approx(0.9504, abs=1e-4)
-    assert closed_form(lc, 1000, 365)["expected_live"] == pytest.approx(3.0, rel=1e-12)
+    assert r["expected_live"].tolist() == pytest.approx([4.0, 4.0], rel=1e-12)
+    assert r["p_any_live"][0] == pytest.approx(1 - 0.996**1000, rel=1e-12)
+    assert r["p_any_live"][0] == pytest.approx(0.9818, abs=1e-4)
+    cf = closed_form(lc, 1000, 365)
+    assert cf["expected_live"] == pytest.approx(4.0, rel=1e-12)
+    assert cf["expected_live_p05"] == pytest.approx(1.745, abs=1e-3)
+    assert cf["expected_live_p95"] == pytest.approx(7.000, abs=1e-3)
 
 
 def test_counting_rules() -> None:
     f = _finds(live=2, intact=3, remnants=10, unknown=4, day=60.0)
-    # between the self-destruct time and the battery life: sd_fail evidence only
+    # between the self-destruct time and the battery life: sd_fail evidence only; n = the 15
+    # observed fates, not the 100 recorded, and the 4 of unknown state are dropped
     ev = evidence_from_clearance(APII, 100, 0.0, f)
-    assert [(e.parameter, e.trials, e.successes) for e in ev] == [("sd_fail", 100, 5)]
+    assert [(e.parameter, e.trials, e.successes) for e in ev] == [("sd_fail", 15, 5)]
     # before the self-destruct time: nothing had acted yet
     assert evidence_from_clearance(APII, 100, 0.0, _finds(1, 0, 0, 0, day=29.0)) == []
-    # more finds than recorded: n = number of finds; unknown finds are never successes
+    # more finds than recorded: n = observed fates; unknown finds never count
     ev = evidence_from_clearance(APII, 10, 0.0, _finds(2, 3, 10, 4, day=300.0))
     assert {(e.parameter, e.trials, e.successes) for e in ev} == {
-        ("residual", 19, 2),
-        ("sd_fail", 19, 5),
+        ("residual", 15, 2),
+        ("sd_fail", 15, 5),
     }
+    # devices recorded but not found never count as having worked
+    ev = evidence_from_clearance(APII, 1000, 0.0, _finds(1, 9, 0, 0, day=300.0))
+    assert {(e.parameter, e.trials, e.successes) for e in ev} == {
+        ("residual", 10, 1),
+        ("sd_fail", 10, 10),
+    }
+    # only finds of unknown state: no evidence at all (they are neither trials nor successes)
+    assert evidence_from_clearance(APII, 100, 0.0, _finds(0, 0, 0, 7, day=300.0)) == []
     # the median found day sets t
     mixed = [("a", "live", 10.0), ("b", "live", 200.0), ("c", "live", 210.0)]
     assert evidence_from_clearance(APII, 5, 0.0, mixed)[0].t_days == 200.0
     # self-destruct only: sd_fail evidence at any time after sd_days; persistent: none
     ev = evidence_from_clearance(SD_ONLY, 50, 0.0, _finds(1, 0, 3, 0, day=500.0))
-    assert [(e.parameter, e.successes) for e in ev] == [("sd_fail", 1)]
+    assert [(e.parameter, e.trials, e.successes) for e in ev] == [("sd_fail", 4, 1)]
     assert evidence_from_clearance(PERSISTENT, 50, 0.0, _finds(9, 0, 0, 0, day=500.0)) == []
     assert evidence_from_clearance(APII, 50, 0.0, []) == []
+    # a record's later self-destruct time: finds at day 40 came before it acted (day 45)
+    late = APII.for_record(self_destruct_days=45.0)
+    assert late.sd_days == 45.0 and late.battery_days == 120.0
+    assert evidence_from_clearance(late, 10, 0.0, _finds(2, 0, 8, 0, day=40.0)) == []
+    assert evidence_from_clearance(APII, 10, 0.0, _finds(2, 0, 8, 0, day=40.0)) != []
     with pytest.raises(ValidationError) as ei:
         evidence_from_clearance(APII, 5, 0.0, [("x", "exploded", 200.0)])
     assert ei.value.faults[0].field == "state" and ei.value.faults[0].index == 0
-    assert any("max(N" in a for a in COUNTING_ASSUMPTIONS)
+    assert not any("max(N" in a for a in COUNTING_ASSUMPTIONS)
+    assert any("unknown state are dropped" in a for a in COUNTING_ASSUMPTIONS)
 
 
 def test_beta_update_rules() -> None:
@@ -489,3 +516,120 @@ def test_beta_update_rules() -> None:
     assert beta_update(BetaPrior(10, 90), [e1, e3], parameter="sd_fail") == BetaPrior(17, 133)
     with pytest.raises(ValidationError):
         Evidence("apii-limit", "residual", 5, 6, 200.0, None, (), "")
+
+
+# --- issue 17, first step: counting what clearance can see ----------------------------------
+
+
+def _field(rng: np.random.Generator, recorded: int, day: float) -> list[tuple[str, str, float]]:
+    """One simulated cleared field of apii-limit devices at the treaty limits (p_sd = 0.10,
+    p_res = 0.001 overall): 30 % of the recorded devices were never laid, clearance at ``day``
+    finds each laid device with probability 0.9 whatever its fate, and records 10 % of the
+    finds with an unknown state."""
+    laid = rng.binomial(recorded, 0.7)
+    # fates: live (0.001), deactivated but intact (0.099), self-destructed remnant (0.9)
+    fates = rng.choice(3, size=laid, p=[0.001, 0.099, 0.9])
+    found = fates[rng.random(laid) < 0.9]
+    unknown = rng.random(found.size) < 0.1
+    names = np.array(["live", "deactivated_intact", "self_destructed_remnant"])
+    states = np.where(unknown, "unknown", names[found])
+    return [(f"f{i}", str(st_), day) for i, st_ in enumerate(states)]
+
+
+def test_simulated_fields_absent_devices_and_detection_do_not_push_rates_below_truth() -> None:
+    """Seeded simulation: 300 fields of 1,000 recorded apii-limit devices at the treaty limits,
+    30 % never laid, detection 0.9, 10 % of finds of unknown state, cleared at day 400. The
+    learned posterior mean (before any floor) is on average the true rate, per field within
+    0.9x of it, and its 90 % interval holds the truth in >= 85 % of fields; the old rule
+    (n = recorded, the unfound counted as having worked) pushed it below."""
+    rng = np.random.default_rng(17)
+    truth = {"sd_fail": 0.10, "residual": 0.001}
+    priors = {"sd_fail": BetaPrior(10, 90), "residual": BetaPrior(1, 999)}
+    means: dict[str, list[float]] = {"sd_fail": [], "residual": []}
+    old: dict[str, list[float]] = {"sd_fail": [], "residual": []}
+    used: dict[str, list[float]] = {"sd_fail": [], "residual": []}
+    covered = dict.fromkeys(truth, 0)
+    fields = 300
+    for _ in range(fields):
+        finds = _field(rng, 1000, 400.0)
+        ev = {e.parameter: e for e in evidence_from_clearance(APII, 1000, 0.0, finds)}
+        assert set(ev) == set(truth)
+        for name, e in ev.items():
+            assert e.trials == sum(1 for _, s_, _ in finds if s_ != "unknown")
+            post = beta_update(priors[name], [e])
+            means[name].append(post.mean)
+            lo, hi = (special.betaincinv(post.alpha, post.beta, q) for q in (0.05, 0.95))
+            covered[name] += int(lo <= truth[name] <= hi)
+            # the old rule: n = max(recorded, finds), the same successes
+            o = priors[name]
+            n_old = max(1000, len(finds))
+            old[name].append((o.alpha + e.successes) / (o.alpha + o.beta + n_old))
+            floored, was = treaty_floor(priors[name], post, True)
+            used[name].append(floored.mean)
+            assert was == (post.mean < priors[name].mean)
+    for name, p in truth.items():
+        avg = float(np.mean(means[name]))
+        assert avg == pytest.approx(p, rel=0.05), name
+        assert float(np.mean(old[name])) < 0.9 * p, name  # the bias this fixes
+        assert covered[name] >= 0.85 * fields, (name, covered[name])
+    # what estimates use: with the treaty floor no field's mean is below 0.9x the true rate
+    # (the rates are at the limits), though a field's own update can be, by chance
+    for name, p in truth.items():
+        assert min(used[name]) >= 0.9 * p, name
+    assert min(means["sd_fail"]) < 0.9 * truth["sd_fail"]  # chance alone, without the floor
+
+
+def test_treaty_floor_keeps_the_limit_without_sign_off() -> None:
+    prior = BetaPrior(10, 90)
+    better = BetaPrior(12, 400)  # field data say 3 %: below the 10 % limit
+    worse = BetaPrior(60, 240)  # 20 %: worse than the limit
+    assert treaty_floor(prior, better, True) == (prior, True)
+    assert treaty_floor(prior, worse, True) == (worse, False)
+    assert treaty_floor(prior, better, False) == (better, False)  # not a treaty-limit type
+    assert APII.treaty_limits and not PERSISTENT.treaty_limits
+    assert any("treaty limit" in a for a in COUNTING_ASSUMPTIONS)
+
+
+def test_step_function_guards() -> None:
+    # nominal times must be > 0: at 0 every device counts at its failure rate on the day laid
+    with pytest.raises(ValidationError) as ei:
+        Lifecycle("x", Persistence.BOTH, 0.0, 120.0, BetaPrior(1, 9), BetaPrior(1, 99), "")
+    assert [f.field for f in ei.value.faults] == ["sd_days"] and "> 0" in str(
+        ei.value.faults[0].reason
+    )
+    with pytest.raises(ValidationError) as ei:
+        Lifecycle("x", Persistence.SELF_DEACTIVATE, None, 0.0, None, BetaPrior(1, 99), "")
+    assert [f.field for f in ei.value.faults] == ["battery_days"]
+    # a stored type with a zero time: the mechanism is not credited (conservative), with a note
+    dt = DeviceType(
+        "zero", "z", "other", Persistence.BOTH, 0.0, 0.0, BetaPrior(10, 90), BetaPrior(1, 999), ""
+    )
+    lc = Lifecycle.from_device_type(dt)
+    assert lc.persistence is Persistence.PERSISTENT and len(lc.notes) == 2
+    assert one(lc, 100, [5.0])["expected_live"][0] == 100.0
+    # record-level times: the later of the type's and the record's
+    rec = APII.for_record(self_destruct_days=45.0, fuse_life_days=200.0)
+    assert (rec.sd_days, rec.battery_days) == (45.0, 200.0) and rec.notes
+    assert APII.for_record(self_destruct_days=10.0, fuse_life_days=60.0) is APII
+    assert APII.for_record(None, None) is APII and APII.for_record(0.0, 0.0) is APII
+    # a record self-destruct time past the type's battery life moves the battery life with it
+    r2 = APII.for_record(self_destruct_days=150.0)
+    assert (r2.sd_days, r2.battery_days) == (150.0, 150.0)
+    # a persistent type stays persistent whatever the record says
+    assert PERSISTENT.for_record(30.0, 120.0) is PERSISTENT
+    # the estimate uses them: at day 40 the record's devices have not self-destructed yet
+    r = one(rec, 1000, [40.0, 100.0, 150.0, 250.0])
+    assert r["expected_live"].tolist() == pytest.approx([1000.0, 100.0, 100.0, 1.0])
+    base = one(APII, 1000, [40.0, 150.0])
+    assert base["expected_live"].tolist() == pytest.approx([100.0, 1.0])
+
+
+def test_zero_quantity_gives_zero_not_negative_zero() -> None:
+    for lc in (APII, SD_ONLY, PERSISTENT):
+        r = one(lc, 0, [-1.0, 10.0, 60.0, 400.0])
+        for k in STATISTICS:
+            for v in r[k]:
+                assert v == 0.0 and math.copysign(1.0, float(v)) == 1.0, (lc.code, k, v)
+        many = estimate_many([lc], [0], [0.0], [np.nan], [np.nan], [0.0], [10.0, 400.0])
+        for k in STATISTICS:
+            assert all(math.copysign(1.0, float(v)) == 1.0 for v in many[k].ravel()), k

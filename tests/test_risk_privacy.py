@@ -99,8 +99,8 @@ LEARNED_RECORDS = (
 
 def build_learned(store: Store) -> None:
     """Hazards with one emplacement record each (LEARNED_RECORDS), a hazard with two, and a
-    cleared hazard whose finds teach apii-limit's rates: residual Beta(6, 1994), sd_fail
-    Beta(35, 1065) (docs/risk-model.md's worked example)."""
+    cleared hazard whose finds teach apii-limit's rates: residual Beta(6, 1069), sd_fail
+    Beta(35, 140) (the 75 finds of observed fate, not the 1,000 recorded)."""
     from demine.services.risk import learn
     from demine.services.setup import init_store
 
@@ -180,13 +180,41 @@ def build_learned(store: Store) -> None:
             for _ in range(n)
         ]
     store.upsert("finds", finds, actor="t")
+    # cleared land: a completed clearance released the whole hazard (issue 17: evidence only
+    # from land cleared by clearance)
+    act = Record(
+        "activities",
+        uuid7(),
+        {
+            "hazard_id": cleared.id,
+            "activity_type": "clearance",
+            "status": "completed",
+            "organisation": "op",
+            "started_on": _ago(150)[:10],
+            "completed_on": _ago(90)[:10],
+        },
+        None,
+    )
+    store.upsert("activities", [act], actor="t")
+    rel = Record(
+        "releases",
+        uuid7(),
+        {
+            "activity_id": act.id,
+            "hazard_id": cleared.id,
+            "release_type": "cleared",
+            "released_on": _ago(90)[:10],
+        },
+        cleared.geometry,
+    )
+    store.upsert("releases", [rel], actor="t")
     learned = {(x.device_type, x.parameter): x.posterior for x in learn(store)}
     assert (
         learned[("apii-limit", "residual")].alpha,
         learned[("apii-limit", "residual")].beta,
     ) == (
         6,
-        1994,
+        1069,
     )
 
 

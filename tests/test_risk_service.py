@@ -101,8 +101,59 @@ def cleared(store: Any) -> dict[str, Any]:
             for _ in range(n)
         ]
     store.upsert("finds", finds, actor="t")
+    act, rel = _clearance(h, shapely.box(37.0, 48.0, 37.01, 48.01))
+    store.upsert("activities", [act], actor="t")
+    store.upsert("releases", [rel], actor="t")
     store.close()
-    return {"db": store.location, "hazard": h, "open": open_h, "bare": bare, "store": store}
+    return {
+        "db": store.location,
+        "hazard": h,
+        "open": open_h,
+        "bare": bare,
+        "store": store,
+        "emplacement": e,
+        "release": rel,
+        "activity": act,
+    }
+
+
+def _clearance(
+    h: Record,
+    geom: Any,
+    *,
+    activity_type: str = "clearance",
+    release_type: str = "cleared",
+    status: str = "completed",
+) -> tuple[Record, Record]:
+    """A completed activity on hazard ``h`` and a release of ``geom`` it made (on the store
+    directly: hazard_id set as the write rules would)."""
+    day = (datetime.now(UTC) - timedelta(days=150)).date().isoformat()
+    end = (datetime.now(UTC) - timedelta(days=90)).date().isoformat()
+    act = Record(
+        "activities",
+        uuid7(),
+        {
+            "hazard_id": h.id,
+            "activity_type": activity_type,
+            "status": status,
+            "organisation": "op",
+            "started_on": day,
+            **({"completed_on": end} if status == "completed" else {}),
+        },
+        None,
+    )
+    rel = Record(
+        "releases",
+        uuid7(),
+        {
+            "activity_id": act.id,
+            "hazard_id": h.id,
+            "release_type": release_type,
+            "released_on": end,
+        },
+        shapely.MultiPolygon([geom]),
+    )
+    return act, rel
 
 
 def test_estimate_at_the_treaty_limits(tmp_path: Path) -> None:
@@ -166,15 +217,17 @@ def test_learning_from_clearance(cleared: dict[str, Any]) -> None:
     out = _json(["--db", db, "risk", "learn", "--json"])
     got = {(x["device_type"], x["parameter"]): x for x in out["learned"]}
     res = got[("apii-limit", "residual")]
-    # hand calculation: prior Beta(1, 999); 1,000 recorded, 5 still live after the battery
-    # life -> posterior Beta(1 + 5, 999 + 995) = Beta(6, 1994), mean 6 / 2000 = 0.003
+    # hand calculation: prior Beta(1, 999); 75 finds of observed fate (the 925 recorded but
+    # not found do not count), 5 still live after the battery life
+    # -> posterior Beta(1 + 5, 999 + 70) = Beta(6, 1069), mean 6 / 1075 = 0.005581
     assert (res["prior"]["alpha"], res["prior"]["beta"]) == (1.0, 999.0)
-    assert (res["posterior"]["alpha"], res["posterior"]["beta"]) == (6.0, 1994.0)
-    assert res["posterior"]["mean"] == pytest.approx(0.003)
+    assert (res["posterior"]["alpha"], res["posterior"]["beta"]) == (6.0, 1069.0)
+    assert res["trials"] == 75 and res["floored"] is False and res["reverted"] is False
+    assert res["posterior"]["mean"] == pytest.approx(6 / 1075)
     assert res["evidence"][0]["emplacement_id"] and len(res["evidence"][0]["find_ids"]) == 75
     sd = got[("apii-limit", "sd_fail")]
-    # failed to self-destruct: live + deactivated intact = 25 of 1,000: Beta(10 + 25, 90 + 975)
-    assert (sd["posterior"]["alpha"], sd["posterior"]["beta"]) == (35.0, 1065.0)
+    # failed to self-destruct: live + deactivated intact = 25 of 75: Beta(10 + 25, 90 + 50)
+    assert (sd["posterior"]["alpha"], sd["posterior"]["beta"]) == (35.0, 140.0)
     # the next estimate uses the posterior: 1,000 devices after the battery life
     est = _json(
         [
@@ -191,16 +244,262 @@ def test_learning_from_clearance(cleared: dict[str, Any]) -> None:
             "--json",
         ]
     )
-    assert est["expected_live"] == pytest.approx(3.0, rel=1e-9)
-    assert est["p_any_live"] == pytest.approx(1 - (1 - 0.003) ** 1000, rel=1e-9)  # 0.9504
+    assert est["expected_live"] == pytest.approx(6000 / 1075, rel=1e-9)
+    assert est["p_any_live"] == pytest.approx(1 - (1 - 6 / 1075) ** 1000, rel=1e-9)
     # stored with its evidence, prior and posterior side by side; a re-run adds no revision
     rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
     row = next(r for r in rows if r["properties"]["key"] == "apii-limit:residual")
     assert row["properties"]["prior_alpha"] == 1.0 and row["properties"]["posterior_alpha"] == 6
     assert json.loads(row["properties"]["evidence"])[0]["successes"] == 5
-    assert "max(" in row["properties"]["assumptions"] or row["properties"]["assumptions"]
+    assert "fate was observed" in row["properties"]["assumptions"]
     _json(["--db", db, "risk", "learn", "--json"])
     assert len(_json(["--db", db, "history", row["id"], "--json"])["revisions"]) == 1
+
+
+def _learned(db: str) -> dict[tuple[str, str], Any]:
+    out = _json(["--db", db, "risk", "learn", "--json"])
+    return {(x["device_type"], x["parameter"]): x for x in out["learned"]}
+
+
+def _in_force(db: str) -> dict[str, Any]:
+    """The learned rates estimates use (the lifecycle of apii-limit)."""
+    from demine.services.risk import lifecycles
+    from demine.store.base import open_store
+
+    s = open_store(db)
+    try:
+        return {"lc": lifecycles(s)["apii-limit"]}
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize(
+    ("activity_type", "release_type", "status"),
+    [
+        ("non_technical_survey", "cancelled", "completed"),
+        ("technical_survey", "reduced", "completed"),
+        ("clearance", "cleared", "ongoing"),
+        (None, None, None),  # imported already closed: no release at all
+    ],
+)
+def test_evidence_only_from_cleared_land(
+    store: Any, activity_type: str | None, release_type: str | None, status: str | None
+) -> None:
+    """A closed hazard whose land was cancelled by NTS, reduced by TS, released by a clearance
+    not yet completed, or imported already closed teaches nothing, with the same finds."""
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "closed", "closed_on": _ago(1)[:10], "name": "x"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", "quantity": 100, "laid_at": _ago(400)},
+        shapely.Point(37.005, 48.005),
+    )
+    store.upsert("emplacements", [e], actor="t")
+    store.upsert(
+        "finds",
+        [
+            Record(
+                "finds",
+                uuid7(),
+                {
+                    "device_type": "apii-limit",
+                    "state": st,
+                    "found_at": _ago(100),
+                    "emplacement_id": e.id,
+                    "hazard_id": h.id,
+                },
+                shapely.Point(37.005, 48.005),
+            )
+            for st in ["live"] * 3 + ["self_destructed_remnant"] * 7
+        ],
+        actor="t",
+    )
+    if activity_type is not None:
+        assert release_type is not None and status is not None
+        act, rel = _clearance(
+            h,
+            shapely.box(37.0, 48.0, 37.01, 48.01),
+            activity_type=activity_type,
+            release_type=release_type,
+            status=status,
+        )
+        store.upsert("activities", [act], actor="t")
+        store.upsert("releases", [rel], actor="t")
+    db = store.location
+    store.close()
+    assert _learned(db) == {}
+    assert _json(["--db", db, "list", "risk_updates", "--json"])["records"] == []
+    assert _in_force(db)["lc"].learned == ()
+
+
+def test_evidence_needs_the_cleared_land_to_cover_the_emplacement(store: Any) -> None:
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "closed", "closed_on": _ago(1)[:10], "name": "x"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    inside = shapely.box(37.001, 48.001, 37.004, 48.004)
+    e_in = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", "quantity": 10, "laid_at": _ago(400)},
+        shapely.MultiPolygon([inside]),
+    )
+    e_out = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", "quantity": 10, "laid_at": _ago(400)},
+        shapely.MultiPolygon([shapely.box(37.004, 48.001, 37.008, 48.004)]),  # half outside
+    )
+    store.upsert("emplacements", [e_in, e_out], actor="t")
+    finds = [
+        Record(
+            "finds",
+            uuid7(),
+            {
+                "device_type": "apii-limit",
+                "state": "live",
+                "found_at": _ago(100),
+                "emplacement_id": e.id,
+                "hazard_id": h.id,
+            },
+            shapely.Point(37.002, 48.002),
+        )
+        for e in (e_in, e_out)
+    ]
+    store.upsert("finds", finds, actor="t")
+    # cleared: the west half of the hazard; the reduced east half is not cleared land
+    act, rel = _clearance(h, shapely.box(37.0, 48.0, 37.005, 48.01))
+    act2, rel2 = _clearance(
+        h,
+        shapely.box(37.005, 48.0, 37.01, 48.01),
+        activity_type="technical_survey",
+        release_type="reduced",
+    )
+    store.upsert("activities", [act, act2], actor="t")
+    store.upsert("releases", [rel, rel2], actor="t")
+    db = store.location
+    store.close()
+    got = _learned(db)
+    assert {e["emplacement_id"] for e in got[("apii-limit", "residual")]["evidence"]} == {e_in.id}
+    assert got[("apii-limit", "residual")]["trials"] == 1
+
+
+def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
+    cleared: dict[str, Any],
+) -> None:
+    from demine.store.base import open_store
+
+    db = cleared["db"]
+    got = _learned(db)
+    assert got[("apii-limit", "residual")]["trials"] == 75
+    assert _in_force(db)["lc"].learned == ("sd_fail", "residual")
+    rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
+    ids = {r["properties"]["key"]: r["id"] for r in rows}
+    # the hazard is reopened: its evidence goes, the next learn reverts both rates
+    s = open_store(db)
+    h = s.get("hazards", cleared["hazard"].id)
+    props = {**h.properties, "status": "open", "closed_on": None}
+    s.update("hazards", h.id, properties=props, actor="t", reason="mines found after release")
+    s.close()
+    got = _learned(db)
+    for param in ("residual", "sd_fail"):
+        x = got[("apii-limit", param)]
+        assert x["reverted"] is True and x["trials"] == 0
+        assert x["posterior"] == x["prior"]
+    lc = _in_force(db)["lc"]
+    assert lc.learned == () and lc.residual.alpha == 1.0 and lc.residual.beta == 999.0
+    hist = _json(["--db", db, "history", ids["apii-limit:residual"], "--json"])["revisions"]
+    assert len(hist) == 2  # the learned posterior, then the reversion: both kept
+    rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
+    row = next(r for r in rows if r["properties"]["key"] == "apii-limit:residual")
+    assert row["properties"]["trials"] == 0 and "reverted" in row["properties"]["assumptions"]
+    assert json.loads(row["properties"]["evidence"]) == []
+    # a second learn writes nothing new
+    assert _learned(db) == {}
+    assert len(_json(["--db", db, "history", row["id"], "--json"])["revisions"]) == 2
+    # closed again: learned again (a third revision)
+    s = open_store(db)
+    h = s.get("hazards", cleared["hazard"].id)
+    s.update(
+        "hazards",
+        h.id,
+        properties={**h.properties, "status": "closed", "closed_on": _ago(0)[:10]},
+        actor="t",
+    )
+    s.close()
+    assert _learned(db)[("apii-limit", "residual")]["trials"] == 75
+    assert len(_json(["--db", db, "history", row["id"], "--json"])["revisions"]) == 3
+    # the release is withdrawn (deleted): reverted again
+    s = open_store(db)
+    s.delete("releases", cleared["release"].id, actor="t", reason="release report withdrawn")
+    s.close()
+    assert _learned(db)[("apii-limit", "residual")]["reverted"] is True
+    assert _in_force(db)["lc"].learned == ()
+
+
+def test_treaty_limit_floor_through_the_service(store: Any) -> None:
+    """Clearance that saw every device work says the rates are below the treaty limits: the
+    stored posterior keeps the prior (floored), with the update and the reason beside it."""
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "closed", "closed_on": _ago(1)[:10], "name": "x"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", "quantity": 500, "laid_at": _ago(400)},
+        shapely.Point(37.005, 48.005),
+    )
+    store.upsert("emplacements", [e], actor="t")
+    store.upsert(
+        "finds",
+        [
+            Record(
+                "finds",
+                uuid7(),
+                {
+                    "device_type": "apii-limit",
+                    "state": "self_destructed_remnant",
+                    "found_at": _ago(100),
+                    "emplacement_id": e.id,
+                    "hazard_id": h.id,
+                },
+                shapely.Point(37.005, 48.005),
+            )
+            for _ in range(400)
+        ],
+        actor="t",
+    )
+    act, rel = _clearance(h, shapely.box(37.0, 48.0, 37.01, 48.01))
+    store.upsert("activities", [act], actor="t")
+    store.upsert("releases", [rel], actor="t")
+    db = store.location
+    store.close()
+    got = _learned(db)
+    for param, prior in (("sd_fail", (10.0, 90.0)), ("residual", (1.0, 999.0))):
+        x = got[("apii-limit", param)]
+        assert x["floored"] is True and x["trials"] == 400
+        assert (x["posterior"]["alpha"], x["posterior"]["beta"]) == prior
+        assert x["update"]["mean"] < x["prior"]["mean"]
+    rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
+    assert all("floored at the treaty limit" in r["properties"]["assumptions"] for r in rows)
+    lc = _in_force(db)["lc"]
+    assert lc.p_sd_mean == pytest.approx(0.1) and lc.p_res_mean == pytest.approx(0.001)
+    assert lc.learned == ()  # floored: nothing learned is used, the treaty-limit note stays
+    r = run(app, ["--db", db, "risk", "learn"])
+    assert r.exit_code == 0 and "floored" in r.output
 
 
 def test_hazard_estimates_and_unknown(cleared: dict[str, Any]) -> None:
@@ -302,3 +601,140 @@ def test_old_store_is_migrated(tmp_path: Path) -> None:
 
     assert s2.setting("schema_version") == SCHEMA_VERSION
     s2.close()
+
+
+def test_released_land_shows_no_estimate(cleared: dict[str, Any]) -> None:
+    """A closed (or handed over) hazard has no estimate on any face: CLI (every role), the map
+    risk JSON and the popup's JSON; "released: no estimate" says why."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+
+    db = cleared["db"]
+    hid = cleared["hazard"].id
+    for role in ("analyst", "public"):
+        out = _json(["--db", db, "--role", role, "risk", "hazard", "--all", "--json"])
+        v = next(h for h in out["hazards"] if h["id"] == hid)
+        assert v["released"] is True and v["known"] is False and v["estimates"] == []
+        assert any("released: no estimate" in n for n in v["notes"])
+        assert v["assumptions"] == []
+        other = next(h for h in out["hazards"] if h["id"] == cleared["open"].id)
+        assert other["released"] is False and other["known"] is True and other["estimates"]
+        r = run(app, ["--db", db, "--role", role, "risk", "hazard", hid])
+        assert (
+            r.exit_code == 0
+            and "released" in r.output
+            and "%" not in r.output.split("released")[-1].split("\n")[0]
+        )
+    client = TestClient(create_app(db))
+    body = client.get("/api/v1/map/risk").json()
+    h = body["hazards"][hid]
+    assert h["released"] is True and h["known"] is False
+    assert not any(k.startswith("p_any") or k.startswith("expected") for k in h)
+    assert body["hazards"][cleared["open"].id]["known"] is True
+    d = client.get(f"/api/v1/map/hazards/{hid}").json()["risk"]
+    assert d["released"] is True and d["estimate"] is None
+    assert any("released: no estimate" in n for n in d["notes"])
+
+
+def test_zero_and_unknown_type_records_are_flagged(store: Any) -> None:
+    """Quantity 0 gives 0.0 (never -0.0) and marks the estimate incomplete, as does a record
+    of a device type the catalogue does not know (left out of the sum)."""
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "z"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    h2 = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "u"},
+        shapely.MultiPolygon([shapely.box(37.1, 48.0, 37.11, 48.01)]),
+    )
+    store.upsert("hazards", [h, h2], actor="t")
+    store.upsert(
+        "emplacements",
+        [
+            Record(
+                "emplacements",
+                uuid7(),
+                {"hazard_id": h.id, "device_type": "apii-limit", "quantity": 0, "laid_at": _ago(5)},
+                shapely.Point(37.005, 48.005),
+            ),
+            Record(
+                "emplacements",
+                uuid7(),
+                {
+                    "hazard_id": h2.id,
+                    "device_type": "apii-limit",
+                    "quantity": 3,
+                    "laid_at": _ago(5),
+                },
+                shapely.Point(37.105, 48.005),
+            ),
+            Record(
+                "emplacements",
+                uuid7(),
+                {"hazard_id": h2.id, "device_type": "mystery", "quantity": 9, "laid_at": _ago(5)},
+                shapely.Point(37.106, 48.005),
+            ),
+        ],
+        actor="t",
+    )
+    db = store.location
+    store.close()
+    r = run(app, ["--db", db, "risk", "hazard", "--all", "--json"])
+    assert r.exit_code == 0 and "-0.0" not in r.stdout
+    by = {v["name"]: v for v in json.loads(r.stdout)["hazards"]}
+    z, u = by["z"], by["u"]
+    assert z["known"] is True and z["complete"] is False
+    assert z["estimates"][0]["p_any_live"] == 0.0 and z["estimates"][0]["expected_live"] == 0.0
+    assert any("quantity 0" in n for n in z["notes"])
+    assert u["complete"] is False and u["estimates"][0]["expected_live"] == pytest.approx(3.0)
+    assert any("mystery" in n for n in u["notes"]) and any("lower bound" in n for n in u["notes"])
+    pub = _json(["--db", db, "--role", "public", "risk", "hazard", "--all", "--json"])
+    assert all(v["complete"] is False for v in pub["hazards"])
+
+
+def test_record_times_and_zero_times_through_the_store(store: Any) -> None:
+    """A record's own later self-destruct time is used; a device type with sd_days 0 is
+    refused with the field named."""
+    from demine.errors import ValidationError as VE
+    from demine.services.register import update_record
+
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "late"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    store.upsert(
+        "emplacements",
+        [
+            Record(
+                "emplacements",
+                uuid7(),
+                {
+                    "hazard_id": h.id,
+                    "device_type": "apii-limit",
+                    "quantity": 100,
+                    "laid_at": _ago(40),
+                    "self_destruct_days": 60,
+                },
+                shapely.Point(37.005, 48.005),
+            )
+        ],
+        actor="t",
+    )
+    dt = next(r for r in store.list("device_types") if r.properties["code"] == "apii-limit")
+    with pytest.raises(VE) as ei:
+        update_record(store, dt.id, {"sd_days": 0}, actor="t")
+    assert any(f.field == "sd_days" and "> 0" in f.reason for f in ei.value.faults)
+    db = store.location
+    store.close()
+    out = _json(["--db", db, "risk", "hazard", h.id, "--json"])["hazards"][0]
+    # day 40: past the type's 30 days, but the record says 60: all 100 still counted live
+    assert out["estimates"][0]["expected_live"] == pytest.approx(100.0)
+    assert any("record gives later times" in a for a in out["assumptions"])

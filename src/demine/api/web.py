@@ -203,6 +203,7 @@ class _RiskCache:
             d = hr.to_dict() if full else public_view(hr)
             table[hr.hazard.id] = {
                 "known": d["known"],
+                "released": d["released"],
                 "status": d["status"],
                 "row": d["estimates"][0] if d["estimates"] else None,
             }
@@ -226,12 +227,13 @@ def map_risk(
 ) -> dict[str, Any]:
     """``p_any_live`` (the chance that at least one device is still live, conservative plug-in)
     per hazard, for shading; below analyst its band only. ``known: false`` means no emplacement
-    record: unknown, not safe."""
+    record (unknown, not safe) or, with ``released: true``, released land (no estimate)."""
     full = full_risk(who.role)
     day, table = _risk_cache(request).get(s, full)
     hazards = {
         hid: {
             "known": t["known"],
+            "released": t["released"],
             "status": t["status"],
             **({} if t["row"] is None else _stats(t["row"], full)),
         }
@@ -267,6 +269,7 @@ def map_hazard(
     risk: dict[str, Any] = {
         "date": iso_date(day),
         "known": d["known"],
+        "released": d["released"],
         "estimate": None if row is None else _stats(row, full),
         "assumptions": d["assumptions"],
         "notes": d["notes"],

@@ -164,6 +164,9 @@ def hazard_cmd(
             )
             for v in views:
                 name = v["name"] or v["id"]
+                if v.get("released"):
+                    t.add_row(name, "", "released", "released: no estimate")
+                    continue
                 if not v["known"]:
                     t.add_row(name, "", "unknown", "no emplacement record: unknown, not safe")
                     continue
@@ -187,6 +190,9 @@ def hazard_cmd(
         )
         for v in views:
             name = v["name"] or v["id"]
+            if v.get("released"):
+                t.add_row(name, "", "released", "released", "released: no estimate")
+                continue
             if not v["known"]:
                 t.add_row(
                     name, "", "unknown", "unknown", "no emplacement record: unknown, not safe"
@@ -223,8 +229,8 @@ def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         con = _console()
         if not learned:
             con.print(
-                "no evidence yet: finds linked to emplacement records in cleared "
-                "(closed) hazards teach the model"
+                "no evidence yet: finds linked to emplacement records on cleared land "
+                "(closed hazards, releases of type cleared) teach the model"
             )
             return
         from rich.table import Table
@@ -238,11 +244,16 @@ def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
             title="Learned from clearance",
         )
         for x in learned:
+            post = f"{x.posterior.mean:.4g}"
+            if x.reverted:
+                post += " (reverted to the prior: evidence gone)"
+            elif x.floored and x.update is not None:
+                post += f" (floored at the treaty limit; the update gave {x.update.mean:.4g})"
             t.add_row(
                 x.device_type,
                 x.parameter,
                 f"{x.prior.mean:.4g}",
                 f"{x.successes} of {x.trials}",
-                f"{x.posterior.mean:.4g}",
+                post,
             )
         con.print(t)

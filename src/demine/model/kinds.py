@@ -104,6 +104,16 @@ def _device_type_rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         p.get("battery_days") is None
     ):
         out.append(("battery_days", f"a {per} device type needs battery_days"))
+    for name in ("sd_days", "battery_days"):
+        v = p.get(name)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
+            out.append(
+                (
+                    name,
+                    f"{name} must be > 0, not {v!r}: a mechanism acting on the day of laying "
+                    "would count every device at its failure rate at once",
+                )
+            )
     for a, b in (("sd_fail_alpha", "sd_fail_beta"), ("residual_alpha", "residual_beta")):
         if (p.get(a) is None) != (p.get(b) is None):
             out.append((b, f"{a} and {b} go together"))

@@ -27,6 +27,7 @@ from demine.risk.learn import (
     Evidence,
     beta_update,
     evidence_from_clearance,
+    treaty_floor,
 )
 from demine.risk.lifecycle import AFTER_BATTERY, AFTER_SD, BEFORE_LAYING, LIVE, Lifecycle
 
@@ -55,4 +56,5 @@ __all__ = [
     "evidence_from_clearance",
     "iso_date",
     "rate_draws",
+    "treaty_floor",
 ]

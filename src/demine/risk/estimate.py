@@ -303,7 +303,8 @@ def _quantile_sorted(s: F64, q: float) -> F64:
 
 
 def _neg_expm1(x: F64) -> F64:
-    return np.asarray(-np.expm1(x), dtype=np.float64)
+    """1 - e^x; + 0.0 turns the -0.0 of x == 0 (no device) into 0.0."""
+    return np.asarray(-np.expm1(x) + 0.0, dtype=np.float64)
 
 
 def _log1m(p: F64) -> F64:

@@ -1,9 +1,11 @@
 """Learning the failure rates of a device type from what clearance found.
 
-Evidence comes from a cleared area whose emplacement record gives the number of devices laid.
-Each device is counted as one Bernoulli trial of the mechanism that should have acted by the time
-the finds were made, and the Beta prior is updated by conjugacy. The counting rules are
-:data:`COUNTING_ASSUMPTIONS`, stored with every update and set out in docs/risk-model.md.
+Evidence comes from cleared land with an emplacement record. Each find whose fate was observed
+(live, deactivated but intact, self-destructed remnant) is counted as one Bernoulli trial of the
+mechanism that should have acted by the time the finds were made, and the Beta prior is updated
+by conjugacy; devices recorded but not found and finds of unknown state are not counted. The
+counting rules are :data:`COUNTING_ASSUMPTIONS`, stored with every update and set out in
+docs/risk-model.md.
 """
 
 from __future__ import annotations
@@ -24,26 +26,36 @@ __all__ = [
     "Evidence",
     "beta_update",
     "evidence_from_clearance",
+    "treaty_floor",
 ]
 
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
 PARAMETERS = ("sd_fail", "residual")
 
 COUNTING_ASSUMPTIONS: list[str] = [
-    "evidence comes only from cleared areas whose emplacement record gives the number laid N",
-    "trials n = max(N, number of finds): a record that under-counts is corrected by the finds; "
-    "devices recorded but not found are counted as having worked (destroyed or inert)",
-    "t = median found day - laid day: the time at which the finds show the mechanisms' work",
+    "evidence comes only from cleared land: an emplacement record whose hazard is closed or "
+    "handed over and whose place is covered by releases of type cleared, made by completed "
+    "clearance activities (land cancelled by non-technical survey, reduced by technical survey "
+    "or imported already closed teaches nothing); when that land is reopened or the release "
+    "withdrawn, the evidence goes and the next 'risk learn' reverts the rate",
+    "trials n = the finds whose fate was observed (live, deactivated but intact, "
+    "self-destructed remnant): devices recorded but not found are NOT counted (they may never "
+    "have been laid, may have been missed, or may have exploded); the recorded number N is "
+    "not used",
+    "finds of unknown state are dropped: neither trials nor successes",
+    "t = median found day - laid day: the time at which the finds show the mechanisms' work; "
+    "each mechanism acts at the later of the type's nominal time and the record's",
     "t >= battery life (types with self-deactivation): residual evidence, successes = finds "
     "still live; and sd_fail evidence, successes = live + deactivated but intact",
     "sd_days <= t < battery life, or any t >= sd_days for a type with self-destruction only: "
     "sd_fail evidence only, successes = live + deactivated but intact",
     "t < sd_days (and t < battery life for self-deactivation only): no evidence, the mechanisms "
     "had not yet acted; persistent types give no evidence",
-    "finds of unknown state are never successes; they count toward n only through "
-    "max(N, number of finds)",
     "every device is an independent trial of the same failure rate (no batch effects), and "
-    "clearance found every live device in the area",
+    "clearance sees every fate alike (a live device is as likely to be found as a remnant)",
+    "a type whose priors are treaty limits never gets a learned mean below the limit: when the "
+    "update would go below, the prior is kept (an analyst sign-off to go below is not "
+    "implemented yet)",
 ]
 
 
@@ -101,18 +113,20 @@ def evidence_from_clearance(
     if not finds or not (lifecycle.has_sd or lifecycle.has_sda):
         return []
     t = float(statistics.median(d for _, _, d in finds)) - laid_day
-    n = max(quantity_recorded, len(finds))
     counts = dict.fromkeys(FIND_STATES, 0)
     for _, state, _ in finds:
         counts[state] += 1
     live, intact = counts["live"], counts["deactivated_intact"]
-    ids = tuple(f for f, _, _ in finds)
+    remnants = counts["self_destructed_remnant"]
+    n = live + intact + remnants  # observed fates only
+    if n == 0:
+        return []
+    ids = tuple(f for f, state, _ in finds if state != "unknown")
     where = f"emplacement {emplacement_id}" if emplacement_id else "a cleared emplacement"
     tally = (
         f"{len(finds)} finds ({live} live, {intact} deactivated intact, "
-        f"{counts['self_destructed_remnant']} self-destructed remnants, "
-        f"{counts['unknown']} unknown) of N = {quantity_recorded} recorded, n = {n}, "
-        f"{t:.0f} days after laying"
+        f"{remnants} self-destructed remnants, {counts['unknown']} unknown, dropped) of "
+        f"N = {quantity_recorded} recorded; n = {n} observed fates, {t:.0f} days after laying"
     )
 
     def ev(parameter: str, successes: int, why: str) -> Evidence:
@@ -174,3 +188,13 @@ def beta_update(
     k = sum(e.successes for e in evs)
     n = sum(e.trials for e in evs)
     return BetaPrior(prior.alpha + k, prior.beta + (n - k))
+
+
+def treaty_floor(prior: BetaPrior, posterior: BetaPrior, treaty: bool) -> tuple[BetaPrior, bool]:
+    """The posterior to use, and whether it was floored: for a type whose prior is a treaty
+    limit (``treaty``), a posterior whose mean is below the prior mean is replaced by the prior
+    (the limit and its uncertainty). Field data may show a type worse than the treaty allows,
+    never better without an analyst's sign-off (not implemented yet: see docs/risk-model.md)."""
+    if treaty and posterior.mean < prior.mean:
+        return prior, True
+    return posterior, False

@@ -18,7 +18,7 @@ counted live until then, which is conservative. See docs/risk-model.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,13 @@ def _persistence(sd: bool, sda: bool) -> Persistence:
     if sda:
         return Persistence.SELF_DEACTIVATE
     return Persistence.PERSISTENT
+
+
+def _positive(v: float | None) -> float | None:
+    if v is None:
+        return None
+    x = float(v)
+    return x if math.isfinite(x) and x > 0 else None
 
 
 def _check_prior(name: str, p: BetaPrior | None, faults: list[Fault]) -> None:
@@ -83,18 +90,28 @@ class Lifecycle:
         faults: list[Fault] = []
         p = self.persistence
         if p in _HAS_SD:
-            if self.sd_days is None or not (math.isfinite(self.sd_days) and self.sd_days >= 0):
-                faults.append(Fault("a self-destructing type needs sd_days >= 0", field="sd_days"))
+            if self.sd_days is None or not (math.isfinite(self.sd_days) and self.sd_days > 0):
+                faults.append(
+                    Fault(
+                        f"a self-destructing type needs sd_days > 0, not {self.sd_days!r} "
+                        "(at 0 every device would be counted at p_sd from the day it is laid)",
+                        field="sd_days",
+                    )
+                )
             if self.sd_fail is None:
                 faults.append(
                     Fault("a self-destructing type needs a sd_fail prior", field="sd_fail")
                 )
         if p in _HAS_SDA:
             if self.battery_days is None or not (
-                math.isfinite(self.battery_days) and self.battery_days >= 0
+                math.isfinite(self.battery_days) and self.battery_days > 0
             ):
                 faults.append(
-                    Fault("a self-deactivating type needs battery_days >= 0", field="battery_days")
+                    Fault(
+                        f"a self-deactivating type needs battery_days > 0, not "
+                        f"{self.battery_days!r}",
+                        field="battery_days",
+                    )
                 )
             if self.residual is None:
                 faults.append(
@@ -136,16 +153,16 @@ class Lifecycle:
         notes: list[str] = []
         sd = dt.persistence in _HAS_SD
         sda = dt.persistence in _HAS_SDA
-        if sd and (dt.sd_days is None or sdf is None):
+        if sd and (_positive(dt.sd_days) is None or sdf is None):
             sd = False
             notes.append(
-                f"{dt.code}: self-destruction not credited (no nominal time or no "
+                f"{dt.code}: self-destruction not credited (no nominal time > 0 or no "
                 "failure-rate prior): counted live as if persistent"
             )
-        if sda and (dt.battery_days is None or res is None):
+        if sda and (_positive(dt.battery_days) is None or res is None):
             sda = False
             notes.append(
-                f"{dt.code}: self-deactivation not credited (no battery life or no "
+                f"{dt.code}: self-deactivation not credited (no battery life > 0 or no "
                 "residual prior): counted as if it had none"
             )
         return cls(
@@ -160,6 +177,36 @@ class Lifecycle:
                 n for n in learned if (n == "sd_fail" and sd) or (n == "residual" and sda)
             ),
             notes=tuple(notes),
+        )
+
+    def for_record(
+        self, self_destruct_days: float | None = None, fuse_life_days: float | None = None
+    ) -> Lifecycle:
+        """This lifecycle with an emplacement record's own times: each mechanism acts at the
+        later of the type's nominal time and the record's (``self_destruct_days``,
+        ``fuse_life_days``), so a record never makes a device count as safe sooner than its
+        type. Times a record gives for a mechanism the type does not credit are ignored; the
+        battery life is never shorter than the self-destruct time."""
+        sd, bat = self.sd_days, self.battery_days
+        changed: list[str] = []
+        rsd = _positive(self_destruct_days)
+        rbat = _positive(fuse_life_days)
+        if self.has_sd and sd is not None and rsd is not None and rsd > sd:
+            sd = rsd
+            changed.append(f"self-destruct at day {sd:g} (the record's)")
+        if self.has_sda and bat is not None and rbat is not None and rbat > bat:
+            bat = rbat
+            changed.append(f"battery life {bat:g} days (the record's fuse life)")
+        if self.has_sda and bat is not None and sd is not None and bat < sd:
+            bat = sd
+            changed.append(f"battery life {bat:g} days (not shorter than the self-destruct time)")
+        if not changed:
+            return self
+        return replace(
+            self,
+            sd_days=sd,
+            battery_days=bat,
+            notes=(*self.notes, f"{self.code}: a record gives later times: " + "; ".join(changed)),
         )
 
     # --- properties ----------------------------------------------------------------------

@@ -483,14 +483,27 @@ def _risk(store: Store, cfg: ImpactConfig, hazards: list[Record], day: float) ->
             f.raw.append(None)
             f.value.append(fb)
             f.missing.append(
-                f"no emplacement record: residual risk unknown (not safe): fallback value {fb:g}"
+                "no emplacement record could be counted (unknown device type): residual risk "
+                f"unknown (not safe): fallback value {fb:g}"
+                if r is not None and r.records
+                else "no emplacement record: residual risk unknown (not safe): fallback value "
+                f"{fb:g}"
             )
             f.notes.append(None)
             continue
         p = float(r.estimate.p_any_live[0])
         f.raw.append(p)
-        f.value.append(min(1.0, max(0.0, p)))
-        f.missing.append(None)
+        if r.incomplete:
+            # a record the estimate could not count (unknown device type, quantity 0) never
+            # ranks the hazard below one with no record at all
+            f.value.append(max(fb, min(1.0, max(0.0, p))))
+            f.missing.append(
+                "an emplacement record could not be counted (unknown device type or quantity "
+                f"0): the estimate is a lower bound: fallback value {fb:g} unless higher"
+            )
+        else:
+            f.value.append(min(1.0, max(0.0, p)))
+            f.missing.append(None)
         f.notes.append(None)
     return f
 

@@ -933,12 +933,17 @@ def demo_release(store: Store, seed: int) -> dict[str, Any]:
         return [polygonal(shapely.make_valid(p)) for p in out]
 
     def full(h: Record, lo: date, hi: date) -> None:
-        """Completed NTS, TS and clearance that release all of the hazard, and QA/QC."""
+        """Completed NTS, TS and clearance that release all of the hazard, and QA/QC. The
+        demo's cleared field (its clearance finds teach `risk learn`) is cleared whole: NTS
+        and TS confirm it and release nothing (same random draws either way)."""
         d = days(lo, hi, 8)
         org = DEMO_ORGANISATIONS[int(rng.integers(len(DEMO_ORGANISATIONS)))]
         a = rng.uniform(0.3, 0.55)
         b = rng.uniform(0.15, 0.3)
         cancel, reduce, clear = strips(h.geometry, [a, b, 1 - a - b])
+        if "(cleared)" in str(h.properties.get("name") or ""):
+            cancel = reduce = shapely.MultiPolygon()
+            clear = polygonal(h.geometry)
         nts = activity(h, "non_technical_survey", "completed", d[0], d[1], org)
         release(nts, "cancelled", d[1], cancel, org)
         ts = activity(h, "technical_survey", "completed", d[2], d[3], org)

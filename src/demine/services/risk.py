@@ -32,11 +32,14 @@ def _device_types(store: Store) -> dict[str, DeviceType]:
 
 
 def _posteriors(store: Store) -> dict[tuple[str, str], BetaPrior]:
+    """The learned posteriors in force: a row reverted to the prior (its evidence gone,
+    ``trials`` 0) is not one, nor one floored at a treaty limit (its posterior is the prior:
+    nothing learned is used)."""
     return {
-        (r.properties["device_type"], r.properties["parameter"]): BetaPrior(
-            r.properties["posterior_alpha"], r.properties["posterior_beta"]
-        )
-        for r in store.list("risk_updates")
+        (p["device_type"], p["parameter"]): BetaPrior(p["posterior_alpha"], p["posterior_beta"])
+        for p in (r.properties for r in store.list("risk_updates"))
+        if (p.get("trials") or 0) > 0
+        and (p["posterior_alpha"], p["posterior_beta"]) != (p["prior_alpha"], p["prior_beta"])
     }
 
 
@@ -88,10 +91,12 @@ def estimate_device_type(
 class HazardRisk:
     hazard: Record
     records: list[Record]
-    estimate: Any | None  # None when the hazard has no emplacement record
+    estimate: Any | None  # None: no emplacement record, or released land
     notes: list[str] = field(default_factory=list)
     lifecycles: list[Any] = field(default_factory=list)  # the device types estimated
     coarse: bool = False  # quantities taken at their coarse step (what roles below analyst see)
+    released: bool = False  # closed or handed over: no estimate is shown for released land
+    incomplete: bool = False  # a record could not be counted in full (unknown type, quantity 0)
 
     def to_dict(self) -> dict[str, Any]:
         p = self.hazard.properties
@@ -102,6 +107,8 @@ class HazardRisk:
             "hazard_type": p.get("hazard_type"),
             "emplacement_records": [r.id for r in self.records],
             "known": self.estimate is not None,
+            "released": self.released,
+            "complete": not self.incomplete,
             "notes": self.notes,
             "assumptions": [] if self.estimate is None else self.estimate.assumptions,
             "estimates": [] if self.estimate is None else self.estimate.to_dicts(),
@@ -112,6 +119,32 @@ UNKNOWN_NOTE = (
     "no emplacement record: the residual risk cannot be estimated. This does not mean the "
     "area is safe; it is a hazard until land release says otherwise."
 )
+UNCOUNTED_NOTE = (
+    "no emplacement record could be counted (unknown device type): the residual risk cannot "
+    "be estimated. This does not mean the area is safe."
+)
+RELEASED = ("closed", "handed_over")
+RELEASED_NOTE = (
+    "released: no estimate. The land was released by survey or clearance; the estimate from "
+    "before release does not describe it"
+)
+ZERO_NOTE = (
+    "quantity 0: a record of no devices is taken as incomplete, not as safe; for priorities "
+    "the hazard counts as unknown"
+)
+INCOMPLETE_RECORD_NOTE = (  # what roles below analyst see: no quantity
+    "an emplacement record is incomplete: it is taken as unknown, not as safe"
+)
+INCOMPLETE_NOTE = (
+    "the estimate leaves out records it cannot count: it is a lower bound, and for "
+    "priorities the hazard counts as unknown"
+)
+
+
+def _record_lifecycle(lc: Any, p: dict[str, Any]) -> Any:
+    """The type's lifecycle with the record's own times (the later of the type's and the
+    record's)."""
+    return lc.for_record(_f(p.get("self_destruct_days")), _f(p.get("fuse_life_days")))
 
 
 def hazard_risks(
@@ -147,15 +180,27 @@ def hazard_risks(
         notes: list[str] = []
         inputs = []
         used: list[Any] = []
+        if h.properties.get("status") in RELEASED:
+            notes.append(RELEASED_NOTE)
+            out.append(HazardRisk(h, recs, None, notes, [], coarse, released=True))
+            continue
+        incomplete = False
         for e in recs:
             p = e.properties
             lc = lcs.get(p["device_type"])
             if lc is None:
+                incomplete = True
                 notes.append(
                     (UNKNOWN_TYPE_NOTE if coarse else f"emplacement {e.id}: ")
                     + f"unknown device type {p['device_type']!r}"
                 )
                 continue
+            if float(p["quantity"]) == 0 and not (_f(p.get("quantity_max")) or 0.0) > 0:
+                incomplete = True
+                note = INCOMPLETE_RECORD_NOTE if coarse else f"emplacement {e.id}: {ZERO_NOTE}"
+                if note not in notes:
+                    notes.append(note)
+            lc = _record_lifecycle(lc, p)
             if lc not in used:
                 used.append(lc)
             if coarse:
@@ -166,12 +211,12 @@ def hazard_risks(
                     float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
                 )
             inputs.append(RecordInput(lc, q, day_number(p["laid_at"])))
-        if h.properties.get("status") != "open":
-            notes.append(f"hazard status is {h.properties.get('status')}: released land")
         est = estimate(inputs, dates, draws=draws, seed=seed) if inputs else None
         if est is None:
-            notes.append(UNKNOWN_NOTE)
-        out.append(HazardRisk(h, recs, est, notes, used, coarse))
+            notes.append(UNCOUNTED_NOTE if recs else UNKNOWN_NOTE)
+        elif incomplete:
+            notes.append(INCOMPLETE_NOTE)
+        out.append(HazardRisk(h, recs, est, notes, used, coarse, incomplete=incomplete))
     return out
 
 
@@ -264,6 +309,8 @@ def public_view(hr: HazardRisk) -> dict[str, Any]:
         "status": p.get("status"),
         "hazard_type": p.get("hazard_type"),
         "known": hr.estimate is not None,
+        "released": hr.released,
+        "complete": not hr.incomplete,
         "banded": True,
         "notes": list(hr.notes),
         "assumptions": lines if hr.estimate is not None else [],
@@ -289,10 +336,13 @@ class Learned:
     device_type: str
     parameter: str
     prior: BetaPrior
-    posterior: BetaPrior
+    posterior: BetaPrior  # the one in force (the prior when floored or reverted)
     successes: int
     trials: int
     evidence: list[Any]
+    update: BetaPrior | None = None  # the conjugate update itself, before any floor
+    floored: bool = False  # a treaty-limit type's update went below the limit: prior kept
+    reverted: bool = False  # its evidence is gone: back to the prior
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -300,6 +350,9 @@ class Learned:
             "parameter": self.parameter,
             "prior": self.prior.to_dict(),
             "posterior": self.posterior.to_dict(),
+            "update": None if self.update is None else self.update.to_dict(),
+            "floored": self.floored,
+            "reverted": self.reverted,
             "successes": self.successes,
             "trials": self.trials,
             "evidence": [_evidence_dict(e) for e in self.evidence],
@@ -317,15 +370,53 @@ def _evidence_dict(e: Any) -> dict[str, Any]:
     }
 
 
-CLEARED = ("closed", "handed_over")
+CLEARED = RELEASED
+_COVER_TOLERANCE_DEG = 1e-7  # about a centimetre: noise of the overlay, never land
+
+
+def cleared_land(store: Store) -> dict[str, Any]:
+    """Per hazard that is closed or handed over, the union of its releases of type cleared
+    made by completed clearance activities (CRS84). Land cancelled by non-technical survey or
+    reduced by technical survey was never cleared, and a hazard imported already closed has no
+    such release: neither is here."""
+    import shapely
+
+    released = {h.id for h in store.list("hazards") if h.properties.get("status") in CLEARED}
+    done = {
+        a.id
+        for a in store.list("activities")
+        if a.properties.get("activity_type") == "clearance"
+        and a.properties.get("status") == "completed"
+    }
+    pieces: dict[str, list[Any]] = {}
+    for r in store.list("releases"):
+        p = r.properties
+        hid = p.get("hazard_id")
+        if (
+            hid in released
+            and p.get("release_type") == "cleared"
+            and p.get("activity_id") in done
+            and r.geometry is not None
+            and not r.geometry.is_empty
+        ):
+            pieces.setdefault(str(hid), []).append(r.geometry)
+    return {hid: shapely.union_all(gs) for hid, gs in pieces.items()}
+
+
+def _covered(land: Any, geom: Any) -> bool:
+    if land is None or geom is None or geom.is_empty:
+        return False
+    return bool(land.buffer(_COVER_TOLERANCE_DEG).covers(geom))
 
 
 def gather_evidence(store: Store) -> list[Any]:
-    """Evidence from cleared areas: emplacement records whose hazard is closed (its land
-    released) with the finds linked to them."""
+    """Evidence from cleared land: emplacement records of closed (or handed over) hazards whose
+    place is covered by releases of type cleared from completed clearance activities
+    (:func:`cleared_land`), with the finds linked to them. Each record's own self-destruct and
+    fuse-life times are used where later than its type's."""
     from demine.risk import day_number, evidence_from_clearance
 
-    cleared = {h.id for h in store.list("hazards") if h.properties.get("status") in CLEARED}
+    land = cleared_land(store)
     finds: dict[str, list[tuple[str, str, float]]] = {}
     for f in store.list("finds"):
         eid = f.properties.get("emplacement_id")
@@ -337,13 +428,17 @@ def gather_evidence(store: Store) -> list[Any]:
     out: list[Any] = []
     for e in store.list("emplacements"):
         p = e.properties
-        if p.get("hazard_id") not in cleared or e.id not in finds:
+        if e.id not in finds or not _covered(land.get(str(p.get("hazard_id"))), e.geometry):
             continue
         lc = lcs.get(p["device_type"])
         if lc is None:
             continue
         out += evidence_from_clearance(
-            lc, int(p["quantity"]), day_number(p["laid_at"]), finds[e.id], emplacement_id=e.id
+            _record_lifecycle(lc, p),
+            int(p["quantity"]),
+            day_number(p["laid_at"]),
+            finds[e.id],
+            emplacement_id=e.id,
         )
     return out
 
@@ -355,13 +450,27 @@ def lifecycles_prior(store: Store) -> dict[str, Any]:
     return {code: Lifecycle.from_device_type(dt) for code, dt in _device_types(store).items()}
 
 
+FLOOR_NOTE = (
+    "floored at the treaty limit: the update Beta({a:g}, {b:g}) (mean {m:.4g}) is below the "
+    "prior mean {pm:.4g} of a treaty-limit type; the prior is kept (an analyst sign-off to go "
+    "below is not implemented yet)"
+)
+REVERT_NOTE = (
+    "reverted to the prior: the evidence is gone (hazard reopened, release or find withdrawn, "
+    "or the land was never cleared)"
+)
+
+
 def learn(store: Store) -> list[Learned]:
-    """Update the failure-rate beliefs from all the evidence, and store each posterior with the
-    evidence it came from (a new revision when it changed; the history keeps the earlier)."""
+    """Update the failure-rate beliefs from all the evidence, from scratch, and store each
+    posterior with the evidence it came from (a new revision when it changed; the history
+    keeps the earlier). A stored posterior whose evidence is gone is reverted to the prior (a
+    new revision with no trials, which estimates do not use)."""
     from demine.ids import uuid7
-    from demine.risk import COUNTING_ASSUMPTIONS, beta_update
+    from demine.risk import COUNTING_ASSUMPTIONS, beta_update, treaty_floor
 
     types = _device_types(store)
+    prior_lcs = lifecycles_prior(store)
     evidence = gather_evidence(store)
     groups: dict[tuple[str, str], list[Any]] = {}
     for ev in evidence:
@@ -370,36 +479,79 @@ def learn(store: Store) -> list[Learned]:
     learned: list[Learned] = []
     records: list[Record] = []
     at = now_utc()
-    for (code, param), evs in sorted(groups.items()):
-        dt = types[code]
-        prior = dt.sd_fail if param == "sd_fail" else dt.residual
-        if prior is None:
-            continue
-        post = beta_update(prior, evs)
-        k = sum(e.successes for e in evs)
-        n = sum(e.trials for e in evs)
-        learned.append(Learned(code, param, prior, post, k, n, evs))
-        props: dict[str, Any] = {
-            "key": f"{code}:{param}",
-            "device_type": code,
-            "parameter": param,
-            "prior_alpha": prior.alpha,
-            "prior_beta": prior.beta,
-            "successes": k,
-            "trials": n,
-            "posterior_alpha": post.alpha,
-            "posterior_beta": post.beta,
-            "evidence": orjson.dumps([_evidence_dict(e) for e in evs]).decode(),
-            "assumptions": "\n".join(COUNTING_ASSUMPTIONS),
-        }
+
+    def prior_of(code: str, param: str) -> BetaPrior | None:
+        dt = types.get(code)
+        if dt is None:
+            return None
+        return dt.sd_fail if param == "sd_fail" else dt.residual
+
+    def put(props: dict[str, Any]) -> None:
         old = existing.get(props["key"])
         if (
             old is not None
             and {k_: v for k_, v in old.properties.items() if k_ != "learned_at"} == props
         ):
-            continue  # nothing new: no new revision
+            return  # nothing new: no new revision
         props["learned_at"] = at
         records.append(Record(kind="risk_updates", id=uuid7(), properties=props))
+
+    for (code, param), evs in sorted(groups.items()):
+        prior = prior_of(code, param)
+        if prior is None:
+            continue
+        update = beta_update(prior, evs)
+        lc = prior_lcs.get(code)
+        post, floored = treaty_floor(prior, update, bool(lc is not None and lc.treaty_limits))
+        k = sum(e.successes for e in evs)
+        n = sum(e.trials for e in evs)
+        learned.append(Learned(code, param, prior, post, k, n, evs, update, floored))
+        notes = list(COUNTING_ASSUMPTIONS)
+        if floored:
+            notes.insert(
+                0,
+                FLOOR_NOTE.format(a=update.alpha, b=update.beta, m=update.mean, pm=prior.mean),
+            )
+        put(
+            {
+                "key": f"{code}:{param}",
+                "device_type": code,
+                "parameter": param,
+                "prior_alpha": prior.alpha,
+                "prior_beta": prior.beta,
+                "successes": k,
+                "trials": n,
+                "posterior_alpha": post.alpha,
+                "posterior_beta": post.beta,
+                "evidence": orjson.dumps([_evidence_dict(e) for e in evs]).decode(),
+                "assumptions": "\n".join(notes),
+            }
+        )
+    for key, old in sorted(existing.items()):
+        code, param = old.properties["device_type"], old.properties["parameter"]
+        if (code, param) in groups and prior_of(code, param) is not None:
+            continue
+        if (old.properties.get("trials") or 0) == 0:
+            continue  # already reverted
+        prior = prior_of(code, param) or BetaPrior(
+            old.properties["prior_alpha"], old.properties["prior_beta"]
+        )
+        learned.append(Learned(code, param, prior, prior, 0, 0, [], None, False, True))
+        put(
+            {
+                "key": key,
+                "device_type": code,
+                "parameter": param,
+                "prior_alpha": prior.alpha,
+                "prior_beta": prior.beta,
+                "successes": 0,
+                "trials": 0,
+                "posterior_alpha": prior.alpha,
+                "posterior_beta": prior.beta,
+                "evidence": "[]",
+                "assumptions": "\n".join([REVERT_NOTE, *COUNTING_ASSUMPTIONS]),
+            }
+        )
     if records:
         store.upsert(
             "risk_updates",
