@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from demine.model.schema import Record
 from demine.store.base import Revision
@@ -81,3 +82,42 @@ def token_state(revoked: bool, expires_at: object, removed_at: object, now: date
 def used_long_ago(last_used_at: object, now: datetime) -> bool:
     last = as_utc(last_used_at)
     return last is None or (now - last).total_seconds() >= LAST_USED_EVERY_S
+
+
+def token_list_query(
+    user: str | None, placeholder: str, tiebreak: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The SQL (and its arguments) of a store's ``token_list``: every token with its user's
+    role and removal, never the token nor its hash; ``placeholder`` is the dialect's (? or %s),
+    ``tiebreak`` the column ordering tokens created at the same time."""
+    sql = (
+        "SELECT t.token_id, t.user_name, u.role, t.label, t.created_at, t.expires_at, "
+        "t.last_used_at, t.revoked, u.removed_at FROM demine_tokens t "
+        "LEFT JOIN demine_users u ON u.name = t.user_name"
+    )
+    order = f" ORDER BY t.created_at, t.{tiebreak}"
+    if user is None:
+        return sql + order, ()
+    return sql + f" WHERE t.user_name = {placeholder}" + order, (user,)
+
+
+def token_list_rows(
+    rows: Sequence[Sequence[Any]], time_text: Callable[[Any], Any] = lambda v: v
+) -> list[dict[str, Any]]:
+    """The rows of :func:`token_list_query` as the contract's dicts: id, user, role, label,
+    created_at, expires_at, last_used_at (``time_text`` turns a backend's times into text),
+    state (active, expired, revoked)."""
+    now = datetime.now(UTC)
+    return [
+        {
+            "id": i,
+            "user": u,
+            "role": r,
+            "label": lb,
+            "created_at": time_text(c),
+            "expires_at": time_text(e),
+            "last_used_at": time_text(lu),
+            "state": token_state(bool(rv), e, rm, now),
+        }
+        for i, u, r, lb, c, e, lu, rv, rm in rows
+    ]

@@ -33,6 +33,8 @@ from demine.store.common import (
     missing_message,
     new_token_id,
     plan_load,
+    token_list_query,
+    token_list_rows,
     token_state,
     used_long_ago,
 )
@@ -535,30 +537,8 @@ class GeoPackageStore:
     def token_list(self, user: str | None = None) -> builtins.list[dict[str, Any]]:
         """Every token (never the token nor its hash): id, user, role, label, created_at,
         expires_at, last_used_at, state (active, expired, revoked)."""
-        now = datetime.now(UTC)
-        sql = (
-            "SELECT t.token_id, t.user_name, u.role, t.label, t.created_at, t.expires_at, "
-            "t.last_used_at, t.revoked, u.removed_at FROM demine_tokens t "
-            "LEFT JOIN demine_users u ON u.name = t.user_name"
-        )
-        args: tuple[Any, ...] = ()
-        if user is not None:
-            sql += " WHERE t.user_name = ?"
-            args = (user,)
-        rows = self.conn.execute(sql + " ORDER BY t.created_at, t.fid", args).fetchall()
-        return [
-            {
-                "id": i,
-                "user": u,
-                "role": r,
-                "label": lb,
-                "created_at": c,
-                "expires_at": e,
-                "last_used_at": lu,
-                "state": token_state(bool(rv), e, rm, now),
-            }
-            for i, u, r, lb, c, e, lu, rv, rm in rows
-        ]
+        sql, args = token_list_query(user, "?", "fid")
+        return token_list_rows(self.conn.execute(sql, args).fetchall())
 
     def revoke_token(self, token_id: str) -> bool:
         """Revoke one token by its id; False when it was already revoked."""
