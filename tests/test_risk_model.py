@@ -17,27 +17,25 @@ from scipy import special, stats
 from demine.errors import ValidationError
 from demine.model.devices import CATALOGUE, BetaPrior, DeviceType, Persistence, device_type
 from demine.risk import (
-    COUNTING_ASSUMPTIONS,
     STATISTICS,
-    Evidence,
     Lifecycle,
     Quantity,
     RecordInput,
-    beta_update,
     closed_form,
     dates_series,
     day_number,
     estimate,
     estimate_many,
-    evidence_from_clearance,
     iso_date,
     rate_draws,
-    treaty_floor,
 )
 
 APII = Lifecycle.from_device_type(device_type("apii-limit"))
 SD_ONLY = Lifecycle.from_device_type(device_type("ap-sd-only"))
 PERSISTENT = Lifecycle.from_device_type(device_type("at-persistent"))
+SDA_ONLY = Lifecycle(
+    "sda-only", Persistence.SELF_DEACTIVATE, None, 120.0, None, BetaPrior(1, 999), ""
+)
 LIFECYCLES = [Lifecycle.from_device_type(d) for d in CATALOGUE]
 
 
@@ -113,7 +111,7 @@ def test_incomplete_lifecycles() -> None:
 # --- Monte Carlo against the closed forms -----------------------------------------------------
 
 
-@pytest.mark.parametrize(("lc", "t"), [(APII, 60.0), (APII, 200.0), (SD_ONLY, 45.0)])
+@pytest.mark.parametrize(("lc", "t"), [(APII, 60.0), (SDA_ONLY, 200.0), (SD_ONLY, 45.0)])
 def test_monte_carlo_agrees_with_closed_form(lc: Lifecycle, t: float) -> None:
     n, draws = 1000.0, 20_000
     mc = one(lc, n, [t], draws=draws, seed=7)
@@ -159,14 +157,48 @@ def test_degenerate_cases_agree_exactly() -> None:
             assert mc[k][0] == cf[k], (lc.code, t, k)
 
 
-def test_apii_day_120_closed_form_numbers() -> None:
-    cf = closed_form(APII, 1000, 120)
+def test_sda_only_day_120_closed_form_numbers() -> None:
+    cf = closed_form(SDA_ONLY, 1000, 120)
     # Beta(1, b) has the closed quantile 1 - (1 - q)^(1/b): 1000 x that
     assert cf["expected_live_p05"] == pytest.approx(1000 * (1 - 0.95 ** (1 / 999)), rel=1e-9)
     assert cf["expected_live_p95"] == pytest.approx(1000 * (1 - 0.05 ** (1 / 999)), rel=1e-9)
     # E[(1 - P)^N] = B(1, 999 + 1000) / B(1, 999) = 999 / 1999
     assert cf["p_any_live_mean"] == pytest.approx(1 - 999 / 1999, rel=1e-12)
     assert cf["p_any_live"] > cf["p_any_live_mean"]  # the plug-in is the conservative headline
+
+
+def test_coherent_product_closed_form_against_an_independent_integral_and_draws() -> None:
+    """After the battery life of a type with both mechanisms P = p_sd * q: the quadrature
+    closed form against scipy's adaptive integration and against 400,000 draws."""
+    from scipy import integrate
+
+    sd, q = APII.sd_fail, APII.deact_fail
+    assert sd is not None and q is not None
+    n = 1000.0
+    cf = closed_form(APII, n, 200.0)
+    assert cf["expected_live"] == pytest.approx(n * sd.mean * q.mean, rel=1e-12)
+    assert cf["expected_live"] == pytest.approx(1.0, rel=1e-12)  # the treaty limit, coherent
+
+    def inner(x: float) -> float:
+        return float(
+            integrate.quad(
+                lambda y: (1 - x * y) ** n * stats.beta.pdf(y, q.alpha, q.beta), 0, 1, limit=200
+            )[0]
+        )
+
+    surv = integrate.quad(lambda x: inner(x) * stats.beta.pdf(x, sd.alpha, sd.beta), 0, 1)[0]
+    assert cf["p_any_live_mean"] == pytest.approx(1 - surv, rel=1e-6)
+    draws = 400_000
+    p_sd, p_res = rate_draws(APII, draws, 3)
+    assert p_sd is not None and p_res is not None
+    assert (p_res <= p_sd).all()
+    for qq, key in ((0.05, "expected_live_p05"), (0.95, "expected_live_p95")):
+        assert n * np.quantile(p_res, qq) == pytest.approx(cf[key], rel=0.02), key
+    mc = 1 - np.exp(n * np.log1p(-p_res))
+    assert mc.mean() == pytest.approx(cf["p_any_live_mean"], abs=4 * mc.std() / draws**0.5)
+    # the prior of p_res it replaces: Beta(1, 999), matched in mean and variance
+    assert p_res.mean() == pytest.approx(0.001, rel=0.01)
+    assert p_res.std() == pytest.approx(math.sqrt(999 / (1000**2 * 1001)), rel=0.02)
 
 
 def test_same_seed_same_numbers_other_seed_other_draws() -> None:
@@ -245,7 +277,8 @@ def test_estimate_outputs_and_assumptions() -> None:
     assert "nominal time" in text
     assert "e-1: quantity PERT(900, 1000, 1200)" in text
     assert "time never releases land" in text
-    assert "p_res > p_sd is incoherent" in text
+    assert "never above p_sd in any draw" in text
+    assert "compliant worst case" in text
     pers = estimate([RecordInput(PERSISTENT, Quantity(1), 0.0)], [1.0])
     assert "treaty limits" not in " ".join(pers.assumptions)
     with pytest.raises(ValidationError) as ei:
@@ -404,190 +437,6 @@ def test_plug_in_is_at_least_the_predictive_probability(k: int, n: int, t: float
     assert e.p_any_live[0] >= e.p_any_live_mean[0] - 4 * 0.5 / math.sqrt(4000)
     if t < 0:
         assert e.expected_live[0] == e.p_any_live[0] == 0.0
-
-
-# --- learning from clearance ------------------------------------------------------------------
-
-
-def _finds(
-    live: int, intact: int, remnants: int, unknown: int, day: float
-) -> list[tuple[str, str, float]]:
-    out: list[tuple[str, str, float]] = []
-    for state, n in (
-        ("live", live),
-        ("deactivated_intact", intact),
-        ("self_destructed_remnant", remnants),
-        ("unknown", unknown),
-    ):
-        out += [(f"{state}-{i}", state, day) for i in range(n)]
-    return out
-
-
-def test_worked_beta_update_and_the_next_estimate() -> None:
-    """docs/risk-model.md's worked example. Prior Beta(1, 999) for the residual, Beta(10, 90)
-    for sd_fail. A cleared area whose record says 1,000 devices; clearance, 200 days after
-    laying (after the 120-day battery life), found 5 still live, 20 deactivated but intact,
-    475 self-destructed remnants and 25 of unknown state."""
-    finds = _finds(live=5, intact=20, remnants=475, unknown=25, day=200.0)
-    ev = evidence_from_clearance(APII, 1000, 0.0, finds, emplacement_id="e-1")
-    by = {e.parameter: e for e in ev}
-    assert set(by) == {"residual", "sd_fail"}
-    res, sdf = by["residual"], by["sd_fail"]
-    # n = 500 observed fates: not the 1,000 recorded, and not the 25 of unknown state
-    assert (res.trials, res.successes, res.t_days) == (500, 5, 200.0)
-    assert (sdf.trials, sdf.successes) == (500, 25)  # live + deactivated intact
-    assert res.emplacement_id == "e-1" and len(res.find_ids) == 500
-    # hand calculation: Beta(1 + 5, 999 + (500 - 5)) = Beta(6, 1494); mean 6 / 1500 = 0.004
-    post = beta_update(BetaPrior(1, 999), [res])
-    assert (post.alpha, post.beta) == (6.0, 1494.0)
-    assert post.mean == pytest.approx(0.004, rel=1e-12)
-    assert treaty_floor(BetaPrior(1, 999), post, True) == (post, False)  # above the limit
-    # sd_fail: Beta(10 + 25, 90 + 475) = Beta(35, 565), mean 0.0583, below the treaty limit
-    # 0.10 of a treaty-limit type: floored, the prior is kept
-    sd_post = beta_update(BetaPrior(10, 90), [sdf])
-    assert sd_post == BetaPrior(35.0, 565.0)
-    assert treaty_floor(BetaPrior(10, 90), sd_post, True) == (BetaPrior(10, 90), True)
-    assert treaty_floor(BetaPrior(10, 90), sd_post, False) == (sd_post, False)
-    # the next estimate for 1,000 such devices after the battery life uses the posterior:
-    # expected live = 1000 x 0.004 = 4.0
-    # P(any live) = 1 - (1 - 0.004)^1000 = 1 - e^(1000 ln 0.996) = 1 - e^-4.00802 = 0.98183
-    lc = Lifecycle.from_device_type(device_type("apii-limit"), residual=post)
-    assert lc.learned == ("residual",) and "learned from clearance" in lc.describe()
-    r = one(lc, 1000, [120.0, 365.0])
-    assert r["expected_live"].tolist() == pytest.approx([4.0, 4.0], rel=1e-12)
-    assert r["p_any_live"][0] == pytest.approx(1 - 0.996**1000, rel=1e-12)
-    assert r["p_any_live"][0] == pytest.approx(0.9818, abs=1e-4)
-    cf = closed_form(lc, 1000, 365)
-    assert cf["expected_live"] == pytest.approx(4.0, rel=1e-12)
-    assert cf["expected_live_p05"] == pytest.approx(1.745, abs=1e-3)
-    assert cf["expected_live_p95"] == pytest.approx(7.000, abs=1e-3)
-
-
-def test_counting_rules() -> None:
-    f = _finds(live=2, intact=3, remnants=10, unknown=4, day=60.0)
-    # between the self-destruct time and the battery life: sd_fail evidence only; n = the 15
-    # observed fates, not the 100 recorded, and the 4 of unknown state are dropped
-    ev = evidence_from_clearance(APII, 100, 0.0, f)
-    assert [(e.parameter, e.trials, e.successes) for e in ev] == [("sd_fail", 15, 5)]
-    # before the self-destruct time: nothing had acted yet
-    assert evidence_from_clearance(APII, 100, 0.0, _finds(1, 0, 0, 0, day=29.0)) == []
-    # more finds than recorded: n = observed fates; unknown finds never count
-    ev = evidence_from_clearance(APII, 10, 0.0, _finds(2, 3, 10, 4, day=300.0))
-    assert {(e.parameter, e.trials, e.successes) for e in ev} == {
-        ("residual", 15, 2),
-        ("sd_fail", 15, 5),
-    }
-    # devices recorded but not found never count as having worked
-    ev = evidence_from_clearance(APII, 1000, 0.0, _finds(1, 9, 0, 0, day=300.0))
-    assert {(e.parameter, e.trials, e.successes) for e in ev} == {
-        ("residual", 10, 1),
-        ("sd_fail", 10, 10),
-    }
-    # only finds of unknown state: no evidence at all (they are neither trials nor successes)
-    assert evidence_from_clearance(APII, 100, 0.0, _finds(0, 0, 0, 7, day=300.0)) == []
-    # the median found day sets t
-    mixed = [("a", "live", 10.0), ("b", "live", 200.0), ("c", "live", 210.0)]
-    assert evidence_from_clearance(APII, 5, 0.0, mixed)[0].t_days == 200.0
-    # self-destruct only: sd_fail evidence at any time after sd_days; persistent: none
-    ev = evidence_from_clearance(SD_ONLY, 50, 0.0, _finds(1, 0, 3, 0, day=500.0))
-    assert [(e.parameter, e.trials, e.successes) for e in ev] == [("sd_fail", 4, 1)]
-    assert evidence_from_clearance(PERSISTENT, 50, 0.0, _finds(9, 0, 0, 0, day=500.0)) == []
-    assert evidence_from_clearance(APII, 50, 0.0, []) == []
-    # a record's later self-destruct time: finds at day 40 came before it acted (day 45)
-    late = APII.for_record(self_destruct_days=45.0)
-    assert late.sd_days == 45.0 and late.battery_days == 120.0
-    assert evidence_from_clearance(late, 10, 0.0, _finds(2, 0, 8, 0, day=40.0)) == []
-    assert evidence_from_clearance(APII, 10, 0.0, _finds(2, 0, 8, 0, day=40.0)) != []
-    with pytest.raises(ValidationError) as ei:
-        evidence_from_clearance(APII, 5, 0.0, [("x", "exploded", 200.0)])
-    assert ei.value.faults[0].field == "state" and ei.value.faults[0].index == 0
-    assert not any("max(N" in a for a in COUNTING_ASSUMPTIONS)
-    assert any("unknown state are dropped" in a for a in COUNTING_ASSUMPTIONS)
-
-
-def test_beta_update_rules() -> None:
-    e1 = Evidence("apii-limit", "residual", 100, 1, 200.0, None, (), "")
-    e2 = Evidence("apii-limit", "residual", 50, 0, 300.0, None, (), "")
-    e3 = Evidence("apii-limit", "sd_fail", 50, 7, 300.0, None, (), "")
-    assert beta_update(BetaPrior(1, 999), [e1, e2]) == BetaPrior(2, 999 + 149)
-    assert beta_update(BetaPrior(1, 999), []) == BetaPrior(1, 999)
-    with pytest.raises(ValidationError):
-        beta_update(BetaPrior(1, 999), [e1, e3])
-    assert beta_update(BetaPrior(10, 90), [e1, e3], parameter="sd_fail") == BetaPrior(17, 133)
-    with pytest.raises(ValidationError):
-        Evidence("apii-limit", "residual", 5, 6, 200.0, None, (), "")
-
-
-# --- issue 17, first step: counting what clearance can see ----------------------------------
-
-
-def _field(rng: np.random.Generator, recorded: int, day: float) -> list[tuple[str, str, float]]:
-    """One simulated cleared field of apii-limit devices at the treaty limits (p_sd = 0.10,
-    p_res = 0.001 overall): 30 % of the recorded devices were never laid, clearance at ``day``
-    finds each laid device with probability 0.9 whatever its fate, and records 10 % of the
-    finds with an unknown state."""
-    laid = rng.binomial(recorded, 0.7)
-    # fates: live (0.001), deactivated but intact (0.099), self-destructed remnant (0.9)
-    fates = rng.choice(3, size=laid, p=[0.001, 0.099, 0.9])
-    found = fates[rng.random(laid) < 0.9]
-    unknown = rng.random(found.size) < 0.1
-    names = np.array(["live", "deactivated_intact", "self_destructed_remnant"])
-    states = np.where(unknown, "unknown", names[found])
-    return [(f"f{i}", str(st_), day) for i, st_ in enumerate(states)]
-
-
-def test_simulated_fields_absent_devices_and_detection_do_not_push_rates_below_truth() -> None:
-    """Seeded simulation: 300 fields of 1,000 recorded apii-limit devices at the treaty limits,
-    30 % never laid, detection 0.9, 10 % of finds of unknown state, cleared at day 400. The
-    learned posterior mean (before any floor) is on average the true rate, per field within
-    0.9x of it, and its 90 % interval holds the truth in >= 85 % of fields; the old rule
-    (n = recorded, the unfound counted as having worked) pushed it below."""
-    rng = np.random.default_rng(17)
-    truth = {"sd_fail": 0.10, "residual": 0.001}
-    priors = {"sd_fail": BetaPrior(10, 90), "residual": BetaPrior(1, 999)}
-    means: dict[str, list[float]] = {"sd_fail": [], "residual": []}
-    old: dict[str, list[float]] = {"sd_fail": [], "residual": []}
-    used: dict[str, list[float]] = {"sd_fail": [], "residual": []}
-    covered = dict.fromkeys(truth, 0)
-    fields = 300
-    for _ in range(fields):
-        finds = _field(rng, 1000, 400.0)
-        ev = {e.parameter: e for e in evidence_from_clearance(APII, 1000, 0.0, finds)}
-        assert set(ev) == set(truth)
-        for name, e in ev.items():
-            assert e.trials == sum(1 for _, s_, _ in finds if s_ != "unknown")
-            post = beta_update(priors[name], [e])
-            means[name].append(post.mean)
-            lo, hi = (special.betaincinv(post.alpha, post.beta, q) for q in (0.05, 0.95))
-            covered[name] += int(lo <= truth[name] <= hi)
-            # the old rule: n = max(recorded, finds), the same successes
-            o = priors[name]
-            n_old = max(1000, len(finds))
-            old[name].append((o.alpha + e.successes) / (o.alpha + o.beta + n_old))
-            floored, was = treaty_floor(priors[name], post, True)
-            used[name].append(floored.mean)
-            assert was == (post.mean < priors[name].mean)
-    for name, p in truth.items():
-        avg = float(np.mean(means[name]))
-        assert avg == pytest.approx(p, rel=0.05), name
-        assert float(np.mean(old[name])) < 0.9 * p, name  # the bias this fixes
-        assert covered[name] >= 0.85 * fields, (name, covered[name])
-    # what estimates use: with the treaty floor no field's mean is below 0.9x the true rate
-    # (the rates are at the limits), though a field's own update can be, by chance
-    for name, p in truth.items():
-        assert min(used[name]) >= 0.9 * p, name
-    assert min(means["sd_fail"]) < 0.9 * truth["sd_fail"]  # chance alone, without the floor
-
-
-def test_treaty_floor_keeps_the_limit_without_sign_off() -> None:
-    prior = BetaPrior(10, 90)
-    better = BetaPrior(12, 400)  # field data say 3 %: below the 10 % limit
-    worse = BetaPrior(60, 240)  # 20 %: worse than the limit
-    assert treaty_floor(prior, better, True) == (prior, True)
-    assert treaty_floor(prior, worse, True) == (worse, False)
-    assert treaty_floor(prior, better, False) == (better, False)  # not a treaty-limit type
-    assert APII.treaty_limits and not PERSISTENT.treaty_limits
-    assert any("treaty limit" in a for a in COUNTING_ASSUMPTIONS)
 
 
 def test_step_function_guards() -> None:

@@ -216,18 +216,31 @@ def test_learning_from_clearance(cleared: dict[str, Any]) -> None:
     db = cleared["db"]
     out = _json(["--db", db, "risk", "learn", "--json"])
     got = {(x["device_type"], x["parameter"]): x for x in out["learned"]}
-    res = got[("apii-limit", "residual")]
-    # hand calculation: prior Beta(1, 999); 75 finds of observed fate (the 925 recorded but
-    # not found do not count), 5 still live after the battery life
-    # -> posterior Beta(1 + 5, 999 + 70) = Beta(6, 1069), mean 6 / 1075 = 0.005581
-    assert (res["prior"]["alpha"], res["prior"]["beta"]) == (1.0, 999.0)
-    assert (res["posterior"]["alpha"], res["posterior"]["beta"]) == (6.0, 1069.0)
-    assert res["trials"] == 75 and res["floored"] is False and res["reverted"] is False
-    assert res["posterior"]["mean"] == pytest.approx(6 / 1075)
-    assert res["evidence"][0]["emplacement_id"] and len(res["evidence"][0]["find_ids"]) == 75
-    sd = got[("apii-limit", "sd_fail")]
-    # failed to self-destruct: live + deactivated intact = 25 of 75: Beta(10 + 25, 90 + 50)
-    assert (sd["posterior"]["alpha"], sd["posterior"]["beta"]) == (35.0, 140.0)
+    q, sd = got[("apii-limit", "deact_fail")], got[("apii-limit", "sd_fail")]
+    # 75 finds of observed fate 200 days after laying (the 925 recorded but not found do not
+    # count): self-destruction failed for 25 (5 live + 20 deactivated intact) of 75; of the 25
+    # intact, 5 were still live after the battery life (q)
+    assert (sd["trials"], sd["successes"], q["trials"], q["successes"]) == (75, 25, 25, 5)
+    assert q["floored"] is False and q["reverted"] is False and sd["floored"] is False
+    assert q["evidence"][0]["emplacement_id"] and len(q["evidence"][0]["find_ids"]) == 25
+    # the service hands the domain exactly these finds: the same posteriors as the domain
+    from demine.model.devices import device_type
+    from demine.risk import Lifecycle, evidence_from_clearance, pool
+
+    lc0 = Lifecycle.from_device_type(device_type("apii-limit"))
+    finds = [
+        (f"{st}{i}", st, 200.0)
+        for st, n in (("live", 5), ("deactivated_intact", 20), ("self_destructed_remnant", 50))
+        for i in range(n)
+    ]
+    evs = evidence_from_clearance(lc0, 1000, 0.0, finds, emplacement_id="e")
+    want_sd = pool(lc0.sd_fail, evs, parameter="sd_fail").posterior
+    want_q = pool(lc0.deact_fail, evs, parameter="deact_fail").posterior
+    assert sd["posterior"]["alpha"] == pytest.approx(want_sd.alpha, rel=1e-3)
+    assert q["posterior"]["alpha"] == pytest.approx(want_q.alpha, rel=1e-3)
+    assert sd["posterior"]["mean"] == pytest.approx(0.1607, abs=1e-3)  # above the 10 % limit
+    assert q["posterior"]["mean"] == pytest.approx(0.0354, abs=1e-3)
+    m = sd["posterior"]["mean"] * q["posterior"]["mean"]
     # the next estimate uses the posterior: 1,000 devices after the battery life
     est = _json(
         [
@@ -244,12 +257,13 @@ def test_learning_from_clearance(cleared: dict[str, Any]) -> None:
             "--json",
         ]
     )
-    assert est["expected_live"] == pytest.approx(6000 / 1075, rel=1e-9)
-    assert est["p_any_live"] == pytest.approx(1 - (1 - 6 / 1075) ** 1000, rel=1e-9)
+    assert est["expected_live"] == pytest.approx(1000 * m, rel=1e-9)
+    assert est["p_any_live"] == pytest.approx(1 - (1 - m) ** 1000, rel=1e-9)
     # stored with its evidence, prior and posterior side by side; a re-run adds no revision
     rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
-    row = next(r for r in rows if r["properties"]["key"] == "apii-limit:residual")
-    assert row["properties"]["prior_alpha"] == 1.0 and row["properties"]["posterior_alpha"] == 6
+    row = next(r for r in rows if r["properties"]["key"] == "apii-limit:deact_fail")
+    assert row["properties"]["prior_alpha"] == pytest.approx(lc0.deact_fail.alpha)
+    assert row["properties"]["posterior_alpha"] == pytest.approx(q["posterior"]["alpha"])
     assert json.loads(row["properties"]["evidence"])[0]["successes"] == 5
     assert "fate was observed" in row["properties"]["assumptions"]
     _json(["--db", db, "risk", "learn", "--json"])
@@ -389,8 +403,8 @@ def test_evidence_needs_the_cleared_land_to_cover_the_emplacement(store: Any) ->
     db = store.location
     store.close()
     got = _learned(db)
-    assert {e["emplacement_id"] for e in got[("apii-limit", "residual")]["evidence"]} == {e_in.id}
-    assert got[("apii-limit", "residual")]["trials"] == 1
+    assert {e["emplacement_id"] for e in got[("apii-limit", "deact_fail")]["evidence"]} == {e_in.id}
+    assert got[("apii-limit", "deact_fail")]["trials"] == 1
 
 
 def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
@@ -400,8 +414,8 @@ def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
 
     db = cleared["db"]
     got = _learned(db)
-    assert got[("apii-limit", "residual")]["trials"] == 75
-    assert _in_force(db)["lc"].learned == ("sd_fail", "residual")
+    assert got[("apii-limit", "deact_fail")]["trials"] == 25
+    assert _in_force(db)["lc"].learned == ("sd_fail", "deact_fail")
     rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
     ids = {r["properties"]["key"]: r["id"] for r in rows}
     # the hazard is reopened: its evidence goes, the next learn reverts both rates
@@ -411,16 +425,17 @@ def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
     s.update("hazards", h.id, properties=props, actor="t", reason="mines found after release")
     s.close()
     got = _learned(db)
-    for param in ("residual", "sd_fail"):
+    for param in ("deact_fail", "sd_fail"):
         x = got[("apii-limit", param)]
         assert x["reverted"] is True and x["trials"] == 0
         assert x["posterior"] == x["prior"]
     lc = _in_force(db)["lc"]
     assert lc.learned == () and lc.residual.alpha == 1.0 and lc.residual.beta == 999.0
-    hist = _json(["--db", db, "history", ids["apii-limit:residual"], "--json"])["revisions"]
+    assert lc.p_res_mean == pytest.approx(0.001)  # the prior's q again
+    hist = _json(["--db", db, "history", ids["apii-limit:deact_fail"], "--json"])["revisions"]
     assert len(hist) == 2  # the learned posterior, then the reversion: both kept
     rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
-    row = next(r for r in rows if r["properties"]["key"] == "apii-limit:residual")
+    row = next(r for r in rows if r["properties"]["key"] == "apii-limit:deact_fail")
     assert row["properties"]["trials"] == 0 and "reverted" in row["properties"]["assumptions"]
     assert json.loads(row["properties"]["evidence"]) == []
     # a second learn writes nothing new
@@ -436,13 +451,13 @@ def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
         actor="t",
     )
     s.close()
-    assert _learned(db)[("apii-limit", "residual")]["trials"] == 75
+    assert _learned(db)[("apii-limit", "deact_fail")]["trials"] == 25
     assert len(_json(["--db", db, "history", row["id"], "--json"])["revisions"]) == 3
     # the release is withdrawn (deleted): reverted again
     s = open_store(db)
     s.delete("releases", cleared["release"].id, actor="t", reason="release report withdrawn")
     s.close()
-    assert _learned(db)[("apii-limit", "residual")]["reverted"] is True
+    assert _learned(db)[("apii-limit", "deact_fail")]["reverted"] is True
     assert _in_force(db)["lc"].learned == ()
 
 
@@ -488,11 +503,13 @@ def test_treaty_limit_floor_through_the_service(store: Any) -> None:
     db = store.location
     store.close()
     got = _learned(db)
-    for param, prior in (("sd_fail", (10.0, 90.0)), ("residual", (1.0, 999.0))):
-        x = got[("apii-limit", param)]
-        assert x["floored"] is True and x["trials"] == 400
-        assert (x["posterior"]["alpha"], x["posterior"]["beta"]) == prior
-        assert x["update"]["mean"] < x["prior"]["mean"]
+    # every device self-destructed: sd_fail evidence only (no intact device, nothing on q)
+    assert set(got) == {("apii-limit", "sd_fail")}
+    x = got[("apii-limit", "sd_fail")]
+    assert x["floored"] is True and x["trials"] == 400
+    assert x["posterior"]["alpha"] == pytest.approx(10.0)
+    assert x["posterior"]["beta"] == pytest.approx(90.0)
+    assert x["update"]["mean"] < x["prior"]["mean"]
     rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
     assert all("floored at the treaty limit" in r["properties"]["assumptions"] for r in rows)
     lc = _in_force(db)["lc"]

@@ -381,8 +381,8 @@ RISK_UPDATES = Kind(
     name="risk_updates",
     title="Learned failure rates",
     description=(
-        "Failure-rate beliefs per device type learned from what clearance found (conjugate "
-        "Beta update of the catalogue prior), with the evidence they came from. Later "
+        "Failure-rate beliefs per device type learned from what clearance found (Beta update "
+        "of the catalogue prior, pooled over fields), with the evidence they came from. Later "
         "estimates use the newest; the history keeps every earlier one."
     ),
     geometry_type=None,
@@ -396,7 +396,7 @@ RISK_UPDATES = Kind(
             T.ENUM,
             "Which failure rate",
             required=True,
-            choices=("sd_fail", "residual"),
+            choices=("sd_fail", "residual", "deact_fail"),
         ),
         FieldSpec("prior_alpha", T.REAL, "Prior Beta alpha", required=True, minimum=0),
         FieldSpec("prior_beta", T.REAL, "Prior Beta beta", required=True, minimum=0),
@@ -407,6 +407,11 @@ RISK_UPDATES = Kind(
         FieldSpec("evidence", T.TEXT, "The evidence, as JSON: emplacement records and finds"),
         FieldSpec("assumptions", T.TEXT, "Counting assumptions"),
         FieldSpec("learned_at", T.DATETIME, "When learned (UTC)"),
+        FieldSpec(
+            "sign_off",
+            T.TEXT,
+            "Analyst sign-off to learn a rate below a treaty limit: who, when, why",
+        ),
     ),
     natural_key="key",
 )

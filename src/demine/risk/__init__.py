@@ -25,8 +25,10 @@ from demine.risk.learn import (
     FIND_STATES,
     PARAMETERS,
     Evidence,
+    Pooled,
     beta_update,
     evidence_from_clearance,
+    pool,
     treaty_floor,
 )
 from demine.risk.lifecycle import AFTER_BATTERY, AFTER_SD, BEFORE_LAYING, LIVE, Lifecycle
@@ -45,6 +47,7 @@ __all__ = [
     "Estimate",
     "Evidence",
     "Lifecycle",
+    "Pooled",
     "Quantity",
     "RecordInput",
     "beta_update",
@@ -55,6 +58,7 @@ __all__ = [
     "estimate_many",
     "evidence_from_clearance",
     "iso_date",
+    "pool",
     "rate_draws",
     "treaty_floor",
 ]

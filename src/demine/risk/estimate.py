@@ -259,10 +259,18 @@ def _code_key(code: str) -> int:
 
 
 def rate_draws(lc: Lifecycle, draws: int, seed: int) -> tuple[F64 | None, F64 | None]:
-    """The draws of (p_sd, p_res) of a device type: the stream keyed by (seed, code)."""
+    """The draws of (p_sd, p_res) of a device type: the stream keyed by (seed, code), p_sd
+    first. With both mechanisms p_res = p_sd * q, q drawn from ``deact_fail`` (so p_res <= p_sd
+    in every draw); with self-deactivation only p_res is drawn from ``residual``."""
     rng = np.random.default_rng([int(seed), _RATES, _code_key(lc.code)])
     p_sd = rng.beta(lc.sd_fail.alpha, lc.sd_fail.beta, draws) if lc.sd_fail else None
-    p_res = rng.beta(lc.residual.alpha, lc.residual.beta, draws) if lc.residual else None
+    p_res: F64 | None
+    if lc.coherent and lc.deact_fail is not None and p_sd is not None:
+        p_res = p_sd * rng.beta(lc.deact_fail.alpha, lc.deact_fail.beta, draws)
+    elif lc.residual is not None:
+        p_res = rng.beta(lc.residual.alpha, lc.residual.beta, draws)
+    else:
+        p_res = None
     return p_sd, p_res
 
 
@@ -356,13 +364,16 @@ def closed_form(lifecycle: Lifecycle, n: float, t: float) -> dict[str, float]:
             "p_any_live_p05": 1.0,
             "p_any_live_p95": 1.0,
         }
-    prior = lifecycle.prior(s)
-    assert prior is not None
-    a, b = prior.alpha, prior.beta
-    q05, q95 = (float(special.betaincinv(a, b, q)) for q in QUANTILES)
 
     def pany(p: float) -> float:
         return float(-math.expm1(n * math.log1p(-p))) if p < 1 else 1.0
+
+    prior = lifecycle.prior(s)
+    if prior is None:  # after the battery life of a coherent type: P = p_sd * q
+        assert lifecycle.sd_fail is not None and lifecycle.deact_fail is not None
+        return _closed_form_product(lifecycle.sd_fail, lifecycle.deact_fail, n, pany)
+    a, b = prior.alpha, prior.beta
+    q05, q95 = (float(special.betaincinv(a, b, q)) for q in QUANTILES)
 
     return {
         "expected_live": n * prior.mean,
@@ -370,6 +381,45 @@ def closed_form(lifecycle: Lifecycle, n: float, t: float) -> dict[str, float]:
         "expected_live_p95": n * q95,
         "p_any_live": pany(prior.mean),
         "p_any_live_mean": float(-math.expm1(_log_beta_ratio(a, b, n))),
+        "p_any_live_p05": pany(q05),
+        "p_any_live_p95": pany(q95),
+    }
+
+
+_GL_NODES = 400
+
+
+def _closed_form_product(sd: Any, q: Any, n: float, pany: Any) -> dict[str, float]:
+    """The statistics when P = X * Y, X ~ Beta(sd), Y ~ Beta(q) independent, by Gauss-Legendre
+    quadrature in quantile space (u, v on (0, 1), X = F^-1(u), Y = G^-1(v)): E[P] exactly,
+    E[(1 - P)^n] on a 400 x 400 grid, the quantiles of P by root-finding its distribution
+    function P(XY <= x) = E_u[G(x / F^-1(u))]."""
+    from scipy import optimize
+
+    nodes, weights = np.polynomial.legendre.leggauss(_GL_NODES)
+    u = 0.5 * (nodes + 1.0)
+    w = 0.5 * weights
+    x = special.betaincinv(sd.alpha, sd.beta, u)
+    y = special.betaincinv(q.alpha, q.beta, u)
+    m = sd.mean * q.mean
+    prod = x[:, None] * y[None, :]
+    with np.errstate(divide="ignore"):
+        ln = np.where(prod < 1.0, n * np.log1p(-np.minimum(prod, 1.0)), -np.inf)
+    surv = float((w[:, None] * w[None, :] * np.exp(ln)).sum())
+
+    def cdf(v: float) -> float:
+        return float((w * special.betainc(q.alpha, q.beta, np.minimum(v / x, 1.0))).sum())
+
+    def quantile(p: float) -> float:
+        return float(optimize.brentq(lambda v: cdf(v) - p, 0.0, 1.0, xtol=1e-15, rtol=1e-12))
+
+    q05, q95 = (quantile(p) for p in QUANTILES)
+    return {
+        "expected_live": n * m,
+        "expected_live_p05": n * q05,
+        "expected_live_p95": n * q95,
+        "p_any_live": pany(m),
+        "p_any_live_mean": float(min(max(1.0 - surv, 0.0), 1.0)),
         "p_any_live_p05": pany(q05),
         "p_any_live_p95": pany(q95),
     }
@@ -393,19 +443,24 @@ def _assumptions(records: Sequence[RecordInput], draws: int) -> list[str]:
             out.append(f"{lc.code}: persistent: live until cleared")
         elif lc.treaty_limits:
             learned = set(lc.learned)
-            params = {
-                p for p, v in (("sd_fail", lc.sd_fail), ("residual", lc.residual)) if v is not None
-            }
+            params = {"sd_fail"} if lc.sd_fail is not None else set()
+            if lc.coherent:
+                params.add("deact_fail")
+            elif lc.residual is not None:
+                params.add("residual")
             if params - learned:
                 out.append(
-                    f"{lc.code}: failure rates are treaty limits, not field data: the "
-                    "maxima allowed, not measured rates"
+                    f"{lc.code}: failure rates are treaty limits, not field data: a compliant "
+                    "worst case (the most a device that meets CCW Amended Protocol II, "
+                    "Technical Annex 3(a) may leave live), not measured rates; devices that do "
+                    "not comply can be worse"
                 )
         out.extend(lc.notes)
-    if any(lc.persistence is Persistence.BOTH for lc in seen):
+    if any(lc.coherent for lc in seen):
         out.append(
-            "p_sd and p_res are drawn independently: a draw with p_res > p_sd is "
-            "incoherent but kept as is (rare with the catalogue priors)"
+            "after the battery life P(live) = p_sd x q, q = P(self-deactivation fails | "
+            "self-destruction failed): never above p_sd in any draw, so the expected number "
+            "live never rises with time"
         )
     for i, r in enumerate(records):
         name = r.record_id or f"record {i + 1}"

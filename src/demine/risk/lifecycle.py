@@ -11,6 +11,10 @@ Time ``t`` is in days since laying. A device is counted live with probability
 
 ``p_sd`` is the probability that a device failed to self-destruct, ``p_res`` the overall
 probability that it still functions after its battery life (not conditional on the SD failure).
+For a type with both mechanisms ``p_res = p_sd * q``, with ``q`` the probability that
+self-deactivation fails given that self-destruction failed (``deact_fail``): the rates are
+coherent by construction (p_res <= p_sd in every draw), and the likelihood of clearance finds
+factorises exactly (p_sd from intact / all fates, q from live / intact).
 Mechanisms that work are taken to act at their nominal time (step functions): every device is
 counted live until then, which is conservative. See docs/risk-model.md.
 """
@@ -27,7 +31,20 @@ from numpy.typing import ArrayLike, NDArray
 from demine.errors import Fault, ValidationError
 from demine.model.devices import BetaPrior, DeviceType, Persistence
 
-__all__ = ["BEFORE_LAYING", "LIVE", "AFTER_SD", "AFTER_BATTERY", "Lifecycle"]
+__all__ = [
+    "AFTER_BATTERY",
+    "AFTER_SD",
+    "BEFORE_LAYING",
+    "LIVE",
+    "TREATY_BATTERY_DAYS",
+    "TREATY_SD_DAYS",
+    "Lifecycle",
+    "conditional_prior",
+]
+
+# CCW Amended Protocol II, Technical Annex 3(a): the times at which the treaty limits hold
+TREATY_SD_DAYS = 30.0
+TREATY_BATTERY_DAYS = 120.0
 
 # States returned by Lifecycle.state
 BEFORE_LAYING = -1
@@ -66,12 +83,39 @@ def _check_prior(name: str, p: BetaPrior | None, faults: list[Fault]) -> None:
             )
 
 
+_MAX_CONCENTRATION = 1e7
+
+
+def conditional_prior(sd_fail: BetaPrior, residual: BetaPrior) -> BetaPrior:
+    """The Beta prior of q = P(self-deactivation fails | self-destruction failed) such that
+    p_res = p_sd * q (p_sd ~ ``sd_fail``, q independent of it) has the mean and the variance of
+    ``residual`` (moment matching). When ``residual``'s mean is not below ``sd_fail``'s (an
+    incoherent pair), q's mean is taken as 0.999; when its variance is smaller than p_sd's
+    uncertainty alone implies, q is taken as nearly fixed (concentration 10^7)."""
+    mx, my_res = sd_fail.mean, residual.mean
+    ax, bx = sd_fail.alpha, sd_fail.beta
+    ex2 = mx * mx + ax * bx / ((ax + bx) ** 2 * (ax + bx + 1.0))
+    ar, br = residual.alpha, residual.beta
+    v_res = ar * br / ((ar + br) ** 2 * (ar + br + 1.0))
+    mq = min(my_res / mx, 0.999)
+    eq2 = (v_res + my_res * my_res) / ex2
+    vq = eq2 - mq * mq
+    if vq <= 0:
+        c = _MAX_CONCENTRATION
+    else:
+        c = min(max(mq * (1.0 - mq) / vq - 1.0, 2.0), _MAX_CONCENTRATION)
+    return BetaPrior(mq * c, (1.0 - mq) * c)
+
+
 @dataclass(frozen=True)
 class Lifecycle:
     """What the residual-risk model needs of one device type.
 
     ``sd_fail`` and ``residual`` are Beta priors (or learned posteriors) of ``p_sd`` and
-    ``p_res``. ``learned`` names the parameters that are posteriors learned from clearance;
+    ``p_res``. For a type with both mechanisms ``deact_fail`` is the Beta prior of q (p_res =
+    p_sd * q): derived from ``sd_fail`` and ``residual`` by :func:`conditional_prior` when not
+    given, and ``residual`` is then only the catalogue's prior of p_res it came from.
+    ``learned`` names the parameters that are posteriors learned from clearance;
     ``notes`` holds anything the model had to assume about this type (such as a mechanism not
     credited for want of a prior).
     """
@@ -85,10 +129,13 @@ class Lifecycle:
     source: str
     learned: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    deact_fail: BetaPrior | None = None
 
     def __post_init__(self) -> None:
         faults: list[Fault] = []
         p = self.persistence
+        if p is not Persistence.BOTH and self.deact_fail is not None:
+            object.__setattr__(self, "deact_fail", None)
         if p in _HAS_SD:
             if self.sd_days is None or not (math.isfinite(self.sd_days) and self.sd_days > 0):
                 faults.append(
@@ -113,7 +160,7 @@ class Lifecycle:
                         field="battery_days",
                     )
                 )
-            if self.residual is None:
+            if self.residual is None and (p is not Persistence.BOTH or self.deact_fail is None):
                 faults.append(
                     Fault("a self-deactivating type needs a residual prior", field="residual")
                 )
@@ -128,8 +175,12 @@ class Lifecycle:
             )
         _check_prior("sd_fail", self.sd_fail, faults)
         _check_prior("residual", self.residual, faults)
+        _check_prior("deact_fail", self.deact_fail, faults)
         if faults:
             raise ValidationError(f"device type {self.code!r}: incomplete lifecycle", faults)
+        if p is Persistence.BOTH and self.deact_fail is None:
+            assert self.sd_fail is not None and self.residual is not None
+            object.__setattr__(self, "deact_fail", conditional_prior(self.sd_fail, self.residual))
 
     @classmethod
     def from_device_type(
@@ -138,16 +189,17 @@ class Lifecycle:
         *,
         sd_fail: BetaPrior | None = None,
         residual: BetaPrior | None = None,
+        deact_fail: BetaPrior | None = None,
     ) -> Lifecycle:
-        """The lifecycle of a device type; ``sd_fail`` / ``residual`` override its priors
-        (learned posteriors).
+        """The lifecycle of a device type; ``sd_fail`` / ``residual`` / ``deact_fail`` override
+        its priors (learned posteriors).
 
         A mechanism whose nominal time or failure prior is missing is not credited: the device
-        is counted live as if it had no such mechanism (conservative), and a note says so.
+        is counted live as if it had no such mechanism (conservative), and a note says so. A
+        type whose priors are treaty limits has its mechanisms act no sooner than the treaty's
+        times (30 and 120 days), at which alone the limits hold, with a warning when its own
+        times differ.
         """
-        learned = tuple(
-            n for n, v in (("sd_fail", sd_fail), ("residual", residual)) if v is not None
-        )
         sdf = sd_fail if sd_fail is not None else dt.sd_fail
         res = residual if residual is not None else dt.residual
         notes: list[str] = []
@@ -159,24 +211,50 @@ class Lifecycle:
                 f"{dt.code}: self-destruction not credited (no nominal time > 0 or no "
                 "failure-rate prior): counted live as if persistent"
             )
-        if sda and (_positive(dt.battery_days) is None or res is None):
+        if sda and (_positive(dt.battery_days) is None or (res is None and deact_fail is None)):
             sda = False
             notes.append(
                 f"{dt.code}: self-deactivation not credited (no battery life > 0 or no "
                 "residual prior): counted as if it had none"
             )
+        sd_days = float(dt.sd_days) if sd and dt.sd_days is not None else None
+        battery_days = float(dt.battery_days) if sda and dt.battery_days is not None else None
+        if "treaty limits" in dt.prior_source.lower():
+            if sd_days is not None and sd_days != TREATY_SD_DAYS:
+                notes.append(
+                    f"{dt.code}: warning: treaty-limit rates hold at {TREATY_SD_DAYS:g} days "
+                    f"but the type says self-destruct at day {sd_days:g}: counted from day "
+                    f"{max(sd_days, TREATY_SD_DAYS):g}, the later"
+                )
+                sd_days = max(sd_days, TREATY_SD_DAYS)
+            if battery_days is not None and battery_days != TREATY_BATTERY_DAYS:
+                notes.append(
+                    f"{dt.code}: warning: treaty-limit rates hold at {TREATY_BATTERY_DAYS:g} "
+                    f"days but the type says a battery life of {battery_days:g} days: counted "
+                    f"from day {max(battery_days, TREATY_BATTERY_DAYS):g}, the later"
+                )
+                battery_days = max(battery_days, TREATY_BATTERY_DAYS)
+        both = sd and sda
+        given = {"sd_fail": sd_fail, "residual": residual, "deact_fail": deact_fail}
+        learned = tuple(
+            n
+            for n in ("sd_fail", "residual", "deact_fail")
+            if given[n] is not None
+            and (
+                (n == "sd_fail" and sd) or (n == "residual" and sda) or (n == "deact_fail" and both)
+            )
+        )
         return cls(
             code=dt.code,
             persistence=_persistence(sd, sda),
-            sd_days=float(dt.sd_days) if sd and dt.sd_days is not None else None,
-            battery_days=(float(dt.battery_days) if sda and dt.battery_days is not None else None),
+            sd_days=sd_days,
+            battery_days=battery_days,
             sd_fail=sdf if sd else None,
             residual=res if sda else None,
             source=dt.prior_source,
-            learned=tuple(
-                n for n in learned if (n == "sd_fail" and sd) or (n == "residual" and sda)
-            ),
+            learned=learned,
             notes=tuple(notes),
+            deact_fail=deact_fail if both else None,
         )
 
     def for_record(
@@ -242,14 +320,23 @@ class Lifecycle:
 
     @property
     def p_res_mean(self) -> float:
+        if self.persistence is Persistence.BOTH and self.deact_fail is not None:
+            return self.p_sd_mean * self.deact_fail.mean
         return self.residual.mean if self.residual is not None else 1.0
 
+    @property
+    def coherent(self) -> bool:
+        """p_res = p_sd * q (both mechanisms): p_res <= p_sd in every draw."""
+        return self.persistence is Persistence.BOTH and self.deact_fail is not None
+
     def prior(self, state: int) -> BetaPrior | None:
-        """The Beta distribution of P(live) in a state (None: fixed at 0 or 1)."""
+        """The Beta distribution of P(live) in a state (None: fixed at 0 or 1, or after the
+        battery life of a type with both mechanisms, where P(live) = p_sd * q is a product of
+        two Betas)."""
         if state == AFTER_SD:
             return self.sd_fail
         if state == AFTER_BATTERY:
-            return self.residual
+            return None if self.coherent else self.residual
         return None
 
     # --- the model -----------------------------------------------------------------------
@@ -292,7 +379,16 @@ class Lifecycle:
                 f"{self.sd_fail.mean:.4g}"
                 + (" (learned from clearance)" if "sd_fail" in self.learned else "")
             )
-        if self.has_sda and self.residual is not None:
+        if self.coherent and self.deact_fail is not None:
+            q = self.deact_fail
+            parts.append(
+                f"battery life {self.battery_days:g} days, P(still functions after) = p_sd x q, "
+                f"q = P(self-deactivation fails | self-destruction failed) ~ "
+                f"Beta({q.alpha:g}, {q.beta:g}), mean {q.mean:.4g}"
+                + (" (learned from clearance)" if "deact_fail" in self.learned else "")
+                + f"; mean P(still functions after) {self.p_res_mean:.4g}"
+            )
+        elif self.has_sda and self.residual is not None:
             parts.append(
                 f"battery life {self.battery_days:g} days, P(still functions after) ~ "
                 f"Beta({self.residual.alpha:g}, {self.residual.beta:g}), mean "

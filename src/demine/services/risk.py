@@ -7,6 +7,7 @@ The model is in :mod:`demine.risk` and docs/risk-model.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -50,7 +51,10 @@ def lifecycles(store: Store) -> dict[str, Any]:
     post = _posteriors(store)
     return {
         code: Lifecycle.from_device_type(
-            dt, sd_fail=post.get((code, "sd_fail")), residual=post.get((code, "residual"))
+            dt,
+            sd_fail=post.get((code, "sd_fail")),
+            residual=post.get((code, "residual")),
+            deact_fail=post.get((code, "deact_fail")),
         )
         for code, dt in _device_types(store).items()
     }
@@ -336,13 +340,16 @@ class Learned:
     device_type: str
     parameter: str
     prior: BetaPrior
-    posterior: BetaPrior  # the one in force (the prior when floored or reverted)
+    posterior: BetaPrior  # the one in force (floored at a treaty limit, or the prior reverted)
     successes: int
     trials: int
     evidence: list[Any]
-    update: BetaPrior | None = None  # the conjugate update itself, before any floor
-    floored: bool = False  # a treaty-limit type's update went below the limit: prior kept
+    update: BetaPrior | None = None  # the pooled update itself, before any floor
+    floored: bool = False  # a treaty-limit type's update went below the limit: moved up to it
     reverted: bool = False  # its evidence is gone: back to the prior
+    fields: int = 0
+    notes: list[str] = field(default_factory=list)
+    sign_off: str | None = None  # an analyst's recorded sign-off to go below a treaty limit
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -355,6 +362,9 @@ class Learned:
             "reverted": self.reverted,
             "successes": self.successes,
             "trials": self.trials,
+            "fields": self.fields,
+            "notes": self.notes,
+            "sign_off": self.sign_off,
             "evidence": [_evidence_dict(e) for e in self.evidence],
         }
 
@@ -365,6 +375,8 @@ def _evidence_dict(e: Any) -> dict[str, Any]:
         "find_ids": list(e.find_ids),
         "trials": e.trials,
         "successes": e.successes,
+        "weighted_trials": e.n,
+        "weighted_successes": e.k,
         "t_days": e.t_days,
         "note": e.note,
     }
@@ -409,11 +421,29 @@ def _covered(land: Any, geom: Any) -> bool:
     return bool(land.buffer(_COVER_TOLERANCE_DEG).covers(geom))
 
 
+def _accident_emplacement(a: Record, recs: list[Record]) -> Record | None:
+    """The emplacement record an accident's device most likely came from: of the records of
+    its hazard with its device type (or of the hazard's only type when the accident does not
+    say), the nearest. None when that cannot be told."""
+    dt = a.properties.get("device_type")
+    if dt:
+        cands = [e for e in recs if e.properties.get("device_type") == dt]
+    else:
+        cands = recs if len({e.properties.get("device_type") for e in recs}) == 1 else []
+    if not cands or a.geometry is None:
+        return None
+    return min(
+        cands,
+        key=lambda e: e.geometry.distance(a.geometry) if e.geometry is not None else math.inf,
+    )
+
+
 def gather_evidence(store: Store) -> list[Any]:
     """Evidence from cleared land: emplacement records of closed (or handed over) hazards whose
     place is covered by releases of type cleared from completed clearance activities
-    (:func:`cleared_land`), with the finds linked to them. Each record's own self-destruct and
-    fuse-life times are used where later than its type's."""
+    (:func:`cleared_land`), with the finds linked to them and the accidents in those hazards
+    (each a device that functioned). Each record's own self-destruct and fuse-life times are
+    used where later than its type's."""
     from demine.risk import day_number, evidence_from_clearance
 
     land = cleared_land(store)
@@ -424,22 +454,39 @@ def gather_evidence(store: Store) -> list[Any]:
             finds.setdefault(eid, []).append(
                 (f.id, f.properties["state"], day_number(f.properties["found_at"]))
             )
+    by_hazard: dict[str, list[Record]] = {}
+    for e in store.list("emplacements"):
+        hid = e.properties.get("hazard_id")
+        if hid and str(hid) in land and _covered(land[str(hid)], e.geometry):
+            by_hazard.setdefault(str(hid), []).append(e)
+    accidents: dict[str, list[tuple[str, float]]] = {}
+    for a in store.list("accidents"):
+        hid = str(a.properties.get("hazard_id") or "")
+        if hid not in by_hazard or not _covered(land.get(hid), a.geometry):
+            continue
+        near = _accident_emplacement(a, by_hazard[hid])
+        if near is not None:
+            accidents.setdefault(near.id, []).append(
+                (a.id, day_number(a.properties["occurred_at"]))
+            )
     lcs = lifecycles_prior(store)
     out: list[Any] = []
-    for e in store.list("emplacements"):
-        p = e.properties
-        if e.id not in finds or not _covered(land.get(str(p.get("hazard_id"))), e.geometry):
-            continue
-        lc = lcs.get(p["device_type"])
-        if lc is None:
-            continue
-        out += evidence_from_clearance(
-            _record_lifecycle(lc, p),
-            int(p["quantity"]),
-            day_number(p["laid_at"]),
-            finds[e.id],
-            emplacement_id=e.id,
-        )
+    for recs in by_hazard.values():
+        for e in recs:
+            p = e.properties
+            if e.id not in finds and e.id not in accidents:
+                continue
+            lc = lcs.get(p["device_type"])
+            if lc is None:
+                continue
+            out += evidence_from_clearance(
+                _record_lifecycle(lc, p),
+                int(p["quantity"]),
+                day_number(p["laid_at"]),
+                finds.get(e.id, []),
+                accidents=accidents.get(e.id, []),
+                emplacement_id=e.id,
+            )
     return out
 
 
@@ -451,9 +498,9 @@ def lifecycles_prior(store: Store) -> dict[str, Any]:
 
 
 FLOOR_NOTE = (
-    "floored at the treaty limit: the update Beta({a:g}, {b:g}) (mean {m:.4g}) is below the "
-    "prior mean {pm:.4g} of a treaty-limit type; the prior is kept (an analyst sign-off to go "
-    "below is not implemented yet)"
+    "floored at the treaty limit: the update (mean {m:.4g}) is below {what} of a treaty-limit "
+    "type; moved up to mean {pm:.4g} (an analyst's sign-off, 'demine risk learn "
+    "--accept-below-limit TYPE --reason ...', lets it go below)"
 )
 REVERT_NOTE = (
     "reverted to the prior: the evidence is gone (hazard reopened, release or find withdrawn, "
@@ -461,15 +508,36 @@ REVERT_NOTE = (
 )
 
 
-def learn(store: Store) -> list[Learned]:
+def learn(
+    store: Store,
+    *,
+    accept_below_limit: Sequence[str] = (),
+    reason: str | None = None,
+    withdraw_sign_off: Sequence[str] = (),
+    actor: str = ACTOR,
+) -> list[Learned]:
     """Update the failure-rate beliefs from all the evidence, from scratch, and store each
     posterior with the evidence it came from (a new revision when it changed; the history
     keeps the earlier). A stored posterior whose evidence is gone is reverted to the prior (a
-    new revision with no trials, which estimates do not use)."""
+    new revision with no trials, which estimates do not use).
+
+    A treaty-limit type's learned mean never goes below the limit unless its code is in
+    ``accept_below_limit`` (an analyst's sign-off, with ``reason``, recorded with the update
+    and kept for later runs until withdrawn with ``withdraw_sign_off``)."""
     from demine.ids import uuid7
-    from demine.risk import COUNTING_ASSUMPTIONS, beta_update, treaty_floor
+    from demine.risk import COUNTING_ASSUMPTIONS, pool
+    from demine.risk.learn import floor_mean
 
     types = _device_types(store)
+    faults = [
+        Fault(f"unknown device type {c!r}", field="--accept-below-limit")
+        for c in accept_below_limit
+        if c not in types
+    ]
+    if accept_below_limit and not (reason and reason.strip()):
+        faults.append(Fault("a sign-off needs a reason", field="--reason"))
+    if faults:
+        raise ValidationError("invalid sign-off", faults)
     prior_lcs = lifecycles_prior(store)
     evidence = gather_evidence(store)
     groups: dict[tuple[str, str], list[Any]] = {}
@@ -479,39 +547,76 @@ def learn(store: Store) -> list[Learned]:
     learned: list[Learned] = []
     records: list[Record] = []
     at = now_utc()
+    signed: dict[str, str] = {}
+    for r in existing.values():
+        so = r.properties.get("sign_off")
+        if so and r.properties["device_type"] not in withdraw_sign_off:
+            signed[r.properties["device_type"]] = so
+    for code in accept_below_limit:
+        signed[code] = f"{actor} at {at}: {reason.strip() if reason else ''}"
 
     def prior_of(code: str, param: str) -> BetaPrior | None:
-        dt = types.get(code)
-        if dt is None:
+        lc = prior_lcs.get(code)
+        if lc is None:
             return None
-        return dt.sd_fail if param == "sd_fail" else dt.residual
+        prior: BetaPrior | None = getattr(lc, param)
+        return prior
 
     def put(props: dict[str, Any]) -> None:
         old = existing.get(props["key"])
-        if (
-            old is not None
-            and {k_: v for k_, v in old.properties.items() if k_ != "learned_at"} == props
-        ):
+        if old is not None and {
+            k_: v for k_, v in old.properties.items() if k_ != "learned_at" and v is not None
+        } == {k_: v for k_, v in props.items() if v is not None}:
             return  # nothing new: no new revision
         props["learned_at"] = at
         records.append(Record(kind="risk_updates", id=uuid7(), properties=props))
 
-    for (code, param), evs in sorted(groups.items()):
-        prior = prior_of(code, param)
-        if prior is None:
-            continue
-        update = beta_update(prior, evs)
-        lc = prior_lcs.get(code)
-        post, floored = treaty_floor(prior, update, bool(lc is not None and lc.treaty_limits))
-        k = sum(e.successes for e in evs)
-        n = sum(e.trials for e in evs)
-        learned.append(Learned(code, param, prior, post, k, n, evs, update, floored))
-        notes = list(COUNTING_ASSUMPTIONS)
-        if floored:
-            notes.insert(
-                0,
-                FLOOR_NOTE.format(a=update.alpha, b=update.beta, m=update.mean, pm=prior.mean),
+    pooled = {
+        key: pool(prior, evs)
+        for key, evs in groups.items()
+        if (prior := prior_of(*key)) is not None
+    }
+    for (code, param), pl in sorted(pooled.items()):
+        evs = groups[(code, param)]
+        lc = prior_lcs[code]
+        prior = pl.prior
+        post, floored, what = pl.posterior, False, ""
+        sign_off = signed.get(code) if lc.treaty_limits else None
+        if lc.treaty_limits and sign_off is None:
+            if param == "deact_fail":
+                sd = pooled.get((code, "sd_fail"))
+                sd_post = sd.posterior if sd is not None else lc.sd_fail
+                sd_mean = max(sd_post.mean, lc.p_sd_mean) if sd_post is not None else lc.p_sd_mean
+                limit_res = types[code].residual
+                need = min(
+                    (limit_res.mean if limit_res is not None else lc.p_res_mean) / sd_mean,
+                    0.999,
+                )
+                what = "the residual limit (p_sd x q)"
+            else:
+                need = prior.mean
+                what = f"the prior mean {prior.mean:.4g}"
+            if post.mean < need:
+                post, floored = floor_mean(post, need), True
+        learned.append(
+            Learned(
+                code,
+                param,
+                prior,
+                post,
+                pl.successes,
+                pl.trials,
+                evs,
+                pl.posterior,
+                floored,
+                fields=pl.fields,
+                notes=list(pl.notes),
+                sign_off=sign_off,
             )
+        )
+        notes = list(pl.notes) + list(COUNTING_ASSUMPTIONS)
+        if floored:
+            notes.insert(0, FLOOR_NOTE.format(m=pl.posterior.mean, what=what, pm=post.mean))
         put(
             {
                 "key": f"{code}:{param}",
@@ -519,17 +624,18 @@ def learn(store: Store) -> list[Learned]:
                 "parameter": param,
                 "prior_alpha": prior.alpha,
                 "prior_beta": prior.beta,
-                "successes": k,
-                "trials": n,
+                "successes": pl.successes,
+                "trials": pl.trials,
                 "posterior_alpha": post.alpha,
                 "posterior_beta": post.beta,
                 "evidence": orjson.dumps([_evidence_dict(e) for e in evs]).decode(),
                 "assumptions": "\n".join(notes),
+                "sign_off": sign_off,
             }
         )
     for key, old in sorted(existing.items()):
         code, param = old.properties["device_type"], old.properties["parameter"]
-        if (code, param) in groups and prior_of(code, param) is not None:
+        if (code, param) in pooled:
             continue
         if (old.properties.get("trials") or 0) == 0:
             continue  # already reverted
@@ -550,13 +656,14 @@ def learn(store: Store) -> list[Learned]:
                 "posterior_beta": prior.beta,
                 "evidence": "[]",
                 "assumptions": "\n".join([REVERT_NOTE, *COUNTING_ASSUMPTIONS]),
+                "sign_off": None,
             }
         )
     if records:
         store.upsert(
             "risk_updates",
             records,
-            actor=ACTOR,
+            actor=actor,
             reason="learned from clearance finds",
             origin=ORIGIN,
         )
