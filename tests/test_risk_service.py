@@ -517,6 +517,57 @@ def test_treaty_limit_floor_through_the_service(store: Any) -> None:
     assert lc.learned == ()  # floored: nothing learned is used, the treaty-limit note stays
     r = run(app, ["--db", db, "risk", "learn"])
     assert r.exit_code == 0 and "floored" in r.output
+    # an analyst's sign-off lets the rate go below the limit, recorded with the update
+    r = run(app, ["--db", db, "risk", "learn", "--accept-below-limit", "apii-limit"])
+    assert r.exit_code == 1 and "--reason" in r.output  # a sign-off needs a reason
+    r = run(app, ["--db", db, "risk", "learn", "--accept-below-limit", "nosuch", "--reason", "x"])
+    assert r.exit_code == 1 and "nosuch" in r.output
+    why = "three lots tested by the manufacturer's independent lab"
+    out = _json(
+        [
+            "--db",
+            db,
+            "risk",
+            "learn",
+            "--accept-below-limit",
+            "apii-limit",
+            "--reason",
+            why,
+            "--json",
+        ]
+    )
+    (x,) = out["learned"]
+    assert x["floored"] is False and why in x["sign_off"]
+    assert x["posterior"]["mean"] < 0.1
+    lc = _in_force(db)["lc"]
+    assert lc.learned == ("sd_fail",) and lc.p_sd_mean < 0.1
+    rows = _json(["--db", db, "list", "risk_updates", "--json"])["records"]
+    assert why in rows[0]["properties"]["sign_off"]
+    # kept by later runs until withdrawn (and no new revision: nothing changed)
+    again = _learned(db)[("apii-limit", "sd_fail")]
+    assert why in again["sign_off"] and again["floored"] is False
+    assert len(_json(["--db", db, "history", rows[0]["id"], "--json"])["revisions"]) == 2
+    assert _in_force(db)["lc"].p_sd_mean < 0.1
+    out = _json(["--db", db, "risk", "learn", "--withdraw-sign-off", "apii-limit", "--json"])
+    assert out["learned"][0]["floored"] is True and out["learned"][0]["sign_off"] is None
+    assert _in_force(db)["lc"].p_sd_mean == pytest.approx(0.1)
+    # only analysts and admins learn or sign off
+    r = run(
+        app,
+        [
+            "--role",
+            "field",
+            "--db",
+            db,
+            "risk",
+            "learn",
+            "--accept-below-limit",
+            "apii-limit",
+            "--reason",
+            why,
+        ],
+    )
+    assert r.exit_code == 5
 
 
 def test_hazard_estimates_and_unknown(cleared: dict[str, Any]) -> None:

@@ -211,18 +211,50 @@ def hazard_cmd(
 
 
 @risk_app.command("learn")
-def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
-    """Update the failure-rate beliefs per device type from finds in cleared areas that have
-    emplacement records (conjugate Beta update), and store them with their evidence."""
+def learn_cmd(
+    accept_below_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-below-limit",
+            metavar="TYPE",
+            help="Sign off, as an analyst, that this treaty-limit device type may get a learned "
+            "rate below the treaty limit (recorded with the update, with --reason; repeatable).",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the sign-off (required with it).")
+    ] = None,
+    withdraw_sign_off: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--withdraw-sign-off",
+            metavar="TYPE",
+            help="Withdraw an earlier sign-off: the type's rates are floored at the treaty "
+            "limits again (repeatable).",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Update the failure-rate beliefs per device type from finds and accidents in cleared
+    areas that have emplacement records, and store them with their evidence
+    (docs/risk-model.md#learning-from-clearance)."""
     from demine.model.kinds import KINDS
     from demine.services.access import require_write
+    from demine.services.register import current_actor
     from demine.services.risk import learn, require_full_risk
 
     with handled(as_json):
         require_full_risk(state.role, "learn failure rates")
         require_write(KINDS["risk_updates"], state.role)
         store = _store(db)
-        learned = learn(store)
+        learned = learn(
+            store,
+            accept_below_limit=accept_below_limit or (),
+            reason=reason,
+            withdraw_sign_off=withdraw_sign_off or (),
+            actor=f"demine risk ({current_actor()})",
+        )
         if as_json:
             _out({"learned": [x.to_dict() for x in learned]})
             return
@@ -249,6 +281,8 @@ def learn_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:
                 post += " (reverted to the prior: evidence gone)"
             elif x.floored and x.update is not None:
                 post += f" (floored at the treaty limit; the update gave {x.update.mean:.4g})"
+            elif x.sign_off:
+                post += f" (below-limit sign-off: {x.sign_off})"
             t.add_row(
                 x.device_type,
                 x.parameter,
