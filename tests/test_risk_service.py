@@ -738,3 +738,72 @@ def test_record_times_and_zero_times_through_the_store(store: Any) -> None:
     # day 40: past the type's 30 days, but the record says 60: all 100 still counted live
     assert out["estimates"][0]["expected_live"] == pytest.approx(100.0)
     assert any("record gives later times" in a for a in out["assumptions"])
+
+
+def _hazard_with(store: Any, name: str, **emplacement: Any) -> tuple[Record, Record]:
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": name},
+        shapely.MultiPolygon([shapely.box(37.3, 48.0, 37.31, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", **emplacement},
+        shapely.Point(37.305, 48.005),
+    )
+    store.upsert("emplacements", [e], actor="t")
+    return h, e
+
+
+WIDE = {"COLUMNS": "400"}
+
+
+def test_predictive_count_on_the_analyst_faces(store: Any) -> None:
+    """``risk hazard`` (JSON and table), ``risk estimate`` (JSON and text) and the map's
+    analyst JSON carry live_count_p05/p95, labelled apart from the interval of the expected
+    number."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+    from demine.services.access import new_token
+
+    h, _ = _hazard_with(store, "count", quantity=1000, laid_at=_ago(200))
+    store.add_user("u_analyst", "analyst")
+    token, th = new_token()
+    store.add_token("u_analyst", th)
+    db = store.location
+    store.close()
+    out = _json(["--db", db, "risk", "hazard", h.id, "--json"])["hazards"][0]
+    row = out["estimates"][0]
+    # past the battery life, about 1 device expected: counts 0 to 4 (the model tests check
+    # the values against the beta-binomial); the count reaches past the interval of the mean
+    lo, hi = row["live_count_p05"], row["live_count_p95"]
+    assert lo == 0.0 and hi == int(hi) and 3.0 <= hi <= 6.0
+    assert row["expected_live_p95"] < hi
+    assert any("live devices, predictive 5–95 %" in a for a in out["assumptions"])
+    table = run(app, ["--db", db, "risk", "hazard", h.id], env=WIDE)
+    assert table.exit_code == 0, table.output
+    assert "live devices, predictive 5–95 % (the count itself, with chance)" in table.output
+    assert "expected live 5–95 % (uncertainty of the rates only)" in table.output
+    assert f"{lo:.0f}–{hi:.0f}" in table.output
+    args = ["--db", db, "risk", "estimate", "--device-type", "apii-limit"]
+    args += ["--quantity", "1000", "--days", "200"]
+    est = _json([*args, "--json"])
+    elo, ehi = est["live_count_p05"], est["live_count_p95"]
+    assert elo == 0.0 and 3.0 <= ehi <= 6.0
+    text = run(app, args, env=WIDE)
+    assert text.exit_code == 0, text.output
+    want = f"live devices, predictive 5–95 %: {elo:.0f}–{ehi:.0f} (the count itself, with chance)"
+    assert want in text.output
+    assert "expected live 5–95 % (uncertainty of the rates only): " in text.output
+    with TestClient(create_app(db)) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        pop = c.get(f"/api/v1/map/hazards/{h.id}", headers=auth).json()["risk"]["estimate"]
+        assert (pop["live_count_p05"], pop["live_count_p95"]) == (lo, hi)
+        risk = c.get("/api/v1/map/risk", headers=auth).json()["hazards"][h.id]
+        assert (risk["live_count_p05"], risk["live_count_p95"]) == (lo, hi)
+        anon = c.get(f"/api/v1/map/hazards/{h.id}").json()["risk"]["estimate"]
+        assert not any(k.startswith("live_count") for k in anon)
