@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -482,3 +483,141 @@ def test_zero_quantity_gives_zero_not_negative_zero() -> None:
         many = estimate_many([lc], [0], [0.0], [np.nan], [np.nan], [0.0], [10.0, 400.0])
         for k in STATISTICS:
             assert all(math.copysign(1.0, float(v)) == 1.0 for v in many[k].ravel()), k
+
+
+# --- the predictive count of live devices -----------------------------------------------------
+
+RES_ONLY = Lifecycle(
+    "res-only", Persistence.SELF_DEACTIVATE, None, 120.0, None, BetaPrior(1.0, 999.0), ""
+)
+
+
+def _count_ok(k_hat: float, cdf: Any, q: float, draws: int) -> None:
+    """``k_hat`` is the 'inverted_cdf' quantile of ``draws`` draws of a count whose exact cdf is
+    ``cdf``: the empirical cdf at k_hat reaches q, the one at k_hat - 1 does not. Within
+    Monte Carlo error: 4 standard errors of an empirical cdf."""
+    assert k_hat == math.floor(k_hat) >= 0
+    tol = 4 * math.sqrt(q * (1 - q) / draws)
+    assert cdf(k_hat) >= q - tol, (k_hat, cdf(k_hat), q)
+    assert k_hat == 0 or cdf(k_hat - 1) <= q + tol, (k_hat, cdf(k_hat - 1), q)
+
+
+@pytest.mark.parametrize(
+    ("lc", "n", "t"),
+    [(SD_ONLY, 200, 45.0), (SD_ONLY, 7, 400.0), (RES_ONLY, 1000, 120.0), (RES_ONLY, 5000, 300.0)],
+)
+def test_live_count_quantiles_agree_with_the_beta_binomial(lc: Lifecycle, n: int, t: float) -> None:
+    """One record of a fixed quantity: K ~ BetaBinomial(n, a, b) exactly."""
+    draws = 20_000
+    e = estimate([RecordInput(lc, Quantity(float(n)), 0.0)], [t], draws=draws, seed=11)
+    prior = lc.prior(int(lc.state(t)))
+    assert prior is not None
+    exact = stats.betabinom(n, prior.alpha, prior.beta)
+    for q, k_hat in zip((0.05, 0.95), (e.live_count_p05[0], e.live_count_p95[0]), strict=True):
+        _count_ok(float(k_hat), exact.cdf, q, draws)
+
+
+def test_live_count_of_the_treaty_example_reaches_4_where_the_interval_stops_at_3() -> None:
+    """1,000 devices, residual Beta(1, 999), day 120: P(K >= 4) is about 0.06 although the
+    epistemic interval of the expected number ends at 3.0."""
+    exact = stats.betabinom(1000, 1.0, 999.0)
+    assert exact.sf(3) == pytest.approx(0.06, abs=0.005)
+    e = estimate([RecordInput(RES_ONLY, Quantity(1000.0), 0.0)], [120.0], draws=20_000, seed=3)
+    assert e.expected_live_p95[0] == pytest.approx(3.0, abs=0.05)
+    assert e.live_count_p05[0] == 0.0
+    assert e.live_count_p95[0] == 4.0  # P(K <= 3) = 0.938 < 0.95 <= P(K <= 4) = 0.969
+    # and the same for the type in the catalogue (both mechanisms) at day 120
+    a = estimate([RecordInput(APII, Quantity(1000.0), 0.0)], [120.0], draws=20_000, seed=3)
+    prior = APII.prior(int(APII.state(120.0)))
+    assert prior is not None
+    _count_ok(
+        float(a.live_count_p95[0]), stats.betabinom(1000, prior.alpha, prior.beta).cdf, 0.95, 20_000
+    )
+
+
+def test_live_count_sums_records_sharing_or_not_the_rates() -> None:
+    """Two records of one type in one state share P in every draw: K ~ BetaBinomial(n1 + n2);
+    records of two types are independent: the convolution of their beta-binomials."""
+    draws = 20_000
+    same = estimate(
+        [RecordInput(SD_ONLY, Quantity(100.0), 0.0), RecordInput(SD_ONLY, Quantity(150.0), 20.0)],
+        [100.0],
+        draws=draws,
+        seed=5,
+    )
+    ex = stats.betabinom(250, 10.0, 90.0)
+    _count_ok(float(same.live_count_p05[0]), ex.cdf, 0.05, draws)
+    _count_ok(float(same.live_count_p95[0]), ex.cdf, 0.95, draws)
+    two = estimate(
+        [RecordInput(SD_ONLY, Quantity(300.0), 0.0), RecordInput(RES_ONLY, Quantity(2000.0), 0.0)],
+        [200.0],
+        draws=draws,
+        seed=5,
+    )
+    pmf = np.convolve(
+        stats.betabinom(300, 10.0, 90.0).pmf(np.arange(301)),
+        stats.betabinom(2000, 1.0, 999.0).pmf(np.arange(2001)),
+    )
+    cdf = np.cumsum(pmf)
+
+    def conv_cdf(k: float) -> float:
+        return float(cdf[int(k)])
+
+    _count_ok(float(two.live_count_p05[0]), conv_cdf, 0.05, draws)
+    _count_ok(float(two.live_count_p95[0]), conv_cdf, 0.95, draws)
+
+
+def test_live_count_states_rounding_and_streams() -> None:
+    # before laying nothing, live every device (whole numbers: halves up)
+    for n, whole in ((250.0, 250.0), (2.5, 3.0), (2.4, 2.0)):
+        e = estimate([RecordInput(PERSISTENT, Quantity(n), 0.0)], [-1.0, 5.0])
+        assert e.live_count_p05.tolist() == [0.0, whole]
+        assert e.live_count_p95.tolist() == [0.0, whole]
+    # a PERT quantity while live: the count is the (rounded) quantity's own quantiles
+    q = Quantity(100.0, 50.0, 200.0)
+    e = estimate([RecordInput(APII, q, 0.0)], [1.0], draws=20_000, seed=2)
+    al, be = q.pert()
+    for k_hat, p in ((e.live_count_p05[0], 0.05), (e.live_count_p95[0], 0.95)):
+
+        def rounded_cdf(k: float) -> float:
+            return float(stats.beta.cdf((k + 0.5 - 50.0) / 150.0, al, be))
+
+        _count_ok(float(k_hat), rounded_cdf, p, 20_000)
+    # reproducible, and a date gives the same count alone or in a series
+    recs = [
+        RecordInput(APII, Quantity(1000.0, 800.0, 1500.0), 0.0),
+        RecordInput(SD_ONLY, Quantity(40.0), 10.0),
+    ]
+    days = np.array([-5.0, 5.0, 40.0, 90.0, 130.0, 400.0])
+    a = estimate(recs, days, draws=2000, seed=8)
+    b = estimate(recs, days, draws=2000, seed=8)
+    np.testing.assert_array_equal(a.live_count_p05, b.live_count_p05)
+    np.testing.assert_array_equal(a.live_count_p95, b.live_count_p95)
+    for i, d in enumerate(days):
+        alone = estimate(recs, [d], draws=2000, seed=8)
+        assert alone.live_count_p95[0] == a.live_count_p95[i]
+        assert alone.live_count_p05[0] == a.live_count_p05[i]
+        for k in STATISTICS:
+            assert getattr(alone, k)[0] == pytest.approx(getattr(a, k)[i], rel=1e-12), k
+    assert np.all(a.live_count_p05 <= a.live_count_p95)
+    # the count has its own stream: the other statistics are those of estimate_many
+    many = estimate_many(
+        [SD_ONLY], [0], [40.0], [np.nan], [np.nan], [10.0], days, draws=2000, seed=8
+    )
+    solo = estimate([recs[1]], days, draws=2000, seed=8)
+    for k in STATISTICS:
+        np.testing.assert_allclose(many[k][0], getattr(solo, k), rtol=1e-12, atol=1e-300)
+
+
+def test_live_count_is_reported_apart_from_the_statistics() -> None:
+    from demine.risk import COUNT_STATISTICS
+
+    assert not set(COUNT_STATISTICS) & set(STATISTICS)
+    e = estimate([RecordInput(APII, Quantity(1000.0), 0.0)], [10.0, 120.0], draws=500)
+    rows = e.to_dicts()
+    assert [(r["live_count_p05"], r["live_count_p95"]) for r in rows][0] == (1000.0, 1000.0)
+    assert rows[1]["live_count_p95"] >= rows[1]["live_count_p05"] >= 0
+    text = " | ".join(e.assumptions)
+    assert "live devices, predictive 5–95 %" in text and "uncertainty of the rates only" in text
+    many = estimate_many([APII], [0], [1000.0], [np.nan], [np.nan], [0.0], [10.0], draws=100)
+    assert set(many) == set(STATISTICS)

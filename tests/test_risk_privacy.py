@@ -629,3 +629,31 @@ def test_coarse_scale_and_bands() -> None:
     assert p_band(0.5)["low"] == 0.5 and p_band(0.4999)["high"] == 0.5
     for lo, hi, _ in P_BANDS:  # every band spans a factor of 3 or more in quantity
         assert lo == 0 or hi == 1 or math.log1p(-hi) / math.log1p(-lo) >= 3
+
+
+def _keys(o: Any) -> set[str]:
+    if isinstance(o, dict):
+        return set(o) | {k for v in o.values() for k in _keys(v)}
+    if isinstance(o, list):
+        return {k for v in o for k in _keys(v)}
+    return set()
+
+
+@pytest.mark.parametrize("role", BELOW)
+def test_no_predictive_count_reaches_roles_below_analyst(env: Env, role: str) -> None:
+    """The predictive count of live devices (live_count_p05/p95) would give quantities back:
+    no face of a role below analyst carries it, as a field or in a text; an analyst gets it."""
+    got = answers(env, role)
+    assert not {k for k in _keys(got) if "live_count" in k}
+    assert "predictive" not in _text(got)
+    table = run(cli, ["--db", env.location, "--role", role, "risk", "hazard", "--all"])
+    assert table.exit_code == 0 and "predictive" not in table.output
+    ana = answers(env, "analyst")
+    some = next(hid for hid in env.records if ana[hid]["map/hazard"]["risk"]["estimate"])
+    for face in (
+        ana[some]["map/hazard"]["risk"]["estimate"],
+        ana[some]["map/risk"],
+        ana[some]["cli/risk-today"]["estimates"][0],
+    ):
+        assert {"live_count_p05", "live_count_p95"} <= set(face)
+    assert "predictive" in _text(ana)

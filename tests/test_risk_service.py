@@ -806,3 +806,247 @@ def test_record_times_and_zero_times_through_the_store(store: Any) -> None:
     # day 40: past the type's 30 days, but the record says 60: all 100 still counted live
     assert out["estimates"][0]["expected_live"] == pytest.approx(100.0)
     assert any("record gives later times" in a for a in out["assumptions"])
+
+
+def _hazard_with(store: Any, name: str, **emplacement: Any) -> tuple[Record, Record]:
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": name},
+        shapely.MultiPolygon([shapely.box(37.3, 48.0, 37.31, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {"hazard_id": h.id, "device_type": "apii-limit", **emplacement},
+        shapely.Point(37.305, 48.005),
+    )
+    store.upsert("emplacements", [e], actor="t")
+    return h, e
+
+
+WIDE = {"COLUMNS": "400"}
+
+
+def test_predictive_count_on_the_analyst_faces(store: Any) -> None:
+    """``risk hazard`` (JSON and table), ``risk estimate`` (JSON and text) and the map's
+    analyst JSON carry live_count_p05/p95, labelled apart from the interval of the expected
+    number."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+    from demine.services.access import new_token
+
+    h, _ = _hazard_with(store, "count", quantity=1000, laid_at=_ago(200))
+    store.add_user("u_analyst", "analyst")
+    token, th = new_token()
+    store.add_token("u_analyst", th)
+    db = store.location
+    store.close()
+    out = _json(["--db", db, "risk", "hazard", h.id, "--json"])["hazards"][0]
+    row = out["estimates"][0]
+    # past the battery life, about 1 device expected: counts 0 to 4 (the model tests check
+    # the values against the beta-binomial); the count reaches past the interval of the mean
+    lo, hi = row["live_count_p05"], row["live_count_p95"]
+    assert lo == 0.0 and hi == int(hi) and 3.0 <= hi <= 6.0
+    assert row["expected_live_p95"] < hi
+    assert any("live devices, predictive 5–95 %" in a for a in out["assumptions"])
+    table = run(app, ["--db", db, "risk", "hazard", h.id], env=WIDE)
+    assert table.exit_code == 0, table.output
+    assert "live devices, predictive 5–95 % (the count itself, with chance)" in table.output
+    assert "expected live 5–95 % (uncertainty of the rates only)" in table.output
+    assert f"{lo:.0f}–{hi:.0f}" in table.output
+    args = ["--db", db, "risk", "estimate", "--device-type", "apii-limit"]
+    args += ["--quantity", "1000", "--days", "200"]
+    est = _json([*args, "--json"])
+    elo, ehi = est["live_count_p05"], est["live_count_p95"]
+    assert elo == 0.0 and 3.0 <= ehi <= 6.0
+    text = run(app, args, env=WIDE)
+    assert text.exit_code == 0, text.output
+    want = f"live devices, predictive 5–95 %: {elo:.0f}–{ehi:.0f} (the count itself, with chance)"
+    assert want in text.output
+    assert "expected live 5–95 % (uncertainty of the rates only): " in text.output
+    with TestClient(create_app(db)) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        pop = c.get(f"/api/v1/map/hazards/{h.id}", headers=auth).json()["risk"]["estimate"]
+        assert (pop["live_count_p05"], pop["live_count_p95"]) == (lo, hi)
+        risk = c.get("/api/v1/map/risk", headers=auth).json()["hazards"][h.id]
+        assert (risk["live_count_p05"], risk["live_count_p95"]) == (lo, hi)
+        anon = c.get(f"/api/v1/map/hazards/{h.id}").json()["risk"]["estimate"]
+        assert not any(k.startswith("live_count") for k in anon)
+
+
+# --- a laying period --------------------------------------------------------------------------
+
+
+def _emp_feature(hid: str, fid: str, **props: Any) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": {"type": "Point", "coordinates": [37.305, 48.005]},
+        "properties": {"hazard_id": hid, "device_type": "apii-limit", "quantity": 1000, **props},
+    }
+
+
+def test_laying_period_through_import_update_ogc_export_and_estimate(
+    store: Any, tmp_path: Path
+) -> None:
+    """laid_earliest travels through import, ``demine update``, the OGC API write path and
+    every export format; one after laid_at is refused naming the field, nothing stored; the
+    estimate counts from laid_at (the latest) and says so."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+    from demine.errors import ValidationError as VE
+    from demine.services.access import new_token
+    from demine.services.register import ImportOptions, export_file, import_file
+    from demine.services.setup import init_store
+    from demine.store.gpkg import GeoPackageStore
+
+    h, _ = _hazard_with(store, "period", quantity=5, laid_at=_ago(400))
+    early, late = _ago(300), _ago(200)
+    src = tmp_path / "e.geojson"
+    src.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    _emp_feature(h.id, "p1", laid_earliest=early, laid_at=late),
+                    _emp_feature(h.id, "p2", laid_at=late),
+                ],
+            }
+        )
+    )
+    assert import_file(store, src, ImportOptions(kind="emplacements")).created == 2
+    by_src = {e.source_id: e for e in store.list("emplacements")}
+    assert by_src["p1"].properties["laid_earliest"] == early
+    assert by_src["p2"].properties.get("laid_earliest") is None
+    # after laid_at: refused, naming the field; the import stores nothing
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    _emp_feature(h.id, "p3", laid_at=early),
+                    _emp_feature(h.id, "p4", laid_earliest=late, laid_at=early),
+                ],
+            }
+        )
+    )
+    before = store.count("emplacements")
+    with pytest.raises(VE) as ei:
+        import_file(store, bad, ImportOptions(kind="emplacements"))
+    (f,) = ei.value.faults
+    assert f.field == "laid_earliest" and f.index == 1 and "after laid_at" in f.reason
+    assert store.count("emplacements") == before
+    store.add_user("u_analyst", "analyst")
+    token, th = new_token()
+    store.add_token("u_analyst", th)
+    db = store.location
+    store.close()
+
+    # demine update: a later laid_earliest is refused, an earlier one kept, FIELD= clears it
+    p1 = by_src["p1"].id
+    r = run(app, ["--db", db, "update", p1, f"laid_earliest={_ago(100)}", "--json"])
+    assert r.exit_code == 1 and "laid_earliest" in r.output and "after laid_at" in r.output
+    r = run(app, ["--db", db, "update", p1, f"laid_earliest={_ago(350)}", "--json"])
+    assert r.exit_code == 0, r.output
+    assert run(app, ["--db", db, "update", p1, f"laid_earliest={early}"]).exit_code == 0
+
+    # the OGC API write path
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(db)) as c:
+        url = "/ogc/collections/emplacements/items"
+        feat = _emp_feature(h.id, "x", laid_earliest=_ago(260), laid_at=_ago(250))
+        feat.pop("id")
+        made = c.post(url, json=feat, headers=auth)
+        assert made.status_code == 201, made.text
+        assert made.json()["properties"]["laid_earliest"] == feat["properties"]["laid_earliest"]
+        loc = made.headers["Location"].replace("http://testserver", "")
+        wrong = c.patch(loc, json={"properties": {"laid_earliest": _ago(10)}}, headers=auth)
+        assert wrong.status_code == 422
+        assert [e["field"] for e in wrong.json()["errors"]] == ["laid_earliest"]
+        ok = c.patch(loc, json={"properties": {"laid_earliest": None}}, headers=auth)
+        assert ok.status_code == 200 and "laid_earliest" not in ok.json()["properties"]
+        assert c.delete(loc, headers=auth).status_code == 204
+        # the analyst's hazard view: the period in the assumptions, counted from laid_at
+        risk = c.get(f"/api/v1/map/hazards/{h.id}", headers=auth).json()["risk"]
+        text = " | ".join(risk["assumptions"])
+        want = f"laid between {early[:10]} and {late[:10]}; counted from {late[:10]}, the latest"
+        assert want in text
+        pub = c.get(f"/api/v1/map/hazards/{h.id}").json()["risk"]
+        assert "laid between" not in json.dumps(pub)
+
+    # counted from laid_at: the same figures as the record without a period
+    out = _json(["--db", db, "risk", "hazard", h.id, "--json"])["hazards"][0]
+    assert want in " | ".join(out["assumptions"])
+
+    # every export format carries it, and gives it back on import
+    for suffix in ("geojson", "gpkg", "csv"):
+        from demine.store.base import open_store
+
+        st = open_store(db)
+        out_file = tmp_path / f"out.{suffix}"
+        assert export_file(st, "emplacements", out_file) == 3
+        st.close()
+        fresh = GeoPackageStore(tmp_path / f"fresh-{suffix}.gpkg")
+        init_store(fresh)
+        import_file(fresh, out_file, ImportOptions(kind="emplacements"))
+        got = {r.id: r.properties.get("laid_earliest") for r in fresh.list("emplacements")}
+        assert got[p1] == early, suffix
+        assert got[by_src["p2"].id] is None, suffix
+        fresh.close()
+
+
+def test_a_laying_period_counts_from_its_latest_date() -> None:
+    """The state is evaluated at laid_at: the same figures with or without laid_earliest, and
+    the figures of laying at the latest date, not the earliest."""
+    from demine.model.devices import device_type
+    from demine.risk import Lifecycle, Quantity, RecordInput, day_number, estimate
+
+    lc = Lifecycle.from_device_type(device_type("apii-limit"))
+    a, b = day_number("2025-01-01"), day_number("2025-03-01")
+    at = [day_number("2025-03-20"), day_number("2025-05-01"), day_number("2025-08-01")]
+    period = estimate([RecordInput(lc, Quantity(100.0), b, "r", a)], at, draws=300)
+    latest = estimate([RecordInput(lc, Quantity(100.0), b, "r")], at, draws=300)
+    earliest = estimate([RecordInput(lc, Quantity(100.0), a, "r")], at, draws=300)
+    for k in ("expected_live", "p_any_live", "expected_live_p95", "live_count_p95"):
+        assert getattr(period, k).tolist() == getattr(latest, k).tolist(), k
+    # 2025-03-20 is 19 days after the latest date (all live), 78 after the earliest (not)
+    assert period.expected_live[0] == 100.0 > earliest.expected_live[0]
+    line = next(x for x in period.assumptions if x.startswith("r: "))
+    assert line.endswith(
+        "laid between 2025-01-01 and 2025-03-01; counted from 2025-03-01, the latest"
+    )
+    assert next(x for x in latest.assumptions if x.startswith("r: ")).endswith("laid 2025-03-01")
+
+
+def test_laying_period_column_migrates_on_both_backends(store: Any) -> None:
+    """A store of the schema before laid_earliest opens and gains the column."""
+    from demine.store.base import open_store
+
+    h, e = _hazard_with(store, "old", quantity=10, laid_at=_ago(50))
+    if store.location.startswith("postgresql"):
+        store.conn.execute("ALTER TABLE emplacements DROP COLUMN laid_earliest")
+        store.conn.execute("UPDATE demine_schema SET version = 3")
+    else:
+        store.conn.execute("ALTER TABLE emplacements DROP COLUMN laid_earliest")
+        store.conn.execute(
+            "DELETE FROM gpkg_data_columns WHERE table_name = 'emplacements' "
+            "AND column_name = 'laid_earliest'"
+        )
+        store.conn.execute("UPDATE demine_settings SET value = '5' WHERE key = 'schema_version'")
+        store.conn.commit()
+    store.close()
+    s2 = open_store(store.location)
+    try:
+        assert "laid_earliest" in s2.kind("emplacements").field_names
+        from demine.services.register import update_record
+
+        update_record(s2, e.id, {"laid_earliest": _ago(60)}, actor="t")
+        assert s2.get("emplacements", e.id).properties["laid_earliest"] is not None
+        assert s2.get("hazards", h.id).properties["name"] == "old"
+    finally:
+        s2.close()

@@ -167,6 +167,39 @@ def test_popup_shows_details_and_risk(page: Page, site: Site) -> None:
     page.shot("popup")
 
 
+def test_analyst_popup_shows_the_predictive_count_apart(browser: Any, site: Site) -> None:
+    """An analyst's popup gives the predictive range of the number of live devices on a line of
+    its own, labelled apart from the interval of the expected number."""
+    from demine.services.access import new_token
+    from demine.store.gpkg import GeoPackageStore
+
+    store = GeoPackageStore(site.db)
+    try:
+        store.add_user("u_popup", "analyst")
+        token, th = new_token()
+        store.add_token("u_popup", th)
+    finally:
+        store.close()
+    page = Page(browser, site, extra_http_headers={"Authorization": f"Bearer {token}"})
+    try:
+        pg = page.open()
+        h = site.hazard
+        _jump(page, h["lat"], h["lon"], 15)
+        _click_lonlat(page, h["lon"], h["lat"])
+        popup = pg.locator(".maplibregl-popup .popup")
+        popup.locator(".risk").wait_for(timeout=15_000)
+        count = popup.locator(".risk-count")
+        count.wait_for(timeout=15_000)
+        line = count.inner_text()
+        assert line.startswith("Live devices, predictive 5–95 %: "), line
+        assert line.endswith("(the count itself, with chance)."), line
+        text = popup.inner_text()
+        assert "uncertainty of the rates only" in text and "not a range of counts" in text
+        page.shot("popup-analyst")
+    finally:
+        page.close()
+
+
 def test_check_place_inside_and_far(page: Page, site: Site) -> None:
     pg = page.open()
     h = site.hazard

@@ -56,6 +56,8 @@ _STATS_ANALYST = (
     "expected_live",
     "expected_live_p05",
     "expected_live_p95",
+    "live_count_p05",
+    "live_count_p95",
 )
 
 

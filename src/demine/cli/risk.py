@@ -33,6 +33,22 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+COUNT_LABEL = "live devices, predictive 5–95 %"
+COUNT_NOTE = "(the count itself, with chance)"
+RATES_LABEL = "expected live 5–95 % (uncertainty of the rates only)"
+COUNT_CAPTION = (
+    "expected live 5–95 % is the uncertainty of the rates only, not a range of counts; "
+    "live devices, predictive 5–95 % is the range of the number of live devices itself, "
+    "with chance"
+)
+
+
+def _count_text(d: dict[str, float]) -> str:
+    """The predictive range of the number of live devices, labelled apart from the interval
+    of the expected number."""
+    return f"{COUNT_LABEL}: {d['live_count_p05']:.0f}–{d['live_count_p95']:.0f} {COUNT_NOTE}"
+
+
 @risk_app.command("estimate")
 def estimate_cmd(
     device_type: Annotated[str, typer.Option("--device-type", help="Device type code.")],
@@ -81,10 +97,12 @@ def estimate_cmd(
         con.print(
             f"{quantity:g} × {device_type}, {days:g} days after laying: "
             f"[bold]{d['expected_live']:.2f}[/] expected live "
-            f"(5–95%: {d['expected_live_p05']:.2f}–{d['expected_live_p95']:.2f}); "
+            f"(expected live 5–95 % (uncertainty of the rates only): "
+            f"{d['expected_live_p05']:.2f}–{d['expected_live_p95']:.2f}); "
             f"chance at least one is live [bold]{_pct(d['p_any_live'])}[/] "
             f"(averaged over the uncertainty {_pct(d['p_any_live_mean'])})"
         )
+        con.print(f"  {_count_text(d)}")
         for a in est.assumptions:
             con.print(f"  assumption: {a}", markup=False)
 
@@ -183,19 +201,26 @@ def hazard_cmd(
         t = Table(
             "hazard",
             "date",
-            "expected live (5–95%)",
+            f"expected live ({RATES_LABEL})",
+            f"{COUNT_LABEL} {COUNT_NOTE}",
             "P(≥1 live)",
             "notes",
             title="Residual risk (information only: it never releases land)",
+            caption=COUNT_CAPTION,
         )
         for v in views:
             name = v["name"] or v["id"]
             if v.get("released"):
-                t.add_row(name, "", "released", "released", "released: no estimate")
+                t.add_row(name, "", "released", "released", "released", "released: no estimate")
                 continue
             if not v["known"]:
                 t.add_row(
-                    name, "", "unknown", "unknown", "no emplacement record: unknown, not safe"
+                    name,
+                    "",
+                    "unknown",
+                    "unknown",
+                    "unknown",
+                    "no emplacement record: unknown, not safe",
                 )
                 continue
             for i, d in enumerate(v["estimates"]):
@@ -204,6 +229,7 @@ def hazard_cmd(
                     d["date"],
                     f"{d['expected_live']:.2f} ({d['expected_live_p05']:.2f}–"
                     f"{d['expected_live_p95']:.2f})",
+                    f"{d['live_count_p05']:.0f}–{d['live_count_p95']:.0f}",
                     _pct(d["p_any_live"]),
                     "; ".join(v["notes"]) if i == 0 else "",
                 )

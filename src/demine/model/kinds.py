@@ -92,6 +92,26 @@ def _quantity(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+def _laying_period(p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """laid_earliest (the first possible laying date) is not after laid_at (the latest)."""
+    a, b = p.get("laid_earliest"), p.get("laid_at")
+    if a is None or b is None:
+        return []
+
+    def t(v: Any) -> datetime:
+        return datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+
+    if t(a) > t(b):
+        return [
+            (
+                "laid_earliest",
+                f"laid_earliest ({a}) is after laid_at ({b}): laid_at is the latest possible "
+                "laying date, laid_earliest the first",
+            )
+        ]
+    return []
+
+
 def _device_type_rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     out = []
     per = p.get("persistence")
@@ -232,7 +252,18 @@ EMPLACEMENTS = Kind(
         FieldSpec(
             "emplacing_method", T.ENUM, "hand or remote", choices=("hand", "remote", "unknown")
         ),
-        FieldSpec("laid_at", T.DATETIME, "Date and time of laying (UTC)", required=True),
+        FieldSpec(
+            "laid_at",
+            T.DATETIME,
+            "Date and time of laying (UTC); with a laying period, its latest",
+            required=True,
+        ),
+        FieldSpec(
+            "laid_earliest",
+            T.DATETIME,
+            "First possible date and time of laying (UTC), when laying was spread over a period "
+            "or its date is uncertain; the estimate counts from laid_at (the latest)",
+        ),
         FieldSpec("fuse_type", T.TEXT, "Fuse type as recorded", access=Access.ANALYST),
         FieldSpec(
             "fuse_life_days",
@@ -267,7 +298,7 @@ EMPLACEMENTS = Kind(
         ),
         NOTES,
     ),
-    rules=(_quantity, _not_future("laid_at")),
+    rules=(_quantity, _not_future("laid_at", "laid_earliest"), _laying_period),
 )
 
 DEVICE_TYPES = Kind(

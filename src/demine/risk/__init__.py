@@ -7,6 +7,7 @@ technical survey, clearance) changes a hazard's status.
 
 from demine.risk.estimate import (
     BLOCK,
+    COUNT_STATISTICS,
     QUANTILES,
     STATISTICS,
     Estimate,
@@ -38,6 +39,7 @@ __all__ = [
     "AFTER_SD",
     "BEFORE_LAYING",
     "BLOCK",
+    "COUNT_STATISTICS",
     "COUNTING_ASSUMPTIONS",
     "FIND_STATES",
     "LIVE",

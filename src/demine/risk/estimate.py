@@ -14,6 +14,10 @@ Random streams (numpy ``Generator``, reproducible from ``seed``):
   A record with a fixed quantity draws nothing: :func:`estimate` of that record alone and its
   row of :func:`estimate_many` are then identical; with a PERT quantity they agree within
   Monte Carlo error.
+* the predictive number of live devices (``live_count_p05`` / ``live_count_p95``, in
+  :func:`estimate` only) is drawn from its own streams, keyed by (seed, the records' states at
+  the date), so the other statistics are the same with or without it and a date gives the same
+  count whichever other dates are asked with it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from demine.risk.lifecycle import AFTER_BATTERY, AFTER_SD, BEFORE_LAYING, LIVE, 
 
 __all__ = [
     "BLOCK",
+    "COUNT_STATISTICS",
     "QUANTILES",
     "STATISTICS",
     "Estimate",
@@ -63,8 +68,11 @@ STATISTICS = (
     "p_any_live_p05",
     "p_any_live_p95",
 )
+# estimate() only (not estimate_many): quantiles of the predictive count of live devices
+COUNT_STATISTICS = ("live_count_p05", "live_count_p95")
 BLOCK = 1024  # estimate_many: records per quantity stream
 _RATES, _QUANTITY = 0x52415445, 0x5155414E  # stream tags ("RATE", "QUAN")
+_COUNT = 0x434F554E  # stream tag ("COUN") of the predictive count
 _EPOCH = date(1970, 1, 1)
 _TARGET_ELEMENTS = 4_000_000  # per working array in estimate()
 
@@ -197,12 +205,22 @@ def _pert_shape(a: Any, b: Any, c: Any) -> tuple[Any, Any]:
 @dataclass
 class RecordInput:
     """One emplacement record: its device type's lifecycle, its quantity, when it was laid (day
-    number, days since 1970-01-01)."""
+    number, days since 1970-01-01). With a laying period, ``laid_day`` is its latest day (the
+    state is counted from it: conservative) and ``laid_earliest_day`` its first (shown in the
+    assumptions only)."""
 
     lifecycle: Lifecycle
     quantity: Quantity
     laid_day: float
     record_id: str | None = None
+    laid_earliest_day: float | None = None
+
+    def describe_laid(self) -> str:
+        b = iso_date(self.laid_day)
+        e = self.laid_earliest_day
+        if e is None or not math.isfinite(e) or iso_date(e) == b:
+            return f"laid {b}"
+        return f"laid between {iso_date(e)} and {b}; counted from {b}, the latest"
 
 
 @dataclass
@@ -217,6 +235,10 @@ class Estimate:
     p_any_live_mean: F64
     p_any_live_p05: F64
     p_any_live_p95: F64
+    # 5th/95th percentiles of the predictive NUMBER of live devices K (the binomial chance and
+    # the rate uncertainty together), whole numbers; not the interval of expected_live
+    live_count_p05: F64
+    live_count_p95: F64
     draws: int
     seed: int
     assumptions: list[str] = field(default_factory=list)
@@ -226,6 +248,8 @@ class Estimate:
         for i, d in enumerate(self.days):
             row: dict[str, Any] = {"date": iso_date(float(d)), "day": float(d)}
             for k in STATISTICS:
+                row[k] = float(getattr(self, k)[i])
+            for k in COUNT_STATISTICS:
                 row[k] = float(getattr(self, k)[i])
             row.update(draws=self.draws, seed=self.seed, assumptions=list(self.assumptions))
             out.append(row)
@@ -425,6 +449,40 @@ def _closed_form_product(sd: Any, q: Any, n: float, pany: Any) -> dict[str, floa
     }
 
 
+# --- the predictive count --------------------------------------------------------------------
+
+
+def _whole(n: F64) -> NDArray[np.int64]:
+    """A drawn quantity as a whole number of devices: the nearest, halves up (2.5 -> 3), so the
+    mean number stays that of the quantity's distribution."""
+    return np.floor(n + 0.5).astype(np.int64)
+
+
+def _count_quantiles(
+    n_whole: NDArray[np.int64], p: F64, group: NDArray[np.intp], states: NDArray[Any], seed: int
+) -> tuple[float, float]:
+    """5th and 95th percentiles of K = sum over records of Binomial(N_r, P_r), one K per draw
+    (``n_whole`` and ``p``: records x draws), as whole numbers: the smallest k with
+    P(K <= k) >= q over the draws (numpy's 'inverted_cdf').
+
+    Records of one ``group`` (same lifecycle, same state) share P in each draw, so their sum is
+    one Binomial(sum of N_r, P) (exact); P = 1 adds N, P = 0 nothing. The binomial draws come
+    from a stream keyed by (seed, the records' states), so the other statistics do not change
+    and every date with the same states gets the same count."""
+    key = zlib.crc32(np.ascontiguousarray(states, dtype=np.int8).tobytes())
+    rng = np.random.default_rng([seed, _COUNT, key])
+    k = np.zeros(n_whole.shape[-1], dtype=np.int64)
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        n = n_whole[rows].sum(axis=0)
+        pg = p[rows[0]]
+        if np.all(pg == 0.0):
+            continue
+        k += n if np.all(pg == 1.0) else rng.binomial(n, np.clip(pg, 0.0, 1.0))
+    lo, hi = np.quantile(k, QUANTILES, method="inverted_cdf")
+    return float(lo), float(hi)
+
+
 # --- one hazard -------------------------------------------------------------------------------
 
 
@@ -464,12 +522,17 @@ def _assumptions(records: Sequence[RecordInput], draws: int) -> list[str]:
         )
     for i, r in enumerate(records):
         name = r.record_id or f"record {i + 1}"
-        out.append(f"{name}: quantity {r.quantity.describe()}, laid {iso_date(r.laid_day)}")
+        out.append(f"{name}: quantity {r.quantity.describe()}, {r.describe_laid()}")
     out += [
         "the failure rates belong to the device type: records of one type share each draw "
         "(correlated); quantities are drawn independently per record",
         f"expected_live_p05/p95: 5th/95th percentiles over {draws:,} draws of the expected "
         "number (epistemic uncertainty), not the binomial chance",
+        "live devices, predictive 5–95 % (live_count_p05/p95): the range of the NUMBER of live "
+        "devices itself, with the chance of which devices survive and the uncertainty of the "
+        "rates together (per draw, each record's quantity rounded to the nearest whole number, "
+        "halves up, then a binomial count); expected live 5–95 % is the uncertainty of the "
+        "rates only and is no range of counts: more or fewer devices than it may be live",
         "p_any_live: plug-in at the expected values, never below p_any_live_mean (the average "
         "over the uncertainty) for N >= 1: the conservative headline",
         "not in the model: unrecorded or displaced devices, tampering, misidentified types, "
@@ -492,7 +555,7 @@ def estimate(
     _check_run(draws, seed)
     days = _as_days(dates)
     T, D, R = days.size, int(draws), len(records)
-    out = {k: np.zeros(T, dtype=np.float64) for k in STATISTICS}
+    out = {k: np.zeros(T, dtype=np.float64) for k in STATISTICS + COUNT_STATISTICS}
     assumptions = _assumptions(records, D)
     if R == 0 or T == 0:
         return Estimate(days, **out, draws=D, seed=int(seed), assumptions=assumptions)
@@ -521,6 +584,7 @@ def estimate(
     rng = np.random.default_rng([int(seed), _QUANTITY, 0])
     N = np.stack([r.quantity.draw(rng, D) for r in records])  # R x D
     EN = np.array([r.quantity.mean for r in records], dtype=np.float64)
+    N_whole = _whole(N)
 
     col = uniq.astype(np.intp) + 1  # U x R, column of the pi table
     # closed form and plug-in, exact
@@ -530,7 +594,7 @@ def estimate(
 
     stats = {
         k: np.empty(U, dtype=np.float64)
-        for k in STATISTICS
+        for k in STATISTICS + COUNT_STATISTICS
         if k not in ("expected_live", "p_any_live")
     }
     step = max(1, _TARGET_ELEMENTS // (R * D))
@@ -549,6 +613,9 @@ def estimate(
         stats["expected_live_p95"][sl] = _quantile_sorted(V, QUANTILES[1])
         stats["p_any_live_p05"][sl] = _quantile_sorted(A, QUANTILES[0])
         stats["p_any_live_p95"][sl] = _quantile_sorted(A, QUANTILES[1])
+        for j, u in enumerate(range(u0, u0 + c.shape[0])):
+            qs = _count_quantiles(N_whole, P[j], lc_of * 4 + c[j], uniq[u], int(seed))
+            stats["live_count_p05"][u], stats["live_count_p95"][u] = qs
     out["expected_live"] = ex[inv]
     out["p_any_live"] = plug[inv]
     for k, v in stats.items():

@@ -214,7 +214,9 @@ def hazard_risks(
                 q = Quantity(
                     float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
                 )
-            inputs.append(RecordInput(lc, q, day_number(p["laid_at"])))
+            inputs.append(
+                RecordInput(lc, q, day_number(p["laid_at"]), laid_earliest_day=_laid_earliest(p))
+            )
         est = estimate(inputs, dates, draws=draws, seed=seed) if inputs else None
         if est is None:
             notes.append(UNCOUNTED_NOTE if recs else UNKNOWN_NOTE)
@@ -330,6 +332,15 @@ def iso_date_of(day: float) -> str:
 
 def _f(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+def _laid_earliest(p: dict[str, Any]) -> float | None:
+    """The first day of a record's laying period (``laid_earliest``), if it has one; the
+    estimate counts from ``laid_at``, the latest."""
+    from demine.risk import day_number
+
+    v = p.get("laid_earliest")
+    return None if v is None else float(day_number(v))
 
 
 # --- learning -----------------------------------------------------------------------------

@@ -41,8 +41,8 @@ from demine.store.common import (
 from demine.store.gpkg_format import q
 
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 5  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
-# 5: token ids, expiry and last use, removed users
+SCHEMA_VERSION = 6  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+# 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 _META_COLS = ("id", "source_id")
 _TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")

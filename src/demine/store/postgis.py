@@ -42,8 +42,8 @@ from demine.store.common import (
 from demine.store.gpkg import _fields_json, _guard
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 3  # 2: activities, releases, accidents, victims, eore_sessions;
-# 3: token ids, expiry and last use, removed users
+SCHEMA_VERSION = 4  # 2: activities, releases, accidents, victims, eore_sessions;
+# 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _META_COLS = ("id", "source_id")

@@ -441,6 +441,11 @@ function riskBody(d) {
         n: fmtNumber(e.expected_live, 1), lo: fmtNumber(e.expected_live_p05, 1), hi: fmtNumber(e.expected_live_p95, 1),
       })));
     }
+    if (typeof e.live_count_p05 === "number") {
+      box.append(el("p", { class: "risk-count" }, t("risk_count", {
+        lo: fmtNumber(e.live_count_p05, 0), hi: fmtNumber(e.live_count_p95, 0),
+      })));
+    }
   }
   box.append(el("p", { class: "help" }, t("risk_caveat")));
   const lines = [...(r.notes || []), ...(r.assumptions || [])];
