@@ -89,7 +89,7 @@ def test_demo_builds_labelled_synthetic_data(tmp_path: Path) -> None:
     assert all(info["counts"][k] > 0 for k in ("hazards", "emplacements", "finds", "eo_reports"))
     # the cleared demo field teaches the model: its finds update apii-limit's failure rates
     learned = {(x["device_type"], x["parameter"]) for x in info["learned"]}
-    assert ("apii-limit", "residual") in learned
+    assert ("apii-limit", "deact_fail") in learned
     listed = _json(["--db", db, "list", "hazards", "--json"])
     assert listed["synthetic"] is True
     assert all(r["geometry"]["coordinates"][0][0][0][0] > 30 for r in listed["records"])  # east

@@ -526,13 +526,19 @@ def test_live_count_of_the_treaty_example_reaches_4_where_the_interval_stops_at_
     assert e.expected_live_p95[0] == pytest.approx(3.0, abs=0.05)
     assert e.live_count_p05[0] == 0.0
     assert e.live_count_p95[0] == 4.0  # P(K <= 3) = 0.938 < 0.95 <= P(K <= 4) = 0.969
-    # and the same for the type in the catalogue (both mechanisms) at day 120
+    # and the same for the type in the catalogue (both mechanisms) at day 120: P = p_sd x q,
+    # the reference P(K <= k) = E[Binomial(1000, P) cdf] over 1,000,000 independent draws of P
     a = estimate([RecordInput(APII, Quantity(1000.0), 0.0)], [120.0], draws=20_000, seed=3)
-    prior = APII.prior(int(APII.state(120.0)))
-    assert prior is not None
-    _count_ok(
-        float(a.live_count_p95[0]), stats.betabinom(1000, prior.alpha, prior.beta).cdf, 0.95, 20_000
+    assert APII.sd_fail is not None and APII.deact_fail is not None
+    rng = np.random.default_rng(99)
+    p = rng.beta(APII.sd_fail.alpha, APII.sd_fail.beta, 1_000_000) * rng.beta(
+        APII.deact_fail.alpha, APII.deact_fail.beta, 1_000_000
     )
+
+    def cdf(k: float) -> float:
+        return float(stats.binom.cdf(k, 1000, p).mean())
+
+    _count_ok(float(a.live_count_p95[0]), cdf, 0.95, 20_000)
 
 
 def test_live_count_sums_records_sharing_or_not_the_rates() -> None:
