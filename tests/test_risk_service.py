@@ -1050,3 +1050,122 @@ def test_laying_period_column_migrates_on_both_backends(store: Any) -> None:
         assert s2.get("hazards", h.id).properties["name"] == "old"
     finally:
         s2.close()
+
+
+def _open_with_record(store: Any, laid_days_ago: float) -> tuple[Record, Record]:
+    h = Record(
+        "hazards",
+        uuid7(),
+        {"hazard_type": "CHA", "status": "open", "name": "partly searched"},
+        shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.01, 48.01)]),
+    )
+    store.upsert("hazards", [h], actor="t")
+    e = Record(
+        "emplacements",
+        uuid7(),
+        {
+            "hazard_id": h.id,
+            "device_type": "apii-limit",
+            "quantity": 1000,
+            "laid_at": _ago(laid_days_ago),
+        },
+        shapely.Point(37.005, 48.005),
+    )
+    store.upsert("emplacements", [e], actor="t")
+    return h, e
+
+
+def _find(h: Record, e: Record | None, state: str, days_ago: float) -> Record:
+    return Record(
+        "finds",
+        uuid7(),
+        {
+            "device_type": "apii-limit",
+            "state": state,
+            "found_at": _ago(days_ago),
+            "hazard_id": h.id,
+            **({"emplacement_id": e.id} if e is not None else {}),
+        },
+        shapely.Point(37.005, 48.005),
+    )
+
+
+def test_open_hazards_use_their_own_finds_and_accidents(store: Any) -> None:
+    """An open hazard's own finds and accidents: a live find after the battery life raises its
+    estimate (it did not before), remnants never lower its rates, and the devices found come
+    off the quantity; every face (CLI, map JSON) agrees on both backends."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+
+    h, e = _open_with_record(store, 300)
+    db = store.location
+    store.close()
+
+    def expected() -> float:
+        out = _json(["--db", db, "risk", "hazard", h.id, "--json"])
+        return float(out["hazards"][0]["estimates"][0]["expected_live"])
+
+    base = expected()
+    assert base == pytest.approx(1.0)  # 1,000 at the treaty limit, day 300
+    from demine.store.base import open_store
+
+    # 3 still live 200 days after laying: the rates rise for this hazard
+    s = open_store(db)
+    s.upsert("finds", [_find(h, e, "live", 100) for _ in range(3)], actor="t")
+    s.close()
+    raised = expected()
+    assert raised > 2.5 * base
+    out = _json(["--db", db, "risk", "hazard", h.id, "--json"])["hazards"][0]
+    assert any("own finds and accidents" in a for a in out["assumptions"])
+    # the map (anonymous: the band) agrees with the CLI's public view, and has moved up
+    client = TestClient(create_app(db))
+    m = client.get(f"/api/v1/map/hazards/{h.id}").json()["risk"]["estimate"]
+    pub = _json(["--db", db, "--role", "public", "risk", "hazard", h.id, "--json"])["hazards"][0]
+    assert m["p_any_live_band"] == pub["estimates"][0]["p_any_live_band"]
+    assert m["p_any_live_low"] >= 0.9 > 0.632  # the band of 1 - 0.999^1000 before
+    # a civilian accident in the hazard (a device that functioned) raises it further
+    s = open_store(db)
+    acc = Record(
+        "accidents",
+        uuid7(),
+        {
+            "occurred_at": _ago(50),
+            "accident_type": "civilian",
+            "device_type": "apii-limit",
+            "hazard_id": h.id,
+        },
+        shapely.Point(37.006, 48.006),
+    )
+    s.upsert("accidents", [acc], actor="t")
+    s.close()
+    assert expected() > raised
+    # the public band moves up too, with no quantity and no rate in it
+    pub = _json(["--db", db, "--role", "public", "risk", "hazard", h.id, "--json"])["hazards"][0]
+    assert pub["estimates"][0]["p_any_live_low"] >= 0.9
+    assert "Beta(" not in json.dumps(pub)
+
+
+def test_own_remnants_never_lower_the_rates_and_found_devices_come_off(store: Any) -> None:
+    h, e = _open_with_record(store, 300)
+    h2, e2 = _open_with_record(store, 300)
+    finds = [_find(h, e, "self_destructed_remnant", 100) for _ in range(200)]
+    store.upsert("finds", finds, actor="t")
+    # a hazard where every recorded device was found: what is left is beyond the record
+    store.upsert(
+        "emplacements",
+        [Record("emplacements", e2.id, {**e2.properties, "quantity": 3}, e2.geometry)],
+        actor="t",
+    )
+    store.upsert(
+        "finds", [_find(h2, e2, "self_destructed_remnant", 100) for _ in range(3)], actor="t"
+    )
+    db = store.location
+    store.close()
+    out = {x["id"]: x for x in _json(["--db", db, "risk", "hazard", "--all", "--json"])["hazards"]}
+    est = out[h.id]["estimates"][0]
+    # 800 left at the rates in force (0.1 x 0.01): 0.8, not lowered by 200 remnants
+    assert est["expected_live"] == pytest.approx(0.8, rel=1e-9)
+    assert not any("own finds" in a for a in out[h.id]["assumptions"])
+    assert out[h2.id]["complete"] is False
+    assert any("beyond the record" in n for n in out[h2.id]["notes"])

@@ -178,6 +178,7 @@ def hazard_risks(
         if hid:
             by_hazard.setdefault(hid, []).append(e)
     lcs = lifecycles(store)
+    own = _own_observations(store, by_hazard, {h.id for h in hazards})
     out = []
     for h in hazards:
         recs = by_hazard.get(h.id, [])
@@ -205,15 +206,22 @@ def hazard_risks(
                 if note not in notes:
                     notes.append(note)
             lc = _record_lifecycle(lc, p)
+            seen = own.get(e.id)
+            removed = 0
+            if seen is not None:
+                lc = _own_update(lc, e, seen)
+                removed = len(seen[0]) + len(seen[1])
             if lc not in used:
                 used.append(lc)
             if coarse:
+                # the devices found are not taken off: the band must not move within a step
                 top = max(float(p["quantity"]), _f(p.get("quantity_max")) or 0.0)
                 q = Quantity(float(coarse_quantity(top)))
             else:
-                q = Quantity(
-                    float(p["quantity"]), _f(p.get("quantity_min")), _f(p.get("quantity_max"))
-                )
+                q = _remaining(e, removed, notes)
+                if q is None:
+                    incomplete = True
+                    q = Quantity(0.0)
             inputs.append(
                 RecordInput(lc, q, day_number(p["laid_at"]), laid_earliest_day=_laid_earliest(p))
             )
@@ -224,6 +232,95 @@ def hazard_risks(
             notes.append(INCOMPLETE_NOTE)
         out.append(HazardRisk(h, recs, est, notes, used, coarse, incomplete=incomplete))
     return out
+
+
+OWN_NOTE = (
+    "{code}: failure rates updated by this hazard's own finds and accidents: a rate can rise "
+    "with them, never fall (the devices not yet found matter, and partial clearance can be "
+    "selective)"
+)
+FOUND_MORE_NOTE = (
+    "emplacement {id}: {removed} devices found or set off, as many as or more than the {high:g} "
+    "recorded: any left are beyond the record; taken as unknown, not as safe"
+)
+
+
+def _own_observations(
+    store: Store, by_hazard: dict[str, list[Record]], hazard_ids: set[str]
+) -> dict[str, tuple[list[tuple[str, str, float]], list[tuple[str, float]]]]:
+    """Per emplacement record of an open hazard among ``hazard_ids``: the finds linked to it
+    (id, state, day) and the accidents in its hazard attributed to it (id, day)."""
+    from demine.risk import day_number
+
+    open_ids = {hid for hid in hazard_ids if hid in by_hazard}
+    if not open_ids:
+        return {}
+    rec_ids = {e.id for hid in open_ids for e in by_hazard[hid]}
+    out: dict[str, tuple[list[tuple[str, str, float]], list[tuple[str, float]]]] = {}
+    for f in store.list("finds"):
+        eid = f.properties.get("emplacement_id")
+        if eid in rec_ids:
+            out.setdefault(str(eid), ([], []))[0].append(
+                (f.id, f.properties["state"], day_number(f.properties["found_at"]))
+            )
+    for a in store.list("accidents"):
+        hid = a.properties.get("hazard_id")
+        if hid in open_ids:
+            near = _accident_emplacement(a, by_hazard[str(hid)])
+            if near is not None:
+                out.setdefault(near.id, ([], []))[1].append(
+                    (a.id, day_number(a.properties["occurred_at"]))
+                )
+    return out
+
+
+def _own_update(
+    lc: Any, e: Record, seen: tuple[list[tuple[str, str, float]], list[tuple[str, float]]]
+) -> Any:
+    """The lifecycle of an open hazard's record with its own finds and accidents: each rate the
+    conjugate update of the one in force (the in-force distribution is that of a new field's
+    rate; this field's own evidence updates it in full), used only when it is higher."""
+    from dataclasses import replace
+
+    from demine.risk import day_number, evidence_from_clearance
+
+    p = e.properties
+    evs = evidence_from_clearance(
+        lc, int(p["quantity"]), day_number(p["laid_at"]), seen[0], accidents=seen[1]
+    )
+    changes: dict[str, BetaPrior] = {}
+    for ev in evs:
+        cur = changes.get(ev.parameter) or getattr(lc, ev.parameter)
+        if cur is None:
+            continue
+        upd = BetaPrior(cur.alpha + ev.k, cur.beta + (ev.n - ev.k))
+        if upd.mean > cur.mean:
+            changes[ev.parameter] = upd
+    if not changes:
+        return lc
+    return replace(lc, **changes, notes=(*lc.notes, OWN_NOTE.format(code=lc.code)))
+
+
+def _remaining(e: Record, removed: int, notes: list[str]) -> Any:
+    """The quantity still in the ground: the record's less the devices found or set off
+    (each of min, best, max, never below 0). None (with a note) when more were found than
+    the record's maximum: the record undercounts and is taken as unknown."""
+    from demine.risk import Quantity
+
+    p = e.properties
+    best = float(p["quantity"])
+    low, high = _f(p.get("quantity_min")), _f(p.get("quantity_max"))
+    top = max(best, high or 0.0)
+    if removed == 0:
+        return Quantity(best, low, high)
+    if removed >= top:
+        notes.append(FOUND_MORE_NOTE.format(id=e.id, removed=removed, high=top))
+        return None
+    return Quantity(
+        max(best - removed, 0.0),
+        None if low is None else max(low - removed, 0.0),
+        None if high is None else max(high - removed, 0.0),
+    )
 
 
 # --- what each role sees ------------------------------------------------------------------
