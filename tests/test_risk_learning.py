@@ -478,3 +478,45 @@ def test_p_res_never_above_p_sd_and_expected_live_never_rises() -> None:
             v = getattr(e, k)
             assert (np.diff(v) <= 1e-9 * np.maximum(v[:-1], 1.0)).all(), (lc.code, lc.learned, k)
     assert n_learned >= 6
+
+
+def _docs() -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[1] / "docs" / "risk-model.md").read_text("utf-8")
+
+
+def test_the_docs_worked_examples_reproduce() -> None:
+    """docs/risk-model.md's table for apii-limit x 1,000 (1,000 draws, seed 0) is recomputed
+    row by row, and the learning example's figures are the ones the test above derives."""
+    text = _docs()
+    section = text[text.index("## Worked example: `apii-limit` × 1,000") :]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and line[2].isdigit()
+    ][:5]
+    assert [r[0] for r in rows] == ["10", "30", "60", "120", "365"]
+    days = [float(r[0]) for r in rows]
+    e = estimate([RecordInput(APII, Quantity(1000.0), 0.0)], days, draws=1000, seed=0)
+    keys = (
+        "expected_live",
+        "expected_live_p05",
+        "expected_live_p95",
+        "p_any_live",
+        "p_any_live_mean",
+        "p_any_live_p05",
+        "p_any_live_p95",
+    )
+    for i, r in enumerate(rows):
+        for j, k in enumerate(keys, start=1):
+            assert float(r[j]) == pytest.approx(float(getattr(e, k)[i]), rel=5e-4), (r[0], k)
+        lo, hi = (float(x) for x in r[8].split("–"))
+        assert (lo, hi) == (e.live_count_p05[i], e.live_count_p95[i]), r[0]
+    cf = closed_form(APII, 1000, 120)
+    assert f"{cf['expected_live_p05']:.3f} and {cf['expected_live_p95']:.3f}" in section
+    assert f"{cf['p_any_live_mean']:.4f}" in section
+    learn_ex = text[text.index("### Worked example\n") :]
+    for fig in ("0.7241", "0.8591", "79.17", "18.16", "0.03541", "3.541", "0.9712", "0.9082"):
+        assert fig in learn_ex, fig
+    assert f"{EX['expected_live_p05']:.3f}–{EX['expected_live_p95']:.3f}" in learn_ex

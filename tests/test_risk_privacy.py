@@ -432,24 +432,47 @@ def rate_candidates(env: Env, everything: dict[str, Any]) -> set[float]:
         for a, b in (("sd_fail_alpha", "sd_fail_beta"), ("residual_alpha", "residual_beta")):
             if p.get(a) is not None and p.get(b) is not None:
                 rates.add(p[a] / (p[a] + p[b]))
-    rates |= {a / (a + b) for a, b in env.posteriors}
+    means = {a / (a + b) for a, b in env.posteriors}
+    rates |= means
+    # with both mechanisms p_res = p_sd x q: every product of two known means
+    known = means | {0.1, 0.01, 0.001}
+    rates |= {x * y for x in known for y in known}
     return rates
 
 
-def quantities(recs: list[Record]) -> set[float]:
+def quantities(recs: list[Record], found: dict[str, int] | None = None) -> set[float]:
     """Every figure that would count as the hazard's quantity recovered: each record's best,
-    lowest and highest number, their sums and the sum of the PERT means."""
+    lowest and highest number, their sums and the sum of the PERT means, less the devices
+    already found on an open hazard (``found`` per record: they come off an analyst's
+    quantity)."""
     out: set[float] = set()
     means = 0.0
+    total = 0.0
     for e in recs:
         p = e.properties
+        k = float((found or {}).get(e.id, 0))
         b = float(p["quantity"])
         a = float(p.get("quantity_min") if p.get("quantity_min") is not None else b)
         c = float(p.get("quantity_max") if p.get("quantity_max") is not None else b)
+        a, b, c = (max(x - k, 0.0) for x in (a, b, c))
         out |= {a, b, c}
         means += (a + 4 * b + c) / 6
-    out |= {sum(float(e.properties["quantity"]) for e in recs), means}
+        total += b
+    out |= {total, means}
     return {q for q in out if q > 0}
+
+
+def found_per_record(env: Env) -> dict[str, int]:
+    store = open_store(env.location)
+    try:
+        out: dict[str, int] = {}
+        for f in store.list("finds"):
+            eid = f.properties.get("emplacement_id")
+            if eid:
+                out[eid] = out.get(eid, 0) + 1
+        return out
+    finally:
+        store.close()
 
 
 def n_from(p: float, rate: float) -> float:
@@ -464,12 +487,13 @@ def test_the_formula_recovers_quantities_from_what_analysts_see(env: Env) -> Non
     fail."""
     got = answers(env, "analyst")
     rates = rate_candidates(env, got["*"])
+    found = found_per_record(env)
     recovered = 0
     for hid, recs in env.records.items():
         est = got[hid]["map/hazard"]["risk"]["estimate"]
         if not est or not 0 < est["p_any_live"] < 1:
             continue
-        qs = quantities(recs)
+        qs = quantities(recs, found)
         if any(abs(n_from(est["p_any_live"], r) - q) <= 0.001 * q for r in rates for q in qs):
             recovered += 1
     assert recovered >= 3
