@@ -16,6 +16,7 @@ from demine.errors import ValidationError
 from demine.model.devices import CATALOGUE, BetaPrior, Persistence, device_type
 from demine.risk import (
     COUNTING_ASSUMPTIONS,
+    STATISTICS,
     Evidence,
     Lifecycle,
     Quantity,
@@ -499,15 +500,7 @@ def test_the_docs_worked_examples_reproduce() -> None:
     assert [r[0] for r in rows] == ["10", "30", "60", "120", "365"]
     days = [float(r[0]) for r in rows]
     e = estimate([RecordInput(APII, Quantity(1000.0), 0.0)], days, draws=1000, seed=0)
-    keys = (
-        "expected_live",
-        "expected_live_p05",
-        "expected_live_p95",
-        "p_any_live",
-        "p_any_live_mean",
-        "p_any_live_p05",
-        "p_any_live_p95",
-    )
+    keys = STATISTICS  # the table's columns, in this order
     for i, r in enumerate(rows):
         for j, k in enumerate(keys, start=1):
             assert float(r[j]) == pytest.approx(float(getattr(e, k)[i]), rel=5e-4), (r[0], k)
@@ -520,3 +513,56 @@ def test_the_docs_worked_examples_reproduce() -> None:
     for fig in ("0.7241", "0.8591", "79.17", "18.16", "0.03541", "3.541", "0.9712", "0.9082"):
         assert fig in learn_ex, fig
     assert f"{EX['expected_live_p05']:.3f}–{EX['expected_live_p95']:.3f}" in learn_ex
+
+
+def test_treaty_priors_with_other_times_warn_and_wait_for_the_treaty_times() -> None:
+    """A user type with treaty-limit priors but self-destruction at day 4 and a battery life of
+    60 days: counted live until day 30 (not 100 of 1,000 at day 5), p_sd until day 120, with a
+    warning for each; a type with later times keeps them."""
+    from demine.model.devices import TREATY_SOURCE, DeviceType
+
+    quick = DeviceType(
+        "quick",
+        "q",
+        "ap_blast",
+        Persistence.BOTH,
+        4.0,
+        60.0,
+        BetaPrior(10, 90),
+        BetaPrior(1, 999),
+        TREATY_SOURCE,
+    )
+    lc = Lifecycle.from_device_type(quick)
+    assert (lc.sd_days, lc.battery_days) == (30.0, 120.0)
+    warn = [n for n in lc.notes if "warning" in n]
+    assert len(warn) == 2 and "day 4" in warn[0] and "60 days" in warn[1]
+    e = estimate([RecordInput(lc, Quantity(1000.0), 0.0)], [5.0, 40.0, 100.0, 130.0])
+    assert e.expected_live.tolist() == pytest.approx([1000.0, 100.0, 100.0, 1.0])
+    assert any("warning" in a for a in e.assumptions)
+    slow = DeviceType(
+        "slow",
+        "s",
+        "ap_blast",
+        Persistence.BOTH,
+        45.0,
+        200.0,
+        BetaPrior(10, 90),
+        BetaPrior(1, 999),
+        TREATY_SOURCE,
+    )
+    ls = Lifecycle.from_device_type(slow)
+    assert (ls.sd_days, ls.battery_days) == (45.0, 200.0) and len(ls.notes) == 2
+    # not treaty priors: the type's own times, no warning
+    own = DeviceType(
+        "own",
+        "o",
+        "ap_blast",
+        Persistence.BOTH,
+        4.0,
+        60.0,
+        BetaPrior(10, 90),
+        BetaPrior(1, 999),
+        "manufacturer's lot tests",
+    )
+    lo = Lifecycle.from_device_type(own)
+    assert (lo.sd_days, lo.battery_days) == (4.0, 60.0) and lo.notes == ()

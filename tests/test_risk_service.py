@@ -523,19 +523,8 @@ def test_treaty_limit_floor_through_the_service(store: Any) -> None:
     r = run(app, ["--db", db, "risk", "learn", "--accept-below-limit", "nosuch", "--reason", "x"])
     assert r.exit_code == 1 and "nosuch" in r.output
     why = "three lots tested by the manufacturer's independent lab"
-    out = _json(
-        [
-            "--db",
-            db,
-            "risk",
-            "learn",
-            "--accept-below-limit",
-            "apii-limit",
-            "--reason",
-            why,
-            "--json",
-        ]
-    )
+    sign = ["--db", db, "risk", "learn", "--accept-below-limit", "apii-limit", "--reason", why]
+    out = _json([*sign, "--json"])
     (x,) = out["learned"]
     assert x["floored"] is False and why in x["sign_off"]
     assert x["posterior"]["mean"] < 0.1
@@ -552,21 +541,7 @@ def test_treaty_limit_floor_through_the_service(store: Any) -> None:
     assert out["learned"][0]["floored"] is True and out["learned"][0]["sign_off"] is None
     assert _in_force(db)["lc"].p_sd_mean == pytest.approx(0.1)
     # only analysts and admins learn or sign off
-    r = run(
-        app,
-        [
-            "--role",
-            "field",
-            "--db",
-            db,
-            "risk",
-            "learn",
-            "--accept-below-limit",
-            "apii-limit",
-            "--reason",
-            why,
-        ],
-    )
+    r = run(app, ["--role", "field", "--db", db, *sign[2:]])
     assert r.exit_code == 5
 
 

@@ -86,6 +86,20 @@ def _check_prior(name: str, p: BetaPrior | None, faults: list[Fault]) -> None:
 _MAX_CONCENTRATION = 1e7
 
 
+def _treaty_time(
+    code: str, what: str, days: float | None, treaty: float, notes: list[str]
+) -> float | None:
+    """A treaty-limit type's time for one mechanism: never sooner than the treaty's, with a
+    warning in ``notes`` when the type's own differs."""
+    if days is None or days == treaty:
+        return days
+    notes.append(
+        f"{code}: warning: treaty-limit rates hold at {treaty:g} days but the type says "
+        f"{what.format(d=days)}: counted from day {max(days, treaty):g}, the later"
+    )
+    return max(days, treaty)
+
+
 def conditional_prior(sd_fail: BetaPrior, residual: BetaPrior) -> BetaPrior:
     """The Beta prior of q = P(self-deactivation fails | self-destruction failed) such that
     p_res = p_sd * q (p_sd ~ ``sd_fail``, q independent of it) has the mean and the variance of
@@ -220,20 +234,13 @@ class Lifecycle:
         sd_days = float(dt.sd_days) if sd and dt.sd_days is not None else None
         battery_days = float(dt.battery_days) if sda and dt.battery_days is not None else None
         if "treaty limits" in dt.prior_source.lower():
-            if sd_days is not None and sd_days != TREATY_SD_DAYS:
-                notes.append(
-                    f"{dt.code}: warning: treaty-limit rates hold at {TREATY_SD_DAYS:g} days "
-                    f"but the type says self-destruct at day {sd_days:g}: counted from day "
-                    f"{max(sd_days, TREATY_SD_DAYS):g}, the later"
+            sd_days, battery_days = (
+                _treaty_time(dt.code, what, days, treaty, notes)
+                for what, days, treaty in (
+                    ("self-destruct at day {d:g}", sd_days, TREATY_SD_DAYS),
+                    ("a battery life of {d:g} days", battery_days, TREATY_BATTERY_DAYS),
                 )
-                sd_days = max(sd_days, TREATY_SD_DAYS)
-            if battery_days is not None and battery_days != TREATY_BATTERY_DAYS:
-                notes.append(
-                    f"{dt.code}: warning: treaty-limit rates hold at {TREATY_BATTERY_DAYS:g} "
-                    f"days but the type says a battery life of {battery_days:g} days: counted "
-                    f"from day {max(battery_days, TREATY_BATTERY_DAYS):g}, the later"
-                )
-                battery_days = max(battery_days, TREATY_BATTERY_DAYS)
+            )
         both = sd and sda
         given = {"sd_fail": sd_fail, "residual": residual, "deact_fail": deact_fail}
         learned = tuple(
