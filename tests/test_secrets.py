@@ -326,8 +326,10 @@ def test_unexpected_errors_are_a_generic_500_and_logged_scrubbed(
         assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"] == "internal error: the server's log has the details"
         assert "RuntimeError" not in r.text and "db.internal" not in r.text
+        # a bare ValueError is a bug, not a bad request (issue 11): the same generic 500
         r = c.get("/bad")
-        assert r.status_code == 400 and SECRET not in r.text and "demine:***@" in r.text
+        assert r.status_code == 500 and SECRET not in r.text and "db.internal" not in r.text
+        assert r.json()["detail"] == "internal error: the server's log has the details"
     logged = "\n".join(rec.getMessage() for rec in caplog.records if rec.name == "demine")
     assert "RuntimeError" in logged and "Traceback" in logged  # the operator sees what failed
     assert SECRET not in logged and "demine:***@db.internal" in logged

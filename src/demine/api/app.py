@@ -229,9 +229,8 @@ def create_app(
             getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(ValueError)
-    async def _value_error(request: Request, exc: ValueError) -> JSONResponse:
-        return _problem_response(400, problem(400, "Bad request", scrub_secrets(str(exc))))
+    # a bare ValueError is a bug, not a bad request: it reaches _Guard's generic 500 (logged,
+    # scrubbed); bad input is a demine.errors.ValidationError (400) naming where it is
 
     app.add_middleware(_Guard)
 

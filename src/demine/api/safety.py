@@ -1,5 +1,8 @@
 """The public safety API: is this place, or this route, near a recorded hazard?
 
+The warning levels, messages and notices are the service's (``demine.services.safety.answer``),
+so ``demine check --json`` gives the same answer.
+
 Answers say where hazards are *recorded*; no answer is proof that a place is safe.
 Responses are cacheable for a minute. Each client's rate limit, the request body limit and the
 duplicate-parameter check are the edge middleware's (demine.api.edge); a route is capped in
@@ -16,70 +19,9 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from demine.errors import Fault, ValidationError
-from demine.services.safety import check_route_limits
+from demine.services.safety import answer, check_route_limits
 
 router = APIRouter(prefix="/api/v1/safety", tags=["safety"])
-
-DANGER_M = 100.0
-NOTICE = (
-    "demine lists hazards that are recorded. No record does not mean safe: if you see "
-    "anything suspicious, do not touch it, move back the way you came and report it."
-)
-NOTICE_UK = (
-    "demine показує лише зареєстровані небезпечні території. Відсутність запису не "
-    "означає безпеки: побачивши підозрілий предмет, не торкайтеся його, відійдіть "
-    "тим самим шляхом і повідомте про нього."
-)
-
-
-def level(distance_m: float | None, radius_m: float) -> str:
-    if distance_m is None:
-        return "none"
-    if distance_m == 0:
-        return "inside"
-    return "danger" if distance_m <= min(DANGER_M, radius_m) else "caution"
-
-
-MESSAGES = {
-    "inside": (
-        "You are inside a recorded hazardous area. Stop. Do not move further; go back "
-        "exactly the way you came and report.",
-        "Ви в зареєстрованій небезпечній зоні. Зупиніться, поверніться тим самим шляхом "
-        "і повідомте.",
-    ),
-    "danger": (
-        "A recorded hazardous area is within 100 m. Do not go on.",
-        "Зареєстрована небезпечна зона ближче ніж за 100 м. Не йдіть далі.",
-    ),
-    "caution": (
-        "A recorded hazardous area is within the radius. Keep to known safe paths.",
-        "У межах радіуса є зареєстрована небезпечна зона. Тримайтеся перевірених шляхів.",
-    ),
-    "none": (
-        "No recorded hazard within the radius. This is not proof that the place is safe.",
-        "У межах радіуса немає зареєстрованих небезпечних зон. Це не доводить безпеки.",
-    ),
-}
-
-
-def _answer(
-    hits: list[dict[str, Any]], radius_m: float, synthetic: bool, extra: dict[str, Any]
-) -> dict[str, Any]:
-    nearest = min((h["distance_m"] for h in hits), default=None)
-    lv = level(nearest, radius_m)
-    for h in hits:
-        h["warning_level"] = level(h["distance_m"], radius_m)
-    return {
-        **extra,
-        "radius_m": radius_m,
-        "warning_level": lv,
-        "message": MESSAGES[lv][0],
-        "message_uk": MESSAGES[lv][1],
-        "hazards": hits,
-        "synthetic": synthetic,
-        "notice": NOTICE,
-        "notice_uk": NOTICE_UK,
-    }
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -112,7 +54,7 @@ def safety_point(
 
     s = request.app.state.stores.get()  # this thread's connection (not a dependency's)
     hits = [h.to_dict() for h in check_point(s, lat, lon, radius)]
-    return _json(_answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}))
+    return _json(answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}))
 
 
 def _synthetic(s: Any) -> bool:
@@ -287,4 +229,4 @@ def _safety_route(request: Request, raw: bytes) -> Response:
         max_radius_m=state.max_route_radius_m,
     )
     hits = [h.to_dict() for h in found]
-    return _json(_answer(hits, float(radius), _synthetic(s), {"route_points": len(coords)}))
+    return _json(answer(hits, float(radius), _synthetic(s), {"route_points": len(coords)}))

@@ -261,3 +261,71 @@ class HazardIndex:
         return self._index.within(
             np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), radius_m
         )
+
+
+# --- what people are told -----------------------------------------------------------------
+
+DANGER_M = 100.0
+NOTICE = (
+    "demine lists hazards that are recorded. No record does not mean safe: if you see "
+    "anything suspicious, do not touch it, move back the way you came and report it."
+)
+NOTICE_UK = (
+    "demine показує лише зареєстровані небезпечні території. Відсутність запису не "
+    "означає безпеки: побачивши підозрілий предмет, не торкайтеся його, відійдіть "
+    "тим самим шляхом і повідомте про нього."
+)
+
+
+def level(distance_m: float | None, radius_m: float) -> str:
+    if distance_m is None:
+        return "none"
+    if distance_m == 0:
+        return "inside"
+    return "danger" if distance_m <= min(DANGER_M, radius_m) else "caution"
+
+
+MESSAGES = {
+    "inside": (
+        "You are inside a recorded hazardous area. Stop. Do not move further; go back "
+        "exactly the way you came and report.",
+        "Ви в зареєстрованій небезпечній зоні. Зупиніться, поверніться тим самим шляхом "
+        "і повідомте.",
+    ),
+    "danger": (
+        "A recorded hazardous area is within 100 m. Do not go on.",
+        "Зареєстрована небезпечна зона ближче ніж за 100 м. Не йдіть далі.",
+    ),
+    "caution": (
+        "A recorded hazardous area is within the radius. Keep to known safe paths.",
+        "У межах радіуса є зареєстрована небезпечна зона. Тримайтеся перевірених шляхів.",
+    ),
+    "none": (
+        "No recorded hazard within the radius. This is not proof that the place is safe.",
+        "У межах радіуса немає зареєстрованих небезпечних зон. Це не доводить безпеки.",
+    ),
+}
+
+
+def answer(
+    hits: list[dict[str, Any]], radius_m: float, synthetic: bool, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """What a person asking about a place or a route is told: the warning level (inside, danger
+    within 100 m, caution within the radius, none) overall and per hazard, the message in
+    English and Ukrainian, and the notice that no record does not mean safe. Every face (the
+    HTTP safety API, ``demine check --json``) answers with this."""
+    nearest = min((h["distance_m"] for h in hits), default=None)
+    lv = level(nearest, radius_m)
+    for h in hits:
+        h["warning_level"] = level(h["distance_m"], radius_m)
+    return {
+        **extra,
+        "radius_m": radius_m,
+        "warning_level": lv,
+        "message": MESSAGES[lv][0],
+        "message_uk": MESSAGES[lv][1],
+        "hazards": hits,
+        "synthetic": synthetic,
+        "notice": NOTICE,
+        "notice_uk": NOTICE_UK,
+    }
