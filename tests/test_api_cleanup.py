@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from demine.api.app import create_app
+from demine.demo import build_demo_store
 from demine.services.access import ROLES, new_token
-from demine.services.demo import build_demo_store
 from demine.services.impact import prioritize, resolve_config
 from demine.services.release import hazard_account
 from demine.services.risk import parse_date

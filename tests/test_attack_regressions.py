@@ -50,8 +50,8 @@ def test_static_names_the_file_system_refuses_are_404(
 @pytest.fixture(params=["gpkg", "postgis"])
 def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The SYNTHETIC demo data, in a GeoPackage or copied into a PostGIS store."""
+    from demine.demo import build_demo_store
     from demine.services.copy import copy_store
-    from demine.services.demo import build_demo_store
     from demine.store.base import open_store
 
     built = tmp_path / "demo.gpkg"

@@ -59,8 +59,8 @@ def _snapshot(store: Any) -> dict[str, Any]:
 
 
 def test_gpkg_to_postgis_and_back(tmp_path: Path, pg_url: str) -> None:
+    from demine.demo import build_demo_store
     from demine.services.access import new_token
-    from demine.services.demo import build_demo_store
     from demine.services.register import delete_record, update_record
 
     src_path = tmp_path / "demo.gpkg"

@@ -13,17 +13,12 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import shape
 
-from demine.demo_data import (
-    DEMO_ORGANISATIONS,
-    EAST_REGIONS,
-    SYNTHETIC_NOTICE,
-    SYNTHETIC_NOTICE_UK,
-    build_demo,
-    load_regions,
-)
+from demine.demo.data import DEMO_ORGANISATIONS, EAST_REGIONS, build_demo
+from demine.io.regions import load_regions
 from demine.model.devices import CATALOGUE, Persistence, device_type
 from demine.model.kinds import KINDS
 from demine.model.schema import validate_properties
+from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 
 TODAY = date(2025, 11, 1)  # a fixed anchor: the tests do not depend on the day they run
 SEEDS = (7, 11)

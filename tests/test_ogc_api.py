@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 
 from demine.api.app import create_app
+from demine.demo import build_demo_store
 from demine.services.access import new_token
-from demine.services.demo import build_demo_store
 from demine.store.gpkg import GeoPackageStore
 
 UTM37 = "http://www.opengis.net/def/crs/EPSG/0/32637"

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import shapely
 
+from demine.demo import build_demo_store
 from demine.services.access import can_read_kind, new_token, visible_record
-from demine.services.demo import build_demo_store
 from demine.services.register import ImportOptions, import_file
 from demine.store.gpkg import GeoPackageStore
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from demine.api.app import create_app
+from demine.demo import build_demo_store
 from demine.model.kinds import KINDS
 from demine.services.access import (
     ROLES,
@@ -19,7 +20,6 @@ from demine.services.access import (
     new_token,
     visible_record,
 )
-from demine.services.demo import build_demo_store
 from demine.store.gpkg import GeoPackageStore
 
 

@@ -367,8 +367,8 @@ def test_cli_save_and_show_config(world: dict[str, Any]) -> None:
 def test_demo_impact_makes_labelled_synthetic_inputs(tmp_path: Path) -> None:
     import rasterio
 
-    from demine.services.demo import build_demo_store
-    from demine.services.impact import demo_impact
+    from demine.demo import build_demo_store
+    from demine.demo.impact import demo_impact
     from demine.store.gpkg import GeoPackageStore
 
     build_demo_store(tmp_path / "demo.gpkg")

@@ -17,6 +17,7 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from demine.cli.app import app
+from demine.demo.release import demo_release
 from demine.errors import Conflict, PermissionDenied, ValidationError
 from demine.services.register import ImportOptions, import_file, update_record
 from demine.services.release import (
@@ -24,7 +25,6 @@ from demine.services.release import (
     certificate_html,
     check_write,
     close_hazard,
-    demo_release,
     hand_over,
     hazard_account,
     remaining_geometries,
@@ -691,7 +691,7 @@ def test_hand_over_columns_migrate(store: Any, tmp_path: Path) -> None:
 
 
 def test_demo_release(tmp_path: Path) -> None:
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
     from demine.store.gpkg import GeoPackageStore
 
     db = tmp_path / "demo.gpkg"

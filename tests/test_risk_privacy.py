@@ -70,7 +70,7 @@ FACTOR = 1.1 / 0.9  # a set of quantities narrower than this is known within ±1
 
 @pytest.fixture(scope="module")
 def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
 
     db = tmp_path_factory.mktemp("risk_privacy") / "demo.gpkg"
     build_demo_store(db)

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from demine.api import create_app
-from demine.services.demo import build_demo_store
+from demine.demo import build_demo_store
 from demine.services.setup import init_store
 from demine.store.gpkg import GeoPackageStore
 

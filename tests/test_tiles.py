@@ -33,8 +33,8 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     from demine.api.app import create_app
+    from demine.demo import build_demo_store
     from demine.services.access import new_token
-    from demine.services.demo import build_demo_store
     from demine.store.gpkg import GeoPackageStore
 
     db: Path = tmp_path_factory.mktemp("tiles") / "demo.gpkg"
@@ -253,7 +253,7 @@ def test_every_demo_tile_encodes(tmp_path: Path) -> None:
     import math
 
     from demine.api.tiles import encode_tile, tile_features
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
     from demine.store.gpkg import GeoPackageStore
 
     build_demo_store(tmp_path / "sweep.gpkg")

@@ -64,7 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from starlette.routing import Route
 
     from demine.api.app import create_app
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
     from demine.store.gpkg import GeoPackageStore
 
     db = tmp_path_factory.mktemp("csp") / "demo.gpkg"

@@ -135,8 +135,8 @@ def _land_release(store: Any, tmp: Path) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LayersSite]:
 
     from demine.api.app import create_app
-    from demine.demo_casualties import demo_casualties
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
+    from demine.demo.casualties import demo_casualties
     from demine.store.gpkg import GeoPackageStore
 
     tmp = tmp_path_factory.mktemp("web_layers")

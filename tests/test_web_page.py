@@ -33,7 +33,7 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     from demine.api.app import create_app
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
     from demine.services.safety import check_point
     from demine.store.gpkg import GeoPackageStore
 

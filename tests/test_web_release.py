@@ -122,7 +122,7 @@ def _build(store: Any, tmp: Path) -> tuple[str, str]:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseSite]:
 
     from demine.api.app import create_app
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
     from demine.store.gpkg import GeoPackageStore
 
     tmp = tmp_path_factory.mktemp("web_release")

@@ -308,7 +308,7 @@ def _synthetic_title(store: Store, title: str) -> str:
 def _synthetic_text(store: Store, text: str) -> str:
     if not store.setting("synthetic"):
         return text
-    from demine.demo_data import SYNTHETIC_NOTICE
+    from demine.model.synthetic import SYNTHETIC_NOTICE
 
     return f"{SYNTHETIC_NOTICE} {text}"
 

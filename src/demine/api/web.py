@@ -105,7 +105,8 @@ def _bounds(store: Store) -> list[float]:
 def map_config(
     request: Request, response: Response, s: StoreDep, who: PrincipalDep
 ) -> dict[str, Any]:
-    from demine.demo_data import REGIONS_CREDIT, SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
+    from demine.io.regions import REGIONS_CREDIT
+    from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 
     synthetic = bool(s.setting("synthetic"))
     # root-relative (the page is on this origin), or from --public-url; never from Host
@@ -144,7 +145,7 @@ def regions() -> Response:
         import shapely
         from shapely.geometry import mapping, shape
 
-        from demine.demo_data import load_regions
+        from demine.io.regions import load_regions
 
         feats = []
         for f in load_regions():

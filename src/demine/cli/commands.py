@@ -662,7 +662,7 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Build a SYNTHETIC demo dataset on Ukraine's regions and serve it (map, APIs)."""
-    from demine.services.demo import build_demo_store
+    from demine.demo import build_demo_store
 
     with handled(as_json):
         from demine.store.redact import is_url, redact_location

@@ -107,7 +107,7 @@ def _synthetic_banner(store: Any, as_json: bool) -> bool:
     except DemineError:
         return False
     if synthetic and not as_json:
-        from demine.demo_data import SYNTHETIC_NOTICE
+        from demine.model.synthetic import SYNTHETIC_NOTICE
 
         _console(stderr=True).print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     return synthetic

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from demine import __version__
-from demine.demo_data import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 from demine.errors import DemineError, Fault, ValidationError
 from demine.files import write_private
+from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 from demine.services.charts import render
 from demine.services.stats import WITHHELD, Period, compute
 

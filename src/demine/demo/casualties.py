@@ -1,7 +1,7 @@
 """SYNTHETIC demo accidents, victims and risk-education (EORE) sessions.
 
 Everything here is **generated at random** and labelled synthetic: every record's ``notes``
-carry :data:`~demine.demo_data.SYNTHETIC_NOTICE` (English and Ukrainian), victims' names are
+carry :data:`~demine.model.synthetic.SYNTHETIC_NOTICE` (English and Ukrainian), victims' names are
 ``SYNTHETIC person 017`` and their contacts ``SYNTHETIC``. Nothing is a real person or event.
 
 :func:`demo_casualties` imports the records into a store through the normal import path
@@ -25,10 +25,8 @@ import numpy as np
 import orjson
 import shapely
 
-from demine.demo_data import (
+from demine.demo.data import (
     DEMO_ORGANISATIONS,
-    SYNTHETIC_NOTICE,
-    SYNTHETIC_NOTICE_UK,
     _day_between,
     _east_shapes,
     _moment,
@@ -37,6 +35,7 @@ from demine.demo_data import (
 )
 from demine.model.devices import CATALOGUE, CATEGORIES
 from demine.model.schema import format_datetime
+from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 from demine.store.base import Store
 
 __all__ = ["EORE_ORGANISATIONS", "demo_casualties"]

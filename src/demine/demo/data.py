@@ -32,38 +32,26 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
-import orjson
 import shapely
 import shapely.affinity
 from shapely.geometry import Polygon, shape
 
+from demine.io.regions import REGIONS_FILE, load_regions
 from demine.model.devices import CATEGORIES, DeviceType, Persistence, device_type
 from demine.model.schema import format_datetime
+from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
 
 __all__ = [
     "DEMO_ORGANISATIONS",
     "EAST_REGIONS",
-    "REGIONS_CREDIT",
-    "SYNTHETIC_NOTICE",
-    "SYNTHETIC_NOTICE_UK",
     "build_demo",
-    "load_regions",
 ]
 
-SYNTHETIC_NOTICE = (
-    "SYNTHETIC DEMO DATA – not real hazard information; do not use for safety decisions."
-)
-SYNTHETIC_NOTICE_UK = (
-    "СИНТЕТИЧНІ ДЕМОНСТРАЦІЙНІ ДАНІ – це не реальна інформація про небезпеку; "
-    "не використовуйте їх для рішень щодо безпеки."
-)
 _NOTES = f"{SYNTHETIC_NOTICE} {SYNTHETIC_NOTICE_UK}"
 
-REGIONS_CREDIT = "Administrative boundaries: OPORA, via S. Matuszak, ukrainian_geodata, CC BY 4.0"
 
 #: Regions (``region`` property of the packaged file) where demo hazards are placed, with the
 #: relative weight of each. The weights are arbitrary; they only spread the demo.
@@ -80,7 +68,6 @@ EAST_REGIONS: dict[str, float] = {
 
 DEMO_ORGANISATIONS = ("Demo Operator A", "Demo Operator B", "Demo Operator C", "Demo Operator D")
 
-_REGIONS_FILE = "data/ukraine_regions.geojson"
 _RECORD_SOURCE = "SYNTHETIC demo record"
 
 # Device types per scenario (catalogue codes, see demine.model.devices).
@@ -128,22 +115,6 @@ _CHA_EVIDENCE = (
 # --- regions ----------------------------------------------------------------------------------
 
 
-def _read_regions() -> dict[str, Any]:
-    raw = resources.files("demine").joinpath(_REGIONS_FILE).read_bytes()
-    data: dict[str, Any] = orjson.loads(raw)
-    return data
-
-
-def load_regions() -> list[dict[str, Any]]:
-    """The 26 regions of Ukraine as GeoJSON Feature dicts (CRS84), from the packaged file.
-
-    Each feature's ``properties`` hold ``fid`` and ``region`` (the Ukrainian name). A new list is
-    returned on every call, so callers may change it.
-    """
-    features: list[dict[str, Any]] = _read_regions()["features"]
-    return features
-
-
 @lru_cache(maxsize=1)
 def _east_shapes() -> dict[str, Any]:
     """Prepared shapely geometries of :data:`EAST_REGIONS`, by name (cached; never mutated)."""
@@ -158,7 +129,7 @@ def _east_shapes() -> dict[str, Any]:
             out[name] = g
     missing = set(EAST_REGIONS) - set(out)
     if missing:  # pragma: no cover - the packaged file holds them all
-        raise RuntimeError(f"regions missing from {_REGIONS_FILE}: {sorted(missing)}")
+        raise RuntimeError(f"regions missing from {REGIONS_FILE}: {sorted(missing)}")
     return out
 
 

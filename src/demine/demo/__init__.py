@@ -1,5 +1,9 @@
 """The demo: a SYNTHETIC dataset on Ukraine's regions, imported through the normal import path
-(served by ``demine demo`` with the map and the APIs)."""
+(served by ``demine demo`` with the map and the APIs). Every demo generator lives in this
+package: :mod:`demine.demo.data` (hazards, records, finds, reports), :mod:`.casualties`
+(accidents, victims, risk education), :mod:`.release` (survey, clearance, land release) and
+:mod:`.impact` (the inputs of prioritisation). The notice they carry is the model's
+(:mod:`demine.model.synthetic`)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ KIND_ORDER = ("hazards", "emplacements", "finds", "eo_reports")
 
 def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
     """(Re)build the demo store at ``path``. Refuses to touch a store holding real data."""
-    from demine.demo_data import SYNTHETIC_NOTICE, build_demo
+    from demine.demo.data import build_demo
+    from demine.model.synthetic import SYNTHETIC_NOTICE
 
     if path.exists():
         existing = GeoPackageStore(path)
@@ -67,9 +72,9 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
     counts["layer:oblasts"] = rep.imported
     # the cleanup: survey and clearance with land release (a hazard closed, one handed over),
     # accidents and victims, risk education, and the inputs of prioritisation
-    from demine.demo_casualties import demo_casualties
-    from demine.services.impact import demo_impact
-    from demine.services.release import demo_release
+    from demine.demo.casualties import demo_casualties
+    from demine.demo.impact import demo_impact
+    from demine.demo.release import demo_release
 
     cleanup = {
         "release": demo_release(store, seed),
