@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from demine.cli.app import app
 from demine.demo.release import demo_release
 from demine.errors import Conflict, PermissionDenied, ValidationError
+from demine.services.certificate import certificate_html
 from demine.services.register import ImportOptions, import_file, update_record
 from demine.services.release import (
     accounts,
-    certificate_html,
     check_write,
     close_hazard,
     hand_over,
@@ -572,7 +572,7 @@ def test_certificate(store: Any, tmp_path: Path) -> None:
     assert html.startswith("<!DOCTYPE html>") and "@media print" in html and "<svg" in html
     assert (
         "<script>" not in html
-        and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; field" in html
+        and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; field" in html  # Jinja2 escape
     )
     assert "Громада &lt;Demo&gt;" in html and "Operator &lt;A&gt; &amp; Sons" in html
     assert f"{geodesic(HAZARD):,.1f}"[:-2] in html  # the original area, to 0.1 m²

@@ -111,7 +111,7 @@ def release_account(s: StoreDep, who: PrincipalDep, hazard_id: HazardIdP) -> Res
     },
 )
 def certificate(s: StoreDep, who: PrincipalDep, hazard_id: HazardIdP) -> HTMLResponse:
-    from demine.services.release import CERTIFICATE_ROLE, certificate_html
+    from demine.services.certificate import CERTIFICATE_ROLE, certificate_html
 
     # 401 without a token (the service itself refuses roles below analyst: 403)
     _require(who, CERTIFICATE_ROLE, "a land-release certificate")

@@ -179,7 +179,7 @@ def certificate_cmd(
     """A printable HTML land-release certificate for a closed or handed-over hazard."""
     import sys
 
-    from demine.services.release import certificate_html
+    from demine.services.certificate import certificate_html
 
     with handled(False):
         store = _store(db)

@@ -1,6 +1,7 @@
 """Land release (IMAS 07.11): the rules that tie activities and releases to their hazards, a
-hazard's account (what was released, what overlaps, what lies outside, what remains), closure,
-hand-over and the completion certificate.
+hazard's account (what was released, what overlaps, what lies outside, what remains), closure
+and hand-over. The completion certificate is rendered apart (:mod:`demine.services.certificate`,
+a template fed with plain data).
 
 Every write path (file import, ``update_record``, the OGC API) calls :func:`check_write`, so
 the same rules hold whichever face the data comes through:
@@ -23,9 +24,7 @@ every hazard at once (optionally from releases up to a date).
 
 from __future__ import annotations
 
-import html
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -241,7 +240,8 @@ def _hazard_transitions(store: Store, records: Sequence[Record], source: str | N
 # --- accounts -------------------------------------------------------------------------------
 
 
-def _release_input(r: Record) -> ReleaseInput:
+def release_input(r: Record) -> ReleaseInput:
+    """What the land-release geometry needs of a release record."""
     return ReleaseInput(
         id=r.id,
         release_type=str(r.properties.get("release_type")),
@@ -250,7 +250,8 @@ def _release_input(r: Record) -> ReleaseInput:
     )
 
 
-def _on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
+def on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
+    """The records of ``kind`` (activities, releases) on a hazard."""
     return [r for r in store.list(kind) if r.properties.get("hazard_id") == hazard_id]
 
 
@@ -268,7 +269,7 @@ def accounts(store: Store, until: date | None = None) -> dict[str, Account]:
             continue
         if limit is not None and str(r.properties.get("released_on")) > limit:
             continue
-        by_hazard.setdefault(str(hid), []).append(_release_input(r))
+        by_hazard.setdefault(str(hid), []).append(release_input(r))
     return {
         h.id: account(h.geometry, by_hazard.get(h.id, ()))
         for h in store.list("hazards")
@@ -287,15 +288,15 @@ def closure_reasons(
     """Why the hazard cannot close now (empty: it can). ``geometry`` defaults to the stored."""
     if geometry is None:
         geometry = store.get("hazards", hazard_id).geometry
-    acts = _on_hazard(store, "activities", hazard_id)
-    rels = _on_hazard(store, "releases", hazard_id)
+    acts = on_hazard(store, "activities", hazard_id)
+    rels = on_hazard(store, "releases", hazard_id)
     return _reasons(geometry, acts, rels, closed_on)[1]
 
 
 def _reasons(
     geometry: Any, acts: list[Record], rels: list[Record], closed_on: Any
 ) -> tuple[Account, list[str]]:
-    acc = account(geometry, [_release_input(r) for r in rels if r.geometry is not None])
+    acc = account(geometry, [release_input(r) for r in rels if r.geometry is not None])
     reasons: list[str] = []
     tol = tolerance_m2(acc.hazard_m2)
     if acc.remaining_m2 > tol:
@@ -365,8 +366,8 @@ def hazard_account(store: Store, hazard_id: str, *, role: str = "admin") -> dict
 
 
 def _account_dict(store: Store, h: Record) -> dict[str, Any]:
-    acts = _on_hazard(store, "activities", h.id)
-    rels = _on_hazard(store, "releases", h.id)
+    acts = on_hazard(store, "activities", h.id)
+    rels = on_hazard(store, "releases", h.id)
     acc, reasons = _reasons(h.geometry, acts, rels, None)
     status = h.properties.get("status")
     if status != "open":
@@ -493,330 +494,3 @@ def hand_over(
         actor=actor,
         reason=reason or f"land handed over to {to.strip()}",
     )
-
-
-# --- the certificate ------------------------------------------------------------------------
-
-_COLOURS = {"cancelled": "#9ecae1", "reduced": "#fdd49e", "cleared": "#a1d99b"}
-
-
-def _svg_map(hazard: Any, pieces: Iterable[Any], remaining: Any, finds: Sequence[Any]) -> str:
-    """An inline SVG of the hazard, its release polygons (as credited) and the finds."""
-    minx, miny, maxx, maxy = shapely.bounds(hazard)
-    lat0 = (miny + maxy) / 2
-    kx = math.cos(math.radians(lat0))
-    w_deg, h_deg = max((maxx - minx) * kx, 1e-9), max(maxy - miny, 1e-9)
-    width, pad = 560.0, 20.0
-    scale = (width - 2 * pad) / w_deg
-    height = min(h_deg * scale + 2 * pad, 520.0)
-    scale = min(scale, (height - 2 * pad) / h_deg)
-
-    def xy(x: float, y: float) -> str:
-        return f"{pad + (x - minx) * kx * scale:.1f},{pad + (maxy - y) * scale:.1f}"
-
-    def path(g: Any) -> str:
-        out = []
-        for poly in shapely.get_parts(g):
-            if poly.geom_type != "Polygon":
-                continue
-            for ring in (poly.exterior, *poly.interiors):
-                pts = list(ring.coords)
-                out.append("M" + " L".join(xy(x, y) for x, y in pts) + " Z")
-        return " ".join(out)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
-        f'width="{width:.0f}" height="{height:.0f}" role="img" '
-        'aria-label="Map of the hazard and its release polygons">',
-        f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
-    ]
-    for p in pieces:
-        if p.credited is None or shapely.is_empty(p.credited):
-            continue
-        parts.append(
-            f'<path d="{path(p.credited)}" fill="{_COLOURS.get(p.release_type, "#ddd")}" '
-            f'fill-rule="evenodd" stroke="#555" stroke-width="0.5">'
-            f"<title>{html.escape(p.release_type)} {html.escape(p.released_on)}</title></path>"
-        )
-    if remaining is not None and not shapely.is_empty(remaining):
-        parts.append(
-            f'<path d="{path(remaining)}" fill="#e34a33" fill-opacity="0.6" '
-            'fill-rule="evenodd" stroke="none"><title>remaining</title></path>'
-        )
-    parts.append(
-        f'<path d="{path(hazard)}" fill="none" stroke="#b30000" stroke-width="2" '
-        'stroke-dasharray="6 3" fill-rule="evenodd"><title>hazard boundary</title></path>'
-    )
-    for f in finds[:2000]:
-        x, y = xy(f.x, f.y).split(",")
-        parts.append(f'<circle cx="{x}" cy="{y}" r="1.6" fill="#222"/>')
-    # scale bar: a round length near a quarter of the width
-    m_per_px = 1 / scale * 111_320.0  # degrees of latitude to metres (about 0.5%)
-    target = (width - 2 * pad) / 4 * m_per_px
-    bar_m = 10 ** math.floor(math.log10(max(target, 1e-9)))
-    for step in (5, 2):
-        if bar_m * step <= target:
-            bar_m *= step
-            break
-    bar_px = bar_m / m_per_px
-    label = f"{bar_m / 1000:g} km" if bar_m >= 1000 else f"{bar_m:g} m"
-    y0 = height - 8
-    parts.append(
-        f'<line x1="{pad}" y1="{y0}" x2="{pad + bar_px:.1f}" y2="{y0}" stroke="#000" '
-        f'stroke-width="3"/><text x="{pad + bar_px + 6:.1f}" y="{y0 + 4}" font-size="11">'
-        f"{label}</text>"
-        f'<text x="{width - pad:.0f}" y="{pad + 4:.0f}" font-size="13" text-anchor="end">'
-        "N ↑</text>"
-    )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _m2(x: Any) -> str:
-    v = float(x or 0.0)
-    return f"{v:,.1f} m² ({v / 10_000:,.4f} ha)"
-
-
-def _e(v: Any) -> str:
-    return "" if v is None else html.escape(str(v))
-
-
-_CSS = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 11pt; color: #111;
-       max-width: 190mm; margin: 1em auto; }
-h1 { font-size: 17pt; margin: 0.2em 0; } h2 { font-size: 13pt; margin: 1em 0 0.3em; }
-table { border-collapse: collapse; width: 100%; margin: 0.3em 0; }
-th, td { border: 1px solid #888; padding: 3px 5px; text-align: left; vertical-align: top; }
-th { background: #eee; } td.n { text-align: right; white-space: nowrap; }
-table.wide { font-size: 9pt; } table.wide td { overflow-wrap: break-word; }
-td.d { white-space: nowrap; }
-.synthetic { background: #ffd400; border: 3px solid #000; padding: 0.5em; font-weight: bold;
-             text-align: center; margin-bottom: 0.6em; }
-.legend span { display: inline-block; width: 1em; height: 1em; vertical-align: middle;
-               border: 1px solid #555; margin: 0 0.3em 0 1em; }
-.signatures { display: flex; gap: 4mm; margin-top: 1em; }
-.sig { flex: 1; border: 1px solid #444; padding: 0.5em; min-height: 42mm; }
-.sig .line { border-bottom: 1px solid #000; height: 1.6em; margin-bottom: 0.2em; }
-.muted { color: #555; font-size: 9pt; }
-@page { size: A4; margin: 12mm; }
-@media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
-  .no-print { display: none; }
-  .synthetic, th, .legend span { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  h2, table, .signatures, svg { break-inside: avoid; }
-}
-"""
-
-
-CERTIFICATE_ROLE = "analyst"  # it names who received the land and counts the devices found
-
-
-def certificate_html(store: Store, hazard_id: str, *, role: str = "admin") -> str:
-    """A printable land-release completion / hand-over certificate (IMAS 07.11) for a closed
-    or handed-over hazard. Conflict for an open hazard; PermissionDenied below the analyst
-    role (it prints ``handed_over_to`` and the finds). Every value is HTML-escaped; no
-    personal data of victims or reporters is read."""
-    from demine.errors import PermissionDenied
-    from demine.model.synthetic import SYNTHETIC_NOTICE
-    from demine.services.access import at_least
-
-    if not at_least(role, CERTIFICATE_ROLE):
-        raise PermissionDenied(
-            f"the {role} role cannot issue a land-release certificate ({CERTIFICATE_ROLE} "
-            "and above: it names who received the land and the devices found)"
-        )
-
-    h = store.get("hazards", hazard_id)
-    p = h.properties
-    status = p.get("status")
-    if status not in ("closed", "handed_over"):
-        raise Conflict(
-            f"hazard {h.id} is {status}: a certificate is issued only for a closed or "
-            "handed-over hazard"
-        )
-    acts = sorted(
-        _on_hazard(store, "activities", h.id),
-        key=lambda a: (str(a.properties.get("started_on")), a.id),
-    )
-    rels = _on_hazard(store, "releases", h.id)
-    acc = account(h.geometry, [_release_input(r) for r in rels if r.geometry is not None])
-    act_by_id = {a.id: a for a in acts}
-    rel_by_id = {r.id: r for r in rels}
-
-    # devices found in the hazard: finds linked to it, or unlinked finds inside it
-    finds = []
-    if h.geometry is not None:
-        shapely.prepare(h.geometry)
-        for f in store.list("finds", bbox=tuple(shapely.bounds(h.geometry))):
-            hid = f.properties.get("hazard_id")
-            if hid == h.id or (
-                not hid and f.geometry is not None and h.geometry.intersects(f.geometry)
-            ):
-                finds.append(f)
-    names = {d.properties.get("code"): d.properties.get("name") for d in store.list("device_types")}
-    counts: dict[tuple[str, str], int] = {}
-    for f in finds:
-        key = (str(f.properties.get("device_type")), str(f.properties.get("state")))
-        counts[key] = counts.get(key, 0) + 1
-
-    try:
-        synthetic = bool(store.setting("synthetic"))
-    except Exception:  # a store without settings
-        synthetic = False
-    tol = tolerance_m2(acc.hazard_m2)
-    ref = p.get("reference") or h.id
-    title = f"Land release certificate — hazard {ref}"
-    out: list[str] = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-    ]
-    if synthetic:
-        out.append(f'<div class="synthetic">{_e(SYNTHETIC_NOTICE)}</div>')
-    out.append(f"<h1>{_e(title)}</h1>")
-    out.append(
-        '<p class="muted">Completion and hand-over of released land (IMAS 07.11). '
-        f"Issued {date.today().isoformat()} from demine record {_e(h.id)}, revision "
-        f"{h.revision}.</p>"
-    )
-    out.append("<h2>Hazardous area</h2><table>")
-    rows = [
-        ("Reference", p.get("reference")),
-        ("Name", p.get("name")),
-        ("Type", p.get("hazard_type")),
-        ("Administrative area", p.get("admin_area")),
-        ("Location (centre, lon/lat WGS 84)", _centre(h.geometry)),
-        ("Device categories", p.get("device_categories")),
-        ("Reported on", p.get("reported_on")),
-        ("Surveyed on", p.get("surveyed_on")),
-        ("Status", str(status).replace("_", " ")),
-        ("Closed on", p.get("closed_on")),
-        ("Handed over to", p.get("handed_over_to")),
-        ("Handed over on", p.get("handed_over_on")),
-    ]
-    out += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows]
-    out.append("</table>")
-
-    out.append("<h2>Land released</h2><table>")
-    out.append(f'<tr><th>Original area</th><td class="n">{_m2(acc.hazard_m2)}</td></tr>')
-    for t, label in (
-        ("cancelled", "Cancelled (non-technical survey)"),
-        ("reduced", "Reduced (technical survey)"),
-        ("cleared", "Cleared"),
-    ):
-        out.append(f'<tr><th>{label}</th><td class="n">{_m2(acc.by_type.get(t))}</td></tr>')
-    out.append(f'<tr><th>Total released</th><td class="n">{_m2(acc.released_m2)}</td></tr>')
-    shown_remaining = 0.0 if acc.remaining_m2 <= tol else acc.remaining_m2
-    out.append(f'<tr><th>Remaining</th><td class="n">{_m2(shown_remaining)}</td></tr></table>')
-    out.append(
-        '<p class="muted">Geodesic areas on the WGS 84 ellipsoid. Overlapping release polygons '
-        "are counted once; parts of release polygons outside the hazard are not counted. "
-        f"Remaining is shown as 0 when below {tol:,.1f} m² (numerical tolerance; computed "
-        f"{acc.remaining_m2:,.2f} m²).</p>"
-    )
-
-    out.append(
-        '<h2>Activities</h2><table class="wide"><tr><th>Activity</th><th>Organisation</th>'
-        "<th>Team</th>"
-        "<th>Status</th><th>Started</th><th>Completed</th><th>Methods</th><th>Depth</th>"
-        "<th>Reference</th></tr>"
-    )
-    for a in acts:
-        q = a.properties
-        depth = q.get("depth_cm")
-        kind_label = ACTIVITY_LABELS.get(str(q.get("activity_type")), q.get("activity_type"))
-        out.append(
-            f"<tr><td>{_e(kind_label)}</td><td>{_e(q.get('organisation'))}</td>"
-            f"<td>{_e(q.get('team'))}</td>"
-            f'<td>{_e(q.get("status"))}</td><td class="d">{_e(q.get("started_on"))}</td>'
-            f'<td class="d">{_e(q.get("completed_on"))}</td>'
-            f"<td>{_e(str(q.get('method') or '').replace('_', ' ').replace(',', ', '))}</td>"
-            f'<td class="n">{_e(f"{float(depth):g} cm" if depth is not None else "")}</td>'
-            f"<td>{_e(q.get('reference'))}</td></tr>"
-        )
-    if not acts:
-        out.append('<tr><td colspan="9">No activity recorded (historic closure).</td></tr>')
-    out.append("</table>")
-
-    out.append(
-        '<h2>Release polygons</h2><table class="wide"><tr><th>Type</th><th>Released on</th>'
-        "<th>Organisation</th><th>Reference</th><th>Recorded</th><th>Counted</th>"
-        "<th>Overlap (not counted)</th><th>Outside the hazard</th></tr>"
-    )
-    for piece in acc.pieces:
-        rr = rel_by_id[piece.release_id].properties
-        org = rr.get("organisation") or act_by_id.get(
-            str(rr.get("activity_id")), Record("", "", {})
-        ).properties.get("organisation")
-        out.append(
-            f'<tr><td>{_e(piece.release_type)}</td><td class="d">{_e(piece.released_on)}</td>'
-            f"<td>{_e(org)}</td><td>{_e(rr.get('reference'))}</td>"
-            f'<td class="n">{piece.recorded_m2:,.1f} m²</td>'
-            f'<td class="n">{piece.credited_m2:,.1f} m²</td>'
-            f'<td class="n">{piece.overlap_m2:,.1f} m²</td>'
-            f'<td class="n">{piece.outside_m2:,.1f} m²</td></tr>'
-        )
-    if not acc.pieces:
-        out.append('<tr><td colspan="8">No release polygon recorded.</td></tr>')
-    out.append("</table>")
-
-    out.append(
-        "<h2>Devices found</h2><table><tr><th>Device type</th><th>State</th><th>Number</th></tr>"
-    )
-    for (code, state), n in sorted(counts.items()):
-        label = f"{names.get(code) or code} ({code})" if names.get(code) else code
-        out.append(
-            f"<tr><td>{_e(label)}</td><td>{_e(state.replace('_', ' '))}</td>"
-            f'<td class="n">{n}</td></tr>'
-        )
-    if not counts:
-        out.append('<tr><td colspan="3">No device found recorded.</td></tr>')
-    out.append("</table>")
-
-    if h.geometry is not None:
-        out.append("<h2>Map</h2>")
-        out.append(
-            _svg_map(
-                h.geometry,
-                acc.pieces,
-                acc.remaining if acc.remaining_m2 > tol else None,
-                [f.geometry for f in finds if f.geometry is not None],
-            )
-        )
-        out.append(
-            '<p class="legend">'
-            + "".join(f'<span style="background:{c}"></span>{_e(t)}' for t, c in _COLOURS.items())
-            + '<span style="background:#fff;border:2px dashed #b30000"></span>hazard boundary'
-            + '<span style="background:#222;border-radius:50%"></span>device found</p>'
-        )
-
-    out.append('<h2>Signatures</h2><div class="signatures">')
-    for who in (
-        "Operator",
-        "National mine action authority",
-        "Receiving community / land user",
-    ):
-        out.append(
-            f'<div class="sig"><strong>{_e(who)}</strong>'
-            '<p class="muted">Name</p><div class="line"></div>'
-            '<p class="muted">Position</p><div class="line"></div>'
-            '<p class="muted">Signature and stamp</p><div class="line"></div>'
-            '<p class="muted">Date</p><div class="line"></div></div>'
-        )
-    out.append("</div>")
-    out.append(
-        '<p class="no-print muted">Print this page (Ctrl+P) for signature. demine '
-        "land-release certificate.</p>"
-    )
-    if synthetic:
-        out.append(f'<div class="synthetic">{_e(SYNTHETIC_NOTICE)}</div>')
-    out.append("</body></html>")
-    return "\n".join(out)
-
-
-def _centre(g: Any) -> str | None:
-    if g is None or shapely.is_empty(g):
-        return None
-    c = shapely.point_on_surface(g)
-    return f"{c.x:.5f}, {c.y:.5f}"
