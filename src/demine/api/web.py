@@ -30,7 +30,7 @@ from demine.api.deps import PrincipalDep, StoreDep
 from demine.api.security import public_base, role_etag
 from demine.errors import NotFound
 from demine.services.access import can_read_kind, visible_properties
-from demine.services.risk import full_risk
+from demine.services.risk import full_risk, row_view
 from demine.store.base import Store
 
 router = APIRouter(tags=["map"])
@@ -48,17 +48,6 @@ _TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".md": "text/markdown; charset=utf-8",
 }
-_STATS_ANALYST = (
-    "p_any_live",
-    "p_any_live_mean",
-    "p_any_live_p05",
-    "p_any_live_p95",
-    "expected_live",
-    "expected_live_p05",
-    "expected_live_p95",
-    "live_count_p05",
-    "live_count_p95",
-)
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -175,14 +164,6 @@ def _today() -> float:
     return day_number(datetime.now(UTC).date())
 
 
-def _stats(row: dict[str, Any], full: bool) -> dict[str, Any]:
-    """One date's figures as the role may see them: exact for analysts, the band of
-    ``p_any_live`` for everyone else (see demine.risk.public)."""
-    if not full:
-        return {k: row[k] for k in ("date", "p_any_live_band", "p_any_live_low", "p_any_live_high")}
-    return {"date": row["date"], **{k: row[k] for k in _STATS_ANALYST}}
-
-
 class _RiskCache:
     """Today's estimate for every hazard, kept ``RISK_TTL`` seconds per store and view (exact
     for analysts, banded with coarse quantities for everyone else)."""
@@ -238,7 +219,7 @@ def map_risk(
             "known": t["known"],
             "released": t["released"],
             "status": t["status"],
-            **({} if t["row"] is None else _stats(t["row"], full)),
+            **({} if t["row"] is None else row_view(t["row"], full)),
         }
         for hid, t in table.items()
     }
@@ -273,7 +254,7 @@ def map_hazard(
         "date": iso_date(day),
         "known": d["known"],
         "released": d["released"],
-        "estimate": None if row is None else _stats(row, full),
+        "estimate": None if row is None else row_view(row, full),
         "assumptions": d["assumptions"],
         "notes": d["notes"],
     }

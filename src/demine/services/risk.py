@@ -376,6 +376,29 @@ def role_hazard_risks(
     return [r.to_dict() if full else public_view(r) for r in risks]
 
 
+ROW_ANALYST = (
+    "p_any_live",
+    "p_any_live_mean",
+    "p_any_live_p05",
+    "p_any_live_p95",
+    "expected_live",
+    "expected_live_p05",
+    "expected_live_p95",
+    "live_count_p05",
+    "live_count_p95",
+)
+ROW_PUBLIC = ("date", "p_any_live_band", "p_any_live_low", "p_any_live_high")
+
+
+def row_view(row: dict[str, Any], full: bool) -> dict[str, Any]:
+    """One date's figures as a role may see them (``full``: analyst and admin, see
+    :func:`full_risk`): exact for analysts, the band of ``p_any_live`` for everyone else
+    (:mod:`demine.risk.public`). The map and every other face use this, so they agree."""
+    if not full:
+        return {k: row[k] for k in ROW_PUBLIC}
+    return {"date": row["date"], **{k: row[k] for k in ROW_ANALYST}}
+
+
 def public_view(hr: HazardRisk) -> dict[str, Any]:
     """A hazard's estimate for roles below analyst, from a ``coarse`` :class:`HazardRisk`: the
     band of ``p_any_live`` per date, the mechanisms of the device types without any rate, and

@@ -1,0 +1,357 @@
+"""Every face on both backends (issue 11): every CLI command and every HTTP route runs against
+the demo store as a GeoPackage and as PostGIS. A table names one invocation per command and one
+request per route; a command or route missing from the table fails the test, so a new face
+cannot land untested on either backend. The detailed behaviour of each face is tested in its own
+file; here the point is that none breaks on a backend (no traceback, no 500)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import typer
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from demine.cli.app import app as cli_app
+
+# --- the stores ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from demine.demo import build_demo_store
+
+    path = tmp_path_factory.mktemp("face") / "demo.gpkg"
+    build_demo_store(path, seed=7)
+    return path
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def location(request: pytest.FixtureRequest, demo_gpkg: Path, tmp_path: Path) -> Iterator[str]:
+    from demine.services.copy import copy_store
+    from demine.store.base import open_store
+
+    if request.param == "gpkg":
+        loc = str(tmp_path / "demo.gpkg")
+        shutil.copy(demo_gpkg, loc)
+    else:
+        loc = request.getfixturevalue("pg_url")
+        src, dst = open_store(str(demo_gpkg)), open_store(loc)
+        try:
+            copy_store(src, dst)
+        finally:
+            src.close()
+            dst.close()
+    yield loc
+
+
+def _ids(loc: str) -> dict[str, str]:
+    """Real ids of the demo store for the invocations."""
+    from demine.store.base import open_store
+
+    s = open_store(loc)
+    try:
+        hz = list(s.list("hazards"))
+        by = {h.properties.get("status"): h.id for h in hz}
+        closed = [h.id for h in hz if h.properties.get("status") == "closed"]
+        find = next(iter(s.list("finds")))
+        return {
+            "open": by["open"],
+            "closed": closed[0],
+            "handed": by["handed_over"],
+            "find": find.id,
+            "hazard_any": hz[0].id,
+        }
+    finally:
+        s.close()
+
+
+# --- the CLI --------------------------------------------------------------------------------------
+
+
+def _commands() -> set[str]:
+    root = typer.main.get_command(cli_app)
+    out: set[str] = set()
+
+    def walk(c: Any, prefix: str) -> None:
+        if hasattr(c, "list_commands"):
+            ctx = click.Context(c)
+            for name in c.list_commands(ctx):
+                sub = c.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            out.add(prefix)
+
+    walk(root, "")
+    return out
+
+
+# command -> (arguments after --db, expected exit codes); {x} are filled from _ids and tmp files
+CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
+    "init": (["init", "--json"], (0,)),
+    "import": (["import", "{hazards_file}", "--kind", "hazards", "--json"], (0,)),
+    "validate": (["validate", "{hazards_file}", "--kind", "hazards", "--json"], (0,)),
+    "export": (["export", "{out}/hazards.geojson", "--kind", "hazards", "--json"], (0,)),
+    "list": (["list", "hazards", "--json"], (0,)),
+    "show": (["show", "{open}", "--json"], (0,)),
+    "history": (["history", "{open}", "--json"], (0,)),
+    "update": (["update", "{find}", "notes=checked by the face test", "--json"], (0,)),
+    "delete": (["delete", "{find}", "--reason", "face test", "--json"], (0,)),
+    "restore": (["restore", "{find}", "--revision", "1", "--json"], (0,)),
+    "check": (["check", "48.0", "37.8", "--radius", "5000", "--json"], (0,)),
+    "demo": (["demo", "--no-serve", "--json"], (0, 1)),  # 1: refused on a URL, said so
+    "serve": ([], (0,)),  # run as a process below
+    "copy": (["copy", "{db}", "{out}/copy.gpkg", "--json"], (0,)),
+    "prioritize": (["prioritize", "--json"], (0,)),
+    "stats": (["stats", "--json"], (0,)),
+    "chart": (["chart", "released", "--output", "{out}/released.svg", "--json"], (0,)),
+    "user add": (["user", "add", "face_user", "--role", "field", "--json"], (0,)),
+    "user list": (["user", "list", "--json"], (0,)),
+    "token create": (["token", "create", "face_user", "--json"], (0,)),
+    "token list": (["token", "list", "--json"], (0,)),
+    "token revoke": (["token", "revoke", "--user", "face_user", "--json"], (0,)),
+    "user remove": (["user", "remove", "face_user", "--json"], (0,)),
+    "risk estimate": (
+        ["risk", "estimate", "--device-type", "apii-limit", "--quantity", "100", "--days", "60"],
+        (0,),
+    ),
+    "risk hazard": (["risk", "hazard", "--all", "--json"], (0,)),
+    "risk learn": (["risk", "learn", "--json"], (0,)),
+    "release status": (["release", "status", "{closed}", "--json"], (0,)),
+    "release close": (["release", "close", "{open}", "--on", "2026-01-10", "--json"], (4,)),
+    "release handover": (
+        ["release", "handover", "{closed}", "--to", "Громада", "--on", "2026-01-15", "--json"],
+        (0,),
+    ),
+    "release certificate": (
+        ["release", "certificate", "{handed}", "--output", "{out}/cert.html"],
+        (0,),
+    ),
+    "report annual": (
+        ["report", "annual", "--year", "2025", "--output", "{out}/report.html", "--json"],
+        (0,),
+    ),
+}
+ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
+
+
+def test_every_command_is_in_the_table() -> None:
+    assert _commands() == set(CLI), "add the new command to CLI in tests/test_every_face.py"
+
+
+def _fill(args: list[str], values: dict[str, str]) -> list[str]:
+    return [a.format(**values) for a in args]
+
+
+def test_every_command_runs_on_both_backends(location: str, tmp_path: Path) -> None:
+    ids = _ids(location)
+    out = tmp_path / "out"
+    out.mkdir()
+    hazards_file = tmp_path / "hazards.geojson"
+    hazards_file.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "id": "face-1",
+                        "properties": {"hazard_type": "SHA", "status": "open", "name": "face"},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [
+                                [[37.0, 48.0], [37.001, 48.0], [37.001, 48.001], [37.0, 48.0]]
+                            ],
+                        },
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    values = {**ids, "db": location, "out": str(out), "hazards_file": str(hazards_file)}
+    runner = CliRunner()
+    for name in ORDER:
+        args, codes = CLI[name]
+        if name == "serve":
+            continue
+        if name == "demo":
+            args = [*args, "--db", str(out / "demo.gpkg")]
+            r = runner.invoke(cli_app, _fill(args, values))
+        else:
+            r = runner.invoke(cli_app, ["--role", "admin", "--db", location, *_fill(args, values)])
+        text = r.output + (str(r.exception) if r.exception and r.exit_code not in codes else "")
+        assert r.exit_code in codes, (name, location.split("@")[-1][:40], r.exit_code, text[-800:])
+        assert "Traceback" not in r.output, (name, r.output[-800:])
+        if "--json" in args and r.exit_code == 0:
+            try:
+                json.loads(r.stdout)  # every --json answer is one JSON document (stdout)
+            except ValueError as e:
+                pytest.fail(
+                    f"{name}: --json output is not one JSON document ({e}): {r.output[-300:]}"
+                )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_on_both_backends(location: str) -> None:
+    import urllib.request
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demine.cli.app", "serve", "--db", location, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health") as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    pytest.fail(f"demine serve did not come up: {out[-2000:]}")
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+# --- the HTTP API ---------------------------------------------------------------------------------
+
+# path -> the URL to GET (None: not a GET route, sent by REQUESTS); {x} from _ids
+GETS: dict[str, str] = {
+    "/api/v1/safety/point": "/api/v1/safety/point?lat=48.0&lon=37.8&radius=5000",
+    "/ogc/": "/ogc/",
+    "/ogc/conformance": "/ogc/conformance",
+    "/ogc/collections": "/ogc/collections",
+    "/ogc/collections/{collection_id}": "/ogc/collections/hazards",
+    "/ogc/collections/{collection_id}/queryables": "/ogc/collections/hazards/queryables",
+    "/ogc/collections/{collection_id}/items": "/ogc/collections/hazards/items?limit=5",
+    "/ogc/collections/{collection_id}/items/{item_id}": "/ogc/collections/hazards/items/{open}",
+    "/ogc/api": "/ogc/api",
+    "/tiles/{layer}/{z}/{x}/{y}.mvt": "/tiles/hazards/8/154/88.mvt",
+    "/": "/",
+    "/static/{path:path}": "/static/app.js",
+    "/api/v1/map/config": "/api/v1/map/config",
+    "/api/v1/map/regions": "/api/v1/map/regions",
+    "/api/v1/map/risk": "/api/v1/map/risk",
+    "/api/v1/map/hazards/{hazard_id}": "/api/v1/map/hazards/{open}",
+    "/api/v1/stats": "/api/v1/stats",
+    "/api/v1/hazards/{hazard_id}/release": "/api/v1/hazards/{closed}/release",
+    "/api/v1/hazards/{hazard_id}/certificate": "/api/v1/hazards/{handed}/certificate",
+    "/api/v1/priorities": "/api/v1/priorities",
+    "/api/v1/health": "/api/v1/health",
+    "/api/docs": "/api/docs",
+    "/api/openapi.json": "/api/openapi.json",
+}
+# (method, path) -> (URL, JSON body) for the routes that write or take a body
+REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("POST", "/api/v1/safety/route"): (
+        "/api/v1/safety/route",
+        {"route": {"type": "LineString", "coordinates": [[37.8, 48.0], [37.81, 48.01]]}},
+    ),
+    ("POST", "/ogc/collections/{collection_id}/items"): (
+        "/ogc/collections/finds/items",
+        {
+            "type": "Feature",
+            "properties": {"device_type": "uxo", "state": "live", "found_at": "2025-06-01"},
+            "geometry": {"type": "Point", "coordinates": [37.8, 48.0]},
+        },
+    ),
+    ("PUT", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
+    ("PATCH", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
+    ("DELETE", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
+}
+
+
+def _routes(app: Any) -> set[tuple[str, str]]:
+    out = set()
+    for r in app.routes:
+        if isinstance(r, APIRoute) or hasattr(r, "methods"):
+            for m in getattr(r, "methods", None) or ():
+                if m in ("HEAD", "OPTIONS"):
+                    continue
+                out.add((m, r.path))
+    return out
+
+
+def _client(location: str) -> tuple[TestClient, dict[str, str]]:
+    from demine.api.app import create_app
+    from demine.services.access import new_token
+    from demine.store.base import open_store
+
+    s = open_store(location)
+    try:
+        s.add_user("face_admin", "admin")
+        token, th = new_token()
+        s.add_token("face_admin", th)
+    finally:
+        s.close()
+    return TestClient(create_app(location), raise_server_exceptions=False), {
+        "Authorization": f"Bearer {token}"
+    }
+
+
+def test_every_route_is_in_the_table(demo_gpkg: Path) -> None:
+    from demine.api.app import create_app
+
+    routes = _routes(create_app(str(demo_gpkg)))
+    known = {("GET", p) for p in GETS} | set(REQUESTS)
+    missing = {r for r in routes if r not in known}
+    assert not missing, f"add these routes to tests/test_every_face.py: {sorted(missing)}"
+
+
+def test_every_route_answers_on_both_backends(location: str) -> None:
+    ids = _ids(location)
+    client, admin = _client(location)
+    with client:
+        for path, url in GETS.items():
+            for headers in ({}, admin):
+                r = client.get(url.format(**ids), headers=headers)
+                assert r.status_code < 500, (path, r.status_code, r.text[:300])
+            assert r.status_code in (200, 304), (path, r.status_code, r.text[:300])
+        # the writes, as admin: create a find, replace it, patch it, delete it
+        url, body = REQUESTS[("POST", "/api/v1/safety/route")]
+        r = client.post(url, json=body)
+        assert r.status_code == 200, r.text[:300]
+        url, body = REQUESTS[("POST", "/ogc/collections/{collection_id}/items")]
+        r = client.post(url, json=body, headers=admin)
+        assert r.status_code == 201, r.text[:300]
+        item = r.headers["Location"].split("?")[0]
+        item = item[item.index("/ogc/") :]
+        got = client.get(item, headers=admin)
+        etag = got.headers["ETag"]
+        put = {**body, "properties": {**body["properties"], "state": "unknown"}}
+        r = client.put(item, json=put, headers={**admin, "If-Match": etag})
+        assert r.status_code in (200, 204), r.text[:300]
+        etag = client.get(item, headers=admin).headers["ETag"]
+        r = client.patch(
+            item,
+            json={"properties": {"notes": "patched"}},
+            headers={**admin, "If-Match": etag, "Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code in (200, 204), r.text[:300]
+        etag = client.get(item, headers=admin).headers["ETag"]
+        r = client.delete(item, headers={**admin, "If-Match": etag})
+        assert r.status_code in (200, 204), r.text[:300]
+        assert client.get(item, headers=admin).status_code == 404
