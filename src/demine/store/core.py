@@ -152,6 +152,17 @@ class RevisionedStore:
         """SQL (and arguments) keeping the rows whose envelope meets ``bbox``."""
         raise NotImplementedError
 
+    def _envelopes_sql(
+        self, kind: Kind, bbox: tuple[float, float, float, float]
+    ) -> tuple[str, builtins.list[Any]]:
+        """SQL selecting (id, minx, miny, maxx, maxy) of the non-empty geometries whose
+        envelope meets ``bbox``, from the spatial index where it can."""
+        raise NotImplementedError
+
+    def _version_sql(self, kind: Kind) -> tuple[str, builtins.list[Any]]:
+        """SQL selecting one value that changes whenever a record of ``kind`` changes."""
+        raise NotImplementedError
+
     def _executemany(self, c: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             c.executemany(sql, rows)
@@ -608,6 +619,25 @@ class RevisionedStore:
             ).fetchall()
             out += self._rows_to_records(k, rows)
         return out
+
+    def envelopes(
+        self, kind: str, bbox: tuple[float, float, float, float]
+    ) -> tuple[builtins.list[str], Any]:
+        """Ids and lon/lat envelopes (an n × 4 array: minx, miny, maxx, maxy) of the records
+        whose envelope meets ``bbox``."""
+        import numpy as np
+
+        k = self.kind(kind)
+        if not k.geometry_type:
+            return [], np.zeros((0, 4))
+        rows = self.conn.execute(*self._envelopes_sql(k, bbox)).fetchall()
+        env = np.array([r[1:] for r in rows], dtype=float).reshape(-1, 4)
+        return [r[0] for r in rows], env
+
+    def data_version(self, kind: str) -> str:
+        """Changes whenever a record of this kind changes (for caches and ETags)."""
+        row = self.conn.execute(*self._version_sql(self.kind(kind))).fetchone()
+        return "" if row is None else str(row[0])
 
     def count(self, kind: str, *, where: Where | None = None) -> int:
         k = self.kind(kind)

@@ -437,32 +437,19 @@ class GeoPackageStore(RevisionedStore):
 
     # --- what only a GeoPackage does ----------------------------------------------------------
 
-    def envelopes(
-        self, kind: str, bbox: tuple[float, float, float, float]
-    ) -> tuple[builtins.list[str], Any]:
-        """Ids and lon/lat envelopes (an n × 4 array: minx, miny, maxx, maxy) of the records
-        whose envelope meets ``bbox``, from the spatial index alone (no geometry decoded)."""
-        import numpy as np
-
-        k = self.kind(kind)
-        if not k.geometry_type:
-            return [], np.zeros((0, 4))
-        rows = self.conn.execute(
-            f"SELECT t.id, r.minx, r.miny, r.maxx, r.maxy FROM {q('rtree_' + k.name + '_geom')} r "
-            f"JOIN {q(k.name)} t ON t.fid = r.id "
+    def _envelopes_sql(
+        self, kind: Kind, bbox: tuple[float, float, float, float]
+    ) -> tuple[str, builtins.list[Any]]:
+        # from the spatial index alone (no geometry decoded)
+        return (
+            f"SELECT t.id, r.minx, r.miny, r.maxx, r.maxy FROM {q('rtree_' + kind.name + '_geom')} "
+            f"r JOIN {q(kind.name)} t ON t.fid = r.id "
             "WHERE r.maxx >= ? AND r.minx <= ? AND r.maxy >= ? AND r.miny <= ? ORDER BY r.id",
-            (bbox[0], bbox[2], bbox[1], bbox[3]),
-        ).fetchall()
-        env = np.array([r[1:] for r in rows], dtype=float).reshape(-1, 4)
-        return [r[0] for r in rows], env
+            [bbox[0], bbox[2], bbox[1], bbox[3]],
+        )
 
-    def data_version(self, kind: str) -> str:
-        """Changes whenever a record of this kind changes (for caches and ETags)."""
-        k = self.kind(kind)
-        row = self.conn.execute(
-            "SELECT last_change FROM gpkg_contents WHERE table_name = ?", (k.name,)
-        ).fetchone()
-        return "" if row is None else str(row[0])
+    def _version_sql(self, kind: Kind) -> tuple[str, builtins.list[Any]]:
+        return "SELECT last_change FROM gpkg_contents WHERE table_name = ?", [kind.name]
 
     def _touch(self, conn: sqlite3.Connection, kind: Kind, at: str) -> None:
         if kind.geometry_type:

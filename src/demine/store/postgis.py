@@ -420,30 +420,18 @@ class PostGISStore(RevisionedStore):
 
     # --- what only PostGIS does ---------------------------------------------------------------
 
-    def envelopes(
-        self, kind: str, bbox: tuple[float, float, float, float]
-    ) -> tuple[builtins.list[str], Any]:
-        """Ids and lon/lat envelopes (an n × 4 array: minx, miny, maxx, maxy) of the records
-        whose envelope meets ``bbox``."""
-        k = self.kind(kind)
-        if not k.geometry_type:
-            return [], np.zeros((0, 4))
-        rows = self.conn.execute(
+    def _envelopes_sql(
+        self, kind: Kind, bbox: tuple[float, float, float, float]
+    ) -> tuple[str, builtins.list[Any]]:
+        return (
             f"SELECT id, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) "
-            f"FROM {q(k.name)} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
+            f"FROM {q(kind.name)} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) "
             "AND NOT ST_IsEmpty(geom) ORDER BY fid",
             [float(b) for b in bbox],
-        ).fetchall()
-        env = np.array([r[1:] for r in rows], dtype=float).reshape(-1, 4)
-        return [r[0] for r in rows], env
+        )
 
-    def data_version(self, kind: str) -> str:
-        """Changes whenever a record of this kind changes (for caches and ETags)."""
-        k = self.kind(kind)
-        row = self.conn.execute(
-            "SELECT version FROM demine_versions WHERE kind = %s", (k.name,)
-        ).fetchone()
-        return "" if row is None else str(row[0])
+    def _version_sql(self, kind: Kind) -> tuple[str, builtins.list[Any]]:
+        return "SELECT version FROM demine_versions WHERE kind = %s", [kind.name]
 
     def _touch(self, c: psycopg.Connection[Any], kind: Kind, at: str) -> None:
         c.execute(
