@@ -251,7 +251,7 @@ def _release_input(r: Record) -> ReleaseInput:
 
 
 def _on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
-    return [r for r in store.list(kind) if r.properties.get("hazard_id") == hazard_id]
+    return list(store.list(kind, where={"hazard_id": hazard_id}))
 
 
 def accounts(store: Store, until: date | None = None) -> dict[str, Account]:
