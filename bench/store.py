@@ -102,7 +102,7 @@ def load_postgis(src: Path, url: str, base_url: str) -> tuple[float, float, floa
 
     from demine.services.register import ImportOptions, import_file
     from demine.services.setup import init_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -190,7 +190,7 @@ def duckdb_load(gpkg: Path) -> tuple[Any, float, float]:
     import pandas as pd
     import shapely
 
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     store = open_store(str(gpkg))
     recs = list(store.list("hazards"))
@@ -317,7 +317,7 @@ def main() -> None:
     import duckdb
     import psycopg
 
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     src = c.hazards_geojson(n, log=c.log)
     gpkg = work / f"store_{n}.gpkg"

@@ -48,7 +48,7 @@ def gpkg_store(tmp_path: Path) -> Iterator[object]:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """The store contract suite: every test that takes `store` runs on both backends."""
     from demine.services.setup import init_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     if request.param == "gpkg":
         location = str(tmp_path / "test.gpkg")

@@ -52,7 +52,7 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The SYNTHETIC demo data, in a GeoPackage or copied into a PostGIS store."""
     from demine.demo import build_demo_store
     from demine.services.copy import copy_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     built = tmp_path / "demo.gpkg"
     build_demo_store(built, seed=7)

@@ -13,7 +13,8 @@ import shapely
 
 from demine.services.register import ImportOptions, export_file, import_file
 from demine.services.setup import init_store
-from demine.store.base import Store, open_store
+from demine.store.base import Store
+from demine.store.open import open_store
 
 # in the order references need: an activity names its hazard, a release its activity, a victim
 # its accident

@@ -19,7 +19,7 @@ import shapely
 from demine.ids import uuid7
 from demine.model.schema import Record
 from demine.errors import Conflict
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 path, shared, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 s = open_store(path)

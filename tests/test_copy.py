@@ -10,7 +10,7 @@ import shapely
 from typer.testing import CliRunner
 
 from demine.cli.app import app
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 run = CliRunner().invoke
 

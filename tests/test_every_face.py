@@ -40,7 +40,7 @@ def demo_gpkg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=["gpkg", "postgis"])
 def location(request: pytest.FixtureRequest, demo_gpkg: Path, tmp_path: Path) -> Iterator[str]:
     from demine.services.copy import copy_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     if request.param == "gpkg":
         loc = str(tmp_path / "demo.gpkg")
@@ -58,7 +58,7 @@ def location(request: pytest.FixtureRequest, demo_gpkg: Path, tmp_path: Path) ->
 
 def _ids(loc: str) -> dict[str, str]:
     """Real ids of the demo store for the invocations."""
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     s = open_store(loc)
     try:
@@ -298,7 +298,7 @@ def _routes(app: Any) -> set[tuple[str, str]]:
 def _client(location: str) -> tuple[TestClient, dict[str, str]]:
     from demine.api.app import create_app
     from demine.services.access import new_token
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     s = open_store(location)
     try:

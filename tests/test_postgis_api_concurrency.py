@@ -45,7 +45,7 @@ from demine.ids import uuid7
 from demine.model.schema import Record
 from demine.services.access import hash_token, new_token
 from demine.services.setup import init_store
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 CLIENTS = 20
 WRITES = 500  # per client: the 20 x 500

@@ -29,7 +29,7 @@ from demine.store.gpkg import GeoPackageStore
 def pg(pg_url: str) -> Iterator[Any]:
     """A PostGIS store in a schema of its own (see conftest: skipped, which fails the run in
     strict mode, when no server is configured)."""
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     s = open_store(pg_url)
     init_store(s)

@@ -661,7 +661,7 @@ def test_cli_release_commands(store: Any, tmp_path: Path) -> None:
 
 
 def test_hand_over_columns_migrate(store: Any, tmp_path: Path) -> None:
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     hid = _hazard(store, tmp_path)
     if store.location.startswith("postgresql"):

@@ -55,7 +55,8 @@ from demine.ids import uuid7
 from demine.model.schema import Record, format_datetime
 from demine.risk.public import P_BANDS, coarse_quantity, coarse_steps
 from demine.services.access import new_token
-from demine.store.base import Store, open_store
+from demine.store.base import Store
+from demine.store.open import open_store
 
 run = CliRunner().invoke
 BELOW = ("public", "field", "victim_assistance")  # every role that may not see the figures

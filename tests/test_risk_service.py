@@ -278,7 +278,7 @@ def _learned(db: str) -> dict[tuple[str, str], Any]:
 def _in_force(db: str) -> dict[str, Any]:
     """The learned rates estimates use (the lifecycle of apii-limit)."""
     from demine.services.risk import lifecycles
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     s = open_store(db)
     try:
@@ -410,7 +410,7 @@ def test_evidence_needs_the_cleared_land_to_cover_the_emplacement(store: Any) ->
 def test_reopening_or_withdrawing_the_release_reverts_what_was_learned(
     cleared: dict[str, Any],
 ) -> None:
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     db = cleared["db"]
     got = _learned(db)
@@ -578,7 +578,7 @@ def test_hazard_estimates_and_unknown(cleared: dict[str, Any]) -> None:
 
 
 def test_no_estimate_changes_a_hazards_status(cleared: dict[str, Any]) -> None:
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     db = cleared["db"]
     s = open_store(db)
@@ -960,7 +960,7 @@ def test_laying_period_through_import_update_ogc_export_and_estimate(
 
     # every export format carries it, and gives it back on import
     for suffix in ("geojson", "gpkg", "csv"):
-        from demine.store.base import open_store
+        from demine.store.open import open_store
 
         st = open_store(db)
         out_file = tmp_path / f"out.{suffix}"
@@ -1000,7 +1000,7 @@ def test_a_laying_period_counts_from_its_latest_date() -> None:
 
 def test_laying_period_column_migrates_on_both_backends(store: Any) -> None:
     """A store of the schema before laid_earliest opens and gains the column."""
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     h, e = _hazard_with(store, "old", quantity=10, laid_at=_ago(50))
     if store.location.startswith("postgresql"):
@@ -1083,7 +1083,7 @@ def test_open_hazards_use_their_own_finds_and_accidents(store: Any) -> None:
 
     base = expected()
     assert base == pytest.approx(1.0)  # 1,000 at the treaty limit, day 300
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     # 3 still live 200 days after laying: the rates rise for this hazard
     s = open_store(db)

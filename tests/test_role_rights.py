@@ -24,7 +24,7 @@ from demine.model.kinds import KINDS
 from demine.services import access
 from demine.services.access import ROLES, can_read_kind, new_token
 from demine.services.register import ImportOptions, import_file
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 DOCS = Path(__file__).parent.parent / "docs"
 LAYER = "roads"

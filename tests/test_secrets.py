@@ -48,8 +48,8 @@ from demine.cli.app import app as cli
 from demine.errors import StoreFull, StoreUnavailable
 from demine.services.register import ImportOptions, import_file
 from demine.services.setup import init_store
-from demine.store.base import open_store
 from demine.store.gpkg import GeoPackageStore
+from demine.store.open import open_store
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
 STOPPED_PW = "S3cretPlantedStopped"
@@ -888,7 +888,7 @@ def test_a_full_disk_through_the_cli_has_no_traceback(
 def test_a_full_disk_of_postgresql_is_store_full() -> None:
     """SQLSTATE 53100 (disk_full) from PostgreSQL maps to the same error (the server's disk
     cannot be filled in a test: the mapping is checked on the driver's own exception class)."""
-    from demine.store.base import store_failure
+    from demine.store.open import store_failure
 
     e = store_failure(psycopg.errors.DiskFull("could not extend file: No space left on device"))
     assert isinstance(e, StoreFull) and e.exit_code == 2

@@ -21,7 +21,7 @@ from demine.api.app import create_app
 from demine.cli.app import app as cli
 from demine.model.schema import format_datetime
 from demine.services.access import hash_token, new_token
-from demine.store.base import open_store
+from demine.store.open import open_store
 
 
 def _run(location: str, *args: str, code: int = 0, role: str = "admin") -> Any:

@@ -19,7 +19,7 @@ from demine import __version__
 from demine.api.deps import StorePool, principal, problem
 from demine.api.security import SecurityConfig, html_csp
 from demine.errors import DemineError, ValidationError
-from demine.store.base import store_failure
+from demine.store.open import store_failure
 from demine.store.redact import scrub_secrets
 
 PROBLEM = "application/problem+json"

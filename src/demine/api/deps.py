@@ -11,7 +11,8 @@ from fastapi import Depends, Request
 
 from demine.errors import DemineError
 from demine.services.access import hash_token
-from demine.store.base import Store, open_store
+from demine.store.base import Store
+from demine.store.open import open_store
 
 
 class StorePool:

@@ -37,7 +37,7 @@ def init(
     """Create a store (a GeoPackage file, or a PostGIS schema for a postgresql:// URL) with its
     tables and the device-type catalogue."""
     from demine.services.setup import UKRAINE_BBOX, init_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     with handled(as_json):
         aoi = None
@@ -716,7 +716,7 @@ def _serve(
     import uvicorn
 
     from demine.api import create_app
-    from demine.store.base import open_store
+    from demine.store.open import open_store
     from demine.store.redact import redact_location
 
     open_store(db).kinds()  # fail early and clearly if there is no store
@@ -821,7 +821,7 @@ def serve(
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.api.edge import parse_networks, parse_size
     from demine.cli.common import state
-    from demine.store.base import default_location
+    from demine.store.open import default_location
 
     with handled(False):
         try:
@@ -855,7 +855,7 @@ def copy(
 ) -> None:
     """Copy a whole store to another backend, history, layers, users and tokens included."""
     from demine.services.copy import copy_store
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     with handled(as_json):
         info = copy_store(open_store(src), open_store(dst))

@@ -68,7 +68,7 @@ def _main(
 
 
 def _store(db: str | None) -> Any:
-    from demine.store.base import open_store
+    from demine.store.open import open_store
 
     return open_store(db or state.db)
 
@@ -121,7 +121,7 @@ def handled(as_json: bool) -> Iterator[None]:
     except DemineError as e:
         _fail(e, as_json)
     except Exception as e:  # a store driver's failure (full disk, lost connection): no traceback
-        from demine.store.base import store_failure
+        from demine.store.open import store_failure
 
         mapped = store_failure(e)
         if mapped is None:

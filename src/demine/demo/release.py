@@ -10,14 +10,10 @@ import shapely
 
 from demine.geo.release import polygonal
 from demine.model.schema import Record
-from demine.services.release import accounts, close_hazard, hand_over
+from demine.services.release import accounts, close_hazard, hand_over, on_hazard
 from demine.store.base import Store
 
 __all__ = ["demo_release"]
-
-
-def _on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
-    return [r for r in store.list(kind) if r.properties.get("hazard_id") == hazard_id]
 
 
 def demo_release(store: Store, seed: int) -> dict[str, Any]:
@@ -227,8 +223,8 @@ def demo_release(store: Store, seed: int) -> dict[str, Any]:
     closed_ids: list[str] = []
     handed: list[str] = []
     for i, (hid, _) in enumerate(to_close):
-        rels = _on_hazard(store, "releases", hid)
-        acts = _on_hazard(store, "activities", hid)
+        rels = on_hazard(store, "releases", hid)
+        acts = on_hazard(store, "activities", hid)
         last = max(
             [str(r.properties["released_on"]) for r in rels]
             + [

@@ -567,7 +567,7 @@ def prioritize(
     cfg = config if config is not None else resolve_config(store)
     day = today_day() if at is None else float(at)
     hazards = sorted(
-        (h for h in store.list("hazards") if h.properties.get("status") == "open"),
+        store.list("hazards", where={"status": "open"}),
         key=lambda h: h.id,
     )
     geoms, geometry = _remaining(store, hazards)

@@ -770,7 +770,7 @@ def delete_record(
                 f"({', '.join(hidden)}) can refer to them"
             )
     for kind, fname in DEPENDENTS.get(cur.kind, ()):
-        n = sum(1 for r in store.list(kind) if r.properties.get(fname) == cur.id)
+        n = store.count(kind, where={fname: cur.id})
         if n:
             raise Conflict(
                 f"{n} {kind} record(s) refer to {cur.kind} record {cur.id} (field {fname}); "

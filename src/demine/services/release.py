@@ -251,8 +251,8 @@ def release_input(r: Record) -> ReleaseInput:
 
 
 def on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
-    """The records of ``kind`` (activities, releases) on a hazard."""
-    return [r for r in store.list(kind) if r.properties.get("hazard_id") == hazard_id]
+    """The records of ``kind`` (activities, releases) on a hazard (filtered in the store)."""
+    return list(store.list(kind, where={"hazard_id": hazard_id}))
 
 
 def accounts(store: Store, until: date | None = None) -> dict[str, Account]:

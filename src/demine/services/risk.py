@@ -170,10 +170,12 @@ def hazard_risks(
 
     if hazard_id is not None:
         hazards = [store.get("hazards", hazard_id)]
+        emplacements = store.list("emplacements", where={"hazard_id": hazard_id})
     else:
         hazards = list(store.list("hazards"))
+        emplacements = store.list("emplacements")
     by_hazard: dict[str, list[Record]] = {}
-    for e in store.list("emplacements"):
+    for e in emplacements:
         hid = e.properties.get("hazard_id")
         if hid:
             by_hazard.setdefault(hid, []).append(e)
@@ -524,12 +526,12 @@ def cleared_land(store: Store) -> dict[str, Any]:
     such release: neither is here."""
     import shapely
 
-    released = {h.id for h in store.list("hazards") if h.properties.get("status") in CLEARED}
+    released = {h.id for h in store.list("hazards", where={"status": sorted(CLEARED)})}
     done = {
         a.id
-        for a in store.list("activities")
-        if a.properties.get("activity_type") == "clearance"
-        and a.properties.get("status") == "completed"
+        for a in store.list(
+            "activities", where={"activity_type": "clearance", "status": "completed"}
+        )
     }
     pieces: dict[str, list[Any]] = {}
     for r in store.list("releases"):
@@ -803,7 +805,7 @@ def learn(
 
 def learned_history(store: Store, code: str, parameter: str) -> list[dict[str, Any]]:
     """Every posterior ever stored for a device type's parameter, oldest first."""
-    recs = [r for r in store.list("risk_updates") if r.properties["key"] == f"{code}:{parameter}"]
+    recs = list(store.list("risk_updates", where={"key": f"{code}:{parameter}"}))
     if not recs:
         raise NotFound(f"nothing learned yet for {code} {parameter}")
     return [

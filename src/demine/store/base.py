@@ -1,19 +1,23 @@
-"""The store contract. Every backend (GeoPackage, PostGIS) meets it and passes one test suite."""
+"""The store contract: the :class:`Store` Protocol and the types it speaks. Nothing else.
+
+Every backend (GeoPackage, PostGIS) meets it and passes one test suite; the shared body of the
+SQL backends is :mod:`demine.store.core`; :func:`demine.store.open.open_store` picks a backend
+from a location."""
 
 from __future__ import annotations
 
 import builtins
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from demine.errors import DemineError, StoreFull, StoreUnavailable
 from demine.model.kinds import Kind
 from demine.model.schema import Record
 
-DEFAULT_DB = "demine.gpkg"
+Where = Mapping[str, Any]
+"""A field filter: ``{field: value}`` keeps records whose field equals the value; a list, tuple
+or set of values means any of them (IN); None means the field is empty. Fields are the kind's
+own, plus ``id`` and ``source_id``; an unknown field is a ValidationError."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +63,11 @@ class Store(Protocol):
         kind: str,
         *,
         bbox: tuple[float, float, float, float] | None = None,
+        where: Where | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[Record]: ...
-    def count(self, kind: str) -> int: ...
+    def count(self, kind: str, *, where: Where | None = None) -> int: ...
     def envelopes(
         self, kind: str, bbox: tuple[float, float, float, float]
     ) -> tuple[builtins.list[str], Any]: ...
@@ -129,68 +134,3 @@ class Store(Protocol):
     def load_tokens(self, tokens: Sequence[dict[str, Any]]) -> None: ...
     def revisions(self) -> Iterator[Revision]: ...
     def load_revisions(self, revisions: Sequence[Revision]) -> int: ...
-
-
-def default_location(db: str | os.PathLike[str] | None = None) -> str:
-    if db:
-        return os.fspath(db)
-    return os.environ.get("DEMINE_DB") or DEFAULT_DB
-
-
-def open_store(db: str | os.PathLike[str] | None = None) -> Store:
-    """Open the store at ``db`` (default ``$DEMINE_DB`` or ./demine.gpkg).
-
-    A ``postgresql://`` (or ``postgres://``) URL selects the PostGIS backend; any other
-    URL-shaped location is refused (it is never taken for a file name); anything else is a
-    GeoPackage file.
-    """
-    from demine.store.redact import is_url, redact_location
-
-    loc = default_location(db)
-    if loc.startswith(("postgresql://", "postgres://")):
-        from demine.store.postgis import PostGISStore
-
-        return PostGISStore(loc)
-    if is_url(loc):
-        raise DemineError(
-            f"cannot open the store at {redact_location(loc)}: a store is a GeoPackage file or "
-            "a postgresql:// URL"
-        )
-    from demine.store.gpkg import GeoPackageStore
-
-    return GeoPackageStore(Path(loc))
-
-
-def store_failure(exc: BaseException) -> DemineError | None:
-    """The demine error an unexpected exception from a store's driver stands for, if any:
-    a full disk (SQLite "database or disk is full", PostgreSQL SQLSTATE 53100) is
-    :class:`StoreFull`; a lost or refused PostgreSQL connection is :class:`StoreUnavailable`.
-    Of the driver's own text only the first line is carried, scrubbed of passwords (it may
-    echo a connection string)."""
-    import sqlite3
-
-    if isinstance(exc, DemineError):
-        return exc
-    if isinstance(exc, sqlite3.OperationalError) and is_disk_full(exc):
-        return StoreFull("the store's disk is full: nothing was written")
-    try:
-        import psycopg
-        import psycopg.errors
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return None
-    if isinstance(exc, psycopg.errors.DiskFull):
-        return StoreFull("the store's disk is full: nothing was written")
-    if isinstance(exc, psycopg.OperationalError):
-        from demine.store.redact import scrub_secrets
-
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return StoreUnavailable(
-            "the connection to the demine store failed: " + scrub_secrets(first)
-        )
-    return None
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether a SQLite error is SQLITE_FULL ("database or disk is full")."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code == 13 or "database or disk is full" in str(exc)

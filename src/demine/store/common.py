@@ -121,3 +121,9 @@ def token_list_rows(
         }
         for i, u, r, lb, c, e, lu, rv, rm in rows
     ]
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a SQLite error is SQLITE_FULL ("database or disk is full")."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == 13 or "database or disk is full" in str(exc)
