@@ -40,7 +40,10 @@ def _posteriors(store: Store) -> dict[tuple[str, str], BetaPrior]:
         (p["device_type"], p["parameter"]): BetaPrior(p["posterior_alpha"], p["posterior_beta"])
         for p in (r.properties for r in store.list("risk_updates"))
         if (p.get("trials") or 0) > 0
-        and (p["posterior_alpha"], p["posterior_beta"]) != (p["prior_alpha"], p["prior_beta"])
+        and not (
+            math.isclose(p["posterior_alpha"], p["prior_alpha"], rel_tol=1e-9)
+            and math.isclose(p["posterior_beta"], p["prior_beta"], rel_tol=1e-9)
+        )
     }
 
 
@@ -731,6 +734,9 @@ def learn(
                 what = f"the prior mean {prior.mean:.4g}"
             if post.mean < need:
                 post, floored = floor_mean(post, need), True
+                c0 = prior.alpha + prior.beta
+                if math.isclose(need, prior.mean) and math.isclose(post.alpha + post.beta, c0):
+                    post = prior  # floored at the prior itself: store it exactly
         learned.append(
             Learned(
                 code,
