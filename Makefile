@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/demine demo
 
-test: setup
+# what the tests need from the system (GDAL, Chromium, poppler, PostgreSQL + PostGIS): installed
+# with apt-get when root or `sudo -n` works, else one line naming them and the command to run
+system-packages:
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash .ci/system-packages
+
+test: system-packages setup
 	bash .ci/with-postgis $(BIN)/python -m pytest
 
 lint: setup
