@@ -831,9 +831,7 @@ def html_to_pdf(page_html: str, out: Path, *, lang: str = "en") -> int:
             "no browser download is needed, it drives the installed Chromium"
         ) from None
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=exe, args=CHROMIUM_ARGS, timeout=PDF_TIMEOUT_MS
-        )
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, timeout=PDF_TIMEOUT_MS)
         try:
             page = browser.new_page()
             page.set_default_timeout(PDF_TIMEOUT_MS)
