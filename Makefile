@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup system-packages demo test lint bench clean
+.PHONY: setup system-packages demo test lint docs bench clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ test: system-packages setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+
+# docs/cli.md: docs/cli-notes.md (hand-written) and every command's --help (tests/test_cli_docs.py)
+docs: setup
+	$(BIN)/python -m demine.cli.docs > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
 
 bench: setup
 	$(BIN)/python bench/import_hazards.py --repeat 3
