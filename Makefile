@@ -31,6 +31,7 @@ test: system-packages setup
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 # docs/cli.md: docs/cli-notes.md (hand-written) and every command's --help (tests/test_cli_docs.py)
 docs: setup
