@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-packages demo test lint docs bench clean
 
 setup: $(STAMP)
 
@@ -20,12 +20,22 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/demine demo
 
-test: setup
+# what the tests need from the system (GDAL, Chromium, poppler, PostgreSQL + PostGIS): installed
+# with apt-get when root or `sudo -n` works, else one line naming them and the command to run
+system-packages:
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash .ci/system-packages
+
+test: system-packages setup
 	bash .ci/with-postgis $(BIN)/python -m pytest
 
 lint: setup
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+# docs/cli.md: docs/cli-notes.md (hand-written) and every command's --help (tests/test_cli_docs.py)
+docs: setup
+	$(BIN)/python -m demine.cli.docs > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
 
 bench: setup
 	$(BIN)/python bench/import_hazards.py --repeat 3

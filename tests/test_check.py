@@ -165,3 +165,41 @@ def test_batch_lookup_agrees_with_single_checks(store: Any) -> None:
     assert batch.keys() == single.keys() and len(batch) > 20
     for key, dist in batch.items():
         assert dist == pytest.approx(single[key], rel=0.005, abs=0.5)
+
+
+def test_cli_check_gives_the_safety_apis_answer(one_hazard: Any) -> None:
+    """`demine check --json` and GET /api/v1/safety/point tell the same: the warning level
+    (inside, danger, caution, none), the messages and the notice, on both backends."""
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+
+    store, near = one_hazard
+    store.close()
+    db = store.location
+    client = TestClient(create_app(db))
+    lon_near, lat_near, _ = GEOD.fwd(37.52, 48.006, 90.0, 50.0)  # 50 m east of the box
+    lon_far, lat_far, _ = GEOD.fwd(37.52, 48.006, 90.0, 1000.0)
+    cases = [
+        (48.006, 37.51, 500.0, "inside"),
+        (lat_near, lon_near, 500.0, "danger"),
+        (lat_far, lon_far, 2000.0, "caution"),
+        (lat_far, lon_far, 500.0, "none"),
+    ]
+    for lat, lon, radius, level in cases:
+        r = CliRunner().invoke(
+            app, ["--db", db, "check", str(lat), str(lon), "--radius", str(radius), "--json"]
+        )
+        assert r.exit_code == 0, r.output
+        cli = json.loads(r.stdout)
+        http = client.get(
+            "/api/v1/safety/point", params={"lat": lat, "lon": lon, "radius": radius}
+        ).json()
+        assert cli["warning_level"] == http["warning_level"] == level
+        for k in ("message", "message_uk", "notice", "notice_uk", "radius_m"):
+            assert cli[k] == http[k], k
+        assert [h["warning_level"] for h in cli["hazards"]] == [
+            h["warning_level"] for h in http["hazards"]
+        ]
+    r = CliRunner().invoke(app, ["--db", db, "check", "48.006", "37.51"])
+    assert r.exit_code == 0 and "INSIDE" in r.output and "Stop." in r.output

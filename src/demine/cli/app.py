@@ -1,18 +1,66 @@
 """``demine``: the command line. Each command parses input, calls a service, formats output.
 
+The commands live in one module per group and are registered here, in the order ``demine
+--help`` lists them; a new group is a module with a ``register(app)`` function, added below.
+
 Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usage,
 3 not found, 4 conflict, 5 permission denied.
 """
 
 from __future__ import annotations
 
-from demine.cli import commands as _commands  # noqa: F401  (registers the commands)
-from demine.cli import impact as _impact  # noqa: F401  (demine prioritize)
-from demine.cli import release as _release  # noqa: F401  (demine release)
-from demine.cli import stats as _stats  # noqa: F401  (stats, chart, report)
-from demine.cli.common import app
+from typing import Annotated
+
+import typer
+
+from demine.cli import admin, impact, records, release, risk, safety, serve, stats
+from demine.cli.common import DbOpt, state
 
 __all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="demine",
+    help="demine: an open information system for humanitarian mine action.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(
+    db: DbOpt = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            envvar="DEMINE_ROLE",
+            help="Whose view the output is for: public, field, analyst (default), admin or "
+            "victim_assistance. Restricted fields (victims' personal data, reporters' "
+            "contacts) are left out of lists, records, histories, exports and reports the role "
+            "may not read.",
+        ),
+    ] = "analyst",
+) -> None:
+    """demine: hazard register, residual risk, civilian safety lookups, land release."""
+    from demine.services.access import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    state.db = db
+    state.role = role
+
+
+records.register(
+    app
+)  # init, import, validate, export, list, show, history, restore, update, delete
+safety.register(app)  # check
+serve.register(app)  # demo, serve
+admin.register(app)  # copy, user, token
+risk.register(app)  # risk
+impact.register(app)  # prioritize
+release.register(app)  # release
+stats.register(app)  # stats, chart, report
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""What every command shares: the Typer app, options, output and error mapping.
+"""What every command shares: the global options' state, the shared options, the store, output
+and error mapping. Public, so that each command module (one per command group) uses the same.
 
 Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usage,
 3 not found, 4 conflict, 5 permission denied.
@@ -9,20 +10,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
 
 from demine.errors import DemineError, ValidationError
 
-app = typer.Typer(
-    name="demine",
-    help="demine: an open information system for humanitarian mine action.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from demine.model.schema import Record
+    from demine.store.base import Store
 
 DbOpt = Annotated[
     str | None,
@@ -36,6 +35,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 class State:
+    """The global options (``demine --db DB --role ROLE COMMAND``), set by the app's callback."""
+
     db: str | None = None
     role: str = "analyst"
 
@@ -43,37 +44,34 @@ class State:
 state = State()
 
 
-@app.callback()
-def _main(
-    db: DbOpt = None,
-    role: Annotated[
-        str,
-        typer.Option(
-            "--role",
-            envvar="DEMINE_ROLE",
-            help="Whose view the output is for: public, field, analyst (default), admin or "
-            "victim_assistance. Restricted fields (victims' personal data, reporters' "
-            "contacts) are left out of lists, records, histories, exports and reports the role "
-            "may not read.",
-        ),
-    ] = "analyst",
-) -> None:
-    """demine: hazard register, residual risk, civilian safety lookups, land release."""
-    from demine.services.access import ROLES
-
-    if role not in ROLES:
-        raise typer.BadParameter(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    state.db = db
-    state.role = role
-
-
-def _store(db: str | None) -> Any:
+def open_db(db: str | None) -> Store:
+    """The store of the command's ``--db``, else the global ``--db``, ``$DEMINE_DB`` or
+    ./demine.gpkg (a ``postgresql://`` URL opens the PostGIS backend)."""
     from demine.store.open import open_store
 
     return open_store(db or state.db)
 
 
-def _out(data: Any) -> None:
+def current_role() -> str:
+    """The --role the command runs as: writes are refused (exit 5) where the role may not
+    write (demine.services.access.WRITERS; docs/web.md)."""
+    return state.role
+
+
+def as_role(store: Store, r: Record) -> dict[str, Any]:
+    """A record just written, as the --role may see it: restricted fields left out, and only
+    its id, kind and revision when the role may not read it at all."""
+    from demine.services.access import for_role
+
+    v = for_role(store.kind(r.kind), r, state.role)
+    if v is None:
+        return {"id": r.id, "kind": r.kind, "revision": r.revision}
+    out: dict[str, Any] = v.to_dict()
+    return out
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout (the ``--json`` output)."""
     sys.stdout.buffer.write(
         orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
@@ -81,17 +79,19 @@ def _out(data: Any) -> None:
     sys.stdout.flush()
 
 
-def _console(stderr: bool = False) -> Any:
+def console(stderr: bool = False) -> Console:
+    """A rich console for human output (tables, messages), no highlighting, soft-wrapped."""
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def _fail(e: DemineError, as_json: bool) -> NoReturn:
+def fail(e: DemineError, as_json: bool) -> NoReturn:
+    """Report ``e`` (as JSON or as a message with every fault) and exit with its code."""
     if as_json:
-        _out({"error": e.to_problem()})
+        print_json({"error": e.to_problem()})
     else:
-        con = _console(stderr=True)
+        con = console(stderr=True)
         con.print(f"[bold red]error:[/] {e.message}", markup=True)
         if isinstance(e, ValidationError):
             for f in e.faults[:200]:
@@ -101,7 +101,8 @@ def _fail(e: DemineError, as_json: bool) -> NoReturn:
     raise typer.Exit(e.exit_code)
 
 
-def _synthetic_banner(store: Any, as_json: bool) -> bool:
+def synthetic_banner(store: Store, as_json: bool) -> bool:
+    """Whether the store holds SYNTHETIC data; if so, say it on stderr (unless --json)."""
     try:
         synthetic = bool(store.setting("synthetic"))
     except DemineError:
@@ -109,7 +110,7 @@ def _synthetic_banner(store: Any, as_json: bool) -> bool:
     if synthetic and not as_json:
         from demine.model.synthetic import SYNTHETIC_NOTICE
 
-        _console(stderr=True).print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
+        console(stderr=True).print(f"[bold yellow]{SYNTHETIC_NOTICE}[/]")
     return synthetic
 
 
@@ -119,11 +120,23 @@ def handled(as_json: bool) -> Iterator[None]:
     try:
         yield
     except DemineError as e:
-        _fail(e, as_json)
+        fail(e, as_json)
     except Exception as e:  # a store driver's failure (full disk, lost connection): no traceback
         from demine.store.open import store_failure
 
         mapped = store_failure(e)
         if mapped is None:
             raise
-        _fail(mapped, as_json)
+        fail(mapped, as_json)
+
+
+@contextmanager
+def with_store(db: str | None, as_json: bool) -> Iterator[Store]:
+    """The start of most commands: errors mapped (:func:`handled`), then the store opened
+    (:func:`open_db`)::
+
+        with with_store(db, as_json) as store:
+            ...
+    """
+    with handled(as_json):
+        yield open_db(db)

@@ -10,12 +10,12 @@ import typer
 from demine.cli.common import (
     DbOpt,
     JsonOpt,
-    _console,
-    _out,
-    _store,
-    _synthetic_banner,
-    app,
+    console,
     handled,
+    open_db,
+    print_json,
+    state,
+    synthetic_banner,
 )
 from demine.errors import Fault, ValidationError
 
@@ -32,7 +32,6 @@ SHORT = {
 }
 
 
-@app.command("prioritize")
 def prioritize_cmd(
     top: Annotated[
         int | None, typer.Option("--top", help="Show the first N hazards only.", min=1)
@@ -64,7 +63,6 @@ def prioritize_cmd(
     area to release). Every score is broken down by factor, and missing data is listed.
     Analyst and above (as GET /api/v1/priorities): the scores carry exact residual-risk
     figures."""
-    from demine.cli.common import state
     from demine.services.impact import prioritize, resolve_config, save_config
     from demine.services.risk import parse_date, require_full_risk
 
@@ -75,18 +73,18 @@ def prioritize_cmd(
                 "--save needs --config FILE", [Fault("give the file to save", field="--save")]
             )
         day = parse_date(at, "--at") if at else None
-        store = _store(db)
+        store = open_db(db)
         cfg = resolve_config(store, config)
         if show_config:
             typer.echo(cfg.to_toml(), nl=False)
             return
         if save:
             save_config(store, cfg)
-        synthetic = _synthetic_banner(store, as_json)
+        synthetic = synthetic_banner(store, as_json)
         result = prioritize(store, cfg, at=day, top=top, synthetic=synthetic)
-        con = _console(stderr=True)
+        con = console(stderr=True)
         if as_json:
-            _out(result.hazards)
+            print_json(result.hazards)
             for m in result.missing:
                 con.print(f"missing: {m}", markup=False)
             return
@@ -105,7 +103,7 @@ def prioritize_cmd(
             for f in r["factors"]:
                 cells.append(f"{f['contribution']:.2f}{'*' if f['fallback'] else ''}")
             t.add_row(str(r["rank"]), r["name"] or r["id"], f"{r['score']:.2f}", *cells)
-        out = _console()
+        out = console()
         out.print(t)
         out.print(
             "weights: "
@@ -119,3 +117,8 @@ def prioritize_cmd(
                 out.print(f"  - {m}", markup=False)
         if save:
             out.print(f"configuration from {config} saved in the store", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app`` (called by :mod:`demine.cli.app`)."""
+    app.command("prioritize")(prioritize_cmd)

@@ -10,13 +10,13 @@ import typer
 from demine.cli.common import (
     DbOpt,
     JsonOpt,
-    _console,
-    _out,
-    _store,
-    _synthetic_banner,
-    app,
+    console,
     handled,
+    open_db,
+    print_json,
     state,
+    synthetic_banner,
+    with_store,
 )
 from demine.errors import Fault, ValidationError
 from demine.files import write_private
@@ -27,7 +27,6 @@ release_app = typer.Typer(
     "outside, what remains), closure, hand-over and the completion certificate.",
     no_args_is_help=True,
 )
-app.add_typer(release_app, name="release")
 
 HazardArg = Annotated[str, typer.Argument(metavar="HAZARD_ID", help="Hazard id.")]
 OnOpt = Annotated[str, typer.Option("--on", help="Date YYYY-MM-DD.")]
@@ -53,16 +52,15 @@ def status_cmd(hazard_id: HazardArg, db: DbOpt = None, as_json: JsonOpt = False)
     outside the hazard, activities, and whether it can close (and why not)."""
     from demine.services.release import hazard_account
 
-    with handled(as_json):
-        store = _store(db)
-        synthetic = _synthetic_banner(store, as_json)
+    with with_store(db, as_json) as store:
+        synthetic = synthetic_banner(store, as_json)
         acc = hazard_account(store, _hazard_id(hazard_id), role=state.role)
         if as_json:
-            _out({"synthetic": synthetic, **acc})
+            print_json({"synthetic": synthetic, **acc})
             return
         from rich.table import Table
 
-        con = _console()
+        con = console()
         name = acc["name"] or acc["reference"] or acc["hazard_id"]
         con.print(f"[bold]{name}[/] ({acc['hazard_id']}): {acc['status']}", markup=True)
         t = Table("", "area", title="Land release account (geodesic, WGS 84)")
@@ -120,10 +118,10 @@ def close_cmd(
 
     with handled(as_json):
         require_write(KINDS["hazards"], state.role)
-        store = _store(db)
+        store = open_db(db)
         r = close_hazard(store, _hazard_id(hazard_id), on, reason=reason)
         if as_json:
-            _out(
+            print_json(
                 {
                     "id": r.id,
                     "status": r.properties["status"],
@@ -132,7 +130,7 @@ def close_cmd(
                 }
             )
         else:
-            _console().print(f"closed hazard {r.id} on {r.properties['closed_on']}")
+            console().print(f"closed hazard {r.id} on {r.properties['closed_on']}")
 
 
 @release_app.command("handover")
@@ -150,10 +148,10 @@ def handover_cmd(
 
     with handled(as_json):
         require_write(KINDS["hazards"], state.role)
-        store = _store(db)
+        store = open_db(db)
         r = hand_over(store, _hazard_id(hazard_id), to, on)
         if as_json:
-            _out(
+            print_json(
                 {
                     "id": r.id,
                     "status": r.properties["status"],
@@ -162,7 +160,7 @@ def handover_cmd(
                 }
             )
         else:
-            _console().print(
+            console().print(
                 f"hazard {r.id} handed over on {r.properties['handed_over_on']}", markup=False
             )
 
@@ -182,10 +180,15 @@ def certificate_cmd(
     from demine.services.certificate import certificate_html
 
     with handled(False):
-        store = _store(db)
+        store = open_db(db)
         text = certificate_html(store, _hazard_id(hazard_id), role=state.role)
         if output is None:
             sys.stdout.write(text + "\n")
         else:
             write_private(output, text)
-            _console(stderr=True).print(f"wrote {output}", markup=False)
+            console(stderr=True).print(f"wrote {output}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app`` (called by :mod:`demine.cli.app`)."""
+    app.add_typer(release_app, name="release")

@@ -9,12 +9,12 @@ import typer
 from demine.cli.common import (
     DbOpt,
     JsonOpt,
-    _console,
-    _out,
-    _store,
-    _synthetic_banner,
+    console,
     handled,
+    open_db,
+    print_json,
     state,
+    synthetic_banner,
 )
 from demine.errors import Fault, ValidationError
 
@@ -73,7 +73,7 @@ def estimate_cmd(
 
     with handled(as_json):
         require_full_risk(state.role, "run estimates for a chosen quantity")
-        store = _store(db)
+        store = open_db(db)
         est = estimate_device_type(
             store, device_type, quantity, [days], low=low, high=high, draws=draws, seed=seed
         )
@@ -91,9 +91,9 @@ def estimate_cmd(
             "assumptions": est.assumptions,
         }
         if as_json:
-            _out(out)
+            print_json(out)
             return
-        con = _console()
+        con = console()
         con.print(
             f"{quantity:g} × {device_type}, {days:g} days after laying: "
             f"[bold]{d['expected_live']:.2f}[/] expected live "
@@ -155,8 +155,8 @@ def hazard_cmd(
             dates = np.arange(a, b + 0.5, step, dtype=float)
         else:
             dates = np.array([parse_date(at, "--at") if at else today_day()])
-        store = _store(db)
-        synthetic = _synthetic_banner(store, as_json)
+        store = open_db(db)
+        synthetic = synthetic_banner(store, as_json)
         views = role_hazard_risks(
             store,
             dates,
@@ -166,7 +166,7 @@ def hazard_cmd(
             seed=seed,
         )
         if as_json:
-            _out({"synthetic": synthetic, "hazards": views})
+            print_json({"synthetic": synthetic, "hazards": views})
             return
         from rich.table import Table
 
@@ -195,7 +195,7 @@ def hazard_cmd(
                         d["p_any_live_band"],
                         "; ".join(v["notes"]) if i == 0 else "",
                     )
-            _console().print(t)
+            console().print(t)
             return
 
         t = Table(
@@ -233,7 +233,7 @@ def hazard_cmd(
                     _pct(d["p_any_live"]),
                     "; ".join(v["notes"]) if i == 0 else "",
                 )
-        _console().print(t)
+        console().print(t)
 
 
 @risk_app.command("learn")
@@ -273,7 +273,7 @@ def learn_cmd(
     with handled(as_json):
         require_full_risk(state.role, "learn failure rates")
         require_write(KINDS["risk_updates"], state.role)
-        store = _store(db)
+        store = open_db(db)
         learned = learn(
             store,
             accept_below_limit=accept_below_limit or (),
@@ -282,9 +282,9 @@ def learn_cmd(
             actor=f"demine risk ({current_actor()})",
         )
         if as_json:
-            _out({"learned": [x.to_dict() for x in learned]})
+            print_json({"learned": [x.to_dict() for x in learned]})
             return
-        con = _console()
+        con = console()
         if not learned:
             con.print(
                 "no evidence yet: finds linked to emplacement records on cleared land "
@@ -317,3 +317,8 @@ def learn_cmd(
                 post,
             )
         con.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app`` (called by :mod:`demine.cli.app`)."""
+    app.add_typer(risk_app, name="risk")

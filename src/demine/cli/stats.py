@@ -12,13 +12,13 @@ import typer
 from demine.cli.common import (
     DbOpt,
     JsonOpt,
-    _console,
-    _out,
-    _store,
-    _synthetic_banner,
-    app,
+    console,
     handled,
+    open_db,
+    print_json,
     state,
+    synthetic_banner,
+    with_store,
 )
 from demine.files import write_private
 
@@ -53,7 +53,6 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-@app.command("stats")
 def stats_cmd(
     by: ByOpt = None,
     name_field: NameFieldOpt = None,
@@ -71,13 +70,12 @@ def stats_cmd(
     from demine.services.stats import compute as compute_stats
     from demine.services.stats import land_release_csv
 
-    with handled(as_json):
-        store = _store(db)
+    with with_store(db, as_json) as store:
         if not as_json and not as_csv:
-            _synthetic_banner(store, False)
+            synthetic_banner(store, False)
         st = compute_stats(store, role=state.role, by=by, name_field=name_field, period=period)
         if as_json:
-            _out(st)
+            print_json(st)
             return
         if as_csv:
             sys.stdout.write(land_release_csv(st))
@@ -89,7 +87,7 @@ def stats_cmd(
 def _print(st: dict[str, Any]) -> None:
     from rich.table import Table
 
-    con = _console()
+    con = console()
     per = st["period"]["label"] if st["period"] else "all years"
     land = st["land_release"]
     t = Table(title=f"Land released, {per} (m²)")
@@ -144,7 +142,6 @@ def _print(st: dict[str, Any]) -> None:
     )
 
 
-@app.command("chart")
 def chart_cmd(
     name: Annotated[
         str, typer.Argument(help="released (per year), areas (per admin area) or devices.")
@@ -176,14 +173,14 @@ def chart_cmd(
             raise ValidationError(f"unknown format {f!r}", [Fault("expected svg or png")])
         if lang not in ("en", "uk"):
             raise ValidationError(f"unknown language {lang!r}", [Fault("expected en or uk")])
-        store = _store(db)
+        store = open_db(db)
         st = compute_stats(store, role=state.role, by=by, name_field=name_field, period=period)
         data = render(st, name, f, lang)
         write_private(out, data)
         if as_json:
-            _out({"chart": name, "format": f, "file": str(out), "bytes": len(data)})
+            print_json({"chart": name, "format": f, "file": str(out), "bytes": len(data)})
         else:
-            _console().print(f"wrote {out} ({len(data):,} bytes)", markup=False)
+            console().print(f"wrote {out} ({len(data):,} bytes)", markup=False)
 
 
 report_app = typer.Typer(
@@ -191,7 +188,6 @@ report_app = typer.Typer(
     help="Reports: the annual report (HTML, and PDF through headless Chromium).",
     no_args_is_help=True,
 )
-app.add_typer(report_app, name="report")
 
 
 @report_app.command("annual")
@@ -224,10 +220,9 @@ def annual_cmd(
             f"{lang!r} is not a report language: expected one of {', '.join(LANGS)}",
             param_hint="'--lang'",
         )
-    with handled(as_json):
-        store = _store(db)
+    with with_store(db, as_json) as store:
         if not as_json:
-            _synthetic_banner(store, False)
+            synthetic_banner(store, False)
         page = annual_html(store, year, role=state.role, by=by, name_field=name_field, lang=lang)
         html_path = out or Path(f"annual-report-{year}.html")
         write_private(html_path, page)
@@ -241,9 +236,16 @@ def annual_cmd(
             done["pdf"] = str(pdf)
             done["pdf_bytes"] = html_to_pdf(page, pdf, lang=lang)
         if as_json:
-            _out(done)
+            print_json(done)
         else:
-            con = _console()
+            con = console()
             con.print(f"wrote {html_path}", markup=False)
             if pdf is not None:
                 con.print(f"wrote {pdf} ({done['pdf_bytes']:,} bytes)", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app`` (called by :mod:`demine.cli.app`)."""
+    app.command("stats")(stats_cmd)
+    app.command("chart")(chart_cmd)
+    app.add_typer(report_app, name="report")

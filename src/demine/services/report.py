@@ -27,6 +27,9 @@ from demine.services.charts import render
 from demine.services.stats import WITHHELD, Period, compute
 
 CHROMIUM = "/usr/bin/chromium"
+# how long Chromium may take to start, load the page and print it: Playwright's default (30 s)
+# was exceeded on a loaded 2-core machine; a printer that is slow is not an error
+PDF_TIMEOUT_MS = 300_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -828,10 +831,11 @@ def html_to_pdf(page_html: str, out: Path, *, lang: str = "en") -> int:
             "no browser download is needed, it drives the installed Chromium"
         ) from None
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, timeout=PDF_TIMEOUT_MS)
         try:
             page = browser.new_page()
-            page.set_content(page_html, wait_until="load")
+            page.set_default_timeout(PDF_TIMEOUT_MS)
+            page.set_content(page_html, wait_until="load", timeout=PDF_TIMEOUT_MS)
             page.emulate_media(media="print")
             data = page.pdf(
                 format="A4",
