@@ -12,12 +12,12 @@ they run in: a SQLite connection is never shared between the threads of the pool
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import numpy as np
 import orjson
 import shapely
 from fastapi import APIRouter, Depends, Request, Response
@@ -33,24 +33,22 @@ from demine.api.ogc_crs import (
     bbox_to_crs84,
     from_crs84,
     parse_crs,
-    to_crs84,
 )
 from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
 from demine.api.security import if_none_match, link_base
 from demine.errors import Conflict, DemineError, Fault, NotFound, ValidationError
-from demine.ids import is_uuid, normalise_id, uuid7
+from demine.ids import is_uuid, normalise_id
 from demine.model.kinds import Kind
-from demine.model.schema import Record, now_utc, validate_properties
+from demine.model.schema import Record, now_utc
+from demine.services import records
 from demine.services.access import (
     ROLES,
     at_least,
-    can_read_field,
     can_read_kind,
     require_write,
     visible_properties,
     visible_record,
 )
-from demine.services.release import check_write
 from demine.store.base import Store
 
 router = APIRouter(include_in_schema=False)  # described by its own document at /ogc/api
@@ -785,125 +783,6 @@ def _content_crs(request: Request) -> str:
         raise BadRequest(f"Content-Crs: {e}", "Content-Crs") from None
 
 
-def _geometry(store: Store, kind: Kind, raw: Any, crs: str, rid: str) -> tuple[Any, list[Fault]]:
-    """Check a request's geometry with the import rules; return it in CRS84, or the faults."""
-    from demine.geo.checks import check_geometry
-
-    if raw is None:
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, []
-    if not kind.geometry_type:
-        return None, [Fault(f"{kind.name} have no geometry", None, "geometry", None, rid)]
-    if not isinstance(raw, dict):
-        return None, [Fault("geometry must be a GeoJSON geometry object", None, "geometry")]
-    if crs != CRS84:
-        try:
-            raw = orjson.loads(shapely.to_geojson(to_crs84(shapely.geometry.shape(raw), crs)))
-        except Exception as e:
-            return None, [Fault(f"cannot read the geometry: {e}", None, "geometry", None, rid)]
-    aoi = store.setting("area_of_interest")
-    chk = check_geometry(
-        raw,
-        repair=False,
-        aoi=tuple(aoi) if aoi else None,
-        max_jump_m=None if kind.is_layer else 5000.0,
-        allowed=kind.allowed_geometries,
-    )
-    faults = [Fault(f.reason, None, f.field, None, rid, f.repairable) for f in chk.faults]
-    if faults:
-        return None, faults
-    if chk.geometry is None or chk.geometry.is_empty:
-        # an empty geometry ({"type": "Polygon", "coordinates": [[]]}, [], [[[]]]) is no
-        # geometry: refused as an import refuses it, never taken as "keep the old one"
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, [
-            Fault(
-                f"an empty {raw.get('type')} has no coordinates: leave the geometry out "
-                "(null) for none",
-                None,
-                "geometry",
-                None,
-                rid,
-            )
-        ]
-    return _promote(chk.geometry, kind.geometry_type), []
-
-
-def _promote(geom: Any, gtype: str | None) -> Any:
-    if geom is None:
-        return None
-    single = {"MULTIPOLYGON": "Polygon", "MULTILINESTRING": "LineString", "MULTIPOINT": "Point"}
-    ctor = {
-        "MULTIPOLYGON": shapely.MultiPolygon,
-        "MULTILINESTRING": shapely.MultiLineString,
-        "MULTIPOINT": shapely.MultiPoint,
-    }
-    if gtype in single and geom.geom_type == single[gtype]:
-        return ctor[gtype]([geom])
-    return geom
-
-
-RESERVED = frozenset({"id", "source_id", "revision", "created_at", "updated_at", "updated_by"})
-
-
-def _properties(
-    store: Store,
-    kind: Kind,
-    who: Principal,
-    props: dict[str, Any],
-    rid: str,
-    keep: dict[str, Any] | None,
-) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
-    """Validate properties as an import does. Fields the caller may not read cannot be set;
-    ``keep`` (the stored values) gives them back, so a replace never loses what it cannot see."""
-    faults: list[Fault] = []
-    clean_in: dict[str, Any] = {}
-    names = set(kind.field_names)
-    for k, v in props.items():
-        if k in RESERVED:
-            continue
-        if k in names:
-            f = kind.field(k)
-            if f.derived:
-                continue
-            if not can_read_field(f.access, who.role):
-                faults.append(Fault(f"the {who.role} role may not set {k}", None, k, None, rid))
-                continue
-        clean_in[k] = v
-    if keep:
-        for f in kind.fields:
-            if not can_read_field(f.access, who.role) and f.name in keep:
-                clean_in[f.name] = keep[f.name]
-    clean, extra, pfaults = validate_properties(kind.fields, kind.rules, clean_in, feature_id=rid)
-    faults += [Fault(f.reason, None, f.field, None, rid) for f in pfaults]
-    if "device_type" in kind.field_names and clean.get("device_type") is not None:
-        known = {r.properties["code"] for r in store.list("device_types")}
-        if clean["device_type"] not in known:
-            faults.append(
-                Fault(
-                    f"unknown device type {clean['device_type']!r}; known: "
-                    f"{', '.join(sorted(known))}",
-                    None,
-                    "device_type",
-                    None,
-                    rid,
-                )
-            )
-    return clean, extra, faults
-
-
-def _derive(kind: Kind, props: dict[str, Any], geom: Any) -> None:
-    if "area_m2" in kind.field_names and kind.field("area_m2").derived:
-        from demine.geo.geodesy import geodesic_area
-
-        if geom is None:
-            props.pop("area_m2", None)
-        else:
-            props["area_m2"] = round(float(geodesic_area(np.asarray([geom], dtype=object))[0]), 2)
-
-
 def _if_match(request: Request, rec: Record) -> int:
     """The revision the write must find: the client's (If-Match), else the one read now."""
     header = request.headers.get("if-match")
@@ -923,62 +802,32 @@ def _if_match(request: Request, rec: Record) -> int:
     )
 
 
-def _store_update(
-    store: Store,
-    request: Request,
-    kind: Kind,
-    rec: Record,
-    clean: dict[str, Any],
-    geom: Any,
-    extra: dict[str, Any] | None,
-    revision: int,
-    actor: str,
-    reason: str,
-) -> Record:
+@contextmanager
+def _precondition(request: Request) -> Iterator[None]:
+    """A write that lost a race: 412 when the client gave If-Match, else 409."""
     try:
-        return store.update(
-            kind.name,
-            rec.id,
-            properties=clean,
-            geometry=geom,
-            if_revision=revision,
-            actor=actor,
-            reason=reason,
-            extra=extra,
-        )
+        yield
     except Conflict as e:
         if request.headers.get("if-match") is not None:
             raise PreconditionFailed(f"{e.message}; read it again and redo your change") from None
         raise
 
 
-def _same(kind: Kind, rec: Record, clean: dict[str, Any], geom: Any, role: str) -> bool:
-    """Whether a create repeats the stored record, compared on what ``role`` may read only (so
-    the answer, 200 or 409, never depends on a field the caller cannot see)."""
-
-    def seen(k: str) -> bool:
-        return not _derived(kind, k) and (
-            k not in kind.field_names or can_read_field(kind.field(k).access, role)
+def _given_id(body: dict[str, Any]) -> str | None:
+    given = body.get("id")
+    if given is None and isinstance(body.get("properties"), dict):
+        given = body["properties"].get("id")
+    if given is None:
+        return None
+    if not isinstance(given, str) or not is_uuid(given):
+        raise ValidationError(
+            "a feature id given by the client must be a UUID",
+            [Fault(f"{given!r} is not a UUID", None, "id")],
         )
-
-    a = {k: v for k, v in rec.properties.items() if seen(k)}
-    b = {k: v for k, v in clean.items() if seen(k)}
-    if a != b:
-        return False
-    if (rec.geometry is None) != (geom is None):
-        return False
-    return geom is None or bool(shapely.equals_exact(rec.geometry, geom, 1e-9))
+    return normalise_id(given)
 
 
-def _has_history(store: Store, rid: str) -> bool:
-    try:
-        return bool(store.history(rid))
-    except NotFound:
-        return False
-
-
-def _derived(kind: Kind, name: str) -> bool:
-    return name in kind.field_names and kind.field(name).derived
+# Part 4 handlers: parse the request, call services.records (every rule is there), format
 
 
 @router.post("/collections/{cid}/items")
@@ -988,57 +837,18 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
     body = _parse_body(request, raw)
-    crs = _content_crs(request)
-    rid: str | None = None
-    given = body.get("id")
-    if given is None and isinstance(body.get("properties"), dict):
-        given = body["properties"].get("id")
-    if given is not None:
-        if not isinstance(given, str) or not is_uuid(given):
-            raise ValidationError(
-                "a feature id given by the client must be a UUID",
-                [Fault(f"{given!r} is not a UUID", None, "id")],
-            )
-        rid = normalise_id(given)
-    key = rid or ""
-    clean, extra, faults = _properties(store, kind, who, body.get("properties") or {}, key, None)
-    geom, gfaults = _geometry(store, kind, body.get("geometry"), crs, key)
-    faults += gfaults
-    if not faults:  # land release: references, release rules (sets a release's hazard_id)
-        faults = check_write(store, kind.name, [Record(kind.name, key, clean, geom)])
-    if faults:
-        raise ValidationError(f"cannot create this {kind.name} feature", faults)
-    _derive(kind, clean, geom)
-    if rid is not None:
-        try:
-            existing = store.get(kind.name, rid)
-        except NotFound:
-            existing = None
-        if existing is not None:
-            if not visible_record(kind, existing, who.role) or not _same(
-                kind, existing, clean, geom, who.role
-            ):
-                raise Conflict(
-                    f"a feature with id {rid} exists with other content; PUT or PATCH it to "
-                    "change it"
-                )
-            return _item_response(request, kind, existing, who, CRS84, 200)
-        if _has_history(store, rid):
-            raise Conflict(
-                f"id {rid} belonged to a record that was deleted or is of another kind; "
-                "choose another id (an analyst can restore a deleted record)"
-            )
-    if kind.natural_key and clean.get(kind.natural_key) is not None:
-        for r in store.list(kind.name):
-            if r.properties.get(kind.natural_key) == clean[kind.natural_key]:
-                raise Conflict(
-                    f"a {kind.name} feature with {kind.natural_key} "
-                    f"{clean[kind.natural_key]!r} exists: {r.id}"
-                )
-    rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
-    res = store.upsert(kind.name, [rec], actor=actor, reason="OGC API: create")
-    saved = store.get(kind.name, rec.id)
-    return _item_response(request, kind, saved, who, CRS84, 201 if res.created else 200)
+    rec, created = records.create(
+        store,
+        kind,
+        body.get("properties") or {},
+        body.get("geometry"),
+        rid=_given_id(body),
+        role=who.role,
+        actor=actor,
+        reason="OGC API: create",
+        crs=_content_crs(request),
+    )
+    return _item_response(request, kind, rec, who, CRS84, 201 if created else 200)
 
 
 @router.put("/collections/{cid}/items/{fid}")
@@ -1059,22 +869,19 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
             "the feature's id differs from the one in the path",
             [Fault("id must be the id in the path (or left out)", None, "id")],
         )
-    clean, extra, faults = _properties(
-        store, kind, who, body.get("properties") or {}, cur.id, cur.properties
-    )
-    geom, gfaults = _geometry(store, kind, body.get("geometry"), _content_crs(request), cur.id)
-    faults += gfaults
-    if not faults:  # land release: references, release rules, hazard closure
-        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
-        faults = check_write(store, kind.name, [now])
-    if faults:
-        raise ValidationError(f"cannot replace {kind.name} feature {cur.id}", faults)
-    _derive(kind, clean, geom if geom is not None else cur.geometry)
-    if not at_least(who.role, "analyst"):
-        extra = {**cur.extra, **extra}
-    saved = _store_update(
-        store, request, kind, cur, clean, geom, extra, revision, actor, "OGC API: replace"
-    )
+    with _precondition(request):
+        saved = records.replace(
+            store,
+            kind,
+            cur.id,
+            body.get("properties") or {},
+            body.get("geometry"),
+            if_revision=revision,
+            role=who.role,
+            actor=actor,
+            reason="OGC API: replace",
+            crs=_content_crs(request),
+        )
     return _item_response(request, kind, saved, who, CRS84)
 
 
@@ -1087,60 +894,32 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
     cur = _find(store, kind, who, fid)
     revision = _if_match(request, cur)
     body = _parse_body(request, raw, patch=True)
-    patch = body.get("properties") or {}
-    merged = {k: v for k, v in cur.properties.items() if not _derived(kind, k)}
-    for k, v in patch.items():
-        if v is None:
-            merged.pop(k, None)
-        else:
-            merged[k] = v
-    # the caller's own (readable) view of the record, patched: unreadable fields come back
-    readable = {
-        k: v
-        for k, v in merged.items()
-        if k not in kind.field_names or can_read_field(kind.field(k).access, who.role)
-    }
-    for k in patch:  # an attempt to touch an unreadable field is reported
-        if k in kind.field_names and not can_read_field(kind.field(k).access, who.role):
-            readable[k] = patch[k]
-    clean, extra, faults = _properties(store, kind, who, readable, cur.id, cur.properties)
-    geom = None
-    if "geometry" in body:
-        geom, gfaults = _geometry(store, kind, body["geometry"], _content_crs(request), cur.id)
-        faults += gfaults
-    if not faults:  # land release: references, release rules, hazard closure
-        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
-        faults = check_write(store, kind.name, [now])
-    if faults:
-        raise ValidationError(f"cannot update {kind.name} feature {cur.id}", faults)
-    _derive(kind, clean, geom if geom is not None else cur.geometry)
-    saved = _store_update(
-        store,
-        request,
-        kind,
-        cur,
-        clean,
-        geom,
-        {**cur.extra, **extra},
-        revision,
-        actor,
-        "OGC API: update",
-    )
+    with _precondition(request):
+        saved = records.patch(
+            store,
+            kind,
+            cur.id,
+            body.get("properties") or {},
+            body.get("geometry", ...),
+            if_revision=revision,
+            role=who.role,
+            actor=actor,
+            reason="OGC API: update",
+            crs=_content_crs(request),
+        )
     return _item_response(request, kind, saved, who, CRS84)
 
 
 @router.delete("/collections/{cid}/items/{fid}")
 def delete_item(request: Request, cid: str, fid: str) -> Response:
-    from demine.services.register import delete_record
-
     _check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
     cur = _find(store, kind, who, fid)
     revision = _if_match(request, cur)
-    try:
-        delete_record(
+    with _precondition(request):
+        records.delete(
             store,
             cur.id,
             actor=actor,
@@ -1148,8 +927,4 @@ def delete_item(request: Request, cid: str, fid: str) -> Response:
             if_revision=revision,
             role=who.role,
         )
-    except Conflict as e:
-        if request.headers.get("if-match") is not None:
-            raise PreconditionFailed(e.message) from None
-        raise
     return Response(status_code=204)
