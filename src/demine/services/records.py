@@ -192,7 +192,7 @@ def check_geometry(
     from demine.geo.checks import check_geometry as check
 
     if raw is not None and hasattr(raw, "geom_type"):  # a shapely geometry
-        raw = shapely.geometry.mapping(raw)
+        raw = orjson.loads(shapely.to_geojson(raw))
     if raw is None:
         if kind.geometry_required:
             return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
