@@ -294,10 +294,11 @@ def _check(
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """Every rule for one record; ValidationError with every fault. ``geometry`` is ...
     (Ellipsis) to keep ``current``."""
-    clean, extra, faults = check_properties(store, kind, props, role=role, keep=keep, rid=rid)
+    fid = rid or None
+    clean, extra, faults = check_properties(store, kind, props, role=role, keep=keep, rid=fid)
     geom = None
     if geometry is not ...:
-        geom, gfaults = check_geometry(store, kind, geometry, crs=crs, rid=rid)
+        geom, gfaults = check_geometry(store, kind, geometry, crs=crs, rid=fid)
         faults += gfaults
     if not faults:
         now = Record(kind.name, rid, clean, geom if geom is not None else current)
