@@ -222,9 +222,7 @@ def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_every_face_gives_the_same_located_fault(
-    store: Store, tmp_path: Path, case: Case
-) -> None:
+def test_every_face_gives_the_same_located_fault(store: Store, tmp_path: Path, case: Case) -> None:
     seeded = _seed(store)
     target = seeded[case.target]
     kinds = ("hazards", "finds", "activities", "device_types")

@@ -11,10 +11,8 @@ they run in: a SQLite connection is never shared between the threads of the pool
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,13 +28,24 @@ from demine.api.ogc_crs import (
     CRS84,
     SUPPORTED,
     CrsError,
-    bbox_to_crs84,
     from_crs84,
     parse_crs,
 )
 from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
+from demine.api.ogc_params import (
+    DATE_FIELD,
+    BadRequest,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    check_params,
+    crs_param,
+    datetime_predicate,
+    int_param,
+    parse_bbox,
+    want_html,
+)
 from demine.api.security import if_none_match, link_base
-from demine.errors import Conflict, DemineError, Fault, NotFound, ValidationError
+from demine.errors import Conflict, Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id
 from demine.model.kinds import Kind
 from demine.model.schema import Record, now_utc
@@ -59,15 +68,6 @@ HTML = "text/html"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_LIMIT = 100
 MAX_OFFSET = 1_000_000_000  # far beyond any store; keeps SQL's 64-bit OFFSET from overflowing
-
-# the main date of each kind: what ?datetime= filters on
-DATE_FIELD = {
-    "hazards": "reported_on",
-    "finds": "found_at",
-    "eo_reports": "reported_at",
-    "emplacements": "laid_at",
-    "risk_updates": "learned_at",
-}
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -107,40 +107,6 @@ ITEMS_PARAMS = frozenset(
 )
 
 
-# --- errors -----------------------------------------------------------------------------------
-
-
-class BadRequest(DemineError):
-    """A bad query parameter or body: 400, naming the parameter."""
-
-    exit_code = 1
-    http_status = 400
-    title = "Bad request"
-
-    def __init__(self, message: str, parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-
-    def to_problem(self) -> dict[str, Any]:
-        p = super().to_problem()
-        if self.parameter is not None:
-            p["parameter"] = self.parameter
-            p["errors"] = [{"index": None, "field": self.parameter, "reason": self.message}]
-        return p
-
-
-class PreconditionFailed(DemineError):
-    exit_code = 4
-    http_status = 412
-    title = "Precondition failed"
-
-
-class UnsupportedMediaType(DemineError):
-    exit_code = 1
-    http_status = 415
-    title = "Unsupported media type"
-
-
 # --- request helpers -------------------------------------------------------------------------
 
 
@@ -148,35 +114,6 @@ def _context(request: Request) -> tuple[Store, Principal]:
     """The store and the caller, both in this thread."""
     who = principal(request)
     return request.app.state.stores.get(), who
-
-
-def _check_params(request: Request, allowed: frozenset[str]) -> None:
-    for name in request.query_params:
-        if name not in allowed:
-            raise BadRequest(
-                f"unknown query parameter {name!r}; this resource takes: "
-                + (", ".join(sorted(allowed)) or "none"),
-                name,
-            )
-        if len(request.query_params.getlist(name)) > 1:
-            raise BadRequest(f"query parameter {name!r} given more than once", name)
-
-
-def _want_html(request: Request) -> bool:
-    f = request.query_params.get("f")
-    if f is not None:
-        f = f.strip().lower()
-        if f == "html":
-            return True
-        if f in ("json", "geojson"):
-            return False
-        raise BadRequest(f"f must be json or html, not {f!r}", "f")
-    accept = request.headers.get("accept", "").lower()
-    if "text/html" not in accept:
-        return False
-    h = accept.find("text/html")
-    js = [i for i in (accept.find("json"),) if i >= 0]
-    return not js or h < min(js)
 
 
 def _base(request: Request) -> str:
@@ -245,8 +182,8 @@ def _is_current(tag: str, rec: Record) -> bool:
 @router.get("")
 @router.get("/")
 def landing(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     base = _base(request)
     store, _who = _context(request)
     body: dict[str, Any] = {
@@ -277,20 +214,20 @@ def landing(request: Request) -> Response:
 
 @router.get("/conformance")
 def conformance(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
+    check_params(request, frozenset({"f"}))
     body = {"conformsTo": CONFORMANCE}
-    if _want_html(request):
+    if want_html(request):
         return _html(ogc_html.page("Conformance", body))
     return _json(body)
 
 
 @router.get("/api")
 def api_definition(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
+    check_params(request, frozenset({"f"}))
     store, who = _context(request)
     names = [k.name for k in _collections(store, who)]
     doc = build_openapi(_base(request), request.app.state.max_limit, names)
-    if _want_html(request):
+    if want_html(request):
         return _html(ogc_html.api_page(doc))
     return _json(doc, OPENAPI_MEDIA)
 
@@ -347,8 +284,8 @@ def _collection_doc(request: Request, store: Store, kind: Kind, who: Principal) 
 
 @router.get("/collections")
 def collections(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     base = _base(request)
     body = {
@@ -369,8 +306,8 @@ def collections(request: Request) -> Response:
 
 @router.get("/collections/{cid}")
 def collection(request: Request, cid: str) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     body = _collection_doc(request, store, kind, who)
@@ -381,147 +318,14 @@ def collection(request: Request, cid: str) -> Response:
 
 @router.get("/collections/{cid}/queryables")
 def queryables(request: Request, cid: str) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     body = queryables_schema(kind, who.role, f"{_base(request)}/collections/{cid}/queryables")
     if html:
         return _html(ogc_html.page(f"Queryables of {kind.title}", body))
     return _json(body, "application/schema+json")
-
-
-# --- items: query parameters -----------------------------------------------------------------
-
-
-def _number(text: str, param: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise BadRequest(f"{param}: {text!r} is not a number", param) from None
-    if not math.isfinite(v):
-        raise BadRequest(f"{param}: {text!r} is not a finite number", param)
-    return v
-
-
-def _int(text: str, param: str, minimum: int, maximum: int | None = None) -> int:
-    shown = text if len(text) <= 40 else text[:40] + "..."
-    t = text.strip()
-    digits = t[1:] if t[:1] in ("+", "-") else t
-    if not (digits.isascii() and digits.isdigit()):
-        raise BadRequest(f"{param} must be a whole number, not {shown!r}", param)
-    # beyond 30 digits the value only matters as "huge" (int() of 5,000 digits is refused)
-    v = int(t) if len(digits) <= 30 else (-1 if t[0] == "-" else 1) * 10**30
-    if v < minimum:
-        raise BadRequest(f"{param} must be at least {minimum}, not {shown.strip()}", param)
-    if maximum is not None and v > maximum:
-        raise BadRequest(f"{param} must be at most {maximum}, not {shown.strip()}", param)
-    return v
-
-
-def _crs_param(request: Request, name: str) -> str:
-    v = request.query_params.get(name)
-    if v is None:
-        return CRS84
-    try:
-        return parse_crs(v)
-    except CrsError as e:
-        raise BadRequest(f"{name}: {e}", name) from None
-
-
-def parse_bbox(text: str, crs: str) -> tuple[float, float, float, float]:
-    """``bbox`` (4 or 6 numbers, in the axis order of ``crs``) as a CRS84 box."""
-    parts = text.split(",")
-    if len(parts) not in (4, 6):
-        raise BadRequest(f"bbox takes 4 or 6 comma-separated numbers, not {len(parts)}", "bbox")
-    nums = [_number(p, "bbox") for p in parts]
-    if len(nums) == 6:
-        nums = [nums[0], nums[1], nums[3], nums[4]]
-    x0, y0, x1, y1 = nums
-    if x0 > x1 or y0 > y1:
-        raise BadRequest(
-            "bbox: the lower corner must come first and be below the upper one (boxes across "
-            "the antimeridian are not supported)",
-            "bbox",
-        )
-    if crs == CRS84 and not (x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90):
-        raise BadRequest("bbox: longitudes must be within ±180 and latitudes ±90", "bbox")
-    if crs.endswith("/4326") and not (x0 >= -90 and x1 <= 90 and y0 >= -180 and y1 <= 180):
-        raise BadRequest("bbox: in EPSG:4326 the order is lat,lon,lat,lon", "bbox")
-    try:
-        box = bbox_to_crs84((x0, y0, x1, y1), crs)
-    except Exception as e:  # pyproj: a box outside the projection's domain
-        raise BadRequest(f"bbox: cannot transform it to CRS84: {e}", "bbox") from None
-    if not all(math.isfinite(v) for v in box):
-        raise BadRequest("bbox: outside the area this CRS can describe", "bbox")
-    return box
-
-
-_Interval = tuple[datetime | None, datetime | None]
-
-
-def _instant(text: str, end: bool) -> datetime | None:
-    t = text.strip()
-    if t in ("..", ""):
-        return None
-    try:
-        if len(t) == 10:
-            d = date.fromisoformat(t)
-            return datetime.combine(d, time.max if end else time.min, UTC)
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"datetime: {text!r} is not an RFC 3339 date-time (e.g. 2024-05-01T00:00:00Z), a "
-            "date or '..'",
-            "datetime",
-        ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def parse_datetime(text: str) -> _Interval:
-    if "/" in text:
-        a, _, b = text.partition("/")
-        lo, hi = _instant(a, False), _instant(b, True)
-        if a.strip() in ("", "..") and b.strip() in ("", ".."):
-            raise BadRequest("datetime: an interval needs at least one end", "datetime")
-        if lo is not None and hi is not None and lo > hi:
-            raise BadRequest("datetime: the interval ends before it starts", "datetime")
-        return lo, hi
-    if text.strip() == "..":
-        raise BadRequest("datetime: '..' is only allowed as an end of an interval", "datetime")
-    return _instant(text, False), _instant(text, True)
-
-
-def _date_span(value: Any) -> tuple[datetime, datetime] | None:
-    if value is None:
-        return None
-    s = str(value)
-    try:
-        if len(s) == 10:
-            d = date.fromisoformat(s)
-            return (datetime.combine(d, time.min, UTC), datetime.combine(d, time.max, UTC))
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return (dt, dt)
-
-
-def _datetime_predicate(kind: Kind, text: str) -> Callable[[Record], bool]:
-    name = DATE_FIELD.get(kind.name)
-    if name is None or name not in kind.field_names:
-        raise BadRequest(
-            f"datetime: the collection {kind.name!r} has no temporal property", "datetime"
-        )
-    lo, hi = parse_datetime(text)
-
-    def test(r: Record) -> bool:
-        span = _date_span(r.properties.get(name))
-        if span is None:
-            return False
-        return (hi is None or span[0] <= hi) and (lo is None or span[1] >= lo)
-
-    return test
 
 
 # --- items: features -------------------------------------------------------------------------
@@ -562,18 +366,18 @@ async def items(request: Request, cid: str) -> Response:
 
 
 def _items(request: Request, cid: str, budget: Budget) -> Response:
-    _check_params(request, ITEMS_PARAMS)
-    html = _want_html(request)
+    check_params(request, ITEMS_PARAMS)
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     q = request.query_params
     max_limit = int(request.app.state.max_limit)
-    limit = min(_int(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
+    limit = min(int_param(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
     limit = min(limit, max_limit)
-    offset = _int(q["offset"], "offset", 0, MAX_OFFSET) if "offset" in q else 0
-    crs = _crs_param(request, "crs")
-    bbox_crs = _crs_param(request, "bbox-crs")
-    filter_crs = _crs_param(request, "filter-crs")
+    offset = int_param(q["offset"], "offset", 0, MAX_OFFSET) if "offset" in q else 0
+    crs = crs_param(request, "crs")
+    bbox_crs = crs_param(request, "bbox-crs")
+    filter_crs = crs_param(request, "filter-crs")
     count_all = False
     if "count" in q:
         cv = q["count"].strip().lower()
@@ -591,7 +395,7 @@ def _items(request: Request, cid: str, budget: Budget) -> Response:
         shapely.prepare(area)
         tests.append(lambda r: r.geometry is not None and bool(area.intersects(r.geometry)))
     if "datetime" in q:
-        tests.append(_datetime_predicate(kind, q["datetime"]))
+        tests.append(datetime_predicate(kind, q["datetime"]))
     if "filter-lang" in q and "filter" not in q:
         raise BadRequest("filter-lang given without filter", "filter-lang")
     if "filter" in q:
@@ -718,11 +522,11 @@ def _item_response(
 
 @router.get("/collections/{cid}/items/{fid}")
 def item(request: Request, cid: str, fid: str) -> Response:
-    _check_params(request, frozenset({"f", "crs"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f", "crs"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
-    crs = _crs_param(request, "crs")
+    crs = crs_param(request, "crs")
     rec = _find(store, kind, who, fid)
     tag = etag(rec, who.role, html)
     if if_none_match(request, tag):  # only this role's tag of this revision
@@ -832,7 +636,7 @@ def _given_id(body: dict[str, Any]) -> str | None:
 
 @router.post("/collections/{cid}/items")
 def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
@@ -853,7 +657,7 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
 
 @router.put("/collections/{cid}/items/{fid}")
 def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
@@ -887,7 +691,7 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
 
 @router.patch("/collections/{cid}/items/{fid}")
 def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
@@ -912,7 +716,7 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
 
 @router.delete("/collections/{cid}/items/{fid}")
 def delete_item(request: Request, cid: str, fid: str) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
