@@ -11,13 +11,11 @@ they run in: a SQLite connection is never shared between the threads of the pool
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import numpy as np
 import orjson
 import shapely
 from fastapi import APIRouter, Depends, Request, Response
@@ -26,31 +24,40 @@ from demine.api import ogc_html
 from demine.api.budget import Budget, run_budgeted
 from demine.api.deps import Principal, Unauthorized, principal
 from demine.api.ogc_cql import FilterError, compile_filter, queryables_schema
-from demine.api.ogc_crs import (
+from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
+from demine.api.ogc_params import (
+    DATE_FIELD,
+    BadRequest,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    check_params,
+    crs_param,
+    datetime_predicate,
+    int_param,
+    parse_bbox,
+    want_html,
+)
+from demine.api.security import if_none_match, link_base
+from demine.errors import Conflict, Fault, NotFound, ValidationError
+from demine.geo.crs import (
     CRS84,
     SUPPORTED,
     CrsError,
-    bbox_to_crs84,
     from_crs84,
     parse_crs,
-    to_crs84,
 )
-from demine.api.ogc_openapi import OPENAPI_MEDIA, build_openapi
-from demine.api.security import if_none_match, link_base
-from demine.errors import Conflict, DemineError, Fault, NotFound, ValidationError
-from demine.ids import is_uuid, normalise_id, uuid7
+from demine.ids import is_uuid, normalise_id
 from demine.model.kinds import Kind
-from demine.model.schema import Record, now_utc, validate_properties
+from demine.model.schema import Record, now_utc
+from demine.services import records
 from demine.services.access import (
     ROLES,
     at_least,
-    can_read_field,
     can_read_kind,
     require_write,
     visible_properties,
     visible_record,
 )
-from demine.services.release import check_write
 from demine.store.base import Store
 
 router = APIRouter(include_in_schema=False)  # described by its own document at /ogc/api
@@ -61,15 +68,6 @@ HTML = "text/html"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_LIMIT = 100
 MAX_OFFSET = 1_000_000_000  # far beyond any store; keeps SQL's 64-bit OFFSET from overflowing
-
-# the main date of each kind: what ?datetime= filters on
-DATE_FIELD = {
-    "hazards": "reported_on",
-    "finds": "found_at",
-    "eo_reports": "reported_at",
-    "emplacements": "laid_at",
-    "risk_updates": "learned_at",
-}
 
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -109,40 +107,6 @@ ITEMS_PARAMS = frozenset(
 )
 
 
-# --- errors -----------------------------------------------------------------------------------
-
-
-class BadRequest(DemineError):
-    """A bad query parameter or body: 400, naming the parameter."""
-
-    exit_code = 1
-    http_status = 400
-    title = "Bad request"
-
-    def __init__(self, message: str, parameter: str | None = None) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-
-    def to_problem(self) -> dict[str, Any]:
-        p = super().to_problem()
-        if self.parameter is not None:
-            p["parameter"] = self.parameter
-            p["errors"] = [{"index": None, "field": self.parameter, "reason": self.message}]
-        return p
-
-
-class PreconditionFailed(DemineError):
-    exit_code = 4
-    http_status = 412
-    title = "Precondition failed"
-
-
-class UnsupportedMediaType(DemineError):
-    exit_code = 1
-    http_status = 415
-    title = "Unsupported media type"
-
-
 # --- request helpers -------------------------------------------------------------------------
 
 
@@ -150,35 +114,6 @@ def _context(request: Request) -> tuple[Store, Principal]:
     """The store and the caller, both in this thread."""
     who = principal(request)
     return request.app.state.stores.get(), who
-
-
-def _check_params(request: Request, allowed: frozenset[str]) -> None:
-    for name in request.query_params:
-        if name not in allowed:
-            raise BadRequest(
-                f"unknown query parameter {name!r}; this resource takes: "
-                + (", ".join(sorted(allowed)) or "none"),
-                name,
-            )
-        if len(request.query_params.getlist(name)) > 1:
-            raise BadRequest(f"query parameter {name!r} given more than once", name)
-
-
-def _want_html(request: Request) -> bool:
-    f = request.query_params.get("f")
-    if f is not None:
-        f = f.strip().lower()
-        if f == "html":
-            return True
-        if f in ("json", "geojson"):
-            return False
-        raise BadRequest(f"f must be json or html, not {f!r}", "f")
-    accept = request.headers.get("accept", "").lower()
-    if "text/html" not in accept:
-        return False
-    h = accept.find("text/html")
-    js = [i for i in (accept.find("json"),) if i >= 0]
-    return not js or h < min(js)
 
 
 def _base(request: Request) -> str:
@@ -247,8 +182,8 @@ def _is_current(tag: str, rec: Record) -> bool:
 @router.get("")
 @router.get("/")
 def landing(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     base = _base(request)
     store, _who = _context(request)
     body: dict[str, Any] = {
@@ -279,20 +214,20 @@ def landing(request: Request) -> Response:
 
 @router.get("/conformance")
 def conformance(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
+    check_params(request, frozenset({"f"}))
     body = {"conformsTo": CONFORMANCE}
-    if _want_html(request):
+    if want_html(request):
         return _html(ogc_html.page("Conformance", body))
     return _json(body)
 
 
 @router.get("/api")
 def api_definition(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
+    check_params(request, frozenset({"f"}))
     store, who = _context(request)
     names = [k.name for k in _collections(store, who)]
     doc = build_openapi(_base(request), request.app.state.max_limit, names)
-    if _want_html(request):
+    if want_html(request):
         return _html(ogc_html.api_page(doc))
     return _json(doc, OPENAPI_MEDIA)
 
@@ -349,8 +284,8 @@ def _collection_doc(request: Request, store: Store, kind: Kind, who: Principal) 
 
 @router.get("/collections")
 def collections(request: Request) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     base = _base(request)
     body = {
@@ -371,8 +306,8 @@ def collections(request: Request) -> Response:
 
 @router.get("/collections/{cid}")
 def collection(request: Request, cid: str) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     body = _collection_doc(request, store, kind, who)
@@ -383,147 +318,14 @@ def collection(request: Request, cid: str) -> Response:
 
 @router.get("/collections/{cid}/queryables")
 def queryables(request: Request, cid: str) -> Response:
-    _check_params(request, frozenset({"f"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     body = queryables_schema(kind, who.role, f"{_base(request)}/collections/{cid}/queryables")
     if html:
         return _html(ogc_html.page(f"Queryables of {kind.title}", body))
     return _json(body, "application/schema+json")
-
-
-# --- items: query parameters -----------------------------------------------------------------
-
-
-def _number(text: str, param: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise BadRequest(f"{param}: {text!r} is not a number", param) from None
-    if not math.isfinite(v):
-        raise BadRequest(f"{param}: {text!r} is not a finite number", param)
-    return v
-
-
-def _int(text: str, param: str, minimum: int, maximum: int | None = None) -> int:
-    shown = text if len(text) <= 40 else text[:40] + "..."
-    t = text.strip()
-    digits = t[1:] if t[:1] in ("+", "-") else t
-    if not (digits.isascii() and digits.isdigit()):
-        raise BadRequest(f"{param} must be a whole number, not {shown!r}", param)
-    # beyond 30 digits the value only matters as "huge" (int() of 5,000 digits is refused)
-    v = int(t) if len(digits) <= 30 else (-1 if t[0] == "-" else 1) * 10**30
-    if v < minimum:
-        raise BadRequest(f"{param} must be at least {minimum}, not {shown.strip()}", param)
-    if maximum is not None and v > maximum:
-        raise BadRequest(f"{param} must be at most {maximum}, not {shown.strip()}", param)
-    return v
-
-
-def _crs_param(request: Request, name: str) -> str:
-    v = request.query_params.get(name)
-    if v is None:
-        return CRS84
-    try:
-        return parse_crs(v)
-    except CrsError as e:
-        raise BadRequest(f"{name}: {e}", name) from None
-
-
-def parse_bbox(text: str, crs: str) -> tuple[float, float, float, float]:
-    """``bbox`` (4 or 6 numbers, in the axis order of ``crs``) as a CRS84 box."""
-    parts = text.split(",")
-    if len(parts) not in (4, 6):
-        raise BadRequest(f"bbox takes 4 or 6 comma-separated numbers, not {len(parts)}", "bbox")
-    nums = [_number(p, "bbox") for p in parts]
-    if len(nums) == 6:
-        nums = [nums[0], nums[1], nums[3], nums[4]]
-    x0, y0, x1, y1 = nums
-    if x0 > x1 or y0 > y1:
-        raise BadRequest(
-            "bbox: the lower corner must come first and be below the upper one (boxes across "
-            "the antimeridian are not supported)",
-            "bbox",
-        )
-    if crs == CRS84 and not (x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90):
-        raise BadRequest("bbox: longitudes must be within ±180 and latitudes ±90", "bbox")
-    if crs.endswith("/4326") and not (x0 >= -90 and x1 <= 90 and y0 >= -180 and y1 <= 180):
-        raise BadRequest("bbox: in EPSG:4326 the order is lat,lon,lat,lon", "bbox")
-    try:
-        box = bbox_to_crs84((x0, y0, x1, y1), crs)
-    except Exception as e:  # pyproj: a box outside the projection's domain
-        raise BadRequest(f"bbox: cannot transform it to CRS84: {e}", "bbox") from None
-    if not all(math.isfinite(v) for v in box):
-        raise BadRequest("bbox: outside the area this CRS can describe", "bbox")
-    return box
-
-
-_Interval = tuple[datetime | None, datetime | None]
-
-
-def _instant(text: str, end: bool) -> datetime | None:
-    t = text.strip()
-    if t in ("..", ""):
-        return None
-    try:
-        if len(t) == 10:
-            d = date.fromisoformat(t)
-            return datetime.combine(d, time.max if end else time.min, UTC)
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise BadRequest(
-            f"datetime: {text!r} is not an RFC 3339 date-time (e.g. 2024-05-01T00:00:00Z), a "
-            "date or '..'",
-            "datetime",
-        ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def parse_datetime(text: str) -> _Interval:
-    if "/" in text:
-        a, _, b = text.partition("/")
-        lo, hi = _instant(a, False), _instant(b, True)
-        if a.strip() in ("", "..") and b.strip() in ("", ".."):
-            raise BadRequest("datetime: an interval needs at least one end", "datetime")
-        if lo is not None and hi is not None and lo > hi:
-            raise BadRequest("datetime: the interval ends before it starts", "datetime")
-        return lo, hi
-    if text.strip() == "..":
-        raise BadRequest("datetime: '..' is only allowed as an end of an interval", "datetime")
-    return _instant(text, False), _instant(text, True)
-
-
-def _date_span(value: Any) -> tuple[datetime, datetime] | None:
-    if value is None:
-        return None
-    s = str(value)
-    try:
-        if len(s) == 10:
-            d = date.fromisoformat(s)
-            return (datetime.combine(d, time.min, UTC), datetime.combine(d, time.max, UTC))
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return (dt, dt)
-
-
-def _datetime_predicate(kind: Kind, text: str) -> Callable[[Record], bool]:
-    name = DATE_FIELD.get(kind.name)
-    if name is None or name not in kind.field_names:
-        raise BadRequest(
-            f"datetime: the collection {kind.name!r} has no temporal property", "datetime"
-        )
-    lo, hi = parse_datetime(text)
-
-    def test(r: Record) -> bool:
-        span = _date_span(r.properties.get(name))
-        if span is None:
-            return False
-        return (hi is None or span[0] <= hi) and (lo is None or span[1] >= lo)
-
-    return test
 
 
 # --- items: features -------------------------------------------------------------------------
@@ -564,18 +366,18 @@ async def items(request: Request, cid: str) -> Response:
 
 
 def _items(request: Request, cid: str, budget: Budget) -> Response:
-    _check_params(request, ITEMS_PARAMS)
-    html = _want_html(request)
+    check_params(request, ITEMS_PARAMS)
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     q = request.query_params
     max_limit = int(request.app.state.max_limit)
-    limit = min(_int(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
+    limit = min(int_param(q["limit"], "limit", 1), max_limit) if "limit" in q else DEFAULT_LIMIT
     limit = min(limit, max_limit)
-    offset = _int(q["offset"], "offset", 0, MAX_OFFSET) if "offset" in q else 0
-    crs = _crs_param(request, "crs")
-    bbox_crs = _crs_param(request, "bbox-crs")
-    filter_crs = _crs_param(request, "filter-crs")
+    offset = int_param(q["offset"], "offset", 0, MAX_OFFSET) if "offset" in q else 0
+    crs = crs_param(request, "crs")
+    bbox_crs = crs_param(request, "bbox-crs")
+    filter_crs = crs_param(request, "filter-crs")
     count_all = False
     if "count" in q:
         cv = q["count"].strip().lower()
@@ -593,7 +395,7 @@ def _items(request: Request, cid: str, budget: Budget) -> Response:
         shapely.prepare(area)
         tests.append(lambda r: r.geometry is not None and bool(area.intersects(r.geometry)))
     if "datetime" in q:
-        tests.append(_datetime_predicate(kind, q["datetime"]))
+        tests.append(datetime_predicate(kind, q["datetime"]))
     if "filter-lang" in q and "filter" not in q:
         raise BadRequest("filter-lang given without filter", "filter-lang")
     if "filter" in q:
@@ -720,11 +522,11 @@ def _item_response(
 
 @router.get("/collections/{cid}/items/{fid}")
 def item(request: Request, cid: str, fid: str) -> Response:
-    _check_params(request, frozenset({"f", "crs"}))
-    html = _want_html(request)
+    check_params(request, frozenset({"f", "crs"}))
+    html = want_html(request)
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
-    crs = _crs_param(request, "crs")
+    crs = crs_param(request, "crs")
     rec = _find(store, kind, who, fid)
     tag = etag(rec, who.role, html)
     if if_none_match(request, tag):  # only this role's tag of this revision
@@ -785,125 +587,6 @@ def _content_crs(request: Request) -> str:
         raise BadRequest(f"Content-Crs: {e}", "Content-Crs") from None
 
 
-def _geometry(store: Store, kind: Kind, raw: Any, crs: str, rid: str) -> tuple[Any, list[Fault]]:
-    """Check a request's geometry with the import rules; return it in CRS84, or the faults."""
-    from demine.geo.checks import check_geometry
-
-    if raw is None:
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, []
-    if not kind.geometry_type:
-        return None, [Fault(f"{kind.name} have no geometry", None, "geometry", None, rid)]
-    if not isinstance(raw, dict):
-        return None, [Fault("geometry must be a GeoJSON geometry object", None, "geometry")]
-    if crs != CRS84:
-        try:
-            raw = orjson.loads(shapely.to_geojson(to_crs84(shapely.geometry.shape(raw), crs)))
-        except Exception as e:
-            return None, [Fault(f"cannot read the geometry: {e}", None, "geometry", None, rid)]
-    aoi = store.setting("area_of_interest")
-    chk = check_geometry(
-        raw,
-        repair=False,
-        aoi=tuple(aoi) if aoi else None,
-        max_jump_m=None if kind.is_layer else 5000.0,
-        allowed=kind.allowed_geometries,
-    )
-    faults = [Fault(f.reason, None, f.field, None, rid, f.repairable) for f in chk.faults]
-    if faults:
-        return None, faults
-    if chk.geometry is None or chk.geometry.is_empty:
-        # an empty geometry ({"type": "Polygon", "coordinates": [[]]}, [], [[[]]]) is no
-        # geometry: refused as an import refuses it, never taken as "keep the old one"
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, [
-            Fault(
-                f"an empty {raw.get('type')} has no coordinates: leave the geometry out "
-                "(null) for none",
-                None,
-                "geometry",
-                None,
-                rid,
-            )
-        ]
-    return _promote(chk.geometry, kind.geometry_type), []
-
-
-def _promote(geom: Any, gtype: str | None) -> Any:
-    if geom is None:
-        return None
-    single = {"MULTIPOLYGON": "Polygon", "MULTILINESTRING": "LineString", "MULTIPOINT": "Point"}
-    ctor = {
-        "MULTIPOLYGON": shapely.MultiPolygon,
-        "MULTILINESTRING": shapely.MultiLineString,
-        "MULTIPOINT": shapely.MultiPoint,
-    }
-    if gtype in single and geom.geom_type == single[gtype]:
-        return ctor[gtype]([geom])
-    return geom
-
-
-RESERVED = frozenset({"id", "source_id", "revision", "created_at", "updated_at", "updated_by"})
-
-
-def _properties(
-    store: Store,
-    kind: Kind,
-    who: Principal,
-    props: dict[str, Any],
-    rid: str,
-    keep: dict[str, Any] | None,
-) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
-    """Validate properties as an import does. Fields the caller may not read cannot be set;
-    ``keep`` (the stored values) gives them back, so a replace never loses what it cannot see."""
-    faults: list[Fault] = []
-    clean_in: dict[str, Any] = {}
-    names = set(kind.field_names)
-    for k, v in props.items():
-        if k in RESERVED:
-            continue
-        if k in names:
-            f = kind.field(k)
-            if f.derived:
-                continue
-            if not can_read_field(f.access, who.role):
-                faults.append(Fault(f"the {who.role} role may not set {k}", None, k, None, rid))
-                continue
-        clean_in[k] = v
-    if keep:
-        for f in kind.fields:
-            if not can_read_field(f.access, who.role) and f.name in keep:
-                clean_in[f.name] = keep[f.name]
-    clean, extra, pfaults = validate_properties(kind.fields, kind.rules, clean_in, feature_id=rid)
-    faults += [Fault(f.reason, None, f.field, None, rid) for f in pfaults]
-    if "device_type" in kind.field_names and clean.get("device_type") is not None:
-        known = {r.properties["code"] for r in store.list("device_types")}
-        if clean["device_type"] not in known:
-            faults.append(
-                Fault(
-                    f"unknown device type {clean['device_type']!r}; known: "
-                    f"{', '.join(sorted(known))}",
-                    None,
-                    "device_type",
-                    None,
-                    rid,
-                )
-            )
-    return clean, extra, faults
-
-
-def _derive(kind: Kind, props: dict[str, Any], geom: Any) -> None:
-    if "area_m2" in kind.field_names and kind.field("area_m2").derived:
-        from demine.geo.geodesy import geodesic_area
-
-        if geom is None:
-            props.pop("area_m2", None)
-        else:
-            props["area_m2"] = round(float(geodesic_area(np.asarray([geom], dtype=object))[0]), 2)
-
-
 def _if_match(request: Request, rec: Record) -> int:
     """The revision the write must find: the client's (If-Match), else the one read now."""
     header = request.headers.get("if-match")
@@ -923,127 +606,58 @@ def _if_match(request: Request, rec: Record) -> int:
     )
 
 
-def _store_update(
-    store: Store,
-    request: Request,
-    kind: Kind,
-    rec: Record,
-    clean: dict[str, Any],
-    geom: Any,
-    extra: dict[str, Any] | None,
-    revision: int,
-    actor: str,
-    reason: str,
-) -> Record:
+@contextmanager
+def _precondition(request: Request) -> Iterator[None]:
+    """A write that lost a race: 412 when the client gave If-Match, else 409."""
     try:
-        return store.update(
-            kind.name,
-            rec.id,
-            properties=clean,
-            geometry=geom,
-            if_revision=revision,
-            actor=actor,
-            reason=reason,
-            extra=extra,
-        )
+        yield
     except Conflict as e:
         if request.headers.get("if-match") is not None:
             raise PreconditionFailed(f"{e.message}; read it again and redo your change") from None
         raise
 
 
-def _same(kind: Kind, rec: Record, clean: dict[str, Any], geom: Any, role: str) -> bool:
-    """Whether a create repeats the stored record, compared on what ``role`` may read only (so
-    the answer, 200 or 409, never depends on a field the caller cannot see)."""
-
-    def seen(k: str) -> bool:
-        return not _derived(kind, k) and (
-            k not in kind.field_names or can_read_field(kind.field(k).access, role)
+def _given_id(body: dict[str, Any]) -> str | None:
+    given = body.get("id")
+    if given is None and isinstance(body.get("properties"), dict):
+        given = body["properties"].get("id")
+    if given is None:
+        return None
+    if not isinstance(given, str) or not is_uuid(given):
+        raise ValidationError(
+            "a feature id given by the client must be a UUID",
+            [Fault(f"{given!r} is not a UUID", None, "id")],
         )
-
-    a = {k: v for k, v in rec.properties.items() if seen(k)}
-    b = {k: v for k, v in clean.items() if seen(k)}
-    if a != b:
-        return False
-    if (rec.geometry is None) != (geom is None):
-        return False
-    return geom is None or bool(shapely.equals_exact(rec.geometry, geom, 1e-9))
+    return normalise_id(given)
 
 
-def _has_history(store: Store, rid: str) -> bool:
-    try:
-        return bool(store.history(rid))
-    except NotFound:
-        return False
-
-
-def _derived(kind: Kind, name: str) -> bool:
-    return name in kind.field_names and kind.field(name).derived
+# Part 4 handlers: parse the request, call services.records (every rule is there), format
 
 
 @router.post("/collections/{cid}/items")
 def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
     body = _parse_body(request, raw)
-    crs = _content_crs(request)
-    rid: str | None = None
-    given = body.get("id")
-    if given is None and isinstance(body.get("properties"), dict):
-        given = body["properties"].get("id")
-    if given is not None:
-        if not isinstance(given, str) or not is_uuid(given):
-            raise ValidationError(
-                "a feature id given by the client must be a UUID",
-                [Fault(f"{given!r} is not a UUID", None, "id")],
-            )
-        rid = normalise_id(given)
-    key = rid or ""
-    clean, extra, faults = _properties(store, kind, who, body.get("properties") or {}, key, None)
-    geom, gfaults = _geometry(store, kind, body.get("geometry"), crs, key)
-    faults += gfaults
-    if not faults:  # land release: references, release rules (sets a release's hazard_id)
-        faults = check_write(store, kind.name, [Record(kind.name, key, clean, geom)])
-    if faults:
-        raise ValidationError(f"cannot create this {kind.name} feature", faults)
-    _derive(kind, clean, geom)
-    if rid is not None:
-        try:
-            existing = store.get(kind.name, rid)
-        except NotFound:
-            existing = None
-        if existing is not None:
-            if not visible_record(kind, existing, who.role) or not _same(
-                kind, existing, clean, geom, who.role
-            ):
-                raise Conflict(
-                    f"a feature with id {rid} exists with other content; PUT or PATCH it to "
-                    "change it"
-                )
-            return _item_response(request, kind, existing, who, CRS84, 200)
-        if _has_history(store, rid):
-            raise Conflict(
-                f"id {rid} belonged to a record that was deleted or is of another kind; "
-                "choose another id (an analyst can restore a deleted record)"
-            )
-    if kind.natural_key and clean.get(kind.natural_key) is not None:
-        for r in store.list(kind.name):
-            if r.properties.get(kind.natural_key) == clean[kind.natural_key]:
-                raise Conflict(
-                    f"a {kind.name} feature with {kind.natural_key} "
-                    f"{clean[kind.natural_key]!r} exists: {r.id}"
-                )
-    rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
-    res = store.upsert(kind.name, [rec], actor=actor, reason="OGC API: create")
-    saved = store.get(kind.name, rec.id)
-    return _item_response(request, kind, saved, who, CRS84, 201 if res.created else 200)
+    rec, created = records.create(
+        store,
+        kind,
+        body.get("properties") or {},
+        body.get("geometry"),
+        rid=_given_id(body),
+        role=who.role,
+        actor=actor,
+        reason="OGC API: create",
+        crs=_content_crs(request),
+    )
+    return _item_response(request, kind, rec, who, CRS84, 201 if created else 200)
 
 
 @router.put("/collections/{cid}/items/{fid}")
 def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
@@ -1059,88 +673,57 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
             "the feature's id differs from the one in the path",
             [Fault("id must be the id in the path (or left out)", None, "id")],
         )
-    clean, extra, faults = _properties(
-        store, kind, who, body.get("properties") or {}, cur.id, cur.properties
-    )
-    geom, gfaults = _geometry(store, kind, body.get("geometry"), _content_crs(request), cur.id)
-    faults += gfaults
-    if not faults:  # land release: references, release rules, hazard closure
-        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
-        faults = check_write(store, kind.name, [now])
-    if faults:
-        raise ValidationError(f"cannot replace {kind.name} feature {cur.id}", faults)
-    _derive(kind, clean, geom if geom is not None else cur.geometry)
-    if not at_least(who.role, "analyst"):
-        extra = {**cur.extra, **extra}
-    saved = _store_update(
-        store, request, kind, cur, clean, geom, extra, revision, actor, "OGC API: replace"
-    )
+    with _precondition(request):
+        saved = records.replace(
+            store,
+            kind,
+            cur.id,
+            body.get("properties") or {},
+            body.get("geometry"),
+            if_revision=revision,
+            role=who.role,
+            actor=actor,
+            reason="OGC API: replace",
+            crs=_content_crs(request),
+        )
     return _item_response(request, kind, saved, who, CRS84)
 
 
 @router.patch("/collections/{cid}/items/{fid}")
 def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
     cur = _find(store, kind, who, fid)
     revision = _if_match(request, cur)
     body = _parse_body(request, raw, patch=True)
-    patch = body.get("properties") or {}
-    merged = {k: v for k, v in cur.properties.items() if not _derived(kind, k)}
-    for k, v in patch.items():
-        if v is None:
-            merged.pop(k, None)
-        else:
-            merged[k] = v
-    # the caller's own (readable) view of the record, patched: unreadable fields come back
-    readable = {
-        k: v
-        for k, v in merged.items()
-        if k not in kind.field_names or can_read_field(kind.field(k).access, who.role)
-    }
-    for k in patch:  # an attempt to touch an unreadable field is reported
-        if k in kind.field_names and not can_read_field(kind.field(k).access, who.role):
-            readable[k] = patch[k]
-    clean, extra, faults = _properties(store, kind, who, readable, cur.id, cur.properties)
-    geom = None
-    if "geometry" in body:
-        geom, gfaults = _geometry(store, kind, body["geometry"], _content_crs(request), cur.id)
-        faults += gfaults
-    if not faults:  # land release: references, release rules, hazard closure
-        now = Record(kind.name, cur.id, clean, geom if geom is not None else cur.geometry)
-        faults = check_write(store, kind.name, [now])
-    if faults:
-        raise ValidationError(f"cannot update {kind.name} feature {cur.id}", faults)
-    _derive(kind, clean, geom if geom is not None else cur.geometry)
-    saved = _store_update(
-        store,
-        request,
-        kind,
-        cur,
-        clean,
-        geom,
-        {**cur.extra, **extra},
-        revision,
-        actor,
-        "OGC API: update",
-    )
+    with _precondition(request):
+        saved = records.patch(
+            store,
+            kind,
+            cur.id,
+            body.get("properties") or {},
+            body.get("geometry", ...),
+            if_revision=revision,
+            role=who.role,
+            actor=actor,
+            reason="OGC API: update",
+            crs=_content_crs(request),
+        )
     return _item_response(request, kind, saved, who, CRS84)
 
 
 @router.delete("/collections/{cid}/items/{fid}")
 def delete_item(request: Request, cid: str, fid: str) -> Response:
-    from demine.services.register import delete_record
-
-    _check_params(request, frozenset())
+    check_params(request, frozenset())
     store, who = _context(request)
     kind = _collection_kind(store, who, cid)
     actor = _writer(store, kind, who)
     cur = _find(store, kind, who, fid)
     revision = _if_match(request, cur)
-    try:
-        delete_record(
+    with _precondition(request):
+        records.delete(
             store,
             cur.id,
             actor=actor,
@@ -1148,8 +731,4 @@ def delete_item(request: Request, cid: str, fid: str) -> Response:
             if_revision=revision,
             role=who.role,
         )
-    except Conflict as e:
-        if request.headers.get("if-match") is not None:
-            raise PreconditionFailed(e.message) from None
-        raise
     return Response(status_code=204)

@@ -29,8 +29,8 @@ from pygeofilter.cql2 import TEMPORAL_PREDICATES_MAP
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
 
-from demine.api.ogc_crs import CRS84, to_crs84
 from demine.api.ogc_like import LikePatternError, compile_like
+from demine.geo.crs import CRS84, to_crs84
 from demine.model.kinds import Kind
 from demine.model.schema import FieldSpec, FieldType, Record
 from demine.services.access import can_read_field

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from demine import __version__
-from demine.api.ogc_crs import CRS84, SUPPORTED
+from demine.geo.crs import CRS84, SUPPORTED
 
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 PROBLEM = "application/problem+json"

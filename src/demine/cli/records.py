@@ -501,7 +501,7 @@ def update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change fields of a record, as a new revision (validated like an import)."""
-    from demine.services.register import update_record
+    from demine.services.records import update as update_record
 
     with handled(as_json):
         changes: dict[str, Any] = {}

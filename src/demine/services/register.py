@@ -9,8 +9,6 @@ stored; with ``skip_invalid`` the good features are stored and the rest listed.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +20,6 @@ import orjson
 import shapely
 
 from demine.errors import (
-    Conflict,
     Fault,
     NotFound,
     PermissionDenied,
@@ -32,6 +29,9 @@ from demine.errors import (
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.services import records
+from demine.services.records import DEPENDENTS as DEPENDENTS
+from demine.services.records import current_actor as current_actor
 from demine.store.base import Revision, Store
 
 RESERVED_IMPORT = frozenset(
@@ -46,16 +46,6 @@ LINKS = {
 }
 # stands for a required reference given by its source id, until _link resolves it
 _LINK_PENDING = "00000000-0000-0000-0000-000000000000"
-
-
-def current_actor() -> str:
-    env = os.environ.get("DEMINE_USER")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name on this system
-        return "unknown"
 
 
 @dataclass
@@ -301,7 +291,7 @@ def read_and_check(
 
     known_types: set[str] | None = None
     if store is not None and "device_type" in kind.field_names:
-        known_types = {r.properties["code"] for r in store.list("device_types")}
+        known_types = records.known_device_types(store)
 
     faults: list[Fault] = []
     good: list[Record] = []
@@ -339,21 +329,12 @@ def read_and_check(
         geom = chk.geometry
         if geom is None and kind.geometry_required and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
-        if (
-            known_types is not None
-            and clean.get("device_type") is not None
-            and (clean["device_type"] not in known_types)
-        ):
-            ffaults.append(
-                Fault(
-                    f"unknown device type {clean['device_type']!r}; known: "
-                    f"{', '.join(sorted(known_types))}",
-                    f.index,
-                    "device_type",
-                    src,
-                    fid,
-                )
+        if known_types is not None:
+            bad = records.device_type_fault(
+                clean, known_types, index=f.index, source=src, feature_id=fid
             )
+            if bad is not None:
+                ffaults.append(bad)
         # identity: a UUID id is the record id; any other id is the source's own id
         rid: str | None = None
         for cand in () if kind.is_layer else (rid_prop, f.id):
@@ -489,8 +470,6 @@ def _import_file(
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
 ) -> ImportReport:
-    from demine.services.release import check_write
-
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
     if role is not None and not kind.is_layer:
         _hidden_fields(store, kind, good, role)
@@ -498,8 +477,8 @@ def _import_file(
     if not kind.is_layer:  # land-release rules and references, on the linked records
         unlinked = {f.index for f in link_faults}
         pos = [i for i in range(len(good)) if i not in unlinked]
-        rule_faults = check_write(
-            store, kind.name, [good[i] for i in pos], source=path.name, imported=True
+        rule_faults = records.check_records(
+            store, kind, [good[i] for i in pos], source=path.name, imported=True
         )
         link_faults += [dataclasses.replace(f, index=pos[f.index or 0]) for f in rule_faults]
     if link_faults:
@@ -625,173 +604,20 @@ def history(store: Store, record_id: str, *, role: str = "admin") -> list[Revisi
     return out
 
 
-def restore(
-    store: Store,
-    record_id: str,
-    revision: int,
-    *,
-    actor: str | None = None,
-    reason: str | None = None,
-    role: str | None = None,
-) -> Record:
-    rid = _id(record_id)
-    revs = store.history(rid)
-    if role is not None and revs:
-        from demine.services.access import require_write
-
-        require_write(store.kind(revs[-1].kind), role)
-    target = next((h for h in revs if h.revision == revision), None)
-    if target is not None and target.kind == "hazards" and target.state is not None:
-        # bringing back a closed state is a closure: the land-release rule applies
-        status = target.state.properties.get("status")
-        try:
-            now = store.get("hazards", rid).properties.get("status")
-        except NotFound:
-            now = None
-        if status in ("closed", "handed_over") and now != status:
-            from demine.services.release import closure_reasons
-
-            why = closure_reasons(
-                store,
-                rid,
-                geometry=target.state.geometry,
-                closed_on=target.state.properties.get("closed_on"),
-            )
-            if why:
-                raise Conflict(
-                    f"restoring revision {revision} would close hazard {rid}, which cannot close "
-                    "now: " + "; ".join(why)
-                )
-    return store.restore(rid, revision, actor=actor or current_actor(), reason=reason)
+def update_record(store: Store, record_id: str, changes: dict[str, Any], **kw: Any) -> Record:
+    """Change some properties of a record (:func:`demine.services.records.update`)."""
+    return records.update(store, record_id, changes, **kw)
 
 
-def update_record(
-    store: Store,
-    record_id: str,
-    changes: dict[str, Any],
-    *,
-    geometry: Any = None,
-    if_revision: int | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    retries: int = 50,
-    role: str | None = None,
-) -> Record:
-    """Change some properties of a record (validated against its kind), as a new revision.
-
-    Without ``if_revision`` the read-merge-write is retried when another writer got in between,
-    so no change is lost; with it, a stale revision is a Conflict.
-    """
-    rid = _id(record_id)
-    for _ in range(retries):
-        cur = store.locate(rid)
-        kind = store.kind(cur.kind)
-        if role is not None:
-            _require_update(kind, role, changes)
-        merged = {**cur.properties, **changes}
-        merged = {k: v for k, v in merged.items() if v is not None}
-        for f in kind.fields:
-            if f.derived:
-                merged.pop(f.name, None)
-        clean, extra, faults = validate_properties(kind.fields, kind.rules, merged, feature_id=rid)
-        if faults:
-            raise ValidationError(f"cannot update {kind.name} record {rid}", faults)
-        for f in kind.fields:
-            if f.derived and f.name in cur.properties:
-                clean[f.name] = cur.properties[f.name]
-        if geometry is not None and kind.geometry_type:
-            from demine.geo.geodesy import geodesic_area
-
-            geometry = _promote(np.asarray([geometry], dtype=object), kind.geometry_type)[0]
-            if "area_m2" in kind.field_names:  # derived from the new geometry
-                clean["area_m2"] = round(float(geodesic_area([geometry])[0]), 2)
-        from demine.services.release import check_write
-
-        geom_now = geometry if geometry is not None else cur.geometry
-        faults = check_write(store, kind.name, [Record(kind.name, rid, clean, geom_now)])
-        if faults:
-            raise ValidationError(f"cannot update {kind.name} record {rid}", faults)
-        try:
-            return store.update(
-                kind.name,
-                rid,
-                properties=clean,
-                geometry=geometry,
-                if_revision=if_revision if if_revision is not None else cur.revision,
-                actor=actor or current_actor(),
-                reason=reason,
-                extra={**cur.extra, **extra} if extra else None,
-            )
-        except Conflict:
-            if if_revision is not None:
-                raise
-    raise Conflict(f"record {rid} kept changing under {retries} attempts; try again")
+def delete_record(store: Store, record_id: str, **kw: Any) -> Revision:
+    """Delete a record nothing refers to (:func:`demine.services.records.delete`)."""
+    return records.delete(store, record_id, **kw)
 
 
-def _require_update(kind: Kind, role: str, changes: dict[str, Any]) -> None:
-    from demine.services.access import can_read_field, require_write
-
-    require_write(kind, role)
-    hidden = [
-        k
-        for k in changes
-        if k in kind.field_names and not can_read_field(kind.field(k).access, role)
-    ]
-    if hidden:
-        raise PermissionDenied(f"the {role} role may not set {', '.join(hidden)} of {kind.name}")
+def restore(store: Store, record_id: str, revision: int, **kw: Any) -> Record:
+    """Bring back a revision (:func:`demine.services.records.restore`)."""
+    return records.restore(store, record_id, revision, **kw)
 
 
-def delete_record(
-    store: Store,
-    record_id: str,
-    *,
-    actor: str | None = None,
-    reason: str | None = None,
-    if_revision: int | None = None,
-    role: str | None = None,
-) -> Revision:
-    """Delete a record that nothing refers to. With ``role`` (a web caller's), a role that may
-    not read every kind that can refer to the record may not delete it at all (403 whatever
-    the data): otherwise a refusal would tell it that hidden records (an accident's victims)
-    exist."""
-    cur = store.locate(_id(record_id))
-    if role is not None:
-        from demine.errors import PermissionDenied
-        from demine.services.access import can_read_kind, require_write
-
-        require_write(store.kind(cur.kind), role)
-
-        hidden = [
-            k for k, _ in DEPENDENTS.get(cur.kind, ()) if not can_read_kind(store.kind(k), role)
-        ]
-        if hidden:
-            raise PermissionDenied(
-                f"the {role} role cannot delete {cur.kind} records: records it may not read "
-                f"({', '.join(hidden)}) can refer to them"
-            )
-    for kind, fname in DEPENDENTS.get(cur.kind, ()):
-        n = store.count(kind, where={fname: cur.id})
-        if n:
-            raise Conflict(
-                f"{n} {kind} record(s) refer to {cur.kind} record {cur.id} (field {fname}); "
-                "delete or relink them first"
-            )
-    return store.delete(
-        cur.kind, cur.id, if_revision=if_revision, actor=actor or current_actor(), reason=reason
-    )
-
-
-# records that others refer to cannot be deleted while referred to: (kind, field) referring
-DEPENDENTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "hazards": (("activities", "hazard_id"), ("releases", "hazard_id")),
-    "activities": (("releases", "activity_id"),),
-    "accidents": (("victims", "accident_id"),),
-}
-
-
-def _id(record_id: str) -> str:
-    if not is_uuid(record_id):
-        raise ValidationError(
-            f"{record_id!r} is not a record id (a UUID)", [Fault("not a UUID", field="ID")]
-        )
-    return normalise_id(record_id)
+def _id(text: str) -> str:
+    return records.record_id(text)

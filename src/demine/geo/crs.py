@@ -1,4 +1,4 @@
-"""Coordinate reference systems of the OGC API (Part 2: CRS by reference).
+"""Coordinate reference systems demine reads and writes (the OGC API, Part 2: CRS by reference).
 
 The store keeps geometry in CRS84 (lon, lat). The API can answer and take boxes in CRS84,
 EPSG:4326 (axis order latitude, longitude, as EPSG defines it) and the UTM zones that cover

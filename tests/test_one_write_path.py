@@ -1,0 +1,289 @@
+"""One write path (services.records): a bad record gets the same located faults through every
+face that writes records - a file import, ``demine update``, OGC API POST, PUT and PATCH - on
+both backends, and nothing of it is stored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from demine.api.app import create_app
+from demine.cli.app import app
+from demine.errors import ValidationError
+from demine.model.kinds import KINDS
+from demine.services import records
+from demine.services.access import new_token
+from demine.services.register import ImportOptions, import_file
+from demine.store.base import Store
+
+NOWHERE = "0190f0c4-8a4b-7c3d-9e2f-0000000dead0"
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[36.1, 49.9], [36.11, 49.9], [36.11, 49.91], [36.1, 49.91], [36.1, 49.9]]],
+}
+POINT = {"type": "Point", "coordinates": [36.105, 49.905]}
+EMPTY_POLYGON = {"type": "Polygon", "coordinates": [[]]}
+
+
+@dataclass
+class Case:
+    name: str
+    target: str  # the seeded record the bad write is about
+    change: dict[str, Any] = field(default_factory=dict)  # None clears a field
+    geometry: Any = None  # a bad geometry (None: keep the seeded one)
+    cli: list[str] | None = None  # the same change as demine update FIELD=VALUE arguments
+    field: str = ""  # the fault expected on every face ...
+    reason: str = ""  # ... and (part of) its reason
+
+
+CASES = [
+    Case(
+        "unknown device type",
+        "find",
+        {"device_type": "no-such-device"},
+        cli=["device_type=no-such-device"],
+        field="device_type",
+        reason="unknown device type 'no-such-device'; known: ",
+    ),
+    Case(
+        "empty polygon",
+        "hazard",
+        geometry=EMPTY_POLYGON,
+        field="geometry",
+        reason="hazards need a geometry",
+    ),
+    Case(
+        "wrong enum value",
+        "find",
+        {"state": "exploded"},
+        cli=["state=exploded"],
+        field="state",
+        reason="exploded",
+    ),
+    Case(
+        "number out of range",
+        "find",
+        {"depth_cm": -5},
+        cli=["depth_cm=-5"],
+        field="depth_cm",
+        reason="is below the minimum 0",
+    ),
+    Case(
+        "missing required field",
+        "find",
+        {"found_at": None},
+        cli=["found_at="],
+        field="found_at",
+        reason="found_at is required",
+    ),
+    Case(
+        "broken link",
+        "activity",
+        {"hazard_id": NOWHERE},
+        cli=[f"hazard_id={NOWHERE}"],
+        field="hazard_id",
+        reason=f"no hazard with id {NOWHERE}",
+    ),
+    Case(
+        "duplicate natural key",
+        "dt1",
+        {"code": "zz-two"},
+        cli=["code=zz-two"],
+        field="code",
+        reason="code 'zz-two' is taken by device_types record ",
+    ),
+]
+
+
+def _seed(store: Store) -> dict[str, Any]:
+    def make(kind: str, props: dict[str, Any], geom: Any = None) -> Any:
+        rec, created = records.create(store, KINDS[kind], props, geom, actor="test")
+        assert created
+        return rec
+
+    h = make("hazards", {"hazard_type": "SHA", "status": "open", "name": "seed"}, SQUARE)
+    known = sorted(records.known_device_types(store))
+    template = next(r for r in store.list("device_types"))
+    dt = {k: v for k, v in template.properties.items() if k != "code"}
+    return {
+        "hazard": h,
+        "find": make(
+            "finds",
+            {
+                "device_type": known[0],
+                "state": "live",
+                "found_at": "2024-05-01T10:00:00Z",
+                "depth_cm": 5,
+            },
+            POINT,
+        ),
+        "activity": make(
+            "activities",
+            {
+                "hazard_id": h.id,
+                "activity_type": "technical_survey",
+                "status": "planned",
+                "organisation": "Org",
+            },
+        ),
+        "dt1": make("device_types", {**dt, "code": "zz-one"}),
+        "dt2": make("device_types", {**dt, "code": "zz-two"}),
+    }
+
+
+def _bad(case: Case, target: Any) -> tuple[dict[str, Any], Any]:
+    """The whole bad record: the seeded one with the bad change."""
+    kind = KINDS[target.kind]
+    props = {
+        k: v
+        for k, v in target.properties.items()
+        if not (k in kind.field_names and kind.field(k).derived)
+    }
+    for k, v in case.change.items():
+        if v is None:
+            props.pop(k, None)
+        else:
+            props[k] = v
+    geom = case.geometry if case.geometry is not None else _geojson(target.geometry)
+    return props, geom
+
+
+def _geojson(geom: Any) -> Any:
+    import shapely
+
+    return None if geom is None else json.loads(shapely.to_geojson(geom))
+
+
+def _pairs(faults: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted((str(f["field"]), str(f["reason"])) for f in faults)
+
+
+def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[str, Any]:
+    """Send the bad record through every face; each face's fault list."""
+    target = seeded[case.target]
+    kind = target.kind
+    props, geom = _bad(case, target)
+    out: dict[str, Any] = {}
+
+    # a file import (the bad record under the target's id)
+    src = tmp / f"{kind}.geojson"
+    feature = {"type": "Feature", "id": target.id, "geometry": geom, "properties": props}
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    with pytest.raises(ValidationError) as e:
+        import_file(store, src, ImportOptions(kind=kind, actor="test"))
+    assert all(f.source == src.name and f.index == 0 for f in e.value.faults)
+    out["import"] = [f.to_dict() for f in e.value.faults]
+
+    # the CLI's import of the same file: exit 1 with the same faults
+    r = CliRunner().invoke(
+        app, ["--db", store.location, "import", str(src), "--kind", kind, "--json"]
+    )
+    assert r.exit_code == 1, r.output
+    out["cli import"] = json.loads(r.stdout)["error"]["errors"]
+
+    # demine update (the CLI takes no geometry: its service, records.update, does)
+    if case.cli is not None:
+        r = CliRunner().invoke(
+            app, ["--db", store.location, "update", target.id, *case.cli, "--json"]
+        )
+        assert r.exit_code == 1, r.output
+        out["demine update"] = json.loads(r.stdout)["error"]["errors"]
+    else:
+        with pytest.raises(ValidationError) as e:
+            records.update(store, target.id, case.change, geometry=case.geometry, actor="t")
+        out["records.update"] = [f.to_dict() for f in e.value.faults]
+
+    # the OGC API, Part 4
+    store.add_user("adm", "admin")
+    token, h = new_token()
+    store.add_token("adm", h)
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"/ogc/collections/{kind}/items"
+    body = {"type": "Feature", "geometry": geom, "properties": props}
+    patch: dict[str, Any] = {"properties": case.change}
+    if case.geometry is not None:
+        patch["geometry"] = case.geometry
+    with TestClient(create_app(store.location)) as client:
+        for face, resp in (
+            ("OGC POST", client.post(url, json=body, headers=auth)),
+            ("OGC PUT", client.put(f"{url}/{target.id}", json=body, headers=auth)),
+            ("OGC PATCH", client.patch(f"{url}/{target.id}", json=patch, headers=auth)),
+        ):
+            assert resp.status_code == 422, (face, resp.text)
+            assert resp.headers["content-type"].startswith("application/problem+json")
+            out[face] = resp.json()["errors"]
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_face_gives_the_same_located_fault(store: Store, tmp_path: Path, case: Case) -> None:
+    seeded = _seed(store)
+    target = seeded[case.target]
+    kinds = ("hazards", "finds", "activities", "device_types")
+    before = {k: sorted((r.id, r.revision) for r in store.list(k)) for k in kinds}
+
+    faces = _faces(store, seeded, case, tmp_path)
+
+    expected = _pairs(faces["import"])
+    assert expected, "the import found no fault"
+    assert [f for f, _ in expected] == [case.field], expected
+    assert case.reason in expected[0][1]
+    if case.name == "duplicate natural key":
+        assert expected[0][1].endswith(seeded["dt2"].id)
+    for face, faults in faces.items():
+        assert _pairs(faults) == expected, f"{face} disagrees with the import"
+    # nothing half-stored: no record of any kind changed or appeared
+    assert {k: sorted((r.id, r.revision) for r in store.list(k)) for k in kinds} == before
+    assert store.get(target.kind, target.id).properties == target.properties
+
+
+def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
+    """The control: the same faces store a good change (so the table above tests the rules,
+    not a face that refuses everything)."""
+    seeded = _seed(store)
+    f = seeded["find"]
+    rec = records.update(store, f.id, {"depth_cm": 7}, actor="t")
+    assert rec.revision == 2 and rec.properties["depth_cm"] == 7
+    r = CliRunner().invoke(app, ["--db", store.location, "update", f.id, "depth_cm=9", "--json"])
+    assert r.exit_code == 0, r.output
+    assert store.get("finds", f.id).properties["depth_cm"] == 9
+    # a code moved to a free value, and an import by natural key updates its holder
+    d = records.update(store, seeded["dt1"].id, {"code": "zz-three"}, actor="t")
+    assert d.properties["code"] == "zz-three"
+    two = seeded["dt2"]
+    props = {**two.properties, "name": "renamed"}
+    src = tmp_path / "dt.geojson"
+    src.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": None, "properties": props}],
+            }
+        )
+    )
+    rep = import_file(store, src, ImportOptions(kind="device_types", actor="t"))
+    assert rep.updated == 1 and store.get("device_types", two.id).properties["name"] == "renamed"
+
+
+def test_a_code_twice_in_one_import_is_a_fault(store: Store, tmp_path: Path) -> None:
+    seeded = _seed(store)
+    props = {k: v for k, v in seeded["dt1"].properties.items() if k != "code"}
+    feats = [
+        {"type": "Feature", "geometry": None, "properties": {**props, "code": "zz-new"}}
+        for _ in range(2)
+    ]
+    src = tmp_path / "dt.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    n = store.count("device_types")
+    with pytest.raises(ValidationError) as e:
+        import_file(store, src, ImportOptions(kind="device_types", actor="t"))
+    assert [(f.index, f.field, f.reason) for f in e.value.faults] == [
+        (1, "code", "code 'zz-new' is given twice")
+    ]
+    assert store.count("device_types") == n
