@@ -10,8 +10,8 @@ from typing import Any
 
 from demine.model.devices import CATEGORIES
 from demine.services.access import at_least
-from demine.services.stats_areas import UNASSIGNED, Areas, in_area_order
-from demine.services.stats_periods import Period, dated_in, year_of
+from demine.services.stats.areas import UNASSIGNED, Areas, in_area_order
+from demine.services.stats.periods import Period, dated_in, year_of
 from demine.store.base import Store
 
 SMALL = "<5"
@@ -56,7 +56,7 @@ def breakdown(cells: Mapping[str, int], exact: bool) -> dict[str, Any]:
     }
 
 
-def accidents(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
+def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
     by_type = dict.fromkeys(ACCIDENT_TYPES, 0)
     by_cat = {c: 0 for c in (*CATEGORIES, "unknown")}
     by_area: dict[str, int] = defaultdict(int)
@@ -87,7 +87,7 @@ def _age_group(age: Any) -> str:
         return "unknown"
 
 
-def casualties(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
+def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
     """Casualty counts of the period: exact for victim_assistance and admin; for every other
     role the rule of :data:`SUPPRESSION_RULE`, applied year by year (see docs/statistics.md)."""
     accidents = {a.id: a.properties for a in store.list("accidents")}

@@ -15,8 +15,8 @@ import shapely
 
 from demine.geo.release import Account, ReleaseInput, account
 from demine.model.kinds import RELEASE_TYPES
-from demine.services.stats_areas import UNASSIGNED, Areas, whole_m2
-from demine.services.stats_periods import Period, year_of
+from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
+from demine.services.stats.periods import Period, year_of
 from demine.store.base import Store
 
 ROUNDING_RULE = (

@@ -8,8 +8,8 @@ from typing import Any
 
 from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES
-from demine.services.stats_areas import Areas, in_area_order
-from demine.services.stats_periods import Period, dated_in
+from demine.services.stats.areas import Areas, in_area_order
+from demine.services.stats.periods import Period, dated_in
 from demine.store.base import Store
 
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")

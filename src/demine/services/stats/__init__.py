@@ -21,10 +21,11 @@ docs/statistics.md; in short:
   from 1 to 4 is withheld whole (every cell ``None``), so that no small cell can be recovered by
   subtracting the others from the total.
 
-This module is the public face (:func:`compute`, the CSV, every name below); the parts are
-``stats_periods`` (the period), ``stats_areas`` (admin areas, the split in whole m²),
-``stats_land`` (land release, hazards remaining), ``stats_counts`` (activities, devices, risk
-education) and ``stats_casualties`` (accidents, casualties, the suppression rule).
+This package's face (here) has :func:`compute`, the CSV, and every public name; the parts:
+:mod:`.periods` (the period of the figures), :mod:`.areas` (admin areas, a polygon split among
+them in whole m²), :mod:`.land` (land release, hazardous areas remaining), :mod:`.counts`
+(activities, devices found, risk education) and :mod:`.casualties` (accidents, casualties and
+the suppression rule).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from typing import Any
 
 from demine.errors import Fault, ValidationError
 from demine.services.access import ROLES
-from demine.services.stats_areas import (
+from demine.services.stats.areas import (
     ALL,
     NAME_FIELDS,
     UNASSIGNED,
@@ -45,7 +46,7 @@ from demine.services.stats_areas import (
     layer_of,
     load_areas,
 )
-from demine.services.stats_casualties import (
+from demine.services.stats.casualties import (
     ACCIDENT_TYPES,
     AGE_GROUPS,
     MIN_ACCIDENTS,
@@ -56,15 +57,15 @@ from demine.services.stats_casualties import (
     SUPPRESSION_RULE,
     VICTIM_TYPES,
     WITHHELD,
-    accidents,
+    accident_counts,
     breakdown,
-    casualties,
+    casualty_counts,
     exact_for,
     suppress,
 )
-from demine.services.stats_counts import FIND_STATES, activities, devices, eore
-from demine.services.stats_land import ROUNDING_RULE, land_release
-from demine.services.stats_periods import Period, parse_period
+from demine.services.stats.counts import FIND_STATES, activities, devices, eore
+from demine.services.stats.land import ROUNDING_RULE, land_release
+from demine.services.stats.periods import Period, parse_period
 from demine.store.base import Store
 
 __all__ = [
@@ -127,8 +128,8 @@ def compute(
         "hazards": hazards,
         "activities": activities(store, per),
         "devices": devices(store, per, areas),
-        "accidents": accidents(store, per, areas),
-        "casualties": casualties(store, per, exact, areas),
+        "accidents": accident_counts(store, per, areas),
+        "casualties": casualty_counts(store, per, exact, areas),
         "eore": eore(store, per),
         "rules": {"rounding": ROUNDING_RULE, "suppression": SUPPRESSION_RULE},
     }
