@@ -56,7 +56,12 @@ def _copy(tmp_path: Path) -> Path:
         ("model/kinds.py", "import demine.api", "faces -> services", "demine.model.kinds"),
         ("geo/checks.py", "import demine.store.base", "the domain", "demine.geo.checks"),
         # a service imports a face
-        ("services/stats.py", "from demine.cli import common", "faces ->", "demine.services.stats"),
+        (
+            "services/stats/__init__.py",
+            "from demine.cli import common",
+            "faces ->",
+            "demine.services.stats",
+        ),
         # a cycle inside one layer: the store contract's helpers import a backend
         ("store/common.py", "import demine.store.gpkg", "no import cycles", "in demine.store."),
     ],

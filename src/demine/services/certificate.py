@@ -9,12 +9,9 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import shapely
-from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from demine.errors import Conflict, PermissionDenied
@@ -28,6 +25,7 @@ from demine.services.release import (
     release_input,
     tolerance_m2,
 )
+from demine.services.templating import render_template, template_text
 from demine.store.base import Store
 
 __all__ = ["CERTIFICATE_ROLE", "COLOURS", "certificate_data", "certificate_html"]
@@ -259,26 +257,16 @@ def certificate_data(store: Store, hazard_id: str, *, role: str = "admin") -> di
     }
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(autoescape=select_autoescape(default=True), keep_trailing_newline=True)
-    return env
-
-
-def _template_text(name: str) -> str:
-    return resources.files("demine").joinpath(f"templates/{name}").read_text("utf-8")
-
-
 def certificate_html(store: Store, hazard_id: str, *, role: str = "admin") -> str:
     """A printable land-release completion / hand-over certificate for a closed or handed-over
     hazard: :func:`certificate_data` through the template, every value HTML-escaped (the map is
     SVG built from numbers and escaped titles)."""
     data = certificate_data(store, hazard_id, role=role)
-    template = _environment().from_string(_template_text("certificate.html.j2"))
-    return template.render(
+    return render_template(
+        "certificate.html.j2",
         {
             **data,
-            "css": Markup(_template_text("certificate.css")),
+            "css": Markup(template_text("certificate.css")),
             "svg": Markup(data["svg"]) if data["svg"] else None,
-        }
+        },
     )

@@ -1,0 +1,288 @@
+"""The factors of the priority score, each one value in 0..1 per open hazard (people around
+it, how near settlements, schools and roads are, farmland it takes, accidents and EO reports
+near it, the residual-risk estimate, the area still to release), with the raw input, its unit,
+the transform, and what was missing (the factor then takes its fallback value)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from demine.errors import Fault, ValidationError
+from demine.model.schema import Record
+from demine.services.impact.config import ImpactConfig
+from demine.store.base import Store
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def geometries(records: Iterable[Record]) -> np.ndarray:
+    arr = np.empty(0, dtype=object)
+    recs = list(records)
+    if recs:
+        arr = np.empty(len(recs), dtype=object)
+        arr[:] = [r.geometry for r in recs]
+    return arr
+
+
+def hazard_geometries(store: Store, hazards: list[Record]) -> tuple[np.ndarray, str]:
+    """The part of each hazard not yet released (the whole polygon if land release is not
+    available)."""
+    try:
+        from demine.services.release import remaining_geometries
+    except ImportError:  # pragma: no cover - land release is part of demine
+        return geometries(hazards), "hazard polygon"
+    rem = remaining_geometries(store)
+    out = geometries(hazards)
+    for i, h in enumerate(hazards):
+        g = rem.get(h.id)
+        if g is not None:
+            out[i] = g
+    return out, "remaining (hazard minus released land)"
+
+
+def layer_names(store: Store) -> set[str]:
+    return {k.name for k in store.kinds() if k.is_layer}
+
+
+# --- the factors ----------------------------------------------------------------------------
+
+
+def saturating(x: float, half: float) -> float:
+    """x / (x + half): 0 at 0, 0.5 at ``half``, towards 1 for large x."""
+    return 0.0 if x <= 0 else x / (x + half)
+
+
+def proximity(d: float, reach: float) -> float:
+    """1 at distance 0, falling linearly to 0 at ``reach``."""
+    return 0.0 if not math.isfinite(d) else max(0.0, 1.0 - d / reach)
+
+
+@dataclass
+class Factor:
+    name: str
+    raw: list[float | None]
+    unit: str
+    transform: str
+    value: list[float]
+    missing: list[str | None]
+    notes: list[str | None] = field(default_factory=list)
+
+
+def fallback_factor(
+    name: str, n: int, unit: str, transform: str, fallback: float, reason: str
+) -> Factor:
+    return Factor(name, [None] * n, unit, transform, [fallback] * n, [reason] * n, [None] * n)
+
+
+def population(cfg: ImpactConfig, geoms: np.ndarray) -> Factor:
+    from demine.geo.zonal import Raster, buffer_m, zonal_sums
+
+    n = len(geoms)
+    buf = float(cfg.get("population", "buffer_m"))
+    half = float(cfg.get("population", "half_at"))
+    fb = float(cfg.get("population", "fallback"))
+    unit = f"people within {buf:g} m"
+    tr = f"people / (people + {half:g})"
+    path = cfg.get("population", "raster")
+    if not path:
+        return fallback_factor(
+            "population",
+            n,
+            unit,
+            tr,
+            fb,
+            f"population raster not configured (population.raster): fallback value {fb:g}",
+        )
+    if not Path(path).exists():
+        raise ValidationError(
+            f"{cfg.source}: the population raster {path} does not exist",
+            [Fault(f"no file {path}", field="population.raster", source=cfg.source)],
+        )
+    raster = Raster.open(path)
+    zr = zonal_sums(buffer_m(geoms, buf), raster)
+    f = Factor("population", [], unit, tr, [], [], [])
+    for s, cov in zip(zr.sums, zr.coverage, strict=True):
+        if cov <= 0:
+            f.raw.append(None)
+            f.value.append(fb)
+            f.missing.append(f"outside the population raster: fallback value {fb:g}")
+            f.notes.append(None)
+            continue
+        people = float(s) / float(cov) if cov < 0.999 else float(s)
+        f.raw.append(people)
+        f.value.append(saturating(people, half))
+        f.missing.append(None)
+        f.notes.append(
+            None
+            if cov >= 0.999
+            else f"the raster covers {100 * cov:.0f}% of the buffer; the sum is scaled to the "
+            "whole buffer"
+        )
+    return f
+
+
+def _layer_geometries(store: Store, name: str) -> np.ndarray:
+    return geometries(r for r in store.list(name) if r.geometry is not None)
+
+
+def distance_factor(
+    store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray, layers: set[str]
+) -> Factor:
+    from demine.geo.zonal import nearest_within
+
+    n = len(geoms)
+    reach = float(cfg.get(factor, "reach_m"))
+    fb = float(cfg.get(factor, "fallback"))
+    layer = cfg.get(factor, "layer")
+    unit = f"metres to the nearest of layer {layer!r}" if layer else "metres"
+    tr = f"1 - distance / {reach:g} (0 beyond {reach:g} m)"
+    if not layer:
+        return fallback_factor(
+            factor,
+            n,
+            unit,
+            tr,
+            fb,
+            f"no {factor} layer configured ({factor}.layer): fallback value {fb:g}",
+        )
+    if layer not in layers:
+        return fallback_factor(
+            factor,
+            n,
+            unit,
+            tr,
+            fb,
+            f"layer {layer!r} ({factor}) is not in the store: fallback value {fb:g}",
+        )
+    dist, _ = nearest_within(geoms, _layer_geometries(store, layer), reach)
+    raw: list[float | None] = [float(d) if math.isfinite(d) else None for d in dist]
+    return Factor(
+        factor,
+        raw,
+        unit,
+        tr,
+        [proximity(float(d), reach) for d in dist],
+        [None] * n,
+        [None if math.isfinite(d) else f"none within {reach:g} m" for d in dist],
+    )
+
+
+def farmland(store: Store, cfg: ImpactConfig, geoms: np.ndarray, layers: set[str]) -> Factor:
+    from demine.geo.zonal import overlap_area
+
+    n = len(geoms)
+    half = float(cfg.get("farmland", "half_at_ha"))
+    fb = float(cfg.get("farmland", "fallback"))
+    layer = cfg.get("farmland", "layer")
+    unit = "hectares of farmland inside the hazard"
+    tr = f"ha / (ha + {half:g})"
+    if not layer:
+        return fallback_factor(
+            "farmland",
+            n,
+            unit,
+            tr,
+            fb,
+            f"no farmland layer configured (farmland.layer): fallback value {fb:g}",
+        )
+    if layer not in layers:
+        return fallback_factor(
+            "farmland",
+            n,
+            unit,
+            tr,
+            fb,
+            f"layer {layer!r} (farmland) is not in the store: fallback value {fb:g}",
+        )
+    ha = overlap_area(geoms, _layer_geometries(store, layer)) / 10_000
+    return Factor(
+        "farmland",
+        [float(x) for x in ha],
+        unit,
+        tr,
+        [saturating(float(x), half) for x in ha],
+        [None] * n,
+        [None] * n,
+    )
+
+
+def incidents(store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray) -> Factor:
+    from demine.geo.zonal import count_within
+
+    radius = float(cfg.get(factor, "radius_m"))
+    half = float(cfg.get(factor, "half_at"))
+    pts = [r.geometry for r in store.list(factor) if r.geometry is not None]
+    label = "accidents" if factor == "accidents" else "EO reports"
+    if pts:
+        xy = shapely.get_coordinates(shapely.centroid(np.asarray(pts, dtype=object)))
+        counts = count_within(geoms, xy[:, 0], xy[:, 1], radius)
+    else:
+        counts = np.zeros(len(geoms), np.int64)
+    return Factor(
+        factor,
+        [float(c) for c in counts],
+        f"{label} within {radius:g} m",
+        f"n / (n + {half:g})",
+        [saturating(float(c), half) for c in counts],
+        [None] * len(geoms),
+        [None] * len(geoms),
+    )
+
+
+def risk(store: Store, cfg: ImpactConfig, hazards: list[Record], day: float) -> Factor:
+    from demine.services.risk import hazard_risks
+
+    fb = float(cfg.get("risk", "fallback"))
+    risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
+    f = Factor("risk", [], "P(at least one device live)", "identity", [], [], [])
+    for h in hazards:
+        r = risks.get(h.id)
+        if r is None or r.estimate is None:
+            f.raw.append(None)
+            f.value.append(fb)
+            f.missing.append(
+                "no emplacement record could be counted (unknown device type): residual risk "
+                f"unknown (not safe): fallback value {fb:g}"
+                if r is not None and r.records
+                else "no emplacement record: residual risk unknown (not safe): fallback value "
+                f"{fb:g}"
+            )
+            f.notes.append(None)
+            continue
+        p = float(r.estimate.p_any_live[0])
+        f.raw.append(p)
+        if r.incomplete:
+            # a record the estimate could not count (unknown device type, quantity 0) never
+            # ranks the hazard below one with no record at all
+            f.value.append(max(fb, min(1.0, max(0.0, p))))
+            f.missing.append(
+                "an emplacement record could not be counted (unknown device type or quantity "
+                f"0): the estimate is a lower bound: fallback value {fb:g} unless higher"
+            )
+        else:
+            f.value.append(min(1.0, max(0.0, p)))
+            f.missing.append(None)
+        f.notes.append(None)
+    return f
+
+
+def area(cfg: ImpactConfig, geoms: np.ndarray, source: str) -> Factor:
+    from demine.geo.geodesy import geodesic_area
+
+    half = float(cfg.get("area", "half_at_ha"))
+    ha = geodesic_area(geoms) / 10_000
+    return Factor(
+        "area",
+        [float(x) for x in ha],
+        f"hectares ({source})",
+        f"ha / (ha + {half:g})",
+        [saturating(float(x), half) for x in ha],
+        [None] * len(geoms),
+        [None] * len(geoms),
+    )

@@ -1,0 +1,146 @@
+"""The admin areas the statistics are split by: the polygons of a reference layer, or one
+area (``all``), and how a polygon's area is split among them in whole m²."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import shapely
+
+from demine.errors import Fault, ValidationError
+from demine.geo.geodesy import geodesic_area
+from demine.geo.release import DENSIFY_DEG, GRID
+from demine.geo.release import polygonal as _polygonal
+from demine.model.kinds import Kind
+from demine.model.schema import FieldType
+from demine.store.base import Store
+
+ALL = "all"  # the one area when no layer is given
+UNASSIGNED = "unassigned"  # what lies in no admin polygon
+NAME_FIELDS = ("name", "name_en", "name_uk", "region", "admin_name", "adm1_en", "title")
+
+
+def whole_m2(x: float) -> int:
+    """A figure rounded to the nearest whole m² (halves up)."""
+    return int(math.floor(x + 0.5))
+
+
+class Areas:
+    """The admin polygons of a reference layer, in the layer's order, or one area (``all``)."""
+
+    def __init__(self, names: Sequence[str], geoms: Sequence[Any], layer: str | None) -> None:
+        self.layer = layer
+        self.names = list(names)
+        self.geoms = [_polygonal(shapely.set_precision(shapely.make_valid(g), GRID)) for g in geoms]
+        self.tree = shapely.STRtree(self.geoms) if self.geoms else None
+
+    @property
+    def order(self) -> list[str]:
+        if self.layer is None:
+            return [ALL]
+        seen: dict[str, None] = dict.fromkeys(self.names)
+        seen[UNASSIGNED] = None
+        return list(seen)
+
+    def split(self, g: Any, centre: tuple[float, float]) -> list[tuple[str, int]]:
+        """The parts of polygon ``g`` in each area, in whole m² (one rounding each)."""
+        if g is None or shapely.is_empty(g):
+            return []
+        if self.layer is None:
+            parts: list[tuple[str, Any]] = [(ALL, g)]
+        else:
+            parts = []
+            rest = g
+            hits = sorted(int(i) for i in self.tree.query(g)) if self.tree is not None else []
+            x0, y0, x1, y1 = (float(v) for v in shapely.bounds(g))
+            pad = 1e-3
+            for i in hits:
+                if shapely.is_empty(rest):
+                    break
+                # the admin polygon near the piece, its edges cut like the account's (edges
+                # straight in CRS84 stay straight where the areas are measured)
+                near = shapely.clip_by_rect(self.geoms[i], x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+                near = _polygonal(shapely.segmentize(near, DENSIFY_DEG))
+                part = _polygonal(shapely.intersection(rest, near, grid_size=GRID))
+                if shapely.is_empty(part):
+                    continue
+                parts.append((self.names[i], part))
+                rest = _polygonal(shapely.difference(rest, near, grid_size=GRID))
+            if not shapely.is_empty(rest):
+                parts.append((UNASSIGNED, rest))
+        # measured like the account measures (edges cut at DENSIFY_DEG: straight in CRS84)
+        areas = geodesic_area(
+            shapely.segmentize(np.asarray([p for _, p in parts], dtype=object), DENSIFY_DEG),
+            centre=centre,
+        )
+        out: dict[str, int] = defaultdict(int)
+        for (name, _), a in zip(parts, areas, strict=True):
+            out[name] += whole_m2(float(a))
+        return [(k, v) for k, v in out.items() if v]
+
+    def of_point(self, g: Any) -> str:
+        if self.layer is None:
+            return ALL
+        if g is None or shapely.is_empty(g) or self.tree is None:
+            return UNASSIGNED
+        hits = self.tree.query(g, predicate="intersects")
+        return self.names[int(min(hits))] if len(hits) else UNASSIGNED
+
+
+def layer_of(store: Store, layer: str) -> Kind:
+    """The reference layer named ``layer``. One answer for every name that is not one (a record
+    kind or nothing), listing only the reference layers, which every role may read: the error
+    tells no one which record kinds there are."""
+    layers = sorted(k.name for k in store.kinds() if k.is_layer)
+    name = layer[len("layer:") :] if layer.startswith("layer:") else layer
+    if name not in layers:
+        raise ValidationError(
+            f"no reference layer named {layer!r}",
+            [
+                Fault(
+                    "reference layers: "
+                    + (
+                        ", ".join(layers)
+                        or "none (import admin areas with: demine import FILE --kind layer:NAME)"
+                    ),
+                    field="by",
+                )
+            ],
+        )
+    return store.kind(name)
+
+
+def load_areas(store: Store, layer: str | None, name_field: str | None = None) -> Areas:
+    """The admin polygons of reference layer ``layer`` (None: one area, ``all``), named by
+    ``name_field`` (default: the first of name, name_en, name_uk, region, ... the layer has,
+    else its first text field, else the record id)."""
+    if layer is None:
+        return Areas([], [], None)
+    kind = layer_of(store, layer)
+    fields = kind.field_names
+    if name_field is not None and name_field not in fields:
+        raise ValidationError(
+            f"layer {kind.name!r} has no field {name_field!r}",
+            [Fault(f"expected one of {', '.join(fields) or '(none)'}", field="name_field")],
+        )
+    nf = name_field or next((f for f in NAME_FIELDS if f in fields), None)
+    if nf is None:
+        nf = next((f.name for f in kind.fields if f.type is FieldType.TEXT), None)
+    names: list[str] = []
+    geoms: list[Any] = []
+    for r in store.list(kind.name):
+        if r.geometry is None or r.geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            continue
+        v = r.properties.get(nf) if nf else None
+        names.append(str(v) if v not in (None, "") else r.id)
+        geoms.append(r.geometry)
+    return Areas(names, geoms, kind.name)
+
+
+def in_area_order(counts: Mapping[str, int], areas: Areas) -> dict[str, int]:
+    order = {n: i for i, n in enumerate(areas.order)}
+    return {k: counts[k] for k in sorted(counts, key=lambda n: (order.get(n, 1e9), n))}

@@ -1,0 +1,80 @@
+"""The counts of the statistics: survey and clearance activities completed, devices found,
+and explosive ordnance risk education (sessions and beneficiaries)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from demine.model.devices import CATEGORIES
+from demine.model.kinds import ACTIVITY_TYPES
+from demine.services.stats.areas import Areas, in_area_order
+from demine.services.stats.periods import Period, dated_in
+from demine.store.base import Store
+
+FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
+
+
+def activities(store: Store, per: Period | None) -> dict[str, Any]:
+    completed = dict.fromkeys(ACTIVITY_TYPES, 0)
+    for a in store.list("activities"):
+        p = a.properties
+        if p.get("status") == "completed" and dated_in(per, p.get("completed_on")):
+            t = str(p.get("activity_type"))
+            completed[t] = completed.get(t, 0) + 1
+    return {"completed": completed, "completed_total": sum(completed.values())}
+
+
+def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
+    category_of = {
+        str(d.properties.get("code")): str(d.properties.get("category"))
+        for d in store.list("device_types")
+    }
+    cats = [*CATEGORIES, "unknown"]
+    by_cat_state = {c: dict.fromkeys(FIND_STATES, 0) for c in cats}
+    by_area: dict[str, int] = defaultdict(int)
+    n = 0
+    for f in store.list("finds"):
+        p = f.properties
+        if not dated_in(per, p.get("found_at")):
+            continue
+        c = category_of.get(str(p.get("device_type")), "unknown")
+        s = str(p.get("state") or "unknown")
+        by_cat_state.setdefault(c, dict.fromkeys(FIND_STATES, 0))
+        by_cat_state[c][s] = by_cat_state[c].get(s, 0) + 1
+        by_area[areas.of_point(f.geometry)] += 1
+        n += 1
+    return {
+        "total": n,
+        "by_category": {c: sum(v.values()) for c, v in by_cat_state.items()},
+        "by_state": {s: sum(v.get(s, 0) for v in by_cat_state.values()) for s in FIND_STATES},
+        "by_category_state": by_cat_state,
+        "by_area": in_area_order(by_area, areas),
+    }
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def eore(store: Store, per: Period | None) -> dict[str, Any]:
+    totals = {"sessions": 0, "girls": 0, "boys": 0, "women": 0, "men": 0}
+    by_org: dict[str, dict[str, int]] = {}
+    for s in store.list("eore_sessions"):
+        p = s.properties
+        if not dated_in(per, p.get("held_on")):
+            continue
+        org = by_org.setdefault(
+            str(p.get("organisation") or "unknown"),
+            {"sessions": 0, "girls": 0, "boys": 0, "women": 0, "men": 0},
+        )
+        for bucket in (totals, org):
+            bucket["sessions"] += 1
+            for k in ("girls", "boys", "women", "men"):
+                bucket[k] += _int(p.get(k))
+    for bucket in (totals, *by_org.values()):
+        bucket["beneficiaries"] = sum(bucket[k] for k in ("girls", "boys", "women", "men"))
+    return {**totals, "by_organisation": dict(sorted(by_org.items()))}
