@@ -5,7 +5,6 @@ period (Article 7 Form C)."""
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date
@@ -13,8 +12,9 @@ from typing import Any
 
 import shapely
 
-from demine.geo.release import Account, ReleaseInput, account
+from demine.geo.release import Account
 from demine.model.kinds import RELEASE_TYPES
+from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
 from demine.services.stats.periods import Period, year_of
 from demine.store.base import Store
@@ -28,16 +28,10 @@ ROUNDING_RULE = (
 
 def _accounts(store: Store, until: str | None) -> tuple[dict[str, Account], dict[str, Any], int]:
     """Every hazard's land-release account with the releases up to ``until`` (ISO date,
-    inclusive; None: all), the hazards by id, and how many releases name no known hazard.
-
-    Uses :func:`demine.services.release.accounts` when the service has it."""
+    inclusive; None: all) from :func:`demine.services.release.accounts`, the hazards by id, and
+    how many releases name no known hazard."""
     hazards = {h.id: h for h in store.list("hazards")}
-    try:
-        fn = getattr(importlib.import_module("demine.services.release"), "accounts", None)
-    except ImportError:
-        fn = None
     orphans = 0
-    by_hazard: dict[str, list[ReleaseInput]] = defaultdict(list)
     for r in store.list("releases"):
         on = str(r.properties.get("released_on") or "")
         if until is not None and on > until:
@@ -45,18 +39,7 @@ def _accounts(store: Store, until: str | None) -> tuple[dict[str, Account], dict
         hid = r.properties.get("hazard_id")  # derived from the activity on every write
         if hid not in hazards or r.geometry is None:
             orphans += 1
-            continue
-        by_hazard[str(hid)].append(
-            ReleaseInput(r.id, str(r.properties["release_type"]), on, r.geometry)
-        )
-    if fn is not None:
-        accounts: dict[str, Account] = fn(store, until=date.fromisoformat(until) if until else None)
-    else:
-        accounts = {
-            hid: account(h.geometry, by_hazard.get(hid, []))
-            for hid, h in hazards.items()
-            if h.geometry is not None
-        }
+    accounts = release_accounts(store, until=date.fromisoformat(until) if until else None)
     return accounts, hazards, orphans
 
 
