@@ -1,6 +1,7 @@
 """The demo: a SYNTHETIC dataset on Ukraine's regions, imported through the normal import path
 (served by ``demine demo`` with the map and the APIs). Every demo generator lives in this
-package: :mod:`demine.demo.data` (hazards, records, finds, reports), :mod:`.casualties`
+package: :mod:`demine.demo.data` (hazards, records, finds, reports; built with
+:mod:`.hazards`, and :mod:`.sampling` for random places and times), :mod:`.casualties`
 (accidents, victims, risk education), :mod:`.release` (survey, clearance, land release) and
 :mod:`.impact` (the inputs of prioritisation). The notice they carry is the model's
 (:mod:`demine.model.synthetic`)."""

@@ -25,14 +25,8 @@ import numpy as np
 import orjson
 import shapely
 
-from demine.demo.data import (
-    DEMO_ORGANISATIONS,
-    _day_between,
-    _east_shapes,
-    _moment,
-    _offset,
-    _point_in,
-)
+from demine.demo.data import DEMO_ORGANISATIONS
+from demine.demo.sampling import day_between, east_shapes, moment, offset, point_in
 from demine.model.devices import CATALOGUE, CATEGORIES
 from demine.model.schema import format_datetime
 from demine.model.synthetic import SYNTHETIC_NOTICE, SYNTHETIC_NOTICE_UK
@@ -148,7 +142,7 @@ def _sites(store: Store, last_day: date) -> list[_Site]:
         )
     if sites:
         return sites
-    for name, g in sorted(_east_shapes().items()):
+    for name, g in sorted(east_shapes().items()):
         rp = g.representative_point()
         sites.append(_Site(None, g, (float(rp.x), float(rp.y)), name, (), None, None, []))
     return sites
@@ -156,12 +150,12 @@ def _sites(store: Store, last_day: date) -> list[_Site]:
 
 def _near(rng: np.random.Generator, site: _Site, lo_m: float, hi_m: float) -> tuple[float, float]:
     """A point lo_m-hi_m metres from the site's centre, in the same region when known."""
-    regions = _east_shapes()
+    regions = east_shapes()
     region = regions.get(site.region or "")
     for _ in range(50):
         dist = rng.uniform(lo_m, hi_m)
         ang = rng.uniform(0, 2 * math.pi)
-        lon, lat = _offset(*site.centre, dist * math.cos(ang), dist * math.sin(ang))
+        lon, lat = offset(*site.centre, dist * math.cos(ang), dist * math.sin(ang))
         lon, lat = round(lon, 6), round(lat, 6)
         if region is None or shapely.contains_xy(region, lon, lat):
             return lon, lat
@@ -202,16 +196,16 @@ def _accidents(
             act_id, org = None, site.organisation or DEMO_ORGANISATIONS[0]
             lo = max(_FIRST_DAY, site.reported_on or _FIRST_DAY) if demining else _FIRST_DAY
             hi = min(_LAST_DAY, last_day)
-        day = _day_between(rng, lo, max(lo, hi))
+        day = day_between(rng, lo, max(lo, hi))
         if demining or rng.random() < 0.4:  # civilian: inside or around the hazard
-            point = _point_in(rng, site.geom)
+            point = point_in(rng, site.geom)
         else:
             point = _near(rng, site, 50.0, 1500.0)
         cat, code = _category_and_type(rng, site)
         kind = "demining" if demining else "civilian"
         what = "clearance" if demining else _pick(rng, _CIVILIAN_ACTIVITIES)
         props: dict[str, Any] = {
-            "occurred_at": format_datetime(_moment(rng, day, 7, 19)),
+            "occurred_at": format_datetime(moment(rng, day, 7, 19)),
             "accident_type": kind,
             "device_category": cat,
             "organisation": org if demining else "Demo Police Unit",
@@ -282,7 +276,7 @@ def _eore(
         scale = 40 if delivery == "in_person" else 120
         kids = rng.random() < 0.6  # a school session: mostly children
         props: dict[str, Any] = {
-            "held_on": _day_between(rng, _FIRST_DAY, min(_LAST_DAY, last_day)).isoformat(),
+            "held_on": day_between(rng, _FIRST_DAY, min(_LAST_DAY, last_day)).isoformat(),
             "organisation": EORE_ORGANISATIONS[int(rng.integers(len(EORE_ORGANISATIONS)))],
             "place": f"SYNTHETIC village {i:03d}, {_PLACES[int(rng.integers(len(_PLACES)))]}",
             "delivery": delivery,

@@ -34,8 +34,10 @@ __all__ = [
     "distance_to_geometries",
     "geodesic_area",
     "geodesic_distance",
+    "geometry_array",
     "lon_boxes",
     "lonlat_window",
+    "radii_of_curvature",
     "unwrap_longitudes",
 ]
 
@@ -64,7 +66,8 @@ def _authalic_sin(lat_deg: FloatArray) -> FloatArray:
     return s
 
 
-def _as_array(geoms: Any) -> npt.NDArray[np.object_]:
+def geometry_array(geoms: Any) -> npt.NDArray[np.object_]:
+    """A geometry or a sequence of geometries (or None) as a 1-d numpy object array."""
     if isinstance(geoms, shapely.Geometry):
         geoms = [geoms]
     arr = np.empty(len(geoms), dtype=object)
@@ -78,7 +81,7 @@ def geodesic_area(geoms: Any, centre: tuple[float, float] | None = None) -> Floa
     Each geometry is projected to an equal-area azimuthal projection (authalic sphere) centred on
     its own bounding box, or on ``centre`` (lon, lat) for all: pieces measured with one centre
     add up exactly to the area of their union (land-release accounting relies on it)."""
-    arr = _as_array(geoms)
+    arr = geometry_array(geoms)
     out = np.zeros(len(arr))
     if not len(arr):
         return out
@@ -148,7 +151,7 @@ def distance_to_geometries(
 ) -> FloatArray:
     """Geodesic distance in metres from one point to each geometry (0 inside or on it; NaN for
     None). Edges are densified to ``max_segment_deg`` before projecting."""
-    arr = _as_array(geoms)
+    arr = geometry_array(geoms)
     out = np.full(len(arr), np.nan)
     have = np.array([g is not None for g in arr], bool)
     if not have.any():
@@ -181,7 +184,7 @@ def _aeqd_cached(lon0: float, lat0: float) -> Proj:
     return _aeqd(lon0, lat0)
 
 
-def _radii(lat_deg: FloatArray) -> tuple[FloatArray, FloatArray]:
+def radii_of_curvature(lat_deg: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Meridional (M) and prime-vertical (N) radii of curvature, metres."""
     s = np.sin(np.radians(lat_deg))
     w = np.sqrt(1 - _E2 * s * s)
@@ -192,12 +195,12 @@ class GeometryIndex:
     """An index over geometries (CRS84) for geodesic radius queries from many points."""
 
     def __init__(self, geoms: Any) -> None:
-        self.geoms = _as_array(geoms)
+        self.geoms = geometry_array(geoms)
         self.tree = shapely.STRtree(self.geoms)
         b = shapely.bounds(self.geoms)
         self.lon0 = (b[:, 0] + b[:, 2]) / 2
         self.lat0 = (b[:, 1] + b[:, 3]) / 2
-        m, n = _radii(self.lat0)
+        m, n = radii_of_curvature(self.lat0)
         self.kx = np.radians(1.0) * n * np.cos(np.radians(self.lat0))
         self.ky = np.radians(1.0) * m
         # Half-extent of each geometry, radians of latitude: bounds the local frame's scale error.
@@ -339,7 +342,7 @@ def distance_line_to_geometries(
     """
     xy = np.asarray(coords, dtype=np.float64).reshape(-1, 2).copy()
     xy[:, 0] = unwrap_longitudes(xy[:, 0])
-    arr = _as_array(geoms)
+    arr = geometry_array(geoms)
     out = np.full(len(arr), np.inf)
     if len(arr) == 0:
         return out
