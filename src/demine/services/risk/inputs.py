@@ -16,6 +16,7 @@ RELEASED = ("closed", "handed_over")  # released land: no estimate; cleared land
 
 
 def device_types(store: Store) -> dict[str, DeviceType]:
+    """The store's device-type catalogue, by code."""
     return {
         r.properties["code"]: DeviceType.from_properties(r.properties)
         for r in store.list("device_types")
@@ -54,6 +55,8 @@ def lifecycles(store: Store) -> dict[str, Any]:
 
 
 def lifecycle(store: Store, code: str) -> Any:
+    """One device type's lifecycle in force; an unknown code is a ValidationError naming the
+    known ones."""
     lcs = lifecycles(store)
     if code not in lcs:
         raise ValidationError(
