@@ -3,8 +3,8 @@
 Every face that writes records calls this module: file imports
 (:mod:`demine.services.register`), ``demine update``, the OGC API Part 4 handlers
 (:mod:`demine.api.ogc`) and risk learning (:mod:`demine.services.risk.learning`, through
-:func:`write_many`, all or nothing). So every rule lives here once, and a bad record gets the same
-located faults whichever face it came through:
+:func:`write_many`, all or nothing). So every rule lives here once, and a bad record gets the
+same located faults whichever face it came through:
 
 - properties: their types, ranges, enums and required fields (``model.schema``), and which
   fields a role may set (``services.access``);
