@@ -265,21 +265,19 @@ def learn_cmd(
     """Update the failure-rate beliefs per device type from finds and accidents in cleared
     areas that have emplacement records, and store them with their evidence
     (docs/risk-model.md#learning-from-clearance)."""
-    from demine.model.kinds import KINDS
-    from demine.services.access import require_write
     from demine.services.register import current_actor
     from demine.services.risk import learn, require_full_risk
 
     with handled(as_json):
         require_full_risk(state.role, "learn failure rates")
-        require_write(KINDS["risk_updates"], state.role)
         store = open_db(db)
-        learned = learn(
+        learned = learn(  # written through the one write path, which checks the role
             store,
             accept_below_limit=accept_below_limit or (),
             reason=reason,
             withdraw_sign_off=withdraw_sign_off or (),
             actor=f"demine risk ({current_actor()})",
+            role=state.role,
         )
         if as_json:
             print_json({"learned": [x.to_dict() for x in learned]})

@@ -1,9 +1,10 @@
 """One write path: create, replace, patch, delete and restore records of any kind.
 
 Every face that writes records calls this module: file imports
-(:mod:`demine.services.register`), ``demine update`` and the OGC API Part 4 handlers
-(:mod:`demine.api.ogc`). So every rule lives here once, and a bad record gets the same
-located faults whichever face it came through:
+(:mod:`demine.services.register`), ``demine update``, the OGC API Part 4 handlers
+(:mod:`demine.api.ogc`) and risk learning (:mod:`demine.services.risk.learning`, through
+:func:`write_many`, all or nothing). So every rule lives here once, and a bad record gets the
+same located faults whichever face it came through:
 
 - properties: their types, ranges, enums and required fields (``model.schema``), and which
   fields a role may set (``services.access``);
@@ -18,6 +19,7 @@ A write either stores the whole record or raises (nothing half-stored).
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 from collections.abc import Sequence
@@ -31,7 +33,7 @@ from demine.errors import Conflict, Fault, NotFound, PermissionDenied, Validatio
 from demine.ids import is_uuid, normalise_id, uuid7
 from demine.model.kinds import Kind
 from demine.model.schema import Record, validate_properties
-from demine.store.base import Revision, Store
+from demine.store.base import Revision, Store, UpsertResult
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 # set by the store, never by a writer
@@ -366,6 +368,49 @@ def create(
     rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
     res = store.upsert(kind.name, [rec], actor=actor or current_actor(), reason=reason)
     return store.get(kind.name, rec.id), bool(res.created)
+
+
+def write_many(
+    store: Store,
+    kind: Kind,
+    batch: Sequence[Record],
+    *,
+    role: str | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+    origin: str = "user",
+) -> UpsertResult:
+    """Create or replace many records of one kind (each by its id, a new one by a new id) in
+    one transaction: every record passes the rules of :func:`create` and :func:`replace`, the
+    batch is checked as a whole (natural keys, links), and any fault refuses all of it (a
+    ValidationError locating each fault by its index in ``batch``). The store writes all or
+    nothing, and a record whose content is unchanged gets no new revision. ``role`` is
+    refused even for an empty batch."""
+    _writable(kind, role)
+    stored = {r.id: r for r in store.get_many(kind.name, [r.id for r in batch if r.id])}
+    faults: list[Fault] = []
+    checked: list[Record] = []
+    for i, r in enumerate(batch):
+        rid = r.id or uuid7()
+        cur = stored.get(rid)
+        keep = cur.properties if cur is not None else None
+        clean, extra, pfaults = check_properties(store, kind, r.properties, role=role, keep=keep)
+        geom, gfaults = check_geometry(store, kind, r.geometry)
+        faults += [
+            dataclasses.replace(f, index=i, source=kind.name, feature_id=rid)
+            for f in pfaults + gfaults
+        ]
+        derive(kind, clean, geom)
+        checked.append(
+            Record(kind.name, rid, clean, geom, source_id=r.source_id, extra={**r.extra, **extra})
+        )
+    if not faults:
+        faults = check_records(store, kind, checked, source=kind.name)
+    if faults:
+        raise ValidationError(f"cannot write these {kind.name} records: nothing stored", faults)
+    return store.upsert(
+        kind.name, checked, actor=actor or current_actor(), reason=reason, origin=origin
+    )
 
 
 def replace(
