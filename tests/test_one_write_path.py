@@ -19,6 +19,7 @@ from demine.errors import ValidationError
 from demine.model.kinds import KINDS
 from demine.services import records
 from demine.services.access import new_token
+from demine.services.records import WriteContext
 from demine.services.register import ImportOptions, import_file
 from demine.store.base import Store
 
@@ -103,7 +104,9 @@ CASES = [
 
 def _seed(store: Store) -> dict[str, Any]:
     def make(kind: str, props: dict[str, Any], geom: Any = None) -> Any:
-        rec, created = records.create(store, KINDS[kind], props, geom, actor="test")
+        rec, created = records.create(
+            store, KINDS[kind], props, geom, ctx=WriteContext(actor="test")
+        )
         assert created
         return rec
 
@@ -196,7 +199,9 @@ def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[
         out["demine update"] = json.loads(r.stdout)["error"]["errors"]
     else:
         with pytest.raises(ValidationError) as e:
-            records.update(store, target.id, case.change, geometry=case.geometry, actor="t")
+            records.update(
+                store, target.id, case.change, geometry=case.geometry, ctx=WriteContext(actor="t")
+            )
         out["records.update"] = [f.to_dict() for f in e.value.faults]
 
     # the OGC API, Part 4
@@ -248,13 +253,13 @@ def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
     not a face that refuses everything)."""
     seeded = _seed(store)
     f = seeded["find"]
-    rec = records.update(store, f.id, {"depth_cm": 7}, actor="t")
+    rec = records.update(store, f.id, {"depth_cm": 7}, ctx=WriteContext(actor="t"))
     assert rec.revision == 2 and rec.properties["depth_cm"] == 7
     r = CliRunner().invoke(app, ["--db", store.location, "update", f.id, "depth_cm=9", "--json"])
     assert r.exit_code == 0, r.output
     assert store.get("finds", f.id).properties["depth_cm"] == 9
     # a code moved to a free value, and an import by natural key updates its holder
-    d = records.update(store, seeded["dt1"].id, {"code": "zz-three"}, actor="t")
+    d = records.update(store, seeded["dt1"].id, {"code": "zz-three"}, ctx=WriteContext(actor="t"))
     assert d.properties["code"] == "zz-three"
     two = seeded["dt2"]
     props = {**two.properties, "name": "renamed"}

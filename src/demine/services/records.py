@@ -21,6 +21,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,29 @@ def current_actor() -> str:
         return getpass.getuser()
     except Exception:  # no user name on this system
         return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Who writes, why, and in which CRS the geometry comes: the same for every write of one
+    request or command.
+
+    ``role``: the writer's role, whose rights are checked (``services.access``); None is a
+    local user at the command line with no ``--role``, who may write anything. ``actor``: the
+    name kept in history (None: ``DEMINE_USER`` or the login name). ``reason``: why (kept in
+    history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84)."""
+
+    role: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    crs: str = CRS84
+
+    def who(self) -> str:
+        """The name history keeps for this write."""
+        return self.actor or current_actor()
+
+
+LOCAL = WriteContext()  # a local user with every right, named by DEMINE_USER or the login
 
 
 def record_id(text: str) -> str:
@@ -286,19 +310,18 @@ def _check(
     geometry: Any,
     *,
     rid: str,
-    role: str | None,
+    ctx: WriteContext,
     keep: dict[str, Any] | None,
-    crs: str,
     current: Any,
     what: str,
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """Every rule for one record; ValidationError with every fault. ``geometry`` is ...
     (Ellipsis) to keep ``current``."""
     fid = rid or None
-    clean, extra, faults = check_properties(store, kind, props, role=role, keep=keep, rid=fid)
+    clean, extra, faults = check_properties(store, kind, props, role=ctx.role, keep=keep, rid=fid)
     geom = None
     if geometry is not ...:
-        geom, gfaults = check_geometry(store, kind, geometry, crs=crs, rid=fid)
+        geom, gfaults = check_geometry(store, kind, geometry, crs=ctx.crs, rid=fid)
         faults += gfaults
     if not faults:
         now = Record(kind.name, rid, clean, geom if geom is not None else current)
@@ -326,13 +349,11 @@ def create(
     geometry: Any = None,
     *,
     rid: str | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
 ) -> tuple[Record, bool]:
     """Create one record (``rid``: the client's id). Returns the record and whether it was
     created: repeating a create of the same content under the same id is no change."""
+    role = ctx.role
     _writable(kind, role)
     clean, extra, geom = _check(
         store,
@@ -340,9 +361,8 @@ def create(
         properties,
         geometry,
         rid=rid or "",
-        role=role,
+        ctx=ctx,
         keep=None,
-        crs=crs,
         current=None,
         what=f"create this {kind.name} record",
     )
@@ -364,7 +384,7 @@ def create(
                 "choose another id (an analyst can restore a deleted record)"
             )
     rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
-    res = store.upsert(kind.name, [rec], actor=actor or current_actor(), reason=reason)
+    res = store.upsert(kind.name, [rec], actor=ctx.who(), reason=ctx.reason)
     return store.get(kind.name, rec.id), bool(res.created)
 
 
@@ -376,12 +396,10 @@ def replace(
     geometry: Any = None,
     *,
     if_revision: int | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
 ) -> Record:
     """Replace a record's properties (and geometry: None keeps the stored one)."""
+    role = ctx.role
     _writable(kind, role)
     cur = store.get(kind.name, rid)
     clean, extra, geom = _check(
@@ -390,9 +408,8 @@ def replace(
         properties,
         geometry,
         rid=cur.id,
-        role=role,
+        ctx=ctx,
         keep=cur.properties,
-        crs=crs,
         current=cur.geometry,
         what=f"replace {kind.name} record {cur.id}",
     )
@@ -406,8 +423,8 @@ def replace(
         properties=clean,
         geometry=geom,
         if_revision=if_revision if if_revision is not None else cur.revision,
-        actor=actor or current_actor(),
-        reason=reason,
+        actor=ctx.who(),
+        reason=ctx.reason,
         extra=extra,
     )
 
@@ -420,10 +437,7 @@ def patch(
     geometry: Any = ...,
     *,
     if_revision: int | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
     retries: int = 50,
 ) -> Record:
     """Change some properties (None clears one) and, unless ``geometry`` is ``...``, the
@@ -431,6 +445,7 @@ def patch(
     in between, so no change is lost; with it, a stale revision is a Conflict."""
     from demine.services.access import can_read_field
 
+    role = ctx.role
     _writable(kind, role)
 
     def readable(k: str) -> bool:
@@ -456,9 +471,8 @@ def patch(
             merged,
             geometry,
             rid=cur.id,
-            role=role,
+            ctx=ctx,
             keep=cur.properties,
-            crs=crs,
             current=cur.geometry,
             what=f"update {kind.name} record {cur.id}",
         )
@@ -469,8 +483,8 @@ def patch(
                 properties=clean,
                 geometry=geom,
                 if_revision=if_revision if if_revision is not None else cur.revision,
-                actor=actor or current_actor(),
-                reason=reason,
+                actor=ctx.who(),
+                reason=ctx.reason,
                 extra={**cur.extra, **extra},
             )
         except Conflict:
@@ -486,15 +500,14 @@ def update(
     *,
     geometry: Any = None,
     if_revision: int | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
+    ctx: WriteContext = LOCAL,
     retries: int = 50,
-    role: str | None = None,
 ) -> Record:
     """``demine update``: :func:`patch` a record found by its id alone (geometry None keeps
     the stored one). A role setting a field it may not read is refused outright."""
     rid = record_id(record_id_)
     kind = store.kind(store.locate(rid).kind)
+    role = ctx.role
     if role is not None:
         from demine.services.access import can_read_field, require_write
 
@@ -515,9 +528,7 @@ def update(
         changes,
         ... if geometry is None else geometry,
         if_revision=if_revision,
-        role=role,
-        actor=actor,
-        reason=reason,
+        ctx=ctx,
         retries=retries,
     )
 
@@ -526,16 +537,15 @@ def delete(
     store: Store,
     record_id_: str,
     *,
-    actor: str | None = None,
-    reason: str | None = None,
     if_revision: int | None = None,
-    role: str | None = None,
+    ctx: WriteContext = LOCAL,
 ) -> Revision:
     """Delete a record that nothing refers to. With ``role`` (a web caller's), a role that may
     not read every kind that can refer to the record may not delete it at all (403 whatever
     the data): otherwise a refusal would tell it that hidden records (an accident's victims)
     exist."""
     cur = store.locate(record_id(record_id_))
+    role = ctx.role
     if role is not None:
         from demine.services.access import can_read_kind, require_write
 
@@ -556,7 +566,7 @@ def delete(
                 "delete or relink them first"
             )
     return store.delete(
-        cur.kind, cur.id, if_revision=if_revision, actor=actor or current_actor(), reason=reason
+        cur.kind, cur.id, if_revision=if_revision, actor=ctx.who(), reason=ctx.reason
     )
 
 
@@ -565,15 +575,13 @@ def restore(
     record_id_: str,
     revision: int,
     *,
-    actor: str | None = None,
-    reason: str | None = None,
-    role: str | None = None,
+    ctx: WriteContext = LOCAL,
 ) -> Record:
     """Bring back an earlier revision (of a deleted record too), as a new revision."""
     rid = record_id(record_id_)
     revs = store.history(rid)
-    if role is not None and revs:
-        _writable(store.kind(revs[-1].kind), role)
+    if ctx.role is not None and revs:
+        _writable(store.kind(revs[-1].kind), ctx.role)
     target = next((h for h in revs if h.revision == revision), None)
     if target is not None and target.kind == "hazards" and target.state is not None:
         # bringing back a closed state is a closure: the land-release rule applies
@@ -596,7 +604,7 @@ def restore(
                     f"restoring revision {revision} would close hazard {rid}, which cannot close "
                     "now: " + "; ".join(why)
                 )
-    return store.restore(rid, revision, actor=actor or current_actor(), reason=reason)
+    return store.restore(rid, revision, actor=ctx.who(), reason=ctx.reason)
 
 
 # --- helpers ---------------------------------------------------------------------------------

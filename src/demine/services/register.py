@@ -31,6 +31,7 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
 from demine.services import records
 from demine.services.records import DEPENDENTS as DEPENDENTS
+from demine.services.records import LOCAL, WriteContext
 from demine.services.records import current_actor as current_actor
 from demine.store.base import Revision, Store
 
@@ -604,19 +605,31 @@ def history(store: Store, record_id: str, *, role: str = "admin") -> list[Revisi
     return out
 
 
-def update_record(store: Store, record_id: str, changes: dict[str, Any], **kw: Any) -> Record:
+def update_record(
+    store: Store,
+    record_id: str,
+    changes: dict[str, Any],
+    *,
+    geometry: Any = None,
+    if_revision: int | None = None,
+    ctx: WriteContext = LOCAL,
+) -> Record:
     """Change some properties of a record (:func:`demine.services.records.update`)."""
-    return records.update(store, record_id, changes, **kw)
+    return records.update(
+        store, record_id, changes, geometry=geometry, if_revision=if_revision, ctx=ctx
+    )
 
 
-def delete_record(store: Store, record_id: str, **kw: Any) -> Revision:
+def delete_record(
+    store: Store, record_id: str, *, if_revision: int | None = None, ctx: WriteContext = LOCAL
+) -> Revision:
     """Delete a record nothing refers to (:func:`demine.services.records.delete`)."""
-    return records.delete(store, record_id, **kw)
+    return records.delete(store, record_id, if_revision=if_revision, ctx=ctx)
 
 
-def restore(store: Store, record_id: str, revision: int, **kw: Any) -> Record:
+def restore(store: Store, record_id: str, revision: int, *, ctx: WriteContext = LOCAL) -> Record:
     """Bring back a revision (:func:`demine.services.records.restore`)."""
-    return records.restore(store, record_id, revision, **kw)
+    return records.restore(store, record_id, revision, ctx=ctx)
 
 
 def _id(text: str) -> str:

@@ -448,6 +448,7 @@ def close_hazard(
     """Close an open hazard whose land is all released by completed activities.
 
     Conflict (with every reason) when it cannot close."""
+    from demine.services.records import WriteContext
     from demine.services.register import update_record
 
     on = _day(closed_on, "closed_on")
@@ -462,8 +463,9 @@ def close_hazard(
         store,
         h.id,
         {"status": "closed", "closed_on": on},
-        actor=actor,
-        reason=reason or "land release: all land released by completed activities",
+        ctx=WriteContext(
+            actor=actor, reason=reason or "land release: all land released by completed activities"
+        ),
     )
 
 
@@ -476,6 +478,7 @@ def hand_over(
     reason: str | None = None,
 ) -> Record:
     """Record that a closed hazard's land was handed over to ``to`` (community, land user)."""
+    from demine.services.records import WriteContext
     from demine.services.register import update_record
 
     day = _day(on, "handed_over_on")
@@ -491,6 +494,5 @@ def hand_over(
         store,
         h.id,
         {"status": "handed_over", "handed_over_to": to.strip(), "handed_over_on": day},
-        actor=actor,
-        reason=reason or f"land handed over to {to.strip()}",
+        ctx=WriteContext(actor=actor, reason=reason or f"land handed over to {to.strip()}"),
     )
