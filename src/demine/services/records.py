@@ -11,7 +11,7 @@ located faults whichever face it came through:
   an empty geometry is no geometry;
 - ``device_type`` against the catalogue;
 - natural keys (``device_types.code``, ``risk_updates.key``) unique within the kind;
-- links between records and the land-release rules (``services.release.check_write``).
+- links between records and the land-release rules (``services.release_rules.check_write``).
 
 A write either stores the whole record or raises (nothing half-stored).
 """
@@ -32,6 +32,7 @@ from demine.errors import Conflict, Fault, NotFound, PermissionDenied, Validatio
 from demine.ids import is_uuid, normalise_id, uuid7
 from demine.model.kinds import Kind
 from demine.model.schema import Record, validate_properties
+from demine.services.release_rules import check_write, closure_reasons
 from demine.store.base import Revision, Store
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -174,8 +175,6 @@ def check_records(
     """The rules across records: natural keys, links and land release (sets a release's
     ``hazard_id`` from its activity, in place). Faults carry the position in ``records`` when
     ``source`` is given."""
-    from demine.services.release import check_write
-
     if kind.is_layer:
         return []
     faults = natural_key_faults(store, kind, records, source=source, imported=imported)
@@ -591,8 +590,6 @@ def restore(
         except NotFound:
             now = None
         if status in ("closed", "handed_over") and now != status:
-            from demine.services.release import closure_reasons
-
             why = closure_reasons(
                 store,
                 rid,
