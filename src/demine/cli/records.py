@@ -231,13 +231,13 @@ def import_(
                 report = import_file(store, file, opts, progress=progress, role=current_role())
             except ValidationError as e:
                 if as_json:
-                    from demine.services.register import _group_rejects
+                    from demine.services.register import group_rejects
 
                     print_json(
                         {
                             "imported": 0,
                             "stored": False,
-                            "rejected": _group_rejects(e.faults),
+                            "rejected": group_rejects(e.faults),
                             "error": e.to_problem(),
                         }
                     )
