@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from demine.errors import Fault, PermissionDenied, StoreFull, ValidationError
+from demine.errors import Fault, StoreFull, ValidationError
 from demine.model.kinds import KINDS, Kind
 from demine.model.schema import Record
 from demine.services.import_check import (
@@ -21,7 +21,7 @@ from demine.services.import_check import (
     group_rejects,
     read_and_check,
 )
-from demine.services.record_rules import check_records
+from demine.services.record_rules import check_records, require_settable
 from demine.services.records import current_actor
 from demine.store.base import Store
 
@@ -75,12 +75,10 @@ def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> N
     not read as they are (a field team's accident import never wipes the investigation)."""
     from demine.services.access import can_read_field
 
+    require_settable(kind, {k for r in good for k in r.properties}, role)
     hidden = [f.name for f in kind.fields if not can_read_field(f.access, role)]
     if not hidden:
         return
-    given = sorted({k for r in good for k in r.properties if k in hidden})
-    if given:
-        raise PermissionDenied(f"the {role} role may not set {', '.join(given)} of {kind.name}")
     by_source = {r.source_id: r for r in store.list(kind.name) if r.source_id is not None}
     for r in good:
         old = by_source.get(r.source_id) if r.source_id is not None else None

@@ -7,16 +7,17 @@ writes raise them together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import orjson
 import shapely
 
-from demine.errors import Fault
+from demine.errors import Fault, PermissionDenied
 from demine.model.kinds import Kind
 from demine.model.schema import Record, validate_properties
+from demine.services.access import can_read_field
 from demine.services.release_rules import check_write
 from demine.store.base import Store
 
@@ -197,6 +198,26 @@ def check_geometry(
     return promote(chk.geometry, kind.geometry_type), []
 
 
+def require_settable(kind: Kind, names: Iterable[str], role: str | None) -> None:
+    """PermissionDenied, naming the kind and the fields, when ``role`` sets fields it may not
+    read (``services.access``): on every face the same refusal (HTTP 403, CLI exit 5), before
+    any other check. Derived and unknown names are no fields a writer sets; None (a local user
+    with no ``--role``) may set every field."""
+    if role is None:
+        return
+    hidden = sorted(
+        {
+            k
+            for k in names
+            if k in kind.field_names
+            and not kind.field(k).derived
+            and not can_read_field(kind.field(k).access, role)
+        }
+    )
+    if hidden:
+        raise PermissionDenied(f"the {role} role may not set {', '.join(hidden)} of {kind.name}")
+
+
 def check_properties(
     store: Store,
     kind: Kind,
@@ -208,10 +229,9 @@ def check_properties(
 ) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
     """Properties validated against the kind: the clean ones, the extra (unknown) ones and the
     faults. Derived and reserved fields are ignored. Fields ``role`` may not read cannot be
-    set; ``keep`` (the stored values) gives them back, so a write never loses what it cannot
-    see."""
-    from demine.services.access import can_read_field
-
+    set (:func:`require_settable`); ``keep`` (the stored values) gives them back, so a write
+    never loses what it cannot see."""
+    require_settable(kind, (k for k in props if k not in RESERVED), role)
     faults: list[Fault] = []
     given: dict[str, Any] = {}
     names = set(kind.field_names)
@@ -221,9 +241,6 @@ def check_properties(
         if k in names:
             f = kind.field(k)
             if f.derived:
-                continue
-            if role is not None and not can_read_field(f.access, role):
-                faults.append(Fault(f"the {role} role may not set {k}", None, k, None, rid))
                 continue
         given[k] = v
     if keep and role is not None:

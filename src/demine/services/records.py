@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ from demine.services.record_rules import (
     known_device_types,
     natural_key_faults,
     promote,
+    require_settable,
 )
 from demine.services.release_rules import closure_reasons
 from demine.store.base import Revision, Store
@@ -67,6 +69,7 @@ __all__ = [
     "promote",
     "record_id",
     "replace",
+    "require_settable",
     "restore",
     "update",
 ]
@@ -149,7 +152,10 @@ def _check(
     return clean, extra, geom
 
 
-def _writable(kind: Kind, role: str | None) -> None:
+def _writable(kind: Kind, role: str | None, given: Iterable[str] = ()) -> None:
+    """PermissionDenied when ``role`` may not write ``kind`` or set a field it ``given`` may not
+    read (:func:`require_settable`): before any other check, the same on every face."""
+    require_settable(kind, given, role)
     if role is not None:
         from demine.services.access import require_write
 
@@ -171,7 +177,7 @@ def create(
     """Create one record (``rid``: the client's id). Returns the record and whether it was
     created: repeating a create of the same content under the same id is no change."""
     role = ctx.role
-    _writable(kind, role)
+    _writable(kind, role, properties)
     clean, extra, geom = _check(
         store,
         kind,
@@ -217,7 +223,7 @@ def replace(
 ) -> Record:
     """Replace a record's properties (and geometry: None keeps the stored one)."""
     role = ctx.role
-    _writable(kind, role)
+    _writable(kind, role, properties)
     cur = store.get(kind.name, rid)
     clean, extra, geom = _check(
         store,
@@ -263,7 +269,7 @@ def patch(
     from demine.services.access import can_read_field
 
     role = ctx.role
-    _writable(kind, role)
+    _writable(kind, role, changes)  # a hidden field cleared (None) is refused too
 
     def readable(k: str) -> bool:
         return (
@@ -321,23 +327,10 @@ def update(
     retries: int = 50,
 ) -> Record:
     """``demine update``: :func:`patch` a record found by its id alone (geometry None keeps
-    the stored one). A role setting a field it may not read is refused outright."""
+    the stored one). A role setting a field it may not read is refused (PermissionDenied),
+    as on every face."""
     rid = record_id(record_id_)
     kind = store.kind(store.locate(rid).kind)
-    role = ctx.role
-    if role is not None:
-        from demine.services.access import can_read_field, require_write
-
-        require_write(kind, role)
-        hidden = [
-            k
-            for k in changes
-            if k in kind.field_names and not can_read_field(kind.field(k).access, role)
-        ]
-        if hidden:
-            raise PermissionDenied(
-                f"the {role} role may not set {', '.join(hidden)} of {kind.name}"
-            )
     return patch(
         store,
         kind,
