@@ -10,6 +10,7 @@ import shapely
 from typer.testing import CliRunner
 
 from demine.cli.app import app
+from demine.services.records import WriteContext
 from demine.store.open import open_store
 
 run = CliRunner().invoke
@@ -67,8 +68,10 @@ def test_gpkg_to_postgis_and_back(tmp_path: Path, pg_url: str) -> None:
     build_demo_store(src_path)  # synthetic demo: every kind, learned rates, history
     src = open_store(str(src_path))
     hz = list(src.list("hazards"))
-    update_record(src, hz[0].id, {"name": "renamed"}, actor="olena", reason="survey")
-    delete_record(src, hz[1].id, actor="olena", reason="duplicate")
+    update_record(
+        src, hz[0].id, {"name": "renamed"}, ctx=WriteContext(actor="olena", reason="survey")
+    )
+    delete_record(src, hz[1].id, ctx=WriteContext(actor="olena", reason="duplicate"))
     src.add_user("olena", "analyst")
     src.add_token("olena", new_token()[1], "laptop")
     from demine.services.register import ImportOptions, import_file

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from demine.cli.app import app
 from demine.errors import ValidationError
+from demine.services.records import WriteContext
 from demine.services.register import ImportOptions, export_file, import_file, validate_file
 
 
@@ -263,6 +264,6 @@ def test_update_recomputes_the_area(store: Any, tmp_path: Path) -> None:
     import_file(store, f, ImportOptions(kind="hazards"))
     (rec,) = list(store.list("hazards"))
     bigger = shapely.box(37.0, 48.0, 37.02, 48.01)  # twice as wide
-    after = update_record(store, rec.id, {}, geometry=bigger, actor="t")
+    after = update_record(store, rec.id, {}, geometry=bigger, ctx=WriteContext(actor="t"))
     assert after.geometry.geom_type == "MultiPolygon"
     assert after.properties["area_m2"] == pytest.approx(2 * rec.properties["area_m2"], rel=0.01)

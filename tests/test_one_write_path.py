@@ -1,6 +1,8 @@
 """One write path (services.records): a bad record gets the same located faults through every
 face that writes records - a file import, ``demine update``, OGC API POST, PUT and PATCH - on
-both backends, and nothing of it is stored."""
+both backends, and nothing of it is stored. A role setting a field it may not read gets the
+same refusal everywhere too: PermissionDenied (403 problem+json, CLI exit 5), naming the kind
+and the field."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typer.testing import CliRunner
 
 from demine.api.app import create_app
 from demine.cli.app import app
-from demine.errors import ValidationError
+from demine.errors import DemineError, ValidationError
 from demine.model.kinds import KINDS
 from demine.services import records
 from demine.services.access import new_token
+from demine.services.records import WriteContext
 from demine.services.register import ImportOptions, import_file
 from demine.store.base import Store
 
@@ -40,6 +43,8 @@ class Case:
     cli: list[str] | None = None  # the same change as demine update FIELD=VALUE arguments
     field: str = ""  # the fault expected on every face ...
     reason: str = ""  # ... and (part of) its reason
+    role: str | None = None  # who writes (None: an admin; the CLI without --role)
+    status: int = 422  # the answer on every face: 422 (CLI exit 1) or 403 (CLI exit 5)
 
 
 CASES = [
@@ -98,12 +103,25 @@ CASES = [
         field="code",
         reason="code 'zz-two' is taken by device_types record ",
     ),
+    Case(
+        "a field the role may not read",
+        "accident",
+        {"investigation": "none"},
+        cli=["investigation=none"],
+        field="",  # a refusal, not a fault of the record: its detail names kind and field
+        reason="the field role may not set investigation of accidents",
+        role="field",
+        status=403,
+    ),
 ]
+EXIT = {422: 1, 403: 5}  # the CLI's exit code for each HTTP status (demine.errors)
 
 
 def _seed(store: Store) -> dict[str, Any]:
     def make(kind: str, props: dict[str, Any], geom: Any = None) -> Any:
-        rec, created = records.create(store, KINDS[kind], props, geom, actor="test")
+        rec, created = records.create(
+            store, KINDS[kind], props, geom, ctx=WriteContext(actor="test")
+        )
         assert created
         return rec
 
@@ -134,6 +152,16 @@ def _seed(store: Store) -> dict[str, Any]:
         ),
         "dt1": make("device_types", {**dt, "code": "zz-one"}),
         "dt2": make("device_types", {**dt, "code": "zz-two"}),
+        "accident": make(
+            "accidents",
+            {
+                "occurred_at": "2024-05-01T10:00:00Z",
+                "accident_type": "civilian",
+                "description": "seed",
+                "investigation": "fuse found",
+            },
+            POINT,
+        ),
     }
 
 
@@ -160,49 +188,58 @@ def _geojson(geom: Any) -> Any:
     return None if geom is None else json.loads(shapely.to_geojson(geom))
 
 
-def _pairs(faults: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return sorted((str(f["field"]), str(f["reason"])) for f in faults)
+def _pairs(problem: dict[str, Any]) -> list[tuple[str, str]]:
+    """A face's answer (problem details): its located faults, or for a refusal its detail."""
+    if "errors" not in problem:
+        return [("", str(problem["detail"]))]
+    return sorted((str(f["field"]), str(f["reason"])) for f in problem["errors"])
 
 
 def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[str, Any]:
-    """Send the bad record through every face; each face's fault list."""
+    """Send the bad record through every face as ``case.role``; each face's answer (problem
+    details: the same dict in the CLI's --json and over HTTP)."""
     target = seeded[case.target]
     kind = target.kind
     props, geom = _bad(case, target)
     out: dict[str, Any] = {}
+    role = case.role or "admin"
+    as_role = [] if case.role is None else ["--role", case.role]
 
     # a file import (the bad record under the target's id)
     src = tmp / f"{kind}.geojson"
     feature = {"type": "Feature", "id": target.id, "geometry": geom, "properties": props}
     src.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
-    with pytest.raises(ValidationError) as e:
-        import_file(store, src, ImportOptions(kind=kind, actor="test"))
-    assert all(f.source == src.name and f.index == 0 for f in e.value.faults)
-    out["import"] = [f.to_dict() for f in e.value.faults]
+    with pytest.raises(DemineError) as e:
+        import_file(store, src, ImportOptions(kind=kind, actor="test"), role=case.role)
+    assert e.value.http_status == case.status, e.value
+    if isinstance(e.value, ValidationError):
+        assert all(f.source == src.name and f.index == 0 for f in e.value.faults)
+    out["import"] = e.value.to_problem()
 
-    # the CLI's import of the same file: exit 1 with the same faults
+    # the CLI's import of the same file: exit 1 (5) with the same faults (refusal)
     r = CliRunner().invoke(
-        app, ["--db", store.location, "import", str(src), "--kind", kind, "--json"]
+        app, ["--db", store.location, *as_role, "import", str(src), "--kind", kind, "--json"]
     )
-    assert r.exit_code == 1, r.output
-    out["cli import"] = json.loads(r.stdout)["error"]["errors"]
+    assert r.exit_code == EXIT[case.status], r.output
+    out["cli import"] = json.loads(r.stdout)["error"]
 
     # demine update (the CLI takes no geometry: its service, records.update, does)
     if case.cli is not None:
         r = CliRunner().invoke(
-            app, ["--db", store.location, "update", target.id, *case.cli, "--json"]
+            app, ["--db", store.location, *as_role, "update", target.id, *case.cli, "--json"]
         )
-        assert r.exit_code == 1, r.output
-        out["demine update"] = json.loads(r.stdout)["error"]["errors"]
+        assert r.exit_code == EXIT[case.status], r.output
+        out["demine update"] = json.loads(r.stdout)["error"]
     else:
-        with pytest.raises(ValidationError) as e:
-            records.update(store, target.id, case.change, geometry=case.geometry, actor="t")
-        out["records.update"] = [f.to_dict() for f in e.value.faults]
+        with pytest.raises(DemineError) as e:
+            ctx = WriteContext(role=case.role, actor="t")
+            records.update(store, target.id, case.change, geometry=case.geometry, ctx=ctx)
+        out["records.update"] = e.value.to_problem()
 
     # the OGC API, Part 4
-    store.add_user("adm", "admin")
+    store.add_user(f"u_{role}", role)
     token, h = new_token()
-    store.add_token("adm", h)
+    store.add_token(f"u_{role}", h)
     auth = {"Authorization": f"Bearer {token}"}
     url = f"/ogc/collections/{kind}/items"
     body = {"type": "Feature", "geometry": geom, "properties": props}
@@ -215,9 +252,9 @@ def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[
             ("OGC PUT", client.put(f"{url}/{target.id}", json=body, headers=auth)),
             ("OGC PATCH", client.patch(f"{url}/{target.id}", json=patch, headers=auth)),
         ):
-            assert resp.status_code == 422, (face, resp.text)
+            assert resp.status_code == case.status, (face, resp.text)
             assert resp.headers["content-type"].startswith("application/problem+json")
-            out[face] = resp.json()["errors"]
+            out[face] = resp.json()
     return out
 
 
@@ -225,7 +262,7 @@ def _faces(store: Store, seeded: dict[str, Any], case: Case, tmp: Path) -> dict[
 def test_every_face_gives_the_same_located_fault(store: Store, tmp_path: Path, case: Case) -> None:
     seeded = _seed(store)
     target = seeded[case.target]
-    kinds = ("hazards", "finds", "activities", "device_types")
+    kinds = ("hazards", "finds", "activities", "device_types", "accidents")
     before = {k: sorted((r.id, r.revision) for r in store.list(k)) for k in kinds}
 
     faces = _faces(store, seeded, case, tmp_path)
@@ -238,6 +275,10 @@ def test_every_face_gives_the_same_located_fault(store: Store, tmp_path: Path, c
         assert expected[0][1].endswith(seeded["dt2"].id)
     for face, faults in faces.items():
         assert _pairs(faults) == expected, f"{face} disagrees with the import"
+    # one error class on every face: the same status and title in the CLI's --json and HTTP
+    assert {(p["status"], p["title"]) for p in faces.values()} == {
+        (case.status, faces["import"]["title"])
+    }
     # nothing half-stored: no record of any kind changed or appeared
     assert {k: sorted((r.id, r.revision) for r in store.list(k)) for k in kinds} == before
     assert store.get(target.kind, target.id).properties == target.properties
@@ -248,13 +289,13 @@ def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
     not a face that refuses everything)."""
     seeded = _seed(store)
     f = seeded["find"]
-    rec = records.update(store, f.id, {"depth_cm": 7}, actor="t")
+    rec = records.update(store, f.id, {"depth_cm": 7}, ctx=WriteContext(actor="t"))
     assert rec.revision == 2 and rec.properties["depth_cm"] == 7
     r = CliRunner().invoke(app, ["--db", store.location, "update", f.id, "depth_cm=9", "--json"])
     assert r.exit_code == 0, r.output
     assert store.get("finds", f.id).properties["depth_cm"] == 9
     # a code moved to a free value, and an import by natural key updates its holder
-    d = records.update(store, seeded["dt1"].id, {"code": "zz-three"}, actor="t")
+    d = records.update(store, seeded["dt1"].id, {"code": "zz-three"}, ctx=WriteContext(actor="t"))
     assert d.properties["code"] == "zz-three"
     two = seeded["dt2"]
     props = {**two.properties, "name": "renamed"}
@@ -269,6 +310,28 @@ def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
     )
     rep = import_file(store, src, ImportOptions(kind="device_types", actor="t"))
     assert rep.updated == 1 and store.get("device_types", two.id).properties["name"] == "renamed"
+    # the field role writes what it may read of an accident on every face (the refusal in the
+    # table above is of the hidden field, not of the role); the field it may not read is kept
+    acc = seeded["accident"]
+    r = CliRunner().invoke(
+        app,
+        ["--db", store.location, "--role", "field", "update", acc.id, "description=cli", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    assert store.get("accidents", acc.id).properties["description"] == "cli"
+    store.add_user("u_field", "field")
+    token, h = new_token()
+    store.add_token("u_field", h)
+    with TestClient(create_app(store.location)) as client:
+        p = client.patch(
+            f"/ogc/collections/accidents/items/{acc.id}",
+            json={"properties": {"description": "ogc"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert p.status_code == 200, p.text
+    assert "investigation" not in p.json()["properties"]
+    now = store.get("accidents", acc.id).properties
+    assert now["description"] == "ogc" and now["investigation"] == "fuse found"
 
 
 def test_a_code_twice_in_one_import_is_a_fault(store: Store, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from demine.cli.app import app as cli
 from demine.model.kinds import KINDS
 from demine.services.access import new_token
+from demine.services.records import WriteContext
 from demine.services.register import (
     ImportOptions,
     delete_record,
@@ -186,10 +187,10 @@ def seed(store: Store, tmp: Path) -> dict[str, str]:
         ],
     )
     # histories with several states: an update, a delete and a restore
-    update_record(store, v1, {"name": "Zxqvictim Renamed"}, reason="spelling")
-    update_record(store, eo_public, {"status": "verified"}, reason="verified")
-    delete_record(store, v2, reason="duplicate")
-    restore(store, v2, 1, reason="not a duplicate")
+    update_record(store, v1, {"name": "Zxqvictim Renamed"}, ctx=WriteContext(reason="spelling"))
+    update_record(store, eo_public, {"status": "verified"}, ctx=WriteContext(reason="verified"))
+    delete_record(store, v2, ctx=WriteContext(reason="duplicate"))
+    restore(store, v2, 1, ctx=WriteContext(reason="not a duplicate"))
     return {
         "hazard": hz,
         "eo_public": eo_public,

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from demine.errors import Conflict
+from demine.services.records import WriteContext
 from demine.services.register import (
     ImportOptions,
     delete_record,
@@ -118,7 +119,9 @@ def test_restore_of_a_closed_state_follows_the_closure_rule(store: Any, tmp_path
     )
     import_file(store, path, ImportOptions(kind="hazards"))
     closed_rev = store.get("hazards", hz).revision
-    update_record(store, hz, {"status": "open", "closed_on": None}, reason="reopened")
+    update_record(
+        store, hz, {"status": "open", "closed_on": None}, ctx=WriteContext(reason="reopened")
+    )
     # half the hazard remains and the activity is not completed: no closure by restore
     with pytest.raises(Conflict, match="cannot close now"):
         restore(store, hz, closed_rev)

@@ -16,6 +16,7 @@ from demine.cli.app import app
 from demine.errors import PermissionDenied
 from demine.ids import uuid7
 from demine.model.schema import Record, format_datetime
+from demine.services.records import WriteContext
 
 run = CliRunner().invoke
 
@@ -773,7 +774,7 @@ def test_record_times_and_zero_times_through_the_store(store: Any) -> None:
     )
     dt = next(r for r in store.list("device_types") if r.properties["code"] == "apii-limit")
     with pytest.raises(VE) as ei:
-        update_record(store, dt.id, {"sd_days": 0}, actor="t")
+        update_record(store, dt.id, {"sd_days": 0}, ctx=WriteContext(actor="t"))
     assert any(f.field == "sd_days" and "> 0" in f.reason for f in ei.value.faults)
     db = store.location
     store.close()
@@ -1020,7 +1021,7 @@ def test_laying_period_column_migrates_on_both_backends(store: Any) -> None:
         assert "laid_earliest" in s2.kind("emplacements").field_names
         from demine.services.register import update_record
 
-        update_record(s2, e.id, {"laid_earliest": _ago(60)}, actor="t")
+        update_record(s2, e.id, {"laid_earliest": _ago(60)}, ctx=WriteContext(actor="t"))
         assert s2.get("emplacements", e.id).properties["laid_earliest"] is not None
         assert s2.get("hazards", h.id).properties["name"] == "old"
     finally:

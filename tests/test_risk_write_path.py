@@ -177,7 +177,7 @@ def test_a_role_that_may_not_write_risk_updates_is_refused_as_any_write(
         "posterior_beta": 9.0,
     }
     with pytest.raises(PermissionDenied) as other:
-        records.create(store, kind, props, role=role)
+        records.create(store, kind, props, ctx=records.WriteContext(role=role))
     with pytest.raises(PermissionDenied) as learning:
         learn(store, role=role)
     assert str(learning.value) == str(other.value)
@@ -281,20 +281,30 @@ def test_write_many_refuses_the_whole_batch_for_one_bad_record(store: Any) -> No
         rec("nosuch:sd_fail"),
     ]
     with pytest.raises(ValidationError) as exc:
-        records.write_many(store, kind, bad, role="analyst", actor="t")
+        records.write_many(store, kind, bad, ctx=records.WriteContext(role="analyst", actor="t"))
     where = {(f.index, f.field) for f in exc.value.faults}
     assert (1, "posterior_alpha") in where and (2, "device_type") in where
     assert 0 not in {f.index for f in exc.value.faults}
     assert store.count("risk_updates") == 0
     twice = [rec("apii-limit:sd_fail"), rec("apii-limit:sd_fail")]
     with pytest.raises(ValidationError, match="nothing stored") as exc:
-        records.write_many(store, kind, twice, role="analyst", actor="t")
+        records.write_many(store, kind, twice, ctx=records.WriteContext(role="analyst", actor="t"))
     assert any("given twice" in f.reason for f in exc.value.faults)
     assert store.count("risk_updates") == 0
-    res = records.write_many(store, kind, [rec("apii-limit:sd_fail")], role="analyst", actor="t")
+    res = records.write_many(
+        store,
+        kind,
+        [rec("apii-limit:sd_fail")],
+        ctx=records.WriteContext(role="analyst", actor="t"),
+    )
     assert len(res.created) == 1
     # another record under a key that is taken is refused, naming the holder
     with pytest.raises(ValidationError) as exc:
-        records.write_many(store, kind, [rec("apii-limit:sd_fail")], role="analyst", actor="t")
+        records.write_many(
+            store,
+            kind,
+            [rec("apii-limit:sd_fail")],
+            ctx=records.WriteContext(role="analyst", actor="t"),
+        )
     assert any(res.created[0] in f.reason for f in exc.value.faults)
     assert store.count("risk_updates") == 1

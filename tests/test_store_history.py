@@ -10,6 +10,7 @@ import shapely
 from demine.errors import Conflict, NotFound, ValidationError
 from demine.ids import uuid7
 from demine.model.schema import Record
+from demine.services.records import WriteContext
 from demine.services.register import delete_record, history, restore, show, update_record
 
 
@@ -28,11 +29,10 @@ def test_update_delete_restore_keep_every_version(store: Any) -> None:
         store,
         rec.id,
         {"hazard_type": "CHA", "evidence": "mine found"},
-        actor="bob",
-        reason="direct evidence",
+        ctx=WriteContext(actor="bob", reason="direct evidence"),
     )
-    update_record(store, rec.id, {"name": "H1 north"}, actor="carol")
-    delete_record(store, rec.id, actor="dave", reason="entered twice")
+    update_record(store, rec.id, {"name": "H1 north"}, ctx=WriteContext(actor="carol"))
+    delete_record(store, rec.id, ctx=WriteContext(actor="dave", reason="entered twice"))
 
     with pytest.raises(NotFound, match="was deleted at revision 4"):
         show(store, rec.id)
@@ -48,7 +48,7 @@ def test_update_delete_restore_keep_every_version(store: Any) -> None:
     assert revs[0].state is not None and revs[0].state.properties["hazard_type"] == "SHA"
     assert revs[3].state is None
 
-    back = restore(store, rec.id, 2, actor="erin", reason="not a duplicate")
+    back = restore(store, rec.id, 2, ctx=WriteContext(actor="erin", reason="not a duplicate"))
     assert back.revision == 5
     assert back.properties["hazard_type"] == "CHA" and back.properties["name"] == "H1"
     cur = show(store, rec.id)
@@ -63,7 +63,7 @@ def test_restore_an_older_revision_of_a_live_record(store: Any) -> None:
     store.upsert("hazards", [rec], actor="a")
     new_geom = shapely.MultiPolygon([shapely.box(37.0, 48.0, 37.02, 48.02)])
     store.update("hazards", rec.id, geometry=new_geom, actor="b")
-    restored = restore(store, rec.id, 1, actor="c")
+    restored = restore(store, rec.id, 1, ctx=WriteContext(actor="c"))
     assert restored.revision == 3
     assert shapely.equals(show(store, rec.id).geometry, rec.geometry)
     # the R-tree follows the geometry: the old, larger box no longer matches
@@ -73,9 +73,9 @@ def test_restore_an_older_revision_of_a_live_record(store: Any) -> None:
 def test_stale_revision_is_a_conflict_and_loses_nothing(store: Any) -> None:
     rec = _hazard()
     store.upsert("hazards", [rec], actor="a")
-    update_record(store, rec.id, {"name": "first"}, if_revision=1, actor="a")
+    update_record(store, rec.id, {"name": "first"}, if_revision=1, ctx=WriteContext(actor="a"))
     with pytest.raises(Conflict, match="revision 2, not 1"):
-        update_record(store, rec.id, {"name": "second"}, if_revision=1, actor="b")
+        update_record(store, rec.id, {"name": "second"}, if_revision=1, ctx=WriteContext(actor="b"))
     assert show(store, rec.id).properties["name"] == "first"
 
 
@@ -83,10 +83,10 @@ def test_update_is_validated(store: Any) -> None:
     rec = _hazard()
     store.upsert("hazards", [rec], actor="a")
     with pytest.raises(ValidationError) as e:
-        update_record(store, rec.id, {"status": "closed"}, actor="a")
+        update_record(store, rec.id, {"status": "closed"}, ctx=WriteContext(actor="a"))
     assert e.value.faults[0].field == "closed_on"
     with pytest.raises(ValidationError) as e2:
-        update_record(store, rec.id, {"hazard_type": "maybe"}, actor="a")
+        update_record(store, rec.id, {"hazard_type": "maybe"}, ctx=WriteContext(actor="a"))
     assert e2.value.faults[0].field == "hazard_type"
     assert len(history(store, rec.id)) == 1
 

@@ -58,6 +58,7 @@ from demine.services.access import (
     visible_properties,
     visible_record,
 )
+from demine.services.records import WriteContext
 from demine.store.base import Store
 
 router = APIRouter(include_in_schema=False)  # described by its own document at /ogc/api
@@ -647,10 +648,9 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
         body.get("properties") or {},
         body.get("geometry"),
         rid=_given_id(body),
-        role=who.role,
-        actor=actor,
-        reason="OGC API: create",
-        crs=_content_crs(request),
+        ctx=WriteContext(
+            role=who.role, actor=actor, reason="OGC API: create", crs=_content_crs(request)
+        ),
     )
     return _item_response(request, kind, rec, who, CRS84, 201 if created else 200)
 
@@ -681,10 +681,9 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
             body.get("properties") or {},
             body.get("geometry"),
             if_revision=revision,
-            role=who.role,
-            actor=actor,
-            reason="OGC API: replace",
-            crs=_content_crs(request),
+            ctx=WriteContext(
+                role=who.role, actor=actor, reason="OGC API: replace", crs=_content_crs(request)
+            ),
         )
     return _item_response(request, kind, saved, who, CRS84)
 
@@ -706,10 +705,9 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
             body.get("properties") or {},
             body.get("geometry", ...),
             if_revision=revision,
-            role=who.role,
-            actor=actor,
-            reason="OGC API: update",
-            crs=_content_crs(request),
+            ctx=WriteContext(
+                role=who.role, actor=actor, reason="OGC API: update", crs=_content_crs(request)
+            ),
         )
     return _item_response(request, kind, saved, who, CRS84)
 
@@ -726,9 +724,7 @@ def delete_item(request: Request, cid: str, fid: str) -> Response:
         records.delete(
             store,
             cur.id,
-            actor=actor,
-            reason="OGC API: delete",
             if_revision=revision,
-            role=who.role,
+            ctx=WriteContext(role=who.role, actor=actor, reason="OGC API: delete"),
         )
     return Response(status_code=204)

@@ -231,13 +231,13 @@ def import_(
                 report = import_file(store, file, opts, progress=progress, role=current_role())
             except ValidationError as e:
                 if as_json:
-                    from demine.services.register import _group_rejects
+                    from demine.services.register import group_rejects
 
                     print_json(
                         {
                             "imported": 0,
                             "stored": False,
-                            "rejected": _group_rejects(e.faults),
+                            "rejected": group_rejects(e.faults),
                             "error": e.to_problem(),
                         }
                     )
@@ -474,10 +474,12 @@ def restore(
     as_json: JsonOpt = False,
 ) -> None:
     """Bring back an earlier revision of a record (also undoes a delete), as a new revision."""
+    from demine.services.records import WriteContext
     from demine.services.register import restore as restore_
 
     with with_store(db, as_json) as store:
-        r = restore_(store, record_id, revision, reason=reason, role=current_role())
+        ctx = WriteContext(role=current_role(), reason=reason)
+        r = restore_(store, record_id, revision, ctx=ctx)
         if as_json:
             print_json(as_role(store, r))
         else:
@@ -501,6 +503,7 @@ def update(
     as_json: JsonOpt = False,
 ) -> None:
     """Change fields of a record, as a new revision (validated like an import)."""
+    from demine.services.records import WriteContext
     from demine.services.records import update as update_record
 
     with handled(as_json):
@@ -513,9 +516,8 @@ def update(
             a, b = v.split("=", 1)
             changes[a.strip()] = b if b != "" else None
         store = open_db(db)
-        r = update_record(
-            store, record_id, changes, if_revision=if_revision, reason=reason, role=current_role()
-        )
+        ctx = WriteContext(role=current_role(), reason=reason)
+        r = update_record(store, record_id, changes, if_revision=if_revision, ctx=ctx)
         if as_json:
             print_json(as_role(store, r))
         else:
@@ -530,12 +532,12 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a record. Its history is kept; 'demine restore' brings it back."""
+    from demine.services.records import WriteContext
     from demine.services.register import delete_record
 
     with with_store(db, as_json) as store:
-        rev = delete_record(
-            store, record_id, reason=reason, if_revision=if_revision, role=current_role()
-        )
+        ctx = WriteContext(role=current_role(), reason=reason)
+        rev = delete_record(store, record_id, if_revision=if_revision, ctx=ctx)
         if as_json:
             print_json(
                 {

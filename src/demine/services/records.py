@@ -1,9 +1,10 @@
 """One write path: create, replace, patch, delete and restore records of any kind.
 
 Every face that writes records calls this module: file imports
-(:mod:`demine.services.register`), ``demine update``, the OGC API Part 4 handlers
+(:mod:`demine.services.imports`), ``demine update``, the OGC API Part 4 handlers
 (:mod:`demine.api.ogc`) and risk learning (:mod:`demine.services.risk.learning`, through
-:func:`write_many`, all or nothing). So every rule lives here once, and a bad record gets the
+:func:`write_many`, all or nothing). So every rule lives here once (the checks themselves in
+:mod:`demine.services.record_rules`, importable from here too), and a bad record gets the
 same located faults whichever face it came through:
 
 - properties: their types, ranges, enums and required fields (``model.schema``), and which
@@ -12,7 +13,7 @@ same located faults whichever face it came through:
   an empty geometry is no geometry;
 - ``device_type`` against the catalogue;
 - natural keys (``device_types.code``, ``risk_updates.key``) unique within the kind;
-- links between records and the land-release rules (``services.release.check_write``).
+- links between records and the land-release rules (``services.release_rules.check_write``).
 
 A write either stores the whole record or raises (nothing half-stored).
 """
@@ -22,23 +23,59 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import orjson
 import shapely
 
 from demine.errors import Conflict, Fault, NotFound, PermissionDenied, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7
 from demine.model.kinds import Kind
-from demine.model.schema import Record, validate_properties
+from demine.model.schema import Record
+from demine.services.record_rules import (
+    CRS84,
+    MAX_JUMP_M,
+    RESERVED,
+    check_geometry,
+    check_properties,
+    check_records,
+    derive,
+    device_type_fault,
+    known_device_types,
+    natural_key_faults,
+    promote,
+    require_settable,
+)
+from demine.services.release_rules import closure_reasons
 from demine.store.base import Revision, Store, UpsertResult
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-# set by the store, never by a writer
-RESERVED = frozenset({"id", "source_id", "revision", "created_at", "updated_at", "updated_by"})
-MAX_JUMP_M = 5000.0  # GICHD geocheck: consecutive vertices further apart (records, not layers)
+__all__ = [
+    "CRS84",
+    "DEPENDENTS",
+    "LOCAL",
+    "MAX_JUMP_M",
+    "RESERVED",
+    "WriteContext",
+    "check_geometry",
+    "check_properties",
+    "check_records",
+    "create",
+    "current_actor",
+    "delete",
+    "derive",
+    "device_type_fault",
+    "known_device_types",
+    "natural_key_faults",
+    "patch",
+    "promote",
+    "record_id",
+    "replace",
+    "require_settable",
+    "restore",
+    "update",
+    "write_many",
+]
 
 # records that others refer to cannot be deleted while referred to: (kind, field) referring
 DEPENDENTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -58,227 +95,35 @@ def current_actor() -> str:
         return "unknown"
 
 
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Who writes, why, and in which CRS the geometry comes: the same for every write of one
+    request or command.
+
+    ``role``: the writer's role, whose rights are checked (``services.access``); None is a
+    local user at the command line with no ``--role``, who may write anything. ``actor``: the
+    name kept in history (None: ``DEMINE_USER`` or the login name). ``reason``: why (kept in
+    history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84)."""
+
+    role: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    crs: str = CRS84
+
+    def who(self) -> str:
+        """The name history keeps for this write."""
+        return self.actor or current_actor()
+
+
+LOCAL = WriteContext()  # a local user with every right, named by DEMINE_USER or the login
+
+
 def record_id(text: str) -> str:
     if not is_uuid(text):
         raise ValidationError(
             f"{text!r} is not a record id (a UUID)", [Fault("not a UUID", field="ID")]
         )
     return normalise_id(text)
-
-
-# --- the rules -------------------------------------------------------------------------------
-
-
-def known_device_types(store: Store) -> set[str]:
-    return {str(r.properties["code"]) for r in store.list("device_types")}
-
-
-def device_type_fault(
-    props: dict[str, Any],
-    known: set[str],
-    *,
-    index: int | None = None,
-    source: str | None = None,
-    feature_id: str | None = None,
-) -> Fault | None:
-    """A ``device_type`` that is not in the catalogue (device_types.code)."""
-    code = props.get("device_type")
-    if code is None or code in known:
-        return None
-    return Fault(
-        f"unknown device type {code!r}; known: {', '.join(sorted(known))}",
-        index,
-        "device_type",
-        source,
-        feature_id,
-    )
-
-
-def natural_key_faults(
-    store: Store,
-    kind: Kind,
-    records: Sequence[Record],
-    *,
-    source: str | None = None,
-    imported: bool = False,
-) -> list[Fault]:
-    """A natural key (``device_types.code``) held by another record, or twice in one batch.
-
-    A record's identity is its id; for an import whose record is neither stored under its id
-    nor under its source id, the natural key is its identity (the import updates the record
-    holding it), so it is no fault."""
-    key = kind.natural_key
-    if not key or not records:
-        return []
-    stored = list(store.list(kind.name))
-    holder = {r.properties.get(key): r.id for r in stored}
-    ids = {r.id for r in stored}
-    by_source = {r.source_id: r.id for r in stored if r.source_id is not None}
-    faults: list[Fault] = []
-    seen: set[Any] = set()
-    for i, r in enumerate(records):
-        v = r.properties.get(key)
-        if v is None:
-            continue
-        idx = i if source is not None else None
-        fid = r.id or None
-        if v in seen:
-            faults.append(Fault(f"{key} {v!r} is given twice", idx, key, source, fid))
-            continue
-        seen.add(v)
-        who = holder.get(v)
-        if who is None:
-            continue
-        me: str | None = r.id or None
-        if imported and me not in ids:
-            me = by_source.get(r.source_id) if r.source_id is not None else None
-            if me is None:
-                continue
-        if me != who:
-            faults.append(
-                Fault(f"{key} {v!r} is taken by {kind.name} record {who}", idx, key, source, fid)
-            )
-    return faults
-
-
-def check_records(
-    store: Store,
-    kind: Kind,
-    records: Sequence[Record],
-    *,
-    source: str | None = None,
-    imported: bool = False,
-) -> list[Fault]:
-    """The rules across records: natural keys, links and land release (sets a release's
-    ``hazard_id`` from its activity, in place). Faults carry the position in ``records`` when
-    ``source`` is given."""
-    from demine.services.release import check_write
-
-    if kind.is_layer:
-        return []
-    faults = natural_key_faults(store, kind, records, source=source, imported=imported)
-    return faults + check_write(store, kind.name, records, source=source, imported=imported)
-
-
-def promote(geom: Any, gtype: str | None) -> Any:
-    """A single part as a multi part where the kind's geometry type is a multi type."""
-    if geom is None:
-        return None
-    single = {"MULTIPOLYGON": "Polygon", "MULTILINESTRING": "LineString", "MULTIPOINT": "Point"}
-    ctor = {
-        "MULTIPOLYGON": shapely.MultiPolygon,
-        "MULTILINESTRING": shapely.MultiLineString,
-        "MULTIPOINT": shapely.MultiPoint,
-    }
-    if gtype in single and geom.geom_type == single[gtype]:
-        return ctor[gtype]([geom])
-    return geom
-
-
-def derive(kind: Kind, props: dict[str, Any], geom: Any) -> None:
-    """Derived properties (a hazard's geodesic ``area_m2``) from the geometry."""
-    if "area_m2" in kind.field_names and kind.field("area_m2").derived:
-        from demine.geo.geodesy import geodesic_area
-
-        if geom is None:
-            props.pop("area_m2", None)
-        else:
-            props["area_m2"] = round(float(geodesic_area(np.asarray([geom], dtype=object))[0]), 2)
-
-
-def check_geometry(
-    store: Store, kind: Kind, raw: Any, *, crs: str = CRS84, rid: str | None = None
-) -> tuple[Any, list[Fault]]:
-    """A GeoJSON geometry (in ``crs``) checked with the import's rules: the shapely geometry
-    in CRS84, promoted to the kind's type, or the faults."""
-    from demine.geo.checks import check_geometry as check
-
-    if raw is not None and hasattr(raw, "geom_type"):  # a shapely geometry
-        raw = orjson.loads(shapely.to_geojson(raw))
-    if raw is None:
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, []
-    if not kind.geometry_type:
-        return None, [Fault(f"{kind.name} have no geometry", None, "geometry", None, rid)]
-    if not isinstance(raw, dict):
-        return None, [Fault("geometry must be a GeoJSON geometry object", None, "geometry")]
-    if crs != CRS84:
-        from demine.geo.crs import to_crs84
-
-        try:
-            raw = orjson.loads(shapely.to_geojson(to_crs84(shapely.geometry.shape(raw), crs)))
-        except Exception as e:
-            return None, [Fault(f"cannot read the geometry: {e}", None, "geometry", None, rid)]
-    aoi = store.setting("area_of_interest")
-    chk = check(
-        raw,
-        repair=False,
-        aoi=tuple(aoi) if aoi else None,
-        max_jump_m=None if kind.is_layer else MAX_JUMP_M,
-        allowed=kind.allowed_geometries,
-    )
-    faults = [Fault(f.reason, None, f.field, None, rid, f.repairable) for f in chk.faults]
-    if faults:
-        return None, faults
-    if chk.geometry is None or chk.geometry.is_empty:
-        # an empty geometry ({"type": "Polygon", "coordinates": [[]]}) is no geometry: refused
-        # as an import refuses it, never taken as "keep the old one"
-        if kind.geometry_required:
-            return None, [Fault(f"{kind.name} need a geometry", None, "geometry", None, rid)]
-        return None, [
-            Fault(
-                f"an empty {raw.get('type')} has no coordinates: leave the geometry out "
-                "(null) for none",
-                None,
-                "geometry",
-                None,
-                rid,
-            )
-        ]
-    return promote(chk.geometry, kind.geometry_type), []
-
-
-def check_properties(
-    store: Store,
-    kind: Kind,
-    props: dict[str, Any],
-    *,
-    role: str | None = None,
-    keep: dict[str, Any] | None = None,
-    rid: str | None = None,
-) -> tuple[dict[str, Any], dict[str, Any], list[Fault]]:
-    """Properties validated against the kind: the clean ones, the extra (unknown) ones and the
-    faults. Derived and reserved fields are ignored. Fields ``role`` may not read cannot be
-    set; ``keep`` (the stored values) gives them back, so a write never loses what it cannot
-    see."""
-    from demine.services.access import can_read_field
-
-    faults: list[Fault] = []
-    given: dict[str, Any] = {}
-    names = set(kind.field_names)
-    for k, v in props.items():
-        if k in RESERVED:
-            continue
-        if k in names:
-            f = kind.field(k)
-            if f.derived:
-                continue
-            if role is not None and not can_read_field(f.access, role):
-                faults.append(Fault(f"the {role} role may not set {k}", None, k, None, rid))
-                continue
-        given[k] = v
-    if keep and role is not None:
-        for f in kind.fields:
-            if not can_read_field(f.access, role) and f.name in keep:
-                given[f.name] = keep[f.name]
-    clean, extra, pfaults = validate_properties(kind.fields, kind.rules, given, feature_id=rid)
-    faults += [Fault(f.reason, None, f.field, None, rid) for f in pfaults]
-    if "device_type" in names:
-        bad = device_type_fault(clean, known_device_types(store), feature_id=rid)
-        if bad is not None:
-            faults.append(bad)
-    return clean, extra, faults
 
 
 def _check(
@@ -288,19 +133,18 @@ def _check(
     geometry: Any,
     *,
     rid: str,
-    role: str | None,
+    ctx: WriteContext,
     keep: dict[str, Any] | None,
-    crs: str,
     current: Any,
     what: str,
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """Every rule for one record; ValidationError with every fault. ``geometry`` is ...
     (Ellipsis) to keep ``current``."""
     fid = rid or None
-    clean, extra, faults = check_properties(store, kind, props, role=role, keep=keep, rid=fid)
+    clean, extra, faults = check_properties(store, kind, props, role=ctx.role, keep=keep, rid=fid)
     geom = None
     if geometry is not ...:
-        geom, gfaults = check_geometry(store, kind, geometry, crs=crs, rid=fid)
+        geom, gfaults = check_geometry(store, kind, geometry, crs=ctx.crs, rid=fid)
         faults += gfaults
     if not faults:
         now = Record(kind.name, rid, clean, geom if geom is not None else current)
@@ -311,7 +155,10 @@ def _check(
     return clean, extra, geom
 
 
-def _writable(kind: Kind, role: str | None) -> None:
+def _writable(kind: Kind, role: str | None, given: Iterable[str] = ()) -> None:
+    """PermissionDenied when ``role`` may not write ``kind`` or set a field it ``given`` may not
+    read (:func:`require_settable`): before any other check, the same on every face."""
+    require_settable(kind, given, role)
     if role is not None:
         from demine.services.access import require_write
 
@@ -328,23 +175,20 @@ def create(
     geometry: Any = None,
     *,
     rid: str | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
 ) -> tuple[Record, bool]:
     """Create one record (``rid``: the client's id). Returns the record and whether it was
     created: repeating a create of the same content under the same id is no change."""
-    _writable(kind, role)
+    role = ctx.role
+    _writable(kind, role, properties)
     clean, extra, geom = _check(
         store,
         kind,
         properties,
         geometry,
         rid=rid or "",
-        role=role,
+        ctx=ctx,
         keep=None,
-        crs=crs,
         current=None,
         what=f"create this {kind.name} record",
     )
@@ -366,7 +210,7 @@ def create(
                 "choose another id (an analyst can restore a deleted record)"
             )
     rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
-    res = store.upsert(kind.name, [rec], actor=actor or current_actor(), reason=reason)
+    res = store.upsert(kind.name, [rec], actor=ctx.who(), reason=ctx.reason)
     return store.get(kind.name, rec.id), bool(res.created)
 
 
@@ -375,17 +219,16 @@ def write_many(
     kind: Kind,
     batch: Sequence[Record],
     *,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
+    ctx: WriteContext = LOCAL,
     origin: str = "user",
 ) -> UpsertResult:
     """Create or replace many records of one kind (each by its id, a new one by a new id) in
     one transaction: every record passes the rules of :func:`create` and :func:`replace`, the
     batch is checked as a whole (natural keys, links), and any fault refuses all of it (a
     ValidationError locating each fault by its index in ``batch``). The store writes all or
-    nothing, and a record whose content is unchanged gets no new revision. ``role`` is
-    refused even for an empty batch."""
+    nothing, and a record whose content is unchanged gets no new revision. A role that may not
+    write the kind is refused even for an empty batch."""
+    role = ctx.role
     _writable(kind, role)
     stored = {r.id: r for r in store.get_many(kind.name, [r.id for r in batch if r.id])}
     faults: list[Fault] = []
@@ -395,7 +238,7 @@ def write_many(
         cur = stored.get(rid)
         keep = cur.properties if cur is not None else None
         clean, extra, pfaults = check_properties(store, kind, r.properties, role=role, keep=keep)
-        geom, gfaults = check_geometry(store, kind, r.geometry)
+        geom, gfaults = check_geometry(store, kind, r.geometry, crs=ctx.crs)
         faults += [
             dataclasses.replace(f, index=i, source=kind.name, feature_id=rid)
             for f in pfaults + gfaults
@@ -408,9 +251,7 @@ def write_many(
         faults = check_records(store, kind, checked, source=kind.name)
     if faults:
         raise ValidationError(f"cannot write these {kind.name} records: nothing stored", faults)
-    return store.upsert(
-        kind.name, checked, actor=actor or current_actor(), reason=reason, origin=origin
-    )
+    return store.upsert(kind.name, checked, actor=ctx.who(), reason=ctx.reason, origin=origin)
 
 
 def replace(
@@ -421,13 +262,11 @@ def replace(
     geometry: Any = None,
     *,
     if_revision: int | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
 ) -> Record:
     """Replace a record's properties (and geometry: None keeps the stored one)."""
-    _writable(kind, role)
+    role = ctx.role
+    _writable(kind, role, properties)
     cur = store.get(kind.name, rid)
     clean, extra, geom = _check(
         store,
@@ -435,9 +274,8 @@ def replace(
         properties,
         geometry,
         rid=cur.id,
-        role=role,
+        ctx=ctx,
         keep=cur.properties,
-        crs=crs,
         current=cur.geometry,
         what=f"replace {kind.name} record {cur.id}",
     )
@@ -451,8 +289,8 @@ def replace(
         properties=clean,
         geometry=geom,
         if_revision=if_revision if if_revision is not None else cur.revision,
-        actor=actor or current_actor(),
-        reason=reason,
+        actor=ctx.who(),
+        reason=ctx.reason,
         extra=extra,
     )
 
@@ -465,10 +303,7 @@ def patch(
     geometry: Any = ...,
     *,
     if_revision: int | None = None,
-    role: str | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    crs: str = CRS84,
+    ctx: WriteContext = LOCAL,
     retries: int = 50,
 ) -> Record:
     """Change some properties (None clears one) and, unless ``geometry`` is ``...``, the
@@ -476,7 +311,8 @@ def patch(
     in between, so no change is lost; with it, a stale revision is a Conflict."""
     from demine.services.access import can_read_field
 
-    _writable(kind, role)
+    role = ctx.role
+    _writable(kind, role, changes)  # a hidden field cleared (None) is refused too
 
     def readable(k: str) -> bool:
         return (
@@ -501,9 +337,8 @@ def patch(
             merged,
             geometry,
             rid=cur.id,
-            role=role,
+            ctx=ctx,
             keep=cur.properties,
-            crs=crs,
             current=cur.geometry,
             what=f"update {kind.name} record {cur.id}",
         )
@@ -514,8 +349,8 @@ def patch(
                 properties=clean,
                 geometry=geom,
                 if_revision=if_revision if if_revision is not None else cur.revision,
-                actor=actor or current_actor(),
-                reason=reason,
+                actor=ctx.who(),
+                reason=ctx.reason,
                 extra={**cur.extra, **extra},
             )
         except Conflict:
@@ -531,28 +366,14 @@ def update(
     *,
     geometry: Any = None,
     if_revision: int | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
+    ctx: WriteContext = LOCAL,
     retries: int = 50,
-    role: str | None = None,
 ) -> Record:
     """``demine update``: :func:`patch` a record found by its id alone (geometry None keeps
-    the stored one). A role setting a field it may not read is refused outright."""
+    the stored one). A role setting a field it may not read is refused (PermissionDenied),
+    as on every face."""
     rid = record_id(record_id_)
     kind = store.kind(store.locate(rid).kind)
-    if role is not None:
-        from demine.services.access import can_read_field, require_write
-
-        require_write(kind, role)
-        hidden = [
-            k
-            for k in changes
-            if k in kind.field_names and not can_read_field(kind.field(k).access, role)
-        ]
-        if hidden:
-            raise PermissionDenied(
-                f"the {role} role may not set {', '.join(hidden)} of {kind.name}"
-            )
     return patch(
         store,
         kind,
@@ -560,9 +381,7 @@ def update(
         changes,
         ... if geometry is None else geometry,
         if_revision=if_revision,
-        role=role,
-        actor=actor,
-        reason=reason,
+        ctx=ctx,
         retries=retries,
     )
 
@@ -571,16 +390,15 @@ def delete(
     store: Store,
     record_id_: str,
     *,
-    actor: str | None = None,
-    reason: str | None = None,
     if_revision: int | None = None,
-    role: str | None = None,
+    ctx: WriteContext = LOCAL,
 ) -> Revision:
     """Delete a record that nothing refers to. With ``role`` (a web caller's), a role that may
     not read every kind that can refer to the record may not delete it at all (403 whatever
     the data): otherwise a refusal would tell it that hidden records (an accident's victims)
     exist."""
     cur = store.locate(record_id(record_id_))
+    role = ctx.role
     if role is not None:
         from demine.services.access import can_read_kind, require_write
 
@@ -601,7 +419,7 @@ def delete(
                 "delete or relink them first"
             )
     return store.delete(
-        cur.kind, cur.id, if_revision=if_revision, actor=actor or current_actor(), reason=reason
+        cur.kind, cur.id, if_revision=if_revision, actor=ctx.who(), reason=ctx.reason
     )
 
 
@@ -610,15 +428,13 @@ def restore(
     record_id_: str,
     revision: int,
     *,
-    actor: str | None = None,
-    reason: str | None = None,
-    role: str | None = None,
+    ctx: WriteContext = LOCAL,
 ) -> Record:
     """Bring back an earlier revision (of a deleted record too), as a new revision."""
     rid = record_id(record_id_)
     revs = store.history(rid)
-    if role is not None and revs:
-        _writable(store.kind(revs[-1].kind), role)
+    if ctx.role is not None and revs:
+        _writable(store.kind(revs[-1].kind), ctx.role)
     target = next((h for h in revs if h.revision == revision), None)
     if target is not None and target.kind == "hazards" and target.state is not None:
         # bringing back a closed state is a closure: the land-release rule applies
@@ -628,8 +444,6 @@ def restore(
         except NotFound:
             now = None
         if status in ("closed", "handed_over") and now != status:
-            from demine.services.release import closure_reasons
-
             why = closure_reasons(
                 store,
                 rid,
@@ -641,7 +455,7 @@ def restore(
                     f"restoring revision {revision} would close hazard {rid}, which cannot close "
                     "now: " + "; ".join(why)
                 )
-    return store.restore(rid, revision, actor=actor or current_actor(), reason=reason)
+    return store.restore(rid, revision, actor=ctx.who(), reason=ctx.reason)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -234,9 +234,7 @@ def learn(
         store,
         store.kind("risk_updates"),
         batch,
-        role=role,
-        actor=actor,
-        reason="learned from clearance finds",
+        ctx=records.WriteContext(role=role, actor=actor, reason="learned from clearance finds"),
         origin=ORIGIN,
     )
     return learned

@@ -1,0 +1,379 @@
+"""Reading and checking a file for import, storing nothing: read (structural faults) → map
+fields → check geometry (validity, GICHD geocheck rules; repair when asked) → validate
+properties → ``device_type`` against the catalogue. The checks across records, the linking and
+the storing are in :mod:`demine.services.imports`; a new reference layer takes its fields and
+geometry type from the file here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from demine.errors import Fault, NotFound, ValidationError
+from demine.ids import is_uuid, normalise_id, uuid7_many
+from demine.model.kinds import KINDS, Kind, layer_kind
+from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.services.record_rules import device_type_fault, known_device_types
+from demine.store.base import Store
+
+RESERVED_IMPORT = frozenset(
+    {"id", "source_id", "revision", "created_at", "updated_at", "updated_by", "kind"}
+)
+DEFAULT_MAX_JUMP_M = 5000.0
+LINKS = {
+    "hazard_source_id": ("hazard_id", "hazards"),
+    "emplacement_source_id": ("emplacement_id", "emplacements"),
+    "activity_source_id": ("activity_id", "activities"),
+    "accident_source_id": ("accident_id", "accidents"),
+}
+# stands for a required reference given by its source id, until the import links it
+LINK_PENDING = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class ImportOptions:
+    kind: str
+    skip_invalid: bool = False
+    repair: bool = False
+    mapping: dict[str, str] = field(default_factory=dict)  # source field -> demine field
+    layer: str | None = None  # source layer (GeoPackage with several)
+    wkt_column: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+    # GICHD geocheck: consecutive vertices further apart than this are a fault (None: the
+    # kind's default, 5 km for records and off for reference layers; 0: off)
+    max_jump_m: float | None = None
+
+
+@dataclass
+class ImportReport:
+    source: str
+    kind: str
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    repairs: list[Fault] = field(default_factory=list)
+    warnings: list[Fault] = field(default_factory=list)
+    stored: bool = False
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "total": self.total,
+            "imported": self.imported,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "stored": self.stored,
+            "rejected": self.rejected,
+            "repairs": [f.to_dict() for f in self.repairs],
+            "warnings": [f.to_dict() for f in self.warnings],
+        }
+
+
+def group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
+    by_index: dict[int | None, list[Fault]] = {}
+    for f in faults:
+        by_index.setdefault(f.index, []).append(f)
+    out = []
+    for idx, fs in by_index.items():
+        out.append(
+            {
+                "index": idx,
+                "feature_id": fs[0].feature_id,
+                "field": fs[0].field,
+                "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
+                "faults": [f.to_dict() for f in fs],
+            }
+        )
+    return out
+
+
+def _sanitise(name: str) -> str:
+    s = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
+    if not s or not s[0].isalpha():
+        s = "f_" + s
+    return s[:63]
+
+
+# columns every demine table has: a layer's source field of the same name is kept as src_NAME
+TABLE_COLUMNS = frozenset(
+    {"fid", "geom", "extra", "revision", "created_at", "updated_at", "updated_by"}
+)
+
+
+def _layer_field(name: str) -> str:
+    s = _sanitise(name)
+    return "src_" + s if s in TABLE_COLUMNS else s
+
+
+def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
+    types: dict[str, set[type]] = {}
+    for f in features:
+        for k, v in f.properties.items():
+            if k in RESERVED_IMPORT:
+                continue
+            if v is None:
+                types.setdefault(_layer_field(k), set())
+                continue
+            types.setdefault(_layer_field(k), set()).add(type(v))
+    out = []
+    for name, ts in types.items():
+        if ts and ts <= {bool}:
+            t = FieldType.BOOLEAN
+        elif ts and ts <= {int}:
+            t = FieldType.INTEGER
+        elif ts and ts <= {int, float}:
+            t = FieldType.REAL
+        else:
+            t = FieldType.TEXT
+        out.append(FieldSpec(name, t))
+    return tuple(out)
+
+
+def _layer_geometry_type(geoms: Sequence[Any]) -> str:
+    types = {g.geom_type for g in geoms if g is not None}
+    if not types:
+        return "GEOMETRY"
+    if types <= {"Polygon", "MultiPolygon"}:
+        return "MULTIPOLYGON"
+    if types <= {"LineString", "MultiLineString"}:
+        return "MULTILINESTRING"
+    if types == {"Point"}:
+        return "POINT"
+    if types <= {"Point", "MultiPoint"}:
+        return "MULTIPOINT"
+    return "GEOMETRY"
+
+
+def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
+    """Single parts to multi parts where the table's geometry type is a multi type."""
+    if gtype not in ("MULTIPOLYGON", "MULTILINESTRING", "MULTIPOINT"):
+        return geoms
+    single = {"MULTIPOLYGON": 3, "MULTILINESTRING": 1, "MULTIPOINT": 0}[gtype]
+    ctor = {
+        "MULTIPOLYGON": shapely.multipolygons,
+        "MULTILINESTRING": shapely.multilinestrings,
+        "MULTIPOINT": shapely.multipoints,
+    }[gtype]
+    out = geoms.copy()
+    idx = np.flatnonzero(shapely.get_type_id(geoms) == single)
+    if len(idx):
+        out[idx] = ctor(geoms[idx], indices=np.arange(len(idx)))
+    return out
+
+
+def _allowed(kind: Kind) -> frozenset[str] | None:
+    from demine.geo.checks import NULL
+
+    if kind.allowed_geometries is None or kind.geometry_required:
+        return kind.allowed_geometries
+    return kind.allowed_geometries | {NULL}
+
+
+def read_and_check(
+    path: Path,
+    options: ImportOptions,
+    *,
+    store: Store | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
+    """Read and check a file; return the kind, the good records, the report and the faults."""
+    from demine.geo.geodesy import geodesic_area
+    from demine.io.sources import read_source
+
+    parsed = read_source(
+        path,
+        layer=options.layer,
+        wkt_column=options.wkt_column,
+        lon_column=options.lon_column,
+        lat_column=options.lat_column,
+        geometry=not (options.kind in KINDS and not KINDS[options.kind].geometry_required),
+    )
+    src = path.name
+    report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
+    report.warnings.extend(parsed.warnings)
+    if parsed.faults:
+        raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))
+
+    features = parsed.features
+    mapping = options.mapping
+    for f in features:
+        if mapping:
+            f.properties = {mapping.get(k, k): v for k, v in f.properties.items()}
+        report.warnings.extend(f.warnings)
+
+    # the kind: built in, an existing layer, or a new layer shaped by this file
+    is_layer = options.kind.startswith("layer:")
+    if is_layer:
+        lname = options.kind.split(":", 1)[1]
+        kind: Kind | None = None
+        if store is not None:
+            try:
+                kind = store.kind(lname)
+            except NotFound:
+                kind = None
+    else:
+        kind = KINDS.get(options.kind)
+        if kind is None:
+            raise ValidationError(
+                f"unknown kind {options.kind!r}",
+                [Fault(f"expected one of {', '.join(KINDS)} or layer:NAME", field="--kind")],
+            )
+    aoi = None
+    if store is not None:
+        a = store.setting("area_of_interest")
+        aoi = tuple(a) if a else None
+    # vertex jumps: 5 km by default for the register's own records; off for reference layers
+    # (admin boundaries have long straight edges) unless asked for
+    max_jump: float | None = options.max_jump_m
+    if max_jump is None and not is_layer:
+        max_jump = DEFAULT_MAX_JUMP_M
+    checks = parsed.check_geometries(
+        repair=options.repair,
+        aoi=aoi,
+        max_jump_m=max_jump or None,
+        allowed=None if kind is None else _allowed(kind),
+    )
+    if kind is None:  # a new layer
+        try:
+            kind = layer_kind(
+                lname, _infer_fields(features), _layer_geometry_type([c.geometry for c in checks])
+            )
+        except ValueError as e:
+            raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
+
+    # promotion to multi parts and geodesic areas are numpy/GEOS work that releases the GIL:
+    # done on a second thread while this one checks the properties
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    geoms_all = np.asarray([c.geometry for c in checks], dtype=object)
+    gtype = kind.geometry_type
+    want_area = "area_m2" in kind.field_names
+
+    def derive() -> tuple[np.ndarray, np.ndarray | None]:
+        if not gtype or not len(geoms_all):
+            return geoms_all, None
+        promoted = _promote(geoms_all, gtype)
+        return promoted, geodesic_area(promoted) if want_area else None
+
+    derived = pool.submit(derive)
+    pool.shutdown(wait=False)
+
+    known_types: set[str] | None = None
+    if store is not None and "device_type" in kind.field_names:
+        known_types = known_device_types(store)
+
+    faults: list[Fault] = []
+    good: list[Record] = []
+    good_index: list[int] = []
+    for pos, (f, chk) in enumerate(zip(features, checks, strict=True)):
+        fid = None if f.id is None else str(f.id)
+        ffaults = [locate(x, f.index, src, fid) for x in f.faults]
+        if chk.faults:
+            ffaults += [locate(x, f.index, src, fid) for x in chk.faults]
+        if chk.repairs:
+            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
+        if chk.warnings:
+            report.warnings += [locate(x, f.index, src, fid) for x in chk.warnings]
+        props = dict(f.properties)
+        if kind.is_layer:  # reference data: nested values are kept as JSON text
+            props = {
+                _layer_field(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
+                for k, v in props.items()
+            }
+        rid_prop = props.pop("id", None)
+        source_id = props.pop("source_id", None)
+        for r in RESERVED_IMPORT:
+            props.pop(r, None)
+        for key, (fname, _) in LINKS.items():  # a required reference given by its source id
+            if (
+                props.get(key) is not None
+                and props.get(fname) is None
+                and fname in kind.field_names
+            ):
+                props[fname] = LINK_PENDING
+        clean, extra, pfaults = validate_properties(
+            kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
+        )
+        ffaults += pfaults
+        geom = chk.geometry
+        if geom is None and kind.geometry_required and not chk.faults and not f.faults:
+            ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
+        if known_types is not None:
+            bad = device_type_fault(clean, known_types, index=f.index, source=src, feature_id=fid)
+            if bad is not None:
+                ffaults.append(bad)
+        # identity: a UUID id is the record id; any other id is the source's own id
+        rid: str | None = None
+        for cand in () if kind.is_layer else (rid_prop, f.id):
+            if cand is not None and is_uuid(cand):
+                rid = normalise_id(cand)
+                break
+        if source_id is None:
+            for cand in (f.id, rid_prop):
+                if cand is not None and not is_uuid(cand):
+                    source_id = str(cand)
+                    break
+        if ffaults:
+            faults.extend(ffaults)
+            continue
+        good.append(
+            Record(
+                kind=kind.name,
+                id=rid or "",
+                properties=clean,
+                geometry=geom,
+                source_id=None if source_id is None else str(source_id),
+                extra=extra,
+            )
+        )
+        good_index.append(pos)
+        if progress is not None and len(good) % 5000 == 0:
+            progress(len(good), len(features))
+
+    new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
+    for g in good:
+        if not g.id:
+            g.id = next(new_ids)
+
+    # derived values and geometry types
+    promoted, areas = derived.result()
+    if gtype and good:
+        for rec, i in zip(good, good_index, strict=True):
+            rec.geometry = promoted[i]
+            if areas is not None:
+                rec.properties["area_m2"] = round(float(areas[i]), 2)
+    return kind, good, report, faults
+
+
+def locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
+    if f.index is not None and f.source is not None and (f.feature_id is not None or fid is None):
+        return f
+    return Fault(
+        f.reason,
+        f.index if f.index is not None else index,
+        f.field,
+        f.source or src,
+        f.feature_id if f.feature_id is not None else fid,
+        f.repairable,
+    )

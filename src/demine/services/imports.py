@@ -1,0 +1,166 @@
+"""File import: read and check (:mod:`demine.services.import_check`) → link references given by
+source id → the rules across records (:func:`demine.services.record_rules.check_records`: natural
+keys, links, land release) → store all in one transaction. By default one bad feature rejects
+the whole file and nothing is stored; with ``skip_invalid`` the good features are stored and
+the rest listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from demine.errors import Fault, StoreFull, ValidationError
+from demine.model.kinds import KINDS, Kind
+from demine.model.schema import Record
+from demine.services.import_check import (
+    LINKS,
+    ImportOptions,
+    ImportReport,
+    group_rejects,
+    read_and_check,
+)
+from demine.services.record_rules import check_records, require_settable
+from demine.services.records import current_actor
+from demine.store.base import Store
+
+
+def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
+    """Resolve ``hazard_source_id`` / ``emplacement_source_id`` extras into record ids."""
+    faults: list[Fault] = []
+    wanted: dict[str, set[str]] = {}
+    for r in records:
+        for key, (_, target) in LINKS.items():
+            if key in r.extra:
+                wanted.setdefault(target, set()).add(str(r.extra[key]))
+    found: dict[tuple[str, str], str] = {}
+    for target, sids in wanted.items():
+        for rec in store.list(target):
+            if rec.source_id in sids:
+                found[(target, rec.source_id)] = rec.id
+    for i, r in enumerate(records):
+        for key, (fname, target) in LINKS.items():
+            if key in r.extra:
+                rid = found.get((target, str(r.extra[key])))
+                if rid is None:
+                    faults.append(
+                        Fault(f"no {target} record with source id {r.extra[key]!r}", i, key, src)
+                    )
+                else:
+                    r.properties[fname] = rid
+    return faults
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    options: ImportOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
+) -> ImportReport:
+    """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
+    bad, unless ``skip_invalid``."""
+    from demine.geo.structure import no_gc
+
+    if role is not None:  # the CLI's --role: who may write this kind (services.access)
+        _require_import(store, options.kind, role)
+    with no_gc():  # millions of small objects: the cyclic collector would cost a third
+        return _import_file(store, path, options, progress=progress, role=role)
+
+
+def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> None:
+    """A role imports only fields it may read; re-importing a record keeps the fields it may
+    not read as they are (a field team's accident import never wipes the investigation)."""
+    from demine.services.access import can_read_field
+
+    require_settable(kind, {k for r in good for k in r.properties}, role)
+    hidden = [f.name for f in kind.fields if not can_read_field(f.access, role)]
+    if not hidden:
+        return
+    by_source = {r.source_id: r for r in store.list(kind.name) if r.source_id is not None}
+    for r in good:
+        old = by_source.get(r.source_id) if r.source_id is not None else None
+        if old is not None:
+            r.properties.update({k: old.properties[k] for k in hidden if k in old.properties})
+
+
+def _require_import(store: Store, kind_name: str, role: str) -> None:
+    from demine.services.access import require_write_name
+
+    if kind_name.startswith("layer:"):
+        require_write_name(kind_name.split(":", 1)[1], role, is_layer=True)
+    elif kind_name in KINDS:
+        require_write_name(kind_name, role)
+
+
+def _import_file(
+    store: Store,
+    path: Path,
+    options: ImportOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
+) -> ImportReport:
+    kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
+    if role is not None and not kind.is_layer:
+        _hidden_fields(store, kind, good, role)
+    link_faults = _link(store, good, path.name)
+    if not kind.is_layer:  # land-release rules and references, on the linked records
+        unlinked = {f.index for f in link_faults}
+        pos = [i for i in range(len(good)) if i not in unlinked]
+        rule_faults = check_records(
+            store, kind, [good[i] for i in pos], source=path.name, imported=True
+        )
+        link_faults += [dataclasses.replace(f, index=pos[f.index or 0]) for f in rule_faults]
+    if link_faults:
+        bad = {f.index for f in link_faults}
+        faults += link_faults
+        good = [r for i, r in enumerate(good) if i not in bad]
+    report.rejected = group_rejects(faults)
+    if faults and not options.skip_invalid:
+        raise ValidationError(
+            f"{path.name}: {len(report.rejected)} of {report.total} features rejected; nothing "
+            "was stored (use --skip-invalid to store the good ones, --repair to repair what "
+            "can be repaired)",
+            faults,
+        )
+    try:
+        if kind.is_layer:
+            store.create_layer(kind)
+        res = store.upsert(
+            kind.name,
+            good,
+            actor=options.actor or current_actor(),
+            reason=options.reason or f"import {path.name}",
+        )
+    except StoreFull:  # the write was rolled back as a whole
+        raise StoreFull(
+            f"the store's disk is full: nothing was imported from {path.name}; free some "
+            "space and import it again"
+        ) from None
+    report.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
+    report.created, report.updated, report.unchanged = (
+        len(res.created),
+        len(res.updated),
+        len(res.unchanged),
+    )
+    report.ids = res.created + res.updated + res.unchanged
+    report.stored = True
+    return report
+
+
+def validate_file(path: Path, options: ImportOptions, store: Store | None = None) -> ImportReport:
+    """The import checks without storing anything."""
+    from demine.geo.structure import no_gc
+
+    try:
+        with no_gc():
+            _, _, report, faults = read_and_check(path, options, store=store)
+    except ValidationError as e:
+        report = ImportReport(source=str(path), kind=options.kind)
+        report.rejected = group_rejects(e.faults)
+        return report
+    report.rejected = group_rejects(faults)
+    return report
