@@ -104,7 +104,7 @@ def synthetic_text(store: Store, text: str) -> str:
     return f"{SYNTHETIC_NOTICE} {text}"
 
 
-def geometry_json(geom: Any, crs: str) -> Any:
+def _geometry_json(geom: Any, crs: str) -> Any:
     if geom is None:
         return None
     return orjson.loads(shapely.to_geojson(from_crs84(geom, crs)))
@@ -116,7 +116,7 @@ def feature(
     f: dict[str, Any] = {
         "type": "Feature",
         "id": rec.id,
-        "geometry": geometry_json(rec.geometry, crs),
+        "geometry": _geometry_json(rec.geometry, crs),
         "properties": visible_properties(kind, rec, role),
     }
     if links:
