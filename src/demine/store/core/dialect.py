@@ -1,9 +1,10 @@
 """The dialect hooks: what a SQL backend of the revisioned-store core must supply.
 
 :class:`Dialect` declares every hook a backend (:mod:`demine.store.gpkg`,
-:mod:`demine.store.postgis`) fills in, each saying what it must do; the concerns of the core
-(:mod:`.tables`, :mod:`.records`, :mod:`.history`, :mod:`.users`) call only these. Also here: the
-column lists and small SQL helpers that every concern and both backends share.
+:mod:`demine.store.postgis`) fills in, each saying what it must do; the rest of the core
+(:mod:`.tables`, :mod:`.records`, :mod:`.history`, :mod:`.users`) is written over these alone,
+never over a backend. Also here: the column lists and the small SQL helpers (``q``,
+``to_json``) that the core and both backends share.
 """
 
 from __future__ import annotations
