@@ -66,7 +66,7 @@ def test_the_dialects_repeat_no_block_of_six_lines() -> None:
     pg = (STORE / "postgis.py").read_text()
     shared = shared_blocks(gpkg, pg)
     assert not shared, (
-        "blocks repeated between gpkg.py and postgis.py (move them to core.py):\n"
+        "blocks repeated between gpkg.py and postgis.py (move them to the core, store/core/):\n"
         + ("\n".join(f"  gpkg.py:{x} postgis.py:{y}: {t[:160]}" for x, y, t in shared[:10]))
     )
 
@@ -99,7 +99,9 @@ def f(self, kind: str,
 
 
 def test_no_backend_imports_another_backends_private_names() -> None:
-    for name in ("gpkg.py", "postgis.py", "core.py", "common.py", "base.py", "open.py"):
+    names = sorted(str(p.relative_to(STORE)) for p in STORE.rglob("*.py"))
+    assert {"gpkg.py", "postgis.py", "core/__init__.py", "core/records.py"} <= set(names)
+    for name in names:
         tree = ast.parse((STORE / name).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("demine.store"):
@@ -109,6 +111,25 @@ def test_no_backend_imports_another_backends_private_names() -> None:
                     assert node.module not in ("demine.store.gpkg", "demine.store.postgis"), (
                         f"{name} imports the backend {node.module}"
                     )
+
+
+def test_the_core_concerns_build_on_the_shared_base_alone() -> None:
+    """store/core/ is split by concern: records, history, users and tokens each build on the
+    shared base (dialect hooks, tables) and never on one another, so each reads on its own."""
+    concerns = {"records", "history", "users"}
+    for name in sorted(concerns):
+        tree = ast.parse((STORE / "core" / f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        core = {m.rsplit(".", 1)[1] for m in imported if (m or "").startswith("demine.store.core.")}
+        assert core <= {"dialect", "tables"}, (
+            f"core/{name}.py imports core/{core - {'dialect', 'tables'}}"
+        )
+    from demine.store.core import History, Records, RevisionedStore, UsersAndTokens
+
+    assert RevisionedStore.__mro__[1:4] == (Records, History, UsersAndTokens)
+    for a, b in [(Records, History), (Records, UsersAndTokens), (History, UsersAndTokens)]:
+        both = {n for n in set(vars(a)) & set(vars(b)) if not n.startswith("__")}
+        assert not both, f"{a.__name__} and {b.__name__} both define {both}"
 
 
 def test_the_contract_module_holds_the_protocol_alone() -> None:

@@ -1,0 +1,173 @@
+"""The history of the store core: every record keeps its whole history in ``demine_history``
+(one row a revision: the state after the change, who, when, why; a delete is a revision with
+no state). Read it (:meth:`History.history`, :meth:`History.revisions`), make an old state
+current again (:meth:`History.restore`, itself a new revision), or write whole histories as
+they are when copying a store (:meth:`History.load_revisions`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from demine.errors import Conflict, NotFound
+from demine.model.schema import Record, now_utc
+from demine.store.base import Revision
+from demine.store.common import plan_load
+from demine.store.core.dialect import q, to_json
+from demine.store.core.tables import Tables
+
+
+class History(Tables):
+    """Reading the revisions of records, restoring one, and loading whole histories."""
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def history(self, record_id: str) -> list[Revision]:
+        rows = self._history_rows(self.conn, record_id)
+        return self._revisions(record_id, rows)
+
+    def _history_rows(self, c: Any, record_id: str) -> list[Any]:
+        geom = self.GEOM_OUT
+        rows = c.execute(
+            "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, "
+            f"{geom} FROM demine_history WHERE record_id = {self.P} ORDER BY revision",
+            (record_id,),
+        ).fetchall()
+        if not rows:
+            raise NotFound(f"no record with id {record_id}")
+        return list(rows)
+
+    def _revisions(self, record_id: str, rows: Sequence[Any]) -> list[Revision]:
+        """Rows of :meth:`_history_rows` as revisions."""
+        geoms = self._decode([r[9] for r in rows])
+        tt, fj = self._time_text, self._from_json
+        out = []
+        for r, g in zip(rows, geoms, strict=True):
+            kind, revision, op, at, actor, reason, source_id, props, extra, _ = r
+            at_s = tt(at) or ""
+            state = None
+            if props is not None:
+                state = Record(
+                    kind=kind,
+                    id=record_id,
+                    properties=dict(fj(props)),
+                    geometry=g,
+                    source_id=source_id,
+                    revision=revision,
+                    updated_at=at_s,
+                    updated_by=actor,
+                    extra=dict(fj(extra)) if extra else {},
+                )
+            out.append(Revision(record_id, kind, revision, op, at_s, actor, reason, state))
+        return out
+
+    def revisions(self) -> Iterator[Revision]:
+        """Every revision of every record, deleted ones included, by record and revision."""
+        cur = self.conn.execute(
+            "SELECT record_id, kind, revision, op, at, actor, reason, source_id, properties, "
+            f"extra, {self.GEOM_OUT} FROM demine_history ORDER BY record_id, revision"
+        )
+        while True:
+            rows = cur.fetchmany(2000)
+            if not rows:
+                return
+            for r in rows:
+                yield from self._revisions(r[0], [r[1:]])
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def restore(
+        self, record_id: str, revision: int, *, actor: str, reason: str | None = None
+    ) -> Record:
+        """Make an earlier revision current again, as a new revision (op ``restore``)."""
+        k = self.kind(self._history_rows(self.conn, record_id)[0][0])
+
+        def body(c: Any) -> Record:
+            rows = self._history_rows(c, record_id)
+            chosen = [r for r in rows if r[1] == revision]
+            if not chosen:
+                raise NotFound(
+                    f"record {record_id} has no revision {revision}; it has 1 to {rows[-1][1]}"
+                )
+            old = self._revisions(record_id, chosen)[0]
+            if old.state is None:
+                raise Conflict(
+                    f"revision {revision} of {record_id} is its deletion; choose an earlier one"
+                )
+            rec = old.state
+            rec.revision = rows[-1][1] + 1
+            at = now_utc()
+            rec.updated_at, rec.updated_by = at, actor
+            blob = self._encode([rec.geometry])[0] if k.geometry_type else None
+            cur = c.execute(
+                f"SELECT fid, created_at FROM {q(k.name)} WHERE id = {self.P}", (record_id,)
+            ).fetchone()
+            if cur is None:
+                rec.created_at = self._time_text(rows[0][3])
+                sql, args = self._insert_sql(k), self._geo_values(k, rec, blob)
+            else:
+                rec.created_at = self._time_text(cur[1])
+                sql, args = self._update_sql(k), [*self._geo_values(k, rec, blob), cur[0]]
+            try:
+                c.execute(sql, args)
+            except self.DB_ERRORS as e:
+                raise Conflict(f"cannot restore {record_id}: {self._db_message(e)}") from None
+            c.execute(
+                self.HISTORY_INSERT, self._history_row(rec, "restore", at, actor, reason, blob)
+            )
+            self._touch(c, k, at)
+            return rec
+
+        return self._transaction(k.name, body)
+
+    def load_revisions(self, revisions: Sequence[Revision]) -> int:
+        """Write whole histories as they are (times, actors, reasons, revision numbers) into
+        this store, and make each record's last state current (none if it was deleted). For
+        copying a store; refuses ids this store already has. One transaction."""
+        groups, current = plan_load(revisions)
+
+        def body(c: Any) -> int:
+            for chunk in self._chunks(list(groups)):
+                if not chunk:
+                    continue
+                sql, args = self._in("record_id", chunk)
+                row = c.execute(
+                    f"SELECT record_id FROM demine_history WHERE {sql} LIMIT 1", args
+                ).fetchone()
+                if row:
+                    raise Conflict(f"this store already has record {row[0]}")
+            hist: list[tuple[Any, ...]] = []
+            for rid, revs in groups.items():
+                for rev in revs:
+                    st = rev.state
+                    blob = None
+                    if st is not None and self.kind(rev.kind).geometry_type:
+                        blob = self._encode([st.geometry])[0]
+                    hist.append(
+                        (
+                            rid,
+                            rev.kind,
+                            rev.revision,
+                            rev.op,
+                            rev.at,
+                            rev.actor,
+                            rev.reason,
+                            None if st is None else st.source_id,
+                            None if st is None else to_json(st.properties),
+                            None if st is None or not st.extra else to_json(st.extra),
+                            blob,
+                        )
+                    )
+            self._executemany(c, self.HISTORY_INSERT, hist)
+            for kname, recs in current.items():
+                k = self.kind(kname)
+                blobs = self._encode([r.geometry for r in recs]) if k.geometry_type else []
+                rows = [
+                    self._geo_values(k, r, blobs[i] if k.geometry_type else None)
+                    for i, r in enumerate(recs)
+                ]
+                self._executemany(c, self._insert_sql(k), rows)
+                self._touch(c, k, now_utc())
+            return len(hist)
+
+        return self._transaction("__copy__", body)

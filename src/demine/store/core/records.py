@@ -1,0 +1,394 @@
+"""The records of the store core: reading the current records (by id, by field filter
+``where=``, by bounding box; counts, envelopes, data versions) and writing them (create or
+update many with :meth:`Records.upsert`, :meth:`Records.update`, :meth:`Records.delete`).
+
+Every write is one transaction that also adds the record's revision to ``demine_history`` and
+moves the kind's data version; the write rules that hold whatever the backend
+(:mod:`demine.model.write_rules`) are checked here, once.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from demine.errors import Conflict, NotFound, ValidationError
+from demine.model.kinds import Kind
+from demine.model.schema import FieldType, Record, now_utc
+from demine.model.write_rules import check_change
+from demine.store.base import Revision, UpsertResult, Where
+from demine.store.core.dialect import META_COLS, q
+from demine.store.core.tables import Tables
+
+
+class Records(Tables):
+    """Reads and writes of the current records (``builtins.list`` because ``list`` is a
+    method here)."""
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, kind: str, record_id: str) -> Record:
+        k = self.kind(kind)
+        row = self.conn.execute(self._select(k) + f" WHERE id = {self.P}", (record_id,)).fetchone()
+        if row is None:
+            raise NotFound(self._missing(record_id, k.name))
+        return self._rows_to_records(k, [row])[0]
+
+    def locate(self, record_id: str) -> Record:
+        """The current record with this id, whatever its kind."""
+        row = self.conn.execute(
+            f"SELECT kind FROM demine_history WHERE record_id = {self.P} "
+            "ORDER BY revision DESC LIMIT 1",
+            (record_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no record with id {record_id}")
+        return self.get(row[0], record_id)
+
+    def _where(
+        self, kind: Kind, where: Where | None
+    ) -> tuple[builtins.list[str], builtins.list[Any]]:
+        """The SQL conditions (and arguments) of a field filter: ``{field: value}`` is
+        equality, a list/tuple/set of values is IN, None is IS NULL."""
+        conds: builtins.list[str] = []
+        args: builtins.list[Any] = []
+        if not where:
+            return conds, args
+        types = {f.name: f.type for f in kind.fields}
+        for name, value in where.items():
+            if name not in types and name not in META_COLS:
+                raise ValidationError(
+                    f"cannot filter {kind.name} by {name!r}: it has no such field "
+                    f"(fields: {', '.join([*META_COLS, *types])})"
+                )
+            ftype = types.get(name, FieldType.TEXT)
+            if value is None:
+                conds.append(f"{q(name)} IS NULL")
+                continue
+            values = (
+                builtins.list(value)
+                if isinstance(value, (builtins.list, tuple, set, frozenset))
+                else [value]
+            )
+            values = [v for v in values if v is not None]
+            if not values:
+                conds.append("1 = 0")
+                continue
+            if any(isinstance(v, (dict, builtins.list)) for v in values):
+                raise ValidationError(f"cannot filter {kind.name} by {name!r}: not a plain value")
+            sql, a = self._in(name, values, ftype.value)
+            conds.append(sql)
+            args += a
+        return conds, args
+
+    def list(
+        self,
+        kind: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        where: Where | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[Record]:
+        k = self.kind(kind)
+        conds, args = self._where(k, where)
+        if bbox is not None and k.geometry_type:
+            sql_b, args_b = self._bbox_where(k, bbox)
+            conds.insert(0, sql_b)
+            args[:0] = args_b
+        sql = self._select(k)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY fid"
+        if limit is not None or offset:
+            sql += f" LIMIT {self.P} OFFSET {self.P}"
+            args += [self.NO_LIMIT if limit is None else int(limit), int(offset)]
+        return self._stream(k, self.conn.execute(sql, args))
+
+    def _stream(self, k: Kind, cur: Any) -> Iterator[Record]:
+        size = 128  # small first: a page of 100 should not decode thousands
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            yield from self._rows_to_records(k, rows)
+            size = min(size * 4, 8192)
+
+    def in_bbox(self, kind: str, bbox: tuple[float, float, float, float]) -> builtins.list[Record]:
+        return builtins.list(self.list(kind, bbox=bbox))
+
+    def get_many(self, kind: str, ids: Sequence[str]) -> builtins.list[Record]:
+        """The records with these ids (those that exist), in fid order."""
+        k = self.kind(kind)
+        out: builtins.list[Record] = []
+        for chunk in self._chunks([str(i) for i in ids]):
+            sql, args = self._in("id", chunk)
+            rows = self.conn.execute(
+                self._select(k) + f" WHERE {sql} ORDER BY fid", args
+            ).fetchall()
+            out += self._rows_to_records(k, rows)
+        return out
+
+    def envelopes(
+        self, kind: str, bbox: tuple[float, float, float, float]
+    ) -> tuple[builtins.list[str], Any]:
+        """Ids and lon/lat envelopes (an n × 4 array: minx, miny, maxx, maxy) of the records
+        whose envelope meets ``bbox``."""
+        import numpy as np
+
+        k = self.kind(kind)
+        if not k.geometry_type:
+            return [], np.zeros((0, 4))
+        rows = self.conn.execute(*self._envelopes_sql(k, bbox)).fetchall()
+        env = np.array([r[1:] for r in rows], dtype=float).reshape(-1, 4)
+        return [r[0] for r in rows], env
+
+    def data_version(self, kind: str) -> str:
+        """Changes whenever a record of this kind changes (for caches and ETags)."""
+        row = self.conn.execute(*self._version_sql(self.kind(kind))).fetchone()
+        return "" if row is None else str(row[0])
+
+    def count(self, kind: str, *, where: Where | None = None) -> int:
+        k = self.kind(kind)
+        conds, args = self._where(k, where)
+        sql = f"SELECT count(*) FROM {q(k.name)}"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        return int(self.conn.execute(sql, args).fetchone()[0])
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _check_foreign_ids(self, c: Any, k: Kind, ids: Sequence[str]) -> None:
+        """Ids are unique across the store: refuse one that belongs to a record of another kind."""
+        for chunk in self._chunks(ids):
+            if not chunk:
+                continue
+            sql, args = self._in("record_id", chunk)
+            row = c.execute(
+                f"SELECT record_id, kind FROM demine_history WHERE {sql} AND kind <> {self.P} "
+                "LIMIT 1",
+                [*args, k.name],
+            ).fetchone()
+            if row:
+                raise Conflict(
+                    f"id {row[0]} belongs to a {row[1]} record; a {k.name} record cannot take it"
+                )
+
+    def _match(
+        self, c: Any, k: Kind, records: Sequence[Record]
+    ) -> builtins.list[tuple[int, Record, bytes | None] | None]:
+        """For each record, the stored (fid, record, geometry bytes) it matches, or None."""
+        t = q(k.name)
+        keyname = k.natural_key
+        keys = [r.properties.get(keyname) for r in records] if keyname else []
+
+        def lookup(col: str, values: Sequence[Any]) -> dict[Any, int]:
+            vals = builtins.list(dict.fromkeys(v for v in values if v is not None))
+            into: dict[Any, int] = {}
+            for chunk in self._chunks(vals):
+                if not chunk:
+                    continue
+                sql, args = self._in(col, chunk)
+                for v, fid in c.execute(
+                    f"SELECT {q(col)}, fid FROM {t} WHERE {sql} ORDER BY fid", args
+                ).fetchall():
+                    into.setdefault(v, fid)
+            return into
+
+        by_id = lookup("id", [r.id for r in records])
+        by_source = lookup("source_id", [r.source_id for r in records])
+        by_key = lookup(keyname, keys) if keyname else {}
+        fids: builtins.list[int | None] = []
+        for i, r in enumerate(records):
+            fid = by_id.get(r.id)
+            if fid is None and r.source_id is not None:
+                fid = by_source.get(r.source_id)
+            if fid is None and keyname:
+                fid = by_key.get(keys[i])
+            fids.append(fid)
+        found: dict[int, tuple[Record, bytes | None]] = {}
+        for chunk in self._chunks(sorted({f for f in fids if f is not None})):
+            if not chunk:
+                continue
+            sql, args = self._in("fid", chunk)
+            rows = c.execute(self._select(k) + f" WHERE {sql}", args).fetchall()
+            for row, rec in zip(rows, self._rows_to_records(k, rows), strict=True):
+                found[row[0]] = (rec, None if row[1] is None else bytes(row[1]))
+        return [None if f is None else (f, *found[f]) for f in fids]
+
+    def upsert(
+        self,
+        kind: str,
+        records: Sequence[Record],
+        *,
+        actor: str,
+        reason: str | None = None,
+        progress: Any = None,
+        origin: str = "user",
+    ) -> UpsertResult:
+        """Create or update many records in one transaction.
+
+        A record matches a stored one by id, else by source_id, else (device types) by its
+        natural key. A matched record whose content is the same is left alone (no new
+        revision). All or nothing: any error rolls the whole batch back.
+        """
+        k = self.kind(kind)
+        if not records:
+            return UpsertResult()
+        insert_sql, update_sql = self._insert_sql(k), self._update_sql(k)
+        blobs = (
+            self._encode([r.geometry for r in records])
+            if k.geometry_type
+            else [None] * len(records)
+        )
+        given_ids = [r.id for r in records]
+
+        def body(c: Any) -> UpsertResult:
+            for r, rid in zip(records, given_ids, strict=True):  # a retry starts afresh
+                r.id = rid
+            result = UpsertResult()
+            at = now_utc()
+            existing = self._match(c, k, records)
+            ins_rows: builtins.list[builtins.list[Any]] = []
+            upd_rows: builtins.list[builtins.list[Any]] = []
+            hist_rows: builtins.list[tuple[Any, ...]] = []
+            seen: set[str] = set()
+            for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
+                old = existing[i]
+                if old is not None:
+                    rec.id = old[1].id
+                if rec.id in seen:
+                    raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
+                seen.add(rec.id)
+                if old is not None:
+                    fid, old_rec, old_blob = old
+                    if (
+                        old_rec.properties == rec.properties
+                        and old_blob == blob
+                        and old_rec.source_id == rec.source_id
+                        and old_rec.extra == rec.extra
+                    ):
+                        result.unchanged.append(rec.id)
+                        continue
+                    check_change(k.name, old_rec.properties, rec.properties, origin)
+                    rec.revision = old_rec.revision + 1
+                    rec.created_at = old_rec.created_at
+                    rec.updated_at, rec.updated_by = at, actor
+                    upd_rows.append([*self._geo_values(k, rec, blob), fid])
+                    hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
+                    result.updated.append(rec.id)
+                else:
+                    rec.revision = 1
+                    rec.created_at = rec.updated_at = at
+                    rec.updated_by = actor
+                    ins_rows.append(self._geo_values(k, rec, blob))
+                    hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
+                    result.created.append(rec.id)
+            try:
+                self._executemany(c, update_sql, upd_rows)
+                token = self._before_insert(c, k, len(ins_rows))
+                self._executemany(c, insert_sql, ins_rows)
+                self._after_insert(c, k, ins_rows, token)
+            except self.DB_ERRORS as e:
+                raise Conflict(f"cannot store {k.name}: {self._db_message(e)}") from None
+            new_ids = [r.id for r, o in zip(records, existing, strict=True) if o is None]
+            self._check_foreign_ids(c, k, new_ids)
+            if hist_rows:
+                self._executemany(c, self.HISTORY_INSERT, hist_rows)
+                self._touch(c, k, at)
+            return result
+
+        return self._transaction(k.name, body)
+
+    def update(
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        properties: dict[str, Any] | None = None,
+        geometry: Any = None,
+        if_revision: int | None = None,
+        actor: str,
+        reason: str | None = None,
+        extra: dict[str, Any] | None = None,
+        origin: str = "user",
+    ) -> Record:
+        """Replace a record's properties and/or geometry, as a new revision.
+
+        With ``if_revision``, refuse (Conflict) when the stored revision is another one: the
+        caller read an older version, and writing would lose someone else's change.
+        """
+        k = self.kind(kind)
+        sql = self._update_sql(k)
+
+        def body(c: Any) -> Record:
+            row = c.execute(self._select(k) + f" WHERE id = {self.P}", (record_id,)).fetchone()
+            if row is None:
+                raise NotFound(self._missing(record_id, k.name))
+            rec = self._rows_to_records(k, [row])[0]
+            if if_revision is not None and rec.revision != if_revision:
+                raise Conflict(
+                    f"{k.name} record {record_id} is at revision {rec.revision}, not "
+                    f"{if_revision}: someone changed it since you read it"
+                )
+            if properties is not None:
+                check_change(k.name, rec.properties, properties, origin)
+                rec.properties = dict(properties)
+            if extra is not None:
+                rec.extra = dict(extra)
+            if geometry is not None:
+                rec.geometry = geometry
+            rec.revision += 1
+            rec.updated_at, rec.updated_by = now_utc(), actor
+            blob = self._encode([rec.geometry])[0] if k.geometry_type else None
+            try:
+                c.execute(sql, [*self._geo_values(k, rec, blob), row[0]])
+            except self.DB_ERRORS as e:
+                raise Conflict(
+                    f"cannot update {k.name} record {record_id}: {self._db_message(e)}"
+                ) from None
+            c.execute(
+                self.HISTORY_INSERT,
+                self._history_row(rec, "update", rec.updated_at, actor, reason, blob),
+            )
+            self._touch(c, k, rec.updated_at)
+            return rec
+
+        return self._transaction(k.name, body)
+
+    def delete(
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        if_revision: int | None = None,
+        actor: str,
+        reason: str | None = None,
+    ) -> Revision:
+        """Remove a record from its table, keeping its history: the delete is a revision."""
+        k = self.kind(kind)
+        P = self.P
+
+        def body(c: Any) -> Revision:
+            row = c.execute(
+                f"SELECT fid, id, source_id, revision FROM {q(k.name)} WHERE id = {P}",
+                (record_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(self._missing(record_id, k.name))
+            fid, rid, source_id, revision = row
+            if if_revision is not None and revision != if_revision:
+                raise Conflict(
+                    f"{k.name} record {record_id} is at revision {revision}, not {if_revision}"
+                )
+            rec = Record(k.name, rid, {}, None, source_id=source_id, revision=revision + 1)
+            at = now_utc()
+            c.execute(f"DELETE FROM {q(k.name)} WHERE fid = {P}", (fid,))
+            c.execute(
+                self.HISTORY_INSERT, self._history_row(rec, "delete", at, actor, reason, None)
+            )
+            self._touch(c, k, at)
+            return Revision(record_id, k.name, rec.revision, "delete", at, actor, reason, None)
+
+        return self._transaction(k.name, body)
