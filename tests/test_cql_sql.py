@@ -1,15 +1,22 @@
-"""DRAFT (issue 12): CQL2-JSON to SQL, checked on SQLite against rows worked out by hand."""
+"""DRAFT (issue 12): CQL2-JSON to SQL, checked on SQLite and PostGIS against rows worked out
+by hand."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
 
 import cql2
 import pytest
 import shapely
 
+from demine.store.cql_postgis import PostgisDialect
 from demine.store.cql_sql import Column, FilterError, to_sql
 from demine.store.cql_sqlite import SqliteDialect, glob_pattern
+
+PG_URL = os.environ.get("DEMINE_TEST_PG")
 
 ROWS = [
     # id, name, n, b, d, geometry
@@ -28,22 +35,67 @@ COLUMNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def conn() -> sqlite3.Connection:
+Run = Callable[[str], set[int]]
+
+
+def _sqlite() -> Run:
     c = sqlite3.connect(":memory:")
     c.execute("CREATE TABLE t (id INTEGER, name TEXT, n REAL, b INTEGER, d TEXT, geom BLOB)")
     c.executemany(
         "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
         [(*r[:5], None if r[5] is None else shapely.to_wkb(r[5])) for r in ROWS],
     )
-    return c
+
+    def run(text: str) -> set[int]:
+        d = SqliteDialect()
+        d.register(c)
+        where = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
+        return {r[0] for r in c.execute(f"SELECT id FROM t WHERE {where}", d.params)}
+
+    return run
 
 
-def ids(conn: sqlite3.Connection, text: str) -> set[int]:
-    d = SqliteDialect()
-    d.register(conn)
-    where = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
-    return {r[0] for r in conn.execute(f"SELECT id FROM t WHERE {where}", d.params)}
+@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+def ids(request: pytest.FixtureRequest) -> Iterator[Run]:
+    if request.param == "sqlite":
+        yield _sqlite()
+        return
+    if not PG_URL:
+        pytest.skip("no PostgreSQL + PostGIS server: set DEMINE_TEST_PG (.ci/run starts one)")
+    import psycopg
+
+    schema = "cql_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(
+            f"CREATE TABLE {schema}.t (id integer, name text, n double precision, b boolean, "
+            "d date, geom geometry(Geometry, 4326))"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {schema}.t VALUES (%s, %s, %s, %s, %s, "
+                "ST_SetSRID(ST_GeomFromWKB(%s), 4326))",
+                [
+                    (
+                        *r[:3],
+                        None if r[3] is None else bool(r[3]),
+                        r[4],
+                        None if r[5] is None else shapely.to_wkb(r[5]),
+                    )
+                    for r in ROWS
+                ],
+            )
+
+        def run(text: str) -> set[int]:
+            d = PostgisDialect()
+            where = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
+            rows = conn.execute(f"SELECT id FROM {schema}.t WHERE {where}", d.params)
+            return {r[0] for r in rows}
+
+        try:
+            yield run
+        finally:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.mark.parametrize(
@@ -93,8 +145,8 @@ def ids(conn: sqlite3.Connection, text: str) -> set[int]:
         ("NOT S_INTERSECTS(geom, BBOX(0, 40, 20, 60))", {4}),
     ],
 )
-def test_expected_rows(conn: sqlite3.Connection, text: str, expected: set[int]) -> None:
-    assert ids(conn, text) == expected
+def test_expected_rows(ids: Run, text: str, expected: set[int]) -> None:
+    assert ids(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -106,9 +158,9 @@ def test_expected_rows(conn: sqlite3.Connection, text: str, expected: set[int]) 
         ("S_INTERSECTS(n, BBOX(0, 0, 1, 1))", "geometry property"),
     ],
 )
-def test_errors_name_the_fault(conn: sqlite3.Connection, text: str, named: str) -> None:
+def test_errors_name_the_fault(ids: Run, text: str, named: str) -> None:
     with pytest.raises(FilterError) as e:
-        ids(conn, text)
+        ids(text)
     assert named in str(e.value)
 
 

@@ -12,6 +12,8 @@ unknown is unknown, and a row is returned only when the whole filter is true.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -90,6 +92,14 @@ class SqlDialect(Protocol):
         ...
 
     def power(self, a: str, b: str) -> str: ...
+
+    def date(self, text: str) -> str:
+        """A ``DATE('...')`` literal, comparable with the backend's date columns."""
+        ...
+
+    def timestamp(self, text: str) -> str:
+        """A ``TIMESTAMP('...')`` literal, comparable with the backend's timestamp columns."""
+        ...
 
     def boolean(self, value: bool) -> Any:
         """A boolean as the backend stores it."""
@@ -231,9 +241,9 @@ class _Walk:
         if "property" in n:
             return self.column(n).sql
         if "date" in n:
-            return self.dialect.param(str(n["date"]))
+            return self.dialect.date(_iso("DATE", str(n["date"]), 10))
         if "timestamp" in n:
-            return self.dialect.param(str(n["timestamp"]))
+            return self.dialect.timestamp(_iso("TIMESTAMP", str(n["timestamp"]), 20))
         op = str(n.get("op", "")).lower()
         args = list(n.get("args") or [])
         if op == "casei":
@@ -293,14 +303,31 @@ def _fold(how: str, text: str) -> str:
     return strip_accents(text)
 
 
-def strip_accents(text: str) -> str:
-    """The text without combining marks (NFD, marks dropped, NFC again)."""
-    import unicodedata
+# ACCENTI, the same on every backend: canonical decomposition (NFD), the combining diacritical
+# marks U+0300-U+036F dropped, composed again (NFC). PostgreSQL does the same with normalize()
+# and regexp_replace, SQLite with this function registered.
+ACCENT_MARKS = re.compile("[\u0300-\u036f]")
 
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize(
-        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
-    )
+
+def strip_accents(text: str) -> str:
+    """The text without its accents (see ``ACCENT_MARKS``)."""
+    return unicodedata.normalize("NFC", ACCENT_MARKS.sub("", unicodedata.normalize("NFD", text)))
+
+
+def _iso(what: str, text: str, least: int) -> str:
+    """A date (YYYY-MM-DD) or timestamp (RFC 3339) literal, checked."""
+    from datetime import date, datetime
+
+    try:
+        if what == "DATE":
+            date.fromisoformat(text)
+        else:
+            if len(text) < least or text[10] not in "Tt":
+                raise ValueError(text)
+            datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except (ValueError, IndexError):
+        raise FilterError(f"{what}({text!r}) is not a valid {what.lower()}") from None
+    return text
 
 
 def _ends(side: str, pair: tuple[str, str]) -> dict[str, str]:

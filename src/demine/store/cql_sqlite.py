@@ -85,6 +85,12 @@ class SqliteDialect:
     def boolean(self, value: bool) -> Any:
         return 1 if value else 0
 
+    def date(self, text: str) -> str:
+        return self.param(text)  # dates are ISO text in a GeoPackage
+
+    def timestamp(self, text: str) -> str:
+        return self.param(text)
+
     def register(self, conn: sqlite3.Connection) -> None:
         """The functions the SQL calls, on ``conn``."""
         decode = self.decode
