@@ -49,8 +49,8 @@ def _sqlite() -> Run:
     def run(text: str) -> set[int]:
         d = SqliteDialect()
         d.register(c)
-        where = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
-        return {r[0] for r in c.execute(f"SELECT id FROM t WHERE {where}", d.params)}
+        where, args = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
+        return {r[0] for r in c.execute(f"SELECT id FROM t WHERE {where}", args)}
 
     return run
 
@@ -88,8 +88,8 @@ def ids(request: pytest.FixtureRequest) -> Iterator[Run]:
 
         def run(text: str) -> set[int]:
             d = PostgisDialect()
-            where = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
-            rows = conn.execute(f"SELECT id FROM {schema}.t WHERE {where}", d.params)
+            where, args = to_sql(cql2.parse_text(text).to_json(), COLUMNS, d)
+            rows = conn.execute(f"SELECT id FROM {schema}.t WHERE {where}", args)
             return {r[0] for r in rows}
 
         try:
@@ -127,6 +127,7 @@ def ids(request: pytest.FixtureRequest) -> Iterator[Run]:
         ("n / 2 = 1", {2}),
         ("n div 2 = 1", {2, 5}),
         ("n ^ 2 = 25", {4}),
+        ("n % 2 = 1", {1, 4, 5}),
         ("n * 2 = n + 3", {5}),  # property-property too
         # Temporal (CQL2 1.0 names)
         ("d > DATE('2020-01-01')", {2, 5}),

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from demine.store.cql_sql import FilterError
+from demine.store.cql_sql import FilterError, Params
 
 RELATIONS = {
     "s_intersects": "ST_Intersects",
@@ -26,16 +26,10 @@ RELATIONS = {
 }
 
 
-class PostgisDialect:
-    """Collects named parameters (``%(pN)s``, psycopg) while the walk runs."""
+class PostgisDialect(Params):
+    """psycopg's ``%s`` placeholders; no literal ``%`` is ever written into the SQL."""
 
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-
-    def param(self, value: Any) -> str:
-        name = f"p{len(self.params) + 1}"
-        self.params[name] = value
-        return f"%({name})s"
+    placeholder = "%s"
 
     def like(self, value_sql: str, pattern: str) -> str:
         return f"(({value_sql})::text LIKE {self.param(pattern)} ESCAPE '\\')"
@@ -56,6 +50,9 @@ class PostgisDialect:
 
     def power(self, a: str, b: str) -> str:
         return f"power({a}, {b})"
+
+    def mod(self, a: str, b: str) -> str:
+        return f"mod(CAST({a} AS NUMERIC), CAST({b} AS NUMERIC))"
 
     def boolean(self, value: bool) -> Any:
         return value

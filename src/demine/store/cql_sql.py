@@ -69,14 +69,45 @@ class Column:
     type: str
 
 
+_MARKER = re.compile("\x00([0-9]+)\x00")
+
+
+class Params:
+    """Parameters collected during the walk, rendered positionally at the end: the walk may use
+    a parameter in several places, and registers them in another order than they appear."""
+
+    placeholder = "?"
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.values.append(value)
+        return f"\x00{len(self.values) - 1}\x00"
+
+    def render(self, sql: str) -> tuple[str, list[Any]]:
+        args: list[Any] = []
+
+        def put(m: re.Match[str]) -> str:
+            args.append(self.values[int(m.group(1))])
+            return self.placeholder
+
+        return _MARKER.sub(put, sql), args
+
+
 class SqlDialect(Protocol):
     """What differs between the SQL backends."""
 
     def param(self, value: Any) -> str:
-        """Register ``value`` as a parameter; the placeholder text. Placeholders must be
-        numbered or named: the walk may use one in several places of the SQL, and the order of
-        registration is not the order of appearance."""
+        """Register ``value`` as a parameter; a marker that :meth:`render` replaces."""
         ...
+
+    def render(self, sql: str) -> tuple[str, list[Any]]:
+        """The SQL with the backend's positional placeholders, and the arguments in the order
+        they appear (a parameter used twice is passed twice)."""
+        ...
+
+    def mod(self, a: str, b: str) -> str: ...
 
     def like(self, value_sql: str, pattern: str) -> str:
         """``value LIKE pattern`` with CQL2's wildcards (``%``, ``_``, ``\\`` escapes), case-
@@ -265,6 +296,8 @@ class _Walk:
                 return f"(CAST(FLOOR(CAST({a} AS DOUBLE PRECISION) / {b}) AS INTEGER))"
             if op == "^":
                 return self.dialect.power(a, b)
+            if op == "%":
+                return self.dialect.mod(a, b)
             return f"({a} {op} {b})"
         raise FilterError(f"{_show(n)} is not a value")
 
@@ -279,9 +312,10 @@ class _Walk:
         return col
 
 
-def to_sql(tree: Any, columns: Mapping[str, Column], dialect: SqlDialect) -> str:
-    """The SQL boolean expression for a CQL2-JSON ``tree``; the dialect collects parameters."""
-    return _Walk(columns, dialect).predicate(tree)
+def to_sql(tree: Any, columns: Mapping[str, Column], dialect: SqlDialect) -> tuple[str, list[Any]]:
+    """The SQL boolean expression for a CQL2-JSON ``tree`` with the backend's positional
+    placeholders, and its arguments in order."""
+    return dialect.render(_Walk(columns, dialect).predicate(tree))
 
 
 # --- helpers ---------------------------------------------------------------------------------

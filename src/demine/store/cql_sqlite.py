@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 
-from demine.store.cql_sql import FilterError, strip_accents
+from demine.store.cql_sql import FilterError, Params, strip_accents
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "s_intersects": shapely.intersects,
@@ -49,18 +49,15 @@ def glob_pattern(pattern: str) -> str:
     return "".join(out)
 
 
-class SqliteDialect:
-    """Collects parameters (numbered ``?NNN`` placeholders) while :func:`cql_sql.to_sql` walks."""
+class SqliteDialect(Params):
+    """Collects parameters (``?`` placeholders) while :func:`cql_sql.to_sql` walks."""
+
+    placeholder = "?"
 
     def __init__(self, decode: Callable[[bytes], Any] = shapely.from_wkb) -> None:
-        self.params: list[Any] = []
+        super().__init__()
         self.geometries: list[Any] = []
         self.decode = decode
-
-    def param(self, value: Any) -> str:
-        # numbered (?NNN): a parameter may appear in the SQL more than once, in any order
-        self.params.append(value)
-        return f"?{len(self.params)}"
 
     def like(self, value_sql: str, pattern: str) -> str:
         return f"({value_sql} GLOB {self.param(glob_pattern(pattern))})"
@@ -81,6 +78,9 @@ class SqliteDialect:
 
     def power(self, a: str, b: str) -> str:
         return f"pow({a}, {b})"
+
+    def mod(self, a: str, b: str) -> str:
+        return f"mod({a}, {b})"
 
     def boolean(self, value: bool) -> Any:
         return 1 if value else 0
