@@ -19,7 +19,7 @@ def _kind(name: str) -> Kind:
 
 def test_deep_brackets_are_refused_before_the_parser_can_crash() -> None:
     deep = "(" * 4000 + "name = 'x'" + ")" * 4000
-    with pytest.raises(FilterError, match="nests brackets"):
+    with pytest.raises(FilterError, match="nested too deeply"):
         filter_tree(deep[:8000], "cql2-text", _kind("hazards"), "public")
     # what the bound prevents: the parser itself dies on such a text (a segmentation fault,
     # which would take a server worker down), shown in a throwaway process

@@ -14,14 +14,16 @@ whole server worker down) at about 2,000 brackets, which 8 kB of text allow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Any
 
 import cql2
 import orjson
 import shapely
 
-from demine.api.ogc_cql_eval import GEOMETRY_NAMES, MAX_FILTER_NODES
+from demine.api.ogc_cql_eval import GEOMETRY_NAMES, MAX_FILTER_NODES, MAX_LIKE_PATTERN
 from demine.api.ogc_cql_parse import MAX_FILTER_BYTES, FilterError
 from demine.api.ogc_queryables import queryable_fields
 from demine.geo.crs import CRS84, bbox_to_crs84, to_crs84
@@ -52,9 +54,11 @@ def filter_tree(text: str, lang: str, kind: Kind, role: str, filter_crs: str = C
     """The CQL2-JSON tree of a ``filter`` parameter, checked; FilterError (a 400) says what is
     wrong and where."""
     if len(text.encode("utf-8")) > MAX_FILTER_BYTES:
-        raise FilterError(f"the filter is longer than {MAX_FILTER_BYTES} bytes")
+        raise FilterError(f"the filter is longer than MAX_FILTER_BYTES = {MAX_FILTER_BYTES} bytes")
     if nesting(text) > MAX_NESTING:
-        raise FilterError(f"the filter nests brackets more than {MAX_NESTING} deep")
+        raise FilterError(
+            f"the filter is nested too deeply: brackets deeper than MAX_NESTING = {MAX_NESTING}"
+        )
     try:
         expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
         tree = expr.to_json()
@@ -65,7 +69,11 @@ def filter_tree(text: str, lang: str, kind: Kind, role: str, filter_crs: str = C
         allowed |= set(GEOMETRY_NAMES)
     for nodes, node in enumerate(_walk(tree), start=1):
         if nodes > MAX_FILTER_NODES:
-            raise FilterError(f"the filter has more than {MAX_FILTER_NODES} nodes")
+            raise FilterError(
+                f"the filter has more than MAX_FILTER_NODES = {MAX_FILTER_NODES} conditions "
+                "and values"
+            )
+        _check_value(node)
         if isinstance(node, Mapping) and "property" in node:
             name = str(node["property"])
             if name not in allowed:
@@ -76,14 +84,47 @@ def filter_tree(text: str, lang: str, kind: Kind, role: str, filter_crs: str = C
 
 
 def _walk(n: Any) -> Iterator[Any]:
+    """Every condition and value of the tree (lists are containers, not counted)."""
     stack = [n]
     while stack:
         x = stack.pop()
+        if isinstance(x, list):
+            stack.extend(x)
+            continue
         yield x
         if isinstance(x, Mapping):
-            stack.extend(v for k, v in x.items() if k in ("args", "interval"))
-        elif isinstance(x, list):
-            stack.extend(x)
+            for k in ("args", "interval"):
+                if k in x:
+                    stack.append(x[k])
+
+
+def _check_value(n: Any) -> None:
+    """Literals the SQL could not take, refused with the reason."""
+    if isinstance(n, float) and not math.isfinite(n):
+        raise FilterError("the filter has a number that is not finite")
+    if not isinstance(n, Mapping):
+        return
+    if str(n.get("op", "")).lower() == "like":
+        pattern = (n.get("args") or [None, None])[1]
+        while isinstance(pattern, Mapping) and pattern.get("args"):
+            pattern = pattern["args"][0]
+        if isinstance(pattern, str) and len(pattern) > MAX_LIKE_PATTERN:
+            raise FilterError(
+                f"a LIKE pattern is longer than MAX_LIKE_PATTERN = {MAX_LIKE_PATTERN} characters"
+            )
+    if "date" in n:
+        try:
+            date.fromisoformat(str(n["date"]))
+        except ValueError:
+            raise FilterError(f"DATE({n['date']!r}) is not an RFC 3339 full-date") from None
+    if "timestamp" in n:
+        text = str(n["timestamp"])
+        try:
+            if len(text) < 20 or text[10] not in "Tt":
+                raise ValueError(text)
+            datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except (ValueError, IndexError):
+            raise FilterError(f"TIMESTAMP({text!r}) is not an RFC 3339 date-time") from None
 
 
 def _to_crs84(n: Any, crs: str) -> Any:
