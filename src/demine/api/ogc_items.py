@@ -28,7 +28,8 @@ from demine.api.ogc_common import (
     json_response,
     link,
 )
-from demine.api.ogc_cql import FilterError, compile_filter
+from demine.api.ogc_cql import FilterError
+from demine.api.ogc_cql_tree import filter_tree
 from demine.api.ogc_params import (
     BadRequest,
     check_params,
@@ -42,6 +43,7 @@ from demine.api.security import if_none_match
 from demine.geo.crs import CRS84
 from demine.model.schema import Record, now_utc
 from demine.services.access import at_least, visible_record
+from demine.store.cql_sql import FilterError as StoreFilterError
 
 router = APIRouter(include_in_schema=False)
 
@@ -63,6 +65,69 @@ ITEMS_PARAMS = frozenset(
         "count",
     }
 )
+
+
+def _page(
+    store: Any,
+    kind: Any,
+    box: Any,
+    cql: Any,
+    tests: list[Callable[[Record], bool]],
+    limit: int,
+    offset: int,
+    count_all: bool,
+    budget: Budget,
+) -> tuple[list[Record], bool, int | None]:
+    """A page of matching records (one more than ``limit`` read, to know if there are more),
+    whether there are more, and how many match (None when not known for free)."""
+
+    def matches() -> Generator[Record, None, None]:
+        src = store.list(kind.name, bbox=box if kind.geometry_type else None, cql=cql)
+        try:
+            for r in src:
+                budget.tick()
+                if all(t(r) for t in tests):
+                    yield r
+        finally:
+            close = getattr(src, "close", None)
+            if close is not None:
+                close()
+
+    if tests:
+        page: list[Record] = []
+        it = matches()
+        try:
+            skipped = 0
+            for r in it:
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                page.append(r)
+                if len(page) > limit:
+                    break
+        finally:
+            it.close()
+    else:
+        page = []
+        rows = store.list(kind.name, cql=cql, limit=limit + 1, offset=offset)
+        try:
+            for r in rows:
+                budget.tick()
+                page.append(r)
+        finally:  # also when the budget runs out: the cursor is not left open
+            close_rows = getattr(rows, "close", None)
+            if close_rows is not None:
+                close_rows()
+    more = len(page) > limit
+    page = page[:limit]
+
+    matched: int | None = None
+    if count_all:
+        matched = store.count(kind.name, cql=cql) if not tests else sum(1 for _ in matches())
+    elif not more and (offset == 0 or page):
+        matched = offset + len(page)
+
+    return page, more, matched
 
 
 @router.get("/collections/{cid}/items")
@@ -92,6 +157,7 @@ def _items(request: Request, cid: str, budget: Budget) -> Response:
         count_all = cv == "true"
 
     tests: list[Callable[[Record], bool]] = []
+    cql: Any = None  # a CQL2 filter, run in the store's SQL
     if kind.name == "eo_reports" and not at_least(who.role, "field"):
         tests.append(lambda r: visible_record(kind, r, who.role))
     box = None
@@ -109,58 +175,16 @@ def _items(request: Request, cid: str, budget: Budget) -> Response:
         if lang not in ("cql2-text", "cql2-json"):
             raise BadRequest("filter-lang must be cql2-text or cql2-json", "filter-lang")
         try:
-            tests.append(compile_filter(q["filter"], lang, kind, who.role, filter_crs))
+            cql = filter_tree(q["filter"], lang, kind, who.role, filter_crs)
         except FilterError as e:
             raise BadRequest(f"filter: {e}", "filter") from None
     if box is not None and not kind.geometry_type:
         tests.append(lambda r: False)
 
-    def matches() -> Generator[Record, None, None]:
-        src = store.list(kind.name, bbox=box if kind.geometry_type else None)
-        try:
-            for r in src:
-                budget.tick()
-                if all(t(r) for t in tests):
-                    yield r
-        finally:
-            close = getattr(src, "close", None)
-            if close is not None:
-                close()
-
-    if tests:
-        page: list[Record] = []
-        it = matches()
-        try:
-            skipped = 0
-            for r in it:
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                page.append(r)
-                if len(page) > limit:
-                    break
-        finally:
-            it.close()
-    else:
-        page = []
-        rows = store.list(kind.name, limit=limit + 1, offset=offset)
-        try:
-            for r in rows:
-                budget.tick()
-                page.append(r)
-        finally:  # also when the budget runs out: the cursor is not left open
-            close_rows = getattr(rows, "close", None)
-            if close_rows is not None:
-                close_rows()
-    more = len(page) > limit
-    page = page[:limit]
-
-    matched: int | None = None
-    if count_all:
-        matched = store.count(kind.name) if not tests else sum(1 for _ in matches())
-    elif not more and (offset == 0 or page):
-        matched = offset + len(page)
-
+    try:
+        page, more, matched = _page(store, kind, box, cql, tests, limit, offset, count_all, budget)
+    except StoreFilterError as e:  # what only the SQL translation can tell (e.g. a bad geometry)
+        raise BadRequest(f"filter: {e}", "filter") from None
     base = base_url(request)
     href = f"{base}/collections/{cid}/items"
     params = {k: v for k, v in q.items() if k not in ("offset", "f")}

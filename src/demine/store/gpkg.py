@@ -386,6 +386,13 @@ class GeoPackageStore(RevisionedStore):
     def _decode(self, blobs: Sequence[Any]) -> Any:
         return fmt.decode(blobs)
 
+    def _cql_dialect(self) -> Any:
+        from demine.store.cql_sqlite import SqliteDialect
+
+        d = SqliteDialect(decode=fmt.decode_one)
+        d.register(self.conn)
+        return d
+
     def _props(self, kind: Kind, values: Sequence[Any]) -> dict[str, Any]:
         props: dict[str, Any] = {}
         for f, v in zip(kind.fields, values, strict=True):

@@ -343,6 +343,11 @@ class PostGISStore(RevisionedStore):
     def _encode(self, geoms: Sequence[Any]) -> builtins.list[bytes | None]:
         return _wkb(geoms)
 
+    def _cql_dialect(self) -> Any:
+        from demine.store.cql_postgis import PostgisDialect
+
+        return PostgisDialect()
+
     def _decode(self, blobs: Sequence[Any]) -> Any:
         return _from_wkb([None if b is None else bytes(b) for b in blobs])
 

@@ -105,6 +105,11 @@ class Dialect:
         ``sqltype`` is the column's field type, for dialects that cast."""
         raise NotImplementedError
 
+    def _cql_dialect(self) -> Any:
+        """A fresh :class:`demine.store.cql_sql.SqlDialect` for one CQL2 filter, ready to run
+        on this store's connection (DRAFT, issue 12)."""
+        raise NotImplementedError
+
     def _chunks(self, values: Sequence[Any]) -> Iterator[Sequence[Any]]:
         """``values`` in pieces small enough for :meth:`_in`."""
         yield values

@@ -21,6 +21,15 @@ from demine.store.base import Revision, UpsertResult, Where
 from demine.store.core.dialect import META_COLS, q
 from demine.store.core.tables import Tables
 
+# demine field types -> CQL2 queryable types (DRAFT, issue 12)
+CQL_TYPES = {
+    "integer": "integer",
+    "real": "number",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamp",
+}
+
 
 class Records(Tables):
     """Reads and writes of the current records (``builtins.list`` because ``list`` is a
@@ -45,6 +54,24 @@ class Records(Tables):
         if row is None:
             raise NotFound(f"no record with id {record_id}")
         return self.get(row[0], record_id)
+
+    def _cql_where(
+        self, kind: Kind, cql: Any, conds: builtins.list[str], args: builtins.list[Any]
+    ) -> None:
+        """Add a CQL2-JSON filter (DRAFT, issue 12) to ``conds``/``args``, in SQL."""
+        if cql is None:
+            return
+        from demine.store.cql_sql import Column, to_sql
+
+        columns = {
+            f.name: Column(q(f.name), CQL_TYPES.get(f.type.value, "string")) for f in kind.fields
+        }
+        columns["id"] = Column("id", "string")
+        if kind.geometry_type:
+            columns["geom"] = columns["geometry"] = Column("geom", "geometry")
+        sql, a = to_sql(cql, columns, self._cql_dialect())
+        conds.append(sql)
+        args += a
 
     def _where(
         self, kind: Kind, where: Where | None
@@ -88,11 +115,13 @@ class Records(Tables):
         *,
         bbox: tuple[float, float, float, float] | None = None,
         where: Where | None = None,
+        cql: Any = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[Record]:
         k = self.kind(kind)
         conds, args = self._where(k, where)
+        self._cql_where(k, cql, conds, args)
         if bbox is not None and k.geometry_type:
             sql_b, args_b = self._bbox_where(k, bbox)
             conds.insert(0, sql_b)
@@ -149,9 +178,10 @@ class Records(Tables):
         row = self.conn.execute(*self._version_sql(self.kind(kind))).fetchone()
         return "" if row is None else str(row[0])
 
-    def count(self, kind: str, *, where: Where | None = None) -> int:
+    def count(self, kind: str, *, where: Where | None = None, cql: Any = None) -> int:
         k = self.kind(kind)
         conds, args = self._where(k, where)
+        self._cql_where(k, cql, conds, args)
         sql = f"SELECT count(*) FROM {q(k.name)}"
         if conds:
             sql += " WHERE " + " AND ".join(conds)

@@ -1,0 +1,128 @@
+"""The SQLite (GeoPackage) side of :mod:`demine.store.cql_sql`. DRAFT for issue 12.
+
+SQLite's ``LIKE`` ignores ASCII case and knows no escape by default, so CQL2 ``LIKE`` becomes
+``GLOB`` (case-sensitive): ``%`` -> ``*``, ``_`` -> ``?``, and a literal ``*``, ``?`` or ``[``
+is written as a one-character class. Case folding (``CASEI``), accent stripping (``ACCENTI``)
+and the spatial relations are Python functions registered on the connection
+(:func:`register`): shapely decides the relation, after the caller's R-tree prefilter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import shapely
+
+from demine.store.cql_sql import FilterError, Params, strip_accents
+
+RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "s_intersects": shapely.intersects,
+    "s_disjoint": shapely.disjoint,
+    "s_contains": shapely.contains,
+    "s_within": shapely.within,
+    "s_crosses": shapely.crosses,
+    "s_overlaps": shapely.overlaps,
+    "s_touches": shapely.touches,
+    "s_equals": shapely.equals,
+}
+
+
+def glob_pattern(pattern: str) -> str:
+    """A CQL2 LIKE pattern as an SQLite GLOB pattern."""
+    out: list[str] = []
+    it = iter(pattern)
+    for c in it:
+        if c == "\\":
+            nxt = next(it, None)
+            if nxt is None:
+                raise FilterError("the pattern of LIKE ends with a lone escape '\\'")
+            c = nxt
+            out.append(f"[{c}]" if c in "*?[" else c)
+        elif c == "%":
+            out.append("*")
+        elif c == "_":
+            out.append("?")
+        else:
+            out.append(f"[{c}]" if c in "*?[" else c)
+    return "".join(out)
+
+
+class SqliteDialect(Params):
+    """Collects parameters (``?`` placeholders) while :func:`cql_sql.to_sql` walks."""
+
+    placeholder = "?"
+
+    def __init__(self, decode: Callable[[bytes], Any] = shapely.from_wkb) -> None:
+        super().__init__()
+        self.geometries: list[Any] = []
+        self.decode = decode
+
+    def like(self, value_sql: str, pattern: str) -> str:
+        return f"({value_sql} GLOB {self.param(glob_pattern(pattern))})"
+
+    def casei(self, sql: str) -> str:
+        return f"demine_casei({sql})"
+
+    def accenti(self, sql: str) -> str:
+        return f"demine_accenti({sql})"
+
+    def spatial(self, op: str, geom_sql: str, geometry: Mapping[str, Any]) -> str:
+        g = shapely.from_geojson(_json(geometry))
+        if g is None or g.is_empty or not shapely.is_valid(g):
+            reason = shapely.is_valid_reason(g) if g is not None else "empty"
+            raise FilterError(f"the filter's geometry is not valid: {reason}")
+        self.geometries.append(g)
+        return f"demine_spatial('{op}', {geom_sql}, {self.param(shapely.to_wkb(g))})"
+
+    def power(self, a: str, b: str) -> str:
+        return f"pow({a}, {b})"
+
+    def mod(self, a: str, b: str) -> str:
+        return f"mod({a}, {b})"
+
+    def boolean(self, value: bool) -> Any:
+        return 1 if value else 0
+
+    def date(self, text: str) -> str:
+        return self.param(text)  # dates are ISO text in a GeoPackage
+
+    def timestamp(self, text: str) -> str:
+        return self.param(text)
+
+    def register(self, conn: sqlite3.Connection) -> None:
+        """The functions the SQL calls, on ``conn``."""
+        decode = self.decode
+        cache: dict[bytes, Any] = {}
+
+        def spatial(op: str, blob: bytes | None, wkb: bytes) -> int | None:
+            if blob is None:
+                return None
+            g = decode(blob)
+            if g is None or g.is_empty:
+                return None
+            q = cache.get(wkb)
+            if q is None:
+                q = cache[wkb] = shapely.from_wkb(wkb)
+            return 1 if RELATIONS[op](g, q) else 0
+
+        conn.create_function("demine_spatial", 3, spatial, deterministic=True)
+        conn.create_function(
+            "demine_casei",
+            1,
+            lambda s: None if s is None else str(s).casefold(),
+            deterministic=True,
+        )
+        conn.create_function(
+            "demine_accenti",
+            1,
+            lambda s: None if s is None else strip_accents(str(s)),
+            deterministic=True,
+        )
+
+
+def _json(geometry: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(geometry)
