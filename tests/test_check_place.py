@@ -364,3 +364,22 @@ def test_http_negative_coordinates(place: Any) -> None:
     client = TestClient(create_app(db))
     r = client.get("/api/v1/safety/point", params={"lat": LAT, "lon": LON, "radius": 2500})
     assert r.status_code == 200 and [h["id"] for h in r.json()["hazards"]] == [ids["hazard"]]
+
+
+def test_nearby_lists_are_capped_and_counted(place: Any) -> None:
+    """At most MAX_NEARBY items of each kind (here 1), nearest first; `counts` gives all."""
+    from demine.services.safety_nearby import MAX_NEARBY, check_nearby
+    from demine.store.open import open_store
+
+    db, ids, _ = place
+    s = open_store(db)
+    try:
+        out = check_nearby(s, LAT, LON, 6000, ("eo_reports",), "analyst", limit=1)
+        assert [e["id"] for e in out["eo_reports"]] == [ids["hidden_near"]]
+        assert out["counts"] == {"eo_reports": 3}
+        full = check_nearby(s, LAT, LON, 6000, ("eo_reports",), "analyst")
+        assert len(full["eo_reports"]) == 3 <= MAX_NEARBY
+    finally:
+        s.close()
+    r = _run("--db", db, "check", "6.74,-73.47", "--radius", "6000", "--include", "eo_reports")
+    assert r.exit_code == 0 and "(unconfirmed, a reason for caution)" in r.output

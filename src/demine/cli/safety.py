@@ -140,8 +140,14 @@ def check(
         _print(told, kinds, radius, y, x)
 
 
+_DATE_TYPE = {
+    "eo_reports": ("reported_at", "status"),
+    "accidents": ("occurred_at", "accident_type"),
+}
+
+
 def _print(told: dict[str, Any], kinds: tuple[str, ...], radius: float, y: float, x: float) -> None:
-    from rich.table import Column, Table
+    from rich.table import Table
 
     con = console()
     con.print(f"[bold]{told['warning_level'].upper()}[/]: ", end="")
@@ -172,34 +178,18 @@ def _print(told: dict[str, Any], kinds: tuple[str, ...], radius: float, y: float
         if not items:
             con.print(f"No {what.lower()} within {radius:g} m.", markup=False)
             continue
-        date, typ = (
-            ("reported_at", "status")
-            if kind == "eo_reports"
-            else (
-                "occurred_at",
-                "accident_type",
-            )
-        )
+        date, typ = _DATE_TYPE[kind]
         n = told["counts"][kind]
-        shown = f" (nearest {len(items)} of {n})" if n > len(items) else ""
-        t = Table(
-            Column("distance", no_wrap=True),
-            Column("id", no_wrap=True, min_width=36),  # whole, to be copied into `show`
-            Column("date", no_wrap=True),
-            "type",
-            Column("details", overflow="fold"),
-            title=f"{what} within {radius:g} m{shown}: unconfirmed, a reason for caution",
-        )
-        for d in items:
+        shown = f", the nearest {len(items)} of {n}" if n > len(items) else ""
+        why = "unconfirmed, " if kind == "eo_reports" else ""
+        con.print(f"{what} within {radius:g} m ({why}a reason for caution{shown}):", markup=False)
+        for d in items:  # one line each, the id whole (to be copied into `demine show`)
             details = [d.get("device_category"), d.get("device_type"), d.get("description")]
-            t.add_row(
-                f"{d['distance_m']:,.0f} m",
-                d["id"],
-                str(d.get(date) or "")[:10],
-                d.get(typ) or "",
-                "; ".join(str(v) for v in details if v),
+            con.print(
+                f"  {d['distance_m']:>7,.0f} m  {str(d.get(date) or '')[:10]:<10}  "
+                f"{d.get(typ) or '':<9}  {d['id']}  " + "; ".join(str(v) for v in details if v),
+                markup=False,
             )
-        con.print(t)
     if not told["hazards"]:
         con.print(told["notice"], markup=False)
 
