@@ -110,7 +110,10 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "update": (["update", "{find}", "notes=checked by the face test", "--json"], (0,)),
     "delete": (["delete", "{find}", "--reason", "face test", "--json"], (0,)),
     "restore": (["restore", "{find}", "--revision", "1", "--json"], (0,)),
-    "check": (["check", "48.0", "37.8", "--radius", "5000", "--json"], (0,)),
+    "check": (
+        ["check", "48.0,37.8", "--radius", "5000", "--include", "eo_reports,accidents", "--json"],
+        (0,),
+    ),
     "demo": (["demo", "--no-serve", "--json"], (0, 1)),  # 1: refused on a URL, said so
     "serve": ([], (0,)),  # run as a process below
     "copy": (["copy", "{db}", "{out}/copy.gpkg", "--json"], (0,)),
@@ -240,7 +243,9 @@ def test_serve_runs_on_both_backends(location: str) -> None:
 
 # path -> the URL to GET (None: not a GET route, sent by REQUESTS); {x} from _ids
 GETS: dict[str, str] = {
-    "/api/v1/safety/point": "/api/v1/safety/point?lat=48.0&lon=37.8&radius=5000",
+    "/api/v1/safety/point": (
+        "/api/v1/safety/point?lat=48.0&lon=37.8&radius=5000&include=eo_reports,accidents"
+    ),
     "/ogc/": "/ogc/",
     "/ogc/conformance": "/ogc/conformance",
     "/ogc/collections": "/ogc/collections",

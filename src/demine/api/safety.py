@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from demine.api.deps import principal
 from demine.errors import Fault, ValidationError
 from demine.services.safety import answer, check_route_limits
 
@@ -49,12 +50,26 @@ def safety_point(
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude, WGS 84 degrees")],
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude, WGS 84 degrees")],
     radius: Annotated[float, Query(ge=0, le=100_000, description="Radius, metres")] = 500.0,
+    include: Annotated[
+        str | None,
+        Query(
+            description="Also list EO reports and accidents within the radius "
+            "(eo_reports,accidents): a reason for caution, not a recorded hazard; only what "
+            "the caller's role may read (the public: EO reports marked public, no reporter, "
+            "no accident description)",
+        ),
+    ] = None,
 ) -> Response:
     from demine.services.safety import check_point
+    from demine.services.safety_nearby import check_nearby, parse_include
 
+    kinds = parse_include(include, field="include")
     s = request.app.state.stores.get()  # this thread's connection (not a dependency's)
     hits = [h.to_dict() for h in check_point(s, lat, lon, radius)]
-    return _json(answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}))
+    # the caller's role only when asked for more than hazards (no dependency: one thread hop
+    # less on the hot path; the app has already refused a bad token)
+    nearby = check_nearby(s, lat, lon, radius, kinds, principal(request).role) if kinds else None
+    return _json(answer(hits, radius, _synthetic(s), {"lat": lat, "lon": lon}, nearby))
 
 
 def _synthetic(s: Any) -> bool:

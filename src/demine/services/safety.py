@@ -25,16 +25,39 @@ _ROUTE_QUERY_M = 50_000.0  # the route is looked up in stretches of this length 
 _M_PER_DEG_LAT = 110_574.0  # the smallest metres per degree of latitude on WGS 84
 
 
-def _check_args(lat: float, lon: float, radius_m: float) -> None:
+def place_faults(
+    lat: float, lon: float, lat_field: str = "LAT", lon_field: str = "LON"
+) -> list[Fault]:
+    """What is wrong with a place (latitude within -90..90, longitude within -180..180, not
+    swapped), each fault naming the field the value came from."""
     faults = []
     if not (math.isfinite(lat) and -90 <= lat <= 90):
-        faults.append(Fault(f"latitude {lat} is outside -90..90", field="LAT"))
+        faults.append(
+            Fault(
+                f"latitude {lat:g} is outside -90..90 (decimal degrees north, WGS 84)",
+                field=lat_field,
+            )
+        )
     if not (math.isfinite(lon) and -180 <= lon <= 180):
-        faults.append(Fault(f"longitude {lon} is outside -180..180", field="LON"))
+        faults.append(
+            Fault(
+                f"longitude {lon:g} is outside -180..180 (decimal degrees east, WGS 84)",
+                field=lon_field,
+            )
+        )
     if abs(lat) <= 180 and abs(lon) <= 90 and abs(lat) > 90:
         faults.append(
-            Fault("latitude and longitude appear swapped: give LAT then LON", field="LAT")
+            Fault(
+                f"latitude and longitude appear swapped: give the latitude ({lon:g}) first, "
+                f"then the longitude ({lat:g})",
+                field=lat_field,
+            )
         )
+    return faults
+
+
+def check_place_args(lat: float, lon: float, radius_m: float) -> None:
+    faults = place_faults(lat, lon)
     if not (math.isfinite(radius_m) and 0 <= radius_m <= MAX_RADIUS_M):
         faults.append(
             Fault(f"radius {radius_m} m must be between 0 and {MAX_RADIUS_M:g} m", field="--radius")
@@ -98,7 +121,7 @@ def check_point(
     """Hazards within ``radius_m`` of the point, nearest first (0 m inside a hazard)."""
     from demine.geo.geodesy import distance_to_geometries
 
-    _check_args(lat, lon, radius_m)
+    check_place_args(lat, lon, radius_m)
     cands = _hazards_in(store, search_boxes(lat, lon, radius_m), include_closed)
     if not cands:
         return []
@@ -307,24 +330,69 @@ MESSAGES = {
 }
 
 
+# an EO report or accident within the radius (``include``): a reason for caution, said plainly,
+# but never worded as a recorded hazard (a civilian's report is unconfirmed until surveyed)
+REPORTED = (
+    "No recorded hazardous area within the radius, but explosive ordnance was reported or an "
+    "accident recorded within it. A report is not a confirmed hazard; still, take care: keep "
+    "to known safe paths, do not touch anything suspicious, and report it.",
+    "У межах радіуса немає зареєстрованих небезпечних зон, але тут повідомляли про "
+    "вибухонебезпечні предмети або зареєстровано нещасний випадок. Повідомлення не є "
+    "підтвердженою небезпекою; проте будьте обережні: тримайтеся перевірених шляхів, не "
+    "торкайтеся підозрілих предметів і повідомляйте про них.",
+)
+ALSO_REPORTED = (
+    "Explosive ordnance was also reported, or an accident recorded, within the radius.",
+    "У межах радіуса також повідомляли про вибухонебезпечні предмети або зареєстровано "
+    "нещасний випадок.",
+)
+
+
 def answer(
-    hits: list[dict[str, Any]], radius_m: float, synthetic: bool, extra: dict[str, Any]
+    hits: list[dict[str, Any]],
+    radius_m: float,
+    synthetic: bool,
+    extra: dict[str, Any],
+    nearby: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What a person asking about a place or a route is told: the warning level (inside, danger
     within 100 m, caution within the radius, none) overall and per hazard, the message in
     English and Ukrainian, and the notice that no record does not mean safe. Every face (the
-    HTTP safety API, ``demine check --json``) answers with this."""
+    HTTP safety API, ``demine check --json``) answers with this.
+
+    ``nearby`` (:func:`demine.services.safety_nearby.check_nearby`, when EO reports or
+    accidents were asked for) adds them to the answer, each item at level ``caution``. They
+    never make the level ``danger`` or ``inside`` (those are a recorded hazard's), but they
+    raise ``none`` to ``caution`` with the message :data:`REPORTED`, and a hazard's message
+    gets :data:`ALSO_REPORTED` after it; ``reasons`` names what the level rests on."""
     nearest = min((h["distance_m"] for h in hits), default=None)
     lv = level(nearest, radius_m)
     for h in hits:
         h["warning_level"] = level(h["distance_m"], radius_m)
+    msg, msg_uk = MESSAGES[lv]
+    more: dict[str, Any] = {}
+    if nearby is not None:
+        counts: dict[str, int] = nearby.get("counts", {})
+        reasons = (["hazards"] if hits else []) + [k for k, n in counts.items() if n]
+        for k in counts:
+            for item in nearby[k]:
+                item["warning_level"] = "caution"
+            more[k] = nearby[k]
+        more["counts"] = {"hazards": len(hits), **counts}
+        more["reasons"] = reasons
+        if any(counts.values()):
+            if lv == "none":
+                lv, (msg, msg_uk) = "caution", REPORTED
+            else:
+                msg, msg_uk = f"{msg} {ALSO_REPORTED[0]}", f"{msg_uk} {ALSO_REPORTED[1]}"
     return {
         **extra,
         "radius_m": radius_m,
         "warning_level": lv,
-        "message": MESSAGES[lv][0],
-        "message_uk": MESSAGES[lv][1],
+        "message": msg,
+        "message_uk": msg_uk,
         "hazards": hits,
+        **more,
         "synthetic": synthetic,
         "notice": NOTICE,
         "notice_uk": NOTICE_UK,
