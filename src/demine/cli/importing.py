@@ -89,7 +89,7 @@ MappingFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--mapping",
-        help="A TOML mapping file: tables [rename], [set], [values.FIELD], [dates]; the "
+        help="A TOML mapping file (tables rename, set, values.FIELD, dates); the "
         "options below add to it and override it.",
     ),
 ]
