@@ -151,8 +151,9 @@ def test_untranslated_value_and_bad_date_are_located_faults(store: Any, tmp_path
     with pytest.raises(ValidationError) as e:
         import_file(store, src, opts)
     assert store.count("hazards") == 0
+    # one fault each: a date the format cannot read is not also "expected YYYY-MM-DD"
+    assert [f.index for f in e.value.faults] == [1, 2]
     by_index = {f.index: f for f in e.value.faults}
-    assert set(by_index) == {1, 2}
     unknown, date = by_index[1], by_index[2]
     assert (unknown.source, unknown.feature_id, unknown.field) == (
         "export.geojson",
@@ -298,3 +299,31 @@ def test_validate_several_files_names_each(tmp_path: Path) -> None:
     assert "c.geojson, feature 0, id 'UA-0008'" in r.stdout and "April 2023" in r.stdout
     r = _cli("validate", str(a), "--kind", "hazards", "--mapping", str(mapping), "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["valid"] is True
+
+
+def test_csv_export_with_the_same_mapping(store: Any, tmp_path: Path) -> None:
+    src = tmp_path / "export.csv"
+    src.write_text(
+        "id,Hazard Type,Hazard Name,Date Reported,Date Surveyed,wkt\n"
+        "UA-0100,Suspected Minefield,Field A,03.04.2023,,"
+        '"POLYGON((37 48,37.01 48,37.01 48.01,37 48.01,37 48))"\n'
+        "UA-0101,Confirmed Minefield,Field B,31.12.2022,13.01.2023,"
+        '"POLYGON((37.1 48,37.11 48,37.11 48.01,37.1 48.01,37.1 48))"\n'
+        "UA-0102,Confirmed Minefield,Field C,31.02.2023,,"
+        '"POLYGON((37.2 48,37.21 48,37.21 48.01,37.2 48.01,37.2 48))"\n'
+    )
+    opts = ImportOptions(kind="hazards", mapping_file=_mapping(tmp_path), skip_invalid=True)
+    rep = import_file(store, src, opts)
+    assert (rep.created, rep.unchanged) == (2, 0)
+    ((bad,),) = [r["faults"] for r in rep.rejected]
+    assert (bad["source"], bad["index"], bad["feature_id"], bad["field"]) == (
+        "export.csv",
+        2,
+        "UA-0102",
+        "reported_on",
+    )
+    assert "31.02.2023" in bad["reason"]
+    recs = {r.source_id: r.properties for r in store.list("hazards")}
+    assert recs["UA-0101"]["surveyed_on"] == "2023-01-13"
+    assert recs["UA-0100"]["hazard_type"] == "SHA" and recs["UA-0101"]["status"] == "open"
+    assert import_file(store, src, opts).unchanged == 2

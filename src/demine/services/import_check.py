@@ -240,7 +240,9 @@ def read_and_check(
         raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))
 
     features = parsed.features
-    for f in features:
+    # the fields whose value the mapping could not read, per feature: one fault each
+    unread: dict[int, set[str | None]] = {}
+    for pos, f in enumerate(features):
         if fmap:
             f.properties, mfaults = fmap.apply(
                 f.properties,
@@ -249,6 +251,8 @@ def read_and_check(
                 feature_id=None if f.id is None else str(f.id),
             )
             f.faults.extend(mfaults)
+            if mfaults:
+                unread[pos] = {x.field for x in mfaults}
         report.warnings.extend(f.warnings)
 
     # the kind: built in, an existing layer, or a new layer shaped by this file
@@ -345,7 +349,7 @@ def read_and_check(
         clean, extra, pfaults = validate_properties(
             kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
         )
-        ffaults += pfaults
+        ffaults += [p for p in pfaults if p.field not in unread.get(pos, ())]
         geom = chk.geometry
         if geom is None and kind.geometry_required and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
