@@ -21,6 +21,7 @@ from demine.errors import Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.services.import_mapping import FieldMapping, resolve_mapping
 from demine.services.record_rules import device_type_fault, known_device_types
 from demine.store.base import Store
 
@@ -44,6 +45,11 @@ class ImportOptions:
     skip_invalid: bool = False
     repair: bool = False
     mapping: dict[str, str] = field(default_factory=dict)  # source field -> demine field
+    # the rest of the mapping (services.import_mapping): a TOML file, then the options over it
+    mapping_file: Path | None = None
+    set_values: dict[str, Any] = field(default_factory=dict)  # field -> fills a missing value
+    value_map: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> src -> value
+    date_formats: dict[str, str] = field(default_factory=dict)  # field -> strptime format
     layer: str | None = None  # source layer (GeoPackage with several)
     wkt_column: str | None = None
     lon_column: str | None = None
@@ -68,6 +74,9 @@ class ImportReport:
     warnings: list[Fault] = field(default_factory=list)
     stored: bool = False
     ids: list[str] = field(default_factory=list)
+    # the feature index in the source of each good record (read_and_check's list), for faults
+    # found after the check
+    indexes: list[int] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -90,13 +99,15 @@ class ImportReport:
 
 
 def group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
-    by_index: dict[int | None, list[Fault]] = {}
+    """The faults grouped by feature (file and index), in order."""
+    by_index: dict[tuple[str | None, int | None], list[Fault]] = {}
     for f in faults:
-        by_index.setdefault(f.index, []).append(f)
+        by_index.setdefault((f.source, f.index), []).append(f)
     out = []
-    for idx, fs in by_index.items():
+    for (source, idx), fs in by_index.items():
         out.append(
             {
+                "source": source,
                 "index": idx,
                 "feature_id": fs[0].feature_id,
                 "field": fs[0].field,
@@ -189,6 +200,19 @@ def _allowed(kind: Kind) -> frozenset[str] | None:
     return kind.allowed_geometries | {NULL}
 
 
+def field_mapping(options: ImportOptions) -> FieldMapping:
+    """The mapping of ``options`` (its file read and checked); raises before any source is
+    read."""
+    return resolve_mapping(
+        options.kind,
+        mapping_file=options.mapping_file,
+        rename=options.mapping,
+        set_values=options.set_values,
+        values=options.value_map,
+        dates=options.date_formats,
+    )
+
+
 def read_and_check(
     path: Path,
     options: ImportOptions,
@@ -200,6 +224,7 @@ def read_and_check(
     from demine.geo.geodesy import geodesic_area
     from demine.io.sources import read_source
 
+    fmap = field_mapping(options)
     parsed = read_source(
         path,
         layer=options.layer,
@@ -215,10 +240,19 @@ def read_and_check(
         raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))
 
     features = parsed.features
-    mapping = options.mapping
-    for f in features:
-        if mapping:
-            f.properties = {mapping.get(k, k): v for k, v in f.properties.items()}
+    # the fields whose value the mapping could not read, per feature: one fault each
+    unread: dict[int, set[str | None]] = {}
+    for pos, f in enumerate(features):
+        if fmap:
+            f.properties, mfaults = fmap.apply(
+                f.properties,
+                index=f.index,
+                source=src,
+                feature_id=None if f.id is None else str(f.id),
+            )
+            f.faults.extend(mfaults)
+            if mfaults:
+                unread[pos] = {x.field for x in mfaults}
         report.warnings.extend(f.warnings)
 
     # the kind: built in, an existing layer, or a new layer shaped by this file
@@ -315,7 +349,7 @@ def read_and_check(
         clean, extra, pfaults = validate_properties(
             kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
         )
-        ffaults += pfaults
+        ffaults += [p for p in pfaults if p.field not in unread.get(pos, ())]
         geom = chk.geometry
         if geom is None and kind.geometry_required and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
@@ -351,6 +385,7 @@ def read_and_check(
         if progress is not None and len(good) % 5000 == 0:
             progress(len(good), len(features))
 
+    report.indexes = [features[i].index for i in good_index]
     new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
     for g in good:
         if not g.id:

@@ -8,7 +8,7 @@ the rest listed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from demine.errors import Fault, StoreFull, ValidationError
@@ -18,6 +18,7 @@ from demine.services.import_check import (
     LINKS,
     ImportOptions,
     ImportReport,
+    field_mapping,
     group_rejects,
     read_and_check,
 )
@@ -62,12 +63,34 @@ def import_file(
 ) -> ImportReport:
     """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
     bad, unless ``skip_invalid``."""
+    return import_files(store, [path], options, progress=progress, role=role)[0]
+
+
+def import_files(
+    store: Store,
+    paths: Sequence[Path],
+    options: ImportOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    role: str | None = None,
+) -> list[ImportReport]:
+    """Import several files of one kind: every file is checked first; a fault in any refuses
+    all (nothing stored) unless ``skip_invalid``; the good records of every file are then
+    stored in one transaction. One report per file, in order."""
     from demine.geo.structure import no_gc
 
     if role is not None:  # the CLI's --role: who may write this kind (services.access)
         _require_import(store, options.kind, role)
+    field_mapping(options)  # a bad mapping is refused before any file is read
+    if len(paths) > 1 and options.kind.startswith("layer:"):
+        raise ValidationError(
+            "a reference layer is imported from one file at a time",
+            [Fault(f"{len(paths)} files given for {options.kind}", field="FILE")],
+        )
     with no_gc():  # millions of small objects: the cyclic collector would cost a third
-        return _import_file(store, path, options, progress=progress, role=role)
+        checked = [_check_file(store, p, options, progress=progress, role=role) for p in paths]
+        _across_files(checked)
+        return _store(store, paths, options, checked)
 
 
 def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> None:
@@ -95,14 +118,23 @@ def _require_import(store: Store, kind_name: str, role: str) -> None:
         require_write_name(kind_name, role)
 
 
-def _import_file(
+@dataclasses.dataclass
+class _Checked:
+    kind: Kind
+    good: list[Record]
+    report: ImportReport
+    faults: list[Fault]
+
+
+def _check_file(
     store: Store,
     path: Path,
     options: ImportOptions,
     *,
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
-) -> ImportReport:
+) -> _Checked:
+    """Read and check one file, link its references and run the rules across records."""
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
     if role is not None and not kind.is_layer:
         _hidden_fields(store, kind, good, role)
@@ -114,47 +146,106 @@ def _import_file(
             store, kind, [good[i] for i in pos], source=path.name, imported=True
         )
         link_faults += [dataclasses.replace(f, index=pos[f.index or 0]) for f in rule_faults]
-    if link_faults:
+    if link_faults:  # their index is a position in `good`: give the feature's own
         bad = {f.index for f in link_faults}
-        faults += link_faults
+        faults += [_at(f, report, good) for f in link_faults]
+        report.indexes = [x for i, x in enumerate(report.indexes) if i not in bad]
         good = [r for i, r in enumerate(good) if i not in bad]
-    report.rejected = group_rejects(faults)
+    return _Checked(kind, good, report, faults)
+
+
+def _at(f: Fault, report: ImportReport, good: list[Record]) -> Fault:
+    pos = f.index or 0
+    if not 0 <= pos < len(good):
+        return f
+    rec = good[pos]
+    fid = f.feature_id if f.feature_id is not None else rec.source_id
+    return dataclasses.replace(f, index=report.indexes[pos], feature_id=fid)
+
+
+def _across_files(checked: list[_Checked]) -> None:
+    """A source id in two files would be one record written twice: a fault on the later."""
+    first: dict[str, str] = {}
+    for c in checked:
+        faults = c.faults
+        src = Path(c.report.source).name
+        bad: set[int] = set()
+        for pos, r in enumerate(c.good):
+            if r.source_id is None:
+                continue
+            other = first.get(r.source_id)
+            if other is not None and other != src:
+                faults.append(
+                    Fault(
+                        f"source id {r.source_id!r} is also in {other}",
+                        c.report.indexes[pos],
+                        "source_id",
+                        src,
+                        r.source_id,
+                    )
+                )
+                bad.add(pos)
+            else:
+                first.setdefault(r.source_id, src)
+        if bad:
+            c.report.indexes = [x for i, x in enumerate(c.report.indexes) if i not in bad]
+            c.good = [r for i, r in enumerate(c.good) if i not in bad]
+
+
+def _store(
+    store: Store,
+    paths: Sequence[Path],
+    options: ImportOptions,
+    checked: list[_Checked],
+) -> list[ImportReport]:
+    faults = [f for c in checked for f in c.faults]
+    for c in checked:
+        c.report.rejected = group_rejects(c.faults)
     if faults and not options.skip_invalid:
+        what = "; ".join(
+            f"{Path(c.report.source).name}: {len(c.report.rejected)} of {c.report.total} "
+            "features rejected"
+            for c in checked
+            if c.report.rejected
+        )
         raise ValidationError(
-            f"{path.name}: {len(report.rejected)} of {report.total} features rejected; nothing "
-            "was stored (use --skip-invalid to store the good ones, --repair to repair what "
-            "can be repaired)",
+            f"{what}; nothing was stored (use --skip-invalid to store the good ones, --repair "
+            "to repair what can be repaired)",
             faults,
         )
+    names = ", ".join(p.name for p in paths)
+    kind = checked[0].kind
     try:
         if kind.is_layer:
             store.create_layer(kind)
         res = store.upsert(
             kind.name,
-            good,
+            [r for c in checked for r in c.good],
             actor=options.actor or current_actor(),
-            reason=options.reason or f"import {path.name}",
+            reason=options.reason or f"import {names}",
         )
     except StoreFull:  # the write was rolled back as a whole
         raise StoreFull(
-            f"the store's disk is full: nothing was imported from {path.name}; free some "
+            f"the store's disk is full: nothing was imported from {names}; free some "
             "space and import it again"
         ) from None
-    report.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
-    report.created, report.updated, report.unchanged = (
-        len(res.created),
-        len(res.updated),
-        len(res.unchanged),
-    )
-    report.ids = res.created + res.updated + res.unchanged
-    report.stored = True
-    return report
+    created, updated = set(res.created), set(res.updated)
+    for c in checked:  # the upsert gave each record its stored id
+        rep = c.report
+        rep.kind = kind.name if not kind.is_layer else f"layer:{kind.name}"
+        rep.ids = [r.id for r in c.good]
+        rep.created = sum(1 for i in rep.ids if i in created)
+        rep.updated = sum(1 for i in rep.ids if i in updated)
+        rep.unchanged = len(rep.ids) - rep.created - rep.updated
+        rep.stored = True
+    return [c.report for c in checked]
 
 
 def validate_file(path: Path, options: ImportOptions, store: Store | None = None) -> ImportReport:
     """The import checks without storing anything."""
     from demine.geo.structure import no_gc
 
+    field_mapping(options)  # a bad mapping is an error, not a fault of the file
     try:
         with no_gc():
             _, _, report, faults = read_and_check(path, options, store=store)

@@ -25,7 +25,7 @@ from demine.services.import_check import (
     group_rejects,
     read_and_check,
 )
-from demine.services.imports import import_file, validate_file
+from demine.services.imports import import_file, import_files, validate_file
 from demine.services.records import DEPENDENTS, LOCAL, WriteContext, current_actor
 from demine.store.base import Revision, Store
 
@@ -44,6 +44,7 @@ __all__ = [
     "group_rejects",
     "history",
     "import_file",
+    "import_files",
     "read_and_check",
     "restore",
     "show",

@@ -1,0 +1,363 @@
+"""``demine import`` and ``demine validate``: files in, through
+:mod:`demine.services.imports`, with the mapping options of
+:mod:`demine.services.import_mapping` (registered by :mod:`demine.cli.records`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from demine.cli.common import (
+    DbOpt,
+    JsonOpt,
+    console,
+    current_role,
+    handled,
+    print_json,
+    with_store,
+)
+from demine.errors import Fault, ValidationError
+
+if TYPE_CHECKING:
+    from demine.services.register import ImportOptions, ImportReport
+
+
+def _parse_mapping(
+    items: list[str] | None, option: str = "--map", expected: str = "SOURCE_FIELD=DEMINE_FIELD"
+) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        a, eq, b = item.partition("=")
+        if not eq or not a.strip() or not b.strip():
+            raise ValidationError(
+                f"bad {option}", [Fault(f"{item!r}: expected {expected}", field=option)]
+            )
+        out[a.strip()] = b.strip()
+    return out
+
+
+def _parse_values(items: list[str] | None) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for item in items or []:
+        name, colon, rest = item.partition(":")
+        source, eq, target = rest.partition("=")
+        if not colon or not eq or not name.strip() or not target.strip():
+            raise ValidationError(
+                "bad --value",
+                [Fault(f"{item!r}: expected FIELD:SOURCE=TARGET", field="--value")],
+            )
+        out.setdefault(name.strip(), {})[source] = target.strip()
+    return out
+
+
+class _Mapping:
+    """The mapping options of ``import`` and ``validate``, parsed."""
+
+    def __init__(
+        self,
+        file: Path | None,
+        rename: list[str] | None,
+        set_: list[str] | None,
+        values: list[str] | None,
+        dates: list[str] | None,
+    ) -> None:
+        self.file = file
+        self.rename = _parse_mapping(rename)
+        self.set = _parse_mapping(set_, "--set", "FIELD=VALUE")
+        self.values = _parse_values(values)
+        self.dates = _parse_mapping(dates, "--date-format", "FIELD=FORMAT")
+
+
+KindOpt = Annotated[
+    str,
+    typer.Option(
+        "--kind",
+        "-k",
+        help="A kind (hazards, emplacements, finds, eo_reports, activities, releases, accidents, "
+        "victims, eore_sessions, ...) or layer:NAME",
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map", help="SOURCE_FIELD=DEMINE_FIELD (repeatable): rename source fields on import."
+    ),
+]
+MappingFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--mapping",
+        help="A TOML mapping file (tables rename, set, values.FIELD, dates); the "
+        "options below add to it and override it.",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="FIELD=VALUE (repeatable): a constant for every feature whose FIELD is missing or "
+        "null (a value in the file wins).",
+    ),
+]
+ValueOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--value",
+        help="FIELD:SOURCE=TARGET (repeatable): translate a value of FIELD (after --map); "
+        "other values pass through.",
+    ),
+]
+DateOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--date-format",
+        help="FIELD=FORMAT (repeatable): read FIELD with this strptime format (e.g. %d.%m.%Y) "
+        "and store an ISO date.",
+    ),
+]
+LayerOpt = Annotated[str | None, typer.Option("--layer", help="Source layer (GeoPackage).")]
+WktOpt = Annotated[str | None, typer.Option("--wkt-column", help="CSV: the WKT column.")]
+LonOpt = Annotated[str | None, typer.Option("--lon-column", help="CSV: the longitude column.")]
+LatOpt = Annotated[str | None, typer.Option("--lat-column", help="CSV: the latitude column.")]
+JumpOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-vertex-jump",
+        help="Fault consecutive vertices further apart than this many metres (GICHD "
+        "geocheck; default 5000 for records, off for layers; 0 turns it off).",
+    ),
+]
+
+
+def _options(
+    kind: str,
+    skip_invalid: bool,
+    repair: bool,
+    mapping: _Mapping,
+    layer: str | None,
+    wkt: str | None,
+    lon: str | None,
+    lat: str | None,
+    reason: str | None = None,
+    max_jump: float | None = None,
+) -> ImportOptions:
+    from demine.services.register import ImportOptions
+
+    return ImportOptions(
+        kind=kind,
+        skip_invalid=skip_invalid,
+        repair=repair,
+        mapping=mapping.rename,
+        mapping_file=mapping.file,
+        set_values=dict(mapping.set),
+        value_map={k: dict(v) for k, v in mapping.values.items()},
+        date_formats=mapping.dates,
+        layer=layer,
+        wkt_column=wkt,
+        lon_column=lon,
+        lat_column=lat,
+        reason=reason,
+        max_jump_m=max_jump,
+    )
+
+
+def _print_report(report: ImportReport, verb: str) -> None:
+    con = console()
+    for f in report.repairs:
+        con.print(f"  repaired: {f}", markup=False)
+    for f in report.warnings[:50]:
+        con.print(f"  warning: {f}", markup=False)
+    if len(report.warnings) > 50:
+        con.print(f"  ... and {len(report.warnings) - 50} more warnings")
+    for r in report.rejected:
+        con.print(f"  rejected: {_where(r)}: {r['reason']}", markup=False)
+    con.print(
+        f"{Path(report.source).name}: {verb} {report.imported} of {report.total} features "
+        f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
+        f"{len(report.rejected)} rejected"
+    )
+
+
+def import_(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE...",
+            help="GeoJSON, GeoPackage or CSV files (several: all are checked before any is "
+            "stored).",
+        ),
+    ],
+    kind: KindOpt,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help=(
+                "Store the good features and list the rest (default: one bad feature rejects the "
+                "whole import)."
+            ),
+        ),
+    ] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help=(
+                "Repair what can be repaired (unclosed rings, swapped lat/lon, self-intersections, "
+                "duplicate vertices) and list each repair."
+            ),
+        ),
+    ] = False,
+    mapping_file: MappingFileOpt = None,
+    mapping: MapOpt = None,
+    set_: SetOpt = None,
+    value: ValueOpt = None,
+    date_format: DateOpt = None,
+    layer: LayerOpt = None,
+    wkt_column: WktOpt = None,
+    lon_column: LonOpt = None,
+    lat_column: LatOpt = None,
+    max_vertex_jump: JumpOpt = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import records from files. Re-importing the same source ids updates them."""
+    import sys
+
+    from demine.services.register import import_files
+
+    with with_store(db, as_json) as store:
+        opts = _options(
+            kind,
+            skip_invalid,
+            repair,
+            _Mapping(mapping_file, mapping, set_, value, date_format),
+            layer,
+            wkt_column,
+            lon_column,
+            lat_column,
+            reason,
+            max_vertex_jump,
+        )
+        progress = None
+        if not as_json and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            bar = Progress(console=console(stderr=True), transient=True)
+            task = bar.add_task(f"checking {', '.join(f.name for f in files)}", total=None)
+            bar.start()
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        try:
+            try:
+                reports = import_files(store, files, opts, progress=progress, role=current_role())
+            except ValidationError as e:
+                if as_json:
+                    from demine.services.register import group_rejects
+
+                    print_json(
+                        {
+                            "imported": 0,
+                            "stored": False,
+                            "rejected": group_rejects(e.faults),
+                            "error": e.to_problem(),
+                        }
+                    )
+                    raise typer.Exit(1) from None
+                raise
+        finally:
+            if progress is not None:
+                bar.stop()
+        if as_json:
+            if len(reports) == 1:
+                print_json(reports[0].to_dict())
+            else:
+                print_json(_totals([r.to_dict() for r in reports]))
+        else:
+            for r in reports:
+                _print_report(r, "imported")
+
+
+def _totals(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several files' reports: the counts summed, each file's report under ``files``."""
+    out: dict[str, Any] = {"kind": files[0]["kind"]}
+    for k in ("total", "imported", "created", "updated", "unchanged"):
+        out[k] = sum(f[k] for f in files)
+    out["stored"] = all(f["stored"] for f in files)
+    for k in ("rejected", "repairs", "warnings"):
+        out[k] = [x for f in files for x in f[k]]
+    out["files"] = files
+    return out
+
+
+def validate(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE...", help="GeoJSON, GeoPackage or CSV files.")
+    ],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="Kind to check against.")] = "hazards",
+    repair: Annotated[bool, typer.Option("--repair", help="Show what --repair would do.")] = False,
+    mapping_file: MappingFileOpt = None,
+    mapping: MapOpt = None,
+    set_: SetOpt = None,
+    value: ValueOpt = None,
+    date_format: DateOpt = None,
+    layer: LayerOpt = None,
+    wkt_column: WktOpt = None,
+    lon_column: LonOpt = None,
+    lat_column: LatOpt = None,
+    max_vertex_jump: JumpOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the import checks on files without storing anything. Exit 1 if any fault."""
+    from demine.services.register import validate_file
+
+    with handled(as_json):
+        opts = _options(
+            kind,
+            False,
+            repair,
+            _Mapping(mapping_file, mapping, set_, value, date_format),
+            layer,
+            wkt_column,
+            lon_column,
+            lat_column,
+            None,
+            max_vertex_jump,
+        )
+        reports = [validate_file(f, opts) for f in files]
+        if as_json:
+            ds = [r.to_dict() | {"valid": not r.rejected} for r in reports]
+            if len(ds) == 1:
+                print_json(ds[0])
+            else:
+                print_json(_totals(ds) | {"valid": all(d["valid"] for d in ds)})
+        else:
+            con = console()
+            for file, report in zip(files, reports, strict=True):
+                for f in report.repairs:
+                    con.print(f"  would repair: {f}", markup=False)
+                for f in report.warnings[:50]:
+                    con.print(f"  warning: {f}", markup=False)
+                for r in report.rejected:
+                    con.print(f"  fault: {_where(r)}: {r['reason']}", markup=False)
+                ok = not report.rejected
+                con.print(
+                    f"{file.name}: {report.total} features, "
+                    f"{'no faults' if ok else str(len(report.rejected)) + ' with faults'}"
+                )
+        if any(r.rejected for r in reports):
+            raise typer.Exit(1)
+
+
+def _where(r: dict[str, Any]) -> str:
+    """Where a rejected feature is: file, feature index, its id."""
+    parts = [r["source"]] if r.get("source") else []
+    parts.append(f"feature {r['index']}")
+    if r.get("feature_id") is not None:
+        parts.append(f"id {r['feature_id']!r}")
+    return ", ".join(parts)
