@@ -109,6 +109,14 @@ LayerOpt = Annotated[str | None, typer.Option("--layer", help="Source layer (Geo
 WktOpt = Annotated[str | None, typer.Option("--wkt-column", help="CSV: the WKT column.")]
 LonOpt = Annotated[str | None, typer.Option("--lon-column", help="CSV: the longitude column.")]
 LatOpt = Annotated[str | None, typer.Option("--lat-column", help="CSV: the latitude column.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="GeoJSON: refuse members RFC 7946 §7.1 forbids where they are (a FeatureCollection's "
+        '"properties", a Feature\'s "coordinates"...); without it they are warnings and ignored.',
+    ),
+]
 JumpOpt = Annotated[
     float | None,
     typer.Option(
@@ -130,6 +138,7 @@ def _options(
     lat: str | None,
     reason: str | None = None,
     max_jump: float | None = None,
+    strict: bool = False,
 ) -> ImportOptions:
     from demine.services.register import ImportOptions
 
@@ -144,6 +153,7 @@ def _options(
         lat_column=lat,
         reason=reason,
         max_jump_m=max_jump,
+        strict=strict,
     )
 
 
@@ -193,6 +203,7 @@ def import_(
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
+    strict: StrictOpt = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -214,6 +225,7 @@ def import_(
             lat_column,
             reason,
             max_vertex_jump,
+            strict,
         )
         progress = None
         if not as_json and sys.stderr.isatty():
@@ -262,6 +274,7 @@ def validate(
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
+    strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the import checks on a file without storing anything. Exit 1 if any fault."""
@@ -279,6 +292,7 @@ def validate(
             lat_column,
             None,
             max_vertex_jump,
+            strict,
         )
         report = validate_file(file, opts)
         if as_json:
