@@ -128,9 +128,7 @@ def test_strict_refuses_misplaced_members_naming_them() -> None:
     assert checks[0].geometry is not None and checks[2].geometry is None
     # foreign members (§6.1 allows them) stay warnings under --strict
     warns = _all_warnings(pf)
-    assert {(w.index, w.field) for w in warns} == {
-        k for k, v in EXPECTED.items() if v == "6.1"
-    }
+    assert {(w.index, w.field) for w in warns} == {k for k, v in EXPECTED.items() if v == "6.1"}
 
 
 def test_members_of_a_geometry_collection_and_a_bare_feature() -> None:
