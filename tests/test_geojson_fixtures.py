@@ -141,3 +141,23 @@ def test_crs84_member_accepted_with_warning_and_other_crs_rejected() -> None:
     bad = ok.replace(b"OGC:1.3:CRS84", b"EPSG::3857")
     pf2 = read_geojson(bad)
     assert not pf2.ok and "EPSG::3857" in pf2.faults[0].reason
+
+
+CHANGED_SEMANTICS = sorted(n for n in EXPECTED if n.endswith("_changed_semantics.geojson"))
+
+
+@pytest.mark.parametrize("name", CHANGED_SEMANTICS)
+def test_changed_semantics_refused_under_strict(name: str) -> None:
+    """GeoJSON members where RFC 7946 §7.1 forbids them: warnings by default (the table above),
+    faults naming the member under --strict."""
+    assert len(CHANGED_SEMANTICS) == 3
+    path = ROOT / name
+    outcome, faults, _, warns = _outcome(read_geojson(path), repair=False)
+    assert outcome == "accept" and any("§7.1" in w.reason for w in warns)
+    outcome, faults, _, _ = _outcome(read_geojson(path, strict=True), repair=False)
+    assert outcome == "reject"
+    assert all("must not contain a" in f.reason for f in faults)
+    assert all("without --strict this is a warning" in f.reason for f in faults)
+    assert {f.field.rsplit(".", 1)[-1] for f in faults if f.field} == {
+        w.field.rsplit(".", 1)[-1] for w in warns if w.field and "§7.1" in w.reason
+    }

@@ -129,6 +129,14 @@ JumpOpt = Annotated[
         "geocheck; default 5000 for records, off for layers; 0 turns it off).",
     ),
 ]
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="GeoJSON: refuse members RFC 7946 §7.1 forbids where they are (a FeatureCollection's "
+        '"properties", a Feature\'s "coordinates"...); without it they are warnings and ignored.',
+    ),
+]
 
 
 def _options(
@@ -142,6 +150,7 @@ def _options(
     lat: str | None,
     reason: str | None = None,
     max_jump: float | None = None,
+    strict: bool = False,
 ) -> ImportOptions:
     from demine.services.register import ImportOptions
 
@@ -160,6 +169,7 @@ def _options(
         lat_column=lat,
         reason=reason,
         max_jump_m=max_jump,
+        strict=strict,
     )
 
 
@@ -220,6 +230,7 @@ def import_(
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
+    strict: StrictOpt = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -241,6 +252,7 @@ def import_(
             lat_column,
             reason,
             max_vertex_jump,
+            strict,
         )
         progress = None
         if not as_json and sys.stderr.isatty():
@@ -311,6 +323,7 @@ def validate(
     lon_column: LonOpt = None,
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
+    strict: StrictOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the import checks on files without storing anything. Exit 1 if any fault."""
@@ -328,6 +341,7 @@ def validate(
             lat_column,
             None,
             max_vertex_jump,
+            strict,
         )
         reports = [validate_file(f, opts) for f in files]
         if as_json:

@@ -6,7 +6,8 @@ operation over the batch:
 
 * rings: empty, fewer than 3 distinct vertices, not closed; lines: fewer than 2 (distinct)
   positions; duplicate consecutive vertices (a warning);
-* coordinates out of range, latitude and longitude swapped, outside the area of interest;
+* coordinates at most 1e-9° beyond ±180/±90 (rounding artefacts: snapped, a warning);
+  out of range, latitude and longitude swapped, outside the area of interest;
 * vertex jumps: consecutive vertices further apart than ``max_jump_m``.
 
 The geometries with no fault (or, under ``repair``, only repairable ones) then go on to be built
@@ -27,10 +28,61 @@ __all__ = ["check_positions"]
 
 _GEOD = Geod(ellps="WGS84")
 _MAX_FAULTS_PER_RULE = 3
+# Longitudes/latitudes at most this far beyond ±180/±90 are rounding artefacts (e.g.
+# 180.00000000000006 in a widely used world dataset): snapped to the bound with a warning.
+SNAP_DEG = 1e-9
 
 
 def _fmt_m(d: float) -> str:
     return f"{d / 1000:.1f} km" if d >= 1000 else f"{d:.0f} m"
+
+
+def _snap_to_bounds(
+    flat: Flat,
+    out: list[GeometryCheck],
+    ok: npt.NDArray[np.bool_],
+    pos_path: npt.NDArray[np.int64],
+    pos_geom: npt.NDArray[np.int64],
+    mk: MakeFault,
+) -> None:
+    """Snap longitudes within SNAP_DEG beyond ±180 and latitudes within SNAP_DEG beyond ±90
+    to the bound (in place), one warning per geometry naming the first value snapped."""
+    xy = flat.xy
+    ax = np.abs(xy)
+    near = ((ax[:, 0] > 180) & (ax[:, 0] <= 180 + SNAP_DEG)) | (
+        (ax[:, 1] > 90) & (ax[:, 1] <= 90 + SNAP_DEG)
+    )
+    near &= ok[pos_geom]
+    if not near.any():
+        return
+    idx = np.flatnonzero(near)
+    firsts: dict[int, int] = {}
+    for i in idx.tolist():
+        firsts.setdefault(int(pos_geom[i]), i)
+    counts = np.bincount(pos_geom[idx], minlength=len(out))
+    for gi, i in firsts.items():
+        lon, lat = xy[i].tolist()
+        p = int(pos_path[i])
+        v = int(i - flat.path_start[p])
+        n = int(counts[gi])
+        parts = []
+        if 180 < abs(lon) <= 180 + SNAP_DEG:
+            parts.append(f"longitude {lon!r} snapped to {180.0 if lon > 0 else -180.0!r}")
+        if 90 < abs(lat) <= 90 + SNAP_DEG:
+            parts.append(f"latitude {lat!r} snapped to {90.0 if lat > 0 else -90.0!r}")
+        more = f"; {n} positions snapped in this geometry" if n > 1 else ""
+        out[gi].warnings.append(
+            mk(
+                gi,
+                f"{' and '.join(parts)}: at most {SNAP_DEG:g}° beyond the bound, a rounding "
+                f"artefact{more}",
+                flat.path_field(p, None if flat.gtype[gi] == "Point" else v),
+            )
+        )
+    sub = xy[idx]
+    sub[:, 0] = np.clip(sub[:, 0], -180.0, 180.0)
+    sub[:, 1] = np.clip(sub[:, 1], -90.0, 90.0)
+    xy[idx] = sub
 
 
 def check_positions(
@@ -51,6 +103,8 @@ def check_positions(
     pgeom, pkind, plen, pstart = flat.path_geom, flat.path_kind, flat.path_len, flat.path_start
     pos_path = np.repeat(np.arange(P), plen)
     pos_geom = pgeom[pos_path]
+    # before any rule: a snapped position may close a ring or end a duplicate
+    _snap_to_bounds(flat, out, ok, pos_path, pos_geom, mk)
     linear = (pkind == LINE) | (pkind == RING)
     same_path = np.zeros(npos, bool)
     same_path[1:] = pos_path[1:] == pos_path[:-1]

@@ -67,6 +67,7 @@ def check_geometries(
     feature_ids: Sequence[str | int | None] | None = None,
     flat: Flat | None = None,
     report_structure: bool = True,
+    strict: bool = False,
 ) -> list[GeometryCheck]:
     """Check a batch of raw GeoJSON geometry objects (dicts as parsed from JSON, or None).
 
@@ -78,6 +79,8 @@ def check_geometries(
     ``flat`` passes the result of :func:`demine.geo.structure.flatten` when the caller (the
     GeoJSON reader) already has it; ``report_structure=False`` then leaves out the structural
     faults and warnings it has already reported (a structurally broken geometry is still rejected).
+    ``strict`` refuses the GeoJSON members a geometry must not have (RFC 7946 §7.1) instead of
+    warning about them.
     """
     with no_gc():
         return _check_geometries(
@@ -91,6 +94,7 @@ def check_geometries(
             feature_ids,
             flat,
             report_structure,
+            strict,
         )
 
 
@@ -105,6 +109,7 @@ def _check_geometries(
     feature_ids: Sequence[str | int | None] | None,
     flat: Flat | None,
     report_structure: bool,
+    strict: bool = False,
 ) -> list[GeometryCheck]:
     n = len(raws)
     idx: Sequence[int | None] = indices if indices is not None else range(n)
@@ -113,7 +118,7 @@ def _check_geometries(
     if n == 0:
         return out
     if flat is None:
-        flat = flatten(raws, field)
+        flat = flatten(raws, field, strict=strict)
 
     def mk(gi: int, reason: str, fld: str | None, repairable: bool = False) -> Fault:
         fid = fids[gi]
@@ -158,7 +163,9 @@ def _check_geometries(
         if flat.gtype[gi] == "GeometryCollection":
             raw = raws[gi]
             assert raw is not None
-            _check_collection(raw, out[gi], gi, idx[gi], fids[gi], field, repair, aoi, max_jump_m)
+            _check_collection(
+                raw, out[gi], gi, idx[gi], fids[gi], field, repair, aoi, max_jump_m, strict
+            )
     ok &= np.array([t != "GeometryCollection" for t in flat.gtype])
     if flat.xy.shape[0]:
         check_positions(flat, out, ok, mk, repair=repair, aoi=aoi, max_jump_m=max_jump_m)
@@ -182,6 +189,7 @@ def _check_collection(
     repair: bool,
     aoi: tuple[float, float, float, float] | None,
     max_jump_m: float | None,
+    strict: bool,
 ) -> None:
     members = raw["geometries"]
     parts: list[shapely.Geometry] = []
@@ -194,6 +202,7 @@ def _check_collection(
             field=f"{fld}.geometries[{i}]",
             indices=[index],
             feature_ids=[fid],
+            strict=strict,
         )[0]
         r.faults.extend(sub.faults)
         r.repairs.extend(sub.repairs)

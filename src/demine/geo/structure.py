@@ -32,6 +32,38 @@ GEOMETRY_TYPES = (
 _LOWER = {t.lower(): t for t in GEOMETRY_TYPES}
 # Members that give an object another GeoJSON type's meaning (RFC 7946 §7.1).
 _FOREIGN_FOR_GEOMETRY = ("features", "geometry", "properties")
+# "crs": a bare geometry's own crs member, checked by the reader
+_SIMPLE_MEMBERS = frozenset({"type", "coordinates", "bbox", "crs"})
+_GC_MEMBERS = frozenset({"type", "geometries", "bbox", "crs"})
+STRICT_HINT = "without --strict this is a warning and the member is ignored"
+LENIENT_HINT = "ignored (--strict refuses it)"
+
+
+def foreign_members(
+    obj: dict[str, Any], known: frozenset[str], forbidden: tuple[str, ...], what: str, fld: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The misplaced GeoJSON members (RFC 7946 §7.1) and the foreign members (§6.1) of
+    ``obj``, as (faults, warnings) of (field, reason). ``fld`` is the object's field prefix
+    ("" for the root object). The foreign members are always warnings, and ignored; a
+    misplaced GeoJSON member is a warning (ignored) unless the caller makes it a fault
+    (``--strict``): both lists name it, the caller keeps one."""
+    bad: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
+    for k in obj:
+        if k in known:
+            continue
+        f = f"{fld}.{k}" if fld else k
+        if k in forbidden:
+            bad.append((f, f'{what} must not contain a "{k}" member (RFC 7946 §7.1)'))
+        else:
+            other.append((f, f'foreign member "{k}" of {what} (RFC 7946 §6.1 allows it): ignored'))
+    return bad, other
+
+
+def misplaced(reason: str, strict: bool) -> str:
+    """The message of a misplaced GeoJSON member as a fault (strict) or a warning."""
+    return f"{reason}; {STRICT_HINT}" if strict else f"{reason}: {LENIENT_HINT}"
+
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -187,11 +219,14 @@ def _as_xy(positions: list[Any]) -> FloatArray | None:
     return a.astype(np.float64, copy=False)
 
 
-def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
+def flatten(raws: Sequence[object], fld: str = "geometry", *, strict: bool = False) -> Flat:
     """Check the structure of each geometry and flatten the sound ones.
 
-    GeometryCollections are checked for their own members only; their members are not flattened
-    (``demine.geo.checks`` checks them recursively).
+    Members a geometry object must not have (RFC 7946 §7.1: "features", "geometry",
+    "properties") are faults under ``strict`` and warnings otherwise; other foreign members
+    (§6.1) are warnings. Both are ignored. GeometryCollections are checked for their own
+    members only; their members are not flattened (``demine.geo.checks`` checks them
+    recursively).
     """
     n = len(raws)
     gtypes: list[str | None] = [None] * n
@@ -217,14 +252,11 @@ def flatten(raws: Sequence[object], fld: str = "geometry") -> Flat:
             continue
         assert isinstance(raw, dict)
         fl = faults[gi]
-        for m in _FOREIGN_FOR_GEOMETRY:
-            if m in raw:
-                fl.append(
-                    (
-                        f"{fld}.{m}",
-                        f'a geometry object cannot contain a "{m}" member (RFC 7946 §7.1)',
-                    )
-                )
+        if len(raw) > 2 or ("coordinates" not in raw and "geometries" not in raw):
+            known = _GC_MEMBERS if t == "GeometryCollection" else _SIMPLE_MEMBERS
+            misplaced_m, other = foreign_members(raw, known, _FOREIGN_FOR_GEOMETRY, f"a {t}", fld)
+            (fl if strict else warns[gi]).extend((f, misplaced(w, strict)) for f, w in misplaced_m)
+            warns[gi].extend(other)
         if "bbox" in raw:
             fl.extend(check_bbox(raw["bbox"], f"{fld}.bbox"))
         if t == "GeometryCollection":

@@ -21,7 +21,16 @@ import shapely
 from demine.errors import Fault
 from demine.files import open_private
 from demine.geo.checks import GeometryCheck, check_geometries
-from demine.geo.structure import GEOMETRY_TYPES, Flat, check_bbox, flatten, no_gc, type_name
+from demine.geo.structure import (
+    GEOMETRY_TYPES,
+    Flat,
+    check_bbox,
+    flatten,
+    foreign_members,
+    misplaced,
+    no_gc,
+    type_name,
+)
 
 __all__ = ["ParsedFeature", "ParsedFile", "read_geojson", "write_geojson"]
 
@@ -30,6 +39,12 @@ _CRS84_NAMES = ("crs84", "crs:84", "epsg:4326", "epsg::4326", "ogc:1.3:crs84", "
 _ROOT_TYPES = ("FeatureCollection", "Feature", *GEOMETRY_TYPES)
 _LOWER = {t.lower(): t for t in _ROOT_TYPES}
 _MISSING: Any = object()
+# The members each object may have (RFC 7946 §3.2, §3.3, §5; "crs" is checked on its own), and
+# the GeoJSON members it must not have (§7.1): any other member is a foreign member (§6.1).
+_FC_MEMBERS = frozenset({"type", "features", "bbox", "crs"})
+_FC_FORBIDDEN = ("coordinates", "geometries", "geometry", "properties")
+_FEATURE_MEMBERS = frozenset({"type", "id", "properties", "geometry", "bbox", "crs"})
+_FEATURE_FORBIDDEN = ("coordinates", "geometries", "features")
 
 
 @dataclass(slots=True)
@@ -50,6 +65,7 @@ class ParsedFile:
     crs: str | None = None  # the declared crs name, if the file has a crs member
     source: str | None = None
     flat: Flat | None = field(default=None, repr=False)  # flattened geometries, reused by checks
+    strict: bool = False  # misplaced GeoJSON members (RFC 7946 §7.1) were faults, not warnings
 
     @property
     def ok(self) -> bool:
@@ -81,6 +97,7 @@ class ParsedFile:
             feature_ids=[f.id for f in self.features],
             flat=flat,
             report_structure=False,
+            strict=self.strict,
         )
         for f, c in zip(self.features, checks, strict=True):
             if f.faults:
@@ -106,20 +123,26 @@ def _load(data: bytes | str | pathlib.Path) -> bytes:
     return bytes(data)
 
 
-def read_geojson(data: bytes | str | pathlib.Path, *, source: str | None = None) -> ParsedFile:
+def read_geojson(
+    data: bytes | str | pathlib.Path, *, source: str | None = None, strict: bool = False
+) -> ParsedFile:
     """Parse GeoJSON text (bytes, a str of JSON text, or a path) and check its structure.
 
     Accepts a FeatureCollection, a Feature, or a bare geometry (which becomes one feature with
     empty properties). Never raises for bad input: every problem is a :class:`Fault`.
+
+    Foreign members (RFC 7946 §6.1) are warnings and ignored. A GeoJSON member where §7.1
+    forbids it (a FeatureCollection's "properties", a Feature's "coordinates"...) is a warning
+    and ignored too, unless ``strict``: then it is a fault.
     """
     with no_gc():
-        return _read(data, source)
+        return _read(data, source, strict)
 
 
-def _read(data: bytes | str | pathlib.Path, source: str | None) -> ParsedFile:
+def _read(data: bytes | str | pathlib.Path, source: str | None, strict: bool) -> ParsedFile:
     if source is None and isinstance(data, pathlib.Path):
         source = data.name
-    pf = ParsedFile(source=source)
+    pf = ParsedFile(source=source, strict=strict)
     raw = _load(data)
 
     def file_fault(reason: str, fld: str | None = None) -> None:
@@ -161,9 +184,11 @@ def _read(data: bytes | str | pathlib.Path, source: str | None) -> ParsedFile:
             file_fault(f'the root object has duplicate "{k}" members: parsing is ambiguous', k)
 
     if t == "FeatureCollection":
-        for m in ("coordinates", "geometries", "geometry", "properties"):
-            if m in root:
-                file_fault(f'a FeatureCollection cannot contain a "{m}" member (RFC 7946 §7.1)', m)
+        bad, other = foreign_members(root, _FC_MEMBERS, _FC_FORBIDDEN, "the FeatureCollection", "")
+        for fld, why in bad:
+            (file_fault if strict else file_warning)(misplaced(why, strict), fld)
+        for fld, why in other:
+            file_warning(why, fld)
         if "bbox" in root:
             for fld, why in check_bbox(root["bbox"], "bbox"):
                 file_fault(why, fld)
@@ -176,17 +201,17 @@ def _read(data: bytes | str | pathlib.Path, source: str | None) -> ParsedFile:
             return pf
         if pf.faults:
             return pf
-        pf.features = _read_features(feats, source, dups)
+        pf.features = _read_features(feats, source, dups, strict)
     elif t == "Feature":
         if pf.faults:
             return pf
         alld = sorted({k for v in (dups or {}).values() for k in v})
-        pf.features = _read_features([root], source, {(0,): alld} if alld else None)
+        pf.features = _read_features([root], source, {(0,): alld} if alld else None, strict)
     else:
         # A bare geometry: one feature without properties.
         pf.features = [ParsedFeature(0, None, {}, root)]
     geoms = [f.geometry for f in pf.features]
-    flat = flatten(geoms)
+    flat = flatten(geoms, strict=strict)
     pf.flat = flat
     for i in range(len(geoms)):
         if flat.faults[i] or flat.warnings[i]:
@@ -225,7 +250,10 @@ def _check_crs(crs: object, pf: ParsedFile, fault: Any, warning: Any) -> None:
 
 
 def _read_features(
-    feats: list[Any], source: str | None, dups: dict[tuple[int, ...], list[str]] | None
+    feats: list[Any],
+    source: str | None,
+    dups: dict[tuple[int, ...], list[str]] | None,
+    strict: bool = False,
 ) -> list[ParsedFeature]:
     out: list[ParsedFeature] = []
     append = out.append
@@ -312,9 +340,13 @@ def _read_features(
         elif geom is not None and not isinstance(geom, dict):
             flt(f'"geometry" must be a geometry object or null, got {type_name(geom)}', "geometry")
             geom = None
-        for m in ("coordinates", "geometries", "features"):
-            if m in f:
-                flt(f'a Feature cannot contain a "{m}" member (RFC 7946 §7.1)', m)
+        bad, other = foreign_members(f, _FEATURE_MEMBERS, _FEATURE_FORBIDDEN, "a Feature", "")
+        for fld, why in bad:
+            if strict:
+                flt(misplaced(why, strict), fld)
+            else:
+                warns.append(Fault(misplaced(why, strict), i, fld, source, sid))
+        warns.extend(Fault(why, i, fld, source, sid) for fld, why in other)
         if "bbox" in f:
             for fld, why in check_bbox(f["bbox"], "bbox"):
                 flt(why, fld)

@@ -47,14 +47,16 @@ def read_source(
     lon_column: str | None = None,
     lat_column: str | None = None,
     geometry: bool = True,
+    strict: bool = False,
 ) -> ParsedFile:
     """Read any supported file into parsed features (structural faults included, not raised).
-    ``geometry=False``: a CSV file may have no geometry column (its kind needs none)."""
+    ``geometry=False``: a CSV file may have no geometry column (its kind needs none).
+    ``strict``: GeoJSON members where RFC 7946 §7.1 forbids them are faults, not warnings."""
     if not path.exists():
         raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
     fmt = format_of(path)
     if fmt == "geojson":
-        return read_geojson(path, source=path.name)
+        return read_geojson(path, source=path.name, strict=strict)
     if fmt == "csv":
         return read_csv(
             path,

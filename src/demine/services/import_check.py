@@ -59,6 +59,8 @@ class ImportOptions:
     # GICHD geocheck: consecutive vertices further apart than this are a fault (None: the
     # kind's default, 5 km for records and off for reference layers; 0: off)
     max_jump_m: float | None = None
+    # GeoJSON: refuse the members RFC 7946 §7.1 forbids where they are (default: a warning)
+    strict: bool = False
 
 
 @dataclass
@@ -232,6 +234,7 @@ def read_and_check(
         lon_column=options.lon_column,
         lat_column=options.lat_column,
         geometry=not (options.kind in KINDS and not KINDS[options.kind].geometry_required),
+        strict=options.strict,
     )
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
