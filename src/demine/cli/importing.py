@@ -137,6 +137,16 @@ StrictOpt = Annotated[
         '"properties", a Feature\'s "coordinates"...); without it they are warnings and ignored.',
     ),
 ]
+TolOpt = Annotated[
+    float,
+    typer.Option(
+        "--duplicate-tolerance",
+        metavar="METRES",
+        min=0,
+        help="Points of one kind within this many metres, with the same date and type, are "
+        "near duplicates (polygons: under 1 % symmetric difference); 0: exact duplicates only.",
+    ),
+]
 
 
 def _options(
@@ -151,6 +161,8 @@ def _options(
     reason: str | None = None,
     max_jump: float | None = None,
     strict: bool = False,
+    skip_duplicates: bool = False,
+    duplicate_tolerance: float = 1.0,
 ) -> ImportOptions:
     from demine.services.register import ImportOptions
 
@@ -170,6 +182,18 @@ def _options(
         reason=reason,
         max_jump_m=max_jump,
         strict=strict,
+        skip_duplicates=skip_duplicates,
+        duplicate_tolerance_m=duplicate_tolerance,
+    )
+
+
+def _duplicates_line(report: ImportReport) -> str | None:
+    if not report.duplicates:
+        return None
+    skipped = report.skipped_duplicates
+    return (
+        f"{Path(report.source).name}: {report.duplicates} duplicate features (see the warnings); "
+        + (f"{skipped} skipped" if skipped else "stored: --skip-duplicates skips them")
     )
 
 
@@ -188,6 +212,8 @@ def _print_report(report: ImportReport, verb: str) -> None:
         f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
         f"{len(report.rejected)} rejected"
     )
+    if (line := _duplicates_line(report)) is not None:
+        con.print(line, markup=False)
 
 
 def import_(
@@ -231,6 +257,15 @@ def import_(
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
     strict: StrictOpt = False,
+    skip_duplicates: Annotated[
+        bool,
+        typer.Option(
+            "--skip-duplicates",
+            help="Skip exact and near duplicates (of another feature: the first is kept; of a "
+            "stored record: not stored again). Default: stored, each listed as a warning.",
+        ),
+    ] = False,
+    duplicate_tolerance: TolOpt = 1.0,
     reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in history).")] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -253,6 +288,8 @@ def import_(
             reason,
             max_vertex_jump,
             strict,
+            skip_duplicates,
+            duplicate_tolerance,
         )
         progress = None
         if not as_json and sys.stderr.isatty():
@@ -324,6 +361,7 @@ def validate(
     lat_column: LatOpt = None,
     max_vertex_jump: JumpOpt = None,
     strict: StrictOpt = False,
+    duplicate_tolerance: TolOpt = 1.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the import checks on files without storing anything. Exit 1 if any fault."""
@@ -342,6 +380,8 @@ def validate(
             None,
             max_vertex_jump,
             strict,
+            False,
+            duplicate_tolerance,
         )
         reports = [validate_file(f, opts) for f in files]
         if as_json:
@@ -364,6 +404,8 @@ def validate(
                     f"{file.name}: {report.total} features, "
                     f"{'no faults' if ok else str(len(report.rejected)) + ' with faults'}"
                 )
+                if report.duplicates:
+                    con.print(f"{file.name}: {report.duplicates} duplicate features", markup=False)
         if any(r.rejected for r in reports):
             raise typer.Exit(1)
 

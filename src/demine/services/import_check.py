@@ -61,6 +61,10 @@ class ImportOptions:
     max_jump_m: float | None = None
     # GeoJSON: refuse the members RFC 7946 §7.1 forbids where they are (default: a warning)
     strict: bool = False
+    # duplicates (services.duplicates): skip them (the first of a group is kept); the
+    # tolerance of "near" for points, in metres (0: exact duplicates only)
+    skip_duplicates: bool = False
+    duplicate_tolerance_m: float = 1.0
 
 
 @dataclass
@@ -79,6 +83,8 @@ class ImportReport:
     # the feature index in the source of each good record (read_and_check's list), for faults
     # found after the check
     indexes: list[int] = field(default_factory=list)
+    duplicates: int = 0  # features that duplicate another or a stored record (warnings)
+    skipped_duplicates: int = 0  # of those, not stored (--skip-duplicates)
 
     @property
     def imported(self) -> int:
@@ -97,6 +103,8 @@ class ImportReport:
             "rejected": self.rejected,
             "repairs": [f.to_dict() for f in self.repairs],
             "warnings": [f.to_dict() for f in self.warnings],
+            "duplicates": self.duplicates,
+            "skipped_duplicates": self.skipped_duplicates,
         }
 
 
@@ -323,6 +331,7 @@ def read_and_check(
     faults: list[Fault] = []
     good: list[Record] = []
     good_index: list[int] = []
+    ids: list[tuple[str, int, str, str]] = []  # every feature's ids, for repeated ones
     for pos, (f, chk) in enumerate(zip(features, checks, strict=True)):
         fid = None if f.id is None else str(f.id)
         ffaults = [locate(x, f.index, src, fid) for x in f.faults]
@@ -371,6 +380,7 @@ def read_and_check(
                 if cand is not None and not is_uuid(cand):
                     source_id = str(cand)
                     break
+        ids += [(src, f.index, w, str(v)) for w, v in (("id", rid), ("source_id", source_id)) if v]
         if ffaults:
             faults.extend(ffaults)
             continue
@@ -388,6 +398,13 @@ def read_and_check(
         if progress is not None and len(good) % 5000 == 0:
             progress(len(good), len(features))
 
+    from demine.services.duplicates import repeated_ids
+
+    repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored
+    if repeated:
+        faults.extend(repeated)
+        keep = [i for i, p in enumerate(good_index) if (src, features[p].index) not in drop]
+        good, good_index = [good[i] for i in keep], [good_index[i] for i in keep]
     report.indexes = [features[i].index for i in good_index]
     new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
     for g in good:

@@ -90,6 +90,7 @@ def import_files(
     with no_gc():  # millions of small objects: the cyclic collector would cost a third
         checked = [_check_file(store, p, options, progress=progress, role=role) for p in paths]
         _across_files(checked)
+        _duplicates(store, checked, options)
         return _store(store, paths, options, checked)
 
 
@@ -164,32 +165,53 @@ def _at(f: Fault, report: ImportReport, good: list[Record]) -> Fault:
 
 
 def _across_files(checked: list[_Checked]) -> None:
-    """A source id in two files would be one record written twice: a fault on the later."""
-    first: dict[str, str] = {}
+    """An id in two files would be one record written twice: one fault naming every file and
+    feature that carries it (services.duplicates); none of them is stored."""
+    from demine.services.duplicates import record_occurrences, repeated_ids
+
+    occ = [
+        o
+        for c in checked
+        for o in record_occurrences(Path(c.report.source).name, c.good, c.report.indexes)
+    ]
+    faults, drop = repeated_ids(occ)
+    if not faults:
+        return
+    by_src = {Path(c.report.source).name: c for c in checked}
+    for f in faults:  # in the report of the first file that has it
+        by_src[f.source or ""].faults.append(f)
     for c in checked:
-        faults = c.faults
         src = Path(c.report.source).name
-        bad: set[int] = set()
-        for pos, r in enumerate(c.good):
-            if r.source_id is None:
-                continue
-            other = first.get(r.source_id)
-            if other is not None and other != src:
-                faults.append(
-                    Fault(
-                        f"source id {r.source_id!r} is also in {other}",
-                        c.report.indexes[pos],
-                        "source_id",
-                        src,
-                        r.source_id,
-                    )
-                )
-                bad.add(pos)
-            else:
-                first.setdefault(r.source_id, src)
-        if bad:
-            c.report.indexes = [x for i, x in enumerate(c.report.indexes) if i not in bad]
-            c.good = [r for i, r in enumerate(c.good) if i not in bad]
+        keep = [i for i, x in enumerate(c.report.indexes) if (src, x) not in drop]
+        c.good = [c.good[i] for i in keep]
+        c.report.indexes = [c.report.indexes[i] for i in keep]
+
+
+def _duplicates(store: Store | None, checked: list[_Checked], options: ImportOptions) -> None:
+    """Exact and near duplicates among the files and against the stored records: warnings,
+    and skipped with ``skip_duplicates`` (services.duplicates)."""
+    from demine.services.duplicates import IDENTITY, Batch, flag_duplicates
+
+    kind = checked[0].kind if checked else None
+    if kind is None or kind.name not in IDENTITY:
+        return
+    batches = [Batch(Path(c.report.source).name, c.good, c.report.indexes) for c in checked]
+    existing = list(store.list(kind.name)) if store is not None else []
+    flag_duplicates(
+        kind.name,
+        batches,
+        existing,
+        tolerance_m=options.duplicate_tolerance_m,
+        skip=options.skip_duplicates,
+    )
+    for c, b in zip(checked, batches, strict=True):
+        c.report.warnings.extend(b.warnings)
+        c.report.duplicates = b.duplicates
+        if b.drop:
+            c.report.skipped_duplicates = len(b.drop)
+            keep = [i for i in range(len(c.good)) if i not in b.drop]
+            c.good = [c.good[i] for i in keep]
+            c.report.indexes = [c.report.indexes[i] for i in keep]
 
 
 def _store(
@@ -248,7 +270,8 @@ def validate_file(path: Path, options: ImportOptions, store: Store | None = None
     field_mapping(options)  # a bad mapping is an error, not a fault of the file
     try:
         with no_gc():
-            _, _, report, faults = read_and_check(path, options, store=store)
+            kind, good, report, faults = read_and_check(path, options, store=store)
+            _duplicates(store, [_Checked(kind, good, report, faults)], options)
     except ValidationError as e:
         report = ImportReport(source=str(path), kind=options.kind)
         report.rejected = group_rejects(e.faults)
