@@ -250,3 +250,66 @@ def test_thousands_of_points_stay_fast(tmp_path: Path) -> None:
     took = time.perf_counter() - t
     assert len(groups) == n and all(g.exact and len(g.members) == 2 for g in groups)
     assert took < 10, took
+
+
+# --- demine duplicates KIND --------------------------------------------------------------------
+
+
+def test_duplicates_command_lists_groups_and_overlaps(store: Any, tmp_path: Path) -> None:
+    f = _write(
+        tmp_path,
+        "s.geojson",
+        [
+            _find("a", 37.0, 48.0),
+            _find("b", 37.0, 48.0),  # exact duplicate of a
+            _find("c", 37.000005, 48.0),  # near a
+            _find("d", 37.5, 48.0),
+        ],
+    )
+    import_file(store, f, ImportOptions(kind="finds"))
+    ids = {r.source_id: r.id for r in store.list("finds")}
+    run = CliRunner().invoke
+    r = run(app, ["--db", store.location, "duplicates", "finds", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    (g,) = out["groups"]
+    assert g["match"] == "near" and g["values"] == {"device_type": "uxo", "found_at": "2025-02-01"}
+    assert [(x["source_id"], x["id"], x["match"]) for x in g["records"]] == [
+        ("a", ids["a"], "exact"),
+        ("b", ids["b"], "exact"),
+        ("c", ids["c"], "near"),
+    ]
+    r = run(
+        app, ["--db", store.location, "duplicates", "finds", "--duplicate-tolerance", "0", "--json"]
+    )
+    (g,) = json.loads(r.stdout)["groups"]
+    assert g["match"] == "exact" and [x["source_id"] for x in g["records"]] == ["a", "b"]
+    r = run(app, ["--db", store.location, "duplicates", "finds"])
+    assert r.exit_code == 0 and ids["c"] in r.output and "1 duplicate groups" in r.output
+    r = run(app, ["--db", store.location, "duplicates", "victims"])
+    assert r.exit_code == 1 and "no duplicate rule" in r.output
+
+
+def test_duplicates_command_lists_overlapping_open_hazards(store: Any, tmp_path: Path) -> None:
+    f = _write(
+        tmp_path,
+        "o.geojson",
+        [
+            _hz("p", 37.0, 48.0, d=0.02),
+            _hz("q", 37.01, 48.01, d=0.02),  # overlaps p on a 0.01° square
+            _hz("r", 37.5, 48.0),
+            _hz("s", 37.0, 48.0, d=0.02, status="closed", closed_on="2025-01-01"),
+        ],
+    )
+    import_file(store, f, ImportOptions(kind="hazards"))
+    r = CliRunner().invoke(app, ["--db", store.location, "duplicates", "hazards", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["groups"] == []  # s is closed: another status, not a duplicate of p
+    (pair,) = out["overlapping_open_hazards"]
+    assert {pair["first"]["source_id"], pair["second"]["source_id"]} == {"p", "q"}
+    lon, lat = [37.01, 37.02, 37.02, 37.01], [48.01, 48.01, 48.02, 48.02]
+    expected = abs(Geod(ellps="WGS84").polygon_area_perimeter(lon, lat)[0])
+    assert pair["overlap_m2"] == pytest.approx(expected, rel=1e-3)
+    r = CliRunner().invoke(app, ["--db", store.location, "duplicates", "hazards"])
+    assert "1 pairs of open hazards overlap" in r.output

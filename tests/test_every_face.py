@@ -119,6 +119,7 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "copy": (["copy", "{db}", "{out}/copy.gpkg", "--json"], (0,)),
     "prioritize": (["prioritize", "--json"], (0,)),
     "stats": (["stats", "--json"], (0,)),
+    "duplicates": (["duplicates", "hazards", "--json"], (0,)),
     "chart": (["chart", "released", "--output", "{out}/released.svg", "--json"], (0,)),
     "user add": (["user", "add", "face_user", "--role", "field", "--json"], (0,)),
     "user list": (["user", "list", "--json"], (0,)),

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from demine.cli import admin, impact, records, release, risk, safety, serve, stats
+from demine.cli import admin, duplicates, impact, records, release, risk, safety, serve, stats
 from demine.cli.common import DbOpt, state
 
 __all__ = ["app", "main"]
@@ -61,6 +61,7 @@ risk.register(app)  # risk
 impact.register(app)  # prioritize
 release.register(app)  # release
 stats.register(app)  # stats, chart, report
+duplicates.register(app)  # duplicates
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ import shapely
 
 from demine.errors import Fault, ValidationError
 from demine.model.schema import Record
+from demine.store.base import Store
 
 # the fields that make a record's identity, per kind (besides its geometry); date and datetime
 # fields are compared by day
@@ -369,3 +370,56 @@ def flag_duplicates(
             bt.duplicates += 1
             if skip:
                 bt.drop.add(p)
+
+
+# --- among stored records (demine duplicates) -----------------------------------------------
+
+
+def stored_duplicates(
+    store: Store, kind: str, *, tolerance_m: float = DEFAULT_TOLERANCE_M, role: str = "analyst"
+) -> dict[str, Any]:
+    """The exact and near duplicate groups among the stored records of ``kind`` (and, for
+    hazards, the pairs of open hazards that overlap), JSON-ready: ids, source ids, what
+    matched."""
+    from demine.services.access import can_read_field, require_read
+
+    fields = identity_fields(kind)
+    k = store.kind(kind)
+    require_read(k, role)
+    shown = [f.name for f in k.fields if f.name in fields and can_read_field(f.access, role)]
+    recs = list(store.list(k.name))
+    groups = find_groups(
+        kind, [r.geometry for r in recs], [r.properties for r in recs], tolerance_m
+    )
+
+    def ref(r: Record) -> dict[str, Any]:
+        return {"id": r.id, "source_id": r.source_id}
+
+    out: dict[str, Any] = {
+        "kind": kind,
+        "fields": list(fields),
+        "tolerance_m": tolerance_m,
+        "records": len(recs),
+        "groups": [
+            {
+                "match": g.label,
+                "matched": ["geometry" if g.exact else "place", *fields],
+                "values": {f: _norm(f, recs[g.members[0]].properties.get(f)) for f in shown},
+                "records": [
+                    ref(recs[m]) | {"match": g.label_of(m, g.members[0])} for m in g.members
+                ],
+            }
+            for g in groups
+        ],
+    }
+    if kind == "hazards":
+        open_ = [r for r in recs if r.properties.get("status") == "open"]
+        out["overlapping_open_hazards"] = [
+            {
+                "first": ref(open_[o.first]) | {"name": open_[o.first].properties.get("name")},
+                "second": ref(open_[o.second]) | {"name": open_[o.second].properties.get("name")},
+                "overlap_m2": round(o.area_m2, 1),
+            }
+            for o in overlaps([r.geometry for r in open_])
+        ]
+    return out
