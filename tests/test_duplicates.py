@@ -313,3 +313,103 @@ def test_duplicates_command_lists_overlapping_open_hazards(store: Any, tmp_path:
     assert pair["overlap_m2"] == pytest.approx(expected, rel=1e-3)
     r = CliRunner().invoke(app, ["--db", store.location, "duplicates", "hazards"])
     assert "1 pairs of open hazards overlap" in r.output
+
+
+# --- statistics: overlapping open hazards counted once ------------------------------------------
+
+
+def _geodesic_m2(poly: Any) -> float:
+    """Area of a lon/lat polygon with edges straight in lon/lat, by pyproj's Geod (the edges
+    densified to 1e-4°, so geodesic edges follow the straight ones)."""
+    dense = shapely.segmentize(poly, 1e-4)
+    lon, lat = dense.exterior.coords.xy
+    return abs(Geod(ellps="WGS84").polygon_area_perimeter(list(lon), list(lat))[0])
+
+
+def test_stats_count_overlapping_open_hazards_once(store: Any, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from demine.api.app import create_app
+    from demine.services.report.data import annual_data, km2
+    from demine.services.report.text import TEXT
+    from demine.services.stats import compute
+
+    f = _write(
+        tmp_path,
+        "ov.geojson",
+        [
+            _hz("p", 37.0, 48.0, d=0.02, reported_on="2025-01-01"),
+            _hz("q", 37.01, 48.01, d=0.02, reported_on="2025-01-01"),
+            _hz("r", 37.5, 48.0, d=0.01, reported_on="2025-01-01"),
+        ],
+    )
+    import_file(store, f, ImportOptions(kind="hazards"))
+    p = _geodesic_m2(shapely.box(37.0, 48.0, 37.02, 48.02))
+    q = _geodesic_m2(shapely.box(37.01, 48.01, 37.03, 48.03))
+    r = _geodesic_m2(shapely.box(37.5, 48.0, 37.51, 48.01))
+    # the union of p and q, worked out by hand: an octagon-like outline of both squares
+    pq = shapely.Polygon(
+        [
+            (37.0, 48.0),
+            (37.02, 48.0),
+            (37.02, 48.01),
+            (37.03, 48.01),
+            (37.03, 48.03),
+            (37.01, 48.03),
+            (37.01, 48.02),
+            (37.0, 48.02),
+        ]
+    )
+    union = _geodesic_m2(pq) + r
+    hz = compute(store)["hazards"]
+    assert hz["open"] == 3 and hz["overlapping"] == 2
+    assert hz["remaining_sum_m2"] == pytest.approx(p + q + r, abs=5)
+    assert hz["remaining_m2"] == pytest.approx(union, abs=5)
+    assert hz["remaining_sum_m2"] - hz["remaining_m2"] == pytest.approx(p + q + r - union, abs=5)
+    assert hz["overlap_note"].startswith("2 overlapping hazards: area counted once (sum ")
+    # the same figures on the command line, the HTTP API and the annual report
+    out = CliRunner().invoke(app, ["--db", store.location, "stats", "--json"])
+    assert json.loads(out.stdout)["hazards"]["remaining_m2"] == hz["remaining_m2"]
+    out = CliRunner().invoke(app, ["--db", store.location, "stats"])
+    assert "2 overlapping hazards: area counted once" in out.output
+    with TestClient(create_app(store.location)) as c:
+        body = c.get("/api/v1/stats").json()
+    assert body["hazards"]["remaining_m2"] == hz["remaining_m2"]
+    assert body["hazards"]["remaining_sum_m2"] == hz["remaining_sum_m2"]
+    data = annual_data(store, 2025)
+    assert "2 open hazards overlap another" in data["form_c"]["note"]
+    figure = dict(data["figures"])[TEXT["en"]["fig_remaining"]]
+    assert figure.startswith(km2(hz["remaining_m2"]) + " ")
+
+
+def test_stats_without_overlap_is_the_sum(store: Any, tmp_path: Path) -> None:
+    from demine.services.stats import compute
+
+    f = _write(tmp_path, "no.geojson", [_hz("a", 37.0, 48.0), _hz("b", 37.5, 48.0)])
+    import_file(store, f, ImportOptions(kind="hazards"))
+    hz = compute(store)["hazards"]
+    assert hz["overlapping"] == 0 and hz["overlap_note"] is None
+    assert hz["remaining_m2"] == hz["remaining_sum_m2"] > 0
+
+
+def test_union_of_16000_hazards_is_quick() -> None:
+    import random
+
+    from demine.geo.geodesy import geodesic_area
+    from demine.services.stats.land import overlap_union
+
+    # 16,000 round hazards 200 m to 1.6 km across, scattered over 3° x 3°: some 6,000 overlap
+    rnd = random.Random(1)
+    geoms = [
+        shapely.Point(rnd.uniform(35, 38), rnd.uniform(47, 50)).buffer(rnd.uniform(0.001, 0.008))
+        for _ in range(16_000)
+    ]
+    m2 = [round(x) for x in geodesic_area(geoms)]
+    t = time.perf_counter()
+    out = overlap_union(geoms, m2)
+    took = time.perf_counter() - t
+    print(f"overlap_union on 16,000 hazards ({out['overlapping']} overlapping): {took:.2f} s")
+    assert 5000 < out["overlapping"] < 7000
+    assert out["remaining_sum_m2"] == sum(m2)
+    assert 0.5 * sum(m2) < out["remaining_m2"] < sum(m2)
+    assert took < 30, took

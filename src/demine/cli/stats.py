@@ -114,6 +114,8 @@ def _print(st: dict[str, Any]) -> None:
         f"{hz['closed_in_period']}",
         markup=False,
     )
+    if hz.get("overlap_note"):
+        con.print(f"  {hz['overlap_note']}", markup=False)
     dev = st["devices"]
     cats = ", ".join(f"{k} {v}" for k, v in dev["by_category"].items() if v) or "none"
     states = ", ".join(f"{k} {v}" for k, v in dev["by_state"].items() if v) or "none"

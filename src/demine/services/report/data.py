@@ -251,7 +251,16 @@ class _Sections:
         t, lang, hz = self.t, self.lang, self.st["hazards"]
         return {
             "heading": t["h_form_c"],
-            "note": t["form_c_note"],
+            "note": t["form_c_note"]
+            + (
+                t["overlap"].format(
+                    n=count(hz["overlapping"]),
+                    sum=count(hz["remaining_sum_m2"]),
+                    union=count(hz["remaining_m2"]),
+                )
+                if hz.get("overlapping")
+                else ""
+            ),
             "remaining": table(
                 [self.area_label, *t["c_head"]],
                 (

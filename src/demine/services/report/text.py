@@ -64,6 +64,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "hazardous area (indirect evidence); CHA: confirmed hazardous area (direct "
         "evidence). Hazards are counted in the area holding a point inside them; their "
         "remaining area is split among the areas it lies in.",
+        "overlap": " {n} open hazards overlap another: the land they share is counted once in "
+        "the total remaining (the rows and the SHA and CHA columns sum to {sum} m², the union "
+        "is {union} m²).",
         "c_head": ["Hazardous areas", "SHA (m²)", "CHA (m²)", "Remaining (m²)", "km²"],
         "c_caption": "Hazardous areas remaining at 31 December {year}",
         "h_head": [
@@ -188,6 +191,9 @@ TEXT: dict[str, dict[str, Any]] = {
         "небезпечний район (непрямі ознаки); ПтНР: підтверджено небезпечний район (прямі "
         "докази). Небезпечний район враховується на тій території, де лежить точка всередині "
         "нього; його залишкова площа розподіляється між територіями, на яких він розташований.",
+        "overlap": " Відкриті небезпечні райони, що перекриваються з іншими: {n}; спільна земля "
+        "враховується один раз у загальній залишковій площі (сума рядків і стовпців ПНР і ПтНР "
+        "{sum} м², об’єднання {union} м²).",
         "c_head": [
             "Небезпечні райони",
             "ПНР (м²)",

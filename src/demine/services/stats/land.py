@@ -71,6 +71,7 @@ def land_release(
         lambda: {"hazards": 0, "SHA_m2": 0, "CHA_m2": 0, "remaining_m2": 0}
     )
     hz_rows: list[dict[str, Any]] = []
+    open_remaining: list[Any] = []  # each open hazard's remaining polygon, as hz_rows' open rows
     for hid, acc in accounts.items():
         h = hazards.get(hid)
         if h is None or h.geometry is None:
@@ -98,6 +99,7 @@ def land_release(
         where = areas.of_point(h.geometry.representative_point())
         if is_open:
             remaining_by_area[where]["hazards"] += 1
+            open_remaining.append(acc.remaining)
         hz_rows.append(
             {
                 "id": hid,
@@ -153,7 +155,35 @@ def land_release(
         "releases_without_hazard": orphans,
     }
 
-    return land, _hazards_summary(hz_rows, remaining_by_area, areas)
+    hazards = _hazards_summary(hz_rows, remaining_by_area, areas)
+    open_m2 = [r["remaining_m2"] for r in hz_rows if r["status_at_end"] == "open"]
+    hazards.update(overlap_union(open_remaining, open_m2))
+    return land, hazards
+
+
+def overlap_union(geoms: list[Any], m2: list[int]) -> dict[str, Any]:
+    """Open hazards that overlap are counted once: ``remaining_m2`` is the area of the union of
+    the remaining polygons (``m2``: each one's own whole m²), ``remaining_sum_m2`` their sum,
+    with how many hazards overlap another and a note saying so. Only the hazards that overlap
+    are merged, cluster by cluster (services.duplicates.overlapping_union)."""
+    from demine.services.duplicates import overlapping_union
+
+    total = sum(m2)
+    involved, union_m2 = overlapping_union(geoms)
+    out: dict[str, Any] = {
+        "remaining_sum_m2": total,
+        "overlapping": len(involved),
+        "overlap_note": None,
+    }
+    if not involved:
+        return out
+    union = total - sum(m2[i] for i in involved) + whole_m2(union_m2)
+    out["remaining_m2"] = union
+    out["overlap_note"] = (
+        f"{len(involved)} overlapping hazards: area counted once "
+        f"(sum {total / 1e6:,.3f} km², union {union / 1e6:,.3f} km²)"
+    )
+    return out
 
 
 def _hazards_summary(
