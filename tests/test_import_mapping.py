@@ -284,8 +284,9 @@ def test_the_same_source_id_in_two_files_is_a_fault(store: Any, tmp_path: Path) 
     with pytest.raises(ValidationError) as e:
         import_files(store, [a, b], opts)
     (f,) = e.value.faults
-    assert (f.source, f.index, f.feature_id, f.field) == ("b.geojson", 0, "UA-0003", "source_id")
-    assert "a.geojson" in f.reason
+    # one fault naming both files and indexes (issue 12, duplicates); neither is stored
+    assert (f.source, f.index, f.feature_id, f.field) == ("a.geojson", 3, "UA-0003", "source_id")
+    assert "a.geojson: feature 3; b.geojson: feature 0" in f.reason
     assert store.count("hazards") == 0
 
 

@@ -196,7 +196,15 @@ def _duplicates(store: Store | None, checked: list[_Checked], options: ImportOpt
     if kind is None or kind.name not in IDENTITY:
         return
     batches = [Batch(Path(c.report.source).name, c.good, c.report.indexes) for c in checked]
-    existing = list(store.list(kind.name)) if store is not None else []
+    existing: list[Record] = []
+    geoms = [r.geometry for c in checked for r in c.good if r.geometry is not None]
+    if store is not None and geoms:  # only the stored records near the batch are read
+        import numpy as np
+        import shapely
+
+        pad = options.duplicate_tolerance_m / 50_000 + 1e-6  # degrees, generous
+        x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object)))
+        existing = list(store.list(kind.name, bbox=(x0 - pad, y0 - pad, x1 + pad, y1 + pad)))
     flag_duplicates(
         kind.name,
         batches,
