@@ -206,7 +206,23 @@ def test_reimport_without_ids_names_the_stored_record(store: Any, tmp_path: Path
     r = CliRunner().invoke(app, ["--db", store.location, "import", str(f), "--kind", "finds"])
     assert r.exit_code == 0, r.output
     assert "2 duplicate features" in r.output and "exact duplicate of stored record" in r.output
+    assert "NOTE: 2 features duplicate records already stored" in r.output
     assert store.count("finds") == 4
+
+
+def test_duplicates_across_files_and_json_totals(store: Any, tmp_path: Path) -> None:
+    a = _write(tmp_path, "a.geojson", [_find(None, 37.0, 48.0), _find(None, 37.2, 48.0)])
+    b = _write(tmp_path, "b.geojson", [_find(None, 37.3, 48.0), _find(None, 37.0, 48.0)])
+    run = CliRunner().invoke
+    args = ["--db", store.location, "import", str(a), str(b), "--kind", "finds", "--json"]
+    r = run(app, [*args, "--skip-duplicates"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["imported"], out["duplicates"], out["skipped_duplicates"]) == (3, 1, 1)
+    (w,) = out["files"][1]["warnings"]
+    assert w["index"] == 1 and w["source"] == "b.geojson"
+    assert w["reason"].startswith("exact duplicate of a.geojson feature 0")
+    assert store.count("finds") == 3
 
 
 def test_reimport_with_ids_is_not_a_duplicate(store: Any, tmp_path: Path) -> None:

@@ -191,10 +191,16 @@ def _duplicates_line(report: ImportReport) -> str | None:
     if not report.duplicates:
         return None
     skipped = report.skipped_duplicates
-    return (
+    line = (
         f"{Path(report.source).name}: {report.duplicates} duplicate features (see the warnings); "
         + (f"{skipped} skipped" if skipped else "stored: --skip-duplicates skips them")
     )
+    if report.duplicates_of_stored:  # most likely the same data imported again without ids
+        line += (
+            f"\nNOTE: {report.duplicates_of_stored} features duplicate records already stored "
+            "(was this file imported before? it has no ids to match them by)"
+        )
+    return line
 
 
 def _print_report(report: ImportReport, verb: str) -> None:
@@ -335,7 +341,16 @@ def import_(
 def _totals(files: list[dict[str, Any]]) -> dict[str, Any]:
     """Several files' reports: the counts summed, each file's report under ``files``."""
     out: dict[str, Any] = {"kind": files[0]["kind"]}
-    for k in ("total", "imported", "created", "updated", "unchanged"):
+    for k in (
+        "total",
+        "imported",
+        "created",
+        "updated",
+        "unchanged",
+        "duplicates",
+        "skipped_duplicates",
+        "duplicates_of_stored",
+    ):
         out[k] = sum(f[k] for f in files)
     out["stored"] = all(f["stored"] for f in files)
     for k in ("rejected", "repairs", "warnings"):

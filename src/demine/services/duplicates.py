@@ -329,6 +329,7 @@ class Batch:
     warnings: list[Fault] = field(default_factory=list)
     drop: set[int] = field(default_factory=set)  # positions in records not to store
     duplicates: int = 0
+    of_stored: int = 0  # of the duplicates, those of a stored record
 
 
 def _what(label: str, group: Group) -> str:
@@ -394,6 +395,7 @@ def flag_duplicates(
                 )
             )
             bt.duplicates += 1
+            bt.of_stored += bool(stored_at)
             if skip:
                 bt.drop.add(p)
 

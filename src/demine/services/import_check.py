@@ -85,6 +85,7 @@ class ImportReport:
     indexes: list[int] = field(default_factory=list)
     duplicates: int = 0  # features that duplicate another or a stored record (warnings)
     skipped_duplicates: int = 0  # of those, not stored (--skip-duplicates)
+    duplicates_of_stored: int = 0  # of those, duplicates of stored records
 
     @property
     def imported(self) -> int:
@@ -105,6 +106,7 @@ class ImportReport:
             "warnings": [f.to_dict() for f in self.warnings],
             "duplicates": self.duplicates,
             "skipped_duplicates": self.skipped_duplicates,
+            "duplicates_of_stored": self.duplicates_of_stored,
         }
 
 

@@ -215,6 +215,7 @@ def _duplicates(store: Store | None, checked: list[_Checked], options: ImportOpt
     for c, b in zip(checked, batches, strict=True):
         c.report.warnings.extend(b.warnings)
         c.report.duplicates = b.duplicates
+        c.report.duplicates_of_stored = b.of_stored
         if b.drop:
             c.report.skipped_duplicates = len(b.drop)
             keep = [i for i in range(len(c.good)) if i not in b.drop]
