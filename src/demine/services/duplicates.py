@@ -173,6 +173,28 @@ class _Union:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def _codes(fields: tuple[str, ...], properties: Sequence[dict[str, Any]]) -> Any:
+    """One integer per record, equal for records whose identity fields are equal."""
+    codes = np.zeros(len(properties), dtype=np.int64)
+    for f in fields:
+        seen: dict[Any, int] = {}
+        col = np.fromiter(
+            (seen.setdefault(_key(_norm(f, p.get(f))), len(seen)) for p in properties),
+            dtype=np.int64,
+            count=len(properties),
+        )
+        codes = np.unique(codes * (len(seen) + 1) + col, return_inverse=True)[1].ravel()
+    return codes
+
+
+def _key(v: Any) -> Any:
+    try:
+        hash(v)
+    except TypeError:
+        return repr(v)
+    return (type(v).__name__, v)
+
+
 def find_groups(
     kind: str,
     geometries: Sequence[Any],
@@ -181,47 +203,44 @@ def find_groups(
 ) -> list[Group]:
     """The groups of duplicates among records of ``kind`` (geometries and properties, in one
     order), each in position order; ``tolerance_m`` 0 finds exact duplicates only."""
+    from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
+    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
+
     fields = identity_fields(kind)
     n = len(geometries)
     geoms = np.empty(n, dtype=object)
     geoms[:] = list(geometries)
-    codes_of: dict[tuple[Any, ...], int] = {}
-    codes = np.array(
-        [
-            codes_of.setdefault(tuple(_norm(f, p.get(f)) for f in fields), len(codes_of))
-            for p in properties
-        ],
-        dtype=np.int64,
-    )
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     pos = np.flatnonzero(ok)
     if len(pos) < 2:
         return []
+    codes = _codes(fields, [properties[int(i)] for i in pos])
     g = geoms[pos]
-    wkb = shapely.to_wkb(shapely.normalize(shapely.set_precision(g, EXACT_GRID_DEG)))
-    exact_of: dict[tuple[int, bytes], int] = {}
-    exact_cls = np.array(
-        [
-            exact_of.setdefault((int(codes[p]), w), i)
-            for i, (p, w) in enumerate(zip(pos, wkb, strict=True))
-        ],
-        dtype=np.int64,
-    )  # the first position (in pos) of its exact class
-    uf = _Union(len(pos))
-    for i, c in enumerate(exact_cls):
-        if c != i:
-            uf.join(int(c), i)
+    digits = round(-np.log10(EXACT_GRID_DEG))
+    wkb = shapely.to_wkb(shapely.normalize(shapely.transform(g, lambda c: np.round(c, digits))))
+    # exact classes: the identity code and the normalised geometry's bytes
+    seen: dict[bytes, int] = {}
+    wkb_code = np.fromiter((seen.setdefault(w, len(seen)) for w in wkb), np.int64, len(wkb))
+    _, first, cls = np.unique(
+        codes * (len(seen) + 1) + wkb_code, return_index=True, return_inverse=True
+    )
+    cls = cls.ravel()
+    exact_first = first[cls]  # per record: the first of its exact class (positions in pos)
+    m = len(pos)
+    a = np.flatnonzero(exact_first != np.arange(m))
+    b = exact_first[a]
     if tolerance_m > 0:
-        reps = np.flatnonzero(exact_cls == np.arange(len(pos)))
-        _near_pairs(g, codes[pos], reps, tolerance_m, uf)
-    members: dict[int, list[int]] = {}
-    for i in range(len(pos)):
-        members.setdefault(uf.find(i), []).append(i)
-    out = []
-    for ms in members.values():
-        if len(ms) < 2:
-            continue
-        out.append(Group([int(pos[m]) for m in ms], [int(exact_cls[m]) for m in ms], fields))
+        na, nb = _near_pairs(g, codes, first, tolerance_m)
+        a, b = np.concatenate([a, na]), np.concatenate([b, nb])
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    order = order[np.bincount(labels)[labels[order]] > 1]  # in groups of two or more
+    if not len(order):
+        return []
+    cuts = [0, *(np.flatnonzero(np.diff(labels[order])) + 1).tolist(), len(order)]
+    members, classes = pos[order].tolist(), cls[order].tolist()
+    out = [Group(members[x:y], classes[x:y], fields) for x, y in zip(cuts, cuts[1:], strict=False)]
     out.sort(key=lambda gr: gr.members[0])
     return out
 
@@ -231,12 +250,13 @@ def _near_pairs(
     codes: npt.NDArray[np.int64],
     reps: npt.NDArray[np.intp],
     tolerance_m: float,
-    uf: _Union,
-) -> None:
-    """Join the exact classes (``reps``: one position each) whose geometries are near."""
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The pairs of exact classes (``reps``: one position each) whose geometries are near, as
+    positions."""
     rg = _local_metres(g[reps])
     dims = shapely.get_dimensions(rg)
     tree = shapely.STRtree(rg)
+    outa, outb = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
     for dim in np.unique(dims):
         sel = np.flatnonzero(dims == dim)
         if dim == 2:
@@ -254,8 +274,9 @@ def _near_pairs(
         elif len(a):  # lines, multipoints: every vertex near the other
             near = shapely.hausdorff_distance(rg[a], rg[b]) <= tolerance_m
             a, b = a[near], b[near]
-        for x, y in zip(reps[a], reps[b], strict=True):
-            uf.join(int(x), int(y))
+        outa.append(reps[a])
+        outb.append(reps[b])
+    return np.concatenate(outa), np.concatenate(outb)
 
 
 # --- overlapping hazards --------------------------------------------------------------------
