@@ -429,3 +429,16 @@ def test_union_of_16000_hazards_is_quick() -> None:
     assert out["remaining_sum_m2"] == sum(m2)
     assert 0.5 * sum(m2) < out["remaining_m2"] < sum(m2)
     assert took < 30, took
+
+
+def test_tolerance_is_bounded(tmp_path: Path) -> None:
+    from demine.services.duplicates import find_groups
+
+    with pytest.raises(ValidationError) as e:
+        find_groups("finds", [], [], tolerance_m=5000)
+    assert e.value.faults[0].field == "tolerance_m"
+    f = _write(tmp_path, "t.geojson", [_find(None, 37.0, 48.0)])
+    r = CliRunner().invoke(
+        app, ["validate", str(f), "--kind", "finds", "--duplicate-tolerance", "5000"]
+    )
+    assert r.exit_code == 2 and "--duplicate-tolerance" in r.output

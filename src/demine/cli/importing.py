@@ -143,8 +143,10 @@ TolOpt = Annotated[
         "--duplicate-tolerance",
         metavar="METRES",
         min=0,
+        max=1000,
         help="Points of one kind within this many metres, with the same date and type, are "
-        "near duplicates (polygons: under 1 % symmetric difference); 0: exact duplicates only.",
+        "near duplicates (polygons: under 1 % symmetric difference); 0: exact duplicates only; "
+        "at most 1000.",
     ),
 ]
 

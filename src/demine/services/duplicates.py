@@ -42,6 +42,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
 }
 DATE_FIELDS = frozenset({"found_at", "reported_at", "occurred_at", "released_on"})
 DEFAULT_TOLERANCE_M = 1.0
+MAX_TOLERANCE_M = 1000.0  # beyond, near pairs could grow with the square of the records
 NEAR_AREA_RATIO = 0.01  # polygons: symmetric difference under 1 % of the union is "near"
 EXACT_GRID_DEG = 1e-9  # "identical after normalisation": coordinates on this grid
 _M_PER_DEG_LAT = 110_574.0
@@ -207,6 +208,11 @@ def find_groups(
     from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
     fields = identity_fields(kind)
+    if not 0 <= tolerance_m <= MAX_TOLERANCE_M:
+        raise ValidationError(
+            "bad duplicate tolerance",
+            [Fault(f"{tolerance_m} m: expected 0 to {MAX_TOLERANCE_M:g}", field="tolerance_m")],
+        )
     n = len(geometries)
     geoms = np.empty(n, dtype=object)
     geoms[:] = list(geometries)
