@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from demine.store.cql_sql import FilterError, Params
+from demine.store.cql_sql import Column, FilterError, Params
 
 RELATIONS = {
     "s_intersects": "ST_Intersects",
@@ -62,6 +62,9 @@ class PostgisDialect(Params):
 
     def timestamp(self, text: str) -> str:
         return f"CAST({self.param(text)} AS TIMESTAMPTZ)"
+
+    def value(self, column: Column) -> str:
+        return column.sql
 
 
 def check_geometry(geometry: Mapping[str, Any]) -> None:

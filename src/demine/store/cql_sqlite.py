@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 
-from demine.store.cql_sql import FilterError, Params, strip_accents
+from demine.store.cql_sql import Column, FilterError, Params, strip_accents
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "s_intersects": shapely.intersects,
@@ -89,7 +89,12 @@ class SqliteDialect(Params):
         return self.param(text)  # dates are ISO text in a GeoPackage
 
     def timestamp(self, text: str) -> str:
-        return self.param(text)
+        # timestamps are RFC 3339 text in UTC with or without milliseconds: compared as text,
+        # '...00.500Z' < '...00Z'; as Julian days (SQLite reads 'Z' and '+02:00'), in order
+        return f"julianday({self.param(text)})"
+
+    def value(self, column: Column) -> str:
+        return f"julianday({column.sql})" if column.type == "timestamp" else column.sql
 
     def register(self, conn: sqlite3.Connection) -> None:
         """The functions the SQL calls, on ``conn``."""
