@@ -135,3 +135,115 @@ def test_cases_module_is_the_fixture() -> None:
     """The table in tests/cql_cases.py describes the records it builds."""
     assert {r.properties["reference"] for r in hazards()} == {"H1", "H2", "H3", "H4", "H5"}
     assert Path(__file__).with_name("cql_cases.py").exists()
+
+
+# --- the GeoPackage R-tree prefilter of spatial filters -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpkg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from demine.services.setup import init_store
+    from demine.store.gpkg import GeoPackageStore
+
+    s = GeoPackageStore(tmp_path_factory.mktemp("cql_rtree") / "rtree.gpkg")
+    init_store(s)
+    s.upsert("hazards", hazards(), actor="t")
+    s.upsert("emplacements", emplacements(), actor="t")
+    yield s
+    s.close()
+
+
+SPATIAL = [c for c in CASES if "S_" in c[2]]
+
+
+@pytest.mark.parametrize("case", SPATIAL, ids=[_id(c) for c in SPATIAL])
+def test_rtree_prefilter_keeps_the_rows(gpkg: Any, case: tuple[str, str, str, set[str]]) -> None:
+    _req, kind, text, expected = case
+    tree = cql2.parse_text(text).to_json()
+    runs = []
+    for on in (True, False):
+        gpkg.cql_prefilter = on
+        try:
+            runs.append({r.properties[LABEL[kind]] for r in gpkg.list(kind, cql=tree)})
+            assert gpkg.count(kind, cql=tree) == len(runs[-1])
+        finally:
+            gpkg.cql_prefilter = True
+    assert runs[0] == runs[1] == expected
+
+
+def test_rtree_prefilter_boxes() -> None:
+    from demine.store.cql_sqlite import rtree_prefilter
+
+    def boxes(text: str) -> list[float] | None:
+        pre = rtree_prefilter("hazards", cql2.parse_text(text).to_json())
+        return None if pre is None else pre[1]
+
+    # split at the antimeridian: two boxes (w, e, s, n each)
+    assert boxes("S_INTERSECTS(geometry, BBOX(150, -90, -150, 90))") == [
+        150, 180, -90, 90, -180, -150, -90, 90,
+    ]  # fmt: skip
+    # an AND: the smallest spatial conjunct; the other conditions stay in the filter
+    assert boxes(
+        "area_m2 > 1 AND S_WITHIN(geometry, BBOX(0, 0, 10, 10)) "
+        "AND S_INTERSECTS(geometry, POINT(1 2))"
+    ) == [1, 1, 2, 2]
+    assert boxes("S_INTERSECTS(geometry, MULTIPOINT((1 2), (170 5)))") == [
+        1, 1, 2, 2, 170, 170, 5, 5,
+    ]  # fmt: skip
+    # where rows outside the envelope may be selected, no prefilter
+    for text in (
+        "S_DISJOINT(geometry, BBOX(0, 0, 1, 1))",
+        "NOT S_INTERSECTS(geometry, BBOX(0, 0, 1, 1))",
+        "S_INTERSECTS(geometry, BBOX(0, 0, 1, 1)) OR area_m2 > 1",
+        "area_m2 > 1",
+    ):
+        assert boxes(text) is None, text
+    pre = rtree_prefilter(
+        'x"y', {"op": "s_intersects", "args": [{"property": "g"}, {"bbox": [0, 0, 1, 1]}]}
+    )
+    assert pre is not None and '"rtree_x""y_geom"' in pre[0]
+
+
+def test_spatial_relation_is_decided_only_for_the_rows_the_index_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 hazards in a row, a BBOX meeting 3 of them: shapely decides 3 rows, not 200."""
+    import shapely
+
+    from demine.ids import uuid7
+    from demine.model.schema import Record
+    from demine.services.setup import init_store
+    from demine.store import cql_sqlite
+    from demine.store.gpkg import GeoPackageStore
+
+    s = GeoPackageStore(tmp_path / "many.gpkg")
+    init_store(s)
+    rows = [
+        Record(
+            "hazards",
+            uuid7(),
+            {"hazard_type": "SHA", "status": "open", "reference": f"R{i}"},
+            shapely.MultiPolygon([shapely.box(i * 0.1, 0, i * 0.1 + 0.05, 0.05)]),
+        )
+        for i in range(200)
+    ]
+    s.upsert("hazards", rows, actor="t")
+    calls = []
+    real = cql_sqlite.RELATIONS["s_intersects"]
+
+    def counted(a: Any, b: Any) -> bool:
+        calls.append(1)
+        return bool(real(a, b))
+
+    monkeypatch.setitem(cql_sqlite.RELATIONS, "s_intersects", counted)
+    tree = cql2.parse_text("S_INTERSECTS(geometry, BBOX(5.01, 0.01, 5.22, 0.02))").to_json()
+    try:
+        got = {r.properties["reference"] for r in s.list("hazards", cql=tree)}
+        assert got == {"R50", "R51", "R52"}
+        assert len(calls) == 3
+        s.cql_prefilter = False
+        calls.clear()
+        assert {r.properties["reference"] for r in s.list("hazards", cql=tree)} == got
+        assert len(calls) == 200
+    finally:
+        s.close()

@@ -48,6 +48,9 @@ class PostgisDialect(Params):
         g = self.param(json.dumps(geometry))
         return f"{RELATIONS[op]}({geom_sql}, ST_SetSRID(ST_GeomFromGeoJSON({g}), 4326))"
 
+    def prefilter(self, table: str, tree: Any) -> tuple[str, list[Any]] | None:
+        return None  # ST_* use the GiST index themselves
+
     def power(self, a: str, b: str) -> str:
         return f"power({a}, {b})"
 

@@ -136,6 +136,11 @@ class SqlDialect(Protocol):
         """A boolean as the backend stores it."""
         ...
 
+    def prefilter(self, table: str, tree: Any) -> tuple[str, list[Any]] | None:
+        """An extra condition (SQL, arguments) that only narrows the rows to those the filter
+        can select, for an index the filter's SQL does not use by itself; or None."""
+        ...
+
     def value(self, column: Column) -> str:
         """A column's value as compared (a timestamp kept as text is compared as an instant)."""
         ...

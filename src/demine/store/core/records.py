@@ -55,6 +55,8 @@ class Records(Tables):
             raise NotFound(f"no record with id {record_id}")
         return self.get(row[0], record_id)
 
+    cql_prefilter = True  # tests turn it off to compare the rows with and without it
+
     def _cql_where(
         self, kind: Kind, cql: Any, conds: builtins.list[str], args: builtins.list[Any]
     ) -> None:
@@ -69,9 +71,16 @@ class Records(Tables):
         columns["id"] = Column("id", "string")
         if kind.geometry_type:
             columns["geom"] = columns["geometry"] = Column("geom", "geometry")
-        sql, a = to_sql(cql, columns, self._cql_dialect())
+        dialect = self._cql_dialect()
+        sql, a = to_sql(cql, columns, dialect)
         conds.append(sql)
         args += a
+        pre = (
+            dialect.prefilter(kind.name, cql) if kind.geometry_type and self.cql_prefilter else None
+        )
+        if pre is not None:  # e.g. the GeoPackage R-tree, for a spatial filter
+            conds.append(pre[0])
+            args += pre[1]
 
     def _where(
         self, kind: Kind, where: Where | None
