@@ -1,4 +1,4 @@
-"""DRAFT (issue 12): a request's CQL2 filter as a checked CQL2-JSON tree (cql2 package)."""
+"""Issue 12: a request's CQL2 filter as a checked CQL2-JSON tree (cql2 package)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL + PostGIS side of :mod:`demine.store.cql_sql`. DRAFT for issue 12.
+"""The PostgreSQL + PostGIS side of :mod:`demine.store.cql_sql` (issue 12).
 
 ``LIKE`` is PostgreSQL's, with ``ESCAPE '\\'`` (CQL2's escape); ``CASEI`` is ``lower()`` on
 both sides; ``ACCENTI`` is NFD, the marks U+0300-U+036F removed, NFC (``normalize`` and

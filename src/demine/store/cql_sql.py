@@ -1,10 +1,11 @@
 """CQL2 (OGC 21-065, CQL2-JSON form) to SQL: a filter pushed into the store's query.
 
-DRAFT for issue 12 (not wired into the store yet). The tree comes from the ``cql2`` package
-(``cql2.parse_text(text).to_json()`` or ``cql2.parse_json``), which normalises the text and JSON
-encodings into one CQL2-JSON tree. This module turns it into a SQL boolean expression and its
-parameters; what differs between the backends (placeholders, LIKE, case and accent folding,
-spatial and temporal functions) is asked of a :class:`SqlDialect`.
+Issue 12: ``store.list``/``store.count(kind, cql=tree)`` run it. The tree comes from the
+``cql2`` package (``cql2.parse_text(text).to_json()`` or ``cql2.parse_json``), which
+normalises the text and JSON encodings into one CQL2-JSON tree. This module turns it into a
+SQL boolean expression and its parameters; what differs between the backends (placeholders,
+LIKE, case and accent folding, spatial and temporal functions) is asked of a
+:class:`SqlDialect`.
 
 SQL gives CQL2's three-valued logic for free: a comparison with NULL is unknown, ``NOT`` of
 unknown is unknown, and a row is returned only when the whole filter is true.

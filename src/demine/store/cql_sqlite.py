@@ -1,4 +1,4 @@
-"""The SQLite (GeoPackage) side of :mod:`demine.store.cql_sql`. DRAFT for issue 12.
+"""The SQLite (GeoPackage) side of :mod:`demine.store.cql_sql` (issue 12).
 
 SQLite's ``LIKE`` ignores ASCII case and knows no escape by default, so CQL2 ``LIKE`` becomes
 ``GLOB`` (case-sensitive): ``%`` -> ``*``, ``_`` -> ``?``, and a literal ``*``, ``?`` or ``[``

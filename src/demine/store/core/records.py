@@ -21,7 +21,7 @@ from demine.store.base import Revision, UpsertResult, Where
 from demine.store.core.dialect import META_COLS, q
 from demine.store.core.tables import Tables
 
-# demine field types -> CQL2 queryable types (DRAFT, issue 12)
+# demine field types -> CQL2 queryable types
 CQL_TYPES = {
     "integer": "integer",
     "real": "number",
@@ -60,7 +60,7 @@ class Records(Tables):
     def _cql_where(
         self, kind: Kind, cql: Any, conds: builtins.list[str], args: builtins.list[Any]
     ) -> None:
-        """Add a CQL2-JSON filter (DRAFT, issue 12) to ``conds``/``args``, in SQL."""
+        """Add a CQL2-JSON filter to ``conds``/``args``, in SQL."""
         if cql is None:
             return
         from demine.store.cql_sql import Column, to_sql
