@@ -28,7 +28,7 @@ def _rec(kind: str, props: dict[str, Any], x: float = 36.0) -> Record:
 
 @pytest.fixture
 def data(store: Any) -> Any:
-    square = shapely.Polygon([(36, 48), (36.01, 48), (36.01, 48.01), (36, 48.01)])
+    square = shapely.MultiPolygon([shapely.box(36, 48, 36.01, 48.01)])
     hz = Record("hazards", HZ, {"hazard_type": "CHA", "status": "open"}, square)
     store.upsert("hazards", [hz], actor="t")
     # accidents: two in 2022, one in 2024, one with no date (legacy data)
