@@ -33,7 +33,7 @@ def _pt(i: int, props: dict[str, Any]) -> dict[str, Any]:
 
 # five places: nulls in every typed field, "Only Some" in two features only, AreaKm2 mixes
 # whole and decimal numbers (REAL), LastVisit is a date-time
-PLACES = [
+PLACES: list[dict[str, Any]] = [
     {
         "Name": "Alpha",
         "isActive": True,
@@ -259,6 +259,9 @@ def test_a_geopackage_source_gives_its_declared_types(store: Any, tmp_path: Path
     assert got["Alpha"]["isActive"] is True and got["Bravo"]["isActive"] is False
     assert "isActive" not in got["Delta"] and got["Echo"]["Population"] == 35000
     assert type(got["Echo"]["Population"]) is int and got["Alpha"]["Surveyed"] == "2024-05-01"
+    assert types["LastVisit"] is FieldType.DATETIME  # and its offset is kept, not dropped
+    assert got["Charlie"]["LastVisit"] == "2023-02-03T08:00:00Z"
+    assert got["Alpha"]["LastVisit"] == "2024-05-01T08:30:00Z"
 
 
 def test_a_csv_source_is_typed_from_its_text(store: Any, tmp_path: Path) -> None:

@@ -225,7 +225,10 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
         )
     try:
         info = pyogrio.read_info(path, layer=layer)
-        meta, fids, wkb, field_data = read(path, layer=layer, return_fids=True)[:4]
+        # date-times as ISO text keep their offset (a numpy datetime64 would drop it)
+        meta, fids, wkb, field_data = read(
+            path, layer=layer, return_fids=True, datetime_as_string=True
+        )[:4]
     except Exception as e:
         return _parsed_file([], [Fault(f"cannot read layer {layer!r}: {e}", source=src)])
     crs = meta.get("crs")
