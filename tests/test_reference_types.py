@@ -267,9 +267,9 @@ def test_a_geopackage_source_gives_its_declared_types(store: Any, tmp_path: Path
 def test_a_csv_source_is_typed_from_its_text(store: Any, tmp_path: Path) -> None:
     csv = tmp_path / "sites.csv"
     csv.write_text(
-        "Name,Code,Count,Share,Open,Checked,lon,lat\n"
-        "a,007,3,0.5,true,2024-01-31,30.1,50.1\n"
-        "b,010,,1,FALSE,,30.2,50.2\n"
+        "Name,Code,Count,Share,Open,Checked,Serial,lon,lat\n"
+        "a,007,3,0.5,true,2024-01-31,123456789012345678901234,30.1,50.1\n"
+        "b,010,,1,FALSE,,5,30.2,50.2\n"
     )
     import_file(store, csv, ImportOptions("layer:sites"))
     types = {f.name: f.type for f in store.kind("sites").fields}
@@ -280,6 +280,7 @@ def test_a_csv_source_is_typed_from_its_text(store: Any, tmp_path: Path) -> None
         "Share": FieldType.REAL,
         "Open": FieldType.BOOLEAN,
         "Checked": FieldType.DATE,
+        "Serial": FieldType.TEXT,  # beyond 64 bits: no column holds it as a number
     }
     got = {r.properties["Name"]: r.properties for r in store.list("sites")}
     assert got["a"] == {
@@ -289,6 +290,7 @@ def test_a_csv_source_is_typed_from_its_text(store: Any, tmp_path: Path) -> None
         "Share": 0.5,
         "Open": True,
         "Checked": "2024-01-31",
+        "Serial": "123456789012345678901234",
     }
     assert got["b"]["Open"] is False
 
@@ -352,3 +354,40 @@ def test_a_layer_made_with_lower_case_names_keeps_its_columns(tmp_path: Path) ->
     (rec,) = s.list("old")
     assert rec.properties == {"name": "a", "isactive": True} and rec.extra == {}
     s.close()
+
+
+def test_what_stays_text(store: Any, tmp_path: Path) -> None:
+    """Mixed values, impossible dates, dates mixed with date-times, nested values and
+    all-null fields are text: nothing is changed to fit a type."""
+    rows: list[dict[str, Any]] = [
+        {
+            "Mixed": 1,
+            "BadDate": "2024-02-30",
+            "DateAndTime": "2024-01-01",
+            "Nested": {"a": 1},
+            "AllNull": None,
+            "Naive": "2024-01-01T10:00:00",
+        },
+        {
+            "Mixed": "a",
+            "BadDate": "2024-02-01",
+            "DateAndTime": "2024-01-01T10:00:00Z",
+            "AllNull": None,
+            "Naive": "2024-01-02 11:30",
+        },
+    ]
+    import_file(store, _write(tmp_path / "t.geojson", rows), ImportOptions("layer:texty"))
+    types = {f.name: f.type for f in store.kind("texty").fields}
+    assert types == {
+        "Mixed": FieldType.TEXT,
+        "BadDate": FieldType.TEXT,
+        "DateAndTime": FieldType.TEXT,
+        "Nested": FieldType.TEXT,
+        "AllNull": FieldType.TEXT,
+        "Naive": FieldType.DATETIME,  # no offset: read as UTC
+    }
+    got = {r.source_id: r.properties for r in store.list("texty")}
+    assert got["p0"]["Nested"] == '{"a":1}'
+    assert got["p0"]["DateAndTime"] == "2024-01-01" and got["p1"]["Mixed"] == "a"
+    assert got["p0"]["Naive"] == "2024-01-01T10:00:00Z"
+    assert got["p1"]["Naive"] == "2024-01-02T11:30:00Z"

@@ -18,9 +18,9 @@ appears: the file is refused until one is renamed (``--map``).
 
 Types (a new layer): the source's declared type where it has one (a GeoPackage or Shapefile
 field, read by :mod:`demine.io.sources`), else from the values, nulls ignored: all booleans ->
-BOOLEAN; all whole numbers -> INTEGER; numbers -> REAL; strings that are all ISO dates
-(``YYYY-MM-DD``) -> DATE, all ISO date-times -> DATETIME (read as UTC when they name no
-offset); anything else (mixed, nested values kept as JSON) -> TEXT. In a CSV file every value
+BOOLEAN; all whole numbers (within 64 bits) -> INTEGER; numbers -> REAL; strings that are all
+ISO dates (``YYYY-MM-DD``) -> DATE, all ISO date-times -> DATETIME (read as UTC when they name
+no offset); anything else (mixed, nested values kept as JSON) -> TEXT. In a CSV file every value
 is text: a column whose every cell is a whole number without leading zeros is INTEGER, a number
 REAL, ``true``/``false`` BOOLEAN, and dates as above.
 """
@@ -146,8 +146,8 @@ def layer_names(features: Sequence[Any], src: str, existing: Kind | None = None)
 def _value_type(v: Any, csv: bool) -> str:
     if isinstance(v, bool):
         return "boolean"
-    if isinstance(v, int):
-        return "integer"
+    if isinstance(v, int):  # beyond 64 bits no column holds it as a number: kept as text
+        return "integer" if -(2**63) <= v < 2**63 else "text"
     if isinstance(v, float):
         return "real"
     if isinstance(v, str):
@@ -166,7 +166,7 @@ def _value_type(v: Any, csv: bool) -> str:
                 return "text"
         if csv:
             if _CSV_INT.fullmatch(s):
-                return "integer"
+                return _value_type(int(s), False)
             if _CSV_REAL.fullmatch(s):
                 return "real"
             if s.lower() in _CSV_BOOL:
