@@ -7,7 +7,6 @@ geometry type from the file here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,9 @@ import shapely
 from demine.errors import Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.model.schema import Record, validate_properties
 from demine.services.import_mapping import FieldMapping, resolve_mapping
+from demine.services.layer_fields import LayerNames, infer_fields, layer_names
 from demine.services.record_rules import device_type_fault, known_device_types
 from demine.store.base import Store
 
@@ -120,48 +120,6 @@ def group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
     return out
 
 
-def _sanitise(name: str) -> str:
-    s = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
-    if not s or not s[0].isalpha():
-        s = "f_" + s
-    return s[:63]
-
-
-# columns every demine table has: a layer's source field of the same name is kept as src_NAME
-TABLE_COLUMNS = frozenset(
-    {"fid", "geom", "extra", "revision", "created_at", "updated_at", "updated_by"}
-)
-
-
-def _layer_field(name: str) -> str:
-    s = _sanitise(name)
-    return "src_" + s if s in TABLE_COLUMNS else s
-
-
-def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
-    types: dict[str, set[type]] = {}
-    for f in features:
-        for k, v in f.properties.items():
-            if k in RESERVED_IMPORT:
-                continue
-            if v is None:
-                types.setdefault(_layer_field(k), set())
-                continue
-            types.setdefault(_layer_field(k), set()).add(type(v))
-    out = []
-    for name, ts in types.items():
-        if ts and ts <= {bool}:
-            t = FieldType.BOOLEAN
-        elif ts and ts <= {int}:
-            t = FieldType.INTEGER
-        elif ts and ts <= {int, float}:
-            t = FieldType.REAL
-        else:
-            t = FieldType.TEXT
-        out.append(FieldSpec(name, t))
-    return tuple(out)
-
-
 def _layer_geometry_type(geoms: Sequence[Any]) -> str:
     types = {g.geom_type for g in geoms if g is not None}
     if not types:
@@ -224,7 +182,7 @@ def read_and_check(
 ) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
     """Read and check a file; return the kind, the good records, the report and the faults."""
     from demine.geo.geodesy import geodesic_area
-    from demine.io.sources import read_source
+    from demine.io.sources import format_of, read_source
 
     fmap = field_mapping(options)
     parsed = read_source(
@@ -290,10 +248,19 @@ def read_and_check(
         max_jump_m=max_jump or None,
         allowed=None if kind is None else _allowed(kind),
     )
+    names: LayerNames | None = None
+    if is_layer:  # the columns of a reference layer: the source's names, where safe
+        names = layer_names(features, src, kind)
+        if names.faults:
+            raise ValidationError(f"{src}: cannot import this file", names.faults)
+        report.warnings.extend(names.warnings)
     if kind is None:  # a new layer
+        assert names is not None
         try:
             kind = layer_kind(
-                lname, _infer_fields(features), _layer_geometry_type([c.geometry for c in checks])
+                lname,
+                infer_fields(features, names, parsed.field_types, csv=format_of(path) == "csv"),
+                _layer_geometry_type([c.geometry for c in checks]),
             )
         except ValueError as e:
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
@@ -333,14 +300,14 @@ def read_and_check(
         if chk.warnings:
             report.warnings += [locate(x, f.index, src, fid) for x in chk.warnings]
         props = dict(f.properties)
-        if kind.is_layer:  # reference data: nested values are kept as JSON text
+        if names is not None:  # reference data: nested values are kept as JSON text
             props = {
-                _layer_field(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
-                for k, v in props.items()
+                k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
+                for k, v in names.props(props).items()
             }
         rid_prop = props.pop("id", None)
         source_id = props.pop("source_id", None)
-        for r in RESERVED_IMPORT:
+        for r in () if names is not None else RESERVED_IMPORT:
             props.pop(r, None)
         for key, (fname, _) in LINKS.items():  # a required reference given by its source id
             if (

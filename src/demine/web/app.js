@@ -167,6 +167,7 @@ function renderStats() {
     ["stats_devices", statsCount(d.devices.total)],
     ["stats_accidents", statsCount(d.accidents.total)],
     ["stats_casualties", d.casualties.total === "withheld" ? t("stats_withheld") : statsCount(d.casualties.total)],
+    ["stats_eo_reports", statsCount(d.eo_reports.total)],
     ["stats_eore", statsCount(d.eore.beneficiaries)],
   ];
   box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));

@@ -11,7 +11,7 @@ from typing import Any
 from demine.model.devices import CATEGORIES
 from demine.services.access import at_least
 from demine.services.stats.areas import UNASSIGNED, Areas, in_area_order
-from demine.services.stats.periods import Period, dated_in, year_of
+from demine.services.stats.periods import Period, by_year, dated_in, year_key
 from demine.store.base import Store
 
 SMALL = "<5"
@@ -60,12 +60,14 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
     by_type = dict.fromkeys(ACCIDENT_TYPES, 0)
     by_cat = {c: 0 for c in (*CATEGORIES, "unknown")}
     by_area: dict[str, int] = defaultdict(int)
+    years: list[str] = []
     n = 0
     for a in store.list("accidents"):
         p = a.properties
         if not dated_in(per, p.get("occurred_at")):
             continue
         n += 1
+        years.append(year_key(p.get("occurred_at")))
         by_type[str(p.get("accident_type"))] = by_type.get(str(p.get("accident_type")), 0) + 1
         c = str(p.get("device_category") or "unknown")
         by_cat[c] = by_cat.get(c, 0) + 1
@@ -75,6 +77,7 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
         "by_type": by_type,
         "by_device_category": by_cat,
         "by_area": in_area_order(by_area, areas),
+        "by_year": by_year(years, per),
     }
 
 
@@ -112,8 +115,7 @@ def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas)
         p = v.properties
         aid = str(p.get("accident_id"))
         acc = accidents.get(aid)
-        y = year_of(acc.get("occurred_at") if acc else None)
-        year = str(y) if y is not None else "unknown"
+        year = year_key(acc.get("occurred_at") if acc else None)
         count("total", "", year, aid)
         count("year", year, year, aid)
         count("area", where.get(aid, UNASSIGNED), year, aid)
