@@ -22,7 +22,7 @@ SEXES = ("female", "male", "unknown")
 AGE_GROUPS = ("child", "adult", "unknown")  # child: under 18
 OUTCOMES = ("killed", "injured")
 VICTIM_TYPES = ("civilian", "deminer", "military", "unknown")
-ACCIDENT_TYPES = ("demining", "civilian", "unknown")
+ACCIDENT_TYPES = ("demining", "civilian")  # "unknown" (legacy) is listed when present
 SUPPRESSION_RULE = (
     "Casualty figures are aggregates, built from single calendar years. For roles other than "
     "victim_assistance and admin, a year's figure is small when it counts 1 to 4 people or "
