@@ -21,7 +21,7 @@ from demine.store.base import Revision, UpsertResult, Where
 from demine.store.core.dialect import META_COLS, q
 from demine.store.core.tables import Tables
 
-# demine field types -> CQL2 queryable types (DRAFT, issue 12)
+# demine field types -> CQL2 queryable types
 CQL_TYPES = {
     "integer": "integer",
     "real": "number",
@@ -55,10 +55,12 @@ class Records(Tables):
             raise NotFound(f"no record with id {record_id}")
         return self.get(row[0], record_id)
 
+    cql_prefilter = True  # tests turn it off to compare the rows with and without it
+
     def _cql_where(
         self, kind: Kind, cql: Any, conds: builtins.list[str], args: builtins.list[Any]
     ) -> None:
-        """Add a CQL2-JSON filter (DRAFT, issue 12) to ``conds``/``args``, in SQL."""
+        """Add a CQL2-JSON filter to ``conds``/``args``, in SQL."""
         if cql is None:
             return
         from demine.store.cql_sql import Column, to_sql
@@ -73,9 +75,16 @@ class Records(Tables):
         columns["id"] = Column("id", "string")
         if kind.geometry_type:
             columns["geom"] = columns["geometry"] = Column("geom", "geometry")
-        sql, a = to_sql(cql, columns, self._cql_dialect())
+        dialect = self._cql_dialect()
+        sql, a = to_sql(cql, columns, dialect)
         conds.append(sql)
         args += a
+        pre = (
+            dialect.prefilter(kind.name, cql) if kind.geometry_type and self.cql_prefilter else None
+        )
+        if pre is not None:  # e.g. the GeoPackage R-tree, for a spatial filter
+            conds.append(pre[0])
+            args += pre[1]
 
     def _full_date_sql(self, f: FieldSpec) -> str:
         """A partial date column as a filter compares it: its full dates (and date-times);
