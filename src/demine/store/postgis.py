@@ -81,6 +81,21 @@ def _partial_check(table: str, f: FieldSpec) -> str:
     )
 
 
+def _partial_text(f: FieldSpec, v: Any) -> Any:
+    """A full date-time in a partial date column as a timestamptz column made it: UTC, ``Z``
+    (a record written past validation may hold ``+02:00``); partial values as they are."""
+    if isinstance(v, datetime):
+        return format_datetime(v)
+    if f.type is FieldType.DATETIME and isinstance(v, str) and len(v) > 10:
+        try:
+            return format_datetime(datetime.fromisoformat(v.replace("Z", "+00:00")))
+        except ValueError:
+            return v  # the column's CHECK names it
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 T = TypeVar("T")
 
@@ -449,6 +464,8 @@ class PostGISStore(RevisionedStore):
             v = get(f.name)
             if v is not None and f.type is FieldType.BOOLEAN:
                 v = bool(v)
+            elif v is not None and f.partial:
+                v = _partial_text(f, v)
             vals.append(v)
         return vals
 
