@@ -131,6 +131,11 @@ def _print(st: dict[str, Any]) -> None:
     acc = st["accidents"]
     types = ", ".join(f"{k} {v}" for k, v in acc["by_type"].items())
     con.print(f"Accidents: {acc['total']} ({types}){_years(acc['by_year'])}", markup=False)
+    if acc.get("undated") and st.get("period"):
+        con.print(
+            f"  {acc['undated']} accident(s) of unknown date are in no period: not counted above",
+            markup=False,
+        )
     cas = st["casualties"]
     parts = []
     for name, b in cas["breakdowns"].items():

@@ -31,7 +31,7 @@ def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
         str(d.properties.get("code")): str(d.properties.get("category"))
         for d in store.list("device_types")
     }
-    cats = [*CATEGORIES, "unknown"]
+    cats = list(CATEGORIES)  # "unknown" among them
     by_cat_state = {c: dict.fromkeys(FIND_STATES, 0) for c in cats}
     by_area: dict[str, int] = defaultdict(int)
     n = 0

@@ -15,7 +15,7 @@ from typing import Any
 
 from demine.errors import Conflict, NotFound, ValidationError
 from demine.model.kinds import Kind
-from demine.model.schema import FieldType, Record, now_utc
+from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.model.write_rules import check_change
 from demine.store.base import Revision, UpsertResult, Where
 from demine.store.core.dialect import META_COLS, q
@@ -66,7 +66,11 @@ class Records(Tables):
         from demine.store.cql_sql import Column, to_sql
 
         columns = {
-            f.name: Column(q(f.name), CQL_TYPES.get(f.type.value, "string")) for f in kind.fields
+            f.name: Column(
+                self._full_date_sql(f) if f.partial else q(f.name),
+                CQL_TYPES.get(f.type.value, "string"),
+            )
+            for f in kind.fields
         }
         columns["id"] = Column("id", "string")
         if kind.geometry_type:
@@ -82,6 +86,12 @@ class Records(Tables):
             conds.append(pre[0])
             args += pre[1]
 
+    def _full_date_sql(self, f: FieldSpec) -> str:
+        """A partial date column as a filter compares it: its full dates (and date-times);
+        a year, a year-month or ``unknown`` is NULL there, so a comparison with it is unknown
+        (CQL2's three-valued logic): never true, never an error."""
+        return f"(CASE WHEN length({q(f.name)}) >= 10 THEN {q(f.name)} END)"
+
     def _where(
         self, kind: Kind, where: Where | None
     ) -> tuple[builtins.list[str], builtins.list[Any]]:
@@ -91,7 +101,8 @@ class Records(Tables):
         args: builtins.list[Any] = []
         if not where:
             return conds, args
-        types = {f.name: f.type for f in kind.fields}
+        # a partial date column holds text (2019, 2019-05, unknown): compared as text
+        types = {f.name: FieldType.TEXT if f.partial else f.type for f in kind.fields}
         for name, value in where.items():
             if name not in types and name not in META_COLS:
                 raise ValidationError(
