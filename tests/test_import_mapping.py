@@ -261,7 +261,7 @@ def test_several_files_all_or_nothing(store: Any, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert [
-        (f["source"].rsplit("/", 1)[-1], f["created"], len(f["rejected"])) for f in out["files"]
+        (f["source"].rsplit("/", 1)[-1], f["created"], f["rejected_count"]) for f in out["files"]
     ] == [
         ("a.geojson", 4, 0),
         ("c.geojson", 1, 1),
