@@ -237,7 +237,7 @@ def test_json_lists_each_fault_once(store: Any, tmp_path: Path) -> None:
         assert sum(len(x["faults"]) for x in out["rejected"]) == n * files, mode
         for i in range(n):
             assert text.count(f"'bad-{i:04d}'") == files, (mode, i)
-        assert "errors" not in out.get("error", {}), mode
+        assert not out.get("error", {}).get("errors"), mode
 
 
 def test_json_size_grows_linearly(tmp_path: Path) -> None:
@@ -466,3 +466,9 @@ def test_make_valid_leaving_no_area_is_not_listed_as_repaired(tmp_path: Path) ->
     (g,) = validate_file(f2, ImportOptions(kind="hazards")).rejected
     (flt,) = g["faults"]
     assert "repairable" not in flt and "make_valid would leave no area" in flt["reason"]
+
+
+def test_a_fault_of_the_whole_file_names_no_feature(tmp_path: Path) -> None:
+    r = _cli("validate", str(tmp_path / "missing.geojson"), "--kind", "hazards")
+    assert r.exit_code == 1
+    assert "missing.geojson: no such file" in r.stdout and "feature None" not in r.stdout

@@ -273,14 +273,15 @@ def import_(
                 if as_json:
                     from demine.services.register import group_rejects
 
-                    # the faults once, in "rejected": not again in the problem's "errors"
+                    # each fault once: a feature's in "rejected", any other (a bad option, an
+                    # unreadable file) in the problem's "errors"
                     problem = e.to_problem()
-                    problem.pop("errors", None)
+                    problem["errors"] = [f.to_dict() for f in e.faults if f.index is None]
                     print_json(
                         {
                             "imported": 0,
                             "stored": False,
-                            "rejected": group_rejects(e.faults),
+                            "rejected": group_rejects([f for f in e.faults if f.index is not None]),
                             "error": problem,
                         }
                     )
@@ -376,4 +377,3 @@ def validate(
                 )
         if any(r.rejected for r in reports):
             raise typer.Exit(1)
-
