@@ -412,6 +412,29 @@ def test_repairs_in_history_with_a_reason_given(store: Any, tmp_path: Path) -> N
     assert rev.reason.startswith("survey 2025 batch 3; repaired on import: ")
 
 
+def test_changes_made_without_repair_are_kept_in_history(store: Any, tmp_path: Path) -> None:
+    """Snapping a rounding artefact to ±180 and dropping Z change the stored geometry without
+    --repair: the history says so too."""
+    edge = 180.00000000000006
+    snapped = {
+        "type": "Polygon",
+        "coordinates": [
+            [[179.99, -17.0], [edge, -17.0], [edge, -16.99], [179.99, -16.99], [179.99, -17.0]]
+        ],
+    }
+    z = {"type": "Polygon", "coordinates": [[[*p, 12.5] for p in _poly(37, 48)[0]]]}
+    f = _fc(tmp_path / "c.geojson", [_hz(0, snapped), _hz(1, z), _hz(2)])
+    rep = import_file(store, f, ImportOptions(kind="hazards"))
+    ids = dict(zip(rep.indexes, rep.ids, strict=True))
+    (r0,) = store.history(ids[0])
+    assert r0.reason.startswith("import c.geojson; changed on import: longitude 180.00000000000006")
+    assert "repaired on import" not in r0.reason
+    (r1,) = store.history(ids[1])
+    assert "changed on import: 3D coordinates: the height (Z) was dropped" in r1.reason
+    (r2,) = store.history(ids[2])
+    assert r2.reason == "import c.geojson"
+
+
 # --- 5. polygons of no area ----------------------------------------------------------------
 
 

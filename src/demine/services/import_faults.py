@@ -93,16 +93,32 @@ def rejected_text(group: dict[str, Any]) -> str:
     return f"{where}: {what}" if where else what
 
 
-def repair_notes(repairs: Sequence[Fault], indexes: Sequence[int]) -> list[str | None]:
+# warnings that say a geometry was changed without --repair (services.import_check): kept in
+# the history with the repairs
+_CHANGED = (" snapped to ", "the height (Z) was dropped")
+
+
+def repair_notes(
+    repairs: Sequence[Fault], indexes: Sequence[int], warnings: Sequence[Fault] = ()
+) -> list[str | None]:
     """For each feature index of ``indexes`` (the stored records, in order), the note its
-    revision's history keeps of the repairs made on import, or None."""
+    revision's history keeps of the repairs made on import (and of the changes made without
+    ``--repair``: coordinates snapped to ±180/±90, Z dropped), or None."""
     by_index: dict[int | None, list[str]] = {}
     for r in repairs:
         by_index.setdefault(r.index, []).append(r.reason)
+    changed: dict[int | None, list[str]] = {}
+    for w in warnings:
+        if any(c in w.reason for c in _CHANGED):
+            changed.setdefault(w.index, []).append(w.reason)
     out: list[str | None] = []
     for i in indexes:
-        made = by_index.get(i)
-        out.append("repaired on import: " + "; ".join(made) if made else None)
+        parts = []
+        if by_index.get(i):
+            parts.append("repaired on import: " + "; ".join(by_index[i]))
+        if changed.get(i):
+            parts.append("changed on import: " + "; ".join(changed[i]))
+        out.append("; ".join(parts) or None)
     return out
 
 

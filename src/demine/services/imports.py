@@ -228,7 +228,11 @@ def _store(
             actor=options.actor or current_actor(),
             reason=options.reason or f"import {names}",
             # each repaired record's revision says which repairs were made
-            reasons=[n for c in checked for n in repair_notes(c.report.repairs, c.report.indexes)],
+            reasons=[
+                n
+                for c in checked
+                for n in repair_notes(c.report.repairs, c.report.indexes, c.report.warnings)
+            ],
         )
     except StoreFull:  # the write was rolled back as a whole
         raise StoreFull(
