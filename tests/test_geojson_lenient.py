@@ -357,7 +357,7 @@ def test_cli_import_further_out_is_refused(db: str, tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     (rej,) = out["rejected"]
     assert rej["index"] == 1 and rej["feature_id"] == "BAD"
-    ((flt,),) = [rej["faults"]]
-    assert flt["field"] == "geometry.coordinates[0][1]"
+    (flt,) = out["error"]["errors"]
+    assert flt["index"] == 1 and flt["field"] == "geometry.coordinates[0][1]"
     assert "coordinates out of range" in flt["reason"] and "180.001" in flt["reason"]
     assert _count(db, "world") == 0

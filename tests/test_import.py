@@ -208,7 +208,8 @@ def test_cli_import_json_and_exit_codes(tmp_path: Path, bad_file: Path) -> None:
     assert r.exit_code == 1
     out = json.loads(r.stdout)
     assert out["imported"] == 0 and [x["index"] for x in out["rejected"]] == [1, 2]
-    assert all(x["faults"] and all("reason" in f for f in x["faults"]) for x in out["rejected"])
+    errors = out["error"]["errors"]  # the faults, once: in the problem, as on every face
+    assert {e["index"] for e in errors} == {1, 2} and all("reason" in e for e in errors)
     r = run(
         app, ["--db", db, "import", str(bad_file), "--kind", "hazards", "--skip-invalid", "--json"]
     )

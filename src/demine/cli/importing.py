@@ -273,16 +273,17 @@ def import_(
                 if as_json:
                     from demine.services.register import group_rejects
 
-                    # each fault once: a feature's in "rejected", any other (a bad option, an
-                    # unreadable file) in the problem's "errors"
-                    problem = e.to_problem()
-                    problem["errors"] = [f.to_dict() for f in e.faults if f.index is None]
+                    # each fault once: in the problem's "errors", as on every face; "rejected"
+                    # names the features, without their faults again
+                    rejected = group_rejects([f for f in e.faults if f.index is not None])
                     print_json(
                         {
                             "imported": 0,
                             "stored": False,
-                            "rejected": group_rejects([f for f in e.faults if f.index is not None]),
-                            "error": problem,
+                            "rejected": [
+                                {k: v for k, v in g.items() if k != "faults"} for g in rejected
+                            ],
+                            "error": e.to_problem(),
                         }
                     )
                     raise typer.Exit(1) from None
