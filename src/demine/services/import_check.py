@@ -7,6 +7,7 @@ geometry type from the file here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,13 @@ from demine.errors import Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import Record, validate_properties
+from demine.services.import_faults import (
+    FeatureIds,
+    name_faults,
+    without_empty_warning,
+    zero_area_faults,
+)
+from demine.services.import_faults import group_rejects as group_rejects
 from demine.services.import_mapping import FieldMapping, resolve_mapping
 from demine.services.layer_fields import LayerNames, infer_fields, layer_names
 from demine.services.record_rules import device_type_fault, known_device_types
@@ -79,6 +87,9 @@ class ImportReport:
     # the feature index in the source of each good record (read_and_check's list), for faults
     # found after the check
     indexes: list[int] = field(default_factory=list)
+    # every feature's id in the file and its record's source id, by feature index: named on
+    # each fault (services.import_faults)
+    feature_ids: FeatureIds = field(default_factory=dict)
 
     @property
     def imported(self) -> int:
@@ -98,26 +109,6 @@ class ImportReport:
             "repairs": [f.to_dict() for f in self.repairs],
             "warnings": [f.to_dict() for f in self.warnings],
         }
-
-
-def group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
-    """The faults grouped by feature (file and index), in order."""
-    by_index: dict[tuple[str | None, int | None], list[Fault]] = {}
-    for f in faults:
-        by_index.setdefault((f.source, f.index), []).append(f)
-    out = []
-    for (source, idx), fs in by_index.items():
-        out.append(
-            {
-                "source": source,
-                "index": idx,
-                "feature_id": fs[0].feature_id,
-                "field": fs[0].field,
-                "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
-                "faults": [f.to_dict() for f in fs],
-            }
-        )
-    return out
 
 
 def _layer_geometry_type(geoms: Sequence[Any]) -> str:
@@ -214,7 +205,6 @@ def read_and_check(
             f.faults.extend(mfaults)
             if mfaults:
                 unread[pos] = {x.field for x in mfaults}
-        report.warnings.extend(f.warnings)
 
     # the kind: built in, an existing layer, or a new layer shaped by this file
     is_layer = options.kind.startswith("layer:")
@@ -295,10 +285,8 @@ def read_and_check(
         ffaults = [locate(x, f.index, src, fid) for x in f.faults]
         if chk.faults:
             ffaults += [locate(x, f.index, src, fid) for x in chk.faults]
-        if chk.repairs:
-            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
-        if chk.warnings:
-            report.warnings += [locate(x, f.index, src, fid) for x in chk.warnings]
+        fwarn = [locate(x, f.index, src, fid) for x in (*f.warnings, *chk.warnings)]
+        report.warnings += without_empty_warning(fwarn, chk.faults)
         props = dict(f.properties)
         if names is not None:  # reference data: nested values are kept as JSON text
             props = {
@@ -338,9 +326,12 @@ def read_and_check(
                 if cand is not None and not is_uuid(cand):
                     source_id = str(cand)
                     break
+        report.feature_ids[f.index] = (fid, None if source_id is None else str(source_id))
         if ffaults:
             faults.extend(ffaults)
             continue
+        if chk.repairs:  # a rejected feature is not repaired: its repairs are not listed
+            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
         good.append(
             Record(
                 kind=kind.name,
@@ -356,6 +347,9 @@ def read_and_check(
             progress(len(good), len(features))
 
     report.indexes = [features[i].index for i in good_index]
+    report.warnings = name_faults(report.warnings, report.feature_ids, src)
+    report.repairs = name_faults(report.repairs, report.feature_ids, src)
+    faults = name_faults(faults, report.feature_ids, src)
     new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
     for g in good:
         if not g.id:
@@ -368,17 +362,47 @@ def read_and_check(
             rec.geometry = promoted[i]
             if areas is not None:
                 rec.properties["area_m2"] = round(float(areas[i]), 2)
+    if areas is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
+        garr = np.empty(len(good), dtype=object)
+        garr[:] = [r.geometry for r in good]
+        polygonal = np.isin(shapely.get_type_id(garr), (3, 6)).tolist()
+        good, faults = _without_zero_area(
+            good,
+            [float(areas[i]) if p else None for i, p in zip(good_index, polygonal, strict=True)],
+            report,
+            faults,
+            src,
+            kind.name,
+        )
     return kind, good, report, faults
+
+
+def _without_zero_area(
+    good: list[Record],
+    areas: list[float | None],
+    report: ImportReport,
+    faults: list[Fault],
+    src: str,
+    kind: str,
+) -> tuple[list[Record], list[Fault]]:
+    """``good`` without the polygons of no area, ``faults`` with theirs."""
+    repaired = {r.index for r in report.repairs if r.index is not None}
+    zero = zero_area_faults(areas, report.indexes, repaired, src, kind)
+    if not zero:
+        return good, faults
+    bad = {report.indexes[p] for p in zero}
+    faults = faults + name_faults(zero.values(), report.feature_ids, src)
+    report.repairs = [r for r in report.repairs if r.index not in bad]
+    report.indexes = [x for p, x in enumerate(report.indexes) if p not in zero]
+    return [r for p, r in enumerate(good) if p not in zero], faults
 
 
 def locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
     if f.index is not None and f.source is not None and (f.feature_id is not None or fid is None):
         return f
-    return Fault(
-        f.reason,
-        f.index if f.index is not None else index,
-        f.field,
-        f.source or src,
-        f.feature_id if f.feature_id is not None else fid,
-        f.repairable,
+    return dataclasses.replace(
+        f,
+        index=f.index if f.index is not None else index,
+        source=f.source or src,
+        feature_id=f.feature_id if f.feature_id is not None else fid,
     )

@@ -276,12 +276,15 @@ class Records(Tables):
         reason: str | None = None,
         progress: Any = None,
         origin: str = "user",
+        reasons: Sequence[str | None] | None = None,
     ) -> UpsertResult:
         """Create or update many records in one transaction.
 
         A record matches a stored one by id, else by source_id, else (device types) by its
         natural key. A matched record whose content is the same is left alone (no new
-        revision). All or nothing: any error rolls the whole batch back.
+        revision). All or nothing: any error rolls the whole batch back. ``reasons``, one per
+        record (or None), is added to ``reason`` in that record's revision (an import's
+        repairs).
         """
         k = self.kind(kind)
         if not records:
@@ -306,6 +309,9 @@ class Records(Tables):
             seen: set[str] = set()
             for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
                 old = existing[i]
+                why = reason
+                if reasons is not None and reasons[i]:
+                    why = f"{reason}; {reasons[i]}" if reason else reasons[i]
                 if old is not None:
                     rec.id = old[1].id
                 if rec.id in seen:
@@ -326,14 +332,14 @@ class Records(Tables):
                     rec.created_at = old_rec.created_at
                     rec.updated_at, rec.updated_by = at, actor
                     upd_rows.append([*self._geo_values(k, rec, blob), fid])
-                    hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
+                    hist_rows.append(self._history_row(rec, "update", at, actor, why, blob))
                     result.updated.append(rec.id)
                 else:
                     rec.revision = 1
                     rec.created_at = rec.updated_at = at
                     rec.updated_by = actor
                     ins_rows.append(self._geo_values(k, rec, blob))
-                    hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
+                    hist_rows.append(self._history_row(rec, "create", at, actor, why, blob))
                     result.created.append(rec.id)
             try:
                 self._executemany(c, update_sql, upd_rows)
