@@ -61,9 +61,20 @@ SYS_OSGEO = Path("/usr/lib/python3/dist-packages/osgeo")
 def app_factory() -> Any:
     """The demine app for uvicorn's workers (``factory=True``). The safety API's per-client rate
     limit (600 a minute by default) is raised: every wrk connection comes from 127.0.0.1."""
+    src = os.environ.get("DEMINE_BENCH_SRC")  # another checkout's demine (api_cql.py's anchor)
+    if src:
+        assert "demine" not in sys.modules, "demine imported before DEMINE_BENCH_SRC was put first"
+        sys.path.insert(0, src)
     from demine.api import create_app
 
-    app = create_app(os.environ["DEMINE_BENCH_DB"], rate_limit_per_minute=1_000_000_000)
+    if src:
+        import demine
+
+        assert Path(demine.__file__).is_relative_to(src), demine.__file__
+    kw: dict[str, Any] = {}
+    if os.environ.get("DEMINE_BENCH_BUDGET"):  # seconds; 0: no request budget (api_cql.py)
+        kw["request_budget_s"] = float(os.environ["DEMINE_BENCH_BUDGET"]) or None
+    app = create_app(os.environ["DEMINE_BENCH_DB"], rate_limit_per_minute=1_000_000_000, **kw)
     threads = int(os.environ.get("DEMINE_BENCH_THREADS") or 0)
     return _ThreadLimit(app, threads) if threads else app
 
@@ -345,7 +356,13 @@ end
 
 
 def wrk(
-    url: str, paths: list[str], seconds: float, connections: int, threads: int, work: Path
+    url: str,
+    paths: list[str],
+    seconds: float,
+    connections: int,
+    threads: int,
+    work: Path,
+    timeout_s: float = 30.0,
 ) -> dict[str, Any]:
     import json
 
@@ -360,7 +377,7 @@ def wrk(
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--timeout",
-        "30s",
+        f"{max(1, round(timeout_s))}s",
         "-s",
         str(script),
         url,
@@ -423,15 +440,16 @@ def load(
     warmup: bool = True,
     drain: bool = True,
 ) -> dict[str, Any]:
+    timeout_s = float(getattr(args, "wrk_timeout", 30.0))
     clients = clients or args.clients
     duration = duration or args.duration
     threads = min(args.wrk_threads, clients)
     c.log(f"  {what}: warm-up {args.warmup:g} s, then {duration:g} s at {clients} ...")
     waited = wait_idle(SERVERS)
     if warmup:
-        wrk(srv.url, paths, args.warmup, clients, threads, work)
+        wrk(srv.url, paths, args.warmup, clients, threads, work, timeout_s)
         waited += wait_idle(SERVERS)
-    r = wrk(srv.url, paths, duration, clients, threads, work)
+    r = wrk(srv.url, paths, duration, clients, threads, work, timeout_s)
     r["clients"] = clients
     r["drain_s_after"] = wait_idle(SERVERS) if drain else None
     r["idle_wait_s_before"] = waited
@@ -692,6 +710,11 @@ def wait_for_endpoints(
 
 
 def main() -> None:
+    if "--cql" in sys.argv[1:]:  # issue 12: CQL2 filters in SQL against the old Python evaluation
+        import api_cql
+
+        api_cql.main([a for a in sys.argv[1:] if a != "--cql"])
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="100,000 hazards and 5 s runs")
     ap.add_argument("--n", type=int, help="number of hazards (overrides --quick)")

@@ -1,4 +1,4 @@
-"""DRAFT (issue 12): CQL2-JSON to SQL, checked on SQLite and PostGIS against rows worked out
+"""Issue 12: CQL2-JSON to SQL, checked on SQLite and PostGIS against rows worked out
 by hand."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DRAFT (issue 12): CQL2 filters pushed into the store's SQL, on both backends."""
+"""Issue 12: CQL2 filters pushed into the store's SQL, on both backends."""
 
 from __future__ import annotations
 

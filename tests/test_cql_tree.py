@@ -1,4 +1,4 @@
-"""DRAFT (issue 12): a request's CQL2 filter as a checked CQL2-JSON tree (cql2 package)."""
+"""Issue 12: a request's CQL2 filter as a checked CQL2-JSON tree (cql2 package)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from demine.api.ogc_cql_parse import FilterError
+from demine.api.ogc_cql import FilterError
 from demine.api.ogc_cql_tree import MAX_NESTING, filter_tree, nesting
 from demine.model.kinds import Kind, get_kind
 

@@ -138,7 +138,9 @@ def test_cli_reimport_of_repeated_ids_gives_the_located_fault(store: Any, tmp_pa
     assert "appears twice" not in r.output
     out = json.loads(r.stdout)
     (rej,) = out["rejected"]
-    assert rej["feature_id"] == "A" and "features 0, 2, 4" in rej["reason"]
+    assert rej["feature_id"] == "A" and rej["source_id"] == "A"
+    (err,) = out["error"]["errors"]
+    assert err["field"] == "source_id" and "rep.geojson: features 0, 2, 4" in err["reason"]
     r = run(app, ["validate", str(f), "--kind", "finds"])
     assert r.exit_code == 1 and "features 0, 2, 4" in r.output
 
@@ -219,7 +221,7 @@ def test_duplicates_across_files_and_json_totals(store: Any, tmp_path: Path) -> 
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert (out["imported"], out["duplicates"], out["skipped_duplicates"]) == (3, 1, 1)
-    (w,) = out["files"][1]["warnings"]
+    (w,) = [x for x in out["warnings"] if "duplicate" in x["reason"]]
     assert w["index"] == 1 and w["source"] == "b.geojson"
     assert w["reason"].startswith("exact duplicate of a.geojson feature 0")
     assert store.count("finds") == 3

@@ -302,7 +302,7 @@ def test_cli_validate_lenient_and_strict(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert out["valid"] is False
     assert sorted(x["index"] for x in out["rejected"]) == [1, 2]
-    assert all("without --strict" in x["reason"] for x in out["rejected"])
+    assert all(any("without --strict" in f["reason"] for f in x["faults"]) for x in out["rejected"])
 
 
 def test_cli_import_snaps_rounding_artefacts(db: str, tmp_path: Path) -> None:
@@ -357,6 +357,7 @@ def test_cli_import_further_out_is_refused(db: str, tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     (rej,) = out["rejected"]
     assert rej["index"] == 1 and rej["feature_id"] == "BAD"
-    assert rej["field"] == "geometry.coordinates[0][1]"
-    assert "coordinates out of range" in rej["reason"] and "180.001" in rej["reason"]
+    (flt,) = out["error"]["errors"]
+    assert flt["index"] == 1 and flt["field"] == "geometry.coordinates[0][1]"
+    assert "coordinates out of range" in flt["reason"] and "180.001" in flt["reason"]
     assert _count(db, "world") == 0

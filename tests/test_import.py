@@ -58,7 +58,7 @@ def test_skip_invalid_stores_the_good_ones(store: Any, bad_file: Path) -> None:
     rep = import_file(store, bad_file, ImportOptions(kind="hazards", skip_invalid=True))
     assert rep.imported == 2 and store.count("hazards") == 2
     assert [r["index"] for r in rep.rejected] == [1, 2]
-    assert "hazard_type" in rep.rejected[0]["reason"]
+    assert [x["field"] for x in rep.rejected[0]["faults"]] == ["hazard_type"]
 
 
 def test_repair_closes_the_ring_and_says_so(store: Any, bad_file: Path) -> None:
@@ -208,7 +208,8 @@ def test_cli_import_json_and_exit_codes(tmp_path: Path, bad_file: Path) -> None:
     assert r.exit_code == 1
     out = json.loads(r.stdout)
     assert out["imported"] == 0 and [x["index"] for x in out["rejected"]] == [1, 2]
-    assert all("reason" in x for x in out["rejected"])
+    errors = out["error"]["errors"]  # the faults, once: in the problem, as on every face
+    assert {e["index"] for e in errors} == {1, 2} and all("reason" in e for e in errors)
     r = run(
         app, ["--db", db, "import", str(bad_file), "--kind", "hazards", "--skip-invalid", "--json"]
     )

@@ -261,7 +261,7 @@ def test_several_files_all_or_nothing(store: Any, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert [
-        (f["source"].rsplit("/", 1)[-1], f["created"], len(f["rejected"])) for f in out["files"]
+        (f["source"].rsplit("/", 1)[-1], f["created"], f["rejected_count"]) for f in out["files"]
     ] == [
         ("a.geojson", 4, 0),
         ("c.geojson", 1, 1),
@@ -297,7 +297,7 @@ def test_validate_several_files_names_each(tmp_path: Path) -> None:
     r = _cli("validate", str(a), str(bad), "--kind", "hazards", "--mapping", str(mapping))
     assert r.exit_code == 1
     assert "a.geojson: 4 features, no faults" in r.stdout
-    assert "c.geojson, feature 0, id 'UA-0008'" in r.stdout and "April 2023" in r.stdout
+    assert "c.geojson, feature 0, source id 'UA-0008'" in r.stdout and "April 2023" in r.stdout
     r = _cli("validate", str(a), "--kind", "hazards", "--mapping", str(mapping), "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["valid"] is True
 
@@ -316,8 +316,9 @@ def test_csv_export_with_the_same_mapping(store: Any, tmp_path: Path) -> None:
     opts = ImportOptions(kind="hazards", mapping_file=_mapping(tmp_path), skip_invalid=True)
     rep = import_file(store, src, opts)
     assert (rep.created, rep.unchanged) == (2, 0)
-    ((bad,),) = [r["faults"] for r in rep.rejected]
-    assert (bad["source"], bad["index"], bad["feature_id"], bad["field"]) == (
+    (group,) = rep.rejected
+    (bad,) = group["faults"]
+    assert (group["source"], group["index"], group["feature_id"], bad["field"]) == (
         "export.csv",
         2,
         "UA-0102",

@@ -73,6 +73,8 @@ def test_statistics_panel_shows_figures_and_charts(
         assert casualties == str(expected["casualties"]["total"])
         devices = page.locator("dd[data-stat='stats_devices']").inner_text()
         assert devices == str(expected["devices"]["total"])
+        reports = page.locator("dd[data-stat='stats_eo_reports']").inner_text()
+        assert reports == str(expected["eo_reports"]["total"]) == "1"  # the public one
         wait_for(
             page,
             "() => ['released', 'devices'].every((n) => { const i = "

@@ -18,8 +18,10 @@ class Fault:
     index: int | None = None  # feature index in the source (0-based), if any
     field: str | None = None  # field or member name, e.g. "geometry" or "properties.status"
     source: str | None = None  # file name, if any
-    feature_id: str | None = None  # the source's own id of the feature, if it has one
+    feature_id: str | None = None  # the feature's id in the file (GeoJSON "id"), if it has one
     repairable: bool = False
+    # the source's own id of the record the feature becomes (its non-UUID id or "source_id")
+    source_id: str | None = None
 
     def where(self) -> str:
         parts: list[str] = []
@@ -27,8 +29,10 @@ class Fault:
             parts.append(self.source)
         if self.index is not None:
             parts.append(f"feature {self.index}")
-        if self.feature_id is not None:
+        if self.feature_id is not None and self.feature_id != self.source_id:
             parts.append(f"id {self.feature_id!r}")
+        if self.source_id is not None:  # a feature's non-UUID id is its source id: named once
+            parts.append(f"source id {self.source_id!r}")
         if self.field:
             parts.append(f"field {self.field!r}")
         return ", ".join(parts)
@@ -41,6 +45,8 @@ class Fault:
         d: dict[str, Any] = {"index": self.index, "field": self.field, "reason": self.reason}
         if self.feature_id is not None:
             d["feature_id"] = self.feature_id
+        if self.source_id is not None:
+            d["source_id"] = self.source_id
         if self.source is not None:
             d["source"] = self.source
         if self.repairable:

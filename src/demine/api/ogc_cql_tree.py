@@ -1,4 +1,4 @@
-"""A CQL2 filter of a request as a CQL2-JSON tree the store can run in SQL (DRAFT, issue 12).
+"""A CQL2 filter of a request as a CQL2-JSON tree the store can run in SQL (issue 12).
 
 The ``cql2`` package (CQL2 1.0, a Rust parser) reads ``cql2-text`` and ``cql2-json`` into one
 normalised CQL2-JSON tree; this module bounds the work first, then checks that the tree names
@@ -23,8 +23,13 @@ import cql2
 import orjson
 import shapely
 
-from demine.api.ogc_cql_eval import GEOMETRY_NAMES, MAX_FILTER_NODES, MAX_LIKE_PATTERN
-from demine.api.ogc_cql_parse import MAX_FILTER_BYTES, FilterError
+from demine.api.ogc_cql import (
+    GEOMETRY_NAMES,
+    MAX_FILTER_BYTES,
+    MAX_FILTER_NODES,
+    MAX_LIKE_PATTERN,
+    FilterError,
+)
 from demine.api.ogc_queryables import queryable_fields
 from demine.geo.crs import CRS84, bbox_to_crs84, to_crs84
 from demine.model.kinds import Kind

@@ -16,6 +16,7 @@ from fastapi import Request
 
 from demine.errors import DemineError
 from demine.geo.crs import CRS84, CrsError, bbox_to_crs84, parse_crs
+from demine.model.dates import bounds, is_partial
 from demine.model.kinds import Kind
 from demine.model.schema import Record
 
@@ -197,6 +198,11 @@ def _date_span(value: Any) -> tuple[datetime, datetime] | None:
     if value is None:
         return None
     s = str(value)
+    if is_partial(s):  # a year or a year-month covers its days; "unknown" matches no interval
+        b = bounds(s)
+        if b is None:
+            return None
+        return (datetime.combine(b[0], time.min, UTC), datetime.combine(b[1], time.max, UTC))
     try:
         if len(s) == 10:
             d = date.fromisoformat(s)

@@ -134,6 +134,18 @@ def _given_id(body: dict[str, Any]) -> str | None:
     return normalise_id(given)
 
 
+def _existing(
+    request: Request, cid: str, fid: str
+) -> tuple[Store, Principal, Kind, str, Record, int]:
+    """What PUT, PATCH and DELETE share: the writer, the feature and the revision it must have."""
+    check_params(request, frozenset())
+    store, who = context(request)
+    kind = collection_kind(store, who, cid)
+    actor = _writer(store, kind, who)
+    cur = find_feature(store, kind, who, fid)
+    return store, who, kind, actor, cur, _if_match(request, cur)
+
+
 # Part 4 handlers: parse the request, call services.records (every rule is there), format
 
 
@@ -159,12 +171,7 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
 
 @router.put("/collections/{cid}/items/{fid}")
 def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    check_params(request, frozenset())
-    store, who = context(request)
-    kind = collection_kind(store, who, cid)
-    actor = _writer(store, kind, who)
-    cur = find_feature(store, kind, who, fid)
-    revision = _if_match(request, cur)
+    store, who, kind, actor, cur, revision = _existing(request, cid, fid)
     body = _parse_body(request, raw)
     if body.get("id") is not None and (
         not isinstance(body["id"], str)
@@ -192,12 +199,7 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
 
 @router.patch("/collections/{cid}/items/{fid}")
 def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
-    check_params(request, frozenset())
-    store, who = context(request)
-    kind = collection_kind(store, who, cid)
-    actor = _writer(store, kind, who)
-    cur = find_feature(store, kind, who, fid)
-    revision = _if_match(request, cur)
+    store, who, kind, actor, cur, revision = _existing(request, cid, fid)
     body = _parse_body(request, raw, patch=True)
     with _precondition(request):
         saved = records.patch(
@@ -216,12 +218,7 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
 
 @router.delete("/collections/{cid}/items/{fid}")
 def delete_item(request: Request, cid: str, fid: str) -> Response:
-    check_params(request, frozenset())
-    store, who = context(request)
-    kind = collection_kind(store, who, cid)
-    actor = _writer(store, kind, who)
-    cur = find_feature(store, kind, who, fid)
-    revision = _if_match(request, cur)
+    store, who, kind, actor, cur, revision = _existing(request, cid, fid)
     with _precondition(request):
         records.delete(
             store,

@@ -37,6 +37,7 @@ SOURCES = (
     "device_types",
     "accidents",
     "victims",
+    "eo_reports",
     "eore_sessions",
 )
 ByQ = Annotated[
@@ -96,7 +97,7 @@ _cache = _Cache()
 # thread is answered 503 with Retry-After.
 
 
-@router.get("", summary="Statistics: land release, devices, accidents, casualties, EORE")
+@router.get("", summary="Statistics: land, devices, accidents, casualties, EO reports, EORE")
 async def stats(
     request: Request,
     s: StoreDep,

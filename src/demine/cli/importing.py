@@ -19,6 +19,7 @@ from demine.cli.common import (
     with_store,
 )
 from demine.errors import Fault, ValidationError
+from demine.services.import_faults import rejected_text
 
 if TYPE_CHECKING:
     from demine.services.register import ImportOptions, ImportReport
@@ -214,7 +215,7 @@ def _print_report(report: ImportReport, verb: str) -> None:
     if len(report.warnings) > 50:
         con.print(f"  ... and {len(report.warnings) - 50} more warnings")
     for r in report.rejected:
-        con.print(f"  rejected: {_where(r)}: {r['reason']}", markup=False)
+        con.print(f"  rejected: {rejected_text(r)}", markup=False)
     con.print(
         f"{Path(report.source).name}: {verb} {report.imported} of {report.total} features "
         f"({report.created} new, {report.updated} updated, {report.unchanged} unchanged), "
@@ -317,11 +318,16 @@ def import_(
                 if as_json:
                     from demine.services.register import group_rejects
 
+                    # each fault once: in the problem's "errors", as on every face; "rejected"
+                    # names the features, without their faults again
+                    rejected = group_rejects([f for f in e.faults if f.index is not None])
                     print_json(
                         {
                             "imported": 0,
                             "stored": False,
-                            "rejected": group_rejects(e.faults),
+                            "rejected": [
+                                {k: v for k, v in g.items() if k != "faults"} for g in rejected
+                            ],
                             "error": e.to_problem(),
                         }
                     )
@@ -341,7 +347,9 @@ def import_(
 
 
 def _totals(files: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several files' reports: the counts summed, each file's report under ``files``."""
+    """Several files' reports: the counts summed and the rejected features, repairs and
+    warnings of every file (each naming its file); under ``files`` each file's counts, with the
+    number of its rejected features, repairs and warnings (each fault is listed once)."""
     out: dict[str, Any] = {"kind": files[0]["kind"]}
     for k in (
         "total",
@@ -355,9 +363,13 @@ def _totals(files: list[dict[str, Any]]) -> dict[str, Any]:
     ):
         out[k] = sum(f[k] for f in files)
     out["stored"] = all(f["stored"] for f in files)
-    for k in ("rejected", "repairs", "warnings"):
+    lists = ("rejected", "repairs", "warnings")
+    for k in lists:
         out[k] = [x for f in files for x in f[k]]
-    out["files"] = files
+    out["files"] = [
+        {k: v for k, v in f.items() if k not in lists} | {f"{k}_count": len(f[k]) for k in lists}
+        for f in files
+    ]
     return out
 
 
@@ -415,7 +427,7 @@ def validate(
                 for f in report.warnings[:50]:
                     con.print(f"  warning: {f}", markup=False)
                 for r in report.rejected:
-                    con.print(f"  fault: {_where(r)}: {r['reason']}", markup=False)
+                    con.print(f"  fault: {rejected_text(r)}", markup=False)
                 ok = not report.rejected
                 con.print(
                     f"{file.name}: {report.total} features, "
@@ -425,12 +437,3 @@ def validate(
                     con.print(f"{file.name}: {report.duplicates} duplicate features", markup=False)
         if any(r.rejected for r in reports):
             raise typer.Exit(1)
-
-
-def _where(r: dict[str, Any]) -> str:
-    """Where a rejected feature is: file, feature index, its id."""
-    parts = [r["source"]] if r.get("source") else []
-    parts.append(f"feature {r['index']}")
-    if r.get("feature_id") is not None:
-        parts.append(f"id {r['feature_id']!r}")
-    return ", ".join(parts)

@@ -53,6 +53,16 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+def _years(by_year: dict[str, int]) -> str:
+    """``; by year: 2023 2, 2024 5, unknown date 1`` (nothing when there is no year)."""
+    if not by_year:
+        return ""
+    cells = ", ".join(
+        f"{'unknown date' if k == 'unknown' else k} {_fmt(v)}" for k, v in by_year.items()
+    )
+    return f"; by year: {cells}"
+
+
 def stats_cmd(
     by: ByOpt = None,
     name_field: NameFieldOpt = None,
@@ -64,9 +74,9 @@ def stats_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Land cancelled, reduced and cleared; devices found; accidents and casualties; risk
-    education: by admin area and period. Casualty counts under 5 show as '<5' unless the role
-    is victim_assistance or admin."""
+    """Land cancelled, reduced and cleared; devices found; accidents and casualties (by year);
+    EO reports; risk education: by admin area and period. Casualty counts under 5 show as '<5'
+    unless the role is victim_assistance or admin."""
     from demine.services.stats import compute as compute_stats
     from demine.services.stats import land_release_csv
 
@@ -122,7 +132,12 @@ def _print(st: dict[str, Any]) -> None:
     con.print(f"Devices found: {dev['total']} — {cats}; by state: {states}", markup=False)
     acc = st["accidents"]
     types = ", ".join(f"{k} {v}" for k, v in acc["by_type"].items())
-    con.print(f"Accidents: {acc['total']} ({types})", markup=False)
+    con.print(f"Accidents: {acc['total']} ({types}){_years(acc['by_year'])}", markup=False)
+    if acc.get("undated") and st.get("period"):
+        con.print(
+            f"  {acc['undated']} accident(s) of unknown date are in no period: not counted above",
+            markup=False,
+        )
     cas = st["casualties"]
     parts = []
     for name, b in cas["breakdowns"].items():
@@ -136,6 +151,14 @@ def _print(st: dict[str, Any]) -> None:
     con.print(f"Casualties: {_fmt(cas['total'])} — " + "; ".join(parts), markup=False)
     if cas["rule"]:
         con.print(f"  {cas['rule']}", markup=False, style="dim")
+    rep = st["eo_reports"]
+    statuses = ", ".join(f"{k} {v}" for k, v in rep["by_status"].items() if v) or "none"
+    con.print(
+        f"EO reports{' (public reports only)' if rep['public_only'] else ''}: {rep['total']} "
+        f"— by status: {statuses}; linked to a hazard: {rep['linked_to_hazard']}"
+        f"{_years(rep['by_year'])}",
+        markup=False,
+    )
     eo = st["eore"]
     con.print(
         f"Risk education: {eo['sessions']} sessions, {eo['beneficiaries']} beneficiaries "

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import shapely
 
 from demine.geo.check_result import GeometryCheck, MakeFault, path_name
+from demine.geo.geodesy import geodesic_area
 from demine.geo.structure import LINE, MULTIPOINT, POINT, RING, Flat
 
 __all__ = ["build_geometries"]
@@ -192,35 +193,43 @@ def build_geometries(
         gi = int(gidx[k])
         g = garr[k]
         reason = str(shapely.is_valid_reason(g))
-        if not repair:
+        fixed = _polygonal_part(shapely.make_valid(g))
+        if not repair:  # repairable only if make_valid would leave an area
+            why = f"invalid polygon (OGC simple features): {reason}"
+            if fixed is None:
+                why += "; --repair cannot repair it: make_valid would leave no area (the rings "
+                why += "enclose none)"
             out[gi].faults.append(
                 mk(
                     gi,
-                    f"invalid polygon (OGC simple features): {reason}",
+                    why,
                     f"{flat.field}.coordinates",
-                    True,
+                    fixed is not None,
                 )
             )
+            out[gi].repairs.clear()  # rejected: none of its repairs was made
             garr[k] = None
             continue
-        fixed = _polygonal_part(shapely.make_valid(g))
         if fixed is None:
             out[gi].faults.append(
                 mk(
                     gi,
-                    f"invalid polygon (OGC simple features): {reason}; make_valid left no area",
+                    f"invalid polygon (OGC simple features): {reason}; --repair could not "
+                    "repair it: make_valid left no area (the rings enclose none)",
                     f"{flat.field}.coordinates",
                 )
             )
+            out[gi].repairs.clear()  # rejected: none of its repairs was made
             garr[k] = None
             continue
         n0 = shapely.get_num_geometries(g)
         n1 = shapely.get_num_geometries(fixed)
+        a0, a1 = geodesic_area([g, fixed]).tolist()
         out[gi].repairs.append(
             mk(
                 gi,
                 f"{reason} repaired with make_valid: {n0} polygon"
-                f"{'s' if n0 != 1 else ''} became {n1}",
+                f"{'s' if n0 != 1 else ''} became {n1}, area {a0:,.1f} → {a1:,.1f} m²",
                 f"{flat.field}.coordinates",
             )
         )

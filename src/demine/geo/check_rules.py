@@ -16,10 +16,13 @@ and repaired by :func:`demine.geo.check_build.build_geometries`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import numpy.typing as npt
 from pyproj import Geod
 
+from demine.errors import Fault
 from demine.geo.check_build import build_geometries
 from demine.geo.check_result import GeometryCheck, MakeFault, path_name
 from demine.geo.structure import LINE, RING, Flat
@@ -83,6 +86,46 @@ def _snap_to_bounds(
     sub[:, 0] = np.clip(sub[:, 0], -180.0, 180.0)
     sub[:, 1] = np.clip(sub[:, 1], -90.0, 90.0)
     xy[idx] = sub
+
+
+def _aoi_hint(
+    aoi: tuple[float, float, float, float],
+    mn: npt.NDArray[np.float64],
+    mx: npt.NDArray[np.float64],
+    first: npt.NDArray[np.float64],
+) -> str:
+    """The likely cause of a geometry outside the area of interest, when a sign flipped
+    brings it inside: ": longitude sign flipped? (-37.84 → 37.84 is inside ...)"."""
+    x0, y0, x1, y1 = aoi
+    lon_in = mn[0] >= x0 and mx[0] <= x1
+    lat_in = mn[1] >= y0 and mx[1] <= y1
+    lon_flip_in = -mx[0] >= x0 and -mn[0] <= x1
+    lat_flip_in = -mx[1] >= y0 and -mn[1] <= y1
+    lon, lat = float(first[0]), float(first[1])
+    if lon_flip_in and lat_in:
+        return f": longitude sign flipped? ({lon!r} → {-lon!r} is inside the area of interest)"
+    if lat_flip_in and lon_in:
+        return f": latitude sign flipped? ({lat!r} → {-lat!r} is inside the area of interest)"
+    if lon_flip_in and lat_flip_in:
+        return (
+            f": latitude and longitude signs flipped? ({lon!r}, {lat!r} → {-lon!r}, {-lat!r} "
+            "is inside the area of interest)"
+        )
+    return ""
+
+
+def _not_repaired(faults: list[Fault]) -> list[Fault]:
+    """Under --repair, a geometry with a fault --repair cannot fix is left as it is: its
+    repairable faults say so (and are no longer marked repairable)."""
+    n = sum(1 for f in faults if not f.repairable)
+    why = (
+        f"--repair could not repair it: this geometry also has {n} fault"
+        f"{'s' if n != 1 else ''} --repair cannot fix, and is left as it is"
+    )
+    return [
+        dataclasses.replace(f, reason=f"{f.reason}; {why}", repairable=False) if f.repairable else f
+        for f in faults
+    ]
 
 
 def check_positions(
@@ -216,10 +259,11 @@ def check_positions(
             is_swap |= ~out_range & outside & swap_inside
             for k in np.flatnonzero(~out_range & outside & ~swap_inside).tolist():
                 gi = int(gi_arr[k])
+                hint = _aoi_hint(aoi, mn[k], mx[k], xy[gstart[gi]])
                 out[gi].warnings.append(
                     mk(
                         gi,
-                        f"geometry lies outside the area of interest {aoi}",
+                        f"geometry lies outside the area of interest {aoi}{hint}",
                         f"{flat.field}.coordinates",
                     )
                 )
@@ -307,6 +351,8 @@ def check_positions(
         fl = out[gi].faults
         if fl and (not repair or not all(f.repairable for f in fl)):
             keep_geom[gi] = False
+            if repair:
+                out[gi].faults[:] = _not_repaired(fl)
     if repair:
         for gi in np.flatnonzero(keep_geom).tolist():
             if out[gi].faults:

@@ -141,9 +141,7 @@ def _check_geometries(
                 if NULL in allowed:  # an optional geometry
                     pass
                 else:
-                    r.faults.append(
-                        mk(gi, f"a {_kinds(allowed)} geometry is required, got null", field)
-                    )
+                    r.faults.append(mk(gi, _missing(raws[gi], allowed), field))
             elif t not in allowed:
                 r.faults.append(
                     mk(gi, f"a {_kinds(allowed)} geometry is required, got {t}", f"{field}.type")
@@ -174,6 +172,15 @@ def _check_geometries(
 
 def _kinds(allowed: frozenset[str]) -> str:
     return " or ".join(sorted(a for a in allowed if a != NULL))
+
+
+def _missing(raw: object, allowed: frozenset[str]) -> str:
+    """The fault of a geometry that is null or empty where one is required."""
+    need = f"a {_kinds(allowed)} geometry is required"
+    t = raw.get("type") if isinstance(raw, dict) else None
+    if raw is None or not isinstance(t, str):
+        return f"no geometry (null): {need}"
+    return f"empty geometry (a {t} with no coordinates): {need}"
 
 
 NULL = "null"  # in ``allowed``: a null geometry is accepted (a kind whose geometry is optional)

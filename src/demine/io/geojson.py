@@ -31,6 +31,7 @@ from demine.geo.structure import (
     no_gc,
     type_name,
 )
+from demine.model.schema import FieldType
 
 __all__ = ["ParsedFeature", "ParsedFile", "read_geojson", "write_geojson"]
 
@@ -66,6 +67,8 @@ class ParsedFile:
     source: str | None = None
     flat: Flat | None = field(default=None, repr=False)  # flattened geometries, reused by checks
     strict: bool = False  # misplaced GeoJSON members (RFC 7946 §7.1) were faults, not warnings
+    # the type each field declares, where the format declares one (GeoPackage, Shapefile)
+    field_types: dict[str, FieldType] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -19,6 +19,7 @@ from demine.errors import Fault, ValidationError
 from demine.files import open_private, private_output
 from demine.io.csvsafe import safe_cell, unquote_cell
 from demine.io.geojson import ParsedFeature, ParsedFile, read_geojson, write_geojson
+from demine.model.schema import FieldType
 
 GEOJSON_SUFFIXES = {".geojson", ".json"}
 CSV_SUFFIXES = {".csv"}
@@ -224,7 +225,10 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
         )
     try:
         info = pyogrio.read_info(path, layer=layer)
-        meta, fids, wkb, field_data = read(path, layer=layer, return_fids=True)[:4]
+        # date-times as ISO text keep their offset (a numpy datetime64 would drop it)
+        meta, fids, wkb, field_data = read(
+            path, layer=layer, return_fids=True, datetime_as_string=True
+        )[:4]
     except Exception as e:
         return _parsed_file([], [Fault(f"cannot read layer {layer!r}: {e}", source=src)])
     crs = meta.get("crs")
@@ -237,19 +241,53 @@ def read_ogr(path: Path, *, layer: str | None = None) -> ParsedFile:
             geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
         )
     names = list(meta["fields"])
+    declared = _declared(names, meta.get("ogr_types"), meta.get("ogr_subtypes"))
+    # a boolean or whole-number column with nulls comes back as floats (1.0, nan)
+    cast = [_CASTS.get(declared.get(n)) for n in names]
     features: list[ParsedFeature] = []
     for i in range(len(fids)):
         props: dict[str, Any] = {}
-        for n, arr in zip(names, field_data, strict=True):
-            v = arr[i]
-            props[n] = _py(v)
+        for n, arr, c in zip(names, field_data, cast, strict=True):
+            v = _py(arr[i])
+            props[n] = v if c is None or v is None else c(v)
         props = {k: v for k, v in props.items() if v is not None}
         g = geoms[i]
         geom = None if g is None else orjson.loads(shapely.to_geojson(g))
         fid = props.get("id")
         features.append(_feature(i, fid, props, geom))
     _ = info
-    return _parsed_file(features)
+    parsed = _parsed_file(features)
+    parsed.field_types = declared
+    return parsed
+
+
+# GDAL's field types (and subtypes) -> demine's; others (lists, binary, time) are read as text
+_OGR_TYPES = {
+    "OFTInteger": FieldType.INTEGER,
+    "OFTInteger64": FieldType.INTEGER,
+    "OFTReal": FieldType.REAL,
+    "OFTString": FieldType.TEXT,
+    "OFTDate": FieldType.DATE,
+    "OFTDateTime": FieldType.DATETIME,
+}
+_CASTS: dict[FieldType | None, Any] = {
+    FieldType.BOOLEAN: bool,
+    FieldType.INTEGER: lambda v: int(v) if isinstance(v, float) and v.is_integer() else v,
+}
+
+
+def _declared(names: list[str], types: Any, subtypes: Any) -> dict[str, FieldType]:
+    """The demine type of each field of an OGR layer, from its declared GDAL type."""
+    if types is None:
+        return {}
+    subs = list(subtypes) if subtypes is not None else [None] * len(names)
+    out: dict[str, FieldType] = {}
+    for n, t, st in zip(names, types, subs, strict=True):
+        if st == "OFSTBoolean":
+            out[n] = FieldType.BOOLEAN
+        else:
+            out[n] = _OGR_TYPES.get(str(t), FieldType.TEXT)
+    return out
 
 
 def _py(v: Any) -> Any:

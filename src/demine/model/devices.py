@@ -26,6 +26,7 @@ CATEGORIES = (
     "cluster_submunition",
     "ied",
     "other",
+    "unknown",  # legacy records that do not say; IMAS 10.60 accident data allows it
 )
 
 
@@ -177,6 +178,15 @@ CATALOGUE: tuple[DeviceType, ...] = (
         persistence=Persistence.PERSISTENT,
         prior_source=PERSISTENT_SOURCE
         + " Any power source of an IED is of unknown life: treated as persistent.",
+    ),
+    DeviceType(
+        code="unknown",
+        name="Unknown device (legacy records that do not say)",
+        category="unknown",
+        persistence=Persistence.PERSISTENT,
+        prior_source=PERSISTENT_SOURCE
+        + " Nothing is known of the device: no self-destruction or self-deactivation is "
+        "assumed, the conservative choice.",
     ),
 )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from demine.model.dates import certainly_after, certainly_before, is_partial
 from demine.model.devices import CATEGORIES, Persistence
 from demine.model.schema import Access, FieldSpec, Rule
 from demine.model.schema import FieldType as T
@@ -45,12 +46,13 @@ class Kind:
 
 
 def _order(*pairs: tuple[str, str]) -> Rule:
-    """Rule: for each (earlier, later) pair of date fields, earlier <= later when both are set."""
+    """Rule: for each (earlier, later) pair of date fields, earlier <= later when both are set;
+    with a partial or unknown date, a fault only when certainly out of order."""
 
     def rule(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         out = []
         for a, b in pairs:
-            if p.get(a) is not None and p.get(b) is not None and str(p[a]) > str(p[b]):
+            if p.get(a) is not None and p.get(b) is not None and certainly_before(p[b], p[a]):
                 out.append((b, f"{b} ({p[b]}) is before {a} ({p[a]})"))
         return out
 
@@ -63,7 +65,7 @@ def _not_future(*names: str) -> Rule:
         return [
             (n, f"{n} ({p[n]}) is in the future")
             for n in names
-            if p.get(n) is not None and str(p[n]) > limit
+            if p.get(n) is not None and certainly_after(p[n], limit)
         ]
 
     return rule
@@ -101,7 +103,11 @@ def _laying_period(p: Mapping[str, Any]) -> list[tuple[str, str]]:
     def t(v: Any) -> datetime:
         return datetime.fromisoformat(str(v).replace("Z", "+00:00"))
 
-    if t(a) > t(b):
+    if (
+        (is_partial(a) or is_partial(b))
+        and certainly_before(b, a)
+        or (not is_partial(a) and not is_partial(b) and t(a) > t(b))
+    ):
         return [
             (
                 "laid_earliest",
@@ -187,16 +193,22 @@ HAZARDS = Kind(
             choices=CATEGORIES,
         ),
         ORG,
-        FieldSpec("reported_on", T.DATE, "Date first reported"),
-        FieldSpec("surveyed_on", T.DATE, "Date of the survey that defined it"),
-        FieldSpec("closed_on", T.DATE, "Date closed (by land release)"),
+        FieldSpec("reported_on", T.DATE, "Date first reported", partial=True, unknown=True),
+        FieldSpec(
+            "surveyed_on",
+            T.DATE,
+            "Date of the survey that defined it",
+            partial=True,
+            unknown=True,
+        ),
+        FieldSpec("closed_on", T.DATE, "Date closed (by land release)", partial=True),
         FieldSpec(
             "handed_over_to",
             T.TEXT,
             "Who received the released land (community, land user)",
             access=Access.ANALYST,
         ),
-        FieldSpec("handed_over_on", T.DATE, "Date the released land was handed over"),
+        FieldSpec("handed_over_on", T.DATE, "Date the released land was handed over", partial=True),
         FieldSpec("evidence", T.TEXT, "Evidence of contamination"),
         FieldSpec("admin_area", T.TEXT, "Administrative area"),
         NOTES,
@@ -255,14 +267,17 @@ EMPLACEMENTS = Kind(
         FieldSpec(
             "laid_at",
             T.DATETIME,
-            "Date and time of laying (UTC); with a laying period, its latest",
+            "Date and time of laying (UTC); with a laying period, its latest. A legacy "
+            "record may give a year-month or a year: the estimate counts from its last day",
             required=True,
+            partial=True,
         ),
         FieldSpec(
             "laid_earliest",
             T.DATETIME,
             "First possible date and time of laying (UTC), when laying was spread over a period "
             "or its date is uncertain; the estimate counts from laid_at (the latest)",
+            partial=True,
         ),
         FieldSpec("fuse_type", T.TEXT, "Fuse type as recorded", access=Access.ANALYST),
         FieldSpec(
@@ -568,13 +583,20 @@ ACCIDENTS = Kind(
     allowed_geometries=PUNCTUAL,
     geometry_required=True,
     fields=(
-        FieldSpec("occurred_at", T.DATETIME, "When it happened (UTC)", required=True),
+        FieldSpec(
+            "occurred_at",
+            T.DATETIME,
+            "When it happened (UTC); a legacy record may give a year-month, a year or unknown",
+            required=True,
+            partial=True,
+            unknown=True,
+        ),
         FieldSpec(
             "accident_type",
             T.ENUM,
-            "demining (during survey or clearance) or civilian",
+            "demining (during survey or clearance), civilian or unknown",
             required=True,
-            choices=("demining", "civilian"),
+            choices=("demining", "civilian", "unknown"),
         ),
         FieldSpec("device_category", T.ENUM, "Category of device", choices=CATEGORIES),
         FieldSpec("device_type", T.TEXT, "Device type code, if known"),
@@ -682,7 +704,13 @@ EORE_SESSIONS = Kind(
     allowed_geometries=PUNCTUAL,
     geometry_required=True,
     fields=(
-        FieldSpec("held_on", T.DATE, "Date held", required=True),
+        FieldSpec(
+            "held_on",
+            T.DATE,
+            "Date held; a legacy record may give a year-month or a year",
+            required=True,
+            partial=True,
+        ),
         FieldSpec("organisation", T.TEXT, "Organisation", required=True),
         FieldSpec("place", T.TEXT, "Place (settlement, school, ...)"),
         FieldSpec(

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from demine.errors import Fault
+from demine.model.dates import UNKNOWN, BadPartial, parse_partial
 
 
 class FieldType(StrEnum):
@@ -64,10 +65,16 @@ class FieldSpec:
     access: Access = Access.PUBLIC
     derived: bool = False  # computed by demine (e.g. area_m2): never taken from input
     unit: str | None = None
+    # a date or date-time field that legacy records may know only in part: a year-month or a
+    # year (``partial``), or not at all (``unknown``); see demine.model.dates
+    partial: bool = False
+    unknown: bool = False
 
     @property
     def sql_type(self) -> str:
-        return SQL_TYPES[self.type]
+        # a partial date is not a GeoPackage DATE/DATETIME (and SQLite would turn "2019" into
+        # an integer in a column of NUMERIC affinity): TEXT, holding the same ISO text
+        return "TEXT" if self.partial else SQL_TYPES[self.type]
 
 
 Rule = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
@@ -201,6 +208,10 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
         raise _Bad(f"expected true or false, got {value!r}")
+    if spec.partial and (t is FieldType.DATE or t is FieldType.DATETIME):
+        kept = _partial_date(spec, value)
+        if kept is not None:
+            return kept
     if t is FieldType.DATE:
         if isinstance(value, datetime):
             return value.date().isoformat()
@@ -210,7 +221,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         try:
             return date.fromisoformat(text[:10] if "T" in text else text).isoformat()
         except ValueError:
-            raise _Bad(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+            raise _Bad(f"expected a date as {_date_forms(spec)}, got {value!r}") from None
     if t is FieldType.DATETIME:
         if isinstance(value, datetime):
             return format_datetime(value)
@@ -218,8 +229,9 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
+            also = f" or {_date_forms(spec, time=False)}" if spec.partial else ""
             raise _Bad(
-                f"expected a date-time in ISO 8601 (e.g. 2025-03-01T08:30:00Z), got {value!r}"
+                f"expected a date-time in ISO 8601 (e.g. 2025-03-01T08:30:00Z){also}, got {value!r}"
             ) from None
         return format_datetime(dt)
     if t is FieldType.ENUM:
@@ -253,6 +265,32 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         except ValueError:
             raise _Bad(f"expected a UUID, got {value!r}") from None
     raise AssertionError(t)  # pragma: no cover
+
+
+def _date_forms(spec: FieldSpec, *, time: bool = True) -> str:
+    forms = ["YYYY-MM-DD"] if time else []
+    if spec.partial:
+        forms += ["YYYY-MM", "YYYY"]
+    if spec.unknown:
+        forms.append("unknown")
+    if not time:
+        return ", ".join(forms)
+    return forms[0] if len(forms) == 1 else ", ".join(forms[:-1]) + " or " + forms[-1]
+
+
+def _partial_date(spec: FieldSpec, value: Any) -> str | None:
+    """A year, year-month or ``unknown`` kept as such (None: not one, coerce as a full date)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if text.lower() == UNKNOWN:
+        if spec.unknown:
+            return UNKNOWN
+        raise _Bad(f"{spec.name} cannot be unknown: expected {_date_forms(spec)}, got {value!r}")
+    try:
+        return parse_partial(text)
+    except BadPartial as e:
+        raise _Bad(f"expected {_date_forms(spec)}, got {value!r}: {e}") from None
 
 
 def _check_range(spec: FieldSpec, v: float) -> None:

@@ -5,6 +5,7 @@ An estimate is information: time never releases land. Only land release (non-tec
 technical survey, clearance) changes a hazard's status.
 """
 
+from demine.risk.dates import day_span
 from demine.risk.estimate import (
     BLOCK,
     COUNT_STATISTICS,
@@ -56,6 +57,7 @@ __all__ = [
     "closed_form",
     "dates_series",
     "day_number",
+    "day_span",
     "estimate",
     "estimate_many",
     "evidence_from_clearance",

@@ -9,8 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from demine.errors import Fault, ValidationError
+from demine.model.dates import bounds, precision
 
-__all__ = ["dates_series", "day_number", "iso_date"]
+__all__ = ["dates_series", "day_number", "day_span", "iso_date"]
 
 _EPOCH = date(1970, 1, 1)
 
@@ -36,6 +37,18 @@ def day_number(d: date | datetime | str | float) -> float:
     if isinstance(d, date):
         return float((d - _EPOCH).days)
     raise ValidationError(f"bad date {d!r}", [Fault("expected a date", field="date")])
+
+
+def day_span(value: date | datetime | str | float) -> tuple[float, float] | None:
+    """The first and last day numbers a stored date may be: one day number twice for a full
+    date or date-time; the first and last day of the month or year of a partial date
+    (``2019-05``, ``2019``); None for ``unknown``. The caller picks the end that is
+    conservative for what it computes (and says so)."""
+    if isinstance(value, str) and precision(value) != "day":
+        b = bounds(value)
+        return None if b is None else (day_number(b[0]), day_number(b[1]))
+    d = day_number(value)
+    return d, d
 
 
 def iso_date(day: float) -> str:

@@ -85,7 +85,8 @@ def repeated_ids(
                 places[0][1],
                 what,
                 places[0][0],
-                value,
+                feature_id=value if what == "id" else None,
+                source_id=value if what == "source_id" else None,
             )
         )
         drop.update(places)
@@ -418,7 +419,7 @@ def flag_duplicates(
                     bt.indexes[p],
                     "geometry",
                     bt.source,
-                    r.source_id,
+                    source_id=r.source_id,
                 )
             )
             bt.duplicates += 1

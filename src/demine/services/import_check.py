@@ -7,7 +7,7 @@ geometry type from the file here.
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +20,16 @@ import shapely
 from demine.errors import Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import FieldSpec, FieldType, Record, validate_properties
+from demine.model.schema import Record, validate_properties
+from demine.services.import_faults import (
+    FeatureIds,
+    name_faults,
+    without_empty_warning,
+    zero_area_faults,
+)
+from demine.services.import_faults import group_rejects as group_rejects
 from demine.services.import_mapping import FieldMapping, resolve_mapping
+from demine.services.layer_fields import LayerNames, infer_fields, layer_names
 from demine.services.record_rules import device_type_fault, known_device_types
 from demine.store.base import Store
 
@@ -86,6 +94,9 @@ class ImportReport:
     duplicates: int = 0  # features that duplicate another or a stored record (warnings)
     skipped_duplicates: int = 0  # of those, not stored (--skip-duplicates)
     duplicates_of_stored: int = 0  # of those, duplicates of stored records
+    # every feature's id in the file and its record's source id, by feature index: named on
+    # each fault (services.import_faults)
+    feature_ids: FeatureIds = field(default_factory=dict)
 
     @property
     def imported(self) -> int:
@@ -108,68 +119,6 @@ class ImportReport:
             "skipped_duplicates": self.skipped_duplicates,
             "duplicates_of_stored": self.duplicates_of_stored,
         }
-
-
-def group_rejects(faults: list[Fault]) -> list[dict[str, Any]]:
-    """The faults grouped by feature (file and index), in order."""
-    by_index: dict[tuple[str | None, int | None], list[Fault]] = {}
-    for f in faults:
-        by_index.setdefault((f.source, f.index), []).append(f)
-    out = []
-    for (source, idx), fs in by_index.items():
-        out.append(
-            {
-                "source": source,
-                "index": idx,
-                "feature_id": fs[0].feature_id,
-                "field": fs[0].field,
-                "reason": "; ".join(f"{f.field}: {f.reason}" if f.field else f.reason for f in fs),
-                "faults": [f.to_dict() for f in fs],
-            }
-        )
-    return out
-
-
-def _sanitise(name: str) -> str:
-    s = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_")
-    if not s or not s[0].isalpha():
-        s = "f_" + s
-    return s[:63]
-
-
-# columns every demine table has: a layer's source field of the same name is kept as src_NAME
-TABLE_COLUMNS = frozenset(
-    {"fid", "geom", "extra", "revision", "created_at", "updated_at", "updated_by"}
-)
-
-
-def _layer_field(name: str) -> str:
-    s = _sanitise(name)
-    return "src_" + s if s in TABLE_COLUMNS else s
-
-
-def _infer_fields(features: Sequence[Any]) -> tuple[FieldSpec, ...]:
-    types: dict[str, set[type]] = {}
-    for f in features:
-        for k, v in f.properties.items():
-            if k in RESERVED_IMPORT:
-                continue
-            if v is None:
-                types.setdefault(_layer_field(k), set())
-                continue
-            types.setdefault(_layer_field(k), set()).add(type(v))
-    out = []
-    for name, ts in types.items():
-        if ts and ts <= {bool}:
-            t = FieldType.BOOLEAN
-        elif ts and ts <= {int}:
-            t = FieldType.INTEGER
-        elif ts and ts <= {int, float}:
-            t = FieldType.REAL
-        else:
-            t = FieldType.TEXT
-        out.append(FieldSpec(name, t))
-    return tuple(out)
 
 
 def _layer_geometry_type(geoms: Sequence[Any]) -> str:
@@ -234,7 +183,7 @@ def read_and_check(
 ) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
     """Read and check a file; return the kind, the good records, the report and the faults."""
     from demine.geo.geodesy import geodesic_area
-    from demine.io.sources import read_source
+    from demine.io.sources import format_of, read_source
 
     fmap = field_mapping(options)
     parsed = read_source(
@@ -266,7 +215,6 @@ def read_and_check(
             f.faults.extend(mfaults)
             if mfaults:
                 unread[pos] = {x.field for x in mfaults}
-        report.warnings.extend(f.warnings)
 
     # the kind: built in, an existing layer, or a new layer shaped by this file
     is_layer = options.kind.startswith("layer:")
@@ -300,10 +248,19 @@ def read_and_check(
         max_jump_m=max_jump or None,
         allowed=None if kind is None else _allowed(kind),
     )
+    names: LayerNames | None = None
+    if is_layer:  # the columns of a reference layer: the source's names, where safe
+        names = layer_names(features, src, kind)
+        if names.faults:
+            raise ValidationError(f"{src}: cannot import this file", names.faults)
+        report.warnings.extend(names.warnings)
     if kind is None:  # a new layer
+        assert names is not None
         try:
             kind = layer_kind(
-                lname, _infer_fields(features), _layer_geometry_type([c.geometry for c in checks])
+                lname,
+                infer_fields(features, names, parsed.field_types, csv=format_of(path) == "csv"),
+                _layer_geometry_type([c.geometry for c in checks]),
             )
         except ValueError as e:
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
@@ -339,19 +296,17 @@ def read_and_check(
         ffaults = [locate(x, f.index, src, fid) for x in f.faults]
         if chk.faults:
             ffaults += [locate(x, f.index, src, fid) for x in chk.faults]
-        if chk.repairs:
-            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
-        if chk.warnings:
-            report.warnings += [locate(x, f.index, src, fid) for x in chk.warnings]
+        fwarn = [locate(x, f.index, src, fid) for x in (*f.warnings, *chk.warnings)]
+        report.warnings += without_empty_warning(fwarn, chk.faults)
         props = dict(f.properties)
-        if kind.is_layer:  # reference data: nested values are kept as JSON text
+        if names is not None:  # reference data: nested values are kept as JSON text
             props = {
-                _layer_field(k): orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
-                for k, v in props.items()
+                k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
+                for k, v in names.props(props).items()
             }
         rid_prop = props.pop("id", None)
         source_id = props.pop("source_id", None)
-        for r in RESERVED_IMPORT:
+        for r in () if names is not None else RESERVED_IMPORT:
             props.pop(r, None)
         for key, (fname, _) in LINKS.items():  # a required reference given by its source id
             if (
@@ -383,9 +338,12 @@ def read_and_check(
                     source_id = str(cand)
                     break
         ids += [(src, f.index, w, str(v)) for w, v in (("id", rid), ("source_id", source_id)) if v]
+        report.feature_ids[f.index] = (fid, None if source_id is None else str(source_id))
         if ffaults:
             faults.extend(ffaults)
             continue
+        if chk.repairs:  # a rejected feature is not repaired: its repairs are not listed
+            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
         good.append(
             Record(
                 kind=kind.name,
@@ -408,6 +366,9 @@ def read_and_check(
         keep = [i for i, p in enumerate(good_index) if (src, features[p].index) not in drop]
         good, good_index = [good[i] for i in keep], [good_index[i] for i in keep]
     report.indexes = [features[i].index for i in good_index]
+    report.warnings = name_faults(report.warnings, report.feature_ids, src)
+    report.repairs = name_faults(report.repairs, report.feature_ids, src)
+    faults = name_faults(faults, report.feature_ids, src)
     new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
     for g in good:
         if not g.id:
@@ -420,17 +381,47 @@ def read_and_check(
             rec.geometry = promoted[i]
             if areas is not None:
                 rec.properties["area_m2"] = round(float(areas[i]), 2)
+    if areas is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
+        garr = np.empty(len(good), dtype=object)
+        garr[:] = [r.geometry for r in good]
+        polygonal = np.isin(shapely.get_type_id(garr), (3, 6)).tolist()
+        good, faults = _without_zero_area(
+            good,
+            [float(areas[i]) if p else None for i, p in zip(good_index, polygonal, strict=True)],
+            report,
+            faults,
+            src,
+            kind.name,
+        )
     return kind, good, report, faults
+
+
+def _without_zero_area(
+    good: list[Record],
+    areas: list[float | None],
+    report: ImportReport,
+    faults: list[Fault],
+    src: str,
+    kind: str,
+) -> tuple[list[Record], list[Fault]]:
+    """``good`` without the polygons of no area, ``faults`` with theirs."""
+    repaired = {r.index for r in report.repairs if r.index is not None}
+    zero = zero_area_faults(areas, report.indexes, repaired, src, kind)
+    if not zero:
+        return good, faults
+    bad = {report.indexes[p] for p in zero}
+    faults = faults + name_faults(zero.values(), report.feature_ids, src)
+    report.repairs = [r for r in report.repairs if r.index not in bad]
+    report.indexes = [x for p, x in enumerate(report.indexes) if p not in zero]
+    return [r for p, r in enumerate(good) if p not in zero], faults
 
 
 def locate(f: Fault, index: int, src: str, fid: str | None) -> Fault:
     if f.index is not None and f.source is not None and (f.feature_id is not None or fid is None):
         return f
-    return Fault(
-        f.reason,
-        f.index if f.index is not None else index,
-        f.field,
-        f.source or src,
-        f.feature_id if f.feature_id is not None else fid,
-        f.repairable,
+    return dataclasses.replace(
+        f,
+        index=f.index if f.index is not None else index,
+        source=f.source or src,
+        feature_id=f.feature_id if f.feature_id is not None else fid,
     )

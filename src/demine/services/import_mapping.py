@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from demine.errors import Fault, ValidationError
+from demine.model.dates import UNKNOWN, BadPartial, parse_partial
 from demine.model.kinds import KINDS
 from demine.model.schema import FieldType
 
@@ -83,6 +84,8 @@ class FieldMapping:
             try:
                 parsed = dt.datetime.strptime(str(v).strip(), fmt)
             except ValueError:
+                if _partial_shape(v):
+                    continue  # 2019, 2019-05, unknown: the field's own rules take it or say why
                 faults.append(
                     Fault(
                         f"{v!r} does not match the date format {fmt!r}",
@@ -99,6 +102,18 @@ class FieldMapping:
             if out.get(name) is None:
                 out[name] = value
         return out, faults
+
+
+def _partial_shape(v: Any) -> bool:
+    """A legacy partial or unknown date (``2019``, ``2019-05``, ``unknown``), which no date
+    format reads: passed on as it is (see model.dates)."""
+    text = str(v).strip()
+    if text.lower() == UNKNOWN:
+        return True
+    try:
+        return parse_partial(text) is not None
+    except BadPartial:
+        return True  # shaped like one: the field's validation names what is wrong
 
 
 def _targets(kind: str) -> tuple[frozenset[str] | None, frozenset[str], frozenset[str]]:

@@ -22,6 +22,7 @@ from demine.services.import_check import (
     group_rejects,
     read_and_check,
 )
+from demine.services.import_faults import name_faults, repair_notes
 from demine.services.record_rules import check_records, require_settable
 from demine.services.records import current_actor
 from demine.store.base import Store
@@ -159,9 +160,9 @@ def _at(f: Fault, report: ImportReport, good: list[Record]) -> Fault:
     pos = f.index or 0
     if not 0 <= pos < len(good):
         return f
-    rec = good[pos]
-    fid = f.feature_id if f.feature_id is not None else rec.source_id
-    return dataclasses.replace(f, index=report.indexes[pos], feature_id=fid)
+    # the feature's ids in the file are named with the others' (import_faults.name_faults),
+    # not the record id the rules name (for a new record, one made up on import)
+    return dataclasses.replace(f, index=report.indexes[pos], feature_id=None)
 
 
 def _across_files(checked: list[_Checked]) -> None:
@@ -213,7 +214,7 @@ def _duplicates(store: Store | None, checked: list[_Checked], options: ImportOpt
         skip=options.skip_duplicates,
     )
     for c, b in zip(checked, batches, strict=True):
-        c.report.warnings.extend(b.warnings)
+        c.report.warnings.extend(name_faults(b.warnings, c.report.feature_ids, b.source))
         c.report.duplicates = b.duplicates
         c.report.duplicates_of_stored = b.of_stored
         if b.drop:
@@ -229,9 +230,13 @@ def _store(
     options: ImportOptions,
     checked: list[_Checked],
 ) -> list[ImportReport]:
-    faults = [f for c in checked for f in c.faults]
-    for c in checked:
+    for c in checked:  # every fault names its feature's id and source id
+        src = Path(c.report.source).name
+        c.faults = name_faults(c.faults, c.report.feature_ids, src)
         c.report.rejected = group_rejects(c.faults)
+        kept = set(c.report.indexes)  # a feature rejected after its check was not repaired
+        c.report.repairs = [r for r in c.report.repairs if r.index in kept]
+    faults = [f for c in checked for f in c.faults]
     if faults and not options.skip_invalid:
         what = "; ".join(
             f"{Path(c.report.source).name}: {len(c.report.rejected)} of {c.report.total} "
@@ -239,11 +244,10 @@ def _store(
             for c in checked
             if c.report.rejected
         )
-        raise ValidationError(
-            f"{what}; nothing was stored (use --skip-invalid to store the good ones, --repair "
-            "to repair what can be repaired)",
-            faults,
-        )
+        hint = "use --skip-invalid to store the good ones"
+        if not options.repair and any(f.repairable for f in faults):
+            hint += ", --repair to repair what can be repaired"
+        raise ValidationError(f"{what}; nothing was stored ({hint})", faults)
     names = ", ".join(p.name for p in paths)
     kind = checked[0].kind
     try:
@@ -254,6 +258,12 @@ def _store(
             [r for c in checked for r in c.good],
             actor=options.actor or current_actor(),
             reason=options.reason or f"import {names}",
+            # each repaired record's revision says which repairs were made
+            reasons=[
+                n
+                for c in checked
+                for n in repair_notes(c.report.repairs, c.report.indexes, c.report.warnings)
+            ],
         )
     except StoreFull:  # the write was rolled back as a whole
         raise StoreFull(

@@ -19,13 +19,13 @@ from demine.services.import_check import (
     DEFAULT_MAX_JUMP_M,
     LINKS,
     RESERVED_IMPORT,
-    TABLE_COLUMNS,
     ImportOptions,
     ImportReport,
     group_rejects,
     read_and_check,
 )
 from demine.services.imports import import_file, import_files, validate_file
+from demine.services.layer_fields import TABLE_COLUMNS
 from demine.services.records import DEPENDENTS, LOCAL, WriteContext, current_actor
 from demine.store.base import Revision, Store
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from demine.errors import Fault
 from demine.geo.release import Account, ReleaseInput, account
+from demine.model.dates import certainly_before
 from demine.model.kinds import KINDS, RELEASE_BY
 from demine.model.schema import FieldType, Record
 from demine.store.base import Store
@@ -312,7 +313,7 @@ def closure_account(
         dates = [str(r.properties.get("released_on")) for r in rels]
         dates += [str(a.properties.get("completed_on")) for a in completed]
         last = max((d for d in dates if d and d != "None"), default=None)
-        if last is not None and str(closed_on) < last:
+        if last is not None and certainly_before(closed_on, last):
             reasons.append(
                 f"closed_on ({closed_on}) is before the last release or completion ({last})"
             )

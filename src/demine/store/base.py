@@ -84,6 +84,7 @@ class Store(Protocol):
         reason: str | None = None,
         progress: Any = None,
         origin: str = "user",
+        reasons: Sequence[str | None] | None = None,
     ) -> UpsertResult: ...
     def update(
         self,

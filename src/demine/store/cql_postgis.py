@@ -1,4 +1,4 @@
-"""The PostgreSQL + PostGIS side of :mod:`demine.store.cql_sql`. DRAFT for issue 12.
+"""The PostgreSQL + PostGIS side of :mod:`demine.store.cql_sql` (issue 12).
 
 ``LIKE`` is PostgreSQL's, with ``ESCAPE '\\'`` (CQL2's escape); ``CASEI`` is ``lower()`` on
 both sides; ``ACCENTI`` is NFD, the marks U+0300-U+036F removed, NFC (``normalize`` and
@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from demine.store.cql_sql import FilterError, Params
+from demine.store.cql_sql import Column, FilterError, Params
 
 RELATIONS = {
     "s_intersects": "ST_Intersects",
@@ -48,6 +48,9 @@ class PostgisDialect(Params):
         g = self.param(json.dumps(geometry))
         return f"{RELATIONS[op]}({geom_sql}, ST_SetSRID(ST_GeomFromGeoJSON({g}), 4326))"
 
+    def prefilter(self, table: str, tree: Any) -> tuple[str, list[Any]] | None:
+        return None  # ST_* use the GiST index themselves
+
     def power(self, a: str, b: str) -> str:
         return f"power({a}, {b})"
 
@@ -62,6 +65,9 @@ class PostgisDialect(Params):
 
     def timestamp(self, text: str) -> str:
         return f"CAST({self.param(text)} AS TIMESTAMPTZ)"
+
+    def value(self, column: Column) -> str:
+        return column.sql
 
 
 def check_geometry(geometry: Mapping[str, Any]) -> None:

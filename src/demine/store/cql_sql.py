@@ -1,10 +1,11 @@
 """CQL2 (OGC 21-065, CQL2-JSON form) to SQL: a filter pushed into the store's query.
 
-DRAFT for issue 12 (not wired into the store yet). The tree comes from the ``cql2`` package
-(``cql2.parse_text(text).to_json()`` or ``cql2.parse_json``), which normalises the text and JSON
-encodings into one CQL2-JSON tree. This module turns it into a SQL boolean expression and its
-parameters; what differs between the backends (placeholders, LIKE, case and accent folding,
-spatial and temporal functions) is asked of a :class:`SqlDialect`.
+Issue 12: ``store.list``/``store.count(kind, cql=tree)`` run it. The tree comes from the
+``cql2`` package (``cql2.parse_text(text).to_json()`` or ``cql2.parse_json``), which
+normalises the text and JSON encodings into one CQL2-JSON tree. This module turns it into a
+SQL boolean expression and its parameters; what differs between the backends (placeholders,
+LIKE, case and accent folding, spatial and temporal functions) is asked of a
+:class:`SqlDialect`.
 
 SQL gives CQL2's three-valued logic for free: a comparison with NULL is unknown, ``NOT`` of
 unknown is unknown, and a row is returned only when the whole filter is true.
@@ -136,6 +137,15 @@ class SqlDialect(Protocol):
         """A boolean as the backend stores it."""
         ...
 
+    def prefilter(self, table: str, tree: Any) -> tuple[str, list[Any]] | None:
+        """An extra condition (SQL, arguments) that only narrows the rows to those the filter
+        can select, for an index the filter's SQL does not use by itself; or None."""
+        ...
+
+    def value(self, column: Column) -> str:
+        """A column's value as compared (a timestamp kept as text is compared as an instant)."""
+        ...
+
 
 @dataclass
 class _Walk:
@@ -253,7 +263,7 @@ class _Walk:
             if not isinstance(bounds, list) or len(bounds) != 2:
                 raise FilterError("an INTERVAL has two ends")
             lo, hi = (
-                ("-inf" if i == 0 else "+inf") if e == ".." else self.scalar(e)
+                ("-inf" if i == 0 else "+inf") if e == ".." else self.scalar(_instant(e))
                 for i, e in enumerate(bounds)
             )
             return lo, hi
@@ -270,7 +280,7 @@ class _Walk:
         if not isinstance(n, Mapping):
             raise FilterError(f"unexpected value {_show(n)}")
         if "property" in n:
-            return self.column(n).sql
+            return self.dialect.value(self.column(n))
         if "date" in n:
             return self.dialect.date(_iso("DATE", str(n["date"]), 10))
         if "timestamp" in n:
@@ -364,6 +374,14 @@ def _iso(what: str, text: str, least: int) -> str:
     return text
 
 
+def _instant(e: Any) -> Any:
+    """An end of an INTERVAL: its text (CQL2-JSON writes them as plain strings) as the DATE or
+    TIMESTAMP it is, so that every backend compares it as one."""
+    if isinstance(e, str):
+        return {"date": e} if len(e) == 10 else {"timestamp": e}
+    return e
+
+
 def _ends(side: str, pair: tuple[str, str]) -> dict[str, str]:
     return {f"{side}0": pair[0], f"{side}1": pair[1]}
 
@@ -413,8 +431,33 @@ def _geometry(n: Any) -> dict[str, Any]:
         and "coordinates" in n
         or (isinstance(n, Mapping) and n.get("type") == "GeometryCollection")
     ):
+        _check_positions(n)
         return dict(n)
     raise FilterError(f"expected a geometry or BBOX, got {_show(n)}")
+
+
+def _check_positions(n: Any) -> None:
+    """Every position of a GeoJSON geometry is a finite longitude -180..180, latitude -90..90
+    (CRS84): a point at longitude 200 is refused, naming it, rather than matching nothing."""
+    import math
+
+    stack: list[tuple[str, Any]] = [(str(n.get("type")), n)]
+    while stack:
+        kind, g = stack.pop()
+        if isinstance(g, Mapping):
+            if "geometries" in g:
+                stack += [(str(x.get("type")), x) for x in g["geometries"] or []]
+            else:
+                stack.append((str(g.get("type")), g.get("coordinates")))
+        elif isinstance(g, list | tuple) and g and isinstance(g[0], int | float):
+            ok = len(g) >= 2 and all(isinstance(v, int | float) and math.isfinite(v) for v in g)
+            if not ok or not (-180 <= g[0] <= 180 and -90 <= g[1] <= 90):
+                raise FilterError(
+                    f"the filter's {kind} has a position outside longitude -180..180, "
+                    f"latitude -90..90: {list(g)}"
+                )
+        elif isinstance(g, list | tuple):
+            stack += [(kind, x) for x in g]
 
 
 def _ring(w: float, s: float, e: float, n: float) -> list[list[list[float]]]:

@@ -1,4 +1,4 @@
-"""The SQLite (GeoPackage) side of :mod:`demine.store.cql_sql`. DRAFT for issue 12.
+"""The SQLite (GeoPackage) side of :mod:`demine.store.cql_sql` (issue 12).
 
 SQLite's ``LIKE`` ignores ASCII case and knows no escape by default, so CQL2 ``LIKE`` becomes
 ``GLOB`` (case-sensitive): ``%`` -> ``*``, ``_`` -> ``?``, and a literal ``*``, ``?`` or ``[``
@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 
-from demine.store.cql_sql import FilterError, Params, strip_accents
+from demine.store.cql_sql import Column, FilterError, Params, _geometry, strip_accents
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "s_intersects": shapely.intersects,
@@ -76,6 +76,11 @@ class SqliteDialect(Params):
         self.geometries.append(g)
         return f"demine_spatial('{op}', {geom_sql}, {self.param(shapely.to_wkb(g))})"
 
+    def prefilter(self, table: str, tree: Any) -> tuple[str, list[Any]] | None:
+        """The R-tree condition of :func:`rtree_prefilter`, or None."""
+        pre = rtree_prefilter(table, tree)
+        return None if pre is None else (pre[0], list(pre[1]))
+
     def power(self, a: str, b: str) -> str:
         return f"pow({a}, {b})"
 
@@ -89,7 +94,12 @@ class SqliteDialect(Params):
         return self.param(text)  # dates are ISO text in a GeoPackage
 
     def timestamp(self, text: str) -> str:
-        return self.param(text)
+        # timestamps are RFC 3339 text in UTC with or without milliseconds: compared as text,
+        # '...00.500Z' < '...00Z'; as Julian days (SQLite reads 'Z' and '+02:00'), in order
+        return f"julianday({self.param(text)})"
+
+    def value(self, column: Column) -> str:
+        return f"julianday({column.sql})" if column.type == "timestamp" else column.sql
 
     def register(self, conn: sqlite3.Connection) -> None:
         """The functions the SQL calls, on ``conn``."""
@@ -120,6 +130,60 @@ class SqliteDialect(Params):
             lambda s: None if s is None else strip_accents(str(s)),
             deterministic=True,
         )
+
+
+# relations that imply the envelopes meet: a row whose envelope misses the literal's is false
+# for them (and a row with no geometry is NULL): at the top of the filter either is left out
+ENVELOPE_OPS = frozenset(RELATIONS) - {"s_disjoint"}
+MAX_PREFILTER_BOXES = 16
+
+
+def rtree_prefilter(table: str, tree: Any) -> tuple[str, list[float]] | None:
+    """A condition on the GeoPackage R-tree (``rtree_<table>_geom``) that keeps every row the
+    filter can select, when the filter is (or is an AND containing) a spatial relation other
+    than S_DISJOINT between the geometry and a literal: the rows whose envelope meets the
+    literal's envelope, split at the antimeridian (a BBOX with west > east is two boxes) and by
+    part (a multi-geometry's parts each give a box, up to ``MAX_PREFILTER_BOXES``). With it the
+    spatial relation is decided by shapely only for the few rows the index gives."""
+    boxes = _prefilter_boxes(tree)
+    if boxes is None:
+        return None
+    sql = " OR ".join(["(maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)"] * len(boxes))
+    args = [v for w, s, e, n in boxes for v in (w, e, s, n)]
+    rtree = '"' + f"rtree_{table}_geom".replace('"', '""') + '"'
+    return f"fid IN (SELECT id FROM {rtree} WHERE {sql})", args
+
+
+def _prefilter_boxes(tree: Any) -> list[tuple[float, float, float, float]] | None:
+    if not isinstance(tree, Mapping):
+        return None
+    op = str(tree.get("op", "")).lower()
+    args = list(tree.get("args") or [])
+    if op == "and":
+        found = [b for b in (_prefilter_boxes(a) for a in args) if b is not None]
+        # the smallest: every conjunct must hold, so any one of them may prefilter
+        return min(found, key=_boxes_area) if found else None
+    if op not in ENVELOPE_OPS or len(args) != 2:
+        return None
+    props = [isinstance(a, Mapping) and "property" in a for a in args]
+    if props.count(True) != 1:
+        return None
+    literal = args[props.index(False)]
+    try:
+        g = _geometry(literal)
+    except FilterError:
+        return None  # the translation itself says what is wrong
+    shape = shapely.from_geojson(_json(g))
+    if shape is None or shape.is_empty:
+        return None
+    parts = list(getattr(shape, "geoms", [shape]))
+    if len(parts) > MAX_PREFILTER_BOXES:
+        parts = [shape]
+    return [tuple(float(v) for v in p.bounds) for p in parts if not p.is_empty]  # type: ignore[misc]
+
+
+def _boxes_area(boxes: list[tuple[float, float, float, float]]) -> float:
+    return sum((e - w) * (n - s) for w, s, e, n in boxes)
 
 
 def _json(geometry: Mapping[str, Any]) -> str:

@@ -397,7 +397,11 @@ class GeoPackageStore(RevisionedStore):
         props: dict[str, Any] = {}
         for f, v in zip(kind.fields, values, strict=True):
             if v is not None:
-                props[f.name] = bool(v) if f.type is FieldType.BOOLEAN else v
+                if f.type is FieldType.BOOLEAN:
+                    v = bool(v)
+                elif f.partial and type(v) is int:
+                    v = str(v)  # a year in a DATE column (NUMERIC affinity) of an older store
+                props[f.name] = v
         return props
 
     def _field_values(self, kind: Kind, rec: Record) -> builtins.list[Any]:

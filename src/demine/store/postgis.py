@@ -29,12 +29,13 @@ from psycopg.types.json import set_json_loads
 
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import FieldType, Record, format_datetime
+from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 4  # 2: activities, releases, accidents, victims, eore_sessions;
-# 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest
+SCHEMA_VERSION = 5  # 2: activities, releases, accidents, victims, eore_sessions;
+# 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
+# 5: partial dates (text columns, see _partial_columns)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -58,6 +59,43 @@ _PG_TYPES: dict[FieldType, str] = {
     FieldType.DATE: "date",
     FieldType.DATETIME: "timestamptz",
 }
+
+
+def _pg_type(f: FieldSpec) -> str:
+    """A field's column type: a date that may be partial is text (``2019``, ``2019-05``,
+    ``unknown`` or the full ISO date or date-time), checked by :func:`_partial_check`."""
+    return "text" if f.partial else _PG_TYPES[f.type]
+
+
+def _partial_check(table: str, f: FieldSpec) -> str:
+    """The CHECK constraint of a partial date column: the shapes demine writes, nothing else
+    (SIMILAR TO matches the whole value)."""
+    shapes = ["[0-9]{4}", "[0-9]{4}-[0-9]{2}", "[0-9]{4}-[0-9]{2}-[0-9]{2}"]
+    if f.type is FieldType.DATETIME:
+        shapes.append("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z")
+    if f.unknown:
+        shapes.append("unknown")
+    return (
+        f"CONSTRAINT {q(table + '_' + f.name + '_partial')} CHECK "
+        f"({q(f.name)} SIMILAR TO '{'|'.join(shapes)}')"
+    )
+
+
+def _partial_text(f: FieldSpec, v: Any) -> Any:
+    """A full date-time in a partial date column as a timestamptz column made it: UTC, ``Z``
+    (a record written past validation may hold ``+02:00``); partial values as they are."""
+    if isinstance(v, datetime):
+        return format_datetime(v)
+    if f.type is FieldType.DATETIME and isinstance(v, str) and len(v) > 10:
+        try:
+            return format_datetime(datetime.fromisoformat(v.replace("Z", "+00:00")))
+        except ValueError:
+            return v  # the column's CHECK names it
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 T = TypeVar("T")
 
@@ -278,6 +316,43 @@ class PostGISStore(RevisionedStore):
         self._checked = True
         self._kinds = None
 
+    def _partial_columns(self, c: psycopg.Connection[Any], kind: Kind) -> None:
+        """Schema 5: a date field that takes partial dates is a text column (ISO text, as the
+        GeoPackage holds it); a store made before holds date/timestamptz: converted in place,
+        each value to the text demine writes (format_datetime: seconds, or milliseconds)."""
+        types = dict(
+            c.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s AND table_name = %s",
+                (self.schema, kind.name),
+            ).fetchall()
+        )
+        for f in kind.fields:
+            if not f.partial or types.get(f.name) in (None, "text"):
+                continue
+            col = q(f.name)
+            if f.type is FieldType.DATE:
+                using = f"to_char({col}, 'YYYY-MM-DD')"
+            else:
+                utc = f"({col} AT TIME ZONE 'UTC')"
+                using = (
+                    f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+                    f"to_char({utc}, 'MS') = '000' THEN '' ELSE '.' || to_char({utc}, 'MS') "
+                    "END || 'Z'"
+                )
+            c.execute(f"ALTER TABLE {q(kind.name)} ALTER COLUMN {col} TYPE text USING {using}")
+        checks = {
+            r[0]
+            for r in c.execute(
+                "SELECT constraint_name FROM information_schema.table_constraints "
+                "WHERE table_schema = %s AND table_name = %s AND constraint_type = 'CHECK'",
+                (self.schema, kind.name),
+            ).fetchall()
+        }
+        for f in kind.fields:
+            if f.partial and f"{kind.name}_{f.name}_partial" not in checks:
+                c.execute(f"ALTER TABLE {q(kind.name)} ADD {_partial_check(kind.name, f)}")
+
     def _create_kind_table(self, c: psycopg.Connection[Any], kind: Kind) -> None:
         t = q(kind.name)
         have = {
@@ -291,13 +366,14 @@ class PostGISStore(RevisionedStore):
         if have:
             for f in kind.fields:  # forward migration: new fields become new columns
                 if f.name not in have:
-                    c.execute(f"ALTER TABLE {t} ADD COLUMN {q(f.name)} {_PG_TYPES[f.type]}")
+                    c.execute(f"ALTER TABLE {t} ADD COLUMN {q(f.name)} {_pg_type(f)}")
+            self._partial_columns(c, kind)
             return
         cols = ["fid bigserial PRIMARY KEY"]
         if kind.geometry_type:
             cols.append(f"geom geometry({_geom_type(kind.geometry_type)}, 4326)")
         cols += ["id text NOT NULL UNIQUE", "source_id text"]
-        cols += [f"{q(f.name)} {_PG_TYPES[f.type]}" for f in kind.fields]
+        cols += [f"{q(f.name)} {_pg_type(f)}" for f in kind.fields]
         cols += [
             "extra jsonb",
             "revision integer NOT NULL",
@@ -306,6 +382,7 @@ class PostGISStore(RevisionedStore):
             "updated_by text",
         ]
         c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
+        self._partial_columns(c, kind)
         c.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t} (source_id)")
         if kind.geometry_type:
             c.execute(f"CREATE INDEX {q(kind.name + '_geom')} ON {t} USING gist (geom)")
@@ -342,6 +419,10 @@ class PostGISStore(RevisionedStore):
 
     def _encode(self, geoms: Sequence[Any]) -> builtins.list[bytes | None]:
         return _wkb(geoms)
+
+    def _full_date_sql(self, f: FieldSpec) -> str:
+        cast = "date" if f.type is FieldType.DATE else "timestamptz"
+        return f"(CASE WHEN length({q(f.name)}) >= 10 THEN CAST({q(f.name)} AS {cast}) END)"
 
     def _cql_dialect(self) -> Any:
         from demine.store.cql_postgis import PostgisDialect
@@ -383,6 +464,8 @@ class PostGISStore(RevisionedStore):
             v = get(f.name)
             if v is not None and f.type is FieldType.BOOLEAN:
                 v = bool(v)
+            elif v is not None and f.partial:
+                v = _partial_text(f, v)
             vals.append(v)
         return vals
 
@@ -390,7 +473,7 @@ class PostGISStore(RevisionedStore):
         """Column names (geom first, if any) and their SQL placeholders."""
         names = (["geom"] if kind.geometry_type else []) + self._columns(kind)
         ph = []
-        types = {f.name: f.type for f in kind.fields}
+        specs = {f.name: f for f in kind.fields}
         for nm in names:
             if nm == "geom":
                 ph.append("ST_GeomFromWKB(%s::bytea, 4326)")
@@ -400,8 +483,8 @@ class PostGISStore(RevisionedStore):
                 ph.append("%s::timestamptz")
             elif nm == "revision":
                 ph.append("%s::integer")
-            elif nm in types:
-                ph.append(f"%s::{_PG_TYPES[types[nm]]}")
+            elif nm in specs:
+                ph.append(f"%s::{_pg_type(specs[nm])}")
             else:
                 ph.append("%s::text")
         return names, ph

@@ -167,6 +167,7 @@ function renderStats() {
     ["stats_devices", statsCount(d.devices.total)],
     ["stats_accidents", statsCount(d.accidents.total)],
     ["stats_casualties", d.casualties.total === "withheld" ? t("stats_withheld") : statsCount(d.casualties.total)],
+    ["stats_eo_reports", statsCount(d.eo_reports.total)],
     ["stats_eore", statsCount(d.eore.beneficiaries)],
   ];
   box.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-stat": k }, v)]));
@@ -414,8 +415,8 @@ function hazardBody(p) {
       ["field_area", typeof p.area_m2 === "number" ? t("hectares", { n: fmtNumber(p.area_m2 / 10000, 1) }) : null],
       ["field_admin_area", p.admin_area],
       ["field_organisation", p.organisation],
-      ["field_reported_on", p.reported_on],
-      ["field_closed_on", p.closed_on],
+      ["field_reported_on", recordDate(p.reported_on)],
+      ["field_closed_on", recordDate(p.closed_on)],
       ["field_evidence", p.evidence],
     ]),
   ];
@@ -863,8 +864,16 @@ function pickFeature(feats) {
   return [...feats].sort((a, b) => rank(a) - rank(b))[0];
 }
 
+// a record's date as stored: a day (a date-time shows its day), or a legacy partial date kept
+// as such: "2019", "2019-05" (May 2019), "unknown" (docs/data-model.md, partial dates)
 function recordDate(v) {
-  return typeof v === "string" ? v.slice(0, 10) : v;
+  if (typeof v !== "string") return v;
+  if (v === "unknown") return t("date_unknown");
+  if (v.length === 7) {
+    const m = Number(v.slice(5, 7));
+    return t("date_month", { month: t(`month_${m}`), year: v.slice(0, 4) });
+  }
+  return v.slice(0, 10);
 }
 
 function recordPopup(layerId, p) {
@@ -886,7 +895,7 @@ function recordPopup(layerId, p) {
     return [
       el("h3", {}, t("layer_eore_session")),
       detailsList([
-        ["layer_field_date", p.held_on],
+        ["layer_field_date", recordDate(p.held_on)],
         ["layer_field_place", [p.place, p.admin_area].filter(Boolean).join(", ")],
         ["field_organisation", p.organisation],
         ["layer_field_delivery", p.delivery ? t(`layer_delivery_${p.delivery}`) : null],

@@ -330,7 +330,11 @@ VALUES_UK = {
     "military": "військові",
     "unassigned": "поза межами адміністративних одиниць",
 }
-ACCIDENT_TYPES_UK = {"demining": "під час розмінування", "civilian": "серед цивільного населення"}
+ACCIDENT_TYPES_UK = {
+    "demining": "під час розмінування",
+    "civilian": "серед цивільного населення",
+    "unknown": "невідомо",
+}
 
 
 def check_lang(lang: str) -> str:

@@ -8,7 +8,13 @@ import math
 from typing import Any
 
 from demine.model.schema import Record
-from demine.services.risk.inputs import RELEASED, lifecycles_prior, record_lifecycle
+from demine.services.risk.inputs import (
+    RELEASED,
+    event_day,
+    laid_day,
+    lifecycles_prior,
+    record_lifecycle,
+)
 from demine.store.base import Store
 
 
@@ -110,9 +116,7 @@ def gather_evidence(store: Store) -> list[Any]:
             continue
         near = accident_emplacement(a, by_hazard[hid])
         if near is not None:
-            accidents.setdefault(near.id, []).append(
-                (a.id, day_number(a.properties["occurred_at"]))
-            )
+            accidents.setdefault(near.id, []).append((a.id, event_day(a.properties["occurred_at"])))
     lcs = lifecycles_prior(store)
     out: list[Any] = []
     for recs in by_hazard.values():
@@ -126,7 +130,7 @@ def gather_evidence(store: Store) -> list[Any]:
             out += evidence_from_clearance(
                 record_lifecycle(lc, p),
                 int(p["quantity"]),
-                day_number(p["laid_at"]),
+                laid_day(p, evidence=True),
                 finds.get(e.id, []),
                 accidents=accidents.get(e.id, []),
                 emplacement_id=e.id,

@@ -15,6 +15,8 @@ from demine.services.risk.evidence import accident_emplacement
 from demine.services.risk.inputs import (
     RELEASED,
     as_float,
+    event_day,
+    laid_day,
     laid_earliest,
     lifecycle,
     lifecycles,
@@ -112,7 +114,7 @@ def hazard_risks(
     ``coarse``: each record's quantity is taken at the top of its step on the coarse scale
     (:func:`demine.risk.public.coarse_quantity` of its maximum), fixed: the estimate roles below
     analyst see (:func:`risk_view`), which cannot tell quantities of one step apart."""
-    from demine.risk import Quantity, RecordInput, day_number, estimate
+    from demine.risk import Quantity, RecordInput, estimate
     from demine.risk.public import coarse_quantity
 
     if hazard_id is not None:
@@ -171,9 +173,7 @@ def hazard_risks(
                 if q is None:
                     incomplete = True
                     q = Quantity(0.0)
-            inputs.append(
-                RecordInput(lc, q, day_number(p["laid_at"]), laid_earliest_day=laid_earliest(p))
-            )
+            inputs.append(RecordInput(lc, q, laid_day(p), laid_earliest_day=laid_earliest(p)))
         est = estimate(inputs, dates, draws=draws, seed=seed) if inputs else None
         if est is None:
             notes.append(UNCOUNTED_NOTE if recs else UNKNOWN_NOTE)
@@ -218,7 +218,7 @@ def _own_observations(
             near = accident_emplacement(a, by_hazard[str(hid)])
             if near is not None:
                 out.setdefault(near.id, ([], []))[1].append(
-                    (a.id, day_number(a.properties["occurred_at"]))
+                    (a.id, event_day(a.properties["occurred_at"]))
                 )
     return out
 
@@ -231,11 +231,11 @@ def _own_update(
     rate; this field's own evidence updates it in full), used only when it is higher."""
     from dataclasses import replace
 
-    from demine.risk import day_number, evidence_from_clearance
+    from demine.risk import evidence_from_clearance
 
     p = e.properties
     evs = evidence_from_clearance(
-        lc, int(p["quantity"]), day_number(p["laid_at"]), seen[0], accidents=seen[1]
+        lc, int(p["quantity"]), laid_day(p, evidence=True), seen[0], accidents=seen[1]
     )
     changes: dict[str, BetaPrior] = {}
     for ev in evs:

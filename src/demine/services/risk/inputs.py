@@ -89,13 +89,48 @@ def as_float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
+def laid_day(p: dict[str, Any], *, evidence: bool = False) -> float:
+    """The day the estimate counts a record's devices from: ``laid_at``, the latest laying day;
+    for a legacy record that gives only a year-month or a year, the LAST day of it. Devices
+    that self-destruct or self-deactivate decay from their laying, so the latest day leaves
+    the most of them live: the conservative end (the most residual risk for civilians).
+
+    As ``evidence`` (finds and accidents counted against the self-destruction of the devices
+    of a record), the FIRST day: the longer the devices were there when found live, the more
+    it counts as a failure, and the failure rates (so the risk) come out higher."""
+    from demine.risk import day_span
+
+    span = day_span(p["laid_at"])
+    if span is None:  # laid_at never takes "unknown" (model.kinds)
+        raise ValueError(f"laid_at {p['laid_at']!r} is not a date")
+    # a period that runs on past today (this year, this month): it was laid by now at latest
+    return span[0] if evidence else min(span[1], today_day())
+
+
 def laid_earliest(p: dict[str, Any]) -> float | None:
-    """The first day of a record's laying period (``laid_earliest``), if it has one; the
-    estimate counts from ``laid_at``, the latest."""
-    from demine.risk import day_number
+    """The first day of a record's laying period (``laid_earliest``, its first day if that is
+    partial), if it has one; else the first day of a partial ``laid_at``. Shown in the
+    assumptions; the estimate counts from :func:`laid_day`, the latest."""
+    from demine.risk import day_span
 
     v = p.get("laid_earliest")
-    return None if v is None else float(day_number(v))
+    if v is not None:
+        span = day_span(v)
+        return None if span is None else span[0]
+    laid = p.get("laid_at")
+    span = None if laid is None else day_span(laid)
+    return None if span is None or span[0] == span[1] else span[0]
+
+
+def event_day(value: Any) -> float:
+    """The day of a find or an accident taken as evidence on a device's state: for a partial
+    date its LAST day (today at latest), for ``unknown`` today (the last day it can be): the longer
+    a device was there, the more its being live counts against its self-destruction, so the
+    latest end is the conservative one."""
+    from demine.risk import day_span
+
+    span = day_span(value)
+    return today_day() if span is None else min(span[1], today_day())
 
 
 def parse_date(text: str, field_name: str) -> float:

@@ -1,5 +1,6 @@
-"""Statistics: land cancelled, reduced and cleared; devices found; accidents and casualties;
-risk education — by administrative area (a reference layer) and period.
+"""Statistics: land cancelled, reduced and cleared; devices found; accidents and casualties
+(each also by year); explosive ordnance reports; risk education — by administrative area (a
+reference layer) and period.
 
 One function, :func:`compute`, gives the whole table as JSON-ready data; the CLI (``demine
 stats``), the HTTP API (``/api/v1/stats``), the charts and the annual report all format it, so
@@ -24,8 +25,8 @@ docs/statistics.md; in short:
 This package's face (here) has :func:`compute`, the CSV, and every public name; the parts:
 :mod:`.periods` (the period of the figures), :mod:`.areas` (admin areas, a polygon split among
 them in whole m²), :mod:`.land` (land release, hazardous areas remaining), :mod:`.counts`
-(activities, devices found, risk education) and :mod:`.casualties` (accidents, casualties and
-the suppression rule).
+(activities, devices found, explosive ordnance reports, risk education) and
+:mod:`.casualties` (accidents, casualties and the suppression rule).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from demine.services.stats.casualties import (
     exact_for,
     suppress,
 )
-from demine.services.stats.counts import FIND_STATES, activities, devices, eore
+from demine.services.stats.counts import FIND_STATES, activities, devices, eo_reports, eore
 from demine.services.stats.land import ROUNDING_RULE, land_release
 from demine.services.stats.periods import Period, parse_period
 from demine.store.base import Store
@@ -129,6 +130,7 @@ def compute(
         "activities": activities(store, per),
         "devices": devices(store, per, areas),
         "accidents": accident_counts(store, per, areas),
+        "eo_reports": eo_reports(store, per, areas, role),
         "casualties": casualty_counts(store, per, exact, areas),
         "eore": eore(store, per),
         "rules": {"rounding": ROUNDING_RULE, "suppression": SUPPRESSION_RULE},

@@ -11,7 +11,7 @@ from typing import Any
 from demine.model.devices import CATEGORIES
 from demine.services.access import at_least
 from demine.services.stats.areas import UNASSIGNED, Areas, in_area_order
-from demine.services.stats.periods import Period, dated_in, year_of
+from demine.services.stats.periods import Period, by_year, dated_in, year_key, year_of
 from demine.store.base import Store
 
 SMALL = "<5"
@@ -22,7 +22,7 @@ SEXES = ("female", "male", "unknown")
 AGE_GROUPS = ("child", "adult", "unknown")  # child: under 18
 OUTCOMES = ("killed", "injured")
 VICTIM_TYPES = ("civilian", "deminer", "military", "unknown")
-ACCIDENT_TYPES = ("demining", "civilian")
+ACCIDENT_TYPES = ("demining", "civilian")  # "unknown" (legacy) is listed when present
 SUPPRESSION_RULE = (
     "Casualty figures are aggregates, built from single calendar years. For roles other than "
     "victim_assistance and admin, a year's figure is small when it counts 1 to 4 people or "
@@ -58,23 +58,32 @@ def breakdown(cells: Mapping[str, int], exact: bool) -> dict[str, Any]:
 
 def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
     by_type = dict.fromkeys(ACCIDENT_TYPES, 0)
-    by_cat = {c: 0 for c in (*CATEGORIES, "unknown")}
+    by_cat = dict.fromkeys(CATEGORIES, 0)  # "unknown" among them
     by_area: dict[str, int] = defaultdict(int)
-    n = 0
+    years: list[str] = []
+    n = undated = 0
     for a in store.list("accidents"):
         p = a.properties
+        year = year_of(p.get("occurred_at"))  # a year or a year-month counts in its year
+        if year is None:
+            undated += 1  # "unknown": in no period, never dropped without a word
         if not dated_in(per, p.get("occurred_at")):
             continue
         n += 1
+        years.append(year_key(p.get("occurred_at")))
         by_type[str(p.get("accident_type"))] = by_type.get(str(p.get("accident_type")), 0) + 1
         c = str(p.get("device_category") or "unknown")
         by_cat[c] = by_cat.get(c, 0) + 1
         by_area[areas.of_point(a.geometry)] += 1
     return {
         "total": n,
+        # accidents whose date is unknown (legacy records): in the total only when no period
+        # is asked for; with a period they are outside it, and counted here
+        "undated": undated,
         "by_type": by_type,
         "by_device_category": by_cat,
         "by_area": in_area_order(by_area, areas),
+        "by_year": by_year(years, per),
     }
 
 
@@ -112,8 +121,7 @@ def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas)
         p = v.properties
         aid = str(p.get("accident_id"))
         acc = accidents.get(aid)
-        y = year_of(acc.get("occurred_at") if acc else None)
-        year = str(y) if y is not None else "unknown"
+        year = year_key(acc.get("occurred_at") if acc else None)
         count("total", "", year, aid)
         count("year", year, year, aid)
         count("area", where.get(aid, UNASSIGNED), year, aid)

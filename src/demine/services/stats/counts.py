@@ -1,5 +1,6 @@
 """The counts of the statistics: survey and clearance activities completed, devices found,
-and explosive ordnance risk education (sessions and beneficiaries)."""
+explosive ordnance reports, and explosive ordnance risk education (sessions and
+beneficiaries)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES
 from demine.services.stats.areas import Areas, in_area_order
-from demine.services.stats.periods import Period, dated_in
+from demine.services.stats.periods import Period, by_year, dated_in, year_key
 from demine.store.base import Store
 
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
@@ -30,7 +31,7 @@ def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
         str(d.properties.get("code")): str(d.properties.get("category"))
         for d in store.list("device_types")
     }
-    cats = [*CATEGORIES, "unknown"]
+    cats = list(CATEGORIES)  # "unknown" among them
     by_cat_state = {c: dict.fromkeys(FIND_STATES, 0) for c in cats}
     by_area: dict[str, int] = defaultdict(int)
     n = 0
@@ -78,3 +79,34 @@ def eore(store: Store, per: Period | None) -> dict[str, Any]:
     for bucket in (totals, *by_org.values()):
         bucket["beneficiaries"] = sum(bucket[k] for k in ("girls", "boys", "women", "men"))
     return {**totals, "by_organisation": dict(sorted(by_org.items()))}
+
+
+def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dict[str, Any]:
+    """Explosive ordnance reports made in the period (by ``reported_at``): by status, year and
+    area, and how many are linked to a hazard. A role below ``field`` counts only the reports
+    it may see (those marked public, as on the public map): ``public_only`` says so."""
+    from demine.model.kinds import EO_REPORTS
+    from demine.services.access import at_least, visible_record
+
+    statuses = EO_REPORTS.field("status").choices or ()
+    by_status = dict.fromkeys(statuses, 0)
+    by_area: dict[str, int] = defaultdict(int)
+    years: list[str] = []
+    linked = 0
+    for r in store.list("eo_reports"):
+        p = r.properties
+        if not visible_record(EO_REPORTS, r, role) or not dated_in(per, p.get("reported_at")):
+            continue
+        s = str(p.get("status") or "unknown")
+        by_status[s] = by_status.get(s, 0) + 1
+        years.append(year_key(p.get("reported_at")))
+        by_area[areas.of_point(r.geometry)] += 1
+        linked += p.get("hazard_id") is not None
+    return {
+        "total": len(years),
+        "public_only": not at_least(role, "field"),
+        "by_status": by_status,
+        "by_year": by_year(years, per),
+        "by_area": in_area_order(by_area, areas),
+        "linked_to_hazard": linked,
+    }

@@ -1,12 +1,15 @@
-"""The period of the statistics: one year or a span of years (:class:`Period`), and the year
-a record's date falls in."""
+"""The period of the statistics: one year or a span of years (:class:`Period`), the year
+a record's date falls in, and counts by year."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from demine.errors import Fault, ValidationError
+
+UNKNOWN_YEAR = "unknown"  # the year of a record whose date is missing or unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +56,29 @@ def parse_period(text: str | int | None) -> Period | None:
 
 
 def year_of(value: Any) -> int | None:
+    """The year of a date, date-time or partial date (``2019``, ``2019-05``): its first four
+    characters; None when missing or unknown."""
     if value is None:
         return None
-    s = str(value)
-    try:
-        return int(s[:4])
-    except ValueError:
+    s = str(value)[:4]
+    if len(s) != 4 or not s.isdigit():
         return None
+    return int(s)
+
+
+def year_key(value: Any) -> str:
+    """The year of a date as a breakdown key: ``"2024"``, or ``"unknown"``."""
+    y = year_of(value)
+    return UNKNOWN_YEAR if y is None else str(y)
+
+
+def by_year(keys: Iterable[str], per: Period | None) -> dict[str, int]:
+    """Counts by year key (:func:`year_key`): every year of ``per`` (0 when none), else the
+    years in the data; in year order, ``unknown`` last (there only when some are unknown)."""
+    out = {str(y): 0 for y in per.years()} if per else {}
+    for k in keys:
+        out[k] = out.get(k, 0) + 1
+    return {k: out[k] for k in sorted(out, key=lambda k: (k == UNKNOWN_YEAR, k))}
 
 
 def dated_in(per: Period | None, value: Any) -> bool:

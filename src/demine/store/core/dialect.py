@@ -107,7 +107,7 @@ class Dialect:
 
     def _cql_dialect(self) -> Any:
         """A fresh :class:`demine.store.cql_sql.SqlDialect` for one CQL2 filter, ready to run
-        on this store's connection (DRAFT, issue 12)."""
+        on this store's connection."""
         raise NotImplementedError
 
     def _chunks(self, values: Sequence[Any]) -> Iterator[Sequence[Any]]:

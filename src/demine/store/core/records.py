@@ -15,13 +15,13 @@ from typing import Any
 
 from demine.errors import Conflict, NotFound, ValidationError
 from demine.model.kinds import Kind
-from demine.model.schema import FieldType, Record, now_utc
+from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.model.write_rules import check_change
 from demine.store.base import Revision, UpsertResult, Where
 from demine.store.core.dialect import META_COLS, q
 from demine.store.core.tables import Tables
 
-# demine field types -> CQL2 queryable types (DRAFT, issue 12)
+# demine field types -> CQL2 queryable types
 CQL_TYPES = {
     "integer": "integer",
     "real": "number",
@@ -55,23 +55,42 @@ class Records(Tables):
             raise NotFound(f"no record with id {record_id}")
         return self.get(row[0], record_id)
 
+    cql_prefilter = True  # tests turn it off to compare the rows with and without it
+
     def _cql_where(
         self, kind: Kind, cql: Any, conds: builtins.list[str], args: builtins.list[Any]
     ) -> None:
-        """Add a CQL2-JSON filter (DRAFT, issue 12) to ``conds``/``args``, in SQL."""
+        """Add a CQL2-JSON filter to ``conds``/``args``, in SQL."""
         if cql is None:
             return
         from demine.store.cql_sql import Column, to_sql
 
         columns = {
-            f.name: Column(q(f.name), CQL_TYPES.get(f.type.value, "string")) for f in kind.fields
+            f.name: Column(
+                self._full_date_sql(f) if f.partial else q(f.name),
+                CQL_TYPES.get(f.type.value, "string"),
+            )
+            for f in kind.fields
         }
         columns["id"] = Column("id", "string")
         if kind.geometry_type:
             columns["geom"] = columns["geometry"] = Column("geom", "geometry")
-        sql, a = to_sql(cql, columns, self._cql_dialect())
+        dialect = self._cql_dialect()
+        sql, a = to_sql(cql, columns, dialect)
         conds.append(sql)
         args += a
+        pre = (
+            dialect.prefilter(kind.name, cql) if kind.geometry_type and self.cql_prefilter else None
+        )
+        if pre is not None:  # e.g. the GeoPackage R-tree, for a spatial filter
+            conds.append(pre[0])
+            args += pre[1]
+
+    def _full_date_sql(self, f: FieldSpec) -> str:
+        """A partial date column as a filter compares it: its full dates (and date-times);
+        a year, a year-month or ``unknown`` is NULL there, so a comparison with it is unknown
+        (CQL2's three-valued logic): never true, never an error."""
+        return f"(CASE WHEN length({q(f.name)}) >= 10 THEN {q(f.name)} END)"
 
     def _where(
         self, kind: Kind, where: Where | None
@@ -82,7 +101,8 @@ class Records(Tables):
         args: builtins.list[Any] = []
         if not where:
             return conds, args
-        types = {f.name: f.type for f in kind.fields}
+        # a partial date column holds text (2019, 2019-05, unknown): compared as text
+        types = {f.name: FieldType.TEXT if f.partial else f.type for f in kind.fields}
         for name, value in where.items():
             if name not in types and name not in META_COLS:
                 raise ValidationError(
@@ -256,12 +276,15 @@ class Records(Tables):
         reason: str | None = None,
         progress: Any = None,
         origin: str = "user",
+        reasons: Sequence[str | None] | None = None,
     ) -> UpsertResult:
         """Create or update many records in one transaction.
 
         A record matches a stored one by id, else by source_id, else (device types) by its
         natural key. A matched record whose content is the same is left alone (no new
-        revision). All or nothing: any error rolls the whole batch back.
+        revision). All or nothing: any error rolls the whole batch back. ``reasons``, one per
+        record (or None), is added to ``reason`` in that record's revision (an import's
+        repairs).
         """
         k = self.kind(kind)
         if not records:
@@ -286,6 +309,9 @@ class Records(Tables):
             seen: set[str] = set()
             for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
                 old = existing[i]
+                why = reason
+                if reasons is not None and reasons[i]:
+                    why = f"{reason}; {reasons[i]}" if reason else reasons[i]
                 if old is not None:
                     rec.id = old[1].id
                 if rec.id in seen:
@@ -306,14 +332,14 @@ class Records(Tables):
                     rec.created_at = old_rec.created_at
                     rec.updated_at, rec.updated_by = at, actor
                     upd_rows.append([*self._geo_values(k, rec, blob), fid])
-                    hist_rows.append(self._history_row(rec, "update", at, actor, reason, blob))
+                    hist_rows.append(self._history_row(rec, "update", at, actor, why, blob))
                     result.updated.append(rec.id)
                 else:
                     rec.revision = 1
                     rec.created_at = rec.updated_at = at
                     rec.updated_by = actor
                     ins_rows.append(self._geo_values(k, rec, blob))
-                    hist_rows.append(self._history_row(rec, "create", at, actor, reason, blob))
+                    hist_rows.append(self._history_row(rec, "create", at, actor, why, blob))
                     result.created.append(rec.id)
             try:
                 self._executemany(c, update_sql, upd_rows)
