@@ -5,7 +5,6 @@ lists them among stored records, and statistics count overlapping open hazards o
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -257,17 +256,16 @@ def test_near_polygons_and_validate(tmp_path: Path) -> None:
     assert r.exit_code == 0 and json.loads(r.stdout)["duplicates"] == 1
 
 
-def test_thousands_of_points_stay_fast(tmp_path: Path) -> None:
+def test_thousands_of_exact_duplicates_are_each_one_group(tmp_path: Path) -> None:
+    """36,000 points, each twice (the shape of a real landmine-event file); its time is
+    measured in bench/duplicates.py, never asserted here."""
     from demine.services.duplicates import find_groups
 
     n = 36_000
     geoms = shapely.points([(30 + (i % 3000) * 0.001, 48 + (i // 3000) * 0.001) for i in range(n)])
     props = [{"device_type": "uxo", "found_at": "2025-01-01"} for _ in range(n)]
-    t = time.perf_counter()
     groups = find_groups("finds", list(geoms) * 2, props * 2)
-    took = time.perf_counter() - t
     assert len(groups) == n and all(g.exact and len(g.members) == 2 for g in groups)
-    assert took < 10, took
 
 
 # --- demine duplicates KIND --------------------------------------------------------------------
@@ -410,7 +408,7 @@ def test_stats_without_overlap_is_the_sum(store: Any, tmp_path: Path) -> None:
     assert hz["remaining_m2"] == hz["remaining_sum_m2"] > 0
 
 
-def test_union_of_16000_hazards_is_quick() -> None:
+def test_union_of_16000_hazards_counts_the_overlaps_once() -> None:
     import random
 
     from demine.geo.geodesy import geodesic_area
@@ -423,14 +421,10 @@ def test_union_of_16000_hazards_is_quick() -> None:
         for _ in range(16_000)
     ]
     m2 = [round(x) for x in geodesic_area(geoms)]
-    t = time.perf_counter()
     out = overlap_union(geoms, m2)
-    took = time.perf_counter() - t
-    print(f"overlap_union on 16,000 hazards ({out['overlapping']} overlapping): {took:.2f} s")
     assert 5000 < out["overlapping"] < 7000
     assert out["remaining_sum_m2"] == sum(m2)
     assert 0.5 * sum(m2) < out["remaining_m2"] < sum(m2)
-    assert took < 30, took
 
 
 def test_tolerance_is_bounded(tmp_path: Path) -> None:
