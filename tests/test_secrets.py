@@ -403,6 +403,7 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "copy": [["copy", db, str(tmp / "copy-dest.gpkg")], ["copy", gpkg, db]],
         "prioritize": [["--db", db, "prioritize"]],
         "stats": [["--db", db, "stats"]],
+        "duplicates": [["--db", db, "duplicates", "hazards"]],
         "chart": [["--db", db, "chart", "released", "-o", str(tmp / "c.svg")]],
         # users and tokens: the admin role (the CLI refuses the default analyst before it
         # connects)
