@@ -232,7 +232,7 @@ class _Walk:
         col = self.column(a)
         if col.type != "geometry":
             raise FilterError(f"{op.upper()} needs a geometry property, {_show(a)} is not one")
-        return self.dialect.spatial(op, col.sql, _geometry(b))
+        return self.dialect.spatial(op, col.sql, geometry_literal(b))
 
     def temporal(self, op: str, a: Any, b: Any) -> str:
         ends = {
@@ -409,7 +409,7 @@ def _open_compare(x: str, cmp: str, y: str) -> str:
     return f"({x} IS NOT NULL)" if ok else "(1 = 0)"
 
 
-def _geometry(n: Any) -> dict[str, Any]:
+def geometry_literal(n: Any) -> dict[str, Any]:
     if isinstance(n, Mapping) and "bbox" in n:
         box = [float(v) for v in n["bbox"]]
         if len(box) == 6:

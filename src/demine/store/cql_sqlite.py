@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 
-from demine.store.cql_sql import Column, FilterError, Params, _geometry, strip_accents
+from demine.store.cql_sql import Column, FilterError, Params, geometry_literal, strip_accents
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "s_intersects": shapely.intersects,
@@ -170,7 +170,7 @@ def _prefilter_boxes(tree: Any) -> list[tuple[float, float, float, float]] | Non
         return None
     literal = args[props.index(False)]
     try:
-        g = _geometry(literal)
+        g = geometry_literal(literal)
     except FilterError:
         return None  # the translation itself says what is wrong
     shape = shapely.from_geojson(_json(g))
