@@ -266,6 +266,16 @@ def timer(into: dict[str, float], key: str) -> Iterator[None]:
         into[key] = into.get(key, 0.0) + time.perf_counter() - t0
 
 
+def best_of(f: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """The best wall time of ``repeat`` calls of ``f``, and its last result."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = f()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
 def summary(times: Sequence[float]) -> dict[str, float]:
     ts = sorted(times)
     p90 = ts[min(len(ts) - 1, math.ceil(0.9 * len(ts)) - 1)]

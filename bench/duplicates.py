@@ -18,22 +18,12 @@ from __future__ import annotations
 import json
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
-
-
-def _best(f: Any, repeat: int = 3) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -50,7 +40,7 @@ def main() -> None:
     pts = shapely.points([(30 + (i % 3000) * 0.001, 48 + (i // 3000) * 0.001) for i in range(n)])
     geoms = list(pts) * 2
     props = [{"device_type": "uxo", "found_at": "2025-01-01"} for _ in range(2 * n)]
-    t_demine, groups = _best(lambda: find_groups("finds", geoms, props))
+    t_demine, groups = c.best_of(lambda: find_groups("finds", geoms, props))
     gdf = gpd.GeoDataFrame(
         {"device_type": ["uxo"] * (2 * n), "found_at": ["2025-01-01"] * (2 * n)},
         geometry=geoms,
@@ -61,7 +51,7 @@ def main() -> None:
         keyed = gdf.assign(wkb=shapely.to_wkb(gdf.geometry.values))
         return int(keyed.duplicated(subset=["wkb", "device_type", "found_at"]).sum())
 
-    t_gpd, dup = _best(gpd_exact)
+    t_gpd, dup = c.best_of(gpd_exact)
     assert len(groups) == n and dup == n, (len(groups), dup)
     rows.append(
         {
@@ -79,8 +69,8 @@ def main() -> None:
         for _ in range(16_000)
     ]
     m2 = [round(x) for x in geodesic_area(hz)]
-    t_union, out = _best(lambda: overlap_union(hz, m2), repeat=2)
-    t_anchor, area = _best(lambda: float(geodesic_area([shapely.union_all(hz)])[0]), repeat=2)
+    t_union, out = c.best_of(lambda: overlap_union(hz, m2), repeat=2)
+    t_anchor, area = c.best_of(lambda: float(geodesic_area([shapely.union_all(hz)])[0]), repeat=2)
     rows.append(
         {
             "case": f"16,000 hazards ({out['overlapping']:,} overlapping): area counted once",

@@ -16,24 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
-
-
-def _best(f: Any, repeat: int = 3) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:
@@ -66,7 +55,9 @@ def main() -> None:
     ]
     rows = []
     for name, coords, radius in cases:
-        dt, hits = _best(lambda coords=coords, radius=radius: check_route(store, coords, radius))
+        dt, hits = c.best_of(
+            lambda coords=coords, radius=radius: check_route(store, coords, radius)
+        )
         rows.append(
             {
                 "case": name,
