@@ -79,11 +79,18 @@ def test_missing_geometry_and_a_required_field(store: Any) -> None:
     assert sorted(q.missing) == ["geometry", "status"]
     assert q.score == 70
     # finds: found_at is minimum data, hazard_id too; "unknown" is no value for found_at
-    find = {"device_type": "ap-blast-persistent", "state": "live", "depth_cm": 5, "found_at": "2024-05-01"}
+    find = {
+        "device_type": "ap-blast-persistent",
+        "state": "live",
+        "depth_cm": 5,
+        "found_at": "2024-05-01",
+    }
     q = assess(store, "finds", find, {"type": "Point", "coordinates": [37.0, 48.0]})
     assert q.missing == ["hazard_id"] and q.score == 95
     # an invalid value is a fault the write refuses: 20, and not counted missing
-    q = assess(store, "finds", {**find, "state": "melted"}, {"type": "Point", "coordinates": [37, 48]})
+    q = assess(
+        store, "finds", {**find, "state": "melted"}, {"type": "Point", "coordinates": [37, 48]}
+    )
     assert "state" not in q.missing
     assert [(i.rule, i.field) for i in q.issues if i.rule == "invalid"] == [("invalid", "state")]
     assert q.score == 100 - 5 - WEIGHTS["invalid"]
@@ -149,7 +156,9 @@ def test_find_outside_its_hazard_is_flagged(store: Any) -> None:
     edge = assess(store, "finds", find, {"type": "Point", "coordinates": [37.01005, 48.005]})
     assert "outside_hazard" not in rules(edge)
     # a hazard_id naming no hazard
-    q = assess(store, "finds", {**find, "hazard_id": uuid7()}, {"type": "Point", "coordinates": [37, 48]})
+    q = assess(
+        store, "finds", {**find, "hazard_id": uuid7()}, {"type": "Point", "coordinates": [37, 48]}
+    )
     assert "link" in rules(q)
 
 
@@ -159,7 +168,9 @@ def test_area_change_beyond_half_is_flagged(store: Any) -> None:
     # 60 % smaller: 0.4 of the width
     smaller = {
         "type": "Polygon",
-        "coordinates": [[[37.0, 48.0], [37.004, 48.0], [37.004, 48.01], [37.0, 48.01], [37.0, 48.0]]],
+        "coordinates": [
+            [[37.0, 48.0], [37.004, 48.0], [37.004, 48.01], [37.0, 48.01], [37.0, 48.0]]
+        ],
     }
     q = assess(store, "hazards", FULL_HAZARD, smaller, existing=old)
     ch = [i for i in q.issues if i.rule == "area_change"]
@@ -168,7 +179,9 @@ def test_area_change_beyond_half_is_flagged(store: Any) -> None:
     # 30 % smaller: not flagged; no existing record: nothing to compare
     less = {
         "type": "Polygon",
-        "coordinates": [[[37.0, 48.0], [37.007, 48.0], [37.007, 48.01], [37.0, 48.01], [37.0, 48.0]]],
+        "coordinates": [
+            [[37.0, 48.0], [37.007, 48.0], [37.007, 48.01], [37.0, 48.01], [37.0, 48.0]]
+        ],
     }
     assert assess(store, "hazards", FULL_HAZARD, less, existing=old).score == 100
     assert assess(store, "hazards", FULL_HAZARD, smaller).score == 100

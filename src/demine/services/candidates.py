@@ -40,7 +40,7 @@ MAX_DISTANCE_M = 10_000.0  # the largest near_m / nearby_m taken
 MAX_SCAN = 2000  # records read from the bounding-box query, at most
 DUPLICATE_TOLERANCE_M = 1.0  # as demine duplicates: points within 1 m are near duplicates
 RANK: dict[str, float] = {
-    "source_id": 1000.0,
+    "source_id": 10_000.0,  # above every sum of the others: strongest
     "duplicate": 300.0,
     "overlap": 500.0,
     "overlap_iou": 400.0,
@@ -48,8 +48,6 @@ RANK: dict[str, float] = {
     "near_closeness": 100.0,
     "same_identity": 100.0,
 }
-_M_PER_DEG_LAT = 110_574.0
-_M_PER_DEG_LON = 111_320.0
 
 
 @dataclass(slots=True)
@@ -77,19 +75,26 @@ class Candidate:
 
 
 def _metres(geoms: list[Any], lon0: float, lat0: float) -> npt.NDArray[np.object_]:
-    """Geometries in a local plane (metres) about (lon0, lat0): an equirectangular projection,
-    within a fraction of a per cent of geodesic figures at the kilometre scale."""
-    c = math.cos(math.radians(lat0))
+    """Geometries in a local plane (metres) about (lon0, lat0): an equirectangular projection
+    with the WGS 84 lengths of a degree at ``lat0``, within a fraction of a per cent of
+    geodesic figures at the kilometre scale."""
+    m_lat, m_lon = _degree_lengths(lat0)
 
     def tf(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return np.column_stack(
-            [(xy[:, 0] - lon0) * c * _M_PER_DEG_LON, (xy[:, 1] - lat0) * _M_PER_DEG_LAT]
-        )
+        return np.column_stack([(xy[:, 0] - lon0) * m_lon, (xy[:, 1] - lat0) * m_lat])
 
     arr = np.empty(len(geoms), dtype=object)
     arr[:] = geoms
     out: npt.NDArray[np.object_] = shapely.transform(arr, tf)
     return out
+
+
+def _degree_lengths(lat: float) -> tuple[float, float]:
+    """Metres per degree of latitude and of longitude at ``lat`` (WGS 84, series to 4φ)."""
+    p = math.radians(lat)
+    m_lat = 111_132.92 - 559.82 * math.cos(2 * p) + 1.175 * math.cos(4 * p)
+    m_lon = 111_412.84 * math.cos(p) - 93.5 * math.cos(3 * p)
+    return m_lat, max(m_lon, 1e-6)
 
 
 def distance_m(a: Any, b: Any) -> float:
@@ -134,9 +139,9 @@ def _same_identity(kind: str, a: dict[str, Any], b: dict[str, Any]) -> list[str]
 
 def _window(geom: Any, metres: float) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = geom.bounds
-    lat = max(abs(miny), abs(maxy))
-    dlat = metres / _M_PER_DEG_LAT
-    dlon = metres / (_M_PER_DEG_LON * max(math.cos(math.radians(min(lat, 89.0))), 1e-6))
+    m_lat, m_lon = _degree_lengths(min(max(abs(miny), abs(maxy)), 89.0))
+    dlat = metres / min(m_lat, 110_574.0) * 1.01  # a per cent to spare
+    dlon = metres / m_lon * 1.01
     return (
         max(minx - dlon, -180.0),
         max(miny - dlat, -90.0),
@@ -186,7 +191,11 @@ def candidates(
             c.rank += RANK["source_id"]
             c.matches.append("source_id")
             c.reasons.append(f"same source id {source_id!r}")
-    geom = _shape(geometry) if k.geometry_type else None
+    geom = None
+    if k.geometry_type:
+        from demine.services.record_rules import promote
+
+        geom = promote(_shape(geometry), k.geometry_type)  # as it would be stored
     if geom is not None:
         clean = validate_properties(k.fields, (), properties, partial=True)[0]
         _spatial(store, k.name, clean, geom, exclude_id, near_m, nearby_m, cand)

@@ -159,7 +159,7 @@ def parse_minimum_data(data: Any, *, source: str) -> dict[str, tuple[Item, ...]]
             if isinstance(spec, int | float) and not isinstance(spec, bool):
                 spec = {"weight": spec}
             if not isinstance(spec, dict):
-                bad(where, f"expected {{ weight = N, source = \"...\" }}, got {spec!r}")
+                bad(where, f'expected {{ weight = N, source = "..." }}, got {spec!r}')
                 continue
             unknown = sorted(set(spec) - {"weight", "source"})
             if unknown:
@@ -278,13 +278,11 @@ def assess(
             missing.append(it.field)
             issues.append(Issue("completeness", f"{it.field} is missing", it.field, it.weight))
     listed = {it.field for it in items.get(k.name, ())}
-    for f in k.fields:  # required by the kind, not in the minimum data: the write refuses it
-        if f.required and not f.derived and f.name not in listed and f.name not in properties:
-            issues.append(Issue("invalid", f"{f.name} is required", f.name, WEIGHTS["invalid"]))
+    for fs in k.fields:  # required by the kind, not in the minimum data: the write refuses it
+        if fs.required and not fs.derived and fs.name not in listed and fs.name not in properties:
+            issues.append(Issue("invalid", f"{fs.name} is required", fs.name, WEIGHTS["invalid"]))
     if k.geometry_required and geometry is None and GEOMETRY not in listed:
-        issues.append(
-            Issue("invalid", f"{k.name} need a geometry", GEOMETRY, WEIGHTS["invalid"])
-        )
+        issues.append(Issue("invalid", f"{k.name} need a geometry", GEOMETRY, WEIGHTS["invalid"]))
     issues += _plausibility(store, k, clean, geom, existing)
     total = sum(i.deduction for i in issues)
     score = max(0, min(100, round(100.0 - total)))
