@@ -233,3 +233,98 @@ def test_a_bad_override_is_a_located_error(store: Any) -> None:
         assess(store, "hazards", FULL_HAZARD, square(37.0, 48.0))
     assert e.value.faults[0].field == "hazards.area_m2"
     assert e.value.faults[0].source == f"store setting {SETTING}"
+
+
+# --- the face: demine quality -----------------------------------------------------------------
+
+
+def _cli(store: Any, *args: str, role: str = "analyst") -> Any:
+    from typer.testing import CliRunner
+
+    from demine.cli.app import app
+
+    return CliRunner().invoke(app, ["--role", role, "--db", store.location, *args])
+
+
+def test_cli_quality_of_a_file(store: Any, tmp_path: Any) -> None:
+    import json
+
+    stored = put(store, "hazards", FULL_HAZARD, square(37.0, 48.0), sid="H-1")
+    feats = [
+        {  # the stored hazard again, by source id, 60 % smaller and missing evidence
+            "type": "Feature",
+            "id": "H-1",
+            "properties": {k: v for k, v in FULL_HAZARD.items() if k != "evidence"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[37.0, 48.0], [37.004, 48.0], [37.004, 48.01], [37.0, 48.01], [37.0, 48.0]]
+                ],
+            },
+        },
+        {"type": "Feature", "properties": FULL_HAZARD, "geometry": square(39.0, 47.0)},
+    ]
+    f = tmp_path / "sub.geojson"
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": feats}), encoding="utf-8")
+    r = _cli(store, "quality", "hazards", str(f), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    a, b = out["features"]
+    assert a["source_id"] == "H-1" and a["updates"] == stored
+    assert a["quality"]["missing"] == ["evidence"]
+    assert a["quality"]["score"] == 100 - 10 - WEIGHTS["area_change"]
+    assert a["candidates"][0]["id"] == stored
+    assert a["candidates"][0]["matches"][0] == "source_id"
+    assert b["quality"]["score"] == 100 and b["candidates"] == []
+    assert out["incomplete"] == 1
+    # the text face says the same
+    r = _cli(store, "quality", "hazards", str(f))
+    assert r.exit_code == 0, r.output
+    assert "score 80" in r.stdout and "missing minimum data: evidence" in r.stdout
+    assert f"candidate {stored}" in r.stdout and "area_change" in r.stdout
+
+
+def test_cli_quality_of_a_stored_record(store: Any) -> None:
+    import json
+
+    a = put(store, "hazards", {"hazard_type": "SHA", "status": "open"}, square(37.0, 48.0))
+    b = put(store, "hazards", {"hazard_type": "SHA", "status": "open"}, square(37.005, 48.0))
+    r = _cli(store, "quality", "hazards", "--id", a, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["id"] == a and out["quality"]["score"] == 60
+    assert [c["id"] for c in out["candidates"]] == [b]  # never itself
+    r = _cli(store, "quality", "hazards", "--id", uuid7(), "--json")
+    assert r.exit_code == 3
+    r = _cli(store, "quality", "hazards", "--json")  # neither a file nor --id
+    assert r.exit_code == 1 and "KIND FILE" in r.stdout
+    r = _cli(store, "quality", "victims", "--id", uuid7(), "--json")  # analysts do not read it
+    assert r.exit_code == 5
+
+
+def test_cli_save_minimum_data(store: Any, tmp_path: Any) -> None:
+    import json
+
+    good = tmp_path / "md.toml"
+    good.write_text('[hazards]\nname = { weight = 45, source = "ours" }\n', encoding="utf-8")
+    r = _cli(store, "quality", "--save-minimum-data", str(good), "--json")
+    assert r.exit_code == 5  # analysts may not
+    assert store.setting(SETTING) is None
+    r = _cli(store, "quality", "--save-minimum-data", str(good), "--json", role="admin")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["saved"] == ["hazards"]
+    hid = put(store, "hazards", {"hazard_type": "SHA", "status": "open"}, square(37.0, 48.0))
+    r = _cli(store, "quality", "hazards", "--id", hid, "--json")
+    assert json.loads(r.stdout)["quality"]["missing"] == ["name"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[hazards]\nname = { weight = 'lots' }\n", encoding="utf-8")
+    r = _cli(store, "quality", "--save-minimum-data", str(bad), "--json", role="admin")
+    assert r.exit_code == 1
+    err = json.loads(r.stdout)["error"]
+    assert "hazards.name.weight" in json.dumps(err) and "bad.toml" in json.dumps(err)
+    assert store.setting(SETTING) == {"hazards": {"name": {"weight": 45, "source": "ours"}}}
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    r = _cli(store, "quality", "--save-minimum-data", str(empty), role="admin")
+    assert r.exit_code == 0 and "cleared" in r.stdout
+    assert not store.setting(SETTING)
