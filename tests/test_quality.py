@@ -42,6 +42,10 @@ def put(store: Any, kind: str, props: dict[str, Any], geom: Any, sid: str | None
     return rid
 
 
+def pt(x: float, y: float) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [x, y]}
+
+
 def rules(q: Any) -> list[str]:
     return [i.rule for i in q.issues]
 
@@ -328,3 +332,39 @@ def test_cli_save_minimum_data(store: Any, tmp_path: Any) -> None:
     r = _cli(store, "quality", "--save-minimum-data", str(empty), role="admin")
     assert r.exit_code == 0 and "cleared" in r.stdout
     assert not store.setting(SETTING)
+
+
+def test_cli_quality_shows_a_role_only_what_it_may_read(store: Any, tmp_path: Any) -> None:
+    import json
+
+    report = {"reported_at": "2025-01-02T10:00:00Z", "status": "new", "description": "shell"}
+    hidden = put(store, "eo_reports", {**report, "public": False}, pt(37.0, 48.0))
+    shown = put(store, "eo_reports", {**report, "public": True}, pt(37.0002, 48.0))
+    f = tmp_path / "eo.geojson"
+    feat = {"type": "Feature", "properties": report, "geometry": pt(37.0001, 48.0)}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}), encoding="utf-8")
+    got = {
+        role: [c["id"] for c in json.loads(r.stdout)["features"][0]["candidates"]]
+        for role in ("analyst", "public")
+        if (r := _cli(store, "quality", "eo_reports", str(f), "--json", role=role)).exit_code == 0
+    }
+    assert sorted(got["analyst"]) == sorted([hidden, shown])
+    assert got["public"] == [shown]  # the public sees only reports marked public
+    # a finding on a field the role may not read keeps its rule and deduction, not its message
+    acc = {
+        "occurred_at": "2024-02-01",
+        "accident_type": "civilian",
+        "activity_id": "not-an-id",
+    }
+    f = tmp_path / "acc.geojson"
+    feat = {"type": "Feature", "properties": acc, "geometry": pt(37.0, 48.0)}
+    f.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}), encoding="utf-8")
+    issues = {}
+    for role in ("analyst", "public"):
+        r = _cli(store, "quality", "accidents", str(f), "--json", role=role)
+        assert r.exit_code == 0, r.output
+        q = json.loads(r.stdout)["features"][0]["quality"]
+        issues[role] = [i for i in q["issues"] if i["field"] == "activity_id"]
+    assert "not-an-id" in issues["analyst"][0]["message"]
+    assert "not-an-id" not in issues["public"][0]["message"]
+    assert issues["public"][0]["deduction"] == issues["analyst"][0]["deduction"] == 20

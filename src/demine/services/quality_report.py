@@ -11,8 +11,14 @@ from demine.errors import Fault, NotFound, PermissionDenied, ValidationError
 from demine.ids import is_uuid, normalise_id
 from demine.model.kinds import Kind
 from demine.model.schema import Record
-from demine.services.access import at_least, can_read_field, for_role, require_read
-from demine.services.candidates import NEAR_M, candidates
+from demine.services.access import (
+    at_least,
+    can_read_field,
+    for_role,
+    require_read,
+    visible_record,
+)
+from demine.services.candidates import NEAR_M, Candidate, candidates
 from demine.services.quality import Quality, assess, minimum_data
 from demine.store.base import Store
 
@@ -26,6 +32,16 @@ def _shown(kind: Kind, q: Quality, role: str) -> dict[str, Any]:
         if i["field"] in hidden:
             i["message"] = f"{i['field']}: a finding on a field the {role} role may not read"
     return d
+
+
+def _visible(store: Store, k: Kind, cands: list[Candidate], role: str) -> list[dict[str, Any]]:
+    """The candidates ``role`` may see (the public sees only EO reports marked public)."""
+    if not cands:
+        return []
+    seen = {
+        r.id for r in store.get_many(k.name, [c.id for c in cands]) if visible_record(k, r, role)
+    }
+    return [c.to_dict() for c in cands if c.id in seen]
 
 
 def _one(
@@ -61,7 +77,7 @@ def _one(
         "id": rid,
         "updates": None if existing is None else existing.id,
         "quality": _shown(k, q, role),
-        "candidates": [c.to_dict() for c in cands],
+        "candidates": _visible(store, k, cands, role),
     }
 
 
@@ -160,7 +176,7 @@ def assess_record(
         "id": r.id,
         "source_id": r.source_id,
         "quality": _shown(k, q, role),
-        "candidates": [c.to_dict() for c in cands],
+        "candidates": _visible(store, k, cands, role),
     }
 
 
