@@ -106,8 +106,11 @@ def test_bad_parameters_and_no_geometry(store: Any) -> None:
     with pytest.raises(ValidationError) as e:
         candidates(store, "finds", FIND, pt(37.0, 48.0), near_m=0, limit=0)
     assert {f.field for f in e.value.faults} == {"near_m", "limit"}
-    # no geometry, no source id: nothing to match on
+    # no geometry, no source id: nothing to match on; an unreadable geometry matches nothing
     assert candidates(store, "finds", FIND, None) == []
+    put(store, "finds", FIND, pt(37.0, 48.0))
+    bad = {"type": "Polygon", "coordinates": [[[37.0, 48.0], [37.1, 48.0]]]}
+    assert candidates(store, "finds", FIND, bad) == []
     assert MAX_SCAN >= 1000
 
 

@@ -112,10 +112,8 @@ def _shape(geometry: Any) -> Any:
     if not hasattr(geometry, "geom_type"):
         try:
             geometry = shapely.geometry.shape(geometry)
-        except Exception as e:
-            raise ValidationError(
-                "bad geometry", [Fault(f"cannot read the geometry: {e}", field="geometry")]
-            ) from None
+        except Exception:  # unreadable: no spatial match (its quality names the fault)
+            return None
     if geometry.is_empty:
         return None
     return geometry if geometry.is_valid else shapely.make_valid(geometry)
