@@ -120,6 +120,7 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "prioritize": (["prioritize", "--json"], (0,)),
     "stats": (["stats", "--json"], (0,)),
     "duplicates": (["duplicates", "hazards", "--json"], (0,)),
+    "quality": (["quality", "hazards", "{hazards_file}", "--json"], (0,)),
     "chart": (["chart", "released", "--output", "{out}/released.svg", "--json"], (0,)),
     "user add": (["user", "add", "face_user", "--role", "field", "--json"], (0,)),
     "user list": (["user", "list", "--json"], (0,)),
