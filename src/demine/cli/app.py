@@ -13,7 +13,18 @@ from typing import Annotated
 
 import typer
 
-from demine.cli import admin, duplicates, impact, records, release, risk, safety, serve, stats
+from demine.cli import (
+    admin,
+    duplicates,
+    impact,
+    intake,
+    records,
+    release,
+    risk,
+    safety,
+    serve,
+    stats,
+)
 from demine.cli.common import DbOpt, state
 
 __all__ = ["app", "main"]
@@ -35,8 +46,9 @@ def _main(
         typer.Option(
             "--role",
             envvar="DEMINE_ROLE",
-            help="Whose view the output is for: public, field, analyst (default), admin or "
-            "victim_assistance. Restricted fields (victims' personal data, reporters' "
+            help="Whose view the output is for: public, field, operator, analyst (default), "
+            "reviewer, admin or victim_assistance (field and operator writes become "
+            "submissions for review). Restricted fields (victims' personal data, reporters' "
             "contacts) are left out of lists, records, histories, exports and reports the role "
             "may not read.",
         ),
@@ -62,6 +74,7 @@ impact.register(app)  # prioritize
 release.register(app)  # release
 stats.register(app)  # stats, chart, report
 duplicates.register(app)  # duplicates
+intake.register(app)  # organisations, submit, review
 
 
 def main() -> None:

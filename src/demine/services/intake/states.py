@@ -1,0 +1,118 @@
+"""The states of a submission and who may see and move them (docs/intake.md).
+
+::
+
+    draft --submit--> submitted --approve--> approved
+                        |   ^  \\--reject--> rejected
+              return    |   |  resubmit (the submitter's organisation, corrected)
+                        v   |
+                      returned
+
+A batch whose checks find faults is stored ``returned`` at once, every fault located. Every
+change is an event (who, when, why) in ``demine_submission_events``. Reviewers
+(``services.access.REVIEWERS``) see every organisation's submissions; a submitter (``field``,
+``operator``) sees its own organisation's only, and another's answers 404 as if it did not
+exist; other roles see none."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from demine.errors import Fault, NotFound, PermissionDenied, ValidationError
+from demine.services.access import can_review, require_review, submits
+from demine.services.submitting import organisation_of
+from demine.store.base import Store
+
+OPEN = ("submitted", "approved_operator")  # waiting for a decision
+
+
+def scope(store: Store, role: str | None, user: str | None) -> str | None:
+    """The organisation whose submissions ``role`` may see (None: every organisation)."""
+    if can_review(role):
+        return None
+    if submits(role) and user:
+        return organisation_of(store, user)
+    raise PermissionDenied(
+        f"the {role} role cannot see submissions (submitters see their organisation's, "
+        "reviewers every one)"
+    )
+
+
+def listing(
+    store: Store, role: str | None, user: str | None, state: str | None = None
+) -> list[dict[str, Any]]:
+    """The submissions ``role`` may see, newest first (without payloads)."""
+    rows = store.submissions(organisation=scope(store, role, user), state=state)
+    return [{k: v for k, v in r.items() if k != "payload"} for r in rows]
+
+
+def get(store: Store, sid: str, role: str | None, user: str | None) -> dict[str, Any]:
+    """One submission as ``role`` may see it, with its events; NotFound for another
+    organisation's (its existence is not told)."""
+    org = scope(store, role, user)
+    rows = store.submissions(sid=sid)
+    if not rows or (org is not None and rows[0]["organisation"] != org):
+        raise NotFound(f"no submission {sid!r}")
+    return {**rows[0], "events": store.submission_events(sid)}
+
+
+def _reason(reason: str | None, what: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationError(
+            f"{what} needs a reason", [Fault("give why (--reason)", field="reason")]
+        )
+    return reason.strip()
+
+
+def reject(store: Store, sid: str, *, role: str | None, actor: str, reason: str | None) -> None:
+    require_review(role)
+    store.change_submission(
+        sid, state="rejected", actor=actor, reason=_reason(reason, "a rejection"), expect=OPEN
+    )
+
+
+def return_(
+    store: Store,
+    sid: str,
+    *,
+    role: str | None,
+    actor: str,
+    reason: str | None,
+    faults: Sequence[Fault] = (),
+) -> None:
+    """Return a submission to its organisation for correction, with a reason (and faults)."""
+    require_review(role)
+    store.change_submission(
+        sid,
+        state="returned",
+        actor=actor,
+        reason=_reason(reason, "returning a submission"),
+        expect=OPEN,
+        changes={"faults": [f.to_dict() for f in faults]} if faults else None,
+    )
+
+
+def resubmit(
+    store: Store,
+    sid: str,
+    actor: str,
+    payload: dict[str, Any],
+    faults: Sequence[Fault],
+    reason: str | None,
+) -> dict[str, Any]:
+    """A returned submission corrected by its organisation: the new payload replaces the old;
+    with no fault left it is submitted again, else it stays returned with the new faults."""
+    rows = store.submissions(sid=sid)
+    if not rows or rows[0]["organisation"] != organisation_of(store, actor):
+        raise NotFound(f"no submission {sid!r} of your organisation")
+    state = "returned" if faults else "submitted"
+    store.change_submission(
+        sid,
+        state=state,
+        actor=actor,
+        reason=reason or "corrected",
+        expect=("returned",),
+        changes={"payload": payload, "faults": [f.to_dict() for f in faults]},
+    )
+    return store.submissions(sid=sid)[0]
