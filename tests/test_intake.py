@@ -371,3 +371,30 @@ def test_a_batch_with_three_bad_features_is_returned_then_approved(
     assert world.count("eo_reports") == 5
     shown = json.loads(world.cli("rev", "reviewer", "review", "show", sub["id"], "--json").stdout)
     assert [e["state"] for e in shown["events"]] == ["returned", "submitted", "approved"]
+
+
+def test_a_store_made_before_gets_the_authority(store: Any) -> None:
+    """A store of the schema before intake (no organisations, users without one) opened by
+    this version: the tables are made, the authority added, every user belongs to it."""
+    store.add_user("old", "analyst")
+    loc, pg = store.location, store.location.startswith("postgresql")
+    c = store.conn
+    if pg:
+        c.execute("DROP TABLE demine_organisations, demine_submissions, demine_submission_events")
+        c.execute("ALTER TABLE demine_users DROP COLUMN organisation")
+        c.execute("UPDATE demine_schema SET version = 5")
+    else:
+        with c:
+            for t in ("demine_organisations", "demine_submissions", "demine_submission_events"):
+                c.execute(f"DROP TABLE {t}")
+                c.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (t,))
+            c.execute("ALTER TABLE demine_users DROP COLUMN organisation")
+            c.execute("UPDATE demine_settings SET value = '6' WHERE key = 'schema_version'")
+    store.close()
+    again = open_store(loc)
+    try:
+        assert [o["code"] for o in again.organisations()] == ["AUTHORITY"]
+        assert again.user_organisation("old") == "AUTHORITY"
+        assert again.submissions() == []
+    finally:
+        again.close()

@@ -206,7 +206,7 @@ def create(
         current=None,
         what=f"create this {kind.name} record",
     )
-    payload = {"properties": clean, "geometry": geojson(geom), "extra": extra, "id": rid}
+    payload = {"properties": properties, "geometry": geojson(geom), "id": rid}
     _submit(store, ctx, kind.name, "create", payload=payload)
     if rid is not None:
         try:

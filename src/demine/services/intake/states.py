@@ -54,7 +54,7 @@ def get(store: Store, sid: str, role: str | None, user: str | None) -> dict[str,
     rows = store.submissions(sid=sid)
     if not rows or (org is not None and rows[0]["organisation"] != org):
         raise NotFound(f"no submission {sid!r}")
-    return {**rows[0], "events": store.submission_events(sid)}
+    return {**visible(store, rows[0], role), "events": store.submission_events(sid)}
 
 
 def _reason(reason: str | None, what: str) -> str:
@@ -116,3 +116,28 @@ def resubmit(
         changes={"payload": payload, "faults": [f.to_dict() for f in faults]},
     )
     return store.submissions(sid=sid)[0]
+
+
+def visible(store: Store, sub: dict[str, Any], role: str | None) -> dict[str, Any]:
+    """A submission as ``role`` may read it: the payload's fields the role may not read (an
+    import keeps a record's hidden fields for approval) and the extra source fields (below
+    analyst) left out."""
+    from demine.services.access import at_least, can_read_field
+
+    if role is None or can_review(role) or not sub.get("payload"):
+        return sub
+    kind = store.kind(sub["kind"])
+    hidden = {f.name for f in kind.fields if not can_read_field(f.access, role)}
+    extra_ok = at_least(role, "analyst")
+
+    def clean(item: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in item.items() if extra_ok or k != "extra"}
+        for key in ("properties", "changes"):
+            if isinstance(out.get(key), dict):
+                out[key] = {k: v for k, v in out[key].items() if k not in hidden}
+        return out
+
+    payload = clean(sub["payload"])
+    if isinstance(payload.get("features"), list):
+        payload["features"] = [clean(f) for f in payload["features"]]
+    return {**sub, "payload": payload}
