@@ -398,3 +398,52 @@ def test_a_store_made_before_gets_the_authority(store: Any) -> None:
         assert again.submissions() == []
     finally:
         again.close()
+
+
+def test_a_new_record_approved_as_an_update_of_an_existing_one(world: World) -> None:
+    """Reconcile "update-replace": a field team reports an EO that is already recorded; the
+    reviewer approves its submission as an update of the stored record (HTTP and CLI)."""
+    eo = {
+        "type": "Feature",
+        "properties": {"reported_at": "2025-01-01T00:00:00Z", "status": "new", "public": True},
+        "geometry": {"type": "Point", "coordinates": [30.505, 50.405]},
+    }
+    stored = world.client.post(
+        "/ogc/collections/eo_reports/items", json=eo, headers=world.headers["adm"]
+    ).json()["id"]
+    again = {**eo, "properties": {**eo["properties"], "status": "verified"}}
+    subs = [
+        world.client.post(
+            "/ogc/collections/eo_reports/items", json=again, headers=world.headers["f_halo"]
+        ).json()["id"]
+        for _ in range(2)
+    ]
+    r = world.client.post(
+        f"/api/v1/submissions/{subs[0]}/approve",
+        json={"update": stored, "reason": "the same report"},
+        headers=world.headers["rev"],
+    )
+    assert r.status_code == 200 and r.json()["ids"] == [stored], r.text
+    s = world.store()
+    try:
+        assert s.count("eo_reports") == 1
+        assert s.get("eo_reports", stored).properties["status"] == "verified"
+        last = s.history(stored)[-1]
+        assert (
+            last.revision == 2 and last.actor == "f_halo" and "approved by rev" in str(last.reason)
+        )
+        assert s.submissions(sid=subs[0])[0]["target_id"] == stored
+    finally:
+        s.close()
+    # the CLI: an unknown record is NotFound (3), and the submission stays open
+    missing = "0190a0a0-0000-7000-8000-000000000001"
+    r = world.cli("rev", "reviewer", "review", "approve", subs[1], "--update", missing)
+    assert r.exit_code == 3, r.output
+    r = world.cli("rev", "reviewer", "review", "approve", subs[1], "--update", stored, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["ids"] == [stored], r.output
+    # only a new record can be reconciled so
+    sid = world.client.delete(
+        f"/ogc/collections/eo_reports/items/{stored}", headers=world.headers["f_halo"]
+    ).json()["id"]
+    r = world.cli("rev", "reviewer", "review", "approve", sid, "--update", stored)
+    assert r.exit_code == 1 and "update" in r.output

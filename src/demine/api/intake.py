@@ -3,6 +3,7 @@
 * ``GET /api/v1/submissions`` (``?state=``), ``GET /api/v1/submissions/{id}``: what the
   caller's role may see (a submitter its own organisation's; reviewers and admins all);
 * ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
+  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one;
   reviewers and admins).
 
 A write by a field team or an operator anywhere in the API answers ``202 Accepted`` with the
@@ -20,7 +21,6 @@ from fastapi.responses import JSONResponse
 from demine.api.deps import Principal, PrincipalDep, StoreDep, Unauthorized
 from demine.errors import Fault, ValidationError
 from demine.services import intake
-from demine.services.submitting import STATES
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
 URL = "/api/v1/submissions/{}"
@@ -50,11 +50,6 @@ StateQ = Annotated[str | None, Query(description="Only this state", max_length=3
 @router.get("")
 def list_submissions(store: StoreDep, who: PrincipalDep, state: StateQ = None) -> Any:
     user = _who(who)
-    if state is not None and state not in STATES:
-        raise ValidationError(
-            f"unknown state {state!r}",
-            [Fault(f"expected one of {', '.join(STATES)}", None, "state")],
-        )
     return {"submissions": intake.listing(store, who.role, user, state)}
 
 
@@ -63,28 +58,43 @@ def get_submission(store: StoreDep, who: PrincipalDep, sid: str) -> Any:
     return intake.get(store, sid, who.role, _who(who))
 
 
-async def _reason(request: Request) -> str | None:
+async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
-        return None
+        return {}
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise ValidationError(
             "the body is not JSON", [Fault('expected {"reason": "..."}', None, "body")]
         ) from None
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise ValidationError(
-            "bad reason", [Fault(f"a text of at most {MAX_REASON} characters", None, "reason")]
-        )
-    return reason
+    if not isinstance(body, dict):
+        body = {}
+    for key in ("reason", "update"):
+        v = body.get(key)
+        if v is not None and (not isinstance(v, str) or len(v) > MAX_REASON):
+            raise ValidationError(
+                f"bad {key}", [Fault(f"a text of at most {MAX_REASON} characters", None, key)]
+            )
+    return body
+
+
+async def _reason(request: Request) -> str | None:
+    reason = (await _body(request)).get("reason")
+    return None if reason is None else str(reason)
 
 
 @router.post("/{sid}/approve")
 async def approve(request: Request, store: StoreDep, who: PrincipalDep, sid: str) -> Any:
-    reason = await _reason(request)
-    return intake.approve(store, sid, role=who.role, actor=_who(who), reason=reason)
+    body = await _body(request)
+    return intake.approve(
+        store,
+        sid,
+        role=who.role,
+        actor=_who(who),
+        reason=body.get("reason"),
+        update=body.get("update"),
+    )
 
 
 @router.post("/{sid}/reject")

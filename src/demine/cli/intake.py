@@ -178,6 +178,13 @@ def review_show(
 def review_approve(
     sid: Annotated[str, typer.Argument(help="The submission's id.")],
     reason: ReasonOpt = None,
+    update: Annotated[
+        str | None,
+        typer.Option(
+            "--update",
+            help="Reconcile a new record as an update (replace) of this existing record.",
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -186,7 +193,7 @@ def review_approve(
     from demine.services import intake
 
     with with_store(db, as_json) as store:
-        out = intake.approve(store, sid, role=_role(), actor=_user(), reason=reason)
+        out = intake.approve(store, sid, role=_role(), actor=_user(), reason=reason, update=update)
         if as_json:
             print_json(out)
         else:

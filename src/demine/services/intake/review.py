@@ -25,12 +25,19 @@ def approval_reason(sub: dict[str, Any], reviewer: str, reason: str | None) -> s
 
 
 def approve(
-    store: Store, sid: str, *, role: str | None, actor: str, reason: str | None = None
+    store: Store,
+    sid: str,
+    *,
+    role: str | None,
+    actor: str,
+    reason: str | None = None,
+    update: str | None = None,
 ) -> dict[str, Any]:
     """Approve a submission: claim it (a second reviewer gets a Conflict), write it through
     the write path (every rule checked again against today's store), and if the write is
     refused put it back to ``submitted`` with an event saying why, and raise the refusal.
-    Returns what was written: ``{"ids": [...]}``."""
+    ``update``: reconcile a new record as an update (replace) of this existing record of the
+    same kind instead (IMSMA's "update-replace"). Returns ``{"id", "state", "ids"}``."""
     require_review(role)
     rows = store.submissions(sid=sid)
     if not rows:
@@ -38,8 +45,18 @@ def approve(
 
         raise NotFound(f"no submission {sid!r}")
     sub = rows[0]
+    if update is not None:
+        sub = _as_update(store, sub, update)
+    what = f"approved as an update of {sub['target_id']}" if update is not None else "approved"
     store.change_submission(
-        sid, state="approved", actor=actor, reason=reason or "approved", expect=OPEN
+        sid,
+        state="approved",
+        actor=actor,
+        reason=f"{what}: {reason}" if reason else what,
+        expect=OPEN,
+        changes={"target_id": sub["target_id"], "base_revision": sub["base_revision"]}
+        if update is not None
+        else None,
     )
     ctx = WriteContext(
         role=None, actor=sub["submitter"], reason=approval_reason(sub, actor, reason)
@@ -56,6 +73,29 @@ def approve(
         )
         raise
     return {"id": sid, "state": "approved", "ids": ids}
+
+
+def _as_update(store: Store, sub: dict[str, Any], update: str) -> dict[str, Any]:
+    """A new record's submission reconciled as a replace of the stored record ``update``."""
+    from demine.errors import Fault, ValidationError
+
+    if sub["action"] != "create":
+        raise ValidationError(
+            f"submission {sub['id']} is a {sub['action']}: only a new record can be approved "
+            "as an update of another",
+            [Fault("a create submission", field="update")],
+        )
+    rid = records.record_id(update)
+    cur = store.get(sub["kind"], rid)  # NotFound: no such record of this kind
+    p = sub["payload"] or {}
+    payload = {"replace": True, "properties": p.get("properties"), "geometry": p.get("geometry")}
+    return {
+        **sub,
+        "action": "update",
+        "target_id": cur.id,
+        "base_revision": cur.revision,
+        "payload": payload,
+    }
 
 
 def _write(store: Store, sub: dict[str, Any], ctx: WriteContext) -> list[str]:

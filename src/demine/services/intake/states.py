@@ -21,7 +21,7 @@ from typing import Any
 
 from demine.errors import Fault, NotFound, PermissionDenied, ValidationError
 from demine.services.access import can_review, require_review, submits
-from demine.services.submitting import organisation_of
+from demine.services.submitting import STATES, organisation_of
 from demine.store.base import Store
 
 OPEN = ("submitted", "approved_operator")  # waiting for a decision
@@ -43,6 +43,11 @@ def listing(
     store: Store, role: str | None, user: str | None, state: str | None = None
 ) -> list[dict[str, Any]]:
     """The submissions ``role`` may see, newest first (without payloads)."""
+    if state is not None and state not in STATES:
+        raise ValidationError(
+            f"unknown state {state!r}",
+            [Fault(f"expected one of {', '.join(STATES)}", field="state")],
+        )
     rows = store.submissions(organisation=scope(store, role, user), state=state)
     return [{k: v for k, v in r.items() if k != "payload"} for r in rows]
 
