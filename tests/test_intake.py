@@ -447,3 +447,17 @@ def test_a_new_record_approved_as_an_update_of_an_existing_one(world: World) -> 
     ).json()["id"]
     r = world.cli("rev", "reviewer", "review", "approve", sid, "--update", stored)
     assert r.exit_code == 1 and "update" in r.output
+
+
+def test_init_names_the_authority(store: Any, tmp_path: Path) -> None:
+    db = str(tmp_path / "n.gpkg")
+    r = CliRunner().invoke(cli, ["--db", db, "init", "--authority-name", "", "--json"])
+    assert r.exit_code == 1 and "--authority-name" in r.output
+    assert not Path(db).exists()  # refused before anything is made
+    loc = store.location
+    store.close()
+    name = "Національний орган"
+    r = CliRunner().invoke(cli, ["--db", loc, "init", "--authority-name", name, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["authority"] == name, r.output
+    r = CliRunner().invoke(cli, ["--db", loc, "init", "--json"])  # again: the name is kept
+    assert json.loads(r.stdout)["authority"] == name
