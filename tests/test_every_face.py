@@ -66,7 +66,20 @@ def _ids(loc: str) -> dict[str, str]:
         by = {h.properties.get("status"): h.id for h in hz}
         closed = [h.id for h in hz if h.properties.get("status") == "closed"]
         find = next(iter(s.list("finds")))
+        from demine.services.submitting import pending
+
+        sub = pending(  # a submission waiting for review (the intake faces)
+            s,
+            actor="face_field",
+            kind="finds",
+            action="create",
+            payload={
+                "properties": {"device_type": "uxo", "state": "live", "found_at": "2025-06-01"},
+                "geometry": {"type": "Point", "coordinates": [37.8, 48.0]},
+            },
+        )
         return {
+            "sid": sub["id"],
             "open": by["open"],
             "closed": closed[0],
             "handed": by["handed_over"],
@@ -148,6 +161,15 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
         ["report", "annual", "--year", "2025", "--output", "{out}/report.html", "--json"],
         (0,),
     ),
+    "organisations add": (["organisations", "add", "OPS", "--name", "Ops", "--json"], (0,)),
+    "organisations list": (["organisations", "list", "--json"], (0,)),
+    "submit": (["submit", "{hazards_file}", "--kind", "hazards", "--json"], (0,)),
+    "review list": (["review", "list", "--json"], (0,)),
+    "review show": (["review", "show", "{sid}", "--json"], (0,)),
+    "review approve": (["review", "approve", "{sid}", "--json"], (0,)),
+    # decided: returning or rejecting it now is a conflict (exit 4), said so
+    "review return": (["review", "return", "{sid}", "--reason", "x", "--json"], (4,)),
+    "review reject": (["review", "reject", "{sid}", "--reason", "x", "--json"], (4,)),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 
@@ -270,6 +292,8 @@ GETS: dict[str, str] = {
     "/api/v1/health": "/api/v1/health",
     "/api/docs": "/api/docs",
     "/api/openapi.json": "/api/openapi.json",
+    "/api/v1/submissions": "/api/v1/submissions",
+    "/api/v1/submissions/{sid}": "/api/v1/submissions/{sid}",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
@@ -288,6 +312,16 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
     ("PUT", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
     ("PATCH", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
     ("DELETE", "/ogc/collections/{collection_id}/items/{item_id}"): ("", None),
+    # approve first (200); then returning or rejecting the decided submission is a 409
+    ("POST", "/api/v1/submissions/{sid}/approve"): ("/api/v1/submissions/{sid}/approve", {}),
+    ("POST", "/api/v1/submissions/{sid}/return"): (
+        "/api/v1/submissions/{sid}/return",
+        {"reason": "x"},
+    ),
+    ("POST", "/api/v1/submissions/{sid}/reject"): (
+        "/api/v1/submissions/{sid}/reject",
+        {"reason": "x"},
+    ),
 }
 
 
@@ -362,3 +396,7 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
         r = client.delete(item, headers={**admin, "If-Match": etag})
         assert r.status_code in (200, 204), r.text[:300]
         assert client.get(item, headers=admin).status_code == 404
+        for action, code in (("approve", 200), ("return", 409), ("reject", 409)):
+            url, body = REQUESTS[("POST", f"/api/v1/submissions/{{sid}}/{action}")]
+            r = client.post(url.format(**ids), json=body, headers=admin)
+            assert r.status_code == code, (action, r.text[:300])

@@ -146,6 +146,7 @@ def _urls(client: TestClient, site: Site) -> list[str]:
         "hazard_id": [site.ids["hazard"]],
         "record_id": [site.ids["hazard"]],
         "id": [site.ids["hazard"]],
+        "sid": [site.ids["hazard"]],  # no such submission: a 404 (401/403 below reviewer)
         "z": ["12"],
         "x": [str(x)],
         "y": [str(y)],

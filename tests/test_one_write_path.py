@@ -19,7 +19,7 @@ from demine.api.app import create_app
 from demine.cli.app import app
 from demine.errors import DemineError, ValidationError
 from demine.model.kinds import KINDS
-from demine.services import records
+from demine.services import intake, records
 from demine.services.access import new_token
 from demine.services.records import WriteContext
 from demine.services.register import ImportOptions, import_file
@@ -311,13 +311,16 @@ def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
     rep = import_file(store, src, ImportOptions(kind="device_types", actor="t"))
     assert rep.updated == 1 and store.get("device_types", two.id).properties["name"] == "renamed"
     # the field role writes what it may read of an accident on every face (the refusal in the
-    # table above is of the hidden field, not of the role); the field it may not read is kept
+    # table above is of the hidden field, not of the role); the field it may not read is kept.
+    # A field team's write is a submission (docs/intake.md): it is a record once approved.
     acc = seeded["accident"]
     r = CliRunner().invoke(
         app,
         ["--db", store.location, "--role", "field", "update", acc.id, "description=cli", "--json"],
     )
     assert r.exit_code == 0, r.output
+    assert store.get("accidents", acc.id).properties["description"] != "cli"
+    intake.approve(store, json.loads(r.stdout)["submission"]["id"], role="reviewer", actor="rev")
     assert store.get("accidents", acc.id).properties["description"] == "cli"
     store.add_user("u_field", "field")
     token, h = new_token()
@@ -328,8 +331,9 @@ def test_a_good_write_passes_every_face(store: Store, tmp_path: Path) -> None:
             json={"properties": {"description": "ogc"}},
             headers={"Authorization": f"Bearer {token}"},
         )
-    assert p.status_code == 200, p.text
-    assert "investigation" not in p.json()["properties"]
+    assert p.status_code == 202, p.text
+    assert "investigation" not in p.text
+    intake.approve(store, p.json()["id"], role="reviewer", actor="rev")
     now = store.get("accidents", acc.id).properties
     assert now["description"] == "ogc" and now["investigation"] == "fuse found"
 

@@ -22,7 +22,7 @@ from demine.api.app import create_app
 from demine.cli.app import app as cli
 from demine.model.kinds import KINDS
 from demine.services import access
-from demine.services.access import ROLES, can_read_kind, new_token
+from demine.services.access import REVIEWERS, ROLES, can_read_kind, new_token, submits
 from demine.services.register import ImportOptions, import_file
 from demine.store.open import open_store
 
@@ -322,7 +322,10 @@ Check = Callable[[World, str, str], None]
 def _post(w: World, role: str, target: str) -> None:
     before = w.count(target)
     r = w.client.post(w.url(target), json=w.feature(target), headers=w.headers[role])
-    if allowed(role, target):
+    if allowed(role, target) and submits(role):  # a submission, not a record (docs/intake.md)
+        assert r.status_code == 202, (role, target, r.text)
+        assert w.count(target) == before
+    elif allowed(role, target):
         assert r.status_code == 201, (role, target, r.text)
         assert w.count(target) == before + 1
     else:
@@ -348,7 +351,10 @@ def _patch(w: World, role: str, target: str) -> None:
 def _changed(w: World, role: str, target: str, rid: str, r: Any) -> None:
     rec = w.read(target, rid)
     key, value = next(iter(w.change(target).items()))
-    if allowed(role, target):
+    if allowed(role, target) and submits(role):
+        assert r.status_code == 202, (role, target, r.text)
+        assert rec.revision == 1
+    elif allowed(role, target):
         assert r.status_code == 200, (role, target, r.text)
         assert rec.revision == 2 and rec.properties[key] == value
     else:
@@ -359,7 +365,10 @@ def _changed(w: World, role: str, target: str, rid: str, r: Any) -> None:
 def _delete(w: World, role: str, target: str) -> None:
     rid = w.create(target)
     r = w.client.delete(f"{w.url(target)}/{rid}", headers=w.headers[role])
-    if allowed_delete(role, target):
+    if allowed_delete(role, target) and submits(role):
+        assert r.status_code == 202, (role, target, r.text)
+        assert w.read(target, rid) is not None
+    elif allowed_delete(role, target):
         assert r.status_code == 204, (role, target, r.text)
         assert w.read(target, rid) is None
     else:
@@ -376,12 +385,48 @@ def _safety_route(w: World, role: str, target: str) -> None:
     assert w.count(target) == before
 
 
+def _decide(w: World, role: str, target: str) -> None:
+    """Approve, reject, return: reviewers and admins (docs/intake.md); a submitter of the
+    same organisation is refused (403), the public needs a token (401)."""
+    if target != "eo_reports":
+        return
+    r = w.client.post(w.url(target), json=w.feature(target), headers=w.headers["field"])
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    for action in ("return", "reject", "approve"):
+        r = w.client.post(
+            f"/api/v1/submissions/{sid}/{action}", json={"reason": "x"}, headers=w.headers[role]
+        )
+        if role in REVIEWERS:
+            assert r.status_code == 200, (role, action, r.text)
+            if action == "return":  # corrected and submitted again, to be decided on
+                _resubmit(w, sid)
+            if action == "reject":
+                return
+        else:
+            assert r.status_code == (401 if role == "public" else 403), (role, action, r.text)
+
+
+def _resubmit(w: World, sid: str) -> None:
+    s = open_store(w.location)
+    try:
+        from demine.services.intake import resubmit
+
+        sub = s.submissions(sid=sid)[0]
+        resubmit(s, sid, sub["submitter"], sub["payload"], [], "corrected")
+    finally:
+        s.close()
+
+
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/ogc/collections/{cid}/items"): _post,
     ("PUT", "/ogc/collections/{cid}/items/{fid}"): _put,
     ("PATCH", "/ogc/collections/{cid}/items/{fid}"): _patch,
     ("DELETE", "/ogc/collections/{cid}/items/{fid}"): _delete,
     ("POST", "/api/v1/safety/route"): _safety_route,
+    ("POST", "/api/v1/submissions/{sid}/approve"): _decide,
+    ("POST", "/api/v1/submissions/{sid}/reject"): _decide,
+    ("POST", "/api/v1/submissions/{sid}/return"): _decide,
 }
 
 
@@ -426,18 +471,20 @@ def test_every_cli_write_command_every_kind_every_role(
         f.write_text(json.dumps({"type": "FeatureCollection", "features": [feat]}))
         before = world.count(target)
         _expect(role, target, _cli(world, role, "import", str(f), "--kind", _kind_arg(target)))
-        assert world.count(target) == before + (1 if allowed(role, target) else 0)
+        stored = allowed(role, target) and not (submits(role) and target != LAYER)
+        assert world.count(target) == before + (1 if stored else 0)
+        wrote = allowed(role, target) and not submits(role)  # a submitter's: a submission
         # update
         rid = world.create(target)
         key, value = next(iter(world.change(target).items()))
         _expect(role, target, _cli(world, role, "update", rid, f"{key}={value}"))
         rec = world.read(target, rid)
-        assert (rec.revision == 2) == allowed(role, target)
+        assert (rec.revision == 2) == wrote
         # restore (to revision 1: the admin changes it first, so there is one to go back to)
         rid = world.create(target)
         assert _cli(world, "admin", "update", rid, f"{key}={value}").exit_code == 0
         _expect(role, target, _cli(world, role, "restore", rid, "--revision", "1"))
-        assert (world.read(target, rid).revision == 3) == allowed(role, target)
+        assert (world.read(target, rid).revision == 3) == wrote
         # delete
         rid = world.create(target)
         r = _cli(world, role, "delete", rid)
@@ -445,7 +492,7 @@ def test_every_cli_write_command_every_kind_every_role(
             assert r.exit_code == 0, (role, target, r.output)
         else:
             assert r.exit_code == 5 and "role" in r.output, (role, target, r.output)
-        assert (world.read(target, rid) is None) == allowed_delete(role, target)
+        assert (world.read(target, rid) is None) == (allowed_delete(role, target) and wrote)
     # land release and the risk model write hazards and risk_updates
     r = _cli(world, role, "release", "close", world.refs["hazard"], "--on", "2025-06-01")
     _expect(role, "hazards", r, ok=4)  # allowed: then refused for land-release reasons (exit 4)
@@ -492,8 +539,12 @@ def test_a_role_sets_only_fields_it_may_read(world: World, tmp_path: Path) -> No
     # the field team re-imports its own report, with a new description
     mine = {**acc, "properties": {**acc["properties"], "description": "two people nearby"}}
     f.write_text(json.dumps({"type": "FeatureCollection", "features": [mine]}))
-    r = _cli(world, "field", "import", str(f), "--kind", "accidents")
+    r = _cli(world, "field", "import", str(f), "--kind", "accidents", "--json")
     assert r.exit_code == 0, r.output
+    sid = json.loads(r.stdout)["submission"]["id"]  # a field team's import is a submission
+    seen = world.client.get(f"/api/v1/submissions/{sid}", headers=world.headers["field"])
+    assert seen.status_code == 200 and "fuse found" not in seen.text  # what it may not read
+    assert _cli(world, "reviewer", "review", "approve", sid).exit_code == 0
     now = world.read("accidents", rec.id)
     assert now.properties["description"] == "two people nearby"
     assert now.properties["investigation"] == "fuse found"

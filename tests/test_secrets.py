@@ -443,6 +443,20 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "report annual": [
             ["--db", db, "report", "annual", "--year", "2025", "-o", str(tmp / "r.html")]
         ],
+        "organisations add": [
+            ["--db", db, "--role", "admin", "organisations", "add", "HALO", "--name", "H"]
+        ],
+        "organisations list": [["--db", db, "organisations", "list"]],
+        "submit": [["--db", db, "submit", src, "--kind", "hazards"]],
+        "review list": [["--db", db, "--role", "reviewer", "review", "list"]],
+        "review show": [["--db", db, "--role", "reviewer", "review", "show", RID]],
+        "review approve": [["--db", db, "--role", "reviewer", "review", "approve", RID]],
+        "review reject": [
+            ["--db", db, "--role", "reviewer", "review", "reject", RID, "--reason", "x"]
+        ],
+        "review return": [
+            ["--db", db, "--role", "reviewer", "review", "return", RID, "--reason", "x"]
+        ],
     }
 
 

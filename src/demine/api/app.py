@@ -17,8 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from demine import __version__
 from demine.api.deps import StorePool, principal, problem
+from demine.api.intake import submitted_response
 from demine.api.security import SecurityConfig, html_csp
 from demine.errors import DemineError, ValidationError
+from demine.services.submitting import Submitted
 from demine.store.open import store_failure
 from demine.store.redact import scrub_secrets
 
@@ -211,6 +213,10 @@ def create_app(
         body["detail"] = scrub_secrets(str(body["detail"]))
         return _problem_response(exc.http_status, body, headers)
 
+    @app.exception_handler(Submitted)
+    async def _submitted(request: Request, exc: Submitted) -> JSONResponse:
+        return submitted_response(exc.submission)  # a write became a submission: 202
+
     @app.exception_handler(RequestValidationError)
     async def _request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -235,6 +241,7 @@ def create_app(
     app.add_middleware(_Guard)
 
     from demine.api import cleanup as cleanup_api
+    from demine.api import intake as intake_api
     from demine.api import ogc, safety, tiles, web
     from demine.api import stats as stats_api
 
@@ -244,6 +251,7 @@ def create_app(
     app.include_router(web.router)
     app.include_router(stats_api.router)  # /api/v1/stats
     app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
+    app.include_router(intake_api.router)  # /api/v1/submissions
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

@@ -60,8 +60,20 @@ def _admin(store_db: str | None) -> Store:
 def user_add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[
-        str, typer.Option("--role", help="public, field, analyst, admin or victim_assistance.")
+        str,
+        typer.Option(
+            "--role",
+            help="public, field, operator, analyst, reviewer, admin or victim_assistance.",
+        ),
     ] = "field",
+    organisation: Annotated[
+        str | None,
+        typer.Option(
+            "--organisation",
+            help="The user's organisation (its code; default: the authority for a new user, "
+            "unchanged for an existing one).",
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,11 +83,12 @@ def user_add(
     with handled(as_json):
         check_role(role)
         store = _admin(db)
-        store.add_user(name, role)
+        store.add_user(name, role, organisation)
+        org = store.user_organisation(name)
         if as_json:
-            print_json({"user": name, "role": role})
+            print_json({"user": name, "role": role, "organisation": org})
         else:
-            console().print(f"user {name}: role {role}")
+            console().print(f"user {name}: role {role}, organisation {org}")
 
 
 @user_app.command("list")
@@ -94,6 +107,7 @@ def user_list(
                         {
                             "user": u["name"],
                             "role": u["role"],
+                            "organisation": u["organisation"],
                             "created_at": u["created_at"],
                             "removed_at": u["removed_at"],
                         }
@@ -104,7 +118,9 @@ def user_list(
         else:
             for u in rows:
                 gone = f"\tremoved {u['removed_at']}" if u["removed_at"] else ""
-                console().print(f"{u['name']}\t{u['role']}{gone}", markup=False)
+                console().print(
+                    f"{u['name']}\t{u['role']}\t{u['organisation']}{gone}", markup=False
+                )
 
 
 @user_app.command("remove")

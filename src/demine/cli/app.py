@@ -17,6 +17,7 @@ from demine.cli import (
     admin,
     duplicates,
     impact,
+    intake,
     quality,
     records,
     release,
@@ -46,8 +47,9 @@ def _main(
         typer.Option(
             "--role",
             envvar="DEMINE_ROLE",
-            help="Whose view the output is for: public, field, analyst (default), admin or "
-            "victim_assistance. Restricted fields (victims' personal data, reporters' "
+            help="Whose view the output is for: public, field, operator, analyst (default), "
+            "reviewer, admin or victim_assistance (field and operator writes become "
+            "submissions for review). Restricted fields (victims' personal data, reporters' "
             "contacts) are left out of lists, records, histories, exports and reports the role "
             "may not read.",
         ),
@@ -74,6 +76,7 @@ release.register(app)  # release
 stats.register(app)  # stats, chart, report
 duplicates.register(app)  # duplicates
 quality.register(app)  # quality
+intake.register(app)  # organisations, submit, review
 
 
 def main() -> None:

@@ -101,6 +101,19 @@ def fail(e: DemineError, as_json: bool) -> NoReturn:
     raise typer.Exit(e.exit_code)
 
 
+def submitted(sub: dict[str, Any], as_json: bool) -> None:
+    """Say that a write became a submission waiting for review (exit 0)."""
+    if as_json:
+        keys = ("id", "state", "kind", "action", "organisation", "target_id")
+        print_json({"submission": {k: sub[k] for k in keys}})
+    else:
+        console().print(
+            f"submitted for review: submission {sub['id']} ({sub['action']} {sub['kind']}); "
+            "nothing is a record until it is approved ('demine review show ID')",
+            markup=False,
+        )
+
+
 def synthetic_banner(store: Store, as_json: bool) -> bool:
     """Whether the store holds SYNTHETIC data; if so, say it on stderr (unless --json)."""
     try:
@@ -116,9 +129,14 @@ def synthetic_banner(store: Store, as_json: bool) -> bool:
 
 @contextmanager
 def handled(as_json: bool) -> Iterator[None]:
-    """Map demine errors to a message and an exit code."""
+    """Map demine errors to a message and an exit code; a write that became a submission
+    (a field team's or an operator's) prints the submission's id."""
+    from demine.services.submitting import Submitted
+
     try:
         yield
+    except Submitted as s:
+        submitted(s.submission, as_json)
     except DemineError as e:
         fail(e, as_json)
     except Exception as e:  # a store driver's failure (full disk, lost connection): no traceback

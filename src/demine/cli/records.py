@@ -37,13 +37,26 @@ def init(
             "Ukraine.",
         ),
     ] = None,
+    authority_name: Annotated[
+        str | None,
+        typer.Option(
+            "--authority-name",
+            help="The name of the national authority, the organisation AUTHORITY (default: "
+            "National authority).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a store (a GeoPackage file, or a PostGIS schema for a postgresql:// URL) with its
-    tables and the device-type catalogue."""
+    tables, the device-type catalogue and the authority organisation."""
     from demine.services.setup import UKRAINE_BBOX, init_store
 
     with handled(as_json):
+        if authority_name is not None and not 1 <= len(authority_name.strip()) <= 200:
+            raise ValidationError(  # before anything is made
+                "bad --authority-name",
+                [Fault("a name of 1 to 200 characters", field="--authority-name")],
+            )
         aoi = None
         if area_of_interest:
             if area_of_interest.upper() == "UA":
@@ -65,6 +78,9 @@ def init(
                 aoi = a
         store = open_db(db)  # a postgresql:// URL makes a PostGIS schema
         info = init_store(store, area_of_interest=aoi)
+        if authority_name is not None:
+            store.add_organisation("AUTHORITY", authority_name.strip(), "authority")
+        info["authority"] = store.organisation("AUTHORITY")["name"]
         store.close()
         if as_json:
             print_json(info)

@@ -4,6 +4,11 @@ Roles, from least to most: ``public`` (no token), ``field`` (records EO reports,
 activities, releases, accidents, EORE sessions), ``analyst`` (edits everything but victims),
 ``admin`` (everything, users and tokens too). The ``victim_assistance`` role sees and records
 victims' personal data and otherwise reads what ``field`` reads. Who writes what: ``WRITERS``.
+
+Intake (issue 13, docs/intake.md): ``operator`` (an operator's data manager or QA) reads what
+``field`` reads and writes what ``field`` writes plus hazards; both write only submissions
+(``SUBMITTERS``), which ``reviewer`` (the authority's IM staff: reads and writes like
+``analyst``) and ``admin`` approve (``REVIEWERS``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,18 @@ from demine.errors import Fault, PermissionDenied, ValidationError
 from demine.model.kinds import Kind
 from demine.model.schema import Access, Record
 
-ROLES = ("public", "field", "analyst", "admin", "victim_assistance")
-_RANK = {"public": 0, "field": 1, "victim_assistance": 1, "analyst": 2, "admin": 3}
+ROLES = ("public", "field", "operator", "analyst", "reviewer", "admin", "victim_assistance")
+_RANK = {
+    "public": 0,
+    "field": 1,
+    "operator": 1,
+    "victim_assistance": 1,
+    "analyst": 2,
+    "reviewer": 2,
+    "admin": 3,
+}
+SUBMITTERS = ("field", "operator")  # their writes become submissions (services.submitting)
+REVIEWERS = ("reviewer", "admin")  # they see every submission and decide
 _FIELD_RANK = {Access.PUBLIC: 0, Access.FIELD: 1, Access.ANALYST: 2}
 
 # the smallest role that may read each kind (layers: public)
@@ -39,8 +54,8 @@ READ_KIND = {
 # what it sees and does (EO reports, finds, its activities and releases, accidents, risk
 # education); victim assistance records victims only; analysts everything but victims (which
 # they may not read); admins everything, users and tokens too.
-_FIELD = ("field", "analyst", "admin")
-_ANALYST = ("analyst", "admin")
+_FIELD = ("field", "operator", "analyst", "reviewer", "admin")
+_ANALYST = ("analyst", "reviewer", "admin")
 WRITERS: dict[str, tuple[str, ...]] = {
     "eo_reports": _FIELD,
     "finds": _FIELD,
@@ -48,7 +63,7 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "releases": _FIELD,
     "accidents": _FIELD,
     "eore_sessions": _FIELD,
-    "hazards": _ANALYST,
+    "hazards": ("operator", *_ANALYST),
     "emplacements": _ANALYST,
     "device_types": _ANALYST,
     "risk_updates": _ANALYST,
@@ -56,6 +71,25 @@ WRITERS: dict[str, tuple[str, ...]] = {
 }
 LAYER_WRITERS = _ANALYST  # reference layers
 USER_ADMINS = ("admin",)  # users and tokens
+
+
+def submits(role: str | None) -> bool:
+    """Does a write by ``role`` become a submission rather than a record?"""
+    return role in SUBMITTERS
+
+
+def can_review(role: str | None) -> bool:
+    """May ``role`` see every organisation's submissions and decide on them? (None: a local
+    user at the command line with no ``--role``, who may do anything.)"""
+    return role is None or role in REVIEWERS
+
+
+def require_review(role: str | None) -> None:
+    if not can_review(role):
+        raise PermissionDenied(
+            f"the {role} role cannot review submissions: that needs the "
+            f"{' or '.join(REVIEWERS)} role"
+        )
 
 
 def check_role(role: str) -> str:

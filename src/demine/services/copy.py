@@ -31,8 +31,10 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     for key, value in src.settings().items():
         if key not in NOT_COPIED:
             dst.set_setting(key, value)
+    for o in src.organisations():
+        dst.add_organisation(o["code"], o["name"], o["type"])
     for u in src.user_rows():  # removed users stay removed (history names them)
-        dst.add_user(u["name"], u["role"])
+        dst.add_user(u["name"], u["role"], u.get("organisation"))
         if u["removed_at"] is not None:
             dst.remove_user(u["name"], at=u["removed_at"])
     dst.load_tokens(src.tokens())

@@ -74,10 +74,14 @@ def import_files(
     *,
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
+    batch: Batch | None = None,
 ) -> list[ImportReport]:
     """Import several files of one kind: every file is checked first; a fault in any refuses
     all (nothing stored) unless ``skip_invalid``; the good records of every file are then
-    stored in one transaction. One report per file, in order."""
+    stored in one transaction. One report per file, in order.
+
+    A role that submits (``services.access.SUBMITTERS``), or a ``batch`` (``demine submit``),
+    stores the checked records as one submission instead (:class:`Submitted` is raised)."""
     from demine.geo.structure import no_gc
 
     if role is not None:  # the CLI's --role: who may write this kind (services.access)
@@ -92,7 +96,24 @@ def import_files(
         checked = [_check_file(store, p, options, progress=progress, role=role) for p in paths]
         _across_files(checked)
         _duplicates(store, checked, options)
-        return _store(store, paths, options, checked)
+        return _store(store, paths, options, checked, _batch(role, batch))
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """An import submitted as one batch (``demine submit``): with ``keep_faults`` a file with
+    faults is stored too, returned for correction with every fault located (a
+    ValidationError naming the submission is raised); ``resubmit``: the id of a returned
+    batch this file corrects."""
+
+    keep_faults: bool = True
+    resubmit: str | None = None
+
+
+def _batch(role: str | None, batch: Batch | None) -> Batch | None:
+    from demine.services.access import submits
+
+    return batch if batch is not None else (Batch(keep_faults=False) if submits(role) else None)
 
 
 def _hidden_fields(store: Store, kind: Kind, good: list[Record], role: str) -> None:
@@ -229,6 +250,7 @@ def _store(
     paths: Sequence[Path],
     options: ImportOptions,
     checked: list[_Checked],
+    batch: Batch | None = None,
 ) -> list[ImportReport]:
     for c in checked:  # every fault names its feature's id and source id
         src = Path(c.report.source).name
@@ -237,6 +259,8 @@ def _store(
         kept = set(c.report.indexes)  # a feature rejected after its check was not repaired
         c.report.repairs = [r for r in c.report.repairs if r.index in kept]
     faults = [f for c in checked for f in c.faults]
+    if batch is not None:
+        _submit_batch(store, paths, options, checked, faults, batch)
     if faults and not options.skip_invalid:
         what = "; ".join(
             f"{Path(c.report.source).name}: {len(c.report.rejected)} of {c.report.total} "
@@ -280,6 +304,52 @@ def _store(
         rep.unchanged = len(rep.ids) - rep.created - rep.updated
         rep.stored = True
     return [c.report for c in checked]
+
+
+def _submit_batch(
+    store: Store,
+    paths: Sequence[Path],
+    options: ImportOptions,
+    checked: list[_Checked],
+    faults: list[Fault],
+    batch: Batch,
+) -> None:
+    """Store the checked records as one submission (or correct a returned one) and raise
+    :class:`Submitted`; with faults, a batch that keeps them is stored as returned and a
+    ValidationError naming it raised, any other is refused as an import is."""
+    from demine.services.submitting import Submitted, pending, record_payload
+
+    if faults and not batch.keep_faults:
+        return  # refused below, as an import with faults is
+    kind = checked[0].kind
+    names = ", ".join(p.name for p in paths)
+    actor = options.actor or current_actor()
+    payload = {"files": names, "features": [record_payload(r) for c in checked for r in c.good]}
+    state = "returned" if faults else "submitted"
+    reason = options.reason or f"import {names}"
+    if batch.resubmit is not None:
+        from demine.services.intake.states import resubmit
+
+        sub = resubmit(store, batch.resubmit, actor, payload, faults, reason)
+    else:
+        sub = pending(
+            store,
+            actor=actor,
+            kind=kind.name,
+            action="batch",
+            payload=payload,
+            reason=reason,
+            state=state,
+            faults=faults,
+        )
+    if faults:
+        raise ValidationError(
+            f"submission {sub['id']} is returned for correction: {len(faults)} fault(s) in "
+            f"{names}; correct them and send it again with 'demine submit FILE --resubmit "
+            f"{sub['id']}'",
+            faults,
+        )
+    raise Submitted(sub)
 
 
 def validate_file(path: Path, options: ImportOptions, store: Store | None = None) -> ImportReport:

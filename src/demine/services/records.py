@@ -48,6 +48,7 @@ from demine.services.record_rules import (
     require_settable,
 )
 from demine.services.release_rules import closure_reasons
+from demine.services.submitting import Submitted, geojson, pending
 from demine.store.base import Revision, Store, UpsertResult
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "LOCAL",
     "MAX_JUMP_M",
     "RESERVED",
+    "Submitted",
     "WriteContext",
     "check_geometry",
     "check_properties",
@@ -76,6 +78,18 @@ __all__ = [
     "update",
     "write_many",
 ]
+
+
+def _submit(store: Store, ctx: WriteContext, kind: str, action: str, **kw: Any) -> None:
+    """A field team's or an operator's write, checked as a write is: stored as a submission
+    (raises :class:`Submitted`); any other writer's goes on to the store."""
+    from demine.services.access import submits
+
+    if submits(ctx.role):
+        raise Submitted(
+            pending(store, actor=ctx.who(), kind=kind, action=action, reason=ctx.reason, **kw)
+        )
+
 
 # records that others refer to cannot be deleted while referred to: (kind, field) referring
 DEPENDENTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -192,6 +206,8 @@ def create(
         current=None,
         what=f"create this {kind.name} record",
     )
+    payload = {"properties": properties, "geometry": geojson(geom), "id": rid}
+    _submit(store, ctx, kind.name, "create", payload=payload)
     if rid is not None:
         try:
             existing: Record | None = store.get(kind.name, rid)
@@ -279,6 +295,16 @@ def replace(
         current=cur.geometry,
         what=f"replace {kind.name} record {cur.id}",
     )
+    payload = {"replace": True, "properties": properties, "geometry": geojson(geom)}
+    _submit(
+        store,
+        ctx,
+        kind.name,
+        "update",
+        payload=payload,
+        target_id=cur.id,
+        base_revision=if_revision if if_revision is not None else cur.revision,
+    )
     from demine.services.access import at_least
 
     if role is not None and not at_least(role, "analyst"):
@@ -341,6 +367,18 @@ def patch(
             keep=cur.properties,
             current=cur.geometry,
             what=f"update {kind.name} record {cur.id}",
+        )
+        payload = {"changes": changes, "geometry": ... if geometry is ... else geojson(geom)}
+        if payload["geometry"] is ...:
+            del payload["geometry"]
+        _submit(
+            store,
+            ctx,
+            kind.name,
+            "update",
+            payload=payload,
+            target_id=cur.id,
+            base_revision=if_revision if if_revision is not None else cur.revision,
         )
         try:
             return store.update(
@@ -418,6 +456,15 @@ def delete(
                 f"{n} {kind} record(s) refer to {cur.kind} record {cur.id} (field {fname}); "
                 "delete or relink them first"
             )
+    _submit(
+        store,
+        ctx,
+        cur.kind,
+        "delete",
+        payload={},
+        target_id=cur.id,
+        base_revision=if_revision if if_revision is not None else cur.revision,
+    )
     return store.delete(
         cur.kind, cur.id, if_revision=if_revision, actor=ctx.who(), reason=ctx.reason
     )
@@ -455,6 +502,16 @@ def restore(
                     f"restoring revision {revision} would close hazard {rid}, which cannot close "
                     "now: " + "; ".join(why)
                 )
+    if revs:
+        _submit(
+            store,
+            ctx,
+            revs[-1].kind,
+            "restore",
+            payload={"revision": revision},
+            target_id=rid,
+            base_revision=revs[-1].revision,
+        )
     return store.restore(rid, revision, actor=ctx.who(), reason=ctx.reason)
 
 

@@ -33,9 +33,9 @@ from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 5  # 2: activities, releases, accidents, victims, eore_sessions;
+SCHEMA_VERSION = 6  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
-# 5: partial dates (text columns, see _partial_columns)
+# 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -296,6 +296,7 @@ class PostGISStore(RevisionedStore):
                 "ON demine_tokens (token_id)",
             ):
                 c.execute(ddl)
+            self._intake_schema(c, self._create_plain_table)
             for kind in KINDS.values():
                 self._create_kind_table(c, kind)
             for name, title, gtype, fields in c.execute(
@@ -315,6 +316,13 @@ class PostGISStore(RevisionedStore):
         self._tx("__schema__", body, conn)
         self._checked = True
         self._kinds = None
+
+    @staticmethod
+    def _create_plain_table(c: psycopg.Connection[Any], name: str, _: str, cols: str) -> None:
+        c.execute(f"CREATE TABLE IF NOT EXISTS {q(name)} (fid bigserial PRIMARY KEY, {cols})")
+
+    def _ensure_column(self, c: Any, table: str, column: str, sqltype: str) -> None:
+        c.execute(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(column)} {sqltype}")
 
     def _partial_columns(self, c: psycopg.Connection[Any], kind: Kind) -> None:
         """Schema 5: a date field that takes partial dates is a text column (ISO text, as the
@@ -400,6 +408,8 @@ class PostGISStore(RevisionedStore):
 
     P = "%s"
     JSON_IN = "%s::jsonb"
+    TIME_TYPE = "timestamptz"
+    JSON_TYPE = "jsonb"
     GEOM_OUT = "ST_AsBinary(geom)"
     NO_GEOM = "NULL::bytea"
     HISTORY_INSERT = (

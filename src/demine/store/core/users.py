@@ -27,17 +27,31 @@ class UsersAndTokens(Tables):
 
     # --- users ------------------------------------------------------------------------------
 
-    def add_user(self, name: str, role: str) -> None:
-        """Add a user (or change the role of an existing one; a removed user comes back)."""
+    def add_user(self, name: str, role: str, organisation: str | None = None) -> None:
+        """Add a user (or change the role of an existing one; a removed user comes back).
+        ``organisation``: its code (None: the authority for a new user, unchanged for an
+        existing one); an unknown code is NotFound."""
         P = self.P
-        self._transaction(
-            "__users__",
-            lambda c: c.execute(
-                f"INSERT INTO demine_users (name, role, created_at) VALUES ({P}, {P}, {P}) "
-                "ON CONFLICT (name) DO UPDATE SET role = excluded.role, removed_at = NULL",
-                (name, role, now_utc()),
-            ),
-        )
+
+        def body(c: Any) -> None:
+            if (
+                organisation is not None
+                and not c.execute(
+                    f"SELECT 1 FROM demine_organisations WHERE code = {P}", (organisation,)
+                ).fetchone()
+            ):
+                raise NotFound(
+                    f"no organisation {organisation!r}: add it with 'demine organisations add'"
+                )
+            c.execute(
+                "INSERT INTO demine_users (name, role, created_at, organisation) VALUES "
+                f"({P}, {P}, {P}, {P}) ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+                "removed_at = NULL, organisation = COALESCE("
+                f"{P}, demine_users.organisation)",
+                (name, role, now_utc(), organisation or "AUTHORITY", organisation),
+            )
+
+        self._transaction("__users__", body)
 
     def users(self) -> list[tuple[str, str]]:
         """(name, role) of every user not removed."""
@@ -50,12 +64,13 @@ class UsersAndTokens(Tables):
         ]
 
     def user_rows(self) -> list[dict[str, Any]]:
-        """Every user, removed ones too: name, role, created_at, removed_at."""
+        """Every user, removed ones too: name, role, created_at, removed_at, organisation."""
         tt = self._time_text
         return [
-            {"name": n, "role": r, "created_at": tt(c), "removed_at": tt(x)}
-            for n, r, c, x in self.conn.execute(
-                f"SELECT name, role, created_at, removed_at FROM demine_users ORDER BY "
+            {"name": n, "role": r, "created_at": tt(c), "removed_at": tt(x), "organisation": o}
+            for n, r, c, x, o in self.conn.execute(
+                "SELECT name, role, created_at, removed_at, organisation FROM demine_users "
+                "ORDER BY "
                 f"{self.BY_NAME}"
             ).fetchall()
         ]

@@ -1,0 +1,111 @@
+"""Submissions and review over HTTP (issue 13, docs/intake.md).
+
+* ``GET /api/v1/submissions`` (``?state=``), ``GET /api/v1/submissions/{id}``: what the
+  caller's role may see (a submitter its own organisation's; reviewers and admins all);
+* ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
+  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one;
+  reviewers and admins).
+
+A write by a field team or an operator anywhere in the API answers ``202 Accepted`` with the
+submission (:func:`submitted_response`, the app's handler of
+:class:`demine.services.submitting.Submitted`) and its URL in ``Location``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from demine.api.deps import Principal, PrincipalDep, StoreDep, Unauthorized
+from demine.errors import Fault, ValidationError
+from demine.services import intake
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+URL = "/api/v1/submissions/{}"
+MAX_REASON = 2000  # characters of a reason
+
+
+def submitted_response(sub: dict[str, Any]) -> JSONResponse:
+    """202 with what was submitted (never the payload: it may hold fields of other roles)."""
+    url = URL.format(sub["id"])
+    body = {k: sub[k] for k in ("id", "state", "kind", "action", "organisation", "target_id")}
+    return JSONResponse(
+        {**body, "url": url, "faults": sub.get("faults") or []},
+        status_code=202,
+        headers={"Location": url},
+    )
+
+
+def _who(who: Principal) -> str:
+    if who.user is None:
+        raise Unauthorized("submissions need a token: 'Authorization: Bearer <token>'")
+    return who.user
+
+
+StateQ = Annotated[str | None, Query(description="Only this state", max_length=32)]
+
+
+@router.get("")
+def list_submissions(store: StoreDep, who: PrincipalDep, state: StateQ = None) -> Any:
+    user = _who(who)
+    return {"submissions": intake.listing(store, who.role, user, state)}
+
+
+@router.get("/{sid}")
+def get_submission(store: StoreDep, who: PrincipalDep, sid: str) -> Any:
+    return intake.get(store, sid, who.role, _who(who))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValidationError(
+            "the body is not JSON", [Fault('expected {"reason": "..."}', None, "body")]
+        ) from None
+    if not isinstance(body, dict):
+        body = {}
+    for key in ("reason", "update"):
+        v = body.get(key)
+        if v is not None and (not isinstance(v, str) or len(v) > MAX_REASON):
+            raise ValidationError(
+                f"bad {key}", [Fault(f"a text of at most {MAX_REASON} characters", None, key)]
+            )
+    return body
+
+
+async def _reason(request: Request) -> str | None:
+    reason = (await _body(request)).get("reason")
+    return None if reason is None else str(reason)
+
+
+@router.post("/{sid}/approve")
+async def approve(request: Request, store: StoreDep, who: PrincipalDep, sid: str) -> Any:
+    body = await _body(request)
+    return intake.approve(
+        store,
+        sid,
+        role=who.role,
+        actor=_who(who),
+        reason=body.get("reason"),
+        update=body.get("update"),
+    )
+
+
+@router.post("/{sid}/reject")
+async def reject(request: Request, store: StoreDep, who: PrincipalDep, sid: str) -> Any:
+    reason = await _reason(request)
+    intake.reject(store, sid, role=who.role, actor=_who(who), reason=reason)
+    return intake.get(store, sid, who.role, who.user)
+
+
+@router.post("/{sid}/return")
+async def return_(request: Request, store: StoreDep, who: PrincipalDep, sid: str) -> Any:
+    reason = await _reason(request)
+    intake.return_(store, sid, role=who.role, actor=_who(who), reason=reason)
+    return intake.get(store, sid, who.role, who.user)

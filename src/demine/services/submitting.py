@@ -1,0 +1,109 @@
+"""A write that becomes a submission (issue 13, docs/intake.md).
+
+A write by a role of :data:`demine.services.access.SUBMITTERS` (``field``, ``operator``) is
+checked exactly as a write is (by :mod:`demine.services.records` and
+:mod:`demine.services.imports`, the one write path), then stored as a submission instead of a
+record, and :class:`Submitted` is raised: every face answers it (HTTP 202 with the
+submission's URL, the CLI prints the submission's id). Nothing of it is a record until the
+authority approves it (:mod:`demine.services.intake`), so the map, the safety API, tiles,
+statistics and OGC items, which read records only, never show it.
+
+This module stores submissions; it imports no write (so the write path may import it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import shapely.geometry
+
+from demine.errors import Fault
+from demine.ids import uuid7
+from demine.model.schema import Record, now_utc
+from demine.store.base import Store
+from demine.store.core import AUTHORITY
+
+ACTIONS = ("create", "update", "delete", "restore", "batch")
+STATES = ("draft", "submitted", "returned", "approved_operator", "approved", "rejected")
+
+
+class Submitted(Exception):  # noqa: N818 - an outcome, not an error: every face answers it
+    """A write became a submission: ``submission`` is what was stored (see
+    :func:`pending`). Not a :class:`demine.errors.DemineError`: the write succeeded."""
+
+    def __init__(self, submission: dict[str, Any]) -> None:
+        super().__init__(f"submission {submission['id']} ({submission['state']})")
+        self.submission = submission
+
+
+def geojson(geom: Any) -> dict[str, Any] | None:
+    """A shapely geometry as a GeoJSON mapping (CRS84), None for none."""
+    if geom is None:
+        return None
+    return dict(shapely.geometry.mapping(geom))
+
+
+def organisation_of(store: Store, actor: str) -> str:
+    """The organisation a user writes for: their own, or the authority for a name the store
+    does not know (a local user at the command line)."""
+    return store.user_organisation(actor) or AUTHORITY
+
+
+def pending(
+    store: Store,
+    *,
+    actor: str,
+    kind: str,
+    action: str,
+    payload: dict[str, Any],
+    reason: str | None = None,
+    target_id: str | None = None,
+    base_revision: int | None = None,
+    state: str = "submitted",
+    faults: Sequence[Fault] = (),
+    organisation: str | None = None,
+) -> dict[str, Any]:
+    """Store a new submission (with its first event) and return it."""
+    at = now_utc()
+    sub = {
+        "id": uuid7(),
+        "organisation": organisation or organisation_of(store, actor),
+        "submitter": actor,
+        "kind": kind,
+        "action": action,
+        "target_id": target_id,
+        "base_revision": base_revision,
+        "payload": payload,
+        "state": state,
+        "quality": None,
+        "faults": [f.to_dict() for f in faults],
+        "created_at": at,
+        "updated_at": at,
+    }
+    store.add_submission(sub, actor, reason)
+    return sub
+
+
+def record_payload(rec: Record) -> dict[str, Any]:
+    """One record of a submission: its id (if any), source id, properties, extra fields and
+    geometry (GeoJSON, CRS84), as :func:`payload_record` reads it back."""
+    out: dict[str, Any] = {"properties": rec.properties, "geometry": geojson(rec.geometry)}
+    if rec.id:
+        out["id"] = rec.id
+    if rec.source_id is not None:
+        out["source_id"] = rec.source_id
+    if rec.extra:
+        out["extra"] = rec.extra
+    return out
+
+
+def payload_record(kind: str, item: dict[str, Any]) -> Record:
+    geom = item.get("geometry")
+    return Record(
+        kind=kind,
+        id=item.get("id") or "",
+        properties=dict(item.get("properties") or {}),
+        geometry=None if geom is None else shapely.geometry.shape(geom),
+        source_id=item.get("source_id"),
+        extra=dict(item.get("extra") or {}),
+    )
