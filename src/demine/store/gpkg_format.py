@@ -222,3 +222,38 @@ BEGIN DELETE FROM {r} WHERE id IN (OLD.{I}, NEW.{I}); END""",
   WHEN old.{C} NOT NULL
 BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
     ]
+
+
+# --- Related Tables Extension (OGC 18-000): attachments as a media table ---------------------
+
+RTE_NAME = "gpkg_related_tables"
+RTE_DEFINITION = "http://docs.opengeospatial.org/is/18-000/18-000.html"
+# the media table: id, data, content_type as the extension requires, then demine's columns
+ATTACHMENTS_DDL = """CREATE TABLE IF NOT EXISTS demine_attachments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, data BLOB NOT NULL,
+    content_type TEXT NOT NULL, attachment_id TEXT NOT NULL UNIQUE,
+    owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, filename TEXT NOT NULL,
+    size INTEGER NOT NULL, sha256 TEXT NOT NULL, exif_lat DOUBLE, exif_lon DOUBLE,
+    exif_time TEXT, created_by TEXT NOT NULL, created_at DATETIME NOT NULL, public_data BLOB)"""
+ATTACHMENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS demine_attachments_owner "
+    "ON demine_attachments (owner_kind, owner_id)"
+)
+RELATIONS_DDL = """CREATE TABLE IF NOT EXISTS gpkgext_relations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, base_table_name TEXT NOT NULL,
+    base_primary_column TEXT NOT NULL DEFAULT 'id', related_table_name TEXT NOT NULL,
+    related_primary_column TEXT NOT NULL DEFAULT 'id', relation_name TEXT NOT NULL,
+    mapping_table_name TEXT NOT NULL UNIQUE)"""
+
+
+def mapping_view_ddl(view: str, base_table: str, owner_kind: str) -> str:
+    """The mapping of one base table to the media table, as a view (the extension allows a
+    mapping table or view): always what ``demine_attachments`` says, so a deleted and restored
+    record (a new ``fid``) keeps its attachments with nothing to maintain. Its first column
+    is a unique integer, as a GeoPackage attributes view needs."""
+    kind = "'" + owner_kind.replace("'", "''") + "'"
+    return (
+        f"CREATE VIEW {q(view)} AS SELECT a.id AS id, t.fid AS base_id, a.id AS related_id "
+        f"FROM {q(base_table)} t JOIN demine_attachments a "
+        f"ON a.owner_kind = {kind} AND a.owner_id = t.id"
+    )
