@@ -13,7 +13,18 @@ from typing import Annotated
 
 import typer
 
-from demine.cli import admin, duplicates, impact, records, release, risk, safety, serve, stats
+from demine.cli import (
+    admin,
+    attachments,
+    duplicates,
+    impact,
+    records,
+    release,
+    risk,
+    safety,
+    serve,
+    stats,
+)
 from demine.cli.common import DbOpt, state
 
 __all__ = ["app", "main"]
@@ -62,6 +73,7 @@ impact.register(app)  # prioritize
 release.register(app)  # release
 stats.register(app)  # stats, chart, report
 duplicates.register(app)  # duplicates
+attachments.register(app)  # attach, attachments, attachment get
 
 
 def main() -> None:

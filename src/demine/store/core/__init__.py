@@ -41,7 +41,8 @@ from demine.store.core.users import UsersAndTokens
 
 class RevisionedStore(Records, History, UsersAndTokens, Attachments):
     """The shared body of a SQL store with per-record history: its records, their history,
-    its users and tokens, and attachments. Not a store by itself: a backend fills in the dialect hooks."""
+    its users and tokens, and attachments. Not a store by itself: a backend fills in the
+    dialect hooks."""
 
 
 __all__ = [
