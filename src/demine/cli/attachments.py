@@ -62,7 +62,9 @@ def _exif_line(att: dict[str, Any]) -> None:
         where = (
             f"{exif['lat']:.6f}, {exif['lon']:.6f}" if exif.get("lat") is not None else "no place"
         )
-        console().print(f"  EXIF: {where}; taken {exif.get('time') or 'at an unknown time'}")
+        console().print(
+            f"    EXIF: {where}; taken {exif.get('time') or 'at an unknown time'}", markup=False
+        )
 
 
 def attachments(
@@ -80,25 +82,17 @@ def attachments(
         if as_json:
             print_json({"kind": rec.kind, "id": rec.id, "attachments": atts})
             return
-        from rich.table import Table
-
-        t = Table(
-            "attachment", "type", "name", "size", "EXIF place", "EXIF time", "added",
-            title=f"attachments of {rec.kind} {rec.id} ({len(atts)})",
-        )  # fmt: skip
+        con = console()
+        con.print(f"attachments of {rec.kind} {rec.id}: {len(atts)}", markup=False)
         for a in atts:
-            exif = a.get("exif") or {}
-            place = "" if exif.get("lat") is None else f"{exif['lat']:.6f}, {exif['lon']:.6f}"
-            t.add_row(
-                a["attachment_id"],
-                a["content_type"],
-                a.get("filename", ""),
-                str(a.get("size", "")),
-                place,
-                exif.get("time") or "",
-                a["created_at"],
+            name = f" {a['filename']}," if "filename" in a else ""
+            size = f" {a['size']:,} bytes," if "size" in a else ""
+            con.print(
+                f"  {a['attachment_id']}{name} {a['content_type']},{size} added "
+                f"{a['created_at']}" + ("" if a["public_copy"] else " (no public copy)"),
+                markup=False,
             )
-        console().print(t)
+            _exif_line(a)
 
 
 attachment_app = typer.Typer(
