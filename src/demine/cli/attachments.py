@@ -34,9 +34,11 @@ def attach(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Attach a photo or document (JPEG, PNG, PDF) to a record. The type is read from the
-    file's content; a photo's EXIF location and time are kept for the roles that may read
-    originals, and a public copy without metadata is made."""
+    """Attach a photo or document (JPEG, PNG, PDF) to a record.
+
+    The type is read from the file's content, not its name. A photo's EXIF location and time
+    are kept for the roles that may read originals (analyst, admin), and a public copy without
+    any metadata is made. Whoever may write the record's kind may attach to it."""
     from demine.services.attachments import attach as attach_
     from demine.services.records import current_actor
 
@@ -73,8 +75,10 @@ def attachments(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List a record's attachments. The file names, who added them and the EXIF location and
-    time are shown only to roles that may read originals (analyst, admin)."""
+    """List a record's attachments.
+
+    File names, who added them and the EXIF location and time are shown only to the roles
+    that may read originals (analyst, admin)."""
     from demine.services.attachments import list_record
 
     with with_store(db, as_json) as store:
