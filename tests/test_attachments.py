@@ -227,6 +227,21 @@ def test_png_text_chunks_are_stripped(store: Any) -> None:
     assert orig == data
 
 
+def test_an_exif_orientation_is_applied_to_the_public_copy(store: Any) -> None:
+    """A camera held upright writes the pixels sideways and says so in EXIF (Orientation 6):
+    the public copy has no EXIF left to say it, so the pixels are turned instead."""
+    hid = _hazard(store)
+    im = Image.new("RGB", (64, 48), (0, 0, 255))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    im.save(out, "JPEG", exif=exif)
+    a = att.attach(store, hid, "upright.jpg", out.getvalue(), role="admin", actor="t")
+    _, public, _ = att.get(store, a["attachment_id"], role="public")
+    got, exif_left = _exif_of(public)
+    assert got.size == (48, 64) and exif_left == {}
+
+
 def test_pdf_is_taken_without_a_public_copy(store: Any) -> None:
     hid = _hazard(store)
     a = att.attach(store, hid, "survey report.pdf", PDF, role="admin", actor="t")
@@ -331,6 +346,15 @@ def test_http_upload_list_and_serve_by_role(store: Any) -> None:
         # through another record: not found
         r = client.get(f"/api/v1/records/eo_reports/{eid}/attachments/{a['attachment_id']}")
         assert r.status_code == 404
+        # an EO report not marked public does not exist for the public, nor its attachments
+        store.update("eo_reports", eid, properties={"public": False}, actor="t")
+        r = client.get(f"/api/v1/records/eo_reports/{eid}/attachments")
+        assert r.status_code == 404, r.text
+        r = client.get(f"/api/v1/records/eo_reports/{eid}/attachments", headers=h["field"])
+        assert r.status_code == 200 and len(r.json()["attachments"]) == 1
+        # a kind the role may not read: 404 as in the OGC API (the CLI says why: exit 5)
+        r = client.get(f"/api/v1/records/victims/{uuid7()}/attachments", headers=h["analyst"])
+        assert r.status_code == 404, r.text
 
 
 def test_http_refusals_are_located_and_store_nothing(store: Any) -> None:

@@ -25,7 +25,10 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from demine.api.deps import PrincipalDep, StoreDep, Unauthorized
+from demine.api.deps import Principal, PrincipalDep, StoreDep, Unauthorized
+from demine.errors import NotFound
+from demine.services.access import can_read_kind
+from demine.store.base import Store
 
 router = APIRouter(tags=["attachments"])
 
@@ -53,6 +56,12 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
         media_type="application/json",
         headers={**_PRIVATE, **(headers or {})},
     )
+
+
+def _readable(s: Store, who: Principal, kind: str) -> None:
+    """A kind the role may not read does not exist for it (404), as in the OGC API."""
+    if not can_read_kind(s.kind(kind), who.role):
+        raise NotFound(f"no collection {kind!r}")
 
 
 def _filename(request: Request, given: str | None) -> str:
@@ -89,6 +98,7 @@ def add_attachment(
 ) -> Response:
     from demine.services.attachments import attach
 
+    _readable(s, who, kind)
     if who.user is None or who.role == "public":
         raise Unauthorized("attaching a file needs a token: 'Authorization: Bearer <token>'")
     att = attach(
@@ -114,6 +124,7 @@ def add_attachment(
 def list_attachments(s: StoreDep, who: PrincipalDep, kind: KindP, record_id: RecordP) -> Response:
     from demine.services.attachments import list_record
 
+    _readable(s, who, kind)
     rec, atts = list_record(s, record_id, role=who.role, kind=kind)
     return _json({"kind": rec.kind, "id": rec.id, "attachments": atts})
 
@@ -142,7 +153,8 @@ def get_attachment(
 ) -> Response:
     from demine.services.attachments import get, list_record
 
-    rec, _ = list_record(s, record_id, role=who.role, kind=kind)  # 404/403 for the record
+    _readable(s, who, kind)
+    rec, _ = list_record(s, record_id, role=who.role, kind=kind)  # 404 for the record
     meta, data, name = get(
         s,
         attachment_id,

@@ -37,7 +37,13 @@ from demine.errors import ContentTooLarge, Fault, NotFound, PermissionDenied, Va
 from demine.ids import uuid7
 from demine.model.kinds import Kind
 from demine.model.schema import Record, now_utc
-from demine.services.access import can_read_kind, for_role, require_write
+from demine.services.access import (
+    can_read_kind,
+    for_role,
+    require_read,
+    require_write,
+    visible_record,
+)
 from demine.store.base import Store
 
 MAX_BYTES = 10 * 2**20  # per file, unless the store setting attachment_max_bytes says otherwise
@@ -314,13 +320,19 @@ def add(
 
 
 def _record(store: Store, record_id: str, kind: str | None, role: str | None) -> Record:
-    """The owning record as ``role`` may see it (NotFound, PermissionDenied otherwise)."""
+    """The owning record, when ``role`` may see it: PermissionDenied for a kind the role may
+    not read, NotFound for a record it may not see (an EO report not marked public)."""
     from demine.services.records import record_id as parse_id
 
     rid = parse_id(record_id)
+    if kind is not None and role is not None:
+        require_read(store.kind(kind), role)
     rec = store.get(store.kind(kind).name, rid) if kind else store.locate(rid)
-    if role is not None and for_role(store.kind(rec.kind), rec, role) is None:
-        raise PermissionDenied(f"the {role} role cannot read {rec.kind} record {rec.id}")
+    k = store.kind(rec.kind)
+    if role is not None:
+        require_read(k, role)
+        if not visible_record(k, rec, role):  # a row hidden from the role: as if absent
+            raise NotFound(f"no {rec.kind} record {rec.id}")
     return rec
 
 
