@@ -224,14 +224,7 @@ class GeoPackageStore(RevisionedStore):
                     "token_id TEXT, expires_at DATETIME, last_used_at DATETIME",
                 )
                 self._migrate_tokens(conn)
-                conn.execute(fmt.ATTACHMENTS_DDL)
-                conn.execute(fmt.ATTACHMENTS_INDEX)
-                conn.execute(
-                    "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
-                    "description) VALUES ('demine_attachments', 'attributes', "
-                    "'demine_attachments', 'Photos and documents of records and submissions "
-                    "(a Related Tables Extension media table)')"
-                )
+                fmt.create_attachments_table(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
                 self._set(conn, "schema_version", SCHEMA_VERSION)
@@ -243,36 +236,7 @@ class GeoPackageStore(RevisionedStore):
         self._kinds = None
 
     def _relate_attachments(self, c: sqlite3.Connection, owner_kind: str) -> None:
-        """The Related Tables Extension's relation from the owner's table to the media table
-        (once per owner kind): the mapping view ``demine_<table>_attachments``, its row in
-        ``gpkgext_relations``, ``gpkg_extensions`` and ``gpkg_contents``. An owner without a
-        table of its own here (a submission before the submissions table exists) gets none;
-        its attachments are still in the media table."""
-        table = "submissions" if owner_kind == "submission" else owner_kind
-        view = f"demine_{table}_attachments"
-        if c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (view,)).fetchone():
-            return
-        cols = {r[1] for r in c.execute(f"PRAGMA table_info({q(table)})")}
-        if not {"fid", "id"} <= cols:
-            return
-        c.execute(fmt.RELATIONS_DDL)
-        c.execute(fmt.mapping_view_ddl(view, table, owner_kind))
-        for t in ("gpkgext_relations", view):
-            c.execute(
-                "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, ?, ?, 'read-write')",
-                (t, fmt.RTE_NAME, fmt.RTE_DEFINITION),
-            )
-        c.execute(
-            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)"
-            " VALUES (?, 'attributes', ?, ?)",
-            (view, view, f"Which attachment belongs to which row of {table}"),
-        )
-        c.execute(
-            "INSERT INTO gpkgext_relations (base_table_name, base_primary_column, "
-            "related_table_name, related_primary_column, relation_name, mapping_table_name) "
-            "VALUES (?, 'fid', 'demine_attachments', 'id', 'media', ?)",
-            (table, view),
-        )
+        fmt.relate_attachments(c, owner_kind)
 
     @staticmethod
     def _migrate_tokens(conn: sqlite3.Connection) -> None:

@@ -257,3 +257,47 @@ def mapping_view_ddl(view: str, base_table: str, owner_kind: str) -> str:
         f"FROM {q(base_table)} t JOIN demine_attachments a "
         f"ON a.owner_kind = {kind} AND a.owner_id = t.id"
     )
+
+
+def create_attachments_table(c: sqlite3.Connection) -> None:
+    """The media table of attachments, registered as an attributes table. Idempotent."""
+    c.execute(ATTACHMENTS_DDL)
+    c.execute(ATTACHMENTS_INDEX)
+    c.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+        "VALUES ('demine_attachments', 'attributes', 'demine_attachments', 'Photos and "
+        "documents of records and submissions (a Related Tables Extension media table)')"
+    )
+
+
+def relate_attachments(c: sqlite3.Connection, owner_kind: str) -> None:
+    """The Related Tables Extension's relation from the owner's table to the media table
+    (once per owner kind): the mapping view ``demine_<table>_attachments``, its row in
+    ``gpkgext_relations``, ``gpkg_extensions`` and ``gpkg_contents``. An owner without a table
+    of its own (a submission before the submissions table exists) gets none; its attachments
+    are still in the media table."""
+    table = "submissions" if owner_kind == "submission" else owner_kind
+    view = f"demine_{table}_attachments"
+    if c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (view,)).fetchone():
+        return
+    cols = {r[1] for r in c.execute(f"PRAGMA table_info({q(table)})")}
+    if not {"fid", "id"} <= cols:
+        return
+    c.execute(RELATIONS_DDL)
+    c.execute(mapping_view_ddl(view, table, owner_kind))
+    for t in ("gpkgext_relations", view):
+        c.execute(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, ?, ?, 'read-write')",
+            (t, RTE_NAME, RTE_DEFINITION),
+        )
+    c.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+        "VALUES (?, 'attributes', ?, ?)",
+        (view, view, f"Which attachment belongs to which row of {table}"),
+    )
+    c.execute(
+        "INSERT INTO gpkgext_relations (base_table_name, base_primary_column, "
+        "related_table_name, related_primary_column, relation_name, mapping_table_name) "
+        "VALUES (?, 'fid', 'demine_attachments', 'id', 'media', ?)",
+        (table, view),
+    )
