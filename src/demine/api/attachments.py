@@ -76,6 +76,16 @@ def _filename(request: Request, given: str | None) -> str:
     summary="Attach a photo or document (JPEG, PNG, PDF: the raw body) to a record",
     response_class=Response,
     status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The file itself (at most 10 MiB unless the store says otherwise)",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}}
+                for t in ("image/jpeg", "image/png", "application/pdf", "application/octet-stream")
+            },
+        }
+    },
     responses={
         201: {"description": "Stored: the attachment as the role may see it"},
         401: _problem("No token, or a bad one"),
