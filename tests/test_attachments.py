@@ -299,6 +299,15 @@ def test_http_upload_list_and_serve_by_role(store: Any) -> None:
         r = client.post(base, content=original, headers={**h["field"], **jpg})
         assert r.status_code == 403, r.text  # field teams do not write hazards
         r = client.post(
+            base + "?filename=фото ділянки.jpg", content=original, headers={**h["admin"], **jpg}
+        )
+        assert r.status_code == 201, r.text
+        uk = r.json()["attachment_id"]
+        r = client.get(f"{base}/{uk}", headers=h["analyst"])
+        assert r.status_code == 200 and r.content == original
+        cd = r.headers["content-disposition"]
+        assert "filename*=UTF-8''%D1%84%D0%BE%D1%82%D0%BE%20" in cd, cd
+        r = client.post(
             base + "?filename=site.jpg", content=original, headers={**h["admin"], **jpg}
         )
         assert r.status_code == 201, r.text
@@ -320,11 +329,12 @@ def test_http_upload_list_and_serve_by_role(store: Any) -> None:
 
         # the list: the EXIF place for the reviewer side only
         r = client.get(base, headers=h["analyst"])
-        assert r.status_code == 200 and r.json()["attachments"][0]["exif"]["lat"] == LAT
-        assert r.json()["attachments"][0]["filename"] == "site.jpg"
+        assert r.status_code == 200 and r.json()["attachments"][1]["exif"]["lat"] == LAT
+        assert [x["filename"] for x in r.json()["attachments"]] == ["фото ділянки.jpg", "site.jpg"]
         r = client.get(base)
         assert r.status_code == 200, r.text
-        assert "exif" not in r.json()["attachments"][0] and "48.5" not in r.text
+        assert len(r.json()["attachments"]) == 2
+        assert not any("exif" in x for x in r.json()["attachments"]) and "48.5" not in r.text
         assert "site.jpg" not in r.text
 
         # the file: the original for the analyst, the stripped copy for the public
@@ -413,6 +423,21 @@ def test_submission_owner_any_id(store: Any) -> None:
         att.get(store, meta["attachment_id"], role="public")
     with pytest.raises(NotFound):
         att.add(store, "hazards", uuid7(), "x.jpg", jpeg_with_exif(), "t")
+    # a name is kept without its directories or control characters
+    other = att.add(store, "submission", sid, "../../etc/\x1bpass.png", png_with_text(), "t")
+    assert other["filename"] == "pass.png"
+
+
+def test_the_same_attachment_twice_is_a_conflict_and_stores_one(store: Any) -> None:
+    from demine.errors import Conflict
+
+    hid = _hazard(store)
+    meta = att.add(store, "hazards", hid, "p.jpg", jpeg_with_exif(), "t")
+    again = {**meta, "exif_lat": None}
+    with pytest.raises(Conflict, match="cannot store the attachment"):
+        store.add_attachment(again, b"other bytes", None)
+    assert _stored(store) == 1
+    assert store.attachment(meta["attachment_id"])["exif_lat"] == LAT
 
 
 def test_copy_keeps_attachments(store: Any, tmp_path: Path) -> None:
