@@ -123,6 +123,12 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "update": (["update", "{find}", "notes=checked by the face test", "--json"], (0,)),
     "delete": (["delete", "{find}", "--reason", "face test", "--json"], (0,)),
     "restore": (["restore", "{find}", "--revision", "1", "--json"], (0,)),
+    "attach": (["attach", "{open}", "{photo}", "--json"], (0,)),  # sets {attachment}
+    "attachments": (["attachments", "{open}", "--json"], (0,)),
+    "attachment get": (
+        ["attachment", "get", "{attachment}", "-o", "{out}/attachment.jpg", "--json"],
+        (0,),
+    ),
     "check": (
         ["check", "48.0,37.8", "--radius", "5000", "--include", "eo_reports,accidents", "--json"],
         (0,),
@@ -208,7 +214,15 @@ def test_every_command_runs_on_both_backends(location: str, tmp_path: Path) -> N
         ),
         encoding="utf-8",
     )
-    values = {**ids, "db": location, "out": str(out), "hazards_file": str(hazards_file)}
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(_photo())
+    values = {
+        **ids,
+        "db": location,
+        "out": str(out),
+        "hazards_file": str(hazards_file),
+        "photo": str(photo),
+    }
     runner = CliRunner()
     for name in ORDER:
         args, codes = CLI[name]
@@ -229,6 +243,18 @@ def test_every_command_runs_on_both_backends(location: str, tmp_path: Path) -> N
                 pytest.fail(
                     f"{name}: --json output is not one JSON document ({e}): {r.output[-300:]}"
                 )
+        if name == "attach":
+            values["attachment"] = json.loads(r.stdout)["attachment_id"]
+
+
+def _photo() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def _free_port() -> int:
@@ -322,6 +348,13 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
         "/api/v1/submissions/{sid}/reject",
         {"reason": "x"},
     ),
+    # an attachment of an open hazard: added, listed, read (see the end of the test below)
+    ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): (
+        "/api/v1/records/hazards/{open}/attachments?filename=face.jpg",
+        None,
+    ),
+    ("GET", "/api/v1/records/{kind}/{record_id}/attachments"): ("", None),
+    ("GET", "/api/v1/records/{kind}/{record_id}/attachments/{attachment_id}"): ("", None),
 }
 
 
@@ -400,3 +433,12 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
             url, body = REQUESTS[("POST", f"/api/v1/submissions/{{sid}}/{action}")]
             r = client.post(url.format(**ids), json=body, headers=admin)
             assert r.status_code == code, (action, r.text[:300])
+        url, _ = REQUESTS[("POST", "/api/v1/records/{kind}/{record_id}/attachments")]
+        r = client.post(url.format(**ids), content=_photo(), headers=admin)
+        assert r.status_code == 201, r.text[:300]
+        one = r.headers["Location"]
+        listing = one.rsplit("/", 1)[0]
+        for headers in ({}, admin):
+            assert client.get(listing, headers=headers).status_code == 200
+            r = client.get(one, headers=headers)
+            assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text

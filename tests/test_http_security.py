@@ -105,7 +105,21 @@ def site(store: Store, tmp_path: Path) -> Site:
         token, h = new_token()
         store.add_token(f"u_{role}", h)
         headers[role] = {"Authorization": f"Bearer {token}"}
-    return Site(store.location, {"hazard": hz, "eo": eo}, headers)
+    att = _photo_of(store, hz)
+    return Site(store.location, {"hazard": hz, "eo": eo, "attachment": att}, headers)
+
+
+def _photo_of(store: Store, record_id: str) -> str:
+    """A photo attached to the record (the attachment routes are walked too)."""
+    import io
+
+    from PIL import Image
+
+    from demine.services.attachments import add
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(out, "JPEG")
+    return str(add(store, "hazards", record_id, "p.jpg", out.getvalue(), "t")["attachment_id"])
 
 
 def _client(site: Site, host: str = EVIL, **options: Any) -> TestClient:
@@ -145,6 +159,7 @@ def _urls(client: TestClient, site: Site) -> list[str]:
         "fid": [site.ids["hazard"], site.ids["eo"]],
         "hazard_id": [site.ids["hazard"]],
         "record_id": [site.ids["hazard"]],
+        "attachment_id": [site.ids["attachment"]],
         "id": [site.ids["hazard"]],
         "sid": [site.ids["hazard"]],  # no such submission: a 404 (401/403 below reviewer)
         "z": ["12"],

@@ -418,6 +418,32 @@ def _resubmit(w: World, sid: str) -> None:
         s.close()
 
 
+def _attach(w: World, role: str, target: str) -> None:
+    """Attaching a file is writing the record: the same rights (docs/attachments.md)."""
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    rid = w.create(target)
+    r = w.client.post(
+        f"/api/v1/records/{target}/{rid}/attachments?filename=p.png",
+        content=png.getvalue(),
+        headers={**w.headers[role], "Content-Type": "image/png"},
+    )
+    s = open_store(w.location)
+    try:
+        n = len(s.attachments(target, rid))
+    finally:
+        s.close()
+    if allowed(role, target):
+        assert r.status_code == 201 and n == 1, (role, target, r.text)
+    else:
+        assert r.status_code == _denied_status(role, target), (role, target, r.text)
+        assert n == 0
+
+
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/ogc/collections/{cid}/items"): _post,
     ("PUT", "/ogc/collections/{cid}/items/{fid}"): _put,
@@ -427,6 +453,7 @@ WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/submissions/{sid}/approve"): _decide,
     ("POST", "/api/v1/submissions/{sid}/reject"): _decide,
     ("POST", "/api/v1/submissions/{sid}/return"): _decide,
+    ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): _attach,
 }
 
 

@@ -387,6 +387,8 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
     """Every command that takes --db (the key: its name), the ways it is run against ``db``."""
     src = str(_hazards_file(tmp))
     gpkg = str(tmp / "copy-source.gpkg")
+    photo = tmp / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)  # read before the store is
     return {
         "init": [["--db", db, "init"], ["init", "--db", db]],
         "import": [["--db", db, "import", src, "--kind", "hazards"]],
@@ -457,6 +459,9 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "review return": [
             ["--db", db, "--role", "reviewer", "review", "return", RID, "--reason", "x"]
         ],
+        "attach": [["--db", db, "attach", RID, str(photo)]],
+        "attachments": [["--db", db, "attachments", RID]],
+        "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
     }
 
 

@@ -252,6 +252,9 @@ def create_app(
     app.include_router(stats_api.router)  # /api/v1/stats
     app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
     app.include_router(intake_api.router)  # /api/v1/submissions
+    from demine.api import attachments as attachments_api
+
+    app.include_router(attachments_api.router)  # /api/v1/records/{kind}/{id}/attachments
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

@@ -15,6 +15,7 @@ import typer
 
 from demine.cli import (
     admin,
+    attachments,
     duplicates,
     impact,
     intake,
@@ -77,6 +78,7 @@ stats.register(app)  # stats, chart, report
 duplicates.register(app)  # duplicates
 quality.register(app)  # quality
 intake.register(app)  # organisations, submit, review
+attachments.register(app)  # attach, attachments, attachment get
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
 SCHEMA_VERSION = 7  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
-# 7: organisations, submissions (store/core/intake.py)
+# 7: organisations, submissions (store/core/intake.py); attachments (the media table
+# demine_attachments, see _relate_attachments)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -225,6 +226,7 @@ class GeoPackageStore(RevisionedStore):
                 )
                 self._migrate_tokens(conn)
                 self._intake_schema(conn, self._create_attributes_table)
+                fmt.create_attachments_table(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
                 self._set(conn, "schema_version", SCHEMA_VERSION)
@@ -238,6 +240,9 @@ class GeoPackageStore(RevisionedStore):
     def _ensure_column(self, c: Any, table: str, column: str, sqltype: str) -> None:
         if column not in {r[1] for r in c.execute(f"PRAGMA table_info({q(table)})")}:
             c.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(column)} {sqltype}")
+
+    def _relate_attachments(self, c: sqlite3.Connection, owner_kind: str) -> None:
+        fmt.relate_attachments(c, owner_kind)
 
     @staticmethod
     def _migrate_tokens(conn: sqlite3.Connection) -> None:

@@ -222,3 +222,82 @@ BEGIN DELETE FROM {r} WHERE id IN (OLD.{I}, NEW.{I}); END""",
   WHEN old.{C} NOT NULL
 BEGIN DELETE FROM {r} WHERE id = OLD.{I}; END""",
     ]
+
+
+# --- Related Tables Extension (OGC 18-000): attachments as a media table ---------------------
+
+RTE_NAME = "gpkg_related_tables"
+RTE_DEFINITION = "http://docs.opengeospatial.org/is/18-000/18-000.html"
+# the media table: id, data, content_type as the extension requires, then demine's columns
+ATTACHMENTS_DDL = """CREATE TABLE IF NOT EXISTS demine_attachments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, data BLOB NOT NULL,
+    content_type TEXT NOT NULL, attachment_id TEXT NOT NULL UNIQUE,
+    owner_kind TEXT NOT NULL, owner_id TEXT NOT NULL, filename TEXT NOT NULL,
+    size INTEGER NOT NULL, sha256 TEXT NOT NULL, exif_lat DOUBLE, exif_lon DOUBLE,
+    exif_time TEXT, created_by TEXT NOT NULL, created_at DATETIME NOT NULL, public_data BLOB)"""
+ATTACHMENTS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS demine_attachments_owner "
+    "ON demine_attachments (owner_kind, owner_id)"
+)
+RELATIONS_DDL = """CREATE TABLE IF NOT EXISTS gpkgext_relations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, base_table_name TEXT NOT NULL,
+    base_primary_column TEXT NOT NULL DEFAULT 'id', related_table_name TEXT NOT NULL,
+    related_primary_column TEXT NOT NULL DEFAULT 'id', relation_name TEXT NOT NULL,
+    mapping_table_name TEXT NOT NULL UNIQUE)"""
+
+
+def mapping_view_ddl(view: str, base_table: str, owner_kind: str) -> str:
+    """The mapping of one base table to the media table, as a view (the extension allows a
+    mapping table or view): always what ``demine_attachments`` says, so a deleted and restored
+    record (a new ``fid``) keeps its attachments with nothing to maintain. Its first column
+    is a unique integer, as a GeoPackage attributes view needs."""
+    kind = "'" + owner_kind.replace("'", "''") + "'"
+    return (
+        f"CREATE VIEW {q(view)} AS SELECT a.id AS id, t.fid AS base_id, a.id AS related_id "
+        f"FROM {q(base_table)} t JOIN demine_attachments a "
+        f"ON a.owner_kind = {kind} AND a.owner_id = t.id"
+    )
+
+
+def create_attachments_table(c: sqlite3.Connection) -> None:
+    """The media table of attachments, registered as an attributes table. Idempotent."""
+    c.execute(ATTACHMENTS_DDL)
+    c.execute(ATTACHMENTS_INDEX)
+    c.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+        "VALUES ('demine_attachments', 'attributes', 'demine_attachments', 'Photos and "
+        "documents of records and submissions (a Related Tables Extension media table)')"
+    )
+
+
+def relate_attachments(c: sqlite3.Connection, owner_kind: str) -> None:
+    """The Related Tables Extension's relation from the owner's table to the media table
+    (once per owner kind): the mapping view ``demine_<table>_attachments``, its row in
+    ``gpkgext_relations``, ``gpkg_extensions`` and ``gpkg_contents``. An owner without a table
+    of its own (a submission before the submissions table exists) gets none; its attachments
+    are still in the media table."""
+    table = "submissions" if owner_kind == "submission" else owner_kind
+    view = f"demine_{table}_attachments"
+    if c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (view,)).fetchone():
+        return
+    cols = {r[1] for r in c.execute(f"PRAGMA table_info({q(table)})")}
+    if not {"fid", "id"} <= cols:
+        return
+    c.execute(RELATIONS_DDL)
+    c.execute(mapping_view_ddl(view, table, owner_kind))
+    for t in ("gpkgext_relations", view):
+        c.execute(
+            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, ?, ?, 'read-write')",
+            (t, RTE_NAME, RTE_DEFINITION),
+        )
+    c.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+        "VALUES (?, 'attributes', ?, ?)",
+        (view, view, f"Which attachment belongs to which row of {table}"),
+    )
+    c.execute(
+        "INSERT INTO gpkgext_relations (base_table_name, base_primary_column, "
+        "related_table_name, related_primary_column, relation_name, mapping_table_name) "
+        "VALUES (?, 'fid', 'demine_attachments', 'id', 'media', ?)",
+        (table, view),
+    )

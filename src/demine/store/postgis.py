@@ -35,7 +35,8 @@ from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
 SCHEMA_VERSION = 6  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
-# 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions
+# 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
+# attachments (demine_attachments)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -294,6 +295,15 @@ class PostGISStore(RevisionedStore):
                 "token_hash), 1, 12) WHERE token_id IS NULL",
                 "CREATE UNIQUE INDEX IF NOT EXISTS demine_tokens_token_id "
                 "ON demine_tokens (token_id)",
+                # schema 6: attachments (the columns of store/core/attachments.py)
+                "CREATE TABLE IF NOT EXISTS demine_attachments (id bigserial PRIMARY KEY, "
+                "attachment_id text NOT NULL UNIQUE, owner_kind text NOT NULL, "
+                "owner_id text NOT NULL, filename text NOT NULL, content_type text NOT NULL, "
+                "size bigint NOT NULL, sha256 text NOT NULL, exif_lat double precision, "
+                "exif_lon double precision, exif_time text, created_by text NOT NULL, "
+                "created_at timestamptz NOT NULL, data bytea NOT NULL, public_data bytea)",
+                "CREATE INDEX IF NOT EXISTS demine_attachments_owner "
+                "ON demine_attachments (owner_kind, owner_id)",
             ):
                 c.execute(ddl)
             self._intake_schema(c, self._create_plain_table)

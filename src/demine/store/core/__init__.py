@@ -21,7 +21,8 @@ The core is split by concern, one module each:
   ...) and writes (``upsert``, ``update``, ``delete``) of the current records;
 * :mod:`.history` - ``history``, ``revisions``, ``restore``, ``load_revisions``;
 * :mod:`.users` - users and API tokens;
-* :mod:`.intake` - organisations, submissions and their events.
+* :mod:`.intake` - organisations, submissions and their events;
+* :mod:`.attachments` - photos and documents owned by records or submissions.
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -31,6 +32,7 @@ into a new revision. The write rules that hold whatever the backend (see
 
 from __future__ import annotations
 
+from demine.store.core.attachments import Attachments
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
@@ -39,14 +41,15 @@ from demine.store.core.tables import Tables, fields_from_json, fields_json
 from demine.store.core.users import UsersAndTokens
 
 
-class RevisionedStore(Records, History, UsersAndTokens, OrganisationsAndSubmissions):
+class RevisionedStore(Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments):
     """The shared body of a SQL store with per-record history: its records, their history,
-    its users and tokens, organisations and submissions. Not a store by itself: a backend
-    fills in the dialect hooks."""
+    its users and tokens, organisations and submissions, attachments. Not a store by itself:
+    a backend fills in the dialect hooks."""
 
 
 __all__ = [
     "AUTHORITY",
+    "Attachments",
     "HISTORY_COLS",
     "META_COLS",
     "TAIL_COLS",
