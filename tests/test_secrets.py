@@ -406,6 +406,7 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "prioritize": [["--db", db, "prioritize"]],
         "stats": [["--db", db, "stats"]],
         "duplicates": [["--db", db, "duplicates", "hazards"]],
+        "quality": [["--db", db, "quality", "hazards", "--id", RID]],
         "chart": [["--db", db, "chart", "released", "-o", str(tmp / "c.svg")]],
         # users and tokens: the admin role (the CLI refuses the default analyst before it
         # connects)
