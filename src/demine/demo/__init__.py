@@ -87,11 +87,16 @@ def build_demo_store(path: Path, *, seed: int = 7) -> dict[str, Any]:
     from demine.services.risk import learn
 
     learned = learn(store)  # finds in the closed demo hazards teach the failure rates
+    # intake: two synthetic operators with submissions in every state (docs/intake.md)
+    from demine.demo.intake import demo_intake
+
+    intake = demo_intake(store, seed)
     store.close()
     return {
         "location": str(path),
         "counts": counts,
         "cleanup": cleanup,
+        "intake": intake,
         "synthetic": True,
         "notice": SYNTHETIC_NOTICE,
         "learned": [x.to_dict() for x in learned],

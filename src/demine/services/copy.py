@@ -13,7 +13,8 @@ NOT_COPIED = frozenset({"schema_version"})
 
 def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     """Copy every record with its whole history (revision numbers, times, who and why),
-    reference layers, settings, users, token hashes and attachments from ``src`` into
+    reference layers, settings, organisations, users, token hashes, submissions (with
+    every event) and attachments from ``src`` into
     ``dst``.
 
     ``dst`` is created if needed and must hold no record yet (not even the device-type
@@ -40,6 +41,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
             dst.remove_user(u["name"], at=u["removed_at"])
     dst.load_tokens(src.tokens())
     n = dst.load_revisions(list(src.revisions()))
+    subs = [{**x, "events": src.submission_events(x["id"])} for x in src.submissions()]
+    submitted = dst.load_submissions(subs)  # before their attachments
     attached = dst.load_attachments(src.attachment_rows())
     counts = {k.name: dst.count(k.name) for k in dst.kinds()}
     return {
@@ -47,6 +50,7 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
         "destination": redact_location(dst.location),
         "revisions": n,
         "attachments": attached,
+        "submissions": submitted,
         "layers": [k.name for k in layers],
         "records": counts,
     }

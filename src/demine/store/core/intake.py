@@ -252,3 +252,24 @@ class OrganisationsAndSubmissions(Tables):
                 (sid,),
             ).fetchall()
         ]
+
+    def load_submissions(self, subs: Sequence[dict[str, Any]]) -> int:
+        """Write submissions as they are, each with its ``events`` (a copy between stores:
+        ids, states, times and every event kept), in one transaction; returns how many."""
+        P, J = self.P, self.JSON_IN
+        ph = ", ".join([P] * 7 + [J, P, J, J, P, P])
+        cols = [c.strip() for c in _SUB_COLS.split(",")]
+
+        def body(c: Any) -> int:
+            for sub in subs:
+                values = [
+                    self._json_text(sub[k]) if k in ("payload", "quality", "faults") else sub[k]
+                    for k in cols
+                ]
+                c.execute(f"INSERT INTO demine_submissions ({_SUB_COLS}) VALUES ({ph})", values)
+                for e in sub["events"]:
+                    at, why = e["at"], e["reason"]
+                    self._event(c, sub["id"], e["seq"], e["state"], e["actor"], at, why)
+            return len(subs)
+
+        return int(self._transaction("__submissions__", body))
