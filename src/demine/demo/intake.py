@@ -56,7 +56,7 @@ def _photo(lon: float, lat: float, seed: int) -> bytes:
 
     rng = np.random.default_rng(seed)
     shade = tuple(int(x) for x in rng.integers(90, 160, 3))
-    img = Image.new("RGB", (320, 240), shade)  # type: ignore[arg-type]
+    img = Image.new("RGB", (320, 240), shade)
     ImageDraw.Draw(img).text((10, 10), "SYNTHETIC DEMO PHOTO", fill=(255, 255, 255))
 
     def dms(v: float) -> tuple[float, float, float]:
