@@ -3,8 +3,11 @@
 * ``GET /api/v1/submissions`` (``?state=``), ``GET /api/v1/submissions/{id}``: what the
   caller's role may see (a submitter its own organisation's; reviewers and admins all);
 * ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
-  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one;
-  reviewers and admins).
+  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one,
+  ``{"merge_into": RECORD_ID}``: merged into it, ``{"link": RECORD_ID}``: linked to it;
+  reviewers and admins);
+* ``POST /api/v1/records/{kind}/{other}/merge`` (``{"into": SURVIVOR, "reason": ...}``):
+  merge two records (services/intake/merge.py).
 
 A write by a field team or an operator anywhere in the API answers ``202 Accepted`` with the
 submission (:func:`submitted_response`, the app's handler of
@@ -23,6 +26,7 @@ from demine.errors import Fault, ValidationError
 from demine.services import intake
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+records_router = APIRouter(tags=["submissions"])
 URL = "/api/v1/submissions/{}"
 MAX_REASON = 2000  # characters of a reason
 
@@ -70,7 +74,7 @@ async def _body(request: Request) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         body = {}
-    for key in ("reason", "update"):
+    for key in ("reason", "update", "merge_into", "link", "into"):
         v = body.get(key)
         if v is not None and (not isinstance(v, str) or len(v) > MAX_REASON):
             raise ValidationError(
@@ -94,6 +98,23 @@ async def approve(request: Request, store: StoreDep, who: PrincipalDep, sid: str
         actor=_who(who),
         reason=body.get("reason"),
         update=body.get("update"),
+        merge_into=body.get("merge_into"),
+        link=body.get("link"),
+    )
+
+
+@records_router.post("/api/v1/records/{kind}/{other}/merge")
+async def merge(request: Request, store: StoreDep, who: PrincipalDep, kind: str, other: str) -> Any:
+    from demine.services.intake.merge import merge as merge_
+
+    body = await _body(request)
+    into = body.get("into")
+    if not isinstance(into, str):
+        raise ValidationError(
+            "say which record survives", [Fault('{"into": SURVIVOR_ID}', None, "into")]
+        )
+    return merge_(
+        store, kind, into, other, role=who.role, actor=_who(who), reason=body.get("reason")
     )
 
 

@@ -185,6 +185,17 @@ def review_approve(
             help="Reconcile a new record as an update (replace) of this existing record.",
         ),
     ] = None,
+    merge_into: Annotated[
+        str | None,
+        typer.Option(
+            "--merge-into",
+            help="A duplicate: approve it as new and merge it into this existing record.",
+        ),
+    ] = None,
+    link: Annotated[
+        str | None,
+        typer.Option("--link", help="Approve it as new, linked to this existing record."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -193,11 +204,48 @@ def review_approve(
     from demine.services import intake
 
     with with_store(db, as_json) as store:
-        out = intake.approve(store, sid, role=_role(), actor=_user(), reason=reason, update=update)
+        out = intake.approve(
+            store,
+            sid,
+            role=_role(),
+            actor=_user(),
+            reason=reason,
+            update=update,
+            merge_into=merge_into,
+            link=link,
+        )
+        if as_json:
+            print_json(out)
+        elif "merged_into" in out:
+            console().print(f"approved {sid} and merged it into {out['merged_into']}")
+        else:
+            console().print(f"approved {sid}: {len(out['ids'])} record(s) written")
+
+
+@review_app.command("merge")
+def review_merge(
+    kind: Annotated[str, typer.Argument(help="The kind of both records, e.g. hazards.")],
+    survivor: Annotated[str, typer.Argument(help="The record that stays.")],
+    other: Annotated[str, typer.Argument(help="The record merged into it (then deleted).")],
+    reason: ReasonOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge record OTHER into SURVIVOR (reviewer or admin): what refers to OTHER refers to
+    SURVIVOR, its attachments move, OTHER is deleted and its id redirects to SURVIVOR; both
+    histories stay. One transaction: a refusal half way stores nothing."""
+    from demine.services.intake.merge import merge
+
+    with with_store(db, as_json) as store:
+        out = merge(store, kind, survivor, other, role=_role(), actor=_user(), reason=reason)
         if as_json:
             print_json(out)
         else:
-            console().print(f"approved {sid}: {len(out['ids'])} record(s) written")
+            console().print(
+                f"merged {out['merged']} into {out['survivor']}: {len(out['repointed'])} "
+                f"reference(s) changed, {out['attachments']} attachment(s) moved",
+                markup=False,
+            )
 
 
 def _decide(what: str, sid: str, reason: str | None, db: str | None, as_json: bool) -> None:

@@ -13,8 +13,8 @@ NOT_COPIED = frozenset({"schema_version"})
 
 def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     """Copy every record with its whole history (revision numbers, times, who and why),
-    reference layers, settings, users, token hashes and attachments from ``src`` into
-    ``dst``.
+    reference layers, settings, users, token hashes, attachments, redirects and links from
+    ``src`` into ``dst``.
 
     ``dst`` is created if needed and must hold no record yet (not even the device-type
     catalogue: the copy brings the source's own).
@@ -41,12 +41,15 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     dst.load_tokens(src.tokens())
     n = dst.load_revisions(list(src.revisions()))
     attached = dst.load_attachments(src.attachment_rows())
+    redirected = dst.load_redirects(src.redirects())  # a merged record's id still answers
+    dst.load_links(src.links())
     counts = {k.name: dst.count(k.name) for k in dst.kinds()}
     return {
         "source": redact_location(src.location),
         "destination": redact_location(dst.location),
         "revisions": n,
         "attachments": attached,
+        "redirects": redirected,
         "layers": [k.name for k in layers],
         "records": counts,
     }
