@@ -1,7 +1,8 @@
 """Submissions and review over HTTP (issue 13, docs/intake.md).
 
 * ``GET /api/v1/submissions`` (``?state=``), ``GET /api/v1/submissions/{id}``: what the
-  caller's role may see (a submitter its own organisation's; reviewers and admins all);
+  caller's role may see (a submitter its own organisation's; reviewers and admins all); one
+  submission with its ``candidates`` and the ``current`` record it would change;
 * ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
   approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one,
   ``{"merge_into": RECORD_ID}``: merged into it, ``{"link": RECORD_ID}``: linked to it;
@@ -59,7 +60,10 @@ def list_submissions(store: StoreDep, who: PrincipalDep, state: StateQ = None) -
 
 @router.get("/{sid}")
 def get_submission(store: StoreDep, who: PrincipalDep, sid: str) -> Any:
-    return intake.get(store, sid, who.role, _who(who))
+    from demine.services.intake.compare import side_by_side
+
+    sub = intake.get(store, sid, who.role, _who(who))
+    return {**sub, **side_by_side(store, sub, who.role)}
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -156,17 +156,24 @@ def review_show(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A submission: what it would change, its faults and every event (who, when, why)."""
+    """A submission: what it would change, its faults and every event (who, when, why); the
+    stored records it may duplicate (candidates) and the record it would change (current)."""
     from demine.services import intake
+    from demine.services.intake.compare import side_by_side
 
     with with_store(db, as_json) as store:
         sub = intake.get(store, sid, _role(), _user())
+        sub = {**sub, **side_by_side(store, sub, _role())}
         if as_json:
             print_json(sub)
             return
         _show_text(sub)
         if sub["target_id"]:
             console().print(f"  record {sub['target_id']} (revision {sub['base_revision']})")
+        for c in sub["candidates"]:
+            console().print(
+                f"  candidate {c['kind']} {c['id']}: {'; '.join(c['reasons'])}", markup=False
+            )
         for f in sub["faults"] or []:
             console().print(f"  fault: {f}", markup=False)
         for e in sub["events"]:

@@ -177,9 +177,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one record, whatever its kind."""
-    from demine.services.register import show as show_
-
     from demine.errors import NotFound
+    from demine.services.register import show as show_
 
     with with_store(db, as_json) as store:
         synthetic = synthetic_banner(store, as_json)

@@ -102,7 +102,8 @@ def reconcile_target(
     link: str | None,
 ) -> tuple[str, str]:
     """The check of approving with ``merge_into`` or ``link`` before anything is decided:
-    one of update, merge_into, link; a new record's submission; a live record of its kind."""
+    one of update, merge_into, link; a new record's submission (or a batch of one); a live
+    record of its kind."""
     from demine.errors import Fault, ValidationError
     from demine.services.intake.merge import parse_id, require_live
 
@@ -113,10 +114,12 @@ def reconcile_target(
             [Fault("only one of them", field=field)],
         )
     assert given is not None
-    if sub["action"] != "create":
+    features = (sub["payload"] or {}).get("features") or []
+    if not (sub["action"] == "create" or (sub["action"] == "batch" and len(features) == 1)):
         raise ValidationError(
-            f"submission {sub['id']} is a {sub['action']}: only a new record can be merged into "
-            "or linked to another",
+            f"submission {sub['id']} is a {sub['action']}"
+            + (f" of {len(features)} records" if sub["action"] == "batch" else "")
+            + ": only a new record (or a batch of one) can be merged into or linked to another",
             [Fault("a create submission", field=field)],
         )
     target = parse_id(given, field)
