@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_intake import World, _hazard, world  # noqa: F401 - the fixture
 
 from demine.services.copy import copy_store
 from demine.store.open import open_store
+from test_intake import World, _hazard
+from test_intake import world as world  # the fixture
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 POINT = {"type": "Point", "coordinates": [30.505, 50.405]}
@@ -136,10 +137,8 @@ def test_a_duplicate_is_offered_as_a_candidate_and_merged_at_the_command_line(
     f.write_text(json.dumps({"type": "FeatureCollection", "features": [_hazard("school field")]}))
     r = w.cli("o_halo", "operator", "submit", str(f), "--kind", "hazards", "--json")
     assert r.exit_code == 0, r.output
-    sid = json.loads(r.stdout)["id"] if "id" in json.loads(r.stdout) else None
-    if sid is None:
-        rows = json.loads(w.cli("rev", "reviewer", "review", "list", "--json").stdout)
-        sid = rows["submissions"][0]["id"]
+    rows = json.loads(w.cli("rev", "reviewer", "review", "list", "--json").stdout)
+    sid = rows["submissions"][0]["id"]
     r = w.cli("rev", "reviewer", "review", "show", sid, "--json")
     assert r.exit_code == 0, r.output
     shown = json.loads(r.stdout)
@@ -398,7 +397,12 @@ def test_redirect_chains_and_copy(world: World, tmp_path: Path) -> None:
     assert r.status_code == 301 and r.headers["location"].endswith(f"/items/{c}")
     assert w.cli(None, "admin", "show", a).stdout.startswith(f"{a} was merged into {c}")
     # a restored record answers as itself again, and the survivor of a merge redirects nowhere
-    assert w.cli(None, "admin", "restore", a, "--revision", "1", "--reason", "not a duplicate").exit_code == 0
+    assert (
+        w.cli(
+            None, "admin", "restore", a, "--revision", "1", "--reason", "not a duplicate"
+        ).exit_code
+        == 0
+    )
     r = w.client.get(f"/ogc/collections/hazards/items/{a}", follow_redirects=False)
     assert r.status_code == 200 and r.json()["id"] == a
     r = w.cli("adm", "admin", "review", "merge", "hazards", a, c, "--reason", "back")
@@ -433,27 +437,32 @@ def test_review_show_gives_the_current_record(world: World) -> None:
         assert sub["candidates"] == []
     shown = json.loads(w.cli("rev", "reviewer", "review", "show", sid, "--json").stdout)
     assert shown["current"]["id"] == hid
-    # a field team's view leaves out the fields it may not read
-    eo = {
+    # an operator's view leaves out the fields it may not read (analyst only)
+    acc = {
         "type": "Feature",
         "properties": {
-            "reported_at": "2025-01-01T00:00:00Z",
-            "status": "new",
-            "reporter_name": "Olena",
+            "occurred_at": "2025-01-01T00:00:00Z",
+            "accident_type": "civilian",
+            "investigation": "fuse found",
+            "admin_area": "Kyiv",
         },
         "geometry": POINT,
     }
-    eid = _post(w, "eo_reports", eo)
+    aid = _post(w, "accidents", acc)
     r = w.client.patch(
-        f"/ogc/collections/eo_reports/items/{eid}",
-        json={"properties": {"status": "verified"}},
-        headers=w.headers["f_halo"],
+        f"/ogc/collections/accidents/items/{aid}",
+        json={"properties": {"admin_area": "Irpin"}},
+        headers=w.headers["o_halo"],
     )
-    sid = r.json()["id"]
-    cur = w.client.get(f"/api/v1/submissions/{sid}", headers=w.headers["f_halo"]).json()["current"]
-    assert cur["properties"]["reporter_name"] == "Olena"  # field may read it
-    cur = w.client.get(f"/api/v1/submissions/{sid}", headers=w.headers["rev"]).json()["current"]
-    assert cur["properties"]["status"] == "new"
+    assert r.status_code == 202, r.text
+    sid2 = r.json()["id"]
+    seen = {
+        who: w.client.get(f"/api/v1/submissions/{sid2}", headers=w.headers[who]).json()["current"]
+        for who in ("rev", "o_halo")
+    }
+    assert seen["rev"]["properties"]["investigation"] == "fuse found"
+    assert "investigation" not in seen["o_halo"]["properties"]
+    assert seen["o_halo"]["properties"]["admin_area"] == "Kyiv"
 
 
 @pytest.mark.parametrize("who", ["o_mag"])
