@@ -472,3 +472,30 @@ def test_another_organisations_submission_shows_no_candidates(world: World, who:
     sid = _post(w, "hazards", _hazard("dup"), user="o_halo")
     r = w.client.get(f"/api/v1/submissions/{sid}", headers=w.headers[who])
     assert r.status_code == 404 and "candidates" not in r.text
+
+
+def test_a_refused_merge_on_approval_writes_no_record(world: World) -> None:
+    """The new record is written, then the merge is refused (a reviewer may not merge
+    accidents: victims, which it may not read, refer to them): the record is not kept and the
+    submission is open again, with an event saying why."""
+    w = world
+    acc = {
+        "type": "Feature",
+        "properties": {"occurred_at": "2025-01-01T00:00:00Z", "accident_type": "civilian"},
+        "geometry": POINT,
+    }
+    old = _post(w, "accidents", acc)
+    sid = _post(w, "accidents", acc, user="o_halo")
+    r = w.client.post(
+        f"/api/v1/submissions/{sid}/approve", json={"merge_into": old}, headers=w.headers["rev"]
+    )
+    assert r.status_code == 403 and "victims" in r.json()["detail"], r.text
+    assert w.count("accidents") == 1
+    sub = w.client.get(f"/api/v1/submissions/{sid}", headers=w.headers["rev"]).json()
+    assert sub["state"] == "submitted"
+    assert sub["events"][-1]["reason"].startswith("approval refused:")
+    # an admin may: the submission's record is merged into the stored accident
+    r = w.cli("adm", "admin", "review", "approve", sid, "--merge-into", old, "--json")
+    assert r.exit_code == 0, r.output
+    (new,) = json.loads(r.stdout)["ids"]
+    assert w.count("accidents") == 1 and _store_call(w, lambda s: s.redirect(new)) == old
