@@ -499,3 +499,55 @@ def test_a_refused_merge_on_approval_writes_no_record(world: World) -> None:
     assert r.exit_code == 0, r.output
     (new,) = json.loads(r.stdout)["ids"]
     assert w.count("accidents") == 1 and _store_call(w, lambda s: s.redirect(new)) == old
+
+
+def test_atomically_is_one_transaction_with_savepoints(store: Any) -> None:
+    """Every write inside `Store.atomically` is one transaction: a refused write caught inside
+    leaves the others (its savepoint is rolled back, not the transaction), and an error out of
+    the body stores nothing."""
+    from demine.errors import Conflict
+    from demine.model.schema import Record
+    from demine.services import records
+
+    k = store.kind("hazards")
+    props = {"hazard_type": "CHA", "status": "open", "name": "t"}
+    geom = {"type": "Polygon", "coordinates": [FAR]}
+    meta = {
+        "attachment_id": "att-1",
+        "owner_kind": "hazards",
+        "owner_id": "x",
+        "filename": "a.pdf",
+        "content_type": "application/pdf",
+        "size": len(PDF),
+        "sha256": "0" * 64,
+        "exif_lat": None,
+        "exif_lon": None,
+        "exif_time": None,
+        "created_by": "t",
+        "created_at": "2025-01-01T00:00:00Z",
+    }
+
+    def caught() -> str:
+        a, _ = records.create(store, k, props, geom)
+        store.add_attachment(meta, PDF, None)
+        with pytest.raises(Conflict):  # the same id again: refused by the database
+            store.add_attachment(meta, PDF, None)
+        b, _ = records.create(store, k, {**props, "name": "u"}, geom)  # still writable
+        return f"{a.id} {b.id}"
+
+    a, b = store.atomically(caught).split()
+    assert store.get("hazards", a) and store.get("hazards", b)
+    assert store.attachment("att-1") is not None
+
+    class Stop(Exception):
+        pass
+
+    def failing() -> None:
+        store.upsert("hazards", [Record("hazards", "", dict(props), None)], actor="t")
+        store.add_redirect(a, b, "hazards", actor="t", reason="x")
+        raise Stop
+
+    before = store.count("hazards")
+    with pytest.raises(Stop):
+        store.atomically(failing)
+    assert store.count("hazards") == before and store.redirect(a) is None
