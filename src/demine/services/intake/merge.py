@@ -122,8 +122,8 @@ def merge(
     """Merge record ``other`` into ``survivor`` (both live, of ``kind``; reviewer or admin).
     Returns ``{"survivor", "merged", "kind", "repointed": [{"kind", "id", "field"}],
     "attachments": n}``."""
-    why = _reason(reason)
     k, s, o = check(store, kind, survivor, other, role)
+    why = _reason(reason)
 
     def body() -> dict[str, Any]:
         ref_ctx = WriteContext(role=role, actor=actor, reason=f"merge: {o} merged into {s}: {why}")
