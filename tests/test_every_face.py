@@ -78,7 +78,30 @@ def _ids(loc: str) -> dict[str, str]:
                 "geometry": {"type": "Point", "coordinates": [37.8, 48.0]},
             },
         )
+        from shapely.geometry import MultiPolygon, box
+
+        from demine.model.schema import Record
+
+        pair = [  # two hazards for the merge faces: nothing refers to them
+            Record(
+                "hazards",
+                "",
+                {"hazard_type": "SHA", "status": "open", "name": n},
+                MultiPolygon([box(*b)]),
+            )
+            for n, b in (
+                ("keep", (37.0, 48.0, 37.001, 48.001)),
+                ("gone", (37.0, 48.0, 37.001, 48.001)),
+            )
+        ]
+        from demine.ids import uuid7
+
+        for r in pair:
+            r.id = uuid7()
+        s.upsert("hazards", pair, actor="face")
         return {
+            "merge_keep": pair[0].id,
+            "merge_gone": pair[1].id,
             "sid": sub["id"],
             "open": by["open"],
             "closed": closed[0],
@@ -176,6 +199,10 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     # decided: returning or rejecting it now is a conflict (exit 4), said so
     "review return": (["review", "return", "{sid}", "--reason", "x", "--json"], (4,)),
     "review reject": (["review", "reject", "{sid}", "--reason", "x", "--json"], (4,)),
+    "review merge": (
+        ["review", "merge", "hazards", "{merge_keep}", "{merge_gone}", "--reason", "x", "--json"],
+        (0,),
+    ),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 
@@ -348,6 +375,11 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
         "/api/v1/submissions/{sid}/reject",
         {"reason": "x"},
     ),
+    # merge two hazards; then the merged one's OGC item answers 301 (below)
+    ("POST", "/api/v1/records/{kind}/{other}/merge"): (
+        "/api/v1/records/hazards/{merge_gone}/merge",
+        {"into": "{merge_keep}", "reason": "x"},
+    ),
     # an attachment of an open hazard: added, listed, read (see the end of the test below)
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): (
         "/api/v1/records/hazards/{open}/attachments?filename=face.jpg",
@@ -433,6 +465,14 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
             url, body = REQUESTS[("POST", f"/api/v1/submissions/{{sid}}/{action}")]
             r = client.post(url.format(**ids), json=body, headers=admin)
             assert r.status_code == code, (action, r.text[:300])
+        url, body = REQUESTS[("POST", "/api/v1/records/{kind}/{other}/merge")]
+        body = {k: v.format(**ids) for k, v in body.items()}
+        r = client.post(url.format(**ids), json=body, headers=admin)
+        assert r.status_code == 200, r.text[:300]
+        r = client.get(
+            f"/ogc/collections/hazards/items/{ids['merge_gone']}", follow_redirects=False
+        )
+        assert r.status_code == 301 and r.headers["location"].endswith(ids["merge_keep"])
         url, _ = REQUESTS[("POST", "/api/v1/records/{kind}/{record_id}/attachments")]
         r = client.post(url.format(**ids), content=_photo(), headers=admin)
         assert r.status_code == 201, r.text[:300]

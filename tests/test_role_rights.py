@@ -444,6 +444,42 @@ def _attach(w: World, role: str, target: str) -> None:
         assert n == 0
 
 
+def _merge(w: World, role: str, target: str) -> None:
+    """Merging two records (docs/intake.md): reviewers and admins who write the kind and read
+    every kind that can refer to it (as a delete); a reference layer does not merge."""
+    if target not in ("hazards", "accidents", LAYER):  # one of each outcome is enough
+        return
+    from demine.model.schema import FieldType
+    from demine.services.release_rules import REFERENCES
+
+    a, b = w.create(target), w.create(target)
+    r = w.client.post(
+        f"/api/v1/records/{target}/{b}/merge",
+        json={"into": a, "reason": "x"},
+        headers=w.headers[role],
+    )
+    referring = {
+        k.name
+        for k in KINDS.values()
+        for f in k.fields
+        if f.type is FieldType.UUID and not f.derived and REFERENCES.get(f.name) == target
+    }
+    may = (
+        role in REVIEWERS
+        and allowed(role, target)
+        and all(can_read_kind(KINDS[k], role) for k in referring)
+    )
+    if role == "public":
+        assert r.status_code == 401, (role, target, r.text)
+    elif role in REVIEWERS and target == LAYER:
+        assert r.status_code == 422, (role, target, r.text)
+    elif may:
+        assert r.status_code == 200, (role, target, r.text)
+    else:
+        assert r.status_code == 403, (role, target, r.text)
+    assert (w.read(target, b) is None) == (may and target != LAYER), (role, target)
+
+
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/ogc/collections/{cid}/items"): _post,
     ("PUT", "/ogc/collections/{cid}/items/{fid}"): _put,
@@ -454,6 +490,7 @@ WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/submissions/{sid}/reject"): _decide,
     ("POST", "/api/v1/submissions/{sid}/return"): _decide,
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): _attach,
+    ("POST", "/api/v1/records/{kind}/{other}/merge"): _merge,
 }
 
 

@@ -460,6 +460,21 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "review return": [
             ["--db", db, "--role", "reviewer", "review", "return", RID, "--reason", "x"]
         ],
+        "review merge": [
+            [
+                "--db",
+                db,
+                "--role",
+                "reviewer",
+                "review",
+                "merge",
+                "hazards",
+                RID,
+                RID,
+                "--reason",
+                "x",
+            ]
+        ],
         "attach": [["--db", db, "attach", RID, str(photo)]],
         "attachments": [["--db", db, "attachments", RID]],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],

@@ -252,6 +252,7 @@ def create_app(
     app.include_router(stats_api.router)  # /api/v1/stats
     app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
     app.include_router(intake_api.router)  # /api/v1/submissions
+    app.include_router(intake_api.records_router)  # /api/v1/records/{kind}/{other}/merge
     from demine.api import attachments as attachments_api
 
     app.include_router(attachments_api.router)  # /api/v1/records/{kind}/{id}/attachments

@@ -1,10 +1,14 @@
 """Submissions and review over HTTP (issue 13, docs/intake.md).
 
 * ``GET /api/v1/submissions`` (``?state=``), ``GET /api/v1/submissions/{id}``: what the
-  caller's role may see (a submitter its own organisation's; reviewers and admins all);
+  caller's role may see (a submitter its own organisation's; reviewers and admins all); one
+  submission with its ``candidates`` and the ``current`` record it would change;
 * ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
-  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one;
-  reviewers and admins).
+  approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one,
+  ``{"merge_into": RECORD_ID}``: merged into it, ``{"link": RECORD_ID}``: linked to it;
+  reviewers and admins);
+* ``POST /api/v1/records/{kind}/{other}/merge`` (``{"into": SURVIVOR, "reason": ...}``):
+  merge two records (services/intake/merge.py).
 
 A write by a field team or an operator anywhere in the API answers ``202 Accepted`` with the
 submission (:func:`submitted_response`, the app's handler of
@@ -23,6 +27,7 @@ from demine.errors import Fault, ValidationError
 from demine.services import intake
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+records_router = APIRouter(tags=["submissions"])
 URL = "/api/v1/submissions/{}"
 MAX_REASON = 2000  # characters of a reason
 
@@ -55,7 +60,10 @@ def list_submissions(store: StoreDep, who: PrincipalDep, state: StateQ = None) -
 
 @router.get("/{sid}")
 def get_submission(store: StoreDep, who: PrincipalDep, sid: str) -> Any:
-    return intake.get(store, sid, who.role, _who(who))
+    from demine.services.intake.compare import side_by_side
+
+    sub = intake.get(store, sid, who.role, _who(who))
+    return {**sub, **side_by_side(store, sub, who.role)}
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -70,7 +78,7 @@ async def _body(request: Request) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         body = {}
-    for key in ("reason", "update"):
+    for key in ("reason", "update", "merge_into", "link", "into"):
         v = body.get(key)
         if v is not None and (not isinstance(v, str) or len(v) > MAX_REASON):
             raise ValidationError(
@@ -94,6 +102,23 @@ async def approve(request: Request, store: StoreDep, who: PrincipalDep, sid: str
         actor=_who(who),
         reason=body.get("reason"),
         update=body.get("update"),
+        merge_into=body.get("merge_into"),
+        link=body.get("link"),
+    )
+
+
+@records_router.post("/api/v1/records/{kind}/{other}/merge")
+async def merge(request: Request, store: StoreDep, who: PrincipalDep, kind: str, other: str) -> Any:
+    from demine.services.intake.merge import merge as merge_
+
+    body = await _body(request)
+    into = body.get("into")
+    if not isinstance(into, str):
+        raise ValidationError(
+            "say which record survives", [Fault('{"into": SURVIVOR_ID}', None, "into")]
+        )
+    return merge_(
+        store, kind, into, other, role=who.role, actor=_who(who), reason=body.get("reason")
     )
 
 

@@ -40,6 +40,7 @@ from demine.api.ogc_params import (
     want_html,
 )
 from demine.api.security import if_none_match
+from demine.errors import NotFound
 from demine.geo.crs import CRS84
 from demine.model.schema import Record, now_utc
 from demine.services.access import at_least, visible_record
@@ -235,7 +236,17 @@ def item(request: Request, cid: str, fid: str) -> Response:
     store, who = context(request)
     kind = collection_kind(store, who, cid)
     crs = crs_param(request, "crs")
-    rec = find_feature(store, kind, who, fid)
+    try:
+        rec = find_feature(store, kind, who, fid)
+    except NotFound:  # a merged record's id answers with the survivor's (301)
+        from demine.services.intake.merge import merged_into
+
+        new = merged_into(store, kind.name, fid, who.role)
+        if new is None:
+            raise
+        qs = f"?{request.url.query}" if request.url.query else ""
+        url = f"{base_url(request)}/collections/{kind.name}/items/{new}{qs}"
+        return Response(status_code=301, headers={"Location": url})
     tag = etag(rec, who.role, html)
     if if_none_match(request, tag):  # only this role's tag of this revision
         return Response(status_code=304, headers={"ETag": tag})

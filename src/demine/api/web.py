@@ -244,7 +244,17 @@ def map_hazard(
     from demine.services.risk import role_hazard_risks
 
     kind = s.kind("hazards")
-    rec = s.get("hazards", hazard_id)
+    try:
+        rec = s.get("hazards", hazard_id)
+    except NotFound:  # a merged hazard's id answers with the survivor's (301)
+        from demine.services.intake.merge import merged_into
+
+        new = merged_into(s, "hazards", hazard_id, who.role)
+        if new is None:
+            raise
+        return Response(  # type: ignore[return-value]
+            status_code=301, headers={"Location": f"/api/v1/map/hazards/{new}"}
+        )
     day = _today()
     full = full_risk(who.role)
     d = role_hazard_risks(s, np.asarray([day]), who.role, hazard_id=rec.id)[0]

@@ -156,17 +156,24 @@ def review_show(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A submission: what it would change, its faults and every event (who, when, why)."""
+    """A submission: what it would change, its faults and every event (who, when, why); the
+    stored records it may duplicate (candidates) and the record it would change (current)."""
     from demine.services import intake
+    from demine.services.intake.compare import side_by_side
 
     with with_store(db, as_json) as store:
         sub = intake.get(store, sid, _role(), _user())
+        sub = {**sub, **side_by_side(store, sub, _role())}
         if as_json:
             print_json(sub)
             return
         _show_text(sub)
         if sub["target_id"]:
             console().print(f"  record {sub['target_id']} (revision {sub['base_revision']})")
+        for c in sub["candidates"]:
+            console().print(
+                f"  candidate {c['kind']} {c['id']}: {'; '.join(c['reasons'])}", markup=False
+            )
         for f in sub["faults"] or []:
             console().print(f"  fault: {f}", markup=False)
         for e in sub["events"]:
@@ -185,6 +192,17 @@ def review_approve(
             help="Reconcile a new record as an update (replace) of this existing record.",
         ),
     ] = None,
+    merge_into: Annotated[
+        str | None,
+        typer.Option(
+            "--merge-into",
+            help="A duplicate: approve it as new and merge it into this existing record.",
+        ),
+    ] = None,
+    link: Annotated[
+        str | None,
+        typer.Option("--link", help="Approve it as new, linked to this existing record."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -193,11 +211,48 @@ def review_approve(
     from demine.services import intake
 
     with with_store(db, as_json) as store:
-        out = intake.approve(store, sid, role=_role(), actor=_user(), reason=reason, update=update)
+        out = intake.approve(
+            store,
+            sid,
+            role=_role(),
+            actor=_user(),
+            reason=reason,
+            update=update,
+            merge_into=merge_into,
+            link=link,
+        )
+        if as_json:
+            print_json(out)
+        elif "merged_into" in out:
+            console().print(f"approved {sid} and merged it into {out['merged_into']}")
+        else:
+            console().print(f"approved {sid}: {len(out['ids'])} record(s) written")
+
+
+@review_app.command("merge")
+def review_merge(
+    kind: Annotated[str, typer.Argument(help="The kind of both records, e.g. hazards.")],
+    survivor: Annotated[str, typer.Argument(help="The record that stays.")],
+    other: Annotated[str, typer.Argument(help="The record merged into it (then deleted).")],
+    reason: ReasonOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge record OTHER into SURVIVOR (reviewer or admin): what refers to OTHER refers to
+    SURVIVOR, its attachments move, OTHER is deleted and its id redirects to SURVIVOR; both
+    histories stay. One transaction: a refusal half way stores nothing."""
+    from demine.services.intake.merge import merge
+
+    with with_store(db, as_json) as store:
+        out = merge(store, kind, survivor, other, role=_role(), actor=_user(), reason=reason)
         if as_json:
             print_json(out)
         else:
-            console().print(f"approved {sid}: {len(out['ids'])} record(s) written")
+            console().print(
+                f"merged {out['merged']} into {out['survivor']}: {len(out['repointed'])} "
+                f"reference(s) changed, {out['attachments']} attachment(s) moved",
+                markup=False,
+            )
 
 
 def _decide(what: str, sid: str, reason: str | None, db: str | None, as_json: bool) -> None:

@@ -177,17 +177,32 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one record, whatever its kind."""
+    from demine.errors import NotFound
     from demine.services.register import show as show_
 
     with with_store(db, as_json) as store:
         synthetic = synthetic_banner(store, as_json)
-        r = show_(store, record_id, role=state.role)
+        merged: str | None = None
+        try:
+            r = show_(store, record_id, role=state.role)
+        except NotFound:  # a merged record: say so and show the survivor
+            from demine.ids import is_uuid, normalise_id
+
+            new = store.redirect(normalise_id(record_id)) if is_uuid(record_id) else None
+            if new is None:
+                raise
+            merged = normalise_id(record_id)
+            r = show_(store, new, role=state.role)
         if as_json:
             d = r.to_dict()
             d["synthetic"] = synthetic
+            if merged is not None:
+                d["merged_from"] = merged
             print_json(d)
             return
         con = console()
+        if merged is not None:
+            con.print(f"{merged} was merged into {r.id}", markup=False)
         con.print(
             f"[bold]{r.kind}[/] {r.id}  revision {r.revision}, updated {r.updated_at} "
             f"by {r.updated_by}"

@@ -13,9 +13,8 @@ NOT_COPIED = frozenset({"schema_version"})
 
 def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     """Copy every record with its whole history (revision numbers, times, who and why),
-    reference layers, settings, organisations, users, token hashes, submissions (with
-    every event) and attachments from ``src`` into
-    ``dst``.
+    reference layers, settings, organisations, users, token hashes, submissions (with every
+    event), attachments, redirects and links from ``src`` into ``dst``.
 
     ``dst`` is created if needed and must hold no record yet (not even the device-type
     catalogue: the copy brings the source's own).
@@ -44,6 +43,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
     subs = [{**x, "events": src.submission_events(x["id"])} for x in src.submissions()]
     submitted = dst.load_submissions(subs)  # before their attachments
     attached = dst.load_attachments(src.attachment_rows())
+    redirected = dst.load_redirects(src.redirects())  # a merged record's id still answers
+    dst.load_links(src.links())
     counts = {k.name: dst.count(k.name) for k in dst.kinds()}
     return {
         "source": redact_location(src.location),
@@ -51,6 +52,7 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
         "revisions": n,
         "attachments": attached,
         "submissions": submitted,
+        "redirects": redirected,
         "layers": [k.name for k in layers],
         "records": counts,
     }

@@ -7,9 +7,9 @@ from a location."""
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from demine.model.kinds import Kind
 from demine.model.schema import Record
@@ -18,6 +18,7 @@ Where = Mapping[str, Any]
 """A field filter: ``{field: value}`` keeps records whose field equals the value; a list, tuple
 or set of values means any of them (IN); None means the field is empty. Fields are the kind's
 own, plus ``id`` and ``source_id``; an unknown field is a ValidationError."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,21 @@ class Store(Protocol):
     def attachments(self, owner_kind: str, owner_id: str) -> builtins.list[dict[str, Any]]: ...
     def attachment(self, attachment_id: str) -> dict[str, Any] | None: ...
     def attachment_data(self, attachment_id: str, *, public: bool) -> bytes | None: ...
+
+    # merges and links (issue 13: store/core/merges.py)
+    def atomically(self, body: Callable[[], T]) -> T: ...  # every write in body, or none
+    def add_redirect(
+        self, old_id: str, new_id: str, kind: str, *, actor: str, reason: str | None
+    ) -> None: ...
+    def redirect(self, record_id: str) -> str | None: ...  # the survivor, chains followed
+    def redirects(self) -> builtins.list[dict[str, Any]]: ...
+    def load_redirects(self, rows: Iterable[dict[str, Any]]) -> int: ...
+    def add_link(
+        self, record_id: str, linked_id: str, kind: str, *, actor: str, reason: str | None
+    ) -> None: ...
+    def links(self) -> builtins.list[dict[str, Any]]: ...
+    def load_links(self, rows: Iterable[dict[str, Any]]) -> int: ...
+    def move_attachments(self, owner_kind: str, from_id: str, to_id: str) -> int: ...
 
     # copying a whole store (demine copy)
     def settings(self) -> dict[str, Any]: ...

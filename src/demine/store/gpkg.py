@@ -226,6 +226,7 @@ class GeoPackageStore(RevisionedStore):
                 )
                 self._migrate_tokens(conn)
                 self._intake_schema(conn, self._create_attributes_table)
+                self._merge_schema(conn, self._create_attributes_table)
                 fmt.create_attachments_table(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
@@ -388,6 +389,17 @@ class GeoPackageStore(RevisionedStore):
     DRIVER_ERRORS = (sqlite3.Error,)
 
     def _transaction(self, lock: str, body: Callable[[sqlite3.Connection], T]) -> T:
+        if self._atomic_depth:  # inside atomically(): a savepoint of its one transaction
+            c = self.conn
+            c.execute("SAVEPOINT demine_write")
+            try:
+                out = body(c)
+            except BaseException:
+                c.execute("ROLLBACK TO demine_write")
+                c.execute("RELEASE demine_write")
+                raise
+            c.execute("RELEASE demine_write")
+            return out
         with self._write() as c:
             return body(c)
 

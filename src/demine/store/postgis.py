@@ -307,6 +307,7 @@ class PostGISStore(RevisionedStore):
             ):
                 c.execute(ddl)
             self._intake_schema(c, self._create_plain_table)
+            self._merge_schema(c, self._create_plain_table)
             for kind in KINDS.values():
                 self._create_kind_table(c, kind)
             for name, title, gtype, fields in c.execute(
@@ -435,6 +436,11 @@ class PostGISStore(RevisionedStore):
     DRIVER_ERRORS = (psycopg.Error,)
 
     def _transaction(self, lock: str, body: Callable[[psycopg.Connection[Any]], T]) -> T:
+        if self._atomic_depth:  # inside atomically(): a savepoint of its one transaction,
+            c = self.conn  # never retried alone (the outer transaction is, as a whole)
+            with c.transaction():
+                c.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema + "." + lock,))
+                return body(c)
         return self._tx(lock, body)
 
     def _encode(self, geoms: Sequence[Any]) -> builtins.list[bytes | None]:

@@ -32,12 +32,17 @@ def approve(
     actor: str,
     reason: str | None = None,
     update: str | None = None,
+    merge_into: str | None = None,
+    link: str | None = None,
 ) -> dict[str, Any]:
     """Approve a submission: claim it (a second reviewer gets a Conflict), write it through
     the write path (every rule checked again against today's store), and if the write is
     refused put it back to ``submitted`` with an event saying why, and raise the refusal.
     ``update``: reconcile a new record as an update (replace) of this existing record of the
-    same kind instead (IMSMA's "update-replace"). Returns ``{"id", "state", "ids"}``."""
+    same kind instead (IMSMA's "update-replace"). ``merge_into``: approve a new record and
+    merge it into this existing one (:mod:`.merge`: the existing one survives), in one
+    transaction; ``link``: approve it as new, linked to this existing one (its history says so).
+    Returns ``{"id", "state", "ids"}`` (and ``merged_into`` or ``linked_to``)."""
     require_review(role)
     rows = store.submissions(sid=sid)
     if not rows:
@@ -48,6 +53,15 @@ def approve(
     if update is not None:
         sub = _as_update(store, sub, update)
     what = f"approved as an update of {sub['target_id']}" if update is not None else "approved"
+    extra: dict[str, Any] = {}
+    if merge_into is not None or link is not None:
+        key, target = reconcile_target(store, sub, update, merge_into, link)
+        what = (
+            f"approved and merged into {target}"
+            if key == "merged_into"
+            else (f"approved, linked to {target}")
+        )
+        extra = {key: target}
     store.change_submission(
         sid,
         state="approved",
@@ -58,11 +72,16 @@ def approve(
         if update is not None
         else None,
     )
-    ctx = WriteContext(
-        role=None, actor=sub["submitter"], reason=approval_reason(sub, actor, reason)
-    )
+    text = approval_reason(sub, actor, reason)
+    if "linked_to" in extra:
+        text += f"; linked to {extra['linked_to']}"
+    ctx = WriteContext(role=None, actor=sub["submitter"], reason=text)
     try:
-        ids = _write(store, sub, ctx)
+        ids = (
+            _reconciled(store, sub, ctx, role, actor, reason, extra)
+            if extra
+            else _write(store, sub, ctx)
+        )
     except DemineError as e:
         store.change_submission(
             sid,
@@ -72,7 +91,65 @@ def approve(
             expect=("approved",),
         )
         raise
-    return {"id": sid, "state": "approved", "ids": ids}
+    return {"id": sid, "state": "approved", "ids": ids, **extra}
+
+
+def reconcile_target(
+    store: Store,
+    sub: dict[str, Any],
+    update: str | None,
+    merge_into: str | None,
+    link: str | None,
+) -> tuple[str, str]:
+    """The check of approving with ``merge_into`` or ``link`` before anything is decided:
+    one of update, merge_into, link; a new record's submission (or a batch of one); a live
+    record of its kind."""
+    from demine.errors import Fault, ValidationError
+    from demine.services.intake.merge import parse_id, require_live
+
+    field, given = ("merge_into", merge_into) if merge_into is not None else ("link", link)
+    if sum(x is not None for x in (update, merge_into, link)) > 1:
+        raise ValidationError(
+            "approve with one of update, merge_into and link",
+            [Fault("only one of them", field=field)],
+        )
+    assert given is not None
+    features = (sub["payload"] or {}).get("features") or []
+    if not (sub["action"] == "create" or (sub["action"] == "batch" and len(features) == 1)):
+        raise ValidationError(
+            f"submission {sub['id']} is a {sub['action']}"
+            + (f" of {len(features)} records" if sub["action"] == "batch" else "")
+            + ": only a new record (or a batch of one) can be merged into or linked to another",
+            [Fault("a create submission", field=field)],
+        )
+    target = parse_id(given, field)
+    require_live(store, store.kind(sub["kind"]), target, field)
+    return ("merged_into" if merge_into is not None else "linked_to"), target
+
+
+def _reconciled(
+    store: Store,
+    sub: dict[str, Any],
+    ctx: WriteContext,
+    role: str | None,
+    actor: str,
+    reason: str | None,
+    extra: dict[str, Any],
+) -> list[str]:
+    """Write a new record and merge it into, or link it to, the existing one: one
+    transaction."""
+    from demine.services.intake.merge import merge
+
+    def body() -> list[str]:
+        (new,) = _write(store, sub, ctx)
+        if "merged_into" in extra:
+            why = f"submission {sub['id']} is a duplicate" + (f": {reason}" if reason else "")
+            merge(store, sub["kind"], extra["merged_into"], new, role=role, actor=actor, reason=why)
+        else:
+            store.add_link(new, extra["linked_to"], sub["kind"], actor=actor, reason=reason)
+        return [new]
+
+    return store.atomically(body)
 
 
 def _as_update(store: Store, sub: dict[str, Any], update: str) -> dict[str, Any]:

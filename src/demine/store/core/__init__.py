@@ -22,7 +22,8 @@ The core is split by concern, one module each:
 * :mod:`.history` - ``history``, ``revisions``, ``restore``, ``load_revisions``;
 * :mod:`.users` - users and API tokens;
 * :mod:`.intake` - organisations, submissions and their events;
-* :mod:`.attachments` - photos and documents owned by records or submissions.
+* :mod:`.attachments` - photos and documents owned by records or submissions;
+* :mod:`.merges` - redirects of merged records, links, and one transaction for many writes.
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -36,14 +37,18 @@ from demine.store.core.attachments import Attachments
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
+from demine.store.core.merges import Merges
 from demine.store.core.records import Records
 from demine.store.core.tables import Tables, fields_from_json, fields_json
 from demine.store.core.users import UsersAndTokens
 
 
-class RevisionedStore(Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments):
+class RevisionedStore(
+    Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments, Merges
+):
     """The shared body of a SQL store with per-record history: its records, their history,
-    its users and tokens, organisations and submissions, attachments. Not a store by itself:
+    its users and tokens, organisations and submissions, attachments, merges and links. Not a
+    store by itself:
     a backend fills in the dialect hooks."""
 
 
@@ -55,6 +60,7 @@ __all__ = [
     "TAIL_COLS",
     "Dialect",
     "History",
+    "Merges",
     "OrganisationsAndSubmissions",
     "Records",
     "RevisionedStore",
