@@ -59,7 +59,10 @@ def approve(
         else None,
     )
     ctx = WriteContext(
-        role=None, actor=sub["submitter"], reason=approval_reason(sub, actor, reason)
+        role=None,
+        actor=sub["submitter"],
+        reason=approval_reason(sub, actor, reason),
+        organisation=sub["organisation"],
     )
     try:
         ids = _write(store, sub, ctx)
