@@ -417,7 +417,7 @@ def test_submission_owner_any_id(store: Any) -> None:
     assert [m["attachment_id"] for m in store.attachments("submission", sid)] == [
         meta["attachment_id"]
     ]
-    view, data, _ = att.get(store, meta["attachment_id"], role="analyst")
+    view, data, _ = att.get(store, meta["attachment_id"], role="reviewer")
     assert view["exif"]["lon"] == LON and data.startswith(b"\xff\xd8")
     with pytest.raises(PermissionDenied):
         att.get(store, meta["attachment_id"], role="public")

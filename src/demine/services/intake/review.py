@@ -11,7 +11,7 @@ from demine.services import records
 from demine.services.access import require_review
 from demine.services.intake.states import OPEN
 from demine.services.records import WriteContext
-from demine.services.submitting import payload_record
+from demine.services.submitting import SUBMISSION, payload_record
 from demine.store.base import Store
 
 
@@ -66,6 +66,8 @@ def approve(
     )
     try:
         ids = _write(store, sub, ctx)
+        if len(ids) == 1 and sub["action"] != "delete":  # its files go to the record written
+            store.move_attachments(SUBMISSION, sid, sub["kind"], ids[0])
     except DemineError as e:
         store.change_submission(
             sid,
@@ -137,6 +139,8 @@ def _write(store: Store, sub: dict[str, Any], ctx: WriteContext) -> list[str]:
         return [target]
     if action == "restore":
         return [records.restore(store, target, int(p["revision"]), ctx=ctx).id]
+    if action == "attach":  # a file on an official record: the record must still be there
+        return [store.get(kind.name, target).id]
     batch = [payload_record(kind.name, item) for item in p.get("features") or []]
     res = records.write_many(store, kind, batch, ctx=ctx)
     return [*res.created, *res.updated, *res.unchanged]
