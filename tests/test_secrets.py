@@ -460,8 +460,14 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "review return": [
             ["--db", db, "--role", "reviewer", "review", "return", RID, "--reason", "x"]
         ],
-        "attach": [["--db", db, "attach", RID, str(photo)]],
-        "attachments": [["--db", db, "attachments", RID]],
+        "attach": [
+            ["--db", db, "attach", RID, str(photo)],
+            ["--db", db, "attach", RID, str(photo), "--submission"],
+        ],
+        "attachments": [
+            ["--db", db, "attachments", RID],
+            ["--db", db, "attachments", RID, "--submission"],
+        ],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
     }
 
