@@ -462,11 +462,11 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         ],
         "attach": [
             ["--db", db, "attach", RID, str(photo)],
-            ["--db", db, "attach", RID, str(photo), "--submission"],
+            ["--db", db, "--role", "reviewer", "attach", RID, str(photo), "--submission"],
         ],
         "attachments": [
             ["--db", db, "attachments", RID],
-            ["--db", db, "attachments", RID, "--submission"],
+            ["--db", db, "--role", "reviewer", "attachments", RID, "--submission"],
         ],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
     }
