@@ -106,11 +106,10 @@ def test_the_duplicate_carries_a_photo_whose_position_the_reviewer_sees(db: str)
         r = client.get("/api/v1/submissions", headers=h)
         assert {x["state"] for x in r.json()["submissions"]} >= STATES - {"draft"}
         assert client.get("/api/v1/submissions").status_code == 401
-    s = open_store(db)  # TODO(coordinator): through the submission-attachments face
-    try:
-        (photo,) = s.attachments("submission", dup["id"])
-    finally:
-        s.close()
+    listed = _cli(
+        "--db", db, "--role", "reviewer", "attachments", dup["id"], "--submission", "--json"
+    )
+    (photo,) = listed["attachments"]
     assert photo["content_type"] == "image/jpeg"
     assert photo["exif_lat"] is not None and photo["exif_lon"] is not None
 

@@ -387,6 +387,13 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("GET", "/api/v1/records/{kind}/{record_id}/attachments"): ("", None),
     ("GET", "/api/v1/records/{kind}/{record_id}/attachments/{attachment_id}"): ("", None),
+    # a file on the waiting submission: added, listed, read, before it is approved
+    ("POST", "/api/v1/submissions/{sid}/attachments"): (
+        "/api/v1/submissions/{sid}/attachments?filename=sub.jpg",
+        None,
+    ),
+    ("GET", "/api/v1/submissions/{sid}/attachments"): ("", None),
+    ("GET", "/api/v1/submissions/{sid}/attachments/{attachment_id}"): ("", None),
 }
 
 
@@ -461,6 +468,15 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
         r = client.delete(item, headers={**admin, "If-Match": etag})
         assert r.status_code in (200, 204), r.text[:300]
         assert client.get(item, headers=admin).status_code == 404
+        url, _ = REQUESTS[("POST", "/api/v1/submissions/{sid}/attachments")]
+        r = client.post(url.format(**ids), content=_photo(), headers=admin)
+        assert r.status_code == 201, r.text[:300]
+        one = r.headers["Location"]
+        listed = client.get(one.rsplit("/", 1)[0], headers=admin)
+        assert listed.status_code == 200 and len(listed.json()["attachments"]) == 1
+        r = client.get(one, headers=admin)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        assert client.get(one).status_code == 401
         for action, code in (("approve", 200), ("return", 409), ("reject", 409)):
             url, body = REQUESTS[("POST", f"/api/v1/submissions/{{sid}}/{action}")]
             r = client.post(url.format(**ids), json=body, headers=admin)

@@ -475,8 +475,14 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
                 "x",
             ]
         ],
-        "attach": [["--db", db, "attach", RID, str(photo)]],
-        "attachments": [["--db", db, "attachments", RID]],
+        "attach": [
+            ["--db", db, "attach", RID, str(photo)],
+            ["--db", db, "--role", "reviewer", "attach", RID, str(photo), "--submission"],
+        ],
+        "attachments": [
+            ["--db", db, "attachments", RID],
+            ["--db", db, "--role", "reviewer", "attachments", RID, "--submission"],
+        ],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
     }
 

@@ -14,6 +14,10 @@ and ``demine attachment get`` (:mod:`demine.services.attachments`).
 * ``GET /api/v1/records/{kind}/{record_id}/attachments/{attachment_id}?copy=original|public``
   — the file: the original for the roles that may read it, otherwise (or with
   ``copy=public``) the public copy without metadata; a PDF has none (403 for those roles).
+* ``POST|GET /api/v1/submissions/{sid}/attachments``, ``GET .../attachments/{attachment_id}``
+  — the same for a submission (issue 13): its organisation's submitters and the reviewers;
+  another organisation's answers 404. A submitter's ``POST`` on a record answers 202 with the
+  submission it became (action ``attach``).
 """
 
 from __future__ import annotations
@@ -172,6 +176,23 @@ def get_attachment(
         public=None if copy is None else copy == "public",
         owner=(rec.kind, rec.id),
     )
+    return _file(meta, data, name)
+
+
+# --- a submission's attachments (issue 13): its organisation's submitters and the reviewers --
+
+SubmissionP = Annotated[str, Path(description="The submission's id")]
+
+
+def _submitter(who: Principal) -> str:
+    if who.user is None or who.role == "public":
+        raise Unauthorized(
+            "a submission's attachments need a token: 'Authorization: Bearer <token>'"
+        )
+    return who.user
+
+
+def _file(meta: dict[str, Any], data: bytes, name: str) -> Response:
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
     return Response(
         data,
@@ -182,3 +203,95 @@ def get_attachment(
             f"filename*=UTF-8''{quote(name, safe='')}",
         },
     )
+
+
+@router.post(
+    "/api/v1/submissions/{sid}/attachments",
+    summary="Attach a photo or document (the raw body) to a submission not decided yet",
+    response_class=Response,
+    status_code=201,
+    responses={
+        201: {"description": "Stored: it moves to the record when the submission is approved"},
+        401: _problem("No token, or a bad one"),
+        403: _problem("A role that sees no submissions"),
+        404: _problem("No such submission (or another organisation's)"),
+        409: _problem("The submission is decided"),
+        413: _problem("The file is over the limit"),
+        422: _problem("Not a JPEG, PNG or PDF, or not what it says it is (the file is named)"),
+    },
+)
+def add_submission_attachment(
+    request: Request,
+    s: StoreDep,
+    who: PrincipalDep,
+    sid: SubmissionP,
+    raw: BodyDep,
+    filename: Annotated[
+        str | None, Query(max_length=1000, description="The file's name (kept for reviewers)")
+    ] = None,
+) -> Response:
+    from demine.services.attachments import attach_submission
+
+    att = attach_submission(
+        s,
+        sid,
+        _filename(request, filename),
+        raw,
+        role=who.role,
+        actor=_submitter(who),
+        declared=request.headers.get("content-type"),
+    )
+    loc = f"/api/v1/submissions/{att['owner_id']}/attachments/{att['attachment_id']}"
+    return _json(att, 201, {"Location": loc})
+
+
+@router.get(
+    "/api/v1/submissions/{sid}/attachments",
+    summary="A submission's attachments",
+    response_class=Response,
+    responses={
+        200: {"description": "The attachments"},
+        404: _problem("No such submission (or another organisation's)"),
+    },
+)
+def list_submission_attachments(s: StoreDep, who: PrincipalDep, sid: SubmissionP) -> Response:
+    from demine.services.attachments import list_submission
+
+    sub, atts = list_submission(s, sid, role=who.role, actor=_submitter(who))
+    return _json({"kind": "submission", "id": sub["id"], "attachments": atts})
+
+
+@router.get(
+    "/api/v1/submissions/{sid}/attachments/{attachment_id}",
+    summary="A submission's attachment's file (the original for reviewers, else the public copy)",
+    response_class=Response,
+    responses={
+        200: {"description": "The file", "content": {"image/jpeg": {}, "image/png": {}}},
+        403: _problem("A PDF (no public copy) or copy=original for a role that may not"),
+        404: _problem("No such submission (or another organisation's) or attachment"),
+    },
+)
+def get_submission_attachment(
+    s: StoreDep,
+    who: PrincipalDep,
+    sid: SubmissionP,
+    attachment_id: Annotated[str, Path(description="The attachment's id")],
+    copy: Annotated[
+        Literal["original", "public"] | None,
+        Query(description="original or public (default: the original when the role may)"),
+    ] = None,
+) -> Response:
+    from demine.services.attachments import get, list_submission
+    from demine.services.submitting import SUBMISSION
+
+    actor = _submitter(who)
+    sub, _ = list_submission(s, sid, role=who.role, actor=actor)  # 404 for the submission
+    meta, data, name = get(
+        s,
+        attachment_id,
+        role=who.role,
+        public=None if copy is None else copy == "public",
+        owner=(SUBMISSION, sub["id"]),
+        actor=actor,
+    )
+    return _file(meta, data, name)

@@ -119,6 +119,8 @@ def feature(
         "geometry": _geometry_json(rec.geometry, crs),
         "properties": visible_properties(kind, rec, role),
     }
+    if rec.record_organisation is not None:  # set by the store: a write ignores it
+        f["properties"]["record_organisation"] = rec.record_organisation
     if links:
         href = f"{base}/collections/{kind.name}/items/{rec.id}"
         f["links"] = [

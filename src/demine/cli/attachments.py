@@ -11,7 +11,17 @@ import typer
 from demine.cli.common import DbOpt, JsonOpt, console, print_json, state, with_store
 from demine.errors import Fault, ValidationError
 
-IdArg = Annotated[str, typer.Argument(metavar="ID", help="Record id (UUID).")]
+IdArg = Annotated[
+    str, typer.Argument(metavar="ID", help="Record id (UUID), or a submission's with --submission.")
+]
+SubmissionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--submission",
+        help="ID is a submission's (its organisation's submitters and the reviewers): "
+        "its files move to the record when it is approved.",
+    ),
+]
 
 
 def _read(path: Path) -> bytes:
@@ -31,22 +41,30 @@ def attach(
         str | None,
         typer.Option("--kind", help="The record's kind (found from the id if left out)."),
     ] = None,
+    submission: SubmissionOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Attach a photo or document (JPEG, PNG, PDF) to a record.
+    """Attach a photo or document (JPEG, PNG, PDF) to a record or a submission.
 
     The type is read from the file's content, not its name. A photo's EXIF location and time
-    are kept for the roles that may read originals (analyst, admin), and a public copy without
-    any metadata is made. Whoever may write the record's kind may attach to it."""
+    are kept for the roles that may read originals (analyst, reviewer, admin), and a public
+    copy without any metadata is made. Whoever may write the record's kind may attach to it; a
+    field team's or an operator's file on a record is a submission until approved."""
     from demine.services.attachments import attach as attach_
+    from demine.services.attachments import attach_submission
     from demine.services.records import current_actor
 
     with with_store(db, as_json) as store:
         data = _read(file)
-        att = attach_(
-            store, record_id, file.name, data, role=state.role, actor=current_actor(), kind=kind
-        )
+        if submission:
+            att = attach_submission(
+                store, record_id, file.name, data, role=state.role, actor=current_actor()
+            )
+        else:
+            att = attach_(
+                store, record_id, file.name, data, role=state.role, actor=current_actor(), kind=kind
+            )
         if as_json:
             print_json(att)
         else:
@@ -72,22 +90,29 @@ def _exif_line(att: dict[str, Any]) -> None:
 def attachments(
     record_id: IdArg,
     kind: Annotated[str | None, typer.Option("--kind", help="The record's kind.")] = None,
+    submission: SubmissionOpt = False,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List a record's attachments.
+    """List a record's (or a submission's) attachments.
 
     File names, who added them and the EXIF location and time are shown only to the roles
-    that may read originals (analyst, admin)."""
-    from demine.services.attachments import list_record
+    that may read originals (analyst, reviewer, admin)."""
+    from demine.services.attachments import list_record, list_submission
+    from demine.services.records import current_actor
 
     with with_store(db, as_json) as store:
-        rec, atts = list_record(store, record_id, role=state.role, kind=kind)
+        if submission:
+            sub, atts = list_submission(store, record_id, role=state.role, actor=current_actor())
+            owner, oid = "submission", str(sub["id"])
+        else:
+            rec, atts = list_record(store, record_id, role=state.role, kind=kind)
+            owner, oid = rec.kind, rec.id
         if as_json:
-            print_json({"kind": rec.kind, "id": rec.id, "attachments": atts})
+            print_json({"kind": owner, "id": oid, "attachments": atts})
             return
         con = console()
-        con.print(f"attachments of {rec.kind} {rec.id}: {len(atts)}", markup=False)
+        con.print(f"attachments of {owner} {oid}: {len(atts)}", markup=False)
         for a in atts:
             name = f" {a['filename']}," if "filename" in a else ""
             size = f" {a['size']:,} bytes," if "size" in a else ""
@@ -119,13 +144,20 @@ def attachment_get(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write an attachment's file: the original for roles that may read it (analyst, admin),
-    otherwise the public copy without metadata (a PDF has none)."""
+    """Write an attachment's file: the original for roles that may read it (analyst,
+    reviewer, admin), otherwise the public copy without metadata (a PDF has none)."""
     from demine.files import write_private
     from demine.services.attachments import get
+    from demine.services.records import current_actor
 
     with with_store(db, as_json) as store:
-        meta, data, _ = get(store, attachment_id, role=state.role, public=True if public else None)
+        meta, data, _ = get(
+            store,
+            attachment_id,
+            role=state.role,
+            public=True if public else None,
+            actor=current_actor(),
+        )
         write_private(output, data)  # owner only: an original may hold personal data
         if as_json:
             print_json({**meta, "file": str(output), "bytes": len(data)})

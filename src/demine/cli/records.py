@@ -209,6 +209,8 @@ def show(
         )
         if r.source_id:
             con.print(f"  source_id: {r.source_id}", markup=False)
+        if r.record_organisation:
+            con.print(f"  record_organisation: {r.record_organisation}", markup=False)
         for k_, v in {**r.properties, **r.extra}.items():
             con.print(f"  {k_}: {v}", markup=False)
         if r.geometry is not None:

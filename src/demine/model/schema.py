@@ -98,6 +98,8 @@ class Record:
     updated_at: str | None = None
     updated_by: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the code of the organisation that made the record (set by the store, never by a writer)
+    record_organisation: str | None = None
 
     def to_dict(self, *, geometry: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -110,6 +112,8 @@ class Record:
             "updated_by": self.updated_by,
             "properties": dict(self.properties),
         }
+        if self.record_organisation is not None:  # a current record's (not a revision's)
+            d["record_organisation"] = self.record_organisation
         if self.extra:
             d["extra"] = dict(self.extra)
         if geometry:

@@ -204,6 +204,7 @@ def for_role(kind: Kind, rec: Record, role: str) -> Record | None:
         updated_at=rec.updated_at,
         updated_by=rec.updated_by,
         extra={k: v for k, v in props.items() if k not in known},
+        record_organisation=rec.record_organisation,
     )
 
 

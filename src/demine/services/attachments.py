@@ -17,8 +17,14 @@ store (see :mod:`demine.store.core.attachments`), served by role.
 * **Who sees what**: whoever may read the owning record sees that it has attachments and gets
   the public copies; the original, the file name, who uploaded it and the EXIF location and
   time (personal data: where a person stood and when) only go to :func:`may_read_original`
-  roles (analyst, admin; victim_assistance on victims). Whoever may write a kind may attach to
-  its records (:mod:`demine.services.access`).
+  roles (analyst, reviewer, admin; victim_assistance on victims). Whoever may write a kind may
+  attach to its records (:mod:`demine.services.access`).
+* **Intake** (issue 13): a field team's or an operator's file on an official record is not
+  official either: it becomes a submission (action ``attach``, the file kept with the
+  submission) that a reviewer approves like any other, and then moves to the record. A file
+  on its own organisation's submission (not decided yet) is stored with it at once, and moves
+  to the record the approval writes. A submission's files are seen by its organisation and
+  the reviewers only: another organisation's answer 404, as the submission does.
 * **Deleted records**: their attachments stay with them, like their history; they are not
   served while the record is deleted, and come back with ``demine restore``.
 """
@@ -33,25 +39,36 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from demine.errors import ContentTooLarge, Fault, NotFound, PermissionDenied, ValidationError
+from demine.errors import (
+    Conflict,
+    ContentTooLarge,
+    Fault,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from demine.ids import uuid7
 from demine.model.kinds import Kind
 from demine.model.schema import Record, now_utc
 from demine.services.access import (
     can_read_kind,
+    can_review,
     for_role,
     require_read,
     require_write,
+    submits,
     visible_record,
 )
+from demine.services.submitting import SUBMISSION, Submitted, organisation_of, pending
 from demine.store.base import Store
 
 MAX_BYTES = 10 * 2**20  # per file, unless the store setting attachment_max_bytes says otherwise
 SETTING = "attachment_max_bytes"
 MAX_PIXELS = 60_000_000  # an image's width x height (a decompression bomb stops here)
 MAX_NAME = 200  # characters of a file name kept
-SUBMISSION = "submission"  # the owner kind of a submission's attachments
-ORIGINAL_ROLES = ("analyst", "admin")  # who reads originals, names and EXIF (and see below)
+# who reads originals, names and EXIF (and see below): reviewers decide on submissions by them
+ORIGINAL_ROLES = ("analyst", "reviewer", "admin")
+OPEN_STATES = ("draft", "submitted", "returned", "approved_operator")  # a file may be added
 
 JPEG, PNG, PDF = "image/jpeg", "image/png", "application/pdf"
 _MAGIC = ((b"\xff\xd8\xff", JPEG), (b"\x89PNG\r\n\x1a\n", PNG), (b"%PDF-", PDF))
@@ -302,7 +319,13 @@ def add(
     if owner_kind != SUBMISSION:
         store.get(store.kind(owner_kind).name, owner_id)  # NotFound when there is no such record
     got = check(filename, data, limit=max_bytes(store), declared=declared)
-    meta = {
+    return store.add_attachment(
+        _meta(owner_kind, owner_id, got, data, actor), data, got.public_data
+    )
+
+
+def _meta(owner_kind: str, owner_id: str, got: Checked, data: bytes, actor: str) -> dict[str, Any]:
+    return {
         "attachment_id": uuid7(),
         "owner_kind": owner_kind,
         "owner_id": owner_id,
@@ -316,7 +339,6 @@ def add(
         "created_by": actor,
         "created_at": now_utc(),
     }
-    return store.add_attachment(meta, data, got.public_data)
 
 
 def _record(store: Store, record_id: str, kind: str | None, role: str | None) -> Record:
@@ -353,8 +375,100 @@ def attach(
     k = store.kind(rec.kind)
     if role is not None:
         require_write(k, role)
+    if submits(role):
+        _submit_attachment(store, rec, filename, data, actor, declared)
     meta = add(store, rec.kind, rec.id, filename, data, actor, declared=declared)
     return view(meta, original=may_read_original(k, role))
+
+
+def _submit_attachment(
+    store: Store, rec: Record, filename: str, data: bytes, actor: str, declared: str | None
+) -> None:
+    """A submitter's file on an official record: checked as any file, then stored with a new
+    submission (action ``attach``; its payload what is known of the file but its EXIF, which
+    only the roles reading originals see) and :class:`Submitted` raised."""
+    got = check(filename, data, limit=max_bytes(store), declared=declared)
+    meta = _meta(SUBMISSION, "", got, data, actor)
+    payload = {k: meta[k] for k in ("attachment_id", "filename", "content_type", "size", "sha256")}
+    sub = pending(
+        store,
+        actor=actor,
+        kind=rec.kind,
+        action="attach",
+        payload=payload,
+        target_id=rec.id,
+        base_revision=rec.revision,
+    )
+    meta["owner_id"] = sub["id"]
+    try:
+        store.add_attachment(meta, data, got.public_data)
+    except Exception:  # the file could not be kept: the submission is withdrawn, not left empty
+        store.change_submission(
+            sub["id"],
+            state="rejected",
+            actor=actor,
+            reason="the file could not be stored",
+            expect=(sub["state"],),
+        )
+        raise
+    raise Submitted(sub)
+
+
+def _submission(store: Store, sid: str, role: str | None, actor: str | None) -> dict[str, Any]:
+    """A submission ``role`` may see (reviewers: every one; a submitter: its organisation's,
+    another's is NotFound; other roles PermissionDenied)."""
+    from demine.services.intake import get as get_submission
+
+    return get_submission(store, sid, role, actor)
+
+
+def _submission_file(
+    store: Store, meta: dict[str, Any], role: str | None, actor: str | None
+) -> None:
+    """May ``role`` read this file of a submission: reviewers every one; a submitter its
+    organisation's (another's does not exist for it: NotFound); other roles none."""
+    if can_review(role):
+        return
+    if submits(role):
+        rows = store.submissions(sid=meta["owner_id"])
+        if not rows or rows[0]["organisation"] != organisation_of(store, actor or ""):
+            raise NotFound(f"no attachment {meta['attachment_id']!r}")
+        return
+    raise PermissionDenied(
+        f"the {role} role cannot read the attachments of submissions (their organisation's "
+        "submitters and the reviewers may)"
+    )
+
+
+def attach_submission(
+    store: Store,
+    sid: str,
+    filename: str,
+    data: bytes,
+    *,
+    role: str | None,
+    actor: str,
+    declared: str | None = None,
+) -> dict[str, Any]:
+    """Attach a file to a submission not decided yet: its organisation's submitters and the
+    reviewers may (it is not official: stored at once)."""
+    sub = _submission(store, sid, role, actor)
+    if sub["state"] not in OPEN_STATES:
+        raise Conflict(
+            f"submission {sid} is {sub['state']}: a file can be added to a submission not "
+            "decided yet only"
+        )
+    meta = add(store, SUBMISSION, sub["id"], filename, data, actor, declared=declared)
+    return view(meta, original=may_read_original(None, role))
+
+
+def list_submission(
+    store: Store, sid: str, *, role: str | None, actor: str | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A submission and its attachments, as ``role`` may see them."""
+    sub = _submission(store, sid, role, actor)
+    original = may_read_original(None, role)
+    return sub, [view(m, original=original) for m in store.attachments(SUBMISSION, sub["id"])]
 
 
 def list_record(
@@ -373,20 +487,21 @@ def get(
     role: str | None,
     public: bool | None = None,
     owner: tuple[str, str] | None = None,
+    actor: str | None = None,
 ) -> tuple[dict[str, Any], bytes, str]:
     """(what is shown of it, with ``copy``: "original" or "public"; the bytes; the file name
     to serve them under) of one attachment.
 
     ``public``: True for the public copy, False for the original (refused to a role that may
     not read it), None for the original when the role may read it, else the public copy.
-    ``owner``: (kind, record id) the caller reached it through; another owner is NotFound."""
+    ``owner``: (kind, record id) the caller reached it through; another owner is NotFound.
+    ``actor``: who asks (a submitter sees its own organisation's submissions' files only)."""
     meta = store.attachment(attachment_id)
     if meta is None or (owner is not None and (meta["owner_kind"], meta["owner_id"]) != owner):
         raise NotFound(f"no attachment {attachment_id!r}")
     kind: Kind | None = None
     if meta["owner_kind"] == SUBMISSION:
-        if not may_read_original(None, role):
-            raise PermissionDenied(f"the {role} role cannot read the attachments of submissions")
+        _submission_file(store, meta, role, actor)
     else:
         try:
             rec = store.get(meta["owner_kind"], meta["owner_id"])

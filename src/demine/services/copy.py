@@ -39,7 +39,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, Any]:
         if u["removed_at"] is not None:
             dst.remove_user(u["name"], at=u["removed_at"])
     dst.load_tokens(src.tokens())
-    n = dst.load_revisions(list(src.revisions()))
+    made = {r.id: r.record_organisation for k in src.kinds() for r in src.list(k.name)}
+    n = dst.load_revisions(list(src.revisions()), {i: o for i, o in made.items() if o is not None})
     subs = [{**x, "events": src.submission_events(x["id"])} for x in src.submissions()]
     submitted = dst.load_submissions(subs)  # before their attachments
     attached = dst.load_attachments(src.attachment_rows())

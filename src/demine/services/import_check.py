@@ -34,7 +34,16 @@ from demine.services.record_rules import device_type_fault, known_device_types
 from demine.store.base import Store
 
 RESERVED_IMPORT = frozenset(
-    {"id", "source_id", "revision", "created_at", "updated_at", "updated_by", "kind"}
+    {
+        "id",
+        "source_id",
+        "revision",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "record_organisation",
+        "kind",
+    }
 )
 DEFAULT_MAX_JUMP_M = 5000.0
 LINKS = {

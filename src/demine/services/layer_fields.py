@@ -40,7 +40,17 @@ from demine.model.schema import FieldSpec, FieldType
 # columns every demine table has (and ``geometry``, which names the geometry in a CQL2 filter):
 # a source field of the same name, in any case, is kept as src_NAME
 TABLE_COLUMNS = frozenset(
-    {"fid", "geom", "geometry", "extra", "revision", "created_at", "updated_at", "updated_by"}
+    {
+        "fid",
+        "geom",
+        "geometry",
+        "extra",
+        "revision",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "record_organisation",
+    }
 )
 IDENTITY = frozenset({"id", "source_id"})  # the feature's source id, in any case
 MAX_BYTES = 63  # PostgreSQL's identifier length (NAMEDATALEN - 1)

@@ -22,8 +22,10 @@ from demine.services.release_rules import check_write
 from demine.store.base import Store
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-# set by the store, never by a writer
-RESERVED = frozenset({"id", "source_id", "revision", "created_at", "updated_at", "updated_by"})
+# set by the store, never by a writer (given in a write's properties, ignored)
+RESERVED = frozenset(
+    {"id", "source_id", "revision", "created_at", "updated_at", "updated_by", "record_organisation"}
+)
 MAX_JUMP_M = 5000.0  # GICHD geocheck: consecutive vertices further apart (records, not layers)
 
 

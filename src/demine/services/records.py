@@ -117,12 +117,15 @@ class WriteContext:
     ``role``: the writer's role, whose rights are checked (``services.access``); None is a
     local user at the command line with no ``--role``, who may write anything. ``actor``: the
     name kept in history (None: ``DEMINE_USER`` or the login name). ``reason``: why (kept in
-    history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84)."""
+    history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84).
+    ``organisation``: the organisation a new record is made by (None: the actor's, as the store
+    finds it; an approval gives the submission's)."""
 
     role: str | None = None
     actor: str | None = None
     reason: str | None = None
     crs: str = CRS84
+    organisation: str | None = None
 
     def who(self) -> str:
         """The name history keeps for this write."""
@@ -225,7 +228,14 @@ def create(
                 f"id {rid} belonged to a record that was deleted or is of another kind; "
                 "choose another id (an analyst can restore a deleted record)"
             )
-    rec = Record(kind=kind.name, id=rid or uuid7(), properties=clean, geometry=geom, extra=extra)
+    rec = Record(
+        kind=kind.name,
+        id=rid or uuid7(),
+        properties=clean,
+        geometry=geom,
+        extra=extra,
+        record_organisation=ctx.organisation,
+    )
     res = store.upsert(kind.name, [rec], actor=ctx.who(), reason=ctx.reason)
     return store.get(kind.name, rec.id), bool(res.created)
 
@@ -261,7 +271,15 @@ def write_many(
         ]
         derive(kind, clean, geom)
         checked.append(
-            Record(kind.name, rid, clean, geom, source_id=r.source_id, extra={**r.extra, **extra})
+            Record(
+                kind.name,
+                rid,
+                clean,
+                geom,
+                source_id=r.source_id,
+                extra={**r.extra, **extra},
+                record_organisation=ctx.organisation,
+            )
         )
     if not faults:
         faults = check_records(store, kind, checked, source=kind.name)

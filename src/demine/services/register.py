@@ -78,6 +78,7 @@ def export_rows(
             props.setdefault(key, v)
         props["revision"] = r.revision
         props["updated_at"] = r.updated_at
+        props["record_organisation"] = r.record_organisation
         rows.append((r.id, props, r.geometry))
     return k, rows
 

@@ -23,7 +23,8 @@ from demine.model.schema import Record, now_utc
 from demine.store.base import Store
 from demine.store.core import AUTHORITY
 
-ACTIONS = ("create", "update", "delete", "restore", "batch")
+ACTIONS = ("create", "update", "delete", "restore", "batch", "attach")
+SUBMISSION = "submission"  # the owner kind of a submission's attachments
 STATES = ("draft", "submitted", "returned", "approved_operator", "approved", "rejected")
 
 

@@ -23,11 +23,12 @@ import orjson
 
 from demine.errors import DemineError, NoStore, StoreFull
 from demine.files import create_private
-from demine.model.kinds import KINDS, Kind
+from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
 from demine.store.common import is_disk_full, new_token_id
-from demine.store.core import HISTORY_COLS, RevisionedStore
+from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json
+from demine.store.core.dialect import ORG_COL
 from demine.store.gpkg_format import q
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with
 SCHEMA_VERSION = 7  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
-# demine_attachments, see _relate_attachments)
+# demine_attachments, see _relate_attachments); record_organisation on every record table
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -230,6 +231,12 @@ class GeoPackageStore(RevisionedStore):
                 fmt.create_attachments_table(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)
+                for name, title, gtype, fields in conn.execute(
+                    "SELECT name, title, geometry_type, fields FROM demine_layers ORDER BY fid"
+                ).fetchall():  # the layers' tables get the columns of a new step too
+                    self._create_kind_table(
+                        conn, layer_kind(name, fields_from_json(fields), gtype, title)
+                    )
                 self._set(conn, "schema_version", SCHEMA_VERSION)
                 for k, v in (settings or {}).items():
                     self._set(conn, k, v)
@@ -292,6 +299,9 @@ class GeoPackageStore(RevisionedStore):
             for f in kind.fields:  # forward migration: new fields become new columns
                 if f.name not in have:
                     conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {q(f.name)} {f.sql_type}")
+            if ORG_COL not in have:  # schema 7: the organisation that made each record
+                conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {ORG_COL} TEXT")
+                self._fill_record_organisations(conn, kind)
             self._describe_columns(conn, kind)
             return
         cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
@@ -305,6 +315,7 @@ class GeoPackageStore(RevisionedStore):
             "created_at DATETIME",
             "updated_at DATETIME",
             "updated_by TEXT",
+            f"{ORG_COL} TEXT",
         ]
         t = q(kind.name)
         conn.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
@@ -356,6 +367,7 @@ class GeoPackageStore(RevisionedStore):
             ("created_at", "Created (UTC)"),
             ("updated_at", "Last changed (UTC)"),
             ("updated_by", "Last changed by"),
+            (ORG_COL, "Organisation that made the record (its code)"),
         ]
         for col, desc in rows:
             spec = next((f for f in kind.fields if f.name == col), None)

@@ -31,12 +31,13 @@ from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
+from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
 SCHEMA_VERSION = 6  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
 # 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
-# attachments (demine_attachments)
+# attachments (demine_attachments); record_organisation on every record table
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -387,6 +388,9 @@ class PostGISStore(RevisionedStore):
                 if f.name not in have:
                     c.execute(f"ALTER TABLE {t} ADD COLUMN {q(f.name)} {_pg_type(f)}")
             self._partial_columns(c, kind)
+            if ORG_COL not in have:  # schema 6: the organisation that made each record
+                c.execute(f"ALTER TABLE {t} ADD COLUMN {ORG_COL} text")
+                self._fill_record_organisations(c, kind)
             return
         cols = ["fid bigserial PRIMARY KEY"]
         if kind.geometry_type:
@@ -399,6 +403,7 @@ class PostGISStore(RevisionedStore):
             "created_at timestamptz",
             "updated_at timestamptz",
             "updated_by text",
+            f"{ORG_COL} text",
         ]
         c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         self._partial_columns(c, kind)

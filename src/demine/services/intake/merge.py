@@ -133,7 +133,7 @@ def merge(
             for rec in list(store.list(rk, where={field: o})):
                 records.patch(store, rkind, rec.id, {field: s}, ctx=ref_ctx)
                 repointed.append({"kind": rk, "id": rec.id, "field": field})
-        moved = store.move_attachments(k.name, o, s)
+        moved = len(store.move_attachments(k.name, o, k.name, s))
         records.patch(
             store,
             k,

@@ -11,7 +11,7 @@ from demine.services import records
 from demine.services.access import require_review
 from demine.services.intake.states import OPEN
 from demine.services.records import WriteContext
-from demine.services.submitting import payload_record
+from demine.services.submitting import SUBMISSION, payload_record
 from demine.store.base import Store
 
 
@@ -75,13 +75,15 @@ def approve(
     text = approval_reason(sub, actor, reason)
     if "linked_to" in extra:
         text += f"; linked to {extra['linked_to']}"
-    ctx = WriteContext(role=None, actor=sub["submitter"], reason=text)
+    ctx = WriteContext(
+        role=None, actor=sub["submitter"], reason=text, organisation=sub["organisation"]
+    )
     try:
-        ids = (
-            _reconciled(store, sub, ctx, role, actor, reason, extra)
-            if extra
-            else _write(store, sub, ctx)
-        )
+        if extra:
+            ids = _reconciled(store, sub, ctx, role, actor, reason, extra)
+        else:
+            ids = _write(store, sub, ctx)
+            _files_follow(store, sub, ids)
     except DemineError as e:
         store.change_submission(
             sid,
@@ -127,6 +129,12 @@ def reconcile_target(
     return ("merged_into" if merge_into is not None else "linked_to"), target
 
 
+def _files_follow(store: Store, sub: dict[str, Any], ids: list[str]) -> None:
+    """A submission's files go to the one record its approval wrote."""
+    if len(ids) == 1 and sub["action"] != "delete":
+        store.move_attachments(SUBMISSION, sub["id"], sub["kind"], ids[0])
+
+
 def _reconciled(
     store: Store,
     sub: dict[str, Any],
@@ -142,6 +150,7 @@ def _reconciled(
 
     def body() -> list[str]:
         (new,) = _write(store, sub, ctx)
+        _files_follow(store, sub, [new])  # and on with the merge to the survivor
         if "merged_into" in extra:
             why = f"submission {sub['id']} is a duplicate" + (f": {reason}" if reason else "")
             merge(store, sub["kind"], extra["merged_into"], new, role=role, actor=actor, reason=why)
@@ -211,6 +220,8 @@ def _write(store: Store, sub: dict[str, Any], ctx: WriteContext) -> list[str]:
         return [target]
     if action == "restore":
         return [records.restore(store, target, int(p["revision"]), ctx=ctx).id]
+    if action == "attach":  # a file on an official record: the record must still be there
+        return [store.get(kind.name, target).id]
     batch = [payload_record(kind.name, item) for item in p.get("features") or []]
     res = records.write_many(store, kind, batch, ctx=ctx)
     return [*res.created, *res.updated, *res.unchanged]

@@ -79,6 +79,33 @@ class Attachments(Tables):
         assert got is not None
         return got
 
+    def move_attachments(
+        self, owner_kind: str, owner_id: str, to_kind: str, to_id: str
+    ) -> list[str]:
+        """Give every attachment of one owner to another (a submission's to the record its
+        approval wrote), in one transaction. Returns the ids moved."""
+        P = self.P
+
+        def body(c: Any) -> list[str]:
+            ids = [
+                str(r[0])
+                for r in c.execute(
+                    f"SELECT attachment_id FROM {ATTACHMENT_TABLE} WHERE owner_kind = {P} "
+                    f"AND owner_id = {P} ORDER BY id",
+                    (owner_kind, owner_id),
+                ).fetchall()
+            ]
+            if ids:
+                c.execute(
+                    f"UPDATE {ATTACHMENT_TABLE} SET owner_kind = {P}, owner_id = {P} "
+                    f"WHERE owner_kind = {P} AND owner_id = {P}",
+                    (to_kind, to_id, owner_kind, owner_id),
+                )
+                self._relate_attachments(c, to_kind)
+            return ids
+
+        return self._transaction("__attachments__", body)
+
     def attachments(self, owner_kind: str, owner_id: str) -> list[dict[str, Any]]:
         """What is known of every attachment of one owner (no bytes), oldest first."""
         P = self.P

@@ -19,7 +19,11 @@ from demine.model.schema import Record
 
 T = TypeVar("T")
 META_COLS = ("id", "source_id")
-TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by")
+# record_organisation: the code of the organisation that made the record (issue 13): set by
+# the store on create (the actor's organisation, else AUTHORITY), kept on every change
+TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by", "record_organisation")
+ORG_COL = "record_organisation"
+AUTHORITY = "AUTHORITY"  # the code of the authority organisation every store has
 HISTORY_COLS = (
     "record_id, kind, revision, op, at, actor, reason, source_id, properties, extra, geom"
 )

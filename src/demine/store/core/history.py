@@ -6,14 +6,14 @@ they are when copying a store (:meth:`History.load_revisions`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from demine.errors import Conflict, NotFound
 from demine.model.schema import Record, now_utc
 from demine.store.base import Revision
 from demine.store.common import plan_load
-from demine.store.core.dialect import q, to_json
+from demine.store.core.dialect import ORG_COL, q, to_json
 from demine.store.core.tables import Tables
 
 
@@ -100,13 +100,16 @@ class History(Tables):
             rec.updated_at, rec.updated_by = at, actor
             blob = self._encode([rec.geometry])[0] if k.geometry_type else None
             cur = c.execute(
-                f"SELECT fid, created_at FROM {q(k.name)} WHERE id = {self.P}", (record_id,)
+                f"SELECT fid, created_at, {ORG_COL} FROM {q(k.name)} WHERE id = {self.P}",
+                (record_id,),
             ).fetchone()
-            if cur is None:
+            if cur is None:  # a deleted record: made by its first revision's organisation
                 rec.created_at = self._time_text(rows[0][3])
+                rec.record_organisation = self._organisation_of(c, rows[0][4])
                 sql, args = self._insert_sql(k), self._geo_values(k, rec, blob)
             else:
                 rec.created_at = self._time_text(cur[1])
+                rec.record_organisation = cur[2] or self._organisation_of(c, rows[0][4])
                 sql, args = self._update_sql(k), [*self._geo_values(k, rec, blob), cur[0]]
             try:
                 c.execute(sql, args)
@@ -120,11 +123,16 @@ class History(Tables):
 
         return self._transaction(k.name, body)
 
-    def load_revisions(self, revisions: Sequence[Revision]) -> int:
+    def load_revisions(
+        self, revisions: Sequence[Revision], organisations: Mapping[str, str] | None = None
+    ) -> int:
         """Write whole histories as they are (times, actors, reasons, revision numbers) into
         this store, and make each record's last state current (none if it was deleted). For
-        copying a store; refuses ids this store already has. One transaction."""
+        copying a store; refuses ids this store already has. One transaction.
+        ``organisations``: the organisation that made each current record, by id (one not
+        given: its first revision's actor's, as the schema step fills it)."""
         groups, current = plan_load(revisions)
+        made = dict(organisations or {})
 
         def body(c: Any) -> int:
             for chunk in self._chunks(list(groups)):
@@ -161,6 +169,10 @@ class History(Tables):
             self._executemany(c, self.HISTORY_INSERT, hist)
             for kname, recs in current.items():
                 k = self.kind(kname)
+                for r in recs:
+                    r.record_organisation = made.get(r.id) or self._organisation_of(
+                        c, groups[r.id][0].actor
+                    )
                 blobs = self._encode([r.geometry for r in recs]) if k.geometry_type else []
                 rows = [
                     self._geo_values(k, r, blobs[i] if k.geometry_type else None)

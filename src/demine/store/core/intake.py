@@ -20,9 +20,10 @@ from typing import Any
 
 from demine.errors import NotFound
 from demine.model.schema import now_utc
+from demine.store.core.dialect import AUTHORITY
 from demine.store.core.tables import Tables
 
-AUTHORITY = "AUTHORITY"
+__all__ = ["AUTHORITY", "AUTHORITY_NAME", "OrganisationsAndSubmissions"]
 AUTHORITY_NAME = "National authority"
 
 # (table, description, columns): {T} is the backend's time type, {J} its JSON type

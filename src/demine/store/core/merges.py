@@ -139,22 +139,6 @@ class Merges(Tables):
     def load_links(self, rows: Iterable[dict[str, Any]]) -> int:
         return self._load("demine_links", _LINK_COLS, rows)
 
-    # --- attachments follow a merge ---------------------------------------------------------
-
-    def move_attachments(self, owner_kind: str, from_id: str, to_id: str) -> int:
-        """Give every attachment of record ``from_id`` to record ``to_id``; how many."""
-        P = self.P
-
-        def body(c: Any) -> int:
-            cur = c.execute(
-                f"UPDATE demine_attachments SET owner_id = {P} WHERE owner_kind = {P} "
-                f"AND owner_id = {P}",
-                (to_id, owner_kind, from_id),
-            )
-            return int(cur.rowcount or 0)
-
-        return self._transaction("__attachments__", body)
-
     # --- rows -------------------------------------------------------------------------------
 
     def _rows(self, table: str, cols: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -307,6 +307,13 @@ class Records(Tables):
             upd_rows: builtins.list[builtins.list[Any]] = []
             hist_rows: builtins.list[tuple[Any, ...]] = []
             seen: set[str] = set()
+            org: builtins.list[str] = []  # the actor's organisation, read once
+
+            def made_by() -> str:
+                if not org:
+                    org.append(self._organisation_of(c, actor))
+                return org[0]
+
             for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
                 old = existing[i]
                 why = reason
@@ -330,6 +337,7 @@ class Records(Tables):
                     check_change(k.name, old_rec.properties, rec.properties, origin)
                     rec.revision = old_rec.revision + 1
                     rec.created_at = old_rec.created_at
+                    rec.record_organisation = old_rec.record_organisation or made_by()
                     rec.updated_at, rec.updated_by = at, actor
                     upd_rows.append([*self._geo_values(k, rec, blob), fid])
                     hist_rows.append(self._history_row(rec, "update", at, actor, why, blob))
@@ -337,6 +345,7 @@ class Records(Tables):
                 else:
                     rec.revision = 1
                     rec.created_at = rec.updated_at = at
+                    rec.record_organisation = rec.record_organisation or made_by()
                     rec.updated_by = actor
                     ins_rows.append(self._geo_values(k, rec, blob))
                     hist_rows.append(self._history_row(rec, "create", at, actor, why, blob))

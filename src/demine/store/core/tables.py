@@ -13,7 +13,7 @@ from demine.errors import NotFound
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store.common import missing_message
-from demine.store.core.dialect import META_COLS, TAIL_COLS, Dialect, q, to_json
+from demine.store.core.dialect import AUTHORITY, META_COLS, ORG_COL, TAIL_COLS, Dialect, q, to_json
 
 
 def fields_json(fields: Sequence[FieldSpec]) -> str:
@@ -119,7 +119,7 @@ class Tables(Dialect):
         tt, fj, props, name = self._time_text, self._from_json, self._props, kind.name
         out = []
         for r, g in zip(rows, geoms, strict=True):
-            extra, revision, created, updated, by = r[n:]
+            extra, revision, created, updated, by, org = r[n:]
             out.append(
                 Record(
                     kind=name,
@@ -132,6 +132,7 @@ class Tables(Dialect):
                     updated_at=tt(updated),
                     updated_by=by,
                     extra=fj(extra) if extra else {},
+                    record_organisation=org,
                 )
             )
         return out
@@ -147,6 +148,7 @@ class Tables(Dialect):
             rec.created_at,
             rec.updated_at,
             rec.updated_by,
+            rec.record_organisation,
         ]
 
     def _geo_values(self, kind: Kind, rec: Record, blob: bytes | None) -> list[Any]:
@@ -163,6 +165,30 @@ class Tables(Dialect):
         names, ph = self._placeholders(kind)
         sets = ", ".join(q(n) + " = " + p for n, p in zip(names, ph, strict=True))
         return f"UPDATE {q(kind.name)} SET {sets} WHERE fid = {self.P}"
+
+    # --- the organisation that made a record -----------------------------------------------
+
+    def _organisation_of(self, c: Any, actor: str) -> str:
+        """The organisation of a writer (services.submitting.organisation_of, read in the
+        write's transaction): the user's, or the authority for a name the store does not know
+        (a local user at the command line)."""
+        row = c.execute(
+            f"SELECT organisation FROM demine_users WHERE name = {self.P}", (actor,)
+        ).fetchone()
+        return str(row[0]) if row is not None and row[0] else AUTHORITY
+
+    def _fill_record_organisations(self, c: Any, kind: Kind) -> None:
+        """Schema step (GeoPackage 7, PostGIS 6): the records made before the column get the
+        organisation of the actor of their first revision, else the authority. Idempotent
+        (only empty values are filled)."""
+        P = self.P
+        c.execute(
+            f"UPDATE {q(kind.name)} SET {ORG_COL} = COALESCE((SELECT u.organisation FROM "
+            "demine_history h LEFT JOIN demine_users u ON u.name = h.actor "
+            f"WHERE h.record_id = {q(kind.name)}.id ORDER BY h.revision LIMIT 1), {P}) "
+            f"WHERE {ORG_COL} IS NULL",
+            (AUTHORITY,),
+        )
 
     # --- the history every write adds, and what it tells of a missing record ----------------
 
