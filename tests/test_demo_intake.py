@@ -111,7 +111,7 @@ def test_the_duplicate_carries_a_photo_whose_position_the_reviewer_sees(db: str)
     )
     (photo,) = listed["attachments"]
     assert photo["content_type"] == "image/jpeg"
-    assert photo["exif_lat"] is not None and photo["exif_lon"] is not None
+    assert photo["exif"]["lat"] is not None and photo["exif"]["time"] == "2026-10-14T09:30:00"
 
 
 def test_the_demo_submissions_are_marked_synthetic(demo_db: str, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def _photo(lon: float, lat: float, seed: int) -> bytes:
     exif = Image.Exif()
     gps = {1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lon >= 0 else "W", 4: dms(lon)}
     exif[0x8825] = gps
-    exif[0x9003] = "2026:10:14 09:30:00"
+    exif.get_ifd(0x8769)[0x9003] = "2026:10:14 09:30:00"  # DateTimeOriginal
     out = io.BytesIO()
     img.save(out, "JPEG", exif=exif.tobytes(), quality=70)
     return out.getvalue()
