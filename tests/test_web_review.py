@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from live import serve, wait_for
+from test_web_page import ARTIFACTS
 from test_attachments import jpeg_with_exif
 
 TIMEOUT = 30_000
@@ -202,6 +203,10 @@ class Tab:
         wait_for(pg, f"document.body.dataset.detail === '{sid}'", TIMEOUT)
         return pg
 
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"web-review-{name}.png"), full_page=True)
+
     def clean(self) -> None:
         assert self.page.evaluate("window.__csp") == []
         assert not self.errors, self.errors
@@ -309,6 +314,8 @@ def test_a_reviewer_reviews(tab: Tab, site: Site) -> None:
         TIMEOUT,
     )
     assert pg.inner_text("#candidates") == "No possible duplicates found."
+    tab.shot("detail")
+    assert "null" not in pg.inner_text("#detail") and "undefined" not in pg.inner_text("#detail")
     pg.fill("#reason", "checked against the survey report")
     pg.click("#approve")
     msg = _announced(pg, "approved")
@@ -380,6 +387,7 @@ def test_the_page_in_ukrainian(tab: Tab, site: Site) -> None:
     assert pg.inner_text("#return") == "Повернути на доопрацювання"
     assert pg.inner_text("#merge") == "Об'єднати дублікати"
     assert pg.inner_text("#tab-report") == "Звіт"
+    tab.shot("uk")
     assert pg.evaluate("document.documentElement.lang") == "uk"
     # the choice is the public map's too
     assert pg.evaluate("localStorage.getItem('demine.lang')") == "uk"
@@ -489,6 +497,7 @@ def test_on_a_phone(browser: Any, site: Site) -> None:
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
         box = pg.locator("#approve").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+        t.shot("phone")
         t.clean()
     finally:
         t.close()

@@ -365,11 +365,11 @@ function renderDetail() {
   $("detail-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", { "data-meta": k }, v)]));
   const faults = s.faults || [];
   const missing = (s.quality && Array.isArray(s.quality.missing)) ? s.quality.missing : [];
-  $("detail-faults").replaceChildren(
+  $("detail-faults").replaceChildren(...[
     faults.length ? el("div", { class: "rv-faults" }, el("strong", {}, t("review_faults")),
       el("ul", {}, faults.map((f) => el("li", {}, [f.index !== null && f.index !== undefined ? `#${f.index + 1}` : null, f.field, f.reason].filter((x) => x !== null && x !== undefined).join(" — "))))) : null,
     missing.length ? el("p", { class: "help" }, t("review_missing", { fields: missing.join(", ") })) : null,
-  );
+  ].filter(Boolean));
   // the diff: current vs proposed
   const diff = $("diff");
   const items = proposedOf(s);
@@ -453,7 +453,7 @@ async function loadAttachments(sub) {
       el("strong", {}, a.filename || a.attachment_id), " ",
       el("span", { class: "help" }, `${a.content_type || ""}, ${t(a._from === "record" ? "review_att_record" : "review_att_submission")}`),
       el("br"),
-      el("span", { "data-exif": "location" }, where),
+      a.exif ? el("span", { "data-exif": "location" }, where) : el("span", { class: "help" }, t("review_exif_withheld")),
       exif.time ? el("span", {}, ` — ${t("review_exif_time", { time: exif.time })}`) : null,
     );
   })));
@@ -674,13 +674,13 @@ function renderReport() {
     el("td", { class: "rv-num" }, typeof o.quality_mean === "number" ? fmtNumber(o.quality_mean, 1) : "—"),
     el("td", {}, Object.entries(o.missing || {}).map(([k, n]) => `${k}: ${fmtNumber(n)}`).join(", ") || "—"),
   ));
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("table", { class: "rv-table" },
       el("thead", {}, el("tr", {}, ["review_report_org", "review_report_by_state", "review_report_median",
         "review_report_p90", "review_report_quality", "review_report_missing"].map((k) => el("th", { scope: "col" }, t(k))))),
       el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: "6" }, t("review_report_empty"))))),
     r.body.generated_at ? el("p", { class: "help" }, t("review_report_generated", { at: fmtTime(r.body.generated_at) })) : null,
-  );
+  ].filter(Boolean));
 }
 
 function selectTab(name) {
