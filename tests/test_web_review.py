@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from live import serve, wait_for
-from test_web_page import ARTIFACTS
 from test_attachments import jpeg_with_exif
+from test_web_page import ARTIFACTS
 
 TIMEOUT = 30_000
 PG_URL = os.environ.get("DEMINE_TEST_PG")
@@ -150,6 +150,13 @@ def site(
             "POST",
             "/ogc/collections/hazards/items",
             json=_hazard("Old name, surveyed again", X, Y),
+        )
+        sub(
+            "return",
+            "o_halo",
+            "POST",
+            "/ogc/collections/hazards/items",
+            json=_hazard("Nameless", X - 0.02, Y),
         )
         sub(
             "merge",
@@ -363,7 +370,42 @@ def test_a_reviewer_reviews(tab: Tab, site: Site) -> None:
     events = pg.inner_text("#events")
     assert "Rejected — rev" in events and "no such field at these coordinates" in events
     assert pg.inner_text("#decide-error") == ""
+
+    # return for correction, with a reason
+    tab.open_sub(site.subs["return"])
+    pg.fill("#reason", "name the village")
+    pg.click("#return")
+    _announced(pg, "returned for correction")
+    assert _sub(site, site.subs["return"])["state"] == "returned"
+    assert pg.inner_text("#decide-heading") == "Decided: Returned for correction"
     tab.clean()
+
+
+def test_every_string_of_the_page_in_both_languages() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    from demine.model.kinds import KINDS
+    from demine.services.submitting import ACTIONS, STATES
+
+    web = Path(__file__).resolve().parent.parent / "src" / "demine" / "web"
+    en = json.loads((web / "i18n" / "en.json").read_text(encoding="utf-8"))
+    uk = json.loads((web / "i18n" / "uk.json").read_text(encoding="utf-8"))
+    assert set(en) == set(uk)
+    html = (web / "review.html").read_text(encoding="utf-8")
+    js = (web / "review.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n="(\w+)"', html))
+    used |= set(re.findall(r':(\w+)"', html))
+    used |= set(re.findall(r'\bt\("(\w+)"', js))
+    used |= {f"review_state_{s}" for s in STATES} | {f"review_action_{a}" for a in ACTIONS}
+    used |= {f"review_kind_{k}" for k in KINDS}
+    assert len(used) > 80
+    missing = sorted(k for k in used if k not in en)
+    assert not missing, f"keys used but not in the i18n files: {missing}"
+    # Ukrainian strings are Ukrainian (not the English left in place)
+    same = sorted(k for k in used if k.startswith("review_") and en[k] == uk[k])
+    assert same == [], same
 
 
 def test_the_page_in_ukrainian(tab: Tab, site: Site) -> None:
