@@ -20,6 +20,7 @@ const state = {
   filter: "submitted",
   sub: null, // the submission shown
   current: null, // the stored record it would change (properties + geometry), if any
+  currentById: new Map(), // a batch's: id -> the stored record
   candidates: [],
   exif: [], // GeoJSON points of the attachments' EXIF locations
   map: null,
@@ -281,8 +282,12 @@ async function openSubmission(sid) {
   state.sub = sub;
   state.current = null;
   state.candidates = Array.isArray(sub.candidates) ? sub.candidates : [];
-  if (sub.current && typeof sub.current === "object") {
-    state.current = { properties: sub.current.properties || sub.current, geometry: sub.current.geometry || null };
+  state.currentById = new Map();
+  if (sub.current && sub.current.type === "FeatureCollection") {
+    // a batch: the stored records its features name
+    for (const f of sub.current.features || []) state.currentById.set(String(f.id), { properties: f.properties || {}, geometry: f.geometry || null });
+  } else if (sub.current && typeof sub.current === "object") {
+    state.current = { properties: sub.current.properties || {}, geometry: sub.current.geometry || null };
   } else if (sub.target_id && sub.action !== "create") {
     try {
       const f = await api(`ogc/collections/${encodeURIComponent(sub.kind)}/items/${encodeURIComponent(sub.target_id)}`);
@@ -303,12 +308,18 @@ async function openSubmission(sid) {
 }
 
 function proposedOf(sub) {
-  // [{label, properties, geometry}] — one per record the submission would write
+  // [{label, current, properties, geometry}] — one per record the submission would write
+  // (properties null: deleted); current: the stored record it changes, if any
   const p = sub.payload || {};
   const cur = state.current ? state.current.properties : {};
-  if (sub.action === "delete") return [{ properties: null, geometry: null }];
+  if (sub.action === "delete") return [{ current: state.current, properties: null, geometry: null }];
   if (Array.isArray(p.features)) {
-    return p.features.map((f, i) => ({ label: f.id || f.source_id || `#${i + 1}`, properties: f.properties || {}, geometry: f.geometry || null }));
+    return p.features.map((f, i) => ({
+      label: f.id || f.source_id || `#${i + 1}`,
+      current: (f.id && state.currentById.get(String(f.id))) || null,
+      properties: f.properties || {},
+      geometry: f.geometry || null,
+    }));
   }
   if (p.changes && typeof p.changes === "object") {
     const props = { ...cur };
@@ -316,9 +327,9 @@ function proposedOf(sub) {
       if (v === null) delete props[k];
       else props[k] = v;
     }
-    return [{ properties: props, geometry: p.geometry === undefined ? (state.current && state.current.geometry) : p.geometry }];
+    return [{ current: state.current, properties: props, geometry: p.geometry === undefined ? (state.current && state.current.geometry) : p.geometry }];
   }
-  return [{ properties: p.properties || {}, geometry: p.geometry === undefined ? null : p.geometry }];
+  return [{ current: state.current, properties: p.properties || {}, geometry: p.geometry === undefined ? null : p.geometry }];
 }
 
 const show = (v) => (v === undefined || v === null || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
@@ -373,13 +384,12 @@ function renderDetail() {
   // the diff: current vs proposed
   const diff = $("diff");
   const items = proposedOf(s);
-  const cur = state.current ? state.current.properties : null;
   const parts = [];
   if (state.current && state.current.error) parts.push(el("p", { class: "rv-error" }, t("review_current_error", { detail: state.current.error })));
   items.forEach((it, i) => {
     const caption = items.length > 1 ? t("review_feature", { n: i + 1, id: it.label }) : null;
-    parts.push(diffTable(cur, it.properties, caption));
-    const geomChanged = it.properties !== null && state.current && state.current.geometry && it.geometry && !same(state.current.geometry, it.geometry);
+    parts.push(diffTable(it.current ? it.current.properties : null, it.properties, caption));
+    const geomChanged = it.properties !== null && it.current && it.current.geometry && it.geometry && !same(it.current.geometry, it.geometry);
     if (geomChanged) parts.push(el("p", { class: "rv-changed-note", "data-geometry-changed": "true" }, t("review_geometry_changed")));
   });
   diff.replaceChildren(...parts);
@@ -604,7 +614,7 @@ function updateButtons() {
   $("return").disabled = !open || !hasReason;
   const create = s && s.action === "create";
   $("approve-update").disabled = !open || !hasTarget || !create;
-  $("merge").disabled = !open || !hasTarget || !create;
+  $("merge").disabled = !open || !hasTarget || !create || !hasReason;
 }
 
 async function decide(action) {
