@@ -124,7 +124,7 @@ def site(
             "o_halo",
             "POST",
             "/ogc/collections/hazards/items",
-            json=_hazard("North field", X + 0.006, Y + 0.002),
+            json=_hazard("North field", X + 0.02, Y + 0.002),
         )
         etag = c.get(f"/ogc/collections/hazards/items/{stored}", headers=h["o_halo"]).headers[
             "etag"
@@ -317,7 +317,7 @@ def test_a_reviewer_reviews(tab: Tab, site: Site) -> None:
     wait_for(
         pg,
         "window.review.map.loaded() && window.review.map.queryRenderedFeatures("
-        "{layers: ['submission-fill', 'around-fill']}).length >= 2",
+        "{layers: ['submission-fill']}).length >= 1",
         TIMEOUT,
     )
     assert pg.inner_text("#candidates") == "No possible duplicates found."
@@ -560,7 +560,10 @@ def test_candidates_are_listed_and_drawn(tab: Tab, site: Site) -> None:
     assert drawn["candidates"] >= 1, drawn
     item.locator("button.rv-use").click()
     assert pg.input_value("#target") == site.stored
-    assert pg.locator("#merge").is_enabled() and pg.locator("#approve-update").is_enabled()
+    assert pg.locator("#approve-update").is_enabled()
+    assert pg.locator("#merge").is_disabled()  # a merge needs a reason
+    pg.fill("#reason", "the same hazardous area")
+    assert pg.locator("#merge").is_enabled()
 
 
 @pytest.mark.xfail(strict=True, reason="needs i13-merge")

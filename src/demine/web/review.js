@@ -9,7 +9,7 @@ const LANG_KEY = "demine.lang"; // shared with the map page
 const TOKEN_KEY = "demine.review.token";
 const STATES = ["submitted", "approved_operator", "returned", "draft", "approved", "rejected"];
 const OPEN = ["submitted", "approved_operator"];
-const AROUND_DEG = 0.01; // how far around the submission existing records are drawn (~1 km)
+const AROUND_DEG = 0.03; // how far around the submission existing records are drawn (~2-3 km)
 const COLORS = { submission: "#d81b60", candidate: "#f9a825", around: "#546e7a" };
 
 const state = {
