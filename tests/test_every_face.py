@@ -333,6 +333,7 @@ GETS: dict[str, str] = {
     "/ogc/api": "/ogc/api",
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "/tiles/hazards/8/154/88.mvt",
     "/": "/",
+    "/review": "/review",
     "/static/{path:path}": "/static/app.js",
     "/api/v1/map/config": "/api/v1/map/config",
     "/api/v1/map/regions": "/api/v1/map/regions",

@@ -1,6 +1,8 @@
 """The public map page and the small JSON endpoints it needs.
 
-* ``/`` the map page, ``/static/...`` its files (package data under ``demine/web``; no CDN);
+* ``/`` the map page, ``/review`` the review page (submissions, issue 13: the reviewer signs
+  in with an API token kept in the tab's session storage), ``/static/...`` their files
+  (package data under ``demine/web``; no CDN);
 * ``/api/v1/map/config`` what the page needs to start: the synthetic-data notice, the base-map
   URL template (if any), the bounds, and the tile collections the caller may read;
 * ``/api/v1/map/hazards/{id}`` one hazard's public details and today's residual-risk estimate;
@@ -56,6 +58,12 @@ _TYPES = {
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 def index() -> Response:
     page = (WEB / "index.html").read_bytes()
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+
+@router.api_route("/review", methods=["GET", "HEAD"], include_in_schema=False)
+def review_page() -> Response:
+    page = (WEB / "review.html").read_bytes()
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
