@@ -165,6 +165,12 @@ def site(
             "/ogc/collections/hazards/items",
             json=_hazard("Old name (duplicate)", X + 0.0005, Y),
         )
+        r = c.post(  # the field photo of the duplicate, on its submission
+            f"/api/v1/submissions/{subs['merge']}/attachments?filename=field.jpg",
+            content=jpeg_with_exif(),
+            headers={**h["o_mag"], "Content-Type": "image/jpeg"},
+        )
+        assert r.status_code == 201, r.text
     try:
         with serve(create_app(location)) as url:
             yield Site(url, location, tokens, stored, subs)
@@ -467,8 +473,10 @@ def test_an_operator_sees_its_own_queue_and_the_servers_refusal(tab: Tab, site: 
 
 
 def test_an_attachments_exif_location(tab: Tab, site: Site) -> None:
+    """The reviewer sees where a photo was taken: the stored record's, and the submission's
+    own (the public copy of either carries no EXIF: tests/test_attachments.py)."""
     pg = tab.open()
-    tab.sign_in("adm")
+    tab.sign_in("rev")
     tab.open_sub(site.subs["update"])
     item = pg.locator("#attachments li[data-attachment]")
     assert item.count() == 1
@@ -479,6 +487,14 @@ def test_an_attachments_exif_location(tab: Tab, site: Site) -> None:
     )
     drawn = wait_for(pg, "window.review.drawn", TIMEOUT)
     assert drawn["exif"] == 1 and drawn["sid"] == site.subs["update"], drawn
+    tab.open_sub(site.subs["merge"])
+    item = pg.locator("#attachments li[data-attachment]")
+    assert item.count() == 1
+    text = item.inner_text()
+    assert text.startswith("field.jpg") and "of the submission" in text
+    assert (
+        item.locator("[data-exif='location']").inner_text() == "Taken at 48.50000, 37.90000 (EXIF)"
+    )
     tab.clean()
 
 
@@ -546,7 +562,6 @@ def test_on_a_phone(browser: Any, site: Site) -> None:
         t.close()
 
 
-@pytest.mark.xfail(strict=True, reason="needs i13-merge")
 def test_candidates_are_listed_and_drawn(tab: Tab, site: Site) -> None:
     """The submission's ``candidates`` (i13-merge: possible duplicates of the stored records)
     are listed with their distance, drawn on the map, and one can be picked as the target."""
@@ -567,7 +582,6 @@ def test_candidates_are_listed_and_drawn(tab: Tab, site: Site) -> None:
     assert pg.locator("#merge").is_enabled()
 
 
-@pytest.mark.xfail(strict=True, reason="needs i13-merge")
 def test_merge_two_duplicates(tab: Tab, site: Site) -> None:
     """Approve a submission and merge it into the record it duplicates, one action
     (``{"merge_into": ID}``, the contract of i13-merge): the stored record survives."""

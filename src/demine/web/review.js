@@ -436,8 +436,8 @@ async function loadAttachments(sub) {
   state.exif = [];
   const lists = [];
   const sources = [];
-  // a submission's own files, when the server lists them with it
-  if (Array.isArray(sub.attachments)) lists.push(...sub.attachments.map((a) => ({ ...a, _from: "submission" })));
+  // a submission's own files, then those of the record it changes
+  sources.push([`api/v1/submissions/${encodeURIComponent(sub.id)}/attachments`, "submission"]);
   if (sub.target_id && sub.action !== "create") {
     sources.push([`api/v1/records/${encodeURIComponent(sub.kind)}/${encodeURIComponent(sub.target_id)}/attachments`, "record"]);
   }
