@@ -154,6 +154,9 @@ class Store(Protocol):
         sid: str | None = None,
     ) -> builtins.list[dict[str, Any]]: ...
     def submission_events(self, sid: str) -> builtins.list[dict[str, Any]]: ...
+    def submission_times(
+        self, organisation: str | None = None
+    ) -> builtins.list[dict[str, Any]]: ...
     # attachments (store/core/attachments.py): owned by a record or a submission
     def add_attachment(
         self, meta: dict[str, Any], data: bytes, public_data: bytes | None
