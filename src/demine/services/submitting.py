@@ -90,10 +90,12 @@ def quality_of(store: Store, sub: dict[str, Any]) -> dict[str, Any] | None:
     of a create or update its ``to_dict()`` (an update: the stored record with the changes);
     of a batch each feature's ``index``, ``score`` and ``missing`` and the ``mean_score``;
     None for a delete or restore."""
+    import orjson
+
     from demine.errors import DemineError
     from demine.services.quality import assess
 
-    kind, p = sub["kind"], sub["payload"] or {}
+    kind, p = sub["kind"], orjson.loads(orjson.dumps(sub["payload"] or {}))  # JSON arrays
 
     def stored(rid: Any) -> Record | None:
         if not rid:
