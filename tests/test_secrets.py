@@ -460,6 +460,9 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "review return": [
             ["--db", db, "--role", "reviewer", "review", "return", RID, "--reason", "x"]
         ],
+        "review submit": [["--db", db, "--role", "field", "review", "submit", RID]],
+        "review levels": [["--db", db, "--role", "admin", "review", "levels", "2"]],
+        "review report": [["--db", db, "--role", "reviewer", "review", "report"]],
         "attach": [["--db", db, "attach", RID, str(photo)]],
         "attachments": [["--db", db, "attachments", RID]],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
