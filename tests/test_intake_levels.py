@@ -152,6 +152,10 @@ def test_two_levels_through_the_commands(world: World, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     d = submit("f_auth", "field")
     assert _sub(world, d)["organisation"] == "AUTHORITY"
+    r = world.cli(None, "admin", "user", "add", "o_auth", "--role", "operator")
+    assert r.exit_code == 0, r.output
+    r = world.cli("o_auth", "operator", "review", "approve", d)
+    assert r.exit_code == 5 and "skips the operator's QA" in r.output, r.output
     r = world.cli("rev", "reviewer", "review", "approve", d, "--json")
     assert r.exit_code == 0 and len(json.loads(r.stdout)["ids"]) == 1, r.output
     # back to one level: a reviewer approves a submitted one; an operator decides nothing

@@ -77,7 +77,13 @@ def decider(store: Store, sid: str, role: str | None, actor: str) -> dict[str, A
             raise NotFound(f"no submission {sid!r}")
         return rows[0]
     if role == QA_ROLE and levels(store) == 2:
-        return own(store, sid, actor)
+        sub = own(store, sid, actor)
+        if not two_level(store, sub):
+            raise PermissionDenied(
+                f"submission {sid} is the authority's own: it skips the operator's QA, a "
+                f"reviewer decides it ({' or '.join(REVIEWERS)} role)"
+            )
+        return sub
     raise PermissionDenied(
         f"the {role} role cannot decide on submissions: that needs the "
         f"{' or '.join(REVIEWERS)} role (or, with two approval levels, the operator role of "
