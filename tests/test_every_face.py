@@ -203,6 +203,9 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
         ["review", "merge", "hazards", "{merge_keep}", "{merge_gone}", "--reason", "x", "--json"],
         (0,),
     ),
+    "review submit": (["review", "submit", "{sid}", "--json"], (4,)),  # not a draft: conflict
+    "review levels": (["review", "levels", "1", "--json"], (0,)),
+    "review report": (["review", "report", "--json"], (0,)),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 
@@ -348,6 +351,7 @@ GETS: dict[str, str] = {
     "/api/openapi.json": "/api/openapi.json",
     "/api/v1/submissions": "/api/v1/submissions",
     "/api/v1/submissions/{sid}": "/api/v1/submissions/{sid}",
+    "/api/v1/submissions/report": "/api/v1/submissions/report",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
@@ -381,6 +385,8 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
         "/api/v1/records/hazards/{merge_gone}/merge",
         {"into": "{merge_keep}", "reason": "x"},
     ),
+    # sending a draft: the decided submission is not one (409)
+    ("POST", "/api/v1/submissions/{sid}/submit"): ("/api/v1/submissions/{sid}/submit", {}),
     # an attachment of an open hazard: added, listed, read (see the end of the test below)
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): (
         "/api/v1/records/hazards/{open}/attachments?filename=face.jpg",
@@ -478,7 +484,12 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
         r = client.get(one, headers=admin)
         assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
         assert client.get(one).status_code == 401
-        for action, code in (("approve", 200), ("return", 409), ("reject", 409)):
+        for action, code in (
+            ("approve", 200),
+            ("return", 409),
+            ("reject", 409),
+            ("submit", 409),
+        ):
             url, body = REQUESTS[("POST", f"/api/v1/submissions/{{sid}}/{action}")]
             r = client.post(url.format(**ids), json=body, headers=admin)
             assert r.status_code == code, (action, r.text[:300])

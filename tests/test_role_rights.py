@@ -407,6 +407,23 @@ def _decide(w: World, role: str, target: str) -> None:
             assert r.status_code == (401 if role == "public" else 403), (role, action, r.text)
 
 
+def _send_draft(w: World, role: str, target: str) -> None:
+    """Sending a draft (docs/intake.md "Drafts"): its organisation's roles that see
+    submissions (here every user is the authority's); other roles 403, the public 401."""
+    if target != "eo_reports":
+        return
+    draft = {**w.headers["field"], "Prefer": "draft"}
+    r = w.client.post(w.url(target), json=w.feature(target), headers=draft)
+    assert r.status_code == 202 and r.json()["state"] == "draft", r.text
+    r = w.client.post(f"/api/v1/submissions/{r.json()['id']}/submit", headers=w.headers[role])
+    if role == "public":
+        assert r.status_code == 401, r.text
+    elif submits(role) or role in REVIEWERS:
+        assert r.status_code == 200 and r.json()["state"] == "submitted", (role, r.text)
+    else:
+        assert r.status_code == 403, (role, r.text)
+
+
 def _resubmit(w: World, sid: str) -> None:
     s = open_store(w.location)
     try:
@@ -489,6 +506,7 @@ WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/submissions/{sid}/approve"): _decide,
     ("POST", "/api/v1/submissions/{sid}/reject"): _decide,
     ("POST", "/api/v1/submissions/{sid}/return"): _decide,
+    ("POST", "/api/v1/submissions/{sid}/submit"): _send_draft,
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): _attach,
     ("POST", "/api/v1/records/{kind}/{other}/merge"): _merge,
 }

@@ -483,6 +483,9 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
             ["--db", db, "attachments", RID],
             ["--db", db, "--role", "reviewer", "attachments", RID, "--submission"],
         ],
+        "review submit": [["--db", db, "--role", "field", "review", "submit", RID]],
+        "review levels": [["--db", db, "--role", "admin", "review", "levels", "2"]],
+        "review report": [["--db", db, "--role", "reviewer", "review", "report"]],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
     }
 

@@ -6,9 +6,14 @@
 * ``POST /api/v1/submissions/{id}/approve|reject|return`` (JSON body ``{"reason": ...}``;
   approve also ``{"update": RECORD_ID}``: a new record reconciled as an update of that one,
   ``{"merge_into": RECORD_ID}``: merged into it, ``{"link": RECORD_ID}``: linked to it;
-  reviewers and admins);
+  reviewers and admins; with two approval levels an operator of the submission's
+  organisation first);
 * ``POST /api/v1/records/{kind}/{other}/merge`` (``{"into": SURVIVOR, "reason": ...}``):
   merge two records (services/intake/merge.py).
+* ``POST /api/v1/submissions/{id}/submit``: a draft sent for review (its organisation);
+* ``GET /api/v1/submissions/report``: the report per organisation.
+
+A write with ``Prefer: draft`` that becomes a submission is kept as a draft.
 
 A write by a field team or an operator anywhere in the API answers ``202 Accepted`` with the
 submission (:func:`submitted_response`, the app's handler of
@@ -36,10 +41,13 @@ def submitted_response(sub: dict[str, Any]) -> JSONResponse:
     """202 with what was submitted (never the payload: it may hold fields of other roles)."""
     url = URL.format(sub["id"])
     body = {k: sub[k] for k in ("id", "state", "kind", "action", "organisation", "target_id")}
+    headers = {"Location": url}
+    if sub["state"] == "draft":
+        headers["Preference-Applied"] = "draft"  # the write's ``Prefer: draft`` (RFC 7240)
     return JSONResponse(
         {**body, "url": url, "faults": sub.get("faults") or []},
         status_code=202,
-        headers={"Location": url},
+        headers=headers,
     )
 
 
@@ -56,6 +64,12 @@ StateQ = Annotated[str | None, Query(description="Only this state", max_length=3
 def list_submissions(store: StoreDep, who: PrincipalDep, state: StateQ = None) -> Any:
     user = _who(who)
     return {"submissions": intake.listing(store, who.role, user, state)}
+
+
+@router.get("/report")
+def report(store: StoreDep, who: PrincipalDep) -> Any:
+    """Per organisation: submissions by state, approval hours, quality, missing data."""
+    return intake.report(store, who.role, _who(who))
 
 
 @router.get("/{sid}")
@@ -120,6 +134,14 @@ async def merge(request: Request, store: StoreDep, who: PrincipalDep, kind: str,
     return merge_(
         store, kind, into, other, role=who.role, actor=_who(who), reason=body.get("reason")
     )
+
+
+@router.post("/{sid}/submit")
+async def submit(request: Request, store: StoreDep, who: PrincipalDep, sid: str) -> Any:
+    """A draft sent for review by its organisation."""
+    reason = await _reason(request)
+    intake.submit_draft(store, sid, role=who.role, actor=_who(who), reason=reason)
+    return intake.get(store, sid, who.role, who.user)
 
 
 @router.post("/{sid}/reject")

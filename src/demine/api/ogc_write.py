@@ -57,6 +57,13 @@ def _writer(store: Store, kind: Kind, who: Principal) -> str:
     return who.user
 
 
+def _draft(request: Request) -> bool:
+    """``Prefer: draft`` (RFC 7240): a write that becomes a submission is kept as a draft of
+    the writer's organisation (docs/intake.md "Drafts"); ignored for a write that is not one."""
+    prefs = request.headers.get("prefer", "").split(",")
+    return any(p.split(";")[0].strip().lower() == "draft" for p in prefs)
+
+
 def _parse_body(request: Request, raw: bytes, *, patch: bool = False) -> dict[str, Any]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     ok = {GEOJSON, JSON, ""} | ({MERGE_PATCH} if patch else set())
@@ -163,7 +170,11 @@ def create_item(request: Request, cid: str, raw: BodyDep) -> Response:
         body.get("geometry"),
         rid=_given_id(body),
         ctx=WriteContext(
-            role=who.role, actor=actor, reason="OGC API: create", crs=_content_crs(request)
+            role=who.role,
+            actor=actor,
+            reason="OGC API: create",
+            crs=_content_crs(request),
+            draft=_draft(request),
         ),
     )
     return item_response(request, kind, rec, who, CRS84, 201 if created else 200)
@@ -191,7 +202,11 @@ def replace_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response
             body.get("geometry"),
             if_revision=revision,
             ctx=WriteContext(
-                role=who.role, actor=actor, reason="OGC API: replace", crs=_content_crs(request)
+                role=who.role,
+                actor=actor,
+                reason="OGC API: replace",
+                crs=_content_crs(request),
+                draft=_draft(request),
             ),
         )
     return item_response(request, kind, saved, who, CRS84)
@@ -210,7 +225,11 @@ def update_item(request: Request, cid: str, fid: str, raw: BodyDep) -> Response:
             body.get("geometry", ...),
             if_revision=revision,
             ctx=WriteContext(
-                role=who.role, actor=actor, reason="OGC API: update", crs=_content_crs(request)
+                role=who.role,
+                actor=actor,
+                reason="OGC API: update",
+                crs=_content_crs(request),
+                draft=_draft(request),
             ),
         )
     return item_response(request, kind, saved, who, CRS84)
@@ -224,6 +243,8 @@ def delete_item(request: Request, cid: str, fid: str) -> Response:
             store,
             cur.id,
             if_revision=revision,
-            ctx=WriteContext(role=who.role, actor=actor, reason="OGC API: delete"),
+            ctx=WriteContext(
+                role=who.role, actor=actor, reason="OGC API: delete", draft=_draft(request)
+            ),
         )
     return Response(status_code=204)

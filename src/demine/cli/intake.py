@@ -32,7 +32,8 @@ org_app = typer.Typer(
 )
 review_app = typer.Typer(
     name="review",
-    help="Review submissions: list, show, approve, reject, return (reviewer or admin role).",
+    help="Review submissions: list, show, approve, reject, return (reviewer or admin role; "
+    "an operator's QA first with two approval levels), submit a draft, report.",
     no_args_is_help=True,
 )
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help="Why (kept in the events).")]
@@ -105,13 +106,21 @@ def submit(
     ] = None,
     mapping_file: MappingFileOpt = None,
     repair: Annotated[bool, typer.Option("--repair", help="Repair what can be.")] = False,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft",
+            help="Keep it as a draft of your organisation (no reviewer sees it) until "
+            "'demine review submit ID'.",
+        ),
+    ] = False,
     reason: ReasonOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit an import file as one batch for review. It is checked as an import is: with
     faults it is kept, returned for correction, every fault located (exit 1); correct the file
-    and send it again with --resubmit ID."""
+    and send it again with --resubmit ID. Its quality (score, missing minimum data) is kept."""
     from demine.services.import_check import ImportOptions
     from demine.services.imports import Batch, import_files
 
@@ -119,14 +128,22 @@ def submit(
         opts = ImportOptions(
             kind=kind, repair=repair, mapping_file=mapping_file, reason=reason, actor=_user()
         )
-        import_files(store, [file], opts, role=current_role(), batch=Batch(resubmit=resubmit))
+        import_files(
+            store, [file], opts, role=current_role(), batch=Batch(resubmit=resubmit, draft=draft)
+        )
+
+
+def _score(sub: dict[str, Any]) -> str:
+    q = sub.get("quality")
+    score = q.get("mean_score", q.get("score")) if isinstance(q, dict) else None
+    return "-" if score is None else f"{score:g}"
 
 
 def _show_text(sub: dict[str, Any]) -> None:
     con = console()
     con.print(
         f"{sub['id']}\t{sub['state']}\t{sub['action']} {sub['kind']}\t{sub['organisation']}"
-        f"\t{sub['submitter']}\t{sub['created_at']}",
+        f"\t{sub['submitter']}\t{sub['created_at']}\tquality {_score(sub)}",
         markup=False,
     )
 
@@ -176,9 +193,22 @@ def review_show(
             )
         for f in sub["faults"] or []:
             console().print(f"  fault: {f}", markup=False)
+        _quality_text(sub.get("quality"))
         for e in sub["events"]:
             why = f": {e['reason']}" if e["reason"] else ""
             console().print(f"  {e['at']}\t{e['state']}\tby {e['actor']}{why}", markup=False)
+
+
+def _quality_text(q: Any) -> None:
+    if not isinstance(q, dict):
+        return
+    con = console()
+    for item in q.get("features") or [q]:
+        head = f"  feature {item['index']}: " if "index" in item else "  "
+        miss = ", ".join(item.get("missing") or []) or "none"
+        con.print(f"{head}quality {item['score']}, missing minimum data: {miss}", markup=False)
+    if "mean_score" in q:
+        con.print(f"  mean quality {_score({'quality': q})}", markup=False)
 
 
 @review_app.command("approve")
@@ -207,7 +237,9 @@ def review_approve(
     as_json: JsonOpt = False,
 ) -> None:
     """Approve a submission: written through the one write path, the submitter as author and
-    you as approver in the records' history (a batch: all its records at once)."""
+    you as approver in the records' history (a batch: all its records at once). With two
+    approval levels ('demine review levels 2') an operator of the submission's organisation
+    approves it first (approved_operator), a reviewer then."""
     from demine.services import intake
 
     with with_store(db, as_json) as store:
@@ -247,6 +279,8 @@ def review_merge(
         out = merge(store, kind, survivor, other, role=_role(), actor=_user(), reason=reason)
         if as_json:
             print_json(out)
+        elif out["state"] == "approved_operator":
+            console().print(f"approved_operator {sid}: passed on to the authority's review")
         else:
             console().print(
                 f"merged {out['merged']} into {out['survivor']}: {len(out['repointed'])} "
@@ -290,6 +324,80 @@ def review_return(
 ) -> None:
     """Return a submission to its organisation for correction, with a reason (required)."""
     _decide("return", sid, reason, db, as_json)
+
+
+@review_app.command("submit")
+def review_submit(
+    sid: Annotated[str, typer.Argument(help="The draft's id.")],
+    reason: ReasonOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a draft of your organisation for review (checked again: a draft with faults is
+    refused, every fault listed)."""
+    from demine.services import intake
+
+    with with_store(db, as_json) as store:
+        sub = intake.submit_draft(store, sid, role=_role(), actor=_user(), reason=reason)
+        if as_json:
+            print_json({"id": sid, "state": sub["state"], "quality": sub["quality"]})
+        else:
+            console().print(f"submitted {sid} for review (quality {_score(sub)})")
+
+
+@review_app.command("levels")
+def review_levels(
+    levels: Annotated[
+        int | None,
+        typer.Argument(
+            help="1: a reviewer approves; 2: an operator's QA first, then a reviewer (admin). "
+            "Without it: show the setting."
+        ),
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set the approval levels (store setting approval_levels)."""
+    from demine.services import intake
+
+    with with_store(db, as_json) as store:
+        n = (
+            intake.levels(store)
+            if levels is None
+            else intake.set_levels(store, levels, role=_role())
+        )
+        if as_json:
+            print_json({"approval_levels": n})
+        else:
+            console().print(f"approval levels: {n}")
+
+
+@review_app.command("report")
+def review_report(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Per organisation: submissions by state, hours from submitted to approved (median, 90th
+    percentile), mean quality score and the minimum data most often missing (reviewers every
+    organisation; a field team or an operator its own)."""
+    from demine.services import intake
+
+    with with_store(db, as_json) as store:
+        rep = intake.report(store, _role(), _user())
+        if as_json:
+            print_json(rep)
+            return
+        con = console()
+        states = [s for s in rep["organisations"][0]["by_state"]] if rep["organisations"] else []
+        con.print("\t".join(["organisation", *states, "median h", "p90 h", "quality"]))
+        for o in rep["organisations"]:
+            cells = [str(o["by_state"][s]) for s in states]
+            figs = [o["approved_median_hours"], o["approved_p90_hours"], o["quality_mean"]]
+            con.print(
+                "\t".join([o["code"], *cells, *("-" if v is None else f"{v:g}" for v in figs)]),
+                markup=False,
+            )
+            if o["missing"]:
+                top = ", ".join(f"{k} {n}" for k, n in list(o["missing"].items())[:5])
+                con.print(f"  most missing: {top}", markup=False)
+        con.print(f"generated at {rep['generated_at']}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -104,10 +104,12 @@ class Batch:
     """An import submitted as one batch (``demine submit``): with ``keep_faults`` a file with
     faults is stored too, returned for correction with every fault located (a
     ValidationError naming the submission is raised); ``resubmit``: the id of a returned
-    batch this file corrects."""
+    batch this file corrects; ``draft``: kept as a draft of its organisation until
+    ``demine review submit ID``."""
 
     keep_faults: bool = True
     resubmit: str | None = None
+    draft: bool = False
 
 
 def _batch(role: str | None, batch: Batch | None) -> Batch | None:
@@ -325,12 +327,12 @@ def _submit_batch(
     names = ", ".join(p.name for p in paths)
     actor = options.actor or current_actor()
     payload = {"files": names, "features": [record_payload(r) for c in checked for r in c.good]}
-    state = "returned" if faults else "submitted"
+    state = "draft" if batch.draft else ("returned" if faults else "submitted")
     reason = options.reason or f"import {names}"
     if batch.resubmit is not None:
         from demine.services.intake.states import resubmit
 
-        sub = resubmit(store, batch.resubmit, actor, payload, faults, reason)
+        sub = resubmit(store, batch.resubmit, actor, payload, faults, reason, draft=batch.draft)
     else:
         sub = pending(
             store,
@@ -344,7 +346,7 @@ def _submit_batch(
         )
     if faults:
         raise ValidationError(
-            f"submission {sub['id']} is returned for correction: {len(faults)} fault(s) in "
+            f"submission {sub['id']} is {sub['state']}, to be corrected: {len(faults)} fault(s) in "
             f"{names}; correct them and send it again with 'demine submit FILE --resubmit "
             f"{sub['id']}'",
             faults,

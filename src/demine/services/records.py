@@ -86,8 +86,17 @@ def _submit(store: Store, ctx: WriteContext, kind: str, action: str, **kw: Any) 
     from demine.services.access import submits
 
     if submits(ctx.role):
+        state = "draft" if ctx.draft else "submitted"
         raise Submitted(
-            pending(store, actor=ctx.who(), kind=kind, action=action, reason=ctx.reason, **kw)
+            pending(
+                store,
+                actor=ctx.who(),
+                kind=kind,
+                action=action,
+                reason=ctx.reason,
+                state=state,
+                **kw,
+            )
         )
 
 
@@ -119,13 +128,15 @@ class WriteContext:
     name kept in history (None: ``DEMINE_USER`` or the login name). ``reason``: why (kept in
     history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84).
     ``organisation``: the organisation a new record is made by (None: the actor's, as the store
-    finds it; an approval gives the submission's)."""
+    finds it; an approval gives the submission's).
+    ``draft``: a write that becomes a submission is kept as a draft (HTTP ``Prefer: draft``)."""
 
     role: str | None = None
     actor: str | None = None
     reason: str | None = None
     crs: str = CRS84
     organisation: str | None = None
+    draft: bool = False
 
     def who(self) -> str:
         """The name history keeps for this write."""

@@ -81,8 +81,55 @@ def pending(
         "created_at": at,
         "updated_at": at,
     }
+    sub["quality"] = quality_of(store, sub)
     store.add_submission(sub, actor, reason)
     return sub
+
+
+def quality_of(store: Store, sub: dict[str, Any]) -> dict[str, Any] | None:
+    """The quality of what a submission proposes (:func:`demine.services.quality.assess`):
+    of a create or update its ``to_dict()`` (an update: the stored record with the changes);
+    of a batch each feature's ``index``, ``score`` and ``missing`` and the ``mean_score``;
+    None for a delete or restore."""
+    import orjson
+
+    from demine.errors import DemineError
+    from demine.services.quality import assess
+
+    kind, p = sub["kind"], orjson.loads(orjson.dumps(sub["payload"] or {}))  # JSON arrays
+
+    def stored(rid: Any) -> Record | None:
+        if not rid:
+            return None
+        try:
+            return store.get(kind, str(rid))
+        except DemineError:  # not stored (yet), or not an id
+            return None
+
+    if sub["action"] == "batch":
+        feats: list[dict[str, Any]] = []
+        for i, item in enumerate(p.get("features") or []):
+            q = assess(
+                store,
+                kind,
+                dict(item.get("properties") or {}),
+                item.get("geometry"),
+                existing=stored(item.get("id")),
+            )
+            feats.append({"index": i, "score": q.score, "missing": q.missing})
+        mean = round(sum(f["score"] for f in feats) / len(feats), 1) if feats else None
+        return {"kind": kind, "features": feats, "mean_score": mean}
+    if sub["action"] == "create":
+        return assess(store, kind, dict(p.get("properties") or {}), p.get("geometry")).to_dict()
+    if sub["action"] != "update":
+        return None
+    cur = stored(sub["target_id"])
+    if p.get("replace"):
+        props, geom = dict(p.get("properties") or {}), p.get("geometry")
+    else:
+        props = {**(cur.properties if cur else {}), **(p.get("changes") or {})}
+        geom = p.get("geometry", cur.geometry if cur else None)
+    return assess(store, kind, props, geom, existing=cur).to_dict()
 
 
 def record_payload(rec: Record) -> dict[str, Any]:

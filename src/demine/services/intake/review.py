@@ -8,7 +8,8 @@ from typing import Any
 
 from demine.errors import DemineError
 from demine.services import records
-from demine.services.access import require_review
+from demine.services.access import can_review
+from demine.services.intake import two_level as lv
 from demine.services.intake.states import OPEN
 from demine.services.records import WriteContext
 from demine.services.submitting import SUBMISSION, payload_record
@@ -37,19 +38,23 @@ def approve(
 ) -> dict[str, Any]:
     """Approve a submission: claim it (a second reviewer gets a Conflict), write it through
     the write path (every rule checked again against today's store), and if the write is
-    refused put it back to ``submitted`` with an event saying why, and raise the refusal.
+    refused put it back as it was with an event saying why, and raise the refusal. With two
+    approval levels (:mod:`.two_level`) an operator of the submission's organisation approves
+    first (-> ``approved_operator``, nothing written), a reviewer then.
     ``update``: reconcile a new record as an update (replace) of this existing record of the
     same kind instead (IMSMA's "update-replace"). ``merge_into``: approve a new record and
     merge it into this existing one (:mod:`.merge`: the existing one survives), in one
     transaction; ``link``: approve it as new, linked to this existing one (its history says so).
     Returns ``{"id", "state", "ids"}`` (and ``merged_into`` or ``linked_to``)."""
-    require_review(role)
-    rows = store.submissions(sid=sid)
-    if not rows:
-        from demine.errors import NotFound
-
-        raise NotFound(f"no submission {sid!r}")
-    sub = rows[0]
+    sub = lv.decider(store, sid, role, actor)
+    if not can_review(role):  # the operator's QA, the first of two levels
+        given = {"update": update, "merge_into": merge_into, "link": link}
+        return _operator_approve(
+            store, sub, actor, reason, next((k for k, v in given.items() if v is not None), None)
+        )
+    if lv.needs_operator_qa(store, sub):
+        raise lv.qa_conflict(sub)
+    was = sub["state"] if sub["state"] in OPEN else "submitted"
     if update is not None:
         sub = _as_update(store, sub, update)
     what = f"approved as an update of {sub['target_id']}" if update is not None else "approved"
@@ -67,7 +72,7 @@ def approve(
         state="approved",
         actor=actor,
         reason=f"{what}: {reason}" if reason else what,
-        expect=OPEN,
+        expect=("approved_operator",) if lv.two_level(store, sub) else OPEN,
         changes={"target_id": sub["target_id"], "base_revision": sub["base_revision"]}
         if update is not None
         else None,
@@ -87,7 +92,7 @@ def approve(
     except DemineError as e:
         store.change_submission(
             sid,
-            state="submitted",
+            state=was,
             actor=actor,
             reason=f"approval refused: {e.message}",
             expect=("approved",),
@@ -159,6 +164,29 @@ def _reconciled(
         return [new]
 
     return store.atomically(body)
+
+
+def _operator_approve(
+    store: Store, sub: dict[str, Any], actor: str, reason: str | None, reconcile: str | None
+) -> dict[str, Any]:
+    """The first of two levels: the operator's QA passes its organisation's submission on to
+    the authority (nothing is written yet)."""
+    from demine.errors import Fault, ValidationError
+
+    if reconcile is not None:
+        raise ValidationError(
+            "only a reviewer reconciles a submission with a stored record (update, merge, link)",
+            [Fault(f"approve without {reconcile} (the reviewer decides that)", field=reconcile)],
+        )
+    what = "approved by the operator's QA"
+    store.change_submission(
+        sub["id"],
+        state="approved_operator",
+        actor=actor,
+        reason=f"{what}: {reason}" if reason else what,
+        expect=lv.operator_expect(sub),
+    )
+    return {"id": sub["id"], "state": "approved_operator", "ids": []}
 
 
 def _as_update(store: Store, sub: dict[str, Any], update: str) -> dict[str, Any]:

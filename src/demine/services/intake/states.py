@@ -8,6 +8,10 @@
                         v   |
                       returned
 
+    two approval levels (:mod:`.two_level`): submitted --operator's QA--> approved_operator
+    --reviewer--> approved (reject and return at either level)
+
+A draft is its organisation's only (no reviewer sees it) until it is submitted.
 A batch whose checks find faults is stored ``returned`` at once, every fault located. Every
 change is an event (who, when, why) in ``demine_submission_events``. Reviewers
 (``services.access.REVIEWERS``) see every organisation's submissions; a submitter (``field``,
@@ -20,8 +24,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from demine.errors import Fault, NotFound, PermissionDenied, ValidationError
-from demine.services.access import can_review, require_review, submits
-from demine.services.submitting import STATES, organisation_of
+from demine.services.access import can_review, submits
+from demine.services.intake import two_level as levels
+from demine.services.submitting import STATES, organisation_of, quality_of
 from demine.store.base import Store
 
 OPEN = ("submitted", "approved_operator")  # waiting for a decision
@@ -49,7 +54,12 @@ def listing(
             [Fault(f"expected one of {', '.join(STATES)}", field="state")],
         )
     rows = store.submissions(organisation=scope(store, role, user), state=state)
-    return [{k: v for k, v in r.items() if k != "payload"} for r in rows]
+    mine = organisation_of(store, user) if user else None
+    return [
+        {k: v for k, v in r.items() if k != "payload"}
+        for r in rows
+        if r["state"] != "draft" or r["organisation"] == mine
+    ]
 
 
 def get(store: Store, sid: str, role: str | None, user: str | None) -> dict[str, Any]:
@@ -59,6 +69,10 @@ def get(store: Store, sid: str, role: str | None, user: str | None) -> dict[str,
     rows = store.submissions(sid=sid)
     if not rows or (org is not None and rows[0]["organisation"] != org):
         raise NotFound(f"no submission {sid!r}")
+    if rows[0]["state"] == "draft" and rows[0]["organisation"] != (
+        organisation_of(store, user) if user else None
+    ):
+        raise NotFound(f"no submission {sid!r}")  # a draft is its organisation's only
     return {**visible(store, rows[0], role), "events": store.submission_events(sid)}
 
 
@@ -70,11 +84,26 @@ def _reason(reason: str | None, what: str) -> str:
     return reason.strip()
 
 
-def reject(store: Store, sid: str, *, role: str | None, actor: str, reason: str | None) -> None:
-    require_review(role)
+def _decide(
+    store: Store,
+    sid: str,
+    role: str | None,
+    actor: str,
+    state: str,
+    reason: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Reject or return: a reviewer at either level, an operator (two levels) its own
+    organisation's submitted ones (:mod:`.two_level`)."""
+    sub = levels.decider(store, sid, role, actor)
+    expect = OPEN if can_review(role) else levels.operator_expect(sub)
     store.change_submission(
-        sid, state="rejected", actor=actor, reason=_reason(reason, "a rejection"), expect=OPEN
+        sid, state=state, actor=actor, reason=reason, expect=expect, changes=changes
     )
+
+
+def reject(store: Store, sid: str, *, role: str | None, actor: str, reason: str | None) -> None:
+    _decide(store, sid, role, actor, "rejected", _reason(reason, "a rejection"))
 
 
 def return_(
@@ -87,14 +116,14 @@ def return_(
     faults: Sequence[Fault] = (),
 ) -> None:
     """Return a submission to its organisation for correction, with a reason (and faults)."""
-    require_review(role)
-    store.change_submission(
+    _decide(
+        store,
         sid,
-        state="returned",
-        actor=actor,
-        reason=_reason(reason, "returning a submission"),
-        expect=OPEN,
-        changes={"faults": [f.to_dict() for f in faults]} if faults else None,
+        role,
+        actor,
+        "returned",
+        _reason(reason, "returning a submission"),
+        {"faults": [f.to_dict() for f in faults]} if faults else None,
     )
 
 
@@ -105,20 +134,49 @@ def resubmit(
     payload: dict[str, Any],
     faults: Sequence[Fault],
     reason: str | None,
+    *,
+    draft: bool = False,
 ) -> dict[str, Any]:
-    """A returned submission corrected by its organisation: the new payload replaces the old;
-    with no fault left it is submitted again, else it stays returned with the new faults."""
-    rows = store.submissions(sid=sid)
-    if not rows or rows[0]["organisation"] != organisation_of(store, actor):
-        raise NotFound(f"no submission {sid!r} of your organisation")
-    state = "returned" if faults else "submitted"
+    """A returned submission (or a draft) corrected by its organisation: the new payload
+    replaces the old, its quality is assessed again; with no fault left it is submitted again
+    (a ``draft`` stays a draft), else it stays returned (or a draft) with the new faults."""
+    sub = levels.own(store, sid, actor)
+    state = "draft" if draft else ("returned" if faults else "submitted")
     store.change_submission(
         sid,
         state=state,
         actor=actor,
         reason=reason or "corrected",
-        expect=("returned",),
-        changes={"payload": payload, "faults": [f.to_dict() for f in faults]},
+        expect=("returned", "draft"),
+        changes={
+            "payload": payload,
+            "faults": [f.to_dict() for f in faults],
+            "quality": quality_of(store, {**sub, "payload": payload}),
+        },
+    )
+    return store.submissions(sid=sid)[0]
+
+
+def submit_draft(
+    store: Store, sid: str, *, role: str | None, actor: str, reason: str | None = None
+) -> dict[str, Any]:
+    """A draft sent for review by its organisation (checked again: a draft with faults is
+    refused, every fault listed; its quality is assessed again against today's store)."""
+    scope(store, role, actor)  # a role that sees no submissions: PermissionDenied
+    sub = levels.own(store, sid, actor)
+    if sub["state"] == "draft" and sub["faults"]:
+        raise ValidationError(
+            f"draft {sid} has {len(sub['faults'])} fault(s): correct them first ('demine "
+            f"submit FILE --resubmit {sid}')",
+            [Fault(f.get("reason", ""), f.get("index"), f.get("field")) for f in sub["faults"]],
+        )
+    store.change_submission(
+        sid,
+        state="submitted",
+        actor=actor,
+        reason=reason or "submitted for review",
+        expect=("draft",),
+        changes={"quality": quality_of(store, sub)},
     )
     return store.submissions(sid=sid)[0]
 

@@ -244,6 +244,34 @@ class OrganisationsAndSubmissions(Tables):
             out.append(d)
         return out
 
+    def submission_times(self, organisation: str | None = None) -> list[dict[str, Any]]:
+        """For a report, without payloads: each submission's id, organisation, kind, state,
+        quality, and when it was first submitted and last approved (events; None if never)."""
+        P, tt = self.P, self._time_text
+        sql = (
+            "SELECT s.id, s.organisation, s.kind, s.state, s.quality, "
+            "(SELECT min(e.at) FROM demine_submission_events e WHERE e.submission_id = s.id "
+            "AND e.state = 'submitted'), "
+            "(SELECT max(e.at) FROM demine_submission_events e WHERE e.submission_id = s.id "
+            "AND e.state = 'approved') FROM demine_submissions s"
+        )
+        args: list[Any] = []
+        if organisation is not None:
+            sql += f" WHERE s.organisation = {P}"
+            args.append(organisation)
+        return [
+            {
+                "id": i,
+                "organisation": o,
+                "kind": k,
+                "state": st,
+                "quality": None if q is None else self._from_json(q),
+                "submitted_at": None if sub is None else tt(sub),
+                "approved_at": None if app is None else tt(app),
+            }
+            for i, o, k, st, q, sub, app in self.conn.execute(sql, args).fetchall()
+        ]
+
     def submission_events(self, sid: str) -> list[dict[str, Any]]:
         return [
             {"seq": int(s), "state": st, "actor": a, "at": self._time_text(at), "reason": r}
