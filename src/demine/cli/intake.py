@@ -255,6 +255,8 @@ def review_approve(
         )
         if as_json:
             print_json(out)
+        elif out["state"] == "approved_operator":
+            console().print(f"approved_operator {sid}: passed on to the authority's review")
         elif "merged_into" in out:
             console().print(f"approved {sid} and merged it into {out['merged_into']}")
         else:
@@ -279,8 +281,6 @@ def review_merge(
         out = merge(store, kind, survivor, other, role=_role(), actor=_user(), reason=reason)
         if as_json:
             print_json(out)
-        elif out["state"] == "approved_operator":
-            console().print(f"approved_operator {sid}: passed on to the authority's review")
         else:
             console().print(
                 f"merged {out['merged']} into {out['survivor']}: {len(out['repointed'])} "
