@@ -424,6 +424,39 @@ def _send_draft(w: World, role: str, target: str) -> None:
         assert r.status_code == 403, (role, r.text)
 
 
+def _attach_to_submission(w: World, role: str, target: str) -> None:
+    """A file on a submission not decided yet (docs/attachments.md "Through intake"): its
+    organisation's submitters (here every user is the authority's) and the reviewers store it
+    at once; other roles 403, the public 401."""
+    import io
+
+    from PIL import Image
+
+    if target != "eo_reports":
+        return
+    r = w.client.post(w.url(target), json=w.feature(target), headers=w.headers["field"])
+    assert r.status_code == 202, r.text
+    sid = r.json()["id"]
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    r = w.client.post(
+        f"/api/v1/submissions/{sid}/attachments?filename=p.png",
+        content=png.getvalue(),
+        headers={**w.headers[role], "Content-Type": "image/png"},
+    )
+    s = open_store(w.location)
+    try:
+        n = len(s.attachments("submission", sid))
+    finally:
+        s.close()
+    if role == "public":
+        assert r.status_code == 401 and n == 0, r.text
+    elif submits(role) or role in REVIEWERS:
+        assert r.status_code == 201 and n == 1, (role, r.text)
+    else:
+        assert r.status_code == 403 and n == 0, (role, r.text)
+
+
 def _resubmit(w: World, sid: str) -> None:
     s = open_store(w.location)
     try:
@@ -436,7 +469,9 @@ def _resubmit(w: World, sid: str) -> None:
 
 
 def _attach(w: World, role: str, target: str) -> None:
-    """Attaching a file is writing the record: the same rights (docs/attachments.md)."""
+    """Attaching a file is writing the record: the same rights (docs/attachments.md); a
+    submitter's file on an official record is a submission (docs/attachments.md "Through
+    intake")."""
     import io
 
     from PIL import Image
@@ -454,7 +489,10 @@ def _attach(w: World, role: str, target: str) -> None:
         n = len(s.attachments(target, rid))
     finally:
         s.close()
-    if allowed(role, target):
+    if allowed(role, target) and submits(role):  # an attach submission: the record waits
+        assert r.status_code == 202 and r.json()["action"] == "attach", (role, target, r.text)
+        assert n == 0
+    elif allowed(role, target):
         assert r.status_code == 201 and n == 1, (role, target, r.text)
     else:
         assert r.status_code == _denied_status(role, target), (role, target, r.text)
@@ -508,6 +546,7 @@ WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/submissions/{sid}/return"): _decide,
     ("POST", "/api/v1/submissions/{sid}/submit"): _send_draft,
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): _attach,
+    ("POST", "/api/v1/submissions/{sid}/attachments"): _attach_to_submission,
     ("POST", "/api/v1/records/{kind}/{other}/merge"): _merge,
 }
 
