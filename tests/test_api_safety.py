@@ -150,7 +150,7 @@ def test_users_and_tokens_from_the_cli(tmp_path: Path) -> None:
     r = run(
         cli, ["--db", db, "--role", "admin", "user", "add", "olena", "--role", "analyst", "--json"]
     )
-    assert json.loads(r.stdout) == {"user": "olena", "role": "analyst"}
+    assert json.loads(r.stdout) == {"user": "olena", "role": "analyst", "organisation": "AUTHORITY"}
     r = run(cli, ["--db", db, "--role", "admin", "user", "add", "x", "--role", "king"])
     assert r.exit_code == 1 and "unknown role" in r.output
     r = run(cli, ["--db", db, "--role", "admin", "token", "create", "olena", "--json"])

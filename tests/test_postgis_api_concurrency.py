@@ -82,7 +82,7 @@ def _fill(url: str) -> tuple[dict[str, str], list[str], str]:
     try:
         init_store(s)
         tokens = {}
-        for role in ("analyst", "field"):
+        for role in ("analyst", "reviewer"):
             s.add_user(f"u_{role}", role)
             token, _ = new_token()
             s.add_token(f"u_{role}", hash_token(token))
@@ -193,9 +193,10 @@ class Client:
         self.n = n
         self.t = tally
         self.rng = random.Random(1000 + n)
-        # even clients write their own records as a field user, odd ones as an analyst; the
-        # counter (an emplacement, analysts only) is always written as the analyst
-        self.role = "field" if n % 2 == 0 else "analyst"
+        # even clients write their own records as a reviewer, odd ones as an analyst (both
+        # write records directly; a field team's write is a submission: tests/test_intake.py);
+        # the counter (an emplacement, analysts only) is always written as the analyst
+        self.role = "reviewer" if n % 2 == 0 else "analyst"
         self.http = httpx.Client(timeout=120)
         self.seq = 0
 
