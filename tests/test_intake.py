@@ -31,6 +31,7 @@ USERS = {
     "f_halo": ("field", "HALO"),
     "o_halo": ("operator", "HALO"),
     "o_mag": ("operator", "MAG"),
+    "f_mag": ("field", "MAG"),
     "rev": ("reviewer", None),
     "adm": ("admin", None),
     "ana": ("analyst", None),
@@ -238,6 +239,16 @@ def test_field_writes_through_every_face_are_submissions(world: World, tmp_path:
 # --- an operator sees only its own organisation's submissions ----------------------------
 
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    return out.getvalue()
+
+
 def _submit(w: World, user: str) -> str:
     r = w.client.post("/ogc/collections/hazards/items", json=_hazard(user), headers=w.headers[user])
     assert r.status_code == 202, r.text
@@ -249,9 +260,17 @@ ROUTES = [
     ("POST", "/api/v1/submissions/{sid}/approve"),
     ("POST", "/api/v1/submissions/{sid}/reject"),
     ("POST", "/api/v1/submissions/{sid}/return"),
+    ("POST", "/api/v1/submissions/{sid}/submit"),
+    ("GET", "/api/v1/submissions/{sid}/attachments"),
+    ("POST", "/api/v1/submissions/{sid}/attachments?filename=p.png"),
 ]
-# who asks -> the answer of each route about another organisation's submission
-EXPECT = {"o_mag": [404, 403, 403, 403], "ana": [403, 403, 403, 403]}
+# who asks -> the answer of each route about another organisation's submission (an operator:
+# not found, as if it did not exist, or not its to decide; an analyst sees no submission)
+EXPECT = {
+    "o_mag": [404, 403, 403, 403, 404, 404, 404],
+    "f_mag": [404, 403, 403, 403, 404, 404, 404],
+    "ana": [403, 403, 403, 403, 403, 403, 403],
+}
 
 
 def test_an_operator_cannot_see_another_operators_submissions(world: World) -> None:
@@ -259,11 +278,21 @@ def test_an_operator_cannot_see_another_operators_submissions(world: World) -> N
     mag = _submit(world, "o_mag")
     for user, codes in EXPECT.items():
         for (method, path), code in zip(ROUTES, codes, strict=True):
-            r = world.client.request(
-                method, path.format(sid=halo), json={"reason": "x"}, headers=world.headers[user]
-            )
+            if "attachments" in path and method == "POST":
+                r = world.client.post(
+                    path.format(sid=halo),
+                    content=_png(),
+                    headers={**world.headers[user], "Content-Type": "image/png"},
+                )
+            else:
+                r = world.client.request(
+                    method,
+                    path.format(sid=halo),
+                    json={"reason": "x"},
+                    headers=world.headers[user],
+                )
             assert r.status_code == code, (user, method, path, r.text)
-            assert "o_halo" not in r.text
+            assert "o_halo" not in r.text and "pending field" not in r.text
     listed = world.client.get("/api/v1/submissions", headers=world.headers["o_mag"]).json()
     assert [s["id"] for s in listed["submissions"]] == [mag]
     assert world.client.get("/api/v1/submissions").status_code == 401
@@ -274,6 +303,17 @@ def test_an_operator_cannot_see_another_operators_submissions(world: World) -> N
     assert [s["id"] for s in json.loads(r.stdout)["submissions"]] == [mag]
     r = world.cli("o_mag", "operator", "review", "show", halo)
     assert r.exit_code == 3
+    for args in (
+        ("review", "submit", halo),
+        ("attachments", halo, "--submission"),
+    ):
+        r = world.cli("o_mag", "operator", *args)
+        assert r.exit_code == 3 and "o_halo" not in r.output, (args, r.output)
+    # the report: an operator's is its own organisation's only
+    rep = json.loads(world.cli("o_mag", "operator", "review", "report", "--json").stdout)
+    assert [o["code"] for o in rep["organisations"]] == ["MAG"]
+    r = world.client.get("/api/v1/submissions/report", headers=world.headers["o_mag"])
+    assert [o["code"] for o in r.json()["organisations"]] == ["MAG"]
     for cmd in ("approve", "reject", "return"):
         r = world.cli("o_mag", "operator", "review", cmd, halo, "--reason", "x")
         assert r.exit_code == 5, (cmd, r.output)
