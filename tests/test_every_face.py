@@ -337,6 +337,7 @@ GETS: dict[str, str] = {
     "/tiles/{layer}/{z}/{x}/{y}.mvt": "/tiles/hazards/8/154/88.mvt",
     "/": "/",
     "/review": "/review",
+    "/favicon.ico": "/favicon.ico",
     "/static/{path:path}": "/static/app.js",
     "/api/v1/map/config": "/api/v1/map/config",
     "/api/v1/map/regions": "/api/v1/map/regions",

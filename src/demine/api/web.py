@@ -67,6 +67,22 @@ def review_page() -> Response:
     return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
 
+@router.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+def favicon() -> Response:
+    """A blank icon: browsers ask for one on every HTML page (the OGC pages too), and a 404
+    there is a console error on each."""
+    return Response(
+        _BLANK_GIF, media_type="image/gif", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+# a transparent 1 x 1 GIF
+_BLANK_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
 @router.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def static(path: str) -> Response:
     """A file of the page. Vendored libraries are cached for a day, the page's own files are
