@@ -102,6 +102,7 @@ def test_the_docs_and_the_code_agree() -> None:
         "releases",
         "accidents",
         "eore_sessions",
+        "hazards",  # NTS/TS polygons, as submissions (issue 14: the field app)
     }
     assert TABLE["victim_assistance"] == {"victims"} and TABLE["public"] == set()
 

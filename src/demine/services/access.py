@@ -1,12 +1,12 @@
 """Who may see what. One place for the rules, used by every face (API, map, exports).
 
-Roles, from least to most: ``public`` (no token), ``field`` (records EO reports, finds,
+Roles, from least to most: ``public`` (no token), ``field`` (records EO reports, finds, hazards,
 activities, releases, accidents, EORE sessions), ``analyst`` (edits everything but victims),
 ``admin`` (everything, users and tokens too). The ``victim_assistance`` role sees and records
 victims' personal data and otherwise reads what ``field`` reads. Who writes what: ``WRITERS``.
 
 Intake (issue 13, docs/intake.md): ``operator`` (an operator's data manager or QA) reads what
-``field`` reads and writes what ``field`` writes plus hazards; both write only submissions
+``field`` reads and writes what ``field`` writes; both write only submissions
 (``SUBMITTERS``), which ``reviewer`` (the authority's IM staff: reads and writes like
 ``analyst``) and ``admin`` approve (``REVIEWERS``).
 """
@@ -52,7 +52,7 @@ READ_KIND = {
 # who may write each kind: the table of docs/web.md ("Access: roles and tokens"), checked by
 # tests/test_role_rights.py over every write route and CLI write command. A field team records
 # what it sees and does (EO reports, finds, its activities and releases, accidents, risk
-# education); victim assistance records victims only; analysts everything but victims (which
+# education, the hazards it surveys); victim assistance records victims only; analysts everything but victims (which
 # they may not read); admins everything, users and tokens too.
 _FIELD = ("field", "operator", "analyst", "reviewer", "admin")
 _ANALYST = ("analyst", "reviewer", "admin")
@@ -63,7 +63,7 @@ WRITERS: dict[str, tuple[str, ...]] = {
     "releases": _FIELD,
     "accidents": _FIELD,
     "eore_sessions": _FIELD,
-    "hazards": ("operator", *_ANALYST),
+    "hazards": _FIELD,  # NTS/TS polygons drawn or walked by a field team (issue 14)
     "emplacements": _ANALYST,
     "device_types": _ANALYST,
     "risk_updates": _ANALYST,
