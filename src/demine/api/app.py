@@ -256,6 +256,9 @@ def create_app(
     from demine.api import attachments as attachments_api
 
     app.include_router(attachments_api.router)  # /api/v1/records/{kind}/{id}/attachments
+    from demine.api import sync as sync_api
+
+    app.include_router(sync_api.router)  # /api/v1/sync/..., /api/v1/uploads (the field app)
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

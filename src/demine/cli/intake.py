@@ -187,6 +187,13 @@ def review_show(
         _show_text(sub)
         if sub["target_id"]:
             console().print(f"  record {sub['target_id']} (revision {sub['base_revision']})")
+        if sub.get("conflict"):  # the field app's sync: made on a revision since replaced
+            c = sub["conflict"]
+            console().print(
+                f"  CONFLICT: made on revision {c['base_revision']}, the record is now at "
+                f"revision {c['current_revision']} (approval is refused: return or reject it)",
+                markup=False,
+            )
         for c in sub["candidates"]:
             console().print(
                 f"  candidate {c['kind']} {c['id']}: {'; '.join(c['reasons'])}", markup=False

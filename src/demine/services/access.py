@@ -52,8 +52,8 @@ READ_KIND = {
 # who may write each kind: the table of docs/web.md ("Access: roles and tokens"), checked by
 # tests/test_role_rights.py over every write route and CLI write command. A field team records
 # what it sees and does (EO reports, finds, its activities and releases, accidents, risk
-# education, the hazards it surveys); victim assistance records victims only; analysts everything but victims (which
-# they may not read); admins everything, users and tokens too.
+# education, the hazards it surveys); victim assistance records victims only; analysts
+# everything but victims (which they may not read); admins everything, users and tokens too.
 _FIELD = ("field", "operator", "analyst", "reviewer", "admin")
 _ANALYST = ("analyst", "reviewer", "admin")
 WRITERS: dict[str, tuple[str, ...]] = {

@@ -87,6 +87,10 @@ def _submit(store: Store, ctx: WriteContext, kind: str, action: str, **kw: Any) 
 
     if submits(ctx.role):
         state = "draft" if ctx.draft else "submitted"
+        if ctx.sync is not None:  # an item of the field app's outbox (services/sync.py)
+            sync = dict(ctx.sync)
+            kw["client_id"], kw["conflict"] = sync.pop("client_id"), sync.pop("conflict", None)
+            kw["payload"] = {**kw["payload"], "sync": sync}
         raise Submitted(
             pending(
                 store,
@@ -129,7 +133,10 @@ class WriteContext:
     history). ``crs``: the CRS of a GeoJSON geometry given to the write (stored in CRS84).
     ``organisation``: the organisation a new record is made by (None: the actor's, as the store
     finds it; an approval gives the submission's).
-    ``draft``: a write that becomes a submission is kept as a draft (HTTP ``Prefer: draft``)."""
+    ``draft``: a write that becomes a submission is kept as a draft (HTTP ``Prefer: draft``).
+    ``sync``: an item of the field app's outbox: its ``client_id``, ``conflict`` (or None) and
+    what the device said of it (``device``, ``captured_at``, ``accuracy_m``), kept with the
+    submission (:mod:`demine.services.sync`)."""
 
     role: str | None = None
     actor: str | None = None
@@ -137,6 +144,7 @@ class WriteContext:
     crs: str = CRS84
     organisation: str | None = None
     draft: bool = False
+    sync: dict[str, Any] | None = None
 
     def who(self) -> str:
         """The name history keeps for this write."""

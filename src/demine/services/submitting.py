@@ -63,8 +63,12 @@ def pending(
     state: str = "submitted",
     faults: Sequence[Fault] = (),
     organisation: str | None = None,
+    client_id: str | None = None,
+    conflict: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Store a new submission (with its first event) and return it."""
+    """Store a new submission (with its first event) and return it. ``client_id``: the id a
+    field app's device gave it (unique in the organisation); ``conflict``: an update made on a
+    revision that is not the record's current one (``{"base_revision", "current_revision"}``)."""
     at = now_utc()
     sub = {
         "id": uuid7(),
@@ -80,6 +84,8 @@ def pending(
         "faults": [f.to_dict() for f in faults],
         "created_at": at,
         "updated_at": at,
+        "client_id": client_id,
+        "conflict": conflict,
     }
     sub["quality"] = quality_of(store, sub)
     store.add_submission(sub, actor, reason)

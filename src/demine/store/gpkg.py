@@ -33,10 +33,11 @@ from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 7  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 8  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
-# demine_attachments, see _relate_attachments); record_organisation on every record table
+# demine_attachments, see _relate_attachments); record_organisation on every record table;
+# 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -228,6 +229,7 @@ class GeoPackageStore(RevisionedStore):
                 self._migrate_tokens(conn)
                 self._intake_schema(conn, self._create_attributes_table)
                 self._merge_schema(conn, self._create_attributes_table)
+                self._sync_schema(conn, self._create_attributes_table)
                 fmt.create_attachments_table(conn)
                 for kind in KINDS.values():
                     self._create_kind_table(conn, kind)

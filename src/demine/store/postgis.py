@@ -34,10 +34,11 @@ from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 6  # 2: activities, releases, accidents, victims, eore_sessions;
+SCHEMA_VERSION = 7  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
 # 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
-# attachments (demine_attachments); record_organisation on every record table
+# attachments (demine_attachments); record_organisation on every record table;
+# 7: submissions' client_id and conflict, resumable uploads (store/core/sync.py)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -309,6 +310,7 @@ class PostGISStore(RevisionedStore):
                 c.execute(ddl)
             self._intake_schema(c, self._create_plain_table)
             self._merge_schema(c, self._create_plain_table)
+            self._sync_schema(c, self._create_plain_table)
             for kind in KINDS.values():
                 self._create_kind_table(c, kind)
             for name, title, gtype, fields in c.execute(
@@ -426,6 +428,7 @@ class PostGISStore(RevisionedStore):
     JSON_IN = "%s::jsonb"
     TIME_TYPE = "timestamptz"
     JSON_TYPE = "jsonb"
+    BLOB_TYPE = "bytea"
     GEOM_OUT = "ST_AsBinary(geom)"
     NO_GEOM = "NULL::bytea"
     HISTORY_INSERT = (

@@ -39,12 +39,13 @@ from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
 from demine.store.core.merges import Merges
 from demine.store.core.records import Records
+from demine.store.core.sync import Sync
 from demine.store.core.tables import Tables, fields_from_json, fields_json
 from demine.store.core.users import UsersAndTokens
 
 
 class RevisionedStore(
-    Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments, Merges
+    Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments, Merges, Sync
 ):
     """The shared body of a SQL store with per-record history: its records, their history,
     its users and tokens, organisations and submissions, attachments, merges and links. Not a
@@ -64,6 +65,7 @@ __all__ = [
     "OrganisationsAndSubmissions",
     "Records",
     "RevisionedStore",
+    "Sync",
     "Tables",
     "UsersAndTokens",
     "fields_from_json",

@@ -6,7 +6,7 @@
 * ``demine_submissions``: a write by a field team or an operator, kept apart from the records
   until the authority approves it: id, organisation, submitter, kind, action (create, update,
   delete, batch), target_id, base_revision, payload (JSON), state, quality and faults (JSON),
-  created_at, updated_at.
+  created_at, updated_at; client_id and conflict (the field app's sync, :mod:`.sync`).
 * ``demine_submission_events``: every state change of a submission: who, when, why.
 
 Only storage lives here; the states and who may move them are
@@ -50,8 +50,9 @@ INTAKE_TABLES: tuple[tuple[str, str, str], ...] = (
 )
 _SUB_COLS = (
     "id, organisation, submitter, kind, action, target_id, base_revision, payload, state, "
-    "quality, faults, created_at, updated_at"
+    "quality, faults, created_at, updated_at, client_id, conflict"
 )
+_JSON_COLS = ("payload", "quality", "faults", "conflict")
 
 
 class OrganisationsAndSubmissions(Tables):
@@ -135,13 +136,9 @@ class OrganisationsAndSubmissions(Tables):
     def add_submission(self, sub: dict[str, Any], actor: str, reason: str | None) -> None:
         """Store a new submission (every column of ``_SUB_COLS`` in ``sub``) and its first
         event, in one transaction."""
-        P, J = self.P, self.JSON_IN
-        ph = ", ".join([P] * 7 + [J, P, J, J, P, P])
         cols = [c.strip() for c in _SUB_COLS.split(",")]
-        values = [
-            self._json_text(sub[c]) if c in ("payload", "quality", "faults") else sub[c]
-            for c in cols
-        ]
+        ph = ", ".join(self.JSON_IN if c in _JSON_COLS else self.P for c in cols)
+        values = [self._json_text(sub.get(c)) if c in _JSON_COLS else sub.get(c) for c in cols]
 
         def body(c: Any) -> None:
             c.execute(f"INSERT INTO demine_submissions ({_SUB_COLS}) VALUES ({ph})", values)
@@ -198,7 +195,7 @@ class OrganisationsAndSubmissions(Tables):
             sets = [f"state = {P}", f"updated_at = {P}"]
             args: list[Any] = [state, at]
             for k, v in changes.items():
-                json = k in ("payload", "quality", "faults")
+                json = k in _JSON_COLS
                 sets.append(f"{k} = {self.JSON_IN if json else P}")
                 args.append(self._json_text(v) if json else v)
             c.execute(
@@ -235,7 +232,7 @@ class OrganisationsAndSubmissions(Tables):
         out = []
         for row in self.conn.execute(sql + " ORDER BY created_at DESC, id DESC", args).fetchall():
             d = dict(zip(cols, row, strict=True))
-            for k in ("payload", "quality", "faults"):
+            for k in _JSON_COLS:
                 d[k] = None if d[k] is None else self._from_json(d[k])
             d["created_at"], d["updated_at"] = (
                 self._time_text(d["created_at"]),
@@ -285,15 +282,13 @@ class OrganisationsAndSubmissions(Tables):
     def load_submissions(self, subs: Sequence[dict[str, Any]]) -> int:
         """Write submissions as they are, each with its ``events`` (a copy between stores:
         ids, states, times and every event kept), in one transaction; returns how many."""
-        P, J = self.P, self.JSON_IN
-        ph = ", ".join([P] * 7 + [J, P, J, J, P, P])
         cols = [c.strip() for c in _SUB_COLS.split(",")]
+        ph = ", ".join(self.JSON_IN if c in _JSON_COLS else self.P for c in cols)
 
         def body(c: Any) -> int:
             for sub in subs:
                 values = [
-                    self._json_text(sub[k]) if k in ("payload", "quality", "faults") else sub[k]
-                    for k in cols
+                    self._json_text(sub.get(k)) if k in _JSON_COLS else sub.get(k) for k in cols
                 ]
                 c.execute(f"INSERT INTO demine_submissions ({_SUB_COLS}) VALUES ({ph})", values)
                 for e in sub["events"]:
