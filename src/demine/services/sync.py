@@ -113,7 +113,7 @@ def _item(
             {
                 **{k: v for k, v in f.to_dict().items() if k != "feature_id"},
                 "index": i,
-                "field": f"items[{i}].{f.field or ''}".rstrip("."),
+                "field": f"items[{i}].{_member(f.field)}".rstrip("."),
             }
             for f in e.faults
         ] or [fault("", e.message)]
@@ -127,6 +127,13 @@ def _item(
         if sid is None:
             raise
         return _already(store, cid, sid)
+
+
+def _member(field: str | None) -> str:
+    """Where a fault of the write path is in an item: a field's value is in ``properties``."""
+    if not field or field.startswith(("geometry", "photos", "properties", "record_id", "kind")):
+        return field or ""
+    return f"properties.{field}"
 
 
 def _already(store: Store, cid: str, sid: str) -> dict[str, Any]:
@@ -244,8 +251,15 @@ def _store_item(
             else:
                 records.delete(store, str(rid), if_revision=base, ctx=ctx)
         except Submitted as s:
-            for p in photos:
-                attach(store, p, s.submission["id"], actor)
+            for j, p in enumerate(photos):
+                try:
+                    attach(store, p, s.submission["id"], actor)
+                except ValidationError as e:  # the attachment checks: nothing of the item kept
+                    why = [f.reason for f in e.faults] or [e.message]
+                    raise ValidationError(
+                        e.message,
+                        [Fault(f"{p['filename']}: {w}", field=f"photos[{j}]") for w in why],
+                    ) from None
             return s.submission
         raise AssertionError("a submitter's write is a submission")  # pragma: no cover
 
