@@ -402,7 +402,59 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("GET", "/api/v1/submissions/{sid}/attachments"): ("", None),
     ("GET", "/api/v1/submissions/{sid}/attachments/{attachment_id}"): ("", None),
+    # the field app's sync, as the demo's field team (see _sync_faces)
+    ("POST", "/api/v1/sync/outbox"): ("", None),
+    ("GET", "/api/v1/sync/pull"): ("", None),
+    ("GET", "/api/v1/sync/area"): ("", None),
+    ("POST", "/api/v1/uploads"): ("", None),
+    ("PUT", "/api/v1/uploads/{upload_id}"): ("", None),
+    ("GET", "/api/v1/uploads/{upload_id}"): ("", None),
 }
+
+
+def _sync_faces(client: TestClient, location: str) -> None:
+    """The field app's routes as the demo's field team: an upload in two chunks, an outbox
+    item with it (stored, then already), a pull and an area."""
+    import hashlib
+    import uuid
+
+    from demine.services.access import new_token
+    from demine.store.open import open_store
+
+    s = open_store(location)
+    try:
+        token, th = new_token()
+        s.add_token("field_a", th)
+    finally:
+        s.close()
+    h = {"Authorization": f"Bearer {token}"}
+    photo = _photo()
+    n, sha = len(photo), hashlib.sha256(photo).hexdigest()
+    body = {"filename": "p.jpg", "content_type": "image/jpeg", "size": n, "sha256": sha}
+    r = client.post("/api/v1/uploads", json=body, headers=h)
+    assert r.status_code == 201, r.text[:300]
+    uid = r.json()["upload_id"]
+    for a, b in ((0, 99), (100, n - 1)):
+        rng = {**h, "Content-Range": f"bytes {a}-{b}/{n}"}
+        r = client.put(f"/api/v1/uploads/{uid}", content=photo[a : b + 1], headers=rng)
+        assert r.status_code == 200, r.text[:300]
+    assert client.get(f"/api/v1/uploads/{uid}", headers=h).json()["received"] == n
+    item = {
+        "client_id": str(uuid.uuid4()),
+        "kind": "eo_reports",
+        "action": "create",
+        "properties": {"reported_at": "2026-05-01T09:30:00Z", "status": "new"},
+        "geometry": {"type": "Point", "coordinates": [37.8, 48.0]},
+        "accuracy_m": [5.0],
+        "photos": [uid],
+    }
+    for status in ("stored", "already"):
+        r = client.post("/api/v1/sync/outbox", json={"device": "d", "items": [item]}, headers=h)
+        assert r.status_code == 200 and r.json()["items"][0]["status"] == status, r.text[:300]
+    r = client.get("/api/v1/sync/pull", headers=h)
+    assert r.status_code == 200 and r.json()["changes"], r.text[:300]
+    r = client.get("/api/v1/sync/area", params={"bbox": "37.5,47.7,38.2,48.4"}, headers=h)
+    assert r.status_code == 200 and r.json()["layers"]["hazards"]["features"], r.text[:300]
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:
@@ -511,3 +563,4 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
             assert client.get(listing, headers=headers).status_code == 200
             r = client.get(one, headers=headers)
             assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+        _sync_faces(client, location)

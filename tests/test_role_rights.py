@@ -536,7 +536,74 @@ def _merge(w: World, role: str, target: str) -> None:
     assert (w.read(target, b) is None) == (may and target != LAYER), (role, target)
 
 
+def _subs_count(w: World) -> int:
+    s = open_store(w.location)
+    try:
+        return len(s.submissions())
+    finally:
+        s.close()
+
+
+def _sync_outbox(w: World, role: str, target: str) -> None:
+    """The field app's outbox (docs/field.md "Sync"): a field team's or an operator's token;
+    each item a submission of a kind the role may write (else that item is invalid, naming
+    the role), nothing stored for another role (403) or the public (401)."""
+    import uuid
+
+    feat = w.feature(target)
+    item = {
+        "client_id": str(uuid.uuid4()),
+        "kind": target,
+        "action": "create",
+        "properties": feat["properties"],
+        "geometry": feat.get("geometry"),
+    }
+    before = _subs_count(w)
+    r = w.client.post(
+        "/api/v1/sync/outbox", json={"device": "d", "items": [item]}, headers=w.headers[role]
+    )
+    n = _subs_count(w) - before
+    if role == "public":
+        assert r.status_code == 401 and n == 0, r.text
+    elif not submits(role):
+        assert r.status_code == 403 and n == 0, (role, r.text)
+    else:
+        (got,) = r.json()["items"]
+        if allowed(role, target) and target != LAYER:
+            assert got["status"] == "stored" and n == 1, (role, target, got)
+        else:
+            assert got["status"] == "invalid" and n == 0, (role, target, got)
+
+
+def _upload_begin(w: World, role: str, target: str) -> None:
+    """Uploads are the field app's: submitters begin them (201), others 403, the public 401."""
+    if target != "eo_reports":
+        return
+    body = {"filename": "p.jpg", "content_type": "image/jpeg", "size": 10, "sha256": "0" * 64}
+    r = w.client.post("/api/v1/uploads", json=body, headers=w.headers[role])
+    code = 401 if role == "public" else 201 if submits(role) else 403
+    assert r.status_code == code, (role, r.text)
+
+
+def _upload_chunk(w: World, role: str, target: str) -> None:
+    """A chunk of the field team's upload: the field team only (another user's: 404)."""
+    if target != "eo_reports":
+        return
+    body = {"filename": "p.jpg", "content_type": "image/jpeg", "size": 10, "sha256": "0" * 64}
+    uid = w.client.post("/api/v1/uploads", json=body, headers=w.headers["field"]).json()
+    r = w.client.put(
+        f"/api/v1/uploads/{uid['upload_id']}",
+        content=b"0123",
+        headers={**w.headers[role], "Content-Range": "bytes 0-3/10"},
+    )
+    code = {"public": 401, "field": 200, "operator": 404}.get(role, 403)
+    assert r.status_code == code, (role, r.text)
+
+
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
+    ("POST", "/api/v1/sync/outbox"): _sync_outbox,
+    ("POST", "/api/v1/uploads"): _upload_begin,
+    ("PUT", "/api/v1/uploads/{upload_id}"): _upload_chunk,
     ("POST", "/ogc/collections/{cid}/items"): _post,
     ("PUT", "/ogc/collections/{cid}/items/{fid}"): _put,
     ("PATCH", "/ogc/collections/{cid}/items/{fid}"): _patch,

@@ -364,3 +364,35 @@ def test_every_answer_is_json(world: World) -> None:
         OUTBOX, json={"device": "d", "items": []}, headers=world.headers["f_halo"]
     )
     assert r.status_code == 200 and json.loads(r.text) == {"items": []}
+
+
+def test_the_same_item_sent_twice_at_once_is_stored_once(world: World) -> None:
+    """Two sends of one outbox at the same moment (a retry while the first is still running):
+    one item answers stored, the other already, with one submission between them."""
+    import threading
+
+    items = [eo_item() for _ in range(5)]
+    answers: list[list[dict[str, Any]]] = []
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        s = world.store()
+        try:
+            body = {"device": "d", "items": items}
+            answers.append(sync.outbox(s, body, role="field", actor="f_halo")["items"])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for i in range(5):
+        got = sorted(a[i]["status"] for a in answers)
+        assert got == ["already", "stored"], got
+        assert answers[0][i]["submission_id"] == answers[1][i]["submission_id"]
+    assert len(_subs(world)) == 5

@@ -108,25 +108,23 @@ def _item(
     try:
         photos = _photos(store, it.get("photos") or [], actor, i)
         return _store_item(store, i, it, cid, role, actor, device, photos)
-    except ValidationError as e:
-        located = [
-            {
-                **{k: v for k, v in f.to_dict().items() if k != "feature_id"},
-                "index": i,
-                "field": f"items[{i}].{_member(f.field)}".rstrip("."),
-            }
-            for f in e.faults
-        ] or [fault("", e.message)]
-        return _answer(cid, "invalid", faults=located)
-    except DemineError as e:
-        if isinstance(e, PermissionDenied | ContentTooLarge) or e.http_status < 500:
+    except Exception as e:
+        sid = store.submission_by_client_id(org, cid)  # the same item, sent at the same time
+        if sid is not None:  # (the unique index refused the second): what the first stored
+            return _already(store, cid, sid)
+        if isinstance(e, ValidationError):
+            located = [
+                {
+                    **{k: v for k, v in f.to_dict().items() if k != "feature_id"},
+                    "index": i,
+                    "field": f"items[{i}].{_member(f.field)}".rstrip("."),
+                }
+                for f in e.faults
+            ] or [fault("", e.message)]
+            return _answer(cid, "invalid", faults=located)
+        if isinstance(e, DemineError) and e.http_status < 500:  # 403, 404, 409: this item's
             return _answer(cid, "invalid", faults=[fault("", e.message)])
         raise
-    except Exception:
-        sid = store.submission_by_client_id(org, cid)  # the same item, sent at the same time
-        if sid is None:
-            raise
-        return _already(store, cid, sid)
 
 
 def _member(field: str | None) -> str:
