@@ -230,6 +230,11 @@ def test_outbox_limits(world: World) -> None:
     assert r.status_code == 422
     r = world.client.post(OUTBOX, json={"items": []}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "device"
+    per_item = sync.MAX_PHOTOS
+    n = sync.MAX_REQUEST_PHOTOS // per_item + 1
+    lots = {"device": "d", "items": [eo_item(photos=["x"] * per_item) for _ in range(n)]}
+    r = world.client.post(OUTBOX, json=lots, headers=h)
+    assert r.status_code == 413 and r.json()["limit"] == "max_request_photos", r.text
     photos = eo_item(photos=[str(uuid.uuid4())] * (sync.MAX_PHOTOS + 1))
     assert send(world, "f_halo", [photos])[0]["faults"][0]["field"] == "items[0].photos"
     assert _subs(world) == []

@@ -28,6 +28,7 @@ from demine.store.base import Store
 MAX_ITEMS = 200  # items of one outbox request
 MAX_OUTBOX_BYTES = 8 * 2**20  # bytes of one outbox request's body
 MAX_PHOTOS = 20  # photos of one item
+MAX_REQUEST_PHOTOS = 50  # photos of one outbox request (each up to the attachment limit)
 MAX_TEXT = 200  # characters of a device id, a kind or an upload id
 ACTIONS = ("create", "update", "delete")
 PULL_LIMIT = 500  # changes of one pull, by default and at most
@@ -69,6 +70,19 @@ def outbox(store: Store, body: Any, *, role: str | None, actor: str) -> dict[str
             "it in parts",
             "max_items",
             MAX_ITEMS,
+            "items",
+        )
+    photos = sum(
+        len(it["photos"])
+        for it in items
+        if isinstance(it, dict) and isinstance(it.get("photos"), list)
+    )
+    if photos > MAX_REQUEST_PHOTOS:
+        raise ContentTooLarge(
+            f"the outbox names {photos} photos, over the limit of {MAX_REQUEST_PHOTOS} a request: "
+            "send it in parts",
+            "max_request_photos",
+            MAX_REQUEST_PHOTOS,
             "items",
         )
     org = organisation_of(store, actor)
