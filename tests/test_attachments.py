@@ -169,7 +169,7 @@ def test_cli_refuses_what_is_not_taken_naming_the_file(store: Any, tmp_path: Pat
     # a role that may not write hazards may not attach to them
     good = tmp_path / "good.jpg"
     good.write_bytes(jpeg_with_exif())
-    r = _cli(store, "field", "attach", hid, str(good))
+    r = _cli(store, "victim_assistance", "attach", hid, str(good))  # (field may, since issue 14)
     assert r.exit_code == 5, r.output
     assert _stored(store) == 0  # nothing half-stored
 
@@ -297,7 +297,8 @@ def test_http_upload_list_and_serve_by_role(store: Any) -> None:
         r = client.post(base + "?filename=site.jpg", content=original, headers=jpg)
         assert r.status_code == 401, r.text  # the public cannot attach
         r = client.post(base, content=original, headers={**h["field"], **jpg})
-        assert r.status_code == 403, r.text  # field teams do not write hazards
+        assert r.status_code == 202, r.text  # a field team's file on a hazard is a submission
+        assert r.json()["action"] == "attach"
         r = client.post(
             base + "?filename=фото ділянки.jpg", content=original, headers={**h["admin"], **jpg}
         )
