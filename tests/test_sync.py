@@ -208,6 +208,17 @@ def test_client_ids_are_per_organisation_and_scoped(world: World) -> None:
     assert r.status_code == 404
 
 
+def test_an_item_of_a_kind_the_role_may_not_write(world: World) -> None:
+    """Refused before the record it names is looked up (a field team may not read victims:
+    'no kind', never 'no such record', so nothing is told of which ids exist)."""
+    item = {**eo_item(), "kind": "victims", "action": "delete", "record_id": str(uuid.uuid4())}
+    (a,) = send(world, "f_halo", [{**item, "base_revision": 1}])
+    assert a["status"] == "invalid" and a["faults"][0]["reason"] == "no kind 'victims'", a
+    (a,) = send(world, "f_halo", [{**eo_item(), "kind": "emplacements"}])
+    assert a["status"] == "invalid" and a["faults"][0]["field"] == "items[0].kind", a
+    assert _subs(world) == []
+
+
 def test_who_may_sync(world: World) -> None:
     body = {"device": "d", "items": [eo_item()]}
     assert world.client.post(OUTBOX, json=body).status_code == 401

@@ -21,7 +21,14 @@ from typing import Any
 
 from demine.errors import ContentTooLarge, DemineError, Fault, PermissionDenied, ValidationError
 from demine.ids import is_uuid, uuid7
-from demine.services.access import SUBMITTERS, can_read_kind, for_role, submits, visible_record
+from demine.services.access import (
+    SUBMITTERS,
+    can_read_kind,
+    for_role,
+    require_write,
+    submits,
+    visible_record,
+)
 from demine.services.submitting import Submitted, geojson, organisation_of
 from demine.store.base import Store
 
@@ -224,6 +231,9 @@ def _store_item(
         raise ValidationError(
             "not a kind", [Fault("a reference layer is not written from the field", field="kind")]
         )
+    if not can_read_kind(kind, role or "public"):  # as in the OGC API: it does not exist
+        raise ValidationError("not a kind", [Fault(f"no kind {kind.name!r}", field="kind")])
+    require_write(kind, role or "public")  # before any look-up of the record it names
     props = dict(it.get("properties") or {})
     acc = it.get("accuracy_m") or []
     if acc:
