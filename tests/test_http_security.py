@@ -162,6 +162,7 @@ def _urls(client: TestClient, site: Site) -> list[str]:
         "attachment_id": [site.ids["attachment"]],
         "id": [site.ids["hazard"]],
         "sid": [site.ids["hazard"]],  # no such submission: a 404 (401/403 below reviewer)
+        "upload_id": [site.ids["hazard"]],  # no such upload: a 404 (401/403 but submitters)
         "z": ["12"],
         "x": [str(x)],
         "y": [str(y)],
