@@ -256,6 +256,9 @@ def create_app(
     from demine.api import attachments as attachments_api
 
     app.include_router(attachments_api.router)  # /api/v1/records/{kind}/{id}/attachments
+    from demine.api import forms as forms_api
+
+    app.include_router(forms_api.router)  # /api/v1/forms, /api/v1/forms/{kind}
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:
