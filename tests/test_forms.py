@@ -114,7 +114,7 @@ def test_spec_shape_and_words(store: Any) -> None:
         assert f["label"]["en"] and f["label"]["uk"] and f["hint"]["uk"], f["name"]
         assert set(f) >= {"name", "type", "label", "hint", "required", "minimum_data", "choices"}
         assert set(f) >= {"min", "max", "max_length", "restricted"}
-    assert set(spec["messages"]) == {"required", "choice", "range", "type"}
+    assert set(spec["messages"]) == {"required", "choice", "range", "range_max", "type"}
     analyst = forms.form_spec(store, "hazards", "analyst")
     assert "handed_over_to" in {f["name"] for f in analyst["fields"]}
     assert analyst["version"] != spec["version"]
@@ -174,14 +174,21 @@ def test_each_rule_of_the_spec_is_refused_naming_the_field(store: Any, kind: str
     wrongs: list[tuple[str, Any, str]] = []
     for f in spec["fields"]:
         name = f["name"]
-        if f["required"]:
-            wrongs.append((name, None, "is required"))
+        msg = spec["messages"]
+        if f["required"]:  # the server's words are the spec's
+            wrongs.append((name, None, msg["required"]["en"].format(field=name)))
         if f["type"] == "choice":
             wrongs.append((name, "not-a-choice", "not-a-choice"))
         if f["min"] is not None:
-            wrongs.append((name, f["min"] - 1, "below the minimum"))
+            low = f["min"] - 1  # a number is shown as a float (-1.0), an integer as is
+            shown = float(low) if f["type"] == "number" else int(low)
+            words = msg["range"]["en"].format(value=shown, min=f"{f['min']:g}")
+            wrongs.append((name, low, words))
         if f["max"] is not None:
-            wrongs.append((name, f["max"] + 1, "above the maximum"))
+            high = f["max"] + 1
+            shown = float(high) if f["type"] == "number" else int(high)
+            words = msg["range_max"]["en"].format(value=shown, max=f"{f['max']:g}")
+            wrongs.append((name, high, words))
         bad_type = {
             "integer": ("1.5", "whole number"),
             "number": ("abc", "expected a number"),

@@ -60,11 +60,7 @@ def _en_label(name: str) -> str:
 
 
 def _choice_en(value: str) -> str:
-    if value in ("SHA", "CHA"):
-        return {"SHA": "Suspected hazardous area (SHA)", "CHA": "Confirmed hazardous area (CHA)"}[
-            value
-        ]
-    return value.replace("_", " ")
+    return text.CHOICES_EN.get(value) or value.replace("_", " ").capitalize()
 
 
 def _choice_uk(kind: str, value: str) -> str:

@@ -253,6 +253,30 @@ HINTS_UK: dict[str, str] = {
     "men": "Охоплено: чоловіки від 18 років",
 }
 
+# English names of the choices that differ from the value with "_" as spaces, capitalised
+CHOICES_EN: dict[str, str] = {
+    "SHA": "Suspected hazardous area (SHA)",
+    "CHA": "Confirmed hazardous area (CHA)",
+    "ap_blast": "Anti-personnel mine, blast",
+    "ap_fragmentation": "Anti-personnel mine, fragmentation",
+    "at": "Anti-tank mine",
+    "uxo": "Unexploded ordnance (UXO)",
+    "ied": "Improvised explosive device (IED)",
+    "qa_qc": "Quality assurance and control (QA/QC)",
+    "eod": "Explosive ordnance disposal (EOD)",
+    "non_technical_survey": "Non-technical survey (NTS)",
+    "technical_survey": "Technical survey (TS)",
+    "handed_over": "Handed over",
+    "self_destructed_remnant": "Self-destructed (remnant)",
+    "deactivated_intact": "Deactivated, intact",
+    "live": "Live",
+    "cancelled": "Cancelled (non-technical survey)",
+    "reduced": "Reduced (technical survey)",
+    "cleared": "Cleared (clearance)",
+    "sd_fail": "Self-destruct failure",
+    "deact_fail": "Self-deactivation failure",
+}
+
 # Ukrainian names of the choices; a kind's own by "kind.value" (the value alone otherwise)
 CHOICES_UK: dict[str, str] = {
     "SHA": "Підозрілий небезпечний район (ПНР)",
@@ -325,7 +349,8 @@ CHOICES_UK: dict[str, str] = {
 }
 
 # the messages of the checks, the words the server uses (demine.model.schema): {field},
-# {choices}, {min}, {max} and {value} are filled in by who shows them
+# {choices}, {min}, {max}, {type} and {value} are filled in by who shows them ("range" is the
+# words for a value below a field's min, "range_max" above its max)
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {"en": "{field} is required", "uk": "Поле «{field}» обов'язкове"},
     "choice": {
@@ -333,8 +358,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "Очікується одне зі значень: {choices}; отримано {value}",
     },
     "range": {
-        "en": "{value} is outside {min} to {max}",
-        "uk": "{value} поза межами від {min} до {max}",
+        "en": "{value} is below the minimum {min}",
+        "uk": "{value} менше за найменше допустиме значення {min}",
+    },
+    "range_max": {
+        "en": "{value} is above the maximum {max}",
+        "uk": "{value} більше за найбільше допустиме значення {max}",
     },
     "type": {
         "en": "expected a {type}, got {value}",
