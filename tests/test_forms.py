@@ -139,9 +139,7 @@ def test_minimum_data_of_the_store_is_in_the_spec(store: Any) -> None:
 
 
 def test_roles_and_unknown_kinds(store: Any) -> None:
-    assert "hazards" not in forms.writable_kinds("field") or "hazards" in forms.writable_kinds(
-        "operator"
-    )
+    assert "hazards" in forms.writable_kinds("operator")
     assert "victims" not in forms.writable_kinds("field")
     assert "risk_updates" not in forms.writable_kinds("admin")
     with pytest.raises(PermissionDenied, match="field role"):
@@ -259,3 +257,18 @@ def test_http_forms_by_role_with_etag(store: Any) -> None:
         save_minimum_data(store, {"finds": {"notes": {"weight": 5}}}, source="test")
         changed = client.get("/api/v1/forms/finds", headers={**h["field"], "If-None-Match": tag})
         assert changed.status_code == 200 and changed.headers["etag"] != tag
+
+
+def test_every_field_of_every_form_has_its_words_in_both_languages(store: Any) -> None:
+    from demine.services import forms_text
+
+    for kind in forms.FORM_KINDS:
+        spec = forms.form_spec(store, kind, None)
+        assert spec["title"]["uk"] == forms_text.TITLES_UK[kind]
+        for f in spec["fields"]:
+            where = (kind, f["name"])
+            assert f["name"] in forms_text.LABELS_UK, where
+            assert f["hint"]["en"] and f["hint"]["uk"], where
+            for c in f["choices"] or []:
+                if f["name"] != "device_type":  # the catalogue's own names
+                    assert c["label"]["uk"] != c["value"], (*where, c["value"])
