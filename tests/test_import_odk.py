@@ -151,6 +151,8 @@ def test_headers_groups_and_split_columns(tmp_path: Path) -> None:
     assert odk.flavour(["SubmissionDate", "x", "KEY"]) == "odk"
     assert odk.flavour(["_uuid", "_submission_time", "x"]) == "kobo"
     assert odk.flavour(["id", "lon", "lat", "uuid"]) is None
+    assert odk.flavour(["KEY", "lon", "lat"]) is None and odk.flavour(["_uuid", "wkt"]) is None
+    assert odk.flavour(["_uuid", "_index", "x"]) == "kobo"
     cols = ["g1/state", "device_categories", "device_categories/at", "_geolocation", "_uuid"]
     shape = odk.Shape([*cols, "_submission_time"], "kobo")
     row = {

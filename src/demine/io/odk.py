@@ -100,11 +100,12 @@ _FILE = re.compile(
 
 def flavour(columns: Iterable[str]) -> str | None:
     """``odk`` or ``kobo`` when the columns (or flattened GeoJSON properties) are those of an
-    ODK Central or KoboToolbox export, else None."""
+    ODK Central or KoboToolbox export, else None. ``KEY`` or ``_uuid`` alone is not enough:
+    a CSV of one's own may have such a column."""
     cols = set(columns)
-    if cols & KOBO_MARKERS and (cols & {"_uuid", "_submission_time"}):
+    if "_submission_time" in cols or ("_uuid" in cols and cols & KOBO_MARKERS - {"_uuid"}):
         return KOBO
-    if cols & ODK_MARKERS or "__system/submissionDate" in cols:
+    if cols & (ODK_MARKERS - {"KEY"}) or "__system/submissionDate" in cols:
         return ODK
     return None
 
