@@ -206,6 +206,9 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "review submit": (["review", "submit", "{sid}", "--json"], (4,)),  # not a draft: conflict
     "review levels": (["review", "levels", "1", "--json"], (0,)),
     "review report": (["review", "report", "--json"], (0,)),
+    "forms list": (["forms", "list", "--json"], (0,)),
+    "forms show": (["forms", "show", "finds"], (0,)),
+    "forms xlsform": (["forms", "xlsform", "finds", "-o", "{out}/finds.xlsx", "--json"], (0,)),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 
@@ -353,6 +356,8 @@ GETS: dict[str, str] = {
     "/api/v1/submissions": "/api/v1/submissions",
     "/api/v1/submissions/{sid}": "/api/v1/submissions/{sid}",
     "/api/v1/submissions/report": "/api/v1/submissions/report",
+    "/api/v1/forms": "/api/v1/forms",
+    "/api/v1/forms/{kind}": "/api/v1/forms/finds",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {

@@ -487,6 +487,9 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "review levels": [["--db", db, "--role", "admin", "review", "levels", "2"]],
         "review report": [["--db", db, "--role", "reviewer", "review", "report"]],
         "attachment get": [["--db", db, "attachment", "get", RID, "-o", str(tmp / "a.jpg")]],
+        "forms list": [["--db", db, "--role", "field", "forms", "list"]],
+        "forms show": [["--db", db, "forms", "show", "finds", "--for", "field"]],
+        "forms xlsform": [["--db", db, "forms", "xlsform", "finds", "-o", str(tmp / "f.xlsx")]],
     }
 
 

@@ -259,6 +259,9 @@ def create_app(
     from demine.api import sync as sync_api
 
     app.include_router(sync_api.router)  # /api/v1/sync/..., /api/v1/uploads (the field app)
+    from demine.api import forms as forms_api
+
+    app.include_router(forms_api.router)  # /api/v1/forms, /api/v1/forms/{kind}
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

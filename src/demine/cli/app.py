@@ -17,6 +17,7 @@ from demine.cli import (
     admin,
     attachments,
     duplicates,
+    forms,
     impact,
     intake,
     quality,
@@ -79,6 +80,7 @@ duplicates.register(app)  # duplicates
 quality.register(app)  # quality
 intake.register(app)  # organisations, submit, review
 attachments.register(app)  # attach, attachments, attachment get
+forms.register(app)  # forms list, show, xlsform
 
 
 def main() -> None:

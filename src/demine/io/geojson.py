@@ -69,6 +69,8 @@ class ParsedFile:
     strict: bool = False  # misplaced GeoJSON members (RFC 7946 §7.1) were faults, not warnings
     # the type each field declares, where the format declares one (GeoPackage, Shapefile)
     field_types: dict[str, FieldType] = field(default_factory=dict)
+    # an ODK Central or KoboToolbox export (demine.io.odk): "odk", "kobo", or None
+    export: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,7 @@ import shapely
 
 from demine.errors import Fault, ValidationError
 from demine.files import open_private, private_output
+from demine.io import odk
 from demine.io.csvsafe import safe_cell, unquote_cell
 from demine.io.geojson import ParsedFeature, ParsedFile, read_geojson, write_geojson
 from demine.model.schema import FieldType
@@ -56,9 +57,14 @@ def read_source(
     if not path.exists():
         raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
     fmt = format_of(path)
-    if fmt == "geojson":
-        return read_geojson(path, source=path.name, strict=strict)
+    if fmt == "geojson":  # an ODK Central or KoboToolbox export is read as one (io.odk)
+        return odk.from_geojson(read_geojson(path, source=path.name, strict=strict), path.name)
     if fmt == "csv":
+        export, delimiter = odk.sniff(path)
+        if export is not None:
+            parsed = odk.read_csv(path, export, delimiter, geometry=geometry)
+            parsed.export = export
+            return parsed
         return read_csv(
             path,
             wkt_column=wkt_column,

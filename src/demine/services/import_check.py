@@ -242,6 +242,13 @@ def read_and_check(
                 f"unknown kind {options.kind!r}",
                 [Fault(f"expected one of {', '.join(KINDS)} or layer:NAME", field="--kind")],
             )
+    if parsed.export is not None and kind is not None:  # "at uxo" of a select-multiple
+        from demine.io.odk import multiple_values
+        from demine.model.schema import FieldType
+
+        many = [x.name for x in kind.fields if x.type is FieldType.ENUM_LIST]
+        for f in features:
+            multiple_values(f.properties, many)
     aoi = None
     if store is not None:
         a = store.setting("area_of_interest")
