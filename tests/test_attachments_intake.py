@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from demine.api import create_app
 from demine.cli.app import app as cli
-from demine.services.access import new_token
 from demine.store.open import open_store
 from test_attachments import LAT, LON, jpeg_with_exif
+from test_intake import populate
 
 EO = {
     "type": "Feature",
@@ -74,16 +74,7 @@ class World:
 
 @pytest.fixture
 def world(store: Any, tmp_path: Path) -> Iterator[World]:
-    store.add_organisation("HALO", "The HALO Trust", "operator")
-    store.add_organisation("MAG", "Mines Advisory Group", "operator")
-    headers: dict[str, dict[str, str]] = {}
-    for name, (role, org) in USERS.items():
-        store.add_user(name, role, org)
-        token, digest = new_token()
-        store.add_token(name, digest)
-        headers[name] = {"Authorization": f"Bearer {token}"}
-    location = store.location
-    store.close()
+    location, headers = populate(store, USERS)
     photo = tmp_path / "IMG_0001.jpg"
     photo.write_bytes(jpeg_with_exif())
     yield World(location, TestClient(create_app(location)), headers, photo)

@@ -60,18 +60,27 @@ class World:
             s.close()
 
 
-@pytest.fixture
-def world(store: Any) -> Iterator[World]:
+def populate(
+    store: Any, users: dict[str, tuple[str, str | None]]
+) -> tuple[str, dict[str, dict[str, str]]]:
+    """Two operators (HALO, MAG) and ``users`` (name -> role, organisation) with a token each;
+    the store is closed. Returns its location and each user's Authorization header."""
     store.add_organisation("HALO", "The HALO Trust", "operator")
     store.add_organisation("MAG", "Mines Advisory Group", "operator")
     headers: dict[str, dict[str, str]] = {}
-    for name, (role, org) in USERS.items():
+    for name, (role, org) in users.items():
         store.add_user(name, role, org)
         token, digest = new_token()
         store.add_token(name, digest)
         headers[name] = {"Authorization": f"Bearer {token}"}
     location = store.location
     store.close()
+    return location, headers
+
+
+@pytest.fixture
+def world(store: Any) -> Iterator[World]:
+    location, headers = populate(store, USERS)
     yield World(location, TestClient(create_app(location)), headers)
 
 

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 
 from demine.api import create_app
 from demine.cli.app import app as cli
-from demine.services.access import new_token
 from demine.services.records import WriteContext, create
 from demine.store.open import open_store
+from test_intake import populate
 
 EO = {
     "type": "Feature",
@@ -77,16 +77,7 @@ class World:
 
 @pytest.fixture
 def world(store: Any) -> Iterator[World]:
-    store.add_organisation("HALO", "The HALO Trust", "operator")
-    store.add_organisation("MAG", "Mines Advisory Group", "operator")
-    headers: dict[str, dict[str, str]] = {}
-    for name, (role, org) in USERS.items():
-        store.add_user(name, role, org)
-        token, digest = new_token()
-        store.add_token(name, digest)
-        headers[name] = {"Authorization": f"Bearer {token}"}
-    location = store.location
-    store.close()
+    location, headers = populate(store, USERS)
     yield World(location, TestClient(create_app(location)), headers)
 
 
