@@ -94,7 +94,7 @@ GEOMETRY = "geometry"
 ACCURACY = "position_accuracy_m"
 ATTACHMENTS = "attachments"
 _FILE = re.compile(
-    r"^[\w.\- ]{1,200}\.(jpe?g|png|heic|webp|gif|mp4|3gp|m4a|amr|ogg|wav|pdf)$", re.IGNORECASE
+    r"[\w.\- ]{1,200}\.(jpe?g|png|heic|webp|gif|mp4|3gp|m4a|amr|ogg|wav|pdf)", re.IGNORECASE
 )
 
 
@@ -254,7 +254,7 @@ class Shape:
             if len(self.geo) == 1 and c == self.geo[0]:
                 continue
             props[name] = v
-            if isinstance(v, str) and _FILE.match(v.strip()):
+            if isinstance(v, str) and _FILE.fullmatch(v.strip()):
                 names.append(v.strip())
         for c, name in KEPT.items():
             if row.get(c) not in (None, ""):
