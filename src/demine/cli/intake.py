@@ -194,6 +194,13 @@ def review_show(
                 f"revision {c['current_revision']} (approval is refused: return or reject it)",
                 markup=False,
             )
+        for o in sub.get("concurrent") or []:
+            console().print(
+                f"  ALSO PENDING on this record: submission {o['id']} ({o['state']}, "
+                f"{o['action']} made on revision {o['base_revision']}): approving one makes "
+                "the other stale",
+                markup=False,
+            )
         for c in sub["candidates"]:
             console().print(
                 f"  candidate {c['kind']} {c['id']}: {'; '.join(c['reasons'])}", markup=False

@@ -6,6 +6,10 @@
   ``feature`` (its index) they match, for its first :data:`MAX_FEATURES` features;
 * ``current``: the stored record an update, delete or restore would change (a batch: those its
   features name), as GeoJSON with only the fields the role may read; None when there is none.
+* ``concurrent``: the other pending submissions (submitted, approved at the first level, or
+  returned) that change the same record — two teams who edited it offline. Approving one makes
+  the others stale (their approval is refused, 409), so the reviewer decides between them with
+  both in view. A submitter sees only its own organisation's.
 
 The public sees neither (it sees no submission)."""
 
@@ -19,7 +23,7 @@ import shapely
 from demine.errors import NotFound
 from demine.model.kinds import Kind
 from demine.model.schema import Record
-from demine.services.access import visible_properties, visible_record
+from demine.services.access import can_review, visible_properties, visible_record
 from demine.services.candidates import candidates
 from demine.store.base import Store
 
@@ -85,4 +89,31 @@ def side_by_side(store: Store, sub: dict[str, Any], role: str | None) -> dict[st
             rec = None
         if rec is not None and visible_record(k, rec, role):
             current = _feature(k, rec, role)
-    return {"candidates": cands, "current": current}
+    return {"candidates": cands, "current": current, "concurrent": concurrent(store, sub, role)}
+
+
+PENDING = ("submitted", "approved_operator", "returned")
+
+
+def concurrent(store: Store, sub: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """The other pending submissions on the record ``sub`` changes, oldest first."""
+    target = sub.get("target_id")
+    if not target or sub["action"] == "create":
+        return []
+    mine = None if can_review(role) else sub["organisation"]
+    return [
+        {
+            "id": o["id"],
+            "state": o["state"],
+            "action": o["action"],
+            "base_revision": o["base_revision"],
+            "created_at": o["created_at"],
+            "organisation": o["organisation"],
+        }
+        for o in sorted(store.submissions(organisation=mine, state=PENDING), key=_created)
+        if o["id"] != sub["id"] and o.get("target_id") == target and o["kind"] == sub["kind"]
+    ]
+
+
+def _created(o: dict[str, Any]) -> str:
+    return str(o["created_at"])
