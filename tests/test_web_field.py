@@ -163,7 +163,6 @@ def _imports(path: Path) -> list[Path]:
 def _page_modules() -> set[Path]:
     """Every module field.html loads, directly or by import."""
     html = (WEB / "field" / "field.html").read_text(encoding="utf-8")
-    page_dir = WEB / "field_page"  # the page is at /field/, its files at /static/...
     todo = []
     for src in re.findall(r'<script type="module" src="([^"]+)"', html):
         assert src.startswith("../static/"), src
@@ -177,7 +176,6 @@ def _page_modules() -> set[Path]:
         assert p.is_file(), f"{p} is imported but does not exist"
         seen.add(p)
         todo.extend(_imports(p))
-    del page_dir
     return seen
 
 
@@ -216,9 +214,7 @@ def test_routes_manifest_and_the_workers_list(site: Site) -> None:
         assert status == 200, f"the worker lists {u}, which answers {status}"
     # ... and every module the page loads is kept (the list cannot drift)
     kept = {
-        (WEB / u.removeprefix("../static/")).resolve()
-        for u in listed
-        if u.startswith("../static/")
+        (WEB / u.removeprefix("../static/")).resolve() for u in listed if u.startswith("../static/")
     }
     missing = sorted(str(p.relative_to(WEB)) for p in _page_modules() - kept)
     assert not missing, f"add these to SHELL in web/field/sw.js: {missing}"
@@ -295,7 +291,9 @@ def _jpeg(name: str, tmp: Path) -> Path:
 def _tap(pg: Any, lon: float, lat: float) -> None:
     """A tap on the map at a longitude, latitude (scrolled into view first, as a thumb would)."""
     pg.locator("#map").scroll_into_view_if_needed()
-    xy = pg.evaluate(f"(() => {{ const p = window.field.map.project([{lon}, {lat}]); return [p.x, p.y]; }})()")
+    xy = pg.evaluate(
+        f"(() => {{ const p = window.field.map.project([{lon}, {lat}]); return [p.x, p.y]; }})()"
+    )
     box = pg.locator("#map canvas").bounding_box()
     assert box is not None
     assert 0 < xy[0] < box["width"] and 0 < xy[1] < box["height"], (xy, box)
@@ -315,7 +313,9 @@ def _choose(pg: Any, kind: str) -> None:
 
 def _save(pg: Any, items: int) -> None:
     pg.click("#save")
-    wait_for(pg, f"document.querySelectorAll('#outbox-list li[data-cid]').length === {items}", TIMEOUT)
+    wait_for(
+        pg, f"document.querySelectorAll('#outbox-list li[data-cid]').length === {items}", TIMEOUT
+    )
 
 
 def _submissions(site: Site) -> list[dict[str, Any]]:
@@ -386,7 +386,9 @@ def test_a_team_records_offline_and_syncs_once(browser: Any, site: Site, tmp_pat
             pg.select_option("#f-device_type", index=1)
             pg.select_option("#f-state", index=1)
             pg.fill("#f-found_at", "2026-05-01T09:30")
-            phone.context.set_geolocation({"latitude": Y + 0.003, "longitude": X + dx, "accuracy": acc})
+            phone.context.set_geolocation(
+                {"latitude": Y + 0.003, "longitude": X + dx, "accuracy": acc}
+            )
             pg.click("#geo-here")
             wait_for(pg, "document.querySelectorAll('#geom-list li').length === 1", TIMEOUT)
             pg.set_input_files("#photos", str(_jpeg(f"find{i}.jpg", tmp_path)))
@@ -413,8 +415,17 @@ def test_a_team_records_offline_and_syncs_once(browser: Any, site: Site, tmp_pat
 
         # back online: the outbox goes by itself (the online event), once
         phone.context.set_offline(False)
-        wait_for(pg, "Number(document.body.dataset.syncs || 0) >= 1 && document.body.dataset.syncing === 'false'", 60_000)
-        wait_for(pg, "document.querySelectorAll('#outbox-list li[data-state=sent]').length === 4", TIMEOUT)
+        wait_for(
+            pg,
+            "Number(document.body.dataset.syncs || 0) >= 1"
+            " && document.body.dataset.syncing === 'false'",
+            60_000,
+        )
+        wait_for(
+            pg,
+            "document.querySelectorAll('#outbox-list li[data-state=sent]').length === 4",
+            TIMEOUT,
+        )
         assert pg.locator("#net").inner_text() == "Online"
         assert pg.locator("#outbox-count").inner_text() == "0"
         subs = _submissions(site)
@@ -432,9 +443,137 @@ def test_a_team_records_offline_and_syncs_once(browser: Any, site: Site, tmp_pat
         pg.click("#sync-now")
         wait_for(pg, f"Number(document.body.dataset.syncs) === {before + 1}", TIMEOUT)
         assert len(_submissions(site)) == 4
-        wait_for(pg, "document.getElementById('announce').textContent.startsWith('Sync done')", TIMEOUT)
+        wait_for(
+            pg, "document.getElementById('announce').textContent.startsWith('Sync done')", TIMEOUT
+        )
         result = pg.locator("#sync-result").inner_text()
         assert result.startswith("Sync done: 0 sent"), result
         phone.clean()
     finally:
         phone.close()
+
+
+SHOTS = ARTIFACTS / "field"
+OVERFLOW = """(() => {
+  const w = window.innerWidth;
+  const out = [...document.querySelectorAll('#panel-record input, #panel-record select,'
+    + ' #panel-record textarea, #panel-record button, #panel-record label')]
+    .filter((e) => e.offsetParent !== null)
+    .map((e) => [e.id || e.getAttribute('for') || e.tagName, e.getBoundingClientRect()])
+    .filter(([, r]) => r.left < -0.5 || r.right > w + 0.5)
+    .map(([id, r]) => `${id}: ${Math.round(r.left)}..${Math.round(r.right)}`);
+  const page = document.documentElement.scrollWidth;
+  if (page > w) out.push(`page ${page}`);
+  return out;
+})()"""
+
+
+def _form_kinds(site: Site, role: str) -> list[str]:
+    from demine.services.forms import form_list
+
+    s = site.store()
+    try:
+        return [f["kind"] for f in form_list(s, role)]
+    finally:
+        s.close()
+
+
+def _lang(pg: Any, lang: str) -> None:
+    pg.click(f".lang-btn[data-lang='{lang}']")
+    wait_for(pg, f"document.body.dataset.lang === '{lang}'", TIMEOUT)
+
+
+def test_sign_in_messages_forms_on_a_phone_and_an_edit(browser: Any, site: Site) -> None:
+    """A wrong token and a role the app is not for are told so; every form of the field and
+    operator roles is shot at 390 x 844 in both languages and fits; an operator edits a record
+    of the work area (only the changed field, on its revision) and sends it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot: set[str] = set()
+    for user, role in (("team", "field"), ("op", "operator")):
+        phone = Phone(browser, site)
+        pg = phone.page
+        try:
+            phone.open()
+            if user == "team":
+                pg.fill("#token", "dm_not-a-token")
+                pg.click("#signin-button")
+                wait_for(pg, "document.getElementById('signin-error').textContent !== ''", TIMEOUT)
+                assert "not known" in pg.locator("#signin-error").inner_text()
+                pg.fill("#token", site.tokens["an"])
+                pg.click("#signin-button")
+                wait_for(
+                    pg,
+                    "document.getElementById('signin-error').textContent.includes('field teams')",
+                    TIMEOUT,
+                )
+                assert pg.evaluate("document.body.dataset.signedIn") != "true"
+            phone.sign_in(user)
+            kinds = _form_kinds(site, role)
+            assert (
+                kinds
+                and pg.evaluate(
+                    "[...document.querySelectorAll('#kind option')]"
+                    ".map(o => o.value).filter(Boolean)"
+                )
+                == kinds
+            )
+            for lang in ("en", "uk"):
+                _lang(pg, lang)
+                for kind in kinds:
+                    _choose(pg, kind)
+                    over = pg.evaluate(OVERFLOW)
+                    assert not over, (role, kind, lang, over)
+                    name = f"{kind}-{lang}"
+                    if name in shot:
+                        continue
+                    path = SHOTS / f"{name}.png"
+                    path.unlink(missing_ok=True)
+                    pg.screenshot(path=str(path), full_page=True)
+                    shot.add(name)
+            _lang(pg, "en")
+            if user == "op":
+                # an edit of the stored hazard, from the work area: tap it, Edit, change a field
+                pg.click("#tab-area")
+                pg.evaluate(
+                    f"window.field.map.jumpTo({{center: [{X + 0.002}, {Y + 0.002}], zoom: 14}})"
+                )
+                pg.click("#use-view")
+                wait_for(pg, "document.body.dataset.area === '1'", TIMEOUT)
+                wait_for(pg, "window.field.map.queryRenderedFeatures().length > 0", TIMEOUT)
+                _tap(pg, X + 0.002, Y + 0.002)
+                wait_for(pg, "!document.getElementById('details').hidden", TIMEOUT)
+                assert "Stored field" in pg.locator("#details-list").inner_text()
+                pg.click("#details-edit")
+                wait_for(
+                    pg,
+                    "document.querySelector('#record-form')?.dataset.kind === 'hazards'",
+                    TIMEOUT,
+                )
+                assert pg.input_value("#f-name") == "Stored field"
+                pg.fill("#f-name", "Stored field, resurveyed")
+                _save(pg, 1)
+                pg.click("#sync-now")
+                wait_for(
+                    pg,
+                    "document.querySelectorAll('#outbox-list li[data-state=sent]').length === 1",
+                    TIMEOUT,
+                )
+                (sub,) = [x for x in _submissions(site) if x["submitter"] == "op"]
+                assert sub["action"] == "update" and sub["target_id"] == site.hazard
+                assert sub["base_revision"] == 1
+                # only the changed field; the stored geometry kept
+                assert sub["payload"]["changes"] == {"name": "Stored field, resurveyed"}
+                assert "geometry" not in sub["payload"]
+            phone.clean()
+        finally:
+            phone.close()
+    want = {
+        f"{k}-{lang}"
+        for r in ("field", "operator")
+        for k in _form_kinds(site, r)
+        for lang in ("en", "uk")
+    }
+    assert shot == want
+    for name in want:
+        w, h = _png_size((SHOTS / f"{name}.png").read_bytes())
+        assert w == PHONE["width"] and h >= PHONE["height"], (name, w, h)

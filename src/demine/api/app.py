@@ -241,8 +241,8 @@ def create_app(
     app.add_middleware(_Guard)
 
     from demine.api import cleanup as cleanup_api
-    from demine.api import intake as intake_api
     from demine.api import field, ogc, safety, tiles, web
+    from demine.api import intake as intake_api
     from demine.api import stats as stats_api
 
     app.include_router(safety.router)

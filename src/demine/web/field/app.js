@@ -59,7 +59,8 @@ async function signIn(token) {
   state.token = token;
   let r;
   try {
-    r = await apiGet("api/v1/forms");
+    // the sync routes answer field teams and operators only: 401 a wrong token, 403 a role
+    r = await apiGet("api/v1/sync/pull?limit=1");
   } catch {
     state.token = null;
     error.textContent = t("signin_offline");
@@ -84,7 +85,7 @@ async function signIn(token) {
     /* the role is shown only */
   }
   try {
-    await fetchForms({ db: state.db, base: BASE, token });
+    await setMeta(state.db, "form_order", await fetchForms({ db: state.db, base: BASE, token }));
   } catch (err) {
     error.textContent = t("signin_error", { detail: err.message });
     return false;
@@ -120,7 +121,7 @@ async function signOut() {
 
 async function enterApp() {
   state.role = (await getMeta(state.db, "role")) || state.role;
-  state.forms = await listForms(state.db);
+  await loadForms();
   state.area = await listArea(state.db);
   $("signin").hidden = true;
   $("app").hidden = false;
@@ -150,6 +151,13 @@ async function enterApp() {
   showView(state.view);
   document.body.dataset.signedIn = "true";
   if (navigator.onLine) runSync(false);
+}
+
+// the cached forms, in the server's order (hazards first)
+async function loadForms() {
+  const order = (await getMeta(state.db, "form_order")) || [];
+  const rank = (k) => (order.includes(k) ? order.indexOf(k) : order.length);
+  state.forms = (await listForms(state.db)).sort((a, b) => rank(a.kind) - rank(b.kind));
 }
 
 function showView(view) {
@@ -230,8 +238,8 @@ async function useView() {
       msg.textContent = t("area_error", { detail: result.error });
       return;
     }
-    await fetchForms({ db: state.db, base: BASE, token: state.token });
-    state.forms = await listForms(state.db);
+    await setMeta(state.db, "form_order", await fetchForms({ db: state.db, base: BASE, token: state.token }));
+    await loadForms();
     state.area = await listArea(state.db);
     fillKinds();
     await showArea(state.area);

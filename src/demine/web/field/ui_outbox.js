@@ -108,7 +108,10 @@ export async function runSync(manual) {
   await refreshOutbox();
   const text = syncSummary(summary);
   $("sync-result").textContent = text;
-  announce(text);
+  // an automatic sync that found nothing to do is not announced
+  const news = (summary.sent || 0) + (summary.already || 0) + (summary.conflicts || 0) + (summary.invalid || 0)
+    + (summary.pulled || 0);
+  if (manual || news || summary.offline || summary.auth_failed || summary.error) announce(text);
   document.dispatchEvent(new Event("field-net"));
   document.body.dataset.syncs = String(Number(document.body.dataset.syncs || 0) + 1);
   await onSynced(summary);
