@@ -483,10 +483,12 @@ def _lang(pg: Any, lang: str) -> None:
     wait_for(pg, f"document.body.dataset.lang === '{lang}'", TIMEOUT)
 
 
-def test_sign_in_messages_forms_on_a_phone_and_an_edit(browser: Any, site: Site) -> None:
+def test_sign_in_messages_forms_on_a_phone_and_the_review_round_trip(
+    browser: Any, site: Site
+) -> None:
     """A wrong token and a role the app is not for are told so; every form of the field and
-    operator roles is shot at 390 x 844 in both languages and fits; an operator edits a record
-    of the work area (only the changed field, on its revision) and sends it."""
+    operator roles is shot at 390 x 844 in both languages and fits; an operator's edits go
+    through return, correction, approval, a conflict and a refusal (_operator_round_trip)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     shot: set[str] = set()
     for user, role in (("team", "field"), ("op", "operator")):
@@ -532,38 +534,7 @@ def test_sign_in_messages_forms_on_a_phone_and_an_edit(browser: Any, site: Site)
                     shot.add(name)
             _lang(pg, "en")
             if user == "op":
-                # an edit of the stored hazard, from the work area: tap it, Edit, change a field
-                pg.click("#tab-area")
-                pg.evaluate(
-                    f"window.field.map.jumpTo({{center: [{X + 0.002}, {Y + 0.002}], zoom: 14}})"
-                )
-                pg.click("#use-view")
-                wait_for(pg, "document.body.dataset.area === '1'", TIMEOUT)
-                wait_for(pg, "window.field.map.queryRenderedFeatures().length > 0", TIMEOUT)
-                _tap(pg, X + 0.002, Y + 0.002)
-                wait_for(pg, "!document.getElementById('details').hidden", TIMEOUT)
-                assert "Stored field" in pg.locator("#details-list").inner_text()
-                pg.click("#details-edit")
-                wait_for(
-                    pg,
-                    "document.querySelector('#record-form')?.dataset.kind === 'hazards'",
-                    TIMEOUT,
-                )
-                assert pg.input_value("#f-name") == "Stored field"
-                pg.fill("#f-name", "Stored field, resurveyed")
-                _save(pg, 1)
-                pg.click("#sync-now")
-                wait_for(
-                    pg,
-                    "document.querySelectorAll('#outbox-list li[data-state=sent]').length === 1",
-                    TIMEOUT,
-                )
-                (sub,) = [x for x in _submissions(site) if x["submitter"] == "op"]
-                assert sub["action"] == "update" and sub["target_id"] == site.hazard
-                assert sub["base_revision"] == 1
-                # only the changed field; the stored geometry kept
-                assert sub["payload"]["changes"] == {"name": "Stored field, resurveyed"}
-                assert "geometry" not in sub["payload"]
+                _operator_round_trip(phone, site)
             phone.clean()
         finally:
             phone.close()
@@ -577,3 +548,118 @@ def test_sign_in_messages_forms_on_a_phone_and_an_edit(browser: Any, site: Site)
     for name in want:
         w, h = _png_size((SHOTS / f"{name}.png").read_bytes())
         assert w == PHONE["width"] and h >= PHONE["height"], (name, w, h)
+
+
+def _post(site: Site, path: str, body: dict[str, Any], user: str = "adm") -> Any:
+    req = urllib.request.Request(
+        site.url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {site.tokens[user]}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())
+
+
+def _sync_now(pg: Any) -> None:
+    before = int(pg.evaluate("Number(document.body.dataset.syncs || 0)"))
+    pg.click("#tab-outbox")
+    pg.click("#sync-now")
+    wait_for(pg, f"Number(document.body.dataset.syncs || 0) === {before + 1}", TIMEOUT)
+
+
+def _states(pg: Any) -> list[str]:
+    got: list[str] = pg.evaluate(
+        "[...document.querySelectorAll('#outbox-list li[data-cid]')].map(li => li.dataset.state)"
+    )
+    return sorted(got)
+
+
+def _edit_stored(pg: Any, name: str) -> None:
+    """Tap the stored hazard on the map, Edit, change its name."""
+    pg.click("#tab-area")
+    wait_for(pg, "window.field.map.queryRenderedFeatures().length > 0", TIMEOUT)
+    _tap(pg, X + 0.002, Y + 0.002)
+    wait_for(pg, "!document.getElementById('details').hidden", TIMEOUT)
+    assert "Stored field" in pg.locator("#details-list").inner_text()
+    pg.click("#details-edit")
+    wait_for(pg, "document.querySelector('#record-form')?.dataset.kind === 'hazards'", TIMEOUT)
+    assert pg.input_value("#f-name") == "Stored field"
+    pg.fill("#f-name", name)
+
+
+def _operator_round_trip(phone: Phone, site: Site) -> None:
+    """An operator edits a record of the work area (only the changed field is sent, on its
+    revision); the reviewer returns it with a reason, which the device shows; corrected, it goes
+    back as a new submission; once that is approved, an edit made on the old revision comes
+    back as a conflict; an item the server refuses shows the server's faults, is corrected and
+    sent again."""
+    pg = phone.page
+    pg.click("#tab-area")
+    pg.evaluate(f"window.field.map.jumpTo({{center: [{X + 0.002}, {Y + 0.002}], zoom: 14}})")
+    pg.click("#use-view")
+    wait_for(pg, "document.body.dataset.area === '1'", TIMEOUT)
+    _edit_stored(pg, "Stored field, resurveyed")
+    _save(pg, 1)
+    _sync_now(pg)
+    assert _states(pg) == ["sent"]
+    (sub,) = [x for x in _submissions(site) if x["submitter"] == "op"]
+    assert sub["action"] == "update" and sub["target_id"] == site.hazard
+    assert sub["base_revision"] == 1
+    assert sub["payload"]["changes"] == {"name": "Stored field, resurveyed"}  # only that
+    assert "geometry" not in sub["payload"]  # the stored one is kept
+
+    # returned by the reviewer: the device shows why; corrected, it goes as a new submission
+    _post(site, f"/api/v1/submissions/{sub['id']}/return", {"reason": "say which part"})
+    _sync_now(pg)
+    assert _states(pg) == ["returned"]
+    assert "say which part" in pg.locator("#outbox-list").inner_text()
+    old_cid = pg.locator("#outbox-list li[data-cid]").first.get_attribute("data-cid")
+    pg.click("#outbox-list .fd-edit")
+    wait_for(pg, "document.querySelector('#record-form')?.dataset.kind === 'hazards'", TIMEOUT)
+    assert pg.input_value("#f-name") == "Stored field, resurveyed"
+    pg.fill("#f-name", "Stored field, north part resurveyed")
+    _save(pg, 1)
+    _sync_now(pg)
+    assert _states(pg) == ["sent"]
+    mine = [x for x in _submissions(site) if x["submitter"] == "op"]
+    assert len(mine) == 2 and len({x["client_id"] for x in mine}) == 2
+    assert old_cid in {x["client_id"] for x in mine}
+    (again,) = [x for x in mine if x["id"] != sub["id"]]
+
+    # approved: the record moves on; an edit made on the device's old revision is a conflict
+    _post(site, f"/api/v1/submissions/{again['id']}/approve", {})
+    _edit_stored(pg, "Stored field, another name")
+    _save(pg, 2)
+    _sync_now(pg)
+    assert _states(pg) == ["approved", "conflict"]  # the approval came back with the pull
+    assert "a reviewer will decide" in pg.locator("#outbox-list").inner_text()
+
+    # refused by the server (a rule across fields the form does not check): its faults shown,
+    # corrected, sent again with the same client id
+    _choose(pg, "hazards")
+    pg.select_option("#f-hazard_type", "SHA")
+    pg.select_option("#f-status", "closed")
+    for lon, lat in ((X + 0.006, Y), (X + 0.008, Y), (X + 0.007, Y + 0.002)):
+        _tap(pg, lon, lat)
+    wait_for(pg, "document.querySelectorAll('#geom-list li').length === 3", TIMEOUT)
+    _save(pg, 3)
+    _sync_now(pg)
+    assert _states(pg) == ["approved", "conflict", "invalid"]
+    row = pg.locator("#outbox-list li[data-state=invalid]")
+    assert "closed_on" in row.inner_text()
+    cid = row.get_attribute("data-cid")
+    row.locator(".fd-edit").click()
+    wait_for(pg, "document.querySelector('#record-form')?.dataset.kind === 'hazards'", TIMEOUT)
+    assert pg.get_attribute("#f-closed_on", "aria-invalid") == "true"
+    pg.fill("#f-closed_on", "2026-04-30")
+    _save(pg, 3)
+    _sync_now(pg)
+    assert _states(pg) == ["approved", "conflict", "sent"]
+    assert pg.locator(f"#outbox-list li[data-cid='{cid}']").get_attribute("data-state") == "sent"
+    (closed,) = [x for x in _submissions(site) if x["client_id"] == cid]
+    assert closed["payload"]["properties"]["closed_on"] == "2026-04-30"
+    pg.screenshot(path=str(SHOTS / "outbox-en.png"), full_page=True)

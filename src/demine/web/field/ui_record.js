@@ -98,19 +98,30 @@ export function startNew(kind) {
 }
 
 // an edit of a record of the work area: only the changed fields are sent, with its revision
+function valuesOf(spec, properties) {
+  const values = {};
+  for (const f of spec.fields) {
+    const v = (properties || {})[f.name];
+    if (v !== undefined && v !== null) values[f.name] = v;
+  }
+  return values;
+}
+
+// the form's reading of a record's values (what an edit is compared with)
+function readingOf(spec, values) {
+  return readForm(renderForm(spec, { lang: state.lang, values, references: references(), idPrefix: "base" }), spec);
+}
+
 export function startEdit(feature) {
   const kind = feature.properties._layer;
   const spec = specOf(kind);
   if (!spec) return false;
-  const values = {};
-  for (const f of spec.fields) {
-    const v = feature.properties[f.name];
-    if (v !== undefined && v !== null) values[f.name] = v;
-  }
+  const values = valuesOf(spec, feature.properties);
   rec = {
     mode: "edit", kind, spec, capture: emptyCapture(spec), newPhotos: [], oldPhotos: [], values,
     recordId: feature.properties._id, revision: feature.properties.revision,
   };
+  rec.initial = readingOf(spec, values);
   renderRecord();
   return true;
 }
@@ -128,7 +139,17 @@ export async function startItem(item) {
   }
   capture.acc = capture.coords.map((_, i) => (item.accuracy_m ? item.accuracy_m[i] ?? null : null));
   const oldPhotos = await listPhotos(state.db, item.client_id);
-  rec = { mode: "item", kind: item.kind, spec, capture, newPhotos: [], oldPhotos, values: item.properties || {}, item };
+  let values = item.properties || {};
+  let initial = null;
+  if (item.action === "update") {
+    // the changes over the record as the work area has it (if it does): compared with it again
+    const entry = state.area.find((a) => a.layer === item.kind);
+    const feature = entry && entry.collection.features.find((f) => String(f.id) === String(item.record_id));
+    const base = valuesOf(spec, feature ? feature.properties : {});
+    initial = readingOf(spec, base);
+    values = { ...base, ...values };
+  }
+  rec = { mode: "item", kind: item.kind, spec, capture, newPhotos: [], oldPhotos, values, item, initial };
   renderRecord();
   const faults = (item.faults || []).map(faultOf).filter(Boolean);
   if (faults.length) showFaults(rec.form, faults);
@@ -161,7 +182,6 @@ function renderRecord() {
   rec.form.id = "record-form";
   rec.form.addEventListener("submit", (e) => e.preventDefault());
   $("form-host").replaceChildren(rec.form);
-  if (rec.mode === "edit") rec.initial = readForm(rec.form, rec.spec);
   const geom = rec.spec.geometry;
   $("geometry").hidden = !geom;
   $("geo-here").textContent = geom === "Polygon" ? t("geom_add_position") : t("geom_use_position");
@@ -181,9 +201,7 @@ export function relabelRecord() {
     return;
   }
   rec.values = { ...rec.values, ...readForm(rec.form, rec.spec) };
-  const initial = rec.initial;
   renderRecord();
-  if (initial) rec.initial = initial;
 }
 
 function geometryChanged() {
@@ -191,7 +209,7 @@ function geometryChanged() {
   const known = c.acc.filter((a) => typeof a === "number");
   const tapped = c.acc.length - known.length;
   const parts = [];
-  if (!c.coords.length) parts.push(rec.mode === "edit" ? t("geom_keep") : t("geom_none"));
+  if (!c.coords.length) parts.push(rec.initial ? t("geom_keep") : t("geom_none"));
   else if (c.type === "Point") parts.push(t("geom_point_set"));
   else parts.push(t(c.closed ? "geom_closed" : "geom_vertices", { n: c.coords.length }));
   if (known.length) parts.push(t("geom_worst", { m: fmtNumber(Math.max(...known), 1) }));
@@ -267,7 +285,10 @@ function accuracies() {
 async function save() {
   if (!rec) return;
   const values = readForm(rec.form, rec.spec);
-  const faults = validate(rec.spec, values, state.lang);
+  const isUpdate = rec.initial !== null && rec.initial !== undefined;
+  let faults = validate(rec.spec, values, state.lang);
+  // an update sends its changes only: a field it leaves empty is not required of it
+  if (isUpdate) faults = faults.filter((f) => values[f.field] !== undefined || rec.initial[f.field] !== undefined);
   $("record-error").textContent = "";
   if (faults.length) {
     showFaults(rec.form, faults);
@@ -279,13 +300,13 @@ async function save() {
     $("record-error").textContent = t("geom_need_three");
     return;
   }
-  if (rec.spec.geometry && rec.spec.geometry_required && rec.mode !== "edit" && !c.coords.length) {
+  if (rec.spec.geometry && rec.spec.geometry_required && !isUpdate && !c.coords.length) {
     $("record-error").textContent = t("geom_required");
     $("geo-here").focus();
     return;
   }
   let properties = values;
-  if (rec.mode === "edit") {
+  if (isUpdate) {
     properties = {};
     for (const f of rec.spec.fields) {
       const before = rec.initial[f.name];
