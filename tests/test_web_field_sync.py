@@ -124,15 +124,15 @@ class Site:
         page.route(
             self.url + "/__photo__/*",
             lambda r: r.fulfill(
-                status=200, content_type="image/jpeg", body=self.photos[r.request.url.split("/")[-1]]
+                status=200,
+                content_type="image/jpeg",
+                body=self.photos[r.request.url.split("/")[-1]],
             ),
         )
         page.goto(self.url + "/__harness__.html")
         wait_for(page, "window.__ready === true", TIMEOUT)
         page.evaluate(OPEN)
-        page.evaluate(
-            "async (t) => fieldDb.setMeta(window.__db, 'token', t)", self.tokens[user]
-        )
+        page.evaluate("async (t) => fieldDb.setMeta(window.__db, 'token', t)", self.tokens[user])
         return ctx, page
 
 
@@ -279,7 +279,11 @@ def test_an_outbox_syncs_once_and_again_stores_nothing(site: Site, browser: Any)
         s = progress["s"]
         assert s["offline"] is False and s["auth_failed"] is False and s["error"] is None, s
         assert (s["sent"], s["already"], s["conflicts"], s["invalid"], s["photos"]) == (
-            4, 0, 0, 0, 2,
+            4,
+            0,
+            0,
+            0,
+            2,
         )
         assert s["pulled"] == 4  # the four submissions' own events
         body = sum(len(d) for d in site.photos.values())
@@ -327,9 +331,9 @@ def test_lost_acknowledgements_store_and_send_nothing_twice(site: Site, browser:
         ranges: list[str] = []
         page.on(
             "request",
-            lambda r: ranges.append(r.headers.get("content-range", "?"))
-            if r.method == "PUT"
-            else None,
+            lambda r: (
+                ranges.append(r.headers.get("content-range", "?")) if r.method == "PUT" else None
+            ),
         )
         lost: list[str] = []
 
@@ -560,7 +564,8 @@ def test_an_invalid_item_keeps_its_faults_and_a_refused_token_changes_nothing(
         assert re.fullmatch(r"items\[\d\]\.geometry\.coordinates", fault["field"]), fault
         assert got[missing]["state"] == "invalid"
         assert any(
-            re.fullmatch(r"items\[\d\]\.properties\.found_at", f["field"]) for f in got[missing]["faults"]
+            re.fullmatch(r"items\[\d\]\.properties\.found_at", f["field"])
+            for f in got[missing]["faults"]
         ), got[missing]["faults"]
         (sub,) = site.submissions()
         assert sub["client_id"] == good
@@ -610,9 +615,7 @@ def test_work_area_and_forms_are_cached(site: Site, browser: Any) -> None:
         assert status == 401
         # offline: a clear answer, the cache kept
         ctx.set_offline(True)
-        got = page.evaluate(
-            "async (b) => fieldSync.refreshArea({db: window.__db, bbox: b})", BBOX
-        )
+        got = page.evaluate("async (b) => fieldSync.refreshArea({db: window.__db, bbox: b})", BBOX)
         assert got["offline"] is True
         assert page.evaluate("async () => (await fieldDb.listArea(window.__db)).length") == 1
         ctx.set_offline(False)
