@@ -104,9 +104,11 @@ async ([records, photoEvery, nPhotos, photoSize, baseB64]) => {
   return {json, photos, photoBytes};
 }
 """
-START = """() => {
+START = """(inFlight) => {
   window.__result = null; window.__progress = null;
-  fieldSync.sync({db: window.__db, onProgress: (p) => { window.__progress = p; }})
+  const opts = {db: window.__db, onProgress: (p) => { window.__progress = p; }};
+  if (inFlight) opts.inFlight = inFlight;
+  fieldSync.sync(opts)
     .then((s) => { window.__result = s; });
   return true;
 }"""
@@ -370,10 +372,11 @@ def records(n: int, seed: int = 5) -> list[dict[str, Any]]:
 class Scenario:
     def __init__(
         self, name: str, browser: Any, work: Path, recs: list[dict[str, Any]], n_photos: int,
-        throttle: str, interrupt: bool,
+        throttle: str, interrupt: bool, in_flight: int | None = None,
     ) -> None:
         self.name = name
         self.interrupt = interrupt
+        self.in_flight = in_flight
         self.location, self.token = make_store(work / f"{name}.gpkg")
         self.server, port = start_server(self.location, work / f"{name}-server.log")
         if throttle == "proxy":
@@ -436,7 +439,7 @@ class Scenario:
     def start(self) -> None:
         self.t_start = self.leg_start = time.perf_counter()
         self.up0, self.down0 = self.proxy.up, self.proxy.down
-        self.page.evaluate(START)
+        self.page.evaluate(START, self.in_flight)
 
     def poll(self) -> None:
         if self.done:
@@ -463,7 +466,7 @@ class Scenario:
             self.link(online=True)
             self.leg_start = time.perf_counter()
             self.up0, self.down0 = self.proxy.up, self.proxy.down
-            self.page.evaluate(START)
+            self.page.evaluate(START, self.in_flight)
             return
         self.done = True
         self.seconds = now - self.t_start
@@ -538,6 +541,8 @@ def main() -> None:
     ap.add_argument("--throttle", choices=["chromium", "proxy"], default="chromium")
     ap.add_argument("--verify", action="store_true", help="only time one throttled upload")
     ap.add_argument("--only", choices=["whole", "interrupted"], default=None)
+    ap.add_argument("--in-flight", type=int, default=None, help="photo uploads at once (sync.js's default: 2)")
+    ap.add_argument("--tag", default="", help="a suffix of the result file's name")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -567,8 +572,8 @@ def main() -> None:
             for name in names:
                 c.log(f"{name}: store, server, {args.records} records + {args.photos} photos into IndexedDB")
                 scs.append(
-                    Scenario(name, browser, work, _with_photos(recs, args.photos), args.photos,
-                             args.throttle, name == "interrupted")
+                    Scenario(name, browser, work, recs, args.photos, args.throttle,
+                             name == "interrupted", args.in_flight)
                 )
                 c.log(f"{name}: populated in {scs[-1].populate_s:.1f} s; data {scs[-1].data:,} bytes")
             for sc in scs:
@@ -615,11 +620,13 @@ def main() -> None:
                     f"  server {row['server']}"
                 )
             quick = args.records != 1000 or args.photos != 200
-            dest = c.RESULTS / ("field_sync-quick.json" if quick else "field_sync.json")
+            tag = ("-quick" if quick else "") + (f"-{args.tag}" if args.tag else "")
+            dest = c.RESULTS / f"field_sync{tag}.json"
             dest.write_text(
                 json.dumps(
                     {
                         "machine": machine,
+                        "photos_in_flight": args.in_flight or "sync.js default",
                         "link": {
                             "throttle": args.throttle,
                             "bytes_per_s": RATE,
@@ -636,12 +643,6 @@ def main() -> None:
                 sc.close()
         finally:
             browser.close()
-
-
-def _with_photos(recs: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """The records, the finds that carry a photo first among the finds (POPULATE gives a photo
-    to each find while photos remain)."""
-    return recs
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import io
 import random
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,7 +146,7 @@ def site(store: Any) -> Iterator[Site]:
         yield Site(url, location, tokens)
 
 
-def add_item(page: Any, item: dict[str, Any], photos: list[str] = ()) -> str:  # type: ignore[assignment]
+def add_item(page: Any, item: dict[str, Any], photos: Sequence[str] = ()) -> str:
     """Record an item on the device as the UI does: photos (fetched from /__photo__/NAME into
     Blobs) and a pending item naming them. Returns its client_id."""
     return str(
@@ -645,5 +645,24 @@ def test_uuid7_and_the_database(site: Site, browser: Any) -> None:
         assert len(photos(page)) == 1
         page.evaluate("async (c) => fieldDb.deleteItem(window.__db, c)", cid)
         assert photos(page) == [] and items(page) == {}
+    finally:
+        ctx.close()
+
+
+def test_a_stalled_link_counts_as_lost(site: Site, browser: Any) -> None:
+    """A request that never gets its answer (a link that stays up but carries nothing) ends
+    the sync as offline after the time allowed, and the next sync finishes the work."""
+    ctx, page = site.page(browser)
+    try:
+        cid = add_item(page, eo_report())
+        held: list[Any] = []
+        page.route(site.url + "/api/v1/sync/outbox", lambda route: held.append(route))
+        s = page.evaluate("async () => fieldSync.sync({db: window.__db, timeoutMs: 1500})")
+        assert s["offline"] is True and "no answer in 2 s" in s["error"], s
+        assert held and items(page)[cid]["state"] == "pending"
+        page.unroute(site.url + "/api/v1/sync/outbox")
+        s = page.evaluate(SYNC)
+        assert (s["sent"], s["offline"]) == (1, False), s
+        assert [x["client_id"] for x in site.submissions()] == [cid]
     finally:
         ctx.close()

@@ -1,11 +1,13 @@
 // The field app's sync with the server (issue 14, docs/field.md "Sync"). Plain ES module.
 //
-// sync({db, base, token, onProgress, fetchImpl}) -> summary
+// sync({db, base, token, onProgress, fetchImpl, inFlight = 2, timeoutMs}) -> summary
 //   1. photos of pending items: SHA-256, POST /api/v1/uploads once (upload_id kept at once),
 //      GET it when resuming to learn `received`, PUT chunks of at most 1 MiB from there,
 //      `received` saved after each chunk; an expired or unknown upload (404) begins again;
 //   2. the pending items in requests of at most 200 items, 50 photos and under 8 MiB; each
 //      answer sets the item's state (stored/already -> sent, conflict, invalid + faults);
+//   (photos go PHOTOS_IN_FLIGHT at a time; a request with no answer within a minute plus its
+//   bytes at 4 kB/s, or `timeoutMs`, counts as a lost link: offline, resumable);
 //   3. pull from meta.cursor while `more`: each change kept in `changes`, the item with its
 //      client_id gets the decision's state (returned/approved/rejected) and reason.
 //   summary: {sent, already, conflicts, invalid, photos, bytes_sent, pulled, offline,
@@ -23,6 +25,9 @@ export const MAX_ITEMS = 200; // items of one outbox request
 export const MAX_REQUEST_PHOTOS = 50; // photos of one outbox request
 export const MAX_BODY = 8 * 1024 * 1024; // bytes of one outbox request (strictly under)
 export const PULL_LIMIT = 500;
+export const PHOTOS_IN_FLIGHT = 2; // uploads at once: one's round trips hide in the other's bytes
+const STALL_MS = 60_000; // a request's answer may take this long, plus its bytes at...
+const SLOWEST_BPS = 4_000; // ...this rate (bytes a second: a very poor 2G link)
 const RECHECK_MS = 40 * 3600 * 1000; // a finished upload older than this is asked about again
 const DECIDED = new Set(["returned", "approved", "rejected"]);
 const enc = new TextEncoder();
@@ -55,16 +60,25 @@ async function call(ctx, method, path, { json, body, headers = {} } = {}) {
     payload = JSON.stringify(json);
     h["Content-Type"] = "application/json";
   }
-  ctx.bytes += byteLength(payload); // what leaves the device, answered or not
+  const size = byteLength(payload);
+  ctx.bytes += size; // what leaves the device, answered or not
+  // a stalled link is a lost one: the time allowed grows with what is sent (a slow link)
+  const abort = new AbortController();
+  const limit = ctx.timeoutMs ?? STALL_MS + (size * 1000) / SLOWEST_BPS;
+  const timer = setTimeout(() => abort.abort(), limit);
   let resp;
   let text;
   try {
     resp = await ctx.fetchImpl(ctx.base + path, {
       method, headers: h, body: payload, cache: "no-store", credentials: "omit",
+      signal: abort.signal,
     });
     text = await resp.text();
   } catch (e) {
-    throw new Offline(String(e && e.message ? e.message : e));
+    const why = abort.signal.aborted ? `no answer in ${Math.round(limit / 1000)} s` : e && e.message ? e.message : e;
+    throw new Offline(String(why));
+  } finally {
+    clearTimeout(timer);
   }
   if (resp.status === 401) throw new AuthFailed("the server refused the token (401)");
   let data = null;
@@ -190,19 +204,31 @@ async function photosPhase(ctx, pending) {
   let n = 0;
   const report = () => ctx.progress({ phase: "photos", done: n, total: todo.length });
   report();
-  for (const p of todo) {
-    try {
-      await uploadPhoto(ctx, p, report);
-      ctx.summary.photos += 1;
-    } catch (e) {
-      if (e instanceof Offline || e instanceof AuthFailed) throw e;
-      // this photo cannot go (too large, refused): its item waits, the others go on
-      ctx.summary.error = `photo ${p.filename}: ${e.message}`;
-      await update(ctx.db, p, { error: e.message }, store.putPhoto);
+  let next = 0;
+  let stop = null; // the first network or token failure stops every lane
+  async function lane() {
+    while (stop === null && next < todo.length) {
+      const p = todo[next++];
+      try {
+        await uploadPhoto(ctx, p, report);
+        ctx.summary.photos += 1;
+      } catch (e) {
+        if (e instanceof Offline || e instanceof AuthFailed) {
+          stop = stop || e;
+          return;
+        }
+        // this photo cannot go (too large, refused): its item waits, the others go on
+        ctx.summary.error = `photo ${p.filename}: ${e.message}`;
+        await update(ctx.db, p, { error: e.message }, store.putPhoto);
+      }
+      n += 1;
+      report();
     }
-    n += 1;
-    report();
   }
+  const lanes = [];
+  for (let i = 0; i < Math.min(ctx.inFlight, todo.length); i++) lanes.push(lane());
+  await Promise.all(lanes);
+  if (stop) throw stop;
 }
 
 // --- 2. outbox ----------------------------------------------------------------------------
@@ -321,13 +347,15 @@ export function sync(opts) {
   return running;
 }
 
-async function run({ db, base = "", token, onProgress = () => {}, fetchImpl } = {}) {
+async function run({
+  db, base = "", token, onProgress = () => {}, fetchImpl, inFlight = PHOTOS_IN_FLIGHT, timeoutMs,
+} = {}) {
   const summary = {
     sent: 0, already: 0, conflicts: 0, invalid: 0, photos: 0, bytes_sent: 0, pulled: 0,
     offline: false, auth_failed: false, error: null,
   };
   const ctx = {
-    db, base, summary, bytes: 0,
+    db, base, summary, bytes: 0, inFlight: Math.max(1, inFlight), timeoutMs,
     token: token ?? (await store.getMeta(db, "token")),
     fetchImpl: fetchImpl || ((...a) => fetch(...a)),
     progress: (p) => {
@@ -376,7 +404,9 @@ function bboxText(bbox) {
 }
 
 /** Fetch the work area (records and reference layers in the box) into the `area` store. */
-export async function refreshArea({ db, base = "", token, bbox, layers, fetchImpl } = {}) {
+export async function refreshArea({
+  db, base = "", token, bbox, layers, fetchImpl, onProgress = () => {},
+} = {}) {
   const ctx = {
     db, base, bytes: 0,
     token: token ?? (await store.getMeta(db, "token")),
@@ -386,6 +416,7 @@ export async function refreshArea({ db, base = "", token, bbox, layers, fetchImp
   let q = `bbox=${encodeURIComponent(box)}`;
   if (layers && layers.length) q += `&layers=${encodeURIComponent([].concat(layers).join(","))}`;
   let r;
+  onProgress({ phase: "area", done: 0, total: 1, bytes_sent: 0 });
   try {
     r = await call(ctx, "GET", `/api/v1/sync/area?${q}`);
   } catch (e) {
@@ -405,6 +436,7 @@ export async function refreshArea({ db, base = "", token, bbox, layers, fetchImp
   await store.setMeta(db, "bbox", r.data.bbox);
   const counts = {};
   for (const e of entries) counts[e.layer] = e.collection.features.length;
+  onProgress({ phase: "area", done: 1, total: 1, bytes_sent: ctx.bytes });
   return { layers: counts };
 }
 
