@@ -473,7 +473,8 @@ class Scenario:
 
     def progress(self) -> str:
         p = self.page.evaluate("window.__progress")
-        return f"{self.name}: {self.proxy.up:,} up, {p}"
+        t = time.perf_counter() - self.t_start
+        return f"{self.name}: {t:7.1f} s, {self.proxy.up:,} bytes up, {p}"
 
     def check(self) -> dict[str, Any]:
         """What the server holds: each record and photo once?"""
