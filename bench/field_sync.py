@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -52,6 +53,7 @@ import _common as c  # noqa: E402
 RATE = 125_000  # bytes a second: 1 Mbit/s
 LATENCY_MS = 300
 PHOTO_BYTES = 1_000_000
+SIDES = ["north", "south", "east", "west"]
 HARNESS_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>bench</title>
 <script type="module" src="/__harness__.js"></script></head><body>bench</body></html>"""
 HARNESS_JS = """
@@ -192,10 +194,8 @@ class Proxy:
         except (ConnectionError, OSError):
             pass
         await q.put((0.0, b""))
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await task
-        except (ConnectionError, OSError):
-            pass
 
     async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
         try:
@@ -309,7 +309,9 @@ def records(n: int, seed: int = 5) -> list[dict[str, Any]]:
             for j in range(k):
                 a = 2 * math.pi * j / k
                 f = rnd.uniform(0.75, 1.0)
-                ring.append([round(x + rad * f * math.cos(a), 7), round(y + rad * f * math.sin(a), 7)])
+                ring.append(
+                    [round(x + rad * f * math.cos(a), 7), round(y + rad * f * math.sin(a), 7)]
+                )
             ring.append(ring[0])
             out.append(
                 {
@@ -318,11 +320,13 @@ def records(n: int, seed: int = 5) -> list[dict[str, Any]]:
                     "properties": {
                         "hazard_type": rnd.choice(["SHA", "CHA"]),
                         "status": "open",
-                        "name": f"Field {i} near the tree line, {rnd.choice(['north', 'south', 'east', 'west'])} side",
+                        "name": f"Field {i} near the tree line, {rnd.choice(SIDES)} side",
                         "device_categories": rnd.choice(["ap_blast", "at", "uxo", "ap_blast,uxo"]),
                         "reported_on": t[:10],
-                        "evidence": "Craters and a destroyed vehicle seen; local farmer reports an AT mine",
-                        "notes": f"Walked the perimeter with the team leader; marking posts every 25 m ({i})",
+                        "evidence": "Craters and a destroyed vehicle seen; a farmer reports "
+                        "an AT mine",
+                        "notes": f"Walked the perimeter with the team leader; marking posts "
+                        f"every 25 m ({i})",
                     },
                     "geometry": {"type": "Polygon", "coordinates": [ring]},
                     "accuracy_m": [round(rnd.uniform(2.5, 12.0), 1) for _ in ring],
@@ -354,7 +358,8 @@ def records(n: int, seed: int = 5) -> list[dict[str, Any]]:
                     "properties": {
                         "reported_at": t,
                         "status": "new",
-                        "description": "Unexploded mortar round by the road to the village, half buried",
+                        "description": "Unexploded mortar round by the road to the village, "
+                        "half buried",
                         "reporter_name": f"Resident {i}",
                         "notes": "Reported to the team at the checkpoint",
                     },
@@ -371,8 +376,15 @@ def records(n: int, seed: int = 5) -> list[dict[str, Any]]:
 
 class Scenario:
     def __init__(
-        self, name: str, browser: Any, work: Path, recs: list[dict[str, Any]], n_photos: int,
-        throttle: str, interrupt: bool, in_flight: int | None = None,
+        self,
+        name: str,
+        browser: Any,
+        work: Path,
+        recs: list[dict[str, Any]],
+        n_photos: int,
+        throttle: str,
+        interrupt: bool,
+        in_flight: int | None = None,
     ) -> None:
         self.name = name
         self.interrupt = interrupt
@@ -542,14 +554,16 @@ def main() -> None:
     ap.add_argument("--throttle", choices=["chromium", "proxy"], default="chromium")
     ap.add_argument("--verify", action="store_true", help="only time one throttled upload")
     ap.add_argument("--only", choices=["whole", "interrupted"], default=None)
-    ap.add_argument("--in-flight", type=int, default=None, help="photo uploads at once (sync.js's default: 2)")
+    ap.add_argument(
+        "--in-flight", type=int, default=None, help="photo uploads at once (sync.js's default: 2)"
+    )
     ap.add_argument("--tag", default="", help="a suffix of the result file's name")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(c.ROOT / "tests"))
-    from live import CHROMIUM, CHROMIUM_ARGS
+    from live import CHROMIUM, CHROMIUM_ARGS  # type: ignore[import-not-found]
 
     work = Path(tempfile.mkdtemp(prefix="field_sync_", dir=c.data_dir()))
     machine = c.machine()
@@ -571,12 +585,25 @@ def main() -> None:
             names = ["whole", "interrupted"] if args.only is None else [args.only]
             scs = []
             for name in names:
-                c.log(f"{name}: store, server, {args.records} records + {args.photos} photos into IndexedDB")
-                scs.append(
-                    Scenario(name, browser, work, recs, args.photos, args.throttle,
-                             name == "interrupted", args.in_flight)
+                c.log(
+                    f"{name}: store, server, {args.records} records + {args.photos} photos "
+                    "into IndexedDB"
                 )
-                c.log(f"{name}: populated in {scs[-1].populate_s:.1f} s; data {scs[-1].data:,} bytes")
+                scs.append(
+                    Scenario(
+                        name,
+                        browser,
+                        work,
+                        recs,
+                        args.photos,
+                        args.throttle,
+                        name == "interrupted",
+                        args.in_flight,
+                    )
+                )
+                c.log(
+                    f"{name}: populated in {scs[-1].populate_s:.1f} s; data {scs[-1].data:,} bytes"
+                )
             for sc in scs:
                 sc.start()
             last = time.monotonic()
@@ -617,7 +644,8 @@ def main() -> None:
                 c.log(
                     f"{sc.name:12s} {row['seconds']:8.1f} s (ideal {row['ideal_seconds']:.1f} s, "
                     f"{row['time_ratio']:.3f}x)  up {up:,} B / data {sc.data:,} B = "
-                    f"{row['bytes_ratio']:.4f}x  (goal <= 1.1: {'met' if row['met'] else 'NOT met'})"
+                    f"{row['bytes_ratio']:.4f}x  (goal <= 1.1: "
+                    f"{'met' if row['met'] else 'NOT met'})"
                     f"  server {row['server']}"
                 )
             quick = args.records != 1000 or args.photos != 200
