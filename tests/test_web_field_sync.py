@@ -666,3 +666,31 @@ def test_a_stalled_link_counts_as_lost(site: Site, browser: Any) -> None:
         assert [x["client_id"] for x in site.submissions()] == [cid]
     finally:
         ctx.close()
+
+
+def test_a_photo_the_server_lost_is_uploaded_again(site: Site, browser: Any) -> None:
+    """A photo uploaded long ago whose upload the server no longer has (expired, or a store
+    restored from a backup): the outbox answers the item invalid naming the photo; the device
+    uploads it again and the next sync stores the item with it."""
+    ctx, page = site.page(browser)
+    try:
+        site.photos["old.jpg"] = padded_jpeg(40_000, 7)
+        cid = add_item(page, find(30.502), ["old.jpg"])
+        page.evaluate(
+            """async () => { const [p] = await fieldDb.listPhotos(window.__db);
+                await fieldDb.putPhoto(window.__db, {...p, upload_id: fieldDb.uuid7(),
+                    sha256: null, received: p.size, done: true, done_at: fieldDb.now()}); }"""
+        )
+        s = page.evaluate(SYNC)
+        assert (s["sent"], s["invalid"], s["photos"]) == (0, 0, 0), s
+        assert "upload again" in s["error"]
+        assert items(page)[cid]["state"] == "pending" and site.submissions() == []
+        (p,) = photos(page)
+        assert p["upload_id"] is None and p["done"] is False
+        s = page.evaluate(SYNC)
+        assert (s["sent"], s["photos"], s["error"]) == (1, 1, None), s
+        (sub,) = site.submissions()
+        (att,) = site.attachments(sub["id"])
+        assert att["sha256"] == hashlib.sha256(site.photos["old.jpg"]).hexdigest()
+    finally:
+        ctx.close()

@@ -298,6 +298,10 @@ async function outboxPhase(ctx, pending, device) {
       } else if (a.status === "conflict") {
         ctx.summary.conflicts += 1;
         changes.state = "conflict";
+      } else if (await lostUploads(ctx, item, a.faults || [])) {
+        // its photos' uploads are gone from the server (expired, unknown): they go again
+        // with the next sync, and so does the item (still pending)
+        ctx.summary.error = ctx.summary.error || `photos of ${item.client_id} to upload again`;
       } else {
         ctx.summary.invalid += 1;
         changes.state = "invalid";
@@ -308,6 +312,26 @@ async function outboxPhase(ctx, pending, device) {
     n += part.length;
     ctx.progress({ phase: "outbox", done: n, total });
   }
+}
+
+const PHOTO_FAULT = /^items\[\d+\]\.photos\[(\d+)\]$/;
+const GONE = /no upload|expired/i;
+
+/** An invalid answer whose only faults are photos the server no longer has: reset those
+ * photos (uploaded again by the next sync) and answer true. */
+async function lostUploads(ctx, item, faults) {
+  if (!faults.length) return false;
+  const which = [];
+  for (const f of faults) {
+    const m = PHOTO_FAULT.exec(f.field || "");
+    if (!m || !GONE.test(f.reason || f.message || "")) return false;
+    which.push(Number(m[1]));
+  }
+  for (const j of which) {
+    const p = await store.getPhoto(ctx.db, (item.photos || [])[j]);
+    if (p) await update(ctx.db, p, { upload_id: null, received: 0, done: false }, store.putPhoto);
+  }
+  return true;
 }
 
 // --- 3. pull ------------------------------------------------------------------------------
