@@ -19,6 +19,7 @@ server's.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 
 from live import serve, wait_for
+from test_web_page import ARTIFACTS
 
 PG_URL = os.environ.get("DEMINE_TEST_PG")
 SQUARE = {
@@ -530,6 +532,11 @@ def test_every_form_renders_in_both_languages(harness: Harness) -> None:
                 assert got["lang"] == lang and not got["unlabelled"], (where, got["unlabelled"])
                 assert not got["duplicateIds"], where
                 assert got["scrollWidth"] <= 390 and got["formWidth"] <= got["clientWidth"], where
+                if role == "field":  # the issue's artefacts: each form, both languages
+                    ARTIFACTS.mkdir(exist_ok=True)
+                    harness.page.screenshot(
+                        path=str(ARTIFACTS / f"field-form-{kind}-{lang}.png"), full_page=True
+                    )
                 req, rec, restricted = marks[lang]
                 for f, g in zip(spec["fields"], got["fields"], strict=True):
                     w = (*where, f["name"])
@@ -831,3 +838,66 @@ def test_a_form_is_filled_with_the_keyboard_alone(harness: Harness) -> None:
     assert harness.js("() => document.activeElement.id") == "k-organisation"
     assert harness.js("() => document.activeElement.getAttribute('aria-invalid')") == "true"
     assert not harness.errors
+
+
+# --- under the app's Content-Security-Policy ---------------------------------------------------
+
+CSP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>forms.js under the CSP</title>
+<link rel="stylesheet" href="/static/field/forms.css"></head>
+<body><main id="root"></main>
+<script type="module" src="/__csp_harness__.js"></script></body></html>"""
+CSP_SCRIPT = """
+import * as F from "/static/field/forms.js";
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+const specs = JSON.parse(sessionStorage.getItem("specs"));
+const root = document.getElementById("root");
+let n = 0;
+for (const spec of specs) {
+  for (const lang of ["en", "uk"]) {
+    const form = F.renderForm(spec, {lang, idPrefix: "c" + n++});
+    root.append(form);
+    F.showFaults(form, F.validate(spec, {}, lang));
+  }
+}
+window.__done = n;
+"""
+
+
+def test_forms_break_no_rule_of_the_pages_csp(harness: Harness) -> None:
+    """The app's page has the pages' policy (no inline script or style, no eval): forms.js
+    renders and marks every form under it without a violation."""
+    from demine.api.security import html_csp
+
+    page = harness.page.context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    base = harness.site.url
+    policy = html_csp(tile_url=None, script_hashes=(), style_hashes=())
+    page.route(
+        base + "/__csp_harness__.html",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="text/html",
+            body=CSP_PAGE,
+            headers={"Content-Security-Policy": policy},
+        ),
+    )
+    page.route(
+        base + "/__csp_harness__.js",
+        lambda route: route.fulfill(status=200, content_type="text/javascript", body=CSP_SCRIPT),
+    )
+    specs = list(harness.specs["operator"].values())
+    # the specs reach the page through its storage (the origin's, set before the page loads)
+    page.goto(base + "/static/field/forms.css")
+    page.evaluate("(s) => sessionStorage.setItem('specs', s)", json.dumps(specs))
+    page.goto(base + "/__csp_harness__.html")
+    try:
+        assert wait_for(page, "window.__done") == 2 * len(specs)
+        assert page.evaluate("window.__csp") == [] and errors == []
+        assert page.evaluate("document.querySelectorAll('[aria-invalid=true]').length") > 0
+    finally:
+        page.close()
