@@ -652,6 +652,22 @@ def test_a_form_reads_back_what_it_was_given_and_the_server_stores_it(harness: H
         for f in spec["fields"]:
             if f["type"] == "datetime":  # shown in the device's time: Kyiv, UTC+2 in January
                 assert got["shown"][f["name"]] == "2024-01-15T10:00:30", kind
+        # a value no control offers (a stored partial date, a legacy code) is kept as it is
+        odd = {}
+        for f in spec["fields"]:
+            if f["type"] == "choice" and not f["catalogue"]:
+                odd[f["name"]] = "legacy"
+            elif f["type"] == "boolean":
+                odd[f["name"]] = "perhaps"
+            elif f["type"] in ("date", "datetime") and f["partial"]:
+                odd[f["name"]] = "unknown" if f["unknown"] else "2019-05"
+        if odd:
+            kept = harness.js(ROUND_TRIP, [spec, odd])["read"]
+            assert kept == odd, kind
+            faults = harness.js("([s, v]) => F.validate(s, v, 'en')", [spec, odd])
+            assert {x["field"] for x in faults} >= {
+                n for n, v in odd.items() if v in ("legacy", "perhaps")
+            }, kind
         # no value: nothing read (an unset yes/no is not "no")
         empty = harness.js(ROUND_TRIP, [spec, {}])
         assert empty["read"] == {}, kind

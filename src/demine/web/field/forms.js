@@ -8,6 +8,8 @@
 //   validate(spec, values, lang) -> [{field, message}]
 //   showFaults(form, faults) -> the faults no control of the form could show
 //   clearFaults(form)
+// To change the language of a form being filled: renderForm(spec, {lang, values:
+// readForm(form, spec)}) in its place.
 // Plain ES module: no dependency, no inline handler, no eval, no inline style.
 
 // the module's own words; the form's labels, hints, choices and messages come from the spec
@@ -495,6 +497,7 @@ function controlFor(f, id, describedby, value, references, w, lang) {
     sel.append(option("", f.required ? w.choose : w.unset, b === null));
     sel.append(option("true", w.yes, b === true));
     sel.append(option("false", w.no, b === false));
+    if (given && b === null) sel.append(option(String(value), String(value), true)); // kept: validate says why
     return sel;
   }
   const attrs = { ...common, className: "df-control" };
@@ -507,7 +510,6 @@ function controlFor(f, id, describedby, value, references, w, lang) {
     attrs.autocomplete = "off";
     if (f.min !== null && f.min !== undefined) attrs["data-min"] = f.min;
     if (f.max !== null && f.max !== undefined) attrs["data-max"] = f.max;
-    if (given && typeof value === "number") shown = isPyInt(value) ? String(value) : String(value);
   } else if (t === "date") {
     const ok = !given || /^\d{4}-\d{2}-\d{2}$/.test(shown);
     attrs.type = ok ? "date" : "text"; // a partial date ("2019-05", "unknown") stays as typed
@@ -641,7 +643,7 @@ export function readForm(form, spec) {
     if (!c) continue;
     const raw = c.value;
     if (raw === "" || raw === undefined) continue;
-    if (f.type === "boolean") out[f.name] = raw === "true";
+    if (f.type === "boolean") out[f.name] = raw === "true" ? true : raw === "false" ? false : raw;
     else if (f.type === "integer" || f.type === "number") {
       if (raw.trim() === "") continue;
       out[f.name] = numberOf(raw);
