@@ -181,6 +181,80 @@ def test_two_devices_edit_one_record_offline(world: World) -> None:
     assert again["status"] == "already" and again["conflict"]["current_revision"] == 2
 
 
+def test_two_pending_edits_of_one_record_are_shown_together(world: World) -> None:
+    """Both devices sync before any review: neither is stale yet, so both are stored, and
+    each shows the other as pending on the same record (to the reviewer; to a submitter only
+    its own organisation's). Approving one makes the other stale: its approval is refused."""
+    sub = send(world, "o_halo", [hazard_item("shared")])[0]
+    r = world.client.post(
+        f"/api/v1/submissions/{sub['submission_id']}/approve", json={}, headers=world.headers["rev"]
+    )
+    (hid,) = r.json()["ids"]
+    a = send(world, "f_halo", [eo_like_update(hid, {"name": "one"})], device="p1")[0]
+    b = send(world, "f_halo", [eo_like_update(hid, {"name": "two"})], device="p2")[0]
+    assert a["status"] == b["status"] == "stored"
+    for me, other in ((a, b), (b, a)):
+        shown = world.client.get(
+            f"/api/v1/submissions/{me['submission_id']}", headers=world.headers["rev"]
+        ).json()
+        assert [o["id"] for o in shown["concurrent"]] == [other["submission_id"]]
+        assert shown["concurrent"][0]["base_revision"] == 1
+    out = world.cli("rev", "reviewer", "review", "show", b["submission_id"])
+    assert f"ALSO PENDING on this record: submission {a['submission_id']}" in out.output
+    # the submitting organisation sees its own; another organisation's user sees nothing
+    mine = world.client.get(
+        f"/api/v1/submissions/{a['submission_id']}", headers=world.headers["f_halo"]
+    ).json()
+    assert [o["id"] for o in mine["concurrent"]] == [b["submission_id"]]
+    c = send(world, "f_mag", [eo_like_update(hid, {"name": "three"})], device="p3")[0]
+    theirs = world.client.get(
+        f"/api/v1/submissions/{c['submission_id']}", headers=world.headers["f_mag"]
+    ).json()
+    assert theirs["concurrent"] == []  # HALO's pending edits are not told to MAG
+    everyone = world.client.get(
+        f"/api/v1/submissions/{c['submission_id']}", headers=world.headers["rev"]
+    ).json()
+    assert {o["id"] for o in everyone["concurrent"]} == {a["submission_id"], b["submission_id"]}
+    r = world.client.post(
+        f"/api/v1/submissions/{a['submission_id']}/approve", json={}, headers=world.headers["rev"]
+    )
+    assert r.status_code == 200, r.text
+    after = world.client.get(
+        f"/api/v1/submissions/{b['submission_id']}", headers=world.headers["rev"]
+    ).json()
+    assert after["stale"] == {"base_revision": 1, "current_revision": 2}
+    assert after["conflict"] is None  # it was not stale when it came: the view says it now
+    assert [o["id"] for o in after["concurrent"]] == [c["submission_id"]]
+    out = world.cli("rev", "reviewer", "review", "show", b["submission_id"])
+    assert "CONFLICT: made on revision 1, the record is now at revision 2" in out.output
+    approved = world.client.get(
+        f"/api/v1/submissions/{a['submission_id']}", headers=world.headers["rev"]
+    ).json()
+    assert approved["stale"] is None  # decided: its own approval moved the record on
+    r = world.client.post(
+        f"/api/v1/submissions/{b['submission_id']}/approve", json={}, headers=world.headers["rev"]
+    )
+    assert r.status_code == 409, r.text
+
+
+def test_hand_placed_vertices_have_no_accuracy(world: World) -> None:
+    """A vertex tapped on the map has no accuracy (null): the largest measured one is kept,
+    and how many points were placed by hand."""
+    item = hazard_item(accuracy_m=[4.0, None, 7.5, 3.0, 4.0])
+    (a,) = send(world, "f_halo", [item])
+    assert a["status"] == "stored", a
+    s = world.store()
+    try:
+        (sub,) = [x for x in s.submissions() if x["id"] == a["submission_id"]]
+    finally:
+        s.close()
+    assert sub["payload"]["properties"]["position_accuracy_m"] == 7.5
+    assert sub["payload"]["properties"]["position_points_by_hand"] == 1
+    (bad,) = send(world, "f_halo", [hazard_item(accuracy_m=[4.0, "near"])])
+    assert bad["status"] == "invalid"
+    assert bad["faults"][0]["field"] == "items[0].accuracy_m"
+
+
 def eo_like_update(hid: str, changes: dict[str, Any]) -> dict[str, Any]:
     return {
         "client_id": _cid(),

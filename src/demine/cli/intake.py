@@ -187,11 +187,18 @@ def review_show(
         _show_text(sub)
         if sub["target_id"]:
             console().print(f"  record {sub['target_id']} (revision {sub['base_revision']})")
-        if sub.get("conflict"):  # the field app's sync: made on a revision since replaced
-            c = sub["conflict"]
+        c = sub.get("stale") or sub.get("conflict")  # made on a revision since replaced
+        if c:
             console().print(
                 f"  CONFLICT: made on revision {c['base_revision']}, the record is now at "
                 f"revision {c['current_revision']} (approval is refused: return or reject it)",
+                markup=False,
+            )
+        for o in sub.get("concurrent") or []:
+            console().print(
+                f"  ALSO PENDING on this record: submission {o['id']} ({o['state']}, "
+                f"{o['action']} made on revision {o['base_revision']}): approving one makes "
+                "the other stale",
                 markup=False,
             )
         for c in sub["candidates"]:

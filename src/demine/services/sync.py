@@ -183,9 +183,17 @@ def _shape_faults(it: dict[str, Any], fault: Any) -> list[dict[str, Any]]:
     acc = it.get("accuracy_m")
     if acc is not None and (
         not isinstance(acc, list)
-        or not all(isinstance(a, int | float) and not isinstance(a, bool) and a >= 0 for a in acc)
+        or not all(
+            a is None or (isinstance(a, int | float) and not isinstance(a, bool) and a >= 0)
+            for a in acc
+        )
     ):
-        out.append(fault("accuracy_m", "a list of numbers of metres (one a point or vertex)"))
+        out.append(
+            fault(
+                "accuracy_m",
+                "a list of metres, one a point or vertex (null for one placed by hand)",
+            )
+        )
     cap = it.get("captured_at")
     if cap is not None and (not isinstance(cap, str) or len(cap) > 40):
         out.append(fault("captured_at", "an ISO 8601 time"))
@@ -236,8 +244,11 @@ def _store_item(
     require_write(kind, role or "public")  # before any look-up of the record it names
     props = dict(it.get("properties") or {})
     acc = it.get("accuracy_m") or []
-    if acc:
-        props.setdefault("position_accuracy_m", max(acc))
+    measured = [a for a in acc if a is not None]
+    if measured:  # a shape is as good as its worst point
+        props.setdefault("position_accuracy_m", max(measured))
+    if len(measured) < len(acc):  # placed by hand on the map: no accuracy to give
+        props.setdefault("position_points_by_hand", len(acc) - len(measured))
     action, rid, base = it["action"], it.get("record_id"), it.get("base_revision")
     conflict = None
     if action != "create":

@@ -6,6 +6,13 @@
   ``feature`` (its index) they match, for its first :data:`MAX_FEATURES` features;
 * ``current``: the stored record an update, delete or restore would change (a batch: those its
   features name), as GeoJSON with only the fields the role may read; None when there is none.
+* ``stale``: for an update or delete made on a revision the record has since left (another
+  approval overtook it, or a field device edited an old copy), ``{"base_revision",
+  "current_revision"}``: its approval is refused (409) until it is returned and made again;
+* ``concurrent``: the other pending submissions (submitted, approved at the first level, or
+  returned) that change the same record — two teams who edited it offline. Approving one makes
+  the others stale (their approval is refused, 409), so the reviewer decides between them with
+  both in view. A submitter sees only its own organisation's.
 
 The public sees neither (it sees no submission)."""
 
@@ -19,7 +26,7 @@ import shapely
 from demine.errors import NotFound
 from demine.model.kinds import Kind
 from demine.model.schema import Record
-from demine.services.access import visible_properties, visible_record
+from demine.services.access import can_review, visible_properties, visible_record
 from demine.services.candidates import candidates
 from demine.store.base import Store
 
@@ -65,6 +72,7 @@ def side_by_side(store: Store, sub: dict[str, Any], role: str | None) -> dict[st
     p, action, target = sub.get("payload") or {}, sub["action"], sub.get("target_id")
     cands: list[dict[str, Any]] = []
     current: Any = None
+    stale: dict[str, Any] | None = None
     if action == "create" or (action == "update" and p.get("replace")):
         cands = _cands(store, k, p, role, target)
     if action == "batch":
@@ -85,4 +93,36 @@ def side_by_side(store: Store, sub: dict[str, Any], role: str | None) -> dict[st
             rec = None
         if rec is not None and visible_record(k, rec, role):
             current = _feature(k, rec, role)
-    return {"candidates": cands, "current": current}
+        base = sub.get("base_revision")
+        pending = sub["state"] in PENDING or sub["state"] == "draft"
+        if pending and rec is not None and base is not None and rec.revision != base:
+            stale = {"base_revision": base, "current_revision": rec.revision}
+    out = {"candidates": cands, "current": current, "concurrent": concurrent(store, sub, role)}
+    return {**out, "stale": stale}
+
+
+PENDING = ("submitted", "approved_operator", "returned")
+
+
+def concurrent(store: Store, sub: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """The other pending submissions on the record ``sub`` changes, oldest first."""
+    target = sub.get("target_id")
+    if not target or sub["action"] == "create":
+        return []
+    mine = None if can_review(role) else sub["organisation"]
+    return [
+        {
+            "id": o["id"],
+            "state": o["state"],
+            "action": o["action"],
+            "base_revision": o["base_revision"],
+            "created_at": o["created_at"],
+            "organisation": o["organisation"],
+        }
+        for o in sorted(store.submissions(organisation=mine, state=PENDING), key=_created)
+        if o["id"] != sub["id"] and o.get("target_id") == target and o["kind"] == sub["kind"]
+    ]
+
+
+def _created(o: dict[str, Any]) -> str:
+    return str(o["created_at"])
