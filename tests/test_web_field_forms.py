@@ -858,6 +858,13 @@ def test_a_form_is_filled_with_the_keyboard_alone(harness: Harness) -> None:
 
 # --- under the app's Content-Security-Policy ---------------------------------------------------
 
+WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+
 CSP_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>forms.js under the CSP</title>
 <link rel="stylesheet" href="/static/field/forms.css"></head>
@@ -865,10 +872,6 @@ CSP_PAGE = """<!doctype html>
 <script type="module" src="/__csp_harness__.js"></script></body></html>"""
 CSP_SCRIPT = """
 import * as F from "/static/field/forms.js";
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + e.blockedURI);
-});
 const specs = JSON.parse(sessionStorage.getItem("specs"));
 const root = document.getElementById("root");
 let n = 0;
@@ -889,8 +892,10 @@ def test_forms_break_no_rule_of_the_pages_csp(harness: Harness) -> None:
     from demine.api.security import html_csp
 
     page = harness.page.context.new_page()
+    page.add_init_script(WATCH)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     base = harness.site.url
     policy = html_csp(tile_url=None, script_hashes=(), style_hashes=())
     page.route(
