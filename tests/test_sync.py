@@ -219,6 +219,18 @@ def test_two_pending_edits_of_one_record_are_shown_together(world: World) -> Non
         f"/api/v1/submissions/{a['submission_id']}/approve", json={}, headers=world.headers["rev"]
     )
     assert r.status_code == 200, r.text
+    after = world.client.get(
+        f"/api/v1/submissions/{b['submission_id']}", headers=world.headers["rev"]
+    ).json()
+    assert after["stale"] == {"base_revision": 1, "current_revision": 2}
+    assert after["conflict"] is None  # it was not stale when it came: the view says it now
+    assert [o["id"] for o in after["concurrent"]] == [c["submission_id"]]
+    out = world.cli("rev", "reviewer", "review", "show", b["submission_id"])
+    assert "CONFLICT: made on revision 1, the record is now at revision 2" in out.output
+    approved = world.client.get(
+        f"/api/v1/submissions/{a['submission_id']}", headers=world.headers["rev"]
+    ).json()
+    assert approved["stale"] is None  # decided: its own approval moved the record on
     r = world.client.post(
         f"/api/v1/submissions/{b['submission_id']}/approve", json={}, headers=world.headers["rev"]
     )

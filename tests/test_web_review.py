@@ -605,3 +605,52 @@ def test_merge_two_duplicates(tab: Tab, site: Site) -> None:
         assert s.get("hazards", site.stored) is not None
     finally:
         s.close()
+
+
+def test_two_edits_of_one_record_and_a_stale_one(tab: Tab, site: Site) -> None:
+    """Two organisations edit one record before review (the field app's two devices, issue
+    14): each submission lists the other, and one click opens it; once the first is approved
+    the second shows the conflict (made on revision 1, the record now at 2)."""
+    import httpx
+
+    h = {n: {"Authorization": f"Bearer {t}"} for n, t in site.tokens.items()}
+    with httpx.Client(base_url=site.url) as c:
+        r = c.post(
+            "/ogc/collections/hazards/items",
+            json=_hazard("Edited twice", X - 0.05, Y),
+            headers=h["adm"],
+        )
+        assert r.status_code == 201, r.text
+        hid = r.json()["id"]
+        etag = c.get(f"/ogc/collections/hazards/items/{hid}", headers=h["adm"]).headers["etag"]
+        ids = []
+        for who, name in (("o_halo", "HALO's name"), ("o_mag", "MAG's name")):
+            r = c.patch(
+                f"/ogc/collections/hazards/items/{hid}",
+                json={"properties": {"name": name}},
+                headers={
+                    **h[who],
+                    "If-Match": etag,
+                    "Content-Type": "application/merge-patch+json",
+                },
+            )
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+    first, second = ids
+    pg = tab.open()
+    tab.sign_in("rev")
+    tab.open_sub(first)
+    listed = pg.locator(f"[data-concurrent] button[data-open='{second}']")
+    assert listed.count() == 1 and "made on revision 1" in listed.inner_text()
+    assert pg.locator("[data-conflict]").count() == 0
+    listed.click()
+    wait_for(pg, f"document.body.dataset.detail === '{second}'", TIMEOUT)
+    with httpx.Client(base_url=site.url) as c:
+        r = c.post(f"/api/v1/submissions/{first}/approve", json={}, headers=h["rev"])
+        assert r.status_code == 200, r.text
+    tab.open_sub(second)
+    wait_for(pg, "document.querySelector('[data-conflict]') !== null", TIMEOUT)
+    text = pg.inner_text("[data-conflict]")
+    assert "revision 1" in text and "revision 2" in text, text
+    assert pg.locator("[data-concurrent]").count() == 0  # the first is decided
+    tab.clean()

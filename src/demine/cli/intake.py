@@ -187,8 +187,8 @@ def review_show(
         _show_text(sub)
         if sub["target_id"]:
             console().print(f"  record {sub['target_id']} (revision {sub['base_revision']})")
-        if sub.get("conflict"):  # the field app's sync: made on a revision since replaced
-            c = sub["conflict"]
+        c = sub.get("stale") or sub.get("conflict")  # made on a revision since replaced
+        if c:
             console().print(
                 f"  CONFLICT: made on revision {c['base_revision']}, the record is now at "
                 f"revision {c['current_revision']} (approval is refused: return or reject it)",

@@ -380,7 +380,12 @@ function renderDetail() {
     faults.length ? el("div", { class: "rv-faults" }, el("strong", {}, t("review_faults")),
       el("ul", {}, faults.map((f) => el("li", {}, [f.index !== null && f.index !== undefined ? `#${f.index + 1}` : null, f.field, f.reason].filter((x) => x !== null && x !== undefined).join(" — "))))) : null,
     missing.length ? el("p", { class: "help" }, t("review_missing", { fields: missing.join(", ") })) : null,
+    (s.stale || s.conflict) ? el("p", { class: "rv-error", "data-conflict": "true" }, t("review_conflict", { base: (s.stale || s.conflict).base_revision, current: (s.stale || s.conflict).current_revision })) : null,
+    (s.concurrent || []).length ? el("div", { class: "rv-faults", "data-concurrent": "true" }, el("strong", {}, t("review_concurrent")),
+      el("ul", {}, s.concurrent.map((o) => el("li", {}, el("button", { type: "button", class: "linklike", "data-open": o.id },
+        t("review_concurrent_item", { id: o.id.slice(0, 8), state: label("review_state", o.state), base: o.base_revision })))))) : null,
   ].filter(Boolean));
+  for (const b of $("detail-faults").querySelectorAll("button[data-open]")) b.addEventListener("click", () => openSubmission(b.dataset.open));
   // the diff: current vs proposed
   const diff = $("diff");
   const items = proposedOf(s);

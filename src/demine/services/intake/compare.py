@@ -6,6 +6,9 @@
   ``feature`` (its index) they match, for its first :data:`MAX_FEATURES` features;
 * ``current``: the stored record an update, delete or restore would change (a batch: those its
   features name), as GeoJSON with only the fields the role may read; None when there is none.
+* ``stale``: for an update or delete made on a revision the record has since left (another
+  approval overtook it, or a field device edited an old copy), ``{"base_revision",
+  "current_revision"}``: its approval is refused (409) until it is returned and made again;
 * ``concurrent``: the other pending submissions (submitted, approved at the first level, or
   returned) that change the same record — two teams who edited it offline. Approving one makes
   the others stale (their approval is refused, 409), so the reviewer decides between them with
@@ -69,6 +72,7 @@ def side_by_side(store: Store, sub: dict[str, Any], role: str | None) -> dict[st
     p, action, target = sub.get("payload") or {}, sub["action"], sub.get("target_id")
     cands: list[dict[str, Any]] = []
     current: Any = None
+    stale: dict[str, Any] | None = None
     if action == "create" or (action == "update" and p.get("replace")):
         cands = _cands(store, k, p, role, target)
     if action == "batch":
@@ -89,7 +93,12 @@ def side_by_side(store: Store, sub: dict[str, Any], role: str | None) -> dict[st
             rec = None
         if rec is not None and visible_record(k, rec, role):
             current = _feature(k, rec, role)
-    return {"candidates": cands, "current": current, "concurrent": concurrent(store, sub, role)}
+        base = sub.get("base_revision")
+        pending = sub["state"] in PENDING or sub["state"] == "draft"
+        if pending and rec is not None and base is not None and rec.revision != base:
+            stale = {"base_revision": base, "current_revision": rec.revision}
+    out = {"candidates": cands, "current": current, "concurrent": concurrent(store, sub, role)}
+    return {**out, "stale": stale}
 
 
 PENDING = ("submitted", "approved_operator", "returned")
