@@ -10,6 +10,7 @@ const SHELL = [
   "./",
   "manifest.webmanifest",
   "../static/field/field.css",
+  "../static/field/forms.css",
   "../static/field/app.js",
   "../static/field/ui_common.js",
   "../static/field/ui_map.js",
