@@ -448,6 +448,32 @@ def test_a_team_records_offline_and_syncs_once(browser: Any, site: Site, tmp_pat
         )
         result = pg.locator("#sync-result").inner_text()
         assert result.startswith("Sync done: 0 sent"), result
+
+        # signing out (confirmed) leaves nothing of the team on the device
+        pg.click("#tab-area")
+        pg.once("dialog", lambda d: d.accept())
+        pg.click("#signout")
+        wait_for(pg, "document.body.dataset.signedIn === 'false'", TIMEOUT)
+        kept = pg.evaluate(
+            """() => new Promise((done) => {
+              const req = indexedDB.open('demine-field');
+              req.onsuccess = () => {
+                const db = req.result;
+                const tx = db.transaction(['meta', 'outbox', 'photos', 'area']);
+                const n = (s) => new Promise((ok) => {
+                  const r = tx.objectStore(s).count(); r.onsuccess = () => ok(r.result); });
+                const token = new Promise((ok) => {
+                  const r = tx.objectStore('meta').get('token');
+                  r.onsuccess = () => ok(r.result); });
+                Promise.all([token, n('outbox'), n('photos'), n('area')]).then((v) => {
+                  db.close(); done(v); });
+              };
+            })"""
+        )
+        assert kept == [None, 0, 0, 0], kept
+        pg.reload()
+        wait_for(pg, "document.body.dataset.ready === 'true'", TIMEOUT)
+        assert pg.locator("#signin").is_visible()
         phone.clean()
     finally:
         phone.close()

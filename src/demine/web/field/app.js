@@ -3,14 +3,13 @@
 // The app's strings: i18n/*.json; the forms: the server's form specifications (forms.js); the
 // device's data (token, forms, work area, outbox, photos): IndexedDB (db.js); sending: sync.js.
 // The page's shell is kept by the service worker (/field/sw.js) so that it opens offline.
-import { getMeta, listArea, listForms, openDb, setMeta } from "./db.js";
+import { DB_NAME, getMeta, listArea, listForms, openDb, setMeta } from "./db.js";
 import { fetchForms, refreshArea } from "./sync.js";
 import { $, BASE, LANGS, announce, el, fmtNumber, fmtTime, formTitle, loadStrings, state, t, tr } from "./ui_common.js";
 import { fitBbox, initMap, relabel, resize, showArea, showMapNote, viewBbox } from "./ui_map.js";
 import { fillKinds, initRecord, recording, relabelRecord, startEdit, startItem, tapped } from "./ui_record.js";
 import { initOutbox, refreshOutbox, renderOutbox, runSync, unsent } from "./ui_outbox.js";
 
-const DB_NAME = "demine-field";
 const MAX_BOX_DEG = 1; // the server's limit of a work area (docs/field.md)
 const VIEWS = ["area", "record", "outbox"];
 let details = null; // the work-area feature shown
