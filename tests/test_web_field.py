@@ -559,6 +559,15 @@ def test_sign_in_messages_forms_on_a_phone_and_the_review_round_trip(
                     pg.screenshot(path=str(path), full_page=True)
                     shot.add(name)
             _lang(pg, "en")
+            if user == "team":
+                # the browser says online but the server cannot be reached: said so, and back
+                pg.route("**/api/v1/sync/**", lambda route: route.abort())
+                _sync_now(pg)
+                assert pg.locator("#net").inner_text() == "No connection to the server"
+                assert pg.evaluate("document.body.dataset.online") == "false"
+                pg.unroute("**/api/v1/sync/**")
+                _sync_now(pg)
+                assert pg.locator("#net").inner_text() == "Online"
             if user == "op":
                 _operator_round_trip(phone, site)
             phone.clean()
