@@ -144,6 +144,7 @@ class Proxy:
         self.rate = rate
         self.delay = delay  # seconds each way
         self.conns: set[asyncio.StreamWriter] = set()
+        self.blocked = False
         self.loop = asyncio.new_event_loop()
         self.port = 0
         started = threading.Event()
@@ -198,6 +199,9 @@ class Proxy:
             await task
 
     async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
+        if self.blocked:  # the link is down: Chromium's own retries go nowhere either
+            cw.transport.abort()
+            return
         try:
             sr, sw = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
@@ -209,12 +213,18 @@ class Proxy:
         self.conns.discard(sw)
 
     def cut(self) -> None:
+        """The link goes: every connection dropped, new ones refused until ``restore``."""
+        self.blocked = True
+
         def close_all() -> None:
             for w in list(self.conns):
                 w.transport.abort()
             self.conns.clear()
 
         self.loop.call_soon_threadsafe(close_all)
+
+    def restore(self) -> None:
+        self.blocked = False
 
 
 # --- the server --------------------------------------------------------------------------
@@ -432,6 +442,8 @@ class Scenario:
         self.cut_at: int | None = None
 
     def link(self, *, online: bool) -> None:
+        if online:
+            self.proxy.restore()
         if self.throttled or not online:
             self.cdp.send(
                 "Network.emulateNetworkConditions",
