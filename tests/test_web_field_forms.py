@@ -632,12 +632,27 @@ ROUND_TRIP = """([spec, values]) => {
   const form = F.renderForm(spec, {lang: "en", values, idPrefix: "t"});
   document.getElementById("root").replaceChildren(form);
   const shown = {};
+  const local = {};
   for (const f of spec.fields) {
     const c = form.querySelector("#t-" + f.name);
     if (c && c.tagName !== "FIELDSET") shown[f.name] = c.value;
+    const note = form.querySelector("#t-" + f.name + "-local");
+    if (note && c.getAttribute("aria-describedby").split(" ").includes(note.id)) {
+      local[f.name] = note.textContent;
+    }
   }
-  return {read: F.readForm(form, spec), shown};
+  return {read: F.readForm(form, spec), shown, local};
 }"""
+
+
+def _kyiv_offset() -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    off = datetime.now(ZoneInfo("Europe/Kyiv")).utcoffset()
+    assert off is not None
+    minutes = int(off.total_seconds()) // 60
+    return f"+{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def test_a_form_reads_back_what_it_was_given_and_the_server_stores_it(harness: Harness) -> None:
@@ -652,6 +667,10 @@ def test_a_form_reads_back_what_it_was_given_and_the_server_stores_it(harness: H
         for f in spec["fields"]:
             if f["type"] == "datetime":  # shown in the device's time: Kyiv, UTC+2 in January
                 assert got["shown"][f["name"]] == "2024-01-15T10:00:30", kind
+                # and the form says so: the phone's offset now (+02:00 or +03:00 in summer)
+                assert got["local"][f["name"]] == (
+                    f"In this phone's time (UTC{_kyiv_offset()}); sent in UTC."
+                ), kind
         # a value no control offers (a stored partial date, a legacy code) is kept as it is
         odd = {}
         for f in spec["fields"]:
@@ -735,6 +754,8 @@ def test_faults_are_shown_on_their_controls_the_first_focused(harness: Harness) 
     assert got["marked"] == ["v-device_type", "v-state", "v-found_at", "v-depth_cm"]
     assert got["linked"] == [f["message"] for f in faults]
     assert got["focused"] == "v-device_type" and got["loose"] == [] and got["summary"] is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    harness.page.screenshot(path=str(ARTIFACTS / "field-form-finds-faults-en.png"))
     cleared = harness.js(CLEAR)
     assert cleared == {"after": None, "left": 0}
     # a sync answer's faults: located in the item; one no control shows goes to the summary

@@ -23,6 +23,7 @@ const WORDS = {
     yes: "Yes",
     no: "No",
     faults: "Please correct:",
+    local: "In this phone's time (UTC{offset}); sent in UTC.",
   },
   uk: {
     required: "обов'язкове",
@@ -33,6 +34,7 @@ const WORDS = {
     yes: "Так",
     no: "Ні",
     faults: "Виправте, будь ласка:",
+    local: "За часом цього телефона (UTC{offset}); надсилається в UTC.",
   },
 };
 
@@ -438,6 +440,13 @@ function instant(local) {
   return d.toISOString().replace(".000Z", "Z");
 }
 
+function utcOffset() {
+  const m = -new Date().getTimezoneOffset();
+  if (m === 0) return "";
+  const a = Math.abs(m);
+  return (m < 0 ? "−" : "+") + pad(Math.floor(a / 60)) + ":" + pad(a % 60);
+}
+
 function boolOf(value) {
   if (value === true || value === false) return value;
   if (value === 1 || value === 0) return value === 1;
@@ -592,8 +601,16 @@ export function renderForm(spec, { lang = "en", values = {}, references = {}, id
       continue;
     }
     const control = controlFor(f, id, hint ? hintId : null, value, references, w, lang);
+    let local = null;
+    if (control.type === "datetime-local") {
+      // the control takes the phone's time; the hint of a stored time may say UTC
+      const localId = `${id}-local`;
+      local = el("p", { className: "df-hint df-local", id: localId, text: fill(w.local, { offset: utcOffset() }) });
+      const ids = [control.getAttribute("aria-describedby"), localId].filter(Boolean);
+      control.setAttribute("aria-describedby", ids.join(" "));
+    }
     const label = el("label", { for: id, className: "df-label", id: `${id}-label` }, ...marks(f, w, lang));
-    form.append(el("div", { className: cls.join(" "), "data-field": f.name }, label, control, hint, error));
+    form.append(el("div", { className: cls.join(" "), "data-field": f.name }, label, control, hint, local, error));
   }
   form.addEventListener("input", clearOne);
   form.addEventListener("change", clearOne);
