@@ -616,7 +616,8 @@ def _full(spec: dict[str, Any], refs: dict[str, str]) -> dict[str, Any]:
             out[f["name"]] = flip
             flip = not flip
         elif t == "choice" and f["multiple"]:
-            out[f["name"]] = f"{f['choices'][0]['value']},{f['choices'][-1]['value']}"
+            # in another order than the spec's, as a stored value may be: read as it came
+            out[f["name"]] = f"{f['choices'][-1]['value']},{f['choices'][0]['value']}"
         elif t == "choice":
             out[f["name"]] = f["choices"][-1]["value"]
         elif t == "date":
@@ -710,6 +711,18 @@ def test_a_form_reads_back_what_it_was_given_and_the_server_stores_it(harness: H
     )
     assert r.status_code == 200, r.text
     assert [a["status"] for a in r.json()["items"]] == ["stored"] * len(items), r.text
+    # a multiple choice changed by the team reads in the spec's order
+    picked = harness.js(
+        """([spec]) => {
+          const form = F.renderForm(spec, {values: {device_categories: "uxo,at"}, idPrefix: "m"});
+          document.getElementById("root").replaceChildren(form);
+          const before = F.readForm(form, spec).device_categories;
+          form.querySelector("input[value=ap_blast]").click();
+          return [before, F.readForm(form, spec).device_categories];
+        }""",
+        [harness.specs["field"]["hazards"]],
+    )
+    assert picked == ["uxo,at", "ap_blast,at,uxo"]
     assert not harness.errors
 
 

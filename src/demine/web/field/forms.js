@@ -588,6 +588,7 @@ export function renderForm(spec, { lang = "en", values = {}, references = {}, id
       fs.append(el("legend", {}, ...marks(f, w, lang)));
       if (hint) fs.append(hint);
       const chosen = listOf(value);
+      if (chosen.length) fs.setAttribute("data-given", chosen.join(","));
       const known = choiceValues(f);
       const boxes = [...(f.choices || [])];
       for (const v of chosen) if (!known.includes(v)) boxes.push({ value: v, label: { en: v, uk: v } });
@@ -653,7 +654,12 @@ export function readForm(form, spec) {
     if (f.type === "choice" && f.multiple) {
       const boxes = [...form.querySelectorAll("input[type=checkbox]")].filter((b) => b.getAttribute("data-field") === f.name);
       const picked = boxes.filter((b) => b.checked).map((b) => b.value);
-      if (picked.length) out[f.name] = picked.join(",");
+      // the spec's order; the given value's own order when the same values are picked (so
+      // an untouched field reads as it came)
+      const fs = controls.find((n) => n.matches("fieldset"));
+      const given = fs ? (fs.getAttribute("data-given") || "").split(",").filter(Boolean) : [];
+      const same = given.length === picked.length && given.every((v) => picked.includes(v));
+      if (picked.length) out[f.name] = same ? given.join(",") : picked.join(",");
       continue;
     }
     const c = controls.find((n) => !n.matches("fieldset"));
