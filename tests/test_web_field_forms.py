@@ -263,6 +263,8 @@ def _cases(spec: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
         elif t == "choice":
             case(f, "value", "nope", "choice")
             case(f, "value", 5, "choice")
+            case(f, "value", "it's", "choice")  # shown as Python shows it: "it's"
+            case(f, "value", "Ліс 'x' \"y\"\t\u00ad\u2028\U0001f600", "choice")
             case(f, "value", f["choices"][0]["value"].swapcase(), None)  # read as the first
         if t in ("integer", "number"):
             low = (f["min"] if f["min"] is not None else 0) - 1

@@ -66,6 +66,8 @@ function el(tag, attrs = {}, ...children) {
 
 // --- Python's way of showing a value (the server's messages use repr) -----------------------
 
+const NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
 function pyString(s) {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
@@ -76,9 +78,12 @@ function pyString(s) {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) out += "\\x" + c.toString(16).padStart(2, "0");
-    else if (c === 0x2028 || c === 0x2029) out += "\\u" + c.toString(16);
-    else out += ch;
+    else if (ch !== " " && NOT_PRINTABLE.test(ch)) {
+      // as Python's str.isprintable: other (C*) and separator (Z*) characters but the space
+      if (c < 0x100) out += "\\x" + c.toString(16).padStart(2, "0");
+      else if (c < 0x10000) out += "\\u" + c.toString(16).padStart(4, "0");
+      else out += "\\U" + c.toString(16).padStart(8, "0");
+    } else out += ch;
   }
   return out + quote;
 }
