@@ -288,6 +288,8 @@ def _cases(spec: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
         if t == "date":
             case(f, "value", "15/01/2024", "type")
             case(f, "value", "2024-02-30", "type")
+            case(f, "value", "2024-1-15", "type")
+            case(f, "value", "20240116", None)
             if f["partial"]:
                 case(f, "value", "2024-01", None)  # the base's month: no rule on the order
                 case(f, "value", "2019-13", "type")
@@ -296,6 +298,10 @@ def _cases(spec: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
             case(f, "value", "2024-01-15T24:00:00Z", "type")
             case(f, "value", "2024-01-15 08:00", None)
             case(f, "value", "2024-01-15T08:00:00+02:00", None)
+            for text in ("2024-01-15T08", "20240115T0800", "2024-01-15x08:00:00.25", "2024-01-16"):
+                case(f, "value", text, None)  # as Python's datetime.fromisoformat reads them
+            for text in ("2024-01-15T8:00", "2024-01-15T08:00:60", "2024-01-15T08:00+2"):
+                case(f, "value", text, "type")
             if f["partial"]:
                 case(f, "value", "2024", None)
         if t == "boolean":
