@@ -23,6 +23,7 @@ const WORDS = {
     yes: "Yes",
     no: "No",
     faults: "Please correct:",
+    local: "In this phone's time (UTC{offset}); sent in UTC.",
   },
   uk: {
     required: "обов'язкове",
@@ -33,6 +34,7 @@ const WORDS = {
     yes: "Так",
     no: "Ні",
     faults: "Виправте, будь ласка:",
+    local: "За часом цього телефона (UTC{offset}); надсилається в UTC.",
   },
 };
 
@@ -64,6 +66,8 @@ function el(tag, attrs = {}, ...children) {
 
 // --- Python's way of showing a value (the server's messages use repr) -----------------------
 
+const NOT_PRINTABLE = /^[\p{C}\p{Z}]$/u;
+
 function pyString(s) {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = quote;
@@ -74,9 +78,12 @@ function pyString(s) {
     else if (ch === "\n") out += "\\n";
     else if (ch === "\r") out += "\\r";
     else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || (c >= 0x7f && c < 0xa0)) out += "\\x" + c.toString(16).padStart(2, "0");
-    else if (c === 0x2028 || c === 0x2029) out += "\\u" + c.toString(16);
-    else out += ch;
+    else if (ch !== " " && NOT_PRINTABLE.test(ch)) {
+      // as Python's str.isprintable: other (C*) and separator (Z*) characters but the space
+      if (c < 0x100) out += "\\x" + c.toString(16).padStart(2, "0");
+      else if (c < 0x10000) out += "\\u" + c.toString(16).padStart(4, "0");
+      else out += "\\U" + c.toString(16).padStart(8, "0");
+    } else out += ch;
   }
   return out + quote;
 }
@@ -438,6 +445,13 @@ function instant(local) {
   return d.toISOString().replace(".000Z", "Z");
 }
 
+function utcOffset() {
+  const m = -new Date().getTimezoneOffset();
+  if (m === 0) return "";
+  const a = Math.abs(m);
+  return (m < 0 ? "−" : "+") + pad(Math.floor(a / 60)) + ":" + pad(a % 60);
+}
+
 function boolOf(value) {
   if (value === true || value === false) return value;
   if (value === 1 || value === 0) return value === 1;
@@ -579,6 +593,7 @@ export function renderForm(spec, { lang = "en", values = {}, references = {}, id
       fs.append(el("legend", {}, ...marks(f, w, lang)));
       if (hint) fs.append(hint);
       const chosen = listOf(value);
+      if (chosen.length) fs.setAttribute("data-given", chosen.join(","));
       const known = choiceValues(f);
       const boxes = [...(f.choices || [])];
       for (const v of chosen) if (!known.includes(v)) boxes.push({ value: v, label: { en: v, uk: v } });
@@ -592,8 +607,16 @@ export function renderForm(spec, { lang = "en", values = {}, references = {}, id
       continue;
     }
     const control = controlFor(f, id, hint ? hintId : null, value, references, w, lang);
+    let local = null;
+    if (control.type === "datetime-local") {
+      // the control takes the phone's time; the hint of a stored time may say UTC
+      const localId = `${id}-local`;
+      local = el("p", { className: "df-hint df-local", id: localId, text: fill(w.local, { offset: utcOffset() }) });
+      const ids = [control.getAttribute("aria-describedby"), localId].filter(Boolean);
+      control.setAttribute("aria-describedby", ids.join(" "));
+    }
     const label = el("label", { for: id, className: "df-label", id: `${id}-label` }, ...marks(f, w, lang));
-    form.append(el("div", { className: cls.join(" "), "data-field": f.name }, label, control, hint, error));
+    form.append(el("div", { className: cls.join(" "), "data-field": f.name }, label, control, hint, local, error));
   }
   form.addEventListener("input", clearOne);
   form.addEventListener("change", clearOne);
@@ -636,7 +659,12 @@ export function readForm(form, spec) {
     if (f.type === "choice" && f.multiple) {
       const boxes = [...form.querySelectorAll("input[type=checkbox]")].filter((b) => b.getAttribute("data-field") === f.name);
       const picked = boxes.filter((b) => b.checked).map((b) => b.value);
-      if (picked.length) out[f.name] = picked.join(",");
+      // the spec's order; the given value's own order when the same values are picked (so
+      // an untouched field reads as it came)
+      const fs = controls.find((n) => n.matches("fieldset"));
+      const given = fs ? (fs.getAttribute("data-given") || "").split(",").filter(Boolean) : [];
+      const same = given.length === picked.length && given.every((v) => picked.includes(v));
+      if (picked.length) out[f.name] = same ? given.join(",") : picked.join(",");
       continue;
     }
     const c = controls.find((n) => !n.matches("fieldset"));
