@@ -226,6 +226,32 @@ def test_routes_manifest_and_the_workers_list(site: Site) -> None:
     assert b'url.pathname.includes("/api/")) return' in sw
 
 
+def test_every_string_of_the_app_is_in_both_languages() -> None:
+    """The app's own strings (web/field/i18n): the same keys in English and Ukrainian, none
+    empty, and every key the page and its modules ask for is there."""
+    field = WEB / "field"
+    en = json.loads((field / "i18n" / "en.json").read_text(encoding="utf-8"))
+    uk = json.loads((field / "i18n" / "uk.json").read_text(encoding="utf-8"))
+    assert set(en) == set(uk), set(en) ^ set(uk)
+    assert all(v.strip() for v in [*en.values(), *uk.values()])
+    used = set(re.findall(r'data-i18n="([a-z_]+)"', (field / "field.html").read_text()))
+    used |= set(
+        re.findall(r'data-i18n-attr="[a-z-]+:([a-z_]+)"', (field / "field.html").read_text())
+    )
+    for js in [field / "app.js", *field.glob("ui_*.js")]:
+        text = js.read_text(encoding="utf-8")
+        used |= set(re.findall(r'\bt\("([a-z_]+)"', text))
+        for prefix in re.findall(r"\bt\(`([a-z_]+)\$\{", text):
+            assert any(k.startswith(prefix) for k in en), prefix
+    states = ["draft", "pending", "sent", "conflict", "invalid", "returned", "approved", "rejected"]
+    used |= {f"state_{s}" for s in states}
+    used |= {f"sync_phase_{p}" for p in ("photos", "outbox", "pull", "area")}
+    used |= {f"role_{r}" for r in ("field", "operator")}
+    assert len(used) > 50
+    missing = sorted(used - set(en))
+    assert not missing, f"add to web/field/i18n/en.json and uk.json: {missing}"
+
+
 def test_the_drift_check_sees_a_missing_module(tmp_path: Path) -> None:
     a = tmp_path / "a.js"
     b = tmp_path / "b.js"
