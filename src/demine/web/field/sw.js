@@ -66,18 +66,19 @@ async function staleWhileRevalidate(event, request) {
 }
 
 // the page itself: the network first (a new version at once when online), the cached shell
-// when offline
-async function navigate(request) {
+// when offline or when the network has not answered in NAVIGATE_WAIT_MS (a weak signal)
+const NAVIGATE_WAIT_MS = 4000;
+async function navigate(event, request) {
   const cache = await caches.open(CACHE);
-  try {
-    const response = await fetch(request);
+  const network = fetch(request).then((response) => {
     if (response.ok) cache.put(SCOPE, response.clone());
     return response;
-  } catch (err) {
-    const cached = await cache.match(SCOPE);
-    if (cached) return cached;
-    throw err;
-  }
+  });
+  const cached = await cache.match(SCOPE);
+  if (!cached) return network;
+  event.waitUntil(network.catch(() => undefined)); // the cache is refreshed even if late
+  const late = new Promise((resolve) => setTimeout(() => resolve(cached), NAVIGATE_WAIT_MS));
+  return Promise.race([network.catch(() => cached), late]);
 }
 
 self.addEventListener("fetch", (event) => {
@@ -87,7 +88,7 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return; // base-map tiles: the browser's own cache
   if (url.pathname.includes("/api/")) return; // never cached here: the app keeps its data
   if (request.mode === "navigate" && url.href.split(/[?#]/)[0] === SCOPE) {
-    event.respondWith(navigate(request));
+    event.respondWith(navigate(event, request));
     return;
   }
   const bare = url.href.split(/[?#]/)[0];
