@@ -48,7 +48,8 @@ function itemRow(item) {
     el("div", { class: "fd-item-head" },
       el("span", { class: "fd-chip" }, t(`state_${item.state}`)),
       el("strong", {}, formTitle(item.kind)),
-      item.action !== "create" ? el("span", {}, t(`action_${item.action}`)) : null),
+      item.action !== "create" ? el("span", {}, t(`action_${item.action}`)) : null,
+      nameOf(item) ? el("span", { class: "fd-item-name" }, nameOf(item)) : null),
     el("p", { class: "help" }, [
       fmtTime(item.captured_at || item.created_at),
       t("outbox_photos", { n: photos }),
@@ -71,6 +72,12 @@ function itemRow(item) {
   }
   return row;
 }
+
+// what tells the team which record it is: its name or reference, if the item gives one
+const nameOf = (item) => {
+  const p = item.properties || {};
+  return ["name", "reference", "local_id", "device_type"].map((k) => p[k]).find((v) => v) || "";
+};
 
 const shortField = (f) => String(f || "").replace(/^items\[\d+\]\./, "").replace(/^properties\./, "");
 
