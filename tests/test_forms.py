@@ -114,7 +114,14 @@ def test_spec_shape_and_words(store: Any) -> None:
         assert f["label"]["en"] and f["label"]["uk"] and f["hint"]["uk"], f["name"]
         assert set(f) >= {"name", "type", "label", "hint", "required", "minimum_data", "choices"}
         assert set(f) >= {"min", "max", "max_length", "restricted"}
-    assert set(spec["messages"]) == {"required", "choice", "range", "range_max", "type"}
+    assert set(spec["messages"]) == {
+        "required",
+        "choice",
+        "range",
+        "range_max",
+        "type",
+        "catalogue",
+    }
     analyst = forms.form_spec(store, "hazards", "analyst")
     assert "handed_over_to" in {f["name"] for f in analyst["fields"]}
     assert analyst["version"] != spec["version"]

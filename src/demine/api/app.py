@@ -241,14 +241,15 @@ def create_app(
     app.add_middleware(_Guard)
 
     from demine.api import cleanup as cleanup_api
+    from demine.api import field, ogc, safety, tiles, web
     from demine.api import intake as intake_api
-    from demine.api import ogc, safety, tiles, web
     from demine.api import stats as stats_api
 
     app.include_router(safety.router)
     app.include_router(ogc.router, prefix="/ogc")
     app.include_router(tiles.router)
     app.include_router(web.router)
+    app.include_router(field.router)  # /field/ (the field app, a PWA)
     app.include_router(stats_api.router)  # /api/v1/stats
     app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
     app.include_router(intake_api.router)  # /api/v1/submissions

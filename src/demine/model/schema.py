@@ -176,7 +176,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         return text if text != "" else None
     if t is FieldType.INTEGER:
         if isinstance(value, bool):
-            raise _Bad("expected a whole number, got a boolean")
+            raise _Bad(f"expected {expected(spec)}, got a boolean")
         if isinstance(value, int):
             out_i = value
         elif isinstance(value, float) and value.is_integer():
@@ -185,21 +185,21 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             try:
                 f = float(value.strip())
             except ValueError:
-                raise _Bad(f"expected a whole number, got {value!r}") from None
+                raise _Bad(f"expected {expected(spec)}, got {value!r}") from None
             if not f.is_integer():
-                raise _Bad(f"expected a whole number, got {value!r}")
+                raise _Bad(f"expected {expected(spec)}, got {value!r}")
             out_i = int(f)
         else:
-            raise _Bad(f"expected a whole number, got {value!r}")
+            raise _Bad(f"expected {expected(spec)}, got {value!r}")
         _check_range(spec, out_i)
         return out_i
     if t is FieldType.REAL:
         if isinstance(value, bool):
-            raise _Bad("expected a number, got a boolean")
+            raise _Bad(f"expected {expected(spec)}, got a boolean")
         try:
             out_f = float(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError):
-            raise _Bad(f"expected a number, got {value!r}") from None
+            raise _Bad(f"expected {expected(spec)}, got {value!r}") from None
         if not math.isfinite(out_f):
             raise _Bad(f"expected a finite number, got {value!r}")
         _check_range(spec, out_f)
@@ -211,7 +211,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise _Bad(f"expected true or false, got {value!r}")
+        raise _Bad(f"expected {expected(spec)}, got {value!r}")
     if spec.partial and (t is FieldType.DATE or t is FieldType.DATETIME):
         kept = _partial_date(spec, value)
         if kept is not None:
@@ -225,7 +225,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         try:
             return date.fromisoformat(text[:10] if "T" in text else text).isoformat()
         except ValueError:
-            raise _Bad(f"expected a date as {_date_forms(spec)}, got {value!r}") from None
+            raise _Bad(f"expected {expected(spec)}, got {value!r}") from None
     if t is FieldType.DATETIME:
         if isinstance(value, datetime):
             return format_datetime(value)
@@ -233,10 +233,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            also = f" or {_date_forms(spec, time=False)}" if spec.partial else ""
-            raise _Bad(
-                f"expected a date-time in ISO 8601 (e.g. 2025-03-01T08:30:00Z){also}, got {value!r}"
-            ) from None
+            raise _Bad(f"expected {expected(spec)}, got {value!r}") from None
         return format_datetime(dt)
     if t is FieldType.ENUM:
         assert spec.choices is not None
@@ -253,13 +250,13 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         out: list[str] = []
         for item in items:
             if not isinstance(item, str):
-                raise _Bad(f"expected values from {', '.join(spec.choices)}, got {item!r}")
+                raise _Bad(f"expected one of {', '.join(spec.choices)}, got {item!r}")
             n = _norm_choice(item)
             if not n:
                 continue
             match = next((c for c in spec.choices if c.lower() == n), None)
             if match is None:
-                raise _Bad(f"{item!r} is not one of {', '.join(spec.choices)}")
+                raise _Bad(f"expected one of {', '.join(spec.choices)}, got {item!r}")
             if match not in out:
                 out.append(match)
         return ",".join(out) if out else None
@@ -267,8 +264,29 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
         try:
             return str(uuid.UUID(str(value).strip()))
         except ValueError:
-            raise _Bad(f"expected a UUID, got {value!r}") from None
+            raise _Bad(f"expected {expected(spec)}, got {value!r}") from None
     raise AssertionError(t)  # pragma: no cover
+
+
+def expected(spec: FieldSpec) -> str | None:
+    """What a field takes, in the words of a type fault ("expected a whole number, got ...");
+    None for text and choices (their faults say otherwise). The form specification
+    (services/forms.py) gives these words to the field app, which says the same."""
+    t = spec.type
+    if t is FieldType.INTEGER:
+        return "a whole number"
+    if t is FieldType.REAL:
+        return "a number"
+    if t is FieldType.BOOLEAN:
+        return "true or false"
+    if t is FieldType.DATE:
+        return f"a date as {_date_forms(spec)}"
+    if t is FieldType.DATETIME:
+        also = f" or {_date_forms(spec, time=False)}" if spec.partial else ""
+        return f"a date-time in ISO 8601 (e.g. 2025-03-01T08:30:00Z){also}"
+    if t is FieldType.UUID:
+        return "a UUID"
+    return None
 
 
 def _date_forms(spec: FieldSpec, *, time: bool = True) -> str:

@@ -7,8 +7,10 @@ that validate every write (:mod:`demine.model.kinds`) and the store's minimum da
 
     {"kind", "title": {"en", "uk"}, "geometry": "Polygon"|"Point"|null, "geometry_required",
      "fields": [{"name", "type", "label", "hint", "required", "minimum_data", "choices",
-                 "multiple", "min", "max", "max_length", "restricted"}],
-     "messages": {"required", "choice", "range", "type"}, "version"}
+                 "multiple", "min", "max", "max_length", "restricted", "expects", "partial",
+                 "unknown", "catalogue"}],
+     "messages": {"required", "choice", "range", "range_max", "type", "catalogue"},
+     "version"}
 
 * ``type``: ``text``, ``integer``, ``number``, ``date``, ``datetime``, ``boolean``,
   ``choice`` or ``reference`` (the id of another record: ``hazard_id`` and the like).
@@ -18,6 +20,12 @@ that validate every write (:mod:`demine.model.kinds`) and the store's minimum da
 * Fields the role may not set (``services.access``: a field team never sets an analyst's
   field) and derived ones (``area_m2``) are left out; ``restricted`` marks a field not
   everyone may read (a reporter's contact).
+* ``expects``: what a field takes, in both languages, the ``{type}`` of the ``type``
+  message ("expected a whole number, got '1.5'"; None for text and choices); ``partial`` and
+  ``unknown``: a date field that also takes a year-month or year, and ``unknown``;
+  ``catalogue``: a choice of the store's catalogue (a code not in it is the ``catalogue``
+  message, a rule checked after the fields). Every message is the server's, word for word,
+  filled as the server fills it (forms_text.MESSAGES; the field app's forms.js).
 * ``required``: the write refuses a record without it; ``minimum_data``: the store's minimum
   data lists it (a record without it is incomplete and scores lower, docs/quality.md).
 * ``version``: a hash of the rest, which changes whenever the spec does (the ETag of
@@ -33,7 +41,7 @@ import orjson
 
 from demine.errors import NotFound, PermissionDenied
 from demine.model.kinds import KINDS, Kind
-from demine.model.schema import Access, FieldSpec, FieldType
+from demine.model.schema import Access, FieldSpec, FieldType, expected
 from demine.services import forms_text as text
 from demine.services.access import can_read_field, can_write_kind
 from demine.services.quality import GEOMETRY, minimum_data
@@ -67,6 +75,25 @@ def _choice_uk(kind: str, value: str) -> str:
     return text.CHOICES_UK.get(f"{kind}.{value}") or text.CHOICES_UK.get(value) or value
 
 
+def _date_forms_uk(f: FieldSpec, *, time: bool = True) -> str:
+    forms = (["YYYY-MM-DD"] if time else []) + (["YYYY-MM", "YYYY"] if f.partial else [])
+    forms += ["unknown"] if f.unknown else []
+    if not time or len(forms) == 1:
+        return ", ".join(forms)
+    return ", ".join(forms[:-1]) + " або " + forms[-1]
+
+
+def expects(f: FieldSpec, ftype: str) -> dict[str, str] | None:
+    """What a field takes, in both languages: the ``{type}`` of a type fault (None: text,
+    choices)."""
+    en = expected(f)
+    if en is None or ftype not in text.EXPECTS_UK:
+        return None
+    also = f" або {_date_forms_uk(f, time=False)}" if f.partial else ""
+    uk = text.EXPECTS_UK[ftype].format(forms=_date_forms_uk(f), also=also)
+    return {"en": en, "uk": uk}
+
+
 def form_geometry(kind: Kind) -> str | None:
     """The geometry a form collects: ``Polygon`` for an area (a multipolygon is stored from
     it), ``Point`` for a point; for a kind that takes either (emplacements), ``Point``."""
@@ -97,6 +124,7 @@ def _field(
     elif f.name == "device_type" and catalogue:
         ftype = "choice"
         choices = [{"value": c, "label": {"en": n, "uk": n}} for c, n in catalogue]
+    catalogued = f.name == "device_type" and choices is not None and f.choices is None
     hint_uk = text.HINTS_UK.get(f"{kind.name}.{f.name}") or text.HINTS_UK.get(f.name, "")
     return {
         "name": f.name,
@@ -111,6 +139,10 @@ def _field(
         "max": f.maximum,
         "max_length": None,  # the write path sets no length on text
         "restricted": f.access is not Access.PUBLIC,
+        "expects": expects(f, ftype),
+        "partial": f.partial,
+        "unknown": f.unknown,
+        "catalogue": catalogued,
     }
 
 

@@ -348,9 +348,12 @@ CHOICES_UK: dict[str, str] = {
     "mass_media": "через ЗМІ",
 }
 
-# the messages of the checks, the words the server uses (demine.model.schema): {field},
-# {choices}, {min}, {max}, {type} and {value} are filled in by who shows them ("range" is the
-# words for a value below a field's min, "range_max" above its max)
+# the messages of the checks, the words the server uses (demine.model.schema and, for a code
+# of the device-type catalogue, services/record_rules.py), filled in as the server fills them:
+# {field} the field's name, {choices} the values joined by ", ", {value} the value as Python
+# shows it (repr: 'text' in quotes, 1.5, -1.0 for a number field), {min}/{max} as Python's
+# format "g", {type} the field's "expects" words ("range" is for a value below a field's min,
+# "range_max" above its max; "catalogue" for a code not in the store's catalogue)
 MESSAGES: dict[str, dict[str, str]] = {
     "required": {"en": "{field} is required", "uk": "Поле «{field}» обов'язкове"},
     "choice": {
@@ -366,7 +369,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "uk": "{value} більше за найбільше допустиме значення {max}",
     },
     "type": {
-        "en": "expected a {type}, got {value}",
+        "en": "expected {type}, got {value}",
         "uk": "Очікується {type}; отримано {value}",
     },
+    "catalogue": {
+        "en": "unknown device type {value}; known: {choices}",
+        "uk": "Невідомий тип боєприпасу {value}; відомі: {choices}",
+    },
+}
+
+# the Ukrainian of what a field takes (schema.expected gives the English): by the form's
+# type; {forms} the date forms a field takes (YYYY-MM-DD, YYYY-MM, YYYY, unknown), {also} the
+# forms besides a date-time
+EXPECTS_UK: dict[str, str] = {
+    "integer": "ціле число",
+    "number": "число",
+    "boolean": "true або false",
+    "date": "дата у форматі {forms}",
+    "datetime": "дата й час в ISO 8601 (напр. 2025-03-01T08:30:00Z){also}",
+    "reference": "UUID",
 }

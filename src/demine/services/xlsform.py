@@ -84,7 +84,7 @@ def _constraint_words(
     out = {}
     for c in langs:
         if which == "type":
-            out[c] = _fill(messages["type"][c], type="UUID", value=VALUE[c].lower())
+            out[c] = _fill(messages["type"][c], type=f["expects"][c], value=VALUE[c].lower())
             continue
         parts = []
         if f["min"] is not None:
