@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import base64
 import contextlib
 import io
@@ -262,6 +263,15 @@ def make_store(where: Path) -> tuple[str, str]:
     return location, token
 
 
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def start_server(location: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     code = (
@@ -276,6 +286,7 @@ def start_server(location: str, log: Path) -> tuple[subprocess.Popen[bytes], int
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    atexit.register(_stop, p)  # whatever happens to the run, the server goes with it
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -401,45 +412,49 @@ class Scenario:
         self.in_flight = in_flight
         self.location, self.token = make_store(work / f"{name}.gpkg")
         self.server, port = start_server(self.location, work / f"{name}-server.log")
-        if throttle == "proxy":
-            self.proxy = Proxy(port, RATE, LATENCY_MS / 2000)
-        else:
-            self.proxy = Proxy(port)
-        self.url = f"http://127.0.0.1:{self.proxy.port}"
-        self.ctx = browser.new_context()
-        self.page = self.ctx.new_page()
-        for path, ctype, body in (
-            ("/__harness__.html", "text/html", HARNESS_HTML),
-            ("/__harness__.js", "text/javascript", HARNESS_JS),
-        ):
-            self.page.route(self.url + path, _fulfil(ctype, body))
-        self.page.goto(self.url + "/__harness__.html")
-        for _ in range(600):
-            if self.page.evaluate("window.__ready === true"):
-                break
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("the harness did not load the field modules")
-        self.page.evaluate(f"window.__token = {json.dumps(self.token)}")
-        t0 = time.perf_counter()
-        got = self.page.evaluate(
-            POPULATE, [recs, 1, n_photos, PHOTO_BYTES, base64.b64encode(base_jpeg()).decode()]
-        )
-        self.populate_s = time.perf_counter() - t0
-        self.json_bytes = int(got["json"])
-        self.photos = int(got["photos"])
-        self.photo_bytes = int(got["photoBytes"])
-        self.data = self.json_bytes + self.photo_bytes
-        self.cdp = self.ctx.new_cdp_session(self.page)
-        self.cdp.send("Network.enable")
-        self.throttled = throttle == "chromium"
-        self.link(online=True)
-        self.legs: list[dict[str, Any]] = []
-        self.leg_start = 0.0
-        self.up0 = 0
-        self.t_start = 0.0
-        self.done = False
-        self.cut_at: int | None = None
+        try:
+            if throttle == "proxy":
+                self.proxy = Proxy(port, RATE, LATENCY_MS / 2000)
+            else:
+                self.proxy = Proxy(port)
+            self.url = f"http://127.0.0.1:{self.proxy.port}"
+            self.ctx = browser.new_context()
+            self.page = self.ctx.new_page()
+            for path, ctype, body in (
+                ("/__harness__.html", "text/html", HARNESS_HTML),
+                ("/__harness__.js", "text/javascript", HARNESS_JS),
+            ):
+                self.page.route(self.url + path, _fulfil(ctype, body))
+            self.page.goto(self.url + "/__harness__.html")
+            for _ in range(600):
+                if self.page.evaluate("window.__ready === true"):
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError("the harness did not load the field modules")
+            self.page.evaluate(f"window.__token = {json.dumps(self.token)}")
+            t0 = time.perf_counter()
+            got = self.page.evaluate(
+                POPULATE, [recs, 1, n_photos, PHOTO_BYTES, base64.b64encode(base_jpeg()).decode()]
+            )
+            self.populate_s = time.perf_counter() - t0
+            self.json_bytes = int(got["json"])
+            self.photos = int(got["photos"])
+            self.photo_bytes = int(got["photoBytes"])
+            self.data = self.json_bytes + self.photo_bytes
+            self.cdp = self.ctx.new_cdp_session(self.page)
+            self.cdp.send("Network.enable")
+            self.throttled = throttle == "chromium"
+            self.link(online=True)
+            self.legs: list[dict[str, Any]] = []
+            self.leg_start = 0.0
+            self.up0 = 0
+            self.t_start = 0.0
+            self.done = False
+            self.cut_at: int | None = None
+        except BaseException:  # the server is ours: never left running
+            self.server.kill()
+            raise
 
     def link(self, *, online: bool) -> None:
         if online:

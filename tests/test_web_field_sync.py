@@ -590,7 +590,8 @@ def test_work_area_and_forms_are_cached(site: Site, browser: Any) -> None:
         got = page.evaluate(
             "async () => fieldSync.refreshArea({db: window.__db, bbox: [30, 50, 32, 52]})"
         )
-        assert "1" in got["error"] and got["layers"] == {}, got  # the box is over 1°
+        assert got["status"] == 413 and got["layers"] == {}, got  # the box is over 1°
+        assert "over the limit of 1° a side" in got["error"], got
         got = page.evaluate(
             "async (b) => fieldSync.refreshArea({db: window.__db, bbox: b, layers: ['hazards']})",
             BBOX,
