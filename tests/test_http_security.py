@@ -532,3 +532,22 @@ def test_vendored_swagger_ui_is_package_data() -> None:
     for p in vendored.iterdir():
         rel = p.relative_to(ROOT / "src" / "demine").as_posix()
         assert any(fnmatch(rel, pat) for pat in patterns), f"{rel} is not package data"
+
+
+def test_every_file_of_the_pages_is_package_data() -> None:
+    """Every file under ``demine/web`` (the map, the review page, the field app and its
+    service worker, icons and strings) is matched by pyproject's package-data, so an
+    installed wheel serves what a checkout serves; a new file in a new folder is caught here."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = cfg["tool"]["setuptools"]["package-data"]["demine"]
+    pkg = ROOT / "src" / "demine"
+    files = [p for p in (pkg / "web").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert any(p.name == "sw.js" for p in files)
+    missing = [
+        rel
+        for rel in (p.relative_to(pkg).as_posix() for p in files)
+        if not any(fnmatch(rel, pat) for pat in patterns)
+    ]
+    assert not missing, f"not package data: {missing}"

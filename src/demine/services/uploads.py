@@ -10,7 +10,7 @@ each becomes an attachment of its submission through :mod:`demine.services.attac
 checks: type, size, pixels) and is kept as done.
 
 Uploads are the uploader's only: another user's (of any organisation) answers NotFound.
-Unfinished uploads expire :data:`EXPIRY_HOURS` after they were begun (dropped when the next
+Uploads not yet attached expire :data:`EXPIRY_HOURS` after they were begun (dropped when the next
 upload begins).
 """
 
