@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import struct
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +30,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from live import serve, wait_for
+from sites import module_store
 from test_web_page import ARTIFACTS
 
 TIMEOUT = 30_000
-PG_URL = os.environ.get("DEMINE_TEST_PG")
 WEB = Path(__file__).resolve().parent.parent / "src" / "demine" / "web"
 X, Y = 37.62, 48.33  # the stored hazard; the team works next to it
 PHONE = {"width": 390, "height": 844}
@@ -70,32 +68,20 @@ class Site:
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    from demine.api.app import create_app
-    from demine.services.access import new_token
-    from demine.services.setup import init_store
-    from demine.store.open import open_store
+    with module_store(
+        request.param,
+        tmp_path_factory,
+        "web_field",
+        organisations={"HALO": "The HALO Trust"},
+        users=USERS,
+    ) as (location, tokens):
+        yield from _field_site(location, tokens)
 
-    schema = None
-    if request.param == "gpkg":
-        location = str(tmp_path_factory.mktemp("web_field") / "field.gpkg")
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL + PostGIS server: set DEMINE_TEST_PG (.ci/run starts one)")
-        schema = "t_" + uuid.uuid4().hex[:12]
-        sep = "&" if "?" in PG_URL else "?"
-        location = f"{PG_URL}{sep}demine_schema={schema}"
-    s = open_store(location)
-    tokens: dict[str, str] = {}
-    try:
-        init_store(s)
-        s.add_organisation("HALO", "The HALO Trust", "operator")
-        for name, (role, org) in USERS.items():
-            s.add_user(name, role, org)
-            token, digest = new_token()
-            s.add_token(name, digest)
-            tokens[name] = token
-    finally:
-        s.close()
+
+def _field_site(location: str, tokens: dict[str, str]) -> Iterator[Site]:
+    """A stored hazard in the work area; the live server."""
+    from demine.api.app import create_app
+
     d = 0.004
     ring = [[X, Y], [X + d, Y], [X + d, Y + d], [X, Y + d], [X, Y]]
     hazard = {
@@ -111,16 +97,8 @@ def site(
         )
         assert r.status_code == 201, r.text
         hid = r.json()["id"]
-    try:
-        with serve(create_app(location)) as url:
-            yield Site(url, location, tokens, hid)
-    finally:
-        if schema is not None:
-            import psycopg
-
-            assert PG_URL
-            with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with serve(create_app(location)) as url:
+        yield Site(url, location, tokens, hid)
 
 
 def _get(url: str) -> tuple[int, dict[str, str], bytes]:

@@ -20,7 +20,6 @@ server's.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,9 +28,9 @@ from typing import Any
 import pytest
 
 from live import serve, wait_for
+from sites import module_store
 from test_web_page import ARTIFACTS
 
-PG_URL = os.environ.get("DEMINE_TEST_PG")
 SQUARE = {
     "type": "Polygon",
     "coordinates": [[[30.0, 50.0], [30.01, 50.0], [30.01, 50.01], [30.0, 50.01], [30.0, 50.0]]],
@@ -72,32 +71,25 @@ class Site:
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
+    with module_store(
+        request.param,
+        tmp_path_factory,
+        "web_field_forms",
+        organisations={"HALO": "The HALO Trust"},
+        users=USERS,
+    ) as (location, tokens):
+        yield from _forms_site(location, tokens)
+
+
+def _forms_site(location: str, tokens: dict[str, str]) -> Iterator[Site]:
+    """A hazard, an activity and an accident for the forms' references; the live server."""
     from demine.api.app import create_app
     from demine.model.kinds import KINDS
     from demine.services import records
-    from demine.services.access import new_token
-    from demine.services.setup import init_store
     from demine.store.open import open_store
 
-    schema = None
-    if request.param == "gpkg":
-        location = str(tmp_path_factory.mktemp("web_field_forms") / "forms.gpkg")
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL + PostGIS server: set DEMINE_TEST_PG (.ci/run starts one)")
-        schema = "t_" + uuid.uuid4().hex[:12]
-        sep = "&" if "?" in PG_URL else "?"
-        location = f"{PG_URL}{sep}demine_schema={schema}"
     s = open_store(location)
-    tokens: dict[str, str] = {}
     try:
-        init_store(s)
-        s.add_organisation("HALO", "The HALO Trust", "operator")
-        for name, (role, org) in USERS.items():
-            s.add_user(name, role, org)
-            token, digest = new_token()
-            s.add_token(name, digest)
-            tokens[name] = token
         hz, _ = records.create(
             s, KINDS["hazards"], {"hazard_type": "CHA", "status": "open"}, SQUARE
         )
@@ -122,16 +114,8 @@ def site(
         refs = {"hazard_id": hz.id, "activity_id": act.id, "accident_id": acc.id}
     finally:
         s.close()
-    try:
-        with serve(create_app(location)) as url:
-            yield Site(url, tokens, refs)
-    finally:
-        if schema is not None:
-            import psycopg
-
-            assert PG_URL
-            with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with serve(create_app(location)) as url:
+        yield Site(url, tokens, refs)
 
 
 @dataclass

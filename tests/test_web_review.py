@@ -8,8 +8,6 @@ tries to decide; the page fits a 390 px phone and breaks no rule of its CSP."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,11 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from live import serve, wait_for
+from sites import module_store
 from test_attachments import jpeg_with_exif
 from test_web_page import ARTIFACTS
 
 TIMEOUT = 30_000
-PG_URL = os.environ.get("DEMINE_TEST_PG")
 X, Y = 37.62, 48.33  # a stored hazard in Donetsk oblast; submissions next to it
 WATCH = """
 window.__csp = [];
@@ -71,33 +69,20 @@ USERS = {
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    from demine.api.app import create_app
-    from demine.services.access import new_token
-    from demine.services.setup import init_store
-    from demine.store.open import open_store
+    with module_store(
+        request.param,
+        tmp_path_factory,
+        "web_review",
+        organisations={"HALO": "The HALO Trust", "MAG": "Mines Advisory Group"},
+        users=USERS,
+    ) as (location, tokens):
+        yield from _review_site(location, tokens)
 
-    schema = None
-    if request.param == "gpkg":
-        location = str(tmp_path_factory.mktemp("web_review") / "review.gpkg")
-    else:
-        if not PG_URL:
-            pytest.skip("no PostgreSQL + PostGIS server: set DEMINE_TEST_PG (.ci/run starts one)")
-        schema = "t_" + uuid.uuid4().hex[:12]
-        sep = "&" if "?" in PG_URL else "?"
-        location = f"{PG_URL}{sep}demine_schema={schema}"
-    s = open_store(location)
-    tokens: dict[str, str] = {}
-    try:
-        init_store(s)
-        s.add_organisation("HALO", "The HALO Trust", "operator")
-        s.add_organisation("MAG", "Mines Advisory Group", "operator")
-        for name, (role, org) in USERS.items():
-            s.add_user(name, role, org)
-            token, digest = new_token()
-            s.add_token(name, digest)
-            tokens[name] = token
-    finally:
-        s.close()
+
+def _review_site(location: str, tokens: dict[str, str]) -> Iterator[Site]:
+    """The stored hazard and a submission for each test, then the live server."""
+    from demine.api.app import create_app
+
     app = create_app(location)
     h = {n: {"Authorization": f"Bearer {t}"} for n, t in tokens.items()}
     with TestClient(app) as c:
@@ -171,16 +156,8 @@ def site(
             headers={**h["o_mag"], "Content-Type": "image/jpeg"},
         )
         assert r.status_code == 201, r.text
-    try:
-        with serve(create_app(location)) as url:
-            yield Site(url, location, tokens, stored, subs)
-    finally:
-        if schema is not None:
-            import psycopg
-
-            assert PG_URL
-            with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with serve(create_app(location)) as url:
+        yield Site(url, location, tokens, stored, subs)
 
 
 class Tab:
