@@ -126,3 +126,25 @@ def test_the_demo_submissions_are_marked_synthetic(demo_db: str, tmp_path: Path)
     finally:
         s.close()
     assert names and all(n and "ynthetic" in n for n in names)
+
+
+def test_the_demos_hints_sign_in_to_the_review_page_and_the_field_app(tmp_path: Path) -> None:
+    """`demine demo` says how to sign in to /review and /field/; the commands it prints work
+    as printed, and their tokens open the reviewer's queue and the field team's sync."""
+    import shlex
+
+    db = str(tmp_path / "demo.gpkg")
+    r = CliRunner().invoke(app, ["demo", "--no-serve", "--db", db])
+    assert r.exit_code == 0, r.output
+    assert "/review" in r.output and "/field/" in r.output
+    printed = [ln.split("#")[0].strip() for ln in r.output.splitlines() if "token create" in ln]
+    assert len(printed) == 2, r.output
+    client = TestClient(create_app(db))
+    for line, route in zip(printed, ("/api/v1/submissions", "/api/v1/sync/pull"), strict=True):
+        argv = shlex.split(line)
+        assert argv[0] == "demine"
+        out = CliRunner().invoke(app, argv[1:])
+        assert out.exit_code == 0, out.output
+        token = out.stdout.strip().split()[-1]
+        got = client.get(route, headers={"Authorization": f"Bearer {token}"})
+        assert got.status_code == 200, (line, got.text)

@@ -64,7 +64,11 @@ def demo(
                     f"  {d} stats --by oblasts\n"
                     f"  {d} prioritize --top 5\n"
                     f"  {d} release status {(rel.get('handed_over') or [''])[0]}\n"
-                    f"  {d} report annual --year 2025 -o demo-report.html",
+                    f"  {d} report annual --year 2025 -o demo-report.html\n"
+                    "the review page (/review) and the field app (/field/) sign in with a "
+                    "token of a demo user:\n"
+                    f"  {d} --role admin token create im_officer   # a reviewer\n"
+                    f"  {d} --role admin token create field_a      # a field team (OPA)",
                     markup=False,
                 )
     if serve:
