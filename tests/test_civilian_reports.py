@@ -171,8 +171,9 @@ def test_report_photo_code_status_review_and_nothing_private_leaks(world: World)
     # linked to an open hazard: team sent; the hazard closed: cleared
     s = w.store()
     try:
-        from demine.model.schema import Record
         from shapely.geometry import MultiPolygon, box
+
+        from demine.model.schema import Record
 
         hz = Record(
             "hazards",
@@ -233,9 +234,12 @@ def test_proof_of_work_wrong_expired_forged_and_reused_are_refused(world: World)
     w = world
     body = report_body(w.client)
     bad = {**body, "nonce": "zz-not-it"}
-    while pow.leading_zero_bits(
-        hashlib.sha256(f"{bad['challenge']}:{bad['nonce']}".encode()).digest()
-    ) >= pow.DEFAULT_BITS:
+    while (
+        pow.leading_zero_bits(
+            hashlib.sha256(f"{bad['challenge']}:{bad['nonce']}".encode()).digest()
+        )
+        >= pow.DEFAULT_BITS
+    ):
         bad["nonce"] += "x"
     r = w.client.post(BASE, json=bad)
     assert r.status_code == 422 and "does not solve" in r.text, r.text
@@ -251,7 +255,9 @@ def test_proof_of_work_wrong_expired_forged_and_reused_are_refused(world: World)
         old = pow.challenge(s, now=time.time() - pow.TTL_S - 60)["challenge"]
     finally:
         s.close()
-    r = w.client.post(BASE, json={**body, "challenge": old, "nonce": pow.solve(old, 16)})
+    r = w.client.post(
+        BASE, json={**body, "challenge": old, "nonce": pow.solve(old, pow.DEFAULT_BITS)}
+    )
     assert r.status_code == 422 and "expired" in r.text, r.text
     fresh = TestClient(create_app(w.location))  # each refusal above counted against the limit
     assert fresh.post(BASE, json=body).status_code == 201

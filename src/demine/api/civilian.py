@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from demine.api.deps import StoreDep
 from demine.api.edge import Buckets, client_key
-from demine.api.sync import _bounded_body, _json
 from demine.api.ogc_params import BadRequest
+from demine.api.sync import _bounded_body, _json
 from demine.errors import LimitExceeded, NotFound, TooManyRequests
 from demine.services import civilian
 

@@ -290,7 +290,9 @@ def attach_photo(
             [Fault("a JPEG or PNG image (known by its content)", field="photo")],
         )
     ext = "png" if attachments.sniff(data) == attachments.PNG else "jpg"
-    attachments.add(store, SUBMISSION, sub["id"], f"photo.{ext}", data, SUBMITTER, declared=declared)
+    attachments.add(
+        store, SUBMISSION, sub["id"], f"photo.{ext}", data, SUBMITTER, declared=declared
+    )
     return {"code": normal_code(code), "photo": "received"}
 
 
@@ -342,9 +344,7 @@ def status(store: Store, code: str) -> dict[str, Any]:
 # --- the unverified layer ---------------------------------------------------------------------
 
 
-def unverified(
-    store: Store, bbox: tuple[float, float, float, float], limit: int
-) -> dict[str, Any]:
+def unverified(store: Store, bbox: tuple[float, float, float, float], limit: int) -> dict[str, Any]:
     """Pending civilian reports in ``bbox`` as GeoJSON: place, object type and the day it was
     reported only (at most ``limit``, newest first; ``truncated`` says when there were more)."""
     minx, miny, maxx, maxy = bbox

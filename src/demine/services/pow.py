@@ -22,7 +22,7 @@ from demine.store.base import Store
 
 SECRET_SETTING = "public_report_secret"
 BITS_SETTING = "public_report_pow_bits"
-DEFAULT_BITS = 16  # ~65,000 hashes: about 1-3 s with WebCrypto on a mid-range phone
+DEFAULT_BITS = 15  # ~33,000 hashes: 1-4 s with WebCrypto at CPU x4 (docs/civilian-reports.md)
 MAX_BITS = 28
 TTL_S = 600
 SKEW_S = 30  # a challenge issued "in the future" by a clock this far ahead is still taken
@@ -93,7 +93,9 @@ def verify(store: Store, text: object, nonce: object, now: float | None = None) 
     :class:`ValidationError` naming what is wrong otherwise. Single use is the caller's: the
     key is stored with the report (see the module)."""
     if not isinstance(text, str) or not (m := _CHALLENGE.fullmatch(text)):
-        raise _refuse("not a challenge of this server: get one from /api/v1/public/reports/challenge")
+        raise _refuse(
+            "not a challenge of this server: get one from /api/v1/public/reports/challenge"
+        )
     if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
         raise _refuse("the nonce is 1-64 letters, digits, '-' or '_'", "nonce")
     issued, n, _, mac = m.groups()
