@@ -409,3 +409,30 @@ def test_status_page_is_served_csp_clean(world: World) -> None:
         assert r.status_code == 200 and "<script>" not in r.text
         assert "script-src 'self'" in r.headers["content-security-policy"]
         assert SAFETY["en"] in r.text and SAFETY["uk"] in r.text
+
+
+def test_status_of_a_report_approved_as_an_update_and_then_dismissed(world: World) -> None:
+    """Reconciled with the report already stored (the same object reported again): checked;
+    that record dismissed: closed."""
+    w = world
+    first, second = (post_report(w, contact=None, contact_consent=False)["code"] for _ in "ab")
+    s = w.store()
+    try:
+        sid1, sid2 = (civilian.submission_id(s, c) for c in (first, second))
+    finally:
+        s.close()
+    rev = w.headers["rev"]
+    r = w.client.post(f"/api/v1/submissions/{sid1}/approve", json={}, headers=rev)
+    (rid,) = r.json()["ids"]
+    r = w.client.post(f"/api/v1/submissions/{sid2}/approve", json={"update": rid}, headers=rev)
+    assert r.status_code == 200, r.text
+    assert w.client.get(f"{BASE}/{second}").json()["status"] == "checked"
+    s = w.store()
+    try:
+        rec = s.get("eo_reports", rid)
+        rec.properties = {**rec.properties, "status": "dismissed"}
+        s.upsert("eo_reports", [rec], actor="t")
+    finally:
+        s.close()
+    for code in (first, second):
+        assert w.client.get(f"{BASE}/{code}").json()["status"] == "closed"

@@ -314,14 +314,16 @@ def status(store: Store, code: str) -> dict[str, Any]:
     received: waiting for the authority (submitted, returned, first-level approved);
     checked: approved (the record exists, new or verified); team_sent: the record is linked to
     a hazard, or its status says ``linked``; cleared: that hazard is closed or handed over;
-    closed: rejected, or the record dismissed or deleted."""
+    closed: rejected, or the record dismissed."""
     sub = _find(store, code)
     state, updated = "received", sub["updated_at"]
     if sub["state"] == "rejected":
         state = "closed"
     elif sub["state"] == "approved":
-        rec = _record(store, KIND, (sub["payload"] or {}).get("id") or sub["target_id"])
-        state = "checked" if rec is not None else "closed"
+        # approved as new, or as an update of the same report already stored (target_id);
+        # a record merged into another since, or deleted, was checked all the same
+        rec = _record(store, KIND, sub["target_id"] or (sub["payload"] or {}).get("id"))
+        state = "checked"
         if rec is not None:
             updated = max(updated, rec.updated_at or updated)
             p = rec.properties
