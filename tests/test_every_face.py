@@ -362,6 +362,12 @@ GETS: dict[str, str] = {
     "/api/v1/submissions/report": "/api/v1/submissions/report",
     "/api/v1/forms": "/api/v1/forms",
     "/api/v1/forms/{kind}": "/api/v1/forms/finds",
+    "/api/v1/public/reports/challenge": "/api/v1/public/reports/challenge",
+    "/api/v1/public/reports/unverified": (
+        "/api/v1/public/reports/unverified?bbox=37.5,47.7,38.2,48.4"
+    ),
+    "/report": "/report",
+    "/report/{code}": "/report/ABCDE-12345",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
@@ -418,7 +424,39 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/uploads"): ("", None),
     ("PUT", "/api/v1/uploads/{upload_id}"): ("", None),
     ("GET", "/api/v1/uploads/{upload_id}"): ("", None),
+    # a civilian's report, its photo and its status, with no token (see _civilian_faces)
+    ("POST", "/api/v1/public/reports"): ("", None),
+    ("POST", "/api/v1/public/reports/{code}/photo"): ("", None),
+    ("GET", "/api/v1/public/reports/{code}"): ("", None),
 }
+
+
+def _civilian_faces(client: TestClient) -> None:
+    """A civilian's report with a solved challenge, its photo, its status (no token)."""
+    from demine.services import pow
+
+    ch = client.get("/api/v1/public/reports/challenge").json()
+    body = {
+        "challenge": ch["challenge"],
+        "nonce": pow.solve(ch["challenge"], ch["difficulty"]),
+        "lat": 48.0,
+        "lon": 37.8,
+        "object_type": "grenade",
+        "seen_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    r = client.post("/api/v1/public/reports", json=body)
+    assert r.status_code == 201, r.text[:300]
+    got = r.json()
+    r = client.post(
+        f"/api/v1/public/reports/{got['code']}/photo",
+        content=_photo(),
+        headers={"X-Upload-Token": got["upload_token"]},
+    )
+    assert r.status_code == 201, r.text[:300]
+    r = client.get(got["status_url"])
+    assert r.status_code == 200 and r.json()["status"] == "received", r.text[:300]
+    r = client.get("/api/v1/public/reports/unverified?bbox=37.5,47.7,38.2,48.4")
+    assert any(f["properties"]["object_type"] == "grenade" for f in r.json()["features"])
 
 
 def _sync_faces(client: TestClient, location: str) -> None:
@@ -573,3 +611,4 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
             r = client.get(one, headers=headers)
             assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
         _sync_faces(client, location)
+        _civilian_faces(client)

@@ -163,6 +163,7 @@ def _urls(client: TestClient, site: Site) -> list[str]:
         "id": [site.ids["hazard"]],
         "sid": [site.ids["hazard"]],  # no such submission: a 404 (401/403 below reviewer)
         "upload_id": [site.ids["hazard"]],  # no such upload: a 404 (401/403 but submitters)
+        "code": ["ABCDE-12345"],  # no such civilian report: a 404 (and its page)
         "z": ["12"],
         "x": [str(x)],
         "y": [str(y)],

@@ -600,7 +600,105 @@ def _upload_chunk(w: World, role: str, target: str) -> None:
     assert r.status_code == code, (role, r.text)
 
 
+def _civilian_report(w: World, role: str) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from demine.services import pow
+
+    ch = w.client.get("/api/v1/public/reports/challenge", headers=w.headers[role]).json()
+    body = {
+        "challenge": ch["challenge"],
+        "nonce": pow.solve(ch["challenge"], ch["difficulty"]),
+        "lat": 50.41,
+        "lon": 30.5,
+        "object_type": "mine",
+        "seen_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "contact": "+380 00 000 00 00",
+        "contact_consent": True,
+    }
+    records = w.count("eo_reports")
+    r = w.client.post("/api/v1/public/reports", json=body, headers=w.headers[role])
+    assert r.status_code == 201, (role, r.text)
+    assert w.count("eo_reports") == records  # a submission to review, never a record
+    return dict(r.json())
+
+
+def _public_report(w: World, role: str, target: str) -> None:
+    """A public write, deliberately: a civilian's report needs no account (docs/
+    civilian-reports.md). Every role, the public with no token too, gets 201 and a code;
+    what is stored is a submission of the PUBLIC organisation, never a record."""
+    if target != "eo_reports":
+        return
+    got = _civilian_report(w, role)
+    s = open_store(w.location)
+    try:
+        from demine.services import civilian
+
+        (sub,) = s.submissions(sid=civilian.submission_id(s, got["code"]))
+        assert (sub["organisation"], sub["submitter"], sub["state"]) == (
+            "PUBLIC",
+            "public",
+            "submitted",
+        )
+    finally:
+        s.close()
+
+
+def _public_photo(w: World, role: str, target: str) -> None:
+    """The photo of a civilian's report: whoever holds its upload token (no account; a
+    role's token neither helps nor is needed); without the upload token, 404."""
+    if target != "eo_reports":
+        return
+    got = _civilian_report(w, role)
+    url = f"/api/v1/public/reports/{got['code']}/photo"
+    jpeg = _jpeg()
+    r = w.client.post(url, content=jpeg, headers=w.headers[role])
+    assert r.status_code == 404, (role, r.text)
+    r = w.client.post(
+        url, content=jpeg, headers={**w.headers[role], "X-Upload-Token": got["upload_token"]}
+    )
+    assert r.status_code == 201, (role, r.text)
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "JPEG")
+    return out.getvalue()
+
+
+# the write routes anyone may use with no token (each check above says why)
+PUBLIC_WRITE_ROUTES = {
+    ("POST", "/api/v1/safety/route"),  # a question, not a write
+    ("POST", "/api/v1/public/reports"),  # a civilian's report: a submission
+    ("POST", "/api/v1/public/reports/{code}/photo"),  # its photo, with its upload token
+}
+
+
+def test_only_the_public_write_routes_take_no_token(tmp_path: Path) -> None:
+    """Every other write route answers 401 to a request with no token, before any other
+    check, so an anonymous write route is always a deliberate one (listed above)."""
+    from demine.services.setup import init_store
+
+    s = open_store(str(tmp_path / "t.gpkg"))
+    init_store(s)
+    s.close()
+    client = TestClient(create_app(str(tmp_path / "t.gpkg")))
+    anonymous = set()
+    for method, path in sorted(set(_routes(client.app.routes, ""))):  # type: ignore[attr-defined]
+        url = re.sub(r"\{[^}]+\}", "hazards", path)
+        r = client.request(method, url, json={"into": "x", "reason": "x"})  # past body checks
+        if r.status_code != 401:
+            anonymous.add((method, path))
+    assert anonymous == PUBLIC_WRITE_ROUTES
+
+
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
+    ("POST", "/api/v1/public/reports"): _public_report,
+    ("POST", "/api/v1/public/reports/{code}/photo"): _public_photo,
     ("POST", "/api/v1/sync/outbox"): _sync_outbox,
     ("POST", "/api/v1/uploads"): _upload_begin,
     ("PUT", "/api/v1/uploads/{upload_id}"): _upload_chunk,

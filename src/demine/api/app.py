@@ -263,6 +263,9 @@ def create_app(
     from demine.api import forms as forms_api
 
     app.include_router(forms_api.router)  # /api/v1/forms, /api/v1/forms/{kind}
+    from demine.api import civilian as civilian_api
+
+    app.include_router(civilian_api.router)  # /api/v1/public/reports..., /report (issue 15)
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:
