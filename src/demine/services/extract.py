@@ -395,11 +395,13 @@ class Checked:
     changed: bool = False
     changes: list[dict[str, Any]] = field(default_factory=list)
     payload: dict[str, Any] | None = None
+    reason: str = "ok"  # not_extract | unknown_key | bad_signature | revoked | changed_file
 
     def to_dict(self) -> dict[str, Any]:
         p = self.payload or {}
         return {
             "valid": self.valid,
+            "reason": self.reason,
             "key_id": self.key_id,
             "changed": self.changed,
             "changes": self.changes,
@@ -426,19 +428,34 @@ def check_signature(store: Store, document: Any) -> Checked:
         and isinstance(document.get("payload"), dict)
         and isinstance(document.get("signature"), str)
     ):
-        return Checked(False, None, "not a demine extract: no signed payload")
+        return Checked(False, None, "not a demine extract: no signed payload", reason="not_extract")
     payload = document["payload"]
     kid = payload.get("key_id")
     entry = next((k for k in keys(store) if k["key_id"] == kid), None)
     if entry is None:
-        return Checked(False, str(kid), f"unknown key {str(kid)[:40]!r}: not this authority's")
+        return Checked(
+            False,
+            str(kid),
+            f"unknown key {str(kid)[:40]!r}: not this authority's",
+            reason="unknown_key",
+        )
     try:
         sig = base64.b64decode(document["signature"], validate=True)
         _public_key(entry).verify(sig, canonical(payload))
     except (InvalidSignature, ValueError):
-        return Checked(False, kid, "signature NOT valid: the extract was changed or forged")
+        return Checked(
+            False,
+            kid,
+            "signature NOT valid: the extract was changed or forged",
+            reason="bad_signature",
+        )
     if entry.get("revoked_at"):
-        return Checked(False, kid, f"key {kid} was revoked on {entry['revoked_at']}: not valid")
+        return Checked(
+            False,
+            kid,
+            f"key {kid} was revoked on {entry['revoked_at']}: not valid",
+            reason="revoked",
+        )
     return Checked(True, kid, f"signature valid (key {kid})", payload=payload)
 
 
@@ -460,7 +477,10 @@ def check_seal(store: Store, checked: Checked, seal: dict[str, Any], body: bytes
         _public_key(entry).verify(sig, seal_message(str(p.get("extract_id")), digest))
     except (InvalidSignature, ValueError):
         return Checked(
-            False, checked.key_id, "signature NOT valid: the document's content was changed"
+            False,
+            checked.key_id,
+            "signature NOT valid: the document's content was changed",
+            reason="changed_file",
         )
     return checked
 
@@ -495,7 +515,9 @@ def verify_document(
     try:
         c.changes = changes_since(store, c.payload)
     except ValidationError:
-        return Checked(False, c.key_id, "the signed place is not a valid extract place")
+        return Checked(
+            False, c.key_id, "the signed place is not a valid extract place", reason="not_extract"
+        )
     c.changed = bool(c.changes)
     since = c.payload.get("as_of")
     if c.changed:
