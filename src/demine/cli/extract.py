@@ -248,11 +248,12 @@ def verify_cmd(
     """Check an extract: exit 0 if its signature is valid and nothing recorded for the place has
     changed since; 1 if it is not valid (changed, forged, unknown or revoked key); 6 if it is
     valid but the records have changed since (each named)."""
-    from demine.services.extract import verify_document
+    from demine.services.extract import keys, verify_document
     from demine.services.extract_doc import read_extract
 
     with handled(as_json):
         store = open_db(db)
+        keys(store)  # the store's keys first: an unreachable store is said so, whatever the file
         try:
             data = file.read_bytes()
         except OSError:
