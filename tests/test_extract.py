@@ -438,6 +438,8 @@ def test_http_extract_and_verify(keyed: Any, tmp_path: Path) -> None:
         assert "https://mine.example.org/demine/verify?extract=" in html.text
         v = c.post("/api/v1/extracts/verify", content=html.content)
         assert v.status_code == 200 and v.json()["valid"] and not v.json()["changed"], v.text
+        # the QR code's address names this extract and its digest
+        assert f"extract={v.json()['extract_id']}&amp;digest={v.json()['digest'][:32]}" in html.text
         v = c.post("/api/v1/extracts/verify", content=signed.replace(b"open", b"oqen"))
         assert v.status_code == 200 and v.json() == {
             **v.json(),

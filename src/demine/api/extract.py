@@ -48,6 +48,7 @@ PAST_ROLE = "analyst"  # a past as_of reads the whole history: not for anonymous
 PDF_AT_ONCE = 2
 DEFAULT_RATE_PER_MINUTE = 10
 _pdf_slots = threading.BoundedSemaphore(PDF_AT_ONCE)
+_buckets_lock = threading.Lock()  # sync routes run in threads: one bucket update at a time
 _MEDIA = {
     "application/json": "json",
     "text/html": "html",
@@ -99,11 +100,12 @@ def _limit(request: Request) -> None:
     per_minute = getattr(state, "extract_rate_per_minute", DEFAULT_RATE_PER_MINUTE)
     if not per_minute:
         return
-    buckets = getattr(state, "extract_buckets", None)
-    if buckets is None:
-        buckets = state.extract_buckets = Buckets(per_minute)
     peer = request.client
-    wait = buckets.take(client_key(peer.host) if peer else "unknown", 1.0)
+    with _buckets_lock:
+        buckets = getattr(state, "extract_buckets", None)
+        if buckets is None:
+            buckets = state.extract_buckets = Buckets(per_minute)
+        wait = buckets.take(client_key(peer.host) if peer else "unknown", 1.0)
     if wait > 0:
         retry = max(1, math.ceil(wait))
         err = TooManyRequests(

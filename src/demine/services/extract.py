@@ -410,6 +410,8 @@ class Checked:
             "issued_at": p.get("issued_at"),
             "as_of": p.get("as_of"),
             "authority": p.get("authority"),
+            # what the QR code's verify address names (its first 32 hex digits)
+            "digest": hashlib.sha256(canonical(p)).hexdigest() if p else None,
         }
 
 

@@ -59,6 +59,7 @@ const MAX_BYTES = 10 * 1024 * 1024;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const expected = params.get("extract");
+const expectedDigest = (params.get("digest") || "").toLowerCase();
 let lang = "uk";
 let last = null; // the last answer {kind, data}
 
@@ -111,7 +112,8 @@ function show(answer) {
   const div = el("div", cls);
   div.dataset.result = d.valid ? (d.changed ? "changed" : "valid") : "invalid";
   div.append(el("p", "", msg));
-  if (d.valid && expected && d.extract_id !== expected) div.append(el("p", "", t("other_id", { id: expected })));
+  const otherDigest = expectedDigest && !(d.digest || "").startsWith(expectedDigest);
+  if (d.valid && expected && (d.extract_id !== expected || otherDigest)) div.append(el("p", "", t("other_id", { id: expected })));
   if (d.valid) {
     const dl = el("dl");
     for (const [k, v] of [["id", d.extract_id], ["issued", d.issued_at], ["as_of", d.as_of],
