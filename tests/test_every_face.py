@@ -209,6 +209,27 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "forms list": (["forms", "list", "--json"], (0,)),
     "forms show": (["forms", "show", "finds"], (0,)),
     "forms xlsform": (["forms", "xlsform", "finds", "-o", "{out}/finds.xlsx", "--json"], (0,)),
+    # land-status extracts (docs/extract.md): a key, an extract, its check, the key revoked
+    "extract keygen": (["extract", "keygen", "--out", "{out}/authority.pem", "--json"], (0,)),
+    "extract keys": (["extract", "keys", "--json"], (0,)),
+    "extract make": (
+        [
+            "extract",
+            "make",
+            "--point",
+            "48.0,37.8",
+            "--radius",
+            "2000",
+            "--key",
+            "{out}/authority.pem",
+            "-o",
+            "{out}/extract.html",
+            "--json",
+        ],
+        (0,),
+    ),
+    "extract verify": (["extract", "verify", "{out}/extract.html", "--json"], (0,)),
+    "extract revoke": (["extract", "revoke", "{key_id}", "--json"], (0,)),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 
@@ -278,6 +299,8 @@ def test_every_command_runs_on_both_backends(location: str, tmp_path: Path) -> N
                 )
         if name == "attach":
             values["attachment"] = json.loads(r.stdout)["attachment_id"]
+        if name == "extract keygen":
+            values["key_id"] = json.loads(r.stdout)["key_id"]
 
 
 def _photo() -> bytes:
@@ -368,6 +391,7 @@ GETS: dict[str, str] = {
     ),
     "/report": "/report",
     "/report/{code}": "/report/ABCDE-12345",
+    "/verify": "/verify",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
@@ -428,6 +452,9 @@ REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/public/reports"): ("", None),
     ("POST", "/api/v1/public/reports/{code}/photo"): ("", None),
     ("GET", "/api/v1/public/reports/{code}"): ("", None),
+    # land-status extracts: made with a key and checked (see _extract_faces)
+    ("POST", "/api/v1/extracts"): ("", None),
+    ("POST", "/api/v1/extracts/verify"): ("", None),
 }
 
 
@@ -457,6 +484,33 @@ def _civilian_faces(client: TestClient) -> None:
     assert r.status_code == 200 and r.json()["status"] == "received", r.text[:300]
     r = client.get("/api/v1/public/reports/unverified?bbox=37.5,47.7,38.2,48.4")
     assert any(f["properties"]["object_type"] == "grenade" for f in r.json()["features"])
+
+
+def _extract_faces(location: str, tmp: Path) -> None:
+    """An extract of the demo store (JSON and HTML) and its check, with a registered key; no
+    key configured: 503."""
+    from demine.api.app import create_app
+    from demine.services.extract import generate_key, register_key
+    from demine.store.open import open_store
+
+    pem, entry = generate_key()
+    key = tmp / "face-extract.pem"
+    key.write_bytes(pem)
+    s = open_store(location)
+    try:
+        register_key(s, entry)
+    finally:
+        s.close()
+    body = {"point": {"lat": 48.0, "lon": 37.8}, "radius_m": 2000}
+    with TestClient(create_app(location), raise_server_exceptions=False) as client:
+        assert client.post("/api/v1/extracts", json=body).status_code == 503
+    app = create_app(location, extract_key=str(key))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for accept in ("application/json", "text/html"):
+            r = client.post("/api/v1/extracts", json=body, headers={"Accept": accept})
+            assert r.status_code == 200, r.text[:300]
+            v = client.post("/api/v1/extracts/verify", content=r.content)
+            assert v.status_code == 200 and v.json()["valid"], v.text[:300]
 
 
 def _sync_faces(client: TestClient, location: str) -> None:
@@ -541,7 +595,7 @@ def test_every_route_is_in_the_table(demo_gpkg: Path) -> None:
     assert not missing, f"add these routes to tests/test_every_face.py: {sorted(missing)}"
 
 
-def test_every_route_answers_on_both_backends(location: str) -> None:
+def test_every_route_answers_on_both_backends(location: str, tmp_path: Path) -> None:
     ids = _ids(location)
     client, admin = _client(location)
     with client:
@@ -612,3 +666,4 @@ def test_every_route_answers_on_both_backends(location: str) -> None:
             assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
         _sync_faces(client, location)
         _civilian_faces(client)
+    _extract_faces(location, tmp_path)

@@ -694,6 +694,19 @@ def test_only_the_public_write_routes_take_no_token(tmp_path: Path) -> None:
         if r.status_code != 401:
             anonymous.add((method, path))
     assert anonymous == PUBLIC_WRITE_ROUTES
+def _extract(w: World, role: str, target: str) -> None:
+    """A question, not a write (docs/extract.md): every role may ask for an extract of the
+    present (without a key configured, as here, every role gets the same 503) and check one;
+    nothing changes."""
+    if target != "hazards":
+        return
+    before = w.count(target)
+    body = {"point": {"lat": 50.41, "lon": 30.51}}
+    r = w.client.post("/api/v1/extracts", json=body, headers=w.headers[role])
+    assert r.status_code == 503 and "--extract-key" in r.text, (role, r.text)
+    r = w.client.post("/api/v1/extracts/verify", content=b"{}", headers=w.headers[role])
+    assert r.status_code == 200 and r.json()["valid"] is False, (role, r.text)
+    assert w.count(target) == before
 
 
 WRITE_ROUTES: dict[tuple[str, str], Check] = {
@@ -714,6 +727,8 @@ WRITE_ROUTES: dict[tuple[str, str], Check] = {
     ("POST", "/api/v1/records/{kind}/{record_id}/attachments"): _attach,
     ("POST", "/api/v1/submissions/{sid}/attachments"): _attach_to_submission,
     ("POST", "/api/v1/records/{kind}/{other}/merge"): _merge,
+    ("POST", "/api/v1/extracts"): _extract,
+    ("POST", "/api/v1/extracts/verify"): _extract,
 }
 
 

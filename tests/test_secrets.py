@@ -389,6 +389,13 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
     gpkg = str(tmp / "copy-source.gpkg")
     photo = tmp / "photo.png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)  # read before the store is
+    from demine.services.extract import generate_key
+
+    key = str(tmp / "extract-key.pem")  # read after the store is opened
+    Path(key).write_bytes(generate_key()[0])
+    out = str(tmp / "extract.json")
+    extract = tmp / "extract-in.json"
+    extract.write_text("{}")
     return {
         "init": [["--db", db, "init"], ["init", "--db", db]],
         "import": [["--db", db, "import", src, "--kind", "hazards"]],
@@ -490,6 +497,15 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "forms list": [["--db", db, "--role", "field", "forms", "list"]],
         "forms show": [["--db", db, "forms", "show", "finds", "--for", "field"]],
         "forms xlsform": [["--db", db, "forms", "xlsform", "finds", "-o", str(tmp / "f.xlsx")]],
+        "extract keygen": [
+            ["--db", db, "--role", "admin", "extract", "keygen", "--out", str(tmp / "k.pem")]
+        ],
+        "extract keys": [["--db", db, "extract", "keys"]],
+        "extract revoke": [["--db", db, "--role", "admin", "extract", "revoke", "0" * 16]],
+        "extract make": [
+            ["--db", db, "extract", "make", "--point", f"{LAT},{LON}", "--key", key, "-o", out]
+        ],
+        "extract verify": [["--db", db, "extract", "verify", str(extract)]],
     }
 
 

@@ -138,6 +138,7 @@ def create_app(
     max_route_radius_m: float = 10_000.0,
     public_url: str | None = None,  # security: links built from it, Host ignored
     allowed_hosts: Iterable[str] = (),  # security: Host names links may be built from
+    extract_key: str | None = None,  # the extracts' private key file (docs/extract.md)
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -185,6 +186,7 @@ def create_app(
     app.state.max_route_m = float(max_route_m)
     app.state.max_route_vertices = int(max_route_vertices)
     app.state.max_route_radius_m = float(max_route_radius_m)
+    app.state.extract_key = extract_key  # None: $DEMINE_EXTRACT_KEY, else extracts are 503
     from demine.api.edge import add_edge_middleware
 
     add_edge_middleware(
@@ -266,6 +268,9 @@ def create_app(
     from demine.api import civilian as civilian_api
 
     app.include_router(civilian_api.router)  # /api/v1/public/reports..., /report (issue 15)
+    from demine.api import extract as extract_api
+
+    app.include_router(extract_api.router)  # /api/v1/extracts, /api/v1/extracts/verify, /verify
 
     @app.get("/api/v1/health", include_in_schema=False)
     def health() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from demine.cli import (
     admin,
     attachments,
     duplicates,
+    extract,
     forms,
     impact,
     intake,
@@ -81,6 +82,7 @@ quality.register(app)  # quality
 intake.register(app)  # organisations, submit, review
 attachments.register(app)  # attach, attachments, attachment get
 forms.register(app)  # forms list, show, xlsform
+extract.register(app)  # extract keygen, keys, revoke, make, verify
 
 
 def main() -> None:

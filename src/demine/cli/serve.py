@@ -83,6 +83,7 @@ def _serve(
     request_budget: float = 10.0,
     edge: dict[str, Any] | None = None,
     public_url: str | None = None,  # security: --public-url
+    extract_key: str | None = None,  # docs/extract.md
 ) -> None:
     import uvicorn
 
@@ -97,6 +98,7 @@ def _serve(
         request_budget_s=request_budget,
         public_url=public_url,  # security: every absolute link from it, Host ignored
         allowed_hosts=[] if host in ("0.0.0.0", "::", "") else [host],  # security: bind address
+        extract_key=extract_key,
         **(edge or {}),
     )
     console(stderr=True).print(
@@ -187,6 +189,15 @@ def serve(
             "the bound address or a loopback name, and are root-relative otherwise.",
         ),
     ] = None,
+    extract_key: Annotated[
+        str | None,
+        typer.Option(
+            "--extract-key",
+            envvar="DEMINE_EXTRACT_KEY",
+            help="The private key land-status extracts are signed with (demine extract "
+            "keygen); without it, extract requests are answered 503.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.api.edge import parse_networks, parse_size
@@ -212,7 +223,14 @@ def serve(
             "max_route_radius_m": max_route_radius,
         }
         _serve(
-            default_location(db or state.db), host, port, tile_url, request_budget, edge, public_url
+            default_location(db or state.db),
+            host,
+            port,
+            tile_url,
+            request_budget,
+            edge,
+            public_url,
+            extract_key,
         )
 
 
