@@ -694,6 +694,8 @@ def test_only_the_public_write_routes_take_no_token(tmp_path: Path) -> None:
         if r.status_code != 401:
             anonymous.add((method, path))
     assert anonymous == PUBLIC_WRITE_ROUTES
+
+
 def _extract(w: World, role: str, target: str) -> None:
     """A question, not a write (docs/extract.md): every role may ask for an extract of the
     present (without a key configured, as here, every role gets the same 503) and check one;
