@@ -675,6 +675,8 @@ PUBLIC_WRITE_ROUTES = {
     ("POST", "/api/v1/safety/route"),  # a question, not a write
     ("POST", "/api/v1/public/reports"),  # a civilian's report: a submission
     ("POST", "/api/v1/public/reports/{code}/photo"),  # its photo, with its upload token
+    ("POST", "/api/v1/extracts"),  # a land-status extract of public data: a question
+    ("POST", "/api/v1/extracts/verify"),  # checking one: a question
 }
 
 
