@@ -79,6 +79,22 @@ def test_tile_over_a_hazard_holds_it(demo: Demo, z: int) -> None:
     assert f["properties"]["status"] == "open"
 
 
+def test_a_tile_is_sent_compressed_and_revalidated(demo: Demo) -> None:
+    """A phone on a slow link (issue 15): gzip when accepted, and a 304 on the tile's tag."""
+    import gzip
+
+    p = demo.hazard.geometry.representative_point()
+    x, y = tile_of(p.x, p.y, 9)
+    url = f"/tiles/hazards/9/{x}/{y}.mvt"
+    with demo.client.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as r:
+        sent = b"".join(r.iter_raw())
+    assert r.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in r.headers["vary"] and "Authorization" in r.headers["vary"]
+    assert demo.hazard.id in ids(decode(gzip.decompress(sent))["hazards"])
+    again = demo.client.get(url, headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
 def test_polygon_geometry_lands_where_the_hazard_is(demo: Demo) -> None:
     """At a high zoom the decoded polygon, mapped back to lon/lat, covers the hazard's point."""
     import shapely

@@ -24,6 +24,7 @@ import shapely
 from fastapi import APIRouter, Path, Request, Response
 
 from demine.api.budget import Budget, run_budgeted
+from demine.api.compress import body_response
 from demine.api.deps import Principal, PrincipalDep, StoreDep
 from demine.api.security import if_none_match, link_base, role_etag
 from demine.errors import DemineError, NotFound
@@ -301,7 +302,7 @@ def _cache_headers(response: Response, public: bool) -> None:
     response.headers["Cache-Control"] = (
         f"public, max-age={MAX_AGE}" if public else f"private, max-age={MAX_AGE}"
     )  # public only without a token (any token: private, Vary: Authorization)
-    response.headers["Vary"] = "Authorization"
+    response.headers["Vary"] = "Authorization, Accept-Encoding"
 
 
 # --- endpoints ----------------------------------------------------------------------------------
@@ -352,9 +353,12 @@ def _tile(
         data = encode_tile(kind.name, feats)
         cache.put(key, data)
     etag = role_etag(who.role, data)  # the same bytes for two roles: still two tags
-    resp = Response(status_code=204) if not data else Response(data, media_type=MVT)
-    if data and if_none_match(request, etag):
-        resp = Response(status_code=304)
+    if not data:
+        resp = Response(status_code=204)
+    elif if_none_match(request, etag):
+        resp = Response(status_code=304, headers={"Vary": "Accept-Encoding"})
+    else:  # a tile of polygons is about a third of its size compressed
+        resp = body_response(request, data, MVT)
     if data:
         resp.headers["ETag"] = etag
     _cache_headers(resp, who.user is None)

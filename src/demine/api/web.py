@@ -25,11 +25,11 @@ from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from demine.api.compress import body_response, file_response
 from demine.api.deps import PrincipalDep, StoreDep
-from demine.api.security import public_base, role_etag
+from demine.api.security import if_none_match, public_base, role_etag
 from demine.errors import NotFound
 from demine.services.access import can_read_kind, visible_properties
 from demine.services.risk import full_risk, row_view
@@ -56,15 +56,13 @@ _TYPES = {
 
 
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-def index() -> Response:
-    page = (WEB / "index.html").read_bytes()
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+def index(request: Request) -> Response:
+    return file_response(request, WEB / "index.html", _TYPES[".html"], "no-cache")
 
 
 @router.api_route("/review", methods=["GET", "HEAD"], include_in_schema=False)
-def review_page() -> Response:
-    page = (WEB / "review.html").read_bytes()
-    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+def review_page(request: Request) -> Response:
+    return file_response(request, WEB / "review.html", _TYPES[".html"], "no-cache")
 
 
 @router.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
@@ -84,9 +82,10 @@ _BLANK_GIF = (
 
 
 @router.api_route("/static/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def static(path: str) -> Response:
+def static(request: Request, path: str) -> Response:
     """A file of the page. Vendored libraries are cached for a day, the page's own files are
-    revalidated on each load (they change with demine)."""
+    revalidated on each load (they change with demine): a ``304`` when unchanged. Each is sent
+    gzip-compressed to a client that accepts it (demine.api.compress)."""
     try:
         target = (WEB / path).resolve()
         found = target.is_relative_to(WEB.resolve()) and target.is_file()
@@ -97,7 +96,7 @@ def static(path: str) -> Response:
     if target.suffix not in _TYPES or target.name.startswith("."):
         raise NotFound(f"no file {path[:100]!r}")
     cache = "public, max-age=86400" if path.startswith("vendor/") else "no-cache"
-    return FileResponse(target, media_type=_TYPES[target.suffix], headers={"Cache-Control": cache})
+    return file_response(request, target, _TYPES[target.suffix], cache)
 
 
 # --- config -------------------------------------------------------------------------------------
@@ -153,7 +152,7 @@ _regions_cache: dict[str, bytes] = {}
 
 
 @router.get("/api/v1/map/regions", summary="Administrative outlines for context (CC BY 4.0)")
-def regions() -> Response:
+def regions(request: Request) -> Response:
     if "body" not in _regions_cache:
         import shapely
         from shapely.geometry import mapping, shape
@@ -172,10 +171,11 @@ def regions() -> Response:
                 }
             )
         _regions_cache["body"] = orjson.dumps({"type": "FeatureCollection", "features": feats})
-    return Response(
+    return body_response(
+        request,
         _regions_cache["body"],
-        media_type="application/geo+json",
-        headers={"Cache-Control": "public, max-age=86400"},
+        "application/geo+json",
+        {"Cache-Control": "public, max-age=86400"},
     )
 
 
@@ -230,9 +230,7 @@ def _risk_cache(request: Request) -> _RiskCache:
 
 
 @router.get("/api/v1/map/risk", summary="Today's residual-risk estimate of every hazard")
-def map_risk(
-    request: Request, response: Response, s: StoreDep, who: PrincipalDep
-) -> dict[str, Any]:
+def map_risk(request: Request, s: StoreDep, who: PrincipalDep) -> Response:
     """``p_any_live`` (the chance that at least one device is still live, conservative plug-in)
     per hazard, for shading; below analyst its band only. ``known: false`` means no emplacement
     record (unknown, not safe) or, with ``released: true``, released land (no estimate)."""
@@ -252,9 +250,13 @@ def map_risk(
         "hazards": hazards,
         "note": "An estimate is information: time never releases land. Unknown is not safe.",
     }
-    response.headers["Cache-Control"] = "private, max-age=300"
-    response.headers["ETag"] = role_etag(who.role, orjson.dumps(body))
-    return body
+    data = orjson.dumps(body)
+    etag = role_etag(who.role, data)
+    headers = {"Cache-Control": "private, max-age=300", "ETag": etag}
+    if if_none_match(request, etag):
+        return Response(status_code=304, headers=headers)
+    # a national table is megabytes of JSON: compressed about 8 times
+    return body_response(request, data, "application/json", headers)
 
 
 @router.get("/api/v1/map/hazards/{hazard_id}", summary="One hazard's details for the map")
@@ -304,3 +306,34 @@ def map_hazard(
         "risk": risk,
         "synthetic": bool(s.setting("synthetic")),
     }
+
+
+# --- place names --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/api/v1/public/places",
+    summary="Places by name, for finding one's own place on the map",
+    response_class=Response,
+)
+def places(
+    request: Request,
+    s: StoreDep,
+    q: Annotated[str, Query(max_length=100, description="What the person typed (2-100 chars)")],
+    limit: Annotated[int, Query(ge=1, le=20, description="At most this many places")] = 10,
+) -> Response:
+    """Settlements of the store's ``settlements`` reference layer and the packaged regions whose
+    names match ``q`` (every word typed begins a word of the name; case, accents and
+    apostrophes ignored; Latin letters also match the Ukrainian name's official
+    transliteration), best first. Anyone may ask: the names are public reference data."""
+    from demine.services.places import find_places, new_cache
+
+    state = request.app.state
+    cache = getattr(state, "places_cache", None)
+    if cache is None:
+        cache = state.places_cache = new_cache()
+    found = find_places(s, q, limit, cache=cache)
+    body = orjson.dumps({"places": [p.to_dict() for p in found]})
+    return body_response(
+        request, body, "application/json", {"Cache-Control": "public, max-age=300"}
+    )

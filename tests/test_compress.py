@@ -1,0 +1,103 @@
+"""A phone pays for every byte (issue 15): the pages' files and the map's larger answers are sent
+gzip-compressed to a client that accepts it, and a reload of an unchanged file is a 304 with no
+body. On both backends (the app needs a store, whichever it is)."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from demine.api import create_app
+from demine.api.compress import accepts_gzip
+from demine.api.web import WEB
+
+
+@pytest.fixture
+def client(store: Any) -> TestClient:
+    return TestClient(create_app(store.location))
+
+
+def raw_get(client: TestClient, url: str, **headers: str) -> httpx.Response:
+    """The bytes as sent: httpx would otherwise decode the body and say nothing."""
+    with client.stream("GET", url, headers=headers) as r:
+        r.read_raw = b"".join(r.iter_raw())  # type: ignore[attr-defined]
+    return r
+
+
+@pytest.mark.parametrize(
+    ("url", "file"),
+    [
+        ("/", "index.html"),
+        ("/static/app.js", "app.js"),
+        ("/static/app.css", "app.css"),
+        ("/static/i18n/uk.json", "i18n/uk.json"),
+        ("/static/vendor/maplibre-gl/maplibre-gl.mjs", "vendor/maplibre-gl/maplibre-gl.mjs"),
+    ],
+)
+def test_files_are_compressed_and_revalidated(client: TestClient, url: str, file: str) -> None:
+    want = (WEB / file).read_bytes()
+    r = raw_get(client, url, **{"Accept-Encoding": "gzip, deflate, br"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip" and "Accept-Encoding" in r.headers["vary"]
+    sent = r.read_raw  # type: ignore[attr-defined]
+    assert gzip.decompress(sent) == want and len(sent) < len(want) / 2
+    etag = r.headers["etag"]
+    # a reload: the same tag, no body
+    again = raw_get(client, url, **{"Accept-Encoding": "gzip", "If-None-Match": etag})
+    assert again.status_code == 304 and again.read_raw == b""  # type: ignore[attr-defined]
+    assert again.headers["etag"] == etag
+    assert raw_get(client, url, **{"If-None-Match": f"W/{etag}"}).status_code == 304
+    # another tag, or no gzip accepted: the plain bytes
+    plain = raw_get(client, url, **{"Accept-Encoding": "identity", "If-None-Match": '"x"'})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert plain.read_raw == want  # type: ignore[attr-defined]
+    refused = raw_get(client, url, **{"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_a_changed_file_gets_a_new_tag(client: TestClient, tmp_path: Any, monkeypatch: Any) -> None:
+    from demine.api import compress
+
+    f = tmp_path / "x.js"
+    f.write_text("const a = 1;\n" * 100)
+    from starlette.requests import Request
+
+    req = Request({"type": "http", "headers": [(b"accept-encoding", b"gzip")], "method": "GET"})
+    one = compress.file_response(req, f, "text/javascript", "no-cache")
+    f.write_text("const a = 2;\n" * 100)
+    two = compress.file_response(req, f, "text/javascript", "no-cache")
+    assert one.headers["etag"] != two.headers["etag"]
+    assert gzip.decompress(two.body) == f.read_bytes()
+
+
+def test_the_maps_answers_are_compressed(client: TestClient) -> None:
+    risk = raw_get(client, "/api/v1/map/risk", **{"Accept-Encoding": "gzip"})
+    assert risk.status_code == 200
+    regions = raw_get(client, "/api/v1/map/regions", **{"Accept-Encoding": "gzip"})
+    assert regions.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(regions.read_raw)[:1] == b"{"  # type: ignore[attr-defined]
+    # the risk table: a 304 on its tag
+    tag = risk.headers["etag"]
+    assert raw_get(client, "/api/v1/map/risk", **{"If-None-Match": tag}).status_code == 304
+    places = raw_get(client, "/api/v1/public/places?q=обл&limit=20", **{"Accept-Encoding": "gzip"})
+    assert places.headers["content-encoding"] == "gzip"
+
+
+def test_accept_encoding_is_read_as_the_standard_says() -> None:
+    from starlette.requests import Request
+
+    def req(v: str) -> Request:
+        return Request({"type": "http", "headers": [(b"accept-encoding", v.encode())]})
+
+    assert accepts_gzip(req("gzip"))
+    assert accepts_gzip(req("br, GZIP;q=0.5"))
+    assert accepts_gzip(req("*"))
+    assert not accepts_gzip(req("gzip;q=0"))
+    assert not accepts_gzip(req("gzip;q=0.0, br"))
+    assert not accepts_gzip(req("identity"))
+    assert not accepts_gzip(req("gzip;q=abc"))
+    assert not accepts_gzip(req(""))
