@@ -22,10 +22,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from demine.api.bodies import parse_json, read_bounded
 from demine.api.deps import StoreDep
 from demine.api.edge import Buckets, client_key
 from demine.api.ogc_params import BadRequest
-from demine.api.sync import _bounded_body, _json
 from demine.errors import LimitExceeded, NotFound, TooManyRequests
 from demine.services import civilian
 
@@ -90,7 +90,7 @@ def challenge(request: Request, store: StoreDep) -> JSONResponse:
 @router.post("/api/v1/public/reports", status_code=201, summary="Report an explosive object")
 async def report(request: Request, store: StoreDep) -> JSONResponse:
     _limit(request, "report")
-    body = _json(await _bounded_body(request, MAX_REPORT_BYTES, "the report"))
+    body = parse_json(await read_bounded(request, MAX_REPORT_BYTES, "the report"))
     got = await run_in_threadpool(civilian.submit, store, body)
     got["status_url"] = f"/api/v1/public/reports/{got['code']}"
     got["page_url"] = f"/report/{got['code']}"
@@ -103,7 +103,7 @@ async def photo(request: Request, store: StoreDep, code: CodeP) -> JSONResponse:
     token = request.headers.get("x-upload-token", "")
     if not token:
         raise NotFound("no report with this code: check the code as it was given to you")
-    data = await _bounded_body(request, MAX_PHOTO_BYTES, "the photo")
+    data = await read_bounded(request, MAX_PHOTO_BYTES, "the photo")
     got = await run_in_threadpool(
         civilian.attach_photo,
         store,

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from demine.api.bodies import read_bounded
 from demine.api.deps import PrincipalDep, StoreDep, Unauthorized
 from demine.api.edge import Buckets, client_key
 from demine.api.security import DOCUMENT_CSP, link_base
@@ -218,23 +219,15 @@ async def verify_extract(request: Request, s: StoreDep) -> Response:
     from demine.services.extract import verify_document
     from demine.services.extract_doc import MAX_FILE_BYTES, read_extract
 
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_FILE_BYTES:
-        raise ContentTooLarge(
+    def too_large() -> ContentTooLarge:
+        return ContentTooLarge(
             f"an extract file is at most {MAX_FILE_BYTES} bytes",
             "max_extract_bytes",
             MAX_FILE_BYTES,
         )
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_FILE_BYTES:
-            raise ContentTooLarge(
-                f"an extract file is at most {MAX_FILE_BYTES} bytes",
-                "max_extract_bytes",
-                MAX_FILE_BYTES,
-            )
-    doc, seal, sealed = read_extract(bytes(data))
+
+    data = await read_bounded(request, MAX_FILE_BYTES, "an extract file", too_large=too_large)
+    doc, seal, sealed = read_extract(data)
     checked = await run_in_threadpool(verify_document, s, doc, seal, sealed)
     return Response(
         orjson.dumps(checked.to_dict()),

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from demine.api.bodies import read_bounded
 from demine.api.deps import principal
 from demine.errors import Fault, ValidationError
 from demine.services.safety import answer, check_route_limits
@@ -189,17 +190,8 @@ async def safety_route(request: Request) -> Response:
             limit,
         )
 
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large()
-        chunks.append(chunk)
-    return await run_in_threadpool(_safety_route, request, b"".join(chunks))
+    raw = await read_bounded(request, limit, "a route body", too_large=too_large)
+    return await run_in_threadpool(_safety_route, request, raw)
 
 
 class _BadBody(ValidationError):

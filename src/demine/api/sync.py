@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request
 
+from demine.api.bodies import parse_json, read_bounded
 from demine.api.budget import run_budgeted
 from demine.api.deps import Principal, PrincipalDep, StoreDep, Unauthorized
-from demine.errors import ContentTooLarge, Fault, ValidationError
 from demine.services import sync, uploads
 
 router = APIRouter(tags=["sync"])
@@ -34,40 +33,13 @@ def _who(who: Principal) -> str:
     return who.user
 
 
-async def _bounded_body(request: Request, limit: int, what: str) -> bytes:
-    """The body, refused (413, naming the limit) past ``limit`` bytes, read no further."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ContentTooLarge(
-            f"{what} of {int(declared):,} bytes is over the limit of {limit:,}",
-            "max_body_bytes",
-            limit,
-        )
-    chunks, n = [], 0
-    async for chunk in request.stream():
-        n += len(chunk)
-        if n > limit:
-            raise ContentTooLarge(
-                f"{what} is over the limit of {limit:,} bytes", "max_body_bytes", limit
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as e:
-        raise ValidationError("the body is not JSON", [Fault(str(e), field="body")]) from None
-
-
 @router.post("/api/v1/sync/outbox", summary="Send the field app's outbox (idempotent by item)")
 async def outbox(request: Request, store: StoreDep, who: PrincipalDep) -> Any:
     from starlette.concurrency import run_in_threadpool
 
     actor = _who(who)
-    raw = await _bounded_body(request, sync.MAX_OUTBOX_BYTES, "the outbox")
-    body = _json(raw)
+    raw = await read_bounded(request, sync.MAX_OUTBOX_BYTES, "the outbox")
+    body = parse_json(raw)
     return await run_in_threadpool(sync.outbox, store, body, role=who.role, actor=actor)
 
 
@@ -103,7 +75,7 @@ UploadP = Annotated[str, Path(max_length=100, description="The upload's id")]
 @router.post("/api/v1/uploads", status_code=201, summary="Begin a chunked, resumable upload")
 async def begin_upload(request: Request, store: StoreDep, who: PrincipalDep) -> Any:
     actor = _who(who)
-    body = _json(await _bounded_body(request, 64 * 1024, "the upload's description"))
+    body = parse_json(await read_bounded(request, 64 * 1024, "the upload's description"))
     return uploads.create(store, body, role=who.role, actor=actor)
 
 
@@ -114,7 +86,7 @@ async def put_chunk(
     from starlette.concurrency import run_in_threadpool
 
     actor = _who(who)
-    data = await _bounded_body(request, uploads.MAX_CHUNK, "the chunk")
+    data = await read_bounded(request, uploads.MAX_CHUNK, "the chunk")
     rng = request.headers.get("content-range")
     return await run_in_threadpool(
         uploads.put, store, upload_id, rng, data, role=who.role, actor=actor
