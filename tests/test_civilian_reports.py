@@ -382,9 +382,13 @@ def test_unverified_layer_caps_its_features(world: World) -> None:
     from demine.api import civilian as api
 
     w = world
+    box = {"bbox": "30.0,50.0,30.2,50.2"}
+    assert w.client.get(f"{BASE}/unverified", params=box).json()["numberReturned"] == 0
     s = w.store()
     try:
         s.set_setting(pow.BITS_SETTING, 0)
+        pending = civilian.PendingReports()
+        assert pending.points(s) == []
         for i in range(4):
             body = {
                 "challenge": pow.challenge(s)["challenge"],
@@ -397,9 +401,15 @@ def test_unverified_layer_caps_its_features(world: World) -> None:
             civilian.submit(s, body)
         got = civilian.unverified(s, (30.0, 50.0, 30.2, 50.2), 3)
         assert got["numberReturned"] == 3 and got["truncated"] is True
+        # a process's snapshot: read again after the reports (sent by another process), then
+        # kept while nothing changes
+        first = pending.points(s)
+        assert len(first) == 4 and pending.points(s) is first
+        assert civilian.unverified(s, (30.0, 50.0, 30.2, 50.2), 9, pending)["numberReturned"] == 4
     finally:
         s.close()
-    r = w.client.get(f"{BASE}/unverified", params={"bbox": "30.0,50.0,30.2,50.2"})
+    # the server's snapshot, taken before these reports, is read again: they all show
+    r = w.client.get(f"{BASE}/unverified", params=box)
     assert r.json()["numberReturned"] == 4 and api.MAX_FEATURES == 1000
 
 

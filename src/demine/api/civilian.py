@@ -142,8 +142,12 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
 @router.get(
     "/api/v1/public/reports/unverified", summary="Civilian reports not checked yet (GeoJSON)"
 )
-def unverified(store: StoreDep, bbox: BboxQ) -> JSONResponse:
-    got = civilian.unverified(store, _bbox(bbox), MAX_FEATURES)
+def unverified(request: Request, store: StoreDep, bbox: BboxQ) -> JSONResponse:
+    state = request.app.state
+    pending = getattr(state, "pending_reports", None)
+    if pending is None:
+        pending = state.pending_reports = civilian.PendingReports()
+    got = civilian.unverified(store, _bbox(bbox), MAX_FEATURES, pending)
     return JSONResponse(
         got,
         media_type="application/geo+json",

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -346,12 +347,9 @@ def status(store: Store, code: str) -> dict[str, Any]:
 # --- the unverified layer ---------------------------------------------------------------------
 
 
-def unverified(store: Store, bbox: tuple[float, float, float, float], limit: int) -> dict[str, Any]:
-    """Pending civilian reports in ``bbox`` as GeoJSON: place, object type and the day it was
-    reported only (at most ``limit``, newest first; ``truncated`` says when there were more)."""
-    minx, miny, maxx, maxy = bbox
-    feats: list[dict[str, Any]] = []
-    truncated = False
+def _pending_points(store: Store) -> list[tuple[float, float, dict[str, Any]]]:
+    """Every pending civilian report's place and public properties, in the store's order."""
+    out: list[tuple[float, float, dict[str, Any]]] = []
     for sub in store.submissions(organisation=ORGANISATION, state=OPEN):
         if sub["kind"] != KIND or sub["action"] != "create":
             continue
@@ -360,21 +358,79 @@ def unverified(store: Store, bbox: tuple[float, float, float, float], limit: int
             lon, lat = (float(c) for c in p["geometry"]["coordinates"][:2])
         except (KeyError, TypeError, ValueError):
             continue
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            continue
+        props = p.get("properties") or {}
+        out.append(
+            (
+                lon,
+                lat,
+                {
+                    "status": "unverified",
+                    "object_type": props.get("object_type"),
+                    "reported_on": str(props.get("reported_at", ""))[:10],
+                },
+            )
+        )
+    return out
+
+
+class PendingReports:
+    """The pending civilian reports' places, read again only when one of the public's
+    submissions has a new event (a report, an approval, a rejection, a return: the submission
+    event cursor of ``Store.submission_changes``). An anonymous request for the unverified
+    layer then costs one indexed query and a scan of an in-memory list, not a read of every
+    pending submission's payload."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._location: str | None = None
+        self._cursor = -1
+        self._points: list[tuple[float, float, dict[str, Any]]] = []
+
+    def _latest(self, store: Store, since: int) -> int:
+        cursor, more = since, True
+        while more:
+            _, cursor, more = store.submission_changes(ORGANISATION, cursor, 1000)
+        return cursor
+
+    def points(self, store: Store) -> list[tuple[float, float, dict[str, Any]]]:
+        with self._lock:
+            fresh = self._location == store.location and self._cursor >= 0
+            if fresh:
+                _, cursor, _ = store.submission_changes(ORGANISATION, self._cursor, 1)
+                fresh = cursor == self._cursor
+            if not fresh:
+                cursor = self._latest(store, 0)  # first: an event after it reads again
+                self._points = _pending_points(store)
+                self._location, self._cursor = store.location, cursor
+            return self._points
+
+
+def unverified(
+    store: Store,
+    bbox: tuple[float, float, float, float],
+    limit: int,
+    pending: PendingReports | None = None,
+) -> dict[str, Any]:
+    """Pending civilian reports in ``bbox`` as GeoJSON: place, object type and the day it was
+    reported only (at most ``limit``, in the store's order; ``truncated`` says when there were
+    more). ``pending``: a process's snapshot of them (read again when they change)."""
+    minx, miny, maxx, maxy = bbox
+    feats: list[dict[str, Any]] = []
+    truncated = False
+    points = pending.points(store) if pending is not None else _pending_points(store)
+    for lon, lat, props in points:
         if not (minx <= lon <= maxx and miny <= lat <= maxy):
             continue
         if len(feats) >= limit:
             truncated = True
             break
-        props = p.get("properties") or {}
         feats.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
-                "properties": {
-                    "status": "unverified",
-                    "object_type": props.get("object_type"),
-                    "reported_on": str(props.get("reported_at", ""))[:10],
-                },
+                "properties": dict(props),
             }
         )
     return {
