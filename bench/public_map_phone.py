@@ -227,9 +227,8 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(c.ROOT / "tests"))
-    from live import CHROMIUM, CHROMIUM_ARGS  # type: ignore[import-not-found]
-
     from demine.demo import build_demo_store
+    from live import CHROMIUM, CHROMIUM_ARGS  # type: ignore[import-not-found]
 
     store = c.data_dir() / "phone-demo.gpkg"
     if not store.exists():
