@@ -396,6 +396,7 @@ GETS: dict[str, str] = {
     "/verify": "/verify",
     "/api/v1/public/places": "/api/v1/public/places?q=%D0%BE%D0%B1%D0%BB&limit=5",
     "/api/v1/stats/chart/{name}.{fmt}": "/api/v1/stats/chart/released.svg",
+    "/sw.js": "/sw.js",
 }
 # (method, path) -> (URL, JSON body) for the routes that write or take a body
 REQUESTS: dict[tuple[str, str], tuple[str, Any]] = {

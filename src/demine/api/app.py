@@ -243,7 +243,7 @@ def create_app(
     app.add_middleware(_Guard)
 
     from demine.api import cleanup as cleanup_api
-    from demine.api import field, ogc, safety, tiles, web
+    from demine.api import field, ogc, public_sw, safety, tiles, web
     from demine.api import intake as intake_api
     from demine.api import stats as stats_api
 
@@ -251,6 +251,7 @@ def create_app(
     app.include_router(ogc.router, prefix="/ogc")
     app.include_router(tiles.router)
     app.include_router(web.router)
+    app.include_router(public_sw.router)  # /sw.js (the public map offline, issue 15)
     app.include_router(field.router)  # /field/ (the field app, a PWA)
     app.include_router(stats_api.router)  # /api/v1/stats
     app.include_router(cleanup_api.router)  # /api/v1/hazards/{id}/release|certificate, priorities
