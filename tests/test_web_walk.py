@@ -184,7 +184,8 @@ def test_the_page_warns_offline_along_a_path(browser: Any, site: str) -> None:
         page.evaluate("document.documentElement.lang = 'uk'")
         uk = wait_for(
             page,
-            "document.getElementById('walk-alert').textContent.includes('НЕБЕЗПЕКА') && document.getElementById('walk-alert').textContent",
+            "(() => { const a = document.getElementById('walk-alert').textContent; "
+            "return a.includes('НЕБЕЗПЕКА') && a; })()",
         )
         assert "101" in uk and "неперевірене повідомлення" in uk
     finally:
