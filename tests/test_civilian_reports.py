@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 
 import test_intake
 from demine.api import create_app
+from demine.errors import ValidationError
 from demine.services import civilian, pow
 from demine.services.civilian_text import OBJECT_TYPES, SAFETY, STATUSES, status_text
 from test_intake import World, populate
@@ -446,3 +447,33 @@ def test_status_of_a_report_approved_as_an_update_and_then_dismissed(world: Worl
         s.close()
     for code in (first, second):
         assert w.client.get(f"{BASE}/{code}").json()["status"] == "closed"
+
+
+def test_an_authority_sets_its_own_limits(world: World) -> None:
+    """``create_app(public_report_limits=...)`` / ``serve --report-limit NAME=N/SECONDS``."""
+    from typer.testing import CliRunner
+
+    from demine.api.civilian import parse_limits
+    from demine.cli.app import app as cli
+
+    w = world
+    strict = TestClient(create_app(w.location, public_report_limits=parse_limits(["report=2/600"])))
+    for _ in range(2):
+        assert strict.post(BASE, json=report_body(strict)).status_code == 201
+    r = strict.post(BASE, json=report_body(strict))
+    assert r.status_code == 429 and "--report-limit report=N/SECONDS" in r.json()["detail"]
+    # the others keep their defaults: 20 challenges, of which the 3 reports took 3
+    got = [strict.get(f"{BASE}/challenge").status_code for _ in range(20)]
+    assert got == [200] * 17 + [429] * 3
+    assert parse_limits(["status=100/60", "photo=1/3600"]) == {
+        "status": (100, 60.0),
+        "photo": (1, 3600.0),
+    }
+    for bad in ["nope=1/60", "report=0/60", "report=5", "report=x/60", "report=5/0", "report"]:
+        with pytest.raises(ValidationError) as e:
+            parse_limits([bad])
+        (fault,) = e.value.faults
+        assert fault.field == "--report-limit" and repr(bad) in fault.reason
+    got = CliRunner().invoke(cli, ["--db", w.location, "serve", "--report-limit", "report=five/60"])
+    assert got.exit_code != 0
+    assert "--report-limit" in got.output and "'report=five/60'" in got.output

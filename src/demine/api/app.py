@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -139,6 +139,7 @@ def create_app(
     public_url: str | None = None,  # security: links built from it, Host ignored
     allowed_hosts: Iterable[str] = (),  # security: Host names links may be built from
     extract_key: str | None = None,  # the extracts' private key file (docs/extract.md)
+    public_report_limits: Mapping[str, tuple[int, float]] | None = None,  # per client
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -187,6 +188,8 @@ def create_app(
     app.state.max_route_vertices = int(max_route_vertices)
     app.state.max_route_radius_m = float(max_route_radius_m)
     app.state.extract_key = extract_key  # None: $DEMINE_EXTRACT_KEY, else extracts are 503
+    # civilian reports' limits per client, {name: (requests, seconds)} over api.civilian.LIMITS
+    app.state.public_report_limits = dict(public_report_limits or {})
     from demine.api.edge import add_edge_middleware
 
     add_edge_middleware(

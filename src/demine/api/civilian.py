@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -26,7 +27,7 @@ from demine.api.bodies import parse_json, read_bounded
 from demine.api.deps import StoreDep
 from demine.api.edge import Buckets, client_key
 from demine.api.ogc_params import BadRequest
-from demine.errors import LimitExceeded, NotFound, TooManyRequests
+from demine.errors import Fault, LimitExceeded, NotFound, TooManyRequests, ValidationError
 from demine.services import civilian
 
 router = APIRouter(tags=["civilian reports"])
@@ -46,6 +47,37 @@ LIMITS: dict[str, tuple[int, float]] = {
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+def parse_limits(items: Sequence[str]) -> dict[str, tuple[int, float]]:
+    """``NAME=N/SECONDS`` items (``report=5/600``) as limits; a bad one is refused by name."""
+    out: dict[str, tuple[int, float]] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        n_text, _, per_text = value.partition("/")
+        try:
+            n, per = int(n_text), float(per_text)
+        except ValueError:
+            n, per = -1, -1.0
+        if name.strip() not in LIMITS or n < 1 or not (1.0 <= per <= 86_400.0):
+            raise ValidationError(
+                "bad --report-limit",
+                [
+                    Fault(
+                        f"{item!r}: expected NAME=N/SECONDS with NAME one of "
+                        f"{', '.join(LIMITS)}, N >= 1 and 1 <= SECONDS <= 86400 "
+                        "(e.g. report=5/600)",
+                        field="--report-limit",
+                    )
+                ],
+            )
+        out[name.strip()] = (n, per)
+    return out
+
+
+def _limits(request: Request) -> dict[str, tuple[int, float]]:
+    given = getattr(request.app.state, "public_report_limits", None) or {}
+    return {**LIMITS, **given}
+
+
 def _buckets(request: Request, name: str) -> Buckets:
     """The app's bucket set for one limit (made on first use)."""
     state = request.app.state
@@ -53,7 +85,7 @@ def _buckets(request: Request, name: str) -> Buckets:
     if have is None:
         have = state.civilian_buckets = {}
     if name not in have:
-        n, per = LIMITS[name]
+        n, per = _limits(request)[name]
         b = Buckets(n)
         b.capacity, b.rate = float(n), n / per
         have[name] = b
@@ -61,14 +93,14 @@ def _buckets(request: Request, name: str) -> Buckets:
 
 
 def _limit(request: Request, name: str) -> None:
-    n, per = LIMITS[name]
+    n, per = _limits(request)[name]
     peer = request.client
     wait = _buckets(request, name).take(client_key(peer.host) if peer else "unknown", 1.0)
     if wait > 0:
         retry = max(1, math.ceil(wait))
         exc = TooManyRequests(
             f"more than {n} {name} requests in {per / 60:g} minutes from this client "
-            f"(public_report_{name}_limit); try again in {retry} s",
+            f"(serve --report-limit {name}=N/SECONDS); try again in {retry} s",
             f"public_report_{name}_limit",
             float(n),
         )

@@ -189,6 +189,15 @@ def serve(
             "the bound address or a loopback name, and are root-relative otherwise.",
         ),
     ] = None,
+    report_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--report-limit",
+            help="A civilian-report limit per client, NAME=N/SECONDS (repeat for several): "
+            "challenge=20/600, report=5/600, photo=10/600 and status=30/60 by default. Each "
+            "server process counts on its own (docs/security.md).",
+        ),
+    ] = None,
     extract_key: Annotated[
         str | None,
         typer.Option(
@@ -214,7 +223,10 @@ def serve(
             raise ValidationError(
                 "bad --trusted-proxy", [Fault(str(e), field="--trusted-proxy")]
             ) from None
+        from demine.api.civilian import parse_limits
+
         edge = {
+            "public_report_limits": parse_limits(report_limit or []),
             "max_body_bytes": body_bytes,
             "rate_limit_per_minute": rate_limit,
             "trusted_proxies": list(trusted_proxy or []),
