@@ -79,6 +79,10 @@ def test_the_pack_holds_the_public_layers_only(world: pack_data.PackWorld, tmp_p
         "uk": MESSAGES["inside"][1],
     }
     every = len(world.open_ids) + len(world.closed_ids)
+    assert (out.stat().st_mode & 0o777, (out / "pack.json").stat().st_mode & 0o777) == (
+        0o755,
+        0o644,
+    )  # public by design, for a static host
     assert meta["layers"] == {
         "hazards": every,
         "settlements": 8,

@@ -552,6 +552,11 @@ def publish(
             },
         }
         (tmp / "pack.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+        # a pack is public by design (for a static host): readable by all, unlike the other
+        # files demine writes (0600); mkdtemp made the directory 0700
+        for p in tmp.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        tmp.chmod(0o755)
         if out.exists():
             out.rmdir()  # empty (checked above)
         tmp.rename(out)
