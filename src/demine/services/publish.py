@@ -367,12 +367,12 @@ def write_index(
 ) -> dict[str, Any]:
     """The lookup index: one JSON file per non-empty block; the description pack.json holds
     (the block size, the grid's origin and size, a bitmap of the blocks that have a file)."""
-    blocks: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    blocks: dict[tuple[int, int], list[bytes]] = defaultdict(list)
     for r in sorted(hazards, key=lambda r: r.id):
         w, s, e, n = r.geometry.bounds
         bx0, by0 = block_of(w, s, block_deg)
         bx1, by1 = block_of(e, n, block_deg)
-        entry = _hazard_entry(r)
+        entry = orjson.dumps(_hazard_entry(r))  # once, however many blocks it is in
         for bx in range(bx0, bx1 + 1):
             for by in range(by0, by1 + 1):
                 blocks[(bx, by)].append(entry)
@@ -380,7 +380,8 @@ def write_index(
     d.mkdir()
     sizes = []
     for (bx, by), entries in blocks.items():
-        body = orjson.dumps({"pack": pack_id, "block": [bx, by], "hazards": entries})
+        head = orjson.dumps({"pack": pack_id, "block": [bx, by]})[:-1]
+        body = head + b',"hazards":[' + b",".join(entries) + b"]}"
         (d / f"{bx}_{by}.json").write_bytes(body)
         sizes.append(len(body))
     if blocks:
@@ -419,6 +420,7 @@ def publish(
     region: str | None = None,
     max_zoom: int = DEFAULT_MAX_ZOOM,
     max_radius_m: float = DEFAULT_MAX_RADIUS_M,
+    block_deg: float = BLOCK_DEG,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -438,6 +440,8 @@ def publish(
         faults.append(
             Fault(f"{max_radius_m:g} m is outside 0..{MAX_RADIUS_M:g} m", field="--max-radius")
         )
+    if not (math.isfinite(block_deg) and 0.001 <= block_deg <= 1.0):
+        faults.append(Fault(f"{block_deg:g}° is outside 0.001..1", field="block_deg"))
     if faults:
         raise ValidationError("cannot publish", faults)
     reg = find_region(region) if region is not None else None
@@ -514,7 +518,7 @@ def publish(
         say("cutting the tiles")
         n_tiles = write_tiles(tmp / TILES_FILE, layers, points, box, max_zoom, meta_tiles)
         say("writing the lookup index")
-        index = write_index(tmp, open_hazards, pack_id)
+        index = write_index(tmp, open_hazards, pack_id, block_deg)
         meta: dict[str, Any] = {
             "format": "demine-pack",
             "format_version": FORMAT,
