@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import statistics
 import subprocess
@@ -111,7 +112,7 @@ def one_run(browser: Any, url: str, origin: str) -> dict[str, Any]:
     ctx = browser.new_context(viewport=VIEWPORT, device_scale_factor=2, is_mobile=True)
     page = ctx.new_page()
     page.route(
-        f"{origin}/bench-page.html*",
+        re.compile(re.escape(f"{origin}/bench-page.html") + ".*"),
         lambda r: r.fulfill(body=PAGE_HTML, content_type="text/html; charset=utf-8"),
     )
     page.route(
@@ -188,12 +189,19 @@ def main() -> None:
     ap.add_argument("--block-deg", type=float, default=0.05)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--zoom", type=float, default=13.0, help="the map's first view")
+    ap.add_argument(
+        "--box-deg",
+        type=float,
+        default=0.0,
+        help="publish a box this many degrees wide around the place (a regional pack of the "
+        "national store) instead of the whole area",
+    )
     args = ap.parse_args()
     n = args.n or (100_000 if args.quick else 1_000_000)
     db = c.hazard_store_chunked(n, vertices=args.vertices, log=c.log)
     work = c.data_dir() / f"publish_{n}"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    (work / "site").mkdir(parents=True)
     from demine.services.publish import publish
     from demine.store.open import open_store
 
@@ -202,6 +210,9 @@ def main() -> None:
     i = n // 3
     lon, lat = (float(v) for v in rings[i, :-1].mean(axis=0))
     bbox = (c.LON_MIN, c.LAT_MIN, c.LON_MAX, c.LAT_MAX)
+    if args.box_deg:
+        h = args.box_deg / 2
+        bbox = (lon - h, lat - h, lon + h, lat + h)
     store = open_store(str(db))
     t0 = time.perf_counter()
     meta = publish(
@@ -278,6 +289,9 @@ def main() -> None:
     result = {
         "n": n,
         "vertices": args.vertices,
+        "bbox": bbox,
+        "max_zoom": args.max_zoom,
+        "block_deg": args.block_deg,
         "place": [lat, lon],
         "radius_m": RADIUS_M,
         "profile": {
@@ -300,7 +314,7 @@ def main() -> None:
         "goal_answer_s": GOAL_ANSWER_S,
         "machine": c.machine(),
     }
-    out = c.RESULTS / f"publish_national{'_quick' if args.quick else ''}.json"
+    out = c.RESULTS / f"publish_national_{n}{f'_box{args.box_deg:g}' if args.box_deg else ''}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps({k: result[k] for k in ("n", "publish_s", "same_answer", "median")}, indent=2))
     c.log(f"results in {out}")
