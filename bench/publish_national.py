@@ -67,6 +67,8 @@ const answered = (async () => {
   const r = await fetch(`/api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
   return r.json();
 })().then((a) => { res.answer = a; res.answer_ms = performance.now(); });
+// the safety answer first, then the map library (1.1 MB): on a slow link they would share it
+if (q.get("order") === "answer-first") await answered;
 const maplibregl = await import(q.get("lib"));
 let source;
 if (mode === "pack") {
@@ -174,6 +176,11 @@ def one_run(browser: Any, url: str, origin: str) -> dict[str, Any]:
                 (h["id"], h["distance_m"], h["warning_level"]) for h in answer.get("hazards", [])
             ],
         },
+        "answer_bytes": sum(
+            n
+            for _, n, u in log
+            if re.search(r"pack\.json|/index/|geographiclib|pack\.js|/point\?", u)
+        ),
         "largest": sorted(((n, u.split("/")[-1][:40]) for _, n, u in log), reverse=True)[:5],
     }
     ctx.close()
@@ -188,6 +195,12 @@ def main() -> None:
     ap.add_argument("--max-zoom", type=int, default=12)
     ap.add_argument("--block-deg", type=float, default=0.05)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--order",
+        default="answer-first",
+        choices=("answer-first", "together"),
+        help="load the map library after the answer (default) or at once",
+    )
     ap.add_argument("--zoom", type=float, default=13.0, help="the map's first view")
     ap.add_argument(
         "--box-deg",
@@ -252,7 +265,7 @@ def main() -> None:
 
         from demine.services.report import CHROMIUM, CHROMIUM_ARGS
 
-        q = f"lat={lat!r}&lon={lon!r}&r={RADIUS_M}&z={args.zoom}"
+        q = f"lat={lat!r}&lon={lon!r}&r={RADIUS_M}&z={args.zoom}&order={args.order}"
         urls = {
             "static": (
                 f"{s_url}/bench-page.html?mode=pack&{q}&pack={s_url}/pack/"
@@ -292,6 +305,7 @@ def main() -> None:
         "bbox": bbox,
         "max_zoom": args.max_zoom,
         "block_deg": args.block_deg,
+        "order": args.order,
         "place": [lat, lon],
         "radius_m": RADIUS_M,
         "profile": {
@@ -308,13 +322,15 @@ def main() -> None:
         "same_answer": same,
         "answer": rows["static"][0]["answer"],
         "median": {
-            m: {k: med(m, k) for k in ("answer_s", "map_s", "bytes", "requests")} for m in rows
+            m: {k: med(m, k) for k in ("answer_s", "map_s", "bytes", "answer_bytes", "requests")}
+            for m in rows
         },
         "runs": rows,
         "goal_answer_s": GOAL_ANSWER_S,
         "machine": c.machine(),
     }
-    out = c.RESULTS / f"publish_national_{n}{f'_box{args.box_deg:g}' if args.box_deg else ''}.json"
+    box = f"_box{args.box_deg:g}" if args.box_deg else ""
+    out = c.RESULTS / f"publish_national_{n}{box}_{args.order}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps({k: result[k] for k in ("n", "publish_s", "same_answer", "median")}, indent=2))
     c.log(f"results in {out}")

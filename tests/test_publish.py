@@ -181,6 +181,8 @@ def test_region_and_bbox_limit_the_pack(world: pack_data.PackWorld, tmp_path: Pa
         "100",
         "--max-zoom",
         "6",
+        "--block-deg",
+        "0.05",
     )
     assert r.exit_code == 0, r.output
     meta = json.loads((out / "pack.json").read_text())
@@ -194,6 +196,7 @@ def test_region_and_bbox_limit_the_pack(world: pack_data.PackWorld, tmp_path: Pa
         if min(xs) > mid + 0.01:  # more than 700 m east of the box
             assert h["id"] not in ids
     assert meta["lookup"]["max_radius_m"] == 100.0 and meta["lookup"]["covers"] == [w, s, mid, n]
+    assert meta["lookup"]["block_deg"] == 0.05
 
 
 def _flat(g: dict[str, Any]) -> list[float]:
@@ -219,6 +222,7 @@ def _coords(g: dict[str, Any]) -> list[list[float]]:
         (["--region", "Lviv", "--bbox", "37,48,38,49"], "--region/--bbox", "not both"),
         (["--bbox", "37,48,38,49", "--max-zoom", "20"], "--max-zoom", "20 is outside 0..16"),
         (["--bbox", "37,48,38,49", "--max-radius", "0"], "--max-radius", "outside 0..100000"),
+        (["--bbox", "37,48,38,49", "--block-deg", "5"], "--block-deg", "outside 0.001..1"),
     ],
 )
 def test_bad_input_is_named_and_nothing_is_written(

@@ -43,6 +43,14 @@ def publish(
             "hazard within it of the area).",
         ),
     ] = 5000.0,
+    block_deg: Annotated[
+        float,
+        typer.Option(
+            "--block-deg",
+            help="The lookup index's block size in degrees (0.001..1): smaller blocks for dense "
+            "stores (a phone fetches one block or a few per lookup).",
+        ),
+    ] = 0.1,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -64,6 +72,7 @@ def publish(
             region=region,
             max_zoom=max_zoom,
             max_radius_m=max_radius,
+            block_deg=block_deg,
             progress=say,
         )
         if as_json:

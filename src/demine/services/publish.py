@@ -441,7 +441,7 @@ def publish(
             Fault(f"{max_radius_m:g} m is outside 0..{MAX_RADIUS_M:g} m", field="--max-radius")
         )
     if not (math.isfinite(block_deg) and 0.001 <= block_deg <= 1.0):
-        faults.append(Fault(f"{block_deg:g}° is outside 0.001..1", field="block_deg"))
+        faults.append(Fault(f"{block_deg:g}° is outside 0.001..1", field="--block-deg"))
     if faults:
         raise ValidationError("cannot publish", faults)
     reg = find_region(region) if region is not None else None
