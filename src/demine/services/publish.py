@@ -509,7 +509,9 @@ def publish(
         "description": "Public layers: recorded hazards, unverified civilian reports, reference",
         "attribution": "; ".join(credits) or "demine",
         "version": pack_id,
-        "vector_layers": [{"id": name, "minzoom": 0, "maxzoom": max_zoom} for name in counts],
+        "vector_layers": [
+            {"id": name, "fields": {}, "minzoom": 0, "maxzoom": max_zoom} for name in counts
+        ],
         "synthetic": synthetic,
     }
     parent = out.resolve().parent
