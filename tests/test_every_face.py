@@ -230,6 +230,11 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     ),
     "extract verify": (["extract", "verify", "{out}/extract.html", "--json"], (0,)),
     "extract revoke": (["extract", "revoke", "{key_id}", "--json"], (0,)),
+    # the offline safety pack (docs/publish.md)
+    "publish": (
+        ["publish", "{out}/pack", "--bbox", "36.5,47.5,38.5,48.5", "--max-zoom", "8", "--json"],
+        (0,),
+    ),
 }
 ORDER = list(CLI)  # the table runs in this order (update before delete before restore ...)
 

@@ -407,6 +407,7 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "update": [["--db", db, "update", RID, "name=x"]],
         "delete": [["--db", db, "delete", RID]],
         "check": [["--db", db, "check", str(LAT), str(LON)]],
+        "publish": [["--db", db, "publish", str(tmp / "pack"), "--bbox", "30,45,40,50"]],
         "demo": [["demo", "--db", db, "--no-serve"]],
         "serve": [["--db", db, "serve", "--port", str(_free_port())]],
         "copy": [["copy", db, str(tmp / "copy-dest.gpkg")], ["copy", gpkg, db]],

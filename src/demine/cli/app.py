@@ -21,6 +21,7 @@ from demine.cli import (
     forms,
     impact,
     intake,
+    publish,
     quality,
     records,
     release,
@@ -83,6 +84,7 @@ intake.register(app)  # organisations, submit, review
 attachments.register(app)  # attach, attachments, attachment get
 forms.register(app)  # forms list, show, xlsform
 extract.register(app)  # extract keygen, keys, revoke, make, verify
+publish.register(app)  # publish (the offline safety pack)
 
 
 def main() -> None:
