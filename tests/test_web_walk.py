@@ -270,3 +270,31 @@ def test_the_pages_distances_agree_with_the_servers(browser: Any, site: str) -> 
     assert worst < 0.5, worst
     assert all((g["distance_m"] == 0) == (c["d"] == 0) for g, c in zip(got, cases, strict=True))
     assert sum(c["d"] == 0 for c in cases) > 10  # some points inside
+
+
+def test_the_service_worker_keeps_every_file_the_page_loads(browser: Any, site: str) -> None:
+    """/sw.js's shell list (found from index.html and the modules' imports) holds every file of
+    the page the browser loaded (its own and MapLibre's): none would be missing offline."""
+    import json
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(site + "/sw.js") as r:
+        text = r.read().decode()
+    shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", text, re.S).group(1))  # type: ignore[union-attr]
+    assert "__VERSION__" not in text and re.search(r'const VERSION = "[0-9a-f]{16}"', text)
+    ctx = browser.new_context(locale="uk-UA")
+    try:
+        page = ctx.new_page()
+        page.goto(site + "/")
+        wait_for(page, "document.documentElement.dataset.hazards === 'drawn'")
+        loaded = page.evaluate(
+            "() => performance.getEntriesByType('resource').map((e) => e.name)"
+            ".concat([location.href])"
+        )
+    finally:
+        ctx.close()
+    ours = sorted({u.removeprefix(site + "/") for u in loaded if u.startswith(site + "/static/")})
+    assert ours, loaded
+    missing = [u for u in ours if u not in shell]
+    assert not missing, f"loaded but not kept offline: {missing}"
