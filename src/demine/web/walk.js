@@ -246,14 +246,22 @@ export class Walker {
     this.onState("off", {});
   }
 
+  /** One position fix; fixes are taken one after another (a source may answer later). */
   fix(lat, lon, accuracy) {
+    this.chain = (this.chain || Promise.resolve())
+      .then(() => this.decide(lat, lon, accuracy))
+      .catch((err) => this.onState("error", { code: "unavailable", error: String(err) }));
+    return this.chain;
+  }
+
+  async decide(lat, lon, accuracy) {
     const acc = Number.isFinite(accuracy) ? Math.max(0, accuracy) : ROUGH_FIX_M;
     const detail = { lat, lon, accuracy: acc };
     let next;
-    if (!this.source.covers(lat, lon, this.distance + Math.min(acc, ROUGH_FIX_M))) {
+    if (!(await this.source.covers(lat, lon, this.distance + Math.min(acc, ROUGH_FIX_M)))) {
       next = "no-data";
     } else {
-      const hits = this.source.near(lat, lon, this.distance + acc + CLEAR_MARGIN_M);
+      const hits = await this.source.near(lat, lon, this.distance + acc + CLEAR_MARGIN_M);
       detail.hits = hits;
       const nearest = hits[0];
       const inside = hits.some((h) => h.inside && h.kind === "hazard");
