@@ -647,7 +647,8 @@ function releaseBlock(hazardId) {
   if (!hazardId) return box;
   getJSON(`api/v1/hazards/${encodeURIComponent(hazardId)}/release`)
     .then((a) => renderRelease(box, a))
-    .catch(() => box.remove()); // no account (an old server, the network): the popup stays without it
+    .catch(() => box.remove()) // no account (an old server, the network): the popup stays without it
+    .finally(() => { box.dataset.state = "done"; });
   return box;
 }
 
@@ -1435,6 +1436,16 @@ function startMap(config) {
     // on a phone the attribution starts folded (the (i) button opens it)
     map.once("load", () => map.getContainer().querySelector(".maplibregl-compact-show")?.classList.remove("maplibregl-compact-show"));
   }
+  // the pictures before any layer needs them (a symbol laid out without its image stays blank)
+  const addImages = () => {
+    for (const [id, draw] of Object.entries(IMAGES)) if (!map.hasImage(id)) map.addImage(id, draw());
+  };
+  try {
+    addImages();
+  } catch {
+    /* the style is not ready yet: on "styledata" below */
+  }
+  map.on("styledata", addImages);
   map.on("styleimagemissing", (e) => {
     if (IMAGES[e.id] && !map.hasImage(e.id)) map.addImage(e.id, IMAGES[e.id]());
   });
@@ -1447,7 +1458,11 @@ function startMap(config) {
 }
 
 async function main() {
-  window.demine = { map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null, parseCoordinates, popupOpen: false };
+  window.demine = {
+    map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null, parseCoordinates, popupOpen: false,
+    // a record's details as a click on it would open them (the tests open every demo record's)
+    showDetails: (layer, properties, at) => openPopup({ layer: { id: layer }, properties }, { lng: at[0], lat: at[1] }),
+  };
   const library = loadMapLibrary(); // starts now, after the first paint; nothing below waits for it
   const config = getJSON("api/v1/map/config");
   wireUi();
