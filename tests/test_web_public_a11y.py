@@ -11,15 +11,19 @@ from typing import Any
 
 import pytest
 
+from live import wait_for
 from test_web_page import READY_MS, Site
 from test_web_public_map import PHONE, site  # noqa: F401  (the module's demo site)
-from live import wait_for
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 RUN = """async (tags) => {
-  const r = await axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations", "incomplete"] });
-  const brief = (x) => ({ id: x.id, nodes: x.nodes.map((n) => n.target.join(" ") + " :: " + (n.failureSummary || "")) });
+  const r = await axe.run(document, {
+    runOnly: { type: "tag", values: tags }, resultTypes: ["violations", "incomplete"],
+  });
+  const brief = (x) => ({
+    id: x.id, nodes: x.nodes.map((n) => n.target.join(" ") + " :: " + (n.failureSummary || "")),
+  });
   return { violations: r.violations.map(brief), incomplete: r.incomplete.map(brief) };
 }"""
 
@@ -51,7 +55,9 @@ def open_page(browser: Any, site: Site) -> Iterator[Any]:  # noqa: F811
         contexts.append(ctx)
         pg = ctx.new_page()
         pg.goto(site.url + "/")
-        wait_for(pg, "window.demine && (window.demine.ready === true || window.demine.error)", READY_MS)
+        wait_for(
+            pg, "window.demine && (window.demine.ready === true || window.demine.error)", READY_MS
+        )
         assert not pg.evaluate("window.demine.error")
         assert pg.evaluate("document.documentElement.lang") == lang
         return pg

@@ -297,8 +297,20 @@ def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
             body=json.dumps(
                 {
                     "places": [
-                        {"name": "Море", "kind": "settlement", "lon": 31.6, "lat": 45.3, "bbox": None},
-                        {"name": "Морське", "kind": "settlement", "lon": 31.7, "lat": 45.4, "bbox": None},
+                        {
+                            "name": "Море",
+                            "kind": "settlement",
+                            "lon": 31.6,
+                            "lat": 45.3,
+                            "bbox": None,
+                        },
+                        {
+                            "name": "Морське",
+                            "kind": "settlement",
+                            "lon": 31.7,
+                            "lat": 45.4,
+                            "bbox": None,
+                        },
                     ]
                 }
             ),
@@ -325,14 +337,18 @@ def test_only_hazards_and_reports_on_by_default(page: Page, site: Site) -> None:
         assert not pg.is_checked(f"#layer-toggle-{group}"), group
     hidden = pg.evaluate(
         "(() => { const m = window.demine.map;"
-        " return ['releases-fill','releases-line','activities-line','accidents-points','eore-points']"
+        " return ['releases-fill', 'releases-line', 'activities-line',"
+        " 'accidents-points', 'eore-points']"
         ".map(id => m.getLayoutProperty(id, 'visibility')); })()"
     )
     assert hidden == ["none"] * 5
     # the reference layers are drawn (no base map) and the legend says so
     note = pg.inner_text("#basemap-note")
     assert note == "No base map: settlements, roads, regions from the register."
-    assert pg.evaluate("!!window.demine.map.getLayer('ref-settlements') && !!window.demine.map.getLayer('ref-roads')")
+    assert pg.evaluate(
+        "!!window.demine.map.getLayer('ref-settlements')"
+        " && !!window.demine.map.getLayer('ref-roads')"
+    )
     # the civilian's pending report is drawn as an unverified report
     _jump(page, PENDING[0], PENDING[1], 12)
     wait_for(pg, "window.demine.unverified >= 1", 15_000)
@@ -346,7 +362,10 @@ def test_only_hazards_and_reports_on_by_default(page: Page, site: Site) -> None:
     # an accident is a black triangle, never a red dot
     assert pg.evaluate("window.demine.map.getLayer('accidents-points').type") == "symbol"
     pg.click("#layer-toggle-accidents")
-    assert pg.evaluate("window.demine.map.getLayoutProperty('accidents-points', 'visibility')") == "visible"
+    assert (
+        pg.evaluate("window.demine.map.getLayoutProperty('accidents-points', 'visibility')")
+        == "visible"
+    )
 
 
 # --- keyboard and screen readers -----------------------------------------------------------------
@@ -435,13 +454,17 @@ def test_ukrainian_page_has_no_code_or_english(browser: Any, site: Site) -> None
     try:
         for kind, layer in kinds.items():
             for r in s.list(kind):
-                if r.geometry is None or (kind == "activities" and r.properties.get("status") != "ongoing"):
+                if r.geometry is None or (
+                    kind == "activities" and r.properties.get("status") != "ongoing"
+                ):
                     continue
                 props = {"id": r.id, **r.properties}
                 props = {k: v for k, v in props.items() if v is not None}
                 data += [str(props[k]) for k in FREE if k in props]
                 c = r.geometry.representative_point()
-                lyr = layer or ("hazards-risk" if r.geometry.geom_type != "Point" else "hazards-dot")
+                lyr = layer or (
+                    "hazards-risk" if r.geometry.geom_type != "Point" else "hazards-dot"
+                )
                 records.append((lyr, props, [c.x, c.y]))
     finally:
         s.close()
@@ -455,7 +478,8 @@ def test_ukrainian_page_has_no_code_or_english(browser: Any, site: Site) -> None
                 """async ([layer, props, at]) => {
                   const popup = await window.demine.showDetails(layer, props, at);
                   const body = popup.getElement().querySelector('.popup');
-                  for (let i = 0; i < 200 && layer.startsWith('hazards') && body.dataset.loaded !== 'true'; i++)
+                  const hz = layer.startsWith('hazards');
+                  for (let i = 0; i < 200 && hz && body.dataset.loaded !== 'true'; i++)
                     await new Promise(r => setTimeout(r, 25));
                   const rel = body.querySelector('.release');
                   for (let i = 0; i < 200 && rel && rel.isConnected && !rel.dataset.state; i++)
@@ -477,13 +501,15 @@ def test_ukrainian_page_has_no_code_or_english(browser: Any, site: Site) -> None
         wait_for(pg, "document.body.dataset.statsReady === 'true'", 30_000)
         page_text = pg.evaluate(
             "(() => { let t = document.body.innerText;"
-            " for (const e of document.querySelectorAll('#synthetic-banner, .maplibregl-ctrl-attrib, #inview-list'))"
+            " const skip = '#synthetic-banner, .maplibregl-ctrl-attrib, #inview-list';"
+            " for (const e of document.querySelectorAll(skip))"
             " t = t.replace(e.innerText, ' '); return t; })()"
         )
         assert not _foreign(page_text, data), _foreign(page_text, data)
         titles = pg.evaluate(
             "[...document.querySelectorAll('.maplibregl-ctrl button')]"
-            ".map(b => (b.getAttribute('title') || '') + ' ' + (b.getAttribute('aria-label') || ''))"
+            ".map(b => (b.getAttribute('title') || '') + ' '"
+            " + (b.getAttribute('aria-label') || ''))"
             ".join(' ')"
         )
         assert not _foreign(titles, data), titles
@@ -513,7 +539,11 @@ def _uk_errors(p: Page, data: list[str]) -> None:
     pg.route("**/api/v1/safety/point**", lambda route: route.abort())
     pg.fill("#place-q", "45.3, 31.7")
     pg.click("#place-check")
-    wait_for(pg, "document.querySelector('#place-result .error')?.textContent.includes('зв’язок')", 10_000)
+    wait_for(
+        pg,
+        "document.querySelector('#place-result .error')?.textContent.includes('зв’язок')",
+        10_000,
+    )
     pg.unroute("**/api/v1/safety/point**")
     # every coordinate error
     for text, _ in COORDS_BAD:
@@ -550,15 +580,26 @@ def test_popup_leads_with_inside_and_risk_on_a_phone(browser: Any, site: Site) -
               const risk = el.querySelector('.risk p');
               const c = content.getBoundingClientRect();
               const r = risk.getBoundingClientRect();
-              return {lead: lead.textContent, first: el.querySelector('.popup').firstElementChild === lead,
-                      risk: risk.textContent, riskBottom: r.bottom, contentBottom: c.top + content.clientHeight,
-                      vh: innerHeight};
+              const mb = m.getContainer().getBoundingClientRect();
+              return {lead: lead.textContent,
+                      first: el.querySelector('.popup').firstElementChild === lead,
+                      risk: risk.textContent, riskBottom: r.bottom,
+                      contentBottom: c.top + content.clientHeight,
+                      vh: innerHeight, top: c.top, mapTop: mb.top, mapBottom: mb.bottom};
             }""",
             [h["id"], h["lon"], h["lat"]],
         )
-        assert got["first"] and got["lead"].startswith("This place is inside a recorded hazardous area")
+        assert got["first"] and got["lead"].startswith(
+            "This place is inside a recorded hazardous area"
+        )
         assert got["risk"].startswith(("Chance that at least one device", "Unknown — not safe"))
         assert got["riskBottom"] <= got["contentBottom"] and got["riskBottom"] <= got["vh"], got
+        # the whole popup inside the map (nothing under the banner above it)
+        assert got["mapTop"] <= got["top"] and got["contentBottom"] <= got["mapBottom"], got
+        p.page.evaluate(
+            "window.scrollTo(0, document.querySelector('#map').getBoundingClientRect().top"
+            " + scrollY - 10)"
+        )
         _shot(p, "phone-popup-en")
     finally:
         p.close()
@@ -571,7 +612,8 @@ def test_unknown_risk_is_never_called_safe(page: Page, site: Site) -> None:
     assert unknown, "the demo has no hazard without an estimate"
     text = pg.evaluate(
         """async (id) => {
-          const popup = await window.demine.showDetails('hazards-unknown', {id, status: 'open'}, [37, 48]);
+          const popup = await window.demine.showDetails(
+            'hazards-unknown', {id, status: 'open'}, [37, 48]);
           return popup.getElement().querySelector('.risk').innerText;
         }""",
         unknown[0],
@@ -579,6 +621,50 @@ def test_unknown_risk_is_never_called_safe(page: Page, site: Site) -> None:
     lines = [x for x in text.splitlines() if x.strip()]
     assert lines[1].startswith("Unknown — not safe."), lines  # the line under the heading
     assert not re.search(r"\b(is|are|looks|seems) safe\b|\bsafe to\b", text, re.I), text
+
+
+# --- colours --------------------------------------------------------------------------------------
+
+
+def _luminance(hex_colour: str) -> float:
+    c = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _blend(fg: str, bg: str, alpha: float) -> str:
+    return "#" + "".join(
+        f"{round(alpha * int(fg[i : i + 2], 16) + (1 - alpha) * int(bg[i : i + 2], 16)):02x}"
+        for i in (1, 3, 5)
+    )
+
+
+def test_colours_for_graphical_objects() -> None:
+    """WCAG 1.4.11: both ends of the risk shading (as drawn, at its opacity) and the legend's
+    ramp at least 3:1 against the map's background and the panel; the "last check" outline
+    black, never pale yellow; released land drawn with a pattern (not only a hue)."""
+    web = Path(__file__).resolve().parent.parent / "src" / "demine" / "web"
+    js = (web / "app.js").read_text(encoding="utf-8")
+    css = (web / "app.css").read_text(encoding="utf-8")
+    ramp = re.search(r"const RAMP = \[([^\]]+)\]", js)
+    assert ramp
+    colours = re.findall(r'"(#[0-9a-f]{6})"', ramp.group(1))
+    opacity = float(re.search(r'"fill-color": RAMP\[1\], "fill-opacity": ([0-9.]+)', js).group(1))
+    background = re.search(r'"background-color": "(#[0-9a-f]{6})"', js).group(1)
+    for c in (colours[0], colours[-1]):
+        assert _contrast(_blend(c, background, opacity), background) >= 3, c
+    legend = re.search(r"\.ramp \{[^}]*linear-gradient\(90deg, ([^)]*)\)", css)
+    assert legend and [x.strip() for x in legend.group(1).split(",")] == colours
+    for c in colours:
+        assert _contrast(c, "#fafafa") >= 3, c
+    assert '"line-color": "#000000", "line-width": 7' in js  # the last check's outline
+    assert "#ffd400" not in js + css
+    assert '"fill-pattern": "released"' in js and "released: () =>" in js
 
 
 # --- tap targets ---------------------------------------------------------------------------------
@@ -599,7 +685,8 @@ def test_tap_targets_on_a_phone(browser: Any, site: Site) -> None:
                 if (!r.width || !r.height) continue;
                 if (e.matches('a') && e.closest('p') && !e.closest('.safety')) continue; // inline
                 if (r.width < 44 || r.height < 44)
-                  out.push(`${e.tagName}#${e.id}.${e.className} ${Math.round(r.width)}x${Math.round(r.height)}`);
+                  out.push(`${e.tagName}#${e.id}.${e.className}`
+                    + ` ${Math.round(r.width)}x${Math.round(r.height)}`);
               }
               return out;
             })()"""

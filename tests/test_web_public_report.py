@@ -48,9 +48,23 @@ def _open(browser: Any, url: str, locale: str) -> tuple[Any, Any, list[str]]:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     page.goto(url + "/")
-    wait_for(page, "window.demine && (window.demine.ready === true || window.demine.error)", READY_MS)
+    wait_for(
+        page, "window.demine && (window.demine.ready === true || window.demine.error)", READY_MS
+    )
     assert not page.evaluate("window.demine.error")
     return ctx, page, errors
+
+
+def _drawn(page: Any) -> Any:
+    page.evaluate(f"window.demine.map.jumpTo({{center: [{WHERE[1]}, {WHERE[0]}], zoom: 13}})")
+    wait_for(page, "window.demine.unverified >= 1", 15_000)
+    return wait_for(
+        page,
+        "(() => { const m = window.demine.map;"
+        " const f = m.queryRenderedFeatures({layers: ['unverified-points']});"
+        " return f.length ? f.map(x => x.properties.object_type) : null; })()",
+        15_000,
+    )
 
 
 def test_a_civilian_reports_through_the_map(browser: Any, site: str) -> None:
@@ -94,23 +108,21 @@ def test_a_civilian_reports_through_the_map(browser: Any, site: str) -> None:
         assert "The photo was received." in page.inner_text("#report-result")
         link = page.get_attribute("#report-result a.code-link", "href")
         assert link and link.endswith(f"/report/{text}")
-        # the map draws it as an unverified report (the layer is cached a minute: reload)
-        page.reload()
-        wait_for(page, "window.demine && window.demine.ready === true", READY_MS)
-        page.evaluate(f"window.demine.map.jumpTo({{center: [{WHERE[1]}, {WHERE[0]}], zoom: 13}})")
-        wait_for(page, "window.demine.unverified >= 1", 15_000)
-        drawn = wait_for(
-            page,
-            "(() => { const f = window.demine.map.queryRenderedFeatures({layers: ['unverified-points']});"
-            " return f.length ? f.map(x => x.properties.object_type) : null; })()",
-            15_000,
-        )
-        assert drawn == ["submunition"]
+        # the map draws it as an unverified report: at once on this page, and on another
+        # device's (a fresh context) from GET /api/v1/public/reports/unverified
+        assert _drawn(page) == ["submunition"]
+        other, other_page, other_errors = _open(browser, site, "en-GB")
+        try:
+            assert _drawn(other_page) == ["submunition"]
+            assert not other_errors, other_errors
+        finally:
+            other.close()
         # its status page: received
         page.goto(site + link)
         label = wait_for(
             page,
-            "document.body.dataset.ready === '1' && document.getElementById('status-label').textContent",
+            "document.body.dataset.ready === '1'"
+            " && document.getElementById('status-label').textContent",
             30_000,
         )
         assert label.endswith(("received", "отримано")), label

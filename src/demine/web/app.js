@@ -670,10 +670,16 @@ async function openPopup(feature, lngLat, how = null) {
   const p = feature.properties || {};
   const body = el("div", { class: "popup", role: "dialog", "aria-label": t("popup_label") });
   const back = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
-  const popup = new maplibregl.Popup({ maxWidth: "340px", closeButton: true, focusAfterOpen: true })
+  // the popup stands above the place, inside the map: the place is moved near the map's
+  // bottom and the popup may be as tall as the map above it (on a phone the map is short)
+  const h = state.map.getContainer().clientHeight;
+  state.map.easeTo({ center: lngLat, offset: [0, Math.max(0, h / 2 - 50)], duration: 0 });
+  const popup = new maplibregl.Popup({ maxWidth: "340px", closeButton: true, focusAfterOpen: true, anchor: "bottom" })
     .setLngLat(lngLat)
     .setDOMContent(body)
     .addTo(state.map);
+  const content = popup.getElement().querySelector(".maplibregl-popup-content");
+  if (content) content.style.maxHeight = `${Math.max(160, h - 80)}px`;
   state.popup = popup;
   state.popupReturn = back;
   const close = popup.getElement().querySelector(".maplibregl-popup-close-button");
@@ -1357,9 +1363,28 @@ async function loadUnverified() {
       /* an old server without the route, or offline: the layer stays as it was */
     }
   }));
+  drawUnverified();
+}
+
+// the reports this page sent: drawn at once (the layer is cached a minute by HTTP)
+const sentHere = [];
+
+function drawUnverified() {
   const features = [...unverifiedCells.values()].flatMap((v) => v.features);
-  map.getSource("unverified")?.setData({ type: "FeatureCollection", features });
+  const near = (f, g) => Math.abs(f.geometry.coordinates[0] - g.geometry.coordinates[0]) < 1e-5
+    && Math.abs(f.geometry.coordinates[1] - g.geometry.coordinates[1]) < 1e-5;
+  for (const g of sentHere) if (!features.some((f) => near(f, g))) features.push(g);
+  state.map?.getSource("unverified")?.setData({ type: "FeatureCollection", features });
   window.demine.unverified = features.length;
+}
+
+function reportSent(fields) {
+  sentHere.push({
+    type: "Feature",
+    geometry: { type: "Point", coordinates: [fields.lon, fields.lat] },
+    properties: { status: "unverified", object_type: fields.object_type, reported_on: new Date().toISOString().slice(0, 10) },
+  });
+  drawUnverified();
 }
 
 // --- "Hazardous areas in view": the map's hazards as buttons, for keyboards and screen readers --
@@ -1470,6 +1495,7 @@ async function main() {
   initReportForm({
     t, el, errorText, geoErrorText, fmtCoord, code,
     setPicking: setReportPicking,
+    sent: reportSent,
     flyTo: (lat, lon) => state.map?.easeTo({ center: [lon, lat], zoom: Math.max(state.map.getZoom(), 13) }),
   });
   try {

@@ -133,6 +133,7 @@ async function submit(e) {
       ui.el("p", { class: "answer-safety" }, ui.t("report_after")),
     );
     window.demine.reportCode = sent.code;
+    ui.sent(got.fields);
   } catch (err) {
     fail(refusedText(err));
   } finally {
