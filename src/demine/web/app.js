@@ -690,8 +690,12 @@ async function openPopup(feature, lngLat, how = null) {
   popup.on("close", () => {
     const inside = popup.getElement() && popup.getElement().contains(document.activeElement);
     if (state.popup === popup) state.popup = null;
-    const to = state.popupReturn;
+    let to = state.popupReturn;
     state.popupReturn = null;
+    // the "in view" list is drawn again when the map moves: the same hazard's new button
+    if (to && !to.isConnected && to.dataset && to.dataset.hazardId) {
+      to = document.querySelector(`#inview-list button[data-hazard-id="${CSS.escape(to.dataset.hazardId)}"]`);
+    }
     if (to && to.isConnected && (inside || document.activeElement === document.body)) to.focus();
   });
   window.demine.popupOpen = true;
