@@ -288,6 +288,7 @@ def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
     is offered as buttons, and a choice checks that place."""
     pg = page.page
     asked: list[str] = []
+    answer: dict[str, Any] = {}
 
     def places(route: Any) -> None:
         asked.append(route.request.url)
@@ -295,7 +296,8 @@ def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
             status=200,
             content_type="application/json",
             body=json.dumps(
-                {
+                answer
+                or {
                     "places": [
                         {
                             "name": "Море",
@@ -326,6 +328,17 @@ def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
     option.press("Enter")
     pg.locator("#place-result .none").wait_for(timeout=15_000)
     assert "Море" in pg.inner_text("#place-result")
+    # a name with digits is still a name ("SYNTHETIC settlement 1" is no coordinate); a region
+    # is shown, not checked as a point
+    answer["places"] = [
+        {"name": "Одеська область", "kind": "region", "lon": 30.0, "lat": 46.8,
+         "bbox": [28.2, 45.2, 33.6, 47.8]},
+    ]  # fmt: skip
+    pg.fill("#place-q", "Region 1")
+    pg.press("#place-q", "Enter")
+    wait_for(pg, "document.getElementById('place-result').textContent.includes('Одеська область')")
+    assert "too large to check" in pg.inner_text("#place-result")
+    assert "Region%201" in asked[-1]
 
 
 # --- layers --------------------------------------------------------------------------------------

@@ -750,9 +750,10 @@ function renderAnswer(box, data, what) {
   const uk = state.lang === "uk";
   box.className = `result level-${data.warning_level}`;
   // the API's messages speak of a place; a route gets its own words for the same levels
-  const msg = what === "route" && data.warning_level !== "none"
-    ? t(`route_level_${data.warning_level}`)
-    : uk ? data.message_uk : data.message;
+  // (the page's own words: they name whom to call and use the standard's terms)
+  const lvl = data.warning_level;
+  const msg = lvl === "none" ? (uk ? data.message_uk : data.message)
+    : t(`${what === "route" ? "route" : "place"}_level_${lvl}`);
   const children = [];
   if (data.place_at) {
     children.push(el("p", { class: "help" }, t("checked_at", { place: data.place_name || fmtCoord(data.place_at.lat, data.place_at.lon) })));
@@ -778,7 +779,7 @@ function renderAnswer(box, data, what) {
         ))),
     );
   }
-  children.push(el("p", { class: "notice" }, uk ? data.notice_uk : data.notice));
+  children.push(el("p", { class: "notice" }, t("answer_notice")));
   box.replaceChildren(...children);
   if (box.getBoundingClientRect && box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
 }
@@ -807,11 +808,11 @@ async function submitPlace() {
   const q = $("place-q").value;
   const box = $("place-result");
   $("place-options").hidden = true;
-  if (looksLikeName(q)) {
+  const got = parseCoordinates(q);
+  if (got.error && looksLikeName(q)) {
     await searchPlaces(q.trim());
     return;
   }
-  const got = parseCoordinates(q);
   if (got.error) {
     placeError(box, t(got.error, got.vars));
     return;
@@ -851,6 +852,16 @@ async function searchPlaces(q) {
 
 function choosePlace(pl) {
   $("place-q").value = pl.name;
+  const b = Array.isArray(pl.bbox) && pl.bbox.length === 4 ? pl.bbox : null;
+  if (pl.kind === "region" || (b && (b[2] - b[0] > 0.2 || b[3] - b[1] > 0.2))) {
+    // a region is no place to check with a radius: show it, and ask for the place itself
+    if (state.map && b) state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20 });
+    const box = $("place-result");
+    state.lastPlace = null;
+    box.className = "result";
+    box.replaceChildren(el("p", {}, t("place_region_shown", { name: pl.name })));
+    return;
+  }
   if (state.map && Array.isArray(pl.bbox) && pl.bbox.length === 4 && pl.bbox[0] !== pl.bbox[2]) {
     state.map.fitBounds([[pl.bbox[0], pl.bbox[1]], [pl.bbox[2], pl.bbox[3]]], { padding: 40, maxZoom: 14 });
   }

@@ -98,8 +98,10 @@ export function parseCoordinates(text) {
   return { lat: Number(lat.toFixed(6)), lon: Number(lon.toFixed(6)) };
 }
 
-// Does the text look like a place name (letters, no digits) rather than coordinates?
+// Does the text name a place rather than give coordinates? Words of two letters or more once
+// the hemisphere words and letters are set aside ("Нова Буда", "SYNTHETIC settlement 1"; not
+// "48.26 Пн 37.84 Сх"). Ask it after parseCoordinates has failed.
 export function looksLikeName(text) {
-  const s = String(text).trim();
-  return s.length >= 2 && !/\d/.test(s) && /\p{L}{2,}/u.test(s);
+  const s = normalise(text).replace(/(^|[\s\d°'",;.])[NSEW](?=$|[\s\d°'",;.])/gi, "$1 ");
+  return String(text).trim().length >= 2 && /\p{L}{2,}/u.test(s);
 }
