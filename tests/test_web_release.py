@@ -220,10 +220,10 @@ def test_release_in_the_popup(page: Page, site: ReleaseSite) -> None:
     wait_for(
         pg,
         "(document.querySelector('.popup .release strong') || {}).textContent"
-        " === 'Звільнення земель'",
+        " === 'Вивільнення території'",  # ДСТУ 8820-5: «вивільнення територій»
     )
     uk = pg.inner_text(".popup .release")
-    for label in ("Площа", "Скасовано", "(нетехнічне обстеження)", "Зменшено", "Очищено"):
+    for label in ("Площа", "Скасовано", "(нетехнічне обстеження", "Зменшено", "Очищено"):
         assert label in uk, label
     assert "Залишається" in uk and "га" in uk and "м²" in uk
     assert "Розмінування триває — Demo Operator B, з 2025-03-17" in uk

@@ -97,7 +97,7 @@ def test_statistics_panel_shows_figures_and_charts(
             "() => document.getElementById('stats-chart-released').src.includes('lang=uk')",
             timeout=TIMEOUT_MS,
         )
-        assert "Звільнено" in page.locator("#stats-figures").inner_text()
+        assert "Вивільнено територій" in page.locator("#stats-figures").inner_text()
         assert "км²" in page.locator("dd[data-stat='stats_released']").inner_text()
         assert not [e for e in errors if "favicon" not in e], errors
     finally:

@@ -1,12 +1,20 @@
-// demine public map. Plain ES module, no build step. Every UI string comes from i18n/*.json.
-import * as maplibregl from "./vendor/maplibre-gl/maplibre-gl.mjs";
+// demine public map. Plain ES modules, no build step. Every UI string comes from i18n/*.json;
+// the page's HTML holds readable defaults (and the safety block in both languages), so nothing
+// waits for this module. MapLibre (about 1 MB) is imported after the first paint.
+import { parseCoordinates, looksLikeName } from "./coords.js";
+import { initReportForm, reportPickAt } from "./report_form.js";
+
+let maplibregl = null; // the module, once loaded (startMap)
+performance.mark("demine:text"); // the safety block and the check form are in the HTML
 
 const LANGS = ["en", "uk"];
 const LANG_KEY = "demine.lang";
-const COLORS = { CHA: "#7a0019", SHA: "#1f4e99", closed: "#2b8a3e", eo: "#6a3d9a", hit: "#ffd400" };
+const COLORS = { CHA: "#7a0019", SHA: "#1f4e99", closed: "#1a7f44", eo: "#6a3d9a", unverified: "#6a1b9a" };
+// the risk shading: both ends at least 3:1 against the map's background (WCAG 1.4.11)
+const RAMP = [0, "#d94801", 0.5, "#a63603", 1, "#4d1a02"];
 // layers that draw hazards (queried by the tests and for clicks)
 const HAZARD_LAYERS = ["hazards-risk", "hazards-unknown", "hazards-closed", "hazards-line", "hazards-dot"];
-const CLICK_LAYERS = [...HAZARD_LAYERS, "eo-points"];
+const CLICK_LAYERS = [...HAZARD_LAYERS, "eo-points", "unverified-points"];
 
 const state = {
   lang: "en",
@@ -20,6 +28,9 @@ const state = {
   hits: [],
   lastPlace: null, // {el, data} to re-render on a language change
   lastRoute: null,
+  popup: null, // the open popup and the element to give focus back to when it closes
+  popupReturn: null,
+  reportPicking: false,
 };
 
 // --- small helpers ------------------------------------------------------------------------------
@@ -60,10 +71,38 @@ const fmtPct = (p) =>
   }).format(p);
 
 async function getJSON(url, options) {
-  const r = await fetch(url, options);
+  let r;
+  try {
+    r = await fetch(url, options);
+  } catch (err) {
+    const e = new Error(err.message);
+    e.offline = true;
+    throw e;
+  }
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.detail || `${r.status} ${r.statusText}`);
+  if (!r.ok) {
+    const e = new Error(body.detail || `${r.status} ${r.statusText}`);
+    e.status = r.status;
+    throw e;
+  }
   return body;
+}
+
+// An error in the page's language: the server's own words (English) only on the English page
+function errorText(err) {
+  if (!err) return t("error_unknown");
+  if (err.offline || err.name === "TypeError") return t("error_offline");
+  const s = err.status;
+  const key = s === 429 ? "error_busy" : s === 404 ? "error_not_found" : s === 413 ? "error_too_big"
+    : s >= 500 ? "error_server" : s >= 400 ? "error_refused" : "error_unknown";
+  const text = t(key);
+  return state.lang === "en" && err.message && s ? `${text} (${err.message})` : text;
+}
+
+// a geolocation failure (GeolocationPositionError codes 1-3), in the page's language
+function geoErrorText(err) {
+  const code = err && err.code;
+  return t(code === 1 ? "geo_denied" : code === 3 ? "geo_timeout" : "geo_unavailable");
 }
 
 function setStatus(text) {
@@ -94,6 +133,7 @@ async function setLang(lang, remember) {
     }
   }
   document.documentElement.lang = lang;
+  document.documentElement.dataset.lang = lang; // hides the safety text of the other language
   document.title = t("page_title");
   for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
   for (const e of document.querySelectorAll("[data-i18n-attr]")) {
@@ -107,7 +147,12 @@ async function setLang(lang, remember) {
   }
   for (const sel of document.querySelectorAll("select[data-radii]")) fillRadii(sel);
   renderBanner();
-  if (state.map) state.map.getCanvas().setAttribute("aria-label", t("map_label"));
+  renderBasemapNote();
+  renderInView();
+  if (state.map) {
+    state.map.getCanvas().setAttribute("aria-label", t("map_label"));
+    labelControls();
+  }
   if (state.lastPlace) renderAnswer($("place-result"), state.lastPlace, "place");
   if (state.lastRoute) renderAnswer($("route-result"), state.lastRoute, "route");
   updateRouteInfo();
@@ -184,7 +229,7 @@ async function loadStats() {
   try {
     statsState.data = await getJSON("api/v1/stats");
   } catch (err) {
-    statsState.error = err.message;
+    statsState.error = errorText(err);
   }
   renderStats();
   document.body.dataset.statsReady = "true";
@@ -224,12 +269,17 @@ function graticule(bounds) {
   return { type: "Feature", properties: {}, geometry: { type: "MultiLineString", coordinates: lines } };
 }
 
+// the reference layers drawn when there is no base map (tile collections of the store)
+const REFERENCE = ["settlements", "roads"];
+
 function buildStyle(config) {
   const sources = {
     graticule: { type: "geojson", data: graticule(config.bounds) },
     check: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
+    unverified: { type: "geojson", data: { type: "FeatureCollection", features: [] } },
   };
   const layers = [{ id: "background", type: "background", paint: { "background-color": "#eef2f3" } }];
+  const ids = new Set(config.collections.map((c) => c.id));
   if (config.tile_url) {
     sources.basemap = {
       type: "raster",
@@ -245,6 +295,25 @@ function buildStyle(config) {
       source: "graticule",
       paint: { "line-color": "#c9d2d6", "line-width": 0.6 },
     });
+    // no base map: the store's settlements and roads, so people can find their place
+    for (const c of config.collections) {
+      if (!REFERENCE.includes(c.id)) continue;
+      sources[`ref-${c.id}`] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
+    }
+    if (ids.has("roads")) {
+      layers.push({ id: "ref-roads", type: "line", source: "ref-roads", "source-layer": "roads",
+        paint: { "line-color": "#8d8d8d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.6, 14, 3] } });
+    }
+    if (ids.has("settlements")) {
+      layers.push(
+        { id: "ref-settlements", type: "circle", source: "ref-settlements", "source-layer": "settlements",
+          filter: ["==", ["geometry-type"], "Point"],
+          paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 2, 14, 6], "circle-color": "#ffffff",
+            "circle-stroke-color": "#424242", "circle-stroke-width": 1.5 } },
+        { id: "ref-settlements-area", type: "line", source: "ref-settlements", "source-layer": "settlements",
+          filter: ["==", ["geometry-type"], "Polygon"], paint: { "line-color": "#616161", "line-width": 1 } },
+      );
+    }
   }
   if (config.regions) {
     sources.regions = { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution };
@@ -252,10 +321,9 @@ function buildStyle(config) {
       id: "regions",
       type: "line",
       source: "regions",
-      paint: { "line-color": config.tile_url ? "#455a64" : "#78909c", "line-width": 0.8 },
+      paint: { "line-color": config.tile_url ? "#455a64" : "#607d8b", "line-width": 1 },
     });
   }
-  const ids = new Set(config.collections.map((c) => c.id));
   for (const c of config.collections) {
     if (c.id !== "hazards" && c.id !== "eo_reports") continue;
     sources[c.id] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
@@ -267,12 +335,14 @@ function buildStyle(config) {
     layers.push(
       // known risk: shaded by p_any_live (set once /api/v1/map/risk answers)
       { id: "hazards-risk", type: "fill", ...src, filter: ["all", isPoly, open, ["in", ["get", "id"], ["literal", []]]],
-        paint: { "fill-color": "#fdae6b", "fill-opacity": 0.75 } },
+        paint: { "fill-color": RAMP[1], "fill-opacity": 0.85 } },
       // unknown risk: hatched, "unknown — not safe"
       { id: "hazards-unknown", type: "fill", ...src, filter: ["all", isPoly, open],
-        paint: { "fill-pattern": "hatch", "fill-opacity": 0.9 } },
+        paint: { "fill-pattern": "hatch", "fill-opacity": 1 } },
+      // released (closed) hazards: green horizontal lines, not a flat tint: told from the risk
+      // shading by the pattern as well as the hue (deuteranopia)
       { id: "hazards-closed", type: "fill", ...src, filter: ["all", isPoly, ["!", open]],
-        paint: { "fill-color": COLORS.closed, "fill-opacity": 0.18 } },
+        paint: { "fill-pattern": "released" } },
       { id: "hazards-line", type: "line", ...src, filter: ["all", isPoly, ["!=", ["get", "hazard_type"], "SHA"]],
         paint: { "line-color": ["case", open, COLORS.CHA, COLORS.closed], "line-width": ["case", open, 2.5, 1.5] } },
       { id: "hazards-line-sha", type: "line", ...src, filter: ["all", isPoly, ["==", ["get", "hazard_type"], "SHA"]],
@@ -280,12 +350,15 @@ function buildStyle(config) {
           "line-dasharray": [2, 1.5] } },
       { id: "hazards-dot", type: "circle", ...src, filter: ["==", ["geometry-type"], "Point"],
         paint: {
-          "circle-radius": 5,
+          "circle-radius": 6,
           "circle-color": ["case", ["!", open], COLORS.closed, ["==", ["get", "hazard_type"], "SHA"], COLORS.SHA, COLORS.CHA],
-          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1.5,
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": 2,
         } },
+      // the last check's hazards: a black line with a white core, seen on every shading
       { id: "hazards-hit", type: "line", ...src, filter: ["in", ["get", "id"], ["literal", []]],
-        paint: { "line-color": COLORS.hit, "line-width": 5, "line-opacity": 0.9 } },
+        paint: { "line-color": "#000000", "line-width": 7 } },
+      { id: "hazards-hit-core", type: "line", ...src, filter: ["in", ["get", "id"], ["literal", []]],
+        paint: { "line-color": "#ffffff", "line-width": 2.5 } },
     );
     HAZARD_LAYERS.push("hazards-line-sha");
     CLICK_LAYERS.push("hazards-line-sha");
@@ -293,9 +366,14 @@ function buildStyle(config) {
   if (ids.has("eo_reports")) {
     layers.push({
       id: "eo-points", type: "circle", source: "eo_reports", "source-layer": "eo_reports",
-      paint: { "circle-radius": 5, "circle-color": COLORS.eo, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
+      paint: { "circle-radius": 6, "circle-color": COLORS.eo, "circle-stroke-color": "#fff", "circle-stroke-width": 2 },
     });
   }
+  // civilians' reports not checked yet (GET /api/v1/public/reports/unverified): a purple "?"
+  layers.push({
+    id: "unverified-points", type: "symbol", source: "unverified",
+    layout: { "icon-image": "unverified", "icon-allow-overlap": true, "icon-ignore-placement": true },
+  });
   layers.push(
     { id: "check-area", type: "fill", source: "check", filter: ["==", ["get", "role"], "radius"],
       paint: { "fill-color": "#0b57d0", "fill-opacity": 0.08 } },
@@ -304,29 +382,78 @@ function buildStyle(config) {
     { id: "check-route", type: "line", source: "check", filter: ["==", ["get", "role"], "route"],
       paint: { "line-color": "#0b57d0", "line-width": 3 } },
     { id: "check-points", type: "circle", source: "check", filter: ["==", ["geometry-type"], "Point"],
-      paint: { "circle-radius": 5, "circle-color": "#0b57d0", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } },
+      paint: { "circle-radius": 6, "circle-color": "#0b57d0", "circle-stroke-color": "#fff", "circle-stroke-width": 2 } },
   );
   return { version: 8, sources, layers };
 }
 
-function hatchImage() {
-  const size = 12;
+function canvasImage(size, draw) {
   const c = document.createElement("canvas");
   c.width = size;
   c.height = size;
   const g = c.getContext("2d");
-  g.fillStyle = "rgba(255, 255, 255, 0.35)";
-  g.fillRect(0, 0, size, size);
-  g.strokeStyle = "#b3001b";
-  g.lineWidth = 2;
-  g.beginPath();
-  for (let o = -size; o <= size; o += size / 2) {
-    g.moveTo(o, size);
-    g.lineTo(o + size, 0);
-  }
-  g.stroke();
+  draw(g, size);
   return g.getImageData(0, 0, size, size);
 }
+
+// the map's own pictures: patterns and symbols, drawn here (no sprite sheet to fetch)
+const IMAGES = {
+  // unknown risk: red diagonal hatching
+  hatch: () => canvasImage(12, (g, n) => {
+    g.fillStyle = "rgba(255, 255, 255, 0.35)";
+    g.fillRect(0, 0, n, n);
+    g.strokeStyle = "#b3001b";
+    g.lineWidth = 2;
+    g.beginPath();
+    for (let o = -n; o <= n; o += n / 2) {
+      g.moveTo(o, n);
+      g.lineTo(o + n, 0);
+    }
+    g.stroke();
+  }),
+  // released land: green horizontal lines
+  released: () => canvasImage(10, (g, n) => {
+    g.fillStyle = "rgba(255, 255, 255, 0.25)";
+    g.fillRect(0, 0, n, n);
+    g.fillStyle = "#1a7f44";
+    g.fillRect(0, 0, n, 2);
+    g.fillRect(0, n / 2, n, 2);
+  }),
+  // an unverified civilian report: a purple ring with a "?"
+  unverified: () => canvasImage(26, (g, n) => {
+    g.fillStyle = "#ffffff";
+    g.beginPath();
+    g.arc(n / 2, n / 2, n / 2 - 1, 0, 2 * Math.PI);
+    g.fill();
+    g.strokeStyle = COLORS.unverified;
+    g.lineWidth = 3;
+    g.beginPath();
+    g.arc(n / 2, n / 2, n / 2 - 2.5, 0, 2 * Math.PI);
+    g.stroke();
+    g.fillStyle = COLORS.unverified;
+    g.font = "bold 16px sans-serif";
+    g.textAlign = "center";
+    g.textBaseline = "middle";
+    g.fillText("?", n / 2, n / 2 + 1);
+  }),
+  // an accident: a black triangle with a white edge (never a red dot like a hazard)
+  accident: () => canvasImage(22, (g, n) => {
+    g.beginPath();
+    g.moveTo(n / 2, 1);
+    g.lineTo(n - 1, n - 2);
+    g.lineTo(1, n - 2);
+    g.closePath();
+    g.fillStyle = "#ffffff";
+    g.fill();
+    g.beginPath();
+    g.moveTo(n / 2, 5);
+    g.lineTo(n - 5, n - 4);
+    g.lineTo(5, n - 4);
+    g.closePath();
+    g.fillStyle = "#1b1b1b";
+    g.fill();
+  }),
+};
 
 // the shade of a hazard: its p_any_live (analysts), else the middle of its band (everyone else
 // sees the chance as a band only: see docs/risk-model.md)
@@ -355,17 +482,14 @@ function applyRisk(risk) {
   map.setFilter("hazards-unknown", ["all", isPoly, open, ["!", isKnown]]);
   if (known.length) {
     shade.push(0);
-    map.setPaintProperty("hazards-risk", "fill-color", [
-      "interpolate", ["linear"], shade,
-      0, "#fff5eb", 0.25, "#fdae6b", 0.5, "#f16913", 0.75, "#d94801", 1, "#7f2704",
-    ]);
+    map.setPaintProperty("hazards-risk", "fill-color", ["interpolate", ["linear"], shade, ...RAMP]);
   }
 }
 
 function showHits(ids) {
   state.hits = ids;
-  if (state.map && state.map.getLayer("hazards-hit")) {
-    state.map.setFilter("hazards-hit", ["in", ["get", "id"], ["literal", ids]]);
+  for (const id of ["hazards-hit", "hazards-hit-core"]) {
+    if (state.map && state.map.getLayer(id)) state.map.setFilter(id, ["in", ["get", "id"], ["literal", ids]]);
   }
 }
 
@@ -399,19 +523,28 @@ function detailsList(rows) {
   return el("dl", {}, rows.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
 }
 
-function listText(v) {
-  if (Array.isArray(v)) return v.join(", ");
-  return typeof v === "string" ? v.split(",").map((x) => x.trim()).join(", ") : v;
+// a code in the page's language: a known key, else the code itself (data, not a word of ours)
+function code(prefix, v) {
+  if (v === undefined || v === null || v === "") return null;
+  const key = `${prefix}${v}`;
+  return state.strings[key] !== undefined ? t(key) : String(v);
+}
+
+// device categories: a list or "ap_blast,at" -> "anti-personnel mine (blast), anti-vehicle mine"
+function devicesText(v) {
+  const items = Array.isArray(v) ? v : typeof v === "string" ? v.split(",") : [];
+  const names = items.map((x) => String(x).trim()).filter(Boolean).map((x) => code("layer_cat_", x));
+  return names.length ? names.join(", ") : null;
 }
 
 function hazardBody(p) {
   return [
     el("h3", {}, hazardTitle(p)),
     detailsList([
-      ["field_type", p.hazard_type ? t(`type_${p.hazard_type}`) : null],
-      ["field_status", p.status ? t(`status_${p.status}`) : null],
+      ["field_type", code("type_", p.hazard_type)],
+      ["field_status", code("status_", p.status)],
       ["field_reference", p.reference],
-      ["field_devices", listText(p.device_categories)],
+      ["field_devices", devicesText(p.device_categories)],
       ["field_area", typeof p.area_m2 === "number" ? t("hectares", { n: fmtNumber(p.area_m2 / 10000, 1) }) : null],
       ["field_admin_area", p.admin_area],
       ["field_organisation", p.organisation],
@@ -450,8 +583,10 @@ function riskBody(d) {
   }
   box.append(el("p", { class: "help" }, t("risk_caveat")));
   const lines = [...(r.notes || []), ...(r.assumptions || [])];
-  if (lines.length) {
+  if (lines.length && state.lang === "en") {
     box.append(el("details", {}, el("summary", {}, t("assumptions")), el("ul", { lang: "en" }, lines.map((a) => el("li", {}, a)))));
+  } else if (lines.length) {
+    box.append(el("p", { class: "help" }, t("assumptions_elsewhere")));
   }
   return box;
 }
@@ -512,39 +647,96 @@ function releaseBlock(hazardId) {
   if (!hazardId) return box;
   getJSON(`api/v1/hazards/${encodeURIComponent(hazardId)}/release`)
     .then((a) => renderRelease(box, a))
-    .catch(() => box.remove()); // no account (an old server, the network): the popup stays without it
+    .catch(() => box.remove()) // no account (an old server, the network): the popup stays without it
+    .finally(() => { box.dataset.state = "done"; });
   return box;
 }
 
-async function openPopup(feature, lngLat) {
+// the popup's first line: where the chosen place is against this hazard (issue 15)
+function hazardLead(p, how) {
+  const open = !p.status || p.status === "open";
+  const key = !open ? "lead_released" : how === "inside" ? "lead_inside" : how === "near" ? "lead_near" : "lead_hazard";
+  return el("p", { class: open ? "lead lead-danger" : "lead" }, t(key));
+}
+
+const INSIDE_LAYERS = ["hazards-risk", "hazards-unknown", "hazards-closed"];
+
+function closePopup() {
+  if (state.popup) state.popup.remove();
+}
+
+async function openPopup(feature, lngLat, how = null) {
+  closePopup();
   const p = feature.properties || {};
-  const body = el("div", { class: "popup" });
-  const popup = new maplibregl.Popup({ maxWidth: "340px", closeButton: true })
+  const body = el("div", { class: "popup", role: "dialog", "aria-label": t("popup_label") });
+  const back = document.activeElement && document.activeElement !== document.body ? document.activeElement : null;
+  // the popup stands above the place, inside the map: the place is moved near the map's
+  // bottom and the popup may be as tall as the map above it (on a phone the map is short)
+  const h = state.map.getContainer().clientHeight;
+  state.map.easeTo({ center: lngLat, offset: [0, Math.max(0, h / 2 - 50)], duration: 0 });
+  const popup = new maplibregl.Popup({ maxWidth: "340px", closeButton: true, focusAfterOpen: true, anchor: "bottom" })
     .setLngLat(lngLat)
     .setDOMContent(body)
     .addTo(state.map);
-  if (RECORD_POINT_LAYERS.includes(feature.layer.id) || RECORD_AREA_LAYERS.includes(feature.layer.id)) {
-    body.append(...recordPopup(feature.layer.id, p));
+  const content = popup.getElement().querySelector(".maplibregl-popup-content");
+  if (content) content.style.maxHeight = `${Math.max(160, h - 80)}px`;
+  state.popup = popup;
+  state.popupReturn = back;
+  const close = popup.getElement().querySelector(".maplibregl-popup-close-button");
+  if (close) {
+    close.setAttribute("aria-label", t("popup_close"));
+    close.setAttribute("title", t("popup_close"));
+  }
+  popup.on("close", () => {
+    const inside = popup.getElement() && popup.getElement().contains(document.activeElement);
+    if (state.popup === popup) state.popup = null;
+    let to = state.popupReturn;
+    state.popupReturn = null;
+    // the "in view" list is drawn again when the map moves: the same hazard's new button
+    if (to && !to.isConnected && to.dataset && to.dataset.hazardId) {
+      to = document.querySelector(`#inview-list button[data-hazard-id="${CSS.escape(to.dataset.hazardId)}"]`);
+    }
+    if (to && to.isConnected && (inside || document.activeElement === document.body)) to.focus();
+  });
+  window.demine.popupOpen = true;
+  popup.on("close", () => { window.demine.popupOpen = Boolean(state.popup); });
+  const layer = feature.layer.id;
+  if (RECORD_POINT_LAYERS.includes(layer) || RECORD_AREA_LAYERS.includes(layer)) {
+    body.append(...recordPopup(layer, p));
     return popup;
   }
-  if (feature.layer.id === "eo-points") {
+  if (layer === "unverified-points") {
     body.append(
-      el("h3", {}, t("eo_report")),
+      el("p", { class: "lead lead-danger" }, t("unverified_lead")),
+      el("h3", {}, t("legend_unverified")),
       detailsList([
-        ["field_reported_at", p.reported_at],
-        ["field_description", p.description],
-        ["field_devices", p.device_category],
+        ["report_object", code("obj_", p.object_type)],
+        ["field_reported_on", recordDate(p.reported_on)],
       ]),
     );
     return popup;
   }
-  body.append(...hazardBody(p), el("p", { class: "help" }, t("loading")));
+  if (layer === "eo-points") {
+    body.append(
+      el("p", { class: "lead lead-danger" }, t("eo_lead")),
+      el("h3", {}, t("eo_report")),
+      detailsList([
+        ["field_reported_on", recordDate(p.reported_at)],
+        ["field_description", p.description],
+        ["field_devices", code("layer_cat_", p.device_category)],
+      ]),
+    );
+    return popup;
+  }
+  const where = how || (INSIDE_LAYERS.includes(layer) ? "inside" : layer === "hazards-dot" ? "near" : "hazard");
+  body.append(hazardLead(p, where), ...hazardBody(p), el("p", { class: "help" }, t("loading")));
   try {
     const d = await getJSON(`api/v1/map/hazards/${encodeURIComponent(p.id)}`);
-    body.replaceChildren(...hazardBody(d.properties), riskBody(d), releaseBlock(p.id));
+    body.replaceChildren(hazardLead(d.properties, where), riskBody(d), ...hazardBody(d.properties), releaseBlock(p.id));
   } catch (err) {
-    body.lastChild.textContent = t("error_network", { reason: err.message });
+    body.lastChild.textContent = errorText(err);
   }
+  body.dataset.loaded = "true";
   return popup;
 }
 
@@ -558,10 +750,14 @@ function renderAnswer(box, data, what) {
   const uk = state.lang === "uk";
   box.className = `result level-${data.warning_level}`;
   // the API's messages speak of a place; a route gets its own words for the same levels
-  const msg = what === "route" && data.warning_level !== "none"
-    ? t(`route_level_${data.warning_level}`)
-    : uk ? data.message_uk : data.message;
+  // (the page's own words: they name whom to call and use the standard's terms)
+  const lvl = data.warning_level;
+  const msg = lvl === "none" ? (uk ? data.message_uk : data.message)
+    : t(`${what === "route" ? "route" : "place"}_level_${lvl}`);
   const children = [];
+  if (data.place_at) {
+    children.push(el("p", { class: "help" }, t("checked_at", { place: data.place_name || fmtCoord(data.place_at.lat, data.place_at.lon) })));
+  }
   if (!data.hazards.length) {
     // the page's own words for "none": they name the radius and say it is no proof of safety
     children.push(
@@ -570,21 +766,22 @@ function renderAnswer(box, data, what) {
     );
   } else {
     children.push(el("p", { class: "msg" }, msg));
+    children.push(el("p", { class: "answer-safety" }, t("answer_safety")));
     children.push(el("p", {}, t("found", { radius: fmtNumber(data.radius_m), n: data.hazards.length })));
     children.push(
       el("ul", {}, data.hazards.map((h) =>
         el("li", { "data-hazard-id": h.id },
           el("strong", {}, hazardTitle(h)), " — ",
           h.inside ? t("inside") : t("distance", { d: fmtNumber(h.distance_m) }),
-          h.hazard_type ? ` · ${h.hazard_type}` : "",
+          h.hazard_type ? ` · ${code("abbr_", h.hazard_type)}` : "",
           " ",
           el("button", { type: "button", class: "linkish", onclick: () => zoomToHazard(h.id) }, t("show_on_map")),
         ))),
     );
   }
-  children.push(el("p", { class: "notice" }, uk ? data.notice_uk : data.notice));
+  children.push(el("p", { class: "notice" }, t("answer_notice")));
   box.replaceChildren(...children);
-  box.scrollIntoView({ block: "nearest" });
+  if (box.getBoundingClientRect && box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
 }
 
 async function zoomToHazard(id) {
@@ -592,26 +789,89 @@ async function zoomToHazard(id) {
     const d = await getJSON(`api/v1/map/hazards/${encodeURIComponent(id)}`);
     if (d.bbox && state.map) state.map.fitBounds([[d.bbox[0], d.bbox[1]], [d.bbox[2], d.bbox[3]]], { padding: 60, maxZoom: 16 });
   } catch (err) {
-    setStatus(t("error_network", { reason: err.message }));
+    setStatus(errorText(err));
   }
 }
 
-function parseCoord(v) {
-  const n = Number(String(v).trim().replace(",", "."));
-  return String(v).trim() === "" ? NaN : n;
+function fmtCoord(lat, lon) {
+  return `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
 }
 
-async function checkPlace(fly = false) {
-  const lat = parseCoord($("lat").value);
-  const lon = parseCoord($("lon").value);
-  const radius = Number($("place-radius").value);
+function placeError(box, text) {
+  state.lastPlace = null;
+  box.className = "result level-none";
+  box.replaceChildren(el("p", { class: "error" }, text));
+}
+
+// the place field: coordinates (coords.js), else a place name (GET /api/v1/public/places)
+async function submitPlace() {
+  const q = $("place-q").value;
   const box = $("place-result");
-  if (!(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180)) {
-    state.lastPlace = null;
-    box.className = "result level-none";
-    box.replaceChildren(el("p", { role: "alert" }, t("bad_coordinates")));
+  $("place-options").hidden = true;
+  const got = parseCoordinates(q);
+  if (got.error && looksLikeName(q)) {
+    await searchPlaces(q.trim());
     return;
   }
+  if (got.error) {
+    placeError(box, t(got.error, got.vars));
+    return;
+  }
+  await checkPlace(got.lat, got.lon, true);
+}
+
+async function searchPlaces(q) {
+  const box = $("place-result");
+  const list = $("place-options");
+  box.className = "result";
+  box.replaceChildren(el("p", {}, t("searching")));
+  let places;
+  try {
+    places = (await getJSON(`api/v1/public/places?q=${encodeURIComponent(q)}&limit=8`)).places || [];
+  } catch (err) {
+    placeError(box, err.status === 404 ? t("places_unavailable") : errorText(err));
+    return;
+  }
+  if (!places.length) {
+    placeError(box, t("places_none", { q }));
+    return;
+  }
+  if (places.length === 1) {
+    choosePlace(places[0]);
+    return;
+  }
+  box.className = "result";
+  box.replaceChildren(el("p", {}, t("places_found", { n: places.length })));
+  list.replaceChildren(...places.map((pl) => el("li", {}, el("button", {
+    type: "button", class: "option",
+    onclick: () => { list.hidden = true; choosePlace(pl); },
+  }, pl.name, " ", el("span", { class: "help" }, code("place_kind_", pl.kind))))));
+  list.hidden = false;
+  list.querySelector("button").focus();
+}
+
+function choosePlace(pl) {
+  $("place-q").value = pl.name;
+  const b = Array.isArray(pl.bbox) && pl.bbox.length === 4 ? pl.bbox : null;
+  if (pl.kind === "region" || (b && (b[2] - b[0] > 0.2 || b[3] - b[1] > 0.2))) {
+    // a region is no place to check with a radius: show it, and ask for the place itself
+    if (state.map && b) state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20 });
+    const box = $("place-result");
+    state.lastPlace = null;
+    box.className = "result";
+    box.replaceChildren(el("p", {}, t("place_region_shown", { name: pl.name })));
+    return;
+  }
+  if (state.map && Array.isArray(pl.bbox) && pl.bbox.length === 4 && pl.bbox[0] !== pl.bbox[2]) {
+    state.map.fitBounds([[pl.bbox[0], pl.bbox[1]], [pl.bbox[2], pl.bbox[3]]], { padding: 40, maxZoom: 14 });
+  }
+  checkPlace(pl.lat, pl.lon, !(Array.isArray(pl.bbox) && pl.bbox[0] !== pl.bbox[2]), pl.name);
+}
+
+async function checkPlace(lat, lon, fly = false, name = null) {
+  const radius = Number($("place-radius").value);
+  const box = $("place-result");
+  state.placeAt = { lat, lon };
   box.className = "result";
   box.replaceChildren(el("p", {}, t("checking")));
   if (fly && state.map) state.map.easeTo({ center: [lon, lat], zoom: Math.max(state.map.getZoom(), 13) });
@@ -621,19 +881,19 @@ async function checkPlace(fly = false) {
   ]);
   try {
     const data = await getJSON(`api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
+    data.place_name = name;
+    data.place_at = { lat, lon };
     state.lastPlace = data;
     renderAnswer(box, data, "place");
     showHits(data.hazards.map((h) => h.id));
   } catch (err) {
-    state.lastPlace = null;
-    box.replaceChildren(el("p", { role: "alert" }, t("error_network", { reason: err.message })));
+    placeError(box, errorText(err));
   }
 }
 
 function setPlace(lngLat) {
-  $("lat").value = lngLat.lat.toFixed(6);
-  $("lon").value = lngLat.lng.toFixed(6);
-  checkPlace();
+  $("place-q").value = fmtCoord(lngLat.lat, lngLat.lng);
+  checkPlace(Number(lngLat.lat.toFixed(6)), Number(lngLat.lng.toFixed(6)));
 }
 
 // --- routes -------------------------------------------------------------------------------------
@@ -688,7 +948,7 @@ async function checkRoute() {
     showHits(data.hazards.map((h) => h.id));
   } catch (err) {
     state.lastRoute = null;
-    box.replaceChildren(el("p", { role: "alert" }, t("error_network", { reason: err.message })));
+    box.replaceChildren(el("p", { role: "alert" }, errorText(err)));
   }
 }
 
@@ -735,7 +995,7 @@ async function loadRouteFile(file) {
     const text = await file.text();
     const isGpx = /\.gpx$/i.test(file.name) || text.trimStart().startsWith("<");
     const coords = (isGpx ? parseGpx(text) : parseGeoJSON(text)).filter(validPos);
-    if (coords.length < 2) throw new Error(t("file_no_line"));
+    if (coords.length < 2) throw Object.assign(new Error(t("file_no_line")), { ours: true });
     setDrawing(false);
     state.route = coords;
     updateRouteInfo();
@@ -747,7 +1007,8 @@ async function loadRouteFile(file) {
   } catch (err) {
     state.lastRoute = null;
     box.className = "result level-none";
-    box.replaceChildren(el("p", { role: "alert" }, t("file_error", { reason: err.message })));
+    const reason = err.ours || state.lang === "en" ? err.message : t("file_unreadable");
+    box.replaceChildren(el("p", { role: "alert" }, t("file_error", { reason })));
   }
 }
 
@@ -775,14 +1036,13 @@ function recordLayerSpecs(group) {
   switch (group.id) {
     case "releases":
       return [
+        // released land: green lines (a pattern, not only a hue: told from hazards under
+        // deuteranopia) and a dashed outline; the three release types by the outline's width
         { id: "releases-fill", type: "fill", ...src("releases"), filter: ["==", ["geometry-type"], "Polygon"],
-          paint: {
-            "fill-color": ["match", ["get", "release_type"], "cancelled", RECORD_COLORS.cancelled,
-              "reduced", RECORD_COLORS.reduced, RECORD_COLORS.cleared],
-            "fill-opacity": 0.45,
-          } },
+          paint: { "fill-pattern": "released" } },
         { id: "releases-line", type: "line", ...src("releases"),
-          paint: { "line-color": RECORD_COLORS.cleared, "line-width": 1 } },
+          paint: { "line-color": COLORS.closed, "line-dasharray": [3, 2],
+            "line-width": ["match", ["get", "release_type"], "cancelled", 1.5, "reduced", 2.5, 3.5] } },
       ];
     case "activities":
       return [
@@ -791,12 +1051,9 @@ function recordLayerSpecs(group) {
       ];
     case "accidents":
       return [
-        { id: "accidents-points", type: "circle", ...src("accidents"),
-          paint: {
-            "circle-radius": 6,
-            "circle-color": ["case", ["==", ["get", "accident_type"], "demining"], RECORD_COLORS.demining, RECORD_COLORS.civilian],
-            "circle-stroke-color": "#000000", "circle-stroke-width": 1.5,
-          } },
+        // a black triangle: never a red dot that could be read as a hazard
+        { id: "accidents-points", type: "symbol", ...src("accidents"),
+          layout: { "icon-image": "accident", "icon-allow-overlap": true } },
       ];
     default:
       return [
@@ -819,7 +1076,7 @@ function addRecordLayers(map, config) {
     const polygonal = group.id === "releases" || group.id === "activities";
     const before = [polygonal ? "hazards-line" : "check-area", "check-area"].find((id) => map.getLayer(id));
     for (const spec of recordLayerSpecs(group)) {
-      map.addLayer(spec, before);
+      map.addLayer({ ...spec, layout: { ...(spec.layout || {}), visibility: group.on ? "visible" : "none" } }, before);
       if (spec.id !== "releases-line") {
         CLICK_LAYERS.push(spec.id);
         map.on("mouseenter", spec.id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = "pointer"; });
@@ -839,7 +1096,8 @@ function renderRecordLegend(map, shown) {
   const items = [];
   for (const group of RECORD_GROUPS) {
     if (!shown[group.id]) continue;
-    const box = el("input", { type: "checkbox", id: `layer-toggle-${group.id}`, checked: true, "data-layer-group": group.id });
+    // for the public only hazards and reports are on at first (issue 15); the rest on a tick
+    const box = el("input", { type: "checkbox", id: `layer-toggle-${group.id}`, checked: Boolean(group.on), "data-layer-group": group.id });
     box.addEventListener("change", () => {
       for (const id of group.layers) map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
     });
@@ -883,7 +1141,7 @@ function recordPopup(layerId, p) {
       detailsList([
         ["layer_field_date", recordDate(p.occurred_at)],
         ["layer_field_accident_type", p.accident_type ? t(`layer_accident_${p.accident_type}`) : null],
-        ["field_devices", p.device_category ? t(`layer_cat_${p.device_category}`) : null],
+        ["field_devices", code("layer_cat_", p.device_category)],
         ["layer_field_place", p.admin_area],
       ]),
       el("p", { class: "help" }, t("layer_accident_note")),
@@ -935,6 +1193,11 @@ function onMapClick(e) {
     updateRouteInfo();
     return;
   }
+  if (state.reportPicking) {
+    setReportPicking(false);
+    reportPickAt(e.lngLat.lat, e.lngLat.lng);
+    return;
+  }
   if (state.picking) {
     state.picking = false;
     $("pick").setAttribute("aria-pressed", "false");
@@ -955,7 +1218,11 @@ function wireUi() {
   }
   $("place-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    checkPlace(true);
+    submitPlace();
+  });
+  $("skip-link").addEventListener("click", (e) => {
+    e.preventDefault();
+    $("place-q").focus();
   });
   $("pick").addEventListener("click", () => {
     state.picking = !state.picking;
@@ -966,7 +1233,7 @@ function wireUi() {
   });
   $("locate").addEventListener("click", () => {
     if (!navigator.geolocation) {
-      setStatus(t("location_error", { reason: "—" }));
+      setStatus(t("geo_unavailable"));
       return;
     }
     navigator.geolocation.getCurrentPosition(
@@ -974,7 +1241,7 @@ function wireUi() {
         setPlace({ lat: pos.coords.latitude, lng: pos.coords.longitude });
         state.map?.flyTo({ center: [pos.coords.longitude, pos.coords.latitude], zoom: 14 });
       },
-      (err) => setStatus(t("location_error", { reason: err.message })),
+      (err) => setStatus(geoErrorText(err)),
       { enableHighAccuracy: true, timeout: 15000 },
     );
   });
@@ -997,13 +1264,193 @@ function wireUi() {
     if (f) loadRouteFile(f);
   });
   document.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && (state.drawing || state.picking)) {
+    if (e.key !== "Escape") return;
+    if (state.popup) {
+      closePopup(); // focus goes back where it was (the popup's "close" handler)
+      return;
+    }
+    if (state.drawing || state.picking || state.reportPicking) {
       state.picking = false;
       $("pick").setAttribute("aria-pressed", "false");
+      setReportPicking(false);
       setStatus("");
       setDrawing(false);
     }
   });
+}
+
+function setReportPicking(on) {
+  state.reportPicking = on;
+  if (on) {
+    state.picking = false;
+    $("pick").setAttribute("aria-pressed", "false");
+    setDrawing(false);
+  }
+  $("report-pick").setAttribute("aria-pressed", String(on));
+  if (state.map) state.map.getCanvas().style.cursor = on ? "crosshair" : "";
+  setStatus(on ? t("report_pick_armed") : "");
+}
+
+// --- what the map draws under the hazards, said in the legend -----------------------------------
+
+function renderBasemapNote() {
+  const c = state.config;
+  const note = $("basemap-note");
+  if (!c || !note) return;
+  if (c.tile_url) {
+    note.textContent = t("basemap_yes", { credit: c.tile_attribution || "" });
+    return;
+  }
+  const ids = new Set(c.collections.map((x) => x.id));
+  const have = REFERENCE.filter((id) => ids.has(id)).map((id) => t(`ref_${id}`));
+  if (c.regions) have.push(t("ref_regions"));
+  note.textContent = have.length ? t("basemap_none", { layers: have.join(", ") }) : t("basemap_nothing");
+}
+
+// --- MapLibre's own controls in the page's language ---------------------------------------------
+
+function mapLocale() {
+  return {
+    "NavigationControl.ZoomIn": t("ctl_zoom_in"),
+    "NavigationControl.ZoomOut": t("ctl_zoom_out"),
+    "NavigationControl.ResetBearing": t("ctl_reset_bearing"),
+    "AttributionControl.ToggleAttribution": t("ctl_attribution"),
+    "AttributionControl.MapFeedback": t("ctl_feedback"),
+    "ScaleControl.Meters": t("ctl_m"),
+    "ScaleControl.Kilometers": t("ctl_km"),
+    "Popup.Close": t("popup_close"),
+    "Map.Title": t("map_title"),
+  };
+}
+
+function labelControls() {
+  const root = state.map && state.map.getContainer();
+  if (!root) return;
+  const names = {
+    ".maplibregl-ctrl-zoom-in": "ctl_zoom_in",
+    ".maplibregl-ctrl-zoom-out": "ctl_zoom_out",
+    ".maplibregl-ctrl-attrib-button": "ctl_attribution",
+    ".maplibregl-popup-close-button": "popup_close",
+  };
+  for (const [sel, key] of Object.entries(names)) {
+    for (const b of root.querySelectorAll(sel)) {
+      b.setAttribute("title", t(key));
+      b.setAttribute("aria-label", t(key));
+    }
+  }
+  // the scale's unit: MapLibre writes it on each move, with its locale; keep ours in step
+  if (state.map._locale) Object.assign(state.map._locale, mapLocale());
+}
+
+// --- civilians' reports not checked yet: GET /api/v1/public/reports/unverified ------------------
+// The route takes boxes of at most 2 degrees a side: the view is cut into 2-degree cells
+// (at most 12, nearest the centre first), each asked once a minute at most.
+
+const CELL = 2;
+const MAX_CELLS = 12;
+const unverifiedCells = new Map(); // "x,y" -> {at, features}
+
+async function loadUnverified() {
+  const map = state.map;
+  if (!map) return;
+  const b = map.getBounds();
+  const c = map.getCenter();
+  const cells = [];
+  for (let x = Math.floor(b.getWest() / CELL); x * CELL < b.getEast(); x += 1) {
+    for (let y = Math.floor(Math.max(-90, b.getSouth()) / CELL); y * CELL < Math.min(90, b.getNorth()); y += 1) {
+      const d = Math.hypot(x * CELL + 1 - c.lng, y * CELL + 1 - c.lat);
+      cells.push({ x, y, d });
+    }
+  }
+  cells.sort((p, q) => p.d - q.d);
+  const now = Date.now();
+  const wanted = cells.slice(0, MAX_CELLS).filter(({ x, y }) => {
+    const got = unverifiedCells.get(`${x},${y}`);
+    return !got || now - got.at > 60_000;
+  });
+  await Promise.all(wanted.map(async ({ x, y }) => {
+    const w = Math.max(-180, x * CELL);
+    const e = Math.min(180, x * CELL + CELL);
+    try {
+      const fc = await getJSON(`api/v1/public/reports/unverified?bbox=${w},${y * CELL},${e},${y * CELL + CELL}`);
+      unverifiedCells.set(`${x},${y}`, { at: now, features: fc.features || [] });
+    } catch {
+      /* an old server without the route, or offline: the layer stays as it was */
+    }
+  }));
+  drawUnverified();
+}
+
+// the reports this page sent: drawn at once (the layer is cached a minute by HTTP)
+const sentHere = [];
+
+function drawUnverified() {
+  const features = [...unverifiedCells.values()].flatMap((v) => v.features);
+  const near = (f, g) => Math.abs(f.geometry.coordinates[0] - g.geometry.coordinates[0]) < 1e-5
+    && Math.abs(f.geometry.coordinates[1] - g.geometry.coordinates[1]) < 1e-5;
+  for (const g of sentHere) if (!features.some((f) => near(f, g))) features.push(g);
+  state.map?.getSource("unverified")?.setData({ type: "FeatureCollection", features });
+  window.demine.unverified = features.length;
+}
+
+function reportSent(fields) {
+  sentHere.push({
+    type: "Feature",
+    geometry: { type: "Point", coordinates: [fields.lon, fields.lat] },
+    properties: { status: "unverified", object_type: fields.object_type, reported_on: new Date().toISOString().slice(0, 10) },
+  });
+  drawUnverified();
+}
+
+// --- "Hazardous areas in view": the map's hazards as buttons, for keyboards and screen readers --
+
+const MAX_IN_VIEW = 25;
+
+function featureCentre(f) {
+  const pts = [];
+  const walk = (c) => (typeof c[0] === "number" ? pts.push(c) : c.forEach(walk));
+  walk(f.geometry.coordinates);
+  const xs = pts.map((q) => q[0]);
+  const ys = pts.map((q) => q[1]);
+  return { lng: (Math.min(...xs) + Math.max(...xs)) / 2, lat: (Math.min(...ys) + Math.max(...ys)) / 2 };
+}
+
+function hazardsInView() {
+  const map = state.map;
+  if (!map) return [];
+  const layers = HAZARD_LAYERS.filter((id) => map.getLayer(id));
+  const seen = new Map();
+  for (const f of map.queryRenderedFeatures({ layers })) {
+    const id = f.properties.id;
+    if (id && !seen.has(id)) seen.set(id, f);
+  }
+  return [...seen.values()];
+}
+
+function renderInView() {
+  const list = $("inview-list");
+  if (!list || !state.map) return;
+  const all = hazardsInView();
+  const open = all.filter((f) => f.properties.status === "open");
+  const shown = [...open, ...all.filter((f) => f.properties.status !== "open")].slice(0, MAX_IN_VIEW);
+  const items = shown.map((f) => {
+    const p = f.properties;
+    const label = [hazardTitle(p), code("abbr_", p.hazard_type), code("status_", p.status)].filter(Boolean).join(" · ");
+    return el("li", {}, el("button", {
+      type: "button", class: "option", "data-hazard-id": p.id,
+      onclick: () => openPopup(f, featureCentre(f), "hazard"),
+    }, label));
+  });
+  if (all.length > shown.length) items.push(el("li", { class: "help" }, t("inview_more", { n: all.length - shown.length })));
+  if (!all.length) items.push(el("li", { class: "help" }, t("inview_none")));
+  list.replaceChildren(...items);
+}
+
+async function loadMapLibrary() {
+  // the stylesheet and the module after the first paint: the page's text never waits for them
+  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  document.head.append(el("link", { rel: "stylesheet", href: "static/vendor/maplibre-gl/maplibre-gl.css" }));
+  maplibregl = await import("./vendor/maplibre-gl/maplibre-gl.mjs");
 }
 
 function startMap(config) {
@@ -1014,6 +1461,7 @@ function startMap(config) {
     bounds: [[w, Math.max(s, -85)], [e, Math.min(n, 85)]],
     fitBoundsOptions: { padding: 10 },
     attributionControl: { compact: true },
+    locale: mapLocale(),
     dragRotate: false,
     pitchWithRotate: false,
     maxZoom: 19,
@@ -1028,8 +1476,18 @@ function startMap(config) {
     // on a phone the attribution starts folded (the (i) button opens it)
     map.once("load", () => map.getContainer().querySelector(".maplibregl-compact-show")?.classList.remove("maplibregl-compact-show"));
   }
+  // the pictures before any layer needs them (a symbol laid out without its image stays blank)
+  const addImages = () => {
+    for (const [id, draw] of Object.entries(IMAGES)) if (!map.hasImage(id)) map.addImage(id, draw());
+  };
+  try {
+    addImages();
+  } catch {
+    /* the style is not ready yet: on "styledata" below */
+  }
+  map.on("styledata", addImages);
   map.on("styleimagemissing", (e) => {
-    if (e.id === "hatch" && !map.hasImage("hatch")) map.addImage("hatch", hatchImage());
+    if (IMAGES[e.id] && !map.hasImage(e.id)) map.addImage(e.id, IMAGES[e.id]());
   });
   map.on("click", onMapClick);
   for (const id of CLICK_LAYERS) {
@@ -1040,19 +1498,37 @@ function startMap(config) {
 }
 
 async function main() {
-  window.demine = { map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null };
+  window.demine = {
+    map: null, ready: false, hazardLayers: HAZARD_LAYERS, error: null, parseCoordinates, popupOpen: false,
+    // a record's details as a click on it would open them (the tests open every demo record's)
+    showDetails: (layer, properties, at) => openPopup({ layer: { id: layer }, properties }, { lng: at[0], lat: at[1] }),
+  };
+  const library = loadMapLibrary(); // starts now, after the first paint; nothing below waits for it
+  const config = getJSON("api/v1/map/config");
   wireUi();
   initStats();
-  await setLang(initialLang(), false);
+  initReportForm({
+    t, el, errorText, geoErrorText, fmtCoord, code,
+    setPicking: setReportPicking,
+    sent: reportSent,
+    flyTo: (lat, lon) => state.map?.easeTo({ center: [lon, lat], zoom: Math.max(state.map.getZoom(), 13) }),
+  });
   try {
-    state.config = await getJSON("api/v1/map/config");
+    await setLang(initialLang(), false);
   } catch (err) {
-    setStatus(t("error_network", { reason: err.message }));
+    setStatus(errorText(err)); // the HTML's own text stays
+  }
+  try {
+    state.config = await config;
+  } catch (err) {
+    setStatus(errorText(err));
     window.demine.error = String(err);
     return;
   }
   renderBanner();
+  renderBasemapNote();
   try {
+    await library;
     await startMap(state.config);
     addRecordLayers(state.map, state.config);
   } catch (err) {
@@ -1060,17 +1536,35 @@ async function main() {
     window.demine.error = String(err);
     return;
   }
+  const map = state.map;
+  let moved = true;
+  map.on("moveend", () => {
+    moved = true;
+    loadUnverified();
+  });
+  map.on("idle", () => {
+    if (moved) {
+      moved = false;
+      renderInView();
+    }
+    if (!window.demine.hazardsDrawn && map.getSource("hazards") && map.isSourceLoaded("hazards")) {
+      window.demine.hazardsDrawn = true;
+      performance.mark("demine:hazards");
+      document.documentElement.dataset.hazards = "drawn";
+    }
+  });
+  loadUnverified();
   try {
     state.risk = await getJSON("api/v1/map/risk");
-    if (state.map.getLayer("hazards-risk")) applyRisk(state.risk);
+    if (map.getLayer("hazards-risk")) applyRisk(state.risk);
   } catch (err) {
-    setStatus(t("error_network", { reason: err.message }));
+    setStatus(errorText(err));
   }
-  state.map.once("idle", () => {
+  map.once("idle", () => {
     window.demine.ready = true;
     document.body.dataset.ready = "true";
   });
-  state.map.triggerRepaint();
+  map.triggerRepaint();
 }
 
 main();
