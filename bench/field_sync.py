@@ -272,7 +272,11 @@ def _stop(p: subprocess.Popen[bytes]) -> None:
             p.kill()
 
 
-def start_server(location: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    location: str, log: Path, src: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``create_app`` over ``location`` under uvicorn (one worker), demine from ``src`` (this
+    tree by default); stopped when the run ends, whatever happens."""
     port = _free_port()
     code = (
         "import sys, uvicorn; from demine.api.app import create_app; "
@@ -282,7 +286,7 @@ def start_server(location: str, log: Path) -> tuple[subprocess.Popen[bytes], int
     with log.open("wb") as out:
         p = subprocess.Popen(
             [sys.executable, "-c", code, location, str(port)],
-            env=c.subprocess_env(),
+            env={**c.subprocess_env(), **({"PYTHONPATH": str(src)} if src else {})},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

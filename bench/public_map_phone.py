@@ -32,9 +32,7 @@ Goals (issue 15): text within 2 s, hazards within 5 s, first-load bytes under 70
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
+import field_sync  # noqa: E402
 from field_sync import Proxy  # noqa: E402
 
 DOWN = 200_000  # bytes/s: 1.6 Mbit/s
@@ -59,48 +58,9 @@ PHONE_UA = (
 GOAL_TEXT_S, GOAL_HAZARDS_S, GOAL_BYTES = 2.0, 5.0, 700_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def start_server(src: Path, location: str, log: Path) -> int:
     """``create_app`` of the demine at ``src`` under uvicorn, one worker."""
-    port = _free_port()
-    env = c.subprocess_env()
-    env["PYTHONPATH"] = str(src)
-    code = (
-        "import sys, uvicorn; from demine.api.app import create_app; "
-        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), "
-        "log_level='warning')"
-    )
-    with log.open("wb") as out:
-        p = subprocess.Popen(
-            [sys.executable, "-c", code, location, str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    atexit.register(_stop, p)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return port
-        except OSError:
-            time.sleep(0.2)
-    p.kill()
-    raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+    return field_sync.start_server(location, log, src)[1]
 
 
 def old_worktree(path: Path) -> Path:

@@ -19,10 +19,10 @@ from typing import Any
 import click
 import pytest
 import typer
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app_routes import app_routes
 from demine.cli.app import app as cli_app
 
 # --- the stores ---------------------------------------------------------------------------------
@@ -569,25 +569,8 @@ def _sync_faces(client: TestClient, location: str) -> None:
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:
-    """Every (method, path) the app answers. FastAPI 0.165 and later keep an included router as
-    one ``_IncludedRouter`` entry of ``app.routes``, so the routes are found by descending into
-    each include (and each mount): a flat scan saw 3 routes of the 70-odd, and this
-    table's check passed whatever a new route was."""
-    from starlette.routing import Mount, Route
-
-    def walk(routes: Any, prefix: str) -> Iterator[tuple[str, str]]:
-        for r in routes:
-            ctx = getattr(r, "include_context", None)
-            if ctx is not None:
-                yield from walk(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-            elif isinstance(r, Mount):
-                yield from walk(r.routes, prefix + r.path)
-            elif isinstance(r, Route | APIRoute):
-                for m in r.methods or ():
-                    if m not in ("HEAD", "OPTIONS"):
-                        yield m, prefix + r.path
-
-    out = set(walk(app.routes, ""))
+    """Every (method, path) the app answers (tests/app_routes.py: included routers too)."""
+    out = {(m, p) for m, p, _ in app_routes(app.routes) if m not in ("HEAD", "OPTIONS")}
     assert len(out) > 60, f"only {len(out)} routes found: the walk misses included routers"
     return out
 

@@ -27,6 +27,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app_routes import get_paths
 from demine.api.app import create_app
 from demine.api.security import API_CSP, DOCUMENT_CSP
 from demine.cli.app import app as cli
@@ -136,19 +137,6 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def _get_paths(routes: Any, prefix: str) -> Iterator[str]:
-    from starlette.routing import Mount, Route
-
-    for route in routes:
-        ctx = getattr(route, "include_context", None)
-        if ctx is not None:
-            yield from _get_paths(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-        elif isinstance(route, Mount):
-            yield from _get_paths(route.routes, prefix + route.path)
-        elif isinstance(route, Route) and "GET" in (route.methods or ()):
-            yield prefix + route.path
-
-
 def _urls(client: TestClient, site: Site) -> list[str]:
     """Every GET route of the app, its parameters filled with the seeded records."""
     x, y = _tile(LON, LAT, 12)
@@ -172,7 +160,7 @@ def _urls(client: TestClient, site: Site) -> list[str]:
         "path": ["app.js", "vendor/swagger-ui/swagger-ui.css", "missing.js"],
     }
     urls: list[str] = []
-    for path in _get_paths(client.app.routes, ""):  # type: ignore[attr-defined]
+    for path in get_paths(client.app.routes):  # type: ignore[attr-defined]
         fills: list[str] = [path]
         for p in re.findall(r"{(\w+)(?::\w+)?}", path):
             assert p in values, f"no value for the parameter {p!r} of {path}: add one"

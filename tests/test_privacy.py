@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app_routes import get_paths
 from demine.cli.app import app as cli
 from demine.model.kinds import KINDS
 from demine.services.access import new_token
@@ -402,20 +403,6 @@ def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def _get_paths(routes: Any, prefix: str) -> Iterator[str]:
-    """The paths of every GET route, routers included (FastAPI may keep them nested)."""
-    from starlette.routing import Mount, Route
-
-    for route in routes:
-        ctx = getattr(route, "include_context", None)
-        if ctx is not None:
-            yield from _get_paths(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-        elif isinstance(route, Mount):
-            yield from _get_paths(route.routes, prefix + route.path)
-        elif isinstance(route, Route) and "GET" in (route.methods or ()):
-            yield prefix + route.path
-
-
 def _get_urls(env: Env) -> list[str]:
     """Every GET route of the app, with its path parameters filled in every way we know."""
     collections = [*KINDS, "nonexistent"]
@@ -428,7 +415,7 @@ def _get_urls(env: Env) -> list[str]:
         "fmt": ["svg"],
     }
     urls: list[str] = []
-    for path in _get_paths(env.client.app.routes, ""):  # type: ignore[attr-defined]
+    for path in get_paths(env.client.app.routes):  # type: ignore[attr-defined]
         params = re.findall(r"{(\w+)(?::\w+)?}", path)
         if not params:
             urls.append(path)

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.routing import Mount, Route
 from typer.testing import CliRunner
 
+from app_routes import app_routes
 from demine.api.app import create_app
 from demine.cli.app import app as cli
 from demine.model.kinds import KINDS
@@ -298,16 +298,9 @@ def world(store: Any, tmp_path: Path) -> Iterator[World]:
 
 
 def _routes(routes: Any, prefix: str) -> Iterator[tuple[str, str]]:
-    for route in routes:
-        ctx = getattr(route, "include_context", None)
-        if ctx is not None:
-            yield from _routes(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-        elif isinstance(route, Mount):
-            yield from _routes(route.routes, prefix + route.path)
-        elif isinstance(route, Route):
-            for m in sorted(route.methods or ()):
-                if m in ("POST", "PUT", "PATCH", "DELETE"):
-                    yield m, prefix + route.path
+    for m, path, _ in app_routes(routes, prefix):
+        if m in ("POST", "PUT", "PATCH", "DELETE"):
+            yield m, path
 
 
 def _denied_status(role: str, target: str) -> int:

@@ -43,6 +43,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import demine
+from app_routes import get_paths
 from demine.api import create_app
 from demine.cli.app import app as cli
 from demine.errors import StoreFull, StoreUnavailable
@@ -180,19 +181,6 @@ def failing(request: pytest.FixtureRequest) -> tuple[str, str, list[str]]:
 # --- the web application ------------------------------------------------------------------------
 
 
-def _get_paths(routes: Any, prefix: str) -> Iterator[str]:
-    from starlette.routing import Mount, Route
-
-    for route in routes:
-        ctx = getattr(route, "include_context", None)
-        if ctx is not None:
-            yield from _get_paths(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-        elif isinstance(route, Mount):
-            yield from _get_paths(route.routes, prefix + route.path)
-        elif isinstance(route, Route) and "GET" in (route.methods or ()):
-            yield prefix + route.path
-
-
 FILL = {
     "cid": "hazards",
     "collection": "hazards",
@@ -212,7 +200,7 @@ FILL = {
 
 def _urls(app: Any) -> list[str]:
     urls = []
-    for path in _get_paths(app.routes, ""):
+    for path in get_paths(app.routes):
         url = path
         for p in re.findall(r"{(\w+)(?::\w+)?}", path):
             url = re.sub(r"{" + p + r"(?::\w+)?}", FILL.get(p, "x"), url)

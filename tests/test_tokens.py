@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import Mount
 from typer.testing import CliRunner
 
+from app_routes import app_routes
 from demine.api.app import create_app
 from demine.cli.app import app as cli
 from demine.model.schema import format_datetime
@@ -39,17 +39,9 @@ def _role(client: TestClient, token: str) -> Any:
     return r.json()["role"] if r.status_code == 200 else r.status_code
 
 
-def _api_routes(routes: Any, prefix: str = "") -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for route in routes:
-        ctx = getattr(route, "include_context", None)
-        if ctx is not None:
-            out += _api_routes(ctx.included_router.routes, prefix + (ctx.prefix or ""))
-        elif isinstance(route, Mount):
-            out += _api_routes(route.routes, prefix + route.path)
-        elif isinstance(route, APIRoute):
-            out += [(m, prefix + route.path) for m in sorted(route.methods) if m != "HEAD"]
-    return out
+def _api_routes(routes: Any) -> list[tuple[str, str]]:
+
+    return [(m, p) for m, p, r in app_routes(routes) if isinstance(r, APIRoute) and m != "HEAD"]
 
 
 def _fill(path: str) -> str:

@@ -242,6 +242,9 @@ def test_the_pages_distances_agree_with_the_servers(browser: Any, site: str) -> 
         if not poly.is_valid:
             continue
         px, py = cx + rng.uniform(-0.04, 0.04), cy + rng.uniform(-0.03, 0.03)
+        if len(cases) % 5 == 0:  # every fifth inside
+            inner = poly.representative_point()
+            px, py = inner.x, inner.y
         d = float(distance_to_geometries(px, py, np.asarray([poly], dtype=object))[0])
         if d < 3000:
             cases.append({"lat": py, "lon": px, "g": shapely.geometry.mapping(poly), "d": d})
@@ -269,7 +272,7 @@ def test_the_pages_distances_agree_with_the_servers(browser: Any, site: str) -> 
     worst = max(abs(g["distance_m"] - c["d"]) for g, c in zip(got, cases, strict=True))
     assert worst < 0.5, worst
     assert all((g["distance_m"] == 0) == (c["d"] == 0) for g, c in zip(got, cases, strict=True))
-    assert sum(c["d"] == 0 for c in cases) > 10  # some points inside
+    assert sum(c["d"] == 0 for c in cases) >= 60  # some points inside
 
 
 def test_the_service_worker_keeps_every_file_the_page_loads(browser: Any, site: str) -> None:
@@ -294,7 +297,14 @@ def test_the_service_worker_keeps_every_file_the_page_loads(browser: Any, site: 
         )
     finally:
         ctx.close()
-    ours = sorted({u.removeprefix(site + "/") for u in loaded if u.startswith(site + "/static/")})
+    # the worker matches a file whatever its query (MapLibre's worker is loaded with ?v=)
+    ours = sorted(
+        {
+            u.removeprefix(site + "/").split("?")[0]
+            for u in loaded
+            if u.startswith(site + "/static/")
+        }
+    )
     assert ours, loaded
     missing = [u for u in ours if u not in shell]
     assert not missing, f"loaded but not kept offline: {missing}"

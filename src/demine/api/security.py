@@ -178,7 +178,10 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
-                if "content-security-policy" not in h:
+                # a 304 carries no policy: its headers update the browser's stored copy (RFC
+                # 9111 4.3.4), and a 304 has no type to choose by, so a policy here would put
+                # the API's "default-src 'none'" on a cached page
+                if "content-security-policy" not in h and message["status"] != 304:
                     media = _content_type(h)
                     if media in ("text/html", "text/javascript", "application/javascript"):
                         h["Content-Security-Policy"] = config.html_csp
