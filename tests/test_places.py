@@ -1,4 +1,5 @@
-"""Finding one's own place by name (issue 15, docs/map.md "Finding a place"), on both backends.
+"""Finding one's own place by name (issue 15, docs/web.md "Finding a place by name"), on both
+backends.
 
 Names come from the store's settlements reference layer, as real layers hold them: nulls,
 duplicates, foreign name fields, apostrophes, polygons beside points; and from the packaged

@@ -1,4 +1,4 @@
-// The public map's service worker (issue 15, docs/map.md "With no connection"), scope: the
+// The public map's service worker (issue 15, docs/web.md "With no connection"), scope: the
 // page's directory. Served by /sw.js with its shell list and version filled in: the version is
 // a hash of every shell file, so a changed file installs a new worker and drops the old cache.
 //

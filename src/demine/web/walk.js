@@ -1,4 +1,4 @@
-// Warnings where you walk (issue 15, docs/map.md "Warnings where you walk").
+// Warnings where you walk (issue 15, docs/web.md "Warnings where you walk").
 //
 // The page watches the phone's position and warns, by text on screen, sound and vibration,
 // when the person comes within a chosen distance of a recorded hazard or an unverified
