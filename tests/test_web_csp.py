@@ -92,7 +92,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 class Watched:
     def __init__(self, browser: Any, **context: Any) -> None:
-        self.context = browser.new_context(**context)
+        # no service worker: its requests would pass unseen by the context's route() watch
+        self.context = browser.new_context(**{"service_workers": "block", **context})
         self.context.add_init_script(WATCH)
         self.page = self.context.new_page()
         self.errors: list[str] = []

@@ -60,6 +60,9 @@ class Page:
         self.context = browser.new_context(
             viewport=context.pop("viewport", {"width": 1280, "height": 800}),
             locale=context.pop("locale", "en-GB"),
+            # the page's service worker would answer requests out of Playwright's sight (its
+            # page.route): tests/test_web_walk.py is where it works
+            service_workers=context.pop("service_workers", "block"),
             **context,
         )
         self.page = self.context.new_page()

@@ -284,61 +284,28 @@ def test_coordinates_as_people_paste_them(page: Page, site: Site) -> None:
 
 
 def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
-    """A name is asked of GET /api/v1/public/places (the coordinator's contract); its answer
-    is offered as buttons, and a choice checks that place."""
+    """A name is asked of the real GET /api/v1/public/places (the demo's settlements layer and
+    the packaged regions); its answer is offered as buttons, and a choice checks that place.
+    A name with digits is still a name; a region is shown, not checked as a point."""
     pg = page.page
     asked: list[str] = []
-    answer: dict[str, Any] = {}
-
-    def places(route: Any) -> None:
-        asked.append(route.request.url)
-        route.fulfill(
-            status=200,
-            content_type="application/json",
-            body=json.dumps(
-                answer
-                or {
-                    "places": [
-                        {
-                            "name": "Море",
-                            "kind": "settlement",
-                            "lon": 31.6,
-                            "lat": 45.3,
-                            "bbox": None,
-                        },
-                        {
-                            "name": "Морське",
-                            "kind": "settlement",
-                            "lon": 31.7,
-                            "lat": 45.4,
-                            "bbox": None,
-                        },
-                    ]
-                }
-            ),
-        )
-
-    pg.route("**/api/v1/public/places**", places)
+    pg.on("request", lambda r: asked.append(r.url) if "/api/v1/public/places" in r.url else None)
     page.open()
-    pg.fill("#place-q", "Мор")
+    pg.fill("#place-q", "SYNTHETIC settlement 1")
     pg.press("#place-q", "Enter")
     option = pg.locator("#place-options button").first
     option.wait_for(timeout=10_000)
-    assert "q=%D0%9C%D0%BE%D1%80" in asked[0] and "limit=" in asked[0]
+    assert "q=SYNTHETIC+settlement+1" in asked[0] or "q=SYNTHETIC%20settlement%201" in asked[0]
+    assert "limit=" in asked[0]
+    assert option.inner_text().startswith("SYNTHETIC settlement 1")  # the exact name first
     option.press("Enter")
-    pg.locator("#place-result .none").wait_for(timeout=15_000)
-    assert "Море" in pg.inner_text("#place-result")
-    # a name with digits is still a name ("SYNTHETIC settlement 1" is no coordinate); a region
-    # is shown, not checked as a point
-    answer["places"] = [
-        {"name": "Одеська область", "kind": "region", "lon": 30.0, "lat": 46.8,
-         "bbox": [28.2, 45.2, 33.6, 47.8]},
-    ]  # fmt: skip
-    pg.fill("#place-q", "Region 1")
+    wait_for(pg, "document.getElementById('place-result').textContent.length > 0", 15_000)
+    assert "SYNTHETIC settlement 1" in pg.inner_text("#place-result")
+    pg.fill("#place-q", "Odeska oblast")  # Latin letters: the official transliteration
     pg.press("#place-q", "Enter")
     wait_for(pg, "document.getElementById('place-result').textContent.includes('Одеська область')")
     assert "too large to check" in pg.inner_text("#place-result")
-    assert "Region%201" in asked[-1]
+    assert "Odeska" in asked[-1]
 
 
 # --- layers --------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                         "hazards",
                         uuid7(),
                         {"name": "Field by the well", "hazard_type": "CHA", "status": "open"},
-                        SQUARE,
+                        shapely.MultiPolygon([SQUARE]),  # as PostGIS's column holds them
                     ),
                     Record(
                         "hazards",
@@ -65,7 +65,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                             "status": "closed",
                             "closed_on": "2025-05-01",
                         },
-                        RELEASED,
+                        shapely.MultiPolygon([RELEASED]),
                     ),
                 ],
                 actor="t",
