@@ -82,7 +82,9 @@ async function rangeFrom(response, header) {
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET") return;
+  // only what anyone may read: a request with a token (the review page, a signed-in client)
+  // goes to the network and is never kept
+  if (request.method !== "GET" || request.headers.has("Authorization")) return;
   const url = new URL(request.url);
   const scope = new URL(self.registration.scope);
   const path = url.pathname;
