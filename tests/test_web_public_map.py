@@ -299,7 +299,13 @@ def test_place_names_go_to_the_places_route(page: Page, site: Site) -> None:
     assert "limit=" in asked[0]
     assert option.inner_text().startswith("SYNTHETIC settlement 1")  # the exact name first
     option.press("Enter")
-    wait_for(pg, "document.getElementById('place-result').textContent.length > 0", 15_000)
+    # "Checking…" is shown while the check runs: wait for the answer that replaces it
+    wait_for(
+        pg,
+        "(() => { const t = document.getElementById('place-result').textContent;"
+        " return t.length > 0 && !t.includes('Checking'); })()",
+        15_000,
+    )
     assert "SYNTHETIC settlement 1" in pg.inner_text("#place-result")
     pg.fill("#place-q", "Odeska oblast")  # Latin letters: the official transliteration
     pg.press("#place-q", "Enter")
