@@ -315,15 +315,6 @@ function buildStyle(config) {
       );
     }
   }
-  if (config.regions) {
-    sources.regions = { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution };
-    layers.push({
-      id: "regions",
-      type: "line",
-      source: "regions",
-      paint: { "line-color": config.tile_url ? "#455a64" : "#607d8b", "line-width": 1 },
-    });
-  }
   for (const c of config.collections) {
     if (c.id !== "hazards" && c.id !== "eo_reports") continue;
     sources[c.id] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
@@ -1446,11 +1437,55 @@ function renderInView() {
   list.replaceChildren(...items);
 }
 
+// the URL MapLibre builds for its worker (its version in the query: see tests/test_web_public_map.py)
+export const MAPLIBRE_WORKER = "static/vendor/maplibre-gl/maplibre-gl-worker.mjs?v=6.17.0";
+
+// The regions' outlines, for orientation at country scale (up to zoom 8: closer, the settlements
+// and roads or the base map say where one is). Added once the hazards are drawn: on a phone the
+// hazards' tiles come first, and the map's "load" never waits for the outlines.
+function addRegions(map, config) {
+  if (!config.regions || map.getSource("regions")) return;
+  map.addSource("regions", { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution });
+  // under the records: before the first layer that is not the background or a reference layer
+  const base = ["background", "basemap", "graticule"];
+  const before = map.getStyle().layers.find((l) => !base.includes(l.id) && !l.id.startsWith("ref-"));
+  map.addLayer({
+    id: "regions",
+    type: "line",
+    source: "regions",
+    maxzoom: 8,
+    paint: { "line-color": config.tile_url ? "#455a64" : "#607d8b", "line-width": 1 },
+  }, before && before.id);
+}
+
+// "Hazards drawn" (the phone benchmark's mark): the first frame drawn once every hazard tile of
+// the view has loaded, whatever else is still loading.
+function watchHazardsDrawn(map, config) {
+  if (!config.collections.some((c) => c.id === "hazards")) {
+    map.once("load", () => addRegions(map, config));
+    return;
+  }
+  const drawn = () => {
+    if (!map.getSource("hazards") || !map.isSourceLoaded("hazards")) return;
+    map.off("render", drawn);
+    window.demine.hazardsDrawn = true;
+    performance.mark("demine:hazards");
+    document.documentElement.dataset.hazards = "drawn";
+    addRegions(map, config);
+  };
+  map.on("render", drawn);
+}
+
 async function loadMapLibrary() {
-  // the stylesheet and the module after the first paint: the page's text never waits for them
+  // The module is already on its way (index.html preloads it at low priority). Its worker is
+  // fetched now too, into the HTTP cache (the vendored files are cacheable for a day), so the
+  // map does not wait for it after the module has run. The stylesheet after the first paint:
+  // the page's text never waits for it.
+  fetch(MAPLIBRE_WORKER, { priority: "low" }).then((r) => r.arrayBuffer()).catch(() => {});
+  const module = import("./vendor/maplibre-gl/maplibre-gl.mjs");
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   document.head.append(el("link", { rel: "stylesheet", href: "static/vendor/maplibre-gl/maplibre-gl.css" }));
-  maplibregl = await import("./vendor/maplibre-gl/maplibre-gl.mjs");
+  maplibregl = await module;
 }
 
 function startMap(config) {
@@ -1489,6 +1524,7 @@ function startMap(config) {
   map.on("styleimagemissing", (e) => {
     if (IMAGES[e.id] && !map.hasImage(e.id)) map.addImage(e.id, IMAGES[e.id]());
   });
+  watchHazardsDrawn(map, config);
   map.on("click", onMapClick);
   for (const id of CLICK_LAYERS) {
     map.on("mouseenter", id, () => { if (!state.drawing && !state.picking) map.getCanvas().style.cursor = "pointer"; });
@@ -1546,11 +1582,6 @@ async function main() {
     if (moved) {
       moved = false;
       renderInView();
-    }
-    if (!window.demine.hazardsDrawn && map.getSource("hazards") && map.isSourceLoaded("hazards")) {
-      window.demine.hazardsDrawn = true;
-      performance.mark("demine:hazards");
-      document.documentElement.dataset.hazards = "drawn";
     }
   });
   loadUnverified();
