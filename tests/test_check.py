@@ -198,6 +198,12 @@ def test_cli_check_gives_the_safety_apis_answer(one_hazard: Any) -> None:
         assert cli["warning_level"] == http["warning_level"] == level
         for k in ("message", "message_uk", "notice", "notice_uk", "radius_m"):
             assert cli[k] == http[k], k
+        # the words of docs/terminology.md: «небезпечна територія», and whom to call
+        assert "територ" in http["message_uk"] and "зон" not in http["message_uk"]
+        assert "телефонуйте 101" in http["notice_uk"] and "call 101" in http["notice"]
+        if level == "inside":
+            assert "телефонуйте 101" in http["message_uk"] and "call 101" in http["message"]
+            assert "повідомте" not in http["message_uk"]
         assert [h["warning_level"] for h in cli["hazards"]] == [
             h["warning_level"] for h in http["hazards"]
         ]

@@ -98,13 +98,13 @@ def test_spec_shape_and_words(store: Any) -> None:
     spec = forms.form_spec(store, "hazards", "operator")
     assert spec["kind"] == "hazards" and spec["geometry"] == "Polygon"
     assert spec["geometry_required"] is True
-    assert spec["title"]["uk"] == "Небезпечні райони"
+    assert spec["title"]["uk"] == "Небезпечні території"
     by = {f["name"]: f for f in spec["fields"]}
     ht = by["hazard_type"]
     assert ht["type"] == "choice" and ht["required"] and ht["minimum_data"]
     assert [c["label"]["uk"] for c in ht["choices"]] == [
-        "Підозрілий небезпечний район (ПНР)",
-        "Підтверджений небезпечний район (ПтНР)",
+        "Підозріла небезпечна територія (ПНТ)",
+        "Підтверджена небезпечна територія (ПдНТ)",
     ]
     assert by["device_categories"]["multiple"] is True
     assert "area_m2" not in by  # derived

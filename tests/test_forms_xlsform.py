@@ -76,8 +76,8 @@ def test_choices_languages_and_refusals(store: Any, tmp_path: Path) -> None:
     assert all(EN not in row for row in survey) and all(row[UK] for row in survey)
     choices = [c for c in _sheet(out, "choices") if c["list_name"] == "hazard_type_list"]
     assert [(c["name"], c[UK]) for c in choices] == [
-        ("SHA", "Підозрілий небезпечний район (ПНР)"),
-        ("CHA", "Підтверджений небезпечний район (ПтНР)"),
+        ("SHA", "Підозріла небезпечна територія (ПНТ)"),
+        ("CHA", "Підтверджена небезпечна територія (ПдНТ)"),
     ]
     assert "handed_over_to" not in {row["name"] for row in survey}  # not an operator's field
     res = convert(xlsform=str(out))

@@ -20,20 +20,20 @@ NO_ACCESS = ("public", "field", "analyst")
 
 UK_HEADINGS = (
     "Річний звіт з протимінної діяльності за 2025 рік",
-    "1. Звільнення земель у 2025 році",
-    "Звільнені землі за роками, 2021-2025",
+    "1. Вивільнення територій у 2025 році",
+    "Вивільнені території за роками, 2021-2025",
     "Стаття 7 Оттавської конвенції, форма C",
     "Стаття 7 Оттавської конвенції, форма F",
-    "Стаття 7 Оттавської конвенції, форма I — навчання ризикам ВНП",
+    "Стаття 7 Оттавської конвенції, форма I — інформування про ризики ВНП",
     "5. Нещасні випадки та постраждалі",
     "6. Методика та джерела",
     "Скасовано нетехнічним обстеженням (м²)",
     "Зменшено технічним обстеженням (м²)",
     "Очищено (м²)",
-    "ПНР (м²)",
-    "ПтНР (м²)",
-    "підозріло небезпечний район",
-    "підтверджено небезпечний район",
+    "ПНТ (м²)",
+    "ПдНТ (м²)",
+    "підозріла небезпечна територія",
+    "підтверджена небезпечна територія",
     "Конвенції про заборону протипіхотних мін (Оттавська конвенція)",
     "СИНТЕТИЧНІ",
 )
@@ -98,7 +98,7 @@ def test_ukrainian_report(store: Any, year: stats_data.Year) -> None:
         for heading in EN_HEADINGS:
             assert heading not in text, heading
         assert uk.count("<svg") >= 3  # charts inline, labelled in Ukrainian
-        assert "Звільнені землі за роками" in uk and "Land released per year" not in uk
+        assert "Вивільнені території за роками" in uk and "Land released per year" not in uk
         # the same figures, in Ukrainian formatting
         fen, fuk = _figures(en), _figures(uk)
         assert len(fen) > 50 and fen == fuk
@@ -134,7 +134,7 @@ def test_cli_lang(tmp_path: Path, store: Any, year: stats_data.Year) -> None:
     )
     assert r.exit_code == 0, r.output
     page = out.read_text(encoding="utf-8")
-    assert '<html lang="uk">' in page and "Звільнення земель у 2025 році" in page
+    assert '<html lang="uk">' in page and "Вивільнення територій у 2025 році" in page
     for s in stats_data.SECRETS:
         assert s not in page
     bad = tmp_path / "bad.html"

@@ -37,7 +37,7 @@ _STATUS = {
     },
     "cleared": {
         "en": "Cleared. The recorded hazard at this place has been closed.",
-        "uk": "Очищено. Зареєстровану небезпечну ділянку в цьому місці закрито.",
+        "uk": "Очищено. Зареєстровану небезпечну територію в цьому місці закрито.",
     },
     "closed": {
         "en": "Closed. No further action is planned on this report.",

@@ -291,12 +291,12 @@ class HazardIndex:
 DANGER_M = 100.0
 NOTICE = (
     "demine lists hazards that are recorded. No record does not mean safe: if you see "
-    "anything suspicious, do not touch it, move back the way you came and report it."
+    "anything suspicious, do not touch it, move back the way you came and call 101."
 )
 NOTICE_UK = (
     "demine показує лише зареєстровані небезпечні території. Відсутність запису не "
     "означає безпеки: побачивши підозрілий предмет, не торкайтеся його, відійдіть "
-    "тим самим шляхом і повідомте про нього."
+    "тим самим шляхом і телефонуйте 101."
 )
 
 
@@ -311,21 +311,22 @@ def level(distance_m: float | None, radius_m: float) -> str:
 MESSAGES = {
     "inside": (
         "You are inside a recorded hazardous area. Stop. Do not move further; go back "
-        "exactly the way you came and report.",
-        "Ви в зареєстрованій небезпечній зоні. Зупиніться, поверніться тим самим шляхом "
-        "і повідомте.",
+        "exactly the way you came and call 101.",
+        "Ви всередині зареєстрованої небезпечної території. Зупиніться. Не рухайтеся далі; "
+        "поверніться точно тим самим шляхом і телефонуйте 101.",
     ),
     "danger": (
         "A recorded hazardous area is within 100 m. Do not go on.",
-        "Зареєстрована небезпечна зона ближче ніж за 100 м. Не йдіть далі.",
+        "Зареєстрована небезпечна територія ближче ніж за 100 м. Не йдіть далі.",
     ),
     "caution": (
         "A recorded hazardous area is within the radius. Keep to known safe paths.",
-        "У межах радіуса є зареєстрована небезпечна зона. Тримайтеся перевірених шляхів.",
+        "У межах радіуса є зареєстрована небезпечна територія. Тримайтеся перевірених шляхів.",
     ),
     "none": (
         "No recorded hazard within the radius. This is not proof that the place is safe.",
-        "У межах радіуса немає зареєстрованих небезпечних зон. Це не доводить безпеки.",
+        "У межах радіуса немає зареєстрованих небезпечних територій. Це не доводить, що тут "
+        "безпечно.",
     ),
 }
 
@@ -335,11 +336,11 @@ MESSAGES = {
 REPORTED = (
     "No recorded hazardous area within the radius, but explosive ordnance was reported or an "
     "accident recorded within it. A report is not a confirmed hazard; still, take care: keep "
-    "to known safe paths, do not touch anything suspicious, and report it.",
-    "У межах радіуса немає зареєстрованих небезпечних зон, але тут повідомляли про "
+    "to known safe paths; if you see anything suspicious, do not touch it and call 101.",
+    "У межах радіуса немає зареєстрованих небезпечних територій, але тут повідомляли про "
     "вибухонебезпечні предмети або зареєстровано нещасний випадок. Повідомлення не є "
-    "підтвердженою небезпекою; проте будьте обережні: тримайтеся перевірених шляхів, не "
-    "торкайтеся підозрілих предметів і повідомляйте про них.",
+    "підтвердженою небезпекою; проте будьте обережні: тримайтеся перевірених шляхів; "
+    "побачивши підозрілий предмет, не торкайтеся його й телефонуйте 101.",
 )
 ALSO_REPORTED = (
     "Explosive ordnance was also reported, or an accident recorded, within the radius.",
