@@ -1,6 +1,6 @@
 """A phone pays for every byte (issue 15): the pages' files and the map's larger answers are sent
-brotli- or gzip-compressed to a client that accepts it, and a reload of an unchanged file is a 304 with no
-body. On both backends (the app needs a store, whichever it is)."""
+brotli- or gzip-compressed to a client that accepts it, and a reload of an unchanged file is a
+304 with no body. On both backends (the app needs a store, whichever it is)."""
 
 from __future__ import annotations
 

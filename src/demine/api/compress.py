@@ -10,8 +10,8 @@ A file's compressed copies are made once per content and kept while the file is 
 vendored files ship their brotli copy beside them (``NAME.br``, made by
 ``python -m demine.api.compress FILE...``; a copy that does not decompress to the file is never
 sent); another file over ``_BR_INLINE`` bytes gets its copy made on a background thread, and gzip
-is sent until it is ready, so no request waits for it. Bodies made per request (tiles, risk, regions) use brotli quality 5 or gzip
-level 5: most of the best ratio at a fraction of its time.
+is sent until it is ready, so no request waits for it. Bodies made per request (tiles, risk,
+regions) use brotli quality 5 or gzip level 5: most of the best ratio at a fraction of its time.
 
 ``Vary: Accept-Encoding`` tells shared caches that the body depends on that header.
 """
