@@ -222,11 +222,15 @@ def test_marks_for_the_benchmark(browser: Any, site: Site) -> None:
     finally:
         p.close()
     # nothing render-blocking but ours: the library's stylesheet is not in the HTML, and the
-    # library itself only as a module preload (fetched early, run by app.js)
+    # library itself only preloaded (fetched early, run by app.js): its module, and its worker
+    # at the URL app.js fetches (which takes the preload: no "preloaded but not used")
     html = urllib.request.urlopen(site.url + "/").read().decode()
     assert "maplibre-gl.css" not in html
     tags = re.findall(r"<[^>]*maplibre[^>]*>", html)
-    assert tags and all('rel="modulepreload"' in t for t in tags), tags
+    assert len(tags) == 2, tags
+    assert 'rel="modulepreload"' in tags[0] and "maplibre-gl.mjs" in tags[0]
+    assert 'rel="preload" as="fetch" crossorigin="anonymous"' in tags[1]
+    assert f'href="{early}"' in tags[1]
 
 
 @pytest.fixture

@@ -272,6 +272,34 @@ function graticule(bounds) {
 // the reference layers drawn when there is no base map (tile collections of the store)
 const REFERENCE = ["settlements", "roads"];
 
+// The reference layers drawn when there is no base map: the store's settlements and roads, so
+// people can find their place.
+function referenceStyle(config) {
+  const ids = new Set(config.collections.map((c) => c.id));
+  const sources = {};
+  const layers = [];
+  if (config.tile_url) return { sources, layers };
+  for (const c of config.collections) {
+    if (!REFERENCE.includes(c.id)) continue;
+    sources[`ref-${c.id}`] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
+  }
+  if (ids.has("roads")) {
+    layers.push({ id: "ref-roads", type: "line", source: "ref-roads", "source-layer": "roads",
+      paint: { "line-color": "#8d8d8d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.6, 14, 3] } });
+  }
+  if (ids.has("settlements")) {
+    layers.push(
+      { id: "ref-settlements", type: "circle", source: "ref-settlements", "source-layer": "settlements",
+        filter: ["==", ["geometry-type"], "Point"],
+        paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 2, 14, 6], "circle-color": "#ffffff",
+          "circle-stroke-color": "#424242", "circle-stroke-width": 1.5 } },
+      { id: "ref-settlements-area", type: "line", source: "ref-settlements", "source-layer": "settlements",
+        filter: ["==", ["geometry-type"], "Polygon"], paint: { "line-color": "#616161", "line-width": 1 } },
+    );
+  }
+  return { sources, layers };
+}
+
 function buildStyle(config) {
   const sources = {
     graticule: { type: "geojson", data: graticule(config.bounds) },
@@ -295,25 +323,8 @@ function buildStyle(config) {
       source: "graticule",
       paint: { "line-color": "#c9d2d6", "line-width": 0.6 },
     });
-    // no base map: the store's settlements and roads, so people can find their place
-    for (const c of config.collections) {
-      if (!REFERENCE.includes(c.id)) continue;
-      sources[`ref-${c.id}`] = { type: "vector", tiles: [absolute(c.tiles)], minzoom: 0, maxzoom: 16 };
-    }
-    if (ids.has("roads")) {
-      layers.push({ id: "ref-roads", type: "line", source: "ref-roads", "source-layer": "roads",
-        paint: { "line-color": "#8d8d8d", "line-width": ["interpolate", ["linear"], ["zoom"], 6, 0.6, 14, 3] } });
-    }
-    if (ids.has("settlements")) {
-      layers.push(
-        { id: "ref-settlements", type: "circle", source: "ref-settlements", "source-layer": "settlements",
-          filter: ["==", ["geometry-type"], "Point"],
-          paint: { "circle-radius": ["interpolate", ["linear"], ["zoom"], 6, 2, 14, 6], "circle-color": "#ffffff",
-            "circle-stroke-color": "#424242", "circle-stroke-width": 1.5 } },
-        { id: "ref-settlements-area", type: "line", source: "ref-settlements", "source-layer": "settlements",
-          filter: ["==", ["geometry-type"], "Polygon"], paint: { "line-color": "#616161", "line-width": 1 } },
-      );
-    }
+    // no base map: the store's settlements and roads, so people can find their place; added
+    // once the hazards are drawn (addContext)
   }
   for (const c of config.collections) {
     if (c.id !== "hazards" && c.id !== "eo_reports") continue;
@@ -1440,29 +1451,38 @@ function renderInView() {
 // the URL MapLibre builds for its worker (its version in the query: see tests/test_web_public_map.py)
 export const MAPLIBRE_WORKER = "static/vendor/maplibre-gl/maplibre-gl-worker.mjs?v=6.17.0";
 
-// The regions' outlines, for orientation at country scale (up to zoom 8: closer, the settlements
-// and roads or the base map say where one is). Added once the hazards are drawn: on a phone the
-// hazards' tiles come first, and the map's "load" never waits for the outlines.
-function addRegions(map, config) {
-  if (!config.regions || map.getSource("regions")) return;
-  map.addSource("regions", { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution });
+// What helps people find their place — the reference layers (settlements, roads) and the
+// regions' outlines (for orientation at country scale, up to zoom 8: closer, the settlements
+// and roads or the base map say where one is) — added once the hazards are drawn: on a phone
+// the hazards' tiles are fetched and laid out first, and the map's "load" never waits for these.
+function addContext(map, config) {
+  if (map.getSource("regions") || map.getLayer("ref-roads") || map.getLayer("ref-settlements")) return;
   // under the records: before the first layer that is not the background or a reference layer
   const base = ["background", "basemap", "graticule"];
-  const before = map.getStyle().layers.find((l) => !base.includes(l.id) && !l.id.startsWith("ref-"));
+  const under = () => {
+    const l = map.getStyle().layers.find((x) => !base.includes(x.id) && !x.id.startsWith("ref-"));
+    return l && l.id;
+  };
+  const ref = referenceStyle(config);
+  for (const [id, src] of Object.entries(ref.sources)) map.addSource(id, src);
+  for (const layer of ref.layers) map.addLayer(layer, under());
+  if (!config.regions) return;
+  map.addSource("regions", { type: "geojson", data: absolute(config.regions.url), attribution: config.regions.attribution });
+  const before = under();
   map.addLayer({
     id: "regions",
     type: "line",
     source: "regions",
     maxzoom: 8,
     paint: { "line-color": config.tile_url ? "#455a64" : "#607d8b", "line-width": 1 },
-  }, before && before.id);
+  }, before);
 }
 
 // "Hazards drawn" (the phone benchmark's mark): the first frame drawn once every hazard tile of
 // the view has loaded, whatever else is still loading.
 function watchHazardsDrawn(map, config) {
   if (!config.collections.some((c) => c.id === "hazards")) {
-    map.once("load", () => addRegions(map, config));
+    map.once("load", () => addContext(map, config));
     return;
   }
   const drawn = () => {
@@ -1471,15 +1491,15 @@ function watchHazardsDrawn(map, config) {
     window.demine.hazardsDrawn = true;
     performance.mark("demine:hazards");
     document.documentElement.dataset.hazards = "drawn";
-    addRegions(map, config);
+    addContext(map, config);
   };
   map.on("render", drawn);
 }
 
 async function loadMapLibrary() {
-  // The module is already on its way (index.html preloads it at low priority). Its worker is
-  // fetched now too, into the HTTP cache (the vendored files are cacheable for a day), so the
-  // map does not wait for it after the module has run. The stylesheet after the first paint:
+  // The module and its worker are already on their way (index.html preloads both). This fetch
+  // takes the worker's preload (it would be reported as unused otherwise) and keeps it in the
+  // HTTP cache (the vendored files are cacheable for a day), where MapLibre's worker finds it. The stylesheet after the first paint:
   // the page's text never waits for it.
   fetch(MAPLIBRE_WORKER, { priority: "low" }).then((r) => r.arrayBuffer()).catch(() => {});
   const module = import("./vendor/maplibre-gl/maplibre-gl.mjs");
