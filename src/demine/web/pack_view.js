@@ -309,6 +309,8 @@ async function keep() {
     renderCard();
     return;
   }
+  const before = kept();
+  if (before && before.id !== pack.meta.id) await ask(sw, { type: "drop-packs" }); // one pack kept
   const got = await ask(sw, { type: "keep-pack", urls: await packFiles(pack, state.url) });
   if (got.ok) {
     const m = pack.meta;
