@@ -329,7 +329,10 @@ def test_serve_runs_on_both_backends(location: str) -> None:
 
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "demine.cli.app", "serve", "--db", location, "--port", str(port)],
+        [
+            *[sys.executable, "-m", "demine.cli.app", "serve", "--db", location],
+            *["--port", str(port), "--pack-url", "https://cdn.example.org/packs/east/"],
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -345,6 +348,12 @@ def test_serve_runs_on_both_backends(location: str) -> None:
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     pytest.fail(f"demine serve did not come up: {out[-2000:]}")
                 time.sleep(0.3)
+        # --pack-url: the map's offline pack, in its config and the page's connect-src
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/map/config") as r:
+            assert json.loads(r.read())["pack"] == {"url": "https://cdn.example.org/packs/east/"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            csp = r.headers["Content-Security-Policy"]
+            assert "connect-src 'self' https://cdn.example.org;" in csp, csp
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -140,6 +140,7 @@ def create_app(
     allowed_hosts: Iterable[str] = (),  # security: Host names links may be built from
     extract_key: str | None = None,  # the extracts' private key file (docs/extract.md)
     public_report_limits: Mapping[str, tuple[int, float]] | None = None,  # per client
+    pack_url: str | None = None,  # the map's offline safety pack (docs/publish.md)
 ) -> FastAPI:
     """The demine web application over the store at ``db``.
 
@@ -180,6 +181,9 @@ def create_app(
     )
     app.state.stores = StorePool(db)
     app.state.tile_url = tile_url
+    from demine.api.security import pack_url_checked
+
+    app.state.pack_url = pack_url_checked(pack_url)  # the map reads its hazards from it
     app.state.rate_limit_per_minute = rate_limit_per_minute
     app.state.max_limit = max_limit
     app.state.threads = threads
@@ -198,7 +202,7 @@ def create_app(
         rate_limit_per_minute=rate_limit_per_minute,
         trusted_proxies=trusted_proxies,
     )
-    app.state.security = _security_config(tile_url, public_url, allowed_hosts)
+    app.state.security = _security_config(tile_url, public_url, allowed_hosts, pack_url)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
@@ -285,7 +289,10 @@ def create_app(
 
 
 def _security_config(
-    tile_url: str | None, public_url: str | None, allowed_hosts: Iterable[str]
+    tile_url: str | None,
+    public_url: str | None,
+    allowed_hosts: Iterable[str],
+    pack_url: str | None = None,
 ) -> SecurityConfig:
     from demine.api import ogc_html
     from demine.api.security import LOOPBACK_HOSTS, host_name, public_url_checked, sha256_source
@@ -300,7 +307,9 @@ def _security_config(
     scripts = [sha256_source(t) for t in _inline(bytes(_docs_page().body).decode(), "script")]
     styles = [sha256_source(t) for t in _inline(ogc_html.page("x", {}), "style")]
     return SecurityConfig(
-        html_csp=html_csp(tile_url=tile_url, script_hashes=scripts, style_hashes=styles),
+        html_csp=html_csp(
+            tile_url=tile_url, script_hashes=scripts, style_hashes=styles, pack_url=pack_url
+        ),
         public_url=public_url_checked(public_url) if public_url else None,
         allowed_hosts=frozenset(hosts),
     )

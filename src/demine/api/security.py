@@ -119,19 +119,62 @@ def tile_origin(tile_url: str | None) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
+def pack_url_checked(url: str | None, field: str = "pack_url") -> str | None:
+    """``--pack-url``: an offline safety pack's directory, ``http(s)://host[:port]/path/`` or a
+    path on this server (``/packs/east/``); no user, query or fragment. Ends with a slash."""
+    if not url or not url.strip():
+        return None
+    text = url.strip()
+    parts = urlsplit(text)
+    problem = None
+    if parts.scheme or text.startswith("//"):
+        if parts.scheme not in ("http", "https"):
+            problem = "it must start with https:// (or http://) or be a path on this server"
+        elif not parts.hostname or not _HOST.fullmatch(parts.netloc.rsplit("@", 1)[-1]):
+            problem = "it must name a host (and optionally a port)"
+        elif "@" in parts.netloc:
+            problem = "it must not hold a user or password"
+    elif not text.startswith("/"):
+        problem = "a path on this server starts with /"
+    if problem is None and (parts.query or parts.fragment or "?" in text or "#" in text):
+        problem = "it must not have a query (?...) or a fragment (#...)"
+    if problem is not None:
+        raise ValidationError(
+            f"pack URL {url!r}: {problem}, e.g. https://cdn.example.org/packs/east/",
+            [Fault(problem, field=field)],
+        )
+    return text if text.endswith("/") else text + "/"
+
+
+def pack_origin(pack_url: str | None) -> str | None:
+    """The origin a configured pack is read from, as a CSP source (None: none, or this site)."""
+    url = pack_url_checked(pack_url)
+    if url is None or url.startswith("/"):
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def html_csp(
-    *, tile_url: str | None, script_hashes: Iterable[str], style_hashes: Iterable[str]
+    *,
+    tile_url: str | None,
+    script_hashes: Iterable[str],
+    style_hashes: Iterable[str],
+    pack_url: str | None = None,
 ) -> str:
-    """The policy of the pages: everything from this server; the base-map host for tiles."""
+    """The policy of the pages: everything from this server; the base-map host for tiles; the
+    configured offline pack's host for fetches (its pack.json, index and PMTiles ranges)."""
     extra = tile_origin(tile_url)
     tiles = f" {extra}" if extra else ""
+    pack = pack_origin(pack_url)
+    connect = tiles + (f" {pack}" if pack and pack != extra else "")
     return "; ".join(
         [
             "default-src 'self'",
             "script-src 'self' " + " ".join(script_hashes),
             "style-src 'self' " + " ".join(style_hashes),
             f"img-src 'self' data: blob:{tiles}",
-            f"connect-src 'self'{tiles}",
+            f"connect-src 'self'{connect}",
             "worker-src 'self' blob:",  # MapLibre's worker (a module next to it; blob: in v5)
             "font-src 'self'",
             "object-src 'none'",

@@ -135,6 +135,7 @@ def map_config(
         if k.geometry_type and can_read_kind(k, who.role)
     ]
     response.headers["Cache-Control"] = "no-cache"
+    pack = getattr(request.app.state, "pack_url", None)
     return {
         "synthetic": synthetic,
         "notice": (s.setting("synthetic_notice") or SYNTHETIC_NOTICE) if synthetic else None,
@@ -145,6 +146,8 @@ def map_config(
         "collections": collections,
         "regions": {"url": f"{base}/api/v1/map/regions", "attribution": REGIONS_CREDIT},
         "role": who.role,
+        # the offline safety pack the map draws its hazards from (demine serve --pack-url)
+        "pack": {"url": pack} if pack else None,
     }
 
 

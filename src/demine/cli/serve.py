@@ -207,6 +207,17 @@ def serve(
             "keygen); without it, extract requests are answered 503.",
         ),
     ] = None,
+    pack_url: Annotated[
+        str | None,
+        typer.Option(
+            "--pack-url",
+            envvar="DEMINE_PACK_URL",
+            help="The directory of an offline safety pack (demine publish) the map draws its "
+            "hazards from and answers checks from when the server cannot be reached: "
+            "https://host/path/ or a path on this server (docs/publish.md). Its host is "
+            "added to the page's connect-src.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the map, the public safety API, OGC API - Features and vector tiles."""
     from demine.api.edge import parse_networks, parse_size
@@ -234,6 +245,10 @@ def serve(
             "max_route_vertices": max_route_vertices,
             "max_route_radius_m": max_route_radius,
         }
+        from demine.api.security import pack_url_checked
+
+        if pack_url:  # refused before the server starts, naming the option
+            edge["pack_url"] = pack_url_checked(pack_url, field="--pack-url")
         _serve(
             default_location(db or state.db),
             host,

@@ -3,6 +3,7 @@
 // waits for this module. MapLibre (about 1 MB) is imported after the first paint.
 import { parseCoordinates, looksLikeName } from "./coords.js";
 import { initReportForm, reportPickAt } from "./report_form.js";
+import { packCheck, packConfig, packQuiet, packStyle } from "./pack_view.js"; // an offline pack
 
 let maplibregl = null; // the module, once loaded (startMap)
 performance.mark("demine:text"); // the safety block and the check form are in the HTML
@@ -882,7 +883,7 @@ async function checkPlace(lat, lon, fly = false, name = null) {
     { type: "Feature", properties: { role: "place" }, geometry: { type: "Point", coordinates: [lon, lat] } },
   ]);
   try {
-    const data = await getJSON(`api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`);
+    const data = await packCheck(() => getJSON(`api/v1/safety/point?lat=${lat}&lon=${lon}&radius=${radius}`), lat, lon, radius);
     data.place_name = name;
     data.place_at = { lat, lon };
     state.lastPlace = data;
@@ -1512,7 +1513,7 @@ function startMap(config) {
   const [w, s, e, n] = config.bounds;
   const map = new maplibregl.Map({
     container: "map",
-    style: buildStyle(config),
+    style: packStyle(buildStyle(config), maplibregl),
     bounds: [[w, Math.max(s, -85)], [e, Math.min(n, 85)]],
     fitBoundsOptions: { padding: 10 },
     attributionControl: { compact: true },
@@ -1560,7 +1561,7 @@ async function main() {
     showDetails: (layer, properties, at) => openPopup({ layer: { id: layer }, properties }, { lng: at[0], lat: at[1] }),
   };
   const library = loadMapLibrary(); // starts now, after the first paint; nothing below waits for it
-  const config = getJSON("api/v1/map/config");
+  const config = packConfig(getJSON("api/v1/map/config"));
   wireUi();
   initStats();
   initReportForm({
@@ -1609,7 +1610,7 @@ async function main() {
     state.risk = await getJSON("api/v1/map/risk");
     if (map.getLayer("hazards-risk")) applyRisk(state.risk);
   } catch (err) {
-    setStatus(errorText(err));
+    if (!packQuiet()) setStatus(errorText(err));
   }
   map.once("idle", () => {
     window.demine.ready = true;

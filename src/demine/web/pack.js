@@ -43,6 +43,12 @@ function loadScript(url, name) {
 }
 
 const vendor = (path) => new URL(`./vendor/${path}`, import.meta.url).href;
+const GEODESIC = "geographiclib/geographiclib-geodesic.min.js";
+const PMTILES = "pmtiles/pmtiles.js";
+
+// the vendored scripts a pack's reader loads: kept with a pack on the phone (pack_view.js), not
+// in the map's own offline shell (a phone that keeps no pack never loads them)
+export const vendorFiles = () => [vendor(GEODESIC), vendor(PMTILES)];
 
 // --- numbers as Python gives them ------------------------------------------------------------
 
@@ -190,7 +196,7 @@ function bitSet(b64) {
 }
 
 async function geodesicWGS84() {
-  return (await loadScript(vendor("geographiclib/geographiclib-geodesic.min.js"), "geodesic")).Geodesic.WGS84;
+  return (await loadScript(vendor(GEODESIC), "geodesic")).Geodesic.WGS84;
 }
 
 export async function distanceM(lat, lon, geometry) {
@@ -304,7 +310,7 @@ export async function openPack(baseUrl) {
   async function registerProtocol(maplibregl) {
     // MapLibre reads the PMTiles archive by HTTP Range requests: a source of
     // {type: "vector", url: <the returned URL>}, its layers named as in meta.layers
-    const pm = await loadScript(vendor("pmtiles/pmtiles.js"), "pmtiles");
+    const pm = await loadScript(vendor(PMTILES), "pmtiles");
     if (!registerProtocol.protocol) {
       registerProtocol.protocol = new pm.Protocol();
       maplibregl.addProtocol("pmtiles", registerProtocol.protocol.tile);

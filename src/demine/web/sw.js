@@ -63,18 +63,31 @@ async function networkFirst(request, cacheName, trim) {
   }
 }
 
-async function rangeFrom(response, header) {
-  // a "bytes=a-b" request answered from a whole file held in the cache
-  const body = await response.arrayBuffer();
+// the last kept archive read whole, so that the map's many range reads of one PMTiles file do
+// not each read it again from Cache Storage
+let lastBody = { key: null, body: null };
+
+async function rangeFrom(response, header, key) {
+  // a "bytes=a-b" request answered from a whole file held in the cache (the map's PMTiles
+  // reader: a 206 with Content-Range and the length it asked for, the kept file's ETag)
+  if (lastBody.key !== key) lastBody = { key, body: response.arrayBuffer() };
+  let body;
+  try {
+    body = await lastBody.body;
+  } catch (err) {
+    lastBody = { key: null, body: null };
+    throw err;
+  }
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   const size = body.byteLength;
-  if (!m) return new Response(body, { status: 200, headers: response.headers });
+  if (!m) return new Response(body.slice(0), { status: 200, headers: response.headers });
   let start = m[1] === "" ? size - Number(m[2]) : Number(m[1]);
   let end = m[1] === "" || m[2] === "" ? size - 1 : Number(m[2]);
   start = Math.max(0, start);
   end = Math.min(size - 1, end);
   if (start > end) return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${size}` } });
   const headers = new Headers(response.headers);
+  headers.delete("Content-Encoding"); // the bytes held are the decoded ones
   headers.set("Content-Range", `bytes ${start}-${end}/${size}`);
   headers.set("Content-Length", String(end - start + 1));
   return new Response(body.slice(start, end + 1), { status: 206, headers });
@@ -94,7 +107,7 @@ self.addEventListener("fetch", (event) => {
       const packed = await caches.open(PACK_CACHE).then((c) => c.match(url.origin + path));
       if (packed) {
         const range = request.headers.get("Range");
-        return range ? rangeFrom(packed, range) : packed;
+        return range ? rangeFrom(packed, range, url.origin + path) : packed;
       }
       if (url.origin !== self.location.origin) return fetch(request);
       if (request.mode === "navigate" && path === scope.pathname) {
@@ -122,6 +135,7 @@ self.addEventListener("message", (event) => {
   const msg = event.data || {};
   const reply = (body) => event.ports[0] && event.ports[0].postMessage(body);
   if (msg.type === "keep-pack" && Array.isArray(msg.urls)) {
+    lastBody = { key: null, body: null };
     event.waitUntil(
       (async () => {
         try {
@@ -143,6 +157,7 @@ self.addEventListener("message", (event) => {
       })(),
     );
   } else if (msg.type === "drop-packs") {
+    lastBody = { key: null, body: null };
     event.waitUntil(caches.delete(PACK_CACHE).then(() => reply({ ok: true })));
   }
 });

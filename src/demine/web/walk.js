@@ -205,6 +205,51 @@ export class AreaSource {
   }
 }
 
+/**
+ * Hazards from an offline safety pack (pack.js's openPack object), anywhere in its area, with no
+ * connection: its lookup index answers as the safety API does (the server's distances). Outside
+ * the pack's area, and for unverified civilian reports (the index holds hazards only), it asks
+ * ``fallback`` (an AreaSource) when there is one. The same interface as AreaSource.
+ */
+export class PackSource {
+  constructor(pack, fallback = null) {
+    this.pack = pack;
+    this.fallback = fallback;
+    this.area = null;
+  }
+
+  async load() {
+    if (this.fallback) await this.fallback.load();
+    const m = this.pack.meta;
+    this.area = { bbox: m.lookup.covers, fetched_at: m.created, pack: m, features: [], truncated: false };
+    return this.area;
+  }
+
+  inPack(lat, lon) {
+    // the index knows every hazard within max_radius_m of its area: the place alone must be in
+    const [w, s, e, n] = this.pack.meta.lookup.covers;
+    return lon >= w && lon <= e && lat >= s && lat <= n;
+  }
+
+  covers(lat, lon, margin = 0) {
+    return this.inPack(lat, lon) || Boolean(this.fallback && this.fallback.covers(lat, lon, margin));
+  }
+
+  fetch(lat, lon) {
+    return this.fallback ? this.fallback.fetch(lat, lon) : Promise.resolve(this.area);
+  }
+
+  async near(lat, lon, radius) {
+    const other = this.fallback && this.fallback.covers(lat, lon, 0) ? this.fallback.near(lat, lon, radius) : [];
+    if (!this.inPack(lat, lon)) return other;
+    const r = Math.min(radius, this.pack.meta.lookup.max_radius_m);
+    const answer = await this.pack.lookup(lat, lon, r);
+    const hits = answer.hazards.map((h) => ({ distance_m: h.distance_m, inside: h.inside, kind: "hazard", id: h.id, name: h.name }));
+    return [...hits, ...other.filter((f) => f.kind === "report")]
+      .sort((a, b) => (b.inside - a.inside) || a.distance_m - b.distance_m);
+  }
+}
+
 // --- the watcher --------------------------------------------------------------------------------
 
 /**

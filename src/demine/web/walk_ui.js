@@ -1,7 +1,8 @@
 // The "Warnings where you walk" card of the public map (issue 15; docs/web.md). It fills the
 // page's <section id="walk-card"> and follows the page's language (<html lang>). The logic is
 // walk.js's; this module only shows it.
-import { AreaSource, Alarm, DEFAULT_DISTANCE, DISTANCES, Walker } from "./walk.js";
+import { AreaSource, Alarm, DEFAULT_DISTANCE, DISTANCES, PackSource, Walker } from "./walk.js";
+import { whenPack } from "./pack_view.js";
 
 const TEXT = {
   en: {
@@ -25,6 +26,7 @@ const TEXT = {
       "Connect to the internet once to fetch the area.",
     held: (n, r, when) => `On this phone: ${n} hazards and ${r} reports around you, fetched ${when}.`,
     truncated: "The area holds more hazards than the phone could fetch: some may be missing.",
+    pack: (where, when) => `Hazards from the offline pack of ${where}, published ${when}.`,
     denied: "The browser was not allowed to use your position: allow it in the site settings.",
     unavailable: "Your position is not available now. Warnings resume when it is.",
     unsupported: "This browser cannot give your position.",
@@ -65,6 +67,7 @@ const TEXT = {
       `На телефоні: небезпечних територій — ${n}, повідомлень — ${r} навколо вас; завантажено ${when}.`,
     truncated:
       "Небезпек у цій місцевості більше, ніж телефон зміг завантажити: деяких може бракувати.",
+    pack: (where, when) => `Небезпеки з офлайн-пакета «${where}», опублікованого ${when}.`,
     denied:
       "Браузеру не дозволено визначати ваше місцезнаходження: дозвольте це в налаштуваннях сайту.",
     unavailable: "Місцезнаходження зараз недоступне. Попередження відновляться, щойно воно з’явиться.",
@@ -113,8 +116,13 @@ function when(iso) {
   }
 }
 
+function packWhere(m) {
+  const r = m.region;
+  return r ? (lang() === "uk" ? r.name : r.name_en || r.name) : m.lookup.covers.map((v) => v.toFixed(2)).join(", ");
+}
+
 export function mountWalk(card) {
-  const source = new AreaSource(fetchJSON);
+  let source = new AreaSource(fetchJSON);
   const alarm = new Alarm();
   const heading = el("h2", { id: "walk-heading" });
   const help = el("p", { class: "help" });
@@ -154,7 +162,9 @@ export function mountWalk(card) {
       : state === "off" ? (walker ? "" : t("off"))
       : "";
     const area = source.area;
-    held.textContent = area
+    held.textContent = area && area.pack
+      ? t("pack", packWhere(area.pack), when(area.pack.created))
+      : area
       ? t(
           "held",
           area.features.filter((f) => f.kind === "hazard").length,
@@ -197,6 +207,8 @@ export function mountWalk(card) {
       return;
     }
     alarm.unlock(); // the press is the gesture browsers need before a sound
+    const pack = await whenPack(); // an offline safety pack named for the map: its hazards
+    if (pack && !(source instanceof PackSource)) source = new PackSource(pack, source);
     await source.load();
     walker = new Walker({
       source,
@@ -215,7 +227,7 @@ export function mountWalk(card) {
   new MutationObserver(render).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
   source.load().then(render);
   render();
-  return { source, get walker() { return walker; } };
+  return { get source() { return source; }, get walker() { return walker; } };
 }
 
 const card = document.getElementById("walk-card");
