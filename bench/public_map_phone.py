@@ -5,7 +5,9 @@ visit costs.
 The profile is Lighthouse's mobile one, emulated by Chromium through the DevTools protocol: a
 390 x 844 touch screen (device scale 3), 1.6 Mbit/s down (200,000 bytes/s), 750 kbit/s up,
 150 ms round trip (``Network.emulateNetworkConditions``) and the CPU slowed 4 times
-(``Emulation.setCPUThrottlingRate``). Every run is a first visit: a new browser context, an empty
+(``Emulation.setCPUThrottlingRate``). One unmeasured visit of each page comes first (``--warmup``:
+a server's first requests import modules and open the store, which a running server has done
+long before). Every run is a first visit: a new browser context, an empty
 cache. A repeat visit (same context, reload) is measured after it: what revalidation costs.
 
 What is measured, from the navigation's start (``performance.timeOrigin``):
@@ -179,6 +181,13 @@ def median(runs: list[dict[str, Any]], key: str) -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="unmeasured first visits of each page first (a server's first requests import "
+        "modules and open the store: a running server has done that long before)",
+    )
     ap.add_argument("--lang", choices=["uk", "en"], default="uk")
     ap.add_argument("--no-anchor", action="store_true", help="skip the old page")
     ap.add_argument("--old-src", type=Path, default=c.data_dir() / f"old-{OLD_COMMIT}")
@@ -205,6 +214,10 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
+            for k in range(args.warmup):
+                for name, _, new in sides:
+                    r = visit(browser, proxies[name], new, args.lang)
+                    c.log(f"warm-up {k + 1} {name} (not counted): hazards {r['hazards_s']} s")
             for k in range(args.runs):  # interleaved: both sides see the same machine load
                 for name, _, new in sides:
                     r = visit(browser, proxies[name], new, args.lang)
@@ -219,6 +232,7 @@ def main() -> None:
         False,
         params={
             "runs": args.runs,
+            "warmup_visits": args.warmup,
             "lang": args.lang,
             "down_Bps": DOWN,
             "up_Bps": UP,

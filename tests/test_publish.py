@@ -223,8 +223,25 @@ def _coords(g: dict[str, Any]) -> list[list[float]]:
         (["--bbox", "37,48,38,49", "--max-zoom", "20"], "--max-zoom", "20 is outside 0..16"),
         (["--bbox", "37,48,38,49", "--max-radius", "0"], "--max-radius", "outside 0..100000"),
         (["--bbox", "37,48,38,49", "--block-deg", "5"], "--block-deg", "outside 0.001..1"),
+        (["--bbox", "37,48,38,49", "--jobs", "0"], "--jobs", "0 is outside 1..64"),
     ],
 )
+def test_tiles_cut_in_several_processes_are_the_same(
+    world: pack_data.PackWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The national pack is cut by one process per core: the archive is the one a single
+    process writes, byte for byte (the tiles sorted by id whatever order they were cut in)."""
+    from demine.services import publish as pub
+
+    monkeypatch.setattr(pub, "PARALLEL_MIN_TILES", 1)  # a pool even for this small pack
+    one, two = tmp_path / "one", tmp_path / "two"
+    for out, jobs in ((one, "1"), (two, "2")):
+        r = publish(world.location, out, "--bbox", BBOX_ARG, "--max-zoom", "12", "--jobs", jobs)
+        assert r.exit_code == 0, r.output
+    a, b = (one / "hazards.pmtiles").read_bytes(), (two / "hazards.pmtiles").read_bytes()
+    assert len(tiles_of(one)) > 20 and a == b
+
+
 def test_bad_input_is_named_and_nothing_is_written(
     gpkg_store: Any, tmp_path: Path, args: list[str], field: str, words: str
 ) -> None:

@@ -187,7 +187,8 @@ def test_text_and_check_work_without_the_map_library(browser: Any, site: Site) -
 def test_marks_for_the_benchmark(browser: Any, site: Site) -> None:
     """The marks bench/public_map_phone.py reads, and what the page does for a slow link: the
     map library preloaded by the HTML (never render-blocking), its worker fetched early at the
-    very URL MapLibre asks for, the regions' outlines only after the hazards are drawn."""
+    very URL MapLibre asks for, the regions' outlines only after the hazards are drawn, at most
+    2 device pixels per CSS pixel."""
     p = Page(browser, site)
     worker: list[str] = []
     p.page.on("request", lambda r: worker.append(r.url) if "maplibre-gl-worker" in r.url else None)
@@ -212,6 +213,7 @@ def test_marks_for_the_benchmark(browser: Any, site: Site) -> None:
         # the outlines, once they arrive, are drawn at country scale
         p.wait_ready()
         assert pg.evaluate("window.demine.map.isSourceLoaded('regions')")
+        assert pg.evaluate("window.demine.map.getPixelRatio()") == 1  # this screen's own
         assert pg.evaluate("window.demine.map.getLayer('regions').maxzoom") == 8
         # the worker: the page's early fetch and MapLibre's own request name one URL (so the
         # second is answered from the HTTP cache)
@@ -222,15 +224,27 @@ def test_marks_for_the_benchmark(browser: Any, site: Site) -> None:
     finally:
         p.close()
     # nothing render-blocking but ours: the library's stylesheet is not in the HTML, and the
-    # library itself only preloaded (fetched early, run by app.js): its module, and its worker
-    # at the URL app.js fetches (which takes the preload: no "preloaded but not used")
+    # library itself only as a module preload (fetched early, run by app.js; its worker is
+    # fetched once the module has arrived)
     html = urllib.request.urlopen(site.url + "/").read().decode()
     assert "maplibre-gl.css" not in html
     tags = re.findall(r"<[^>]*maplibre[^>]*>", html)
-    assert len(tags) == 2, tags
-    assert 'rel="modulepreload"' in tags[0] and "maplibre-gl.mjs" in tags[0]
-    assert 'rel="preload" as="fetch" crossorigin="anonymous"' in tags[1]
-    assert f'href="{early}"' in tags[1]
+    assert len(tags) == 1 and 'rel="modulepreload"' in tags[0], tags
+
+
+def test_a_dense_phone_screen_draws_at_two_pixels(browser: Any, site: Site) -> None:
+    """A phone with 3 device pixels per CSS pixel: the map draws at 2 (2.25 times fewer pixels
+    for the same lines and shading), a screen of 1 or 2 at its own."""
+    p = Page(browser, site, device_scale_factor=3, **PHONE)
+    try:
+        pg = p.open()
+        assert pg.evaluate("window.devicePixelRatio") == 3
+        assert pg.evaluate("window.demine.map.getPixelRatio()") == 2
+        width = pg.evaluate("window.demine.map.getCanvas().width")
+        css = pg.evaluate("window.demine.map.getCanvas().clientWidth")
+        assert width == 2 * css
+    finally:
+        p.close()
 
 
 @pytest.fixture

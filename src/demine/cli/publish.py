@@ -51,6 +51,13 @@ def publish(
             "stores (a phone fetches one block or a few per lookup).",
         ),
     ] = 0.1,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            help="Processes cutting the tiles (1..64; default: one per core).",
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -74,6 +81,7 @@ def publish(
             max_radius_m=max_radius,
             block_deg=block_deg,
             progress=say,
+            jobs=jobs,
         )
         if as_json:
             print_json({"dir": str(out), **meta})

@@ -283,6 +283,41 @@ def _point_features(
     return feats
 
 
+# the layers of the pack being cut, for the worker processes (set by write_tiles, then cleared)
+_JOB: dict[str, Any] = {}
+PARALLEL_MIN_TILES = 512  # fewer tiles are cut in this process (a pool costs more than it saves)
+
+
+def _chunks(items: list[tuple[int, int, int]], size: int) -> Iterable[list[tuple[int, int, int]]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _cut_tiles(batch: list[tuple[int, int, int]]) -> list[tuple[int, bytes]]:
+    """The gzipped MVT of each tile of ``batch`` that holds a feature, with its PMTiles id."""
+    from pmtiles.tile import zxy_to_tileid
+
+    from demine.services.tiles import encode_layers, tile_features
+
+    sources, points = _JOB["sources"], _JOB["points"]
+    out = []
+    for z, x, y in batch:
+        parts = [(kind.name, tile_features(src, kind, "public", z, x, y)) for kind, src in sources]
+        parts.append((UNVERIFIED_LAYER, _point_features(points, z, x, y)))
+        data = encode_layers(parts)
+        if data:
+            out.append((zxy_to_tileid(z, x, y), gzip.compress(data, 6, mtime=0)))
+    return out
+
+
+def default_jobs() -> int:
+    """Processes for cutting tiles: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def write_tiles(
     path: Path,
     layers: Sequence[tuple[Kind, list[Record]]],
@@ -290,32 +325,40 @@ def write_tiles(
     bbox: Box,
     max_zoom: int,
     metadata: dict[str, Any],
+    jobs: int = 1,
 ) -> int:
-    """Cut every tile of zooms 0..max_zoom that meets ``bbox`` and holds a feature; write them
-    to one PMTiles v3 archive at ``path``; the number of tiles."""
-    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    """Cut every tile of zooms 0..max_zoom that meets ``bbox`` and holds a feature, in ``jobs``
+    processes; write them to one PMTiles v3 archive at ``path``; the number of tiles."""
+    from pmtiles.tile import Compression, TileType
     from pmtiles.writer import Writer
 
-    from demine.services.tiles import MAX_LAT, MemoryLayer, encode_layers, tile_features
+    from demine.services.tiles import MAX_LAT, MemoryLayer
 
     sources = [(kind, MemoryLayer(recs)) for kind, recs in layers]
     pt_env = np.array([[p[0], p[1], p[0], p[1]] for p in points], dtype=float).reshape(-1, 4)
     bb = np.array([[bbox[0], max(bbox[1], -MAX_LAT), bbox[2], min(bbox[3], MAX_LAT)]])
-    tiles: list[tuple[int, bytes]] = []
+    todo: list[tuple[int, int, int]] = []
     for z in range(max_zoom + 1):
         bx0, by0, bx1, by1 = (int(v[0]) for v in _tile_range(bb, z))
         limit = (bx0, by0, bx1, by1)
         wanted: set[tuple[int, int]] = _tiles_of(pt_env, z, limit)
         for _, src in sources:
             wanted |= _tiles_of(src.env, z, limit)
-        for x, y in sorted(wanted):
-            parts = [
-                (kind.name, tile_features(src, kind, "public", z, x, y)) for kind, src in sources
-            ]
-            parts.append((UNVERIFIED_LAYER, _point_features(points, z, x, y)))
-            data = encode_layers(parts)
-            if data:
-                tiles.append((zxy_to_tileid(z, x, y), gzip.compress(data, 6, mtime=0)))
+        todo += [(z, x, y) for x, y in sorted(wanted)]
+    _JOB.update(sources=sources, points=points)
+    try:
+        if jobs > 1 and len(todo) >= PARALLEL_MIN_TILES:
+            # the cutting is pure Python (the MVT encoder): one process per core, each with the
+            # layers as this one holds them (fork: copied on write, never pickled)
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                cut = list(pool.imap_unordered(_cut_tiles, _chunks(todo, 64)))
+        else:
+            cut = [_cut_tiles(todo)]
+    finally:
+        _JOB.clear()
+    tiles = [t for part in cut for t in part]
     tiles.sort()
     if not tiles:  # the writer needs a tile to know the zooms: an empty pack has one, empty
         tiles = [(0, gzip.compress(b"", 6, mtime=0))]
@@ -423,8 +466,10 @@ def publish(
     block_deg: float = BLOCK_DEG,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
-    """Write the pack into ``out`` (new or empty); its pack.json, as written."""
+    """Write the pack into ``out`` (new or empty); its pack.json, as written. The tiles are cut
+    in ``jobs`` processes (default: one per core)."""
     import demine
     from demine.io.regions import REGIONS_CREDIT
     from demine.model.synthetic import SYNTHETIC_NOTICE
@@ -442,6 +487,8 @@ def publish(
         )
     if not (math.isfinite(block_deg) and 0.001 <= block_deg <= 1.0):
         faults.append(Fault(f"{block_deg:g}° is outside 0.001..1", field="--block-deg"))
+    if jobs is not None and not 1 <= jobs <= 64:
+        faults.append(Fault(f"{jobs} is outside 1..64", field="--jobs"))
     if faults:
         raise ValidationError("cannot publish", faults)
     reg = find_region(region) if region is not None else None
@@ -518,7 +565,9 @@ def publish(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
     try:
         say("cutting the tiles")
-        n_tiles = write_tiles(tmp / TILES_FILE, layers, points, box, max_zoom, meta_tiles)
+        n_tiles = write_tiles(
+            tmp / TILES_FILE, layers, points, box, max_zoom, meta_tiles, jobs or default_jobs()
+        )
         say("writing the lookup index")
         index = write_index(tmp, open_hazards, pack_id, block_deg)
         meta: dict[str, Any] = {

@@ -1498,11 +1498,18 @@ function watchHazardsDrawn(map, config) {
 }
 
 async function loadMapLibrary() {
-  // The module and its worker are already on their way (index.html preloads both). This fetch
-  // takes the worker's preload (it would be reported as unused otherwise) and keeps it in the
-  // HTTP cache (the vendored files are cacheable for a day), where MapLibre's worker finds it. The stylesheet after the first paint:
-  // the page's text never waits for it.
-  fetch(MAPLIBRE_WORKER, { priority: "low" }).then((r) => r.arrayBuffer()).catch(() => {});
+  // The module is already on its way (index.html preloads it). Its worker is fetched as soon
+  // as the module has arrived — not alongside it: on a slow link the module then arrives
+  // sooner and runs while the worker downloads — into the HTTP cache (the vendored files are
+  // cacheable for a day), where MapLibre's worker finds it. The stylesheet after the first
+  // paint: the page's text never waits for it.
+  const warmWorker = () => fetch(MAPLIBRE_WORKER).then((r) => r.arrayBuffer()).catch(() => {});
+  const pre = document.querySelector('link[rel="modulepreload"][href$="maplibre-gl.mjs"]');
+  if (!pre || performance.getEntriesByName(pre.href).length) warmWorker();
+  else {
+    pre.addEventListener("load", warmWorker, { once: true });
+    pre.addEventListener("error", warmWorker, { once: true });
+  }
   const module = import("./vendor/maplibre-gl/maplibre-gl.mjs");
   await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
   document.head.append(el("link", { rel: "stylesheet", href: "static/vendor/maplibre-gl/maplibre-gl.css" }));
@@ -1518,6 +1525,9 @@ function startMap(config) {
     fitBoundsOptions: { padding: 10 },
     attributionControl: { compact: true },
     locale: mapLocale(),
+    // at most 2 device pixels per CSS pixel: a phone's screen of 3 would draw 2.25 times the
+    // pixels for lines and shading no one can tell apart (and a phone pays it in time and battery)
+    pixelRatio: Math.min(window.devicePixelRatio || 1, 2),
     dragRotate: false,
     pitchWithRotate: false,
     maxZoom: 19,
