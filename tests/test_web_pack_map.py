@@ -286,3 +286,22 @@ def test_the_pack_url_in_the_config_and_the_policy(store: Any) -> None:
             cli_app, ["--db", location, "serve", "--pack-url", bad, "--port", "1"]
         )
         assert r.exit_code == 1 and "--pack-url" in r.output and why in r.output, r.output
+
+
+@pytest.mark.parametrize("lang", ["uk", "en"])
+def test_the_pack_card_passes_axe_on_a_phone(browser: Any, site: dict[str, Any], lang: str) -> None:
+    """The card shown when a pack is named: axe-core WCAG 2.2 AA, no violation, as the rest of
+    the page (tests/test_web_public_a11y.py, where no pack is named and the card is hidden)."""
+    from test_web_public_a11y import _check as axe_check
+    from test_web_public_map import PHONE
+
+    ctx = browser.new_context(locale="uk-UA" if lang == "uk" else "en-GB", **PHONE)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{site['static']}/index.html?pack=pack/")
+        wait_for(page, "document.documentElement.dataset.hazards === 'drawn'", 60_000)
+        assert page.is_visible("#pack-card")
+        assert page.evaluate("document.documentElement.lang") == lang
+        axe_check(page, f"the pack card ({lang}, phone)")
+    finally:
+        ctx.close()
