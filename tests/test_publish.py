@@ -216,9 +216,9 @@ def test_tiles_cut_in_several_processes_are_the_same(
 ) -> None:
     """The national pack is cut by one process per core: the archive is the one a single
     process writes, byte for byte (the tiles sorted by id whatever order they were cut in)."""
-    from demine.services import publish as pub
+    from demine.services import pack_tiles
 
-    monkeypatch.setattr(pub, "PARALLEL_MIN_TILES", 1)  # a pool even for this small pack
+    monkeypatch.setattr(pack_tiles, "PARALLEL_MIN_TILES", 1)  # a pool even for this small pack
     one, two = tmp_path / "one", tmp_path / "two"
     for out, jobs in ((one, "1"), (two, "2")):
         r = publish(world.location, out, "--bbox", BBOX_ARG, "--max-zoom", "12", "--jobs", jobs)
