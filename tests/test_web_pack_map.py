@@ -93,6 +93,23 @@ def _rendered_hazards(page: Any) -> list[str]:
     )
 
 
+def _hazards_drawn_at_the_square(page: Any) -> list[str]:
+    """The ids of the hazards the map draws once it shows the square at zoom 15."""
+    page.evaluate(
+        f"() => window.demine.map.jumpTo({{center: [{LON + 0.0007}, {LAT + 0.00045}], zoom: 15}})"
+    )
+    return list(
+        wait_for(
+            page,
+            "(() => { const m = window.demine.map; if (!m.loaded()) return null; "
+            "const ids = m.queryRenderedFeatures({layers: window.demine.hazardLayers"
+            ".filter((id) => m.getLayer(id))}).map((f) => f.properties.id); "
+            "return ids.length ? ids : null; })()",
+            60_000,
+        )
+    )
+
+
 def _check(page: Any, lat: float, lon: float) -> dict[str, str]:
     page.fill("#place-q", f"{lat}, {lon}")
     page.click("#place-check")
@@ -116,18 +133,7 @@ def test_with_no_server_the_map_draws_and_checks_from_the_pack(
         page.on("request", lambda r: requests.append(r.url))
         page.goto(f"{site['static']}/index.html?pack=pack/")
         wait_for(page, "document.documentElement.dataset.hazards === 'drawn'", 60_000)
-        page.evaluate(
-            f"() => window.demine.map.jumpTo({{center: [{LON + 0.0007}, {LAT + 0.00045}], "
-            "zoom: 15})"
-        )
-        drawn = wait_for(
-            page,
-            "(() => { const m = window.demine.map; if (!m.loaded()) return null; "
-            "const ids = m.queryRenderedFeatures({layers: window.demine.hazardLayers"
-            ".filter((id) => m.getLayer(id))}).map((f) => f.properties.id); "
-            "return ids.length ? ids : null; })()",
-            60_000,
-        )
+        drawn = _hazards_drawn_at_the_square(page)
         assert site["hazard"] in drawn, drawn
         assert any(u.endswith("/pack/hazards.pmtiles") for u in requests)
         assert not any("/tiles/hazards/" in u for u in requests)
@@ -188,18 +194,7 @@ def test_a_kept_region_works_with_no_connection(browser: Any, site: dict[str, An
         ctx.set_offline(True)
         page.reload()
         wait_for(page, "document.documentElement.dataset.hazards === 'drawn'", 60_000)
-        page.evaluate(
-            f"() => window.demine.map.jumpTo({{center: [{LON + 0.0007}, {LAT + 0.00045}], "
-            "zoom: 15})"
-        )
-        drawn = wait_for(
-            page,
-            "(() => { const m = window.demine.map; if (!m.loaded()) return null; "
-            "const ids = m.queryRenderedFeatures({layers: window.demine.hazardLayers"
-            ".filter((id) => m.getLayer(id))}).map((f) => f.properties.id); "
-            "return ids.length ? ids : null; })()",
-            60_000,
-        )
+        drawn = _hazards_drawn_at_the_square(page)
         assert site["hazard"] in drawn, drawn
         got = _check(page, *INSIDE)
         assert "level-inside" in got["cls"] and got["source"] == "pack", got

@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -73,19 +73,24 @@ def sha256_source(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
+def _origin_problem(parts: SplitResult, bad_scheme: str) -> str | None:
+    """What is wrong with an absolute URL's scheme and host for a setting, or None."""
+    if parts.scheme not in ("http", "https"):
+        return bad_scheme
+    if not parts.hostname or not _HOST.fullmatch(parts.netloc.rsplit("@", 1)[-1]):
+        return "it must name a host (and optionally a port)"
+    if "@" in parts.netloc:
+        return "it must not hold a user or password"
+    return None
+
+
 def public_url_checked(url: str) -> str:
     """``--public-url`` as links are built from it: ``http(s)://host[:port][/path]``, no
     trailing slash, no query or fragment."""
     text = url.strip()
     parts = urlsplit(text)
-    problem = None
-    if parts.scheme not in ("http", "https"):
-        problem = "it must start with http:// or https://"
-    elif not parts.hostname or not _HOST.fullmatch(parts.netloc.rsplit("@", 1)[-1]):
-        problem = "it must name a host (and optionally a port)"
-    elif "@" in parts.netloc:
-        problem = "it must not hold a user or password"
-    elif parts.query or parts.fragment or text.endswith(("?", "#")):
+    problem = _origin_problem(parts, "it must start with http:// or https://")
+    if problem is None and (parts.query or parts.fragment or text.endswith(("?", "#"))):
         problem = "it must not have a query (?...) or a fragment (#...)"
     if problem is not None:
         raise ValidationError(
@@ -128,12 +133,9 @@ def pack_url_checked(url: str | None, field: str = "pack_url") -> str | None:
     parts = urlsplit(text)
     problem = None
     if parts.scheme or text.startswith("//"):
-        if parts.scheme not in ("http", "https"):
-            problem = "it must start with https:// (or http://) or be a path on this server"
-        elif not parts.hostname or not _HOST.fullmatch(parts.netloc.rsplit("@", 1)[-1]):
-            problem = "it must name a host (and optionally a port)"
-        elif "@" in parts.netloc:
-            problem = "it must not hold a user or password"
+        problem = _origin_problem(
+            parts, "it must start with https:// (or http://) or be a path on this server"
+        )
     elif not text.startswith("/"):
         problem = "a path on this server starts with /"
     if problem is None and (parts.query or parts.fragment or "?" in text or "#" in text):
