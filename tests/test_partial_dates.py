@@ -395,8 +395,12 @@ def _risk_store(store: Any, laid: dict[str, str]) -> dict[str, str]:
     return ids
 
 
-def _live(store: Any, hid: str) -> float:
-    hr = hazard_risks(store, np.array([today_day()]), hazard_id=hid, draws=400, seed=1)[0]
+def _live(store: Any, hid: str, on: date | None = None) -> float:
+    """Expected live devices of the hazard on a day (default: today)."""
+    from demine.risk import day_number
+
+    day = today_day() if on is None else day_number(on)
+    hr = hazard_risks(store, np.array([day]), hazard_id=hid, draws=400, seed=1)[0]
     assert hr.estimate is not None
     return float(hr.estimate.to_dicts()[0]["expected_live"])
 
@@ -404,10 +408,13 @@ def _live(store: Any, hid: str) -> float:
 def test_risk_counts_a_partial_laying_date_from_its_last_day(store: Any) -> None:
     """A year-month (or a year) of laying: the devices are counted from its LAST day, the end
     that leaves the most of them live (more residual risk for civilians, never less)."""
-    month = date.today() - timedelta(days=50)
-    ym = month.strftime("%Y-%m")
-    first = month.replace(day=1)
+    # the month before last (over by today), seen 15 days after its end: its last day is then
+    # within the 30 days before self-destruction, its first day past them, whatever today is
+    # (a fixed offset from today failed on the days a month's end fell on that step)
+    first = (date.today().replace(day=1) - timedelta(days=32)).replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    seen = last + timedelta(days=15)
+    ym = first.strftime("%Y-%m")
     this_year = str(date.today().year)
     ids = _risk_store(
         store,
@@ -419,7 +426,7 @@ def test_risk_counts_a_partial_laying_date_from_its_last_day(store: Any) -> None
             "today": f"{date.today().isoformat()}T00:00:00Z",
         },
     )
-    partial, at_last, at_first = (_live(store, ids[n]) for n in ("partial", "last", "first"))
+    partial, at_last, at_first = (_live(store, ids[n], seen) for n in ("partial", "last", "first"))
     assert partial == pytest.approx(at_last)
     assert partial > at_first  # the first day would have let more of them self-destruct
     # this year: its last day is not past yet; laid by today at latest, so counted from today
