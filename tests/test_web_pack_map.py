@@ -26,6 +26,7 @@ import shapely
 from live import serve, wait_for
 from sites import module_store
 from test_web_pack import static_host
+from test_web_walk import walking_phone
 
 LON, LAT = 37.70, 48.00  # the hazard's south-west corner: a square about 100 m a side
 SQUARE = shapely.box(LON, LAT, LON + 0.0014, LAT + 0.0009)
@@ -167,13 +168,7 @@ def _south_of_square(metres: float) -> dict[str, float]:
 
 
 def test_a_kept_region_works_with_no_connection(browser: Any, site: dict[str, Any]) -> None:
-    ctx = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        permissions=["geolocation"],
-        geolocation=_south_of_square(1000),
-        locale="en-GB",
-        service_workers="allow",
-    )
+    ctx = walking_phone(browser, _south_of_square(1000))
     try:
         page = ctx.new_page()
         requests: list[str] = []

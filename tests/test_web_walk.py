@@ -31,6 +31,29 @@ VIBRATIONS = """
 window.__vibrations = [];
 navigator.vibrate = (p) => { window.__vibrations.push(p); return true; };
 """
+# the page's position error callbacks, so a test can lose the position (Chromium's emulation
+# cannot say "position unavailable")
+GEO_ERRORS = """
+window.__geoErrors = [];
+const watch = navigator.geolocation.watchPosition.bind(navigator.geolocation);
+navigator.geolocation.watchPosition = (ok, err, opts) => {
+  window.__geoErrors.push(err);
+  return watch(ok, err, opts);
+};
+"""
+
+
+def walking_phone(browser: Any, at: dict[str, float]) -> Any:
+    """A phone's browser context standing at ``at``: position allowed, the service worker on."""
+    return browser.new_context(
+        viewport={"width": 390, "height": 844},
+        permissions=["geolocation"],
+        geolocation=at,
+        locale="en-GB",
+        service_workers="allow",
+    )
+
+
 M_PER_DEG_LAT = 111_250.0  # near 50.4° N
 
 
@@ -120,15 +143,10 @@ def _move(page: Any, ctx: Any, where: dict[str, float], want: str) -> dict[str, 
 
 
 def test_the_page_warns_offline_along_a_path(browser: Any, site: str) -> None:
-    ctx = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        permissions=["geolocation"],
-        geolocation=_south_of_square(1000),
-        locale="en-GB",
-        service_workers="allow",
-    )
+    ctx = walking_phone(browser, _south_of_square(1000))
     try:
         ctx.add_init_script(VIBRATIONS)
+        ctx.add_init_script(GEO_ERRORS)
         page = ctx.new_page()
         page.goto(site + "/")
         wait_for(page, "!!navigator.serviceWorker.controller")  # it claims the page
@@ -169,8 +187,14 @@ def test_the_page_warns_offline_along_a_path(browser: Any, site: str) -> None:
         assert "Do not touch anything" in got["alert"]
         assert page.evaluate("window.__vibrations.length") == 2
         assert page.get_by_role("alert").inner_text() == got["alert"]
+        # the position is lost (no fix in time, a tunnel): the warning stays, only a new fix
+        # may end it
+        page.evaluate("window.__geoErrors.forEach((f) => f({code: 2, message: 'lost'}))")
+        lost = _state(page)
+        assert lost["status"].startswith("Your position is not available now"), lost
+        assert "Do not touch anything" in lost["alert"], lost
         # back out and away: the warning ends (beyond the distance and its margin)
-        got = _move(page, ctx, _south_of_square(200), "a === ''")
+        got = _move(page, ctx, _south_of_square(200), "a === '' && s.startsWith('No recorded')")
         assert got["status"].startswith("No recorded hazard")
         # an unverified civilian report warns too
         near_report = {

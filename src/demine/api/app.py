@@ -202,7 +202,7 @@ def create_app(
         rate_limit_per_minute=rate_limit_per_minute,
         trusted_proxies=trusted_proxies,
     )
-    app.state.security = _security_config(tile_url, public_url, allowed_hosts, pack_url)
+    app.state.security = _security_config(tile_url, public_url, allowed_hosts, app.state.pack_url)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

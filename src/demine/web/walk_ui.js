@@ -138,6 +138,7 @@ export function mountWalk(card) {
   let walker = null;
   let last = { state: "off", detail: {} };
   let fetching = false;
+  let warned = null; // the last "near" or "inside" state, while no fix has ended it
 
   function render() {
     heading.textContent = t("heading");
@@ -172,12 +173,15 @@ export function mountWalk(card) {
           when(area.fetched_at),
         ) + (area.truncated ? ` ${t("truncated")}` : "")
       : "";
-    const danger = state === "near" || state === "inside";
+    // a lost position (an error) keeps the last warning: only a new fix may end it
+    if (state === "near" || state === "inside") warned = last;
+    else if (state !== "error") warned = null;
+    const danger = warned !== null;
     card.classList.toggle("walk-danger", danger);
     if (!danger) alertBox.textContent = "";
-    else if (state === "inside") alertBox.textContent = t("inside");
+    else if (warned.state === "inside") alertBox.textContent = t("inside");
     else {
-      const n = detail.nearest || {};
+      const n = warned.detail.nearest || {};
       alertBox.textContent = t("near", t(n.kind === "report" ? "report" : "hazard"), Math.max(0, Math.round(n.distance_m ?? 0)));
     }
   }
