@@ -1,7 +1,10 @@
 """``demine``: the command line. Each command parses input, calls a service, formats output.
 
-The commands live in one module per group and are registered here, in the order ``demine
---help`` lists them; a new group is a module with a ``register(app)`` function, added below.
+The commands live in one module per group and are registered in :mod:`demine.cli.commands`,
+in the order ``demine --help`` lists them. This module stays small: :func:`main` first lets
+``demine check`` answer through its quick path (:mod:`demine.cli.quick`, no typer, numpy,
+shapely or pyproj loaded), and builds the typer app only for everything else. ``app`` (the
+typer app) is loaded on first use.
 
 Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usage,
 3 not found, 4 conflict, 5 permission denied.
@@ -9,86 +12,31 @@ Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usa
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from demine.cli import (
-    admin,
-    attachments,
-    duplicates,
-    extract,
-    forms,
-    impact,
-    intake,
-    publish,
-    quality,
-    records,
-    release,
-    risk,
-    safety,
-    serve,
-    stats,
-)
-from demine.cli.common import DbOpt, state
+if TYPE_CHECKING:
+    from demine.cli.commands import app
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="demine",
-    help="demine: an open information system for humanitarian mine action.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@app.callback()
-def _main(
-    db: DbOpt = None,
-    role: Annotated[
-        str,
-        typer.Option(
-            "--role",
-            envvar="DEMINE_ROLE",
-            help="Whose view the output is for: public, field, operator, analyst (default), "
-            "reviewer, admin or victim_assistance (field and operator writes become "
-            "submissions for review). Restricted fields (victims' personal data, reporters' "
-            "contacts) are left out of lists, records, histories, exports and reports the role "
-            "may not read.",
-        ),
-    ] = "analyst",
-) -> None:
-    """demine: hazard register, residual risk, civilian safety lookups, land release."""
-    from demine.services.access import ROLES
-
-    if role not in ROLES:
-        raise typer.BadParameter(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    state.db = db
-    state.role = role
-
-
-records.register(
-    app
-)  # init, import, validate, export, list, show, history, restore, update, delete
-safety.register(app)  # check
-serve.register(app)  # demo, serve
-admin.register(app)  # copy, user, token
-risk.register(app)  # risk
-impact.register(app)  # prioritize
-release.register(app)  # release
-stats.register(app)  # stats, chart, report
-duplicates.register(app)  # duplicates
-quality.register(app)  # quality
-intake.register(app)  # organisations, submit, review
-attachments.register(app)  # attach, attachments, attachment get
-forms.register(app)  # forms list, show, xlsform
-extract.register(app)  # extract keygen, keys, revoke, make, verify
-publish.register(app)  # publish (the offline safety pack)
-
 
 def main() -> None:
+    from demine.cli.quick import answer_check
+
+    if answer_check(sys.argv[1:]):
+        return
+    from demine.cli.commands import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from demine.cli.commands import app
+
+        return app
+    raise AttributeError(f"module 'demine.cli.app' has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -7,19 +7,17 @@ Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usa
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import orjson
 import typer
 
+from demine.cli.output import console as console
+from demine.cli.output import print_json as print_json
 from demine.errors import DemineError, ValidationError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from demine.model.schema import Record
     from demine.store.base import Store
 
@@ -68,22 +66,6 @@ def as_role(store: Store, r: Record) -> dict[str, Any]:
         return {"id": r.id, "kind": r.kind, "revision": r.revision}
     out: dict[str, Any] = v.to_dict()
     return out
-
-
-def print_json(data: Any) -> None:
-    """``data`` as indented JSON on stdout (the ``--json`` output)."""
-    sys.stdout.buffer.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
-    )
-    sys.stdout.buffer.write(b"\n")
-    sys.stdout.flush()
-
-
-def console(stderr: bool = False) -> Console:
-    """A rich console for human output (tables, messages), no highlighting, soft-wrapped."""
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def fail(e: DemineError, as_json: bool) -> NoReturn:

@@ -26,6 +26,8 @@ import numpy.typing as npt
 import shapely
 from pyproj import Geod, Proj
 
+from demine.geo.plain import lon_boxes
+
 __all__ = [
     "GeometryIndex",
     "batch_within",
@@ -274,22 +276,6 @@ def unwrap_longitudes(lons: Any) -> FloatArray:
     d = np.where(np.abs(d) > 180.0, d - 360.0 * np.sign(d), d)
     out: FloatArray = np.concatenate([x[:1], x[0] + np.cumsum(d)])
     return out
-
-
-Box = tuple[float, float, float, float]
-
-
-def lon_boxes(box: Box) -> list[Box]:
-    """A lon/lat box whose longitudes may leave ±180 (made from unwrapped longitudes, or a
-    search window around a place near the antimeridian) as one or two boxes within ±180."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if x1 - x0 >= 360.0:
-        return [(-180.0, y0, 180.0, y1)]
-    k = math.floor((x0 + 180.0) / 360.0)
-    x0, x1 = x0 - 360.0 * k, x1 - 360.0 * k  # now -180 <= x0 < 180
-    if x1 <= 180.0:
-        return [(x0, y0, x1, y1)]
-    return [(x0, y0, 180.0, y1), (-180.0, y0, x1 - 360.0, y1)]
 
 
 def lonlat_window(lat_min: float, lat_max: float, radius_m: float) -> tuple[float, float]:

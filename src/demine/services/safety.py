@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from demine.errors import Fault, LimitExceeded, ValidationError
-from demine.model.schema import Record
-from demine.store.base import Store
+
+if TYPE_CHECKING:  # numpy, the model and the store are loaded where used: ``demine check``'s
+    # quick path (demine.cli.quick) uses this module's checks and answer without them
+    import numpy as np
+
+    from demine.model.schema import Record
+    from demine.store.base import Store
 
 MAX_RADIUS_M = 100_000.0
 MAX_ROUTE_M = 1_000_000.0  # a route's geodesic length, vertex to vertex (default cap)
@@ -79,7 +82,7 @@ def search_boxes(
     lat: float, lon: float, radius_m: float
 ) -> list[tuple[float, float, float, float]]:
     """:func:`search_bbox` as one or two boxes within ±180 (split at the antimeridian)."""
-    from demine.geo.geodesy import lon_boxes
+    from demine.geo.plain import lon_boxes
 
     return lon_boxes(search_bbox(lat, lon, radius_m))
 
@@ -119,6 +122,8 @@ def check_point(
     store: Store, lat: float, lon: float, radius_m: float = 500.0, *, include_closed: bool = False
 ) -> list[Hit]:
     """Hazards within ``radius_m`` of the point, nearest first (0 m inside a hazard)."""
+    import numpy as np
+
     from demine.geo.geodesy import distance_to_geometries
 
     check_place_args(lat, lon, radius_m)
@@ -133,6 +138,8 @@ def check_point(
 
 def route_length_m(coords: Any) -> float:
     """The route's geodesic length in metres, vertex to vertex (each step the short way)."""
+    import numpy as np
+
     from demine.geo.geodesy import geodesic_distance
 
     xy = np.asarray(coords, np.float64).reshape(-1, 2)
@@ -216,6 +223,8 @@ def check_route(
             field="radius",
         )
     check_route_limits(coords, max_length_m=max_length_m, max_vertices=max_vertices)
+    import numpy as np
+
     xy = np.asarray(coords, np.float64).reshape(-1, 2).copy()
     xy[:, 0] = unwrap_longitudes(xy[:, 0])
     # look the route up stretch by stretch (each at most _ROUTE_QUERY_M long): boxes around
@@ -261,6 +270,8 @@ class HazardIndex:
     """The open hazards of a store in memory, for batch lookups of many points at once."""
 
     def __init__(self, records: list[Record]) -> None:
+        import numpy as np
+
         from demine.geo.geodesy import GeometryIndex
 
         self.records = records
@@ -281,6 +292,8 @@ class HazardIndex:
         self, lons: np.ndarray, lats: np.ndarray, radius_m: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (point index, hazard index, geodesic distance m) pairs within radius_m."""
+        import numpy as np
+
         return self._index.within(
             np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), radius_m
         )
