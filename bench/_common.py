@@ -435,6 +435,7 @@ class Row:
     goal: str = ""
     goal_ratio: float | None = None  # met when demine / anchor <= goal_ratio
     note: str = ""
+    goal_s: float | None = None  # met when demine's own time is under goal_s (a time goal)
 
     @property
     def ratio(self) -> float | None:
@@ -444,6 +445,8 @@ class Row:
 
     @property
     def met(self) -> bool | None:
+        if self.goal_s is not None and self.demine_s is not None:
+            return self.demine_s < self.goal_s
         if self.goal_ratio is None or self.ratio is None:
             return None
         return self.ratio <= self.goal_ratio
