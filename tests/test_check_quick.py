@@ -335,3 +335,29 @@ def test_the_quick_paths_constants_are_the_stores() -> None:
 
     assert SCHEMA_VERSION == STORE_VERSION
     assert ROLES == ACCESS_ROLES
+
+
+def test_a_synthetic_store_is_said_so_on_both_paths(gpkg_store: Any, capsys: Any) -> None:
+    """The banner on stderr (text) and ``synthetic: true`` (JSON), as the full command gives
+    them."""
+    gpkg_store.set_setting("synthetic", True)
+    gpkg_store.upsert(
+        "hazards",
+        [
+            Record(
+                "hazards",
+                uuid7(),
+                {"hazard_type": "CHA", "status": "open", "name": "box"},
+                shapely.MultiPolygon([shapely.box(37.5, 48.0, 37.52, 48.012)]),
+            )
+        ],
+        actor="t",
+    )
+    gpkg_store.close()
+    argv = ["--db", gpkg_store.location, "check", "48.006", "37.525", "--radius", "1000"]
+    for fmt in (["--json"], []):
+        done, out, err = _quick(capsys, argv + fmt)
+        full = CliRunner().invoke(app, argv + fmt)
+        assert done and (out, err) == (full.stdout, full.stderr), fmt
+    assert "SYNTHETIC" in err.upper()  # the text run's banner
+    assert json.loads(_quick(capsys, [*argv, "--json"])[1])["synthetic"] is True
