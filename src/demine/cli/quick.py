@@ -18,7 +18,7 @@ import sqlite3
 import struct
 from typing import Any
 
-from demine.geo.plain import Aeqd, NotHandled, Polygon, distance_in, grid_centre
+from demine.geo.plain import Aeqd, Polygon, distance_in, grid_centre
 
 # must equal demine.store.gpkg.SCHEMA_VERSION and demine.services.access.ROLES (a test says so)
 SCHEMA_VERSION = 8
@@ -44,10 +44,8 @@ def answer_check(argv: list[str]) -> bool:
         if args is None:
             return False
         told = _told(args)
-    except (_Full, NotHandled, sqlite3.Error, ValueError, OverflowError, struct.error):
-        return False
-    except Exception:  # anything unforeseen: the full command answers (and reports) it
-        return False
+    except Exception:  # _Full, NotHandled, a driver's or a blob's error, anything unforeseen:
+        return False  # the full command answers (and reports) it
     if args["json"]:
         from demine.cli.output import print_json
 
