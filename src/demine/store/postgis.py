@@ -30,8 +30,8 @@ from psycopg.types.json import set_json_loads
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
-from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.common import relation_index_ddl
+from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
