@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from demine.model.schema import Record
+from demine.model.schema import FieldType, Record
 from demine.store.base import Revision
+
+if TYPE_CHECKING:
+    from demine.model.kinds import Kind
 
 
 def missing_message(
@@ -127,3 +130,20 @@ def is_disk_full(exc: BaseException) -> bool:
     """Whether a SQLite error is SQLITE_FULL ("database or disk is full")."""
     code = getattr(exc, "sqlite_errorcode", None)
     return code == 13 or "database or disk is full" in str(exc)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def relation_index_ddl(kind: Kind) -> list[str]:
+    """An index on every relationship field of a kind (its UUID-typed fields: ``hazard_id``,
+    ``activity_id``...), so that the records linked to one record (the releases of a hazard,
+    the finds of an activity) are found without reading the table. ``IF NOT EXISTS``: run on
+    every table at creation and on opening an older store (SQLite and PostgreSQL alike)."""
+    return [
+        f"CREATE INDEX IF NOT EXISTS {_q(kind.name + '_' + f.name)} "
+        f"ON {_q(kind.name)} ({_q(f.name)})"
+        for f in kind.fields
+        if f.type is FieldType.UUID
+    ]

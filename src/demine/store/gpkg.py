@@ -26,18 +26,19 @@ from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
-from demine.store.common import is_disk_full, new_token_id
+from demine.store.common import is_disk_full, new_token_id, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json
 from demine.store.core.dialect import ORG_COL
 from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 8  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 9  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
-# 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py)
+# 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
+# 9: an index on every relationship field (store/common.py relation_index_ddl)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -180,10 +181,11 @@ class GeoPackageStore(RevisionedStore):
                 for ddl in fmt.SCHEMA_DDL:
                     conn.execute(ddl)
                 for t in ("gpkg_data_columns", "gpkg_data_column_constraints"):
-                    conn.execute(
-                        "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', "
-                        "?, 'read-write')",
-                        (t, fmt.SCHEMA_DEFINITION),
+                    conn.execute(  # once: UNIQUE does not hold a NULL column_name to one row
+                        "INSERT INTO gpkg_extensions SELECT ?, NULL, 'gpkg_schema', ?, "
+                        "'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE "
+                        "table_name = ? AND extension_name = 'gpkg_schema')",
+                        (t, fmt.SCHEMA_DEFINITION, t),
                     )
                 conn.executemany(
                     "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
@@ -305,6 +307,8 @@ class GeoPackageStore(RevisionedStore):
                 conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {ORG_COL} TEXT")
                 self._fill_record_organisations(conn, kind)
             self._describe_columns(conn, kind)
+            for ddl in relation_index_ddl(kind):  # schema 9: relationship fields indexed
+                conn.execute(ddl)
             return
         cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
         if kind.geometry_type:
@@ -322,6 +326,8 @@ class GeoPackageStore(RevisionedStore):
         t = q(kind.name)
         conn.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         conn.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t}(source_id)")
+        for ddl in relation_index_ddl(kind):
+            conn.execute(ddl)
         if kind.natural_key:
             conn.execute(
                 f"CREATE UNIQUE INDEX {q(kind.name + '_' + kind.natural_key)} "

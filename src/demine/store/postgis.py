@@ -30,15 +30,17 @@ from psycopg.types.json import set_json_loads
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
+from demine.store.common import relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 7  # 2: activities, releases, accidents, victims, eore_sessions;
+SCHEMA_VERSION = 8  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
 # 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
 # attachments (demine_attachments); record_organisation on every record table;
-# 7: submissions' client_id and conflict, resumable uploads (store/core/sync.py)
+# 7: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
+# 8: an index on every relationship field (store/common.py relation_index_ddl)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -393,6 +395,8 @@ class PostGISStore(RevisionedStore):
             if ORG_COL not in have:  # schema 6: the organisation that made each record
                 c.execute(f"ALTER TABLE {t} ADD COLUMN {ORG_COL} text")
                 self._fill_record_organisations(c, kind)
+            for ddl in relation_index_ddl(kind):  # schema 8: relationship fields indexed
+                c.execute(ddl)
             return
         cols = ["fid bigserial PRIMARY KEY"]
         if kind.geometry_type:
@@ -410,6 +414,8 @@ class PostGISStore(RevisionedStore):
         c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         self._partial_columns(c, kind)
         c.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t} (source_id)")
+        for ddl in relation_index_ddl(kind):
+            c.execute(ddl)
         if kind.geometry_type:
             c.execute(f"CREATE INDEX {q(kind.name + '_geom')} ON {t} USING gist (geom)")
         if kind.natural_key:
