@@ -19,21 +19,32 @@ the search windows wide: such points are looked up exactly).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
-if TYPE_CHECKING:
-    from demine.geo.geodesy import GeometryIndex
-
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+
+class GeometryIndex(Protocol):
+    """What the grid reads of a :class:`demine.geo.geodesy.GeometryIndex`: the geometries and
+    their local metric frames (east, north metres from the centre of each bounding box)."""
+
+    geoms: npt.NDArray[np.object_]
+    local: npt.NDArray[np.object_]  # the geometries in their frames, prepared
+    local_bounds: FloatArray
+    lon0: FloatArray
+    lat0: FloatArray
+    kx: FloatArray  # metres per degree of longitude at lat0
+    ky: FloatArray
+    half_extent: FloatArray  # radians of latitude
+
 LAT_MAX = 80.0  # points farther from the equator are looked up exactly
-CAP = 64  # at most this many cells per geometry at its level
+CAP = 16  # at most this many cells per geometry at its level
 _FINEST = -20  # cells no smaller than 2**-20 degrees (10 cm)
 _COARSEST = 10  # 1024°: one or two cells hold anything
 _OFF = 1 << 30  # cell indices are offset into 0 .. 2**31 and packed into one int64

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 from pyproj import Geod, Proj
 
-if TYPE_CHECKING:
-    from demine.geo.coverage import CoverageGrid
+from demine.geo.coverage import CoverageGrid, slack, window_deg
 
 __all__ = [
     "GeometryIndex",
@@ -227,8 +226,6 @@ class GeometryIndex:
     def build_grid(self, radius_m: float) -> CoverageGrid:
         """Build (or rebuild) the coverage grid, used by :meth:`within` for radii up to
         ``radius_m``."""
-        from demine.geo.coverage import CoverageGrid
-
         self.grid = CoverageGrid.build(self, radius_m)
         return self.grid
 
@@ -262,9 +259,7 @@ class GeometryIndex:
         )
 
     @staticmethod
-    def _sorted(
-        pi: IntArray, gi: IntArray, d: FloatArray
-    ) -> tuple[IntArray, IntArray, FloatArray]:
+    def _sorted(pi: IntArray, gi: IntArray, d: FloatArray) -> tuple[IntArray, IntArray, FloatArray]:
         order = np.lexsort((gi, pi))
         return pi[order].astype(np.int64), gi[order].astype(np.int64), d[order]
 
@@ -272,8 +267,6 @@ class GeometryIndex:
         self, lons: FloatArray, lats: FloatArray, r: float
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """Candidates from the STRtree with conservative degree windows, then refined."""
-        from demine.geo.coverage import window_deg
-
         if not len(lons):
             z = np.zeros(0, np.int64)
             return z, z.copy(), np.zeros(0)
@@ -286,8 +279,6 @@ class GeometryIndex:
         self, lons: FloatArray, lats: FloatArray, pi: IntArray, gi: IntArray, r: float
     ) -> tuple[IntArray, IntArray, FloatArray]:
         """The candidate pairs (pi, gi) within ``r`` geodesic metres, with the distance."""
-        from demine.geo.coverage import slack
-
         if not len(pi):
             return pi, gi, np.zeros(0)
         lx = (lons[pi] - self.lon0[gi]) * self.kx[gi]
