@@ -43,6 +43,7 @@ class GeometryIndex(Protocol):
     ky: FloatArray
     half_extent: FloatArray  # radians of latitude
 
+
 LAT_MAX = 80.0  # points farther from the equator are looked up exactly
 CAP = 16  # at most this many cells per geometry at its level
 _FINEST = -20  # cells no smaller than 2**-20 degrees (10 cm)

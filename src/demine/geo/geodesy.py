@@ -13,6 +13,8 @@ Accuracy (see ``docs/geometry.md``, measured by ``tests/test_geodesy.py``):
 - :func:`batch_within` / :class:`GeometryIndex`: candidate pairs from an STRtree with
   conservative degree windows, refined in a local metric frame per geometry, and the final
   distance to the nearest point measured with ``Geod.inv``. Error below 0.5% of the distance.
+  With a coverage grid (:mod:`demine.geo.coverage`) most points skip the STRtree and the polygon
+  test; the answers are the same.
 """
 
 from __future__ import annotations
