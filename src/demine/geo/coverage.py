@@ -5,10 +5,15 @@ arithmetic: ``floor(lon / side)``), at one of a few levels: each geometry is ent
 finest level where its search window covers at most ``CAP`` cells. For each (cell, geometry)
 entry the grid knows, from the geometry's local metric frame, one of:
 
-- *far*: no point of the cell can be within the grid's radius of the geometry; the entry is
-  dropped, so a cell with no entry answers "nothing" with no polygon test;
-- *inside*: the cell lies strictly inside the geometry; every point of the cell is at distance 0;
+- *far*: no point of the cell can be within the grid's radius (times the local frame's slack)
+  of the geometry's bounding box; the entry is dropped, so a cell with no entry answers
+  "nothing" with no polygon test;
+- *inside*: the cell lies strictly inside the geometry (tested whole, for cells within the
+  geometry's box); every point of the cell is at distance 0;
 - *near*: anything else; a point of the cell is measured exactly, as without the grid.
+
+Testing each near cell against the polygon itself (not its box) was tried: a tenth fewer
+entries and no faster lookups than the machine's noise, for a build ten times as long.
 
 Every step is conservative: a pair the exact lookup would return is never dropped, and an
 "inside" answer is one the exact lookup gives too (distance 0), so results are identical. The
@@ -275,14 +280,16 @@ def _build_level(
         np.maximum(0.0, np.maximum(lb[:, 1] - by1, by0 - lb[:, 3])),
     )
     keep = np.flatnonzero(gap <= reach)
-    boxes = shapely.box(bx0[keep], by0[keep], bx1[keep], by1[keep])
-    d = shapely.distance(index.local[gi[keep]], boxes)
-    near = d <= reach[keep]
+    # inside: cells within the geometry's box, tested whole (the geometry is prepared)
     inside = np.zeros(len(keep), bool)
-    touch = np.flatnonzero(d == 0.0)
-    if len(touch):
-        inside[touch] = shapely.contains_properly(index.local[gi[keep[touch]]], boxes[touch])
-    keep, inside = keep[near], inside[near]
+    k = keep
+    inner = np.flatnonzero(
+        (bx0[k] > lb[k, 0]) & (bx1[k] < lb[k, 2]) & (by0[k] > lb[k, 1]) & (by1[k] < lb[k, 3])
+    )
+    if len(inner):
+        k = k[inner]
+        boxes = shapely.box(bx0[k], by0[k], bx1[k], by1[k])
+        inside[inner] = shapely.contains_properly(index.local[gi[k]], boxes)
     key = _keys(ix[keep], iy[keep])
     order = np.lexsort((gi[keep], key))
     key, geom, inside = key[order], gi[keep][order], inside[order]
