@@ -154,3 +154,24 @@ def test_beyond_lat_max_and_no_grid() -> None:
     for a, b in zip(with_grid.within(lo, la, R), plain.within(lo, la, R), strict=True):
         assert np.array_equal(a, b)
     assert (with_grid.within(lo, la, R)[1] == 0).any()
+
+
+def test_grid_at_other_radii_and_dense_data() -> None:
+    """Grids for 5 m and 2 km over a dense random register: the same answers as the exact
+    lookup at the grid's radius and below it."""
+    rng = np.random.default_rng(21)
+    geoms: list[shapely.Geometry] = [
+        star(rng.uniform(30.0, 30.2), rng.uniform(50.0, 50.1), rng.uniform(3, 900), 12, rng)
+        for _ in range(300)
+    ]
+    lon = rng.uniform(29.99, 30.21, 8_000)
+    lat = rng.uniform(49.99, 50.11, 8_000)
+    for grid_r, radii in ((5.0, (5.0, 1.0)), (2000.0, (2000.0, 300.0))):
+        idx = GeometryIndex(geoms, grid_radius_m=grid_r)
+        assert idx.grid is not None and idx.grid.entries <= CAP * len(geoms)
+        for r in radii:
+            got = idx.within(lon, lat, r)
+            exact = idx.within(lon, lat, r, exact=True)
+            assert len(got[0]) > 50
+            for a, b in zip(got, exact, strict=True):
+                assert np.array_equal(a, b)
