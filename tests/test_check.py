@@ -165,6 +165,9 @@ def test_batch_lookup_agrees_with_single_checks(store: Any) -> None:
     assert batch.keys() == single.keys() and len(batch) > 20
     for key, dist in batch.items():
         assert dist == pytest.approx(single[key], rel=0.005, abs=0.5)
+    # within the coverage grid's 100 m: the grid answers, as the exact path does
+    got, exact = idx.within(lons, lats, 100.0), idx.within(lons, lats, 100.0, exact=True)
+    assert len(got[0]) > 5 and all(np.array_equal(a, b) for a, b in zip(got, exact, strict=True))
 
 
 def test_cli_check_gives_the_safety_apis_answer(one_hazard: Any) -> None:

@@ -266,10 +266,17 @@ def check_route(
     return hits
 
 
-class HazardIndex:
-    """The open hazards of a store in memory, for batch lookups of many points at once."""
+GRID_M = 100.0  # the radius HazardIndex's coverage grid is built for by default
 
-    def __init__(self, records: list[Record]) -> None:
+
+class HazardIndex:
+    """The open hazards of a store in memory, for batch lookups of many points at once.
+
+    A coverage grid for radii up to ``grid_radius_m`` is built with the index (None: no grid);
+    lookups with a larger radius are measured without it. Either way the answers are the same;
+    the grid only spares most points a polygon test."""
+
+    def __init__(self, records: list[Record], *, grid_radius_m: float | None = GRID_M) -> None:
         import numpy as np
 
         from demine.geo.geodesy import GeometryIndex
@@ -277,25 +284,35 @@ class HazardIndex:
         self.records = records
         self.geoms = np.asarray([r.geometry for r in records], dtype=object)
         self._index = GeometryIndex(self.geoms)  # built once, queried many times
+        if grid_radius_m is not None:
+            self._index.build_grid(grid_radius_m)
 
     @classmethod
-    def from_store(cls, store: Store, *, include_closed: bool = False) -> HazardIndex:
+    def from_store(
+        cls, store: Store, *, include_closed: bool = False, grid_radius_m: float | None = GRID_M
+    ) -> HazardIndex:
         return cls(
             [
                 r
                 for r in store.list("hazards")
                 if include_closed or r.properties.get("status") == "open"
-            ]
+            ],
+            grid_radius_m=grid_radius_m,
         )
 
+    def build_grid(self, radius_m: float) -> None:
+        """(Re)build the coverage grid for lookups with radii up to ``radius_m``."""
+        self._index.build_grid(radius_m)
+
     def within(
-        self, lons: np.ndarray, lats: np.ndarray, radius_m: float
+        self, lons: np.ndarray, lats: np.ndarray, radius_m: float, *, exact: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All (point index, hazard index, geodesic distance m) pairs within radius_m."""
+        """All (point index, hazard index, geodesic distance m) pairs within radius_m, ordered
+        by point then hazard. ``exact`` leaves the coverage grid aside (same answers)."""
         import numpy as np
 
         return self._index.within(
-            np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), radius_m
+            np.asarray(lons, dtype=float), np.asarray(lats, dtype=float), radius_m, exact=exact
         )
 
 
