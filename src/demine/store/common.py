@@ -132,7 +132,6 @@ def is_disk_full(exc: BaseException) -> bool:
     return code == 13 or "database or disk is full" in str(exc)
 
 
-
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

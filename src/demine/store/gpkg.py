@@ -33,12 +33,13 @@ from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 9  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 10  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
 # 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
-# 9: an index on every relationship field (store/common.py relation_index_ddl)
+# 9: an index on every relationship field (store/common.py relation_index_ddl);
+# 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -213,6 +214,7 @@ class GeoPackageStore(RevisionedStore):
                     "source_id TEXT, properties TEXT, extra TEXT, geom BLOB, "
                     "UNIQUE (record_id, revision)",
                 )
+                self._ensure_column(conn, "demine_history", "geom_shared", "BOOLEAN")
                 self._create_attributes_table(
                     conn,
                     "demine_users",
@@ -399,7 +401,7 @@ class GeoPackageStore(RevisionedStore):
     JSON_IN = "?"
     GEOM_OUT = "geom"
     NO_GEOM = "NULL"
-    HISTORY_INSERT = f"INSERT INTO demine_history ({HISTORY_COLS}) VALUES ({', '.join('?' * 11)})"
+    HISTORY_INSERT = f"INSERT INTO demine_history ({HISTORY_COLS}) VALUES ({', '.join('?' * 12)})"
     NO_LIMIT = -1
     LAYER_ORDER = "fid"
     BY_NAME = "name"

@@ -30,20 +30,41 @@ class History(Tables):
         geom = self.GEOM_OUT
         rows = c.execute(
             "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, "
-            f"{geom} FROM demine_history WHERE record_id = {self.P} ORDER BY revision",
+            f"{geom}, geom_shared FROM demine_history WHERE record_id = {self.P} "
+            "ORDER BY revision",
             (record_id,),
         ).fetchall()
         if not rows:
             raise NotFound(f"no record with id {record_id}")
-        return list(rows)
+        return self._fill_shared(c, rows, [record_id] * len(rows), [r[0] for r in rows])
+
+    def _fill_shared(
+        self, c: Any, rows: Sequence[Any], ids: Sequence[str], kinds: Sequence[str]
+    ) -> list[Any]:
+        """History rows (ending with geom, geom_shared) with the geometry of a row that shares
+        its record's current one read from the record's row: every reader sees a revision's
+        geometry whether the row keeps a copy or not."""
+        need: dict[str, list[str]] = {}
+        for r, rid, kind in zip(rows, ids, kinds, strict=True):
+            if r[-1] and r[-2] is None:
+                need.setdefault(kind, []).append(rid)
+        if not need:
+            return list(rows)
+        geoms: dict[str, Any] = {}
+        for kind, kind_ids in need.items():
+            geoms.update(self._shared_geometries(c, kind, kind_ids))
+        return [
+            (*r[:-2], geoms.get(rid), None) if r[-1] and r[-2] is None else r
+            for r, rid in zip(rows, ids, strict=True)
+        ]
 
     def _revisions(self, record_id: str, rows: Sequence[Any]) -> list[Revision]:
         """Rows of :meth:`_history_rows` as revisions."""
-        geoms = self._decode([r[9] for r in rows])
+        geoms = self._decode([r[9] for r in rows])  # rows of _fill_shared
         tt, fj = self._time_text, self._from_json
         out = []
         for r, g in zip(rows, geoms, strict=True):
-            kind, revision, op, at, actor, reason, source_id, props, extra, _ = r
+            kind, revision, op, at, actor, reason, source_id, props, extra = r[:9]
             at_s = tt(at) or ""
             state = None
             if props is not None:
@@ -65,12 +86,14 @@ class History(Tables):
         """Every revision of every record, deleted ones included, by record and revision."""
         cur = self.conn.execute(
             "SELECT record_id, kind, revision, op, at, actor, reason, source_id, properties, "
-            f"extra, {self.GEOM_OUT} FROM demine_history ORDER BY record_id, revision"
+            f"extra, {self.GEOM_OUT}, geom_shared FROM demine_history "
+            "ORDER BY record_id, revision"
         )
         while True:
             rows = cur.fetchmany(2000)
             if not rows:
                 return
+            rows = self._fill_shared(self.conn, rows, [r[0] for r in rows], [r[1] for r in rows])
             for r in rows:
                 yield from self._revisions(r[0], [r[1:]])
 
@@ -110,13 +133,15 @@ class History(Tables):
             else:
                 rec.created_at = self._time_text(cur[1])
                 rec.record_organisation = cur[2] or self._organisation_of(c, rows[0][4])
+                self._materialise(c, k, [record_id])  # before its geometry changes
                 sql, args = self._update_sql(k), [*self._geo_values(k, rec, blob), cur[0]]
             try:
                 c.execute(sql, args)
             except self.DB_ERRORS as e:
                 raise Conflict(f"cannot restore {record_id}: {self._db_message(e)}") from None
             c.execute(
-                self.HISTORY_INSERT, self._history_row(rec, "restore", at, actor, reason, blob)
+                self.HISTORY_INSERT,
+                self._history_row(rec, "restore", at, actor, reason, blob, True),
             )
             self._touch(c, k, at)
             return rec
@@ -151,6 +176,8 @@ class History(Tables):
                     blob = None
                     if st is not None and self.kind(rev.kind).geometry_type:
                         blob = self._encode([st.geometry])[0]
+                    # the last state of a live record is its row's: kept there only
+                    shared = st is not None and blob is not None and rev is revs[-1]
                     hist.append(
                         (
                             rid,
@@ -163,7 +190,8 @@ class History(Tables):
                             None if st is None else st.source_id,
                             None if st is None else to_json(st.properties),
                             None if st is None or not st.extra else to_json(st.extra),
-                            blob,
+                            None if shared else blob,
+                            True if shared else None,
                         )
                     )
             self._executemany(c, self.HISTORY_INSERT, hist)

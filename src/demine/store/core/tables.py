@@ -204,9 +204,20 @@ class Tables(Dialect):
         return missing_message(record_id, kind, (last[0], last[1], last[2], at))
 
     def _history_row(
-        self, rec: Record, op: str, at: str, actor: str, reason: str | None, blob: bytes | None
+        self,
+        rec: Record,
+        op: str,
+        at: str,
+        actor: str,
+        reason: str | None,
+        blob: bytes | None,
+        shared: bool = False,
     ) -> tuple[Any, ...]:
+        """The ``demine_history`` row of a revision. ``shared``: the revision's geometry is
+        the one its record's row holds now, so the row keeps no copy of it (copy on write:
+        :meth:`_materialise` copies it in before the record's geometry changes)."""
         deleted = op == "delete"
+        shared = shared and not deleted and blob is not None
         return (
             rec.id,
             rec.kind,
@@ -218,5 +229,35 @@ class Tables(Dialect):
             rec.source_id,
             None if deleted else to_json(rec.properties),
             None if deleted or not rec.extra else to_json(rec.extra),
-            None if deleted else blob,
+            None if deleted or shared else blob,
+            True if shared else None,
         )
+
+    def _materialise(self, c: Any, kind: Kind, ids: Sequence[str]) -> None:
+        """Copy the current geometry of these records into their history rows that share it,
+        before the records' rows change or go (the copy-on-write of :meth:`_history_row`)."""
+        if not kind.geometry_type:
+            return
+        t = q(kind.name)
+        for chunk in self._chunks(list(dict.fromkeys(ids))):
+            if not chunk:
+                continue
+            sql, args = self._in("record_id", chunk)
+            c.execute(
+                f"UPDATE demine_history SET geom = (SELECT t.geom FROM {t} t WHERE t.id = "
+                f"demine_history.record_id), geom_shared = NULL WHERE {sql} "
+                f"AND geom_shared = {self.P}",
+                [*args, True],
+            )
+
+    def _shared_geometries(self, c: Any, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The current geometries (as :attr:`GEOM_OUT` selects them) of these records, by id:
+        what their history rows that share it hold."""
+        t = q(self.kind(kind).name)
+        out: dict[str, Any] = {}
+        for chunk in self._chunks(list(dict.fromkeys(ids))):
+            if not chunk:
+                continue
+            sql, args = self._in("id", chunk)
+            out.update(c.execute(f"SELECT id, {self.GEOM_OUT} FROM {t} WHERE {sql}", args))
+        return out
