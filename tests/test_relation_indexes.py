@@ -16,9 +16,7 @@ from demine.model.kinds import KINDS
 from demine.model.schema import FieldType, Record
 from demine.store.open import open_store
 
-EXPECTED = {
-    (k.name, f.name) for k in KINDS.values() for f in k.fields if f.type is FieldType.UUID
-}
+EXPECTED = {(k.name, f.name) for k in KINDS.values() for f in k.fields if f.type is FieldType.UUID}
 
 
 def _is_pg(store: Any) -> bool:
