@@ -175,6 +175,13 @@ def test_a_store_made_before_keeps_its_history_when_opened(store: Any, tmp_path:
         "UPDATE demine_history SET geom = (SELECT t.geom FROM hazards t "
         "WHERE t.id = demine_history.record_id)"
     )
+    if _is_pg(store):  # nor the triggers that keep it
+        store.conn.execute("DROP FUNCTION demine_keep_shared_geometry() CASCADE")
+    else:
+        for (name,) in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'demine%keep%'"
+        ).fetchall():
+            store.conn.execute(f'DROP TRIGGER "{name}"')
     store.conn.execute("ALTER TABLE demine_history DROP COLUMN geom_shared")
     if _is_pg(store):
         store.conn.execute("UPDATE demine_schema SET version = 8")
@@ -256,3 +263,20 @@ def test_a_failed_import_stores_nothing_and_leaves_the_history_as_it_was(
     assert [_key(r) for r in store.revisions()] == before
     assert _rows(store) == rows
     assert store.count("hazards") == 3
+
+
+def test_an_edit_outside_demine_leaves_the_history_as_it_was(store: Any, tmp_path: Path) -> None:
+    """As QGIS edits the file (or the database): a geometry changed or a row deleted by plain
+    SQL, past demine. The history keeps the geometry each revision had."""
+    import_file(store, _geojson(tmp_path / "h.geojson", 3), ImportOptions(kind="hazards"))
+    a, b, c = _ids(store)
+    before = {rid: [_key(r) for r in history(store, rid)] for rid in (a, b, c)}
+    store.conn.execute(
+        f"UPDATE hazards SET geom = (SELECT geom FROM hazards WHERE id = '{b}') WHERE id = '{a}'"
+    )
+    store.conn.execute(f"DELETE FROM hazards WHERE id = '{c}'")
+    assert [_key(r) for r in history(store, a)] == before[a]
+    assert [_key(r) for r in history(store, c)] == before[c]
+    rows = {(rid, rev): (copy, shared) for rid, rev, copy, shared in _rows(store)}
+    assert rows[(a, 1)] == (True, False) and rows[(c, 1)] == (True, False)
+    assert rows[(b, 1)] == (False, True)

@@ -26,7 +26,12 @@ from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
-from demine.store.common import is_disk_full, new_token_id, relation_index_ddl
+from demine.store.common import (
+    history_guard_ddl,
+    is_disk_full,
+    new_token_id,
+    relation_index_ddl,
+)
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json
 from demine.store.core.dialect import ORG_COL
 from demine.store.gpkg_format import q
@@ -309,7 +314,8 @@ class GeoPackageStore(RevisionedStore):
                 conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {ORG_COL} TEXT")
                 self._fill_record_organisations(conn, kind)
             self._describe_columns(conn, kind)
-            for ddl in relation_index_ddl(kind):  # schema 9: relationship fields indexed
+            # schema 9: relationship fields indexed; 10: history kept on write (triggers)
+            for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind)]:
                 conn.execute(ddl)
             return
         cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
@@ -328,7 +334,7 @@ class GeoPackageStore(RevisionedStore):
         t = q(kind.name)
         conn.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         conn.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t}(source_id)")
-        for ddl in relation_index_ddl(kind):
+        for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind)]:
             conn.execute(ddl)
         if kind.natural_key:
             conn.execute(

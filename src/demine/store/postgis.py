@@ -30,7 +30,7 @@ from psycopg.types.json import set_json_loads
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
-from demine.store.common import relation_index_ddl
+from demine.store.common import history_guard_ddl, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
@@ -397,7 +397,8 @@ class PostGISStore(RevisionedStore):
             if ORG_COL not in have:  # schema 6: the organisation that made each record
                 c.execute(f"ALTER TABLE {t} ADD COLUMN {ORG_COL} text")
                 self._fill_record_organisations(c, kind)
-            for ddl in relation_index_ddl(kind):  # schema 8: relationship fields indexed
+            # schema 8: relationship fields indexed; 9: history kept on write (triggers)
+            for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind, self.schema)]:
                 c.execute(ddl)
             return
         cols = ["fid bigserial PRIMARY KEY"]
@@ -416,7 +417,7 @@ class PostGISStore(RevisionedStore):
         c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         self._partial_columns(c, kind)
         c.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t} (source_id)")
-        for ddl in relation_index_ddl(kind):
+        for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind, self.schema)]:
             c.execute(ddl)
         if kind.geometry_type:
             c.execute(f"CREATE INDEX {q(kind.name + '_geom')} ON {t} USING gist (geom)")

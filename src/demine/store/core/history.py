@@ -2,7 +2,13 @@
 (one row a revision: the state after the change, who, when, why; a delete is a revision with
 no state). Read it (:meth:`History.history`, :meth:`History.revisions`), make an old state
 current again (:meth:`History.restore`, itself a new revision), or write whole histories as
-they are when copying a store (:meth:`History.load_revisions`)."""
+they are when copying a store (:meth:`History.load_revisions`).
+
+Copy on write: a revision whose geometry is the one its record's row holds now keeps no copy of
+it (``geom`` NULL, ``geom_shared`` true), so an import writes each geometry once; triggers on
+the record's table copy it into the row before that geometry changes or the record goes
+(:func:`demine.store.common.history_guard_ddl`), and every reader here fills it in from the
+record's row (:meth:`History._fill_shared`)."""
 
 from __future__ import annotations
 
@@ -133,7 +139,6 @@ class History(Tables):
             else:
                 rec.created_at = self._time_text(cur[1])
                 rec.record_organisation = cur[2] or self._organisation_of(c, rows[0][4])
-                self._materialise(c, k, [record_id])  # before its geometry changes
                 sql, args = self._update_sql(k), [*self._geo_values(k, rec, blob), cur[0]]
             try:
                 c.execute(sql, args)

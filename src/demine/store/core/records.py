@@ -306,7 +306,6 @@ class Records(Tables):
             ins_rows: builtins.list[builtins.list[Any]] = []
             upd_rows: builtins.list[builtins.list[Any]] = []
             hist_rows: builtins.list[tuple[Any, ...]] = []
-            moved: builtins.list[str] = []  # updated records whose geometry changes
             seen: set[str] = set()
             org: builtins.list[str] = []  # the actor's organisation, read once
 
@@ -341,8 +340,6 @@ class Records(Tables):
                     rec.record_organisation = old_rec.record_organisation or made_by()
                     rec.updated_at, rec.updated_by = at, actor
                     upd_rows.append([*self._geo_values(k, rec, blob), fid])
-                    if old_blob != blob:
-                        moved.append(rec.id)
                     hist_rows.append(self._history_row(rec, "update", at, actor, why, blob, True))
                     result.updated.append(rec.id)
                 else:
@@ -353,7 +350,6 @@ class Records(Tables):
                     ins_rows.append(self._geo_values(k, rec, blob))
                     hist_rows.append(self._history_row(rec, "create", at, actor, why, blob, True))
                     result.created.append(rec.id)
-            self._materialise(c, k, moved)  # before the rows change
             try:
                 self._executemany(c, update_sql, upd_rows)
                 token = self._before_insert(c, k, len(ins_rows))
@@ -411,8 +407,6 @@ class Records(Tables):
             rec.revision += 1
             rec.updated_at, rec.updated_by = now_utc(), actor
             blob = self._encode([rec.geometry])[0] if k.geometry_type else None
-            if geometry is not None:
-                self._materialise(c, k, [record_id])  # before its geometry changes
             try:
                 c.execute(sql, [*self._geo_values(k, rec, blob), row[0]])
             except self.DB_ERRORS as e:
@@ -455,7 +449,6 @@ class Records(Tables):
                 )
             rec = Record(k.name, rid, {}, None, source_id=source_id, revision=revision + 1)
             at = now_utc()
-            self._materialise(c, k, [record_id])  # the row that holds the geometry goes
             c.execute(f"DELETE FROM {q(k.name)} WHERE fid = {P}", (fid,))
             c.execute(
                 self.HISTORY_INSERT, self._history_row(rec, "delete", at, actor, reason, None)

@@ -215,7 +215,8 @@ class Tables(Dialect):
     ) -> tuple[Any, ...]:
         """The ``demine_history`` row of a revision. ``shared``: the revision's geometry is
         the one its record's row holds now, so the row keeps no copy of it (copy on write:
-        :meth:`_materialise` copies it in before the record's geometry changes)."""
+        triggers on the record's table copy it in before the record's geometry changes or
+        the record goes: :func:`demine.store.common.history_guard_ddl`)."""
         deleted = op == "delete"
         shared = shared and not deleted and blob is not None
         return (
@@ -232,23 +233,6 @@ class Tables(Dialect):
             None if deleted or shared else blob,
             True if shared else None,
         )
-
-    def _materialise(self, c: Any, kind: Kind, ids: Sequence[str]) -> None:
-        """Copy the current geometry of these records into their history rows that share it,
-        before the records' rows change or go (the copy-on-write of :meth:`_history_row`)."""
-        if not kind.geometry_type:
-            return
-        t = q(kind.name)
-        for chunk in self._chunks(list(dict.fromkeys(ids))):
-            if not chunk:
-                continue
-            sql, args = self._in("record_id", chunk)
-            c.execute(
-                f"UPDATE demine_history SET geom = (SELECT t.geom FROM {t} t WHERE t.id = "
-                f"demine_history.record_id), geom_shared = NULL WHERE {sql} "
-                f"AND geom_shared = {self.P}",
-                [*args, True],
-            )
 
     def _shared_geometries(self, c: Any, kind: str, ids: Sequence[str]) -> dict[str, Any]:
         """The current geometries (as :attr:`GEOM_OUT` selects them) of these records, by id:
