@@ -2,7 +2,7 @@
 
 demine (``demine --db X import in.geojson --kind hazards --json``, a subprocess, after
 ``demine --db X init``) against ``ogr2ogr -f GPKG out.gpkg in.geojson`` on the same file in the
-same run. Goal: demine no more than 2x ogr2ogr's time.
+same run. Goal (issue 16): demine no slower than ogr2ogr.
 
 Also timed: the library call ``demine.services.register.import_file`` in-process, with a
 breakdown (parse = ``demine.io.sources.read_source``, checks = ``demine.geo.checks.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
 
-GOAL_RATIO = 2.0
+GOAL_RATIO = 1.0  # issue 16: no slower than ogr2ogr (was 2x)
 RETRY_WAIT_S, RETRY_FOR_S = 120.0, 40 * 60.0
 
 

@@ -147,3 +147,38 @@ def relation_index_ddl(kind: Kind) -> list[str]:
         for f in kind.fields
         if f.type is FieldType.UUID
     ]
+
+
+def history_guard_ddl(kind: Kind, schema: str | None = None) -> list[str]:
+    """Triggers that copy a record's geometry into its history rows that share it (a revision
+    keeps no copy of the geometry its record's row holds: :mod:`demine.store.core.history`)
+    before that geometry changes or the record goes, whoever writes it (demine, or an edit in
+    QGIS). ``schema``: the PostgreSQL schema (None: SQLite). Run at every table's creation and
+    on opening an older store (GeoPackage schema 10, PostGIS 9)."""
+    if not kind.geometry_type:
+        return []
+    t = _q(kind.name)
+    if schema is None:
+        keep = (
+            "UPDATE demine_history SET geom = OLD.geom, geom_shared = NULL "
+            "WHERE record_id = OLD.id AND geom_shared = 1;"
+        )
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {_q('demine_' + kind.name + '_keep_update')} "
+            f"BEFORE UPDATE OF geom ON {t} WHEN OLD.geom IS NOT NEW.geom BEGIN {keep} END",
+            f"CREATE TRIGGER IF NOT EXISTS {_q('demine_' + kind.name + '_keep_delete')} "
+            f"BEFORE DELETE ON {t} BEGIN {keep} END",
+        ]
+    s = _q(schema)
+    fn = f"{s}.demine_keep_shared_geometry"
+    name = _q(f"demine_{kind.name}_keep")
+    return [
+        f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+        "IF TG_OP = 'UPDATE' AND NEW.geom IS NOT DISTINCT FROM OLD.geom THEN RETURN NEW; "
+        f"END IF; UPDATE {s}.demine_history SET geom = OLD.geom, geom_shared = NULL "
+        "WHERE record_id = OLD.id AND geom_shared; "
+        "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $f$",
+        f"DROP TRIGGER IF EXISTS {name} ON {t}",
+        f"CREATE TRIGGER {name} BEFORE UPDATE OF geom OR DELETE ON {t} FOR EACH ROW "
+        f"EXECUTE FUNCTION {fn}()",
+    ]

@@ -26,19 +26,25 @@ from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
-from demine.store.common import is_disk_full, new_token_id, relation_index_ddl
+from demine.store.common import (
+    history_guard_ddl,
+    is_disk_full,
+    new_token_id,
+    relation_index_ddl,
+)
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json
 from demine.store.core.dialect import ORG_COL
 from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 9  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 10  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
 # 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
-# 9: an index on every relationship field (store/common.py relation_index_ddl)
+# 9: an index on every relationship field (store/common.py relation_index_ddl);
+# 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -213,6 +219,7 @@ class GeoPackageStore(RevisionedStore):
                     "source_id TEXT, properties TEXT, extra TEXT, geom BLOB, "
                     "UNIQUE (record_id, revision)",
                 )
+                self._ensure_column(conn, "demine_history", "geom_shared", "BOOLEAN")
                 self._create_attributes_table(
                     conn,
                     "demine_users",
@@ -307,7 +314,8 @@ class GeoPackageStore(RevisionedStore):
                 conn.execute(f"ALTER TABLE {q(kind.name)} ADD COLUMN {ORG_COL} TEXT")
                 self._fill_record_organisations(conn, kind)
             self._describe_columns(conn, kind)
-            for ddl in relation_index_ddl(kind):  # schema 9: relationship fields indexed
+            # schema 9: relationship fields indexed; 10: history kept on write (triggers)
+            for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind)]:
                 conn.execute(ddl)
             return
         cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
@@ -326,7 +334,7 @@ class GeoPackageStore(RevisionedStore):
         t = q(kind.name)
         conn.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         conn.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t}(source_id)")
-        for ddl in relation_index_ddl(kind):
+        for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind)]:
             conn.execute(ddl)
         if kind.natural_key:
             conn.execute(
@@ -399,7 +407,7 @@ class GeoPackageStore(RevisionedStore):
     JSON_IN = "?"
     GEOM_OUT = "geom"
     NO_GEOM = "NULL"
-    HISTORY_INSERT = f"INSERT INTO demine_history ({HISTORY_COLS}) VALUES ({', '.join('?' * 11)})"
+    HISTORY_INSERT = f"INSERT INTO demine_history ({HISTORY_COLS}) VALUES ({', '.join('?' * 12)})"
     NO_LIMIT = -1
     LAYER_ORDER = "fid"
     BY_NAME = "name"

@@ -30,17 +30,18 @@ from psycopg.types.json import set_json_loads
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
-from demine.store.common import relation_index_ddl
+from demine.store.common import history_guard_ddl, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 8  # 2: activities, releases, accidents, victims, eore_sessions;
+SCHEMA_VERSION = 9  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
 # 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
 # attachments (demine_attachments); record_organisation on every record table;
 # 7: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
-# 8: an index on every relationship field (store/common.py relation_index_ddl)
+# 8: an index on every relationship field (store/common.py relation_index_ddl);
+# 9: demine_history.geom_shared (a revision's geometry kept once, in its record's row)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {
@@ -282,6 +283,7 @@ class PostGISStore(RevisionedStore):
                 "op text NOT NULL, at timestamptz NOT NULL, actor text NOT NULL, reason text, "
                 "source_id text, properties jsonb, extra jsonb, geom geometry(Geometry, 4326), "
                 "UNIQUE (record_id, revision))",
+                "ALTER TABLE demine_history ADD COLUMN IF NOT EXISTS geom_shared boolean",
                 "CREATE TABLE IF NOT EXISTS demine_users (name text PRIMARY KEY, "
                 "role text NOT NULL, created_at timestamptz)",
                 "CREATE TABLE IF NOT EXISTS demine_tokens (token_hash text PRIMARY KEY, "
@@ -395,7 +397,8 @@ class PostGISStore(RevisionedStore):
             if ORG_COL not in have:  # schema 6: the organisation that made each record
                 c.execute(f"ALTER TABLE {t} ADD COLUMN {ORG_COL} text")
                 self._fill_record_organisations(c, kind)
-            for ddl in relation_index_ddl(kind):  # schema 8: relationship fields indexed
+            # schema 8: relationship fields indexed; 9: history kept on write (triggers)
+            for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind, self.schema)]:
                 c.execute(ddl)
             return
         cols = ["fid bigserial PRIMARY KEY"]
@@ -414,7 +417,7 @@ class PostGISStore(RevisionedStore):
         c.execute(f"CREATE TABLE {t} ({', '.join(cols)})")
         self._partial_columns(c, kind)
         c.execute(f"CREATE INDEX {q(kind.name + '_source_id')} ON {t} (source_id)")
-        for ddl in relation_index_ddl(kind):
+        for ddl in [*relation_index_ddl(kind), *history_guard_ddl(kind, self.schema)]:
             c.execute(ddl)
         if kind.geometry_type:
             c.execute(f"CREATE INDEX {q(kind.name + '_geom')} ON {t} USING gist (geom)")
@@ -439,7 +442,7 @@ class PostGISStore(RevisionedStore):
     NO_GEOM = "NULL::bytea"
     HISTORY_INSERT = (
         f"INSERT INTO demine_history ({HISTORY_COLS}) VALUES (%s, %s, %s, %s, %s::timestamptz, "
-        "%s, %s, %s, %s::jsonb, %s::jsonb, ST_GeomFromWKB(%s::bytea, 4326))"
+        "%s, %s, %s, %s::jsonb, %s::jsonb, ST_GeomFromWKB(%s::bytea, 4326), %s)"
     )
     NO_LIMIT = None  # LIMIT NULL: no limit
     LAYER_ORDER = "seq"

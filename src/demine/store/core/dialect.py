@@ -24,8 +24,11 @@ META_COLS = ("id", "source_id")
 TAIL_COLS = ("extra", "revision", "created_at", "updated_at", "updated_by", "record_organisation")
 ORG_COL = "record_organisation"
 AUTHORITY = "AUTHORITY"  # the code of the authority organisation every store has
+# geom_shared (GeoPackage schema 10, PostGIS 9): true when the row holds no copy of its
+# geometry because it is the record's current one (copy on write, see core/history.py)
 HISTORY_COLS = (
-    "record_id, kind, revision, op, at, actor, reason, source_id, properties, extra, geom"
+    "record_id, kind, revision, op, at, actor, reason, source_id, properties, extra, geom, "
+    "geom_shared"
 )
 
 

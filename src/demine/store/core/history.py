@@ -2,7 +2,13 @@
 (one row a revision: the state after the change, who, when, why; a delete is a revision with
 no state). Read it (:meth:`History.history`, :meth:`History.revisions`), make an old state
 current again (:meth:`History.restore`, itself a new revision), or write whole histories as
-they are when copying a store (:meth:`History.load_revisions`)."""
+they are when copying a store (:meth:`History.load_revisions`).
+
+Copy on write: a revision whose geometry is the one its record's row holds now keeps no copy of
+it (``geom`` NULL, ``geom_shared`` true), so an import writes each geometry once; triggers on
+the record's table copy it into the row before that geometry changes or the record goes
+(:func:`demine.store.common.history_guard_ddl`), and every reader here fills it in from the
+record's row (:meth:`History._fill_shared`)."""
 
 from __future__ import annotations
 
@@ -30,20 +36,41 @@ class History(Tables):
         geom = self.GEOM_OUT
         rows = c.execute(
             "SELECT kind, revision, op, at, actor, reason, source_id, properties, extra, "
-            f"{geom} FROM demine_history WHERE record_id = {self.P} ORDER BY revision",
+            f"{geom}, geom_shared FROM demine_history WHERE record_id = {self.P} "
+            "ORDER BY revision",
             (record_id,),
         ).fetchall()
         if not rows:
             raise NotFound(f"no record with id {record_id}")
-        return list(rows)
+        return self._fill_shared(c, rows, [record_id] * len(rows), [r[0] for r in rows])
+
+    def _fill_shared(
+        self, c: Any, rows: Sequence[Any], ids: Sequence[str], kinds: Sequence[str]
+    ) -> list[Any]:
+        """History rows (ending with geom, geom_shared) with the geometry of a row that shares
+        its record's current one read from the record's row: every reader sees a revision's
+        geometry whether the row keeps a copy or not."""
+        need: dict[str, list[str]] = {}
+        for r, rid, kind in zip(rows, ids, kinds, strict=True):
+            if r[-1] and r[-2] is None:
+                need.setdefault(kind, []).append(rid)
+        if not need:
+            return list(rows)
+        geoms: dict[str, Any] = {}
+        for kind, kind_ids in need.items():
+            geoms.update(self._shared_geometries(c, kind, kind_ids))
+        return [
+            (*r[:-2], geoms.get(rid), None) if r[-1] and r[-2] is None else r
+            for r, rid in zip(rows, ids, strict=True)
+        ]
 
     def _revisions(self, record_id: str, rows: Sequence[Any]) -> list[Revision]:
         """Rows of :meth:`_history_rows` as revisions."""
-        geoms = self._decode([r[9] for r in rows])
+        geoms = self._decode([r[9] for r in rows])  # rows of _fill_shared
         tt, fj = self._time_text, self._from_json
         out = []
         for r, g in zip(rows, geoms, strict=True):
-            kind, revision, op, at, actor, reason, source_id, props, extra, _ = r
+            kind, revision, op, at, actor, reason, source_id, props, extra = r[:9]
             at_s = tt(at) or ""
             state = None
             if props is not None:
@@ -65,12 +92,14 @@ class History(Tables):
         """Every revision of every record, deleted ones included, by record and revision."""
         cur = self.conn.execute(
             "SELECT record_id, kind, revision, op, at, actor, reason, source_id, properties, "
-            f"extra, {self.GEOM_OUT} FROM demine_history ORDER BY record_id, revision"
+            f"extra, {self.GEOM_OUT}, geom_shared FROM demine_history "
+            "ORDER BY record_id, revision"
         )
         while True:
             rows = cur.fetchmany(2000)
             if not rows:
                 return
+            rows = self._fill_shared(self.conn, rows, [r[0] for r in rows], [r[1] for r in rows])
             for r in rows:
                 yield from self._revisions(r[0], [r[1:]])
 
@@ -116,7 +145,8 @@ class History(Tables):
             except self.DB_ERRORS as e:
                 raise Conflict(f"cannot restore {record_id}: {self._db_message(e)}") from None
             c.execute(
-                self.HISTORY_INSERT, self._history_row(rec, "restore", at, actor, reason, blob)
+                self.HISTORY_INSERT,
+                self._history_row(rec, "restore", at, actor, reason, blob, True),
             )
             self._touch(c, k, at)
             return rec
@@ -151,6 +181,8 @@ class History(Tables):
                     blob = None
                     if st is not None and self.kind(rev.kind).geometry_type:
                         blob = self._encode([st.geometry])[0]
+                    # the last state of a live record is its row's: kept there only
+                    shared = st is not None and blob is not None and rev is revs[-1]
                     hist.append(
                         (
                             rid,
@@ -163,7 +195,8 @@ class History(Tables):
                             None if st is None else st.source_id,
                             None if st is None else to_json(st.properties),
                             None if st is None or not st.extra else to_json(st.extra),
-                            blob,
+                            None if shared else blob,
+                            True if shared else None,
                         )
                     )
             self._executemany(c, self.HISTORY_INSERT, hist)

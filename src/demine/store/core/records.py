@@ -340,7 +340,7 @@ class Records(Tables):
                     rec.record_organisation = old_rec.record_organisation or made_by()
                     rec.updated_at, rec.updated_by = at, actor
                     upd_rows.append([*self._geo_values(k, rec, blob), fid])
-                    hist_rows.append(self._history_row(rec, "update", at, actor, why, blob))
+                    hist_rows.append(self._history_row(rec, "update", at, actor, why, blob, True))
                     result.updated.append(rec.id)
                 else:
                     rec.revision = 1
@@ -348,7 +348,7 @@ class Records(Tables):
                     rec.record_organisation = rec.record_organisation or made_by()
                     rec.updated_by = actor
                     ins_rows.append(self._geo_values(k, rec, blob))
-                    hist_rows.append(self._history_row(rec, "create", at, actor, why, blob))
+                    hist_rows.append(self._history_row(rec, "create", at, actor, why, blob, True))
                     result.created.append(rec.id)
             try:
                 self._executemany(c, update_sql, upd_rows)
@@ -415,7 +415,7 @@ class Records(Tables):
                 ) from None
             c.execute(
                 self.HISTORY_INSERT,
-                self._history_row(rec, "update", rec.updated_at, actor, reason, blob),
+                self._history_row(rec, "update", rec.updated_at, actor, reason, blob, True),
             )
             self._touch(c, k, rec.updated_at)
             return rec

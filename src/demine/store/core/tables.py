@@ -204,9 +204,21 @@ class Tables(Dialect):
         return missing_message(record_id, kind, (last[0], last[1], last[2], at))
 
     def _history_row(
-        self, rec: Record, op: str, at: str, actor: str, reason: str | None, blob: bytes | None
+        self,
+        rec: Record,
+        op: str,
+        at: str,
+        actor: str,
+        reason: str | None,
+        blob: bytes | None,
+        shared: bool = False,
     ) -> tuple[Any, ...]:
+        """The ``demine_history`` row of a revision. ``shared``: the revision's geometry is
+        the one its record's row holds now, so the row keeps no copy of it (copy on write:
+        triggers on the record's table copy it in before the record's geometry changes or
+        the record goes: :func:`demine.store.common.history_guard_ddl`)."""
         deleted = op == "delete"
+        shared = shared and not deleted and blob is not None
         return (
             rec.id,
             rec.kind,
@@ -218,5 +230,18 @@ class Tables(Dialect):
             rec.source_id,
             None if deleted else to_json(rec.properties),
             None if deleted or not rec.extra else to_json(rec.extra),
-            None if deleted else blob,
+            None if deleted or shared else blob,
+            True if shared else None,
         )
+
+    def _shared_geometries(self, c: Any, kind: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The current geometries (as :attr:`GEOM_OUT` selects them) of these records, by id:
+        what their history rows that share it hold."""
+        t = q(self.kind(kind).name)
+        out: dict[str, Any] = {}
+        for chunk in self._chunks(list(dict.fromkeys(ids))):
+            if not chunk:
+                continue
+            sql, args = self._in("id", chunk)
+            out.update(c.execute(f"SELECT id, {self.GEOM_OUT} FROM {t} WHERE {sql}", args))
+        return out
