@@ -259,10 +259,8 @@ def test_a_polygon_with_too_many_candidates_is_left_to_the_full_command(
     assert len(json.loads(CliRunner().invoke(app, argv).stdout)["hazards"]) == 250
 
 
-def test_the_entry_point_loads_no_heavy_library_for_a_check(store: Any) -> None:
-    """`demine check` through the console script's entry point (demine.cli.app:main), as a
-    process: on a GeoPackage no typer, numpy, shapely, pyproj or pydantic is loaded; the answer
-    is the full command's. On PostGIS (and for --include) the full command answers."""
+def _one_box(store: Any) -> None:
+    """One open hazard, a box about 1.5 km by 1.3 km near 48.006 N 37.51 E; the store closed."""
     store.upsert(
         "hazards",
         [
@@ -276,6 +274,13 @@ def test_the_entry_point_loads_no_heavy_library_for_a_check(store: Any) -> None:
         actor="t",
     )
     store.close()
+
+
+def test_the_entry_point_loads_no_heavy_library_for_a_check(store: Any) -> None:
+    """`demine check` through the console script's entry point (demine.cli.app:main), as a
+    process: on a GeoPackage no typer, numpy, shapely, pyproj or pydantic is loaded; the answer
+    is the full command's. On PostGIS (and for --include) the full command answers."""
+    _one_box(store)
     code = (
         "import sys; from demine.cli.app import main; sys.argv[0] = 'demine'\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
@@ -341,19 +346,7 @@ def test_a_synthetic_store_is_said_so_on_both_paths(gpkg_store: Any, capsys: Any
     """The banner on stderr (text) and ``synthetic: true`` (JSON), as the full command gives
     them."""
     gpkg_store.set_setting("synthetic", True)
-    gpkg_store.upsert(
-        "hazards",
-        [
-            Record(
-                "hazards",
-                uuid7(),
-                {"hazard_type": "CHA", "status": "open", "name": "box"},
-                shapely.MultiPolygon([shapely.box(37.5, 48.0, 37.52, 48.012)]),
-            )
-        ],
-        actor="t",
-    )
-    gpkg_store.close()
+    _one_box(gpkg_store)
     argv = ["--db", gpkg_store.location, "check", "48.006", "37.525", "--radius", "1000"]
     for fmt in (["--json"], []):
         done, out, err = _quick(capsys, argv + fmt)
