@@ -16,8 +16,9 @@ API) calls :func:`check_write`, so the same rules hold whichever face the data c
   to ``handed_over`` only from ``closed``. Imports may bring historic hazards that are already
   closed (legacy data): they are recorded as they are.
 
-The remaining polygon and area are derived, never stored: :func:`accounts` computes them for
-every hazard at once (optionally from releases up to a date).
+The remaining polygon and area are derived: :func:`accounts` gives them for every hazard at
+once (optionally from releases up to a date), read from the store's derived tables (kept up
+to date on write) when they are built, computed from the records otherwise.
 """
 
 from __future__ import annotations
@@ -250,8 +251,30 @@ def accounts(store: Store, until: date | None = None) -> dict[str, Account]:
     """The land-release account of every hazard with a geometry, keyed by hazard id.
 
     ``until``: count only releases made on or before that date (statistics for a period).
-    One pass over hazards and one over releases.
+    Read from the store's derived tables when they are built (kept up to date on write, see
+    :mod:`demine.store.core.derived`): only the hazards with releases after ``until`` are
+    computed again. Otherwise one pass over hazards and one over releases (:func:`computed`).
     """
+    derived = store.derived_accounts()
+    if derived is None:
+        return computed(store, until)
+    if until is None:
+        return derived
+    limit = until.isoformat()
+    later = [hid for hid, acc in derived.items() if any(p.released_on > limit for p in acc.pieces)]
+    if later:
+        by_hazard: dict[str, list[ReleaseInput]] = {}
+        for r in store.list("releases", where={"hazard_id": later}):
+            if r.geometry is None or str(r.properties.get("released_on")) > limit:
+                continue
+            by_hazard.setdefault(str(r.properties.get("hazard_id")), []).append(release_input(r))
+        for h in store.get_many("hazards", later):
+            derived[h.id] = account(h.geometry, by_hazard.get(h.id, ()))
+    return derived
+
+
+def computed(store: Store, until: date | None = None) -> dict[str, Account]:
+    """:func:`accounts` computed from the records, every hazard's (the derived tables unused)."""
     limit = until.isoformat() if until is not None else None
     by_hazard: dict[str, list[ReleaseInput]] = {}
     for r in store.list("releases"):

@@ -38,13 +38,14 @@ from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 10  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 11  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
 # 8: submissions' client_id and conflict, resumable uploads (store/core/sync.py);
 # 9: an index on every relationship field (store/common.py relation_index_ddl);
-# 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row)
+# 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
+# 11: the derived tables (store/core/derived.py)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -248,6 +249,7 @@ class GeoPackageStore(RevisionedStore):
                     self._create_kind_table(
                         conn, layer_kind(name, fields_from_json(fields), gtype, title)
                     )
+                self._derived_schema(conn, self._create_attributes_table)
                 self._set(conn, "schema_version", SCHEMA_VERSION)
                 for k, v in (settings or {}).items():
                     self._set(conn, k, v)

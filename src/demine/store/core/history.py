@@ -19,11 +19,11 @@ from demine.errors import Conflict, NotFound
 from demine.model.schema import Record, now_utc
 from demine.store.base import Revision
 from demine.store.common import plan_load
+from demine.store.core.derived import Derived
 from demine.store.core.dialect import ORG_COL, q, to_json
-from demine.store.core.tables import Tables
 
 
-class History(Tables):
+class History(Derived):
     """Reading the revisions of records, restoring one, and loading whole histories."""
 
     # --- reads ------------------------------------------------------------------------------
@@ -140,6 +140,7 @@ class History(Tables):
                 rec.created_at = self._time_text(cur[1])
                 rec.record_organisation = cur[2] or self._organisation_of(c, rows[0][4])
                 sql, args = self._update_sql(k), [*self._geo_values(k, rec, blob), cur[0]]
+            before = self._derived_before(c, k.name, [record_id])
             try:
                 c.execute(sql, args)
             except self.DB_ERRORS as e:
@@ -149,6 +150,7 @@ class History(Tables):
                 self._history_row(rec, "restore", at, actor, reason, blob, True),
             )
             self._touch(c, k, at)
+            self._derived_after(c, k.name, [record_id], before)
             return rec
 
         return self._transaction(k.name, body)
@@ -200,6 +202,7 @@ class History(Tables):
                         )
                     )
             self._executemany(c, self.HISTORY_INSERT, hist)
+            touched: set[str] = set()  # the hazards whose derived rows are made at the end
             for kname, recs in current.items():
                 k = self.kind(kname)
                 for r in recs:
@@ -213,6 +216,9 @@ class History(Tables):
                 ]
                 self._executemany(c, self._insert_sql(k), rows)
                 self._touch(c, k, now_utc())
+                if self._derived_before(c, kname, []) is not None:
+                    touched |= self._hazards_of(c, kname, [r.id for r in recs])
+            self._derived_after(c, "hazards", [], touched if touched else None)
             return len(hist)
 
         return self._transaction("__copy__", body)

@@ -18,8 +18,8 @@ from demine.model.kinds import Kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.model.write_rules import check_change
 from demine.store.base import Revision, UpsertResult, Where
+from demine.store.core.derived import Derived
 from demine.store.core.dialect import META_COLS, q
-from demine.store.core.tables import Tables
 
 # demine field types -> CQL2 queryable types
 CQL_TYPES = {
@@ -31,7 +31,7 @@ CQL_TYPES = {
 }
 
 
-class Records(Tables):
+class Records(Derived):
     """Reads and writes of the current records (``builtins.list`` because ``list`` is a
     method here)."""
 
@@ -350,6 +350,7 @@ class Records(Tables):
                     ins_rows.append(self._geo_values(k, rec, blob))
                     hist_rows.append(self._history_row(rec, "create", at, actor, why, blob, True))
                     result.created.append(rec.id)
+            before = self._derived_before(c, k.name, result.updated)
             try:
                 self._executemany(c, update_sql, upd_rows)
                 token = self._before_insert(c, k, len(ins_rows))
@@ -362,6 +363,7 @@ class Records(Tables):
             if hist_rows:
                 self._executemany(c, self.HISTORY_INSERT, hist_rows)
                 self._touch(c, k, at)
+            self._derived_after(c, k.name, result.created + result.updated, before)
             return result
 
         return self._transaction(k.name, body)
@@ -407,6 +409,7 @@ class Records(Tables):
             rec.revision += 1
             rec.updated_at, rec.updated_by = now_utc(), actor
             blob = self._encode([rec.geometry])[0] if k.geometry_type else None
+            before = self._derived_before(c, k.name, [record_id])
             try:
                 c.execute(sql, [*self._geo_values(k, rec, blob), row[0]])
             except self.DB_ERRORS as e:
@@ -418,6 +421,7 @@ class Records(Tables):
                 self._history_row(rec, "update", rec.updated_at, actor, reason, blob, True),
             )
             self._touch(c, k, rec.updated_at)
+            self._derived_after(c, k.name, [record_id], before)
             return rec
 
         return self._transaction(k.name, body)
@@ -449,11 +453,13 @@ class Records(Tables):
                 )
             rec = Record(k.name, rid, {}, None, source_id=source_id, revision=revision + 1)
             at = now_utc()
+            before = self._derived_before(c, k.name, [record_id])
             c.execute(f"DELETE FROM {q(k.name)} WHERE fid = {P}", (fid,))
             c.execute(
                 self.HISTORY_INSERT, self._history_row(rec, "delete", at, actor, reason, None)
             )
             self._touch(c, k, at)
+            self._derived_after(c, k.name, [record_id], before)
             return Revision(record_id, k.name, rec.revision, "delete", at, actor, reason, None)
 
         return self._transaction(k.name, body)

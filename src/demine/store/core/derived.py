@@ -1,0 +1,361 @@
+"""Derived figures kept up to date on write (issue 16): each hazard's land-release account,
+so that statistics and dashboards read small tables instead of overlaying every release of the
+store again.
+
+* ``demine_derived_hazard``: one row per hazard with a geometry: its area, what was released
+  and what remains (areas, and the released and remaining polygons as WKB), released area by
+  release type (JSON), how many releases, the latest date of its activities and releases
+  (``last_activity_on``, text: partial dates compare as text) and when the row was computed;
+* ``demine_derived_piece``: one row per release credited to a hazard, in crediting order
+  (``seq``): what :func:`demine.geo.release.account` gives for it (credited, overlap and
+  outside areas and polygons, the releases it overlaps);
+* ``demine_derived_state``: ``built`` is ``yes`` when the rows are complete (a new store, or
+  after ``demine rebuild-derived``); an older store opened by a newer demine has ``no`` until
+  then, and readers (:meth:`Derived.derived_accounts` answers None) compute everything again.
+
+Every write of a hazard, release or activity (:meth:`Records.upsert`, ``update``, ``delete``,
+``restore``, ``load_revisions``: every face writes through them) recomputes the rows of the
+hazards it touches, before and after the change (a release moved to another hazard: both),
+once per batch and inside the write's transaction: a failed write leaves them as they were.
+Crediting is in date order, so the rows do not depend on any statistics period.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from demine.model.schema import Record, now_utc
+from demine.store.core.dialect import q
+from demine.store.core.tables import Tables
+
+DERIVED_KINDS = ("hazards", "releases", "activities")
+_HAZARD_COLS = (
+    "hazard_id",
+    "hazard_m2",
+    "released_m2",
+    "remaining_m2",
+    "by_type",
+    "releases",
+    "last_activity_on",
+    "released",
+    "remaining",
+    "computed_at",
+)
+_PIECE_COLS = (
+    "hazard_id",
+    "seq",
+    "release_id",
+    "release_type",
+    "released_on",
+    "recorded_m2",
+    "credited_m2",
+    "overlap_m2",
+    "overlaps_with",
+    "outside_m2",
+    "credited",
+    "outside",
+)
+# (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
+# SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
+DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "demine_derived_hazard",
+        "Each hazard's land-release account, kept up to date on write",
+        "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
+        "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
+        "last_activity_on TEXT, released {B}, remaining {B}, computed_at TEXT NOT NULL",
+    ),
+    (
+        "demine_derived_piece",
+        "What each release credited to its hazard, in crediting order",
+        "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
+        "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
+        "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
+        "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}",
+    ),
+    (
+        "demine_derived_state",
+        "Whether the derived tables are complete (built: yes or no)",
+        "key TEXT NOT NULL UNIQUE, value TEXT",
+    ),
+)
+
+
+def _wkb(g: Any) -> bytes | None:
+    import shapely
+
+    return None if g is None else bytes(shapely.to_wkb(g))
+
+
+def _geom(b: Any) -> Any:
+    import shapely
+
+    return None if b is None else shapely.from_wkb(bytes(b))
+
+
+def _last_date(values: Iterable[Any]) -> str | None:
+    dates = [str(v) for v in values if v]
+    return max(dates) if dates else None
+
+
+class Derived(Tables):
+    """The derived tables: their schema, their upkeep on write, their rebuild and reads."""
+
+    BLOB_TYPE = "BLOB"
+
+    def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
+        """The derived tables (GeoPackage schema 11, PostGIS 10). Idempotent. Made in a store
+        that has hazards or releases already (an older one), they are marked not built."""
+        exists = self._derived_table_exists(c)
+        for name, description, cols in DERIVED_TABLES:
+            create(c, name, description, cols.format(B=self.BLOB_TYPE))
+        c.execute(
+            "CREATE INDEX IF NOT EXISTS demine_derived_piece_hazard "
+            "ON demine_derived_piece (hazard_id)"
+        )
+        if exists:
+            return
+        data = sum(
+            c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
+        )
+        built = "no" if data else "yes"
+        c.execute(
+            f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
+            ("built", built),
+        )
+
+    def _derived_table_exists(self, c: Any) -> bool:
+        try:
+            c.execute("SAVEPOINT demine_probe")
+            c.execute("SELECT 1 FROM demine_derived_state LIMIT 1").fetchall()
+        except self.DRIVER_ERRORS:
+            c.execute("ROLLBACK TO SAVEPOINT demine_probe")
+            c.execute("RELEASE SAVEPOINT demine_probe")
+            return False
+        c.execute("RELEASE SAVEPOINT demine_probe")
+        return True
+
+    def _derived_built(self, c: Any) -> bool:
+        row = c.execute(
+            f"SELECT value FROM demine_derived_state WHERE key = {self.P}", ("built",)
+        ).fetchone()
+        return row is not None and row[0] == "yes"
+
+    def derived_built(self) -> bool:
+        """True when the derived tables are complete (readers may use them)."""
+        return self._derived_built(self.conn)
+
+    # --- upkeep on write ----------------------------------------------------------------------
+
+    def _hazards_of(self, c: Any, kind: str, ids: Sequence[str]) -> set[str]:
+        """The hazards the stored records of ``kind`` with these ids name (as they are now)."""
+        if kind == "hazards":
+            return {str(i) for i in ids}
+        out: set[str] = set()
+        for chunk in self._chunks(builtins.list(ids)):
+            if not chunk:
+                continue
+            sql, args = self._in("id", chunk)
+            for (hid,) in c.execute(
+                f"SELECT hazard_id FROM {q(kind)} WHERE {sql}", args
+            ).fetchall():
+                if hid:
+                    out.add(str(hid))
+        return out
+
+    def _derived_before(self, c: Any, kind: str, ids: Sequence[str]) -> set[str] | None:
+        """Before a write of these records: the hazards they name now (None: nothing to keep
+        up, the kind has no derived figures or the tables are not built)."""
+        if kind not in DERIVED_KINDS or not self._derived_built(c):
+            return None
+        return self._hazards_of(c, kind, ids)
+
+    def _derived_after(
+        self, c: Any, kind: str, ids: Sequence[str], before: set[str] | None
+    ) -> None:
+        """After the write (same transaction): recompute the hazards named before or now."""
+        if before is None:
+            return
+        self._derive(c, before | self._hazards_of(c, kind, ids))
+
+    def _derive(self, c: Any, hazard_ids: Iterable[str]) -> int:
+        """Recompute the derived rows of these hazards from their records. Returns how many
+        hazards have rows now."""
+        from demine.geo.release import ReleaseInput, account
+
+        ids = sorted(set(hazard_ids))
+        if not ids:
+            return 0
+        if self.P == "%s":  # PostgreSQL: one writer of derived rows at a time
+            c.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (getattr(self, "schema", "") + ".__derived__",),
+            )
+        P = self.P
+        hk, rk, ak = self.kind("hazards"), self.kind("releases"), self.kind("activities")
+        at = now_utc()
+        n = 0
+        for chunk in self._chunks(ids):
+            if not chunk:
+                continue
+            chunk = builtins.list(chunk)
+            for t in ("demine_derived_piece", "demine_derived_hazard"):
+                sql, args = self._in("hazard_id", chunk)
+                c.execute(f"DELETE FROM {t} WHERE {sql}", args)
+            sql, args = self._in("id", chunk)
+            hazards = self._rows_to_records(
+                hk, c.execute(self._select(hk) + f" WHERE {sql} ORDER BY fid", args).fetchall()
+            )
+            sql, args = self._in("hazard_id", chunk)
+            rels: dict[str, builtins.list[Record]] = {}
+            for r in self._rows_to_records(
+                rk, c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
+            ):
+                rels.setdefault(str(r.properties.get("hazard_id")), []).append(r)
+            last: dict[str, builtins.list[Any]] = {}
+            for hid, s, e in c.execute(
+                f"SELECT hazard_id, started_on, completed_on FROM {q(ak.name)} WHERE {sql}", args
+            ).fetchall():
+                last.setdefault(str(hid), []).extend((s, e))
+            h_rows: builtins.list[tuple[Any, ...]] = []
+            p_rows: builtins.list[tuple[Any, ...]] = []
+            for h in hazards:
+                if h.geometry is None:
+                    continue
+                mine = rels.get(h.id, [])
+                acc = account(
+                    h.geometry,
+                    [
+                        ReleaseInput(
+                            id=r.id,
+                            release_type=str(r.properties.get("release_type")),
+                            released_on=str(r.properties.get("released_on")),
+                            geometry=r.geometry,
+                        )
+                        for r in mine
+                        if r.geometry is not None
+                    ],
+                )
+                dates = last.get(h.id, []) + [r.properties.get("released_on") for r in mine]
+                h_rows.append(
+                    (
+                        h.id,
+                        acc.hazard_m2,
+                        acc.released_m2,
+                        acc.remaining_m2,
+                        orjson.dumps(acc.by_type).decode(),
+                        len(acc.pieces),
+                        _last_date(dates),
+                        _wkb(acc.released),
+                        _wkb(acc.remaining),
+                        at,
+                    )
+                )
+                for i, p in enumerate(acc.pieces):
+                    p_rows.append(
+                        (
+                            h.id,
+                            i,
+                            p.release_id,
+                            p.release_type,
+                            p.released_on,
+                            p.recorded_m2,
+                            p.credited_m2,
+                            p.overlap_m2,
+                            orjson.dumps(p.overlaps_with).decode(),
+                            p.outside_m2,
+                            _wkb(p.credited),
+                            _wkb(p.outside),
+                        )
+                    )
+            self._executemany(
+                c,
+                f"INSERT INTO demine_derived_hazard ({', '.join(_HAZARD_COLS)}) "
+                f"VALUES ({', '.join([P] * len(_HAZARD_COLS))})",
+                h_rows,
+            )
+            self._executemany(
+                c,
+                f"INSERT INTO demine_derived_piece ({', '.join(_PIECE_COLS)}) "
+                f"VALUES ({', '.join([P] * len(_PIECE_COLS))})",
+                p_rows,
+            )
+            n += len(h_rows)
+        return n
+
+    def rebuild_derived(self) -> int:
+        """Recompute every derived row from the records, in one transaction, and mark the
+        tables built. Returns how many hazards have rows."""
+
+        def body(c: Any) -> int:
+            c.execute("DELETE FROM demine_derived_piece")
+            c.execute("DELETE FROM demine_derived_hazard")
+            ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
+            n = self._derive(c, ids)
+            c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("built",))
+            c.execute(
+                f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
+                ("built", "yes"),
+            )
+            return n
+
+        return int(self._transaction("__derived__", body))
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def derived_accounts(self, hazard_ids: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """Every hazard's land-release account (:class:`demine.geo.release.Account`, with all
+        its releases) from the derived tables, keyed by hazard id in the hazards' order; only
+        ``hazard_ids`` when given. None when the tables are not built."""
+        from demine.geo.release import Account, Piece
+
+        c = self.conn
+        if not self._derived_built(c):
+            return None
+        cond, args = "", builtins.list[Any]()
+        if hazard_ids is not None:
+            if not hazard_ids:
+                return {}
+            cond, args = self._in("hazard_id", builtins.list(hazard_ids))
+            cond = " WHERE d." + cond
+        pieces: dict[str, builtins.list[Piece]] = {}
+        for row in c.execute(
+            f"SELECT {', '.join(_PIECE_COLS)} FROM demine_derived_piece d{cond} "
+            "ORDER BY hazard_id, seq",
+            args,
+        ).fetchall():
+            pieces.setdefault(row[0], []).append(
+                Piece(
+                    release_id=row[2],
+                    release_type=row[3],
+                    released_on=row[4],
+                    recorded_m2=float(row[5]),
+                    credited=_geom(row[10]),
+                    credited_m2=float(row[6]),
+                    overlap_m2=float(row[7]),
+                    overlaps_with=orjson.loads(row[8]),
+                    outside=_geom(row[11]),
+                    outside_m2=float(row[9]),
+                )
+            )
+        out: dict[str, Any] = {}
+        cols = ", ".join(f"d.{x}" for x in _HAZARD_COLS)
+        for row in c.execute(
+            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
+            f"ON h.id = d.hazard_id{cond} ORDER BY h.fid",
+            args,
+        ).fetchall():
+            out[row[0]] = Account(
+                hazard_m2=float(row[1]),
+                pieces=pieces.get(row[0], []),
+                released=_geom(row[7]),
+                released_m2=float(row[2]),
+                remaining=_geom(row[8]),
+                remaining_m2=float(row[3]),
+                by_type=orjson.loads(row[4]),
+            )
+        return out
