@@ -161,6 +161,7 @@ CLI: dict[str, tuple[list[str], tuple[int, ...]]] = {
     "copy": (["copy", "{db}", "{out}/copy.gpkg", "--json"], (0,)),
     "prioritize": (["prioritize", "--json"], (0,)),
     "stats": (["stats", "--json"], (0,)),
+    "rebuild-derived": (["rebuild-derived", "--json"], (0,)),
     "duplicates": (["duplicates", "hazards", "--json"], (0,)),
     "quality": (["quality", "hazards", "{hazards_file}", "--json"], (0,)),
     "chart": (["chart", "released", "--output", "{out}/released.svg", "--json"], (0,)),

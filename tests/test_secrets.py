@@ -401,6 +401,7 @@ def _invocations(db: str, tmp: Path) -> dict[str, list[list[str]]]:
         "copy": [["copy", db, str(tmp / "copy-dest.gpkg")], ["copy", gpkg, db]],
         "prioritize": [["--db", db, "prioritize"]],
         "stats": [["--db", db, "stats"]],
+        "rebuild-derived": [["--db", db, "rebuild-derived"]],
         "duplicates": [["--db", db, "duplicates", "hazards"]],
         "quality": [["--db", db, "quality", "hazards", "--id", RID]],
         "chart": [["--db", db, "chart", "released", "-o", str(tmp / "c.svg")]],
