@@ -12,6 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 import shapely
 
@@ -276,3 +277,54 @@ def test_gdal_validator_accepts_the_derived_tables(gpkg_store: Any) -> None:
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.strip() == "" and "error" not in res.stderr.lower(), res.stdout + res.stderr
+
+
+def test_unreleased_accounts_together_equal_each_alone() -> None:
+    from demine.geo.release import account, unreleased
+
+    rng = random.Random(7)
+    hazards = []
+    for _ in range(50):
+        x, y = rng.uniform(22, 40), rng.uniform(44, 52)
+        pts = [
+            (x + 0.01 * rng.uniform(0.3, 1) * np.cos(t), y + 0.01 * rng.uniform(0.3, 1) * np.sin(t))
+            for t in np.linspace(0, 2 * np.pi, 30, endpoint=False)
+        ]
+        hazards.append(shapely.MultiPolygon([shapely.Polygon(pts)]))
+    hazards.append(shapely.MultiPolygon())
+    together = unreleased(hazards)
+    for h, a in zip(hazards, together, strict=True):
+        b = account(h, [])
+        assert (a.hazard_m2, a.remaining_m2, _wkb(a.remaining)) == (
+            b.hazard_m2,
+            b.remaining_m2,
+            _wkb(b.remaining),
+        )
+
+
+def test_last_activity_follows_activities_and_releases(store: Any, year: stats_data.Year) -> None:
+    h1 = year.hazards["H1"].id
+
+    def last() -> str:
+        return str(
+            store.conn.execute(
+                f"SELECT last_activity_on FROM demine_derived_hazard WHERE hazard_id = {store.P}",
+                (h1,),
+            ).fetchone()[0]
+        )
+
+    assert last() == "2025-09-01"  # the activities' completion
+    act = Record(
+        "activities",
+        uuid7(),
+        {
+            "hazard_id": h1,
+            "activity_type": "qa_qc",
+            "status": "ongoing",
+            "started_on": "2026-02-03",
+        },
+    )
+    store.upsert("activities", [act], actor="t")
+    assert last() == "2026-02-03"
+    store.delete("activities", act.id, actor="t")
+    assert last() == "2025-09-01"

@@ -80,12 +80,14 @@ def geometry_array(geoms: Any) -> npt.NDArray[np.object_]:
     return arr
 
 
-def geodesic_area(geoms: Any, centre: tuple[float, float] | None = None) -> FloatArray:
+def geodesic_area(geoms: Any, centre: Any = None) -> FloatArray:
     """Area in m² of each geometry (holes subtracted; 0 for points, lines and None).
 
     Each geometry is projected to an equal-area azimuthal projection (authalic sphere) centred on
     its own bounding box, or on ``centre`` (lon, lat) for all: pieces measured with one centre
-    add up exactly to the area of their union (land-release accounting relies on it)."""
+    add up exactly to the area of their union (land-release accounting relies on it). An
+    n x 2 ``centre`` gives each geometry its own. Each area depends only on its geometry and
+    centre, never on the others measured with it."""
     arr = geometry_array(geoms)
     out = np.zeros(len(arr))
     if not len(arr):
@@ -114,8 +116,12 @@ def geodesic_area(geoms: Any, centre: tuple[float, float] | None = None) -> Floa
     lon0 = (b[:, 0] + b[:, 2]) / 2
     lat0 = (b[:, 1] + b[:, 3]) / 2
     if centre is not None:
-        lon0 = np.full(len(sub), float(centre[0]))
-        lat0 = np.full(len(sub), float(centre[1]))
+        cxy = np.asarray(centre, dtype=np.float64)
+        if cxy.ndim == 2:  # one centre per geometry
+            lon0, lat0 = cxy[poly, 0], cxy[poly, 1]
+        else:
+            lon0 = np.full(len(sub), float(centre[0]))
+            lat0 = np.full(len(sub), float(centre[1]))
     g_of = ring_geom[ring_of]
     sb = _authalic_sin(xy[:, 1])
     cb = np.sqrt(1 - sb * sb)

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from demine.model.schema import Record, now_utc
+from demine.model.schema import now_utc
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
@@ -177,26 +177,65 @@ class Derived(Tables):
     def _derived_after(
         self, c: Any, kind: str, ids: Sequence[str], before: set[str] | None
     ) -> None:
-        """After the write (same transaction): recompute the hazards named before or now."""
+        """After the write (same transaction): recompute the hazards named before or now (an
+        activity changes only their last activity's date)."""
         if before is None:
             return
-        self._derive(c, before | self._hazards_of(c, kind, ids))
+        hazards = before | self._hazards_of(c, kind, ids)
+        if kind == "activities":
+            self._derive_last(c, hazards)
+        else:
+            self._derive(c, hazards)
 
-    def _derive(self, c: Any, hazard_ids: Iterable[str]) -> int:
-        """Recompute the derived rows of these hazards from their records. Returns how many
-        hazards have rows now."""
-        from demine.geo.release import ReleaseInput, account
+    def _last_dates(self, c: Any, chunk: builtins.list[str]) -> dict[str, str | None]:
+        """The latest date of each hazard's activities (started, completed) and releases."""
+        sql, args = self._in("hazard_id", chunk)
+        dates: dict[str, builtins.list[Any]] = {}
+        for hid, s, e in c.execute(
+            f"SELECT hazard_id, started_on, completed_on FROM {q('activities')} WHERE {sql}", args
+        ).fetchall():
+            dates.setdefault(str(hid), []).extend((s, e))
+        for hid, on in c.execute(
+            f"SELECT hazard_id, released_on FROM {q('releases')} WHERE {sql}", args
+        ).fetchall():
+            dates.setdefault(str(hid), []).append(on)
+        return {h: _last_date(v) for h, v in dates.items()}
 
+    def _derive_last(self, c: Any, hazard_ids: Iterable[str]) -> None:
         ids = sorted(set(hazard_ids))
-        if not ids:
-            return 0
+        self._lock_derived(c)
+        for chunk in self._chunks(ids):
+            if not chunk:
+                continue
+            last = self._last_dates(c, builtins.list(chunk))
+            self._executemany(
+                c,
+                f"UPDATE demine_derived_hazard SET last_activity_on = {self.P} "
+                f"WHERE hazard_id = {self.P}",
+                [(last.get(str(h)), h) for h in chunk],
+            )
+
+    def _lock_derived(self, c: Any) -> None:
         if self.P == "%s":  # PostgreSQL: one writer of derived rows at a time
             c.execute(
                 "SELECT pg_advisory_xact_lock(hashtext(%s))",
                 (getattr(self, "schema", "") + ".__derived__",),
             )
+
+    def _derive(self, c: Any, hazard_ids: Iterable[str]) -> int:
+        """Recompute the derived rows of these hazards from their records. Returns how many
+        hazards have rows now."""
+        import numpy as np
+        import shapely
+
+        from demine.geo.release import Account, ReleaseInput, account, unreleased
+
+        ids = sorted(set(hazard_ids))
+        if not ids:
+            return 0
+        self._lock_derived(c)
         P = self.P
-        hk, rk, ak = self.kind("hazards"), self.kind("releases"), self.kind("activities")
+        hk, rk = self.kind("hazards"), self.kind("releases")
         at = now_utc()
         n = 0
         for chunk in self._chunks(ids):
@@ -207,40 +246,44 @@ class Derived(Tables):
                 sql, args = self._in("hazard_id", chunk)
                 c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
-            hazards = self._rows_to_records(
-                hk, c.execute(self._select(hk) + f" WHERE {sql} ORDER BY fid", args).fetchall()
-            )
+            hazards = [
+                h
+                for h in self._rows_to_records(
+                    hk, c.execute(self._select(hk) + f" WHERE {sql} ORDER BY fid", args).fetchall()
+                )
+                if h.geometry is not None
+            ]
             sql, args = self._in("hazard_id", chunk)
-            rels: dict[str, builtins.list[Record]] = {}
+            rels: dict[str, builtins.list[ReleaseInput]] = {}
             for r in self._rows_to_records(
                 rk, c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
             ):
-                rels.setdefault(str(r.properties.get("hazard_id")), []).append(r)
-            last: dict[str, builtins.list[Any]] = {}
-            for hid, s, e in c.execute(
-                f"SELECT hazard_id, started_on, completed_on FROM {q(ak.name)} WHERE {sql}", args
-            ).fetchall():
-                last.setdefault(str(hid), []).extend((s, e))
-            h_rows: builtins.list[tuple[Any, ...]] = []
-            p_rows: builtins.list[tuple[Any, ...]] = []
-            for h in hazards:
-                if h.geometry is None:
-                    continue
-                mine = rels.get(h.id, [])
-                acc = account(
-                    h.geometry,
-                    [
+                if r.geometry is not None:
+                    rels.setdefault(str(r.properties.get("hazard_id")), []).append(
                         ReleaseInput(
                             id=r.id,
                             release_type=str(r.properties.get("release_type")),
                             released_on=str(r.properties.get("released_on")),
                             geometry=r.geometry,
                         )
-                        for r in mine
-                        if r.geometry is not None
-                    ],
-                )
-                dates = last.get(h.id, []) + [r.properties.get("released_on") for r in mine]
+                    )
+            last = self._last_dates(c, chunk)
+            bare = [h for h in hazards if h.id not in rels]  # nothing released: no overlay
+            accs: dict[str, Account] = dict(
+                zip([h.id for h in bare], unreleased([h.geometry for h in bare]), strict=True)
+            )
+            for h in hazards:
+                if h.id in rels:
+                    accs[h.id] = account(h.geometry, rels[h.id])
+            geoms = np.asarray(
+                [g for h in hazards for g in (accs[h.id].released, accs[h.id].remaining)],
+                dtype=object,
+            )
+            blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
+            h_rows: builtins.list[tuple[Any, ...]] = []
+            p_rows: builtins.list[tuple[Any, ...]] = []
+            for i, h in enumerate(hazards):
+                acc = accs[h.id]
                 h_rows.append(
                     (
                         h.id,
@@ -249,17 +292,17 @@ class Derived(Tables):
                         acc.remaining_m2,
                         orjson.dumps(acc.by_type).decode(),
                         len(acc.pieces),
-                        _last_date(dates),
-                        _wkb(acc.released),
-                        _wkb(acc.remaining),
+                        last.get(h.id),
+                        bytes(blobs[2 * i]),
+                        bytes(blobs[2 * i + 1]),
                         at,
                     )
                 )
-                for i, p in enumerate(acc.pieces):
+                for k, p in enumerate(acc.pieces):
                     p_rows.append(
                         (
                             h.id,
-                            i,
+                            k,
                             p.release_id,
                             p.release_type,
                             p.released_on,
