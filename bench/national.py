@@ -78,6 +78,8 @@ def fingerprint() -> str:
         "store/common.py",
         "store/base.py",
         "store/core/records.py",
+        "store/core/derived.py",  # the derived tables, made on write
+        "geo/release.py",
         "model/kinds.py",
         "model/schema.py",
     ):

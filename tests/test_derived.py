@@ -24,8 +24,9 @@ from demine.services.stats import compute
 from demine.store.open import open_store
 
 
-def _wkb(g: Any) -> bytes | None:
-    return None if g is None else bytes(shapely.to_wkb(g))
+def _wkb(g: Any) -> tuple[bytes, float] | None:
+    """A geometry as its WKB and its precision grid (which later operations heed)."""
+    return None if g is None else (bytes(shapely.to_wkb(g)), float(shapely.get_precision(g)))
 
 
 def _flat(accs: dict[str, Any]) -> list[Any]:

@@ -43,6 +43,7 @@ _HAZARD_COLS = (
     "last_activity_on",
     "released",
     "remaining",
+    "remaining_grid",
     "computed_at",
 )
 _PIECE_COLS = (
@@ -67,7 +68,8 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "Each hazard's land-release account, kept up to date on write",
         "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
         "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
-        "last_activity_on TEXT, released {B}, remaining {B}, computed_at TEXT NOT NULL",
+        "last_activity_on TEXT, released {B}, remaining {B}, remaining_grid FLOAT NOT NULL, "
+        "computed_at TEXT NOT NULL",
     ),
     (
         "demine_derived_piece",
@@ -295,6 +297,7 @@ class Derived(Tables):
                         last.get(h.id),
                         bytes(blobs[2 * i]),
                         bytes(blobs[2 * i + 1]),
+                        float(shapely.get_precision(acc.remaining)),
                         at,
                     )
                 )
@@ -354,6 +357,9 @@ class Derived(Tables):
         """Every hazard's land-release account (:class:`demine.geo.release.Account`, with all
         its releases) from the derived tables, keyed by hazard id in the hazards' order; only
         ``hazard_ids`` when given. None when the tables are not built."""
+        import numpy as np
+        import shapely
+
         from demine.geo.release import Account, Piece
 
         c = self.conn
@@ -387,17 +393,28 @@ class Derived(Tables):
             )
         out: dict[str, Any] = {}
         cols = ", ".join(f"d.{x}" for x in _HAZARD_COLS)
-        for row in c.execute(
+        rows = c.execute(
             f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
             f"ON h.id = d.hazard_id{cond} ORDER BY h.fid",
             args,
-        ).fetchall():
+        ).fetchall()
+        # the remaining polygon keeps the precision grid it was made on (a hazard with nothing
+        # released is its own cleaned polygon, on the 1e-9 degree grid): later operations on
+        # it (segmentize, overlays) then give what they give on the computed one
+        remaining = shapely.from_wkb(np.asarray([bytes(r[8]) for r in rows], dtype=object))
+        grids = np.asarray([float(r[9]) for r in rows], dtype=np.float64)
+        gridded = grids > 0
+        if gridded.any():
+            remaining[gridded] = shapely.set_precision(
+                remaining[gridded], grids[gridded], mode="pointwise"
+            )
+        for row, rem in zip(rows, remaining, strict=True):
             out[row[0]] = Account(
                 hazard_m2=float(row[1]),
                 pieces=pieces.get(row[0], []),
                 released=_geom(row[7]),
                 released_m2=float(row[2]),
-                remaining=_geom(row[8]),
+                remaining=rem,
                 remaining_m2=float(row[3]),
                 by_type=orjson.loads(row[4]),
             )
