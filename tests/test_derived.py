@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import date
 import subprocess
 import sys
 from typing import Any
@@ -179,6 +180,10 @@ def test_random_writes_keep_derived_equal_to_recomputation(
     before = _flat(store.derived_accounts())
     assert store.rebuild_derived() == len(hazards)
     assert _flat(store.derived_accounts()) == before
+    # accounts up to a date: read up to the end of a year, computed again within one
+    for until in ("2022-12-31", "2023-12-31", "2024-12-31", "2025-06-30", "2025-12-31"):
+        day = date.fromisoformat(until)
+        assert _flat(accounts(store, day)) == _flat(computed(store, day)), until
 
 
 def test_a_failed_write_leaves_derived_rows_unchanged(store: Any, year: stats_data.Year) -> None:

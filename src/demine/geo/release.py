@@ -61,6 +61,12 @@ class Piece:
     overlaps_with: list[str] = field(default_factory=list)
     outside: Any = None  # the part outside the hazard (None when nothing)
     outside_m2: float = 0.0
+    # with account(..., year_ends=True), on the last release of a year that is not the last
+    # release: the account's remaining (polygon, area) and released polygon after it, as an
+    # account of the releases up to it gives them (statistics for a period read them)
+    remaining_after: Any = None
+    remaining_after_m2: float = 0.0
+    released_after: Any = None
 
 
 @dataclass(slots=True)
@@ -146,6 +152,10 @@ def _plane(centre: tuple[float, float]) -> tuple[Any, Any]:
     return (lambda g: shapely.transform(g, fwd)), (lambda g: shapely.transform(g, inv))
 
 
+def _year(r: ReleaseInput) -> str:
+    return str(r.released_on)[:4]
+
+
 def unreleased(hazards: Sequence[Any]) -> list[Account]:
     """The accounts of hazard polygons with nothing released (each what :func:`account` gives
     it with no release), computed together: each figure the same as alone."""
@@ -175,12 +185,15 @@ def unreleased(hazards: Sequence[Any]) -> list[Account]:
     ]
 
 
-def account(hazard: Any, releases: Sequence[ReleaseInput]) -> Account:
+def account(hazard: Any, releases: Sequence[ReleaseInput], *, year_ends: bool = False) -> Account:
     """The land-release account of one hazard polygon and its release polygons.
 
     The overlay runs in the equal-area plane centred on the hazard (edges straight there, as
     :func:`demine.geo.geodesy.geodesic_area` takes them), so the areas of the pieces are
-    planar areas in one equal-area map: they add up exactly, whatever the cuts."""
+    planar areas in one equal-area map: they add up exactly, whatever the cuts.
+
+    ``year_ends``: also keep, on the last release of each year but the last, what remains
+    after it (see :class:`Piece`): what this function gives for the releases up to it."""
     hz = _clean(hazard)
     b = shapely.bounds(hz)
     c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) if not shapely.is_empty(hz) else (0.0, 0.0)
@@ -204,7 +217,8 @@ def account(hazard: Any, releases: Sequence[ReleaseInput]) -> Account:
     done = shapely.MultiPolygon()
     owners: list[tuple[str, Any]] = []  # (release id, credited piece) for naming overlaps
     pieces: list[Piece] = []
-    for r in sorted(releases, key=lambda x: (str(x.released_on), x.id)):
+    ordered = sorted(releases, key=lambda x: (str(x.released_on), x.id))
+    for i, r in enumerate(ordered):
         g = plane(_clean(r.geometry))
         inside = _polygonal(shapely.intersection(g, hz_p, grid_size=GRID_M))
         outside = _polygonal(shapely.difference(g, hz_p, grid_size=GRID_M))
@@ -240,6 +254,11 @@ def account(hazard: Any, releases: Sequence[ReleaseInput]) -> Account:
         if not shapely.is_empty(credited):
             owners.append((r.id, credited))
             done = _polygonal(shapely.union(done, credited, grid_size=GRID_M))
+        if year_ends and i + 1 < len(ordered) and _year(ordered[i + 1]) != _year(r):
+            rest = _no_slivers(_polygonal(shapely.difference(hz_p, done, grid_size=GRID_M)))
+            last = pieces[-1]
+            last.remaining_after, last.remaining_after_m2 = lonlat(rest), area(rest)
+            last.released_after = lonlat(done)
     remaining = _no_slivers(_polygonal(shapely.difference(hz_p, done, grid_size=GRID_M)))
     return Account(
         hazard_m2=hazard_m2,

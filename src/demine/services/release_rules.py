@@ -28,7 +28,7 @@ from datetime import date
 from typing import Any
 
 from demine.errors import Fault
-from demine.geo.release import Account, ReleaseInput, account
+from demine.geo.release import RELEASE_TYPES, Account, ReleaseInput, account, unreleased
 from demine.model.dates import certainly_before
 from demine.model.kinds import KINDS, RELEASE_BY
 from demine.model.schema import FieldType, Record
@@ -262,15 +262,48 @@ def accounts(store: Store, until: date | None = None) -> dict[str, Account]:
         return derived
     limit = until.isoformat()
     later = [hid for hid, acc in derived.items() if any(p.released_on > limit for p in acc.pieces)]
-    if later:
+    bare: list[str] = []  # nothing released by then
+    again: list[str] = []  # no account kept at that date: computed again
+    for hid in later:
+        acc = derived[hid]
+        k = sum(1 for p in acc.pieces if p.released_on <= limit)  # a prefix: in date order
+        if k == 0:
+            bare.append(hid)
+        elif acc.pieces[k - 1].remaining_after is not None:
+            derived[hid] = _up_to(acc, k)
+        else:
+            again.append(hid)
+    if bare:
+        hs = store.get_many("hazards", bare)
+        derived.update(zip([h.id for h in hs], unreleased([h.geometry for h in hs]), strict=True))
+    if again:
         by_hazard: dict[str, list[ReleaseInput]] = {}
-        for r in store.list("releases", where={"hazard_id": later}):
+        for r in store.list("releases", where={"hazard_id": again}):
             if r.geometry is None or str(r.properties.get("released_on")) > limit:
                 continue
             by_hazard.setdefault(str(r.properties.get("hazard_id")), []).append(release_input(r))
-        for h in store.get_many("hazards", later):
+        for h in store.get_many("hazards", again):
             derived[h.id] = account(h.geometry, by_hazard.get(h.id, ()))
     return derived
+
+
+def _up_to(acc: Account, k: int) -> Account:
+    """The account of the first ``k`` releases of a full one (kept by the store: the last of
+    them ends a year): what :func:`demine.geo.release.account` gives for them."""
+    pieces = acc.pieces[:k]
+    by_type = dict.fromkeys(RELEASE_TYPES, 0.0)
+    for p in pieces:
+        by_type[p.release_type] = by_type.get(p.release_type, 0.0) + p.credited_m2
+    last = pieces[-1]
+    return Account(
+        hazard_m2=acc.hazard_m2,
+        pieces=pieces,
+        released=last.released_after,
+        released_m2=sum(p.credited_m2 for p in pieces),
+        remaining=last.remaining_after,
+        remaining_m2=last.remaining_after_m2,
+        by_type=by_type,
+    )
 
 
 def computed(store: Store, until: date | None = None) -> dict[str, Account]:

@@ -82,6 +82,26 @@ class Areas:
             out[name] += whole_m2(float(a))
         return [(k, v) for k, v in out.items() if v]
 
+    def split_many(
+        self, geoms: Sequence[Any], centres: Sequence[tuple[float, float]]
+    ) -> list[list[tuple[str, int]]]:
+        """:meth:`split` of each polygon with its centre: the same figures, measured together
+        when there is one area (each area depends only on its polygon and centre)."""
+        if self.layer is not None:
+            return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
+        todo = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
+        out: list[list[tuple[str, int]]] = [[] for _ in geoms]
+        if not todo:
+            return out
+        areas = geodesic_area(
+            shapely.segmentize(np.asarray([geoms[i] for i in todo], dtype=object), DENSIFY_DEG),
+            centre=np.asarray([centres[i] for i in todo], dtype=np.float64).reshape(-1, 2),
+        )
+        for i, a in zip(todo, areas, strict=True):
+            m2 = whole_m2(float(a))
+            out[i] = [(ALL, m2)] if m2 else []
+        return out
+
     def of_point(self, g: Any) -> str:
         if self.layer is None:
             return ALL

@@ -43,6 +43,43 @@ def _accounts(store: Store, until: str | None) -> tuple[dict[str, Account], dict
     return accounts, hazards, orphans
 
 
+def _recorded(props: Mapping[str, Any], per: Period | None) -> bool:
+    """The hazard was recorded by the end of the period."""
+    reported = str(props.get("reported_on") or "")
+    return not (per is not None and reported and reported > per.end)
+
+
+def _is_open(props: Mapping[str, Any], per: Period | None) -> bool:
+    """The hazard is open at the end of the period."""
+    closed_on = str(props.get("closed_on") or "")
+    return not (closed_on and (per is None or closed_on <= per.end))
+
+
+def _splits(
+    accounts: Mapping[str, Account], hazards: Mapping[str, Any], per: Period | None, areas: Areas
+) -> list[list[tuple[str, int]]]:
+    """Every polygon :func:`land_release` splits among the areas (each credited piece of the
+    period, then each open hazard's remaining polygon, hazard by hazard), split together
+    (:meth:`Areas.split_many`), in the order the loop takes them."""
+    geoms: list[Any] = []
+    centres: list[tuple[float, float]] = []
+    for hid, acc in accounts.items():
+        h = hazards.get(hid)
+        if h is None or h.geometry is None:
+            continue
+        c = _centre(h.geometry)
+        for p in acc.pieces:
+            y = year_of(p.released_on)
+            if y is None or (per is not None and y not in per):
+                continue
+            geoms.append(p.credited)
+            centres.append(c)
+        if _recorded(h.properties, per) and _is_open(h.properties, per):
+            geoms.append(acc.remaining)
+            centres.append(c)
+    return areas.split_many(geoms, centres)
+
+
 def _centre(g: Any) -> tuple[float, float]:
     b = shapely.bounds(g)
     return (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
@@ -72,26 +109,26 @@ def land_release(
     )
     hz_rows: list[dict[str, Any]] = []
     open_remaining: list[Any] = []  # each open hazard's remaining polygon, as hz_rows' open rows
+    splits = iter(_splits(accounts, hazards, per, areas))
     for hid, acc in accounts.items():
         h = hazards.get(hid)
         if h is None or h.geometry is None:
             continue
-        c = _centre(h.geometry)
         for p in acc.pieces:
             y = year_of(p.released_on)
             if y is None or (per is not None and y not in per):
                 continue
             not_counted["overlap_m2"] += p.overlap_m2
             not_counted["outside_m2"] += p.outside_m2
-            for name, m2 in areas.split(p.credited, c):
+            for name, m2 in next(splits):
                 _add(cells[(name, y)], p.release_type, m2)
         props = h.properties
-        reported = str(props.get("reported_on") or "")
-        if per is not None and reported and reported > per.end:
+        if not _recorded(props, per):
             continue  # not yet recorded at the end of the period
+        reported = str(props.get("reported_on") or "")
         closed_on = str(props.get("closed_on") or "")
-        is_open = not (closed_on and (per is None or closed_on <= per.end))
-        remaining = areas.split(acc.remaining, c) if is_open else []
+        is_open = _is_open(props, per)
+        remaining = next(splits) if is_open else []
         htype = "SHA" if props.get("hazard_type") == "SHA" else "CHA"
         for name, m2 in remaining:
             remaining_by_area[name][f"{htype}_m2"] += m2

@@ -8,7 +8,10 @@ store again.
   (``last_activity_on``, text: partial dates compare as text) and when the row was computed;
 * ``demine_derived_piece``: one row per release credited to a hazard, in crediting order
   (``seq``): what :func:`demine.geo.release.account` gives for it (credited, overlap and
-  outside areas and polygons, the releases it overlaps);
+  outside areas and polygons, the releases it overlaps); on the last release of each year
+  but the last, what remained and what was released after it (``remaining_after``,
+  ``remaining_after_m2``, ``released_after``), so an account up to the end of a year is read,
+  not computed;
 * ``demine_derived_state``: ``built`` is ``yes`` when the rows are complete (a new store, or
   after ``demine rebuild-derived``); an older store opened by a newer demine has ``no`` until
   then, and readers (:meth:`Derived.derived_accounts` answers None) compute everything again.
@@ -59,6 +62,9 @@ _PIECE_COLS = (
     "outside_m2",
     "credited",
     "outside",
+    "remaining_after",
+    "remaining_after_m2",
+    "released_after",
 )
 # (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
 # SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
@@ -77,7 +83,8 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
         "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
         "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
-        "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}",
+        "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}, remaining_after {B}, "
+        "remaining_after_m2 FLOAT, released_after {B}",
     ),
     (
         "demine_derived_state",
@@ -276,7 +283,7 @@ class Derived(Tables):
             )
             for h in hazards:
                 if h.id in rels:
-                    accs[h.id] = account(h.geometry, rels[h.id])
+                    accs[h.id] = account(h.geometry, rels[h.id], year_ends=True)
             geoms = np.asarray(
                 [g for h in hazards for g in (accs[h.id].released, accs[h.id].remaining)],
                 dtype=object,
@@ -316,6 +323,9 @@ class Derived(Tables):
                             p.outside_m2,
                             _wkb(p.credited),
                             _wkb(p.outside),
+                            _wkb(p.remaining_after),
+                            None if p.remaining_after is None else p.remaining_after_m2,
+                            _wkb(p.released_after),
                         )
                     )
             self._executemany(
@@ -389,6 +399,9 @@ class Derived(Tables):
                     overlaps_with=orjson.loads(row[8]),
                     outside=_geom(row[11]),
                     outside_m2=float(row[9]),
+                    remaining_after=_geom(row[12]),
+                    remaining_after_m2=0.0 if row[13] is None else float(row[13]),
+                    released_after=_geom(row[14]),
                 )
             )
         out: dict[str, Any] = {}
