@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
 import subprocess
 import sys
+from datetime import date
 from typing import Any
 
 import numpy as np
