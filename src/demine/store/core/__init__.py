@@ -23,7 +23,9 @@ The core is split by concern, one module each:
 * :mod:`.users` - users and API tokens;
 * :mod:`.intake` - organisations, submissions and their events;
 * :mod:`.attachments` - photos and documents owned by records or submissions;
-* :mod:`.merges` - redirects of merged records, links, and one transaction for many writes.
+* :mod:`.merges` - redirects of merged records, links, and one transaction for many writes;
+* :mod:`.derived` - figures derived from the records (each hazard's land-release account),
+  kept up to date by every write (the hooks ``_derived_before``/``_derived_after``).
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -34,6 +36,7 @@ into a new revision. The write rules that hold whatever the backend (see
 from __future__ import annotations
 
 from demine.store.core.attachments import Attachments
+from demine.store.core.derived import Derived
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
@@ -45,7 +48,14 @@ from demine.store.core.users import UsersAndTokens
 
 
 class RevisionedStore(
-    Records, History, UsersAndTokens, OrganisationsAndSubmissions, Attachments, Merges, Sync
+    Records,
+    History,
+    UsersAndTokens,
+    OrganisationsAndSubmissions,
+    Attachments,
+    Merges,
+    Sync,
+    Derived,
 ):
     """The shared body of a SQL store with per-record history: its records, their history,
     its users and tokens, organisations and submissions, attachments, merges and links. Not a
@@ -59,6 +69,7 @@ __all__ = [
     "HISTORY_COLS",
     "META_COLS",
     "TAIL_COLS",
+    "Derived",
     "Dialect",
     "History",
     "Merges",

@@ -19,11 +19,11 @@ from demine.errors import Conflict, NotFound
 from demine.model.schema import Record, now_utc
 from demine.store.base import Revision
 from demine.store.common import plan_load
-from demine.store.core.derived import Derived
 from demine.store.core.dialect import ORG_COL, q, to_json
+from demine.store.core.tables import Tables
 
 
-class History(Derived):
+class History(Tables):
     """Reading the revisions of records, restoring one, and loading whole histories."""
 
     # --- reads ------------------------------------------------------------------------------

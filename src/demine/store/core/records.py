@@ -18,8 +18,8 @@ from demine.model.kinds import Kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.model.write_rules import check_change
 from demine.store.base import Revision, UpsertResult, Where
-from demine.store.core.derived import Derived
 from demine.store.core.dialect import META_COLS, q
+from demine.store.core.tables import Tables
 
 # demine field types -> CQL2 queryable types
 CQL_TYPES = {
@@ -31,7 +31,7 @@ CQL_TYPES = {
 }
 
 
-class Records(Derived):
+class Records(Tables):
     """Reads and writes of the current records (``builtins.list`` because ``list`` is a
     method here)."""
 

@@ -77,6 +77,20 @@ class Tables(Dialect):
         self._transaction("__schema__", body)
         self._kinds = None
 
+    # hooks of the derived tables (store/core/derived.py overrides them): every write of
+    # records calls _derived_before before it changes them and _derived_after after, in its
+    # transaction
+    def _derived_before(self, c: Any, kind: str, ids: Sequence[str]) -> set[str] | None:
+        return None
+
+    def _derived_after(
+        self, c: Any, kind: str, ids: Sequence[str], before: set[str] | None
+    ) -> None:
+        return None
+
+    def _hazards_of(self, c: Any, kind: str, ids: Sequence[str]) -> set[str]:
+        return set()
+
     def setting(self, key: str) -> Any:
         row = self.conn.execute(
             f"SELECT value FROM demine_settings WHERE key = {self.P}", (key,)
