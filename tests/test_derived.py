@@ -334,3 +334,16 @@ def test_last_activity_follows_activities_and_releases(store: Any, year: stats_d
     assert last() == "2026-02-03"
     store.delete("activities", act.id, actor="t")
     assert last() == "2025-09-01"
+
+
+def test_a_hazards_account_is_the_same_read_or_computed(store: Any, year: stats_data.Year) -> None:
+    from demine.services.release import hazard_account
+
+    moved = year.releases[5]
+    props = {**moved.properties, "hazard_id": year.hazards["H1"].id}
+    store.update("releases", moved.id, properties=props, actor="t")
+    store.delete("releases", year.releases[1].id, actor="t")
+    ids = [h.id for h in year.hazards.values()]
+    read = [json.dumps(hazard_account(store, i), sort_keys=True) for i in ids]
+    _set_built(store, "no")
+    assert [json.dumps(hazard_account(store, i), sort_keys=True) for i in ids] == read

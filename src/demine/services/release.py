@@ -97,7 +97,8 @@ def hazard_account(store: Store, hazard_id: str, *, role: str = "admin") -> dict
 def _account_dict(store: Store, h: Record) -> dict[str, Any]:
     acts = on_hazard(store, "activities", h.id)
     rels = on_hazard(store, "releases", h.id)
-    acc, reasons = closure_account(h.geometry, acts, rels, None)
+    kept = store.derived_accounts([h.id])  # the account kept on write, when built
+    acc, reasons = closure_account(h.geometry, acts, rels, None, (kept or {}).get(h.id))
     status = h.properties.get("status")
     if status != "open":
         reasons = [f"the hazard is already {status}"] + reasons

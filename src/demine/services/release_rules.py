@@ -341,9 +341,16 @@ def closure_reasons(
 
 
 def closure_account(
-    geometry: Any, acts: list[Record], rels: list[Record], closed_on: Any
+    geometry: Any,
+    acts: list[Record],
+    rels: list[Record],
+    closed_on: Any,
+    acc: Account | None = None,
 ) -> tuple[Account, list[str]]:
-    acc = account(geometry, [release_input(r) for r in rels if r.geometry is not None])
+    """The hazard's account with ``rels`` and why it cannot close. ``acc``: that account
+    already (the store's derived one, for the stored geometry and releases)."""
+    if acc is None:
+        acc = account(geometry, [release_input(r) for r in rels if r.geometry is not None])
     reasons: list[str] = []
     tol = tolerance_m2(acc.hazard_m2)
     if acc.remaining_m2 > tol:
