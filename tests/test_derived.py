@@ -347,3 +347,17 @@ def test_a_hazards_account_is_the_same_read_or_computed(store: Any, year: stats_
     read = [json.dumps(hazard_account(store, i), sort_keys=True) for i in ids]
     _set_built(store, "no")
     assert [json.dumps(hazard_account(store, i), sort_keys=True) for i in ids] == read
+
+
+def test_an_edit_outside_demine_marks_them_not_built(store: Any, year: stats_data.Year) -> None:
+    rel = year.releases[0]
+    sql = f"UPDATE releases SET released_on = {store.P} WHERE id = {store.P}"
+    store._transaction("__outside__", lambda c: c.execute(sql, ("2026-01-02", rel.id)))
+    assert not store.derived_built()  # as QGIS or SQL would: the tables' triggers say so
+    assert _flat(accounts(store)) == _flat(computed(store))
+    store.delete("releases", year.releases[2].id, actor="t")  # demine's writes keep it so
+    assert not store.derived_built()
+    store.rebuild_derived()
+    _assert_current(store)
+    store.delete("releases", year.releases[3].id, actor="t")
+    _assert_current(store)

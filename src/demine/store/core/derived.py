@@ -126,6 +126,7 @@ class Derived(Tables):
             "CREATE INDEX IF NOT EXISTS demine_derived_piece_hazard "
             "ON demine_derived_piece (hazard_id)"
         )
+        self._derived_triggers(c)
         if exists:
             return
         data = sum(
@@ -136,6 +137,36 @@ class Derived(Tables):
             f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
             ("built", built),
         )
+
+    def _derived_triggers(self, c: Any) -> None:
+        """A change of a hazard, release or activity made outside demine (QGIS, SQL) marks the
+        derived tables not built (readers then compute from the records, and
+        ``demine rebuild-derived`` makes them again); demine's own writes mark them built
+        again once they have kept them up (:meth:`_derived_after`)."""
+        stale = "UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'"
+        if self.P == "%s":  # PostgreSQL: a statement trigger, its names qualified (an
+            # outside session may have another search_path)
+            sch = q(getattr(self, "schema", "public"))
+            stale = stale.replace("demine_derived_state", f"{sch}.demine_derived_state")
+            c.execute(
+                f"CREATE OR REPLACE FUNCTION {sch}.demine_derived_stale() RETURNS trigger "
+                f"LANGUAGE plpgsql AS $$ BEGIN {stale} AND value = 'yes'; RETURN NULL; END $$"
+            )
+            for t in DERIVED_KINDS:
+                name = q(f"demine_derived_stale_{t}")
+                c.execute(f"DROP TRIGGER IF EXISTS {name} ON {q(t)}")
+                c.execute(
+                    f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {q(t)} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION {sch}.demine_derived_stale()"
+                )
+            return
+        for t in DERIVED_KINDS:
+            for op in ("INSERT", "UPDATE", "DELETE"):
+                c.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {q(f'demine_derived_stale_{t}_{op.lower()}')} "
+                    f"AFTER {op} ON {q(t)} WHEN (SELECT value FROM demine_derived_state "
+                    f"WHERE key = 'built') = 'yes' BEGIN {stale}; END"
+                )
 
     def _derived_table_exists(self, c: Any) -> bool:
         try:
@@ -179,7 +210,10 @@ class Derived(Tables):
     def _derived_before(self, c: Any, kind: str, ids: Sequence[str]) -> set[str] | None:
         """Before a write of these records: the hazards they name now (None: nothing to keep
         up, the kind has no derived figures or the tables are not built)."""
-        if kind not in DERIVED_KINDS or not self._derived_built(c):
+        if kind not in DERIVED_KINDS:
+            return None
+        self._lock_derived(c)  # before the write's triggers touch demine_derived_state
+        if not self._derived_built(c):
             return None
         return self._hazards_of(c, kind, ids)
 
@@ -195,6 +229,11 @@ class Derived(Tables):
             self._derive_last(c, hazards)
         else:
             self._derive(c, hazards)
+        # the tables' triggers marked them stale at the write: they are current again
+        c.execute(
+            f"UPDATE demine_derived_state SET value = {self.P} WHERE key = {self.P}",
+            ("yes", "built"),
+        )
 
     def _last_dates(self, c: Any, chunk: builtins.list[str]) -> dict[str, str | None]:
         """The latest date of each hazard's activities (started, completed) and releases."""

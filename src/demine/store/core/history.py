@@ -202,6 +202,7 @@ class History(Tables):
                         )
                     )
             self._executemany(c, self.HISTORY_INSERT, hist)
+            kept = self._derived_before(c, "hazards", [])  # None: no derived rows to keep up
             touched: set[str] = set()  # the hazards whose derived rows are made at the end
             for kname, recs in current.items():
                 k = self.kind(kname)
@@ -216,9 +217,9 @@ class History(Tables):
                 ]
                 self._executemany(c, self._insert_sql(k), rows)
                 self._touch(c, k, now_utc())
-                if self._derived_before(c, kname, []) is not None:
+                if kept is not None and kname in ("hazards", "releases", "activities"):
                     touched |= self._hazards_of(c, kname, [r.id for r in recs])
-            self._derived_after(c, "hazards", [], touched if touched else None)
+            self._derived_after(c, "hazards", [], None if kept is None else touched)
             return len(hist)
 
         return self._transaction("__copy__", body)
