@@ -47,7 +47,8 @@ def rebuild_derived(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the derived figures (each hazard's land-release account) from the records.
 
     Writes keep them up to date; run this once after upgrading a store made by an older
-    demine (until then statistics compute everything again), or to check them."""
+    demine, or after hazards, releases or activities were edited outside demine (QGIS, SQL):
+    until then statistics compute every account again, more slowly."""
     import time
 
     with with_store(db, as_json) as store:
