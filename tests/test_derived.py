@@ -361,3 +361,41 @@ def test_an_edit_outside_demine_marks_them_not_built(store: Any, year: stats_dat
     _assert_current(store)
     store.delete("releases", year.releases[3].id, actor="t")
     _assert_current(store)
+
+
+def _zonal_rows(store: Any, hazard_id: str | None = None) -> int:
+    sql = "SELECT count(*) FROM demine_derived_zonal"
+    args: tuple[Any, ...] = ()
+    if hazard_id is not None:
+        sql += f" WHERE hazard_id = {store.P}"
+        args = (hazard_id,)
+    return int(store.conn.execute(sql, args).fetchone()[0])
+
+
+def _clear_zonal(store: Any) -> None:
+    store._transaction("__zonal__", lambda c: c.execute("DELETE FROM demine_derived_zonal"))
+
+
+def test_zonal_cache_gives_the_same_splits(store: Any, year: stats_data.Year) -> None:
+    cold = _stats_json(store, by="oblasts")
+    assert _zonal_rows(store) > 0
+    assert _stats_json(store, by="oblasts") == cold  # read from the cache
+    assert _stats_json(store, by="oblasts", period="2024") == _stats_json(
+        store, by="oblasts", period="2024"
+    )
+    # a hazard's geometry changes: its kept splits go, the others stay
+    h1 = year.hazards["H1"].id
+    assert _zonal_rows(store, h1) > 0
+    store.update("hazards", h1, geometry=stats_data.mp((35.99, 48.0, 36.012, 48.011)), actor="t")
+    assert _zonal_rows(store, h1) == 0
+    warm = _stats_json(store, by="oblasts")
+    _clear_zonal(store)
+    assert _stats_json(store, by="oblasts") == warm
+    # an admin area changes: every key changes with it
+    west = next(r for r in store.list("oblasts") if r.properties["name"] == "west")
+    store.update("oblasts", west.id, geometry=stats_data.mp((35.9, 47.9, 36.004, 48.1)), actor="t")
+    warm = _stats_json(store, by="oblasts")
+    _clear_zonal(store)
+    assert _stats_json(store, by="oblasts") == warm
+    assert store.rebuild_derived() == 4
+    assert _zonal_rows(store) == 0

@@ -3,12 +3,15 @@ area (``all``), and how a polygon's area is split among them in whole m²."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 import shapely
 
 from demine.errors import Fault, ValidationError
@@ -37,6 +40,11 @@ class Areas:
         self.names = list(names)
         self.geoms = [_polygonal(shapely.set_precision(shapely.make_valid(g), GRID)) for g in geoms]
         self.tree = shapely.STRtree(self.geoms) if self.geoms else None
+        h = hashlib.sha1(b"demine split 1")  # the splitting rule's version
+        for b in shapely.to_wkb(np.asarray(self.geoms, dtype=object)) if self.geoms else []:
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+        self._layer_key = h.digest()
 
     @property
     def order(self) -> list[str]:
@@ -48,10 +56,15 @@ class Areas:
 
     def split(self, g: Any, centre: tuple[float, float]) -> list[tuple[str, int]]:
         """The parts of polygon ``g`` in each area, in whole m² (one rounding each)."""
+        return self._named(self._parts(g, centre))
+
+    def _parts(self, g: Any, centre: tuple[float, float]) -> list[tuple[int, int]]:
+        """The parts of ``g`` in each admin polygon (its index; -1: in none, or the one area
+        when there is no layer), each in whole m², in the order they are cut."""
         if g is None or shapely.is_empty(g):
             return []
         if self.layer is None:
-            parts: list[tuple[str, Any]] = [(ALL, g)]
+            parts: list[tuple[int, Any]] = [(-1, g)]
         else:
             parts = []
             rest = g
@@ -68,27 +81,68 @@ class Areas:
                 part = _polygonal(shapely.intersection(rest, near, grid_size=GRID))
                 if shapely.is_empty(part):
                     continue
-                parts.append((self.names[i], part))
+                parts.append((i, part))
                 rest = _polygonal(shapely.difference(rest, near, grid_size=GRID))
             if not shapely.is_empty(rest):
-                parts.append((UNASSIGNED, rest))
+                parts.append((-1, rest))
         # measured like the account measures (edges cut at DENSIFY_DEG: straight in CRS84)
         areas = geodesic_area(
             shapely.segmentize(np.asarray([p for _, p in parts], dtype=object), DENSIFY_DEG),
             centre=centre,
         )
+        return [(i, whole_m2(float(a))) for (i, _), a in zip(parts, areas, strict=True)]
+
+    def _named(self, parts: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
         out: dict[str, int] = defaultdict(int)
-        for (name, _), a in zip(parts, areas, strict=True):
-            out[name] += whole_m2(float(a))
+        for i, m2 in parts:
+            name = self.names[i] if i >= 0 else (ALL if self.layer is None else UNASSIGNED)
+            out[name] += m2
         return [(k, v) for k, v in out.items() if v]
 
+    def _key(self, g: Any, centre: tuple[float, float]) -> str:
+        """What a split depends on: the admin polygons, the polygon (and its precision grid)
+        and the centre it is measured at."""
+        h = hashlib.sha1(self._layer_key)
+        h.update(struct.pack("<ddd", centre[0], centre[1], float(shapely.get_precision(g))))
+        h.update(shapely.to_wkb(g))
+        return h.hexdigest()
+
     def split_many(
-        self, geoms: Sequence[Any], centres: Sequence[tuple[float, float]]
+        self,
+        geoms: Sequence[Any],
+        centres: Sequence[tuple[float, float]],
+        cache: Any = None,
+        owners: Sequence[str] | None = None,
     ) -> list[list[tuple[str, int]]]:
         """:meth:`split` of each polygon with its centre: the same figures, measured together
-        when there is one area (each area depends only on its polygon and centre)."""
+        when there is one area (each area depends only on its polygon and centre). With a
+        layer and a ``cache`` (the store: ``zonal_get``/``zonal_put``, rows by hazard
+        ``owners``), the splits made before for the same polygons, centres and admin polygons
+        are read, and the new ones kept for the next time."""
         if self.layer is not None:
-            return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
+            if cache is None or owners is None:
+                return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
+            keys = [
+                "" if g is None or shapely.is_empty(g) else self._key(g, c)
+                for g, c in zip(geoms, centres, strict=True)
+            ]
+            known = cache.zonal_get(sorted({k for k in keys if k}))
+            out_l: list[list[tuple[str, int]]] = []
+            new: dict[str, tuple[str, str]] = {}
+            for g, c, k, o in zip(geoms, centres, keys, owners, strict=True):
+                if not k:
+                    out_l.append([])
+                    continue
+                if k in known:
+                    parts = [(int(i), int(m)) for i, m in orjson.loads(known[k])]
+                else:
+                    parts = self._parts(g, c)
+                    known[k] = orjson.dumps(parts).decode()
+                    new[k] = (o, known[k])
+                out_l.append(self._named(parts))
+            if new:
+                cache.zonal_put([(k, o, v) for k, (o, v) in new.items()])
+            return out_l
         todo = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
         out: list[list[tuple[str, int]]] = [[] for _ in geoms]
         if not todo:

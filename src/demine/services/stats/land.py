@@ -56,13 +56,19 @@ def _is_open(props: Mapping[str, Any], per: Period | None) -> bool:
 
 
 def _splits(
-    accounts: Mapping[str, Account], hazards: Mapping[str, Any], per: Period | None, areas: Areas
+    store: Store,
+    accounts: Mapping[str, Account],
+    hazards: Mapping[str, Any],
+    per: Period | None,
+    areas: Areas,
 ) -> list[list[tuple[str, int]]]:
     """Every polygon :func:`land_release` splits among the areas (each credited piece of the
     period, then each open hazard's remaining polygon, hazard by hazard), split together
-    (:meth:`Areas.split_many`), in the order the loop takes them."""
+    (:meth:`Areas.split_many`; with a layer, the splits kept in the store's zonal cache are
+    read), in the order the loop takes them."""
     geoms: list[Any] = []
     centres: list[tuple[float, float]] = []
+    owners: list[str] = []
     for hid, acc in accounts.items():
         h = hazards.get(hid)
         if h is None or h.geometry is None:
@@ -74,10 +80,12 @@ def _splits(
                 continue
             geoms.append(p.credited)
             centres.append(c)
+            owners.append(hid)
         if _recorded(h.properties, per) and _is_open(h.properties, per):
             geoms.append(acc.remaining)
             centres.append(c)
-    return areas.split_many(geoms, centres)
+            owners.append(hid)
+    return areas.split_many(geoms, centres, cache=store, owners=owners)
 
 
 def _centre(g: Any) -> tuple[float, float]:
@@ -109,7 +117,7 @@ def land_release(
     )
     hz_rows: list[dict[str, Any]] = []
     open_remaining: list[Any] = []  # each open hazard's remaining polygon, as hz_rows' open rows
-    splits = iter(_splits(accounts, hazards, per, areas))
+    splits = iter(_splits(store, accounts, hazards, per, areas))
     for hid, acc in accounts.items():
         h = hazards.get(hid)
         if h is None or h.geometry is None:

@@ -26,11 +26,13 @@ Crediting is in date order, so the rows do not depend on any statistics period.
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
+from demine.errors import DemineError
 from demine.model.schema import now_utc
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
@@ -87,6 +89,11 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "remaining_after_m2 FLOAT, released_after {B}",
     ),
     (
+        "demine_derived_zonal",
+        "Splits of derived polygons among the areas of a reference layer (a cache)",
+        "key TEXT NOT NULL UNIQUE, hazard_id TEXT NOT NULL, parts TEXT NOT NULL",
+    ),
+    (
         "demine_derived_state",
         "Whether the derived tables are complete (built: yes or no)",
         "key TEXT NOT NULL UNIQUE, value TEXT",
@@ -122,10 +129,8 @@ class Derived(Tables):
         exists = self._derived_table_exists(c)
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
-        c.execute(
-            "CREATE INDEX IF NOT EXISTS demine_derived_piece_hazard "
-            "ON demine_derived_piece (hazard_id)"
-        )
+        for t in ("demine_derived_piece", "demine_derived_zonal"):
+            c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
             return
@@ -290,7 +295,7 @@ class Derived(Tables):
             if not chunk:
                 continue
             chunk = builtins.list(chunk)
-            for t in ("demine_derived_piece", "demine_derived_hazard"):
+            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
                 sql, args = self._in("hazard_id", chunk)
                 c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
@@ -387,8 +392,8 @@ class Derived(Tables):
         tables built. Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
-            c.execute("DELETE FROM demine_derived_piece")
-            c.execute("DELETE FROM demine_derived_hazard")
+            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
+                c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
             n = self._derive(c, ids)
             c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("built",))
@@ -471,3 +476,36 @@ class Derived(Tables):
                 by_type=orjson.loads(row[4]),
             )
         return out
+
+    # --- the zonal cache ------------------------------------------------------------------
+
+    def zonal_get(self, keys: Sequence[str]) -> dict[str, str]:
+        """The kept splits (JSON) of these keys (see :meth:`Areas.split_many` in
+        ``services/stats/areas.py``: a key names a polygon, its centre and the admin polygons)."""
+        out: dict[str, str] = {}
+        for chunk in self._chunks(builtins.list(keys)):
+            if not chunk:
+                continue
+            sql, args = self._in("key", chunk)
+            for k, v in self.conn.execute(
+                f"SELECT key, parts FROM demine_derived_zonal WHERE {sql}", args
+            ).fetchall():
+                out[str(k)] = str(v)
+        return out
+
+    def zonal_put(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """Keep splits (key, hazard id, JSON). A cache: a store that cannot be written (read
+        only, busy) keeps nothing and says nothing. A hazard's rows go when its account is
+        computed again."""
+        if not rows:
+            return
+        sql = (
+            "INSERT INTO demine_derived_zonal (key, hazard_id, parts) VALUES (%s, %s, %s) "
+            "ON CONFLICT (key) DO NOTHING"
+            if self.P == "%s"
+            else "INSERT OR IGNORE INTO demine_derived_zonal (key, hazard_id, parts) "
+            "VALUES (?, ?, ?)"
+        )
+        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
+        with contextlib.suppress(*quiet):
+            self._transaction("__zonal__", lambda c: self._executemany(c, sql, rows))
