@@ -246,8 +246,14 @@ def _make_old(store: Any) -> Any:
     """Make the store look like one written before the derived tables (and reopen it)."""
 
     def body(c: Any) -> None:
-        for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_state"):
-            c.execute(f"DROP TABLE {t}")
+        for kind in ("hazards", "releases", "activities"):
+            if store.P == "?":
+                for op in ("insert", "update", "delete"):
+                    c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}_{op}"')
+            else:
+                c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}" ON {kind}')
+        for t in ("piece", "hazard", "zonal", "state"):
+            c.execute(f"DROP TABLE demine_derived_{t}")
         if store.P == "?":
             c.execute("DELETE FROM gpkg_contents WHERE table_name LIKE 'demine_derived_%'")
             c.execute("UPDATE demine_settings SET value = '10' WHERE key = 'schema_version'")
