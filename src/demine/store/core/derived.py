@@ -12,9 +12,14 @@ store again.
   but the last, what remained and what was released after it (``remaining_after``,
   ``remaining_after_m2``, ``released_after``), so an account up to the end of a year is read,
   not computed;
+* ``demine_derived_zonal``: a cache of how ``stats --by`` split each polygon among the areas
+  of a reference layer, keyed by a hash of what the split depends on (see
+  ``services/stats/areas.py``); a hazard's rows go when its account is computed again;
 * ``demine_derived_state``: ``built`` is ``yes`` when the rows are complete (a new store, or
   after ``demine rebuild-derived``); an older store opened by a newer demine has ``no`` until
   then, and readers (:meth:`Derived.derived_accounts` answers None) compute everything again.
+  Triggers on the hazards, releases and activities tables set it to ``no`` on any change (one
+  made outside demine stays so); demine's writes set it back once they have kept the rows up.
 
 Every write of a hazard, release or activity (:meth:`Records.upsert`, ``update``, ``delete``,
 ``restore``, ``load_revisions``: every face writes through them) recomputes the rows of the
