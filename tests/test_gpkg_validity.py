@@ -3,8 +3,6 @@ layer with the right feature count and attributes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pyogrio
@@ -13,6 +11,7 @@ import shapely
 from demine.ids import uuid7
 from demine.model.kinds import KINDS, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record
+from gpkg_check import assert_gdal_valid
 
 
 def _fill(store: Any) -> dict[str, int]:
@@ -116,14 +115,7 @@ def test_gdal_validator_reports_no_error(gpkg_store: Any) -> None:
     store = gpkg_store
     _fill(store)
     store.close()
-    res = subprocess.run(
-        [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(store.path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.strip() == "" and "error" not in res.stderr.lower(), res.stdout + res.stderr
+    assert_gdal_valid(store.path)
 
 
 def test_pyogrio_lists_every_layer_with_counts_and_attributes(gpkg_store: Any) -> None:
@@ -199,10 +191,4 @@ def test_bulk_insert_keeps_the_spatial_index_and_its_trigger(gpkg_store: Any) ->
     store.upsert("hazards", [one], actor="t")
     assert [r.id for r in store.list("hazards", bbox=(10.05, 10.05, 10.06, 10.06))] == [one.id]
     store.close()
-    res = subprocess.run(
-        [sys.executable, "-m", "osgeo_utils.samples.validate_gpkg", str(store.path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0 and res.stdout.strip() == "", res.stdout + res.stderr
+    assert_gdal_valid(store.path)
