@@ -43,7 +43,62 @@ def hazard_geometries(store: Store, hazards: list[Record]) -> tuple[np.ndarray, 
         g = rem.get(h.id)
         if g is not None:
             out[i] = g
-    return out, "remaining (hazard minus released land)"
+    return out, REMAINING
+
+
+REMAINING = "remaining (hazard minus released land)"
+
+
+@dataclass
+class OpenHazards:
+    """The open hazards in id order: their ids, names, references and the part of each not
+    yet released (:func:`hazard_geometries`)."""
+
+    ids: list[str]
+    names: list[str | None]
+    references: list[str | None]
+    geoms: np.ndarray
+    geometry: str
+
+
+def open_hazards(store: Store) -> OpenHazards:
+    """The open hazards, read light when the store can (names and references without
+    geometries, the remaining polygons from the derived tables without their release pieces),
+    else from the records and the land-release accounts: the same either way."""
+    rem = store.derived_remaining() if hasattr(store, "derived_remaining") else None
+    if rem is None or not hasattr(store, "text_fields"):
+        hazards = sorted(store.list("hazards", where={"status": "open"}), key=lambda h: h.id)
+        geoms, label = hazard_geometries(store, hazards)
+        return OpenHazards(
+            [h.id for h in hazards],
+            [h.properties.get("name") for h in hazards],
+            [h.properties.get("reference") for h in hazards],
+            geoms,
+            label,
+        )
+    rows = sorted(
+        store.text_fields("hazards", ["name", "reference"], where={"status": "open"}),
+        key=lambda r: r[0],
+    )
+    ids = [str(r[0]) for r in rows]
+    geoms = np.empty(len(ids), dtype=object)
+    geoms[:] = [rem.get(i) for i in ids]
+    lacking = [i for i, g in zip(ids, geoms, strict=True) if g is None]
+    if lacking:  # no derived row: a hazard without a geometry; its own (None) then
+        own = {h.id: h.geometry for h in store.get_many("hazards", lacking)}
+        at = {i: k for k, i in enumerate(ids)}
+        for i in lacking:
+            geoms[at[i]] = own.get(i)
+    return OpenHazards(ids, [r[1] for r in rows], [r[2] for r in rows], geoms, REMAINING)
+
+
+def record_geometries(store: Store, kind: str) -> np.ndarray:
+    """The geometries of the records of ``kind`` that have one, in fid order (without their
+    properties when the store can)."""
+    if hasattr(store, "geometries_only"):
+        g = np.asarray(store.geometries_only(kind), dtype=object)
+        return g[~shapely.is_missing(g)] if len(g) else g
+    return geometries(r for r in store.list(kind) if r.geometry is not None)
 
 
 def layer_names(store: Store) -> set[str]:
@@ -128,7 +183,7 @@ def population(cfg: ImpactConfig, geoms: np.ndarray) -> Factor:
 
 
 def _layer_geometries(store: Store, name: str) -> np.ndarray:
-    return geometries(r for r in store.list(name) if r.geometry is not None)
+    return record_geometries(store, name)
 
 
 def distance_factor(
@@ -217,10 +272,10 @@ def incidents(store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray) -
 
     radius = float(cfg.get(factor, "radius_m"))
     half = float(cfg.get(factor, "half_at"))
-    pts = [r.geometry for r in store.list(factor) if r.geometry is not None]
+    pts = record_geometries(store, factor)
     label = "accidents" if factor == "accidents" else "EO reports"
-    if pts:
-        xy = shapely.get_coordinates(shapely.centroid(np.asarray(pts, dtype=object)))
+    if len(pts):
+        xy = shapely.get_coordinates(shapely.centroid(pts))
         counts = count_within(geoms, xy[:, 0], xy[:, 1], radius)
     else:
         counts = np.zeros(len(geoms), np.int64)
@@ -235,14 +290,25 @@ def incidents(store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray) -
     )
 
 
-def risk(store: Store, cfg: ImpactConfig, hazards: list[Record], day: float) -> Factor:
-    from demine.services.risk import hazard_risks
+def _with_emplacements(store: Store, hazard_ids: list[str]) -> bool:
+    """Whether any of these hazards has an emplacement record (True when the store cannot say
+    cheaply)."""
+    if not hasattr(store, "text_fields"):
+        return True
+    named = {r[1] for r in store.text_fields("emplacements", ["hazard_id"])}
+    return any(h in named for h in hazard_ids)
+
+
+def risk(store: Store, cfg: ImpactConfig, hazard_ids: list[str], day: float) -> Factor:
+    from demine.services.risk import HazardRisk, hazard_risks
 
     fb = float(cfg.get("risk", "fallback"))
-    risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
+    risks: dict[str, HazardRisk] = {}
+    if _with_emplacements(store, hazard_ids):  # else none has a record: no estimate at all
+        risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
     f = Factor("risk", [], "P(at least one device live)", "identity", [], [], [])
-    for h in hazards:
-        r = risks.get(h.id)
+    for hid in hazard_ids:
+        r = risks.get(hid)
         if r is None or r.estimate is None:
             f.raw.append(None)
             f.value.append(fb)
