@@ -267,3 +267,23 @@ def test_light_reads_give_what_the_records_hold(random_store: dict[str, Any]) ->
         store.rebuild_derived()
     with pytest.raises(ValidationError, match=r"hazards\.area_m2 is not a text field"):
         store.text_fields("hazards", ["area_m2"])
+
+
+def test_round6_rounds_as_python_does() -> None:
+    from demine.services.impact.ranking import round6
+
+    rng = np.random.default_rng(16)
+    values = np.concatenate(
+        [
+            rng.uniform(0, 1, 20_000),
+            rng.uniform(0, 60, 20_000),
+            # halves and their neighbours: 0.0000005, 2.5e-6, 0.1234565, ...
+            np.array([k + 0.5 for k in range(0, 2_000_000, 997)]) / 1e6,
+            np.nextafter(np.array([k + 0.5 for k in range(0, 2_000_000, 991)]) / 1e6, 0),
+            np.nextafter(np.array([k + 0.5 for k in range(0, 2_000_000, 983)]) / 1e6, 9),
+            np.array([0.0, -0.0, 1.0, 1e-7, 3.0 * 0.1, 1 / 3, 2 / 3, 12.5, 1e17]),
+        ]
+    )
+    got = round6(values)
+    want = [round(float(v), 6) or 0.0 for v in values]
+    assert got.tolist() == want

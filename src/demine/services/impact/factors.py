@@ -267,18 +267,38 @@ def farmland(store: Store, cfg: ImpactConfig, geoms: np.ndarray, layers: set[str
     )
 
 
-def incidents(store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray) -> Factor:
-    from demine.geo.zonal import count_within
+INCIDENTS = ("accidents", "eo_reports")
 
+
+def incident_counts(
+    store: Store, cfg: ImpactConfig, geoms: np.ndarray, kinds: tuple[str, ...] = INCIDENTS
+) -> dict[str, np.ndarray]:
+    """Per kind of incident: how many lie within its ``radius_m`` of each hazard (each
+    record's centroid), the hazards indexed once for all kinds."""
+    from demine.geo.proximity import count_within_many
+
+    sets = []
+    for kind in kinds:
+        pts = record_geometries(store, kind)
+        xy = shapely.get_coordinates(shapely.centroid(pts)) if len(pts) else np.zeros((0, 2))
+        sets.append((xy[:, 0], xy[:, 1], float(cfg.get(kind, "radius_m"))))
+    return dict(zip(kinds, count_within_many(geoms, sets), strict=True))
+
+
+def incidents(
+    store: Store,
+    cfg: ImpactConfig,
+    factor: str,
+    geoms: np.ndarray,
+    counts: np.ndarray | None = None,
+) -> Factor:
+    """Accidents or EO reports near each hazard (``counts``: already counted, see
+    :func:`incident_counts`)."""
     radius = float(cfg.get(factor, "radius_m"))
     half = float(cfg.get(factor, "half_at"))
-    pts = record_geometries(store, factor)
     label = "accidents" if factor == "accidents" else "EO reports"
-    if len(pts):
-        xy = shapely.get_coordinates(shapely.centroid(pts))
-        counts = count_within(geoms, xy[:, 0], xy[:, 1], radius)
-    else:
-        counts = np.zeros(len(geoms), np.int64)
+    if counts is None:
+        counts = incident_counts(store, cfg, geoms, (factor,))[factor]
     return Factor(
         factor,
         [float(c) for c in counts],

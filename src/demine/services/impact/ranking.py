@@ -19,6 +19,7 @@ from demine.services.impact.factors import (
     area,
     distance_factor,
     farmland,
+    incident_counts,
     incidents,
     layer_names,
     open_hazards,
@@ -52,19 +53,33 @@ class Prioritization:
         }
 
 
-def _scores(cfg: ImpactConfig, factors: list[Factor], n: int) -> list[float]:
-    """Every hazard's score as its breakdown (:func:`_row`) gives it: each value rounded,
-    times its weight, rounded, summed exactly and rounded; each distinct value of a factor
-    is rounded once."""
-    if not factors or not n:
-        return [0.0] * n
-    cols = np.empty((n, len(factors)))
-    for j, f in enumerate(factors):
+def round6(x: np.ndarray) -> np.ndarray:
+    """``round(v, 6)`` of each value, as Python rounds it (the double nearest to the value
+    rounded to 6 decimals, half to even), vectorised: ``rint(v * 1e6) / 1e6`` is that double
+    (a correctly rounded division of two exact integers) except where ``v * 1e6`` lies within
+    its rounding error of a half; those few are rounded by Python."""
+    x = np.asarray(x, dtype=np.float64)
+    scaled = x * 1e6
+    out = np.rint(scaled) / 1e6
+    frac = np.abs(scaled - np.floor(scaled) - 0.5)
+    near = (frac < 1e-6) | ~np.isfinite(scaled) | (np.abs(scaled) >= 2.0**52)
+    for k in np.flatnonzero(near):
+        out[k] = round(float(x[k]), 6)
+    out[out == 0] = 0.0  # -0.0 as 0.0, as ``_r(v) or 0.0`` gives
+    return out
+
+
+def _scores(cfg: ImpactConfig, factors: list[Factor], n: int) -> np.ndarray:
+    """Every hazard's score as its breakdown (:func:`_row`) gives it, vectorised: each value
+    rounded, times its weight, rounded (:func:`round6`), summed exactly and rounded. The
+    contributions are whole millionths, so their exact sum rounded is the sum of those
+    integers over 1e6."""
+    micro = np.zeros(n, dtype=np.int64)
+    for f in factors:
         w = cfg.weight(f.name)
-        uniq, inverse = np.unique(np.asarray(f.value, dtype=np.float64), return_inverse=True)
-        contrib = np.asarray([round(w * (_r(v) or 0.0), 6) for v in uniq.tolist()])
-        cols[:, j] = contrib[inverse.reshape(-1)]
-    return [round(math.fsum(r), 6) for r in cols.tolist()]
+        contrib = round6(w * round6(np.asarray(f.value, dtype=np.float64)))
+        micro += np.rint(contrib * 1e6).astype(np.int64)
+    return micro / 1e6
 
 
 def _row(
@@ -126,20 +141,27 @@ def prioritize(
     hz = open_hazards(store)
     geoms = hz.geoms
     layers = layer_names(store)
+    counts: dict[str, Any] = {}
+
+    def counted() -> dict[str, Any]:  # accidents and EO reports near the hazards, together
+        if not counts:
+            counts.update(incident_counts(store, cfg, geoms))
+        return counts
+
     builders: dict[str, Callable[[], Factor]] = {
         "population": lambda: population(cfg, geoms),
         "settlements": lambda: distance_factor(store, cfg, "settlements", geoms, layers),
         "schools": lambda: distance_factor(store, cfg, "schools", geoms, layers),
         "roads": lambda: distance_factor(store, cfg, "roads", geoms, layers),
         "farmland": lambda: farmland(store, cfg, geoms, layers),
-        "accidents": lambda: incidents(store, cfg, "accidents", geoms),
-        "eo_reports": lambda: incidents(store, cfg, "eo_reports", geoms),
+        "accidents": lambda: incidents(store, cfg, "accidents", geoms, counted()["accidents"]),
+        "eo_reports": lambda: incidents(store, cfg, "eo_reports", geoms, counted()["eo_reports"]),
         "risk": lambda: risk(store, cfg, hz.ids, day),
         "area": lambda: area(cfg, geoms, hz.geometry.split(" ")[0]),
     }
     n = len(hz.ids)
     factors = [builders[name]() for name in FACTORS] if n else []
-    scores = _scores(cfg, factors, n)
+    scores = _scores(cfg, factors, n).tolist()
     order = sorted(range(n), key=lambda i: (-scores[i], hz.ids[i]))
     if top is not None:
         order = order[: max(0, top)]
