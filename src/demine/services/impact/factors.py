@@ -113,6 +113,14 @@ def saturating(x: float, half: float) -> float:
     return 0.0 if x <= 0 else x / (x + half)
 
 
+def saturating_all(x: np.ndarray, half: float) -> list[float]:
+    """:func:`saturating` of each value (the same doubles), vectorised."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(x <= 0, 0.0, x / (x + half))
+    return [float(v) for v in out.tolist()]
+
+
 def proximity(d: float, reach: float) -> float:
     """1 at distance 0, falling linearly to 0 at ``reach``."""
     return 0.0 if not math.isfinite(d) else max(0.0, 1.0 - d / reach)
@@ -301,10 +309,10 @@ def incidents(
         counts = incident_counts(store, cfg, geoms, (factor,))[factor]
     return Factor(
         factor,
-        [float(c) for c in counts],
+        [float(c) for c in np.asarray(counts).tolist()],
         f"{label} within {radius:g} m",
         f"n / (n + {half:g})",
-        [saturating(float(c), half) for c in counts],
+        saturating_all(counts, half),
         [None] * len(geoms),
         [None] * len(geoms),
     )
@@ -326,6 +334,18 @@ def risk(store: Store, cfg: ImpactConfig, hazard_ids: list[str], day: float) -> 
     risks: dict[str, HazardRisk] = {}
     if _with_emplacements(store, hazard_ids):  # else none has a record: no estimate at all
         risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
+    if not risks:  # no estimate for any: every hazard takes the fallback
+        n = len(hazard_ids)
+        reason = f"no emplacement record: residual risk unknown (not safe): fallback value {fb:g}"
+        return Factor(
+            "risk",
+            [None] * n,
+            "P(at least one device live)",
+            "identity",
+            [fb] * n,
+            [reason] * n,
+            [None] * n,
+        )
     f = Factor("risk", [], "P(at least one device live)", "identity", [], [], [])
     for hid in hazard_ids:
         r = risks.get(hid)
@@ -365,10 +385,10 @@ def area(cfg: ImpactConfig, geoms: np.ndarray, source: str) -> Factor:
     ha = geodesic_area(geoms) / 10_000
     return Factor(
         "area",
-        [float(x) for x in ha],
+        [float(x) for x in ha.tolist()],
         f"hectares ({source})",
         f"ha / (ha + {half:g})",
-        [saturating(float(x), half) for x in ha],
+        saturating_all(ha, half),
         [None] * len(geoms),
         [None] * len(geoms),
     )

@@ -168,7 +168,9 @@ def prioritize(
     rows = [{"rank": k, **_row(cfg, factors, hz, i, synthetic)} for k, i in enumerate(order, 1)]
     overall: Counter[str] = Counter()
     for f in factors:
-        overall.update(f"{f.name}: {m}" for m in f.missing if m is not None)
+        for m, c in Counter(f.missing).items():
+            if m is not None:
+                overall[f"{f.name}: {m}"] += c
     summary = [
         f"{m} ({'every hazard' if c == n else f'{c} of {n} hazards'})"
         for m, c in sorted(overall.items())
