@@ -60,10 +60,14 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _time_with(src: str, args: list[str]) -> tuple[float, str]:
-    """Wall time and stdout of a demine command run with the sources in ``src``."""
+def _time_with(
+    src: str | None, args: list[str], timeout_s: float | None = None
+) -> tuple[float | None, str]:
+    """Wall time and stdout of a demine command run with the sources in ``src`` (None:
+    this tree's); (None, "") when it ran past ``timeout_s``."""
     env = C.subprocess_env()
-    env["PYTHONPATH"] = src
+    if src is not None:
+        env["PYTHONPATH"] = src
     cmd = [
         sys.executable,
         "-c",
@@ -71,7 +75,10 @@ def _time_with(src: str, args: list[str]) -> tuple[float, str]:
         *args,
     ]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None, ""
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:4])} exited {p.returncode}: {p.stderr[-2000:]}")
@@ -93,6 +100,7 @@ def run(
     only: list[str] | None = None,
     before_src: str | None = None,
     profile: str | None = None,
+    timeout_s: float | None = None,
 ) -> None:
     """Time each command on the store at ``loc`` (and ``prioritize`` with ``before_src``)."""
     for what, args in COMMANDS.items():
@@ -101,15 +109,19 @@ def run(
         key = f"{name}: {what}"
         load = _load()
         C.log(f"{name}: demine {' '.join(args)} ... (load {load})")
-        dt, out = C.time_cmd(C.demine_cmd("--db", loc, *args))
-        C.log(f"  {dt:.1f} s")
+        dt, out = _time_with(None, ["--db", loc, *args], timeout_s)
+        C.log(f"  {'> timeout' if dt is None else f'{dt:.1f} s'}")
         a = anchors.get(what)
         det = rep.details.setdefault(key, {})
         det.update(wall_s=dt, load_before=load, load_after=_load())
-        if what.startswith("prioritize"):
+        if dt is None:
+            det["timed_out_after_s"] = timeout_s
+        elif what.startswith("prioritize"):
             det["top_ids"] = [h["id"] for h in json.loads(out)]
-        if before_src and what.startswith("prioritize"):
-            bdt, bout = _time_with(before_src, ["--db", loc, *args])
+        if before_src and what.startswith("prioritize") and dt is not None:
+            bdt, bout = _time_with(before_src, ["--db", loc, *args], timeout_s)
+            if bdt is None:
+                raise SystemExit(f"{key}: the older sources ran past the timeout")
             same = _same_ranking(out, bout)
             C.log(f"  before: {bdt:.1f} s; same output: {same}")
             det.update(before_s=bdt, before_src=before_src, same_output_as_before=same)
@@ -124,11 +136,10 @@ def run(
                 dt,
                 "hand-written PostGIS SQL",
                 a,
-                goal="; ".join(
-                    g for g in (GOALS[what], "≤ 1× the SQL" if name == "PostGIS" else "") if g
-                ),
+                # the issue's goals: times on GeoPackage, no slower than the SQL on PostGIS
+                goal="≤ 1× the SQL" if name == "PostGIS" else GOALS[what],
                 goal_ratio=1.0 if name == "PostGIS" else None,
-                goal_s=GOAL_S.get(what),
+                goal_s=GOAL_S.get(what) if name == "GeoPackage" else None,
             )
         )
         if profile is None:
@@ -155,7 +166,7 @@ def main() -> None:
     ap.add_argument("--no-gpkg", action="store_true")
     ap.add_argument("--gpkg", help="the GeoPackage national store (default: built or cached)")
     ap.add_argument("--before-src", help="also time prioritize with demine's sources here")
-    ap.add_argument("--timeout-min", type=float, default=20.0)
+    ap.add_argument("--timeout-min", type=float, default=20.0, help="the anchor's and demine's")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--profile-hazards", type=int, default=10_000)
     ap.add_argument("--only", action="append", help="only this command (repeatable)")
@@ -186,12 +197,30 @@ def main() -> None:
             rep.details[f"anchor: {what}"] = {"wall_s": dt, "load_before": load, **info}
     if gpkg is not None:
         prof = national.national_store(a.profile_hazards) if a.profile else None
-        run("GeoPackage", gpkg, rep, anchors, only=a.only, before_src=a.before_src, profile=prof)
+        run(
+            "GeoPackage",
+            gpkg,
+            rep,
+            anchors,
+            only=a.only,
+            before_src=a.before_src,
+            profile=prof,
+            timeout_s=a.timeout_min * 60,
+        )
     if pg_loc is not None:
         prof = None
         if a.profile:
             prof = national.national_store(a.profile_hazards, pg_url=a.pg_url)
-        run("PostGIS", pg_loc, rep, anchors, only=a.only, before_src=a.before_src, profile=prof)
+        run(
+            "PostGIS",
+            pg_loc,
+            rep,
+            anchors,
+            only=a.only,
+            before_src=a.before_src,
+            profile=prof,
+            timeout_s=a.timeout_min * 60,
+        )
         sql = rep.details.get("anchor: prioritize --top 10", {})
         mine = rep.details.get("PostGIS: prioritize --top 10", {})
         if "top_ids" in sql and "top_ids" in mine:
