@@ -1,30 +1,42 @@
-"""The "before" figures of issue 16: ``demine stats``, ``demine stats --by admin_areas`` and
-``demine prioritize --top 10`` on the SYNTHETIC national store (bench/national.py), one CLI
-process each (``--json``, start to exit), on GeoPackage and (``--pg-url``) PostGIS; then each
-once more under cProfile on the national store of ``--profile-hazards`` (default 10,000: same
-generator, so the same shares at a tenth of the wait; GeoPackage only unless ``--profile-pg``),
-its top functions by own time and by cumulative time kept in the JSON and printed. Nothing is
-compared yet: the anchor (the same aggregation in PostGIS SQL) comes with the work that makes
-these fast.
+"""``demine stats``, ``demine stats --by admin_areas`` and ``demine prioritize --top 10`` on
+the SYNTHETIC national store (bench/national.py), one CLI process each (``--json``, start to
+exit), on GeoPackage and (``--pg-url``) PostGIS, against the anchor in the same run: the same
+aggregation written by hand in PostGIS SQL on the PostGIS national store
+(bench/national_sql.py; a statement timeout, ``--timeout-min``, reported as "> timeout").
 
-    python bench/national_commands.py [--pg-url postgresql://...] [--no-profile]
+``--before-src DIR``: also time ``prioritize --top 10`` with demine's sources from DIR (an
+export of an older commit: ``git archive <commit> src | tar -x -C DIR``), on the same stores,
+and check that both give the same output. ``--profile``: run each command again under
+cProfile (on the store of ``--profile-hazards``) and keep its top functions.
+
+The "before" figures of issue 16 (before the derived tables) are in docs/benchmarks.md and
+bench/results/national_commands-before.json.
+
+    python bench/national_commands.py --pg-url postgresql://... [--hazards 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import pstats
+import subprocess
 import sys
+import time
 from typing import Any
 
 import _common as C
 import national
+import national_sql
 
 COMMANDS = {
     "stats": ["stats", "--json"],
     "stats --by admin_areas": ["stats", "--by", national.LAYER, "--json"],
     "prioritize --top 10": ["prioritize", "--top", "10", "--json"],
 }
+GOALS = {"stats": "< 2 s", "stats --by admin_areas": "< 5 s", "prioritize --top 10": ""}
+GOAL_S = {"stats": 2.0, "stats --by admin_areas": 5.0}
 
 
 def _top(prof: str, key: str, n: int = 10) -> list[dict[str, Any]]:
@@ -44,26 +56,99 @@ def _top(prof: str, key: str, n: int = 10) -> list[dict[str, Any]]:
     return rows[:n]
 
 
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _time_with(
+    src: str | None, args: list[str], timeout_s: float | None = None
+) -> tuple[float | None, str]:
+    """Wall time and stdout of a demine command run with the sources in ``src`` (None:
+    this tree's); (None, "") when it ran past ``timeout_s``."""
+    env = C.subprocess_env()
+    if src is not None:
+        env["PYTHONPATH"] = src
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from demine.cli.app import main; sys.argv[0] = 'demine'; sys.exit(main())",
+        *args,
+    ]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} exited {p.returncode}: {p.stderr[-2000:]}")
+    return dt, p.stdout
+
+
+def _same_ranking(a: str, b: str) -> bool:
+    """Two ``prioritize --json`` outputs equal (the date of the estimate aside)."""
+    x, y = json.loads(a), json.loads(b)
+    return bool(x == y)
+
+
 def run(
-    name: str, loc: str, profile: str | None, rep: C.Report, only: list[str] | None = None
+    name: str,
+    loc: str,
+    rep: C.Report,
+    anchors: dict[str, float | None],
+    *,
+    only: list[str] | None = None,
+    before_src: str | None = None,
+    profile: str | None = None,
+    timeout_s: float | None = None,
 ) -> None:
-    """Time each command on the store at ``loc``; with ``profile`` (a store's location),
-    run it again under cProfile on that store."""
+    """Time each command on the store at ``loc`` (and ``prioritize`` with ``before_src``)."""
     for what, args in COMMANDS.items():
         if only and what not in only:
             continue
-        C.log(f"{name}: demine {' '.join(args)} ...")
-        dt, _ = C.time_cmd(C.demine_cmd("--db", loc, *args))
-        C.log(f"  {dt:.1f} s")
-        rep.rows.append(C.Row(f"{name}: {what}", dt, "—", None, note="before (issue 16)"))
-        rep.details.setdefault(f"{name}: {what}", {})["wall_s"] = dt
+        key = f"{name}: {what}"
+        load = _load()
+        C.log(f"{name}: demine {' '.join(args)} ... (load {load})")
+        dt, out = _time_with(None, ["--db", loc, *args], timeout_s)
+        C.log(f"  {'> timeout' if dt is None else f'{dt:.1f} s'}")
+        a = anchors.get(what)
+        det = rep.details.setdefault(key, {})
+        det.update(wall_s=dt, load_before=load, load_after=_load())
+        if dt is None:
+            det["timed_out_after_s"] = timeout_s
+        elif what.startswith("prioritize"):
+            det["top_ids"] = [h["id"] for h in json.loads(out)]
+        if before_src and what.startswith("prioritize") and dt is not None:
+            bdt, bout = _time_with(before_src, ["--db", loc, *args], timeout_s)
+            if bdt is None:
+                raise SystemExit(f"{key}: the older sources ran past the timeout")
+            same = _same_ranking(out, bout)
+            C.log(f"  before: {bdt:.1f} s; same output: {same}")
+            det.update(before_s=bdt, before_src=before_src, same_output_as_before=same)
+            if not same:
+                raise SystemExit(f"{key}: the output differs from the one of {before_src}")
+            rep.rows.append(
+                C.Row(f"{key} (before this branch)", bdt, "hand-written PostGIS SQL", a)
+            )
+        rep.rows.append(
+            C.Row(
+                key,
+                dt,
+                "hand-written PostGIS SQL",
+                a,
+                # the issue's goals: times on GeoPackage, no slower than the SQL on PostGIS
+                goal="≤ 1× the SQL" if name == "PostGIS" else GOALS[what],
+                goal_ratio=1.0 if name == "PostGIS" else None,
+                goal_s=GOAL_S.get(what) if name == "GeoPackage" else None,
+            )
+        )
         if profile is None:
             continue
         prof = str(C.data_dir() / f"national_{name}_{what.replace(' ', '_')}.prof")
         cmd = [sys.executable, "-m", "cProfile", "-o", prof, "-m", "demine.cli.app"]
         pdt, _ = C.time_cmd([*cmd, "--db", profile, *args])
         own, cum = _top(prof, "own"), _top(prof, "cum", 15)
-        rep.details[f"{name}: {what}"].update(
+        det.update(
             profiled_store=profile.split("/")[-1].split("?")[-1],
             profiled_wall_s=pdt,
             top_own=own,
@@ -76,37 +161,72 @@ def run(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pg-url")
+    ap.add_argument("--pg-url", help="PostGIS server (the anchor runs there)")
     ap.add_argument("--hazards", type=int, default=national.FULL)
-    ap.add_argument("--no-profile", action="store_true")
-    ap.add_argument("--profile-pg", action="store_true")
     ap.add_argument("--no-gpkg", action="store_true")
-    ap.add_argument(
-        "--profile-hazards",
-        type=int,
-        default=10_000,
-        help="profile on the national store of this many hazards (same generator; default "
-        "10,000: the full one under cProfile takes several times as long)",
-    )
+    ap.add_argument("--gpkg", help="the GeoPackage national store (default: built or cached)")
+    ap.add_argument("--before-src", help="also time prioritize with demine's sources here")
+    ap.add_argument("--timeout-min", type=float, default=20.0, help="the anchor's and demine's")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-hazards", type=int, default=10_000)
     ap.add_argument("--only", action="append", help="only this command (repeatable)")
     ap.add_argument("--name", default="national_commands", help="results file name")
     a = ap.parse_args()
     rep = C.Report(
         a.name,
-        "stats, stats --by, prioritize on the national store (SYNTHETIC): before",
+        "stats, stats --by, prioritize on the national store (SYNTHETIC) against hand-written "
+        "PostGIS SQL",
         False,
         params={"hazards": a.hazards, "counts": national.counts(a.hazards)},
     )
-    rep.params["profile_hazards"] = a.profile_hazards
-    if not a.no_gpkg:
-        prof = None if a.no_profile else national.national_store(a.profile_hazards)
-        run("GeoPackage", national.national_store(a.hazards), prof, rep, a.only)
+    rep.params.update(timeout_min=a.timeout_min, load_at_start=_load())
+    anchors: dict[str, float | None] = {}
+    pg_loc = national.national_store(a.hazards, pg_url=a.pg_url) if a.pg_url else None
+    gpkg = None if a.no_gpkg else (a.gpkg or national.national_store(a.hazards))
     if a.pg_url:
-        loc = national.national_store(a.hazards, pg_url=a.pg_url)
+        for what in COMMANDS:
+            if a.only and what not in a.only:
+                continue
+            load = _load()
+            C.log(f"anchor: hand-written PostGIS SQL of {what} ... (load {load})")
+            dt, info = national_sql.run_anchor(
+                a.pg_url, f"national_{a.hazards}", what, a.timeout_min
+            )
+            C.log(f"  {'> timeout' if dt is None else f'{dt:.1f} s'}")
+            anchors[what] = dt
+            rep.details[f"anchor: {what}"] = {"wall_s": dt, "load_before": load, **info}
+    if gpkg is not None:
+        prof = national.national_store(a.profile_hazards) if a.profile else None
+        run(
+            "GeoPackage",
+            gpkg,
+            rep,
+            anchors,
+            only=a.only,
+            before_src=a.before_src,
+            profile=prof,
+            timeout_s=a.timeout_min * 60,
+        )
+    if pg_loc is not None:
         prof = None
-        if a.profile_pg and not a.no_profile:
+        if a.profile:
             prof = national.national_store(a.profile_hazards, pg_url=a.pg_url)
-        run("PostGIS", loc, prof, rep, a.only)
+        run(
+            "PostGIS",
+            pg_loc,
+            rep,
+            anchors,
+            only=a.only,
+            before_src=a.before_src,
+            profile=prof,
+            timeout_s=a.timeout_min * 60,
+        )
+        sql = rep.details.get("anchor: prioritize --top 10", {})
+        mine = rep.details.get("PostGIS: prioritize --top 10", {})
+        if "top_ids" in sql and "top_ids" in mine:
+            sql["same_top_10_as_demine"] = sql["top_ids"] == mine["top_ids"]
+            C.log(f"the SQL's top 10 are demine's: {sql['same_top_10_as_demine']}")
+    rep.params["load_at_end"] = _load()
     rep.print()
     print(rep.write())
 

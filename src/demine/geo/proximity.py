@@ -10,6 +10,7 @@ about ``tan(lat) * Δφ`` (Δφ the angular distance from the centre): for a 2 k
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import shapely
 
 from demine.geo.geodesy import GeometryIndex, geodesic_area, geometry_array, radii_of_curvature
 
-__all__ = ["buffer_m", "count_within", "nearest_within", "overlap_area"]
+__all__ = ["buffer_m", "count_within", "count_within_many", "nearest_within", "overlap_area"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -140,17 +141,27 @@ def nearest_within(hazards: Any, targets: Any, reach_m: float) -> tuple[F64, npt
 
 def count_within(hazards: Any, lons: Any, lats: Any, radius_m: float) -> I64:
     """Per hazard: how many of the points (lon, lat) lie within ``radius_m`` metres of it."""
+    return count_within_many(hazards, [(lons, lats, radius_m)])[0]
+
+
+def count_within_many(hazards: Any, point_sets: Sequence[tuple[Any, Any, float]]) -> list[I64]:
+    """:func:`count_within` for several sets of points (lons, lats, radius), the hazards
+    indexed once."""
     h = geometry_array(hazards)
-    out = np.zeros(len(h), np.int64)
-    lons = np.asarray(lons, np.float64)
-    if not len(h) or not len(lons):
-        return out
+    outs = [np.zeros(len(h), np.int64) for _ in point_sets]
+    if not len(h):
+        return outs
     ok = np.flatnonzero(~shapely.is_empty(h) & ~shapely.is_missing(h))
-    if not len(ok):
-        return out
-    _, gi, _ = GeometryIndex(h[ok]).within(lons, lats, radius_m)
-    out[ok] = np.bincount(gi, minlength=len(ok))
-    return out
+    index: GeometryIndex | None = None
+    for out, (lons, lats, radius_m) in zip(outs, point_sets, strict=True):
+        lons = np.asarray(lons, np.float64)
+        if not len(lons) or not len(ok):
+            continue
+        if index is None:
+            index = GeometryIndex(h[ok])
+        _, gi, _ = index.within(lons, lats, radius_m)
+        out[ok] = np.bincount(gi, minlength=len(ok))
+    return outs
 
 
 def overlap_area(hazards: Any, polygons: Any) -> F64:

@@ -43,7 +43,62 @@ def hazard_geometries(store: Store, hazards: list[Record]) -> tuple[np.ndarray, 
         g = rem.get(h.id)
         if g is not None:
             out[i] = g
-    return out, "remaining (hazard minus released land)"
+    return out, REMAINING
+
+
+REMAINING = "remaining (hazard minus released land)"
+
+
+@dataclass
+class OpenHazards:
+    """The open hazards in id order: their ids, names, references and the part of each not
+    yet released (:func:`hazard_geometries`)."""
+
+    ids: list[str]
+    names: list[str | None]
+    references: list[str | None]
+    geoms: np.ndarray
+    geometry: str
+
+
+def open_hazards(store: Store) -> OpenHazards:
+    """The open hazards, read light when the store can (names and references without
+    geometries, the remaining polygons from the derived tables without their release pieces),
+    else from the records and the land-release accounts: the same either way."""
+    rem = store.derived_remaining() if hasattr(store, "derived_remaining") else None
+    if rem is None or not hasattr(store, "text_fields"):
+        hazards = sorted(store.list("hazards", where={"status": "open"}), key=lambda h: h.id)
+        geoms, label = hazard_geometries(store, hazards)
+        return OpenHazards(
+            [h.id for h in hazards],
+            [h.properties.get("name") for h in hazards],
+            [h.properties.get("reference") for h in hazards],
+            geoms,
+            label,
+        )
+    rows = sorted(
+        store.text_fields("hazards", ["name", "reference"], where={"status": "open"}),
+        key=lambda r: r[0],
+    )
+    ids = [str(r[0]) for r in rows]
+    geoms = np.empty(len(ids), dtype=object)
+    geoms[:] = [rem.get(i) for i in ids]
+    lacking = [i for i, g in zip(ids, geoms, strict=True) if g is None]
+    if lacking:  # no derived row: a hazard without a geometry; its own (None) then
+        own = {h.id: h.geometry for h in store.get_many("hazards", lacking)}
+        at = {i: k for k, i in enumerate(ids)}
+        for i in lacking:
+            geoms[at[i]] = own.get(i)
+    return OpenHazards(ids, [r[1] for r in rows], [r[2] for r in rows], geoms, REMAINING)
+
+
+def record_geometries(store: Store, kind: str) -> np.ndarray:
+    """The geometries of the records of ``kind`` that have one, in fid order (without their
+    properties when the store can)."""
+    if hasattr(store, "geometries_only"):
+        g = np.asarray(store.geometries_only(kind), dtype=object)
+        return g[~shapely.is_missing(g)] if len(g) else g
+    return geometries(r for r in store.list(kind) if r.geometry is not None)
 
 
 def layer_names(store: Store) -> set[str]:
@@ -56,6 +111,14 @@ def layer_names(store: Store) -> set[str]:
 def saturating(x: float, half: float) -> float:
     """x / (x + half): 0 at 0, 0.5 at ``half``, towards 1 for large x."""
     return 0.0 if x <= 0 else x / (x + half)
+
+
+def saturating_all(x: np.ndarray, half: float) -> list[float]:
+    """:func:`saturating` of each value (the same doubles), vectorised."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(x <= 0, 0.0, x / (x + half))
+    return [float(v) for v in out.tolist()]
 
 
 def proximity(d: float, reach: float) -> float:
@@ -128,7 +191,7 @@ def population(cfg: ImpactConfig, geoms: np.ndarray) -> Factor:
 
 
 def _layer_geometries(store: Store, name: str) -> np.ndarray:
-    return geometries(r for r in store.list(name) if r.geometry is not None)
+    return record_geometries(store, name)
 
 
 def distance_factor(
@@ -212,37 +275,80 @@ def farmland(store: Store, cfg: ImpactConfig, geoms: np.ndarray, layers: set[str
     )
 
 
-def incidents(store: Store, cfg: ImpactConfig, factor: str, geoms: np.ndarray) -> Factor:
-    from demine.geo.zonal import count_within
+INCIDENTS = ("accidents", "eo_reports")
 
+
+def incident_counts(
+    store: Store, cfg: ImpactConfig, geoms: np.ndarray, kinds: tuple[str, ...] = INCIDENTS
+) -> dict[str, np.ndarray]:
+    """Per kind of incident: how many lie within its ``radius_m`` of each hazard (each
+    record's centroid), the hazards indexed once for all kinds."""
+    from demine.geo.proximity import count_within_many
+
+    sets = []
+    for kind in kinds:
+        pts = record_geometries(store, kind)
+        xy = shapely.get_coordinates(shapely.centroid(pts)) if len(pts) else np.zeros((0, 2))
+        sets.append((xy[:, 0], xy[:, 1], float(cfg.get(kind, "radius_m"))))
+    return dict(zip(kinds, count_within_many(geoms, sets), strict=True))
+
+
+def incidents(
+    store: Store,
+    cfg: ImpactConfig,
+    factor: str,
+    geoms: np.ndarray,
+    counts: np.ndarray | None = None,
+) -> Factor:
+    """Accidents or EO reports near each hazard (``counts``: already counted, see
+    :func:`incident_counts`)."""
     radius = float(cfg.get(factor, "radius_m"))
     half = float(cfg.get(factor, "half_at"))
-    pts = [r.geometry for r in store.list(factor) if r.geometry is not None]
     label = "accidents" if factor == "accidents" else "EO reports"
-    if pts:
-        xy = shapely.get_coordinates(shapely.centroid(np.asarray(pts, dtype=object)))
-        counts = count_within(geoms, xy[:, 0], xy[:, 1], radius)
-    else:
-        counts = np.zeros(len(geoms), np.int64)
+    if counts is None:
+        counts = incident_counts(store, cfg, geoms, (factor,))[factor]
     return Factor(
         factor,
-        [float(c) for c in counts],
+        [float(c) for c in np.asarray(counts).tolist()],
         f"{label} within {radius:g} m",
         f"n / (n + {half:g})",
-        [saturating(float(c), half) for c in counts],
+        saturating_all(counts, half),
         [None] * len(geoms),
         [None] * len(geoms),
     )
 
 
-def risk(store: Store, cfg: ImpactConfig, hazards: list[Record], day: float) -> Factor:
-    from demine.services.risk import hazard_risks
+def _with_emplacements(store: Store, hazard_ids: list[str]) -> bool:
+    """Whether any of these hazards has an emplacement record (True when the store cannot say
+    cheaply)."""
+    if not hasattr(store, "text_fields"):
+        return True
+    named = {r[1] for r in store.text_fields("emplacements", ["hazard_id"])}
+    return any(h in named for h in hazard_ids)
+
+
+def risk(store: Store, cfg: ImpactConfig, hazard_ids: list[str], day: float) -> Factor:
+    from demine.services.risk import HazardRisk, hazard_risks
 
     fb = float(cfg.get("risk", "fallback"))
-    risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
+    risks: dict[str, HazardRisk] = {}
+    if _with_emplacements(store, hazard_ids):  # else none has a record: no estimate at all
+        risks = {r.hazard.id: r for r in hazard_risks(store, np.array([day]), draws=1000, seed=0)}
+    if not risks:  # no estimate for any: every hazard takes the fallback
+        n = len(hazard_ids)
+        reason = f"no emplacement record: residual risk unknown (not safe): fallback value {fb:g}"
+        return Factor(
+            "risk",
+            [None] * n,
+            "P(at least one device live)",
+            "identity",
+            [fb] * n,
+            [reason] * n,
+            [None] * n,
+        )
     f = Factor("risk", [], "P(at least one device live)", "identity", [], [], [])
-    for h in hazards:
-        r = risks.get(h.id)
+    for hid in hazard_ids:
+        r = risks.get(hid)
         if r is None or r.estimate is None:
             f.raw.append(None)
             f.value.append(fb)
@@ -279,10 +385,10 @@ def area(cfg: ImpactConfig, geoms: np.ndarray, source: str) -> Factor:
     ha = geodesic_area(geoms) / 10_000
     return Factor(
         "area",
-        [float(x) for x in ha],
+        [float(x) for x in ha.tolist()],
         f"hectares ({source})",
         f"ha / (ha + {half:g})",
-        [saturating(float(x), half) for x in ha],
+        saturating_all(ha, half),
         [None] * len(geoms),
         [None] * len(geoms),
     )

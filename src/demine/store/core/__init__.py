@@ -25,7 +25,9 @@ The core is split by concern, one module each:
 * :mod:`.attachments` - photos and documents owned by records or submissions;
 * :mod:`.merges` - redirects of merged records, links, and one transaction for many writes;
 * :mod:`.derived` - figures derived from the records (each hazard's land-release account),
-  kept up to date by every write (the hooks ``_derived_before``/``_derived_after``).
+  kept up to date by every write (the hooks ``_derived_before``/``_derived_after``);
+* :mod:`.light` - light reads for whole-store rankings (some text fields without geometries,
+  geometries without properties, the derived remaining polygons without their pieces).
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -40,6 +42,7 @@ from demine.store.core.derived import Derived
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
+from demine.store.core.light import LightReads
 from demine.store.core.merges import Merges
 from demine.store.core.records import Records
 from demine.store.core.sync import Sync
@@ -55,7 +58,7 @@ class RevisionedStore(
     Attachments,
     Merges,
     Sync,
-    Derived,
+    LightReads,
 ):
     """The shared body of a SQL store with per-record history: its records, their history,
     its users and tokens, organisations and submissions, attachments, merges and links. Not a
