@@ -20,7 +20,11 @@ pieces, outside parts, released, remaining) are CRS84 again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,17 +162,42 @@ def _year(r: ReleaseInput) -> str:
 
 def unreleased(hazards: Sequence[Any]) -> list[Account]:
     """The accounts of hazard polygons with nothing released (each what :func:`account` gives
-    it with no release), computed together: each figure the same as alone."""
+    it with no release), computed together: each figure the same as alone. Inside
+    :func:`prepared`, the accounts computed ahead for the same geometries (same WKB and
+    precision grid) are taken instead of computed again."""
     if not len(hazards):
         return []
-    arr = shapely.make_valid(np.asarray(list(hazards), dtype=object))
-    hz = [_polygonal(g) for g in shapely.set_precision(arr, GRID)]
-    b = shapely.bounds(np.asarray(hz, dtype=object)).reshape(-1, 4)
-    empty = shapely.is_empty(np.asarray(hz, dtype=object))
+    arr = np.empty(len(hazards), dtype=object)
+    arr[:] = list(hazards)
+    prep = _PREPARED.get()
+    if prep is None:
+        return _unreleased(arr)
+    keys = _keys(arr)
+    found = prep.take(keys)
+    todo = [i for i, a in enumerate(found) if a is None]
+    if todo:
+        for i, a in zip(todo, _unreleased(arr[todo]), strict=True):
+            found[i] = a
+    return [a for a in found if a is not None]
+
+
+def _keys(arr: Any) -> list[tuple[bytes, float]]:
+    """What an unreleased account depends on: the geometry (WKB) and its precision grid."""
+    wkbs = shapely.to_wkb(arr)
+    grids = shapely.get_precision(arr)
+    return [(bytes(w), float(p)) for w, p in zip(wkbs, grids, strict=True)]
+
+
+def _unreleased(arr: Any) -> list[Account]:
+    arr = shapely.make_valid(arr)
+    hz = np.empty(len(arr), dtype=object)
+    hz[:] = [_polygonal(g) for g in shapely.set_precision(arr, GRID)]
+    b = shapely.bounds(hz).reshape(-1, 4)
+    empty = shapely.is_empty(hz)
     centres = np.where(
         empty[:, None], 0.0, np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
     )
-    dense = shapely.segmentize(np.asarray(hz, dtype=object), DENSIFY_DEG)
+    dense = shapely.segmentize(hz, DENSIFY_DEG)
     whole = geodesic_area(dense, centre=centres)
     nothing = shapely.MultiPolygon()  # immutable: one for all
     return [
@@ -183,6 +212,69 @@ def unreleased(hazards: Sequence[Any]) -> list[Account]:
         )
         for g, w, e in zip(hz, whole, empty, strict=True)
     ]
+
+
+class _Prepared:
+    """Unreleased accounts computed ahead (on another thread) by :func:`prepare_unreleased`,
+    each taken once by :func:`unreleased`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[Future[dict[tuple[bytes, float], Account]]] = []
+        self._ready: dict[tuple[bytes, float], Account] = {}
+
+    def add(self, future: Future[dict[tuple[bytes, float], Account]]) -> None:
+        with self._lock:
+            self._pending.append(future)
+
+    def take(self, keys: Sequence[tuple[bytes, float]]) -> list[Account | None]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for f in pending:
+            try:
+                got = f.result()
+            except Exception:  # noqa: BLE001 - computed ahead or not, the account is the same
+                continue
+            with self._lock:
+                self._ready.update(got)
+        with self._lock:
+            return [self._ready.pop(k, None) for k in keys]
+
+
+_PREPARED: ContextVar[_Prepared | None] = ContextVar("demine_unreleased", default=None)
+
+
+@contextmanager
+def prepared() -> Iterator[None]:
+    """Within: :func:`prepare_unreleased` may compute unreleased accounts ahead, on another
+    thread, for :func:`unreleased` to take (an import computes its hazards' accounts while
+    it checks their properties; the store's upkeep of the derived tables takes them)."""
+    token = _PREPARED.set(_Prepared())
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token)
+
+
+def prepare_unreleased(
+    submit: Callable[[Callable[[], dict[tuple[bytes, float], Account]]], Any],
+    geoms: Callable[[], Any],
+) -> None:
+    """Inside :func:`prepared`: compute the unreleased accounts of ``geoms()`` (a callable, run
+    on the other thread) with ``submit`` (an executor's), for :func:`unreleased` to take.
+    Outside, nothing."""
+    prep = _PREPARED.get()
+    if prep is None:
+        return
+
+    def work() -> dict[tuple[bytes, float], Account]:
+        got = geoms()
+        arr = np.empty(len(got), dtype=object)
+        arr[:] = list(got)
+        arr = arr[shapely.get_type_id(arr) >= 0]
+        return dict(zip(_keys(arr), _unreleased(arr), strict=True))
+
+    prep.add(submit(work))
 
 
 def account(hazard: Any, releases: Sequence[ReleaseInput], *, year_ends: bool = False) -> Account:

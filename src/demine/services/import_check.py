@@ -297,6 +297,12 @@ def read_and_check(
         return promoted, geodesic_area(promoted) if want_area else None
 
     derived = pool.submit(derive)
+    if kind.name == "hazards" and store is not None and store.derived_built():
+        # each hazard's land-release account (nothing released yet), for the store's upkeep
+        # of its derived tables, computed on the same thread after the areas
+        from demine.geo.release import prepare_unreleased
+
+        prepare_unreleased(pool.submit, lambda: derived.result()[0])
     pool.shutdown(wait=False)
 
     known_types: set[str] | None = None

@@ -33,7 +33,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -116,6 +116,11 @@ def _geom(b: Any) -> Any:
     import shapely
 
     return None if b is None else shapely.from_wkb(bytes(b))
+
+
+class _Hazard(NamedTuple):
+    id: str
+    geometry: Any
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -304,12 +309,13 @@ class Derived(Tables):
                 sql, args = self._in("hazard_id", chunk)
                 c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
+            rows = c.execute(
+                f"SELECT id, {self.GEOM_OUT} FROM {q(hk.name)} WHERE {sql} ORDER BY fid", args
+            ).fetchall()
             hazards = [
-                h
-                for h in self._rows_to_records(
-                    hk, c.execute(self._select(hk) + f" WHERE {sql} ORDER BY fid", args).fetchall()
-                )
-                if h.geometry is not None
+                _Hazard(str(r[0]), g)
+                for r, g in zip(rows, self._decode([r[1] for r in rows]), strict=True)
+                if g is not None
             ]
             sql, args = self._in("hazard_id", chunk)
             rels: dict[str, builtins.list[ReleaseInput]] = {}
@@ -338,6 +344,7 @@ class Derived(Tables):
                 dtype=object,
             )
             blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
+            grids = shapely.get_precision(geoms[1::2]).tolist() if len(geoms) else []
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
             for i, h in enumerate(hazards):
@@ -353,7 +360,7 @@ class Derived(Tables):
                         last.get(h.id),
                         bytes(blobs[2 * i]),
                         bytes(blobs[2 * i + 1]),
-                        float(shapely.get_precision(acc.remaining)),
+                        float(grids[i]),
                         at,
                     )
                 )
