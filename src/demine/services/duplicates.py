@@ -197,6 +197,21 @@ def _key(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
+def _components(m: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> Any:
+    """Each of ``m`` nodes' component (its smallest member) in the graph of edges a-b: the
+    edges are few (the duplicates), so a union-find over them alone."""
+    labels = np.arange(m)
+    if not len(a):
+        return labels
+    nodes = np.unique(np.concatenate([a, b]))
+    at = {int(x): i for i, x in enumerate(nodes.tolist())}
+    uf = _Union(len(nodes))  # its roots are the smallest positions, so the smallest nodes
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        uf.join(at[x], at[y])
+    labels[nodes] = nodes[[uf.find(i) for i in range(len(nodes))]]
+    return labels
+
+
 def find_groups(
     kind: str,
     geometries: Sequence[Any],
@@ -205,9 +220,6 @@ def find_groups(
 ) -> list[Group]:
     """The groups of duplicates among records of ``kind`` (geometries and properties, in one
     order), each in position order; ``tolerance_m`` 0 finds exact duplicates only."""
-    from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
-    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
-
     fields = identity_fields(kind)
     if not 0 <= tolerance_m <= MAX_TOLERANCE_M:
         raise ValidationError(
@@ -239,8 +251,7 @@ def find_groups(
     if tolerance_m > 0:
         na, nb = _near_pairs(g, codes, first, tolerance_m)
         a, b = np.concatenate([a, na]), np.concatenate([b, nb])
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m))
-    _, labels = connected_components(graph, directed=False)
+    labels = _components(m, a, b)
     order = np.argsort(labels, kind="stable")
     order = order[np.bincount(labels)[labels[order]] > 1]  # in groups of two or more
     if not len(order):
