@@ -189,9 +189,13 @@ def _keys(arr: Any) -> list[tuple[bytes, float]]:
 
 
 def _unreleased(arr: Any) -> list[Account]:
-    arr = shapely.make_valid(arr)
-    hz = np.empty(len(arr), dtype=object)
-    hz[:] = [_polygonal(g) for g in shapely.set_precision(arr, GRID)]
+    hz = shapely.set_precision(shapely.make_valid(arr), GRID)
+    # _polygonal of each, vectorised: a (multi)polygon stays, an empty one is MultiPolygon()
+    tid = shapely.get_type_id(hz)
+    gone = (tid < 0) | shapely.is_empty(hz)
+    hz[gone] = shapely.MultiPolygon()
+    for i in np.flatnonzero(~gone & (tid != 3) & (tid != 6)).tolist():
+        hz[i] = _polygonal(hz[i])
     b = shapely.bounds(hz).reshape(-1, 4)
     empty = shapely.is_empty(hz)
     centres = np.where(
@@ -241,6 +245,7 @@ class _Prepared:
             return [self._ready.pop(k, None) for k in keys]
 
 
+_BLOCK = 1000  # hazards computed together ahead (their densified edges: about 250,000 vertices)
 _PREPARED: ContextVar[_Prepared | None] = ContextVar("demine_unreleased", default=None)
 
 
@@ -272,7 +277,11 @@ def prepare_unreleased(
         arr = np.empty(len(got), dtype=object)
         arr[:] = list(got)
         arr = arr[shapely.get_type_id(arr) >= 0]
-        return dict(zip(_keys(arr), _unreleased(arr), strict=True))
+        out: dict[tuple[bytes, float], Account] = {}
+        for i in range(0, len(arr), _BLOCK):  # small blocks: the temporaries stay in cache
+            part = arr[i : i + _BLOCK]
+            out.update(zip(_keys(part), _unreleased(part), strict=True))
+        return out
 
     prep.add(submit(work))
 
