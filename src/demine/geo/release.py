@@ -169,11 +169,9 @@ def unreleased(hazards: Sequence[Any]) -> list[Account]:
         return []
     arr = np.empty(len(hazards), dtype=object)
     arr[:] = list(hazards)
-    prep = _PREPARED.get()
-    if prep is None:
+    if _PREPARED.get() is None:
         return _unreleased(arr)
-    keys = _keys(arr)
-    found = prep.take(keys)
+    found = take_prepared(_keys(arr))
     todo = [i for i, a in enumerate(found) if a is None]
     if todo:
         for i, a in zip(todo, _unreleased(arr[todo]), strict=True):
@@ -181,9 +179,21 @@ def unreleased(hazards: Sequence[Any]) -> list[Account]:
     return [a for a in found if a is not None]
 
 
-def _keys(arr: Any) -> list[tuple[bytes, float]]:
-    """What an unreleased account depends on: the geometry (WKB) and its precision grid."""
-    wkbs = shapely.to_wkb(arr)
+Key = tuple[bytes, float]
+# Z and M too where shapely has M (2.1): a key names one geometry
+_DIMS = 4 if hasattr(shapely, "has_m") else 3
+
+
+def wkb_key(wkb: bytes) -> Key:
+    """The key of a geometry read from its little-endian ISO WKB (as a GeoPackage keeps it),
+    with no precision grid: what :func:`take_prepared` looks accounts up by."""
+    return (wkb, 0.0)
+
+
+def _keys(arr: Any) -> list[Key]:
+    """What an unreleased account depends on: the geometry (little-endian ISO WKB, so that a
+    two-dimensional one's is a GeoPackage blob's WKB) and its precision grid."""
+    wkbs = shapely.to_wkb(arr, byte_order=1, flavor="iso", output_dimension=_DIMS)
     grids = shapely.get_precision(arr)
     return [(bytes(w), float(p)) for w, p in zip(wkbs, grids, strict=True)]
 
@@ -220,18 +230,19 @@ def _unreleased(arr: Any) -> list[Account]:
 
 class _Prepared:
     """Unreleased accounts computed ahead (on another thread) by :func:`prepare_unreleased`,
-    each taken once by :func:`unreleased`."""
+    each taken once by :func:`take_prepared`, with the WKB of its remaining polygon."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[Future[dict[tuple[bytes, float], Account]]] = []
-        self._ready: dict[tuple[bytes, float], Account] = {}
+        self._pending: list[Future[dict[Key, tuple[Account, bytes]]]] = []
+        self._ready: dict[Key, tuple[Account, bytes]] = {}
+        self.wkb: dict[int, tuple[Account, bytes]] = {}  # id(account) -> (account, WKB)
 
-    def add(self, future: Future[dict[tuple[bytes, float], Account]]) -> None:
+    def add(self, future: Future[dict[Key, tuple[Account, bytes]]]) -> None:
         with self._lock:
             self._pending.append(future)
 
-    def take(self, keys: Sequence[tuple[bytes, float]]) -> list[Account | None]:
+    def take(self, keys: Sequence[Key | None]) -> list[Account | None]:
         with self._lock:
             pending, self._pending = self._pending, []
         for f in pending:
@@ -241,8 +252,32 @@ class _Prepared:
                 continue
             with self._lock:
                 self._ready.update(got)
+        out: list[Account | None] = []
         with self._lock:
-            return [self._ready.pop(k, None) for k in keys]
+            for k in keys:
+                hit = None if k is None else self._ready.pop(k, None)
+                if hit is None:
+                    out.append(None)
+                else:
+                    self.wkb[id(hit[0])] = hit
+                    out.append(hit[0])
+        return out
+
+
+def take_prepared(keys: Sequence[Key | None]) -> list[Account | None]:
+    """The accounts computed ahead for these keys (None: not computed ahead, or outside
+    :func:`prepared`), each given once."""
+    prep = _PREPARED.get()
+    if prep is None:
+        return [None] * len(keys)
+    return prep.take(keys)
+
+
+def prepared_wkb(acc: Account) -> bytes | None:
+    """``shapely.to_wkb(acc.remaining)``, computed ahead with the account (None: it was not)."""
+    prep = _PREPARED.get()
+    hit = None if prep is None else prep.wkb.get(id(acc))
+    return hit[1] if hit is not None and hit[0] is acc else None
 
 
 _BLOCK = 1000  # hazards computed together ahead (their densified edges: about 250,000 vertices)
@@ -262,7 +297,7 @@ def prepared() -> Iterator[None]:
 
 
 def prepare_unreleased(
-    submit: Callable[[Callable[[], dict[tuple[bytes, float], Account]]], Any],
+    submit: Callable[[Callable[[], dict[Key, tuple[Account, bytes]]]], Any],
     geoms: Callable[[], Any],
 ) -> None:
     """Inside :func:`prepared`: compute the unreleased accounts of ``geoms()`` (a callable, run
@@ -272,15 +307,17 @@ def prepare_unreleased(
     if prep is None:
         return
 
-    def work() -> dict[tuple[bytes, float], Account]:
+    def work() -> dict[Key, tuple[Account, bytes]]:
         got = geoms()
         arr = np.empty(len(got), dtype=object)
         arr[:] = list(got)
         arr = arr[shapely.get_type_id(arr) >= 0]
-        out: dict[tuple[bytes, float], Account] = {}
+        out: dict[Key, tuple[Account, bytes]] = {}
         for i in range(0, len(arr), _BLOCK):  # small blocks: the temporaries stay in cache
             part = arr[i : i + _BLOCK]
-            out.update(zip(_keys(part), _unreleased(part), strict=True))
+            accs = _unreleased(part)
+            wkbs = shapely.to_wkb(np.asarray([a.remaining for a in accs], dtype=object))
+            out.update(zip(_keys(part), zip(accs, map(bytes, wkbs), strict=True), strict=True))
         return out
 
     prep.add(submit(work))

@@ -439,6 +439,11 @@ class GeoPackageStore(RevisionedStore):
     def _decode(self, blobs: Sequence[Any]) -> Any:
         return fmt.decode(blobs)
 
+    def _wkb_keys(self, raw: Sequence[Any]) -> builtins.list[Any] | None:
+        from demine.geo.release import wkb_key
+
+        return fmt.wkb_keys(raw, wkb_key)
+
     def _cql_dialect(self) -> Any:
         from demine.store.cql_sqlite import SqliteDialect
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -118,11 +118,6 @@ def _geom(b: Any) -> Any:
     return None if b is None else shapely.from_wkb(bytes(b))
 
 
-class _Hazard(NamedTuple):
-    id: str
-    geometry: Any
-
-
 def _last_date(values: Iterable[Any]) -> str | None:
     dates = [str(v) for v in values if v]
     return max(dates) if dates else None
@@ -182,6 +177,11 @@ class Derived(Tables):
                     f"AFTER {op} ON {q(t)} WHEN (SELECT value FROM demine_derived_state "
                     f"WHERE key = 'built') = 'yes' BEGIN {stale}; END"
                 )
+
+    def _wkb_keys(self, raw: Sequence[Any]) -> builtins.list[Any] | None:
+        """The keys (:func:`demine.geo.release.wkb_key`) of stored geometries as selected
+        (``GEOM_OUT``), without decoding them; None when the backend cannot tell them so."""
+        return None
 
     def _derived_table_exists(self, c: Any) -> bool:
         try:
@@ -291,7 +291,14 @@ class Derived(Tables):
         import numpy as np
         import shapely
 
-        from demine.geo.release import Account, ReleaseInput, account, unreleased
+        from demine.geo.release import (
+            Account,
+            ReleaseInput,
+            account,
+            prepared_wkb,
+            take_prepared,
+            unreleased,
+        )
 
         ids = sorted(set(hazard_ids))
         if not ids:
@@ -309,13 +316,12 @@ class Derived(Tables):
                 sql, args = self._in("hazard_id", chunk)
                 c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
-            rows = c.execute(
-                f"SELECT id, {self.GEOM_OUT} FROM {q(hk.name)} WHERE {sql} ORDER BY fid", args
-            ).fetchall()
-            hazards = [
-                _Hazard(str(r[0]), g)
-                for r, g in zip(rows, self._decode([r[1] for r in rows]), strict=True)
-                if g is not None
+            rows = [
+                (str(r[0]), r[1])
+                for r in c.execute(
+                    f"SELECT id, {self.GEOM_OUT} FROM {q(hk.name)} WHERE {sql} ORDER BY fid", args
+                ).fetchall()
+                if r[1] is not None
             ]
             sql, args = self._in("hazard_id", chunk)
             rels: dict[str, builtins.list[ReleaseInput]] = {}
@@ -332,34 +338,57 @@ class Derived(Tables):
                         )
                     )
             last = self._last_dates(c, chunk)
-            bare = [h for h in hazards if h.id not in rels]  # nothing released: no overlay
-            accs: dict[str, Account] = dict(
-                zip([h.id for h in bare], unreleased([h.geometry for h in bare]), strict=True)
+            # nothing released: no overlay; an import computed most of these ahead (taken by
+            # their stored WKB, without decoding the geometry)
+            accs: dict[str, Account] = {}
+            bare = [r for r in rows if r[0] not in rels]
+            keys = self._wkb_keys([r[1] for r in bare])
+            if keys is not None:
+                for r, a in zip(bare, take_prepared(keys), strict=True):
+                    if a is not None:
+                        accs[r[0]] = a
+            todo = [r for r in rows if r[0] not in accs]
+            geom = dict(zip([r[0] for r in todo], self._decode([r[1] for r in todo]), strict=True))
+            hazards = [h for h in rows if h[0] in accs or geom[h[0]] is not None]
+            bare_ids = [r[0] for r in todo if r[0] not in rels and geom[r[0]] is not None]
+            accs.update(zip(bare_ids, unreleased([geom[h] for h in bare_ids]), strict=True))
+            for h, _ in hazards:
+                if h in rels:
+                    accs[h] = account(geom[h], rels[h], year_ends=True)
+            done = [accs[h] for h, _ in hazards]
+            released = (
+                builtins.list(shapely.to_wkb(np.asarray([a.released for a in done], dtype=object)))
+                if done
+                else []
             )
-            for h in hazards:
-                if h.id in rels:
-                    accs[h.id] = account(h.geometry, rels[h.id], year_ends=True)
-            geoms = np.asarray(
-                [g for h in hazards for g in (accs[h.id].released, accs[h.id].remaining)],
-                dtype=object,
+            remaining = [prepared_wkb(a) for a in done]
+            redo = [i for i, w in enumerate(remaining) if w is None]
+            if redo:
+                wkbs = shapely.to_wkb(np.asarray([done[i].remaining for i in redo], dtype=object))
+                for i, w in zip(redo, wkbs, strict=True):
+                    remaining[i] = w
+            grids = (
+                shapely.get_precision(
+                    np.asarray([a.remaining for a in done], dtype=object)
+                ).tolist()
+                if done
+                else []
             )
-            blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
-            grids = shapely.get_precision(geoms[1::2]).tolist() if len(geoms) else []
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
-            for i, h in enumerate(hazards):
-                acc = accs[h.id]
+            for i, (hid, _) in enumerate(hazards):
+                acc = done[i]
                 h_rows.append(
                     (
-                        h.id,
+                        hid,
                         acc.hazard_m2,
                         acc.released_m2,
                         acc.remaining_m2,
                         orjson.dumps(acc.by_type).decode(),
                         len(acc.pieces),
-                        last.get(h.id),
-                        bytes(blobs[2 * i]),
-                        bytes(blobs[2 * i + 1]),
+                        last.get(hid),
+                        bytes(released[i]),
+                        bytes(remaining[i]),
                         float(grids[i]),
                         at,
                     )
@@ -367,7 +396,7 @@ class Derived(Tables):
                 for k, p in enumerate(acc.pieces):
                     p_rows.append(
                         (
-                            h.id,
+                            hid,
                             k,
                             p.release_id,
                             p.release_type,
