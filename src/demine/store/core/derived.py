@@ -43,6 +43,7 @@ from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
 DERIVED_KINDS = ("hazards", "releases", "activities")
+_DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
 _HAZARD_COLS = (
     "hazard_id",
     "hazard_m2",
@@ -250,19 +251,36 @@ class Derived(Tables):
             ("yes", "built"),
         )
 
-    def _last_dates(self, c: Any, chunk: builtins.list[str]) -> dict[str, str | None]:
-        """The latest date of each hazard's activities (started, completed) and releases."""
+    def _last_dates(
+        self, c: Any, chunk: builtins.list[str], empty: frozenset[str] = frozenset()
+    ) -> dict[str, str | None]:
+        """The latest date of each hazard's activities (started, completed) and releases
+        (``empty``: tables known to have no rows, not read)."""
         sql, args = self._in("hazard_id", chunk)
         dates: dict[str, builtins.list[Any]] = {}
-        for hid, s, e in c.execute(
-            f"SELECT hazard_id, started_on, completed_on FROM {q('activities')} WHERE {sql}", args
-        ).fetchall():
-            dates.setdefault(str(hid), []).extend((s, e))
-        for hid, on in c.execute(
-            f"SELECT hazard_id, released_on FROM {q('releases')} WHERE {sql}", args
-        ).fetchall():
-            dates.setdefault(str(hid), []).append(on)
+        if "activities" not in empty:
+            for hid, s, e in c.execute(
+                f"SELECT hazard_id, started_on, completed_on FROM {q('activities')} WHERE {sql}",
+                args,
+            ).fetchall():
+                dates.setdefault(str(hid), []).extend((s, e))
+        if "releases" not in empty:
+            for hid, on in c.execute(
+                f"SELECT hazard_id, released_on FROM {q('releases')} WHERE {sql}", args
+            ).fetchall():
+                dates.setdefault(str(hid), []).append(on)
         return {h: _last_date(v) for h, v in dates.items()}
+
+    def _empty_tables(self, c: Any) -> frozenset[str]:
+        """Which of the tables :meth:`_derive` reads by hazard have no rows (a new store, one
+        with no releases yet): a large import then looks up nothing in them, 900 ids at a
+        time. Rows that :meth:`_derive` adds are for other hazards than those still to do."""
+        names = ("releases", "activities", *_DERIVED_BY_HAZARD)
+        return frozenset(
+            t
+            for t in names
+            if c.execute(f"SELECT EXISTS (SELECT 1 FROM {q(t)})").fetchone()[0] in (0, False)
+        )
 
     def _derive_last(self, c: Any, hazard_ids: Iterable[str]) -> None:
         ids = sorted(set(hazard_ids))
@@ -308,13 +326,15 @@ class Derived(Tables):
         hk, rk = self.kind("hazards"), self.kind("releases")
         at = now_utc()
         n = 0
+        empty = self._empty_tables(c)
         for chunk in self._chunks(ids):
             if not chunk:
                 continue
             chunk = builtins.list(chunk)
-            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
-                sql, args = self._in("hazard_id", chunk)
-                c.execute(f"DELETE FROM {t} WHERE {sql}", args)
+            for t in _DERIVED_BY_HAZARD:
+                if t not in empty:
+                    sql, args = self._in("hazard_id", chunk)
+                    c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
             rows = [
                 (str(r[0]), r[1])
@@ -325,9 +345,12 @@ class Derived(Tables):
             ]
             sql, args = self._in("hazard_id", chunk)
             rels: dict[str, builtins.list[ReleaseInput]] = {}
-            for r in self._rows_to_records(
-                rk, c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
-            ):
+            rel_rows = (
+                []
+                if "releases" in empty
+                else c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
+            )
+            for r in self._rows_to_records(rk, rel_rows):
                 if r.geometry is not None:
                     rels.setdefault(str(r.properties.get("hazard_id")), []).append(
                         ReleaseInput(
@@ -337,7 +360,7 @@ class Derived(Tables):
                             geometry=r.geometry,
                         )
                     )
-            last = self._last_dates(c, chunk)
+            last = self._last_dates(c, chunk, empty)
             # nothing released: no overlay; an import computed most of these ahead (taken by
             # their stored WKB, without decoding the geometry)
             accs: dict[str, Account] = {}
