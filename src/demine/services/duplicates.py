@@ -18,6 +18,7 @@ overlapping open hazards.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,14 @@ def repeated_ids(
 ) -> tuple[list[Fault], set[tuple[str, int]]]:
     """The faults of ids carried by more than one feature, and the (file, index) of every such
     feature. ``occurrences``: (file, feature index, "id" or "source_id", value)."""
+    occ = occurrences if isinstance(occurrences, list) else list(occurrences)
+    # first the values carried more than once (counted in C), then their places
+    counts = Counter((what, value) for _, _, what, value in occ)
+    twice = {k for k, n in counts.items() if n > 1}
     seen: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    for src, idx, what, value in occurrences:
+    for src, idx, what, value in occ if twice else ():
+        if (what, value) not in twice:
+            continue
         places = seen.setdefault((what, value), [])
         if (src, idx) not in places:
             places.append((src, idx))

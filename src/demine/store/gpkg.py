@@ -465,7 +465,7 @@ class GeoPackageStore(RevisionedStore):
     def _field_values(self, kind: Kind, rec: Record) -> builtins.list[Any]:
         get = rec.properties.get
         names, bools = _row_layout(kind)
-        vals: builtins.list[Any] = [get(n) for n in names]
+        vals: builtins.list[Any] = builtins.list(map(get, names))
         for i in bools:
             if vals[i] is not None:
                 vals[i] = int(vals[i])
