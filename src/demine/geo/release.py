@@ -237,6 +237,7 @@ class _Prepared:
         self._pending: list[Future[dict[Key, tuple[Account, bytes]]]] = []
         self._ready: dict[Key, tuple[Account, bytes]] = {}
         self.wkb: dict[int, tuple[Account, bytes]] = {}  # id(account) -> (account, WKB)
+        self.closed = False  # the import is over (stored or refused): stop computing
 
     def add(self, future: Future[dict[Key, tuple[Account, bytes]]]) -> None:
         with self._lock:
@@ -289,10 +290,12 @@ def prepared() -> Iterator[None]:
     """Within: :func:`prepare_unreleased` may compute unreleased accounts ahead, on another
     thread, for :func:`unreleased` to take (an import computes its hazards' accounts while
     it checks their properties; the store's upkeep of the derived tables takes them)."""
-    token = _PREPARED.set(_Prepared())
+    prep = _Prepared()
+    token = _PREPARED.set(prep)
     try:
         yield
     finally:
+        prep.closed = True
         _PREPARED.reset(token)
 
 
@@ -314,6 +317,8 @@ def prepare_unreleased(
         arr = arr[shapely.get_type_id(arr) >= 0]
         out: dict[Key, tuple[Account, bytes]] = {}
         for i in range(0, len(arr), _BLOCK):  # small blocks: the temporaries stay in cache
+            if prep.closed:  # a refused import need not wait for its accounts
+                break
             part = arr[i : i + _BLOCK]
             accs = _unreleased(part)
             wkbs = shapely.to_wkb(np.asarray([a.remaining for a in accs], dtype=object))
