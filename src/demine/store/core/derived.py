@@ -350,14 +350,14 @@ class Derived(Tables):
                 if "releases" in empty
                 else c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
             )
-            for r in self._rows_to_records(rk, rel_rows):
-                if r.geometry is not None:
-                    rels.setdefault(str(r.properties.get("hazard_id")), []).append(
+            for rel in self._rows_to_records(rk, rel_rows):
+                if rel.geometry is not None:
+                    rels.setdefault(str(rel.properties.get("hazard_id")), []).append(
                         ReleaseInput(
-                            id=r.id,
-                            release_type=str(r.properties.get("release_type")),
-                            released_on=str(r.properties.get("released_on")),
-                            geometry=r.geometry,
+                            id=rel.id,
+                            release_type=str(rel.properties.get("release_type")),
+                            released_on=str(rel.properties.get("released_on")),
+                            geometry=rel.geometry,
                         )
                     )
             last = self._last_dates(c, chunk, empty)
@@ -384,7 +384,7 @@ class Derived(Tables):
                 if done
                 else []
             )
-            remaining = [prepared_wkb(a) for a in done]
+            remaining: builtins.list[Any] = [prepared_wkb(a) for a in done]
             redo = [i for i, w in enumerate(remaining) if w is None]
             if redo:
                 wkbs = shapely.to_wkb(np.asarray([done[i].remaining for i in redo], dtype=object))
