@@ -405,3 +405,68 @@ def test_zonal_cache_gives_the_same_splits(store: Any, year: stats_data.Year) ->
     assert _stats_json(store, by="oblasts") == warm
     assert store.rebuild_derived() == 4
     assert _zonal_rows(store) == 0
+
+
+def test_an_import_keeps_them_equal_to_recomputation(store: Any, tmp_path: Any) -> None:
+    """An import computes its hazards' accounts ahead, on a second thread, while it checks
+    their properties (geo.release.prepared): the rows are those a recomputation gives, for
+    new hazards, a repeated geometry, a hazard imported again with another geometry, and a
+    hazard that then gets a release and loses it again."""
+    from demine.services.register import ImportOptions, import_file
+
+    rng = random.Random(3)
+    feats = []
+    for _ in range(30):
+        x, y = rng.uniform(33, 39), rng.uniform(46, 50)
+        ring = [
+            [x + 0.004 * np.cos(t) * rng.uniform(0.5, 1), y + 0.003 * np.sin(t)]
+            for t in np.linspace(0, 2 * np.pi, 12, endpoint=False)
+        ]
+        ring.append(ring[0])
+        feats.append(ring)
+    feats.append(feats[0])  # the same polygon twice
+    shift = [[x + 0.001, y] for x, y in feats[1]]
+
+    def write(rings: list[Any], name: str) -> Any:
+        fc = {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": f"h{i}",
+                    "properties": {"hazard_type": "SHA", "status": "open", "name": f"H{i}"},
+                    "geometry": {"type": "Polygon", "coordinates": [r]},
+                }
+                for i, r in enumerate(rings)
+            ],
+        }
+        p = tmp_path / name
+        p.write_text(json.dumps(fc))
+        return p
+
+    import_file(store, write(feats, "a.geojson"), ImportOptions(kind="hazards"))
+    _assert_current(store)
+    before = _flat(store.derived_accounts())
+    assert store.rebuild_derived() == len(feats)
+    assert _flat(store.derived_accounts()) == before
+    again = import_file(store, write([feats[0], shift], "b.geojson"), ImportOptions(kind="hazards"))
+    assert again.updated == 1  # h1 has another geometry; h0 is unchanged
+    _assert_current(store)
+    h1 = store.get("hazards", again.ids[1])
+    rel = Record(
+        "releases",
+        uuid7(),
+        {
+            "activity_id": uuid7(),
+            "release_type": "cleared",
+            "released_on": "2025-05-01",
+            "hazard_id": h1.id,
+        },
+        _box_near(h1.geometry, rng),
+    )
+    store.upsert("releases", [rel], actor="t")
+    _assert_current(store)
+    assert store.derived_accounts([h1.id])[h1.id].released_m2 > 0
+    store.delete("releases", rel.id, actor="t")
+    _assert_current(store)
+    assert store.derived_accounts([h1.id])[h1.id].pieces == []

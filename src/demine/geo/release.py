@@ -20,7 +20,11 @@ pieces, outside parts, released, remaining) are CRS84 again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,17 +162,56 @@ def _year(r: ReleaseInput) -> str:
 
 def unreleased(hazards: Sequence[Any]) -> list[Account]:
     """The accounts of hazard polygons with nothing released (each what :func:`account` gives
-    it with no release), computed together: each figure the same as alone."""
+    it with no release), computed together: each figure the same as alone. Inside
+    :func:`prepared`, the accounts computed ahead for the same geometries (same WKB and
+    precision grid) are taken instead of computed again."""
     if not len(hazards):
         return []
-    arr = shapely.make_valid(np.asarray(list(hazards), dtype=object))
-    hz = [_polygonal(g) for g in shapely.set_precision(arr, GRID)]
-    b = shapely.bounds(np.asarray(hz, dtype=object)).reshape(-1, 4)
-    empty = shapely.is_empty(np.asarray(hz, dtype=object))
+    arr = np.empty(len(hazards), dtype=object)
+    arr[:] = list(hazards)
+    if _PREPARED.get() is None:
+        return _unreleased(arr)
+    found = take_prepared(_keys(arr))
+    todo = [i for i, a in enumerate(found) if a is None]
+    if todo:
+        for i, a in zip(todo, _unreleased(arr[todo]), strict=True):
+            found[i] = a
+    return [a for a in found if a is not None]
+
+
+Key = tuple[bytes, float]
+# Z and M too where shapely has M (2.1): a key names one geometry
+_DIMS = 4 if hasattr(shapely, "has_m") else 3
+
+
+def wkb_key(wkb: bytes) -> Key:
+    """The key of a geometry read from its little-endian ISO WKB (as a GeoPackage keeps it),
+    with no precision grid: what :func:`take_prepared` looks accounts up by."""
+    return (wkb, 0.0)
+
+
+def _keys(arr: Any) -> list[Key]:
+    """What an unreleased account depends on: the geometry (little-endian ISO WKB, so that a
+    two-dimensional one's is a GeoPackage blob's WKB) and its precision grid."""
+    wkbs = shapely.to_wkb(arr, byte_order=1, flavor="iso", output_dimension=_DIMS)
+    grids = shapely.get_precision(arr)
+    return [(bytes(w), float(p)) for w, p in zip(wkbs, grids, strict=True)]
+
+
+def _unreleased(arr: Any) -> list[Account]:
+    hz = shapely.set_precision(shapely.make_valid(arr), GRID)
+    # _polygonal of each, vectorised: a (multi)polygon stays, an empty one is MultiPolygon()
+    tid = shapely.get_type_id(hz)
+    gone = (tid < 0) | shapely.is_empty(hz)
+    hz[gone] = shapely.MultiPolygon()
+    for i in np.flatnonzero(~gone & (tid != 3) & (tid != 6)).tolist():
+        hz[i] = _polygonal(hz[i])
+    b = shapely.bounds(hz).reshape(-1, 4)
+    empty = shapely.is_empty(hz)
     centres = np.where(
         empty[:, None], 0.0, np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
     )
-    dense = shapely.segmentize(np.asarray(hz, dtype=object), DENSIFY_DEG)
+    dense = shapely.segmentize(hz, DENSIFY_DEG)
     whole = geodesic_area(dense, centre=centres)
     nothing = shapely.MultiPolygon()  # immutable: one for all
     return [
@@ -183,6 +226,106 @@ def unreleased(hazards: Sequence[Any]) -> list[Account]:
         )
         for g, w, e in zip(hz, whole, empty, strict=True)
     ]
+
+
+class _Prepared:
+    """Unreleased accounts computed ahead (on another thread) by :func:`prepare_unreleased`,
+    each taken once by :func:`take_prepared`, with the WKB of its remaining polygon."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[Future[dict[Key, tuple[Account, bytes]]]] = []
+        self._ready: dict[Key, tuple[Account, bytes]] = {}
+        self.wkb: dict[int, tuple[Account, bytes]] = {}  # id(account) -> (account, WKB)
+        self.closed = False  # the import is over (stored or refused): stop computing
+
+    def add(self, future: Future[dict[Key, tuple[Account, bytes]]]) -> None:
+        with self._lock:
+            self._pending.append(future)
+
+    def take(self, keys: Sequence[Key | None]) -> list[Account | None]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for f in pending:
+            try:
+                got = f.result()
+            except Exception:  # noqa: BLE001 - computed ahead or not, the account is the same
+                continue
+            with self._lock:
+                self._ready.update(got)
+        out: list[Account | None] = []
+        with self._lock:
+            for k in keys:
+                hit = None if k is None else self._ready.pop(k, None)
+                if hit is None:
+                    out.append(None)
+                else:
+                    self.wkb[id(hit[0])] = hit
+                    out.append(hit[0])
+        return out
+
+
+def take_prepared(keys: Sequence[Key | None]) -> list[Account | None]:
+    """The accounts computed ahead for these keys (None: not computed ahead, or outside
+    :func:`prepared`), each given once."""
+    prep = _PREPARED.get()
+    if prep is None:
+        return [None] * len(keys)
+    return prep.take(keys)
+
+
+def prepared_wkb(acc: Account) -> bytes | None:
+    """``shapely.to_wkb(acc.remaining)``, computed ahead with the account (None: it was not)."""
+    prep = _PREPARED.get()
+    hit = None if prep is None else prep.wkb.get(id(acc))
+    return hit[1] if hit is not None and hit[0] is acc else None
+
+
+_BLOCK = 1000  # hazards computed together ahead (their densified edges: about 250,000 vertices)
+_PREPARED: ContextVar[_Prepared | None] = ContextVar("demine_unreleased", default=None)
+
+
+@contextmanager
+def prepared() -> Iterator[None]:
+    """Within: :func:`prepare_unreleased` may compute unreleased accounts ahead, on another
+    thread, for :func:`unreleased` to take (an import computes its hazards' accounts while
+    it checks their properties; the store's upkeep of the derived tables takes them)."""
+    prep = _Prepared()
+    token = _PREPARED.set(prep)
+    try:
+        yield
+    finally:
+        prep.closed = True
+        _PREPARED.reset(token)
+
+
+def prepare_unreleased(
+    submit: Callable[[Callable[[], dict[Key, tuple[Account, bytes]]]], Any],
+    geoms: Callable[[], Any],
+) -> None:
+    """Inside :func:`prepared`: compute the unreleased accounts of ``geoms()`` (a callable, run
+    on the other thread) with ``submit`` (an executor's), for :func:`unreleased` to take.
+    Outside, nothing."""
+    prep = _PREPARED.get()
+    if prep is None:
+        return
+
+    def work() -> dict[Key, tuple[Account, bytes]]:
+        got = geoms()
+        arr = np.empty(len(got), dtype=object)
+        arr[:] = list(got)
+        arr = arr[shapely.get_type_id(arr) >= 0]
+        out: dict[Key, tuple[Account, bytes]] = {}
+        for i in range(0, len(arr), _BLOCK):  # small blocks: the temporaries stay in cache
+            if prep.closed:  # a refused import need not wait for its accounts
+                break
+            part = arr[i : i + _BLOCK]
+            accs = _unreleased(part)
+            wkbs = shapely.to_wkb(np.asarray([a.remaining for a in accs], dtype=object))
+            out.update(zip(_keys(part), zip(accs, map(bytes, wkbs), strict=True), strict=True))
+        return out
+
+    prep.add(submit(work))
 
 
 def account(hazard: Any, releases: Sequence[ReleaseInput], *, year_ends: bool = False) -> Account:

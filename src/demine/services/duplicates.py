@@ -18,6 +18,7 @@ overlapping open hazards.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +68,14 @@ def repeated_ids(
 ) -> tuple[list[Fault], set[tuple[str, int]]]:
     """The faults of ids carried by more than one feature, and the (file, index) of every such
     feature. ``occurrences``: (file, feature index, "id" or "source_id", value)."""
+    occ = occurrences if isinstance(occurrences, list) else list(occurrences)
+    # first the values carried more than once (counted in C), then their places
+    counts = Counter((what, value) for _, _, what, value in occ)
+    twice = {k for k, n in counts.items() if n > 1}
     seen: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    for src, idx, what, value in occurrences:
+    for src, idx, what, value in occ if twice else ():
+        if (what, value) not in twice:
+            continue
         places = seen.setdefault((what, value), [])
         if (src, idx) not in places:
             places.append((src, idx))
@@ -197,6 +204,21 @@ def _key(v: Any) -> Any:
     return (type(v).__name__, v)
 
 
+def _components(m: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> Any:
+    """Each of ``m`` nodes' component (its smallest member) in the graph of edges a-b: the
+    edges are few (the duplicates), so a union-find over them alone."""
+    labels = np.arange(m)
+    if not len(a):
+        return labels
+    nodes = np.unique(np.concatenate([a, b]))
+    at = {int(x): i for i, x in enumerate(nodes.tolist())}
+    uf = _Union(len(nodes))  # its roots are the smallest positions, so the smallest nodes
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        uf.join(at[x], at[y])
+    labels[nodes] = nodes[[uf.find(i) for i in range(len(nodes))]]
+    return labels
+
+
 def find_groups(
     kind: str,
     geometries: Sequence[Any],
@@ -205,9 +227,6 @@ def find_groups(
 ) -> list[Group]:
     """The groups of duplicates among records of ``kind`` (geometries and properties, in one
     order), each in position order; ``tolerance_m`` 0 finds exact duplicates only."""
-    from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
-    from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
-
     fields = identity_fields(kind)
     if not 0 <= tolerance_m <= MAX_TOLERANCE_M:
         raise ValidationError(
@@ -239,8 +258,7 @@ def find_groups(
     if tolerance_m > 0:
         na, nb = _near_pairs(g, codes, first, tolerance_m)
         a, b = np.concatenate([a, na]), np.concatenate([b, nb])
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(m, m))
-    _, labels = connected_components(graph, directed=False)
+    labels = _components(m, a, b)
     order = np.argsort(labels, kind="stable")
     order = order[np.bincount(labels)[labels[order]] > 1]  # in groups of two or more
     if not len(order):

@@ -297,6 +297,12 @@ def read_and_check(
         return promoted, geodesic_area(promoted) if want_area else None
 
     derived = pool.submit(derive)
+    if kind.name == "hazards" and store is not None and store.derived_built():
+        # each hazard's land-release account (nothing released yet), for the store's upkeep
+        # of its derived tables, computed on the same thread after the areas
+        from demine.geo.release import prepare_unreleased
+
+        prepare_unreleased(pool.submit, lambda: derived.result()[0])
     pool.shutdown(wait=False)
 
     known_types: set[str] | None = None
@@ -307,13 +313,22 @@ def read_and_check(
     good: list[Record] = []
     good_index: list[int] = []
     ids: list[tuple[str, int, str, str]] = []  # every feature's ids, for repeated ones
+    # the loop below runs once per feature (100,000 in a large import): names looked up once
+    reserved = () if names is not None else RESERVED_IMPORT
+    links = [(key, fname) for key, (fname, _) in LINKS.items() if fname in kind.field_names]
+    fields, rules, kname = kind.fields, kind.rules, kind.name
+    uuid_ids = not kind.is_layer
+    need_geom = kind.geometry_required
+    feature_ids = report.feature_ids
     for pos, (f, chk) in enumerate(zip(features, checks, strict=True)):
         fid = None if f.id is None else str(f.id)
-        ffaults = [locate(x, f.index, src, fid) for x in f.faults]
+        index = f.index
+        ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
         if chk.faults:
-            ffaults += [locate(x, f.index, src, fid) for x in chk.faults]
-        fwarn = [locate(x, f.index, src, fid) for x in (*f.warnings, *chk.warnings)]
-        report.warnings += without_empty_warning(fwarn, chk.faults)
+            ffaults += [locate(x, index, src, fid) for x in chk.faults]
+        if f.warnings or chk.warnings:
+            fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
+            report.warnings += without_empty_warning(fwarn, chk.faults)
         props = dict(f.properties)
         if names is not None:  # reference data: nested values are kept as JSON text
             props = {
@@ -322,47 +337,50 @@ def read_and_check(
             }
         rid_prop = props.pop("id", None)
         source_id = props.pop("source_id", None)
-        for r in () if names is not None else RESERVED_IMPORT:
-            props.pop(r, None)
-        for key, (fname, _) in LINKS.items():  # a required reference given by its source id
-            if (
-                props.get(key) is not None
-                and props.get(fname) is None
-                and fname in kind.field_names
-            ):
+        if reserved and not reserved.isdisjoint(props):
+            for r in reserved:
+                props.pop(r, None)
+        for key, fname in links:  # a required reference given by its source id
+            if props.get(key) is not None and props.get(fname) is None:
                 props[fname] = LINK_PENDING
         clean, extra, pfaults = validate_properties(
-            kind.fields, kind.rules, props, index=f.index, source=src, feature_id=fid
+            fields, rules, props, index=index, source=src, feature_id=fid
         )
-        ffaults += [p for p in pfaults if p.field not in unread.get(pos, ())]
+        if pfaults:
+            skip = unread.get(pos, ())
+            ffaults += [p for p in pfaults if p.field not in skip]
         geom = chk.geometry
-        if geom is None and kind.geometry_required and not chk.faults and not f.faults:
-            ffaults.append(Fault(f"{kind.name} need a geometry", f.index, "geometry", src, fid))
+        if geom is None and need_geom and not chk.faults and not f.faults:
+            ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
         if known_types is not None:
-            bad = device_type_fault(clean, known_types, index=f.index, source=src, feature_id=fid)
+            bad = device_type_fault(clean, known_types, index=index, source=src, feature_id=fid)
             if bad is not None:
                 ffaults.append(bad)
         # identity: a UUID id is the record id; any other id is the source's own id
         rid: str | None = None
-        for cand in () if kind.is_layer else (rid_prop, f.id):
-            if cand is not None and is_uuid(cand):
-                rid = normalise_id(cand)
-                break
+        if uuid_ids:
+            for cand in (rid_prop, f.id):
+                if cand is not None and is_uuid(cand):
+                    rid = normalise_id(cand)
+                    break
         if source_id is None:
             for cand in (f.id, rid_prop):
                 if cand is not None and not is_uuid(cand):
                     source_id = str(cand)
                     break
-        ids += [(src, f.index, w, str(v)) for w, v in (("id", rid), ("source_id", source_id)) if v]
-        report.feature_ids[f.index] = (fid, None if source_id is None else str(source_id))
+        if rid:
+            ids.append((src, index, "id", str(rid)))
+        if source_id:
+            ids.append((src, index, "source_id", str(source_id)))
+        feature_ids[index] = (fid, None if source_id is None else str(source_id))
         if ffaults:
             faults.extend(ffaults)
             continue
         if chk.repairs:  # a rejected feature is not repaired: its repairs are not listed
-            report.repairs += [locate(x, f.index, src, fid) for x in chk.repairs]
+            report.repairs += [locate(x, index, src, fid) for x in chk.repairs]
         good.append(
             Record(
-                kind=kind.name,
+                kind=kname,
                 id=rid or "",
                 properties=clean,
                 geometry=geom,

@@ -82,6 +82,7 @@ def import_files(
 
     A role that submits (``services.access.SUBMITTERS``), or a ``batch`` (``demine submit``),
     stores the checked records as one submission instead (:class:`Submitted` is raised)."""
+    from demine.geo.release import prepared
     from demine.geo.structure import no_gc
 
     if role is not None:  # the CLI's --role: who may write this kind (services.access)
@@ -92,7 +93,9 @@ def import_files(
             "a reference layer is imported from one file at a time",
             [Fault(f"{len(paths)} files given for {options.kind}", field="FILE")],
         )
-    with no_gc():  # millions of small objects: the cyclic collector would cost a third
+    # millions of small objects: the cyclic collector would cost a third; the hazards'
+    # land-release accounts are computed ahead while the properties are checked
+    with no_gc(), prepared():
         checked = [_check_file(store, p, options, progress=progress, role=role) for p in paths]
         _across_files(checked)
         _duplicates(store, checked, options)

@@ -439,6 +439,11 @@ class GeoPackageStore(RevisionedStore):
     def _decode(self, blobs: Sequence[Any]) -> Any:
         return fmt.decode(blobs)
 
+    def _wkb_keys(self, raw: Sequence[Any]) -> builtins.list[Any] | None:
+        from demine.geo.release import wkb_key
+
+        return fmt.wkb_keys(raw, wkb_key)
+
     def _cql_dialect(self) -> Any:
         from demine.store.cql_sqlite import SqliteDialect
 
@@ -460,7 +465,7 @@ class GeoPackageStore(RevisionedStore):
     def _field_values(self, kind: Kind, rec: Record) -> builtins.list[Any]:
         get = rec.properties.get
         names, bools = _row_layout(kind)
-        vals: builtins.list[Any] = [get(n) for n in names]
+        vals: builtins.list[Any] = builtins.list(map(get, names))
         for i in bools:
             if vals[i] is not None:
                 vals[i] = int(vals[i])

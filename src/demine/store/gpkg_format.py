@@ -66,6 +66,11 @@ def decode(blobs: Sequence[bytes | None]) -> np.ndarray:
     return out
 
 
+def wkb_keys(blobs: Sequence[bytes | None], key: Any) -> list[Any]:
+    """``key(wkb)`` of each blob's WKB (None for None), without decoding the geometries."""
+    return [None if b is None else key(bytes(b[_wkb_offset(b) :])) for b in blobs]
+
+
 def decode_one(blob: bytes | None) -> Any:
     if blob is None:
         return None

@@ -43,6 +43,7 @@ from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
 DERIVED_KINDS = ("hazards", "releases", "activities")
+_DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
 _HAZARD_COLS = (
     "hazard_id",
     "hazard_m2",
@@ -178,6 +179,11 @@ class Derived(Tables):
                     f"WHERE key = 'built') = 'yes' BEGIN {stale}; END"
                 )
 
+    def _wkb_keys(self, raw: Sequence[Any]) -> builtins.list[Any] | None:
+        """The keys (:func:`demine.geo.release.wkb_key`) of stored geometries as selected
+        (``GEOM_OUT``), without decoding them; None when the backend cannot tell them so."""
+        return None
+
     def _derived_table_exists(self, c: Any) -> bool:
         try:
             c.execute("SAVEPOINT demine_probe")
@@ -245,19 +251,36 @@ class Derived(Tables):
             ("yes", "built"),
         )
 
-    def _last_dates(self, c: Any, chunk: builtins.list[str]) -> dict[str, str | None]:
-        """The latest date of each hazard's activities (started, completed) and releases."""
+    def _last_dates(
+        self, c: Any, chunk: builtins.list[str], empty: frozenset[str] = frozenset()
+    ) -> dict[str, str | None]:
+        """The latest date of each hazard's activities (started, completed) and releases
+        (``empty``: tables known to have no rows, not read)."""
         sql, args = self._in("hazard_id", chunk)
         dates: dict[str, builtins.list[Any]] = {}
-        for hid, s, e in c.execute(
-            f"SELECT hazard_id, started_on, completed_on FROM {q('activities')} WHERE {sql}", args
-        ).fetchall():
-            dates.setdefault(str(hid), []).extend((s, e))
-        for hid, on in c.execute(
-            f"SELECT hazard_id, released_on FROM {q('releases')} WHERE {sql}", args
-        ).fetchall():
-            dates.setdefault(str(hid), []).append(on)
+        if "activities" not in empty:
+            for hid, s, e in c.execute(
+                f"SELECT hazard_id, started_on, completed_on FROM {q('activities')} WHERE {sql}",
+                args,
+            ).fetchall():
+                dates.setdefault(str(hid), []).extend((s, e))
+        if "releases" not in empty:
+            for hid, on in c.execute(
+                f"SELECT hazard_id, released_on FROM {q('releases')} WHERE {sql}", args
+            ).fetchall():
+                dates.setdefault(str(hid), []).append(on)
         return {h: _last_date(v) for h, v in dates.items()}
+
+    def _empty_tables(self, c: Any) -> frozenset[str]:
+        """Which of the tables :meth:`_derive` reads by hazard have no rows (a new store, one
+        with no releases yet): a large import then looks up nothing in them, 900 ids at a
+        time. Rows that :meth:`_derive` adds are for other hazards than those still to do."""
+        names = ("releases", "activities", *_DERIVED_BY_HAZARD)
+        return frozenset(
+            t
+            for t in names
+            if c.execute(f"SELECT EXISTS (SELECT 1 FROM {q(t)})").fetchone()[0] in (0, False)
+        )
 
     def _derive_last(self, c: Any, hazard_ids: Iterable[str]) -> None:
         ids = sorted(set(hazard_ids))
@@ -286,7 +309,14 @@ class Derived(Tables):
         import numpy as np
         import shapely
 
-        from demine.geo.release import Account, ReleaseInput, account, unreleased
+        from demine.geo.release import (
+            Account,
+            ReleaseInput,
+            account,
+            prepared_wkb,
+            take_prepared,
+            unreleased,
+        )
 
         ids = sorted(set(hazard_ids))
         if not ids:
@@ -296,71 +326,100 @@ class Derived(Tables):
         hk, rk = self.kind("hazards"), self.kind("releases")
         at = now_utc()
         n = 0
+        empty = self._empty_tables(c)
         for chunk in self._chunks(ids):
             if not chunk:
                 continue
             chunk = builtins.list(chunk)
-            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
-                sql, args = self._in("hazard_id", chunk)
-                c.execute(f"DELETE FROM {t} WHERE {sql}", args)
+            for t in _DERIVED_BY_HAZARD:
+                if t not in empty:
+                    sql, args = self._in("hazard_id", chunk)
+                    c.execute(f"DELETE FROM {t} WHERE {sql}", args)
             sql, args = self._in("id", chunk)
-            hazards = [
-                h
-                for h in self._rows_to_records(
-                    hk, c.execute(self._select(hk) + f" WHERE {sql} ORDER BY fid", args).fetchall()
-                )
-                if h.geometry is not None
+            rows = [
+                (str(r[0]), r[1])
+                for r in c.execute(
+                    f"SELECT id, {self.GEOM_OUT} FROM {q(hk.name)} WHERE {sql} ORDER BY fid", args
+                ).fetchall()
+                if r[1] is not None
             ]
             sql, args = self._in("hazard_id", chunk)
             rels: dict[str, builtins.list[ReleaseInput]] = {}
-            for r in self._rows_to_records(
-                rk, c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
-            ):
-                if r.geometry is not None:
-                    rels.setdefault(str(r.properties.get("hazard_id")), []).append(
+            rel_rows = (
+                []
+                if "releases" in empty
+                else c.execute(self._select(rk) + f" WHERE {sql}", args).fetchall()
+            )
+            for rel in self._rows_to_records(rk, rel_rows):
+                if rel.geometry is not None:
+                    rels.setdefault(str(rel.properties.get("hazard_id")), []).append(
                         ReleaseInput(
-                            id=r.id,
-                            release_type=str(r.properties.get("release_type")),
-                            released_on=str(r.properties.get("released_on")),
-                            geometry=r.geometry,
+                            id=rel.id,
+                            release_type=str(rel.properties.get("release_type")),
+                            released_on=str(rel.properties.get("released_on")),
+                            geometry=rel.geometry,
                         )
                     )
-            last = self._last_dates(c, chunk)
-            bare = [h for h in hazards if h.id not in rels]  # nothing released: no overlay
-            accs: dict[str, Account] = dict(
-                zip([h.id for h in bare], unreleased([h.geometry for h in bare]), strict=True)
+            last = self._last_dates(c, chunk, empty)
+            # nothing released: no overlay; an import computed most of these ahead (taken by
+            # their stored WKB, without decoding the geometry)
+            accs: dict[str, Account] = {}
+            bare = [r for r in rows if r[0] not in rels]
+            keys = self._wkb_keys([r[1] for r in bare])
+            if keys is not None:
+                for r, a in zip(bare, take_prepared(keys), strict=True):
+                    if a is not None:
+                        accs[r[0]] = a
+            todo = [r for r in rows if r[0] not in accs]
+            geom = dict(zip([r[0] for r in todo], self._decode([r[1] for r in todo]), strict=True))
+            hazards = [h for h in rows if h[0] in accs or geom[h[0]] is not None]
+            bare_ids = [r[0] for r in todo if r[0] not in rels and geom[r[0]] is not None]
+            accs.update(zip(bare_ids, unreleased([geom[h] for h in bare_ids]), strict=True))
+            for h, _ in hazards:
+                if h in rels:
+                    accs[h] = account(geom[h], rels[h], year_ends=True)
+            done = [accs[h] for h, _ in hazards]
+            released = (
+                builtins.list(shapely.to_wkb(np.asarray([a.released for a in done], dtype=object)))
+                if done
+                else []
             )
-            for h in hazards:
-                if h.id in rels:
-                    accs[h.id] = account(h.geometry, rels[h.id], year_ends=True)
-            geoms = np.asarray(
-                [g for h in hazards for g in (accs[h.id].released, accs[h.id].remaining)],
-                dtype=object,
+            remaining: builtins.list[Any] = [prepared_wkb(a) for a in done]
+            redo = [i for i, w in enumerate(remaining) if w is None]
+            if redo:
+                wkbs = shapely.to_wkb(np.asarray([done[i].remaining for i in redo], dtype=object))
+                for i, w in zip(redo, wkbs, strict=True):
+                    remaining[i] = w
+            grids = (
+                shapely.get_precision(
+                    np.asarray([a.remaining for a in done], dtype=object)
+                ).tolist()
+                if done
+                else []
             )
-            blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
-            for i, h in enumerate(hazards):
-                acc = accs[h.id]
+            for i, (hid, _) in enumerate(hazards):
+                acc = done[i]
                 h_rows.append(
                     (
-                        h.id,
+                        hid,
                         acc.hazard_m2,
                         acc.released_m2,
                         acc.remaining_m2,
                         orjson.dumps(acc.by_type).decode(),
                         len(acc.pieces),
-                        last.get(h.id),
-                        bytes(blobs[2 * i]),
-                        bytes(blobs[2 * i + 1]),
-                        float(shapely.get_precision(acc.remaining)),
+                        last.get(hid),
+                        bytes(released[i]),
+                        bytes(remaining[i]),
+                        float(grids[i]),
                         at,
                     )
                 )
                 for k, p in enumerate(acc.pieces):
                     p_rows.append(
                         (
-                            h.id,
+                            hid,
                             k,
                             p.release_id,
                             p.release_type,
