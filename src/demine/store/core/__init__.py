@@ -25,7 +25,8 @@ The core is split by concern, one module each:
 * :mod:`.attachments` - photos and documents owned by records or submissions;
 * :mod:`.merges` - redirects of merged records, links, and one transaction for many writes;
 * :mod:`.derived` - figures derived from the records (each hazard's land-release account),
-  kept up to date by every write (the hooks ``_derived_before``/``_derived_after``).
+  kept up to date by every write (the hooks ``_derived_before``/``_derived_after``);
+* :mod:`.derived_stats` - what the statistics read of them, as plain rows, and the zonal table.
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from demine.store.core.attachments import Attachments
 from demine.store.core.derived import Derived
+from demine.store.core.derived_stats import DerivedStats
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
@@ -56,6 +58,7 @@ class RevisionedStore(
     Merges,
     Sync,
     Derived,
+    DerivedStats,
 ):
     """The shared body of a SQL store with per-record history: its records, their history,
     its users and tokens, organisations and submissions, attachments, merges and links. Not a

@@ -31,13 +31,11 @@ Crediting is in date order, so the rows do not depend on any statistics period.
 from __future__ import annotations
 
 import builtins
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from demine.errors import DemineError
 from demine.model.schema import now_utc
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
@@ -55,7 +53,28 @@ _HAZARD_COLS = (
     "remaining",
     "remaining_grid",
     "computed_at",
+    "minx",
+    "miny",
+    "maxx",
+    "maxy",
+    "remaining_stat_m2",
+    "bare_m2",
+    "bare_stat_m2",
 )
+# the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
+# the statistics measure (see _stat_figures); a store made before gets them empty, not built
+_STAT_COLS = {
+    "demine_derived_hazard": (
+        "minx",
+        "miny",
+        "maxx",
+        "maxy",
+        "remaining_stat_m2",
+        "bare_m2",
+        "bare_stat_m2",
+    ),
+    "demine_derived_piece": ("credited_stat_m2", "remaining_after_stat_m2"),
+}
 _PIECE_COLS = (
     "hazard_id",
     "seq",
@@ -72,6 +91,8 @@ _PIECE_COLS = (
     "remaining_after",
     "remaining_after_m2",
     "released_after",
+    "credited_stat_m2",
+    "remaining_after_stat_m2",
 )
 # (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
 # SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
@@ -82,7 +103,8 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
         "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
         "last_activity_on TEXT, released {B}, remaining {B}, remaining_grid FLOAT NOT NULL, "
-        "computed_at TEXT NOT NULL",
+        "computed_at TEXT NOT NULL, minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, "
+        "remaining_stat_m2 FLOAT, bare_m2 FLOAT, bare_stat_m2 FLOAT",
     ),
     (
         "demine_derived_piece",
@@ -91,12 +113,15 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
         "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
         "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}, remaining_after {B}, "
-        "remaining_after_m2 FLOAT, released_after {B}",
+        "remaining_after_m2 FLOAT, released_after {B}, credited_stat_m2 FLOAT, "
+        "remaining_after_stat_m2 FLOAT",
     ),
     (
         "demine_derived_zonal",
-        "Splits of derived polygons among the areas of a reference layer (a cache)",
-        "key TEXT NOT NULL UNIQUE, hazard_id TEXT NOT NULL, parts TEXT NOT NULL",
+        "How each hazard's derived polygons split among the areas of a reference layer",
+        "layer TEXT NOT NULL, layer_hash TEXT NOT NULL, hazard_id TEXT NOT NULL, "
+        "computed_at TEXT NOT NULL, what TEXT NOT NULL, parts TEXT NOT NULL, "
+        "UNIQUE (layer, hazard_id, what)",
     ),
     (
         "demine_derived_state",
@@ -123,21 +148,97 @@ def _last_date(values: Iterable[Any]) -> str | None:
     return max(dates) if dates else None
 
 
+class _Stat:
+    """The figures of :func:`_stat_figures`: per hazard (minx, miny, maxx, maxy,
+    remaining_stat_m2, bare_m2, bare_stat_m2), per piece (credited_stat_m2,
+    remaining_after_stat_m2)."""
+
+    def __init__(self, n: int) -> None:
+        self.hazard: builtins.list[tuple[float, ...]] = [()] * n
+        self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
+
+
+def _stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> _Stat:
+    """What the statistics measure of each account (services/stats/land.py): every polygon
+    they count (the credited pieces, the remaining polygon, the remaining one after the last
+    release of a year, and the hazard with nothing released: its area and polygon) measured
+    geodesically at the centre of the hazard's bounding box, as
+    :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
+    box. Kept so that the statistics add figures up instead of measuring polygons."""
+    import numpy as np
+    import shapely
+
+    from demine.geo.geodesy import geodesic_area
+    from demine.geo.release import DENSIFY_DEG, unreleased
+
+    out = _Stat(len(geoms))
+    if not len(geoms):
+        return out
+    bounds = shapely.bounds(np.asarray(builtins.list(geoms), dtype=object)).reshape(-1, 4)
+    bare = unreleased([g for g, a in zip(geoms, accs, strict=True) if a.pieces])
+    it = iter(bare)
+    polys: builtins.list[Any] = []
+    centres: builtins.list[tuple[float, float]] = []
+    bare_m2: builtins.list[float] = []
+    for b, a in zip(bounds, accs, strict=True):
+        c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
+        u = next(it) if a.pieces else a
+        bare_m2.append(u.hazard_m2)
+        polys += [a.remaining, u.remaining]
+        centres += [c, c]
+        for p in a.pieces:
+            polys += [p.credited, p.remaining_after]
+            centres += [c, c]
+    arr = np.empty(len(polys), dtype=object)
+    arr[:] = polys
+    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+    k = 0
+    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
+        out.hazard[i] = (
+            *(float(v) for v in b),
+            float(measured[k]),
+            bare_m2[i],
+            float(measured[k + 1]),
+        )
+        k += 2
+        ps: builtins.list[tuple[float | None, ...]] = []
+        for p in a.pieces:
+            after = None if p.remaining_after is None else float(measured[k + 1])
+            ps.append((float(measured[k]), after))
+            k += 2
+        out.pieces[i] = ps
+    return out
+
+
 class Derived(Tables):
     """The derived tables: their schema, their upkeep on write, their rebuild and reads."""
 
     BLOB_TYPE = "BLOB"
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
-        """The derived tables (GeoPackage schema 11, PostGIS 10). Idempotent. Made in a store
-        that has hazards or releases already (an older one), they are marked not built."""
+        """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
+        the zonal table by hazard: 12 and 11). Idempotent. Made in a store that has hazards or
+        releases already (an older one), or given new columns, they are marked not built."""
         exists = self._derived_table_exists(c)
+        stale = False
+        if exists:
+            if "layer" not in self._derived_columns(c, "demine_derived_zonal"):
+                c.execute("DROP TABLE demine_derived_zonal")  # the cache of schema 11
+            for t, new in _STAT_COLS.items():
+                have = self._derived_columns(c, t)
+                for col in new:
+                    if col not in have:
+                        c.execute(f"ALTER TABLE {t} ADD COLUMN {col} FLOAT")
+                        stale = True
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
         for t in ("demine_derived_piece", "demine_derived_zonal"):
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
+            rows = c.execute("SELECT count(*) FROM demine_derived_hazard").fetchone()[0]
+            if stale and rows:  # rows without the new figures: readers compute until rebuilt
+                c.execute("UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'")
             return
         data = sum(
             c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
@@ -188,6 +289,10 @@ class Derived(Tables):
             return False
         c.execute("RELEASE SAVEPOINT demine_probe")
         return True
+
+    @staticmethod
+    def _derived_columns(c: Any, table: str) -> set[str]:
+        return {d[0] for d in c.execute(f"SELECT * FROM {table} LIMIT 0").description}
 
     def _derived_built(self, c: Any) -> bool:
         row = c.execute(
@@ -338,6 +443,7 @@ class Derived(Tables):
                 dtype=object,
             )
             blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
+            stat = _stat_figures([h.geometry for h in hazards], [accs[h.id] for h in hazards])
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
             for i, h in enumerate(hazards):
@@ -355,6 +461,7 @@ class Derived(Tables):
                         bytes(blobs[2 * i + 1]),
                         float(shapely.get_precision(acc.remaining)),
                         at,
+                        *stat.hazard[i],
                     )
                 )
                 for k, p in enumerate(acc.pieces):
@@ -375,6 +482,7 @@ class Derived(Tables):
                             _wkb(p.remaining_after),
                             None if p.remaining_after is None else p.remaining_after_m2,
                             _wkb(p.released_after),
+                            *stat.pieces[i][k],
                         )
                     )
             self._executemany(
@@ -481,36 +589,3 @@ class Derived(Tables):
                 by_type=orjson.loads(row[4]),
             )
         return out
-
-    # --- the zonal cache ------------------------------------------------------------------
-
-    def zonal_get(self, keys: Sequence[str]) -> dict[str, str]:
-        """The kept splits (JSON) of these keys (see :meth:`Areas.split_many` in
-        ``services/stats/areas.py``: a key names a polygon, its centre and the admin polygons)."""
-        out: dict[str, str] = {}
-        for chunk in self._chunks(builtins.list(keys)):
-            if not chunk:
-                continue
-            sql, args = self._in("key", chunk)
-            for k, v in self.conn.execute(
-                f"SELECT key, parts FROM demine_derived_zonal WHERE {sql}", args
-            ).fetchall():
-                out[str(k)] = str(v)
-        return out
-
-    def zonal_put(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Keep splits (key, hazard id, JSON). A cache: a store that cannot be written (read
-        only, busy) keeps nothing and says nothing. A hazard's rows go when its account is
-        computed again."""
-        if not rows:
-            return
-        sql = (
-            "INSERT INTO demine_derived_zonal (key, hazard_id, parts) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key) DO NOTHING"
-            if self.P == "%s"
-            else "INSERT OR IGNORE INTO demine_derived_zonal (key, hazard_id, parts) "
-            "VALUES (?, ?, ?)"
-        )
-        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
-        with contextlib.suppress(*quiet):
-            self._transaction("__zonal__", lambda c: self._executemany(c, sql, rows))
