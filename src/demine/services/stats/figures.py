@@ -19,7 +19,7 @@ import orjson
 
 from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import ALL, Areas, whole_m2
-from demine.services.stats.land import (
+from demine.services.stats.hazards import (
     HAZARD_FIELDS,
     Figures,
     Parts,
