@@ -62,7 +62,8 @@ _HAZARD_COLS = (
     "bare_stat_m2",
 )
 # the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
-# the statistics measure (see _stat_figures); a store made before gets them empty, not built
+# the statistics measure (see _stat_figures); a store made before gets its tables made again,
+# not built
 _STAT_COLS = {
     "demine_derived_hazard": (
         "minx",
@@ -97,14 +98,15 @@ _PIECE_COLS = (
 # (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
 # SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
 DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
+    # the polygons (blobs) last: reading a row's figures then never walks a polygon's pages
     (
         "demine_derived_hazard",
         "Each hazard's land-release account, kept up to date on write",
         "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
         "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
-        "last_activity_on TEXT, released {B}, remaining {B}, remaining_grid FLOAT NOT NULL, "
-        "computed_at TEXT NOT NULL, minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, "
-        "remaining_stat_m2 FLOAT, bare_m2 FLOAT, bare_stat_m2 FLOAT",
+        "last_activity_on TEXT, remaining_grid FLOAT NOT NULL, computed_at TEXT NOT NULL, "
+        "minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, remaining_stat_m2 FLOAT, "
+        "bare_m2 FLOAT, bare_stat_m2 FLOAT, released {B}, remaining {B}",
     ),
     (
         "demine_derived_piece",
@@ -112,9 +114,9 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
         "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
         "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
-        "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}, remaining_after {B}, "
-        "remaining_after_m2 FLOAT, released_after {B}, credited_stat_m2 FLOAT, "
-        "remaining_after_stat_m2 FLOAT",
+        "outside_m2 FLOAT NOT NULL, remaining_after_m2 FLOAT, credited_stat_m2 FLOAT, "
+        "remaining_after_stat_m2 FLOAT, credited {B}, outside {B}, remaining_after {B}, "
+        "released_after {B}",
     ),
     (
         "demine_derived_zonal",
@@ -220,30 +222,22 @@ class Derived(Tables):
         the zonal table by hazard: 12 and 11). Idempotent. Made in a store that has hazards or
         releases already (an older one), or given new columns, they are marked not built."""
         exists = self._derived_table_exists(c)
-        stale = False
-        if exists:
-            if "layer" not in self._derived_columns(c, "demine_derived_zonal"):
-                c.execute("DROP TABLE demine_derived_zonal")  # the cache of schema 11
-            for t, new in _STAT_COLS.items():
-                have = self._derived_columns(c, t)
-                for col in new:
-                    if col not in have:
-                        c.execute(f"ALTER TABLE {t} ADD COLUMN {col} FLOAT")
-                        stale = True
+        stale = exists and any(
+            not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
+        )
+        if stale:  # made before schema 12: made again (the figures are computed on rebuild)
+            for t in ("demine_derived_hazard", "demine_derived_piece", "demine_derived_zonal"):
+                c.execute(f"DROP TABLE {t}")
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
         for t in ("demine_derived_piece", "demine_derived_zonal"):
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
-            rows = c.execute("SELECT count(*) FROM demine_derived_hazard").fetchone()[0]
-            if stale and rows:  # rows without the new figures: readers compute until rebuilt
+            if stale and self._derived_data(c):  # readers compute until rebuilt
                 c.execute("UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'")
             return
-        data = sum(
-            c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
-        )
-        built = "no" if data else "yes"
+        built = "no" if self._derived_data(c) else "yes"
         c.execute(
             f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
             ("built", built),
@@ -289,6 +283,13 @@ class Derived(Tables):
             return False
         c.execute("RELEASE SAVEPOINT demine_probe")
         return True
+
+    @staticmethod
+    def _derived_data(c: Any) -> bool:
+        """The store has hazards or releases (derived rows to make)."""
+        return any(
+            c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
+        )
 
     @staticmethod
     def _derived_columns(c: Any, table: str) -> set[str]:
