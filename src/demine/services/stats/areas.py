@@ -36,7 +36,9 @@ class Areas:
     def __init__(self, names: Sequence[str], geoms: Sequence[Any], layer: str | None) -> None:
         self.layer = layer
         self.names = list(names)
-        self.geoms = [_polygonal(shapely.set_precision(shapely.make_valid(g), GRID)) for g in geoms]
+        arr = np.empty(len(geoms), dtype=object)
+        arr[:] = list(geoms)
+        self.geoms = [_polygonal(g) for g in shapely.set_precision(shapely.make_valid(arr), GRID)]
         self.tree = shapely.STRtree(self.geoms) if self.geoms else None
         h = hashlib.sha1(b"demine split 1")  # the splitting rule's version
         for b in shapely.to_wkb(np.asarray(self.geoms, dtype=object)) if self.geoms else []:

@@ -148,15 +148,25 @@ def _by_layer(
                 text = orjson.dumps(parts).decode()
                 kept[(h.id, w)] = text
                 new.append((h.id, at, w, text))
+    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
+    loads = orjson.loads
+
+    def named(text: str) -> Parts:
+        parts = loads(text)
+        if len(parts) == 1:  # most polygons lie in one area
+            ((a, m),) = parts
+            return [(names[a], m)] if m else []
+        return areas.named([(int(a), int(m)) for a, m in parts])
+
     for i, _at, seqs, key in wanted:
         f = figs[i]
         assert f is not None
-
-        def named(w: str, hid: str = f.id) -> Parts:
-            return areas.named([(int(a), int(m)) for a, m in orjson.loads(kept[(hid, w)])])
-
-        f.pieces = [(*p[:4], named(f"p{s}")) for p, s in zip(f.pieces, seqs, strict=True)]
-        f.remaining = named(key) if key else []
-        f.where = areas.name_of(int(orjson.loads(kept[(f.id, "pt")])))
+        hid = f.id
+        f.pieces = [
+            (p[0], p[1], p[2], p[3], named(kept[(hid, f"p{s}")]))
+            for p, s in zip(f.pieces, seqs, strict=True)
+        ]
+        f.remaining = named(kept[(hid, key)]) if key else []
+        f.where = names[int(kept[(hid, "pt")])]
     if new:
         store.zonal_write(layer, layer_hash, new)

@@ -48,18 +48,8 @@ def _full(store: Store, per: Period | None, areas: Areas) -> tuple[list[Figures]
 def orphans(store: Store, per: Period | None) -> int:
     """How many releases (up to the end of the period) name no known hazard or have no
     geometry."""
-    known = {r[0] for r in store.field_rows("hazards", ())}
     until = per.end if per else None
-    n = 0
-    for _, has_geometry, hazard_id, released_on in store.field_rows(
-        "releases", ("hazard_id", "released_on"), geometry="present"
-    ):
-        on = str(released_on or "")
-        if until is not None and on > until:
-            continue
-        if hazard_id not in known or not has_geometry:
-            n += 1
-    return n
+    return sum(1 for on in store.release_orphans() if until is None or str(on or "") <= until)
 
 
 def _zero() -> dict[str, int]:
@@ -140,12 +130,12 @@ def land_release(
     by_year: dict[int, dict[str, int]] = {}
     total = _zero()
     for (a, y), v in cells.items():
-        for t in RELEASE_TYPES:
-            for bucket in (
-                by_area.setdefault(a, _zero()),
-                by_year.setdefault(y, _zero()),
-                total,
-            ):
+        if a not in by_area:
+            by_area[a] = _zero()
+        if y not in by_year:
+            by_year[y] = _zero()
+        for bucket in (by_area[a], by_year[y], total):
+            for t in RELEASE_TYPES:
                 _add(bucket, t, v[f"{t}_m2"])
     if per is not None:
         for y in per.years():

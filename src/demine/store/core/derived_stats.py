@@ -114,6 +114,17 @@ class DerivedStats(Tables):
         props = self._props
         return [None if v is None else props(one, (v,)).get(f.name) for v in values]
 
+    def release_orphans(self) -> Sequence[Any]:
+        """The ``released_on`` (as a record's properties hold it) of every release that names
+        no hazard of the store or has no geometry."""
+        k = self.kind("releases")
+        rows = self.conn.execute(
+            f"SELECT released_on FROM {q('releases')} r WHERE r.geom IS NULL "
+            f"OR r.hazard_id IS NULL OR NOT EXISTS (SELECT 1 FROM {q('hazards')} h "
+            "WHERE h.id = r.hazard_id) ORDER BY r.fid"
+        ).fetchall()
+        return self._as_properties(k, k.field("released_on"), [r[0] for r in rows])
+
     # --- the zonal table ------------------------------------------------------------------
 
     def zonal_read(self, layer: str, layer_hash: str) -> dict[tuple[str, str], str]:
@@ -126,7 +137,7 @@ class DerivedStats(Tables):
             f"AND z.layer_hash = {self.P}",
             (layer, layer_hash),
         ).fetchall()
-        return {(str(h), str(w)): str(p) for h, w, p in rows}
+        return {(h, w): p for h, w, p in rows}
 
     def zonal_write(
         self, layer: str, layer_hash: str, rows: Sequence[tuple[str, str, str, str]]
