@@ -181,3 +181,35 @@ def test_an_older_derived_schema_is_not_built_until_rebuilt(store: Any) -> None:
     store.rebuild_derived()
     assert store.derived_built()
     assert _json(store, period="2025") == expected
+
+
+def test_field_rows_hold_what_records_hold(store: Any) -> None:
+    """``field_rows`` (the statistics' reads without records) gives each value as the record's
+    properties hold it, for every kind and field the statistics read: partial dates,
+    booleans, integers, lists of choices."""
+    _random_store(store, 5)
+    for kind in (
+        "hazards",
+        "releases",
+        "activities",
+        "finds",
+        "accidents",
+        "victims",
+        "eo_reports",
+        "eore_sessions",
+    ):
+        k = store.kind(kind)
+        names = tuple(f.name for f in k.fields)
+        records = list(store.list(kind))
+        rows = store.field_rows(kind, names, geometry="decoded" if k.geometry_type else "none")
+        assert [r[0] for r in rows] == [r.id for r in records]
+        for rec, row in zip(records, rows, strict=True):
+            assert list(row[2:]) == [rec.properties.get(n) for n in names], kind
+            if k.geometry_type:
+                assert (row[1] is None) == (rec.geometry is None)
+                if rec.geometry is not None:
+                    assert shapely.equals_exact(row[1], rec.geometry, 0)
+        present = store.field_rows(kind, (), geometry="present")
+        assert [r[1] for r in present] == [
+            bool(k.geometry_type) and rec.geometry is not None for rec in records
+        ]

@@ -12,9 +12,14 @@ store again.
   but the last, what remained and what was released after it (``remaining_after``,
   ``remaining_after_m2``, ``released_after``), so an account up to the end of a year is read,
   not computed;
-* ``demine_derived_zonal``: a cache of how ``stats --by`` split each polygon among the areas
-  of a reference layer, keyed by a hash of what the split depends on (see
-  ``services/stats/areas.py``); a hazard's rows go when its account is computed again;
+* the statistics' figures (schema 12): each hazard's bounding box and, measured as the
+  statistics measure them (:func:`_stat_figures`), its remaining polygon, each credited piece,
+  each year's-end remaining polygon and the hazard with nothing released; the polygons are the
+  last columns of each row, so reading the figures walks no polygon's pages;
+* ``demine_derived_zonal``: how ``stats --by`` split each hazard's polygons among the areas
+  of a reference layer, by layer, hazard and polygon, valid for its account's ``computed_at``
+  and the layer's ``layer_hash`` (see :mod:`.derived_stats` and ``services/stats/figures.py``);
+  a hazard's rows go when its account is computed again;
 * ``demine_derived_state``: ``built`` is ``yes`` when the rows are complete (a new store, or
   after ``demine rebuild-derived``); an older store opened by a newer demine has ``no`` until
   then, and readers (:meth:`Derived.derived_accounts` answers None) compute everything again.
