@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from demine.geo.release import unreleased
 from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
@@ -100,9 +101,24 @@ def derived_figures(
     if areas.layer is not None:
         _by_layer(store, per, areas, figs, wanted)
 
+    keys = {figs[i].id: key for i, _, _, key in wanted if figs[i] is not None}  # type: ignore[union-attr]
+
     def remaining_of(ids: Sequence[str]) -> list[Any]:
-        accs = release_accounts(store, until_of(per), list(ids))
-        return [accs[i].remaining for i in ids]
+        """The remaining polygons at the period's end, read as the accounts hold them."""
+        out: dict[str, Any] = {}
+        kept = [i for i in ids if keys.get(i) == "r"]
+        out.update(zip(kept, store.derived_remaining(kept), strict=True))
+        after = [i for i in ids if (keys.get(i) or "").startswith("a")]
+        seqs: list[int | None] = [int(str(keys[i])[1:]) for i in after]
+        out.update(zip(after, store.derived_remaining(after, seqs), strict=True))
+        bare = [i for i in ids if keys.get(i) == "b"]
+        hs = store.get_many("hazards", bare)
+        out.update(zip([h.id for h in hs], unreleased([h.geometry for h in hs]), strict=True))
+        for i in bare:
+            out[i] = out[i].remaining
+        rest = [i for i in ids if i not in out]
+        accs = release_accounts(store, until_of(per), rest)
+        return [out[i] if i in out else accs[i].remaining for i in ids]
 
     return done, boxes, remaining_of
 

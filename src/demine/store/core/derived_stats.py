@@ -114,6 +114,49 @@ class DerivedStats(Tables):
         props = self._props
         return [None if v is None else props(one, (v,)).get(f.name) for v in values]
 
+    def derived_remaining(
+        self, hazard_ids: Sequence[str], after: Sequence[int | None] | None = None
+    ) -> builtins.list[Any]:
+        """The remaining polygon of each of these hazards' accounts (as
+        :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
+        ``seq`` per hazard) the one kept after that piece (``remaining_after``)."""
+        import numpy as np
+        import shapely
+
+        out: builtins.list[Any] = [None] * len(hazard_ids)
+        where = {h: i for i, h in enumerate(hazard_ids)}
+        for chunk in self._chunks(builtins.list(hazard_ids)):
+            if not chunk:
+                continue
+            sql, args = self._in("hazard_id", chunk)
+            if after is None:
+                rows = self.conn.execute(
+                    "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard "
+                    f"WHERE {sql}",
+                    args,
+                ).fetchall()
+            else:
+                seq = {h: after[where[h]] for h in chunk}
+                rows = [
+                    (h, b, 0.0)
+                    for h, s, b in self.conn.execute(
+                        "SELECT hazard_id, seq, remaining_after FROM demine_derived_piece "
+                        f"WHERE {sql} AND remaining_after IS NOT NULL",
+                        args,
+                    ).fetchall()
+                    if s == seq[h]
+                ]
+            geoms = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
+            grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
+            gridded = grids > 0
+            if gridded.any():  # as derived_accounts restores it
+                geoms[gridded] = shapely.set_precision(
+                    geoms[gridded], grids[gridded], mode="pointwise"
+                )
+            for r, g in zip(rows, geoms, strict=True):
+                out[where[r[0]]] = g
+        return out
+
     def release_orphans(self) -> Sequence[Any]:
         """The ``released_on`` (as a record's properties hold it) of every release that names
         no hazard of the store or has no geometry."""
