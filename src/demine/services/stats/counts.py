@@ -30,9 +30,11 @@ def props_rows(
 
 def activities(store: Store, per: Period | None) -> dict[str, Any]:
     completed = dict.fromkeys(ACTIVITY_TYPES, 0)
-    for p, _ in props_rows(store, "activities", ("status", "completed_on", "activity_type")):
-        if p.get("status") == "completed" and dated_in(per, p.get("completed_on")):
-            t = str(p.get("activity_type"))
+    for _, _, status, on, activity_type in store.field_rows(
+        "activities", ("status", "completed_on", "activity_type")
+    ):
+        if status == "completed" and dated_in(per, on):
+            t = str(activity_type)
             completed[t] = completed.get(t, 0) + 1
     return {"completed": completed, "completed_total": sum(completed.values())}
 
@@ -114,18 +116,19 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     years: list[str] = []
     linked = 0
     fields = ("public", "reported_at", "status", "hazard_id")
+    # the row-level rule: a report is visible to everyone, or (below field) when public
+    everyone = visible_record(EO_REPORTS, SimpleNamespace(properties={}), role)  # type: ignore[arg-type]
     reports = [
-        (p, g)
-        for p, g in props_rows(store, "eo_reports", fields, geometry=_points(areas))
-        if visible_record(EO_REPORTS, SimpleNamespace(properties=p), role)  # type: ignore[arg-type]
-        and dated_in(per, p.get("reported_at"))
+        r
+        for r in store.field_rows("eo_reports", fields, geometry=_points(areas))
+        if (everyone or r[2]) and dated_in(per, r[3])
     ]
-    for (p, _), where in zip(reports, areas.of_points([g for _, g in reports]), strict=True):
-        s = str(p.get("status") or "unknown")
+    for r, where in zip(reports, areas.of_points([r[1] for r in reports]), strict=True):
+        s = str(r[4] or "unknown")
         by_status[s] = by_status.get(s, 0) + 1
-        years.append(year_key(p.get("reported_at")))
+        years.append(year_key(r[3]))
         by_area[where] += 1
-        linked += p.get("hazard_id") is not None
+        linked += r[5] is not None
     return {
         "total": len(years),
         "public_only": not at_least(role, "field"),
