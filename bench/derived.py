@@ -95,9 +95,8 @@ def run(
         rep.rows.append(
             C.Row(f"{name}: rebuild-derived", dt, "—", None, note=f"every account; {_load()}")
         )
-    for what, args in COMMANDS.items():
-        if commands is not None and what not in commands:
-            continue
+    for what in commands or tuple(COMMANDS):  # in the order given
+        args = COMMANDS[what]
         _set_built(loc, "yes")
         _clear_zonal(loc)
         load_d = _load()
