@@ -111,6 +111,7 @@ def derived_figures(
         after = [i for i in ids if (keys.get(i) or "").startswith("a")]
         seqs: list[int | None] = [int(str(keys[i])[1:]) for i in after]
         out.update(zip(after, store.derived_remaining(after, seqs), strict=True))
+        out = {k: g for k, g in out.items() if g is not None}  # not kept: computed below
         bare = [i for i in ids if keys.get(i) == "b"]
         hs = store.get_many("hazards", bare)
         out.update(zip([h.id for h in hs], unreleased([h.geometry for h in hs]), strict=True))

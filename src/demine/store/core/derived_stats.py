@@ -119,7 +119,8 @@ class DerivedStats(Tables):
     ) -> builtins.list[Any]:
         """The remaining polygon of each of these hazards' accounts (as
         :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
-        ``seq`` per hazard) the one kept after that piece (``remaining_after``)."""
+        ``seq`` per hazard) the one kept after that piece (``remaining_after``); None where no
+        polygon is kept (the caller computes it)."""
         import numpy as np
         import shapely
 
@@ -146,6 +147,7 @@ class DerivedStats(Tables):
                     ).fetchall()
                     if s == seq[h]
                 ]
+            rows = [r for r in rows if r[1] is not None]
             geoms = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
             grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
             gridded = grids > 0
