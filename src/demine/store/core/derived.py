@@ -13,9 +13,9 @@ store again.
   ``remaining_after_m2``, ``released_after``), so an account up to the end of a year is read,
   not computed;
 * the statistics' figures (schema 12): each hazard's bounding box and, measured as the
-  statistics measure them (:func:`_stat_figures`), its remaining polygon, each credited piece,
-  each year's-end remaining polygon and the hazard with nothing released; the polygons are the
-  last columns of each row, so reading the figures walks no polygon's pages;
+  statistics measure them (:func:`.derived_stats.stat_figures`), its remaining polygon, each
+  credited piece, each year's-end remaining polygon and the hazard with nothing released; the
+  polygons are the last columns of each row, so reading the figures walks no polygon's pages;
 * ``demine_derived_zonal``: how ``stats --by`` split each hazard's polygons among the areas
   of a reference layer, by layer, hazard and polygon, valid for its account's ``computed_at``
   and the layer's ``layer_hash`` (see :mod:`.derived_stats` and ``services/stats/figures.py``);
@@ -42,6 +42,7 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
+from demine.store.core.derived_stats import stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
@@ -67,8 +68,8 @@ _HAZARD_COLS = (
     "bare_stat_m2",
 )
 # the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
-# the statistics measure (see _stat_figures); a store made before gets its tables made again,
-# not built
+# the statistics measure (see derived_stats.stat_figures); a store made before gets its tables
+# made again, not built
 _STAT_COLS = {
     "demine_derived_hazard": (
         "minx",
@@ -153,68 +154,6 @@ def _geom(b: Any) -> Any:
 def _last_date(values: Iterable[Any]) -> str | None:
     dates = [str(v) for v in values if v]
     return max(dates) if dates else None
-
-
-class _Stat:
-    """The figures of :func:`_stat_figures`: per hazard (minx, miny, maxx, maxy,
-    remaining_stat_m2, bare_m2, bare_stat_m2), per piece (credited_stat_m2,
-    remaining_after_stat_m2)."""
-
-    def __init__(self, n: int) -> None:
-        self.hazard: builtins.list[tuple[float, ...]] = [()] * n
-        self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
-
-
-def _stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> _Stat:
-    """What the statistics measure of each account (services/stats/land.py): every polygon
-    they count (the credited pieces, the remaining polygon, the remaining one after the last
-    release of a year, and the hazard with nothing released: its area and polygon) measured
-    geodesically at the centre of the hazard's bounding box, as
-    :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
-    box. Kept so that the statistics add figures up instead of measuring polygons."""
-    import numpy as np
-    import shapely
-
-    from demine.geo.geodesy import geodesic_area
-    from demine.geo.release import DENSIFY_DEG, unreleased
-
-    out = _Stat(len(geoms))
-    if not len(geoms):
-        return out
-    bounds = shapely.bounds(np.asarray(builtins.list(geoms), dtype=object)).reshape(-1, 4)
-    bare = unreleased([g for g, a in zip(geoms, accs, strict=True) if a.pieces])
-    it = iter(bare)
-    polys: builtins.list[Any] = []
-    centres: builtins.list[tuple[float, float]] = []
-    bare_m2: builtins.list[float] = []
-    for b, a in zip(bounds, accs, strict=True):
-        c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
-        u = next(it) if a.pieces else a
-        bare_m2.append(u.hazard_m2)
-        polys += [a.remaining, u.remaining]
-        centres += [c, c]
-        for p in a.pieces:
-            polys += [p.credited, p.remaining_after]
-            centres += [c, c]
-    arr = np.empty(len(polys), dtype=object)
-    arr[:] = polys
-    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
-    k = 0
-    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
-        out.hazard[i] = (
-            *(float(v) for v in b),
-            float(measured[k]),
-            bare_m2[i],
-            float(measured[k + 1]),
-        )
-        k += 2
-        ps: builtins.list[tuple[float | None, ...]] = []
-        for p in a.pieces:
-            after = None if p.remaining_after is None else float(measured[k + 1])
-            ps.append((float(measured[k]), after))
-            k += 2
-        out.pieces[i] = ps
-    return out
 
 
 class Derived(Tables):
@@ -449,7 +388,7 @@ class Derived(Tables):
                 dtype=object,
             )
             blobs = builtins.list(shapely.to_wkb(geoms)) if len(geoms) else []
-            stat = _stat_figures([h.geometry for h in hazards], [accs[h.id] for h in hazards])
+            stat = stat_figures([h.geometry for h in hazards], [accs[h.id] for h in hazards])
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
             for i, h in enumerate(hazards):

@@ -56,6 +56,68 @@ _KEPT: dict[FieldType, frozenset[type]] = {
 }
 
 
+class StatFigures:
+    """The figures of :func:`stat_figures`: per hazard (minx, miny, maxx, maxy,
+    remaining_stat_m2, bare_m2, bare_stat_m2), per piece (credited_stat_m2,
+    remaining_after_stat_m2)."""
+
+    def __init__(self, n: int) -> None:
+        self.hazard: builtins.list[tuple[float, ...]] = [()] * n
+        self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
+
+
+def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
+    """What the statistics measure of each account (services/stats/land.py): every polygon
+    they count (the credited pieces, the remaining polygon, the remaining one after the last
+    release of a year, and the hazard with nothing released: its area and polygon) measured
+    geodesically at the centre of the hazard's bounding box, as
+    :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
+    box. Kept so that the statistics add figures up instead of measuring polygons."""
+    import numpy as np
+    import shapely
+
+    from demine.geo.geodesy import geodesic_area
+    from demine.geo.release import DENSIFY_DEG, unreleased
+
+    out = StatFigures(len(geoms))
+    if not len(geoms):
+        return out
+    bounds = shapely.bounds(np.asarray(builtins.list(geoms), dtype=object)).reshape(-1, 4)
+    bare = unreleased([g for g, a in zip(geoms, accs, strict=True) if a.pieces])
+    it = iter(bare)
+    polys: builtins.list[Any] = []
+    centres: builtins.list[tuple[float, float]] = []
+    bare_m2: builtins.list[float] = []
+    for b, a in zip(bounds, accs, strict=True):
+        c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
+        u = next(it) if a.pieces else a
+        bare_m2.append(u.hazard_m2)
+        polys += [a.remaining, u.remaining]
+        centres += [c, c]
+        for p in a.pieces:
+            polys += [p.credited, p.remaining_after]
+            centres += [c, c]
+    arr = np.empty(len(polys), dtype=object)
+    arr[:] = polys
+    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+    k = 0
+    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
+        out.hazard[i] = (
+            *(float(v) for v in b),
+            float(measured[k]),
+            bare_m2[i],
+            float(measured[k + 1]),
+        )
+        k += 2
+        ps: builtins.list[tuple[float | None, ...]] = []
+        for p in a.pieces:
+            after = None if p.remaining_after is None else float(measured[k + 1])
+            ps.append((float(measured[k]), after))
+            k += 2
+        out.pieces[i] = ps
+    return out
+
+
 class DerivedStats(Tables):
     """Plain-row reads for the statistics (``services/stats``)."""
 
