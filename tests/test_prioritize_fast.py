@@ -23,7 +23,7 @@ from demine.services.impact import factors as F
 from demine.services.risk import parse_date
 
 AT = parse_date("2025-06-11", "at")
-LIGHT = ("text_fields", "geometries_only", "derived_remaining")
+LIGHT = ("text_fields", "geometries_only", "remaining_polygons")
 
 
 class Plain:
@@ -252,7 +252,7 @@ def test_light_reads_give_what_the_records_hold(random_store: dict[str, Any]) ->
     assert rows == [(h.id, h.properties.get("name"), h.properties.get("reference")) for h in full]
     pts = store.geometries_only("eo_reports")
     assert [g.wkb for g in pts] == [r.geometry.wkb for r in store.list("eo_reports")]
-    rem = store.derived_remaining()
+    rem = store.remaining_polygons()
     accs = store.derived_accounts()
     assert rem is not None and set(rem) == set(accs)
     assert all(shapely.equals_exact(rem[h], a.remaining, 0) for h, a in accs.items())
@@ -262,7 +262,7 @@ def test_light_reads_give_what_the_records_hold(random_store: dict[str, Any]) ->
     )
     _set_built(store, "no")
     try:
-        assert store.derived_remaining() is None
+        assert store.remaining_polygons() is None
     finally:
         store.rebuild_derived()
     with pytest.raises(ValidationError, match=r"hazards\.area_m2 is not a text field"):

@@ -247,17 +247,20 @@ def on_hazard(store: Store, kind: str, hazard_id: str) -> list[Record]:
     return list(store.list(kind, where={"hazard_id": hazard_id}))
 
 
-def accounts(store: Store, until: date | None = None) -> dict[str, Account]:
+def accounts(
+    store: Store, until: date | None = None, ids: Sequence[str] | None = None
+) -> dict[str, Account]:
     """The land-release account of every hazard with a geometry, keyed by hazard id.
 
     ``until``: count only releases made on or before that date (statistics for a period).
     Read from the store's derived tables when they are built (kept up to date on write, see
     :mod:`demine.store.core.derived`): only the hazards with releases after ``until`` are
     computed again. Otherwise one pass over hazards and one over releases (:func:`computed`).
+    ``ids``: only these hazards' accounts.
     """
-    derived = store.derived_accounts()
+    derived = store.derived_accounts(ids)
     if derived is None:
-        return computed(store, until)
+        return computed(store, until, ids)
     if until is None:
         return derived
     limit = until.isoformat()
@@ -306,11 +309,21 @@ def _up_to(acc: Account, k: int) -> Account:
     )
 
 
-def computed(store: Store, until: date | None = None) -> dict[str, Account]:
-    """:func:`accounts` computed from the records, every hazard's (the derived tables unused)."""
+def computed(
+    store: Store, until: date | None = None, ids: Sequence[str] | None = None
+) -> dict[str, Account]:
+    """:func:`accounts` computed from the records, every hazard's (the derived tables unused);
+    only those of ``ids`` when given."""
+    if ids is not None and not ids:
+        return {}
     limit = until.isoformat() if until is not None else None
     by_hazard: dict[str, list[ReleaseInput]] = {}
-    for r in store.list("releases"):
+    if ids is None:
+        rels, hazards = store.list("releases"), store.list("hazards")
+    else:
+        rels = store.list("releases", where={"hazard_id": list(ids)})
+        hazards = iter(store.get_many("hazards", list(ids)))
+    for r in rels:
         hid = r.properties.get("hazard_id")
         if not hid or r.geometry is None:
             continue
@@ -319,7 +332,7 @@ def computed(store: Store, until: date | None = None) -> dict[str, Account]:
         by_hazard.setdefault(str(hid), []).append(release_input(r))
     return {
         h.id: account(h.geometry, by_hazard.get(h.id, ()))
-        for h in store.list("hazards")
+        for h in hazards
         if h.geometry is not None
     }
 

@@ -65,7 +65,7 @@ def open_hazards(store: Store) -> OpenHazards:
     """The open hazards, read light when the store can (names and references without
     geometries, the remaining polygons from the derived tables without their release pieces),
     else from the records and the land-release accounts: the same either way."""
-    rem = store.derived_remaining() if hasattr(store, "derived_remaining") else None
+    rem = store.remaining_polygons() if hasattr(store, "remaining_polygons") else None
     if rem is None or not hasattr(store, "text_fields"):
         hazards = sorted(store.list("hazards", where={"status": "open"}), key=lambda h: h.id)
         geoms, label = hazard_geometries(store, hazards)

@@ -65,6 +65,7 @@ from demine.services.stats.casualties import (
     suppress,
 )
 from demine.services.stats.counts import FIND_STATES, activities, devices, eo_reports, eore
+from demine.services.stats.figures import derived_figures
 from demine.services.stats.land import ROUNDING_RULE, land_release
 from demine.services.stats.periods import Period, parse_period
 from demine.store.base import Store
@@ -115,7 +116,7 @@ def compute(
     per = period if isinstance(period, Period) or period is None else parse_period(period)
     exact = exact_for(role)
     areas = load_areas(store, by, name_field)
-    land, hazards = land_release(store, per, areas)
+    land, hazards = land_release(store, per, areas, derived_figures(store, per, areas))
     total = land["total"]
     out: dict[str, Any] = {
         "synthetic": bool(_setting(store, "synthetic")),

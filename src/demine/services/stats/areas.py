@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-import struct
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 import shapely
 
 from demine.errors import Fault, ValidationError
@@ -38,7 +36,9 @@ class Areas:
     def __init__(self, names: Sequence[str], geoms: Sequence[Any], layer: str | None) -> None:
         self.layer = layer
         self.names = list(names)
-        self.geoms = [_polygonal(shapely.set_precision(shapely.make_valid(g), GRID)) for g in geoms]
+        arr = np.empty(len(geoms), dtype=object)
+        arr[:] = list(geoms)
+        self.geoms = [_polygonal(g) for g in shapely.set_precision(shapely.make_valid(arr), GRID)]
         self.tree = shapely.STRtree(self.geoms) if self.geoms else None
         h = hashlib.sha1(b"demine split 1")  # the splitting rule's version
         for b in shapely.to_wkb(np.asarray(self.geoms, dtype=object)) if self.geoms else []:
@@ -99,50 +99,13 @@ class Areas:
             out[name] += m2
         return [(k, v) for k, v in out.items() if v]
 
-    def _key(self, g: Any, centre: tuple[float, float]) -> str:
-        """What a split depends on: the admin polygons, the polygon (and its precision grid)
-        and the centre it is measured at."""
-        h = hashlib.sha1(self._layer_key)
-        h.update(struct.pack("<ddd", centre[0], centre[1], float(shapely.get_precision(g))))
-        h.update(shapely.to_wkb(g))
-        return h.hexdigest()
-
     def split_many(
-        self,
-        geoms: Sequence[Any],
-        centres: Sequence[tuple[float, float]],
-        cache: Any = None,
-        owners: Sequence[str] | None = None,
+        self, geoms: Sequence[Any], centres: Sequence[tuple[float, float]]
     ) -> list[list[tuple[str, int]]]:
         """:meth:`split` of each polygon with its centre: the same figures, measured together
-        when there is one area (each area depends only on its polygon and centre). With a
-        layer and a ``cache`` (the store: ``zonal_get``/``zonal_put``, rows by hazard
-        ``owners``), the splits made before for the same polygons, centres and admin polygons
-        are read, and the new ones kept for the next time."""
+        when there is one area (each area depends only on its polygon and centre)."""
         if self.layer is not None:
-            if cache is None or owners is None:
-                return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
-            keys = [
-                "" if g is None or shapely.is_empty(g) else self._key(g, c)
-                for g, c in zip(geoms, centres, strict=True)
-            ]
-            known = cache.zonal_get(sorted({k for k in keys if k}))
-            out_l: list[list[tuple[str, int]]] = []
-            new: dict[str, tuple[str, str]] = {}
-            for g, c, k, o in zip(geoms, centres, keys, owners, strict=True):
-                if not k:
-                    out_l.append([])
-                    continue
-                if k in known:
-                    parts = [(int(i), int(m)) for i, m in orjson.loads(known[k])]
-                else:
-                    parts = self._parts(g, c)
-                    known[k] = orjson.dumps(parts).decode()
-                    new[k] = (o, known[k])
-                out_l.append(self._named(parts))
-            if new:
-                cache.zonal_put([(k, o, v) for k, (o, v) in new.items()])
-            return out_l
+            return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
         todo = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
         out: list[list[tuple[str, int]]] = [[] for _ in geoms]
         if not todo:
@@ -159,10 +122,51 @@ class Areas:
     def of_point(self, g: Any) -> str:
         if self.layer is None:
             return ALL
+        return self.name_of(self.index_of(g))
+
+    def index_of(self, g: Any) -> int:
+        """The first admin polygon (its index) that ``g`` meets; -1 when none."""
         if g is None or shapely.is_empty(g) or self.tree is None:
-            return UNASSIGNED
+            return -1
         hits = self.tree.query(g, predicate="intersects")
-        return self.names[int(min(hits))] if len(hits) else UNASSIGNED
+        return int(min(hits)) if len(hits) else -1
+
+    def name_of(self, i: int) -> str:
+        """The name of admin polygon ``i`` (-1: in none, or the one area)."""
+        if self.layer is None:
+            return ALL
+        return self.names[i] if i >= 0 else UNASSIGNED
+
+    def of_points(self, geoms: Sequence[Any]) -> list[str]:
+        """:meth:`of_point` of each geometry, queried together."""
+        if self.layer is None:
+            return [ALL] * len(geoms)
+        first = np.full(len(geoms), -1, dtype=np.int64)
+        if self.tree is not None and len(geoms):
+            arr = np.empty(len(geoms), dtype=object)
+            arr[:] = list(geoms)
+            a, b = self.tree.query(arr, predicate="intersects")
+            if len(a):
+                order = np.lexsort((b, a))  # by geometry, then admin polygon: the first is min
+                a, b = a[order], b[order]
+                keep = np.ones(len(a), bool)
+                keep[1:] = a[1:] != a[:-1]
+                first[a[keep]] = b[keep]
+        return [self.name_of(int(i)) for i in first]
+
+    @property
+    def layer_hash(self) -> str:
+        """What every split depends on besides the polygon and its centre: the splitting rule
+        and the admin polygons, in order."""
+        return self._layer_key.hex()
+
+    def parts_of(self, g: Any, centre: tuple[float, float]) -> list[tuple[int, int]]:
+        """The parts of ``g`` in each admin polygon (index, whole m²), as :meth:`split` makes
+        them before naming (:meth:`named`)."""
+        return self._parts(g, centre)
+
+    def named(self, parts: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
+        return self._named(parts)
 
 
 def layer_of(store: Store, layer: str) -> Kind:

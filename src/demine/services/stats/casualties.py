@@ -11,6 +11,7 @@ from typing import Any
 from demine.model.devices import CATEGORIES
 from demine.services.access import at_least
 from demine.services.stats.areas import UNASSIGNED, Areas, in_area_order
+from demine.services.stats.counts import props_rows
 from demine.services.stats.periods import Period, by_year, dated_in, year_key, year_of
 from demine.store.base import Store
 
@@ -62,8 +63,14 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
     by_area: dict[str, int] = defaultdict(int)
     years: list[str] = []
     n = undated = 0
-    for a in store.list("accidents"):
-        p = a.properties
+    rows = props_rows(
+        store,
+        "accidents",
+        ("occurred_at", "accident_type", "device_category"),
+        geometry="none" if areas.layer is None else "decoded",
+    )
+    where = areas.of_points([g for _, g in rows])
+    for (p, _), area in zip(rows, where, strict=True):
         year = year_of(p.get("occurred_at"))  # a year or a year-month counts in its year
         if year is None:
             undated += 1  # "unknown": in no period, never dropped without a word
@@ -74,7 +81,7 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
         by_type[str(p.get("accident_type"))] = by_type.get(str(p.get("accident_type")), 0) + 1
         c = str(p.get("device_category") or "unknown")
         by_cat[c] = by_cat.get(c, 0) + 1
-        by_area[areas.of_point(a.geometry)] += 1
+        by_area[area] += 1
     return {
         "total": n,
         # accidents whose date is unknown (legacy records): in the total only when no period
@@ -99,8 +106,13 @@ def _age_group(age: Any) -> str:
 def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
     """Casualty counts of the period: exact for victim_assistance and admin; for every other
     role the rule of :data:`SUPPRESSION_RULE`, applied year by year (see docs/statistics.md)."""
-    accidents = {a.id: a.properties for a in store.list("accidents")}
-    where = {a.id: areas.of_point(a.geometry) for a in store.list("accidents")}
+    rows = store.field_rows(
+        "accidents",
+        ("occurred_at", "accident_type"),
+        geometry="none" if areas.layer is None else "decoded",
+    )
+    accidents = {r[0]: {"occurred_at": r[2], "accident_type": r[3]} for r in rows}
+    where = dict(zip(accidents, areas.of_points([r[1] for r in rows]), strict=True))
     group_keys: dict[str, tuple[str, ...]] = {
         "outcome": OUTCOMES,
         "sex": SEXES,
@@ -117,8 +129,8 @@ def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas)
         c[0] += 1
         c[1].add(accident)
 
-    for v in store.list("victims"):
-        p = v.properties
+    fields = ("accident_id", "outcome", "sex", "age", "victim_type")
+    for p, _ in props_rows(store, "victims", fields):
         aid = str(p.get("accident_id"))
         acc = accidents.get(aid)
         year = year_key(acc.get("occurred_at") if acc else None)

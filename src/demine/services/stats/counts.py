@@ -5,6 +5,7 @@ beneficiaries)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import Any
 
 from demine.model.devices import CATEGORIES
@@ -16,34 +17,50 @@ from demine.store.base import Store
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
 
 
+def props_rows(
+    store: Store, kind: str, fields: tuple[str, ...], geometry: str = "none"
+) -> list[tuple[dict[str, Any], Any]]:
+    """(properties of ``fields``, geometry) of every record of ``kind``
+    (:meth:`demine.store.base.Store.field_rows`): no records built."""
+    return [
+        (dict(zip(fields, r[2:], strict=True)), r[1])
+        for r in store.field_rows(kind, fields, geometry=geometry)
+    ]
+
+
 def activities(store: Store, per: Period | None) -> dict[str, Any]:
     completed = dict.fromkeys(ACTIVITY_TYPES, 0)
-    for a in store.list("activities"):
-        p = a.properties
-        if p.get("status") == "completed" and dated_in(per, p.get("completed_on")):
-            t = str(p.get("activity_type"))
+    for _, _, status, on, activity_type in store.field_rows(
+        "activities", ("status", "completed_on", "activity_type")
+    ):
+        if status == "completed" and dated_in(per, on):
+            t = str(activity_type)
             completed[t] = completed.get(t, 0) + 1
     return {"completed": completed, "completed_total": sum(completed.values())}
 
 
 def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
     category_of = {
-        str(d.properties.get("code")): str(d.properties.get("category"))
-        for d in store.list("device_types")
+        str(p.get("code")): str(p.get("category"))
+        for p, _ in props_rows(store, "device_types", ("code", "category"))
     }
     cats = list(CATEGORIES)  # "unknown" among them
     by_cat_state = {c: dict.fromkeys(FIND_STATES, 0) for c in cats}
     by_area: dict[str, int] = defaultdict(int)
     n = 0
-    for f in store.list("finds"):
-        p = f.properties
-        if not dated_in(per, p.get("found_at")):
-            continue
+    finds = [
+        (p, g)
+        for p, g in props_rows(
+            store, "finds", ("found_at", "device_type", "state"), geometry=_points(areas)
+        )
+        if dated_in(per, p.get("found_at"))
+    ]
+    for (p, _), where in zip(finds, areas.of_points([g for _, g in finds]), strict=True):
         c = category_of.get(str(p.get("device_type")), "unknown")
         s = str(p.get("state") or "unknown")
         by_cat_state.setdefault(c, dict.fromkeys(FIND_STATES, 0))
         by_cat_state[c][s] = by_cat_state[c].get(s, 0) + 1
-        by_area[areas.of_point(f.geometry)] += 1
+        by_area[where] += 1
         n += 1
     return {
         "total": n,
@@ -52,6 +69,11 @@ def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
         "by_category_state": by_cat_state,
         "by_area": in_area_order(by_area, areas),
     }
+
+
+def _points(areas: Areas) -> str:
+    """The geometries to read for :meth:`Areas.of_points`: none with one area."""
+    return "none" if areas.layer is None else "decoded"
 
 
 def _int(v: Any) -> int:
@@ -64,8 +86,8 @@ def _int(v: Any) -> int:
 def eore(store: Store, per: Period | None) -> dict[str, Any]:
     totals = {"sessions": 0, "girls": 0, "boys": 0, "women": 0, "men": 0}
     by_org: dict[str, dict[str, int]] = {}
-    for s in store.list("eore_sessions"):
-        p = s.properties
+    fields = ("held_on", "organisation", "girls", "boys", "women", "men")
+    for p, _ in props_rows(store, "eore_sessions", fields):
         if not dated_in(per, p.get("held_on")):
             continue
         org = by_org.setdefault(
@@ -93,15 +115,20 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     by_area: dict[str, int] = defaultdict(int)
     years: list[str] = []
     linked = 0
-    for r in store.list("eo_reports"):
-        p = r.properties
-        if not visible_record(EO_REPORTS, r, role) or not dated_in(per, p.get("reported_at")):
-            continue
-        s = str(p.get("status") or "unknown")
+    fields = ("public", "reported_at", "status", "hazard_id")
+    # the row-level rule: a report is visible to everyone, or (below field) when public
+    everyone = visible_record(EO_REPORTS, SimpleNamespace(properties={}), role)  # type: ignore[arg-type]
+    reports = [
+        r
+        for r in store.field_rows("eo_reports", fields, geometry=_points(areas))
+        if (everyone or r[2]) and dated_in(per, r[3])
+    ]
+    for r, where in zip(reports, areas.of_points([r[1] for r in reports]), strict=True):
+        s = str(r[4] or "unknown")
         by_status[s] = by_status.get(s, 0) + 1
-        years.append(year_key(p.get("reported_at")))
-        by_area[areas.of_point(r.geometry)] += 1
-        linked += p.get("hazard_id") is not None
+        years.append(year_key(r[3]))
+        by_area[where] += 1
+        linked += r[5] is not None
     return {
         "total": len(years),
         "public_only": not at_least(role, "field"),

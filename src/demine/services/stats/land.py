@@ -1,21 +1,29 @@
 """Land release in the statistics: each hazard's releases credited in date order (see
 :mod:`demine.geo.release`), each credited piece split among the admin areas and rounded to a
 whole m² once (:data:`ROUNDING_RULE`), and the hazardous areas remaining at the end of the
-period (Article 7 Form C)."""
+period (Article 7 Form C).
+
+The figures of each hazard (:class:`Figures`) come from the derived tables when they are built
+(:mod:`.figures`: sums of figures kept on write, the splits among a layer's areas kept in the
+zonal table), else from every account computed again (:func:`computed_figures`); both give
+the same figures, and one loop (:func:`land_release`) adds them up."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import shapely
-
-from demine.geo.release import Account
 from demine.model.kinds import RELEASE_TYPES
 from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
+from demine.services.stats.hazards import (
+    Figures,
+    computed_figures,
+    is_open,
+    recorded,
+    until_of,
+)
 from demine.services.stats.periods import Period, year_of
 from demine.store.base import Store
 
@@ -26,71 +34,20 @@ ROUNDING_RULE = (
 )
 
 
-def _accounts(store: Store, until: str | None) -> tuple[dict[str, Account], dict[str, Any], int]:
-    """Every hazard's land-release account with the releases up to ``until`` (ISO date,
-    inclusive; None: all) from :func:`demine.services.release.accounts`, the hazards by id, and
-    how many releases name no known hazard."""
+def _full(store: Store, per: Period | None, areas: Areas) -> tuple[list[Figures], Any]:
+    """Every figure computed from the records (the derived tables not built)."""
     hazards = {h.id: h for h in store.list("hazards")}
-    orphans = 0
-    for r in store.list("releases"):
-        on = str(r.properties.get("released_on") or "")
-        if until is not None and on > until:
-            continue
-        hid = r.properties.get("hazard_id")  # derived from the activity on every write
-        if hid not in hazards or r.geometry is None:
-            orphans += 1
-    accounts = release_accounts(store, until=date.fromisoformat(until) if until else None)
-    return accounts, hazards, orphans
+    accounts = release_accounts(store, until=until_of(per))
+    figs = list(computed_figures(accounts, hazards, per, areas).values())
+    remaining = {hid: accounts[hid].remaining for hid in (f.id for f in figs)}
+    return figs, lambda ids: [remaining[i] for i in ids]
 
 
-def _recorded(props: Mapping[str, Any], per: Period | None) -> bool:
-    """The hazard was recorded by the end of the period."""
-    reported = str(props.get("reported_on") or "")
-    return not (per is not None and reported and reported > per.end)
-
-
-def _is_open(props: Mapping[str, Any], per: Period | None) -> bool:
-    """The hazard is open at the end of the period."""
-    closed_on = str(props.get("closed_on") or "")
-    return not (closed_on and (per is None or closed_on <= per.end))
-
-
-def _splits(
-    store: Store,
-    accounts: Mapping[str, Account],
-    hazards: Mapping[str, Any],
-    per: Period | None,
-    areas: Areas,
-) -> list[list[tuple[str, int]]]:
-    """Every polygon :func:`land_release` splits among the areas (each credited piece of the
-    period, then each open hazard's remaining polygon, hazard by hazard), split together
-    (:meth:`Areas.split_many`; with a layer, the splits kept in the store's zonal cache are
-    read), in the order the loop takes them."""
-    geoms: list[Any] = []
-    centres: list[tuple[float, float]] = []
-    owners: list[str] = []
-    for hid, acc in accounts.items():
-        h = hazards.get(hid)
-        if h is None or h.geometry is None:
-            continue
-        c = _centre(h.geometry)
-        for p in acc.pieces:
-            y = year_of(p.released_on)
-            if y is None or (per is not None and y not in per):
-                continue
-            geoms.append(p.credited)
-            centres.append(c)
-            owners.append(hid)
-        if _recorded(h.properties, per) and _is_open(h.properties, per):
-            geoms.append(acc.remaining)
-            centres.append(c)
-            owners.append(hid)
-    return areas.split_many(geoms, centres, cache=store, owners=owners)
-
-
-def _centre(g: Any) -> tuple[float, float]:
-    b = shapely.bounds(g)
-    return (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
+def orphans(store: Store, per: Period | None) -> int:
+    """How many releases (up to the end of the period) name no known hazard or have no
+    geometry."""
+    until = per.end if per else None
+    return sum(1 for on in store.release_orphans() if until is None or str(on or "") <= until)
 
 
 def _zero() -> dict[str, int]:
@@ -103,11 +60,17 @@ def _add(row: dict[str, Any], release_type: str, m2: int) -> None:
 
 
 def land_release(
-    store: Store, per: Period | None, areas: Areas
+    store: Store, per: Period | None, areas: Areas, got: Any = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The land released in ``per`` (None: every year) by area and year, and the hazardous
-    areas at its end: the ``land_release`` and ``hazards`` parts of the statistics."""
-    accounts, hazards, orphans = _accounts(store, per.end if per else None)
+    areas at its end: the ``land_release`` and ``hazards`` parts of the statistics. ``got``:
+    the figures read from the derived tables (:func:`.figures.derived_figures`), else every
+    account is computed again."""
+    boxes: Mapping[str, Any] | None = None
+    if got is None:
+        figs, remaining_of = _full(store, per, areas)
+    else:
+        figs, boxes, remaining_of = got
 
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
@@ -116,49 +79,40 @@ def land_release(
         lambda: {"hazards": 0, "SHA_m2": 0, "CHA_m2": 0, "remaining_m2": 0}
     )
     hz_rows: list[dict[str, Any]] = []
-    open_remaining: list[Any] = []  # each open hazard's remaining polygon, as hz_rows' open rows
-    splits = iter(_splits(store, accounts, hazards, per, areas))
-    for hid, acc in accounts.items():
-        h = hazards.get(hid)
-        if h is None or h.geometry is None:
-            continue
-        for p in acc.pieces:
-            y = year_of(p.released_on)
-            if y is None or (per is not None and y not in per):
-                continue
-            not_counted["overlap_m2"] += p.overlap_m2
-            not_counted["outside_m2"] += p.outside_m2
-            for name, m2 in next(splits):
-                _add(cells[(name, y)], p.release_type, m2)
-        props = h.properties
-        if not _recorded(props, per):
+    open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
+    for f in figs:
+        for y, release_type, overlap_m2, outside_m2, parts in f.pieces:
+            not_counted["overlap_m2"] += overlap_m2
+            not_counted["outside_m2"] += outside_m2
+            for name, m2 in parts:
+                _add(cells[(name, y)], release_type, m2)
+        props = f.props
+        if not recorded(props, per):
             continue  # not yet recorded at the end of the period
         reported = str(props.get("reported_on") or "")
         closed_on = str(props.get("closed_on") or "")
-        is_open = _is_open(props, per)
-        remaining = next(splits) if is_open else []
+        open_ = is_open(props, per)
         htype = "SHA" if props.get("hazard_type") == "SHA" else "CHA"
-        for name, m2 in remaining:
+        for name, m2 in f.remaining:
             remaining_by_area[name][f"{htype}_m2"] += m2
             remaining_by_area[name]["remaining_m2"] += m2
-        where = areas.of_point(h.geometry.representative_point())
-        if is_open:
-            remaining_by_area[where]["hazards"] += 1
-            open_remaining.append(acc.remaining)
+        if open_:
+            remaining_by_area[f.where]["hazards"] += 1
+            open_ids.append(f.id)
         hz_rows.append(
             {
-                "id": hid,
+                "id": f.id,
                 "name": props.get("name"),
                 "reference": props.get("reference"),
                 "hazard_type": props.get("hazard_type"),
-                "status_at_end": "open" if is_open else "closed",
+                "status_at_end": "open" if open_ else "closed",
                 "admin_area": props.get("admin_area"),
-                "area": where,
+                "area": f.where,
                 "device_categories": props.get("device_categories") or [],
                 "reported_on": props.get("reported_on"),
                 "closed_on": props.get("closed_on"),
-                "hazard_m2": whole_m2(acc.hazard_m2),
-                "remaining_m2": sum(m for _, m in remaining),
+                "hazard_m2": whole_m2(f.hazard_m2),
+                "remaining_m2": sum(m for _, m in f.remaining),
                 "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
                 "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
             }
@@ -174,12 +128,12 @@ def land_release(
     by_year: dict[int, dict[str, int]] = {}
     total = _zero()
     for (a, y), v in cells.items():
-        for t in RELEASE_TYPES:
-            for bucket in (
-                by_area.setdefault(a, _zero()),
-                by_year.setdefault(y, _zero()),
-                total,
-            ):
+        if a not in by_area:
+            by_area[a] = _zero()
+        if y not in by_year:
+            by_year[y] = _zero()
+        for bucket in (by_area[a], by_year[y], total):
+            for t in RELEASE_TYPES:
                 _add(bucket, t, v[f"{t}_m2"])
     if per is not None:
         for y in per.years():
@@ -197,24 +151,84 @@ def land_release(
         "by_year": [{"period": str(y), **by_year[y]} for y in sorted(by_year)],
         "total": total,
         "not_counted": {k: whole_m2(v) for k, v in not_counted.items()},
-        "releases_without_hazard": orphans,
+        "releases_without_hazard": orphans(store, per),
     }
 
     hazards = _hazards_summary(hz_rows, remaining_by_area, areas)
     open_m2 = [r["remaining_m2"] for r in hz_rows if r["status_at_end"] == "open"]
-    hazards.update(overlap_union(open_remaining, open_m2))
+    hazards.update(_overlaps(open_ids, open_m2, boxes, remaining_of))
     return land, hazards
 
 
-def overlap_union(geoms: list[Any], m2: list[int]) -> dict[str, Any]:
+# a hazard's remaining polygon lies in its bounding box to far below this (degrees): boxes
+# this much larger meet whenever the polygons could overlap
+BOX_PAD = 1e-6
+
+
+def _overlaps(
+    ids: Sequence[str], m2: list[int], boxes: Mapping[str, Any] | None, remaining_of: Any
+) -> dict[str, Any]:
+    """:func:`overlap_union` of the open hazards' remaining polygons; with their bounding
+    boxes, only those whose boxes meet another's are read and merged (the others overlap
+    nothing: the same answer)."""
+    if boxes is None:
+        return overlap_union(remaining_of(ids), m2)
+    import numpy as np
+
+    have = [i for i, h in enumerate(ids) if boxes.get(h) is not None]
+    if len(have) < 2:
+        return overlap_union([], m2)
+    b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64)
+    b[:, :2] -= BOX_PAD
+    b[:, 2:] += BOX_PAD
+    near = np.flatnonzero(_meets_another(b))
+    positions = [have[int(i)] for i in near]
+    return overlap_union(remaining_of([ids[i] for i in positions]), m2, positions)
+
+
+def _meets_another(b: Any) -> Any:
+    """Whether each box (an n x 4 array: minx, miny, maxx, maxy) meets another (edges
+    included): a sweep along x, in blocks (the boxes of a national store are small)."""
+    import numpy as np
+
+    n = len(b)
+    order = np.argsort(b[:, 0], kind="stable")
+    s = b[order]
+    # box k meets the later boxes k+1 .. end[k]-1 in x (sorted by minx)
+    end = np.searchsorted(s[:, 0], s[:, 2], side="right")
+    hit = np.zeros(n, bool)
+    step = 4096
+    for k0 in range(0, n, step):
+        k = np.arange(k0, min(n, k0 + step))
+        cnt = np.maximum(end[k] - k - 1, 0)
+        a = np.repeat(k, cnt)
+        if not len(a):
+            continue
+        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        j = a + 1 + (np.arange(len(a)) - first)
+        meet = (s[j, 1] <= s[a, 3]) & (s[a, 1] <= s[j, 3])
+        hit[a[meet]] = True
+        hit[j[meet]] = True
+    out = np.zeros(n, bool)
+    out[order] = hit
+    return out
+
+
+def overlap_union(
+    geoms: list[Any], m2: list[int], positions: Sequence[int] | None = None
+) -> dict[str, Any]:
     """Open hazards that overlap are counted once: ``remaining_m2`` is the area of the union of
     the remaining polygons (``m2``: each one's own whole m²), ``remaining_sum_m2`` their sum,
     with how many hazards overlap another and a note saying so. Only the hazards that overlap
-    are merged, cluster by cluster (services.duplicates.overlapping_union)."""
+    are merged, cluster by cluster (services.duplicates.overlapping_union). ``positions``:
+    the places in ``m2`` of ``geoms`` when they are only some of the polygons (those that may
+    overlap another, in order)."""
     from demine.services.duplicates import overlapping_union
 
     total = sum(m2)
-    involved, union_m2 = overlapping_union(geoms)
+    involved, union_m2 = overlapping_union(geoms) if len(geoms) else ([], 0.0)
+    if positions is not None:
+        involved = [positions[i] for i in involved]
     out: dict[str, Any] = {
         "remaining_sum_m2": total,
         "overlapping": len(involved),

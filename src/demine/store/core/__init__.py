@@ -28,6 +28,7 @@ The core is split by concern, one module each:
   kept up to date by every write (the hooks ``_derived_before``/``_derived_after``);
 * :mod:`.light` - light reads for whole-store rankings (some text fields without geometries,
   geometries without properties, the derived remaining polygons without their pieces).
+* :mod:`.derived_stats` - what the statistics read of them, as plain rows, and the zonal table.
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from demine.store.core.attachments import Attachments
 from demine.store.core.derived import Derived
+from demine.store.core.derived_stats import DerivedStats
 from demine.store.core.dialect import HISTORY_COLS, META_COLS, TAIL_COLS, Dialect, q, to_json
 from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
@@ -59,6 +61,8 @@ class RevisionedStore(
     Merges,
     Sync,
     LightReads,
+    Derived,
+    DerivedStats,
 ):
     """The shared body of a SQL store with per-record history: its records, their history,
     its users and tokens, organisations and submissions, attachments, merges and links. Not a

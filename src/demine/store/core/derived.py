@@ -12,9 +12,14 @@ store again.
   but the last, what remained and what was released after it (``remaining_after``,
   ``remaining_after_m2``, ``released_after``), so an account up to the end of a year is read,
   not computed;
-* ``demine_derived_zonal``: a cache of how ``stats --by`` split each polygon among the areas
-  of a reference layer, keyed by a hash of what the split depends on (see
-  ``services/stats/areas.py``); a hazard's rows go when its account is computed again;
+* the statistics' figures (schema 12): each hazard's bounding box and, measured as the
+  statistics measure them (:func:`.derived_stats.stat_figures`), its remaining polygon, each
+  credited piece, each year's-end remaining polygon and the hazard with nothing released; the
+  polygons are the last columns of each row, so reading the figures walks no polygon's pages;
+* ``demine_derived_zonal``: how ``stats --by`` split each hazard's polygons among the areas
+  of a reference layer, by layer, hazard and polygon, valid for its account's ``computed_at``
+  and the layer's ``layer_hash`` (see :mod:`.derived_stats` and ``services/stats/figures.py``);
+  a hazard's rows go when its account is computed again;
 * ``demine_derived_state``: ``built`` is ``yes`` when the rows are complete (a new store, or
   after ``demine rebuild-derived``); an older store opened by a newer demine has ``no`` until
   then, and readers (:meth:`Derived.derived_accounts` answers None) compute everything again.
@@ -31,14 +36,13 @@ Crediting is in date order, so the rows do not depend on any statistics period.
 from __future__ import annotations
 
 import builtins
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
 
-from demine.errors import DemineError
 from demine.model.schema import now_utc
+from demine.store.core.derived_stats import stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
@@ -56,7 +60,29 @@ _HAZARD_COLS = (
     "remaining",
     "remaining_grid",
     "computed_at",
+    "minx",
+    "miny",
+    "maxx",
+    "maxy",
+    "remaining_stat_m2",
+    "bare_m2",
+    "bare_stat_m2",
 )
+# the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
+# the statistics measure (see derived_stats.stat_figures); a store made before gets its tables
+# made again, not built
+_STAT_COLS = {
+    "demine_derived_hazard": (
+        "minx",
+        "miny",
+        "maxx",
+        "maxy",
+        "remaining_stat_m2",
+        "bare_m2",
+        "bare_stat_m2",
+    ),
+    "demine_derived_piece": ("credited_stat_m2", "remaining_after_stat_m2"),
+}
 _PIECE_COLS = (
     "hazard_id",
     "seq",
@@ -73,17 +99,21 @@ _PIECE_COLS = (
     "remaining_after",
     "remaining_after_m2",
     "released_after",
+    "credited_stat_m2",
+    "remaining_after_stat_m2",
 )
 # (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
 # SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
 DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
+    # the polygons (blobs) last: reading a row's figures then never walks a polygon's pages
     (
         "demine_derived_hazard",
         "Each hazard's land-release account, kept up to date on write",
         "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
         "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
-        "last_activity_on TEXT, released {B}, remaining {B}, remaining_grid FLOAT NOT NULL, "
-        "computed_at TEXT NOT NULL",
+        "last_activity_on TEXT, remaining_grid FLOAT NOT NULL, computed_at TEXT NOT NULL, "
+        "minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, remaining_stat_m2 FLOAT, "
+        "bare_m2 FLOAT, bare_stat_m2 FLOAT, released {B}, remaining {B}",
     ),
     (
         "demine_derived_piece",
@@ -91,13 +121,16 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
         "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
         "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
-        "outside_m2 FLOAT NOT NULL, credited {B}, outside {B}, remaining_after {B}, "
-        "remaining_after_m2 FLOAT, released_after {B}",
+        "outside_m2 FLOAT NOT NULL, remaining_after_m2 FLOAT, credited_stat_m2 FLOAT, "
+        "remaining_after_stat_m2 FLOAT, credited {B}, outside {B}, remaining_after {B}, "
+        "released_after {B}",
     ),
     (
         "demine_derived_zonal",
-        "Splits of derived polygons among the areas of a reference layer (a cache)",
-        "key TEXT NOT NULL UNIQUE, hazard_id TEXT NOT NULL, parts TEXT NOT NULL",
+        "How each hazard's derived polygons split among the areas of a reference layer",
+        "layer TEXT NOT NULL, layer_hash TEXT NOT NULL, hazard_id TEXT NOT NULL, "
+        "computed_at TEXT NOT NULL, what TEXT NOT NULL, parts TEXT NOT NULL, "
+        "UNIQUE (layer, hazard_id, what)",
     ),
     (
         "demine_derived_state",
@@ -130,20 +163,26 @@ class Derived(Tables):
     BLOB_TYPE = "BLOB"
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
-        """The derived tables (GeoPackage schema 11, PostGIS 10). Idempotent. Made in a store
-        that has hazards or releases already (an older one), they are marked not built."""
+        """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
+        the zonal table by hazard: 12 and 11). Idempotent. Made in a store that has hazards or
+        releases already (an older one), or given new columns, they are marked not built."""
         exists = self._derived_table_exists(c)
+        stale = exists and any(
+            not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
+        )
+        if stale:  # made before schema 12: made again (the figures are computed on rebuild)
+            for t in ("demine_derived_hazard", "demine_derived_piece", "demine_derived_zonal"):
+                c.execute(f"DROP TABLE {t}")
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
         for t in ("demine_derived_piece", "demine_derived_zonal"):
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
+            if stale and self._derived_data(c):  # readers compute until rebuilt
+                c.execute("UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'")
             return
-        data = sum(
-            c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
-        )
-        built = "no" if data else "yes"
+        built = "no" if self._derived_data(c) else "yes"
         c.execute(
             f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
             ("built", built),
@@ -194,6 +233,17 @@ class Derived(Tables):
             return False
         c.execute("RELEASE SAVEPOINT demine_probe")
         return True
+
+    @staticmethod
+    def _derived_data(c: Any) -> bool:
+        """The store has hazards or releases (derived rows to make)."""
+        return any(
+            c.execute(f"SELECT count(*) FROM {q(k)}").fetchone()[0] for k in ("hazards", "releases")
+        )
+
+    @staticmethod
+    def _derived_columns(c: Any, table: str) -> set[str]:
+        return {d[0] for d in c.execute(f"SELECT * FROM {table} LIMIT 0").description}
 
     def _derived_built(self, c: Any) -> bool:
         row = c.execute(
@@ -397,6 +447,11 @@ class Derived(Tables):
                 if done
                 else []
             )
+            # the statistics' figures need each hazard's polygon: decode those taken ahead
+            undone = [r for r in hazards if r[0] not in geom]
+            u_ids, u_wkb = [h for h, _ in undone], [w for _, w in undone]
+            geom.update(zip(u_ids, self._decode(u_wkb), strict=True))
+            stat = stat_figures([geom[h] for h, _ in hazards], done)
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
             for i, (hid, _) in enumerate(hazards):
@@ -414,6 +469,7 @@ class Derived(Tables):
                         bytes(remaining[i]),
                         float(grids[i]),
                         at,
+                        *stat.hazard[i],
                     )
                 )
                 for k, p in enumerate(acc.pieces):
@@ -434,6 +490,7 @@ class Derived(Tables):
                             _wkb(p.remaining_after),
                             None if p.remaining_after is None else p.remaining_after_m2,
                             _wkb(p.released_after),
+                            *stat.pieces[i][k],
                         )
                     )
             self._executemany(
@@ -540,36 +597,3 @@ class Derived(Tables):
                 by_type=orjson.loads(row[4]),
             )
         return out
-
-    # --- the zonal cache ------------------------------------------------------------------
-
-    def zonal_get(self, keys: Sequence[str]) -> dict[str, str]:
-        """The kept splits (JSON) of these keys (see :meth:`Areas.split_many` in
-        ``services/stats/areas.py``: a key names a polygon, its centre and the admin polygons)."""
-        out: dict[str, str] = {}
-        for chunk in self._chunks(builtins.list(keys)):
-            if not chunk:
-                continue
-            sql, args = self._in("key", chunk)
-            for k, v in self.conn.execute(
-                f"SELECT key, parts FROM demine_derived_zonal WHERE {sql}", args
-            ).fetchall():
-                out[str(k)] = str(v)
-        return out
-
-    def zonal_put(self, rows: Sequence[tuple[str, str, str]]) -> None:
-        """Keep splits (key, hazard id, JSON). A cache: a store that cannot be written (read
-        only, busy) keeps nothing and says nothing. A hazard's rows go when its account is
-        computed again."""
-        if not rows:
-            return
-        sql = (
-            "INSERT INTO demine_derived_zonal (key, hazard_id, parts) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key) DO NOTHING"
-            if self.P == "%s"
-            else "INSERT OR IGNORE INTO demine_derived_zonal (key, hazard_id, parts) "
-            "VALUES (?, ?, ?)"
-        )
-        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
-        with contextlib.suppress(*quiet):
-            self._transaction("__zonal__", lambda c: self._executemany(c, sql, rows))

@@ -62,7 +62,7 @@ class LightReads(Derived):
             out[:] = builtins.list(self._decode([r[0] for r in rows]))
         return out
 
-    def derived_remaining(self) -> dict[str, Any] | None:
+    def remaining_polygons(self) -> dict[str, Any] | None:
         """Every hazard's remaining polygon from the derived tables (what
         :meth:`derived_accounts` gives as ``remaining``, on its precision grid), keyed by hazard
         id; None when the tables are not built."""

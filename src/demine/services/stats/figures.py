@@ -1,0 +1,189 @@
+"""The land-release figures of every hazard (:class:`.land.Figures`) read from the derived
+tables (issue 16, :mod:`demine.store.core.derived`): each figure the statistics need was
+measured when the hazard's account was computed (the credited pieces, the remaining polygon,
+the remaining one at each year's end, the hazard with nothing released, each measured at the
+centre of the hazard's bounding box, as :meth:`.areas.Areas.split_many` measures), so with one
+area they are read and added up; no polygon is decoded. By a reference layer, each polygon's
+split among its areas is kept in the zonal table (by hazard, its account's ``computed_at``,
+the layer and a hash of its polygons): read, and made (then kept) only for what is not there
+yet. A hazard whose account up to the end of the period is not kept (a release dated within
+a year after the period's end: rare) is computed again, as
+:func:`demine.services.release.accounts` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from demine.geo.release import unreleased
+from demine.services.release import accounts as release_accounts
+from demine.services.stats.areas import ALL, Areas, whole_m2
+from demine.services.stats.hazards import (
+    HAZARD_FIELDS,
+    Figures,
+    Parts,
+    centre,
+    computed_figures,
+    counted,
+    in_period,
+    until_of,
+)
+from demine.services.stats.periods import Period
+from demine.store.base import Store
+
+
+def _one(m2: float | None) -> Parts:
+    """The parts of a polygon of ``m2`` (as measured) with one area."""
+    w = whole_m2(m2 or 0.0)
+    return [(ALL, w)] if w else []
+
+
+def derived_figures(
+    store: Store, per: Period | None, areas: Areas
+) -> tuple[list[Figures], dict[str, Any], Any] | None:
+    """The figures of every hazard with a geometry (in the hazards' order), their bounding
+    boxes by id, and a function giving the remaining polygons (at the period's end) of some
+    of them; None when the derived tables are not built."""
+    got = store.stat_rows()
+    if got is None:
+        return None
+    h_rows, p_rows = got
+    limit = per.end if per else None
+    props = {
+        r[0]: dict(zip(HAZARD_FIELDS, r[2:], strict=True))
+        for r in store.field_rows("hazards", HAZARD_FIELDS)
+    }
+    pieces: dict[str, list[Any]] = {}
+    for r in p_rows:
+        pieces.setdefault(r[0], []).append(r)
+    figs: list[Figures | None] = []
+    boxes: dict[str, Any] = {}
+    again: list[str] = []  # no account kept at the period's end: computed again
+    # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
+    wanted: list[tuple[int, str, list[int], str | None]] = []
+    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, x0, y0, x1, y1, at in h_rows:
+        ps = pieces.get(hid, [])
+        p = props[hid]
+        boxes[hid] = None if x0 is None else (x0, y0, x1, y1)
+        key: str | None = "r"
+        if limit is not None and any(r[3] > limit for r in ps):
+            k = sum(1 for r in ps if r[3] <= limit)  # a prefix: in date order
+            if k == 0:
+                ps, hazard_m2, rem_m2, key = [], bare_m2, bare_stat, "b"
+            elif ps[k - 1][7] is not None:
+                ps, rem_m2, key = ps[:k], ps[k - 1][7], f"a{ps[k - 1][1]}"
+            else:
+                again.append(hid)
+                figs.append(None)
+                continue
+        inside = [(y, r) for r in ps if (y := in_period(r[3], per)) is not None]
+        keep = counted(p, per)
+        if not keep:
+            key = None
+        wanted.append((len(figs), str(at), [int(r[1]) for _, r in inside], key))
+        figs.append(
+            Figures(
+                hid,
+                p,
+                float(hazard_m2),
+                [(y, r[2], float(r[4]), float(r[5]), _one(r[6])) for y, r in inside],
+                _one(rem_m2) if keep else [],
+                ALL,
+            )
+        )
+    if again:
+        hs = {h.id: h for h in store.get_many("hazards", again)}
+        redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
+        figs = [redone[hid] if f is None else f for f, hid in zip(figs, _ids(h_rows), strict=True)]
+    done = [f for f in figs if f is not None]
+    if areas.layer is not None:
+        _by_layer(store, per, areas, figs, wanted)
+
+    keys = {figs[i].id: key for i, _, _, key in wanted if figs[i] is not None}  # type: ignore[union-attr]
+
+    def remaining_of(ids: Sequence[str]) -> list[Any]:
+        """The remaining polygons at the period's end, read as the accounts hold them."""
+        out: dict[str, Any] = {}
+        kept = [i for i in ids if keys.get(i) == "r"]
+        out.update(zip(kept, store.derived_remaining(kept), strict=True))
+        after = [i for i in ids if (keys.get(i) or "").startswith("a")]
+        seqs: list[int | None] = [int(str(keys[i])[1:]) for i in after]
+        out.update(zip(after, store.derived_remaining(after, seqs), strict=True))
+        out = {k: g for k, g in out.items() if g is not None}  # not kept: computed below
+        bare = [i for i in ids if keys.get(i) == "b"]
+        hs = store.get_many("hazards", bare)
+        out.update(zip([h.id for h in hs], unreleased([h.geometry for h in hs]), strict=True))
+        for i in bare:
+            out[i] = out[i].remaining
+        rest = [i for i in ids if i not in out]
+        accs = release_accounts(store, until_of(per), rest)
+        return [out[i] if i in out else accs[i].remaining for i in ids]
+
+    return done, boxes, remaining_of
+
+
+def _ids(h_rows: Sequence[Any]) -> list[str]:
+    return [str(r[0]) for r in h_rows]
+
+
+def _by_layer(
+    store: Store,
+    per: Period | None,
+    areas: Areas,
+    figs: list[Figures | None],
+    wanted: list[tuple[int, str, list[int], str | None]],
+) -> None:
+    """Each figure's parts among the areas of the layer (in place): read from the zonal
+    table; what it does not hold yet is split and kept."""
+    assert areas.layer is not None
+    layer, layer_hash = areas.layer, areas.layer_hash
+    kept = store.zonal_read(layer, layer_hash)
+    missing: dict[str, tuple[int, str, list[str]]] = {}
+    for i, at, seqs, key in wanted:
+        f = figs[i]
+        assert f is not None
+        whats = [f"p{s}" for s in seqs] + ([key] if key else []) + ["pt"]
+        lost = [w for w in whats if (f.id, w) not in kept]
+        if lost:
+            missing[f.id] = (i, at, lost)
+    new: list[tuple[str, str, str, str]] = []
+    if missing:
+        ids = list(missing)
+        accs = release_accounts(store, until_of(per), ids)
+        for h in store.get_many("hazards", ids):
+            i, at, lost = missing[h.id]
+            acc, c = accs[h.id], centre(h.geometry)
+            credited = {f"p{k}": p.credited for k, p in enumerate(acc.pieces)}
+            for w in lost:
+                if w == "pt":
+                    parts: Any = areas.index_of(h.geometry.representative_point())
+                else:
+                    g = credited[w] if w.startswith("p") else acc.remaining
+                    parts = areas.parts_of(g, c)
+                text = orjson.dumps(parts).decode()
+                kept[(h.id, w)] = text
+                new.append((h.id, at, w, text))
+    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
+    loads = orjson.loads
+
+    def named(text: str) -> Parts:
+        parts = loads(text)
+        if len(parts) == 1:  # most polygons lie in one area
+            ((a, m),) = parts
+            return [(names[a], m)] if m else []
+        return areas.named([(int(a), int(m)) for a, m in parts])
+
+    for i, _at, seqs, key in wanted:
+        f = figs[i]
+        assert f is not None
+        hid = f.id
+        f.pieces = [
+            (p[0], p[1], p[2], p[3], named(kept[(hid, f"p{s}")]))
+            for p, s in zip(f.pieces, seqs, strict=True)
+        ]
+        f.remaining = named(kept[(hid, key)]) if key else []
+        f.where = names[int(kept[(hid, "pt")])]
+    if new:
+        store.zonal_write(layer, layer_hash, new)

@@ -1,0 +1,273 @@
+"""What the statistics read of the derived tables (issue 16, see :mod:`.derived`): the figures
+of every hazard's account and of its credited pieces, as plain rows (no geometry decoded);
+the records' field columns without building records; and the zonal table, how each hazard's
+polygons split among the areas of a reference layer (``stats --by``), read and kept."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from demine.errors import DemineError
+from demine.model.kinds import Kind
+from demine.model.schema import FieldSpec, FieldType
+from demine.store.core.dialect import q
+from demine.store.core.tables import Tables
+
+# the columns stat_rows() gives, in this order
+STAT_HAZARD_COLS = (
+    "hazard_id",
+    "hazard_m2",
+    "remaining_stat_m2",
+    "bare_m2",
+    "bare_stat_m2",
+    "minx",
+    "miny",
+    "maxx",
+    "maxy",
+    "computed_at",
+)
+STAT_PIECE_COLS = (
+    "hazard_id",
+    "seq",
+    "release_type",
+    "released_on",
+    "overlap_m2",
+    "outside_m2",
+    "credited_stat_m2",
+    "remaining_after_stat_m2",
+)
+
+
+# the Python types of the values each backend's _props hands back unchanged, by field type
+_TEXT = frozenset({str})
+_KEPT: dict[FieldType, frozenset[type]] = {
+    FieldType.TEXT: _TEXT,
+    FieldType.DATE: _TEXT,
+    FieldType.DATETIME: _TEXT,
+    FieldType.ENUM: _TEXT,
+    FieldType.ENUM_LIST: _TEXT,
+    FieldType.UUID: _TEXT,
+    FieldType.INTEGER: frozenset({int}),
+    FieldType.REAL: frozenset({float}),
+}
+
+
+class StatFigures:
+    """The figures of :func:`stat_figures`: per hazard (minx, miny, maxx, maxy,
+    remaining_stat_m2, bare_m2, bare_stat_m2), per piece (credited_stat_m2,
+    remaining_after_stat_m2)."""
+
+    def __init__(self, n: int) -> None:
+        self.hazard: builtins.list[tuple[float, ...]] = [()] * n
+        self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
+
+
+def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
+    """What the statistics measure of each account (services/stats/land.py): every polygon
+    they count (the credited pieces, the remaining polygon, the remaining one after the last
+    release of a year, and the hazard with nothing released: its area and polygon) measured
+    geodesically at the centre of the hazard's bounding box, as
+    :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
+    box. Kept so that the statistics add figures up instead of measuring polygons."""
+    import numpy as np
+    import shapely
+
+    from demine.geo.geodesy import geodesic_area
+    from demine.geo.release import DENSIFY_DEG, unreleased
+
+    out = StatFigures(len(geoms))
+    if not len(geoms):
+        return out
+    bounds = shapely.bounds(np.asarray(builtins.list(geoms), dtype=object)).reshape(-1, 4)
+    bare = unreleased([g for g, a in zip(geoms, accs, strict=True) if a.pieces])
+    it = iter(bare)
+    polys: builtins.list[Any] = []
+    centres: builtins.list[tuple[float, float]] = []
+    bare_m2: builtins.list[float] = []
+    for b, a in zip(bounds, accs, strict=True):
+        c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
+        u = next(it) if a.pieces else a
+        bare_m2.append(u.hazard_m2)
+        polys += [a.remaining, u.remaining]
+        centres += [c, c]
+        for p in a.pieces:
+            polys += [p.credited, p.remaining_after]
+            centres += [c, c]
+    arr = np.empty(len(polys), dtype=object)
+    arr[:] = polys
+    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+    k = 0
+    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
+        out.hazard[i] = (
+            *(float(v) for v in b),
+            float(measured[k]),
+            bare_m2[i],
+            float(measured[k + 1]),
+        )
+        k += 2
+        ps: builtins.list[tuple[float | None, ...]] = []
+        for p in a.pieces:
+            after = None if p.remaining_after is None else float(measured[k + 1])
+            ps.append((float(measured[k]), after))
+            k += 2
+        out.pieces[i] = ps
+    return out
+
+
+class DerivedStats(Tables):
+    """Plain-row reads for the statistics (``services/stats``)."""
+
+    def stat_rows(self) -> tuple[builtins.list[Any], builtins.list[Any]] | None:
+        """Every derived hazard row (:data:`STAT_HAZARD_COLS`, in the hazards' order) and
+        every piece row (:data:`STAT_PIECE_COLS`, by hazard and crediting order); None when
+        the derived tables are not built."""
+        c = self.conn
+        built = c.execute("SELECT value FROM demine_derived_state WHERE key = 'built'").fetchone()
+        if built is None or built[0] != "yes":
+            return None
+        cols = ", ".join(f"d.{x}" for x in STAT_HAZARD_COLS)
+        hazards = c.execute(
+            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
+            "ON h.id = d.hazard_id ORDER BY h.fid"
+        ).fetchall()
+        pieces = c.execute(
+            f"SELECT {', '.join(STAT_PIECE_COLS)} FROM demine_derived_piece ORDER BY hazard_id, seq"
+        ).fetchall()
+        return hazards, pieces
+
+    def field_rows(
+        self, kind: str, fields: Sequence[str], *, geometry: str = "none"
+    ) -> builtins.list[tuple[Any, ...]]:
+        """(id, geometry, then the value of each of ``fields``) of every record of ``kind``, in
+        the order :meth:`list` gives them, each value as a record's properties hold it (None
+        when not set), without building records. ``geometry``: ``none`` (None), ``present``
+        (whether the record has one) or ``decoded``."""
+        k = self.kind(kind)
+        specs = [k.field(f) for f in fields]
+        cols = "".join(", " + q(f) for f in fields)
+        g = "NULL"
+        if k.geometry_type and geometry == "present":
+            g = "geom IS NOT NULL"
+        elif k.geometry_type and geometry == "decoded":
+            g = self.GEOM_OUT
+        rows = self.conn.execute(f"SELECT id, {g}{cols} FROM {q(k.name)} ORDER BY fid").fetchall()
+        if not rows:
+            return []
+        columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True))
+        if geometry == "decoded" and k.geometry_type:
+            columns[1] = builtins.list(self._decode(columns[1]))
+        elif geometry == "present":
+            columns[1] = [bool(v) for v in columns[1]]
+        for n, f in enumerate(specs, start=2):
+            columns[n] = self._as_properties(k, f, columns[n])
+        return builtins.list(zip(*columns, strict=True))
+
+    def _as_properties(self, kind: Kind, f: FieldSpec, values: Sequence[Any]) -> Sequence[Any]:
+        """A column's values as :meth:`_props` makes them (None kept): at once when every
+        value is one the backends keep as it is, else one by one."""
+        kept = _KEPT.get(f.type)
+        if kept is not None and all(v is None or type(v) in kept for v in values):
+            return values
+        one = dataclasses.replace(kind, fields=(f,))
+        props = self._props
+        return [None if v is None else props(one, (v,)).get(f.name) for v in values]
+
+    def derived_remaining(
+        self, hazard_ids: Sequence[str], after: Sequence[int | None] | None = None
+    ) -> builtins.list[Any]:
+        """The remaining polygon of each of these hazards' accounts (as
+        :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
+        ``seq`` per hazard) the one kept after that piece (``remaining_after``); None where no
+        polygon is kept (the caller computes it)."""
+        import numpy as np
+        import shapely
+
+        out: builtins.list[Any] = [None] * len(hazard_ids)
+        where = {h: i for i, h in enumerate(hazard_ids)}
+        for chunk in self._chunks(builtins.list(hazard_ids)):
+            if not chunk:
+                continue
+            sql, args = self._in("hazard_id", chunk)
+            if after is None:
+                rows = self.conn.execute(
+                    "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard "
+                    f"WHERE {sql}",
+                    args,
+                ).fetchall()
+            else:
+                seq = {h: after[where[h]] for h in chunk}
+                rows = [
+                    (h, b, 0.0)
+                    for h, s, b in self.conn.execute(
+                        "SELECT hazard_id, seq, remaining_after FROM demine_derived_piece "
+                        f"WHERE {sql} AND remaining_after IS NOT NULL",
+                        args,
+                    ).fetchall()
+                    if s == seq[h]
+                ]
+            rows = [r for r in rows if r[1] is not None]
+            geoms = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
+            grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
+            gridded = grids > 0
+            if gridded.any():  # as derived_accounts restores it
+                geoms[gridded] = shapely.set_precision(
+                    geoms[gridded], grids[gridded], mode="pointwise"
+                )
+            for r, g in zip(rows, geoms, strict=True):
+                out[where[r[0]]] = g
+        return out
+
+    def release_orphans(self) -> Sequence[Any]:
+        """The ``released_on`` (as a record's properties hold it) of every release that names
+        no hazard of the store or has no geometry."""
+        k = self.kind("releases")
+        rows = self.conn.execute(
+            f"SELECT released_on FROM {q('releases')} r WHERE r.geom IS NULL "
+            f"OR r.hazard_id IS NULL OR NOT EXISTS (SELECT 1 FROM {q('hazards')} h "
+            "WHERE h.id = r.hazard_id) ORDER BY r.fid"
+        ).fetchall()
+        return self._as_properties(k, k.field("released_on"), [r[0] for r in rows])
+
+    # --- the zonal table ------------------------------------------------------------------
+
+    def zonal_read(self, layer: str, layer_hash: str) -> dict[tuple[str, str], str]:
+        """The kept splits (JSON) of reference layer ``layer`` with content ``layer_hash``, by
+        (hazard id, polygon), of the hazards whose account has not changed since."""
+        rows = self.conn.execute(
+            "SELECT z.hazard_id, z.what, z.parts FROM demine_derived_zonal z "
+            "JOIN demine_derived_hazard d ON d.hazard_id = z.hazard_id "
+            f"AND d.computed_at = z.computed_at WHERE z.layer = {self.P} "
+            f"AND z.layer_hash = {self.P}",
+            (layer, layer_hash),
+        ).fetchall()
+        return {(h, w): p for h, w, p in rows}
+
+    def zonal_write(
+        self, layer: str, layer_hash: str, rows: Sequence[tuple[str, str, str, str]]
+    ) -> None:
+        """Keep splits (hazard id, its account's computed_at, polygon, JSON) of ``layer`` with
+        content ``layer_hash``; the rows of the layer's other contents go. A cache: a store
+        that cannot be written (read only, busy) keeps nothing and says nothing. A hazard's
+        rows go when its account is computed again."""
+        P = self.P
+        stale = f"DELETE FROM demine_derived_zonal WHERE layer = {P} AND layer_hash <> {P}"
+        ins = (
+            "INSERT INTO demine_derived_zonal (layer, layer_hash, hazard_id, computed_at, what, "
+            f"parts) VALUES ({P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT (layer, hazard_id, what) "
+            "DO UPDATE SET layer_hash = excluded.layer_hash, computed_at = excluded.computed_at, "
+            "parts = excluded.parts"
+        )
+
+        def body(c: Any) -> None:
+            c.execute(stale, (layer, layer_hash))
+            self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
+
+        if not rows:
+            return
+        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
+        with contextlib.suppress(*quiet):
+            self._transaction("__zonal__", body)
