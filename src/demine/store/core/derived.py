@@ -48,7 +48,7 @@ from demine.store.core.tables import Tables
 
 DERIVED_KINDS = ("hazards", "releases", "activities")
 _DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
-_HAZARD_COLS = (
+_HAZARD_COLS: tuple[str, ...] = (
     "hazard_id",
     "hazard_m2",
     "released_m2",
@@ -60,13 +60,6 @@ _HAZARD_COLS = (
     "remaining",
     "remaining_grid",
     "computed_at",
-    "minx",
-    "miny",
-    "maxx",
-    "maxy",
-    "remaining_stat_m2",
-    "bare_m2",
-    "bare_stat_m2",
 )
 # the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
 # the statistics measure (see derived_stats.stat_figures); a store made before gets its tables
@@ -83,6 +76,7 @@ _STAT_COLS = {
     ),
     "demine_derived_piece": ("credited_stat_m2", "remaining_after_stat_m2"),
 }
+_HAZARD_COLS += _STAT_COLS["demine_derived_hazard"]
 _PIECE_COLS = (
     "hazard_id",
     "seq",
@@ -150,6 +144,20 @@ def _geom(b: Any) -> Any:
     import shapely
 
     return None if b is None else shapely.from_wkb(bytes(b))
+
+
+def on_grid(blobs: Sequence[Any], grids: Sequence[Any]) -> Any:
+    """Remaining polygons (WKB) decoded on the precision grid each was made on (a hazard with
+    nothing released is its own cleaned polygon, on the 1e-9 degree grid): later operations on
+    them (segmentize, overlays) then give what they give on the computed ones."""
+    import numpy as np
+    import shapely
+
+    out = shapely.from_wkb(np.asarray([bytes(b) for b in blobs], dtype=object))
+    g = np.asarray([float(x) for x in grids], dtype=np.float64)
+    if (g > 0).any():
+        out[g > 0] = shapely.set_precision(out[g > 0], g[g > 0], mode="pointwise")
+    return out
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -532,8 +540,6 @@ class Derived(Tables):
         """Every hazard's land-release account (:class:`demine.geo.release.Account`, with all
         its releases) from the derived tables, keyed by hazard id in the hazards' order; only
         ``hazard_ids`` when given. None when the tables are not built."""
-        import numpy as np
-        import shapely
 
         from demine.geo.release import Account, Piece
 
@@ -576,16 +582,7 @@ class Derived(Tables):
             f"ON h.id = d.hazard_id{cond} ORDER BY h.fid",
             args,
         ).fetchall()
-        # the remaining polygon keeps the precision grid it was made on (a hazard with nothing
-        # released is its own cleaned polygon, on the 1e-9 degree grid): later operations on
-        # it (segmentize, overlays) then give what they give on the computed one
-        remaining = shapely.from_wkb(np.asarray([bytes(r[8]) for r in rows], dtype=object))
-        grids = np.asarray([float(r[9]) for r in rows], dtype=np.float64)
-        gridded = grids > 0
-        if gridded.any():
-            remaining[gridded] = shapely.set_precision(
-                remaining[gridded], grids[gridded], mode="pointwise"
-            )
+        remaining = on_grid([r[8] for r in rows], [r[9] for r in rows])
         for row, rem in zip(rows, remaining, strict=True):
             out[row[0]] = Account(
                 hazard_m2=float(row[1]),

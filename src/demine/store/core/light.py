@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from demine.errors import ValidationError
 from demine.model.schema import FieldType
-from demine.store.core.derived import Derived
+from demine.store.core.derived import Derived, on_grid
 from demine.store.core.dialect import META_COLS, q
 
 if TYPE_CHECKING:
@@ -66,20 +66,11 @@ class LightReads(Derived):
         """Every hazard's remaining polygon from the derived tables (what
         :meth:`derived_accounts` gives as ``remaining``, on its precision grid), keyed by hazard
         id; None when the tables are not built."""
-        import numpy as np
-        import shapely
-
         c = self.conn
         if not self._derived_built(c):
             return None
         rows = c.execute(
             "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard"
         ).fetchall()
-        remaining = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
-        grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
-        gridded = grids > 0
-        if gridded.any():
-            remaining[gridded] = shapely.set_precision(
-                remaining[gridded], grids[gridded], mode="pointwise"
-            )
+        remaining = on_grid([r[1] for r in rows], [r[2] for r in rows])
         return dict(zip([str(r[0]) for r in rows], remaining, strict=True))
