@@ -345,10 +345,13 @@ def national_store(
     *,
     pg_url: str | None = None,
     fresh: bool = False,
+    reuse: bool = False,
     log: Callable[[str], None] = C.log,
 ) -> str:
     """The location of a national store of n hazards (GeoPackage, or PostGIS at ``pg_url``),
-    built if missing or out of date. Build times go to a stamp next to it / its settings."""
+    built if missing or out of date. Build times go to a stamp next to it / its settings.
+    ``reuse``: a store that is there is used even if other sources made it (its records are
+    the same; say so with the figures: the build's fingerprint is in its stamp/settings)."""
     from demine.services.setup import init_store
     from demine.store.open import open_store
 
@@ -360,7 +363,7 @@ def national_store(
             not fresh
             and stamp.exists()
             and path.exists()
-            and json.loads(stamp.read_text()).get("fingerprint") == fp
+            and (reuse or json.loads(stamp.read_text()).get("fingerprint") == fp)
         ):
             return str(path)
         tmp = path.with_name(path.stem + ".tmp.gpkg")
@@ -375,7 +378,7 @@ def national_store(
                     meta = s.setting("bench_national") or {}
                 finally:
                     s.close()
-                if meta.get("fingerprint") == fp:
+                if meta.get("fingerprint") == fp or (reuse and meta):
                     return location
             except Exception:  # noqa: BLE001 - no store there yet: build it
                 pass
@@ -405,6 +408,20 @@ def national_store(
     finally:
         s.close()
     return location
+
+
+def build_fingerprint(location: str) -> str | None:
+    """The fingerprint of the sources that built the store at ``location``."""
+    if location.startswith("postgres"):
+        from demine.store.open import open_store
+
+        s = open_store(location)
+        try:
+            return (s.setting("bench_national") or {}).get("fingerprint")
+        finally:
+            s.close()
+    stamp = Path(location).with_suffix(".json")
+    return json.loads(stamp.read_text()).get("fingerprint") if stamp.exists() else None
 
 
 def build_times(location: str) -> dict[str, Any]:

@@ -164,6 +164,9 @@ def main() -> None:
     ap.add_argument("--pg-url", help="PostGIS server (the anchor runs there)")
     ap.add_argument("--hazards", type=int, default=national.FULL)
     ap.add_argument("--no-gpkg", action="store_true")
+    ap.add_argument(
+        "--reuse", action="store_true", help="use the national stores there, whoever built them"
+    )
     ap.add_argument("--gpkg", help="the GeoPackage national store (default: built or cached)")
     ap.add_argument("--before-src", help="also time prioritize with demine's sources here")
     ap.add_argument("--timeout-min", type=float, default=20.0, help="the anchor's and demine's")
@@ -181,8 +184,15 @@ def main() -> None:
     )
     rep.params.update(timeout_min=a.timeout_min, load_at_start=_load())
     anchors: dict[str, float | None] = {}
-    pg_loc = national.national_store(a.hazards, pg_url=a.pg_url) if a.pg_url else None
-    gpkg = None if a.no_gpkg else (a.gpkg or national.national_store(a.hazards))
+    pg_loc = (
+        national.national_store(a.hazards, pg_url=a.pg_url, reuse=a.reuse) if a.pg_url else None
+    )
+    gpkg = None if a.no_gpkg else (a.gpkg or national.national_store(a.hazards, reuse=a.reuse))
+    rep.params["stores_built_by"] = {
+        "current sources": national.fingerprint(),
+        **({"gpkg": national.build_fingerprint(gpkg)} if gpkg else {}),
+        **({"postgis": national.build_fingerprint(pg_loc)} if pg_loc else {}),
+    }
     if a.pg_url:
         for what in COMMANDS:
             if a.only and what not in a.only:
