@@ -12,6 +12,7 @@ a year after the period's end: rare) is computed again, as
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ from demine.services.stats.hazards import (
 )
 from demine.services.stats.periods import Period
 from demine.store.base import Store
+
+
+_NONE: list[Any] = []  # no pieces (never changed)
 
 
 def _one(m2: float | None) -> Parts:
@@ -63,8 +67,10 @@ def derived_figures(
     again: list[str] = []  # no account kept at the period's end: computed again
     # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
     wanted: list[tuple[int, str, list[int], str | None]] = []
+    floor = math.floor
+    years: dict[Any, int | None] = {}  # in_period of each released_on met
     for hid, hazard_m2, rem_m2, bare_m2, bare_stat, x0, y0, x1, y1, at in h_rows:
-        ps = pieces.get(hid, [])
+        ps = pieces.get(hid, _NONE)
         p = props[hid]
         boxes[hid] = None if x0 is None else (x0, y0, x1, y1)
         key: str | None = "r"
@@ -78,21 +84,21 @@ def derived_figures(
                 again.append(hid)
                 figs.append(None)
                 continue
-        inside = [(y, r) for r in ps if (y := in_period(r[3], per)) is not None]
+        seqs: list[int] = []
+        inside: list[tuple[int, str, float, float, Parts]] = []
+        for r in ps:
+            on = r[3]
+            y = years[on] if on in years else years.setdefault(on, in_period(on, per))
+            if y is None:
+                continue
+            seqs.append(int(r[1]))
+            w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
+            inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
         keep = counted(p, per)
         if not keep:
             key = None
-        wanted.append((len(figs), str(at), [int(r[1]) for _, r in inside], key))
-        figs.append(
-            Figures(
-                hid,
-                p,
-                float(hazard_m2),
-                [(y, r[2], float(r[4]), float(r[5]), _one(r[6])) for y, r in inside],
-                _one(rem_m2) if keep else [],
-                ALL,
-            )
-        )
+        wanted.append((len(figs), str(at), seqs, key))
+        figs.append(Figures(hid, p, float(hazard_m2), inside, _one(rem_m2) if keep else [], ALL))
     if again:
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
