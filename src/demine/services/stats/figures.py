@@ -172,10 +172,10 @@ def _by_layer(
                 kept[(h.id, w)] = text
                 new.append((h.id, at, w, text))
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
-    loads = orjson.loads
+    # every split decoded at once (one JSON array of them all: the same values)
+    got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
 
-    def named(text: str) -> Parts:
-        parts = loads(text)
+    def named(parts: Any) -> Parts:
         if len(parts) == 1:  # most polygons lie in one area
             ((a, m),) = parts
             return [(names[a], m)] if m else []
@@ -186,10 +186,10 @@ def _by_layer(
         assert f is not None
         hid = f.id
         f.pieces = [
-            (p[0], p[1], p[2], p[3], named(kept[(hid, f"p{s}")]))
+            (p[0], p[1], p[2], p[3], named(got[(hid, f"p{s}")]))
             for p, s in zip(f.pieces, seqs, strict=True)
         ]
-        f.remaining = named(kept[(hid, key)]) if key else []
-        f.where = names[int(kept[(hid, "pt")])]
+        f.remaining = named(got[(hid, key)]) if key else []
+        f.where = names[int(got[(hid, "pt")])]
     if new:
         store.zonal_write(layer, layer_hash, new)
