@@ -34,7 +34,6 @@ from demine.services.stats.hazards import (
 from demine.services.stats.periods import Period
 from demine.store.base import Store
 
-
 _NONE: list[Any] = []  # no pieces (never changed)
 
 

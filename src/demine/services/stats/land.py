@@ -20,8 +20,6 @@ from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
 from demine.services.stats.hazards import (
     Figures,
     computed_figures,
-    is_open,
-    recorded,
     until_of,
 )
 from demine.services.stats.periods import Period, year_of
@@ -82,6 +80,7 @@ def land_release(
     open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
     overlap_sum = outside_sum = 0.0
     type_key = {t: f"{t}_m2" for t in RELEASE_TYPES}
+    end = per.end if per is not None else None
     for f in figs:
         for y, release_type, overlap_m2, outside_m2, parts in f.pieces:
             overlap_sum += overlap_m2
@@ -92,11 +91,11 @@ def land_release(
                 cell[tk] += m2
                 cell["released_m2"] += m2
         props = f.props
-        if not recorded(props, per):
-            continue  # not yet recorded at the end of the period
         reported = str(props.get("reported_on") or "")
+        if end is not None and reported and reported > end:
+            continue  # not yet recorded at the end of the period (as recorded())
         closed_on = str(props.get("closed_on") or "")
-        open_ = is_open(props, per)
+        open_ = not (closed_on and (end is None or closed_on <= end))  # as is_open()
         hk = "SHA_m2" if props.get("hazard_type") == "SHA" else "CHA_m2"
         rem = f.remaining
         for name, m2 in rem:
