@@ -316,6 +316,12 @@ class Overlap:
 
 def _overlap_pairs(geometries: Sequence[Any]) -> tuple[Any, Any, Any]:
     """Positions (a < b) of polygons that overlap with an area > 0, and the overlaps."""
+    a, b, inter, _ = _overlap_pairs_valid(geometries)
+    return a, b, inter
+
+
+def _overlap_pairs_valid(geometries: Sequence[Any]) -> tuple[Any, Any, Any, Any]:
+    """:func:`_overlap_pairs`, and the polygons made valid (None: not a polygon)."""
     geoms = np.empty(len(geometries), dtype=object)
     geoms[:] = list(geometries)
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
@@ -327,7 +333,7 @@ def _overlap_pairs(geometries: Sequence[Any]) -> tuple[Any, Any, Any]:
     a, b = a[keep], b[keep]
     inter = shapely.intersection(geoms[a], geoms[b])
     some = shapely.area(inter) > 0
-    return a[some], b[some], inter[some]
+    return a[some], b[some], inter[some], geoms
 
 
 def overlaps(geometries: Sequence[Any]) -> list[Overlap]:
@@ -346,7 +352,7 @@ def overlapping_union(geometries: Sequence[Any]) -> tuple[list[int], float]:
     one union of all: 16,000 hazards, 6,000 of them overlapping, take about three seconds)."""
     from demine.geo.geodesy import geodesic_area
 
-    a, b, _ = _overlap_pairs(geometries)
+    a, b, _, valid = _overlap_pairs_valid(geometries)
     if not len(a):
         return [], 0.0
     uf = _Union(len(geometries))
@@ -356,9 +362,8 @@ def overlapping_union(geometries: Sequence[Any]) -> tuple[list[int], float]:
     clusters: dict[int, list[int]] = {}
     for i in involved:
         clusters.setdefault(uf.find(i), []).append(i)
-    geoms = np.empty(len(geometries), dtype=object)
-    geoms[:] = list(geometries)
-    merged = [shapely.union_all(shapely.make_valid(geoms[c])) for c in clusters.values()]
+    # every polygon of a pair is made valid already (the same make_valid of the same polygon)
+    merged = [shapely.union_all(valid[c]) for c in clusters.values()]
     return involved, float(geodesic_area(merged).sum())
 
 

@@ -12,6 +12,7 @@ a year after the period's end: rare) is computed again, as
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ from demine.services.stats.hazards import (
 )
 from demine.services.stats.periods import Period
 from demine.store.base import Store
+
+_NONE: list[Any] = []  # no pieces (never changed)
 
 
 def _one(m2: float | None) -> Parts:
@@ -63,8 +66,10 @@ def derived_figures(
     again: list[str] = []  # no account kept at the period's end: computed again
     # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
     wanted: list[tuple[int, str, list[int], str | None]] = []
+    floor = math.floor
+    years: dict[Any, int | None] = {}  # in_period of each released_on met
     for hid, hazard_m2, rem_m2, bare_m2, bare_stat, x0, y0, x1, y1, at in h_rows:
-        ps = pieces.get(hid, [])
+        ps = pieces.get(hid, _NONE)
         p = props[hid]
         boxes[hid] = None if x0 is None else (x0, y0, x1, y1)
         key: str | None = "r"
@@ -78,21 +83,21 @@ def derived_figures(
                 again.append(hid)
                 figs.append(None)
                 continue
-        inside = [(y, r) for r in ps if (y := in_period(r[3], per)) is not None]
+        seqs: list[int] = []
+        inside: list[tuple[int, str, float, float, Parts]] = []
+        for r in ps:
+            on = r[3]
+            y = years[on] if on in years else years.setdefault(on, in_period(on, per))
+            if y is None:
+                continue
+            seqs.append(int(r[1]))
+            w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
+            inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
         keep = counted(p, per)
         if not keep:
             key = None
-        wanted.append((len(figs), str(at), [int(r[1]) for _, r in inside], key))
-        figs.append(
-            Figures(
-                hid,
-                p,
-                float(hazard_m2),
-                [(y, r[2], float(r[4]), float(r[5]), _one(r[6])) for y, r in inside],
-                _one(rem_m2) if keep else [],
-                ALL,
-            )
-        )
+        wanted.append((len(figs), str(at), seqs, key))
+        figs.append(Figures(hid, p, float(hazard_m2), inside, _one(rem_m2) if keep else [], ALL))
     if again:
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
@@ -166,10 +171,10 @@ def _by_layer(
                 kept[(h.id, w)] = text
                 new.append((h.id, at, w, text))
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
-    loads = orjson.loads
+    # every split decoded at once (one JSON array of them all: the same values)
+    got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
 
-    def named(text: str) -> Parts:
-        parts = loads(text)
+    def named(parts: Any) -> Parts:
         if len(parts) == 1:  # most polygons lie in one area
             ((a, m),) = parts
             return [(names[a], m)] if m else []
@@ -180,10 +185,10 @@ def _by_layer(
         assert f is not None
         hid = f.id
         f.pieces = [
-            (p[0], p[1], p[2], p[3], named(kept[(hid, f"p{s}")]))
+            (p[0], p[1], p[2], p[3], named(got[(hid, f"p{s}")]))
             for p, s in zip(f.pieces, seqs, strict=True)
         ]
-        f.remaining = named(kept[(hid, key)]) if key else []
-        f.where = names[int(kept[(hid, "pt")])]
+        f.remaining = named(got[(hid, key)]) if key else []
+        f.where = names[int(got[(hid, "pt")])]
     if new:
         store.zonal_write(layer, layer_hash, new)

@@ -20,8 +20,6 @@ from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
 from demine.services.stats.hazards import (
     Figures,
     computed_figures,
-    is_open,
-    recorded,
     until_of,
 )
 from demine.services.stats.periods import Period, year_of
@@ -80,22 +78,30 @@ def land_release(
     )
     hz_rows: list[dict[str, Any]] = []
     open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
+    overlap_sum = outside_sum = 0.0
+    type_key = {t: f"{t}_m2" for t in RELEASE_TYPES}
+    end = per.end if per is not None else None
     for f in figs:
         for y, release_type, overlap_m2, outside_m2, parts in f.pieces:
-            not_counted["overlap_m2"] += overlap_m2
-            not_counted["outside_m2"] += outside_m2
+            overlap_sum += overlap_m2
+            outside_sum += outside_m2
+            tk = type_key.get(release_type) or f"{release_type}_m2"
             for name, m2 in parts:
-                _add(cells[(name, y)], release_type, m2)
+                cell = cells[(name, y)]  # as _add
+                cell[tk] += m2
+                cell["released_m2"] += m2
         props = f.props
-        if not recorded(props, per):
-            continue  # not yet recorded at the end of the period
         reported = str(props.get("reported_on") or "")
+        if end is not None and reported and reported > end:
+            continue  # not yet recorded at the end of the period (as recorded())
         closed_on = str(props.get("closed_on") or "")
-        open_ = is_open(props, per)
-        htype = "SHA" if props.get("hazard_type") == "SHA" else "CHA"
-        for name, m2 in f.remaining:
-            remaining_by_area[name][f"{htype}_m2"] += m2
-            remaining_by_area[name]["remaining_m2"] += m2
+        open_ = not (closed_on and (end is None or closed_on <= end))  # as is_open()
+        hk = "SHA_m2" if props.get("hazard_type") == "SHA" else "CHA_m2"
+        rem = f.remaining
+        for name, m2 in rem:
+            ra = remaining_by_area[name]
+            ra[hk] += m2
+            ra["remaining_m2"] += m2
         if open_:
             remaining_by_area[f.where]["hazards"] += 1
             open_ids.append(f.id)
@@ -112,11 +118,13 @@ def land_release(
                 "reported_on": props.get("reported_on"),
                 "closed_on": props.get("closed_on"),
                 "hazard_m2": whole_m2(f.hazard_m2),
-                "remaining_m2": sum(m for _, m in f.remaining),
+                "remaining_m2": (rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)),
                 "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
                 "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
             }
         )
+    not_counted["overlap_m2"] += overlap_sum
+    not_counted["outside_m2"] += outside_sum
 
     order = {n: i for i, n in enumerate(areas.order)}
     rows = [

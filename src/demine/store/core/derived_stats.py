@@ -54,6 +54,7 @@ _KEPT: dict[FieldType, frozenset[type]] = {
     FieldType.INTEGER: frozenset({int}),
     FieldType.REAL: frozenset({float}),
 }
+_NONE_TYPE = frozenset({type(None)})
 
 
 class StatFigures:
@@ -170,8 +171,8 @@ class DerivedStats(Tables):
         """A column's values as :meth:`_props` makes them (None kept): at once when every
         value is one the backends keep as it is, else one by one."""
         kept = _KEPT.get(f.type)
-        if kept is not None and all(v is None or type(v) in kept for v in values):
-            return values
+        if kept is not None and set(map(type, values)) - _NONE_TYPE <= kept:
+            return values  # every value None or of a type kept
         one = dataclasses.replace(kind, fields=(f,))
         props = self._props
         return [None if v is None else props(one, (v,)).get(f.name) for v in values]
