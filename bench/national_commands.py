@@ -205,11 +205,13 @@ def main() -> None:
             C.log(f"  {'> timeout' if dt is None else f'{dt:.1f} s'}")
             anchors[what] = dt
             rep.details[f"anchor: {what}"] = {"wall_s": dt, "load_before": load, **info}
-    if gpkg is not None:
-        prof = national.national_store(a.profile_hazards) if a.profile else None
+    for name, loc, url in (("GeoPackage", gpkg, None), ("PostGIS", pg_loc, a.pg_url)):
+        if loc is None:
+            continue
+        prof = national.national_store(a.profile_hazards, pg_url=url) if a.profile else None
         run(
-            "GeoPackage",
-            gpkg,
+            name,
+            loc,
             rep,
             anchors,
             only=a.only,
@@ -218,19 +220,6 @@ def main() -> None:
             timeout_s=a.timeout_min * 60,
         )
     if pg_loc is not None:
-        prof = None
-        if a.profile:
-            prof = national.national_store(a.profile_hazards, pg_url=a.pg_url)
-        run(
-            "PostGIS",
-            pg_loc,
-            rep,
-            anchors,
-            only=a.only,
-            before_src=a.before_src,
-            profile=prof,
-            timeout_s=a.timeout_min * 60,
-        )
         sql = rep.details.get("anchor: prioritize --top 10", {})
         mine = rep.details.get("PostGIS: prioritize --top 10", {})
         if "top_ids" in sql and "top_ids" in mine:
