@@ -47,6 +47,10 @@ from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
 DERIVED_KINDS = ("hazards", "releases", "activities")
+# what the rows mean (demine_derived_state's ``definition``); rows of another are made again
+# (marked not built): 2 (GeoPackage schema 13, PostGIS 12): the account of a hazard with
+# nothing released is its own polygon as stored, with its area as the import measured it
+DEFINITION = "2"
 _DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
 _HAZARD_COLS: tuple[str, ...] = (
     "hazard_id",
@@ -134,6 +138,10 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# the released polygon of an account with no release (shapely's WKB of MultiPolygon())
+_EMPTY_WKB = bytes.fromhex("010600000000000000")
+
+
 def _wkb(g: Any) -> bytes | None:
     import shapely
 
@@ -172,8 +180,10 @@ class Derived(Tables):
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
-        the zonal table by hazard: 12 and 11). Idempotent. Made in a store that has hazards or
-        releases already (an older one), or given new columns, they are marked not built."""
+        the zonal table by hazard: 12 and 11; the untouched hazard's account as its own
+        polygon: 13 and 12, :data:`DEFINITION`). Idempotent. Made in a store that has hazards
+        or releases already (an older one), given new columns, or holding rows of an older
+        definition, they are marked not built (``demine rebuild-derived`` makes them again)."""
         exists = self._derived_table_exists(c)
         stale = exists and any(
             not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
@@ -187,13 +197,24 @@ class Derived(Tables):
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
-            if stale and self._derived_data(c):  # readers compute until rebuilt
+            row = c.execute(
+                f"SELECT value FROM demine_derived_state WHERE key = {self.P}", ("definition",)
+            ).fetchone()
+            older = row is None or row[0] != DEFINITION  # rows of another meaning
+            if (stale or older) and self._derived_data(c):  # readers compute until rebuilt
                 c.execute("UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'")
+            if older:
+                c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("definition",))
+                c.execute(
+                    f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
+                    ("definition", DEFINITION),
+                )
             return
         built = "no" if self._derived_data(c) else "yes"
         c.execute(
-            f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
-            ("built", built),
+            f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P}), "
+            f"({self.P}, {self.P})",
+            ("built", built, "definition", DEFINITION),
         )
 
     def _derived_triggers(self, c: Any) -> None:
@@ -437,11 +458,12 @@ class Derived(Tables):
                 if h in rels:
                     accs[h] = account(geom[h], rels[h], year_ends=True)
             done = [accs[h] for h, _ in hazards]
-            released = (
-                builtins.list(shapely.to_wkb(np.asarray([a.released for a in done], dtype=object)))
-                if done
-                else []
-            )
+            released: builtins.list[Any] = [None if a.pieces else _EMPTY_WKB for a in done]
+            todo_r = [i for i, a in enumerate(done) if a.pieces]
+            if todo_r:
+                wkbs = shapely.to_wkb(np.asarray([done[i].released for i in todo_r], dtype=object))
+                for i, w in zip(todo_r, wkbs, strict=True):
+                    released[i] = w
             remaining: builtins.list[Any] = [prepared_wkb(a) for a in done]
             redo = [i for i, w in enumerate(remaining) if w is None]
             if redo:
@@ -455,10 +477,11 @@ class Derived(Tables):
                 if done
                 else []
             )
-            # the statistics' figures need each hazard's polygon: decode those taken ahead
-            undone = [r for r in hazards if r[0] not in geom]
-            u_ids, u_wkb = [h for h, _ in undone], [w for _, w in undone]
-            geom.update(zip(u_ids, self._decode(u_wkb), strict=True))
+            # the statistics' figures need each hazard's polygon: one taken ahead (an
+            # import's, checked: polygonal and valid) is its account's remaining polygon
+            for h, _ in hazards:
+                if h not in geom:
+                    geom[h] = accs[h].remaining
             stat = stat_figures([geom[h] for h, _ in hazards], done)
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []

@@ -73,7 +73,10 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     release of a year, and the hazard with nothing released: its area and polygon) measured
     geodesically at the centre of the hazard's bounding box, as
     :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
-    box. Kept so that the statistics add figures up instead of measuring polygons."""
+    box. The polygon of an account with nothing released is counted with its area as
+    measured (:func:`demine.geo.release.unreleased`: the import's), as
+    :func:`demine.services.stats.hazards.computed_figures` counts it. Kept so that the
+    statistics add figures up instead of measuring polygons."""
     import numpy as np
     import shapely
 
@@ -90,26 +93,30 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     centres: builtins.list[tuple[float, float]] = []
     bare_m2: builtins.list[float] = []
     for b, a in zip(bounds, accs, strict=True):
+        if not a.pieces:  # untouched: nothing measured
+            bare_m2.append(a.hazard_m2)
+            continue
         c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
-        u = next(it) if a.pieces else a
-        bare_m2.append(u.hazard_m2)
-        polys += [a.remaining, u.remaining]
-        centres += [c, c]
+        bare_m2.append(next(it).hazard_m2)
+        polys.append(a.remaining)
+        centres.append(c)
         for p in a.pieces:
             polys += [p.credited, p.remaining_after]
             centres += [c, c]
     arr = np.empty(len(polys), dtype=object)
     arr[:] = polys
-    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+    measured = (
+        geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+        if len(arr)
+        else np.zeros(0)
+    )
     k = 0
-    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
-        out.hazard[i] = (
-            *(float(v) for v in b),
-            float(measured[k]),
-            bare_m2[i],
-            float(measured[k + 1]),
-        )
-        k += 2
+    for i, (b, a) in enumerate(zip(bounds.tolist(), accs, strict=True)):
+        if not a.pieces:
+            out.hazard[i] = (*b, a.remaining_m2, bare_m2[i], bare_m2[i])
+            continue
+        out.hazard[i] = (*b, float(measured[k]), bare_m2[i], bare_m2[i])
+        k += 1
         ps: builtins.list[tuple[float | None, ...]] = []
         for p in a.pieces:
             after = None if p.remaining_after is None else float(measured[k + 1])
