@@ -330,6 +330,12 @@ def test_an_untouched_hazards_account_is_its_own_polygon_and_area(
         assert acc.hazard_m2 == acc.remaining_m2 == float(geodesic_area(stored.geometry)[0])
         assert round(acc.hazard_m2, 2) == stored.properties["area_m2"]
         assert acc.pieces == [] and acc.released_m2 == 0.0
+    # the polygon is not kept twice: the derived row holds none, it is read from the hazard
+    row = store.conn.execute(
+        f"SELECT remaining, remaining_grid FROM demine_derived_hazard WHERE hazard_id = {store.P}",
+        (hid,),
+    ).fetchone()
+    assert row[0] is None and row[1] == 0.0
 
 
 def test_gdal_validator_accepts_the_derived_tables(gpkg_store: Any) -> None:

@@ -234,17 +234,16 @@ def _unreleased(arr: Any, areas: Any = None) -> list[Account]:
 
 
 class _Prepared:
-    """Unreleased accounts computed ahead (on another thread) by :func:`prepare_unreleased`,
-    each taken once by :func:`take_prepared`, with the WKB of its remaining polygon."""
+    """Unreleased accounts made ahead (on another thread) by :func:`prepare_unreleased`, each
+    taken once by :func:`take_prepared`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[Future[dict[Key, tuple[Account, bytes]]]] = []
-        self._ready: dict[Key, tuple[Account, bytes]] = {}
-        self.wkb: dict[int, tuple[Account, bytes]] = {}  # id(account) -> (account, WKB)
+        self._pending: list[Future[dict[Key, Account]]] = []
+        self._ready: dict[Key, Account] = {}
         self.closed = False  # the import is over (stored or refused): stop computing
 
-    def add(self, future: Future[dict[Key, tuple[Account, bytes]]]) -> None:
+    def add(self, future: Future[dict[Key, Account]]) -> None:
         with self._lock:
             self._pending.append(future)
 
@@ -254,47 +253,32 @@ class _Prepared:
         for f in pending:
             try:
                 got = f.result()
-            except Exception:  # noqa: BLE001 - computed ahead or not, the account is the same
+            except Exception:  # noqa: BLE001 - made ahead or not, the account is the same
                 continue
             with self._lock:
                 self._ready.update(got)
-        out: list[Account | None] = []
         with self._lock:
-            for k in keys:
-                hit = None if k is None else self._ready.pop(k, None)
-                if hit is None:
-                    out.append(None)
-                else:
-                    self.wkb[id(hit[0])] = hit
-                    out.append(hit[0])
-        return out
+            return [None if k is None else self._ready.pop(k, None) for k in keys]
 
 
 def take_prepared(keys: Sequence[Key | None]) -> list[Account | None]:
-    """The accounts computed ahead for these keys (None: not computed ahead, or outside
-    :func:`prepared`), each given once."""
+    """The accounts made ahead for these keys (None: not made ahead, or outside
+    :func:`prepared`), each given once. Each one's remaining polygon is the hazard's own."""
     prep = _PREPARED.get()
     if prep is None:
         return [None] * len(keys)
     return prep.take(keys)
 
 
-def prepared_wkb(acc: Account) -> bytes | None:
-    """``shapely.to_wkb(acc.remaining)``, computed ahead with the account (None: it was not)."""
-    prep = _PREPARED.get()
-    hit = None if prep is None else prep.wkb.get(id(acc))
-    return hit[1] if hit is not None and hit[0] is acc else None
-
-
-_BLOCK = 1000  # hazards computed together ahead (their densified edges: about 250,000 vertices)
+_BLOCK = 5000  # hazards made together ahead
 _PREPARED: ContextVar[_Prepared | None] = ContextVar("demine_unreleased", default=None)
 
 
 @contextmanager
 def prepared() -> Iterator[None]:
-    """Within: :func:`prepare_unreleased` may compute unreleased accounts ahead, on another
-    thread, for :func:`unreleased` to take (an import computes its hazards' accounts while
-    it checks their properties; the store's upkeep of the derived tables takes them)."""
+    """Within: :func:`prepare_unreleased` may make unreleased accounts ahead, on another
+    thread, for :func:`unreleased` to take (an import makes its hazards' accounts while it
+    checks their properties; the store's upkeep of the derived tables takes them)."""
     prep = _Prepared()
     token = _PREPARED.set(prep)
     try:
@@ -305,40 +289,33 @@ def prepared() -> Iterator[None]:
 
 
 def prepare_unreleased(
-    submit: Callable[[Callable[[], dict[Key, tuple[Account, bytes]]]], Any],
+    submit: Callable[[Callable[[], dict[Key, Account]]], Any],
     geoms: Callable[[], tuple[Any, Any]],
 ) -> None:
     """Inside :func:`prepared`: make the unreleased accounts of the geometries ``geoms()``
     gives (a callable, run on the other thread, giving the geometries and their geodesic
     areas, or None for the areas: measured then) with ``submit`` (an executor's), for
-    :func:`unreleased` to take. The geometries are an import's, checked: each polygon valid.
-    Outside, nothing."""
+    :func:`unreleased` to take. The geometries are an import's, checked: each polygon valid;
+    only polygonal ones are made ahead (their accounts are their own polygons). Outside,
+    nothing."""
     prep = _PREPARED.get()
     if prep is None:
         return
 
-    def work() -> dict[Key, tuple[Account, bytes]]:
+    def work() -> dict[Key, Account]:
         got, measured = geoms()
         arr = np.empty(len(got), dtype=object)
         arr[:] = list(got)
-        have = shapely.get_type_id(arr) >= 0
+        have = np.isin(shapely.get_type_id(arr), (3, 6))
         arr = arr[have]
         areas = None if measured is None else np.asarray(measured, dtype=np.float64)[have]
-        out: dict[Key, tuple[Account, bytes]] = {}
-        for i in range(0, len(arr), _BLOCK):  # small blocks: the temporaries stay in cache
+        out: dict[Key, Account] = {}
+        for i in range(0, len(arr), _BLOCK):
             if prep.closed:  # a refused import need not wait for its accounts
                 break
             part = arr[i : i + _BLOCK]
             accs = _unreleased(part, None if areas is None else areas[i : i + _BLOCK])
-            keys = _keys(part)
-            # the remaining polygon is the hazard's own: its WKB is the key's (2-d); shapely's
-            # (extended) WKB of one with Z
-            wkbs = [k[0] for k in keys]
-            for j in np.flatnonzero(shapely.has_z(part)).tolist():
-                wkbs[j] = bytes(shapely.to_wkb(accs[j].remaining))
-            for j in np.flatnonzero(~np.isin(shapely.get_type_id(part), (3, 6))).tolist():
-                wkbs[j] = bytes(shapely.to_wkb(accs[j].remaining))  # cleaned: not polygonal
-            out.update(zip(keys, zip(accs, wkbs, strict=True), strict=True))
+            out.update(zip(_keys(part), accs, strict=True))
         return out
 
     prep.add(submit(work))

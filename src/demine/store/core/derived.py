@@ -154,18 +154,39 @@ def _geom(b: Any) -> Any:
     return None if b is None else shapely.from_wkb(bytes(b))
 
 
-def on_grid(blobs: Sequence[Any], grids: Sequence[Any]) -> Any:
-    """Remaining polygons (WKB) decoded on the precision grid each was made on (a hazard with
-    nothing released is its own cleaned polygon, on the 1e-9 degree grid): later operations on
-    them (segmentize, overlays) then give what they give on the computed ones."""
+def on_grid(
+    blobs: Sequence[Any],
+    grids: Sequence[Any],
+    own: Sequence[Any] | None = None,
+    decode: Callable[[Sequence[Any]], Any] | None = None,
+) -> Any:
+    """Remaining polygons (WKB) decoded on the precision grid each was made on (one cleaned
+    is on the 1e-9 degree grid): later operations on them (segmentize, overlays) then give
+    what they give on the computed ones. Where a blob is None the remaining polygon is the
+    hazard's own: ``own`` (its stored geometry, as selected by :func:`own_geom_sql`),
+    decoded by ``decode`` (the store's)."""
     import numpy as np
     import shapely
 
-    out = shapely.from_wkb(np.asarray([bytes(b) for b in blobs], dtype=object))
+    out = np.empty(len(blobs), dtype=object)
+    kept = [i for i, b in enumerate(blobs) if b is not None]
+    if kept:
+        out[kept] = shapely.from_wkb(np.asarray([bytes(blobs[i]) for i in kept], dtype=object))
+    if len(kept) < len(blobs):
+        assert own is not None and decode is not None, "a hazard's own polygon is needed"
+        mine = [i for i, b in enumerate(blobs) if b is None]
+        out[mine] = np.asarray(builtins.list(decode([own[i] for i in mine])), dtype=object)
     g = np.asarray([float(x) for x in grids], dtype=np.float64)
     if (g > 0).any():
         out[g > 0] = shapely.set_precision(out[g > 0], g[g > 0], mode="pointwise")
     return out
+
+
+def own_geom_sql(geom_out: str) -> str:
+    """A select expression of the hazard's polygon (``h``, as ``geom_out`` selects it) where
+    its derived row (``d``) keeps no remaining polygon: nothing released, the remaining is
+    the hazard's own (schema 13). NULL elsewhere: that polygon is not read."""
+    return f"CASE WHEN d.remaining IS NULL THEN {geom_out.replace('geom', 'h.geom')} END"
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -392,7 +413,6 @@ class Derived(Tables):
             Account,
             ReleaseInput,
             account,
-            prepared_wkb,
             take_prepared,
             unreleased,
         )
@@ -464,24 +484,35 @@ class Derived(Tables):
                 wkbs = shapely.to_wkb(np.asarray([done[i].released for i in todo_r], dtype=object))
                 for i, w in zip(todo_r, wkbs, strict=True):
                     released[i] = w
-            remaining: builtins.list[Any] = [prepared_wkb(a) for a in done]
-            redo = [i for i, w in enumerate(remaining) if w is None]
-            if redo:
-                wkbs = shapely.to_wkb(np.asarray([done[i].remaining for i in redo], dtype=object))
-                for i, w in zip(redo, wkbs, strict=True):
-                    remaining[i] = w
-            grids = (
-                shapely.get_precision(
-                    np.asarray([a.remaining for a in done], dtype=object)
-                ).tolist()
-                if done
-                else []
-            )
             # the statistics' figures need each hazard's polygon: one taken ahead (an
             # import's, checked: polygonal and valid) is its account's remaining polygon
             for h, _ in hazards:
                 if h not in geom:
                     geom[h] = accs[h].remaining
+            # a remaining polygon that is the hazard's own (nothing released) is not kept
+            # again: NULL, read from the hazard (see _remaining)
+            remaining: builtins.list[Any] = [
+                None if a.remaining is geom[h] else a.remaining
+                for a, (h, _) in zip(done, hazards, strict=True)
+            ]
+            # one made ahead is another object: the same polygon when identical to it
+            maybe = [i for i, a in enumerate(done) if remaining[i] is not None and not a.pieces]
+            if maybe:
+                same = shapely.equals_identical(
+                    np.asarray([remaining[i] for i in maybe], dtype=object),
+                    np.asarray([geom[hazards[i][0]] for i in maybe], dtype=object),
+                )
+                for i, eq in zip(maybe, same.tolist(), strict=True):
+                    if eq:
+                        remaining[i] = None
+            redo = [i for i, g in enumerate(remaining) if g is not None]
+            grids = [0.0] * len(done)
+            if redo:
+                kept = np.asarray([remaining[i] for i in redo], dtype=object)
+                for i, w, p in zip(
+                    redo, shapely.to_wkb(kept), shapely.get_precision(kept), strict=True
+                ):
+                    remaining[i], grids[i] = bytes(w), float(p)
             stat = stat_figures([geom[h] for h, _ in hazards], done)
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
@@ -497,8 +528,8 @@ class Derived(Tables):
                         len(acc.pieces),
                         last.get(hid),
                         bytes(released[i]),
-                        bytes(remaining[i]),
-                        float(grids[i]),
+                        remaining[i],
+                        grids[i],
                         at,
                         *stat.hazard[i],
                     )
@@ -601,11 +632,13 @@ class Derived(Tables):
         out: dict[str, Any] = {}
         cols = ", ".join(f"d.{x}" for x in _HAZARD_COLS)
         rows = c.execute(
-            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
-            f"ON h.id = d.hazard_id{cond} ORDER BY h.fid",
+            f"SELECT {cols}, {own_geom_sql(self.GEOM_OUT)} FROM demine_derived_hazard d "
+            f"JOIN {q('hazards')} h ON h.id = d.hazard_id{cond} ORDER BY h.fid",
             args,
         ).fetchall()
-        remaining = on_grid([r[8] for r in rows], [r[9] for r in rows])
+        remaining = on_grid(
+            [r[8] for r in rows], [r[9] for r in rows], [r[-1] for r in rows], self._decode
+        )
         for row, rem in zip(rows, remaining, strict=True):
             out[row[0]] = Account(
                 hazard_m2=float(row[1]),

@@ -191,8 +191,7 @@ class DerivedStats(Tables):
         :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
         ``seq`` per hazard) the one kept after that piece (``remaining_after``); None where no
         polygon is kept (the caller computes it)."""
-        import numpy as np
-        import shapely
+        from demine.store.core.derived import on_grid, own_geom_sql
 
         out: builtins.list[Any] = [None] * len(hazard_ids)
         where = {h: i for i, h in enumerate(hazard_ids)}
@@ -200,16 +199,17 @@ class DerivedStats(Tables):
             if not chunk:
                 continue
             sql, args = self._in("hazard_id", chunk)
-            if after is None:
+            if after is None:  # a row with no remaining polygon: the hazard's own
                 rows = self.conn.execute(
-                    "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard "
-                    f"WHERE {sql}",
+                    f"SELECT d.hazard_id, d.remaining, d.remaining_grid, "
+                    f"{own_geom_sql(self.GEOM_OUT)} FROM demine_derived_hazard d "
+                    f"JOIN {q('hazards')} h ON h.id = d.hazard_id WHERE d.{sql}",
                     args,
                 ).fetchall()
             else:
                 seq = {h: after[where[h]] for h in chunk}
                 rows = [
-                    (h, b, 0.0)
+                    (h, b, 0.0, None)
                     for h, s, b in self.conn.execute(
                         "SELECT hazard_id, seq, remaining_after FROM demine_derived_piece "
                         f"WHERE {sql} AND remaining_after IS NOT NULL",
@@ -217,14 +217,10 @@ class DerivedStats(Tables):
                     ).fetchall()
                     if s == seq[h]
                 ]
-            rows = [r for r in rows if r[1] is not None]
-            geoms = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
-            grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
-            gridded = grids > 0
-            if gridded.any():  # as derived_accounts restores it
-                geoms[gridded] = shapely.set_precision(
-                    geoms[gridded], grids[gridded], mode="pointwise"
-                )
+            rows = [r for r in rows if r[1] is not None or r[3] is not None]
+            geoms = on_grid(
+                [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], self._decode
+            )
             for r, g in zip(rows, geoms, strict=True):
                 out[where[r[0]]] = g
         return out
