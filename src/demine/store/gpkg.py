@@ -497,14 +497,19 @@ class GeoPackageStore(RevisionedStore):
 
     def _before_insert(self, c: sqlite3.Connection, kind: Kind, n: int) -> Any:
         if kind.geometry_type and n >= BULK_ROWS:
-            return self._drop_insert_trigger(c, kind)
+            # so is the one marking the derived tables stale (its condition, run per row,
+            # costs more than the row): demine keeps them up itself (_derived_after)
+            stale = fmt.drop_trigger(c, f"demine_derived_stale_{kind.name}_insert")
+            return self._drop_insert_trigger(c, kind), stale
         return None
 
     def _after_insert(
         self, c: sqlite3.Connection, kind: Kind, rows: Sequence[Sequence[Any]], token: Any
     ) -> None:
         if token is not None:
-            self._index_and_restore_trigger(c, kind, rows, token)
+            self._index_and_restore_trigger(c, kind, rows, token[0])
+            if token[1] is not None:
+                c.execute(token[1])
 
     # --- what only a GeoPackage does ----------------------------------------------------------
 
@@ -545,12 +550,9 @@ class GeoPackageStore(RevisionedStore):
         row) inside the caller's transaction; the index rows are then written directly from
         the blobs' envelopes and the trigger made again before the commit, so no other
         connection ever sees the table without it (they are locked out until then)."""
-        trig = f"rtree_{k.name}_geom_insert"
-        (ddl,) = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)
-        ).fetchone()
         last = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {q(k.name)}").fetchone()[0]
-        conn.execute(f"DROP TRIGGER {q(trig)}")
+        ddl = fmt.drop_trigger(conn, f"rtree_{k.name}_geom_insert")
+        assert ddl is not None, "the GeoPackage R-tree trigger is missing"
         return ddl, int(last)
 
     @staticmethod

@@ -42,151 +42,25 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
+from demine.store.core.derived_schema import (
+    DEFINITION,
+    DERIVED_BY_HAZARD,
+    DERIVED_KINDS,
+    DERIVED_TABLES,
+    EMPTY_WKB,
+    HAZARD_COLS,
+    PIECE_COLS,
+    STAT_COLS,
+    geom_of,
+    on_grid,
+    own_geom_sql,
+    wkb_of,
+)
 from demine.store.core.derived_stats import stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
-DERIVED_KINDS = ("hazards", "releases", "activities")
-# what the rows mean (demine_derived_state's ``definition``); rows of another are made again
-# (marked not built): 2 (GeoPackage schema 13, PostGIS 12): the account of a hazard with
-# nothing released is its own polygon as stored, with its area as the import measured it
-DEFINITION = "2"
-_DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
-_HAZARD_COLS: tuple[str, ...] = (
-    "hazard_id",
-    "hazard_m2",
-    "released_m2",
-    "remaining_m2",
-    "by_type",
-    "releases",
-    "last_activity_on",
-    "released",
-    "remaining",
-    "remaining_grid",
-    "computed_at",
-)
-# the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
-# the statistics measure (see derived_stats.stat_figures); a store made before gets its tables
-# made again, not built
-_STAT_COLS = {
-    "demine_derived_hazard": (
-        "minx",
-        "miny",
-        "maxx",
-        "maxy",
-        "remaining_stat_m2",
-        "bare_m2",
-        "bare_stat_m2",
-    ),
-    "demine_derived_piece": ("credited_stat_m2", "remaining_after_stat_m2"),
-}
-_HAZARD_COLS += _STAT_COLS["demine_derived_hazard"]
-_PIECE_COLS = (
-    "hazard_id",
-    "seq",
-    "release_id",
-    "release_type",
-    "released_on",
-    "recorded_m2",
-    "credited_m2",
-    "overlap_m2",
-    "overlaps_with",
-    "outside_m2",
-    "credited",
-    "outside",
-    "remaining_after",
-    "remaining_after_m2",
-    "released_after",
-    "credited_stat_m2",
-    "remaining_after_stat_m2",
-)
-# (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
-# SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
-DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
-    # the polygons (blobs) last: reading a row's figures then never walks a polygon's pages
-    (
-        "demine_derived_hazard",
-        "Each hazard's land-release account, kept up to date on write",
-        "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
-        "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
-        "last_activity_on TEXT, remaining_grid FLOAT NOT NULL, computed_at TEXT NOT NULL, "
-        "minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, remaining_stat_m2 FLOAT, "
-        "bare_m2 FLOAT, bare_stat_m2 FLOAT, released {B}, remaining {B}",
-    ),
-    (
-        "demine_derived_piece",
-        "What each release credited to its hazard, in crediting order",
-        "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
-        "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
-        "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
-        "outside_m2 FLOAT NOT NULL, remaining_after_m2 FLOAT, credited_stat_m2 FLOAT, "
-        "remaining_after_stat_m2 FLOAT, credited {B}, outside {B}, remaining_after {B}, "
-        "released_after {B}",
-    ),
-    (
-        "demine_derived_zonal",
-        "How each hazard's derived polygons split among the areas of a reference layer",
-        "layer TEXT NOT NULL, layer_hash TEXT NOT NULL, hazard_id TEXT NOT NULL, "
-        "computed_at TEXT NOT NULL, what TEXT NOT NULL, parts TEXT NOT NULL, "
-        "UNIQUE (layer, hazard_id, what)",
-    ),
-    (
-        "demine_derived_state",
-        "Whether the derived tables are complete (built: yes or no)",
-        "key TEXT NOT NULL UNIQUE, value TEXT",
-    ),
-)
-
-
-# the released polygon of an account with no release (shapely's WKB of MultiPolygon())
-_EMPTY_WKB = bytes.fromhex("010600000000000000")
-
-
-def _wkb(g: Any) -> bytes | None:
-    import shapely
-
-    return None if g is None else bytes(shapely.to_wkb(g))
-
-
-def _geom(b: Any) -> Any:
-    import shapely
-
-    return None if b is None else shapely.from_wkb(bytes(b))
-
-
-def on_grid(
-    blobs: Sequence[Any],
-    grids: Sequence[Any],
-    own: Sequence[Any] | None = None,
-    decode: Callable[[Sequence[Any]], Any] | None = None,
-) -> Any:
-    """Remaining polygons (WKB) decoded on the precision grid each was made on (one cleaned
-    is on the 1e-9 degree grid): later operations on them (segmentize, overlays) then give
-    what they give on the computed ones. Where a blob is None the remaining polygon is the
-    hazard's own: ``own`` (its stored geometry, as selected by :func:`own_geom_sql`),
-    decoded by ``decode`` (the store's)."""
-    import numpy as np
-    import shapely
-
-    out = np.empty(len(blobs), dtype=object)
-    kept = [i for i, b in enumerate(blobs) if b is not None]
-    if kept:
-        out[kept] = shapely.from_wkb(np.asarray([bytes(blobs[i]) for i in kept], dtype=object))
-    if len(kept) < len(blobs):
-        assert own is not None and decode is not None, "a hazard's own polygon is needed"
-        mine = [i for i, b in enumerate(blobs) if b is None]
-        out[mine] = np.asarray(builtins.list(decode([own[i] for i in mine])), dtype=object)
-    g = np.asarray([float(x) for x in grids], dtype=np.float64)
-    if (g > 0).any():
-        out[g > 0] = shapely.set_precision(out[g > 0], g[g > 0], mode="pointwise")
-    return out
-
-
-def own_geom_sql(geom_out: str) -> str:
-    """A select expression of the hazard's polygon (``h``, as ``geom_out`` selects it) where
-    its derived row (``d``) keeps no remaining polygon: nothing released, the remaining is
-    the hazard's own (schema 13). NULL elsewhere: that polygon is not read."""
-    return f"CASE WHEN d.remaining IS NULL THEN {geom_out.replace('geom', 'h.geom')} END"
+__all__ = ["DERIVED_KINDS", "DERIVED_TABLES", "Derived", "on_grid", "own_geom_sql"]
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -207,7 +81,7 @@ class Derived(Tables):
         definition, they are marked not built (``demine rebuild-derived`` makes them again)."""
         exists = self._derived_table_exists(c)
         stale = exists and any(
-            not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
+            not set(cols) <= self._derived_columns(c, t) for t, cols in STAT_COLS.items()
         )
         if stale:  # made before schema 12: made again (the figures are computed on rebuild)
             for t in ("demine_derived_hazard", "demine_derived_piece", "demine_derived_zonal"):
@@ -375,7 +249,7 @@ class Derived(Tables):
         """Which of the tables :meth:`_derive` reads by hazard have no rows (a new store, one
         with no releases yet): a large import then looks up nothing in them, 900 ids at a
         time. Rows that :meth:`_derive` adds are for other hazards than those still to do."""
-        names = ("releases", "activities", *_DERIVED_BY_HAZARD)
+        names = ("releases", "activities", *DERIVED_BY_HAZARD)
         return frozenset(
             t
             for t in names
@@ -430,7 +304,7 @@ class Derived(Tables):
             if not chunk:
                 continue
             chunk = builtins.list(chunk)
-            for t in _DERIVED_BY_HAZARD:
+            for t in DERIVED_BY_HAZARD:
                 if t not in empty:
                     sql, args = self._in("hazard_id", chunk)
                     c.execute(f"DELETE FROM {t} WHERE {sql}", args)
@@ -478,7 +352,7 @@ class Derived(Tables):
                 if h in rels:
                     accs[h] = account(geom[h], rels[h], year_ends=True)
             done = [accs[h] for h, _ in hazards]
-            released: builtins.list[Any] = [None if a.pieces else _EMPTY_WKB for a in done]
+            released: builtins.list[Any] = [None if a.pieces else EMPTY_WKB for a in done]
             todo_r = [i for i, a in enumerate(done) if a.pieces]
             if todo_r:
                 wkbs = shapely.to_wkb(np.asarray([done[i].released for i in todo_r], dtype=object))
@@ -547,24 +421,24 @@ class Derived(Tables):
                             p.overlap_m2,
                             orjson.dumps(p.overlaps_with).decode(),
                             p.outside_m2,
-                            _wkb(p.credited),
-                            _wkb(p.outside),
-                            _wkb(p.remaining_after),
+                            wkb_of(p.credited),
+                            wkb_of(p.outside),
+                            wkb_of(p.remaining_after),
                             None if p.remaining_after is None else p.remaining_after_m2,
-                            _wkb(p.released_after),
+                            wkb_of(p.released_after),
                             *stat.pieces[i][k],
                         )
                     )
             self._executemany(
                 c,
-                f"INSERT INTO demine_derived_hazard ({', '.join(_HAZARD_COLS)}) "
-                f"VALUES ({', '.join([P] * len(_HAZARD_COLS))})",
+                f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
+                f"VALUES ({', '.join([P] * len(HAZARD_COLS))})",
                 h_rows,
             )
             self._executemany(
                 c,
-                f"INSERT INTO demine_derived_piece ({', '.join(_PIECE_COLS)}) "
-                f"VALUES ({', '.join([P] * len(_PIECE_COLS))})",
+                f"INSERT INTO demine_derived_piece ({', '.join(PIECE_COLS)}) "
+                f"VALUES ({', '.join([P] * len(PIECE_COLS))})",
                 p_rows,
             )
             n += len(h_rows)
@@ -608,7 +482,7 @@ class Derived(Tables):
             cond = " WHERE d." + cond
         pieces: dict[str, builtins.list[Piece]] = {}
         for row in c.execute(
-            f"SELECT {', '.join(_PIECE_COLS)} FROM demine_derived_piece d{cond} "
+            f"SELECT {', '.join(PIECE_COLS)} FROM demine_derived_piece d{cond} "
             "ORDER BY hazard_id, seq",
             args,
         ).fetchall():
@@ -618,19 +492,19 @@ class Derived(Tables):
                     release_type=row[3],
                     released_on=row[4],
                     recorded_m2=float(row[5]),
-                    credited=_geom(row[10]),
+                    credited=geom_of(row[10]),
                     credited_m2=float(row[6]),
                     overlap_m2=float(row[7]),
                     overlaps_with=orjson.loads(row[8]),
-                    outside=_geom(row[11]),
+                    outside=geom_of(row[11]),
                     outside_m2=float(row[9]),
-                    remaining_after=_geom(row[12]),
+                    remaining_after=geom_of(row[12]),
                     remaining_after_m2=0.0 if row[13] is None else float(row[13]),
-                    released_after=_geom(row[14]),
+                    released_after=geom_of(row[14]),
                 )
             )
         out: dict[str, Any] = {}
-        cols = ", ".join(f"d.{x}" for x in _HAZARD_COLS)
+        cols = ", ".join(f"d.{x}" for x in HAZARD_COLS)
         rows = c.execute(
             f"SELECT {cols}, {own_geom_sql(self.GEOM_OUT)} FROM demine_derived_hazard d "
             f"JOIN {q('hazards')} h ON h.id = d.hazard_id{cond} ORDER BY h.fid",
@@ -643,7 +517,7 @@ class Derived(Tables):
             out[row[0]] = Account(
                 hazard_m2=float(row[1]),
                 pieces=pieces.get(row[0], []),
-                released=_geom(row[7]),
+                released=geom_of(row[7]),
                 released_m2=float(row[2]),
                 remaining=rem,
                 remaining_m2=float(row[3]),
