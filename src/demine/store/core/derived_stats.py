@@ -191,7 +191,7 @@ class DerivedStats(Tables):
         :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
         ``seq`` per hazard) the one kept after that piece (``remaining_after``); None where no
         polygon is kept (the caller computes it)."""
-        from demine.store.core.derived import on_grid, own_geom_sql
+        from demine.store.core.derived_schema import on_grid, own_geom_sql
 
         out: builtins.list[Any] = [None] * len(hazard_ids)
         where = {h: i for i, h in enumerate(hazard_ids)}
