@@ -21,8 +21,8 @@ A hazard with nothing released (an *untouched* hazard) needs no overlay: its acc
 polygon as stored, with its area as the import measured it (``geodesic_area`` of the polygon
 as stored, centred on its bounding box: the hazard's ``area_m2`` before rounding), so nothing
 is cleaned, cut or measured again for it. With its first release the hazard is measured in
-the plane as above; the two figures differ by the edges' cuts, about 4e-6 of the area (at
-most 1.9 m² on 50 ha in the synthetic national data).
+the plane as above; the two figures differ by the edges' cuts: under 1e-5 of the area (over
+the benchmark's 100,000 synthetic hazards of 1 to 50 ha: 0.05 m² on average, 3.1 m² at most).
 """
 
 from __future__ import annotations
