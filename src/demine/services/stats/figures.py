@@ -45,10 +45,11 @@ def _one(m2: float | None) -> Parts:
 
 def derived_figures(
     store: Store, per: Period | None, areas: Areas
-) -> tuple[list[Figures], dict[str, Any], Any] | None:
+) -> tuple[list[Figures], dict[str, Any], Any, dict[str, str]] | None:
     """The figures of every hazard with a geometry (in the hazards' order), their bounding
-    boxes by id, and a function giving the remaining polygons (at the period's end) of some
-    of them; None when the derived tables are not built."""
+    boxes by id, a function giving the remaining polygons (at the period's end) of some
+    of them, and what each of those is read from (its account's ``computed_at`` and which
+    polygon: the memo key of :mod:`.overlaps`); None when the derived tables are not built."""
     got = store.stat_rows()
     if got is None:
         return None
@@ -107,6 +108,8 @@ def derived_figures(
         _by_layer(store, per, areas, figs, wanted)
 
     keys = {figs[i].id: key for i, _, _, key in wanted if figs[i] is not None}  # type: ignore[union-attr]
+    # what each remaining polygon is read from (see .overlaps.memo_key)
+    stamps = {figs[i].id: f"{at}|{key}" for i, at, _, key in wanted if key is not None}  # type: ignore[union-attr]
 
     def remaining_of(ids: Sequence[str]) -> list[Any]:
         """The remaining polygons at the period's end, read as the accounts hold them."""
@@ -126,7 +129,7 @@ def derived_figures(
         accs = release_accounts(store, until_of(per), rest)
         return [out[i] if i in out else accs[i].remaining for i in ids]
 
-    return done, boxes, remaining_of
+    return done, boxes, remaining_of, stamps
 
 
 def _ids(h_rows: Sequence[Any]) -> list[str]:

@@ -22,6 +22,7 @@ from demine.services.stats.hazards import (
     computed_figures,
     until_of,
 )
+from demine.services.stats.overlaps import memo_overlaps, overlap_union
 from demine.services.stats.periods import Period, year_of
 from demine.store.base import Store
 
@@ -64,11 +65,12 @@ def land_release(
     areas at its end: the ``land_release`` and ``hazards`` parts of the statistics. ``got``:
     the figures read from the derived tables (:func:`.figures.derived_figures`), else every
     account is computed again."""
-    boxes: Mapping[str, Any] | None = None
+    kept: tuple[Mapping[str, Any], Any, Mapping[str, str]] | None = None
     if got is None:
         figs, remaining_of = _full(store, per, areas)
     else:
-        figs, boxes, remaining_of = got
+        figs, boxes, remaining_of, stamps = got
+        kept = (boxes, remaining_of, stamps)
 
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
@@ -164,93 +166,27 @@ def land_release(
 
     hazards = _hazards_summary(hz_rows, remaining_by_area, areas)
     open_m2 = [r["remaining_m2"] for r in hz_rows if r["status_at_end"] == "open"]
-    hazards.update(_overlaps(open_ids, open_m2, boxes, remaining_of))
+    hazards.update(_overlaps(store, per, open_ids, open_m2, kept, remaining_of))
     return land, hazards
 
 
-# a hazard's remaining polygon lies in its bounding box to far below this (degrees): boxes
-# this much larger meet whenever the polygons could overlap
-BOX_PAD = 1e-6
-
-
 def _overlaps(
-    ids: Sequence[str], m2: list[int], boxes: Mapping[str, Any] | None, remaining_of: Any
+    store: Store,
+    per: Period | None,
+    ids: Sequence[str],
+    m2: list[int],
+    got: tuple[Mapping[str, Any], Any, Mapping[str, str]] | None,
+    remaining_of: Any,
 ) -> dict[str, Any]:
-    """:func:`overlap_union` of the open hazards' remaining polygons; with their bounding
-    boxes, only those whose boxes meet another's are read and merged (the others overlap
-    nothing: the same answer)."""
-    if boxes is None:
+    """:func:`.overlaps.overlap_union` of the open hazards' remaining polygons; with the
+    derived tables (their bounding boxes), only those whose boxes meet another's are read and
+    merged (the others overlap nothing: the same answer), and what was merged is kept
+    (:func:`.overlaps.memo_overlaps`)."""
+    if got is None:
         return overlap_union(remaining_of(ids), m2)
-    import numpy as np
-
-    have = [i for i, h in enumerate(ids) if boxes.get(h) is not None]
-    if len(have) < 2:
-        return overlap_union([], m2)
-    b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64)
-    b[:, :2] -= BOX_PAD
-    b[:, 2:] += BOX_PAD
-    near = np.flatnonzero(_meets_another(b))
-    positions = [have[int(i)] for i in near]
-    return overlap_union(remaining_of([ids[i] for i in positions]), m2, positions)
-
-
-def _meets_another(b: Any) -> Any:
-    """Whether each box (an n x 4 array: minx, miny, maxx, maxy) meets another (edges
-    included): a sweep along x, in blocks (the boxes of a national store are small)."""
-    import numpy as np
-
-    n = len(b)
-    order = np.argsort(b[:, 0], kind="stable")
-    s = b[order]
-    # box k meets the later boxes k+1 .. end[k]-1 in x (sorted by minx)
-    end = np.searchsorted(s[:, 0], s[:, 2], side="right")
-    hit = np.zeros(n, bool)
-    step = 4096
-    for k0 in range(0, n, step):
-        k = np.arange(k0, min(n, k0 + step))
-        cnt = np.maximum(end[k] - k - 1, 0)
-        a = np.repeat(k, cnt)
-        if not len(a):
-            continue
-        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        j = a + 1 + (np.arange(len(a)) - first)
-        meet = (s[j, 1] <= s[a, 3]) & (s[a, 1] <= s[j, 3])
-        hit[a[meet]] = True
-        hit[j[meet]] = True
-    out = np.zeros(n, bool)
-    out[order] = hit
-    return out
-
-
-def overlap_union(
-    geoms: list[Any], m2: list[int], positions: Sequence[int] | None = None
-) -> dict[str, Any]:
-    """Open hazards that overlap are counted once: ``remaining_m2`` is the area of the union of
-    the remaining polygons (``m2``: each one's own whole m²), ``remaining_sum_m2`` their sum,
-    with how many hazards overlap another and a note saying so. Only the hazards that overlap
-    are merged, cluster by cluster (services.duplicates.overlapping_union). ``positions``:
-    the places in ``m2`` of ``geoms`` when they are only some of the polygons (those that may
-    overlap another, in order)."""
-    from demine.services.duplicates import overlapping_union
-
-    total = sum(m2)
-    involved, union_m2 = overlapping_union(geoms) if len(geoms) else ([], 0.0)
-    if positions is not None:
-        involved = [positions[i] for i in involved]
-    out: dict[str, Any] = {
-        "remaining_sum_m2": total,
-        "overlapping": len(involved),
-        "overlap_note": None,
-    }
-    if not involved:
-        return out
-    union = total - sum(m2[i] for i in involved) + whole_m2(union_m2)
-    out["remaining_m2"] = union
-    out["overlap_note"] = (
-        f"{len(involved)} overlapping hazards: area counted once "
-        f"(sum {total / 1e6:,.3f} km², union {union / 1e6:,.3f} km²)"
-    )
-    return out
+    boxes, remaining_of, stamps = got
+    scope = per.end if per is not None else "all"
+    return memo_overlaps(store, scope, ids, m2, boxes, remaining_of, stamps)
 
 
 def _hazards_summary(

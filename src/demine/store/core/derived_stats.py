@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from demine.errors import DemineError
@@ -16,6 +16,15 @@ from demine.model.kinds import Kind
 from demine.model.schema import FieldSpec, FieldType
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
+
+# the memo of the statistics' overlapping open hazards (see overlap_read): made with the
+# derived tables (store/core/derived.py), schema 13 (GeoPackage; PostGIS 12)
+OVERLAP_TABLE = (
+    "demine_derived_overlap",
+    "The overlapping open hazards of the statistics, by group of hazards (a memo)",
+    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, clusters TEXT NOT NULL, "
+    "UNIQUE (scope, memo_key)",
+)
 
 # the columns stat_rows() gives, in this order
 STAT_HAZARD_COLS = (
@@ -266,6 +275,48 @@ class DerivedStats(Tables):
         def body(c: Any) -> None:
             c.execute(stale, (layer, layer_hash))
             self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
+
+        if not rows:
+            return
+        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
+        with contextlib.suppress(*quiet):
+            self._transaction("__zonal__", body)
+
+    # --- the overlap memo -----------------------------------------------------------------
+
+    def overlap_read(self, scope: str) -> dict[str, str]:
+        """The kept overlaps (JSON) of the groups of open hazards of ``scope`` (the statistics'
+        period), by memo key (a hash of the group's hazards and their accounts: see
+        ``services/stats/overlaps.py``)."""
+        rows = self.conn.execute(
+            f"SELECT memo_key, clusters FROM demine_derived_overlap WHERE scope = {self.P}",
+            (scope,),
+        ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def overlap_write(
+        self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]
+    ) -> None:
+        """Keep overlaps (memo key, JSON) of ``scope``; its rows whose key is not in ``keep``
+        (nor among ``rows``) go. A cache: a store that cannot be written keeps nothing and
+        says nothing."""
+        P = self.P
+        ins = (
+            "INSERT INTO demine_derived_overlap (scope, memo_key, clusters) "
+            f"VALUES ({P}, {P}, {P}) ON CONFLICT (scope, memo_key) "
+            "DO UPDATE SET clusters = excluded.clusters"
+        )
+        wanted = set(keep) | {k for k, _ in rows}
+
+        def body(c: Any) -> None:
+            old = c.execute(
+                f"SELECT memo_key FROM demine_derived_overlap WHERE scope = {P}", (scope,)
+            ).fetchall()
+            gone = [(scope, str(k)) for (k,) in old if str(k) not in wanted]
+            self._executemany(
+                c, f"DELETE FROM demine_derived_overlap WHERE scope = {P} AND memo_key = {P}", gone
+            )
+            self._executemany(c, ins, [(scope, *r) for r in rows])
 
         if not rows:
             return
