@@ -213,3 +213,105 @@ def test_field_rows_hold_what_records_hold(store: Any) -> None:
         assert [r[1] for r in present] == [
             bool(k.geometry_type) and rec.geometry is not None for rec in records
         ]
+
+
+def _memo_rows(store: Any, scope: str = "all") -> dict[str, str]:
+    return store.overlap_read(scope)
+
+
+def _no_polygon_read(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a remaining polygon was read")
+
+    monkeypatch.setattr(store, "derived_remaining", boom)
+    monkeypatch.setattr(store, "stat_boxes", boom)
+
+
+def _full_json(store: Any, **kw: Any) -> str:
+    _set_built(store, "no")
+    try:
+        return _json(store, **kw)
+    finally:
+        store.rebuild_derived()
+
+
+def test_overlap_memo_is_read_and_follows_a_hazard_change(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlapping open hazards (``hazards.remaining_m2``, ``overlapping``) are kept by
+    group of hazards whose boxes meet (services/stats/overlaps.py): a second run reads them
+    (no polygon read), and a changed hazard gives its group a new key: merged again, the
+    figures those of the full recomputation, the rows of the old keys gone."""
+    ids = _random_store(store, 6)
+    for period in (None, "2025"):
+        first = _json(store, period=period)
+        assert json.loads(first)["hazards"]["overlapping"] > 0
+        scope = "all" if period is None else "2025-12-31"
+        kept = _memo_rows(store, scope)
+        assert kept  # the groups and the whole answer
+        with monkeypatch.context() as m:
+            _no_polygon_read(store, m)
+            assert _json(store, period=period) == first  # read from the memo
+        assert _full_json(store, period=period) == first
+    # a hazard that overlaps another changes: merged again, and the same as computed in full
+    _json(store)  # (the rebuild above emptied the memo)
+    before = _memo_rows(store)
+    hs = [
+        h
+        for h in store.get_many("hazards", ids)
+        if h.geometry is not None and h.properties.get("status") == "open"
+    ]
+    tree = shapely.STRtree([h.geometry for h in hs])
+    a, b = tree.query([h.geometry for h in hs], predicate="overlaps")
+    h = hs[int(next(x for x, y in zip(a, b, strict=True) if x != y))]
+    store.update("hazards", h.id, geometry=shapely.affinity.scale(h.geometry, 1.3, 1.1), actor="t")
+    changed = _json(store)
+    after = _memo_rows(store)
+    assert set(after) != set(before)
+    assert len(set(after) - set(before)) >= 2  # the whole answer and the changed group's
+    assert set(before) - set(after)  # the old ones gone
+    assert set(before) & set(after)  # the other groups kept
+    with monkeypatch.context() as m:  # read again from the memo, which does not change
+        _no_polygon_read(store, m)
+        assert _json(store) == changed
+    assert _memo_rows(store) == after
+    assert changed == _full_json(store)
+
+
+def test_overlap_memo_rows_of_closed_hazards_are_not_used(store: Any) -> None:
+    """A hazard closed since (its account unchanged, so its polygon's stamp too) leaves the
+    open hazards: the groups and the whole answer change; the figures follow."""
+    ids = _random_store(store, 7)
+    _json(store)
+    h = next(r for r in store.get_many("hazards", ids) if r.properties.get("status") == "open")
+    props = {**h.properties, "status": "closed", "closed_on": "2025-01-01"}
+    store.update("hazards", h.id, properties=props, actor="t")
+    assert _json(store) == _full_json(store)
+
+
+def test_a_store_before_the_overlap_memo_is_migrated(store: Any) -> None:
+    """A store of GeoPackage schema 12 / PostGIS 11 (no memo table) gets the table on
+    opening; the statistics stay those of the full recomputation."""
+    _random_store(store, 8)
+    expected = _json(store)
+
+    def body(c: Any) -> None:
+        c.execute("DROP TABLE demine_derived_overlap")
+        if store.P == "?":
+            c.execute("DELETE FROM gpkg_contents WHERE table_name = 'demine_derived_overlap'")
+            c.execute("UPDATE demine_settings SET value = '12' WHERE key = 'schema_version'")
+        else:
+            c.execute("UPDATE demine_schema SET version = 11")
+
+    store._transaction("__schema__", body)
+    store.close()
+    from demine.store import open_store
+
+    old = open_store(store.location)
+    try:
+        assert old.derived_built()
+        assert _json(old) == expected
+        assert _memo_rows(old)
+        assert _json(old) == expected
+    finally:
+        old.close()

@@ -27,7 +27,6 @@ from demine.services.stats.hazards import (
     Parts,
     centre,
     computed_figures,
-    counted,
     in_period,
     until_of,
 )
@@ -45,34 +44,30 @@ def _one(m2: float | None) -> Parts:
 
 def derived_figures(
     store: Store, per: Period | None, areas: Areas
-) -> tuple[list[Figures], dict[str, Any], Any, dict[str, str]] | None:
-    """The figures of every hazard with a geometry (in the hazards' order), their bounding
-    boxes by id, a function giving the remaining polygons (at the period's end) of some
-    of them, and what each of those is read from (its account's ``computed_at`` and which
-    polygon: the memo key of :mod:`.overlaps`); None when the derived tables are not built."""
-    got = store.stat_rows()
+) -> tuple[list[Figures], Any, Any, dict[str, str]] | None:
+    """The figures of every hazard with a geometry (in the hazards' order), a function giving
+    their bounding boxes by id, a function giving the remaining polygons (at the period's end)
+    of some of them, and what each of those is read from (its account's ``computed_at`` and
+    which polygon: the memo key of :mod:`.overlaps`); None when the derived tables are not
+    built."""
+    got = store.stat_rows(HAZARD_FIELDS)
     if got is None:
         return None
-    h_rows, p_rows = got
+    columns, pieces = got
+    h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at = columns[:6]
     limit = per.end if per else None
-    props = {
-        r[0]: dict(zip(HAZARD_FIELDS, r[2:], strict=True))
-        for r in store.field_rows("hazards", HAZARD_FIELDS)
-    }
-    pieces: dict[str, list[Any]] = {}
-    for r in p_rows:
-        pieces.setdefault(r[0], []).append(r)
     figs: list[Figures | None] = []
-    boxes: dict[str, Any] = {}
     again: list[str] = []  # no account kept at the period's end: computed again
     # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
     wanted: list[tuple[int, str, list[int], str | None]] = []
     floor = math.floor
     years: dict[Any, int | None] = {}  # in_period of each released_on met
-    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, x0, y0, x1, y1, at in h_rows:
+    names = HAZARD_FIELDS
+    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, at, *values in zip(
+        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, *columns[6:], strict=True
+    ):
         ps = pieces.get(hid, _NONE)
-        p = props[hid]
-        boxes[hid] = None if x0 is None else (x0, y0, x1, y1)
+        p = dict(zip(names, values, strict=True))
         key: str | None = "r"
         if limit is not None and any(r[3] > limit for r in ps):
             k = sum(1 for r in ps if r[3] <= limit)  # a prefix: in date order
@@ -94,15 +89,21 @@ def derived_figures(
             seqs.append(int(r[1]))
             w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
             inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
-        keep = counted(p, per)
+        # counted(p, per), inline: recorded and open at the period's end
+        reported, closed_on = str(p["reported_on"] or ""), str(p["closed_on"] or "")
+        if limit is None:
+            keep = not closed_on
+        else:
+            keep = not (reported and reported > limit) and not (closed_on and closed_on <= limit)
         if not keep:
             key = None
         wanted.append((len(figs), str(at), seqs, key))
-        figs.append(Figures(hid, p, float(hazard_m2), inside, _one(rem_m2) if keep else [], ALL))
+        w = int(floor((rem_m2 or 0.0) + 0.5)) if keep else 0  # _one(rem_m2)
+        figs.append(Figures(hid, p, float(hazard_m2), inside, [(ALL, w)] if w else [], ALL))
     if again:
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
-        figs = [redone[hid] if f is None else f for f, hid in zip(figs, _ids(h_rows), strict=True)]
+        figs = [redone[hid] if f is None else f for f, hid in zip(figs, h_ids, strict=True)]
     done = [f for f in figs if f is not None]
     if areas.layer is not None:
         _by_layer(store, per, areas, figs, wanted)
@@ -129,11 +130,7 @@ def derived_figures(
         accs = release_accounts(store, until_of(per), rest)
         return [out[i] if i in out else accs[i].remaining for i in ids]
 
-    return done, boxes, remaining_of, stamps
-
-
-def _ids(h_rows: Sequence[Any]) -> list[str]:
-    return [str(r[0]) for r in h_rows]
+    return done, store.stat_boxes, remaining_of, stamps
 
 
 def _by_layer(

@@ -65,12 +65,12 @@ def land_release(
     areas at its end: the ``land_release`` and ``hazards`` parts of the statistics. ``got``:
     the figures read from the derived tables (:func:`.figures.derived_figures`), else every
     account is computed again."""
-    kept: tuple[Mapping[str, Any], Any, Mapping[str, str]] | None = None
+    kept: tuple[Any, Any, Mapping[str, str]] | None = None
     if got is None:
         figs, remaining_of = _full(store, per, areas)
     else:
-        figs, boxes, remaining_of, stamps = got
-        kept = (boxes, remaining_of, stamps)
+        figs, boxes_of, remaining_of, stamps = got
+        kept = (boxes_of, remaining_of, stamps)
 
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
@@ -175,7 +175,7 @@ def _overlaps(
     per: Period | None,
     ids: Sequence[str],
     m2: list[int],
-    got: tuple[Mapping[str, Any], Any, Mapping[str, str]] | None,
+    got: tuple[Any, Any, Mapping[str, str]] | None,
     remaining_of: Any,
 ) -> dict[str, Any]:
     """:func:`.overlaps.overlap_union` of the open hazards' remaining polygons; with the
@@ -184,9 +184,9 @@ def _overlaps(
     (:func:`.overlaps.memo_overlaps`)."""
     if got is None:
         return overlap_union(remaining_of(ids), m2)
-    boxes, remaining_of, stamps = got
+    boxes_of, remaining_of, stamps = got
     scope = per.end if per is not None else "all"
-    return memo_overlaps(store, scope, ids, m2, boxes, remaining_of, stamps)
+    return memo_overlaps(store, scope, ids, m2, boxes_of, remaining_of, stamps)
 
 
 def _hazards_summary(

@@ -116,16 +116,15 @@ def groups(n: int, a: Any, b: Any) -> list[list[int]]:
     return list(out.values())
 
 
-def memo_key(ids: Sequence[str], stamps: Mapping[str, str]) -> str | None:
-    """The memo key of a group of hazards (in order), None when one of them has no stamp (its
-    polygon is computed, not read: not kept)."""
-    h = hashlib.sha256(MEMO_RULE)
-    for i in ids:
-        s = stamps.get(i)
-        if s is None:
-            return None
-        h.update(f"\n{i}\t{s}".encode())
-    return h.hexdigest()
+def memo_key(ids: Sequence[str], stamps: Mapping[str, str], what: bytes = b"group") -> str | None:
+    """The memo key of a group of hazards (in order; ``what``: ``group``, or ``all`` for every
+    open hazard), None when one of them has no stamp (its polygon is computed, not read: not
+    kept)."""
+    try:
+        text = "\n".join([f"{i}\t{stamps[i]}" for i in ids])
+    except KeyError:
+        return None
+    return hashlib.sha256(MEMO_RULE + b" " + what + b"\n" + text.encode()).hexdigest()
 
 
 def memo_overlaps(
@@ -133,25 +132,29 @@ def memo_overlaps(
     scope: str,
     ids: Sequence[str],
     m2: list[int],
-    boxes: Mapping[str, Any],
+    boxes_of: Callable[[], Mapping[str, Any]],
     remaining_of: Callable[[Sequence[str]], list[Any]],
     stamps: Mapping[str, str],
 ) -> dict[str, Any]:
     """:func:`overlap_union` of the open hazards ``ids`` (``m2``: each one's remaining whole
-    m²) with their bounding boxes: only the groups of hazards whose boxes meet are merged,
-    those kept in the memo (``scope``: the period) read instead. ``stamps``: each hazard's
-    account and polygon (none: not kept)."""
+    m²) with their bounding boxes (``boxes_of()``, by id): only the groups of hazards whose
+    boxes meet are merged, those kept in the memo (``scope``: the period) read instead; and
+    when every open hazard is as when last asked, the whole answer is read (the memo row of
+    them all). ``stamps``: each hazard's account and polygon (none: not kept)."""
     import numpy as np
 
     from demine.services.duplicates import overlap_clusters
 
+    kept = store.overlap_read(scope)
+    whole = memo_key(ids, stamps, b"all")
+    if whole is not None and whole in kept:
+        got = orjson.loads(kept[whole])
+        return counted_once(m2, got["involved"], got["union_m2"])
+    boxes = boxes_of()
     have = [i for i, h in enumerate(ids) if boxes.get(h) is not None]
-    if len(have) < 2:
-        return counted_once(m2, [], 0.0)
-    b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64)
+    b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64).reshape(-1, 4)
     b[:, :2] -= BOX_PAD
     b[:, 2:] += BOX_PAD
-    kept = store.overlap_read(scope)
     clusters: list[list[int]] = []  # positions in ids
     areas: list[float] = []
     keys: list[str] = []
@@ -185,10 +188,13 @@ def memo_overlaps(
                 local = {p: k for k, p in enumerate(members)}
                 row = {"clusters": [[local[p] for p in c] for c in cs], "m2": ms}
                 new.append((key, orjson.dumps(row).decode()))
-    if new:
-        store.overlap_write(scope, new, keys)
     # in the order overlapping_union adds them up: by each cluster's first position
     order = sorted(range(len(clusters)), key=lambda k: clusters[k][0])
     union_m2 = float(np.asarray([areas[k] for k in order], dtype=np.float64).sum())
     involved = sorted(p for c in clusters for p in c)
+    if whole is not None:
+        keys.append(whole)
+        new.append((whole, orjson.dumps({"involved": involved, "union_m2": union_m2}).decode()))
+    if new:
+        store.overlap_write(scope, new, keys)
     return counted_once(m2, involved, union_m2)

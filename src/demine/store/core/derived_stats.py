@@ -9,6 +9,8 @@ import builtins
 import contextlib
 import dataclasses
 from collections.abc import Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from demine.errors import DemineError
@@ -22,8 +24,7 @@ from demine.store.core.tables import Tables
 OVERLAP_TABLE = (
     "demine_derived_overlap",
     "The overlapping open hazards of the statistics, by group of hazards (a memo)",
-    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, clusters TEXT NOT NULL, "
-    "UNIQUE (scope, memo_key)",
+    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, clusters TEXT NOT NULL, UNIQUE (scope, memo_key)",
 )
 
 # the columns stat_rows() gives, in this order
@@ -33,10 +34,6 @@ STAT_HAZARD_COLS = (
     "remaining_stat_m2",
     "bare_m2",
     "bare_stat_m2",
-    "minx",
-    "miny",
-    "maxx",
-    "maxy",
     "computed_at",
 )
 STAT_PIECE_COLS = (
@@ -131,23 +128,41 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
 class DerivedStats(Tables):
     """Plain-row reads for the statistics (``services/stats``)."""
 
-    def stat_rows(self) -> tuple[builtins.list[Any], builtins.list[Any]] | None:
-        """Every derived hazard row (:data:`STAT_HAZARD_COLS`, in the hazards' order) and
-        every piece row (:data:`STAT_PIECE_COLS`, by hazard and crediting order); None when
-        the derived tables are not built."""
+    def stat_rows(
+        self, fields: Sequence[str] = ()
+    ) -> tuple[builtins.list[Any], dict[str, builtins.list[Any]]] | None:
+        """The columns of every derived hazard row (:data:`STAT_HAZARD_COLS`, then the value of
+        each of the hazards' ``fields`` as a record's properties hold it; in the hazards'
+        order) and every piece row (:data:`STAT_PIECE_COLS`) by hazard, in crediting order;
+        None when the derived tables are not built."""
         c = self.conn
         built = c.execute("SELECT value FROM demine_derived_state WHERE key = 'built'").fetchone()
         if built is None or built[0] != "yes":
             return None
-        cols = ", ".join(f"d.{x}" for x in STAT_HAZARD_COLS)
-        hazards = c.execute(
-            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
-            "ON h.id = d.hazard_id ORDER BY h.fid"
+        k = self.kind("hazards")
+        cols = ", ".join([*(f"d.{x}" for x in STAT_HAZARD_COLS), *(f"h.{q(f)}" for f in fields)])
+        rows = c.execute(
+            f"SELECT {cols} FROM {q('hazards')} h JOIN demine_derived_hazard d "
+            "ON d.hazard_id = h.id ORDER BY h.fid"
         ).fetchall()
-        pieces = c.execute(
+        n = len(STAT_HAZARD_COLS)
+        columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True)) or [
+            () for _ in range(n + len(fields))
+        ]
+        for i, f in enumerate(fields, start=n):
+            columns[i] = self._as_properties(k, k.field(f), columns[i])
+        piece_rows = c.execute(
             f"SELECT {', '.join(STAT_PIECE_COLS)} FROM demine_derived_piece ORDER BY hazard_id, seq"
         ).fetchall()
-        return hazards, pieces
+        pieces = {h: builtins.list(g) for h, g in groupby(piece_rows, key=itemgetter(0))}
+        return columns, pieces
+
+    def stat_boxes(self) -> dict[str, tuple[float, float, float, float] | None]:
+        """Each derived hazard's bounding box (minx, miny, maxx, maxy), by id."""
+        rows = self.conn.execute(
+            "SELECT hazard_id, minx, miny, maxx, maxy FROM demine_derived_hazard"
+        ).fetchall()
+        return {r[0]: None if r[1] is None else (r[1], r[2], r[3], r[4]) for r in rows}
 
     def field_rows(
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"
