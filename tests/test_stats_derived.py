@@ -216,7 +216,7 @@ def test_field_rows_hold_what_records_hold(store: Any) -> None:
 
 
 def _memo_rows(store: Any, scope: str = "all") -> dict[str, str]:
-    return store.overlap_read(scope)
+    return store.memo_read(scope)
 
 
 def _no_polygon_read(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,9 +296,9 @@ def test_a_store_before_the_overlap_memo_is_migrated(store: Any) -> None:
     expected = _json(store)
 
     def body(c: Any) -> None:
-        c.execute("DROP TABLE demine_derived_overlap")
+        c.execute("DROP TABLE demine_derived_memo")
         if store.P == "?":
-            c.execute("DELETE FROM gpkg_contents WHERE table_name = 'demine_derived_overlap'")
+            c.execute("DELETE FROM gpkg_contents WHERE table_name = 'demine_derived_memo'")
             c.execute("UPDATE demine_settings SET value = '12' WHERE key = 'schema_version'")
         else:
             c.execute("UPDATE demine_schema SET version = 11")
@@ -315,3 +315,26 @@ def test_a_store_before_the_overlap_memo_is_migrated(store: Any) -> None:
         assert _json(old) == expected
     finally:
         old.close()
+
+
+def test_every_split_by_a_layer_is_read_at_once_when_nothing_changed(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By a layer, every hazard's parts among its areas, named, are kept in one memo row
+    (services/stats/figures.py): the next run reads it, not the zonal table; a hazard
+    changed since gives a new key (the zonal table read again), the figures those of the
+    full recomputation."""
+    ids = _random_store(store, 9)
+    for period in (None, "2025"):
+        first = _json(store, period=period, by="oblasts")
+        with monkeypatch.context() as m:
+            m.setattr(store, "zonal_read", lambda *a: (_ for _ in ()).throw(AssertionError()))
+            assert _json(store, period=period, by="oblasts") == first
+    h = next(r for r in store.get_many("hazards", ids) if r.geometry is not None)
+    store.update("hazards", h.id, geometry=shapely.affinity.scale(h.geometry, 0.7, 0.9), actor="t")
+    read: list[str] = []
+    real = store.zonal_read
+    monkeypatch.setattr(store, "zonal_read", lambda *a: read.append("z") or real(*a))
+    changed = _json(store, by="oblasts")
+    assert read == ["z"]
+    assert changed == _full_json(store, by="oblasts")

@@ -46,7 +46,7 @@ SCHEMA_VERSION = 13  # 2: risk_updates; 3: users and API tokens; 4: land release
 # 9: an index on every relationship field (store/common.py relation_index_ddl);
 # 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
 # 11: the derived tables (store/core/derived.py); 12: their statistics figures and the
-# zonal table by hazard (store/core/derived_stats.py); 13: the overlap memo of the statistics
+# zonal table by hazard (store/core/derived_stats.py); 13: the statistics' memo
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 

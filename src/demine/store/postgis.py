@@ -43,7 +43,7 @@ SCHEMA_VERSION = 12  # 2: activities, releases, accidents, victims, eore_session
 # 8: an index on every relationship field (store/common.py relation_index_ddl);
 # 9: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
 # 10: the derived tables (store/core/derived.py); 11: their statistics figures and the
-# zonal table by hazard (store/core/derived_stats.py); 12: the overlap memo of the statistics
+# zonal table by hazard (store/core/derived_stats.py); 12: the statistics' memo
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {

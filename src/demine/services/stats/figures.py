@@ -12,6 +12,7 @@ a year after the period's end: rare) is computed again, as
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -62,14 +63,13 @@ def derived_figures(
     wanted: list[tuple[int, str, list[int], str | None]] = []
     floor = math.floor
     years: dict[Any, int | None] = {}  # in_period of each released_on met
-    names = HAZARD_FIELDS
-    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, at, *values in zip(
-        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, *columns[6:], strict=True
+    props = [dict(zip(HAZARD_FIELDS, v, strict=True)) for v in zip(*columns[6:], strict=True)]
+    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, at, p in zip(
+        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, props, strict=True
     ):
         ps = pieces.get(hid, _NONE)
-        p = dict(zip(names, values, strict=True))
         key: str | None = "r"
-        if limit is not None and any(r[3] > limit for r in ps):
+        if limit is not None and ps and any(r[3] > limit for r in ps):
             k = sum(1 for r in ps if r[3] <= limit)  # a prefix: in date order
             if k == 0:
                 ps, hazard_m2, rem_m2, key = [], bare_m2, bare_stat, "b"
@@ -90,16 +90,19 @@ def derived_figures(
             w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
             inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
         # counted(p, per), inline: recorded and open at the period's end
-        reported, closed_on = str(p["reported_on"] or ""), str(p["closed_on"] or "")
+        closed_on = p.get("closed_on")
         if limit is None:
             keep = not closed_on
         else:
-            keep = not (reported and reported > limit) and not (closed_on and closed_on <= limit)
-        if not keep:
-            key = None
-        wanted.append((len(figs), str(at), seqs, key))
-        w = int(floor((rem_m2 or 0.0) + 0.5)) if keep else 0  # _one(rem_m2)
-        figs.append(Figures(hid, p, float(hazard_m2), inside, [(ALL, w)] if w else [], ALL))
+            reported, closed = str(p.get("reported_on") or ""), str(closed_on or "")
+            keep = not (reported and reported > limit) and not (closed and closed <= limit)
+        if keep:
+            w = int(floor((rem_m2 or 0.0) + 0.5))  # _one(rem_m2)
+            wanted.append((len(figs), at, seqs, key))
+            figs.append(Figures(hid, p, float(hazard_m2), inside, [(ALL, w)] if w else [], ALL))
+        else:
+            wanted.append((len(figs), at, seqs, None))
+            figs.append(Figures(hid, p, float(hazard_m2), inside, [], ALL))
     if again:
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
@@ -141,9 +144,24 @@ def _by_layer(
     wanted: list[tuple[int, str, list[int], str | None]],
 ) -> None:
     """Each figure's parts among the areas of the layer (in place): read from the zonal
-    table; what it does not hold yet is split and kept."""
+    table; what it does not hold yet is split and kept. Every figure's parts, named, are kept
+    too (the memo row of the layer and the period, keyed by a hash of the layer, its names
+    and every hazard's account and polygons): read at once when nothing changed since."""
     assert areas.layer is not None
     layer, layer_hash = areas.layer, areas.layer_hash
+    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
+    scope = f"zonal {layer} {per.end if per is not None else 'all'}"
+    memo = _memo_key(layer_hash, names, figs, wanted)
+    kept_all = store.memo_read(scope).get(memo)
+    if kept_all is not None:
+        for (i, _at, _seqs, _key), (pieces, remaining, where) in zip(
+            wanted, orjson.loads(kept_all), strict=True
+        ):
+            f = figs[i]
+            assert f is not None
+            f.pieces = [(p[0], p[1], p[2], p[3], w) for p, w in zip(f.pieces, pieces, strict=True)]
+            f.remaining, f.where = remaining, where
+        return
     kept = store.zonal_read(layer, layer_hash)
     missing: dict[str, tuple[int, str, list[str]]] = {}
     for i, at, seqs, key in wanted:
@@ -170,7 +188,6 @@ def _by_layer(
                 text = orjson.dumps(parts).decode()
                 kept[(h.id, w)] = text
                 new.append((h.id, at, w, text))
-    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
 
@@ -180,6 +197,7 @@ def _by_layer(
             return [(names[a], m)] if m else []
         return areas.named([(int(a), int(m)) for a, m in parts])
 
+    every: list[Any] = []
     for i, _at, seqs, key in wanted:
         f = figs[i]
         assert f is not None
@@ -190,5 +208,28 @@ def _by_layer(
         ]
         f.remaining = named(got[(hid, key)]) if key else []
         f.where = names[int(got[(hid, "pt")])]
+        every.append(([p[4] for p in f.pieces], f.remaining, f.where))
     if new:
         store.zonal_write(layer, layer_hash, new)
+    if memo is not None:
+        store.memo_write(scope, [(memo, orjson.dumps(every).decode())], [memo])
+
+
+def _memo_key(
+    layer_hash: str,
+    names: Sequence[str],
+    figs: Sequence[Figures | None],
+    wanted: Sequence[tuple[int, str, list[int], str | None]],
+) -> str | None:
+    """The key of every figure's parts among a layer's areas (its content ``layer_hash`` and
+    its areas' ``names``): each hazard's account (``computed_at``) and polygons."""
+    h = hashlib.sha256(b"demine zonal memo 1\n" + layer_hash.encode())
+    h.update(orjson.dumps(list(names)))
+    rows = []
+    for i, at, seqs, key in wanted:
+        f = figs[i]
+        if f is None:
+            return None
+        rows.append(f"{f.id}\t{at}\t{','.join(map(str, seqs))}\t{key}")
+    h.update("\n".join(rows).encode())
+    return h.hexdigest()

@@ -6,7 +6,7 @@ With the derived tables (:mod:`.figures`), only the hazards whose bounding boxes
 another's are read, and these come in groups: the connected groups of boxes that meet (a
 cluster of overlapping polygons always lies in one group). What each group gives (its
 clusters and the area of each one's union) is kept in a memo table
-(``demine_derived_overlap``, :meth:`demine.store.core.derived_stats.DerivedStats.overlap_read`)
+(``demine_derived_memo``, :meth:`demine.store.core.derived_stats.DerivedStats.memo_read`)
 under a hash of its hazards (in order) and of the account each polygon comes from (its
 ``computed_at`` and which polygon: the remaining one, the one after a piece, or the hazard
 with nothing released). A hazard written since has a new ``computed_at``: its group gets a
@@ -145,7 +145,7 @@ def memo_overlaps(
 
     from demine.services.duplicates import overlap_clusters
 
-    kept = store.overlap_read(scope)
+    kept = store.memo_read(scope)
     whole = memo_key(ids, stamps, b"all")
     if whole is not None and whole in kept:
         got = orjson.loads(kept[whole])
@@ -196,5 +196,5 @@ def memo_overlaps(
         keys.append(whole)
         new.append((whole, orjson.dumps({"involved": involved, "union_m2": union_m2}).decode()))
     if new:
-        store.overlap_write(scope, new, keys)
+        store.memo_write(scope, new, keys)
     return counted_once(m2, involved, union_m2)

@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
-from demine.store.core.derived_stats import OVERLAP_TABLE, stat_figures
+from demine.store.core.derived_stats import MEMO_TABLE, stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
@@ -131,7 +131,7 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "Whether the derived tables are complete (built: yes or no)",
         "key TEXT NOT NULL UNIQUE, value TEXT",
     ),
-    OVERLAP_TABLE,
+    MEMO_TABLE,
 )
 
 
@@ -522,7 +522,7 @@ class Derived(Tables):
         tables built. Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
-            for t in (*_DERIVED_BY_HAZARD, "demine_derived_overlap"):
+            for t in (*_DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
             n = self._derive(c, ids)

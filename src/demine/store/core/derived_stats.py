@@ -19,12 +19,12 @@ from demine.model.schema import FieldSpec, FieldType
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
-# the memo of the statistics' overlapping open hazards (see overlap_read): made with the
-# derived tables (store/core/derived.py), schema 13 (GeoPackage; PostGIS 12)
-OVERLAP_TABLE = (
-    "demine_derived_overlap",
-    "The overlapping open hazards of the statistics, by group of hazards (a memo)",
-    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, clusters TEXT NOT NULL, UNIQUE (scope, memo_key)",
+# the statistics' memo (see memo_read): made with the derived tables (store/core/derived.py),
+# schema 13 (GeoPackage; PostGIS 12)
+MEMO_TABLE = (
+    "demine_derived_memo",
+    "What the statistics worked out of the derived tables, by scope and key (a memo)",
+    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (scope, memo_key)",
 )
 
 # the columns stat_rows() gives, in this order
@@ -61,6 +61,7 @@ _KEPT: dict[FieldType, frozenset[type]] = {
     FieldType.REAL: frozenset({float}),
 }
 _NONE_TYPE = frozenset({type(None)})
+_BOOL = frozenset({bool, int})
 
 
 class StatFigures:
@@ -195,8 +196,11 @@ class DerivedStats(Tables):
         """A column's values as :meth:`_props` makes them (None kept): at once when every
         value is one the backends keep as it is, else one by one."""
         kept = _KEPT.get(f.type)
-        if kept is not None and set(map(type, values)) - _NONE_TYPE <= kept:
+        types = set(map(type, values)) - _NONE_TYPE
+        if kept is not None and types <= kept:
             return values  # every value None or of a type kept
+        if f.type is FieldType.BOOLEAN and types <= _BOOL:  # as both backends' _props
+            return [None if v is None else bool(v) for v in values]
         one = dataclasses.replace(kind, fields=(f,))
         props = self._props
         return [None if v is None else props(one, (v,)).get(f.name) for v in values]
@@ -297,39 +301,38 @@ class DerivedStats(Tables):
         with contextlib.suppress(*quiet):
             self._transaction("__zonal__", body)
 
-    # --- the overlap memo -----------------------------------------------------------------
+    # --- the statistics' memo -------------------------------------------------------------
 
-    def overlap_read(self, scope: str) -> dict[str, str]:
-        """The kept overlaps (JSON) of the groups of open hazards of ``scope`` (the statistics'
-        period), by memo key (a hash of the group's hazards and their accounts: see
-        ``services/stats/overlaps.py``)."""
+    def memo_read(self, scope: str) -> dict[str, str]:
+        """The kept values (JSON) of ``scope`` by memo key: the overlaps of the groups of open
+        hazards of a period (``services/stats/overlaps.py``), the splits of every hazard
+        among a layer's areas (``services/stats/figures.py``); each key a hash of what the
+        value is worked out of (the hazards and their accounts' ``computed_at``)."""
         rows = self.conn.execute(
-            f"SELECT memo_key, clusters FROM demine_derived_overlap WHERE scope = {self.P}",
+            f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}",
             (scope,),
         ).fetchall()
         return {str(k): str(v) for k, v in rows}
 
-    def overlap_write(
-        self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]
-    ) -> None:
-        """Keep overlaps (memo key, JSON) of ``scope``; its rows whose key is not in ``keep``
+    def memo_write(self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]) -> None:
+        """Keep values (memo key, JSON) of ``scope``; its rows whose key is not in ``keep``
         (nor among ``rows``) go. A cache: a store that cannot be written keeps nothing and
         says nothing."""
         P = self.P
         ins = (
-            "INSERT INTO demine_derived_overlap (scope, memo_key, clusters) "
+            "INSERT INTO demine_derived_memo (scope, memo_key, value) "
             f"VALUES ({P}, {P}, {P}) ON CONFLICT (scope, memo_key) "
-            "DO UPDATE SET clusters = excluded.clusters"
+            "DO UPDATE SET value = excluded.value"
         )
         wanted = set(keep) | {k for k, _ in rows}
 
         def body(c: Any) -> None:
             old = c.execute(
-                f"SELECT memo_key FROM demine_derived_overlap WHERE scope = {P}", (scope,)
+                f"SELECT memo_key FROM demine_derived_memo WHERE scope = {P}", (scope,)
             ).fetchall()
             gone = [(scope, str(k)) for (k,) in old if str(k) not in wanted]
             self._executemany(
-                c, f"DELETE FROM demine_derived_overlap WHERE scope = {P} AND memo_key = {P}", gone
+                c, f"DELETE FROM demine_derived_memo WHERE scope = {P} AND memo_key = {P}", gone
             )
             self._executemany(c, ins, [(scope, *r) for r in rows])
 
