@@ -152,7 +152,7 @@ def _by_layer(
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     scope = f"zonal {layer} {per.end if per is not None else 'all'}"
     memo = _memo_key(layer_hash, names, figs, wanted)
-    kept_all = store.memo_read(scope).get(memo)
+    kept_all = None if memo is None else store.memo_read(scope).get(memo)
     if kept_all is not None:
         for (i, _at, _seqs, _key), (pieces, remaining, where) in zip(
             wanted, orjson.loads(kept_all), strict=True
