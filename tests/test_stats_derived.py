@@ -338,3 +338,25 @@ def test_every_split_by_a_layer_is_read_at_once_when_nothing_changed(
     changed = _json(store, by="oblasts")
     assert read == ["z"]
     assert changed == _full_json(store, by="oblasts")
+
+
+def test_field_counts_count_what_field_rows_hold(store: Any) -> None:
+    """``field_counts`` (the statistics' counts with one area) gives the records counted by
+    the values ``field_rows`` gives, groups in the order of their first record."""
+    _random_store(store, 10)
+    for kind, fields, present in (
+        ("activities", ("status", "activity_type"), ()),
+        ("activities", ("status", "completed_on", "activity_type"), ()),
+        ("eo_reports", ("public", "reported_at", "status"), ("hazard_id",)),
+        ("accidents", ("occurred_at", "accident_type", "device_category"), ()),
+        ("releases", ("release_type",), ("hazard_id", "activity_id")),
+    ):
+        rows = store.field_rows(kind, (*fields, *present))
+        assert rows, kind
+        expected: dict[tuple[Any, ...], int] = {}
+        for r in rows:
+            k = (*r[2 : 2 + len(fields)], *(v is not None for v in r[2 + len(fields) :]))
+            expected[k] = expected.get(k, 0) + 1
+        got = store.field_counts(kind, fields, present)
+        assert [(*r[1:],) for r in got] == list(expected), kind
+        assert [r[0] for r in got] == list(expected.values()), kind

@@ -219,6 +219,9 @@ class Store(Protocol):
     def field_rows(
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"
     ) -> builtins.list[tuple[Any, ...]]: ...
+    def field_counts(
+        self, kind: str, fields: Sequence[str], present: Sequence[str] = ()
+    ) -> builtins.list[tuple[Any, ...]]: ...
     def derived_remaining(
         self, hazard_ids: Sequence[str], after: Sequence[int | None] | None = None
     ) -> builtins.list[Any]: ...

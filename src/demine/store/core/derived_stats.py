@@ -192,6 +192,31 @@ class DerivedStats(Tables):
             columns[n] = self._as_properties(k, f, columns[n])
         return builtins.list(zip(*columns, strict=True))
 
+    def field_counts(
+        self, kind: str, fields: Sequence[str], present: Sequence[str] = ()
+    ) -> builtins.list[tuple[Any, ...]]:
+        """The records of ``kind`` counted by the values of ``fields`` (each as a record's
+        properties hold it) and whether each of ``present`` is set: (how many, then the
+        values, then the flags), in the order of each group's first record (as :meth:`list`
+        gives them)."""
+        k = self.kind(kind)
+        cols = [q(f) for f in fields] + [f"({q(f)} IS NOT NULL)" for f in present]
+        by = ", ".join(cols)
+        rows = self.conn.execute(
+            f"SELECT count(*), min(fid){''.join(', ' + c for c in cols)} FROM {q(k.name)} "
+            + (f"GROUP BY {by} " if by else "")
+            + "ORDER BY 2"
+        ).fetchall()
+        rows = [r for r in rows if r[0]]  # no records: no group
+        if not rows:
+            return []
+        columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True))
+        for n, f in enumerate(fields, start=2):
+            columns[n] = self._as_properties(k, k.field(f), columns[n])
+        for n in range(2 + len(fields), len(columns)):
+            columns[n] = [bool(v) for v in columns[n]]
+        return [(r[0], *r[2:]) for r in zip(*columns, strict=True)]
+
     def _as_properties(self, kind: Kind, f: FieldSpec, values: Sequence[Any]) -> Sequence[Any]:
         """A column's values as :meth:`_props` makes them (None kept): at once when every
         value is one the backends keep as it is, else one by one."""
