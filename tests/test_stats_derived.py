@@ -360,3 +360,26 @@ def test_field_counts_count_what_field_rows_hold(store: Any) -> None:
         got = store.field_counts(kind, fields, present)
         assert [(*r[1:],) for r in got] == list(expected), kind
         assert [r[0] for r in got] == list(expected.values()), kind
+
+
+def test_the_pieces_sums_are_kept_for_every_year_with_one_area(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every year with one area, what the credited pieces add up to is kept (the memo): the
+    next run reads no piece; a release changed since gives a new key, the figures those of
+    the full recomputation."""
+    _random_store(store, 11)
+    first = _json(store)
+    with monkeypatch.context() as m:
+        m.setattr(store, "stat_pieces", lambda: (_ for _ in ()).throw(AssertionError()))
+        assert _json(store) == first
+    rel = next(r for r in store.list("releases") if r.geometry is not None)
+    props = {**rel.properties, "released_on": "2023-02-01", "release_type": "cleared"}
+    store.update("releases", rel.id, properties=props, actor="t")
+    read: list[int] = []
+    real = store.stat_pieces
+    monkeypatch.setattr(store, "stat_pieces", lambda: read.append(1) or real())
+    changed = _json(store)
+    assert read == [1]
+    assert changed != first
+    assert changed == _full_json(store)

@@ -214,7 +214,8 @@ class Store(Protocol):
     def rebuild_derived(self) -> int: ...
     def stat_rows(
         self, fields: Sequence[str] = ()
-    ) -> tuple[builtins.list[Any], dict[str, builtins.list[Any]]] | None: ...  # derived_stats
+    ) -> builtins.list[Any] | None: ...  # see core/derived_stats
+    def stat_pieces(self) -> dict[str, builtins.list[Any]]: ...
     def stat_boxes(self) -> dict[str, tuple[float, float, float, float] | None]: ...
     def field_rows(
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"

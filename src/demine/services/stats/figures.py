@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -45,17 +46,19 @@ def _one(m2: float | None) -> Parts:
 
 def derived_figures(
     store: Store, per: Period | None, areas: Areas
-) -> tuple[list[Figures], Any, Any, dict[str, str]] | None:
+) -> tuple[list[Figures], Any, Any, dict[str, str], PieceTotals | None] | None:
     """The figures of every hazard with a geometry (in the hazards' order), a function giving
     their bounding boxes by id, a function giving the remaining polygons (at the period's end)
-    of some of them, and what each of those is read from (its account's ``computed_at`` and
-    which polygon: the memo key of :mod:`.overlaps`); None when the derived tables are not
-    built."""
-    got = store.stat_rows(HAZARD_FIELDS)
-    if got is None:
+    of some of them, what each of those is read from (its account's ``computed_at`` and
+    which polygon: the memo key of :mod:`.overlaps`), and with one area and every year the
+    pieces' sums of the memo (:class:`PieceTotals`: when kept, the figures have no pieces);
+    None when the derived tables are not built."""
+    columns = store.stat_rows(HAZARD_FIELDS)
+    if columns is None:
         return None
-    columns, pieces = got
     h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at = columns[:6]
+    totals = _totals(store, per, areas, h_ids, h_at)
+    pieces = {} if totals is not None and totals.value is not None else store.stat_pieces()
     limit = per.end if per else None
     figs: list[Figures | None] = []
     again: list[str] = []  # no account kept at the period's end: computed again
@@ -63,9 +66,10 @@ def derived_figures(
     wanted: list[tuple[int, str, list[int], str | None]] = []
     floor = math.floor
     years: dict[Any, int | None] = {}  # in_period of each released_on met
-    props = [dict(zip(HAZARD_FIELDS, v, strict=True)) for v in zip(*columns[6:], strict=True)]
+    fields = list(zip(*columns[6:], strict=True))  # as Figures.fields
+    reported_at, closed_at = HAZARD_FIELDS.index("reported_on"), HAZARD_FIELDS.index("closed_on")
     for hid, hazard_m2, rem_m2, bare_m2, bare_stat, at, p in zip(
-        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, props, strict=True
+        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, fields, strict=True
     ):
         ps = pieces.get(hid, _NONE)
         key: str | None = "r"
@@ -90,11 +94,11 @@ def derived_figures(
             w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
             inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
         # counted(p, per), inline: recorded and open at the period's end
-        closed_on = p.get("closed_on")
+        closed_on = p[closed_at]
         if limit is None:
             keep = not closed_on
         else:
-            reported, closed = str(p.get("reported_on") or ""), str(closed_on or "")
+            reported, closed = str(p[reported_at] or ""), str(closed_on or "")
             keep = not (reported and reported > limit) and not (closed and closed <= limit)
         if keep:
             w = int(floor((rem_m2 or 0.0) + 0.5))  # _one(rem_m2)
@@ -133,7 +137,33 @@ def derived_figures(
         accs = release_accounts(store, until_of(per), rest)
         return [out[i] if i in out else accs[i].remaining for i in ids]
 
-    return done, store.stat_boxes, remaining_of, stamps
+    return done, store.stat_boxes, remaining_of, stamps, totals
+
+
+TOTALS_SCOPE = "pieces all"  # the memo of the pieces' sums, every year and one area
+
+
+@dataclass(slots=True)
+class PieceTotals:
+    """What the credited pieces of every hazard add up to, every year with one area (as
+    :func:`.land.land_release` adds them: its cells, then the overlap and outside sums),
+    kept in the memo under ``key`` (a hash of every hazard's account); ``value``: as kept,
+    None when not kept yet (the pieces are read, and their sums kept)."""
+
+    key: str
+    value: Any
+
+
+def _totals(
+    store: Store, per: Period | None, areas: Areas, ids: Sequence[str], at: Sequence[str]
+) -> PieceTotals | None:
+    """The pieces' sums of the memo, for every year with one area (None otherwise)."""
+    if per is not None or areas.layer is not None:
+        return None
+    text = "\n".join([f"{i}\t{a}" for i, a in zip(ids, at, strict=True)])
+    key = hashlib.sha256(b"demine pieces memo 1\n" + text.encode()).hexdigest()
+    kept = store.memo_read(TOTALS_SCOPE).get(key)
+    return PieceTotals(key, None if kept is None else orjson.loads(kept))
 
 
 def _by_layer(

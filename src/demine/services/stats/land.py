@@ -10,13 +10,17 @@ the same figures, and one loop (:func:`land_release`) adds them up."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from demine.model.kinds import RELEASE_TYPES
 from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
+from demine.services.stats.figures import TOTALS_SCOPE
 from demine.services.stats.hazards import (
     Figures,
     computed_figures,
@@ -66,65 +70,81 @@ def land_release(
     the figures read from the derived tables (:func:`.figures.derived_figures`), else every
     account is computed again."""
     kept: tuple[Any, Any, Mapping[str, str]] | None = None
+    totals: Any = None  # the pieces' sums of the memo (.figures.PieceTotals)
     if got is None:
         figs, remaining_of = _full(store, per, areas)
     else:
-        figs, boxes_of, remaining_of, stamps = got
+        figs, boxes_of, remaining_of, stamps, totals = got
         kept = (boxes_of, remaining_of, stamps)
 
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
     not_counted = {"overlap_m2": 0.0, "outside_m2": 0.0}
+    overlap_sum = outside_sum = 0.0
+    if totals is not None and totals.value is not None:  # the figures have no pieces
+        for a, y, v in totals.value["cells"]:
+            cells[(a, y)] = v
+        overlap_sum, outside_sum = totals.value["overlap_m2"], totals.value["outside_m2"]
     remaining_by_area: dict[str, dict[str, int]] = defaultdict(
         lambda: {"hazards": 0, "SHA_m2": 0, "CHA_m2": 0, "remaining_m2": 0}
     )
     hz_rows: list[dict[str, Any]] = []
     open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
-    overlap_sum = outside_sum = 0.0
     type_key = {t: f"{t}_m2" for t in RELEASE_TYPES}
     end = per.end if per is not None else None
+    floor = math.floor
     for f in figs:
         for y, release_type, overlap_m2, outside_m2, parts in f.pieces:
             overlap_sum += overlap_m2
             outside_sum += outside_m2
             tk = type_key.get(release_type) or f"{release_type}_m2"
-            for name, m2 in parts:
-                cell = cells[(name, y)]  # as _add
+            for area, m2 in parts:
+                cell = cells[(area, y)]  # as _add
                 cell[tk] += m2
                 cell["released_m2"] += m2
-        props = f.props
-        reported = str(props.get("reported_on") or "")
+        name, reference, hazard_type, admin_area, categories, reported_on, closed = f.fields
+        reported = str(reported_on or "")
         if end is not None and reported and reported > end:
             continue  # not yet recorded at the end of the period (as recorded())
-        closed_on = str(props.get("closed_on") or "")
+        closed_on = str(closed or "")
         open_ = not (closed_on and (end is None or closed_on <= end))  # as is_open()
-        hk = "SHA_m2" if props.get("hazard_type") == "SHA" else "CHA_m2"
+        hk = "SHA_m2" if hazard_type == "SHA" else "CHA_m2"
         rem = f.remaining
-        for name, m2 in rem:
-            ra = remaining_by_area[name]
-            ra[hk] += m2
-            ra["remaining_m2"] += m2
+        if rem:
+            for area, m2 in rem:
+                ra = remaining_by_area[area]
+                ra[hk] += m2
+                ra["remaining_m2"] += m2
         if open_:
             remaining_by_area[f.where]["hazards"] += 1
             open_ids.append(f.id)
         hz_rows.append(
             {
                 "id": f.id,
-                "name": props.get("name"),
-                "reference": props.get("reference"),
-                "hazard_type": props.get("hazard_type"),
+                "name": name,
+                "reference": reference,
+                "hazard_type": hazard_type,
                 "status_at_end": "open" if open_ else "closed",
-                "admin_area": props.get("admin_area"),
+                "admin_area": admin_area,
                 "area": f.where,
-                "device_categories": props.get("device_categories") or [],
-                "reported_on": props.get("reported_on"),
-                "closed_on": props.get("closed_on"),
-                "hazard_m2": whole_m2(f.hazard_m2),
-                "remaining_m2": (rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)),
+                "device_categories": categories or [],
+                "reported_on": reported_on,
+                "closed_on": closed,
+                "hazard_m2": int(floor(f.hazard_m2 + 0.5)),  # whole_m2
+                "remaining_m2": (
+                    0 if not rem else rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)
+                ),
                 "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
                 "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
             }
         )
+    if totals is not None and totals.value is None:  # kept for the next time
+        value = {
+            "cells": [[a, y, v] for (a, y), v in cells.items()],
+            "overlap_m2": overlap_sum,
+            "outside_m2": outside_sum,
+        }
+        store.memo_write(TOTALS_SCOPE, [(totals.key, orjson.dumps(value).decode())], [totals.key])
     not_counted["overlap_m2"] += overlap_sum
     not_counted["outside_m2"] += outside_sum
 

@@ -129,13 +129,10 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
 class DerivedStats(Tables):
     """Plain-row reads for the statistics (``services/stats``)."""
 
-    def stat_rows(
-        self, fields: Sequence[str] = ()
-    ) -> tuple[builtins.list[Any], dict[str, builtins.list[Any]]] | None:
+    def stat_rows(self, fields: Sequence[str] = ()) -> builtins.list[Any] | None:
         """The columns of every derived hazard row (:data:`STAT_HAZARD_COLS`, then the value of
         each of the hazards' ``fields`` as a record's properties hold it; in the hazards'
-        order) and every piece row (:data:`STAT_PIECE_COLS`) by hazard, in crediting order;
-        None when the derived tables are not built."""
+        order); None when the derived tables are not built."""
         c = self.conn
         built = c.execute("SELECT value FROM demine_derived_state WHERE key = 'built'").fetchone()
         if built is None or built[0] != "yes":
@@ -152,11 +149,14 @@ class DerivedStats(Tables):
         ]
         for i, f in enumerate(fields, start=n):
             columns[i] = self._as_properties(k, k.field(f), columns[i])
-        piece_rows = c.execute(
+        return columns
+
+    def stat_pieces(self) -> dict[str, builtins.list[Any]]:
+        """Every derived piece row (:data:`STAT_PIECE_COLS`) by hazard, in crediting order."""
+        rows = self.conn.execute(
             f"SELECT {', '.join(STAT_PIECE_COLS)} FROM demine_derived_piece ORDER BY hazard_id, seq"
         ).fetchall()
-        pieces = {h: builtins.list(g) for h, g in groupby(piece_rows, key=itemgetter(0))}
-        return columns, pieces
+        return {h: builtins.list(g) for h, g in groupby(rows, key=itemgetter(0))}
 
     def stat_boxes(self) -> dict[str, tuple[float, float, float, float] | None]:
         """Each derived hazard's bounding box (minx, miny, maxx, maxy), by id."""
