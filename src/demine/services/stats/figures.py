@@ -173,25 +173,44 @@ def _by_layer(
     figs: list[Figures | None],
     wanted: list[tuple[int, str, list[int], str | None]],
 ) -> None:
-    """Each figure's parts among the areas of the layer (in place): read from the zonal
-    table; what it does not hold yet is split and kept. Every figure's parts, named, are kept
-    too (the memo row of the layer and the period, keyed by a hash of the layer, its names
-    and every hazard's account and polygons): read at once when nothing changed since."""
+    """:func:`_split_by_layer`, whose answer (every figure's parts, named) is kept too: in the
+    memo row of the layer and the period, keyed by a hash of the layer, its names and every
+    hazard's account and polygons; read at once when nothing changed since."""
     assert areas.layer is not None
-    layer, layer_hash = areas.layer, areas.layer_hash
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
-    scope = f"zonal {layer} {per.end if per is not None else 'all'}"
-    memo = _memo_key(layer_hash, names, figs, wanted)
-    kept_all = None if memo is None else store.memo_read(scope).get(memo)
-    if kept_all is not None:
+    scope = f"zonal {areas.layer} {per.end if per is not None else 'all'}"
+    memo = _memo_key(areas.layer_hash, names, figs, wanted)
+    kept = None if memo is None else store.memo_read(scope).get(memo)
+    if kept is not None:
         for (i, _at, _seqs, _key), (pieces, remaining, where) in zip(
-            wanted, orjson.loads(kept_all), strict=True
+            wanted, orjson.loads(kept), strict=True
         ):
             f = figs[i]
             assert f is not None
             f.pieces = [(p[0], p[1], p[2], p[3], w) for p, w in zip(f.pieces, pieces, strict=True)]
             f.remaining, f.where = remaining, where
         return
+    _split_by_layer(store, per, areas, figs, wanted)
+    if memo is not None:
+        every = [
+            ([p[4] for p in f.pieces], f.remaining, f.where)
+            for f in (figs[i] for i, _at, _seqs, _key in wanted)
+            if f is not None
+        ]
+        store.memo_write(scope, [(memo, orjson.dumps(every).decode())], [memo])
+
+
+def _split_by_layer(
+    store: Store,
+    per: Period | None,
+    areas: Areas,
+    figs: list[Figures | None],
+    wanted: list[tuple[int, str, list[int], str | None]],
+) -> None:
+    """Each figure's parts among the areas of the layer (in place): read from the zonal
+    table; what it does not hold yet is split and kept."""
+    assert areas.layer is not None
+    layer, layer_hash = areas.layer, areas.layer_hash
     kept = store.zonal_read(layer, layer_hash)
     missing: dict[str, tuple[int, str, list[str]]] = {}
     for i, at, seqs, key in wanted:
@@ -218,6 +237,7 @@ def _by_layer(
                 text = orjson.dumps(parts).decode()
                 kept[(h.id, w)] = text
                 new.append((h.id, at, w, text))
+    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
 
@@ -227,7 +247,6 @@ def _by_layer(
             return [(names[a], m)] if m else []
         return areas.named([(int(a), int(m)) for a, m in parts])
 
-    every: list[Any] = []
     for i, _at, seqs, key in wanted:
         f = figs[i]
         assert f is not None
@@ -238,11 +257,8 @@ def _by_layer(
         ]
         f.remaining = named(got[(hid, key)]) if key else []
         f.where = names[int(got[(hid, "pt")])]
-        every.append(([p[4] for p in f.pieces], f.remaining, f.where))
     if new:
         store.zonal_write(layer, layer_hash, new)
-    if memo is not None:
-        store.memo_write(scope, [(memo, orjson.dumps(every).decode())], [memo])
 
 
 def _memo_key(
