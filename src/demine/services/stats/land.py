@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -213,17 +214,21 @@ def _hazards_summary(
     rows: list[dict[str, Any]], remaining_by_area: Mapping[str, dict[str, int]], areas: Areas
 ) -> dict[str, Any]:
     open_rows = [r for r in rows if r["status_at_end"] == "open"]
+    m2 = itemgetter("remaining_m2")
     by_type: dict[str, dict[str, int]] = {}
     for t in ("SHA", "CHA"):
         rs = [r for r in open_rows if r["hazard_type"] == t]
-        by_type[t] = {"count": len(rs), "remaining_m2": sum(r["remaining_m2"] for r in rs)}
+        by_type[t] = {"count": len(rs), "remaining_m2": sum(map(m2, rs))}
+    # by area, then reference (or name): the keys made at once, the sort stable as sorted()
+    keys = [(str(r["area"]), str(r["reference"] or r["name"] or "")) for r in open_rows]
+    by_key = sorted(range(len(open_rows)), key=keys.__getitem__)
     order = {n: i for i, n in enumerate(areas.order)}
     return {
         "recorded": len(rows),
         "open": len(open_rows),
-        "closed_in_period": sum(1 for r in rows if r["closed_in_period"]),
-        "reported_in_period": sum(1 for r in rows if r["reported_in_period"]),
-        "remaining_m2": sum(r["remaining_m2"] for r in open_rows),
+        "closed_in_period": sum(map(itemgetter("closed_in_period"), rows)),
+        "reported_in_period": sum(map(itemgetter("reported_in_period"), rows)),
+        "remaining_m2": sum(map(m2, open_rows)),
         "by_type": by_type,
         # hazards: counted in the area of a point inside each; areas: split among the areas
         "remaining_by_area": [
@@ -231,7 +236,5 @@ def _hazards_summary(
             for a in sorted(remaining_by_area, key=lambda n: (order.get(n, 1e9), n))
             if any(remaining_by_area[a].values())
         ],
-        "open_hazards": sorted(
-            open_rows, key=lambda r: (str(r["area"]), str(r["reference"] or r["name"] or ""))
-        ),
+        "open_hazards": [open_rows[i] for i in by_key],
     }

@@ -141,15 +141,15 @@ def memo_overlaps(
     boxes meet are merged, those kept in the memo (``scope``: the period) read instead; and
     when every open hazard is as when last asked, the whole answer is read (the memo row of
     them all). ``stamps``: each hazard's account and polygon (none: not kept)."""
-    import numpy as np
-
-    from demine.services.duplicates import overlap_clusters
-
     kept = store.memo_read(scope)
     whole = memo_key(ids, stamps, b"all")
     if whole is not None and whole in kept:
         got = orjson.loads(kept[whole])
         return counted_once(m2, got["involved"], got["union_m2"])
+    import numpy as np
+
+    from demine.services.duplicates import overlap_clusters
+
     boxes = boxes_of()
     have = [i for i, h in enumerate(ids) if boxes.get(h) is not None]
     b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64).reshape(-1, 4)
