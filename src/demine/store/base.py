@@ -221,7 +221,11 @@ class Store(Protocol):
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"
     ) -> builtins.list[tuple[Any, ...]]: ...
     def field_counts(
-        self, kind: str, fields: Sequence[str], present: Sequence[str] = ()
+        self,
+        kind: str,
+        fields: Sequence[str],
+        present: Sequence[str] = (),
+        years: Sequence[str] = (),
     ) -> builtins.list[tuple[Any, ...]]: ...
     def derived_remaining(
         self, hazard_ids: Sequence[str], after: Sequence[int | None] | None = None

@@ -64,10 +64,11 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
     years: list[str] = []
     n = undated = 0
     fields = ("occurred_at", "accident_type", "device_category")
-    if areas.layer is None:  # counted by their values (in the order of each group's first)
+    if areas.layer is None:  # counted by their values (in the order of each group's first);
+        # occurred_at by its year's characters: all that is read of it below (year_of)
         counted = [
             (k, dict(zip(fields, r, strict=True)), ALL)
-            for k, *r in store.field_counts("accidents", fields)
+            for k, *r in store.field_counts("accidents", fields, years=("occurred_at",))
         ]
     else:
         rows = props_rows(store, "accidents", fields, geometry="decoded")

@@ -193,14 +193,23 @@ class DerivedStats(Tables):
         return builtins.list(zip(*columns, strict=True))
 
     def field_counts(
-        self, kind: str, fields: Sequence[str], present: Sequence[str] = ()
+        self,
+        kind: str,
+        fields: Sequence[str],
+        present: Sequence[str] = (),
+        years: Sequence[str] = (),
     ) -> builtins.list[tuple[Any, ...]]:
         """The records of ``kind`` counted by the values of ``fields`` (each as a record's
         properties hold it) and whether each of ``present`` is set: (how many, then the
         values, then the flags), in the order of each group's first record (as :meth:`list`
-        gives them)."""
+        gives them). The fields among ``years`` (partial dates: text in both backends) are
+        counted by their first four characters, what the statistics take the year from."""
         k = self.kind(kind)
-        cols = [q(f) for f in fields] + [f"({q(f)} IS NOT NULL)" for f in present]
+        for f in years:
+            if not k.field(f).partial:
+                raise ValueError(f"{kind}.{f} is not a partial date")
+        cols = [f"substr({q(f)}, 1, 4)" if f in years else q(f) for f in fields]
+        cols += [f"({q(f)} IS NOT NULL)" for f in present]
         by = ", ".join(cols)
         rows = self.conn.execute(
             f"SELECT count(*), min(fid){''.join(', ' + c for c in cols)} FROM {q(k.name)} "
