@@ -252,7 +252,7 @@ def _make_old(store: Any) -> Any:
                     c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}_{op}"')
             else:
                 c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}" ON {kind}')
-        for t in ("piece", "hazard", "zonal", "state"):
+        for t in ("piece", "hazard", "zonal", "state", "memo"):
             c.execute(f"DROP TABLE demine_derived_{t}")
         if store.P == "?":
             c.execute("DELETE FROM gpkg_contents WHERE table_name LIKE 'demine_derived_%'")

@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
-from demine.store.core.derived_stats import stat_figures
+from demine.store.core.derived_stats import MEMO_TABLE, stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
@@ -131,6 +131,7 @@ DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
         "Whether the derived tables are complete (built: yes or no)",
         "key TEXT NOT NULL UNIQUE, value TEXT",
     ),
+    MEMO_TABLE,
 )
 
 
@@ -179,7 +180,7 @@ class Derived(Tables):
             not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
         )
         if stale:  # made before schema 12: made again (the figures are computed on rebuild)
-            for t in ("demine_derived_hazard", "demine_derived_piece", "demine_derived_zonal"):
+            for t in _DERIVED_BY_HAZARD:
                 c.execute(f"DROP TABLE {t}")
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
@@ -521,7 +522,7 @@ class Derived(Tables):
         tables built. Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
-            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
+            for t in (*_DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
             n = self._derive(c, ids)
