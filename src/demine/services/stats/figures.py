@@ -157,19 +157,30 @@ def _by_layer(
     if missing:
         ids = list(missing)
         accs = release_accounts(store, until_of(per), ids)
+        # every polygon cut and measured together, every point placed together
+        todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
+        polys: list[Any] = []
+        centres: list[tuple[float, float]] = []
+        points: list[tuple[str, str]] = []  # (hazard id, computed_at)
+        where: list[Any] = []  # their representative points
         for h in store.get_many("hazards", ids):
             i, at, lost = missing[h.id]
             acc, c = accs[h.id], centre(h.geometry)
-            credited = {f"p{k}": p.credited for k, p in enumerate(acc.pieces)}
             for w in lost:
                 if w == "pt":
-                    parts: Any = areas.index_of(h.geometry.representative_point())
+                    points.append((h.id, at))
+                    where.append(h.geometry.representative_point())
                 else:
-                    g = credited[w] if w.startswith("p") else acc.remaining
-                    parts = areas.parts_of(g, c)
-                text = orjson.dumps(parts).decode()
-                kept[(h.id, w)] = text
-                new.append((h.id, at, w, text))
+                    k = int(w[1:]) if w.startswith("p") else -1
+                    todo.append((h.id, at, w))
+                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
+                    centres.append(c)
+        made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
+        todo += [(hid, a, "pt") for hid, a in points]
+        for (hid, at, w), parts in zip(todo, made, strict=True):
+            text = orjson.dumps(parts).decode()
+            kept[(hid, w)] = text
+            new.append((hid, at, w, text))
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
