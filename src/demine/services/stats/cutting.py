@@ -7,10 +7,11 @@ admin polygons' order: the part inside (an overlay on the 1e-9 degree grid), the
 outside; the parts are measured at the polygon's centre. Most polygons lie well inside one
 admin polygon (:func:`deep_inside`): for them the other admin polygons give no part, the rest
 after the one they lie in is empty, and the one part is the overlay of the polygon with that
-admin polygon near it. That overlay of a simple polygon (one ring) well inside the other is
-the polygon with each vertex rounded to the grid, its ring starting at its second vertex
-(:func:`_rounded`): made so without an overlay when a sample of the polygons of the call
-shows that the overlay gives exactly those rings (else every polygon is cut by the overlay).
+admin polygon near it. That overlay of a polygon of one clockwise ring (as the overlay leaves
+rings) well inside the other is the polygon with each vertex rounded to the grid, its ring
+starting at its second vertex (:func:`_rounded`): made so without an overlay when a sample of
+the polygons of the call shows that the overlay gives exactly those rings (else every polygon
+is cut by the overlay).
 All parts are measured in one :func:`demine.geo.geodesy.geodesic_area` call (each area
 depends only on its polygon and centre)."""
 
@@ -130,6 +131,21 @@ def _rounded(arr: Any, grids: Any) -> Any:
     return out
 
 
+def one_ring(arr: Any, deep: Any) -> tuple[Any, Any]:
+    """The polygons of ``arr`` well inside an admin polygon (``deep``) that are one clockwise
+    ring (a polygon without holes or a multipolygon of one such, for which the overlay gives
+    a polygon; clockwise as the overlay leaves rings, it turns the others): their indexes and
+    those polygons."""
+    kind = shapely.get_type_id(arr)
+    one = (deep >= 0) & ((kind == 3) | ((kind == 6) & (shapely.get_num_geometries(arr) == 1)))
+    base = arr.copy()
+    base[one & (kind == 6)] = shapely.get_geometry(arr[one & (kind == 6)], 0)
+    one &= shapely.get_num_interior_rings(base) == 0
+    one[one] = ~shapely.is_ccw(shapely.get_exterior_ring(base[one]))
+    fast = np.nonzero(one)[0]
+    return fast, base[fast]
+
+
 def parts_many(
     areas: Areas, geoms: Sequence[Any], centres: Sequence[tuple[float, float]]
 ) -> list[list[tuple[int, Any]]]:
@@ -144,15 +160,9 @@ def parts_many(
         return out
     deep = deep_inside(areas, arr)
     deep[~todo] = -1
-    # one ring: a polygon without holes, or a multipolygon of one such (the overlay gives
-    # a polygon for it)
+    fast, base = one_ring(arr, deep)
     kind = shapely.get_type_id(arr)
-    one = (deep >= 0) & ((kind == 3) | ((kind == 6) & (shapely.get_num_geometries(arr) == 1)))
-    base = arr.copy()
-    base[one & (kind == 6)] = shapely.get_geometry(arr[one & (kind == 6)], 0)
-    one &= shapely.get_num_interior_rings(base) == 0
-    fast = np.nonzero(one)[0]
-    rounded = _rounded(base[fast], arr[fast])
+    rounded = _rounded(base, arr[fast])
     for sort in (3, 6):  # a sample of each
         of = kind[fast] == sort
         if not _sample_agrees(areas, arr[fast][of], deep[fast][of], rounded[of]):
@@ -169,8 +179,9 @@ def parts_many(
         got = shapely.intersection(arr[inside], nears, grid_size=GRID)
         for k, p in zip(inside, got, strict=True):
             p = _polygonal(p)
-            out[k] = [] if shapely.is_empty(p) else [(int(deep[k]), p)]
-            todo[k] = False
+            if not shapely.is_empty(p):  # (else cut below, as ever)
+                out[k] = [(int(deep[k]), p)]
+                todo[k] = False
     for k in np.nonzero(todo)[0]:
         out[k] = cut(areas, arr[k])
     return out
