@@ -17,10 +17,14 @@ depends only on its polygon and centre)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import shapely
 
 from demine.geo.geodesy import geodesic_area
@@ -29,10 +33,80 @@ from demine.geo.release import polygonal as _polygonal
 
 if TYPE_CHECKING:
     from demine.services.stats.areas import Areas
+    from demine.store.base import Store
 
 MARGIN_DEG = 1e-6  # "well inside": no admin boundary nearer than this (about 0.1 m)
 PAD = 1e-3  # the admin polygon near a piece: clipped to the piece's box grown by this
 SAMPLE = 16  # polygons cut both ways to check the rounded rings (per call)
+CHUNK = 5_000  # hazards split (and kept) at once, between two looks at the clock
+
+# what a caller with a time budget (the HTTP API) has looked at between two chunks: called with
+# the layer, how many hazards are split and kept and how many were to be; it may raise
+_CHECK: contextvars.ContextVar[Callable[[str, int, int], None] | None] = contextvars.ContextVar(
+    "demine_split_check", default=None
+)
+
+
+@contextlib.contextmanager
+def checked(check: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Have :func:`split_missing` call ``check(layer, done, total)`` between two chunks (in
+    this context: the thread of one request)."""
+    token = _CHECK.set(check)
+    try:
+        yield
+    finally:
+        _CHECK.reset(token)
+
+
+def split_missing(
+    store: Store,
+    until: date | None,
+    areas: Areas,
+    missing: Mapping[str, tuple[int, str, list[str]]],
+    kept: MutableMapping[tuple[str, str], str],
+) -> None:
+    """Split what the zonal table does not hold (by hazard id: its figures' index, its
+    account's ``computed_at``, the polygons: ``p<seq>`` a credited piece, ``r``, ``b`` or
+    ``a<seq>`` the remaining polygon of the account up to ``until``, ``pt`` the hazard's
+    representative point), :data:`CHUNK` hazards at once, each chunk kept in the zonal table
+    (and in ``kept``) as it is made."""
+    from demine.services.release import accounts as release_accounts
+    from demine.services.stats.hazards import centre
+
+    assert areas.layer is not None
+    ids = list(missing)
+    check = _CHECK.get()
+    for start in range(0, len(ids), CHUNK):
+        if check is not None and start:
+            check(areas.layer, start, len(ids))
+        chunk = ids[start : start + CHUNK]
+        accs = release_accounts(store, until, chunk)
+        todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
+        polys: list[Any] = []
+        centres: list[tuple[float, float]] = []
+        points: list[tuple[str, str]] = []  # (hazard id, computed_at)
+        where: list[Any] = []  # their representative points
+        for h in store.get_many("hazards", chunk):
+            _, at, lost = missing[h.id]
+            acc, c = accs[h.id], centre(h.geometry)
+            for w in lost:
+                if w == "pt":
+                    points.append((h.id, at))
+                    where.append(h.geometry.representative_point())
+                else:
+                    k = int(w[1:]) if w.startswith("p") else -1
+                    todo.append((h.id, at, w))
+                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
+                    centres.append(c)
+        # the chunk's polygons cut and measured together, its points placed together
+        made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
+        todo += [(hid, a, "pt") for hid, a in points]
+        new: list[tuple[str, str, str, str]] = []
+        for (hid, at, w), parts in zip(todo, made, strict=True):
+            text = orjson.dumps(parts).decode()
+            kept[(hid, w)] = text
+            new.append((hid, at, w, text))
+        store.zonal_write(areas.layer, areas.layer_hash, new)
 
 
 def _near(admin: Any, g: Any) -> Any:

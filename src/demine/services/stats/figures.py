@@ -20,12 +20,12 @@ import orjson
 
 from demine.geo.release import unreleased
 from demine.services.release import accounts as release_accounts
+from demine.services.stats import cutting
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
     HAZARD_FIELDS,
     Figures,
     Parts,
-    centre,
     computed_figures,
     counted,
     in_period,
@@ -153,34 +153,8 @@ def _by_layer(
         lost = [w for w in whats if (f.id, w) not in kept]
         if lost:
             missing[f.id] = (i, at, lost)
-    new: list[tuple[str, str, str, str]] = []
-    if missing:
-        ids = list(missing)
-        accs = release_accounts(store, until_of(per), ids)
-        # every polygon cut and measured together, every point placed together
-        todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
-        polys: list[Any] = []
-        centres: list[tuple[float, float]] = []
-        points: list[tuple[str, str]] = []  # (hazard id, computed_at)
-        where: list[Any] = []  # their representative points
-        for h in store.get_many("hazards", ids):
-            i, at, lost = missing[h.id]
-            acc, c = accs[h.id], centre(h.geometry)
-            for w in lost:
-                if w == "pt":
-                    points.append((h.id, at))
-                    where.append(h.geometry.representative_point())
-                else:
-                    k = int(w[1:]) if w.startswith("p") else -1
-                    todo.append((h.id, at, w))
-                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
-                    centres.append(c)
-        made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
-        todo += [(hid, a, "pt") for hid, a in points]
-        for (hid, at, w), parts in zip(todo, made, strict=True):
-            text = orjson.dumps(parts).decode()
-            kept[(hid, w)] = text
-            new.append((hid, at, w, text))
+    if missing:  # split in chunks, each kept as it is made
+        cutting.split_missing(store, until_of(per), areas, missing, kept)
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
@@ -201,5 +175,3 @@ def _by_layer(
         ]
         f.remaining = named(got[(hid, key)]) if key else []
         f.where = names[int(got[(hid, "pt")])]
-    if new:
-        store.zonal_write(layer, layer_hash, new)
