@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,16 +18,13 @@ from demine.geo.release import DENSIFY_DEG, GRID
 from demine.geo.release import polygonal as _polygonal
 from demine.model.kinds import Kind
 from demine.model.schema import FieldType
+from demine.services.stats import cutting
+from demine.services.stats.cutting import whole_m2 as whole_m2
 from demine.store.base import Store
 
 ALL = "all"  # the one area when no layer is given
 UNASSIGNED = "unassigned"  # what lies in no admin polygon
 NAME_FIELDS = ("name", "name_en", "name_uk", "region", "admin_name", "adm1_en", "title")
-
-
-def whole_m2(x: float) -> int:
-    """A figure rounded to the nearest whole m² (halves up)."""
-    return int(math.floor(x + 0.5))
 
 
 class Areas:
@@ -69,8 +65,6 @@ class Areas:
     ) -> list[list[tuple[int, int]]]:
         """:meth:`parts_of` of each polygon with its centre, cut and measured together
         (:mod:`.cutting`: the same figures)."""
-        from demine.services.stats import cutting
-
         return cutting.measured(cutting.parts_many(self, geoms, centres), centres)
 
     @functools.cached_property

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,17 @@ from demine.geo.release import DENSIFY_DEG, GRID
 from demine.geo.release import polygonal as _polygonal
 
 if TYPE_CHECKING:
-    from demine.services.stats.areas import Areas
     from demine.store.base import Store
+
+# the admin polygons (:class:`.areas.Areas`, which imports this module): its layer, geoms,
+# tree, boundary_tree, layer_hash
+Areas = Any
+
+
+def whole_m2(x: float) -> int:
+    """A figure rounded to the nearest whole m² (halves up)."""
+    return int(math.floor(x + 0.5))
+
 
 MARGIN_DEG = 1e-6  # "well inside": no admin boundary nearer than this (about 0.1 m)
 PAD = 1e-3  # the admin polygon near a piece: clipped to the piece's box grown by this
@@ -71,7 +81,6 @@ def split_missing(
     representative point), :data:`CHUNK` hazards at once, each chunk kept in the zonal table
     (and in ``kept``) as it is made."""
     from demine.services.release import accounts as release_accounts
-    from demine.services.stats.hazards import centre
 
     assert areas.layer is not None
     ids = list(missing)
@@ -88,7 +97,8 @@ def split_missing(
         where: list[Any] = []  # their representative points
         for h in store.get_many("hazards", chunk):
             _, at, lost = missing[h.id]
-            acc, c = accs[h.id], centre(h.geometry)
+            b = shapely.bounds(h.geometry)  # its centre, as hazards.centre makes it
+            acc, c = accs[h.id], (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
             for w in lost:
                 if w == "pt":
                     points.append((h.id, at))
@@ -291,8 +301,6 @@ def measured(
     pieces: Sequence[list[tuple[int, Any]]], centres: Sequence[tuple[float, float]]
 ) -> list[list[tuple[int, int]]]:
     """Each polygon's parts measured at its centre, in whole m² (one rounding each)."""
-    from demine.services.stats.areas import whole_m2
-
     flat = [p for ps in pieces for _, p in ps]
     where = [c for ps, c in zip(pieces, centres, strict=True) for _ in ps]
     if not flat:
