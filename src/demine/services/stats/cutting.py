@@ -157,8 +157,12 @@ def deep_inside(areas: Areas, arr: Any) -> Any:
     count = np.bincount(a, minlength=len(arr))
     one = np.full(len(arr), -1, dtype=np.int64)
     one[a] = b
-    within = np.zeros(len(arr), bool)
-    wa, wb = areas.tree.query(arr, predicate="within")
+    # a polygon (connected) meeting one admin polygon and no boundary lies in it; the parts
+    # of the others are looked at
+    within = shapely.get_type_id(arr) == 3
+    multi = np.nonzero(~within & (count == 1))[0]
+    wa, wb = areas.tree.query(arr[multi], predicate="within")
+    wa = multi[wa]
     within[wa[one[wa] == wb]] = True
     close = np.zeros(len(arr), bool)
     na, _ = areas.boundary_tree.query(arr, predicate="dwithin", distance=MARGIN_DEG)
@@ -176,42 +180,30 @@ def _rounded(arr: Any, grids: Any) -> Any:
     out = np.full(len(arr), None, dtype=object)
     if not len(arr):
         return out
-    rings = shapely.get_exterior_ring(arr)
+    rings = shapely.set_precision(shapely.get_exterior_ring(arr), GRID, mode="pointwise")
     xy, ring = shapely.get_coordinates(rings, return_index=True)
-    xy = shapely.get_coordinates(shapely.set_precision(rings, GRID, mode="pointwise"))
-    if len(xy) != len(ring):
-        return out
     n = np.bincount(ring, minlength=len(arr))
     start = np.concatenate(([0], np.cumsum(n)[:-1]))
     pos = np.arange(len(ring)) - start[ring]
-    # the open ring (last vertex dropped) rolled by one, then closed again
-    keep = pos < n[ring] - 1
-    oxy, oring = xy[keep], ring[keep]
-    on = n - 1
-    ostart = np.concatenate(([0], np.cumsum(on)[:-1]))
-    opos = np.arange(len(oring)) - ostart[oring]
-    src = ostart[oring] + (opos + 1) % on[oring]
-    rolled = oxy[src]
-    first = ostart
-    closed = np.empty((len(oxy) + len(arr), 2))
-    idx = np.empty(len(oxy) + len(arr), dtype=np.int64)
-    at = opos + oring + ostart[oring]  # each ring's vertices, then its closing one
-    closed[at] = rolled
-    idx[at] = oring
-    ends = ostart + on + np.arange(len(arr))
-    closed[ends] = rolled[first]
-    idx[ends] = np.arange(len(arr))
-    same = np.all(closed[1:] == closed[:-1], axis=1) & (idx[1:] == idx[:-1])
+    # the ring from its second vertex round to it again: the closed ring c0 c1 .. c0 made
+    # c1 .. c0 c1 (as long)
+    closed = xy[start[ring] + 1 + pos % np.maximum(n[ring] - 1, 1)]
+    same = np.all(closed[1:] == closed[:-1], axis=1) & (ring[1:] == ring[:-1])
     bad = np.zeros(len(arr), bool)
-    bad[idx[1:][same]] = True
+    bad[ring[1:][same]] = True
+    bad |= n < 4
+    good = np.nonzero(~bad)[0]
+    if not len(good):
+        return out
+    keep = ~bad[ring]
+    made = shapely.polygons(
+        shapely.linearrings(closed[keep], indices=(np.cumsum(~bad) - 1)[ring[keep]])
+    )
     # with the polygon's precision grid, as the overlay leaves it (a later segmentize rounds
     # the vertices it adds to it): no vertex moves, they are on the grid
-    made = shapely.set_precision(
-        shapely.polygons(shapely.linearrings(closed, indices=idx)),
-        shapely.get_precision(grids),
-        mode="pointwise",
-    )
-    out[~bad] = made[~bad]
+    grid = shapely.get_precision(grids[good])
+    made[grid > 0] = shapely.set_precision(made[grid > 0], grid[grid > 0], mode="pointwise")
+    out[good] = made
     return out
 
 
