@@ -89,7 +89,15 @@ def split_missing(
         if check is not None and start:
             check(areas.layer, start, len(ids))
         chunk = ids[start : start + CHUNK]
-        accs = release_accounts(store, until, chunk)
+        # only credited pieces and the remaining polygons kept: read as such (else the
+        # accounts up to ``until``)
+        light = all(w[0] == "p" or w == "r" for h in chunk for w in missing[h][2])
+        if light:
+            credited = store.derived_credited(chunk)
+            kept_rem = dict(zip(chunk, store.derived_remaining(chunk), strict=True))
+            light = all(g is not None for g in kept_rem.values())
+        if not light:
+            accs = release_accounts(store, until, chunk)
         todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
         polys: list[Any] = []
         centres: list[tuple[float, float]] = []
@@ -98,7 +106,7 @@ def split_missing(
         for h in store.get_many("hazards", chunk):
             _, at, lost = missing[h.id]
             b = shapely.bounds(h.geometry)  # its centre, as hazards.centre makes it
-            acc, c = accs[h.id], (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
+            c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
             for w in lost:
                 if w == "pt":
                     points.append((h.id, at))
@@ -106,7 +114,11 @@ def split_missing(
                 else:
                     k = int(w[1:]) if w.startswith("p") else -1
                     todo.append((h.id, at, w))
-                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
+                    if light:
+                        polys.append(credited[(h.id, k)] if k >= 0 else kept_rem[h.id])
+                    else:
+                        acc = accs[h.id]
+                        polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
                     centres.append(c)
         # the chunk's polygons cut and measured together, its points placed together
         made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
