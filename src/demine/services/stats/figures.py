@@ -22,12 +22,12 @@ import orjson
 
 from demine.geo.release import unreleased
 from demine.services.release import accounts as release_accounts
+from demine.services.stats import cutting
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
     HAZARD_FIELDS,
     Figures,
     Parts,
-    centre,
     computed_figures,
     in_period,
     until_of,
@@ -220,23 +220,8 @@ def _split_by_layer(
         lost = [w for w in whats if (f.id, w) not in kept]
         if lost:
             missing[f.id] = (i, at, lost)
-    new: list[tuple[str, str, str, str]] = []
-    if missing:
-        ids = list(missing)
-        accs = release_accounts(store, until_of(per), ids)
-        for h in store.get_many("hazards", ids):
-            i, at, lost = missing[h.id]
-            acc, c = accs[h.id], centre(h.geometry)
-            credited = {f"p{k}": p.credited for k, p in enumerate(acc.pieces)}
-            for w in lost:
-                if w == "pt":
-                    parts: Any = areas.index_of(h.geometry.representative_point())
-                else:
-                    g = credited[w] if w.startswith("p") else acc.remaining
-                    parts = areas.parts_of(g, c)
-                text = orjson.dumps(parts).decode()
-                kept[(h.id, w)] = text
-                new.append((h.id, at, w, text))
+    if missing:  # split in chunks, each kept as it is made
+        cutting.split_missing(store, until_of(per), areas, missing, kept)
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
@@ -257,8 +242,6 @@ def _split_by_layer(
         ]
         f.remaining = named(got[(hid, key)]) if key else []
         f.where = names[int(got[(hid, "pt")])]
-    if new:
-        store.zonal_write(layer, layer_hash, new)
 
 
 def _memo_key(

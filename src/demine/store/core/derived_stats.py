@@ -284,6 +284,26 @@ class DerivedStats(Tables):
                 out[where[r[0]]] = g
         return out
 
+    def derived_credited(self, hazard_ids: Sequence[str]) -> dict[tuple[str, int], Any]:
+        """The credited polygon of every piece of these hazards' accounts (as
+        :meth:`derived_accounts` gives it), by (hazard id, ``seq``): without the rest."""
+        import numpy as np
+        import shapely
+
+        out: dict[tuple[str, int], Any] = {}
+        for chunk in self._chunks(builtins.list(hazard_ids)):
+            if not chunk:
+                continue
+            sql, args = self._in("hazard_id", chunk)
+            rows = self.conn.execute(
+                f"SELECT hazard_id, seq, credited FROM demine_derived_piece WHERE {sql}", args
+            ).fetchall()
+            blobs = np.empty(len(rows), dtype=object)
+            blobs[:] = [None if r[2] is None else bytes(r[2]) for r in rows]
+            for r, g in zip(rows, shapely.from_wkb(blobs), strict=True):
+                out[(str(r[0]), int(r[1]))] = g
+        return out
+
     def release_orphans(self) -> Sequence[Any]:
         """The ``released_on`` (as a record's properties hold it) of every release that names
         no hazard of the store or has no geometry."""
