@@ -1,8 +1,8 @@
 """``demine stats``, ``demine stats --by admin_areas`` and ``demine prioritize --top 10`` on
 the SYNTHETIC national store (bench/national.py), one CLI process each (``--json``, start to
 exit; ``stats --by`` twice: first with the splits among the layer's areas the store keeps
-forgotten, then again), on GeoPackage and (``--pg-url``) PostGIS, against the anchor in the same run: the same
-aggregation written by hand in PostGIS SQL on the PostGIS national store
+forgotten, then again), on GeoPackage and (``--pg-url``) PostGIS, against the anchor in the
+same run: the same aggregation written by hand in PostGIS SQL on the PostGIS national store
 (bench/national_sql.py; a statement timeout, ``--timeout-min``, reported as "> timeout").
 
 ``--before-src DIR``: also time ``prioritize --top 10`` with demine's sources from DIR (an
