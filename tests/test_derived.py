@@ -252,7 +252,7 @@ def _make_old(store: Any) -> Any:
                     c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}_{op}"')
             else:
                 c.execute(f'DROP TRIGGER "demine_derived_stale_{kind}" ON {kind}')
-        for t in ("piece", "hazard", "zonal", "state"):
+        for t in ("piece", "hazard", "zonal", "state", "memo"):
             c.execute(f"DROP TABLE demine_derived_{t}")
         if store.P == "?":
             c.execute("DELETE FROM gpkg_contents WHERE table_name LIKE 'demine_derived_%'")
@@ -279,14 +279,14 @@ def test_an_older_store_gets_the_tables_not_built(store: Any, year: stats_data.Y
 
 def test_rows_of_an_older_definition_are_made_again(store: Any, year: stats_data.Year) -> None:
     """Rows written before an untouched hazard's account was its own polygon (GeoPackage
-    schema 12, PostGIS 11) mean something else: an upgraded store has them not built."""
+    schema 13, PostGIS 12) mean something else: an upgraded store has them not built."""
 
     def body(c: Any) -> None:
         c.execute("DELETE FROM demine_derived_state WHERE key = 'definition'")
         if store.P == "?":
-            c.execute("UPDATE demine_settings SET value = '12' WHERE key = 'schema_version'")
+            c.execute("UPDATE demine_settings SET value = '13' WHERE key = 'schema_version'")
         else:
-            c.execute("UPDATE demine_schema SET version = 11")
+            c.execute("UPDATE demine_schema SET version = 12")
 
     store._transaction("__schema__", body)
     store.close()

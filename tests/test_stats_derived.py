@@ -213,3 +213,184 @@ def test_field_rows_hold_what_records_hold(store: Any) -> None:
         assert [r[1] for r in present] == [
             bool(k.geometry_type) and rec.geometry is not None for rec in records
         ]
+
+
+def _memo_rows(store: Any, scope: str = "all") -> dict[str, str]:
+    return store.memo_read(scope)
+
+
+def _no_polygon_read(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: Any, **k: Any) -> Any:
+        raise AssertionError("a remaining polygon was read")
+
+    monkeypatch.setattr(store, "derived_remaining", boom)
+    monkeypatch.setattr(store, "stat_boxes", boom)
+
+
+def _full_json(store: Any, **kw: Any) -> str:
+    _set_built(store, "no")
+    try:
+        return _json(store, **kw)
+    finally:
+        store.rebuild_derived()
+
+
+def test_overlap_memo_is_read_and_follows_a_hazard_change(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlapping open hazards (``hazards.remaining_m2``, ``overlapping``) are kept by
+    group of hazards whose boxes meet (services/stats/overlaps.py): a second run reads them
+    (no polygon read), and a changed hazard gives its group a new key: merged again, the
+    figures those of the full recomputation, the rows of the old keys gone."""
+    ids = _random_store(store, 6)
+    for period in (None, "2025"):
+        first = _json(store, period=period)
+        assert json.loads(first)["hazards"]["overlapping"] > 0
+        scope = "all" if period is None else "2025-12-31"
+        kept = _memo_rows(store, scope)
+        assert kept  # the groups and the whole answer
+        with monkeypatch.context() as m:
+            _no_polygon_read(store, m)
+            assert _json(store, period=period) == first  # read from the memo
+        assert _full_json(store, period=period) == first
+    # a hazard that overlaps another changes: merged again, and the same as computed in full
+    _json(store)  # (the rebuild above emptied the memo)
+    before = _memo_rows(store)
+    hs = [
+        h
+        for h in store.get_many("hazards", ids)
+        if h.geometry is not None and h.properties.get("status") == "open"
+    ]
+    tree = shapely.STRtree([h.geometry for h in hs])
+    a, b = tree.query([h.geometry for h in hs], predicate="overlaps")
+    h = hs[int(next(x for x, y in zip(a, b, strict=True) if x != y))]
+    store.update("hazards", h.id, geometry=shapely.affinity.scale(h.geometry, 1.3, 1.1), actor="t")
+    changed = _json(store)
+    after = _memo_rows(store)
+    assert set(after) != set(before)
+    assert len(set(after) - set(before)) >= 2  # the whole answer and the changed group's
+    assert set(before) - set(after)  # the old ones gone
+    assert set(before) & set(after)  # the other groups kept
+    with monkeypatch.context() as m:  # read again from the memo, which does not change
+        _no_polygon_read(store, m)
+        assert _json(store) == changed
+    assert _memo_rows(store) == after
+    assert changed == _full_json(store)
+
+
+def test_overlap_memo_rows_of_closed_hazards_are_not_used(store: Any) -> None:
+    """A hazard closed since (its account unchanged, so its polygon's stamp too) leaves the
+    open hazards: the groups and the whole answer change; the figures follow."""
+    ids = _random_store(store, 7)
+    _json(store)
+    h = next(r for r in store.get_many("hazards", ids) if r.properties.get("status") == "open")
+    props = {**h.properties, "status": "closed", "closed_on": "2025-01-01"}
+    store.update("hazards", h.id, properties=props, actor="t")
+    assert _json(store) == _full_json(store)
+
+
+def test_a_store_before_the_overlap_memo_is_migrated(store: Any) -> None:
+    """A store of GeoPackage schema 12 / PostGIS 11 (no memo table) gets the table on
+    opening; the statistics stay those of the full recomputation."""
+    _random_store(store, 8)
+    expected = _json(store)
+
+    def body(c: Any) -> None:
+        c.execute("DROP TABLE demine_derived_memo")
+        if store.P == "?":
+            c.execute("DELETE FROM gpkg_contents WHERE table_name = 'demine_derived_memo'")
+            c.execute("UPDATE demine_settings SET value = '12' WHERE key = 'schema_version'")
+        else:
+            c.execute("UPDATE demine_schema SET version = 11")
+
+    store._transaction("__schema__", body)
+    store.close()
+    from demine.store import open_store
+
+    old = open_store(store.location)
+    try:
+        assert old.derived_built()
+        assert _json(old) == expected
+        assert _memo_rows(old)
+        assert _json(old) == expected
+    finally:
+        old.close()
+
+
+def test_every_split_by_a_layer_is_read_at_once_when_nothing_changed(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By a layer, every hazard's parts among its areas, named, are kept in one memo row
+    (services/stats/figures.py): the next run reads it, not the zonal table; a hazard
+    changed since gives a new key (the zonal table read again), the figures those of the
+    full recomputation."""
+    ids = _random_store(store, 9)
+    for period in (None, "2025"):
+        first = _json(store, period=period, by="oblasts")
+        with monkeypatch.context() as m:
+            m.setattr(store, "zonal_read", lambda *a: (_ for _ in ()).throw(AssertionError()))
+            assert _json(store, period=period, by="oblasts") == first
+    h = next(r for r in store.get_many("hazards", ids) if r.geometry is not None)
+    store.update("hazards", h.id, geometry=shapely.affinity.scale(h.geometry, 0.7, 0.9), actor="t")
+    read: list[str] = []
+    real = store.zonal_read
+    monkeypatch.setattr(store, "zonal_read", lambda *a: read.append("z") or real(*a))
+    changed = _json(store, by="oblasts")
+    assert read == ["z"]
+    assert changed == _full_json(store, by="oblasts")
+
+
+def test_field_counts_count_what_field_rows_hold(store: Any) -> None:
+    """``field_counts`` (the statistics' counts with one area) gives the records counted by
+    the values ``field_rows`` gives, groups in the order of their first record."""
+    _random_store(store, 10)
+    for kind, fields, present in (
+        ("activities", ("status", "activity_type"), ()),
+        ("activities", ("status", "completed_on", "activity_type"), ()),
+        ("eo_reports", ("public", "reported_at", "status"), ("hazard_id",)),
+        ("accidents", ("occurred_at", "accident_type", "device_category"), ()),
+        ("releases", ("release_type",), ("hazard_id", "activity_id")),
+    ):
+        rows = store.field_rows(kind, (*fields, *present))
+        assert rows, kind
+        expected: dict[tuple[Any, ...], int] = {}
+        for r in rows:
+            k = (*r[2 : 2 + len(fields)], *(v is not None for v in r[2 + len(fields) :]))
+            expected[k] = expected.get(k, 0) + 1
+        got = store.field_counts(kind, fields, present)
+        assert [(*r[1:],) for r in got] == list(expected), kind
+        assert [r[0] for r in got] == list(expected.values()), kind
+    # a partial date counted by its first four characters (what the year is taken from)
+    fields = ("occurred_at", "accident_type")
+    years: dict[tuple[Any, ...], int] = {}
+    for r in store.field_rows("accidents", fields):
+        k = (None if r[2] is None else str(r[2])[:4], r[3])
+        years[k] = years.get(k, 0) + 1
+    got = store.field_counts("accidents", fields, years=("occurred_at",))
+    assert [(*r[1:],) for r in got] == list(years)
+    assert [r[0] for r in got] == list(years.values())
+    with pytest.raises(ValueError, match="not a partial date"):
+        store.field_counts("eo_reports", ("reported_at",), years=("reported_at",))
+
+
+def test_the_pieces_sums_are_kept_for_every_year_with_one_area(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every year with one area, what the credited pieces add up to is kept (the memo): the
+    next run reads no piece; a release changed since gives a new key, the figures those of
+    the full recomputation."""
+    _random_store(store, 11)
+    first = _json(store)
+    with monkeypatch.context() as m:
+        m.setattr(store, "stat_pieces", lambda: (_ for _ in ()).throw(AssertionError()))
+        assert _json(store) == first
+    rel = next(r for r in store.list("releases") if r.geometry is not None)
+    props = {**rel.properties, "released_on": "2023-02-01", "release_type": "cleared"}
+    store.update("releases", rel.id, properties=props, actor="t")
+    read: list[int] = []
+    real = store.stat_pieces
+    monkeypatch.setattr(store, "stat_pieces", lambda: read.append(1) or real())
+    changed = _json(store)
+    assert read == [1]
+    assert changed != first
+    assert changed == _full_json(store)

@@ -12,18 +12,20 @@ soon as a record they are made from changes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from demine.api.budget import Budget, run_budgeted
+from demine.api.budget import Budget, BudgetExceeded, run_budgeted
 from demine.api.deps import PrincipalDep, StoreDep
 from demine.errors import NotFound
 from demine.services.charts import CHARTS, MEDIA_TYPES, render
-from demine.services.stats import compute, layer_of, parse_period
+from demine.services.stats import compute, cutting, layer_of, parse_period
 from demine.store.base import Store
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -94,7 +96,30 @@ _cache = _Cache()
 # land-release account), and anyone may ask: a computation runs in the threads for heavy work
 # (demine.api.budget), so that however many are asked for at once the safety API, the map and
 # every other route keep their own threads; one waiting longer than the request budget for a
-# thread is answered 503 with Retry-After.
+# thread is answered 503 with Retry-After. Split by a layer, the first computation cuts every
+# hazard's polygons by the layer's areas (kept in the zonal table for the next ones): made in
+# chunks, each kept as it is made, the request's budget looked at between two (_splitting);
+# past it the answer is 503 with Retry-After and the next request goes on from there. The
+# command line (``demine stats --by LAYER``) makes it all at once.
+
+
+def _splitting(budget: Budget) -> Callable[[str, int, int], None]:
+    """What :func:`demine.services.stats.cutting.split_missing` looks at between two chunks:
+    past the request's budget, a 503 saying what is being made and how to make it all."""
+
+    def check(layer: str, done: int, total: int) -> None:
+        if budget.remaining() > 0:
+            return
+        s = budget.seconds or 0.0
+        raise BudgetExceeded(
+            f"this request needs more than its time budget of {s:g} s: the split of the "
+            f"hazards among the areas of layer {layer!r} is being made and kept ({done:,} of "
+            f"{total:,} hazards so far); retry later (each request goes on from there), or "
+            f"have an administrator run `demine stats --by {layer}` once, which makes it all",
+            retry_after=max(1, min(60, math.ceil(s))),
+        )
+
+    return check
 
 
 @router.get("", summary="Statistics: land, devices, accidents, casualties, EO reports, EORE")
@@ -110,9 +135,10 @@ async def stats(
 
 
 def _stats(
-    s: Store, role: str, by: str | None, name_field: str | None, period: str | None, _: Budget
+    s: Store, role: str, by: str | None, name_field: str | None, period: str | None, b: Budget
 ) -> Response:
-    st = _cache.get(s, role, by, name_field, period)
+    with cutting.checked(_splitting(b)):
+        st = _cache.get(s, role, by, name_field, period)
     return Response(
         orjson.dumps(st, option=orjson.OPT_NON_STR_KEYS),
         media_type="application/json",
@@ -146,9 +172,10 @@ def _chart(
     name_field: str | None,
     period: str | None,
     lang: str,
-    _: Budget,
+    b: Budget,
 ) -> Response:
-    st = _cache.get(s, role, by, name_field, period)
+    with cutting.checked(_splitting(b)):
+        st = _cache.get(s, role, by, name_field, period)
     return Response(
         render(st, name, fmt, lang),
         media_type=MEDIA_TYPES[fmt],

@@ -365,11 +365,20 @@ def overlapping_union(geometries: Sequence[Any]) -> tuple[list[int], float]:
     """The positions of the polygons that overlap another (area > 0), and the geodesic area of
     their union in m². Each cluster of overlapping polygons is merged on its own (quicker than
     one union of all: 16,000 hazards, 6,000 of them overlapping, take about three seconds)."""
+    clusters, areas = overlap_clusters(geometries)
+    involved = sorted(i for c in clusters for i in c)
+    return involved, float(np.asarray(areas, dtype=np.float64).sum())
+
+
+def overlap_clusters(geometries: Sequence[Any]) -> tuple[list[list[int]], list[float]]:
+    """The clusters of polygons that overlap (area > 0; each a list of positions, ascending;
+    the clusters in the order of their first position) and the geodesic area in m² of each
+    cluster's union: what :func:`overlapping_union` adds up (in this order)."""
     from demine.geo.geodesy import geodesic_area
 
     a, b, _, valid = _overlap_pairs_valid(geometries)
     if not len(a):
-        return [], 0.0
+        return [], []
     uf = _Union(len(geometries))
     for x, y in zip(a, b, strict=True):
         uf.join(int(x), int(y))
@@ -379,7 +388,7 @@ def overlapping_union(geometries: Sequence[Any]) -> tuple[list[int], float]:
         clusters.setdefault(uf.find(i), []).append(i)
     # every polygon of a pair is made valid already (the same make_valid of the same polygon)
     merged = [shapely.union_all(valid[c]) for c in clusters.values()]
-    return involved, float(geodesic_area(merged).sum())
+    return list(clusters.values()), [float(m) for m in geodesic_area(merged)]
 
 
 # --- at import ------------------------------------------------------------------------------

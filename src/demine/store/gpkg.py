@@ -38,7 +38,7 @@ from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 13  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 14  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
@@ -46,8 +46,8 @@ SCHEMA_VERSION = 13  # 2: risk_updates; 3: users and API tokens; 4: land release
 # 9: an index on every relationship field (store/common.py relation_index_ddl);
 # 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
 # 11: the derived tables (store/core/derived.py); 12: their statistics figures and the
-# zonal table by hazard (store/core/derived_stats.py); 13: a hazard with nothing released
-# is its own polygon and area in the derived tables (derived.DEFINITION: marked not built)
+# zonal table by hazard (store/core/derived_stats.py); 13: the statistics' memo; 14: a hazard
+# with nothing released is its own polygon and area (derived_schema.DEFINITION: rows redone)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 

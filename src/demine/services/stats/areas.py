@@ -3,8 +3,8 @@ area (``all``), and how a polygon's area is split among them in whole m²."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,16 +18,13 @@ from demine.geo.release import DENSIFY_DEG, GRID
 from demine.geo.release import polygonal as _polygonal
 from demine.model.kinds import Kind
 from demine.model.schema import FieldType
+from demine.services.stats import cutting
+from demine.services.stats.cutting import whole_m2 as whole_m2
 from demine.store.base import Store
 
 ALL = "all"  # the one area when no layer is given
 UNASSIGNED = "unassigned"  # what lies in no admin polygon
 NAME_FIELDS = ("name", "name_en", "name_uk", "region", "admin_name", "adm1_en", "title")
-
-
-def whole_m2(x: float) -> int:
-    """A figure rounded to the nearest whole m² (halves up)."""
-    return int(math.floor(x + 0.5))
 
 
 class Areas:
@@ -61,36 +58,19 @@ class Areas:
     def _parts(self, g: Any, centre: tuple[float, float]) -> list[tuple[int, int]]:
         """The parts of ``g`` in each admin polygon (its index; -1: in none, or the one area
         when there is no layer), each in whole m², in the order they are cut."""
-        if g is None or shapely.is_empty(g):
-            return []
-        if self.layer is None:
-            parts: list[tuple[int, Any]] = [(-1, g)]
-        else:
-            parts = []
-            rest = g
-            hits = sorted(int(i) for i in self.tree.query(g)) if self.tree is not None else []
-            x0, y0, x1, y1 = (float(v) for v in shapely.bounds(g))
-            pad = 1e-3
-            for i in hits:
-                if shapely.is_empty(rest):
-                    break
-                # the admin polygon near the piece, its edges cut like the account's (edges
-                # straight in CRS84 stay straight where the areas are measured)
-                near = shapely.clip_by_rect(self.geoms[i], x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-                near = _polygonal(shapely.segmentize(near, DENSIFY_DEG))
-                part = _polygonal(shapely.intersection(rest, near, grid_size=GRID))
-                if shapely.is_empty(part):
-                    continue
-                parts.append((i, part))
-                rest = _polygonal(shapely.difference(rest, near, grid_size=GRID))
-            if not shapely.is_empty(rest):
-                parts.append((-1, rest))
-        # measured like the account measures (edges cut at DENSIFY_DEG: straight in CRS84)
-        areas = geodesic_area(
-            shapely.segmentize(np.asarray([p for _, p in parts], dtype=object), DENSIFY_DEG),
-            centre=centre,
-        )
-        return [(i, whole_m2(float(a))) for (i, _), a in zip(parts, areas, strict=True)]
+        return self.parts_many([g], [centre])[0]
+
+    def parts_many(
+        self, geoms: Sequence[Any], centres: Sequence[tuple[float, float]]
+    ) -> list[list[tuple[int, int]]]:
+        """:meth:`parts_of` of each polygon with its centre, cut and measured together
+        (:mod:`.cutting`: the same figures)."""
+        return cutting.measured(cutting.parts_many(self, geoms, centres), centres)
+
+    @functools.cached_property
+    def boundary_tree(self) -> Any:
+        """An STRtree of the admin polygons' boundaries (in their order)."""
+        return shapely.STRtree(shapely.boundary(np.asarray(self.geoms, dtype=object)))
 
     def _named(self, parts: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
         out: dict[str, int] = defaultdict(int)
@@ -105,7 +85,7 @@ class Areas:
         """:meth:`split` of each polygon with its centre: the same figures, measured together
         when there is one area (each area depends only on its polygon and centre)."""
         if self.layer is not None:
-            return [self.split(g, c) for g, c in zip(geoms, centres, strict=True)]
+            return [self._named(p) for p in self.parts_many(geoms, centres)]
         todo = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
         out: list[list[tuple[str, int]]] = [[] for _ in geoms]
         if not todo:
@@ -141,6 +121,10 @@ class Areas:
         """:meth:`of_point` of each geometry, queried together."""
         if self.layer is None:
             return [ALL] * len(geoms)
+        return [self.name_of(i) for i in self.indexes_of(geoms)]
+
+    def indexes_of(self, geoms: Sequence[Any]) -> list[int]:
+        """:meth:`index_of` of each geometry, queried together."""
         first = np.full(len(geoms), -1, dtype=np.int64)
         if self.tree is not None and len(geoms):
             arr = np.empty(len(geoms), dtype=object)
@@ -152,7 +136,7 @@ class Areas:
                 keep = np.ones(len(a), bool)
                 keep[1:] = a[1:] != a[:-1]
                 first[a[keep]] = b[keep]
-        return [self.name_of(int(i)) for i in first]
+        return [int(i) for i in first]
 
     @property
     def layer_hash(self) -> str:

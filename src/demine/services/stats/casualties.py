@@ -10,7 +10,7 @@ from typing import Any
 
 from demine.model.devices import CATEGORIES
 from demine.services.access import at_least
-from demine.services.stats.areas import UNASSIGNED, Areas, in_area_order
+from demine.services.stats.areas import ALL, UNASSIGNED, Areas, in_area_order
 from demine.services.stats.counts import props_rows
 from demine.services.stats.periods import Period, by_year, dated_in, year_key, year_of
 from demine.store.base import Store
@@ -63,25 +63,29 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
     by_area: dict[str, int] = defaultdict(int)
     years: list[str] = []
     n = undated = 0
-    rows = props_rows(
-        store,
-        "accidents",
-        ("occurred_at", "accident_type", "device_category"),
-        geometry="none" if areas.layer is None else "decoded",
-    )
-    where = areas.of_points([g for _, g in rows])
-    for (p, _), area in zip(rows, where, strict=True):
+    fields = ("occurred_at", "accident_type", "device_category")
+    if areas.layer is None:  # counted by their values (in the order of each group's first);
+        # occurred_at by its year's characters: all that is read of it below (year_of)
+        counted = [
+            (k, dict(zip(fields, r, strict=True)), ALL)
+            for k, *r in store.field_counts("accidents", fields, years=("occurred_at",))
+        ]
+    else:
+        rows = props_rows(store, "accidents", fields, geometry="decoded")
+        where = areas.of_points([g for _, g in rows])
+        counted = [(1, p, area) for (p, _), area in zip(rows, where, strict=True)]
+    for k, p, area in counted:
         year = year_of(p.get("occurred_at"))  # a year or a year-month counts in its year
         if year is None:
-            undated += 1  # "unknown": in no period, never dropped without a word
+            undated += k  # "unknown": in no period, never dropped without a word
         if not dated_in(per, p.get("occurred_at")):
             continue
-        n += 1
-        years.append(year_key(p.get("occurred_at")))
-        by_type[str(p.get("accident_type"))] = by_type.get(str(p.get("accident_type")), 0) + 1
+        n += k
+        years += [year_key(p.get("occurred_at"))] * k
+        by_type[str(p.get("accident_type"))] = by_type.get(str(p.get("accident_type")), 0) + k
         c = str(p.get("device_category") or "unknown")
-        by_cat[c] = by_cat.get(c, 0) + 1
-        by_area[area] += 1
+        by_cat[c] = by_cat.get(c, 0) + k
+        by_area[area] += k
     return {
         "total": n,
         # accidents whose date is unknown (legacy records): in the total only when no period

@@ -10,7 +10,7 @@ from typing import Any
 
 from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES
-from demine.services.stats.areas import Areas, in_area_order
+from demine.services.stats.areas import ALL, Areas, in_area_order
 from demine.services.stats.periods import Period, by_year, dated_in, year_key
 from demine.store.base import Store
 
@@ -30,12 +30,12 @@ def props_rows(
 
 def activities(store: Store, per: Period | None) -> dict[str, Any]:
     completed = dict.fromkeys(ACTIVITY_TYPES, 0)
-    for _, _, status, on, activity_type in store.field_rows(
-        "activities", ("status", "completed_on", "activity_type")
-    ):
-        if status == "completed" and dated_in(per, on):
-            t = str(activity_type)
-            completed[t] = completed.get(t, 0) + 1
+    # counted by their values (in the order of each group's first record, as the records)
+    dated = ("completed_on",) if per is not None else ()
+    for n, status, *rest in store.field_counts("activities", ("status", *dated, "activity_type")):
+        if status == "completed" and dated_in(per, rest[0] if dated else None):
+            t = str(rest[-1])
+            completed[t] = completed.get(t, 0) + n
     return {"completed": completed, "completed_total": sum(completed.values())}
 
 
@@ -108,7 +108,7 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     area, and how many are linked to a hazard. A role below ``field`` counts only the reports
     it may see (those marked public, as on the public map): ``public_only`` says so."""
     from demine.model.kinds import EO_REPORTS
-    from demine.services.access import at_least, visible_record
+    from demine.services.access import visible_record
 
     statuses = EO_REPORTS.field("status").choices or ()
     by_status = dict.fromkeys(statuses, 0)
@@ -118,6 +118,19 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     fields = ("public", "reported_at", "status", "hazard_id")
     # the row-level rule: a report is visible to everyone, or (below field) when public
     everyone = visible_record(EO_REPORTS, SimpleNamespace(properties={}), role)  # type: ignore[arg-type]
+    if areas.layer is None:  # counted by their values: no point to place
+        groups = [
+            (n, r)
+            for n, *r in store.field_counts("eo_reports", fields[:3], ("hazard_id",))
+            if (everyone or r[0]) and dated_in(per, r[1])
+        ]
+        for n, (_, on, status, has_hazard) in groups:
+            s = str(status or "unknown")
+            by_status[s] = by_status.get(s, 0) + n
+            years += [year_key(on)] * n
+            by_area[ALL] += n
+            linked += n if has_hazard else 0
+        return _eo_out(years, per, by_status, by_area, areas, role, linked)
     reports = [
         r
         for r in store.field_rows("eo_reports", fields, geometry=_points(areas))
@@ -129,6 +142,20 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
         years.append(year_key(r[3]))
         by_area[where] += 1
         linked += r[5] is not None
+    return _eo_out(years, per, by_status, by_area, areas, role, linked)
+
+
+def _eo_out(
+    years: list[str],
+    per: Period | None,
+    by_status: dict[str, int],
+    by_area: dict[str, int],
+    areas: Areas,
+    role: str,
+    linked: int,
+) -> dict[str, Any]:
+    from demine.services.access import at_least
+
     return {
         "total": len(years),
         "public_only": not at_least(role, "field"),

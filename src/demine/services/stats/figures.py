@@ -12,22 +12,23 @@ a year after the period's end: rare) is computed again, as
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from demine.geo.release import unreleased
 from demine.services.release import accounts as release_accounts
+from demine.services.stats import cutting
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
     HAZARD_FIELDS,
     Figures,
     Parts,
-    centre,
     computed_figures,
-    counted,
     in_period,
     until_of,
 )
@@ -45,35 +46,34 @@ def _one(m2: float | None) -> Parts:
 
 def derived_figures(
     store: Store, per: Period | None, areas: Areas
-) -> tuple[list[Figures], dict[str, Any], Any] | None:
-    """The figures of every hazard with a geometry (in the hazards' order), their bounding
-    boxes by id, and a function giving the remaining polygons (at the period's end) of some
-    of them; None when the derived tables are not built."""
-    got = store.stat_rows()
-    if got is None:
+) -> tuple[list[Figures], Any, Any, dict[str, str], PieceTotals | None] | None:
+    """The figures of every hazard with a geometry (in the hazards' order), a function giving
+    their bounding boxes by id, a function giving the remaining polygons (at the period's end)
+    of some of them, what each of those is read from (its account's ``computed_at`` and
+    which polygon: the memo key of :mod:`.overlaps`), and with one area and every year the
+    pieces' sums of the memo (:class:`PieceTotals`: when kept, the figures have no pieces);
+    None when the derived tables are not built."""
+    columns = store.stat_rows(HAZARD_FIELDS)
+    if columns is None:
         return None
-    h_rows, p_rows = got
+    h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at = columns[:6]
+    totals = _totals(store, per, areas, h_ids, h_at)
+    pieces = {} if totals is not None and totals.value is not None else store.stat_pieces()
     limit = per.end if per else None
-    props = {
-        r[0]: dict(zip(HAZARD_FIELDS, r[2:], strict=True))
-        for r in store.field_rows("hazards", HAZARD_FIELDS)
-    }
-    pieces: dict[str, list[Any]] = {}
-    for r in p_rows:
-        pieces.setdefault(r[0], []).append(r)
     figs: list[Figures | None] = []
-    boxes: dict[str, Any] = {}
     again: list[str] = []  # no account kept at the period's end: computed again
     # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
     wanted: list[tuple[int, str, list[int], str | None]] = []
     floor = math.floor
     years: dict[Any, int | None] = {}  # in_period of each released_on met
-    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, x0, y0, x1, y1, at in h_rows:
+    fields = list(zip(*columns[6:], strict=True))  # as Figures.fields
+    reported_at, closed_at = HAZARD_FIELDS.index("reported_on"), HAZARD_FIELDS.index("closed_on")
+    for hid, hazard_m2, rem_m2, bare_m2, bare_stat, at, p in zip(
+        h_ids, h_m2, h_rem, h_bare, h_bare_stat, h_at, fields, strict=True
+    ):
         ps = pieces.get(hid, _NONE)
-        p = props[hid]
-        boxes[hid] = None if x0 is None else (x0, y0, x1, y1)
         key: str | None = "r"
-        if limit is not None and any(r[3] > limit for r in ps):
+        if limit is not None and ps and any(r[3] > limit for r in ps):
             k = sum(1 for r in ps if r[3] <= limit)  # a prefix: in date order
             if k == 0:
                 ps, hazard_m2, rem_m2, key = [], bare_m2, bare_stat, "b"
@@ -93,20 +93,31 @@ def derived_figures(
             seqs.append(int(r[1]))
             w = int(floor((r[6] or 0.0) + 0.5))  # _one(r[6])
             inside.append((y, r[2], float(r[4]), float(r[5]), [(ALL, w)] if w else []))
-        keep = counted(p, per)
-        if not keep:
-            key = None
-        wanted.append((len(figs), str(at), seqs, key))
-        figs.append(Figures(hid, p, float(hazard_m2), inside, _one(rem_m2) if keep else [], ALL))
+        # counted(p, per), inline: recorded and open at the period's end
+        closed_on = p[closed_at]
+        if limit is None:
+            keep = not closed_on
+        else:
+            reported, closed = str(p[reported_at] or ""), str(closed_on or "")
+            keep = not (reported and reported > limit) and not (closed and closed <= limit)
+        if keep:
+            w = int(floor((rem_m2 or 0.0) + 0.5))  # _one(rem_m2)
+            wanted.append((len(figs), at, seqs, key))
+            figs.append(Figures(hid, p, float(hazard_m2), inside, [(ALL, w)] if w else [], ALL))
+        else:
+            wanted.append((len(figs), at, seqs, None))
+            figs.append(Figures(hid, p, float(hazard_m2), inside, [], ALL))
     if again:
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
-        figs = [redone[hid] if f is None else f for f, hid in zip(figs, _ids(h_rows), strict=True)]
+        figs = [redone[hid] if f is None else f for f, hid in zip(figs, h_ids, strict=True)]
     done = [f for f in figs if f is not None]
     if areas.layer is not None:
         _by_layer(store, per, areas, figs, wanted)
 
     keys = {figs[i].id: key for i, _, _, key in wanted if figs[i] is not None}  # type: ignore[union-attr]
+    # what each remaining polygon is read from (see .overlaps.memo_key)
+    stamps = {figs[i].id: f"{at}|{key}" for i, at, _, key in wanted if key is not None}  # type: ignore[union-attr]
 
     def remaining_of(ids: Sequence[str]) -> list[Any]:
         """The remaining polygons at the period's end, read as the accounts hold them."""
@@ -126,14 +137,70 @@ def derived_figures(
         accs = release_accounts(store, until_of(per), rest)
         return [out[i] if i in out else accs[i].remaining for i in ids]
 
-    return done, boxes, remaining_of
+    return done, store.stat_boxes, remaining_of, stamps, totals
 
 
-def _ids(h_rows: Sequence[Any]) -> list[str]:
-    return [str(r[0]) for r in h_rows]
+TOTALS_SCOPE = "pieces all"  # the memo of the pieces' sums, every year and one area
+
+
+@dataclass(slots=True)
+class PieceTotals:
+    """What the credited pieces of every hazard add up to, every year with one area (as
+    :func:`.land.land_release` adds them: its cells, then the overlap and outside sums),
+    kept in the memo under ``key`` (a hash of every hazard's account); ``value``: as kept,
+    None when not kept yet (the pieces are read, and their sums kept)."""
+
+    key: str
+    value: Any
+
+
+def _totals(
+    store: Store, per: Period | None, areas: Areas, ids: Sequence[str], at: Sequence[str]
+) -> PieceTotals | None:
+    """The pieces' sums of the memo, for every year with one area (None otherwise)."""
+    if per is not None or areas.layer is not None:
+        return None
+    text = "\n".join([f"{i}\t{a}" for i, a in zip(ids, at, strict=True)])
+    key = hashlib.sha256(b"demine pieces memo 1\n" + text.encode()).hexdigest()
+    kept = store.memo_read(TOTALS_SCOPE).get(key)
+    return PieceTotals(key, None if kept is None else orjson.loads(kept))
 
 
 def _by_layer(
+    store: Store,
+    per: Period | None,
+    areas: Areas,
+    figs: list[Figures | None],
+    wanted: list[tuple[int, str, list[int], str | None]],
+) -> None:
+    """:func:`_split_by_layer`, whose answer (every figure's parts, named) is kept too: in the
+    memo row of the layer and the period, keyed by a hash of the layer, its names and every
+    hazard's account and polygons; read at once when nothing changed since."""
+    assert areas.layer is not None
+    names = [*areas.names, areas.name_of(-1)]  # index -1: the last
+    scope = f"zonal {areas.layer} {per.end if per is not None else 'all'}"
+    memo = _memo_key(areas.layer_hash, names, figs, wanted)
+    kept = None if memo is None else store.memo_read(scope).get(memo)
+    if kept is not None:
+        for (i, _at, _seqs, _key), (pieces, remaining, where) in zip(
+            wanted, orjson.loads(kept), strict=True
+        ):
+            f = figs[i]
+            assert f is not None
+            f.pieces = [(p[0], p[1], p[2], p[3], w) for p, w in zip(f.pieces, pieces, strict=True)]
+            f.remaining, f.where = remaining, where
+        return
+    _split_by_layer(store, per, areas, figs, wanted)
+    if memo is not None:
+        every = [
+            ([p[4] for p in f.pieces], f.remaining, f.where)
+            for f in (figs[i] for i, _at, _seqs, _key in wanted)
+            if f is not None
+        ]
+        store.memo_write(scope, [(memo, orjson.dumps(every).decode())], [memo])
+
+
+def _split_by_layer(
     store: Store,
     per: Period | None,
     areas: Areas,
@@ -153,23 +220,8 @@ def _by_layer(
         lost = [w for w in whats if (f.id, w) not in kept]
         if lost:
             missing[f.id] = (i, at, lost)
-    new: list[tuple[str, str, str, str]] = []
-    if missing:
-        ids = list(missing)
-        accs = release_accounts(store, until_of(per), ids)
-        for h in store.get_many("hazards", ids):
-            i, at, lost = missing[h.id]
-            acc, c = accs[h.id], centre(h.geometry)
-            credited = {f"p{k}": p.credited for k, p in enumerate(acc.pieces)}
-            for w in lost:
-                if w == "pt":
-                    parts: Any = areas.index_of(h.geometry.representative_point())
-                else:
-                    g = credited[w] if w.startswith("p") else acc.remaining
-                    parts = areas.parts_of(g, c)
-                text = orjson.dumps(parts).decode()
-                kept[(h.id, w)] = text
-                new.append((h.id, at, w, text))
+    if missing:  # split in chunks, each kept as it is made
+        cutting.split_missing(store, until_of(per), areas, missing, kept)
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)
     got = dict(zip(kept, orjson.loads("[" + ",".join(kept.values()) + "]"), strict=True))
@@ -190,5 +242,23 @@ def _by_layer(
         ]
         f.remaining = named(got[(hid, key)]) if key else []
         f.where = names[int(got[(hid, "pt")])]
-    if new:
-        store.zonal_write(layer, layer_hash, new)
+
+
+def _memo_key(
+    layer_hash: str,
+    names: Sequence[str],
+    figs: Sequence[Figures | None],
+    wanted: Sequence[tuple[int, str, list[int], str | None]],
+) -> str | None:
+    """The key of every figure's parts among a layer's areas (its content ``layer_hash`` and
+    its areas' ``names``): each hazard's account (``computed_at``) and polygons."""
+    h = hashlib.sha256(b"demine zonal memo 1\n" + layer_hash.encode())
+    h.update(orjson.dumps(list(names)))
+    rows = []
+    for i, at, seqs, key in wanted:
+        f = figs[i]
+        if f is None:
+            return None
+        rows.append(f"{f.id}\t{at}\t{','.join(map(str, seqs))}\t{key}")
+    h.update("\n".join(rows).encode())
+    return h.hexdigest()

@@ -30,13 +30,14 @@ Parts = list[tuple[str, int]]
 
 @dataclass(slots=True)
 class Figures:
-    """One hazard (with a geometry) as the land-release statistics count it: its fields, its
+    """One hazard (with a geometry) as the land-release statistics count it: its fields
+    (:data:`HAZARD_FIELDS`, in this order), its
     area, each credited piece of the period (year, release type, overlap and outside m², its
     parts by area), the parts of what remains at the end of the period (only when it is
     recorded and open then) and the area of a point inside it."""
 
     id: str
-    props: Mapping[str, Any]
+    fields: tuple[Any, ...]  # the value of each of HAZARD_FIELDS (None: not set)
     hazard_m2: float
     pieces: list[tuple[int, str, float, float, Parts]]
     remaining: Parts
@@ -117,5 +118,6 @@ def computed_figures(
         pieces = [(y, p.release_type, p.overlap_m2, p.outside_m2, next(splits)) for y, p in ps]
         remaining = next(splits) if counted(h.properties, per) else []
         where = areas.of_point(h.geometry.representative_point())
-        out[hid] = Figures(hid, h.properties, acc.hazard_m2, pieces, remaining, where)
+        fields = tuple(map(h.properties.get, HAZARD_FIELDS))
+        out[hid] = Figures(hid, fields, acc.hazard_m2, pieces, remaining, where)
     return out

@@ -10,18 +10,24 @@ the same figures, and one loop (:func:`land_release`) adds them up."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
+
+import orjson
 
 from demine.model.kinds import RELEASE_TYPES
 from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
+from demine.services.stats.figures import TOTALS_SCOPE
 from demine.services.stats.hazards import (
     Figures,
     computed_figures,
     until_of,
 )
+from demine.services.stats.overlaps import memo_overlaps, overlap_union
 from demine.services.stats.periods import Period, year_of
 from demine.store.base import Store
 
@@ -64,65 +70,82 @@ def land_release(
     areas at its end: the ``land_release`` and ``hazards`` parts of the statistics. ``got``:
     the figures read from the derived tables (:func:`.figures.derived_figures`), else every
     account is computed again."""
-    boxes: Mapping[str, Any] | None = None
+    kept: tuple[Any, Any, Mapping[str, str]] | None = None
+    totals: Any = None  # the pieces' sums of the memo (.figures.PieceTotals)
     if got is None:
         figs, remaining_of = _full(store, per, areas)
     else:
-        figs, boxes, remaining_of = got
+        figs, boxes_of, remaining_of, stamps, totals = got
+        kept = (boxes_of, remaining_of, stamps)
 
     # land release: piece x area, rounded once, then summed
     cells: dict[tuple[str, int], dict[str, int]] = defaultdict(_zero)
     not_counted = {"overlap_m2": 0.0, "outside_m2": 0.0}
+    overlap_sum = outside_sum = 0.0
+    if totals is not None and totals.value is not None:  # the figures have no pieces
+        for a, y, v in totals.value["cells"]:
+            cells[(a, y)] = v
+        overlap_sum, outside_sum = totals.value["overlap_m2"], totals.value["outside_m2"]
     remaining_by_area: dict[str, dict[str, int]] = defaultdict(
         lambda: {"hazards": 0, "SHA_m2": 0, "CHA_m2": 0, "remaining_m2": 0}
     )
     hz_rows: list[dict[str, Any]] = []
     open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
-    overlap_sum = outside_sum = 0.0
     type_key = {t: f"{t}_m2" for t in RELEASE_TYPES}
     end = per.end if per is not None else None
+    floor = math.floor
     for f in figs:
         for y, release_type, overlap_m2, outside_m2, parts in f.pieces:
             overlap_sum += overlap_m2
             outside_sum += outside_m2
             tk = type_key.get(release_type) or f"{release_type}_m2"
-            for name, m2 in parts:
-                cell = cells[(name, y)]  # as _add
+            for area, m2 in parts:
+                cell = cells[(area, y)]  # as _add
                 cell[tk] += m2
                 cell["released_m2"] += m2
-        props = f.props
-        reported = str(props.get("reported_on") or "")
+        name, reference, hazard_type, admin_area, categories, reported_on, closed = f.fields
+        reported = str(reported_on or "")
         if end is not None and reported and reported > end:
             continue  # not yet recorded at the end of the period (as recorded())
-        closed_on = str(props.get("closed_on") or "")
+        closed_on = str(closed or "")
         open_ = not (closed_on and (end is None or closed_on <= end))  # as is_open()
-        hk = "SHA_m2" if props.get("hazard_type") == "SHA" else "CHA_m2"
+        hk = "SHA_m2" if hazard_type == "SHA" else "CHA_m2"
         rem = f.remaining
-        for name, m2 in rem:
-            ra = remaining_by_area[name]
-            ra[hk] += m2
-            ra["remaining_m2"] += m2
+        if rem:
+            for area, m2 in rem:
+                ra = remaining_by_area[area]
+                ra[hk] += m2
+                ra["remaining_m2"] += m2
         if open_:
             remaining_by_area[f.where]["hazards"] += 1
             open_ids.append(f.id)
         hz_rows.append(
             {
                 "id": f.id,
-                "name": props.get("name"),
-                "reference": props.get("reference"),
-                "hazard_type": props.get("hazard_type"),
+                "name": name,
+                "reference": reference,
+                "hazard_type": hazard_type,
                 "status_at_end": "open" if open_ else "closed",
-                "admin_area": props.get("admin_area"),
+                "admin_area": admin_area,
                 "area": f.where,
-                "device_categories": props.get("device_categories") or [],
-                "reported_on": props.get("reported_on"),
-                "closed_on": props.get("closed_on"),
-                "hazard_m2": whole_m2(f.hazard_m2),
-                "remaining_m2": (rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)),
+                "device_categories": categories or [],
+                "reported_on": reported_on,
+                "closed_on": closed,
+                "hazard_m2": int(floor(f.hazard_m2 + 0.5)),  # whole_m2
+                "remaining_m2": (
+                    0 if not rem else rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)
+                ),
                 "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
                 "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
             }
         )
+    if totals is not None and totals.value is None:  # kept for the next time
+        value = {
+            "cells": [[a, y, v] for (a, y), v in cells.items()],
+            "overlap_m2": overlap_sum,
+            "outside_m2": outside_sum,
+        }
+        store.memo_write(TOTALS_SCOPE, [(totals.key, orjson.dumps(value).decode())], [totals.key])
     not_counted["overlap_m2"] += overlap_sum
     not_counted["outside_m2"] += outside_sum
 
@@ -164,110 +187,48 @@ def land_release(
 
     hazards = _hazards_summary(hz_rows, remaining_by_area, areas)
     open_m2 = [r["remaining_m2"] for r in hz_rows if r["status_at_end"] == "open"]
-    hazards.update(_overlaps(open_ids, open_m2, boxes, remaining_of))
+    hazards.update(_overlaps(store, per, open_ids, open_m2, kept, remaining_of))
     return land, hazards
 
 
-# a hazard's remaining polygon lies in its bounding box to far below this (degrees): boxes
-# this much larger meet whenever the polygons could overlap
-BOX_PAD = 1e-6
-
-
 def _overlaps(
-    ids: Sequence[str], m2: list[int], boxes: Mapping[str, Any] | None, remaining_of: Any
+    store: Store,
+    per: Period | None,
+    ids: Sequence[str],
+    m2: list[int],
+    got: tuple[Any, Any, Mapping[str, str]] | None,
+    remaining_of: Any,
 ) -> dict[str, Any]:
-    """:func:`overlap_union` of the open hazards' remaining polygons; with their bounding
-    boxes, only those whose boxes meet another's are read and merged (the others overlap
-    nothing: the same answer)."""
-    if boxes is None:
+    """:func:`.overlaps.overlap_union` of the open hazards' remaining polygons; with the
+    derived tables (their bounding boxes), only those whose boxes meet another's are read and
+    merged (the others overlap nothing: the same answer), and what was merged is kept
+    (:func:`.overlaps.memo_overlaps`)."""
+    if got is None:
         return overlap_union(remaining_of(ids), m2)
-    import numpy as np
-
-    have = [i for i, h in enumerate(ids) if boxes.get(h) is not None]
-    if len(have) < 2:
-        return overlap_union([], m2)
-    b = np.asarray([boxes[ids[i]] for i in have], dtype=np.float64)
-    b[:, :2] -= BOX_PAD
-    b[:, 2:] += BOX_PAD
-    near = np.flatnonzero(_meets_another(b))
-    positions = [have[int(i)] for i in near]
-    return overlap_union(remaining_of([ids[i] for i in positions]), m2, positions)
-
-
-def _meets_another(b: Any) -> Any:
-    """Whether each box (an n x 4 array: minx, miny, maxx, maxy) meets another (edges
-    included): a sweep along x, in blocks (the boxes of a national store are small)."""
-    import numpy as np
-
-    n = len(b)
-    order = np.argsort(b[:, 0], kind="stable")
-    s = b[order]
-    # box k meets the later boxes k+1 .. end[k]-1 in x (sorted by minx)
-    end = np.searchsorted(s[:, 0], s[:, 2], side="right")
-    hit = np.zeros(n, bool)
-    step = 4096
-    for k0 in range(0, n, step):
-        k = np.arange(k0, min(n, k0 + step))
-        cnt = np.maximum(end[k] - k - 1, 0)
-        a = np.repeat(k, cnt)
-        if not len(a):
-            continue
-        first = np.repeat(np.cumsum(cnt) - cnt, cnt)
-        j = a + 1 + (np.arange(len(a)) - first)
-        meet = (s[j, 1] <= s[a, 3]) & (s[a, 1] <= s[j, 3])
-        hit[a[meet]] = True
-        hit[j[meet]] = True
-    out = np.zeros(n, bool)
-    out[order] = hit
-    return out
-
-
-def overlap_union(
-    geoms: list[Any], m2: list[int], positions: Sequence[int] | None = None
-) -> dict[str, Any]:
-    """Open hazards that overlap are counted once: ``remaining_m2`` is the area of the union of
-    the remaining polygons (``m2``: each one's own whole m²), ``remaining_sum_m2`` their sum,
-    with how many hazards overlap another and a note saying so. Only the hazards that overlap
-    are merged, cluster by cluster (services.duplicates.overlapping_union). ``positions``:
-    the places in ``m2`` of ``geoms`` when they are only some of the polygons (those that may
-    overlap another, in order)."""
-    from demine.services.duplicates import overlapping_union
-
-    total = sum(m2)
-    involved, union_m2 = overlapping_union(geoms) if len(geoms) else ([], 0.0)
-    if positions is not None:
-        involved = [positions[i] for i in involved]
-    out: dict[str, Any] = {
-        "remaining_sum_m2": total,
-        "overlapping": len(involved),
-        "overlap_note": None,
-    }
-    if not involved:
-        return out
-    union = total - sum(m2[i] for i in involved) + whole_m2(union_m2)
-    out["remaining_m2"] = union
-    out["overlap_note"] = (
-        f"{len(involved)} overlapping hazards: area counted once "
-        f"(sum {total / 1e6:,.3f} km², union {union / 1e6:,.3f} km²)"
-    )
-    return out
+    boxes_of, remaining_of, stamps = got
+    scope = per.end if per is not None else "all"
+    return memo_overlaps(store, scope, ids, m2, boxes_of, remaining_of, stamps)
 
 
 def _hazards_summary(
     rows: list[dict[str, Any]], remaining_by_area: Mapping[str, dict[str, int]], areas: Areas
 ) -> dict[str, Any]:
     open_rows = [r for r in rows if r["status_at_end"] == "open"]
+    m2 = itemgetter("remaining_m2")
     by_type: dict[str, dict[str, int]] = {}
     for t in ("SHA", "CHA"):
         rs = [r for r in open_rows if r["hazard_type"] == t]
-        by_type[t] = {"count": len(rs), "remaining_m2": sum(r["remaining_m2"] for r in rs)}
+        by_type[t] = {"count": len(rs), "remaining_m2": sum(map(m2, rs))}
+    # by area, then reference (or name): the keys made at once, the sort stable as sorted()
+    keys = [(str(r["area"]), str(r["reference"] or r["name"] or "")) for r in open_rows]
+    by_key = sorted(range(len(open_rows)), key=keys.__getitem__)
     order = {n: i for i, n in enumerate(areas.order)}
     return {
         "recorded": len(rows),
         "open": len(open_rows),
-        "closed_in_period": sum(1 for r in rows if r["closed_in_period"]),
-        "reported_in_period": sum(1 for r in rows if r["reported_in_period"]),
-        "remaining_m2": sum(r["remaining_m2"] for r in open_rows),
+        "closed_in_period": sum(map(itemgetter("closed_in_period"), rows)),
+        "reported_in_period": sum(map(itemgetter("reported_in_period"), rows)),
+        "remaining_m2": sum(map(m2, open_rows)),
         "by_type": by_type,
         # hazards: counted in the area of a point inside each; areas: split among the areas
         "remaining_by_area": [
@@ -275,7 +236,5 @@ def _hazards_summary(
             for a in sorted(remaining_by_area, key=lambda n: (order.get(n, 1e9), n))
             if any(remaining_by_area[a].values())
         ],
-        "open_hazards": sorted(
-            open_rows, key=lambda r: (str(r["area"]), str(r["reference"] or r["name"] or ""))
-        ),
+        "open_hazards": [open_rows[i] for i in by_key],
     }

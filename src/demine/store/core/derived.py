@@ -46,9 +46,9 @@ from demine.store.core.derived_schema import (
     DEFINITION,
     DERIVED_BY_HAZARD,
     DERIVED_KINDS,
-    DERIVED_TABLES,
     EMPTY_WKB,
     HAZARD_COLS,
+    LAYOUT_TABLES,
     PIECE_COLS,
     STAT_COLS,
     geom_of,
@@ -56,11 +56,15 @@ from demine.store.core.derived_schema import (
     own_geom_sql,
     wkb_of,
 )
-from demine.store.core.derived_stats import stat_figures
+from demine.store.core.derived_stats import MEMO_TABLE, stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
 __all__ = ["DERIVED_KINDS", "DERIVED_TABLES", "Derived", "on_grid", "own_geom_sql"]
+
+# every derived table (table, description, columns): those of the accounts, and the
+# statistics' memo (see derived_stats)
+DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (*LAYOUT_TABLES, MEMO_TABLE)
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -75,16 +79,17 @@ class Derived(Tables):
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
-        the zonal table by hazard: 12 and 11; the untouched hazard's account as its own
-        polygon: 13 and 12, :data:`DEFINITION`). Idempotent. Made in a store that has hazards
-        or releases already (an older one), given new columns, or holding rows of an older
-        definition, they are marked not built (``demine rebuild-derived`` makes them again)."""
+        the zonal table by hazard: 12 and 11; the memo: 13 and 12; the untouched hazard's
+        account as its own polygon: 14 and 13, :data:`DEFINITION`). Idempotent. Made in a
+        store that has hazards or releases already (an older one), given new columns, or
+        holding rows of an older definition, they are marked not built (``demine
+        rebuild-derived`` makes them again)."""
         exists = self._derived_table_exists(c)
         stale = exists and any(
             not set(cols) <= self._derived_columns(c, t) for t, cols in STAT_COLS.items()
         )
         if stale:  # made before schema 12: made again (the figures are computed on rebuild)
-            for t in ("demine_derived_hazard", "demine_derived_piece", "demine_derived_zonal"):
+            for t in DERIVED_BY_HAZARD:
                 c.execute(f"DROP TABLE {t}")
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
@@ -449,7 +454,7 @@ class Derived(Tables):
         tables built. Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
-            for t in ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal"):
+            for t in (*DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
             n = self._derive(c, ids)

@@ -9,7 +9,7 @@ from typing import Any
 
 DERIVED_KINDS = ("hazards", "releases", "activities")
 # what the rows mean (demine_derived_state's ``definition``); rows of another are made again
-# (marked not built): 2 (GeoPackage schema 13, PostGIS 12): the account of a hazard with
+# (marked not built): 2 (GeoPackage schema 14, PostGIS 13): the account of a hazard with
 # nothing released is its own polygon as stored, with its area as the import measured it
 DEFINITION = "2"
 DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
@@ -63,7 +63,7 @@ PIECE_COLS = (
 )
 # (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
 # SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
-DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
+LAYOUT_TABLES: tuple[tuple[str, str, str], ...] = (
     # the polygons (blobs) last: reading a row's figures then never walks a polygon's pages
     (
         "demine_derived_hazard",

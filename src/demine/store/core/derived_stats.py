@@ -8,7 +8,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from demine.errors import DemineError
@@ -17,6 +19,14 @@ from demine.model.schema import FieldSpec, FieldType
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
+# the statistics' memo (see memo_read): made with the derived tables (store/core/derived.py),
+# schema 13 (GeoPackage; PostGIS 12)
+MEMO_TABLE = (
+    "demine_derived_memo",
+    "What the statistics worked out of the derived tables, by scope and key (a memo)",
+    "scope TEXT NOT NULL, memo_key TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (scope, memo_key)",
+)
+
 # the columns stat_rows() gives, in this order
 STAT_HAZARD_COLS = (
     "hazard_id",
@@ -24,10 +34,6 @@ STAT_HAZARD_COLS = (
     "remaining_stat_m2",
     "bare_m2",
     "bare_stat_m2",
-    "minx",
-    "miny",
-    "maxx",
-    "maxy",
     "computed_at",
 )
 STAT_PIECE_COLS = (
@@ -55,6 +61,7 @@ _KEPT: dict[FieldType, frozenset[type]] = {
     FieldType.REAL: frozenset({float}),
 }
 _NONE_TYPE = frozenset({type(None)})
+_BOOL = frozenset({bool, int})
 
 
 class StatFigures:
@@ -129,23 +136,41 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
 class DerivedStats(Tables):
     """Plain-row reads for the statistics (``services/stats``)."""
 
-    def stat_rows(self) -> tuple[builtins.list[Any], builtins.list[Any]] | None:
-        """Every derived hazard row (:data:`STAT_HAZARD_COLS`, in the hazards' order) and
-        every piece row (:data:`STAT_PIECE_COLS`, by hazard and crediting order); None when
-        the derived tables are not built."""
+    def stat_rows(self, fields: Sequence[str] = ()) -> builtins.list[Any] | None:
+        """The columns of every derived hazard row (:data:`STAT_HAZARD_COLS`, then the value of
+        each of the hazards' ``fields`` as a record's properties hold it; in the hazards'
+        order); None when the derived tables are not built."""
         c = self.conn
         built = c.execute("SELECT value FROM demine_derived_state WHERE key = 'built'").fetchone()
         if built is None or built[0] != "yes":
             return None
-        cols = ", ".join(f"d.{x}" for x in STAT_HAZARD_COLS)
-        hazards = c.execute(
-            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
-            "ON h.id = d.hazard_id ORDER BY h.fid"
+        k = self.kind("hazards")
+        cols = ", ".join([*(f"d.{x}" for x in STAT_HAZARD_COLS), *(f"h.{q(f)}" for f in fields)])
+        rows = c.execute(
+            f"SELECT {cols} FROM {q('hazards')} h JOIN demine_derived_hazard d "
+            "ON d.hazard_id = h.id ORDER BY h.fid"
         ).fetchall()
-        pieces = c.execute(
+        n = len(STAT_HAZARD_COLS)
+        columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True)) or [
+            () for _ in range(n + len(fields))
+        ]
+        for i, f in enumerate(fields, start=n):
+            columns[i] = self._as_properties(k, k.field(f), columns[i])
+        return columns
+
+    def stat_pieces(self) -> dict[str, builtins.list[Any]]:
+        """Every derived piece row (:data:`STAT_PIECE_COLS`) by hazard, in crediting order."""
+        rows = self.conn.execute(
             f"SELECT {', '.join(STAT_PIECE_COLS)} FROM demine_derived_piece ORDER BY hazard_id, seq"
         ).fetchall()
-        return hazards, pieces
+        return {h: builtins.list(g) for h, g in groupby(rows, key=itemgetter(0))}
+
+    def stat_boxes(self) -> dict[str, tuple[float, float, float, float] | None]:
+        """Each derived hazard's bounding box (minx, miny, maxx, maxy), by id."""
+        rows = self.conn.execute(
+            "SELECT hazard_id, minx, miny, maxx, maxy FROM demine_derived_hazard"
+        ).fetchall()
+        return {r[0]: None if r[1] is None else (r[1], r[2], r[3], r[4]) for r in rows}
 
     def field_rows(
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"
@@ -174,12 +199,49 @@ class DerivedStats(Tables):
             columns[n] = self._as_properties(k, f, columns[n])
         return builtins.list(zip(*columns, strict=True))
 
+    def field_counts(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        present: Sequence[str] = (),
+        years: Sequence[str] = (),
+    ) -> builtins.list[tuple[Any, ...]]:
+        """The records of ``kind`` counted by the values of ``fields`` (each as a record's
+        properties hold it) and whether each of ``present`` is set: (how many, then the
+        values, then the flags), in the order of each group's first record (as :meth:`list`
+        gives them). The fields among ``years`` (partial dates: text in both backends) are
+        counted by their first four characters, what the statistics take the year from."""
+        k = self.kind(kind)
+        for f in years:
+            if not k.field(f).partial:
+                raise ValueError(f"{kind}.{f} is not a partial date")
+        cols = [f"substr({q(f)}, 1, 4)" if f in years else q(f) for f in fields]
+        cols += [f"({q(f)} IS NOT NULL)" for f in present]
+        by = ", ".join(cols)
+        rows = self.conn.execute(
+            f"SELECT count(*), min(fid){''.join(', ' + c for c in cols)} FROM {q(k.name)} "
+            + (f"GROUP BY {by} " if by else "")
+            + "ORDER BY 2"
+        ).fetchall()
+        rows = [r for r in rows if r[0]]  # no records: no group
+        if not rows:
+            return []
+        columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True))
+        for n, f in enumerate(fields, start=2):
+            columns[n] = self._as_properties(k, k.field(f), columns[n])
+        for n in range(2 + len(fields), len(columns)):
+            columns[n] = [bool(v) for v in columns[n]]
+        return [(r[0], *r[2:]) for r in zip(*columns, strict=True)]
+
     def _as_properties(self, kind: Kind, f: FieldSpec, values: Sequence[Any]) -> Sequence[Any]:
         """A column's values as :meth:`_props` makes them (None kept): at once when every
         value is one the backends keep as it is, else one by one."""
         kept = _KEPT.get(f.type)
-        if kept is not None and set(map(type, values)) - _NONE_TYPE <= kept:
+        types = set(map(type, values)) - _NONE_TYPE
+        if kept is not None and types <= kept:
             return values  # every value None or of a type kept
+        if f.type is FieldType.BOOLEAN and types <= _BOOL:  # as both backends' _props
+            return [None if v is None else bool(v) for v in values]
         one = dataclasses.replace(kind, fields=(f,))
         props = self._props
         return [None if v is None else props(one, (v,)).get(f.name) for v in values]
@@ -223,6 +285,26 @@ class DerivedStats(Tables):
             )
             for r, g in zip(rows, geoms, strict=True):
                 out[where[r[0]]] = g
+        return out
+
+    def derived_credited(self, hazard_ids: Sequence[str]) -> dict[tuple[str, int], Any]:
+        """The credited polygon of every piece of these hazards' accounts (as
+        :meth:`derived_accounts` gives it), by (hazard id, ``seq``): without the rest."""
+        import numpy as np
+        import shapely
+
+        out: dict[tuple[str, int], Any] = {}
+        for chunk in self._chunks(builtins.list(hazard_ids)):
+            if not chunk:
+                continue
+            sql, args = self._in("hazard_id", chunk)
+            rows = self.conn.execute(
+                f"SELECT hazard_id, seq, credited FROM demine_derived_piece WHERE {sql}", args
+            ).fetchall()
+            blobs = np.empty(len(rows), dtype=object)
+            blobs[:] = [None if r[2] is None else bytes(r[2]) for r in rows]
+            for r, g in zip(rows, shapely.from_wkb(blobs), strict=True):
+                out[(str(r[0]), int(r[1]))] = g
         return out
 
     def release_orphans(self) -> Sequence[Any]:
@@ -269,6 +351,47 @@ class DerivedStats(Tables):
         def body(c: Any) -> None:
             c.execute(stale, (layer, layer_hash))
             self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
+
+        if not rows:
+            return
+        quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
+        with contextlib.suppress(*quiet):
+            self._transaction("__zonal__", body)
+
+    # --- the statistics' memo -------------------------------------------------------------
+
+    def memo_read(self, scope: str) -> dict[str, str]:
+        """The kept values (JSON) of ``scope`` by memo key: the overlaps of the groups of open
+        hazards of a period (``services/stats/overlaps.py``), the splits of every hazard
+        among a layer's areas (``services/stats/figures.py``); each key a hash of what the
+        value is worked out of (the hazards and their accounts' ``computed_at``)."""
+        rows = self.conn.execute(
+            f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}",
+            (scope,),
+        ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def memo_write(self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]) -> None:
+        """Keep values (memo key, JSON) of ``scope``; its rows whose key is not in ``keep``
+        (nor among ``rows``) go. A cache: a store that cannot be written keeps nothing and
+        says nothing."""
+        P = self.P
+        ins = (
+            "INSERT INTO demine_derived_memo (scope, memo_key, value) "
+            f"VALUES ({P}, {P}, {P}) ON CONFLICT (scope, memo_key) "
+            "DO UPDATE SET value = excluded.value"
+        )
+        wanted = set(keep) | {k for k, _ in rows}
+
+        def body(c: Any) -> None:
+            old = c.execute(
+                f"SELECT memo_key FROM demine_derived_memo WHERE scope = {P}", (scope,)
+            ).fetchall()
+            gone = [(scope, str(k)) for (k,) in old if str(k) not in wanted]
+            self._executemany(
+                c, f"DELETE FROM demine_derived_memo WHERE scope = {P} AND memo_key = {P}", gone
+            )
+            self._executemany(c, ins, [(scope, *r) for r in rows])
 
         if not rows:
             return
