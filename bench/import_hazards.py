@@ -20,7 +20,9 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
+import resource
 import shutil
 import statistics
 import sys
@@ -36,9 +38,18 @@ GOAL_RATIO = 1.0  # issue 16: no slower than ogr2ogr (was 2x)
 RETRY_WAIT_S, RETRY_FOR_S = 120.0, 40 * 60.0
 
 
-def run_ogr2ogr(src: Path, out: Path) -> float:
+def _children_cpu() -> float:
+    """CPU time (user + system, s) of the finished child processes so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_ogr2ogr(src: Path, out: Path, cpu: list[float]) -> float:
+    """Wall seconds of ogr2ogr; its CPU seconds (user + system) appended to ``cpu``."""
     c.remove_gpkg(out)
+    t0 = _children_cpu()
     dt, _ = c.time_cmd(["ogr2ogr", "-f", "GPKG", str(out), str(src)])
+    cpu.append(_children_cpu() - t0)
     return dt
 
 
@@ -48,13 +59,16 @@ def count_features(gpkg: Path, layer: str | None = None) -> int:
     return int(pyogrio.read_info(gpkg, layer=layer)["features"])
 
 
-def run_demine_cli(src: Path, db: Path, n: int) -> tuple[float, float]:
-    """(init seconds, import seconds) of the demine CLI on a new store."""
+def run_demine_cli(src: Path, db: Path, n: int, cpu: list[float]) -> tuple[float, float]:
+    """(init seconds, import seconds) of the demine CLI on a new store; the import's CPU
+    seconds (user + system, all threads) appended to ``cpu``."""
     c.remove_gpkg(db)
     t_init, _ = c.time_cmd(c.demine_cmd("--db", str(db), "init", "--json"))
+    t0 = _children_cpu()
     t_imp, out = c.time_cmd(
         c.demine_cmd("--db", str(db), "import", str(src), "--kind", "hazards", "--json")
     )
+    cpu.append(_children_cpu() - t0)
     rep = json.loads(out)
     if rep.get("imported") != n or not rep.get("stored"):
         raise RuntimeError(f"demine import stored {rep.get('imported')} of {n}: {str(rep)[:1000]}")
@@ -210,17 +224,19 @@ def main() -> None:
     t_ogr: list[float] = []
     t_init: list[float] = []
     t_cli: list[float] = []
+    cpu_ogr: list[float] = []
+    cpu_cli: list[float] = []
     for r in range(repeat):
         c.log(f"run {r + 1}/{repeat}: ogr2ogr ...")
-        t_ogr.append(run_ogr2ogr(src, out_ogr))
+        t_ogr.append(run_ogr2ogr(src, out_ogr, cpu_ogr))
         assert count_features(out_ogr) == n
-        c.log(f"  {t_ogr[-1]:.2f} s; demine CLI ...")
+        c.log(f"  {t_ogr[-1]:.2f} s (CPU {cpu_ogr[-1]:.2f} s); demine CLI ...")
         ti, tc = (
-            run_demine_cli(src, db_cli, n)
+            run_demine_cli(src, db_cli, n, cpu_cli)
             if args.no_retry
             else c.retry(
                 "demine import",
-                lambda: run_demine_cli(src, db_cli, n),
+                lambda: run_demine_cli(src, db_cli, n, cpu_cli),
                 wait_s=RETRY_WAIT_S,
                 until_s=RETRY_FOR_S,
                 log=c.log,
@@ -228,7 +244,7 @@ def main() -> None:
         )
         t_init.append(ti)
         t_cli.append(tc)
-        c.log(f"  init {ti:.2f} s, import {tc:.2f} s")
+        c.log(f"  init {ti:.2f} s, import {tc:.2f} s (CPU {cpu_cli[-1]:.2f} s)")
 
     c.log("demine library import_file (in-process) ...")
     t_lib, parts, nested, t_gc, _ = run_demine_library(src, db_lib, n)
@@ -278,6 +294,11 @@ def main() -> None:
         "ogr2ogr_s": t_ogr,
         "demine_cli_import_s": t_cli,
         "demine_init_s": t_init,
+        # CPU time (user + system, every thread) of each run: the machine is shared, so
+        # this says more than the wall time when others load it
+        "ogr2ogr_cpu_s": cpu_ogr,
+        "demine_cli_import_cpu_s": cpu_cli,
+        "load_average_after": list(os.getloadavg()),
         "library_import_file_s": t_lib,
         "library_breakdown_s": parts,
         "library_breakdown_nested": nested,
@@ -293,6 +314,11 @@ def main() -> None:
             f"median of {repeat}: demine {statistics.median(t_cli):.2f} s, "
             f"ogr2ogr {statistics.median(t_ogr):.2f} s"
         )
+    rep.notes.append(
+        f"CPU (user + system) of the best runs: demine {min(cpu_cli):.2f} s, ogr2ogr "
+        f"{min(cpu_ogr):.2f} s ({min(cpu_cli) / min(cpu_ogr):.2f}×); load average after: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     rep.notes.append(
         f"file {src.name}: {rep.params['file_mb']} MB; demine store "
         f"{rep.details['store_mb']} MB, ogr2ogr GeoPackage "

@@ -79,6 +79,8 @@ def fingerprint() -> str:
         "store/base.py",
         "store/core/records.py",
         "store/core/derived.py",  # the derived tables, made on write
+        "store/core/derived_schema.py",
+        "store/core/derived_stats.py",  # their statistics' figures, measured on write
         "geo/release.py",
         "model/kinds.py",
         "model/schema.py",

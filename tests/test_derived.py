@@ -277,6 +277,67 @@ def test_an_older_store_gets_the_tables_not_built(store: Any, year: stats_data.Y
         old.close()
 
 
+def test_rows_of_an_older_definition_are_made_again(store: Any, year: stats_data.Year) -> None:
+    """Rows written before an untouched hazard's account was its own polygon (GeoPackage
+    schema 13, PostGIS 12) mean something else: an upgraded store has them not built."""
+
+    def body(c: Any) -> None:
+        c.execute("DELETE FROM demine_derived_state WHERE key = 'definition'")
+        if store.P == "?":
+            c.execute("UPDATE demine_settings SET value = '13' WHERE key = 'schema_version'")
+        else:
+            c.execute("UPDATE demine_schema SET version = 12")
+
+    store._transaction("__schema__", body)
+    store.close()
+    old = open_store(store.location)
+    try:
+        assert not old.derived_built()
+        assert old.derived_accounts() is None
+        assert old.rebuild_derived() == 4
+        _assert_current(old)
+        old.close()
+        again = open_store(store.location)  # the definition is kept: built stays built
+        assert again.derived_built()
+        again.close()
+    finally:
+        old.close()
+
+
+def test_an_untouched_hazards_account_is_its_own_polygon_and_area(
+    store: Any, tmp_path: Any
+) -> None:
+    """A hazard with nothing released is counted as stored: its polygon, and the area its
+    ``area_m2`` holds (before rounding); nothing cleaned, cut or measured again."""
+    from demine.geo.geodesy import geodesic_area
+    from demine.services.register import ImportOptions, import_file
+
+    ring = [[30 + 0.004 * np.cos(t), 48 + 0.003 * np.sin(t)] for t in np.linspace(0, 6.2, 40)]
+    ring.append(ring[0])
+    feature = {
+        "type": "Feature",
+        "properties": {"hazard_type": "SHA", "status": "open", "name": "U"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    src = tmp_path / "one.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    (hid,) = import_file(store, src, ImportOptions(kind="hazards")).ids
+    stored = store.get("hazards", hid)
+    for accs in (store.derived_accounts([hid]), computed(store, None, [hid])):
+        acc = accs[hid]
+        assert shapely.to_wkb(acc.remaining) == shapely.to_wkb(stored.geometry)
+        assert shapely.get_precision(acc.remaining) == 0.0
+        assert acc.hazard_m2 == acc.remaining_m2 == float(geodesic_area(stored.geometry)[0])
+        assert round(acc.hazard_m2, 2) == stored.properties["area_m2"]
+        assert acc.pieces == [] and acc.released_m2 == 0.0
+    # the polygon is not kept twice: the derived row holds none, it is read from the hazard
+    row = store.conn.execute(
+        f"SELECT remaining, remaining_grid FROM demine_derived_hazard WHERE hazard_id = {store.P}",
+        (hid,),
+    ).fetchone()
+    assert row[0] is None and row[1] == 0.0
+
+
 def test_gdal_validator_accepts_the_derived_tables(gpkg_store: Any) -> None:
     stats_data.build(gpkg_store)
     gpkg_store.close()

@@ -21,7 +21,7 @@ from typing import Any
 from demine.geo.plain import Aeqd, Polygon, distance_in, grid_centre
 
 # must equal demine.store.gpkg.SCHEMA_VERSION and demine.services.access.ROLES (a test says so)
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 ROLES = ("public", "field", "operator", "analyst", "reviewer", "admin", "victim_assistance")
 MAX_CANDIDATES = 200  # more hazards in the search boxes: the full path (vectorised) is faster
 MAX_POSITIONS = 20_000  # positions to project, likewise

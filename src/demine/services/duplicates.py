@@ -187,11 +187,20 @@ def _codes(fields: tuple[str, ...], properties: Sequence[dict[str, Any]]) -> Any
     codes = np.zeros(len(properties), dtype=np.int64)
     for f in fields:
         seen: dict[Any, int] = {}
-        col = np.fromiter(
-            (seen.setdefault(_key(_norm(f, p.get(f))), len(seen)) for p in properties),
-            dtype=np.int64,
-            count=len(properties),
-        )
+        values = [p.get(f) for p in properties]
+        if all(type(v) is str or v is None for v in values):
+            # text (most imports): each distinct value keyed once, in order of first
+            # appearance, so the codes are those of the general way below
+            code_of = {
+                v: seen.setdefault(_key(_norm(f, v)), len(seen)) for v in dict.fromkeys(values)
+            }
+            col = np.fromiter(map(code_of.__getitem__, values), np.int64, len(values))
+        else:
+            col = np.fromiter(
+                (seen.setdefault(_key(_norm(f, v)), len(seen)) for v in values),
+                dtype=np.int64,
+                count=len(values),
+            )
         codes = np.unique(codes * (len(seen) + 1) + col, return_inverse=True)[1].ravel()
     return codes
 
@@ -292,6 +301,12 @@ def _near_pairs(
         keep = (a < b) & (dims[b] == dim) & (codes[reps[a]] == codes[reps[b]])
         a, b = a[keep], b[keep]
         if dim == 2 and len(a):
+            # near needs sym <= r * union, and sym >= |A - B|, union <= A + B (A, B: the two
+            # areas; the polygons are valid: checked on import and on write): so pairs whose
+            # areas differ by more than r * (A + B) are not near, and are not overlaid
+            ar = shapely.area(rg[a]), shapely.area(rg[b])
+            could = np.abs(ar[0] - ar[1]) <= NEAR_AREA_RATIO * (ar[0] + ar[1]) * (1 + 1e-6)
+            a, b = a[could], b[could]
             sym = shapely.area(shapely.symmetric_difference(rg[a], rg[b]))
             union = shapely.area(shapely.union(rg[a], rg[b]))
             near = sym <= NEAR_AREA_RATIO * np.maximum(union, 1e-12)

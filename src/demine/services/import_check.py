@@ -298,11 +298,11 @@ def read_and_check(
 
     derived = pool.submit(derive)
     if kind.name == "hazards" and store is not None and store.derived_built():
-        # each hazard's land-release account (nothing released yet), for the store's upkeep
-        # of its derived tables, computed on the same thread after the areas
+        # each hazard's land-release account (nothing released yet: its polygon and area),
+        # for the store's upkeep of its derived tables, made on the same thread after the areas
         from demine.geo.release import prepare_unreleased
 
-        prepare_unreleased(pool.submit, lambda: derived.result()[0])
+        prepare_unreleased(pool.submit, derived.result)
     pool.shutdown(wait=False)
 
     known_types: set[str] | None = None

@@ -38,7 +38,7 @@ from demine.store.gpkg_format import q
 
 T = TypeVar("T")
 BUSY_WAIT_S = 600.0  # how long a writer waits for another before giving up with a clear error
-SCHEMA_VERSION = 13  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
+SCHEMA_VERSION = 14  # 2: risk_updates; 3: users and API tokens; 4: land release, accidents;
 # 5: token ids, expiry and last use, removed users; 6: emplacements laid_earliest;
 # 7: organisations, submissions (store/core/intake.py); attachments (the media table
 # demine_attachments, see _relate_attachments); record_organisation on every record table;
@@ -46,7 +46,8 @@ SCHEMA_VERSION = 13  # 2: risk_updates; 3: users and API tokens; 4: land release
 # 9: an index on every relationship field (store/common.py relation_index_ddl);
 # 10: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
 # 11: the derived tables (store/core/derived.py); 12: their statistics figures and the
-# zonal table by hazard (store/core/derived_stats.py); 13: the statistics' memo
+# zonal table by hazard (store/core/derived_stats.py); 13: the statistics' memo; 14: a hazard
+# with nothing released is its own polygon and area (derived_schema.DEFINITION: rows redone)
 BULK_ROWS = 2000  # from this many new rows, the R-tree is filled directly (see _bulk_insert)
 IN_CHUNK = 900  # values bound per IN (...): below SQLite's parameter limit
 
@@ -496,14 +497,19 @@ class GeoPackageStore(RevisionedStore):
 
     def _before_insert(self, c: sqlite3.Connection, kind: Kind, n: int) -> Any:
         if kind.geometry_type and n >= BULK_ROWS:
-            return self._drop_insert_trigger(c, kind)
+            # so is the one marking the derived tables stale (its condition, run per row,
+            # costs more than the row): demine keeps them up itself (_derived_after)
+            stale = fmt.drop_trigger(c, f"demine_derived_stale_{kind.name}_insert")
+            return self._drop_insert_trigger(c, kind), stale
         return None
 
     def _after_insert(
         self, c: sqlite3.Connection, kind: Kind, rows: Sequence[Sequence[Any]], token: Any
     ) -> None:
         if token is not None:
-            self._index_and_restore_trigger(c, kind, rows, token)
+            self._index_and_restore_trigger(c, kind, rows, token[0])
+            if token[1] is not None:
+                c.execute(token[1])
 
     # --- what only a GeoPackage does ----------------------------------------------------------
 
@@ -544,12 +550,9 @@ class GeoPackageStore(RevisionedStore):
         row) inside the caller's transaction; the index rows are then written directly from
         the blobs' envelopes and the trigger made again before the commit, so no other
         connection ever sees the table without it (they are locked out until then)."""
-        trig = f"rtree_{k.name}_geom_insert"
-        (ddl,) = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (trig,)
-        ).fetchone()
         last = conn.execute(f"SELECT coalesce(max(fid), 0) FROM {q(k.name)}").fetchone()[0]
-        conn.execute(f"DROP TRIGGER {q(trig)}")
+        ddl = fmt.drop_trigger(conn, f"rtree_{k.name}_geom_insert")
+        assert ddl is not None, "the GeoPackage R-tree trigger is missing"
         return ddl, int(last)
 
     @staticmethod

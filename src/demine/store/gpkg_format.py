@@ -50,6 +50,17 @@ def encode(geoms: Sequence[Any] | np.ndarray, srs_id: int = SRS_ID) -> list[byte
     return out
 
 
+def drop_trigger(conn: sqlite3.Connection, name: str) -> str | None:
+    """Drop trigger ``name``; its DDL, to make it again (None: there is no such trigger)."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(f"DROP TRIGGER {q(name)}")
+    return str(row[0])
+
+
 def _wkb_offset(blob: bytes) -> int:
     if len(blob) < 8 or blob[0:2] != b"GP":
         raise ValueError("not a GeoPackage geometry blob")

@@ -35,7 +35,7 @@ from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
-SCHEMA_VERSION = 12  # 2: activities, releases, accidents, victims, eore_sessions;
+SCHEMA_VERSION = 13  # 2: activities, releases, accidents, victims, eore_sessions;
 # 3: token ids, expiry and last use, removed users; 4: emplacements laid_earliest;
 # 5: partial dates (text columns, see _partial_columns); 6: organisations, submissions;
 # attachments (demine_attachments); record_organisation on every record table;
@@ -43,7 +43,9 @@ SCHEMA_VERSION = 12  # 2: activities, releases, accidents, victims, eore_session
 # 8: an index on every relationship field (store/common.py relation_index_ddl);
 # 9: demine_history.geom_shared (a revision's geometry kept once, in its record's row);
 # 10: the derived tables (store/core/derived.py); 11: their statistics figures and the
-# zonal table by hazard (store/core/derived_stats.py); 12: the statistics' memo
+# zonal table by hazard (store/core/derived_stats.py); 12: the statistics' memo; 13: a hazard
+# with nothing released is its own polygon and area in the derived tables (derived_schema.
+# DEFINITION: rows of before are marked not built)
 DEFAULT_SCHEMA = "demine"
 RETRIES = 8
 _GEOM_TYPES = {

@@ -11,7 +11,7 @@ from typing import Any
 
 import shapely
 
-from demine.services.stats.areas import Areas
+from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.periods import Period, year_of
 
 # the hazards' fields the statistics show
@@ -85,6 +85,7 @@ def computed_figures(
     geoms: list[Any] = []
     centres: list[tuple[float, float]] = []
     todo: list[tuple[str, Any, list[Any]]] = []
+    bare: dict[int, float] = {}  # place in geoms -> area of a polygon with nothing released
     for hid, acc in accounts.items():
         h = hazards.get(hid)
         if h is None or h.geometry is None:
@@ -99,10 +100,18 @@ def computed_figures(
             geoms.append(p.credited)
             centres.append(c)
         if counted(h.properties, per):
-            geoms.append(acc.remaining)
+            # nothing released (up to the period's end): the polygon is counted with its area
+            # as measured (geo.release.unreleased), not measured again, with one area
+            geoms.append(None if not acc.pieces and areas.layer is None else acc.remaining)
             centres.append(c)
+            if geoms[-1] is None:
+                bare[len(geoms) - 1] = acc.remaining_m2
         todo.append((hid, acc, ps))
-    splits = iter(areas.split_many(geoms, centres))
+    splits_all = areas.split_many(geoms, centres)
+    for i, m2 in bare.items():
+        w = whole_m2(m2)
+        splits_all[i] = [(ALL, w)] if w else []
+    splits = iter(splits_all)
     out: dict[str, Figures] = {}
     for hid, acc, ps in todo:
         h = hazards[hid]

@@ -42,123 +42,29 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
+from demine.store.core.derived_schema import (
+    DEFINITION,
+    DERIVED_BY_HAZARD,
+    DERIVED_KINDS,
+    EMPTY_WKB,
+    HAZARD_COLS,
+    LAYOUT_TABLES,
+    PIECE_COLS,
+    STAT_COLS,
+    geom_of,
+    on_grid,
+    own_geom_sql,
+    wkb_of,
+)
 from demine.store.core.derived_stats import MEMO_TABLE, stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
-DERIVED_KINDS = ("hazards", "releases", "activities")
-_DERIVED_BY_HAZARD = ("demine_derived_piece", "demine_derived_hazard", "demine_derived_zonal")
-_HAZARD_COLS: tuple[str, ...] = (
-    "hazard_id",
-    "hazard_m2",
-    "released_m2",
-    "remaining_m2",
-    "by_type",
-    "releases",
-    "last_activity_on",
-    "released",
-    "remaining",
-    "remaining_grid",
-    "computed_at",
-)
-# the columns of schema 12 (GeoPackage; PostGIS 11): the hazard's bounding box and the areas
-# the statistics measure (see derived_stats.stat_figures); a store made before gets its tables
-# made again, not built
-_STAT_COLS = {
-    "demine_derived_hazard": (
-        "minx",
-        "miny",
-        "maxx",
-        "maxy",
-        "remaining_stat_m2",
-        "bare_m2",
-        "bare_stat_m2",
-    ),
-    "demine_derived_piece": ("credited_stat_m2", "remaining_after_stat_m2"),
-}
-_HAZARD_COLS += _STAT_COLS["demine_derived_hazard"]
-_PIECE_COLS = (
-    "hazard_id",
-    "seq",
-    "release_id",
-    "release_type",
-    "released_on",
-    "recorded_m2",
-    "credited_m2",
-    "overlap_m2",
-    "overlaps_with",
-    "outside_m2",
-    "credited",
-    "outside",
-    "remaining_after",
-    "remaining_after_m2",
-    "released_after",
-    "credited_stat_m2",
-    "remaining_after_stat_m2",
-)
-# (table, description, columns): {B} is the backend's blob type. FLOAT is a double in both
-# SQLite (REAL affinity) and PostgreSQL (float8), and a GeoPackage column type.
-DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (
-    # the polygons (blobs) last: reading a row's figures then never walks a polygon's pages
-    (
-        "demine_derived_hazard",
-        "Each hazard's land-release account, kept up to date on write",
-        "hazard_id TEXT NOT NULL UNIQUE, hazard_m2 FLOAT NOT NULL, released_m2 FLOAT NOT NULL, "
-        "remaining_m2 FLOAT NOT NULL, by_type TEXT NOT NULL, releases INTEGER NOT NULL, "
-        "last_activity_on TEXT, remaining_grid FLOAT NOT NULL, computed_at TEXT NOT NULL, "
-        "minx FLOAT, miny FLOAT, maxx FLOAT, maxy FLOAT, remaining_stat_m2 FLOAT, "
-        "bare_m2 FLOAT, bare_stat_m2 FLOAT, released {B}, remaining {B}",
-    ),
-    (
-        "demine_derived_piece",
-        "What each release credited to its hazard, in crediting order",
-        "hazard_id TEXT NOT NULL, seq INTEGER NOT NULL, release_id TEXT NOT NULL, "
-        "release_type TEXT, released_on TEXT, recorded_m2 FLOAT NOT NULL, "
-        "credited_m2 FLOAT NOT NULL, overlap_m2 FLOAT NOT NULL, overlaps_with TEXT NOT NULL, "
-        "outside_m2 FLOAT NOT NULL, remaining_after_m2 FLOAT, credited_stat_m2 FLOAT, "
-        "remaining_after_stat_m2 FLOAT, credited {B}, outside {B}, remaining_after {B}, "
-        "released_after {B}",
-    ),
-    (
-        "demine_derived_zonal",
-        "How each hazard's derived polygons split among the areas of a reference layer",
-        "layer TEXT NOT NULL, layer_hash TEXT NOT NULL, hazard_id TEXT NOT NULL, "
-        "computed_at TEXT NOT NULL, what TEXT NOT NULL, parts TEXT NOT NULL, "
-        "UNIQUE (layer, hazard_id, what)",
-    ),
-    (
-        "demine_derived_state",
-        "Whether the derived tables are complete (built: yes or no)",
-        "key TEXT NOT NULL UNIQUE, value TEXT",
-    ),
-    MEMO_TABLE,
-)
+__all__ = ["DERIVED_KINDS", "DERIVED_TABLES", "Derived", "on_grid", "own_geom_sql"]
 
-
-def _wkb(g: Any) -> bytes | None:
-    import shapely
-
-    return None if g is None else bytes(shapely.to_wkb(g))
-
-
-def _geom(b: Any) -> Any:
-    import shapely
-
-    return None if b is None else shapely.from_wkb(bytes(b))
-
-
-def on_grid(blobs: Sequence[Any], grids: Sequence[Any]) -> Any:
-    """Remaining polygons (WKB) decoded on the precision grid each was made on (a hazard with
-    nothing released is its own cleaned polygon, on the 1e-9 degree grid): later operations on
-    them (segmentize, overlays) then give what they give on the computed ones."""
-    import numpy as np
-    import shapely
-
-    out = shapely.from_wkb(np.asarray([bytes(b) for b in blobs], dtype=object))
-    g = np.asarray([float(x) for x in grids], dtype=np.float64)
-    if (g > 0).any():
-        out[g > 0] = shapely.set_precision(out[g > 0], g[g > 0], mode="pointwise")
-    return out
+# every derived table (table, description, columns): those of the accounts, and the
+# statistics' memo (see derived_stats)
+DERIVED_TABLES: tuple[tuple[str, str, str], ...] = (*LAYOUT_TABLES, MEMO_TABLE)
 
 
 def _last_date(values: Iterable[Any]) -> str | None:
@@ -173,14 +79,17 @@ class Derived(Tables):
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
-        the zonal table by hazard: 12 and 11). Idempotent. Made in a store that has hazards or
-        releases already (an older one), or given new columns, they are marked not built."""
+        the zonal table by hazard: 12 and 11; the memo: 13 and 12; the untouched hazard's
+        account as its own polygon: 14 and 13, :data:`DEFINITION`). Idempotent. Made in a
+        store that has hazards or releases already (an older one), given new columns, or
+        holding rows of an older definition, they are marked not built (``demine
+        rebuild-derived`` makes them again)."""
         exists = self._derived_table_exists(c)
         stale = exists and any(
-            not set(cols) <= self._derived_columns(c, t) for t, cols in _STAT_COLS.items()
+            not set(cols) <= self._derived_columns(c, t) for t, cols in STAT_COLS.items()
         )
         if stale:  # made before schema 12: made again (the figures are computed on rebuild)
-            for t in _DERIVED_BY_HAZARD:
+            for t in DERIVED_BY_HAZARD:
                 c.execute(f"DROP TABLE {t}")
         for name, description, cols in DERIVED_TABLES:
             create(c, name, description, cols.format(B=self.BLOB_TYPE))
@@ -188,13 +97,24 @@ class Derived(Tables):
             c.execute(f"CREATE INDEX IF NOT EXISTS {t}_hazard ON {t} (hazard_id)")
         self._derived_triggers(c)
         if exists:
-            if stale and self._derived_data(c):  # readers compute until rebuilt
+            row = c.execute(
+                f"SELECT value FROM demine_derived_state WHERE key = {self.P}", ("definition",)
+            ).fetchone()
+            older = row is None or row[0] != DEFINITION  # rows of another meaning
+            if (stale or older) and self._derived_data(c):  # readers compute until rebuilt
                 c.execute("UPDATE demine_derived_state SET value = 'no' WHERE key = 'built'")
+            if older:
+                c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("definition",))
+                c.execute(
+                    f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
+                    ("definition", DEFINITION),
+                )
             return
         built = "no" if self._derived_data(c) else "yes"
         c.execute(
-            f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
-            ("built", built),
+            f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P}), "
+            f"({self.P}, {self.P})",
+            ("built", built, "definition", DEFINITION),
         )
 
     def _derived_triggers(self, c: Any) -> None:
@@ -334,7 +254,7 @@ class Derived(Tables):
         """Which of the tables :meth:`_derive` reads by hazard have no rows (a new store, one
         with no releases yet): a large import then looks up nothing in them, 900 ids at a
         time. Rows that :meth:`_derive` adds are for other hazards than those still to do."""
-        names = ("releases", "activities", *_DERIVED_BY_HAZARD)
+        names = ("releases", "activities", *DERIVED_BY_HAZARD)
         return frozenset(
             t
             for t in names
@@ -372,7 +292,6 @@ class Derived(Tables):
             Account,
             ReleaseInput,
             account,
-            prepared_wkb,
             take_prepared,
             unreleased,
         )
@@ -390,7 +309,7 @@ class Derived(Tables):
             if not chunk:
                 continue
             chunk = builtins.list(chunk)
-            for t in _DERIVED_BY_HAZARD:
+            for t in DERIVED_BY_HAZARD:
                 if t not in empty:
                     sql, args = self._in("hazard_id", chunk)
                     c.execute(f"DELETE FROM {t} WHERE {sql}", args)
@@ -438,28 +357,41 @@ class Derived(Tables):
                 if h in rels:
                     accs[h] = account(geom[h], rels[h], year_ends=True)
             done = [accs[h] for h, _ in hazards]
-            released = (
-                builtins.list(shapely.to_wkb(np.asarray([a.released for a in done], dtype=object)))
-                if done
-                else []
-            )
-            remaining: builtins.list[Any] = [prepared_wkb(a) for a in done]
-            redo = [i for i, w in enumerate(remaining) if w is None]
+            released: builtins.list[Any] = [None if a.pieces else EMPTY_WKB for a in done]
+            todo_r = [i for i, a in enumerate(done) if a.pieces]
+            if todo_r:
+                wkbs = shapely.to_wkb(np.asarray([done[i].released for i in todo_r], dtype=object))
+                for i, w in zip(todo_r, wkbs, strict=True):
+                    released[i] = w
+            # the statistics' figures need each hazard's polygon: one taken ahead (an
+            # import's, checked: polygonal and valid) is its account's remaining polygon
+            for h, _ in hazards:
+                if h not in geom:
+                    geom[h] = accs[h].remaining
+            # a remaining polygon that is the hazard's own (nothing released) is not kept
+            # again: NULL, read from the hazard (see _remaining)
+            remaining: builtins.list[Any] = [
+                None if a.remaining is geom[h] else a.remaining
+                for a, (h, _) in zip(done, hazards, strict=True)
+            ]
+            # one made ahead is another object: the same polygon when identical to it
+            maybe = [i for i, a in enumerate(done) if remaining[i] is not None and not a.pieces]
+            if maybe:
+                same = shapely.equals_identical(
+                    np.asarray([remaining[i] for i in maybe], dtype=object),
+                    np.asarray([geom[hazards[i][0]] for i in maybe], dtype=object),
+                )
+                for i, eq in zip(maybe, same.tolist(), strict=True):
+                    if eq:
+                        remaining[i] = None
+            redo = [i for i, g in enumerate(remaining) if g is not None]
+            grids = [0.0] * len(done)
             if redo:
-                wkbs = shapely.to_wkb(np.asarray([done[i].remaining for i in redo], dtype=object))
-                for i, w in zip(redo, wkbs, strict=True):
-                    remaining[i] = w
-            grids = (
-                shapely.get_precision(
-                    np.asarray([a.remaining for a in done], dtype=object)
-                ).tolist()
-                if done
-                else []
-            )
-            # the statistics' figures need each hazard's polygon: decode those taken ahead
-            undone = [r for r in hazards if r[0] not in geom]
-            u_ids, u_wkb = [h for h, _ in undone], [w for _, w in undone]
-            geom.update(zip(u_ids, self._decode(u_wkb), strict=True))
+                kept = np.asarray([remaining[i] for i in redo], dtype=object)
+                for i, w, p in zip(
+                    redo, shapely.to_wkb(kept), shapely.get_precision(kept), strict=True
+                ):
+                    remaining[i], grids[i] = bytes(w), float(p)
             stat = stat_figures([geom[h] for h, _ in hazards], done)
             h_rows: builtins.list[tuple[Any, ...]] = []
             p_rows: builtins.list[tuple[Any, ...]] = []
@@ -475,8 +407,8 @@ class Derived(Tables):
                         len(acc.pieces),
                         last.get(hid),
                         bytes(released[i]),
-                        bytes(remaining[i]),
-                        float(grids[i]),
+                        remaining[i],
+                        grids[i],
                         at,
                         *stat.hazard[i],
                     )
@@ -494,24 +426,24 @@ class Derived(Tables):
                             p.overlap_m2,
                             orjson.dumps(p.overlaps_with).decode(),
                             p.outside_m2,
-                            _wkb(p.credited),
-                            _wkb(p.outside),
-                            _wkb(p.remaining_after),
+                            wkb_of(p.credited),
+                            wkb_of(p.outside),
+                            wkb_of(p.remaining_after),
                             None if p.remaining_after is None else p.remaining_after_m2,
-                            _wkb(p.released_after),
+                            wkb_of(p.released_after),
                             *stat.pieces[i][k],
                         )
                     )
             self._executemany(
                 c,
-                f"INSERT INTO demine_derived_hazard ({', '.join(_HAZARD_COLS)}) "
-                f"VALUES ({', '.join([P] * len(_HAZARD_COLS))})",
+                f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
+                f"VALUES ({', '.join([P] * len(HAZARD_COLS))})",
                 h_rows,
             )
             self._executemany(
                 c,
-                f"INSERT INTO demine_derived_piece ({', '.join(_PIECE_COLS)}) "
-                f"VALUES ({', '.join([P] * len(_PIECE_COLS))})",
+                f"INSERT INTO demine_derived_piece ({', '.join(PIECE_COLS)}) "
+                f"VALUES ({', '.join([P] * len(PIECE_COLS))})",
                 p_rows,
             )
             n += len(h_rows)
@@ -522,7 +454,7 @@ class Derived(Tables):
         tables built. Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
-            for t in (*_DERIVED_BY_HAZARD, "demine_derived_memo"):
+            for t in (*DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
             n = self._derive(c, ids)
@@ -555,7 +487,7 @@ class Derived(Tables):
             cond = " WHERE d." + cond
         pieces: dict[str, builtins.list[Piece]] = {}
         for row in c.execute(
-            f"SELECT {', '.join(_PIECE_COLS)} FROM demine_derived_piece d{cond} "
+            f"SELECT {', '.join(PIECE_COLS)} FROM demine_derived_piece d{cond} "
             "ORDER BY hazard_id, seq",
             args,
         ).fetchall():
@@ -565,30 +497,32 @@ class Derived(Tables):
                     release_type=row[3],
                     released_on=row[4],
                     recorded_m2=float(row[5]),
-                    credited=_geom(row[10]),
+                    credited=geom_of(row[10]),
                     credited_m2=float(row[6]),
                     overlap_m2=float(row[7]),
                     overlaps_with=orjson.loads(row[8]),
-                    outside=_geom(row[11]),
+                    outside=geom_of(row[11]),
                     outside_m2=float(row[9]),
-                    remaining_after=_geom(row[12]),
+                    remaining_after=geom_of(row[12]),
                     remaining_after_m2=0.0 if row[13] is None else float(row[13]),
-                    released_after=_geom(row[14]),
+                    released_after=geom_of(row[14]),
                 )
             )
         out: dict[str, Any] = {}
-        cols = ", ".join(f"d.{x}" for x in _HAZARD_COLS)
+        cols = ", ".join(f"d.{x}" for x in HAZARD_COLS)
         rows = c.execute(
-            f"SELECT {cols} FROM demine_derived_hazard d JOIN {q('hazards')} h "
-            f"ON h.id = d.hazard_id{cond} ORDER BY h.fid",
+            f"SELECT {cols}, {own_geom_sql(self.GEOM_OUT)} FROM demine_derived_hazard d "
+            f"JOIN {q('hazards')} h ON h.id = d.hazard_id{cond} ORDER BY h.fid",
             args,
         ).fetchall()
-        remaining = on_grid([r[8] for r in rows], [r[9] for r in rows])
+        remaining = on_grid(
+            [r[8] for r in rows], [r[9] for r in rows], [r[-1] for r in rows], self._decode
+        )
         for row, rem in zip(rows, remaining, strict=True):
             out[row[0]] = Account(
                 hazard_m2=float(row[1]),
                 pieces=pieces.get(row[0], []),
-                released=_geom(row[7]),
+                released=geom_of(row[7]),
                 released_m2=float(row[2]),
                 remaining=rem,
                 remaining_m2=float(row[3]),

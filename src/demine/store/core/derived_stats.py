@@ -80,7 +80,10 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     release of a year, and the hazard with nothing released: its area and polygon) measured
     geodesically at the centre of the hazard's bounding box, as
     :meth:`demine.services.stats.areas.Areas.split_many` measures it with one area; and that
-    box. Kept so that the statistics add figures up instead of measuring polygons."""
+    box. The polygon of an account with nothing released is counted with its area as
+    measured (:func:`demine.geo.release.unreleased`: the import's), as
+    :func:`demine.services.stats.hazards.computed_figures` counts it. Kept so that the
+    statistics add figures up instead of measuring polygons."""
     import numpy as np
     import shapely
 
@@ -97,26 +100,30 @@ def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     centres: builtins.list[tuple[float, float]] = []
     bare_m2: builtins.list[float] = []
     for b, a in zip(bounds, accs, strict=True):
+        if not a.pieces:  # untouched: nothing measured
+            bare_m2.append(a.hazard_m2)
+            continue
         c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)  # as stats/land.py _centre
-        u = next(it) if a.pieces else a
-        bare_m2.append(u.hazard_m2)
-        polys += [a.remaining, u.remaining]
-        centres += [c, c]
+        bare_m2.append(next(it).hazard_m2)
+        polys.append(a.remaining)
+        centres.append(c)
         for p in a.pieces:
             polys += [p.credited, p.remaining_after]
             centres += [c, c]
     arr = np.empty(len(polys), dtype=object)
     arr[:] = polys
-    measured = geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+    measured = (
+        geodesic_area(shapely.segmentize(arr, DENSIFY_DEG), centre=np.asarray(centres))
+        if len(arr)
+        else np.zeros(0)
+    )
     k = 0
-    for i, (b, a) in enumerate(zip(bounds, accs, strict=True)):
-        out.hazard[i] = (
-            *(float(v) for v in b),
-            float(measured[k]),
-            bare_m2[i],
-            float(measured[k + 1]),
-        )
-        k += 2
+    for i, (b, a) in enumerate(zip(bounds.tolist(), accs, strict=True)):
+        if not a.pieces:
+            out.hazard[i] = (*b, a.remaining_m2, bare_m2[i], bare_m2[i])
+            continue
+        out.hazard[i] = (*b, float(measured[k]), bare_m2[i], bare_m2[i])
+        k += 1
         ps: builtins.list[tuple[float | None, ...]] = []
         for p in a.pieces:
             after = None if p.remaining_after is None else float(measured[k + 1])
@@ -246,8 +253,7 @@ class DerivedStats(Tables):
         :meth:`derived_accounts` gives it: on its precision grid), or with ``after`` (a piece's
         ``seq`` per hazard) the one kept after that piece (``remaining_after``); None where no
         polygon is kept (the caller computes it)."""
-        import numpy as np
-        import shapely
+        from demine.store.core.derived_schema import on_grid, own_geom_sql
 
         out: builtins.list[Any] = [None] * len(hazard_ids)
         where = {h: i for i, h in enumerate(hazard_ids)}
@@ -255,16 +261,17 @@ class DerivedStats(Tables):
             if not chunk:
                 continue
             sql, args = self._in("hazard_id", chunk)
-            if after is None:
+            if after is None:  # a row with no remaining polygon: the hazard's own
                 rows = self.conn.execute(
-                    "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard "
-                    f"WHERE {sql}",
+                    f"SELECT d.hazard_id, d.remaining, d.remaining_grid, "
+                    f"{own_geom_sql(self.GEOM_OUT)} FROM demine_derived_hazard d "
+                    f"JOIN {q('hazards')} h ON h.id = d.hazard_id WHERE d.{sql}",
                     args,
                 ).fetchall()
             else:
                 seq = {h: after[where[h]] for h in chunk}
                 rows = [
-                    (h, b, 0.0)
+                    (h, b, 0.0, None)
                     for h, s, b in self.conn.execute(
                         "SELECT hazard_id, seq, remaining_after FROM demine_derived_piece "
                         f"WHERE {sql} AND remaining_after IS NOT NULL",
@@ -272,14 +279,10 @@ class DerivedStats(Tables):
                     ).fetchall()
                     if s == seq[h]
                 ]
-            rows = [r for r in rows if r[1] is not None]
-            geoms = shapely.from_wkb(np.asarray([bytes(r[1]) for r in rows], dtype=object))
-            grids = np.asarray([float(r[2]) for r in rows], dtype=np.float64)
-            gridded = grids > 0
-            if gridded.any():  # as derived_accounts restores it
-                geoms[gridded] = shapely.set_precision(
-                    geoms[gridded], grids[gridded], mode="pointwise"
-                )
+            rows = [r for r in rows if r[1] is not None or r[3] is not None]
+            geoms = on_grid(
+                [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], self._decode
+            )
             for r, g in zip(rows, geoms, strict=True):
                 out[where[r[0]]] = g
         return out

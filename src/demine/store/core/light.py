@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from demine.errors import ValidationError
 from demine.model.schema import FieldType
-from demine.store.core.derived import Derived, on_grid
+from demine.store.core.derived import Derived, on_grid, own_geom_sql
 from demine.store.core.dialect import META_COLS, q
 
 if TYPE_CHECKING:
@@ -70,7 +70,10 @@ class LightReads(Derived):
         if not self._derived_built(c):
             return None
         rows = c.execute(
-            "SELECT hazard_id, remaining, remaining_grid FROM demine_derived_hazard"
+            f"SELECT d.hazard_id, d.remaining, d.remaining_grid, {own_geom_sql(self.GEOM_OUT)} "
+            f"FROM demine_derived_hazard d JOIN {q('hazards')} h ON h.id = d.hazard_id"
         ).fetchall()
-        remaining = on_grid([r[1] for r in rows], [r[2] for r in rows])
+        remaining = on_grid(
+            [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows], self._decode
+        )
         return dict(zip([str(r[0]) for r in rows], remaining, strict=True))
