@@ -20,9 +20,6 @@ from typing import Any
 
 import orjson
 
-from demine.geo.release import unreleased
-from demine.services.release import accounts as release_accounts
-from demine.services.stats import cutting
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
     HAZARD_FIELDS,
@@ -108,6 +105,8 @@ def derived_figures(
             wanted.append((len(figs), at, seqs, None))
             figs.append(Figures(hid, p, float(hazard_m2), inside, [], ALL))
     if again:
+        from demine.services.release import accounts as release_accounts
+
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
         figs = [redone[hid] if f is None else f for f, hid in zip(figs, h_ids, strict=True)]
@@ -121,6 +120,9 @@ def derived_figures(
 
     def remaining_of(ids: Sequence[str]) -> list[Any]:
         """The remaining polygons at the period's end, read as the accounts hold them."""
+        from demine.geo.release import unreleased
+        from demine.services.release import accounts as release_accounts
+
         out: dict[str, Any] = {}
         kept = [i for i in ids if keys.get(i) == "r"]
         out.update(zip(kept, store.derived_remaining(kept), strict=True))
@@ -221,6 +223,8 @@ def _split_by_layer(
         if lost:
             missing[f.id] = (i, at, lost)
     if missing:  # split in chunks, each kept as it is made
+        from demine.services.stats import cutting
+
         cutting.split_missing(store, until_of(per), areas, missing, kept)
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)

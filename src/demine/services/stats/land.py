@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from demine.model.kinds import RELEASE_TYPES
-from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
 from demine.services.stats.figures import TOTALS_SCOPE
 from demine.services.stats.hazards import (
@@ -40,6 +39,8 @@ ROUNDING_RULE = (
 
 def _full(store: Store, per: Period | None, areas: Areas) -> tuple[list[Figures], Any]:
     """Every figure computed from the records (the derived tables not built)."""
+    from demine.services.release import accounts as release_accounts
+
     hazards = {h.id: h for h in store.list("hazards")}
     accounts = release_accounts(store, until=until_of(per))
     figs = list(computed_figures(accounts, hazards, per, areas).values())
