@@ -118,10 +118,13 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     fields = ("public", "reported_at", "status", "hazard_id")
     # the row-level rule: a report is visible to everyone, or (below field) when public
     everyone = visible_record(EO_REPORTS, SimpleNamespace(properties={}), role)  # type: ignore[arg-type]
-    if areas.layer is None:  # counted by their values: no point to place
+    if areas.layer is None:  # counted by their values (reported_at by its year's characters,
+        # all that is read of it: dated_in, year_key): no point to place
         groups = [
             (n, r)
-            for n, *r in store.field_counts("eo_reports", fields[:3], ("hazard_id",))
+            for n, *r in store.field_counts(
+                "eo_reports", fields[:3], ("hazard_id",), years=("reported_at",)
+            )
             if (everyone or r[0]) and dated_in(per, r[1])
         ]
         for n, (_, on, status, has_hazard) in groups:

@@ -203,12 +203,13 @@ class DerivedStats(Tables):
         properties hold it) and whether each of ``present`` is set: (how many, then the
         values, then the flags), in the order of each group's first record (as :meth:`list`
         gives them). The fields among ``years`` (partial dates: text in both backends) are
-        counted by their first four characters, what the statistics take the year from."""
+        counted by their first four characters, what the statistics take the year from; so
+        are date-times among them (a timestamp's year in UTC in PostGIS: its text's)."""
         k = self.kind(kind)
         for f in years:
-            if not k.field(f).partial:
-                raise ValueError(f"{kind}.{f} is not a partial date")
-        cols = [f"substr({q(f)}, 1, 4)" if f in years else q(f) for f in fields]
+            if not (k.field(f).partial or k.field(f).type is FieldType.DATETIME):
+                raise ValueError(f"{kind}.{f} is not a partial date or a date-time")
+        cols = [self._year_sql(k.field(f)) if f in years else q(f) for f in fields]
         cols += [f"({q(f)} IS NOT NULL)" for f in present]
         by = ", ".join(cols)
         rows = self.conn.execute(
@@ -225,6 +226,13 @@ class DerivedStats(Tables):
         for n in range(2 + len(fields), len(columns)):
             columns[n] = [bool(v) for v in columns[n]]
         return [(r[0], *r[2:]) for r in zip(*columns, strict=True)]
+
+    def _year_sql(self, f: FieldSpec) -> str:
+        """The first four characters of a partial date's or a date-time's text (see
+        :meth:`field_counts`)."""
+        if f.type is FieldType.DATETIME and not f.partial and self.P == "%s":  # timestamptz
+            return f"to_char({q(f.name)} AT TIME ZONE 'UTC', 'YYYY')"
+        return f"substr({q(f.name)}, 1, 4)"
 
     def _as_properties(self, kind: Kind, f: FieldSpec, values: Sequence[Any]) -> Sequence[Any]:
         """A column's values as :meth:`_props` makes them (None kept): at once when every
