@@ -220,6 +220,7 @@ class Store(Protocol):
     def field_rows(
         self, kind: str, fields: Sequence[str], *, geometry: str = "none"
     ) -> builtins.list[tuple[Any, ...]]: ...
+    def decode_geometries(self, raw: Sequence[Any]) -> builtins.list[Any]: ...
     def field_counts(
         self,
         kind: str,

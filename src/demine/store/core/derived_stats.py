@@ -171,14 +171,15 @@ class DerivedStats(Tables):
         """(id, geometry, then the value of each of ``fields``) of every record of ``kind``, in
         the order :meth:`list` gives them, each value as a record's properties hold it (None
         when not set), without building records. ``geometry``: ``none`` (None), ``present``
-        (whether the record has one) or ``decoded``."""
+        (whether the record has one), ``decoded`` or ``raw`` (as stored, bytes: see
+        :meth:`decode_geometries`)."""
         k = self.kind(kind)
         specs = [k.field(f) for f in fields]
         cols = "".join(", " + q(f) for f in fields)
         g = "NULL"
         if k.geometry_type and geometry == "present":
             g = "geom IS NOT NULL"
-        elif k.geometry_type and geometry == "decoded":
+        elif k.geometry_type and geometry in ("decoded", "raw"):
             g = self.GEOM_OUT
         rows = self.conn.execute(f"SELECT id, {g}{cols} FROM {q(k.name)} ORDER BY fid").fetchall()
         if not rows:
@@ -186,11 +187,17 @@ class DerivedStats(Tables):
         columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True))
         if geometry == "decoded" and k.geometry_type:
             columns[1] = builtins.list(self._decode(columns[1]))
+        elif geometry == "raw" and k.geometry_type:
+            columns[1] = [None if v is None else bytes(v) for v in columns[1]]
         elif geometry == "present":
             columns[1] = [bool(v) for v in columns[1]]
         for n, f in enumerate(specs, start=2):
             columns[n] = self._as_properties(k, f, columns[n])
         return builtins.list(zip(*columns, strict=True))
+
+    def decode_geometries(self, raw: Sequence[Any]) -> builtins.list[Any]:
+        """The geometries of :meth:`field_rows` with ``geometry="raw"``, decoded (None kept)."""
+        return builtins.list(self._decode(raw)) if len(raw) else []
 
     def field_counts(
         self,
