@@ -35,7 +35,7 @@ def places(store: Store, kind: str, raw: Sequence[bytes | None], areas: Areas) -
             h.update(b)
     key = h.hexdigest()
     scope = f"points {kind} {areas.layer}"
-    kept = store.memo_read(scope).get(key)
+    kept = store.memo_read(scope, key).get(key)
     if kept is not None:
         indexes: list[int] = orjson.loads(kept)
     else:

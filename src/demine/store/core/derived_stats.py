@@ -372,15 +372,17 @@ class DerivedStats(Tables):
 
     # --- the statistics' memo -------------------------------------------------------------
 
-    def memo_read(self, scope: str) -> dict[str, str]:
+    def memo_read(self, scope: str, key: str | None = None) -> dict[str, str]:
         """The kept values (JSON) of ``scope`` by memo key: the overlaps of the groups of open
         hazards of a period (``services/stats/overlaps.py``), the splits of every hazard
         among a layer's areas (``services/stats/figures.py``); each key a hash of what the
-        value is worked out of (the hazards and their accounts' ``computed_at``)."""
-        rows = self.conn.execute(
-            f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}",
-            (scope,),
-        ).fetchall()
+        value is worked out of (the hazards and their accounts' ``computed_at``). With
+        ``key``: only that one (when kept)."""
+        sql = f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}"
+        args: tuple[str, ...] = (scope,)
+        if key is not None:
+            sql, args = f"{sql} AND memo_key = {self.P}", (scope, key)
+        rows = self.conn.execute(sql, args).fetchall()
         return {str(k): str(v) for k, v in rows}
 
     def memo_write(self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]) -> None:
