@@ -369,8 +369,17 @@ def test_field_counts_count_what_field_rows_hold(store: Any) -> None:
     got = store.field_counts("accidents", fields, years=("occurred_at",))
     assert [(*r[1:],) for r in got] == list(years)
     assert [r[0] for r in got] == list(years.values())
+    # so is a date-time (its text's, in UTC: a timestamp's in PostGIS)
+    fields = ("reported_at", "status")
+    years = {}
+    for r in store.field_rows("eo_reports", fields):
+        k = (None if r[2] is None else str(r[2])[:4], r[3])
+        years[k] = years.get(k, 0) + 1
+    got = store.field_counts("eo_reports", fields, years=("reported_at",))
+    assert [(*r[1:],) for r in got] == list(years)
+    assert [r[0] for r in got] == list(years.values())
     with pytest.raises(ValueError, match="not a partial date"):
-        store.field_counts("eo_reports", ("reported_at",), years=("reported_at",))
+        store.field_counts("eo_reports", ("status",), years=("status",))
 
 
 def test_the_pieces_sums_are_kept_for_every_year_with_one_area(

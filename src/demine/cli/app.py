@@ -3,8 +3,9 @@
 The commands live in one module per group and are registered in :mod:`demine.cli.commands`,
 in the order ``demine --help`` lists them. This module stays small: :func:`main` first lets
 ``demine check`` answer through its quick path (:mod:`demine.cli.quick`, no typer, numpy,
-shapely or pyproj loaded), and builds the typer app only for everything else. ``app`` (the
-typer app) is loaded on first use.
+shapely or pyproj loaded) and ``demine stats --json`` (or ``--csv``) through its own
+(:mod:`demine.cli.quick_stats`, no typer), and builds the typer app only for everything else.
+``app`` (the typer app) is loaded on first use.
 
 Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usage,
 3 not found, 4 conflict, 5 permission denied.
@@ -26,6 +27,11 @@ def main() -> None:
 
     if answer_check(sys.argv[1:]):
         return
+    if "stats" in sys.argv[1:]:
+        from demine.cli.quick_stats import answer_stats
+
+        if answer_stats(sys.argv[1:]):
+            return
     from demine.cli.commands import app
 
     app()

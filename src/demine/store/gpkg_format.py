@@ -6,10 +6,13 @@ from __future__ import annotations
 import sqlite3
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import shapely
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and shapely are loaded where geometries are encoded or decoded: a command that reads
+# no geometry (``demine stats --json`` from the derived tables) never loads them
 
 SRS_ID = 4326  # WGS 84; GeoPackage stores x = longitude, y = latitude
 APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -24,6 +27,9 @@ _FLAG_EMPTY = 0x10
 
 def encode(geoms: Sequence[Any] | np.ndarray, srs_id: int = SRS_ID) -> list[bytes | None]:
     """Shapely geometries (None allowed) to GeoPackage binary blobs, vectorised."""
+    import numpy as np
+    import shapely
+
     arr = np.asarray(geoms, dtype=object)
     if arr.size == 0:
         return []
@@ -70,6 +76,9 @@ def _wkb_offset(blob: bytes) -> int:
 
 def decode(blobs: Sequence[bytes | None]) -> np.ndarray:
     """GeoPackage blobs to shapely geometries (None stays None), vectorised."""
+    import numpy as np
+    import shapely
+
     wkbs = [None if b is None else bytes(b[_wkb_offset(b) :]) for b in blobs]
     if not wkbs:
         return np.empty(0, dtype=object)
@@ -83,6 +92,8 @@ def wkb_keys(blobs: Sequence[bytes | None], key: Any) -> list[Any]:
 
 
 def decode_one(blob: bytes | None) -> Any:
+    import shapely
+
     if blob is None:
         return None
     return shapely.from_wkb(bytes(blob[_wkb_offset(blob) :]))

@@ -5,26 +5,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-import shapely
-
 from demine.errors import Fault, ValidationError
-from demine.geo.geodesy import geodesic_area
-from demine.geo.release import DENSIFY_DEG, GRID
-from demine.geo.release import polygonal as _polygonal
 from demine.model.kinds import Kind
 from demine.model.schema import FieldType
-from demine.services.stats import cutting
-from demine.services.stats.cutting import whole_m2 as whole_m2
 from demine.store.base import Store
+
+# numpy, shapely, pyproj (demine.geo) and .cutting are imported where polygons are handled:
+# with one area (no layer) the statistics read figures and never load them (a short process)
 
 ALL = "all"  # the one area when no layer is given
 UNASSIGNED = "unassigned"  # what lies in no admin polygon
 NAME_FIELDS = ("name", "name_en", "name_uk", "region", "admin_name", "adm1_en", "title")
+
+
+def whole_m2(x: float) -> int:
+    """A figure rounded to the nearest whole m² (halves up): as :func:`.cutting.whole_m2`."""
+    return int(math.floor(x + 0.5))
 
 
 class Areas:
@@ -33,11 +34,22 @@ class Areas:
     def __init__(self, names: Sequence[str], geoms: Sequence[Any], layer: str | None) -> None:
         self.layer = layer
         self.names = list(names)
+        h = hashlib.sha1(b"demine split 1")  # the splitting rule's version
+        if not geoms:  # one area (or none): no polygon, nothing loaded
+            self.geoms: list[Any] = []
+            self.tree: Any = None
+            self._layer_key = h.digest()
+            return
+        import numpy as np
+        import shapely
+
+        from demine.geo.release import GRID
+        from demine.geo.release import polygonal as _polygonal
+
         arr = np.empty(len(geoms), dtype=object)
         arr[:] = list(geoms)
         self.geoms = [_polygonal(g) for g in shapely.set_precision(shapely.make_valid(arr), GRID)]
         self.tree = shapely.STRtree(self.geoms) if self.geoms else None
-        h = hashlib.sha1(b"demine split 1")  # the splitting rule's version
         for b in shapely.to_wkb(np.asarray(self.geoms, dtype=object)) if self.geoms else []:
             h.update(len(b).to_bytes(8, "little"))
             h.update(b)
@@ -65,11 +77,16 @@ class Areas:
     ) -> list[list[tuple[int, int]]]:
         """:meth:`parts_of` of each polygon with its centre, cut and measured together
         (:mod:`.cutting`: the same figures)."""
+        from demine.services.stats import cutting
+
         return cutting.measured(cutting.parts_many(self, geoms, centres), centres)
 
     @functools.cached_property
     def boundary_tree(self) -> Any:
         """An STRtree of the admin polygons' boundaries (in their order)."""
+        import numpy as np
+        import shapely
+
         return shapely.STRtree(shapely.boundary(np.asarray(self.geoms, dtype=object)))
 
     def _named(self, parts: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
@@ -86,6 +103,12 @@ class Areas:
         when there is one area (each area depends only on its polygon and centre)."""
         if self.layer is not None:
             return [self._named(p) for p in self.parts_many(geoms, centres)]
+        import numpy as np
+        import shapely
+
+        from demine.geo.geodesy import geodesic_area
+        from demine.geo.release import DENSIFY_DEG
+
         todo = [i for i, g in enumerate(geoms) if g is not None and not shapely.is_empty(g)]
         out: list[list[tuple[str, int]]] = [[] for _ in geoms]
         if not todo:
@@ -106,6 +129,8 @@ class Areas:
 
     def index_of(self, g: Any) -> int:
         """The first admin polygon (its index) that ``g`` meets; -1 when none."""
+        import shapely
+
         if g is None or shapely.is_empty(g) or self.tree is None:
             return -1
         hits = self.tree.query(g, predicate="intersects")
@@ -125,6 +150,8 @@ class Areas:
 
     def indexes_of(self, geoms: Sequence[Any]) -> list[int]:
         """:meth:`index_of` of each geometry, queried together."""
+        import numpy as np
+
         first = np.full(len(geoms), -1, dtype=np.int64)
         if self.tree is not None and len(geoms):
             arr = np.empty(len(geoms), dtype=object)

@@ -13,6 +13,7 @@ from demine.services.access import at_least
 from demine.services.stats.areas import ALL, UNASSIGNED, Areas, in_area_order
 from demine.services.stats.counts import props_rows
 from demine.services.stats.periods import Period, by_year, dated_in, year_key, year_of
+from demine.services.stats.placing import rows_placed
 from demine.store.base import Store
 
 SMALL = "<5"
@@ -71,9 +72,11 @@ def accident_counts(store: Store, per: Period | None, areas: Areas) -> dict[str,
             for k, *r in store.field_counts("accidents", fields, years=("occurred_at",))
         ]
     else:
-        rows = props_rows(store, "accidents", fields, geometry="decoded")
-        where = areas.of_points([g for _, g in rows])
-        counted = [(1, p, area) for (p, _), area in zip(rows, where, strict=True)]
+        rows, where = rows_placed(store, "accidents", fields, areas)
+        counted = [
+            (1, dict(zip(fields, r[2:], strict=True)), area)
+            for r, area in zip(rows, where, strict=True)
+        ]
     for k, p, area in counted:
         year = year_of(p.get("occurred_at"))  # a year or a year-month counts in its year
         if year is None:
@@ -110,13 +113,9 @@ def _age_group(age: Any) -> str:
 def casualty_counts(store: Store, per: Period | None, exact: bool, areas: Areas) -> dict[str, Any]:
     """Casualty counts of the period: exact for victim_assistance and admin; for every other
     role the rule of :data:`SUPPRESSION_RULE`, applied year by year (see docs/statistics.md)."""
-    rows = store.field_rows(
-        "accidents",
-        ("occurred_at", "accident_type"),
-        geometry="none" if areas.layer is None else "decoded",
-    )
+    rows, places = rows_placed(store, "accidents", ("occurred_at", "accident_type"), areas)
     accidents = {r[0]: {"occurred_at": r[2], "accident_type": r[3]} for r in rows}
-    where = dict(zip(accidents, areas.of_points([r[1] for r in rows]), strict=True))
+    where = dict(zip(accidents, places, strict=True))
     group_keys: dict[str, tuple[str, ...]] = {
         "outcome": OUTCOMES,
         "sex": SEXES,

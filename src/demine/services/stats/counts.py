@@ -12,6 +12,7 @@ from demine.model.devices import CATEGORIES
 from demine.model.kinds import ACTIVITY_TYPES
 from demine.services.stats.areas import ALL, Areas, in_area_order
 from demine.services.stats.periods import Period, by_year, dated_in, year_key
+from demine.services.stats.placing import rows_placed
 from demine.store.base import Store
 
 FIND_STATES = ("live", "self_destructed_remnant", "deactivated_intact", "unknown")
@@ -48,14 +49,12 @@ def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
     by_cat_state = {c: dict.fromkeys(FIND_STATES, 0) for c in cats}
     by_area: dict[str, int] = defaultdict(int)
     n = 0
-    finds = [
-        (p, g)
-        for p, g in props_rows(
-            store, "finds", ("found_at", "device_type", "state"), geometry=_points(areas)
-        )
-        if dated_in(per, p.get("found_at"))
-    ]
-    for (p, _), where in zip(finds, areas.of_points([g for _, g in finds]), strict=True):
+    fields = ("found_at", "device_type", "state")
+    rows, places = rows_placed(store, "finds", fields, areas)
+    for r, where in zip(rows, places, strict=True):
+        p = dict(zip(fields, r[2:], strict=True))
+        if not dated_in(per, p.get("found_at")):
+            continue
         c = category_of.get(str(p.get("device_type")), "unknown")
         s = str(p.get("state") or "unknown")
         by_cat_state.setdefault(c, dict.fromkeys(FIND_STATES, 0))
@@ -69,11 +68,6 @@ def devices(store: Store, per: Period | None, areas: Areas) -> dict[str, Any]:
         "by_category_state": by_cat_state,
         "by_area": in_area_order(by_area, areas),
     }
-
-
-def _points(areas: Areas) -> str:
-    """The geometries to read for :meth:`Areas.of_points`: none with one area."""
-    return "none" if areas.layer is None else "decoded"
 
 
 def _int(v: Any) -> int:
@@ -118,10 +112,13 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
     fields = ("public", "reported_at", "status", "hazard_id")
     # the row-level rule: a report is visible to everyone, or (below field) when public
     everyone = visible_record(EO_REPORTS, SimpleNamespace(properties={}), role)  # type: ignore[arg-type]
-    if areas.layer is None:  # counted by their values: no point to place
+    if areas.layer is None:  # counted by their values (reported_at by its year's characters,
+        # all that is read of it: dated_in, year_key): no point to place
         groups = [
             (n, r)
-            for n, *r in store.field_counts("eo_reports", fields[:3], ("hazard_id",))
+            for n, *r in store.field_counts(
+                "eo_reports", fields[:3], ("hazard_id",), years=("reported_at",)
+            )
             if (everyone or r[0]) and dated_in(per, r[1])
         ]
         for n, (_, on, status, has_hazard) in groups:
@@ -131,12 +128,10 @@ def eo_reports(store: Store, per: Period | None, areas: Areas, role: str) -> dic
             by_area[ALL] += n
             linked += n if has_hazard else 0
         return _eo_out(years, per, by_status, by_area, areas, role, linked)
-    reports = [
-        r
-        for r in store.field_rows("eo_reports", fields, geometry=_points(areas))
-        if (everyone or r[2]) and dated_in(per, r[3])
-    ]
-    for r, where in zip(reports, areas.of_points([r[1] for r in reports]), strict=True):
+    rows, places = rows_placed(store, "eo_reports", fields, areas)
+    for r, where in zip(rows, places, strict=True):
+        if not ((everyone or r[2]) and dated_in(per, r[3])):
+            continue
         s = str(r[4] or "unknown")
         by_status[s] = by_status.get(s, 0) + 1
         years.append(year_key(r[3]))

@@ -20,9 +20,6 @@ from typing import Any
 
 import orjson
 
-from demine.geo.release import unreleased
-from demine.services.release import accounts as release_accounts
-from demine.services.stats import cutting
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.hazards import (
     HAZARD_FIELDS,
@@ -64,6 +61,9 @@ def derived_figures(
     again: list[str] = []  # no account kept at the period's end: computed again
     # per hazard: (its figures' index, computed_at, piece seqs of the period, remaining key)
     wanted: list[tuple[int, str, list[int], str | None]] = []
+    keys: dict[str, str | None] = {}  # each wanted hazard's remaining polygon: see remaining_of
+    # what each remaining polygon is read from (see .overlaps.memo_key)
+    stamps: dict[str, str] = {}
     floor = math.floor
     years: dict[Any, int | None] = {}  # in_period of each released_on met
     fields = list(zip(*columns[6:], strict=True))  # as Figures.fields
@@ -103,11 +103,16 @@ def derived_figures(
         if keep:
             w = int(floor((rem_m2 or 0.0) + 0.5))  # _one(rem_m2)
             wanted.append((len(figs), at, seqs, key))
+            keys[hid] = key
+            stamps[hid] = f"{at}|{key}"
             figs.append(Figures(hid, p, float(hazard_m2), inside, [(ALL, w)] if w else [], ALL))
         else:
             wanted.append((len(figs), at, seqs, None))
+            keys[hid] = None
             figs.append(Figures(hid, p, float(hazard_m2), inside, [], ALL))
     if again:
+        from demine.services.release import accounts as release_accounts
+
         hs = {h.id: h for h in store.get_many("hazards", again)}
         redone = computed_figures(release_accounts(store, until_of(per), again), hs, per, areas)
         figs = [redone[hid] if f is None else f for f, hid in zip(figs, h_ids, strict=True)]
@@ -115,12 +120,11 @@ def derived_figures(
     if areas.layer is not None:
         _by_layer(store, per, areas, figs, wanted)
 
-    keys = {figs[i].id: key for i, _, _, key in wanted if figs[i] is not None}  # type: ignore[union-attr]
-    # what each remaining polygon is read from (see .overlaps.memo_key)
-    stamps = {figs[i].id: f"{at}|{key}" for i, at, _, key in wanted if key is not None}  # type: ignore[union-attr]
-
     def remaining_of(ids: Sequence[str]) -> list[Any]:
         """The remaining polygons at the period's end, read as the accounts hold them."""
+        from demine.geo.release import unreleased
+        from demine.services.release import accounts as release_accounts
+
         out: dict[str, Any] = {}
         kept = [i for i in ids if keys.get(i) == "r"]
         out.update(zip(kept, store.derived_remaining(kept), strict=True))
@@ -162,7 +166,7 @@ def _totals(
         return None
     text = "\n".join([f"{i}\t{a}" for i, a in zip(ids, at, strict=True)])
     key = hashlib.sha256(b"demine pieces memo 1\n" + text.encode()).hexdigest()
-    kept = store.memo_read(TOTALS_SCOPE).get(key)
+    kept = store.memo_read(TOTALS_SCOPE, key).get(key)
     return PieceTotals(key, None if kept is None else orjson.loads(kept))
 
 
@@ -180,7 +184,7 @@ def _by_layer(
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     scope = f"zonal {areas.layer} {per.end if per is not None else 'all'}"
     memo = _memo_key(areas.layer_hash, names, figs, wanted)
-    kept = None if memo is None else store.memo_read(scope).get(memo)
+    kept = None if memo is None else store.memo_read(scope, memo).get(memo)
     if kept is not None:
         for (i, _at, _seqs, _key), (pieces, remaining, where) in zip(
             wanted, orjson.loads(kept), strict=True
@@ -221,6 +225,8 @@ def _split_by_layer(
         if lost:
             missing[f.id] = (i, at, lost)
     if missing:  # split in chunks, each kept as it is made
+        from demine.services.stats import cutting
+
         cutting.split_missing(store, until_of(per), areas, missing, kept)
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
     # every split decoded at once (one JSON array of them all: the same values)

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import shapely
-
 from demine.services.stats.areas import ALL, Areas, whole_m2
 from demine.services.stats.periods import Period, year_of
 
@@ -68,6 +66,8 @@ def in_period(released_on: Any, per: Period | None) -> int | None:
 
 
 def centre(g: Any) -> tuple[float, float]:
+    import shapely
+
     b = shapely.bounds(g)
     return (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
 

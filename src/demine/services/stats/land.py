@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 
 from demine.model.kinds import RELEASE_TYPES
-from demine.services.release import accounts as release_accounts
 from demine.services.stats.areas import UNASSIGNED, Areas, whole_m2
 from demine.services.stats.figures import TOTALS_SCOPE
 from demine.services.stats.hazards import (
@@ -40,6 +39,8 @@ ROUNDING_RULE = (
 
 def _full(store: Store, per: Period | None, areas: Areas) -> tuple[list[Figures], Any]:
     """Every figure computed from the records (the derived tables not built)."""
+    from demine.services.release import accounts as release_accounts
+
     hazards = {h.id: h for h in store.list("hazards")}
     accounts = release_accounts(store, until=until_of(per))
     figs = list(computed_figures(accounts, hazards, per, areas).values())
@@ -91,6 +92,7 @@ def land_release(
     )
     hz_rows: list[dict[str, Any]] = []
     open_ids: list[str] = []  # the open hazards, as hz_rows' open rows
+    open_rows: list[dict[str, Any]] = []  # those rows
     type_key = {t: f"{t}_m2" for t in RELEASE_TYPES}
     end = per.end if per is not None else None
     floor = math.floor
@@ -116,29 +118,29 @@ def land_release(
                 ra = remaining_by_area[area]
                 ra[hk] += m2
                 ra["remaining_m2"] += m2
+        row = {
+            "id": f.id,
+            "name": name,
+            "reference": reference,
+            "hazard_type": hazard_type,
+            "status_at_end": "open" if open_ else "closed",
+            "admin_area": admin_area,
+            "area": f.where,
+            "device_categories": categories or [],
+            "reported_on": reported_on,
+            "closed_on": closed,
+            "hazard_m2": int(floor(f.hazard_m2 + 0.5)),  # whole_m2
+            "remaining_m2": (
+                0 if not rem else rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)
+            ),
+            "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
+            "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
+        }
+        hz_rows.append(row)
         if open_:
             remaining_by_area[f.where]["hazards"] += 1
             open_ids.append(f.id)
-        hz_rows.append(
-            {
-                "id": f.id,
-                "name": name,
-                "reference": reference,
-                "hazard_type": hazard_type,
-                "status_at_end": "open" if open_ else "closed",
-                "admin_area": admin_area,
-                "area": f.where,
-                "device_categories": categories or [],
-                "reported_on": reported_on,
-                "closed_on": closed,
-                "hazard_m2": int(floor(f.hazard_m2 + 0.5)),  # whole_m2
-                "remaining_m2": (
-                    0 if not rem else rem[0][1] if len(rem) == 1 else sum(m for _, m in rem)
-                ),
-                "closed_in_period": bool(closed_on and (per is None or year_of(closed_on) in per)),
-                "reported_in_period": bool(reported and (per is None or year_of(reported) in per)),
-            }
-        )
+            open_rows.append(row)
     if totals is not None and totals.value is None:  # kept for the next time
         value = {
             "cells": [[a, y, v] for (a, y), v in cells.items()],
@@ -185,8 +187,8 @@ def land_release(
         "releases_without_hazard": orphans(store, per),
     }
 
-    hazards = _hazards_summary(hz_rows, remaining_by_area, areas)
-    open_m2 = [r["remaining_m2"] for r in hz_rows if r["status_at_end"] == "open"]
+    hazards = _hazards_summary(hz_rows, open_rows, remaining_by_area, areas)
+    open_m2 = [r["remaining_m2"] for r in open_rows]
     hazards.update(_overlaps(store, per, open_ids, open_m2, kept, remaining_of))
     return land, hazards
 
@@ -211,14 +213,22 @@ def _overlaps(
 
 
 def _hazards_summary(
-    rows: list[dict[str, Any]], remaining_by_area: Mapping[str, dict[str, int]], areas: Areas
+    rows: list[dict[str, Any]],
+    open_rows: list[dict[str, Any]],
+    remaining_by_area: Mapping[str, dict[str, int]],
+    areas: Areas,
 ) -> dict[str, Any]:
-    open_rows = [r for r in rows if r["status_at_end"] == "open"]
+    """The ``hazards`` part of the statistics: ``rows``, every hazard recorded at the end of
+    the period (:func:`land_release`), ``open_rows`` those open then (in the same order)."""
     m2 = itemgetter("remaining_m2")
-    by_type: dict[str, dict[str, int]] = {}
-    for t in ("SHA", "CHA"):
-        rs = [r for r in open_rows if r["hazard_type"] == t]
-        by_type[t] = {"count": len(rs), "remaining_m2": sum(map(m2, rs))}
+    by_type: dict[str, dict[str, int]] = {
+        t: {"count": 0, "remaining_m2": 0} for t in ("SHA", "CHA")
+    }
+    for r in open_rows:  # one pass: each open hazard's type
+        bt = by_type.get(r["hazard_type"])
+        if bt is not None:
+            bt["count"] += 1
+            bt["remaining_m2"] += r["remaining_m2"]
     # by area, then reference (or name): the keys made at once, the sort stable as sorted()
     keys = [(str(r["area"]), str(r["reference"] or r["name"] or "")) for r in open_rows]
     by_key = sorted(range(len(open_rows)), key=keys.__getitem__)

@@ -141,11 +141,13 @@ def memo_overlaps(
     boxes meet are merged, those kept in the memo (``scope``: the period) read instead; and
     when every open hazard is as when last asked, the whole answer is read (the memo row of
     them all). ``stamps``: each hazard's account and polygon (none: not kept)."""
-    kept = store.memo_read(scope)
     whole = memo_key(ids, stamps, b"all")
-    if whole is not None and whole in kept:
-        got = orjson.loads(kept[whole])
-        return counted_once(m2, got["involved"], got["union_m2"])
+    if whole is not None:  # only that row read: the groups' rows are many
+        at_once = store.memo_read(scope, whole).get(whole)
+        if at_once is not None:
+            got = orjson.loads(at_once)
+            return counted_once(m2, got["involved"], got["union_m2"])
+    kept = store.memo_read(scope)
     import numpy as np
 
     from demine.services.duplicates import overlap_clusters

@@ -178,14 +178,15 @@ class DerivedStats(Tables):
         """(id, geometry, then the value of each of ``fields``) of every record of ``kind``, in
         the order :meth:`list` gives them, each value as a record's properties hold it (None
         when not set), without building records. ``geometry``: ``none`` (None), ``present``
-        (whether the record has one) or ``decoded``."""
+        (whether the record has one), ``decoded`` or ``raw`` (as stored, bytes: see
+        :meth:`decode_geometries`)."""
         k = self.kind(kind)
         specs = [k.field(f) for f in fields]
         cols = "".join(", " + q(f) for f in fields)
         g = "NULL"
         if k.geometry_type and geometry == "present":
             g = "geom IS NOT NULL"
-        elif k.geometry_type and geometry == "decoded":
+        elif k.geometry_type and geometry in ("decoded", "raw"):
             g = self.GEOM_OUT
         rows = self.conn.execute(f"SELECT id, {g}{cols} FROM {q(k.name)} ORDER BY fid").fetchall()
         if not rows:
@@ -193,11 +194,17 @@ class DerivedStats(Tables):
         columns: builtins.list[Any] = builtins.list(zip(*rows, strict=True))
         if geometry == "decoded" and k.geometry_type:
             columns[1] = builtins.list(self._decode(columns[1]))
+        elif geometry == "raw" and k.geometry_type:
+            columns[1] = [None if v is None else bytes(v) for v in columns[1]]
         elif geometry == "present":
             columns[1] = [bool(v) for v in columns[1]]
         for n, f in enumerate(specs, start=2):
             columns[n] = self._as_properties(k, f, columns[n])
         return builtins.list(zip(*columns, strict=True))
+
+    def decode_geometries(self, raw: Sequence[Any]) -> builtins.list[Any]:
+        """The geometries of :meth:`field_rows` with ``geometry="raw"``, decoded (None kept)."""
+        return builtins.list(self._decode(raw)) if len(raw) else []
 
     def field_counts(
         self,
@@ -210,12 +217,13 @@ class DerivedStats(Tables):
         properties hold it) and whether each of ``present`` is set: (how many, then the
         values, then the flags), in the order of each group's first record (as :meth:`list`
         gives them). The fields among ``years`` (partial dates: text in both backends) are
-        counted by their first four characters, what the statistics take the year from."""
+        counted by their first four characters, what the statistics take the year from; so
+        are date-times among them (a timestamp's year in UTC in PostGIS: its text's)."""
         k = self.kind(kind)
         for f in years:
-            if not k.field(f).partial:
-                raise ValueError(f"{kind}.{f} is not a partial date")
-        cols = [f"substr({q(f)}, 1, 4)" if f in years else q(f) for f in fields]
+            if not (k.field(f).partial or k.field(f).type is FieldType.DATETIME):
+                raise ValueError(f"{kind}.{f} is not a partial date or a date-time")
+        cols = [self._year_sql(k.field(f)) if f in years else q(f) for f in fields]
         cols += [f"({q(f)} IS NOT NULL)" for f in present]
         by = ", ".join(cols)
         rows = self.conn.execute(
@@ -232,6 +240,13 @@ class DerivedStats(Tables):
         for n in range(2 + len(fields), len(columns)):
             columns[n] = [bool(v) for v in columns[n]]
         return [(r[0], *r[2:]) for r in zip(*columns, strict=True)]
+
+    def _year_sql(self, f: FieldSpec) -> str:
+        """The first four characters of a partial date's or a date-time's text (see
+        :meth:`field_counts`)."""
+        if f.type is FieldType.DATETIME and not f.partial and self.P == "%s":  # timestamptz
+            return f"to_char({q(f.name)} AT TIME ZONE 'UTC', 'YYYY')"
+        return f"substr({q(f.name)}, 1, 4)"
 
     def _as_properties(self, kind: Kind, f: FieldSpec, values: Sequence[Any]) -> Sequence[Any]:
         """A column's values as :meth:`_props` makes them (None kept): at once when every
@@ -360,15 +375,17 @@ class DerivedStats(Tables):
 
     # --- the statistics' memo -------------------------------------------------------------
 
-    def memo_read(self, scope: str) -> dict[str, str]:
+    def memo_read(self, scope: str, key: str | None = None) -> dict[str, str]:
         """The kept values (JSON) of ``scope`` by memo key: the overlaps of the groups of open
         hazards of a period (``services/stats/overlaps.py``), the splits of every hazard
         among a layer's areas (``services/stats/figures.py``); each key a hash of what the
-        value is worked out of (the hazards and their accounts' ``computed_at``)."""
-        rows = self.conn.execute(
-            f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}",
-            (scope,),
-        ).fetchall()
+        value is worked out of (the hazards and their accounts' ``computed_at``). With
+        ``key``: only that one (when kept)."""
+        sql = f"SELECT memo_key, value FROM demine_derived_memo WHERE scope = {self.P}"
+        args: tuple[str, ...] = (scope,)
+        if key is not None:
+            sql, args = f"{sql} AND memo_key = {self.P}", (scope, key)
+        rows = self.conn.execute(sql, args).fetchall()
         return {str(k): str(v) for k, v in rows}
 
     def memo_write(self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]) -> None:

@@ -1,0 +1,125 @@
+"""``demine stats --json`` and ``--csv``'s quick path: the options read without typer (its app
+of every command, and pydantic under it, take a good part of a short process's time), then the
+same service (:func:`demine.services.stats.compute`) and the same output as the full command.
+
+:func:`answer_stats` answers only ``demine [--db DB] [--role ROLE] stats`` with ``--json`` or
+``--csv`` and any of ``--by``, ``--name-field``, ``--period``, ``--db`` (each at most once,
+as ``--name value`` or ``--name=value``). Anything else (the table, ``--help``, an option it
+does not know, a role that is not one) and any error (a layer that is not one, a bad period,
+a store that cannot be read) it leaves to the full command, which then answers (and reports)
+as it always has: nothing has been printed by then.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from typing import Any
+
+_GLOBAL = ("--db", "--role")
+_VALUES = {"--by": "by", "--name-field": "name_field", "--period": "period", "--db": "db"}
+_FLAGS = {"--json": "json", "--csv": "csv"}
+
+
+class _Full(Exception):
+    """The full command answers this one."""
+
+
+def answer_stats(argv: list[str]) -> bool:
+    """Answer ``demine [GLOBAL OPTIONS] stats ... --json`` (or ``--csv``) if it can be
+    answered here exactly as the full command does; False (nothing printed) otherwise."""
+    try:
+        args = _parse(argv)
+    except _Full:
+        return False
+    if args is None:
+        return False
+    from demine.services.access import ROLES
+
+    if args["role"] not in ROLES:
+        return False
+    # the statistics make millions of objects (no reference cycles): a pass of the cyclic
+    # garbage collector over them, set off by any allocation once they exist, takes longer
+    # than printing them. The process ends after printing them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _answer(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _answer(args: dict[str, Any]) -> bool:
+    from demine.cli.output import print_json
+    from demine.services.stats import compute, land_release_csv
+    from demine.store.open import open_store
+
+    try:
+        store = open_store(args["db"])
+        try:
+            st = compute(
+                store,
+                role=args["role"],
+                by=args["by"],
+                name_field=args["name_field"],
+                period=args["period"],
+            )
+        finally:
+            store.close()
+    except Exception:  # a DemineError, a driver's error, anything: the full command answers
+        return False
+    if args["json"]:
+        print_json(st)
+    else:
+        sys.stdout.write(land_release_csv(st))
+        sys.stdout.flush()
+    return True
+
+
+def _parse(argv: list[str]) -> dict[str, Any] | None:
+    """The options of ``demine stats`` as the full command reads them, or None when it is
+    not one this path answers."""
+    out: dict[str, Any] = {"db": None, "role": os.environ.get("DEMINE_ROLE") or "analyst"}
+    out.update(by=None, name_field=None, period=None, json=False, csv=False)
+    seen: set[str] = set()
+    i, db = 0, None
+    while i < len(argv) and argv[i] != "stats":  # the global options
+        name, value, i = _option(argv, i, _GLOBAL, seen)
+        if name == "--db":
+            db = value
+        else:
+            out["role"] = value
+    if i >= len(argv):
+        return None
+    i += 1
+    seen = set()
+    while i < len(argv):
+        t = argv[i]
+        if t in _FLAGS:
+            out[_FLAGS[t]] = True
+            i += 1
+            continue
+        name, value, i = _option(argv, i, tuple(_VALUES), seen)
+        out[_VALUES[name]] = value
+    if not (out["json"] or out["csv"]):
+        return None  # the table: the full command (rich, the banner)
+    out["db"] = out["db"] or db
+    return out
+
+
+def _option(
+    argv: list[str], i: int, names: tuple[str, ...], seen: set[str]
+) -> tuple[str, str, int]:
+    """The option at argv[i] (``--name value`` or ``--name=value``) and where the next one
+    is; one not among ``names``, given twice or without a value: the full command's."""
+    name, eq, value = argv[i].partition("=")
+    if name not in names or name in seen:
+        raise _Full
+    seen.add(name)
+    if eq:
+        return name, value, i + 1
+    if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+        raise _Full
+    return name, argv[i + 1], i + 2
