@@ -103,21 +103,29 @@ def split_missing(
         centres: list[tuple[float, float]] = []
         points: list[tuple[str, str]] = []  # (hazard id, computed_at)
         where: list[Any] = []  # their representative points
-        for h in store.get_many("hazards", chunk):
-            _, at, lost = missing[h.id]
-            b = shapely.bounds(h.geometry)  # its centre, as hazards.centre makes it
-            c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
+        # the hazards' geometries only (for their centres and representative points)
+        got = store.geometries_of("hazards", chunk)
+        hids = [hid for hid, _ in got]
+        garr = np.empty(len(got), dtype=object)
+        garr[:] = [g for _, g in got]
+        boxes = shapely.bounds(garr).tolist()  # their centres, as hazards.centre makes them
+        pt = np.asarray(["pt" in missing[hid][2] for hid in hids], dtype=bool)
+        reps = np.full(len(hids), None, dtype=object)
+        reps[pt] = shapely.point_on_surface(garr[pt])  # as Geometry.representative_point
+        for hid, b, rep in zip(hids, boxes, reps, strict=True):
+            _, at, lost = missing[hid]
+            c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
             for w in lost:
                 if w == "pt":
-                    points.append((h.id, at))
-                    where.append(h.geometry.representative_point())
+                    points.append((hid, at))
+                    where.append(rep)
                 else:
                     k = int(w[1:]) if w.startswith("p") else -1
-                    todo.append((h.id, at, w))
+                    todo.append((hid, at, w))
                     if light:
-                        polys.append(credited[(h.id, k)] if k >= 0 else kept_rem[h.id])
+                        polys.append(credited[(hid, k)] if k >= 0 else kept_rem[hid])
                     else:
-                        acc = accs[h.id]
+                        acc = accs[hid]
                         polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
                     centres.append(c)
         # the chunk's polygons cut and measured together, its points placed together
