@@ -21,6 +21,8 @@ import contextlib
 import contextvars
 import math
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,7 @@ MARGIN_DEG = 1e-6  # "well inside": no admin boundary nearer than this (about 0.
 PAD = 1e-3  # the admin polygon near a piece: clipped to the piece's box grown by this
 SAMPLE = 16  # polygons cut both ways to check the rounded rings (per call)
 CHUNK = 5_000  # hazards split (and kept) at once, between two looks at the clock
+THREADED = True  # on the command line, each chunk cut while the next is read (split_missing)
 
 # what a caller with a time budget (the HTTP API) has looked at between two chunks: called with
 # the layer, how many hazards are split and kept and how many were to be; it may raise
@@ -79,64 +82,119 @@ def split_missing(
     account's ``computed_at``, the polygons: ``p<seq>`` a credited piece, ``r``, ``b`` or
     ``a<seq>`` the remaining polygon of the account up to ``until``, ``pt`` the hazard's
     representative point), :data:`CHUNK` hazards at once, each chunk kept in the zonal table
-    (and in ``kept``) as it is made."""
-    from demine.services.release import accounts as release_accounts
+    (and in ``kept``) as it is made, in order.
 
+    With no one looking between two chunks (the command line), each chunk is cut in a worker
+    thread while the main thread keeps the one before and reads the next: the worker is the
+    only thread that uses ``areas`` (its trees made before it starts), on polygons that are
+    never changed (shapely's geometries are immutable), and it does what the main thread
+    would, chunk by chunk; the store is used by the main thread alone. So the same splits
+    are kept, in the same order; cutting (shapely's array functions and GEOS release the
+    GIL) runs alongside the reads and writes of the store."""
     assert areas.layer is not None
     ids = list(missing)
+    chunks = [ids[s : s + CHUNK] for s in range(0, len(ids), CHUNK)]
     check = _CHECK.get()
-    for start in range(0, len(ids), CHUNK):
-        if check is not None and start:
-            check(areas.layer, start, len(ids))
-        chunk = ids[start : start + CHUNK]
-        # only credited pieces and the remaining polygons kept: read as such (else the
-        # accounts up to ``until``)
-        light = all(w[0] == "p" or w == "r" for h in chunk for w in missing[h][2])
-        if light:
-            credited = store.derived_credited(chunk)
-            kept_rem = dict(zip(chunk, store.derived_remaining(chunk), strict=True))
-            light = all(g is not None for g in kept_rem.values())
-        if not light:
-            accs = release_accounts(store, until, chunk)
-        todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
-        polys: list[Any] = []
-        centres: list[tuple[float, float]] = []
-        points: list[tuple[str, str]] = []  # (hazard id, computed_at)
-        where: list[Any] = []  # their representative points
-        # the hazards' geometries only (for their centres and representative points)
-        got = store.geometries_of("hazards", chunk)
-        hids = [hid for hid, _ in got]
-        garr = np.empty(len(got), dtype=object)
-        garr[:] = [g for _, g in got]
-        boxes = shapely.bounds(garr).tolist()  # their centres, as hazards.centre makes them
-        pt = np.asarray(["pt" in missing[hid][2] for hid in hids], dtype=bool)
-        reps = np.full(len(hids), None, dtype=object)
-        reps[pt] = shapely.point_on_surface(garr[pt])  # as Geometry.representative_point
-        for hid, b, rep in zip(hids, boxes, reps, strict=True):
-            _, at, lost = missing[hid]
-            c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
-            for w in lost:
-                if w == "pt":
-                    points.append((hid, at))
-                    where.append(rep)
+    if check is not None or len(chunks) < 2 or not THREADED:
+        for n, chunk in enumerate(chunks):
+            if check is not None and n:
+                check(areas.layer, n * CHUNK, len(ids))
+            job = _read(store, until, missing, chunk)
+            _keep(store, areas, kept, job, _made(areas, job))
+        return
+    areas.boundary_tree  # noqa: B018 (made here: the worker only reads it)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demine-split") as pool:
+        before: tuple[_Job, Future[list[Any]]] | None = None
+        for chunk in chunks:
+            job = _read(store, until, missing, chunk)
+            made = before[1].result() if before is not None else None
+            now = (job, pool.submit(_made, areas, job))
+            if before is not None:
+                _keep(store, areas, kept, before[0], made)  # type: ignore[arg-type]
+            before = now
+        assert before is not None
+        _keep(store, areas, kept, before[0], before[1].result())
+
+
+@dataclass(slots=True)
+class _Job:
+    """A chunk's polygons to cut (``todo``: hazard id, computed_at, which) with their
+    centres, and the representative points to place (``points``: hazard id, computed_at)."""
+
+    todo: list[tuple[str, str, str]]
+    polys: list[Any]
+    centres: list[tuple[float, float]]
+    points: list[tuple[str, str]]
+    where: list[Any]
+
+
+def _read(
+    store: Store,
+    until: date | None,
+    missing: Mapping[str, tuple[int, str, list[str]]],
+    chunk: list[str],
+) -> _Job:
+    """What a chunk of hazards needs cut and placed, read from the store."""
+    from demine.services.release import accounts as release_accounts
+
+    # only credited pieces and the remaining polygons kept: read as such (else the
+    # accounts up to ``until``)
+    light = all(w[0] == "p" or w == "r" for h in chunk for w in missing[h][2])
+    if light:
+        credited = store.derived_credited(chunk)
+        kept_rem = dict(zip(chunk, store.derived_remaining(chunk), strict=True))
+        light = all(g is not None for g in kept_rem.values())
+    if not light:
+        accs = release_accounts(store, until, chunk)
+    todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
+    polys: list[Any] = []
+    centres: list[tuple[float, float]] = []
+    points: list[tuple[str, str]] = []  # (hazard id, computed_at)
+    where: list[Any] = []  # their representative points
+    # the hazards' geometries only (for their centres and representative points)
+    got = store.geometries_of("hazards", chunk)
+    hids = [hid for hid, _ in got]
+    garr = np.empty(len(got), dtype=object)
+    garr[:] = [g for _, g in got]
+    boxes = shapely.bounds(garr).tolist()  # their centres, as hazards.centre makes them
+    pt = np.asarray(["pt" in missing[hid][2] for hid in hids], dtype=bool)
+    reps = np.full(len(hids), None, dtype=object)
+    reps[pt] = shapely.point_on_surface(garr[pt])  # as Geometry.representative_point
+    for hid, b, rep in zip(hids, boxes, reps, strict=True):
+        _, at, lost = missing[hid]
+        c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+        for w in lost:
+            if w == "pt":
+                points.append((hid, at))
+                where.append(rep)
+            else:
+                k = int(w[1:]) if w.startswith("p") else -1
+                todo.append((hid, at, w))
+                if light:
+                    polys.append(credited[(hid, k)] if k >= 0 else kept_rem[hid])
                 else:
-                    k = int(w[1:]) if w.startswith("p") else -1
-                    todo.append((hid, at, w))
-                    if light:
-                        polys.append(credited[(hid, k)] if k >= 0 else kept_rem[hid])
-                    else:
-                        acc = accs[hid]
-                        polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
-                    centres.append(c)
-        # the chunk's polygons cut and measured together, its points placed together
-        made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
-        todo += [(hid, a, "pt") for hid, a in points]
-        new: list[tuple[str, str, str, str]] = []
-        for (hid, at, w), parts in zip(todo, made, strict=True):
-            text = orjson.dumps(parts).decode()
-            kept[(hid, w)] = text
-            new.append((hid, at, w, text))
-        store.zonal_write(areas.layer, areas.layer_hash, new)
+                    acc = accs[hid]
+                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
+                centres.append(c)
+    return _Job(todo, polys, centres, points, where)
+
+
+def _made(areas: Areas, job: _Job) -> list[Any]:
+    """A chunk's polygons cut and measured together, its points placed together."""
+    return [*areas.parts_many(job.polys, job.centres), *areas.indexes_of(job.where)]
+
+
+def _keep(
+    store: Store, areas: Areas, kept: MutableMapping[tuple[str, str], str], job: _Job, made: Any
+) -> None:
+    """A chunk's splits kept in the zonal table and in ``kept``."""
+    todo = job.todo + [(hid, a, "pt") for hid, a in job.points]
+    new: list[tuple[str, str, str, str]] = []
+    for (hid, at, w), parts in zip(todo, made, strict=True):
+        text = orjson.dumps(parts).decode()
+        kept[(hid, w)] = text
+        new.append((hid, at, w, text))
+    store.zonal_write(areas.layer, areas.layer_hash, new)
 
 
 def _near(admin: Any, g: Any) -> Any:
