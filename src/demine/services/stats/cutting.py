@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ MARGIN_DEG = 1e-6  # "well inside": no admin boundary nearer than this (about 0.
 PAD = 1e-3  # the admin polygon near a piece: clipped to the piece's box grown by this
 SAMPLE = 16  # polygons cut both ways to check the rounded rings (per call)
 CHUNK = 5_000  # hazards split (and kept) at once, between two looks at the clock
-THREADED = True  # on the command line, each chunk cut while the next is read (split_missing)
+THREADED = True  # on the command line, chunks cut in worker threads (split_missing)
+WORKERS = 2  # worker threads cutting chunks, each its own chunk
 
 # what a caller with a time budget (the HTTP API) has looked at between two chunks: called with
 # the layer, how many hazards are split and kept and how many were to be; it may raise
@@ -84,13 +86,15 @@ def split_missing(
     representative point), :data:`CHUNK` hazards at once, each chunk kept in the zonal table
     (and in ``kept``) as it is made, in order.
 
-    With no one looking between two chunks (the command line), each chunk is cut in a worker
-    thread while the main thread keeps the one before and reads the next: the worker is the
-    only thread that uses ``areas`` (its trees made before it starts), on polygons that are
-    never changed (shapely's geometries are immutable), and it does what the main thread
-    would, chunk by chunk; the store is used by the main thread alone. So the same splits
-    are kept, in the same order; cutting (shapely's array functions and GEOS release the
-    GIL) runs alongside the reads and writes of the store."""
+    With no one looking between two chunks (the command line), the chunks are cut in
+    :data:`WORKERS` worker threads, each its own chunk, while the main thread reads the next
+    and keeps the ones cut, in order. A worker does what the main thread would with its
+    chunk (:func:`_made`: the same calls on the same polygons); the workers only read
+    ``areas`` (geometries are immutable; its STRtrees, made before the workers start, are
+    built when made, and queries of a built tree are safe from several threads) and never
+    use the store, which only the main thread does. So the same splits are kept, in the same
+    order; the cutting (shapely's array functions and GEOS release the GIL) runs on both
+    cores, alongside the reads and writes of the store."""
     assert areas.layer is not None
     ids = list(missing)
     chunks = [ids[s : s + CHUNK] for s in range(0, len(ids), CHUNK)]
@@ -102,18 +106,18 @@ def split_missing(
             job = _read(store, until, missing, chunk)
             _keep(store, areas, kept, job, _made(areas, job))
         return
-    areas.boundary_tree  # noqa: B018 (made here: the worker only reads it)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demine-split") as pool:
-        before: tuple[_Job, Future[list[Any]]] | None = None
+    areas.boundary_tree  # noqa: B018 (made here: the workers only read it)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="demine-split") as pool:
+        pending: deque[tuple[_Job, Future[list[Any]]]] = deque()
         for chunk in chunks:
             job = _read(store, until, missing, chunk)
-            made = before[1].result() if before is not None else None
-            now = (job, pool.submit(_made, areas, job))
-            if before is not None:
-                _keep(store, areas, kept, before[0], made)  # type: ignore[arg-type]
-            before = now
-        assert before is not None
-        _keep(store, areas, kept, before[0], before[1].result())
+            while len(pending) >= WORKERS:  # the oldest kept before another is cut
+                done, fut = pending.popleft()
+                _keep(store, areas, kept, done, fut.result())
+            pending.append((job, pool.submit(_made, areas, job)))
+        while pending:
+            done, fut = pending.popleft()
+            _keep(store, areas, kept, done, fut.result())
 
 
 @dataclass(slots=True)
