@@ -214,3 +214,21 @@ def test_a_sample_that_disagrees_sends_every_polygon_to_the_overlay(
     if sample_fails:
         monkeypatch.setattr(cutting, "same_rings", lambda a, b: False)
     assert areas.parts_many(geoms, centres) == want
+
+
+def test_near_a_boundary_as_the_whole_boundaries_say() -> None:
+    """The boundary tree holds the admin boundaries segment by segment: the polygons within
+    the margin of a boundary are those within it of a whole boundary."""
+    areas = _admin()
+    rng = random.Random(17)
+    geoms = [g for g in _shapes(rng, 400) + _edges() if g is not None and not g.is_empty]
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    whole = shapely.boundary(np.asarray(areas.geoms, dtype=object))
+    want = np.zeros(len(arr), bool)
+    for k, g in enumerate(arr):
+        want[k] = bool(shapely.dwithin(g, whole, cutting.MARGIN_DEG).any())
+    got = np.zeros(len(arr), bool)
+    got[areas.boundary_tree.query(arr, predicate="dwithin", distance=cutting.MARGIN_DEG)[0]] = True
+    assert want.any() and not want.all()
+    assert (got == want).all()
