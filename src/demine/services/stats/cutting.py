@@ -229,6 +229,51 @@ def cut(areas: Areas, g: Any) -> list[tuple[int, Any]]:
     return parts
 
 
+def cut_many(areas: Areas, arr: Any) -> list[list[tuple[int, Any]]]:
+    """:func:`cut` of each polygon of ``arr`` (none empty), the same calls made together:
+    in round k every polygon still to cut is cut by its k-th admin polygon (in their order,
+    as :func:`cut` goes), the overlays of a round in one array call each."""
+    out: list[list[tuple[int, Any]]] = [[] for _ in range(len(arr))]
+    rest = arr.copy()
+    if areas.tree is not None and len(arr):
+        a, b = areas.tree.query(arr)
+        order = np.lexsort((b, a))  # by polygon, then admin polygon
+        a, b = a[order], b[order]
+        count = np.bincount(a, minlength=len(arr))
+        first = np.concatenate(([0], np.cumsum(count)[:-1]))
+        admins = np.empty(len(areas.geoms), dtype=object)
+        admins[:] = areas.geoms
+        box = shapely.bounds(arr)
+        for k in range(int(count.max(initial=0))):
+            now = np.nonzero(count > k)[0]
+            now = now[~shapely.is_empty(rest[now])]
+            if not len(now):
+                break
+            hit = b[first[now] + k]
+            near = np.empty(len(now), dtype=object)  # each as _near makes it
+            near[:] = [
+                shapely.clip_by_rect(admins[i], x0 - PAD, y0 - PAD, x1 + PAD, y1 + PAD)
+                for i, (x0, y0, x1, y1) in zip(hit, box[now].tolist(), strict=True)
+            ]
+            near = _polygonals(shapely.segmentize(near, DENSIFY_DEG))
+            part = _polygonals(shapely.intersection(rest[now], near, grid_size=GRID))
+            got = ~shapely.is_empty(part)
+            for j in np.nonzero(got)[0]:
+                out[now[j]].append((int(hit[j]), part[j]))
+            cut = now[got]
+            rest[cut] = _polygonals(shapely.difference(rest[cut], near[got], grid_size=GRID))
+    for j in np.nonzero(~shapely.is_empty(rest))[0]:
+        out[j].append((-1, rest[j]))
+    return out
+
+
+def _polygonals(arr: Any) -> Any:
+    """:func:`demine.geo.release.polygonal` of each geometry."""
+    out = np.empty(len(arr), dtype=object)
+    out[:] = [_polygonal(g) for g in arr]
+    return out
+
+
 def deep_inside(areas: Areas, arr: Any) -> Any:
     """For each polygon of ``arr``: the admin polygon it lies in, no admin boundary nearer
     than :data:`MARGIN_DEG`, meeting no other; -1 when there is none such."""
@@ -340,8 +385,9 @@ def parts_many(
             if not shapely.is_empty(p):  # (else cut below, as ever)
                 out[k] = [(int(deep[k]), p)]
                 todo[k] = False
-    for k in np.nonzero(todo)[0]:
-        out[k] = cut(areas, arr[k])
+    rest = np.nonzero(todo)[0]
+    for k, parts in zip(rest, cut_many(areas, arr[rest]), strict=True):
+        out[k] = parts
     return out
 
 
