@@ -549,6 +549,27 @@ class PostGISStore(RevisionedStore):
             with c.cursor() as cur:
                 cur.executemany(sql, rows)
 
+    def _zonal_insert(
+        self,
+        c: Any,
+        ins: str,
+        layer: str,
+        layer_hash: str,
+        rows: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        """The zonal rows upserted in one statement (their columns as arrays): what one
+        upsert per row does, the last row of a key kept."""
+        last = {(r[0], r[2]): r for r in rows}  # (hazard id, what): unique in one statement
+        cols = builtins.list(zip(*last.values(), strict=True))
+        c.execute(
+            "INSERT INTO demine_derived_zonal (layer, layer_hash, hazard_id, computed_at, what, "
+            "parts) SELECT %s, %s, h, a, w, p "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS t(h, a, w, p) "
+            "ON CONFLICT (layer, hazard_id, what) DO UPDATE SET layer_hash = "
+            "excluded.layer_hash, computed_at = excluded.computed_at, parts = excluded.parts",
+            [layer, layer_hash, *(builtins.list(col) for col in cols)],
+        )
+
     def _db_message(self, e: BaseException) -> str:
         return _pg_message(e) if isinstance(e, psycopg.Error) else str(e)
 

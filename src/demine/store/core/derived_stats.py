@@ -347,13 +347,25 @@ class DerivedStats(Tables):
 
         def body(c: Any) -> None:
             c.execute(stale, (layer, layer_hash))
-            self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
+            self._zonal_insert(c, ins, layer, layer_hash, rows)
 
         if not rows:
             return
         quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
         with contextlib.suppress(*quiet):
             self._transaction("__zonal__", body)
+
+    def _zonal_insert(
+        self,
+        c: Any,
+        ins: str,
+        layer: str,
+        layer_hash: str,
+        rows: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        """Run ``ins`` (:meth:`zonal_write`'s upsert) for each row (a backend may do it at
+        once)."""
+        self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
 
     # --- the statistics' memo -------------------------------------------------------------
 
