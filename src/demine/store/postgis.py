@@ -32,6 +32,7 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
 from demine.store.common import history_guard_ddl, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
+from demine.store.core.derived_stats import ZONAL_UNNEST
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
@@ -549,26 +550,11 @@ class PostGISStore(RevisionedStore):
             with c.cursor() as cur:
                 cur.executemany(sql, rows)
 
-    def _zonal_insert(
-        self,
-        c: Any,
-        ins: str,
-        layer: str,
-        layer_hash: str,
-        rows: Sequence[tuple[str, str, str, str]],
-    ) -> None:
-        """The zonal rows upserted in one statement (their columns as arrays): what one
-        upsert per row does, the last row of a key kept."""
-        last = {(r[0], r[2]): r for r in rows}  # (hazard id, what): unique in one statement
-        cols = builtins.list(zip(*last.values(), strict=True))
-        c.execute(
-            "INSERT INTO demine_derived_zonal (layer, layer_hash, hazard_id, computed_at, what, "
-            "parts) SELECT %s, %s, h, a, w, p "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS t(h, a, w, p) "
-            "ON CONFLICT (layer, hazard_id, what) DO UPDATE SET layer_hash = "
-            "excluded.layer_hash, computed_at = excluded.computed_at, parts = excluded.parts",
-            [layer, layer_hash, *(builtins.list(col) for col in cols)],
-        )
+    def _zonal_insert(self, c: Any, ins: str, layer: str, layer_hash: str, rows: Any) -> None:
+        """The rows upserted in one statement (their columns as arrays; a key's last kept)."""
+        last = {(r[0], r[2]): r for r in rows}  # (hazard id, what): once in one statement
+        cols = [builtins.list(col) for col in zip(*last.values(), strict=True)]
+        c.execute(ZONAL_UNNEST, [layer, layer_hash, *cols])
 
     def _db_message(self, e: BaseException) -> str:
         return _pg_message(e) if isinstance(e, psycopg.Error) else str(e)

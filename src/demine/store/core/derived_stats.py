@@ -74,6 +74,15 @@ class StatFigures:
         self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
 
 
+# PostGIS: a chunk of zonal rows upserted at once, their columns as arrays (zonal_write)
+ZONAL_UNNEST = (
+    "INSERT INTO demine_derived_zonal (layer, layer_hash, hazard_id, computed_at, what, parts) "
+    "SELECT %s, %s, h, a, w, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+    "AS t(h, a, w, p) ON CONFLICT (layer, hazard_id, what) DO UPDATE SET "
+    "layer_hash = excluded.layer_hash, computed_at = excluded.computed_at, parts = excluded.parts"
+)
+
+
 def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     """What the statistics measure of each account (services/stats/land.py): every polygon
     they count (the credited pieces, the remaining polygon, the remaining one after the last
