@@ -89,3 +89,44 @@ def test_split_kept_answers_within_budget(store: Any, monkeypatch: pytest.Monkey
     assert r.status_code == 200
     assert _plain(r.json()) == want
     assert client.get("/api/v1/stats").status_code == 200
+
+
+def _zonal(store: Any) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in store.conn.execute(
+            "SELECT layer, layer_hash, hazard_id, computed_at, what, parts "
+            "FROM demine_derived_zonal ORDER BY hazard_id, what"
+        ).fetchall()
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_chunks_cut_in_worker_threads_give_the_same_splits(
+    store: Any, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """On the command line the chunks are cut in worker threads while the store is read and
+    written: the same figures and the same rows kept as the chunks cut one after another."""
+    _random_store(store, 8)
+    monkeypatch.setattr(cutting, "CHUNK", 2)
+    _clear_zonal(store)
+    monkeypatch.setattr(cutting, "THREADED", False)
+    want = _plain(compute(store, role="public", by="oblasts"))
+    want_rows = _zonal(store)
+    assert want_rows
+    _clear_zonal(store)
+    monkeypatch.setattr(cutting, "THREADED", True)
+    monkeypatch.setattr(cutting, "WORKERS", workers)
+    threads: set[str] = set()
+    made = cutting._made
+
+    def watched(*a: Any) -> Any:
+        import threading
+
+        threads.add(threading.current_thread().name)
+        return made(*a)
+
+    monkeypatch.setattr(cutting, "_made", watched)
+    assert _plain(compute(store, role="public", by="oblasts")) == want
+    assert all(t.startswith("demine-split") for t in threads) and threads
+    assert _zonal(store) == want_rows

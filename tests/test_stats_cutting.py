@@ -214,3 +214,38 @@ def test_a_sample_that_disagrees_sends_every_polygon_to_the_overlay(
     if sample_fails:
         monkeypatch.setattr(cutting, "same_rings", lambda a, b: False)
     assert areas.parts_many(geoms, centres) == want
+
+
+def test_near_a_boundary_as_the_whole_boundaries_say() -> None:
+    """The boundary tree holds the admin boundaries segment by segment: the polygons within
+    the margin of a boundary are those within it of a whole boundary."""
+    areas = _admin()
+    rng = random.Random(17)
+    geoms = [g for g in _shapes(rng, 400) + _edges() if g is not None and not g.is_empty]
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    whole = shapely.boundary(np.asarray(areas.geoms, dtype=object))
+    want = np.zeros(len(arr), bool)
+    for k, g in enumerate(arr):
+        want[k] = bool(shapely.dwithin(g, whole, cutting.MARGIN_DEG).any())
+    got = np.zeros(len(arr), bool)
+    got[areas.boundary_tree.query(arr, predicate="dwithin", distance=cutting.MARGIN_DEG)[0]] = True
+    assert want.any() and not want.all()
+    assert (got == want).all()
+
+
+def test_cut_together_in_rounds_is_the_cut_one_by_one() -> None:
+    """:func:`cutting.cut_many` (round k: every polygon by its k-th admin polygon, together)
+    gives each polygon's parts as :func:`cutting.cut` does, coordinate for coordinate."""
+    areas = _admin()
+    rng = random.Random(18)
+    geoms = [g for g in _shapes(rng, 300) + _edges() if g is not None and not g.is_empty]
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    got = cutting.cut_many(areas, arr)
+    want = [cutting.cut(areas, g) for g in geoms]
+    assert sum(len(w) > 1 for w in want) > 10  # some are cut in several parts
+    assert [[i for i, _ in ps] for ps in got] == [[i for i, _ in ps] for ps in want]
+    for ps, ws in zip(got, want, strict=True):
+        assert all(cutting.same_rings(p, w) for (_, p), (_, w) in zip(ps, ws, strict=True))
+    assert cutting.cut_many(Areas([], [], "empty"), arr[:3]) == [[(-1, g)] for g in arr[:3]]

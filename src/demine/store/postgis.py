@@ -32,6 +32,7 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
 from demine.store.common import history_guard_ddl, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
+from demine.store.core.derived_stats import ZONAL_UNNEST
 from demine.store.core.dialect import ORG_COL
 from demine.store.redact import location_secrets, redact_location, scrub_secrets
 
@@ -550,6 +551,12 @@ class PostGISStore(RevisionedStore):
         if rows:
             with c.cursor() as cur:
                 cur.executemany(sql, rows)
+
+    def _zonal_insert(self, c: Any, ins: str, layer: str, layer_hash: str, rows: Any) -> None:
+        """The rows upserted in one statement (their columns as arrays; a key's last kept)."""
+        last = {(r[0], r[2]): r for r in rows}  # (hazard id, what): once in one statement
+        cols = [builtins.list(col) for col in zip(*last.values(), strict=True)]
+        c.execute(ZONAL_UNNEST, [layer, layer_hash, *cols])
 
     def _db_message(self, e: BaseException) -> str:
         return _pg_message(e) if isinstance(e, psycopg.Error) else str(e)

@@ -83,11 +83,17 @@ class Areas:
 
     @functools.cached_property
     def boundary_tree(self) -> Any:
-        """An STRtree of the admin polygons' boundaries (in their order)."""
+        """An STRtree of the admin polygons' boundaries, segment by segment: a polygon is
+        within a distance of a boundary when it is of one of its segments, and the segments'
+        boxes (unlike a whole boundary's) leave few candidates to measure."""
         import numpy as np
         import shapely
 
-        return shapely.STRtree(shapely.boundary(np.asarray(self.geoms, dtype=object)))
+        lines = shapely.get_parts(shapely.boundary(np.asarray(self.geoms, dtype=object)))
+        xy, which = shapely.get_coordinates(lines, return_index=True)
+        same = np.nonzero(which[1:] == which[:-1])[0]  # a segment: a vertex and the next
+        ends = np.stack([xy[same], xy[same + 1]], axis=1)
+        return shapely.STRtree(shapely.linestrings(ends) if len(ends) else [])
 
     def _named(self, parts: Sequence[tuple[int, int]]) -> list[tuple[str, int]]:
         out: dict[str, int] = defaultdict(int)

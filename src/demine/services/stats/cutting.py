@@ -20,7 +20,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,8 @@ MARGIN_DEG = 1e-6  # "well inside": no admin boundary nearer than this (about 0.
 PAD = 1e-3  # the admin polygon near a piece: clipped to the piece's box grown by this
 SAMPLE = 16  # polygons cut both ways to check the rounded rings (per call)
 CHUNK = 5_000  # hazards split (and kept) at once, between two looks at the clock
+THREADED = True  # on the command line, chunks cut in worker threads (split_missing)
+WORKERS = 2  # worker threads cutting chunks, each its own chunk
 
 # what a caller with a time budget (the HTTP API) has looked at between two chunks: called with
 # the layer, how many hazards are split and kept and how many were to be; it may raise
@@ -79,56 +84,121 @@ def split_missing(
     account's ``computed_at``, the polygons: ``p<seq>`` a credited piece, ``r``, ``b`` or
     ``a<seq>`` the remaining polygon of the account up to ``until``, ``pt`` the hazard's
     representative point), :data:`CHUNK` hazards at once, each chunk kept in the zonal table
-    (and in ``kept``) as it is made."""
-    from demine.services.release import accounts as release_accounts
+    (and in ``kept``) as it is made, in order.
 
+    With no one looking between two chunks (the command line), the chunks are cut in
+    :data:`WORKERS` worker threads, each its own chunk, while the main thread reads the next
+    and keeps the ones cut, in order. A worker does what the main thread would with its
+    chunk (:func:`_made`: the same calls on the same polygons); the workers only read
+    ``areas`` (geometries are immutable; its STRtrees, made before the workers start, are
+    built when made, and queries of a built tree are safe from several threads) and never
+    use the store, which only the main thread does. So the same splits are kept, in the same
+    order; the cutting (shapely's array functions and GEOS release the GIL) runs on both
+    cores, alongside the reads and writes of the store."""
     assert areas.layer is not None
     ids = list(missing)
+    chunks = [ids[s : s + CHUNK] for s in range(0, len(ids), CHUNK)]
     check = _CHECK.get()
-    for start in range(0, len(ids), CHUNK):
-        if check is not None and start:
-            check(areas.layer, start, len(ids))
-        chunk = ids[start : start + CHUNK]
-        # only credited pieces and the remaining polygons kept: read as such (else the
-        # accounts up to ``until``)
-        light = all(w[0] == "p" or w == "r" for h in chunk for w in missing[h][2])
-        if light:
-            credited = store.derived_credited(chunk)
-            kept_rem = dict(zip(chunk, store.derived_remaining(chunk), strict=True))
-            light = all(g is not None for g in kept_rem.values())
-        if not light:
-            accs = release_accounts(store, until, chunk)
-        todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
-        polys: list[Any] = []
-        centres: list[tuple[float, float]] = []
-        points: list[tuple[str, str]] = []  # (hazard id, computed_at)
-        where: list[Any] = []  # their representative points
-        for h in store.get_many("hazards", chunk):
-            _, at, lost = missing[h.id]
-            b = shapely.bounds(h.geometry)  # its centre, as hazards.centre makes it
-            c = (float(b[0] + b[2]) / 2, float(b[1] + b[3]) / 2)
-            for w in lost:
-                if w == "pt":
-                    points.append((h.id, at))
-                    where.append(h.geometry.representative_point())
+    if check is not None or len(chunks) < 2 or not THREADED:
+        for n, chunk in enumerate(chunks):
+            if check is not None and n:
+                check(areas.layer, n * CHUNK, len(ids))
+            job = _read(store, until, missing, chunk)
+            _keep(store, areas, kept, job, _made(areas, job))
+        return
+    areas.boundary_tree  # noqa: B018 (made here: the workers only read it)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="demine-split") as pool:
+        pending: deque[tuple[_Job, Future[list[Any]]]] = deque()
+        for chunk in chunks:
+            job = _read(store, until, missing, chunk)
+            while len(pending) >= WORKERS:  # the oldest kept before another is cut
+                done, fut = pending.popleft()
+                _keep(store, areas, kept, done, fut.result())
+            pending.append((job, pool.submit(_made, areas, job)))
+        while pending:
+            done, fut = pending.popleft()
+            _keep(store, areas, kept, done, fut.result())
+
+
+@dataclass(slots=True)
+class _Job:
+    """A chunk's polygons to cut (``todo``: hazard id, computed_at, which) with their
+    centres, and the representative points to place (``points``: hazard id, computed_at)."""
+
+    todo: list[tuple[str, str, str]]
+    polys: list[Any]
+    centres: list[tuple[float, float]]
+    points: list[tuple[str, str]]
+    where: list[Any]
+
+
+def _read(
+    store: Store,
+    until: date | None,
+    missing: Mapping[str, tuple[int, str, list[str]]],
+    chunk: list[str],
+) -> _Job:
+    """What a chunk of hazards needs cut and placed, read from the store."""
+    from demine.services.release import accounts as release_accounts
+
+    # only credited pieces and the remaining polygons kept: read as such (else the
+    # accounts up to ``until``)
+    light = all(w[0] == "p" or w == "r" for h in chunk for w in missing[h][2])
+    if light:
+        credited = store.derived_credited(chunk)
+        kept_rem = dict(zip(chunk, store.derived_remaining(chunk), strict=True))
+        light = all(g is not None for g in kept_rem.values())
+    if not light:
+        accs = release_accounts(store, until, chunk)
+    todo: list[tuple[str, str, str]] = []  # (hazard id, computed_at, what)
+    polys: list[Any] = []
+    centres: list[tuple[float, float]] = []
+    points: list[tuple[str, str]] = []  # (hazard id, computed_at)
+    where: list[Any] = []  # their representative points
+    # the hazards' geometries only (for their centres and representative points)
+    got = store.geometries_of("hazards", chunk)
+    hids = [hid for hid, _ in got]
+    garr = np.empty(len(got), dtype=object)
+    garr[:] = [g for _, g in got]
+    boxes = shapely.bounds(garr).tolist()  # their centres, as hazards.centre makes them
+    pt = np.asarray(["pt" in missing[hid][2] for hid in hids], dtype=bool)
+    reps = np.full(len(hids), None, dtype=object)
+    reps[pt] = shapely.point_on_surface(garr[pt])  # as Geometry.representative_point
+    for hid, b, rep in zip(hids, boxes, reps, strict=True):
+        _, at, lost = missing[hid]
+        c = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+        for w in lost:
+            if w == "pt":
+                points.append((hid, at))
+                where.append(rep)
+            else:
+                k = int(w[1:]) if w.startswith("p") else -1
+                todo.append((hid, at, w))
+                if light:
+                    polys.append(credited[(hid, k)] if k >= 0 else kept_rem[hid])
                 else:
-                    k = int(w[1:]) if w.startswith("p") else -1
-                    todo.append((h.id, at, w))
-                    if light:
-                        polys.append(credited[(h.id, k)] if k >= 0 else kept_rem[h.id])
-                    else:
-                        acc = accs[h.id]
-                        polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
-                    centres.append(c)
-        # the chunk's polygons cut and measured together, its points placed together
-        made: list[Any] = [*areas.parts_many(polys, centres), *areas.indexes_of(where)]
-        todo += [(hid, a, "pt") for hid, a in points]
-        new: list[tuple[str, str, str, str]] = []
-        for (hid, at, w), parts in zip(todo, made, strict=True):
-            text = orjson.dumps(parts).decode()
-            kept[(hid, w)] = text
-            new.append((hid, at, w, text))
-        store.zonal_write(areas.layer, areas.layer_hash, new)
+                    acc = accs[hid]
+                    polys.append(acc.pieces[k].credited if k >= 0 else acc.remaining)
+                centres.append(c)
+    return _Job(todo, polys, centres, points, where)
+
+
+def _made(areas: Areas, job: _Job) -> list[Any]:
+    """A chunk's polygons cut and measured together, its points placed together."""
+    return [*areas.parts_many(job.polys, job.centres), *areas.indexes_of(job.where)]
+
+
+def _keep(
+    store: Store, areas: Areas, kept: MutableMapping[tuple[str, str], str], job: _Job, made: Any
+) -> None:
+    """A chunk's splits kept in the zonal table and in ``kept``."""
+    todo = job.todo + [(hid, a, "pt") for hid, a in job.points]
+    new: list[tuple[str, str, str, str]] = []
+    for (hid, at, w), parts in zip(todo, made, strict=True):
+        text = orjson.dumps(parts).decode()
+        kept[(hid, w)] = text
+        new.append((hid, at, w, text))
+    store.zonal_write(areas.layer, areas.layer_hash, new)
 
 
 def _near(admin: Any, g: Any) -> Any:
@@ -157,6 +227,51 @@ def cut(areas: Areas, g: Any) -> list[tuple[int, Any]]:
     if not shapely.is_empty(rest):
         parts.append((-1, rest))
     return parts
+
+
+def cut_many(areas: Areas, arr: Any) -> list[list[tuple[int, Any]]]:
+    """:func:`cut` of each polygon of ``arr`` (none empty), the same calls made together:
+    in round k every polygon still to cut is cut by its k-th admin polygon (in their order,
+    as :func:`cut` goes), the overlays of a round in one array call each."""
+    out: list[list[tuple[int, Any]]] = [[] for _ in range(len(arr))]
+    rest = arr.copy()
+    if areas.tree is not None and len(arr):
+        a, b = areas.tree.query(arr)
+        order = np.lexsort((b, a))  # by polygon, then admin polygon
+        a, b = a[order], b[order]
+        count = np.bincount(a, minlength=len(arr))
+        first = np.concatenate(([0], np.cumsum(count)[:-1]))
+        admins = np.empty(len(areas.geoms), dtype=object)
+        admins[:] = areas.geoms
+        box = shapely.bounds(arr)
+        for k in range(int(count.max(initial=0))):
+            now = np.nonzero(count > k)[0]
+            now = now[~shapely.is_empty(rest[now])]
+            if not len(now):
+                break
+            hit = b[first[now] + k]
+            near = np.empty(len(now), dtype=object)  # each as _near makes it
+            near[:] = [
+                shapely.clip_by_rect(admins[i], x0 - PAD, y0 - PAD, x1 + PAD, y1 + PAD)
+                for i, (x0, y0, x1, y1) in zip(hit, box[now].tolist(), strict=True)
+            ]
+            near = _polygonals(shapely.segmentize(near, DENSIFY_DEG))
+            part = _polygonals(shapely.intersection(rest[now], near, grid_size=GRID))
+            got = ~shapely.is_empty(part)
+            for j in np.nonzero(got)[0]:
+                out[now[j]].append((int(hit[j]), part[j]))
+            cut = now[got]
+            rest[cut] = _polygonals(shapely.difference(rest[cut], near[got], grid_size=GRID))
+    for j in np.nonzero(~shapely.is_empty(rest))[0]:
+        out[j].append((-1, rest[j]))
+    return out
+
+
+def _polygonals(arr: Any) -> Any:
+    """:func:`demine.geo.release.polygonal` of each geometry."""
+    out = np.empty(len(arr), dtype=object)
+    out[:] = [_polygonal(g) for g in arr]
+    return out
 
 
 def deep_inside(areas: Areas, arr: Any) -> Any:
@@ -270,8 +385,9 @@ def parts_many(
             if not shapely.is_empty(p):  # (else cut below, as ever)
                 out[k] = [(int(deep[k]), p)]
                 todo[k] = False
-    for k in np.nonzero(todo)[0]:
-        out[k] = cut(areas, arr[k])
+    rest = np.nonzero(todo)[0]
+    for k, parts in zip(rest, cut_many(areas, arr[rest]), strict=True):
+        out[k] = parts
     return out
 
 

@@ -74,6 +74,15 @@ class StatFigures:
         self.pieces: builtins.list[builtins.list[tuple[float | None, ...]]] = [[]] * n
 
 
+# PostGIS: a chunk of zonal rows upserted at once, their columns as arrays (zonal_write)
+ZONAL_UNNEST = (
+    "INSERT INTO demine_derived_zonal (layer, layer_hash, hazard_id, computed_at, what, parts) "
+    "SELECT %s, %s, h, a, w, p FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+    "AS t(h, a, w, p) ON CONFLICT (layer, hazard_id, what) DO UPDATE SET "
+    "layer_hash = excluded.layer_hash, computed_at = excluded.computed_at, parts = excluded.parts"
+)
+
+
 def stat_figures(geoms: Sequence[Any], accs: Sequence[Any]) -> StatFigures:
     """What the statistics measure of each account (services/stats/land.py): every polygon
     they count (the credited pieces, the remaining polygon, the remaining one after the last
@@ -365,13 +374,25 @@ class DerivedStats(Tables):
 
         def body(c: Any) -> None:
             c.execute(stale, (layer, layer_hash))
-            self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
+            self._zonal_insert(c, ins, layer, layer_hash, rows)
 
         if not rows:
             return
         quiet: tuple[type[BaseException], ...] = (*self.DRIVER_ERRORS, DemineError)
         with contextlib.suppress(*quiet):
             self._transaction("__zonal__", body)
+
+    def _zonal_insert(
+        self,
+        c: Any,
+        ins: str,
+        layer: str,
+        layer_hash: str,
+        rows: Sequence[tuple[str, str, str, str]],
+    ) -> None:
+        """Run ``ins`` (:meth:`zonal_write`'s upsert) for each row (a backend may do it at
+        once)."""
+        self._executemany(c, ins, [(layer, layer_hash, *r) for r in rows])
 
     # --- the statistics' memo -------------------------------------------------------------
 
