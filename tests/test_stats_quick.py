@@ -74,6 +74,7 @@ def test_the_quick_path_answers_as_the_full_command(
         ["stats", "--json", "--by", "oblasts", "--name-field", "nope"],
         ["stats", "--json", "--period", "2024", "--period", "2025"],
         ["stats", "--json", "--unknown"],
+        ["stats", "--json", "--csv"],  # both: the JSON, then the CSV
         ["stats", "--json", "--by"],
         ["--role", "nobody", "stats", "--json"],
         ["chart", "released", "--json"],

@@ -103,8 +103,8 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
             continue
         name, value, i = _option(argv, i, tuple(_VALUES), seen)
         out[_VALUES[name]] = value
-    if not (out["json"] or out["csv"]):
-        return None  # the table: the full command (rich, the banner)
+    if out["json"] == out["csv"]:
+        return None  # the table (rich, the banner), or both: the full command
     out["db"] = out["db"] or db
     return out
 
