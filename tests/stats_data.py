@@ -321,3 +321,12 @@ def build(store: Any, *, synthetic: bool = True) -> Year:
         actor="t",
     )
     return y
+
+
+def set_schema_version(store: Any, c: Any, gpkg: int, postgis: int) -> None:
+    """Mark the store (in transaction ``c``) as of an older schema: ``gpkg`` on a GeoPackage,
+    ``postgis`` on PostGIS (what an older demine left; the next open migrates it)."""
+    if store.P == "?":
+        c.execute("UPDATE demine_settings SET value = ? WHERE key = 'schema_version'", (str(gpkg),))
+    else:
+        c.execute("UPDATE demine_schema SET version = %s", (postgis,))

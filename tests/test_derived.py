@@ -256,9 +256,7 @@ def _make_old(store: Any) -> Any:
             c.execute(f"DROP TABLE demine_derived_{t}")
         if store.P == "?":
             c.execute("DELETE FROM gpkg_contents WHERE table_name LIKE 'demine_derived_%'")
-            c.execute("UPDATE demine_settings SET value = '10' WHERE key = 'schema_version'")
-        else:
-            c.execute("UPDATE demine_schema SET version = 9")
+        stats_data.set_schema_version(store, c, gpkg=10, postgis=9)
 
     store._transaction("__schema__", body)
     store.close()
@@ -283,10 +281,7 @@ def test_rows_of_an_older_definition_are_made_again(store: Any, year: stats_data
 
     def body(c: Any) -> None:
         c.execute("DELETE FROM demine_derived_state WHERE key = 'definition'")
-        if store.P == "?":
-            c.execute("UPDATE demine_settings SET value = '13' WHERE key = 'schema_version'")
-        else:
-            c.execute("UPDATE demine_schema SET version = 12")
+        stats_data.set_schema_version(store, c, gpkg=13, postgis=12)
 
     store._transaction("__schema__", body)
     store.close()

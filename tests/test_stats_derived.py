@@ -299,9 +299,7 @@ def test_a_store_before_the_overlap_memo_is_migrated(store: Any) -> None:
         c.execute("DROP TABLE demine_derived_memo")
         if store.P == "?":
             c.execute("DELETE FROM gpkg_contents WHERE table_name = 'demine_derived_memo'")
-            c.execute("UPDATE demine_settings SET value = '12' WHERE key = 'schema_version'")
-        else:
-            c.execute("UPDATE demine_schema SET version = 11")
+        stats_data.set_schema_version(store, c, gpkg=12, postgis=11)
 
     store._transaction("__schema__", body)
     store.close()
