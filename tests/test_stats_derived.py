@@ -401,3 +401,22 @@ def test_the_pieces_sums_are_kept_for_every_year_with_one_area(
     assert read == [1]
     assert changed != first
     assert changed == _full_json(store)
+
+
+def test_splits_by_a_layer_keep_one_memo_row_whatever_the_periods_asked(store: Any) -> None:
+    """Requests for many periods by a layer (anonymous ones too) keep one memo row of named
+    splits for the layer, not a copy per period: the store does not grow with them, and each
+    answer is still the full recomputation's."""
+    _random_store(store, 12)
+    for period in PERIODS:
+        full = _full_json(store, period=period, by="oblasts")  # (it empties the memo)
+        assert _json(store, period=period, by="oblasts") == full
+        assert len(_memo_rows(store, "zonal oblasts")) == 1
+    for period in PERIODS:  # every period in turn on one store, as a client may ask them
+        _json(store, period=period, by="oblasts")
+        assert len(_memo_rows(store, "zonal oblasts")) == 1
+    scopes = {
+        str(r[0])
+        for r in store.conn.execute("SELECT DISTINCT scope FROM demine_derived_memo").fetchall()
+    }
+    assert [s for s in scopes if s.startswith("zonal")] == ["zonal oblasts"]

@@ -178,11 +178,13 @@ def _by_layer(
     wanted: list[tuple[int, str, list[int], str | None]],
 ) -> None:
     """:func:`_split_by_layer`, whose answer (every figure's parts, named) is kept too: in the
-    memo row of the layer and the period, keyed by a hash of the layer, its names and every
-    hazard's account and polygons; read at once when nothing changed since."""
+    memo row of the layer, keyed by a hash of the layer, its names and every hazard's account
+    and the polygons the period counts; read at once when nothing changed since. One row per
+    layer (the last period asked): requests for many periods, anonymous ones too, cannot make
+    the store grow by a copy of every split per period."""
     assert areas.layer is not None
     names = [*areas.names, areas.name_of(-1)]  # index -1: the last
-    scope = f"zonal {areas.layer} {per.end if per is not None else 'all'}"
+    scope = f"zonal {areas.layer}"
     memo = _memo_key(areas.layer_hash, names, figs, wanted)
     kept = None if memo is None else store.memo_read(scope, memo).get(memo)
     if kept is not None:
