@@ -54,6 +54,14 @@ def _rows(boxes: np.ndarray, first_id: int = 1) -> list[tuple[Any, ...]]:
     return [(first_id + i, *map(float, b)) for i, b in enumerate(boxes)]
 
 
+def _fill(
+    conn: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]], bulk: bool = False
+) -> bool:
+    ids = np.array([r[0] for r in rows], np.int64)
+    env = np.array([r[1:] for r in rows], np.float64)
+    return (gpkg_rtree.bulk_fill if bulk else gpkg_rtree.fill)(conn, name, ids, env)
+
+
 def _check(conn: sqlite3.Connection, name: str) -> None:
     assert conn.execute("SELECT rtreecheck(?)", (name,)).fetchone()[0] == "ok"
 
@@ -70,13 +78,40 @@ def test_bulk_boxes_are_those_of_sqlites_own_insert() -> None:
     conn.execute(DDL.format("one_by_one"))
     conn.execute(DDL.format("bulk"))
     conn.executemany("INSERT INTO one_by_one VALUES (?,?,?,?,?)", rows)
-    assert gpkg_rtree.fill(conn, "bulk", rows) is True
+    assert _fill(conn, "bulk", rows) is True
     _check(conn, "one_by_one")
     _check(conn, "bulk")
     want = conn.execute("SELECT * FROM one_by_one ORDER BY id").fetchall()
     got = conn.execute("SELECT * FROM bulk ORDER BY id").fetchall()
     assert len(got) == len(rows)
     assert got == want  # id by id, coordinate by coordinate
+
+
+def test_envelopes_read_in_bulk_are_those_of_each_blob(monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+
+    rng = np.random.default_rng(4)
+    geoms: list[Any] = [None, shapely.Point(), shapely.MultiPolygon(), shapely.LineString()]
+    geoms += [shapely.Point(rng.uniform(-180, 180), rng.uniform(-90, 90)) for _ in range(50)]
+    geoms += [shapely.box(x, 1, x + 0.5, 2) for x in rng.uniform(-180, 179, 50)]
+    geoms += [shapely.MultiPoint([(1, 2), (3, -4)]), shapely.LineString([(179, 1), (180, 5)])]
+    blobs = fmt.encode(geoms)
+    le_point_z = struct.pack("<2sBBi", b"GP", 0, 1, 4326) + struct.pack("<BI3d", 1, 1001, 5, 6, 7)
+    be_point = struct.pack(">2sBBi", b"GP", 0, 0, 4326) + struct.pack(">BI2d", 0, 1, -5.5, 6.25)
+    nan_point = struct.pack("<2sBBi", b"GP", 0, 1, 4326) + struct.pack("<BI2d", 1, 1, *[np.nan] * 2)
+    poly = shapely.to_wkb(shapely.box(3, 4, 5, 6), flavor="iso")  # no envelope in the header
+    no_env = struct.pack("<2sBBi", b"GP", 0, 1, 4326) + poly
+    be_env = struct.pack(">2sBBi4d", b"GP", 0, 2, 4326, 3, 5, 4, 6) + poly
+    blobs += [le_point_z, be_point, nan_point, no_env, be_env]
+    fids = list(range(10, 10 + len(blobs)))
+    want = {f: e for f, b in zip(fids, blobs, strict=True) if (e := fmt.envelope(b)) is not None}
+    one_by_one: list[bytes] = []
+    monkeypatch.setattr(gpkg_rtree, "envelope", lambda b: one_by_one.append(b) or fmt.envelope(b))
+    ids, env = gpkg_rtree.envelopes(fids, blobs)
+    assert len(one_by_one) == 5  # the three empties, POINT EMPTY as NaN, no header envelope
+    assert dict(zip(ids.tolist(), map(tuple, env.tolist()), strict=True)) == want
+    assert want[fids[-5]] == (5, 5, 6, 6) and want[fids[-4]] == (-5.5, -5.5, 6.25, 6.25)
+    assert fids[-3] not in want and len(want) == len(blobs) - 5  # NULL and four empties
 
 
 def _brute(boxes: dict[int, tuple[float, ...]], q: tuple[float, float, float, float]) -> set[int]:
@@ -114,7 +149,7 @@ def test_deep_tree_stays_right_through_sqlites_own_changes(tmp_path: Path) -> No
     boxes = _grid_boxes(rng, 6000)
     rows = _rows(boxes)
     conn.execute("BEGIN")
-    assert gpkg_rtree.fill(conn, "t", rows) is True
+    assert _fill(conn, "t", rows) is True
     conn.execute("COMMIT")
     _check(conn, "t")
     assert _depth(conn, "t") == 3
@@ -149,7 +184,7 @@ def test_fill_falls_back_to_one_by_one() -> None:
     # a tree that already has rows
     conn.execute(DDL.format("used"))
     conn.execute("INSERT INTO used VALUES (100000, 1, 2, 3, 4)")
-    assert gpkg_rtree.fill(conn, "used", rows) is False
+    assert _fill(conn, "used", rows) is False
     _check(conn, "used")
     assert conn.execute("SELECT count(*) FROM used").fetchone()[0] == 501
     # integer coordinates, auxiliary columns, 3 dimensions: not the layout packed here
@@ -161,13 +196,13 @@ def test_fill_falls_back_to_one_by_one() -> None:
     # a coordinate that is not finite: SQLite's own insert decides, as before
     conn.execute(DDL.format("nan"))
     bad = [*rows, (999_999, float("nan"), 1.0, 2.0, 3.0)]
-    assert gpkg_rtree.bulk_fill(conn, "nan", bad) is False
-    assert gpkg_rtree.fill(conn, "nan", bad) is False
+    assert _fill(conn, "nan", bad, bulk=True) is False
+    assert _fill(conn, "nan", bad) is False
     _check(conn, "nan")
     # an inverted box: the same error as the row-by-row insert gives
     conn.execute(DDL.format("inv"))
     with pytest.raises(sqlite3.IntegrityError):
-        gpkg_rtree.fill(conn, "inv", [*rows, (999_999, 5.0, 1.0, 2.0, 3.0)])
+        _fill(conn, "inv", [*rows, (999_999, 5.0, 1.0, 2.0, 3.0)])
 
 
 def _geometry(rng: np.random.Generator, i: int) -> Any:
@@ -289,8 +324,8 @@ def test_later_bulk_insert_goes_row_by_row(
     packed: list[bool] = []
     fill = gpkg_rtree.fill
 
-    def spy(conn: sqlite3.Connection, rtree: str, index: Any) -> bool:
-        packed.append(fill(conn, rtree, index))
+    def spy(conn: sqlite3.Connection, rtree: str, ids: Any, env: Any) -> bool:
+        packed.append(fill(conn, rtree, ids, env))
         return packed[-1]
 
     monkeypatch.setattr(gpkg_rtree, "fill", spy)

@@ -572,8 +572,8 @@ class GeoPackageStore(RevisionedStore):
         ]
         if len(fids) != len(rows):  # pragma: no cover - cannot happen under the write lock
             raise DemineError("bulk insert: row count mismatch")
-        index = gpkg_rtree.index_rows(fids, [row[0] for row in rows])
-        gpkg_rtree.fill(conn, f"rtree_{k.name}_geom", index)  # packed in bulk when empty
+        ids, env = gpkg_rtree.envelopes(fids, [row[0] for row in rows])
+        gpkg_rtree.fill(conn, f"rtree_{k.name}_geom", ids, env)  # packed in bulk when empty
         conn.execute(ddl)
 
 

@@ -42,6 +42,9 @@ _RNDAWAY = 1.0 + 1.0 / 8388608.0  # round away from zero
 _COORDS = ("minx", "maxx", "miny", "maxy")
 _CELL = np.dtype([("id", ">i8"), *((c, ">f4") for c in _COORDS)])  # 24 bytes, big-endian
 _HEAD = np.dtype([("depth", ">u2"), ("count", ">u2")])
+_PEEK = 40  # bytes of a blob read for its envelope: header (8) and 4 doubles
+_FLAG_EMPTY = 0x10  # GeoPackage header flags: an empty geometry
+_POINT_TYPES = (1, 1001, 2001, 3001)  # ISO WKB Point, Point Z, Point M, Point ZM
 _PAIRS_PER_INSERT = 2000  # rows per INSERT statement of the shadow tables
 _MAX_DEPTH = 40  # SQLite's RTREE_MAX_DEPTH
 _USING_RTREE = re.compile(r"using\s+rtree\s*\(", re.IGNORECASE)
@@ -52,24 +55,50 @@ _SHADOW_COLUMNS = {
 }
 
 
-def fill(conn: sqlite3.Connection, rtree: str, index: Sequence[Sequence[Any]]) -> bool:
-    """Add ``index`` rows ``(id, minx, maxx, miny, maxy)`` to the R-tree table ``rtree``:
-    packed in bulk when the tree is empty (True), else one by one (False)."""
-    if len(index) >= BULK_MIN and bulk_fill(conn, rtree, index):
+def fill(conn: sqlite3.Connection, rtree: str, ids: np.ndarray, env: np.ndarray) -> bool:
+    """Add entries ``ids`` (int64) with envelopes ``env`` (n × (minx, maxx, miny, maxy),
+    float64) to the R-tree table ``rtree``: packed in bulk when the tree is empty (True),
+    else inserted one by one by SQLite (False)."""
+    if len(ids) >= BULK_MIN and bulk_fill(conn, rtree, ids, env):
         return True
-    conn.executemany(f"INSERT INTO {q(rtree)} VALUES (?,?,?,?,?)", index)
+    rows = zip(ids.tolist(), *np.asarray(env, np.float64).reshape(-1, 4).T.tolist(), strict=True)
+    conn.executemany(f"INSERT INTO {q(rtree)} VALUES (?,?,?,?,?)", rows)
     return False
 
 
-def index_rows(fids: Sequence[int], blobs: Sequence[bytes | None]) -> list[tuple[Any, ...]]:
-    """The R-tree rows ``(fid, minx, maxx, miny, maxy)`` of GeoPackage geometry blobs; none
-    for a NULL or empty geometry (as the GeoPackage insert trigger)."""
-    index = []
-    for fid, blob in zip(fids, blobs, strict=True):
-        env = envelope(blob)
-        if env is not None:
-            index.append((fid, *env))
-    return index
+def envelopes(fids: Sequence[int], blobs: Sequence[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The R-tree entries of GeoPackage geometry blobs: their fids (int64) and envelopes
+    (n × (minx, maxx, miny, maxy), float64), those of NULL and empty geometries left out (as
+    by the GeoPackage insert trigger). Read in bulk from the blobs' headers, or from a point's
+    WKB (a point has no envelope in its header); a blob of any other layout goes through
+    :func:`gpkg_format.envelope`, one by one."""
+    n = len(blobs)
+    size = np.fromiter((0 if b is None else len(b) for b in blobs), np.int64, n)
+    h = np.array([b"" if b is None else b[:_PEEK] for b in blobs], f"S{_PEEK}")
+    h = h.view(np.uint8).reshape(n, _PEEK)
+    flags = h[:, 3]
+    gp = (h[:, 0] == 0x47) & (h[:, 1] == 0x50) & ((flags & _FLAG_EMPTY) == 0)
+    kind = (flags >> 1) & 7
+    box = gp & (kind >= 1) & (kind <= 4) & (size >= 40)  # minx, maxx, miny, maxy in the header
+    env = _numbers(h[:, 8:40], "f8", (flags & 1) == 1)
+    wkb_le = h[:, 8] == 1  # the WKB's byte order (0 big-endian, 1 little-endian)
+    wkb_type = _numbers(h[:, 9:13], "u4", wkb_le)[:, 0]
+    xy = _numbers(h[:, 13:29], "f8", wkb_le)
+    point = gp & (kind == 0) & (h[:, 8] <= 1) & np.isin(wkb_type, _POINT_TYPES) & (size >= 29)
+    point &= ~np.isnan(xy).any(axis=1)  # POINT EMPTY (NaN coordinates) is left to envelope()
+    env[point] = xy[point][:, [0, 0, 1, 1]]
+    keep = box | point
+    for i in np.flatnonzero(~keep & (size > 0)).tolist():  # neither NULL nor read above
+        e = envelope(blobs[i])
+        if e is not None:
+            keep[i], env[i] = True, e
+    return np.asarray(fids, np.int64)[keep], env[keep]
+
+
+def _numbers(raw: np.ndarray, code: str, little: np.ndarray) -> np.ndarray:
+    """Rows of bytes as numbers of type ``code``, little- or big-endian row by row."""
+    raw = np.ascontiguousarray(raw)
+    return np.where(little[:, None], raw.view("<" + code), raw.view(">" + code))
 
 
 def round_down(d: np.ndarray) -> np.ndarray:
@@ -118,18 +147,16 @@ def node_size(conn: sqlite3.Connection, rtree: str) -> int | None:
     return len(root)
 
 
-def bulk_fill(conn: sqlite3.Connection, rtree: str, index: Sequence[Sequence[Any]]) -> bool:
-    """Write the packed tree of ``index`` into the shadow tables of the EMPTY R-tree
-    ``rtree``; False (nothing written) when the tree or the data do not allow it."""
+def bulk_fill(conn: sqlite3.Connection, rtree: str, ids: np.ndarray, env: np.ndarray) -> bool:
+    """Write the packed tree of entries ``ids`` with envelopes ``env`` into the shadow
+    tables of the EMPTY R-tree ``rtree``; False (nothing written) when the tree or the data
+    do not allow it."""
     size = node_size(conn, rtree)
     if size is None:
         return False
-    table = np.array(index, dtype=np.float64).reshape(-1, 5)
-    if len(table) and np.abs(table[:, 0]).max() >= 2.0**53:  # pragma: no cover - ids that big
-        ids = np.fromiter((r[0] for r in index), np.int64, len(index))
-    else:
-        ids = table[:, 0].astype(np.int64)
-    packed = pack(ids, table[:, 1:], (size - 4) // _CELL.itemsize)
+    packed = pack(
+        np.asarray(ids, np.int64), np.asarray(env, np.float64), (size - 4) // _CELL.itemsize
+    )
     if packed is None:
         return False
     nodes, parents, rowids = packed
