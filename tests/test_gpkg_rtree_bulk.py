@@ -6,6 +6,7 @@ through later changes, demine's and plain SQL's (the GeoPackage triggers, as QGI
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
+from demine.errors import Conflict
 from demine.ids import uuid7
 from demine.model.schema import Record
 from demine.store import gpkg_format as fmt
@@ -338,3 +340,45 @@ def test_later_bulk_insert_goes_row_by_row(
     _assert_queries(store, {r.id: r.geometry for r in first + second}, rng)
     store.close()
     assert_gdal_valid(store.path)
+
+
+def test_failed_bulk_insert_leaves_the_index_empty_and_usable(
+    gpkg_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = gpkg_store
+    packed: list[bool] = []
+    fill = gpkg_rtree.fill
+
+    def spy(conn: sqlite3.Connection, rtree: str, ids: Any, env: Any) -> bool:
+        packed.append(fill(conn, rtree, ids, env))
+        return packed[-1]
+
+    monkeypatch.setattr(gpkg_rtree, "fill", spy)
+    hazard = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open"}, None)
+    store.upsert("hazards", [hazard], actor="t")
+    rng = np.random.default_rng(8)
+    recs = _records(rng, BULK_ROWS + 10)
+    clash = Record("emplacements", hazard.id, dict(PROPS), shapely.Point(1, 2))
+    with pytest.raises(Conflict, match="belongs to a hazards record"):
+        store.upsert("emplacements", [*recs, clash], actor="t")  # refused after the index fill
+    assert packed == [True]
+    conn = store.conn
+    assert conn.execute("SELECT count(*) FROM rtree_emplacements_geom_rowid").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM rtree_emplacements_geom_node").fetchone()[0] == 1
+    _check(conn, "rtree_emplacements_geom")
+    store.upsert("emplacements", recs, actor="t")  # packed again, into the empty index
+    assert packed == [True, True]
+    _check(conn, "rtree_emplacements_geom")
+    _assert_queries(store, {r.id: r.geometry for r in recs}, rng)
+
+
+def test_coordinates_beyond_float32_go_row_by_row() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(DDL.format("t"))
+    rows = [*_rows(_grid_boxes(np.random.default_rng(2), 300)), (999_999, 1.0, 1e39, 2.0, 3.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warning either
+        assert _fill(conn, "t", rows, bulk=True) is False
+        assert _fill(conn, "t", rows) is False
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == len(rows)
+    _check(conn, "t")

@@ -102,22 +102,25 @@ def _numbers(raw: np.ndarray, code: str, little: np.ndarray) -> np.ndarray:
 
 
 def round_down(d: np.ndarray) -> np.ndarray:
-    """float64 → float32 no greater than d, as SQLite's ``rtreeValueDown``."""
-    f = d.astype(np.float32)
-    over = f.astype(np.float64) > d
-    if over.any():
-        dd = d[over]
-        f[over] = (dd * np.where(dd < 0, _RNDAWAY, _RNDTOWARDS)).astype(np.float32)
+    """float64 → float32 no greater than d, as SQLite's ``rtreeValueDown`` (beyond float32's
+    range: ±inf, which :func:`pack` refuses)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = d.astype(np.float32)
+        over = f.astype(np.float64) > d
+        if over.any():
+            dd = d[over]
+            f[over] = (dd * np.where(dd < 0, _RNDAWAY, _RNDTOWARDS)).astype(np.float32)
     return f
 
 
 def round_up(d: np.ndarray) -> np.ndarray:
     """float64 → float32 no less than d, as SQLite's ``rtreeValueUp``."""
-    f = d.astype(np.float32)
-    under = f.astype(np.float64) < d
-    if under.any():
-        dd = d[under]
-        f[under] = (dd * np.where(dd < 0, _RNDTOWARDS, _RNDAWAY)).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = d.astype(np.float32)
+        under = f.astype(np.float64) < d
+        if under.any():
+            dd = d[under]
+            f[under] = (dd * np.where(dd < 0, _RNDTOWARDS, _RNDAWAY)).astype(np.float32)
     return f
 
 
