@@ -179,8 +179,8 @@ def pack(
 
     Returns the node blobs (unpadded; node number i + 1 for blob i, the root first), the
     (node, parent) pairs and the (rowid, leaf node) pairs in rowid order, each pair as two
-    consecutive items of a flat list; None when a
-    coordinate is not finite, a box is inverted, an id repeats, or the tree would be too deep.
+    consecutive items of a flat list. None when a coordinate is not finite (in float32), a
+    box is inverted, an id repeats, or the tree would be too deep.
     """
     n = len(ids)
     if n == 0 or max_cells < 4:
