@@ -111,6 +111,8 @@ def repair_notes(
     for w in warnings:
         if any(c in w.reason for c in _CHANGED):
             changed.setdefault(w.index, []).append(w.reason)
+    if not by_index and not changed:  # the usual import: nothing repaired or changed
+        return [None] * len(indexes)
     out: list[str | None] = []
     for i in indexes:
         parts = []
@@ -129,7 +131,14 @@ def zero_area_faults(
     rounds to 0 m², each with its fault: a record of a kind with an area is never stored with
     ``area_m2 = 0``."""
     out: dict[int, Fault] = {}
-    for pos, (a, idx) in enumerate(zip(areas, indexes, strict=True)):
+    if len(areas) != len(indexes):
+        raise ValueError("one area per index")
+    import numpy as np
+
+    # NaN where a record is no polygon; only areas under 0.01 m² can round to 0.00
+    arr = np.array([np.nan if a is None else a for a in areas], dtype=np.float64)
+    for pos in np.flatnonzero(arr < 0.01).tolist():
+        a, idx = areas[pos], indexes[pos]
         if a is None or round(a, 2) > 0:
             continue
         after = " after repair" if idx in repaired else ""
