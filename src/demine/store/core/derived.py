@@ -35,7 +35,8 @@ Crediting is in date order, so the rows do not depend on any statistics period.
 The hazards are recomputed in chunks (at most :attr:`Derived.DERIVE_CHUNK`, and what one
 ``IN (...)`` of the backend takes); :meth:`Derived.rebuild_derived` and a write given a
 ``progress`` callback (``upsert(..., progress=...)``) call it with (hazards done, hazards to
-do): once with 0 before the first chunk, then after each chunk, the last call (total, total).
+do): once with 0 before the first chunk, then after each chunk, the last call (total, total)
+(a transaction the backend runs again after a retryable failure starts again from 0).
 """
 
 from __future__ import annotations
