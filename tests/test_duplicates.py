@@ -172,6 +172,42 @@ def test_duplicates_are_warned_and_stored_by_default(store: Any, tmp_path: Path)
     assert dup[2].startswith("near duplicate of d.geojson feature 0")
 
 
+def test_duplicates_worked_out_beside_the_write_undo_it_when_they_fail(
+    store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By default the duplicates are found on a second thread while the records are written:
+    their warnings are in the report all the same, and a failure there stores nothing."""
+    import demine.services.duplicates as dups
+
+    path = _dups_file(tmp_path)
+    real = dups.flag_duplicates
+    threads: list[str] = []
+
+    def watched(*a: Any, **kw: Any) -> None:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        real(*a, **kw)
+
+    monkeypatch.setattr(dups, "flag_duplicates", watched)
+    rep = import_file(store, path, ImportOptions(kind="finds"))
+    assert threads == ["demine-duplicates"]
+    assert rep.duplicates == 2 and {w.index for w in rep.warnings if "duplicate" in w.reason} == {
+        1,
+        2,
+    }
+    assert store.count("finds") == 6
+
+    def broken(*a: Any, **kw: Any) -> None:
+        raise RuntimeError("duplicates failed")
+
+    monkeypatch.setattr(dups, "flag_duplicates", broken)
+    other = _write(tmp_path, "e.geojson", [_find(None, 30.0, 50.0), _find(None, 30.1, 50.1)])
+    with pytest.raises(RuntimeError, match="duplicates failed"):
+        import_file(store, other, ImportOptions(kind="finds"))
+    assert store.count("finds") == 6  # nothing of e.geojson was stored
+
+
 def test_skip_duplicates_keeps_the_first(store: Any, tmp_path: Path) -> None:
     rep = import_file(
         store, _dups_file(tmp_path), ImportOptions(kind="finds", skip_duplicates=True)

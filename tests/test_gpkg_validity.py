@@ -192,3 +192,41 @@ def test_bulk_insert_keeps_the_spatial_index_and_its_trigger(gpkg_store: Any) ->
     assert [r.id for r in store.list("hazards", bbox=(10.05, 10.05, 10.06, 10.06))] == [one.id]
     store.close()
     assert_gdal_valid(store.path)
+
+
+def test_geometry_blobs_follow_the_standard_layout() -> None:
+    """OGC 12-128r17 §2.1.3: "GP", version 0, flags (little endian; envelope [minx, maxx,
+    miny, maxy] except for points and empty geometries, which are flagged empty), the srs id,
+    then ISO WKB. Written for a batch at once; each blob as the standard lays it out."""
+    import struct
+
+    from demine.store import gpkg_format as fmt
+
+    geoms = [
+        shapely.box(179.99, -1.0, 180.0, 1.0),
+        None,
+        shapely.Point(-180.0, 89.9),
+        shapely.Polygon(),
+        shapely.Point(),
+        shapely.MultiPolygon([shapely.box(30, 48, 30.1, 48.1), shapely.box(31, 48, 31.1, 48.2)]),
+        shapely.LineString([(36.0, 47.0), (36.5, 47.25)]),
+        shapely.Polygon([(0, 0, 5), (1, 0, 5), (1, 1, 5), (0, 0, 5)]),  # Z is dropped
+    ]
+    blobs = fmt.encode(geoms)
+    assert blobs[1] is None and fmt.encode([None]) == [None] and fmt.encode([]) == []
+    for g, b in zip(geoms, blobs, strict=True):
+        if g is None:
+            continue
+        assert b is not None and b[:3] == b"GP\x00"
+        flags, srs = b[3], struct.unpack("<i", b[4:8])[0]
+        assert srs == 4326
+        wkb = shapely.to_wkb(g, byte_order=1, flavor="iso", output_dimension=2)
+        if g.is_empty or g.geom_type == "Point":
+            assert flags == (0x11 if g.is_empty else 0x01) and b[8:] == wkb
+        else:
+            x0, y0, x1, y1 = g.bounds
+            assert flags == 0x03 and struct.unpack("<4d", b[8:40]) == (x0, x1, y0, y1)
+            assert b[40:] == wkb
+    back = fmt.decode(blobs)
+    assert back[1] is None
+    assert shapely.equals_identical(back[0], geoms[0]) and back[3].is_empty

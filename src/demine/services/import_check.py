@@ -258,39 +258,48 @@ def read_and_check(
     max_jump: float | None = options.max_jump_m
     if max_jump is None and not is_layer:
         max_jump = DEFAULT_MAX_JUMP_M
-    checks = parsed.check_geometries(
-        repair=options.repair,
-        aoi=aoi,
-        max_jump_m=max_jump or None,
-        allowed=None if kind is None else _allowed(kind),
-    )
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def run_checks() -> list[Any]:
+        return parsed.check_geometries(
+            repair=options.repair,
+            aoi=aoi,
+            max_jump_m=max_jump or None,
+            allowed=None if kind is None else _allowed(kind),
+        )
+
+    # the geometry checks (most of it numpy and GEOS, which release the GIL), then promotion
+    # to multi parts and geodesic areas: on a second thread while this one checks the
+    # properties (a new or existing reference layer needs them first: its fields and names)
+    pool = ThreadPoolExecutor(max_workers=1)
     names: LayerNames | None = None
     if is_layer:  # the columns of a reference layer: the source's names, where safe
+        done: Future[list[Any]] = Future()
+        done.set_result(run_checks())
+        checked = done
         names = layer_names(features, src, kind)
         if names.faults:
             raise ValidationError(f"{src}: cannot import this file", names.faults)
         report.warnings.extend(names.warnings)
+    else:
+        checked = pool.submit(run_checks)
     if kind is None:  # a new layer
         assert names is not None
         try:
             kind = layer_kind(
                 lname,
                 infer_fields(features, names, parsed.field_types, csv=format_of(path) == "csv"),
-                _layer_geometry_type([c.geometry for c in checks]),
+                _layer_geometry_type([c.geometry for c in checked.result()]),
             )
         except ValueError as e:
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
 
-    # promotion to multi parts and geodesic areas are numpy/GEOS work that releases the GIL:
-    # done on a second thread while this one checks the properties
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(max_workers=1)
-    geoms_all = np.asarray([c.geometry for c in checks], dtype=object)
     gtype = kind.geometry_type
     want_area = "area_m2" in kind.field_names
 
     def derive() -> tuple[np.ndarray, np.ndarray | None]:
+        # on the pool's one thread, after the checks
+        geoms_all = np.asarray([c.geometry for c in checked.result()], dtype=object)
         if not gtype or not len(geoms_all):
             return geoms_all, None
         promoted = _promote(geoms_all, gtype)
@@ -320,15 +329,11 @@ def read_and_check(
     uuid_ids = not kind.is_layer
     need_geom = kind.geometry_required
     feature_ids = report.feature_ids
-    for pos, (f, chk) in enumerate(zip(features, checks, strict=True)):
+    # first the properties of every feature (while the geometries are checked)...
+    props_of: list[tuple[dict[str, Any], Any, list[Fault], Fault | None, str | None, Any]] = []
+    for pos, f in enumerate(features):
         fid = None if f.id is None else str(f.id)
         index = f.index
-        ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
-        if chk.faults:
-            ffaults += [locate(x, index, src, fid) for x in chk.faults]
-        if f.warnings or chk.warnings:
-            fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
-            report.warnings += without_empty_warning(fwarn, chk.faults)
         props = dict(f.properties)
         if names is not None:  # reference data: nested values are kept as JSON text
             props = {
@@ -348,14 +353,10 @@ def read_and_check(
         )
         if pfaults:
             skip = unread.get(pos, ())
-            ffaults += [p for p in pfaults if p.field not in skip]
-        geom = chk.geometry
-        if geom is None and need_geom and not chk.faults and not f.faults:
-            ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
+            pfaults = [p for p in pfaults if p.field not in skip]
+        bad = None
         if known_types is not None:
             bad = device_type_fault(clean, known_types, index=index, source=src, feature_id=fid)
-            if bad is not None:
-                ffaults.append(bad)
         # identity: a UUID id is the record id; any other id is the source's own id
         rid: str | None = None
         if uuid_ids:
@@ -373,6 +374,28 @@ def read_and_check(
         if source_id:
             ids.append((src, index, "source_id", str(source_id)))
         feature_ids[index] = (fid, None if source_id is None else str(source_id))
+        props_of.append((clean, extra, pfaults, bad, rid, source_id))
+        if progress is not None and (pos + 1) % 5000 == 0:
+            progress(pos + 1, len(features))
+
+    # ...then with each one's geometry check
+    for pos, (f, chk, (clean, extra, pfaults, bad, rid, source_id)) in enumerate(
+        zip(features, checked.result(), props_of, strict=True)
+    ):
+        fid = None if f.id is None else str(f.id)
+        index = f.index
+        ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
+        if chk.faults:
+            ffaults += [locate(x, index, src, fid) for x in chk.faults]
+        if f.warnings or chk.warnings:
+            fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
+            report.warnings += without_empty_warning(fwarn, chk.faults)
+        ffaults += pfaults
+        geom = chk.geometry
+        if geom is None and need_geom and not chk.faults and not f.faults:
+            ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
+        if bad is not None:
+            ffaults.append(bad)
         if ffaults:
             faults.extend(ffaults)
             continue
@@ -389,9 +412,6 @@ def read_and_check(
             )
         )
         good_index.append(pos)
-        if progress is not None and len(good) % 5000 == 0:
-            progress(len(good), len(features))
-
     from demine.services.duplicates import repeated_ids
 
     repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored

@@ -88,9 +88,11 @@ def import_files(
 
     For a progress bar (the CLI's; no other face passes them): ``progress`` is told (features
     checked, features) while a file is read and checked; ``stage`` each stage as it starts
-    (checking a file, its links and rules, looking for duplicates, storing); ``upkeep``
-    (hazards done, hazards to do) as the land-release accounts of the hazards the records
-    touch are updated (the store's ``upsert(progress=...)``), the last call (total, total).
+    (checking a file, its links and rules, storing, and looking for duplicates: before
+    storing when they decide what is stored, else after it if their thread is still at
+    work); ``upkeep`` (hazards done, hazards to do) as the land-release accounts of the
+    hazards the records touch are updated (the store's ``upsert(progress=...)``), the last
+    call (total, total).
 
     A role that submits (``services.access.SUBMITTERS``), or a ``batch`` (``demine submit``),
     stores the checked records as one submission instead (:class:`Submitted` is raised)."""
@@ -112,8 +114,37 @@ def import_files(
             _check_file(store, p, options, progress=progress, role=role, stage=stage) for p in paths
         ]
         _across_files(checked)
-        _duplicates(store, checked, options, stage)
-        return _store(store, paths, options, checked, _batch(role, batch), stage, upkeep)
+        batch = _batch(role, batch)
+        if options.skip_duplicates or batch is not None:  # they decide what is stored
+            _duplicates(store, checked, options, stage=stage)
+            return _store(store, paths, options, checked, batch, stage=stage, upkeep=upkeep)
+        # duplicates only warn: worked out (mostly GEOS, which releases the GIL) on a second
+        # thread while the records are written, in one transaction with them
+        finish = _duplicates(store, checked, options, later=True)
+        if finish is None:
+            return _store(store, paths, options, checked, stage=stage, upkeep=upkeep)
+        try:
+            return store.atomically(
+                lambda: _stored(store, paths, options, checked, finish, stage, upkeep)
+            )
+        finally:
+            finish.wait()  # never leaves the thread running
+
+
+def _stored(
+    store: Store,
+    paths: Sequence[Path],
+    options: ImportOptions,
+    checked: list[_Checked],
+    finish: _Later,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
+) -> list[ImportReport]:
+    reports = _store(store, paths, options, checked, stage=stage, upkeep=upkeep)
+    if stage is not None and finish.busy:
+        stage(f"looking for duplicate {checked[0].kind.name}")
+    finish()  # its failure undoes the write
+    return reports
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,16 +268,20 @@ def _duplicates(
     store: Store | None,
     checked: list[_Checked],
     options: ImportOptions,
+    *,
+    later: bool = False,
     stage: Callable[[str], None] | None = None,
-) -> None:
+) -> _Later | None:
     """Exact and near duplicates among the files and against the stored records: warnings,
-    and skipped with ``skip_duplicates`` (services.duplicates)."""
+    and skipped with ``skip_duplicates`` (services.duplicates). With ``later`` they are worked
+    out on another thread: the function returned waits for them and adds their warnings (the
+    stored records near the batch are read first, on this thread)."""
     from demine.services.duplicates import IDENTITY, Batch, flag_duplicates
 
     kind = checked[0].kind if checked else None
     if kind is None or kind.name not in IDENTITY:
-        return
-    if stage is not None:
+        return None
+    if stage is not None and not later:  # later: while the records are written
         stage(f"looking for duplicate {kind.name}")
     batches = [Batch(Path(c.report.source).name, c.good, c.report.indexes) for c in checked]
     existing: list[Record] = []
@@ -258,22 +293,68 @@ def _duplicates(
         pad = options.duplicate_tolerance_m / 50_000 + 1e-6  # degrees, generous
         x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(np.asarray(geoms, dtype=object)))
         existing = list(store.list(kind.name, bbox=(x0 - pad, y0 - pad, x1 + pad, y1 + pad)))
-    flag_duplicates(
-        kind.name,
-        batches,
-        existing,
-        tolerance_m=options.duplicate_tolerance_m,
-        skip=options.skip_duplicates,
-    )
-    for c, b in zip(checked, batches, strict=True):
-        c.report.warnings.extend(name_faults(b.warnings, c.report.feature_ids, b.source))
-        c.report.duplicates = b.duplicates
-        c.report.duplicates_of_stored = b.of_stored
-        if b.drop:
-            c.report.skipped_duplicates = len(b.drop)
-            keep = [i for i in range(len(c.good)) if i not in b.drop]
-            c.good = [c.good[i] for i in keep]
-            c.report.indexes = [c.report.indexes[i] for i in keep]
+
+    def find() -> None:
+        flag_duplicates(
+            kind.name,
+            batches,
+            existing,
+            tolerance_m=options.duplicate_tolerance_m,
+            skip=options.skip_duplicates,
+        )
+
+    def apply() -> None:
+        for c, b in zip(checked, batches, strict=True):
+            c.report.warnings.extend(name_faults(b.warnings, c.report.feature_ids, b.source))
+            c.report.duplicates = b.duplicates
+            c.report.duplicates_of_stored = b.of_stored
+            if b.drop:
+                c.report.skipped_duplicates = len(b.drop)
+                keep = [i for i in range(len(c.good)) if i not in b.drop]
+                c.good = [c.good[i] for i in keep]
+                c.report.indexes = [c.report.indexes[i] for i in keep]
+
+    if not later:
+        find()
+        apply()
+        return None
+    return _Later(find, apply)
+
+
+class _Later:
+    """Work run on another thread; calling the object waits for it, raises what it raised,
+    then applies its result (once)."""
+
+    def __init__(self, work: Callable[[], None], apply: Callable[[], None]) -> None:
+        import threading
+
+        self._apply: Callable[[], None] | None = apply
+        self._failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as e:  # raised where the caller waits
+                self._failed.append(e)
+
+        self._thread = threading.Thread(target=run, name="demine-duplicates", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    @property
+    def busy(self) -> bool:
+        """Still at work (calling the object would wait)."""
+        return self._thread.is_alive()
+
+    def __call__(self) -> None:
+        self.wait()
+        if self._failed:
+            raise self._failed[0]
+        apply, self._apply = self._apply, None
+        if apply is not None:
+            apply()
 
 
 def _store(
@@ -282,6 +363,7 @@ def _store(
     options: ImportOptions,
     checked: list[_Checked],
     batch: Batch | None = None,
+    *,
     stage: Callable[[str], None] | None = None,
     upkeep: Callable[[int, int], None] | None = None,
 ) -> list[ImportReport]:

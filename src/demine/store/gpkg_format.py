@@ -22,6 +22,8 @@ _HEADER = struct.Struct("<2sBBi")
 _ENV = struct.Struct("<4d")
 _ENV_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
 _FLAG_LE = 0x01
+# a blob's header with an xy envelope (flags: little endian, envelope 1), OGC 12-128r17 §2.1.3
+_HEAD_ENV_FIELDS = [("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs", "<i4")]
 _FLAG_EMPTY = 0x10
 
 
@@ -33,26 +35,35 @@ def encode(geoms: Sequence[Any] | np.ndarray, srs_id: int = SRS_ID) -> list[byte
     arr = np.asarray(geoms, dtype=object)
     if arr.size == 0:
         return []
+    missing = shapely.is_missing(arr)
+    if missing.any():  # None stays None
+        out_all: list[bytes | None] = [None] * arr.size
+        have = np.flatnonzero(~missing)
+        for i, b in zip(have.tolist(), encode(arr[have], srs_id), strict=True):
+            out_all[i] = b
+        return out_all
     wkb = shapely.to_wkb(arr, byte_order=1, flavor="iso", output_dimension=2)
     bounds = shapely.bounds(arr)
     empty = shapely.is_empty(arr)
     is_point = shapely.get_type_id(arr) == 0
-    out: list[bytes | None] = []
+    # the usual blob: an 8-byte header and the xy envelope, made for all at once; the others
+    # (None, empty, points: no envelope) one by one
+    n = arr.size
+    head_env = np.dtype([*_HEAD_ENV_FIELDS, ("env", "<f8", (4,))])
+    head = np.zeros(n, dtype=head_env)
+    head["magic"] = b"GP"
+    head["flags"] = _FLAG_LE | (1 << 1)
+    head["srs"] = srs_id
+    head["env"] = bounds[:, [0, 2, 1, 3]]
+    buf = head.tobytes()
+    size = head_env.itemsize
+    wkbs = wkb.tolist()
+    out: list[bytes | None] = [buf[i * size : (i + 1) * size] + w for i, w in enumerate(wkbs)]
     pack_h = _HEADER.pack
-    pack_e = _ENV.pack
-    for i in range(arr.size):
-        w = wkb[i]
-        if w is None:
-            out.append(None)
-        elif empty[i]:
-            out.append(pack_h(b"GP", 0, _FLAG_LE | _FLAG_EMPTY, srs_id) + w)
-        elif is_point[i]:
-            out.append(pack_h(b"GP", 0, _FLAG_LE, srs_id) + w)
-        else:
-            b = bounds[i]
-            out.append(
-                pack_h(b"GP", 0, _FLAG_LE | (1 << 1), srs_id) + pack_e(b[0], b[2], b[1], b[3]) + w
-            )
+    for i in np.flatnonzero(empty | is_point).tolist():
+        w = wkbs[i]
+        flags = _FLAG_LE | _FLAG_EMPTY if empty[i] else _FLAG_LE
+        out[i] = pack_h(b"GP", 0, flags, srs_id) + w
     return out
 
 

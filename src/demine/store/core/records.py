@@ -230,6 +230,8 @@ class Records(Tables):
     ) -> builtins.list[tuple[int, Record, bytes | None] | None]:
         """For each record, the stored (fid, record, geometry bytes) it matches, or None."""
         t = q(k.name)
+        if not c.execute(f"SELECT EXISTS (SELECT 1 FROM {t})").fetchone()[0]:
+            return [None] * len(records)  # a first import: nothing to look up
         keyname = k.natural_key
         keys = [r.properties.get(keyname) for r in records] if keyname else []
 
