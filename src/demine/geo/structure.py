@@ -9,6 +9,7 @@ one Python step per geometry and per ring, never one per coordinate.
 from __future__ import annotations
 
 import gc
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -208,15 +209,27 @@ def path_field(fld: str, gtype: str, part: int, ordinal: int, vertex: int | None
     return f"{fld}.coordinates[{part}][{ordinal}]{v}"
 
 
+_NUMBERS = frozenset({float, int})
+
+
 def _as_xy(positions: list[Any]) -> FloatArray | None:
-    """Positions as an (n, 2 or 3) float array, or None if they are not all alike and numeric."""
+    """Positions as an (n, 2 or 3) float array, or None if they are not all alike and numeric
+    (arrays of 2 or 3 numbers: a boolean, a string or a nested array is not one)."""
+    if not positions:
+        return None
     try:
-        a = np.array(positions)
-    except (ValueError, TypeError):
+        width = set(map(len, positions))
+    except TypeError:  # a number where a position should be
         return None
-    if a.ndim != 2 or a.shape[1] not in (2, 3) or a.dtype.kind not in "if":
+    if len(width) != 1 or not width <= {2, 3} or set(map(type, positions)) != {list}:
         return None
-    return a.astype(np.float64, copy=False)
+    flat = list(itertools.chain.from_iterable(positions))
+    if not set(map(type, flat)) <= _NUMBERS:
+        return None
+    try:
+        return np.array(flat, dtype=np.float64).reshape(-1, width.pop())
+    except (OverflowError, ValueError):
+        return None
 
 
 def flatten(raws: Sequence[object], fld: str = "geometry", *, strict: bool = False) -> Flat:

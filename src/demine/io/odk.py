@@ -332,17 +332,26 @@ def read_csv(path: Path, kind: str, delimiter: str, *, geometry: bool = True) ->
     return ParsedFile(features=features, faults=[], warnings=[], crs=None)
 
 
+_PLAIN = (str, int, float, list, type(None))  # JSON values that are never a Mapping
+
+
 def from_geojson(parsed: ParsedFile, src: str) -> ParsedFile:
     """A GeoJSON export's features with their properties read as an export's (the
     geometry is the feature's own); unchanged when the properties are not an export's."""
-    flat = [flatten(f.properties or {}) for f in parsed.features]
-    cols: list[str] = []
-    for p in flat:
-        cols += [k for k in p if k not in cols]
+    # the columns, in the order first seen; only nested properties are flattened for it (a
+    # file of 100,000 plain features is read as it is)
+    cols: dict[str, None] = {}
+    for f in parsed.features:
+        props = f.properties or {}
+        if any(isinstance(v, Mapping) for v in props.values() if not isinstance(v, _PLAIN)):
+            cols.update(dict.fromkeys(flatten(props)))
+        else:
+            cols.update(dict.fromkeys(props))
     kind = flavour(cols)
     if kind is None:
         return parsed
-    shape = Shape(cols, kind)
+    flat = [flatten(f.properties or {}) for f in parsed.features]
+    shape = Shape(list(cols), kind)
     for f, p in zip(parsed.features, flat, strict=True):
         done = shape.feature(f.index, p, src, geometry=f.geometry)
         f.properties = done.properties

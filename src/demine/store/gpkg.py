@@ -26,6 +26,7 @@ from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
+from demine.store import gpkg_rtree
 from demine.store.common import (
     history_guard_ddl,
     is_disk_full,
@@ -571,12 +572,8 @@ class GeoPackageStore(RevisionedStore):
         ]
         if len(fids) != len(rows):  # pragma: no cover - cannot happen under the write lock
             raise DemineError("bulk insert: row count mismatch")
-        index = []
-        for fid, row in zip(fids, rows, strict=True):
-            env = fmt.envelope(row[0])
-            if env is not None:
-                index.append((fid, *env))
-        conn.executemany(f"INSERT INTO {q('rtree_' + k.name + '_geom')} VALUES (?,?,?,?,?)", index)
+        ids, env = gpkg_rtree.envelopes(fids, [row[0] for row in rows])
+        gpkg_rtree.fill(conn, f"rtree_{k.name}_geom", ids, env)  # packed in bulk when empty
         conn.execute(ddl)
 
 
