@@ -48,12 +48,16 @@ def rebuild_derived(db: DbOpt = None, as_json: JsonOpt = False) -> None:
 
     Writes keep them up to date; run this once after upgrading a store made by an older
     demine, or after hazards, releases or activities were edited outside demine (QGIS, SQL):
-    until then statistics compute every account again, more slowly."""
+    until then statistics compute every account again, more slowly. On a terminal a
+    progress bar (on stderr) counts the hazards done."""
     import time
+
+    from demine.cli.progress import ACCOUNTS, progress_bar
 
     with with_store(db, as_json) as store:
         t0 = time.perf_counter()
-        n = store.rebuild_derived()
+        with progress_bar(f"rebuilding {ACCOUNTS}", as_json, f"rebuilding {ACCOUNTS}") as bar:
+            n = store.rebuild_derived(progress=None if bar is None else bar.accounts)
         seconds = round(time.perf_counter() - t0, 2)
         if as_json:
             print_json({"hazards": n, "seconds": seconds})

@@ -279,9 +279,10 @@ def import_(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import records from files. Re-importing the same source ids updates them."""
-    import sys
-
+    """Import records from files. Re-importing the same source ids updates them. On a
+    terminal a progress bar (on stderr) shows the check, then the storing and the update of
+    the land-release accounts."""
+    from demine.cli.progress import progress_bar
     from demine.services.register import import_files
 
     with with_store(db, as_json) as store:
@@ -300,20 +301,18 @@ def import_(
             skip_duplicates,
             duplicate_tolerance,
         )
-        progress = None
-        if not as_json and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            bar = Progress(console=console(stderr=True), transient=True)
-            task = bar.add_task(f"checking {', '.join(f.name for f in files)}", total=None)
-            bar.start()
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-        try:
+        checking = f"checking {', '.join(f.name for f in files)}"
+        with progress_bar(checking, as_json) as bar:
             try:
-                reports = import_files(store, files, opts, progress=progress, role=current_role())
+                reports = import_files(
+                    store,
+                    files,
+                    opts,
+                    progress=None if bar is None else bar.count,
+                    role=current_role(),
+                    stage=None if bar is None else bar.stage,
+                    upkeep=None if bar is None else bar.accounts,
+                )
             except ValidationError as e:
                 if as_json:
                     from demine.services.register import group_rejects
@@ -333,9 +332,6 @@ def import_(
                     )
                     raise typer.Exit(1) from None
                 raise
-        finally:
-            if progress is not None:
-                bar.stop()
         if as_json:
             if len(reports) == 1:
                 print_json(reports[0].to_dict())

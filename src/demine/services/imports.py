@@ -61,10 +61,14 @@ def import_file(
     *,
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import a file into the store. Raises ValidationError (nothing stored) when a feature is
-    bad, unless ``skip_invalid``."""
-    return import_files(store, [path], options, progress=progress, role=role)[0]
+    bad, unless ``skip_invalid``. The callbacks: see :func:`import_files`."""
+    return import_files(
+        store, [path], options, progress=progress, role=role, stage=stage, upkeep=upkeep
+    )[0]
 
 
 def import_files(
@@ -75,10 +79,20 @@ def import_files(
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
     batch: Batch | None = None,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
 ) -> list[ImportReport]:
     """Import several files of one kind: every file is checked first; a fault in any refuses
     all (nothing stored) unless ``skip_invalid``; the good records of every file are then
     stored in one transaction. One report per file, in order.
+
+    For a progress bar (the CLI's; no other face passes them): ``progress`` is told (features
+    checked, features) while a file is read and checked; ``stage`` each stage as it starts
+    (checking a file, its links and rules, storing, and looking for duplicates: before
+    storing when they decide what is stored, else after it if their thread is still at
+    work); ``upkeep`` (hazards done, hazards to do) as the land-release accounts of the
+    hazards the records touch are updated (the store's ``upsert(progress=...)``), the last
+    call (total, total).
 
     A role that submits (``services.access.SUBMITTERS``), or a ``batch`` (``demine submit``),
     stores the checked records as one submission instead (:class:`Submitted` is raised)."""
@@ -96,19 +110,23 @@ def import_files(
     # millions of small objects: the cyclic collector would cost a third; the hazards'
     # land-release accounts are computed ahead while the properties are checked
     with no_gc(), prepared():
-        checked = [_check_file(store, p, options, progress=progress, role=role) for p in paths]
+        checked = [
+            _check_file(store, p, options, progress=progress, role=role, stage=stage) for p in paths
+        ]
         _across_files(checked)
         batch = _batch(role, batch)
         if options.skip_duplicates or batch is not None:  # they decide what is stored
-            _duplicates(store, checked, options)
-            return _store(store, paths, options, checked, batch)
+            _duplicates(store, checked, options, stage=stage)
+            return _store(store, paths, options, checked, batch, stage=stage, upkeep=upkeep)
         # duplicates only warn: worked out (mostly GEOS, which releases the GIL) on a second
         # thread while the records are written, in one transaction with them
         finish = _duplicates(store, checked, options, later=True)
         if finish is None:
-            return _store(store, paths, options, checked)
+            return _store(store, paths, options, checked, stage=stage, upkeep=upkeep)
         try:
-            return store.atomically(lambda: _stored(store, paths, options, checked, finish))
+            return store.atomically(
+                lambda: _stored(store, paths, options, checked, finish, stage, upkeep)
+            )
         finally:
             finish.wait()  # never leaves the thread running
 
@@ -119,8 +137,12 @@ def _stored(
     options: ImportOptions,
     checked: list[_Checked],
     finish: _Later,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
 ) -> list[ImportReport]:
-    reports = _store(store, paths, options, checked)
+    reports = _store(store, paths, options, checked, stage=stage, upkeep=upkeep)
+    if stage is not None and finish.busy:
+        stage(f"looking for duplicate {checked[0].kind.name}")
     finish()  # its failure undoes the write
     return reports
 
@@ -184,9 +206,14 @@ def _check_file(
     *,
     progress: Callable[[int, int], None] | None = None,
     role: str | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> _Checked:
     """Read and check one file, link its references and run the rules across records."""
+    if stage is not None:
+        stage(f"checking {path.name}")
     kind, good, report, faults = read_and_check(path, options, store=store, progress=progress)
+    if stage is not None:
+        stage(f"checking links and rules of {path.name}")
     if role is not None and not kind.is_layer:
         _hidden_fields(store, kind, good, role)
     link_faults = _link(store, good, path.name)
@@ -238,7 +265,12 @@ def _across_files(checked: list[_Checked]) -> None:
 
 
 def _duplicates(
-    store: Store | None, checked: list[_Checked], options: ImportOptions, *, later: bool = False
+    store: Store | None,
+    checked: list[_Checked],
+    options: ImportOptions,
+    *,
+    later: bool = False,
+    stage: Callable[[str], None] | None = None,
 ) -> _Later | None:
     """Exact and near duplicates among the files and against the stored records: warnings,
     and skipped with ``skip_duplicates`` (services.duplicates). With ``later`` they are worked
@@ -249,6 +281,8 @@ def _duplicates(
     kind = checked[0].kind if checked else None
     if kind is None or kind.name not in IDENTITY:
         return None
+    if stage is not None and not later:  # later: while the records are written
+        stage(f"looking for duplicate {kind.name}")
     batches = [Batch(Path(c.report.source).name, c.good, c.report.indexes) for c in checked]
     existing: list[Record] = []
     geoms = [r.geometry for c in checked for r in c.good if r.geometry is not None]
@@ -309,6 +343,11 @@ class _Later:
     def wait(self) -> None:
         self._thread.join()
 
+    @property
+    def busy(self) -> bool:
+        """Still at work (calling the object would wait)."""
+        return self._thread.is_alive()
+
     def __call__(self) -> None:
         self.wait()
         if self._failed:
@@ -324,6 +363,9 @@ def _store(
     options: ImportOptions,
     checked: list[_Checked],
     batch: Batch | None = None,
+    *,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
 ) -> list[ImportReport]:
     for c in checked:  # every fault names its feature's id and source id
         src = Path(c.report.source).name
@@ -347,12 +389,15 @@ def _store(
         raise ValidationError(f"{what}; nothing was stored ({hint})", faults)
     names = ", ".join(p.name for p in paths)
     kind = checked[0].kind
+    good = [r for c in checked for r in c.good]
+    if stage is not None:
+        stage(f"storing {len(good):,} {kind.name}")
     try:
         if kind.is_layer:
             store.create_layer(kind)
         res = store.upsert(
             kind.name,
-            [r for c in checked for r in c.good],
+            good,
             actor=options.actor or current_actor(),
             reason=options.reason or f"import {names}",
             # each repaired record's revision says which repairs were made
@@ -361,6 +406,7 @@ def _store(
                 for c in checked
                 for n in repair_notes(c.report.repairs, c.report.indexes, c.report.warnings)
             ],
+            progress=upkeep,
         )
     except StoreFull:  # the write was rolled back as a whole
         raise StoreFull(

@@ -83,7 +83,7 @@ class Store(Protocol):
         *,
         actor: str,
         reason: str | None = None,
-        progress: Any = None,
+        progress: Callable[[int, int], None] | None = None,  # (hazards done, to do): derived
         origin: str = "user",
         reasons: Sequence[str | None] | None = None,
     ) -> UpsertResult: ...
@@ -211,7 +211,9 @@ class Store(Protocol):
     def derived_accounts(
         self, hazard_ids: Sequence[str] | None = None
     ) -> dict[str, Any] | None: ...  # hazard id -> demine.geo.release.Account; None: not built
-    def rebuild_derived(self) -> int: ...
+    def rebuild_derived(
+        self, progress: Callable[[int, int], None] | None = None
+    ) -> int: ...  # progress: (hazards done, hazards to do), after each chunk
     def stat_rows(
         self, fields: Sequence[str] = ()
     ) -> builtins.list[Any] | None: ...  # see core/derived_stats

@@ -31,12 +31,18 @@ Every write of a hazard, release or activity (:meth:`Records.upsert`, ``update``
 hazards it touches, before and after the change (a release moved to another hazard: both),
 once per batch and inside the write's transaction: a failed write leaves them as they were.
 Crediting is in date order, so the rows do not depend on any statistics period.
+
+The hazards are recomputed in chunks (at most :attr:`Derived.DERIVE_CHUNK`, and what one
+``IN (...)`` of the backend takes); :meth:`Derived.rebuild_derived` and a write given a
+``progress`` callback (``upsert(..., progress=...)``) call it with (hazards done, hazards to
+do): once with 0 before the first chunk, then after each chunk, the last call (total, total)
+(a transaction the backend runs again after a retryable failure starts again from 0).
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -60,7 +66,10 @@ from demine.store.core.derived_stats import MEMO_TABLE, stat_figures
 from demine.store.core.dialect import q
 from demine.store.core.tables import Tables
 
-__all__ = ["DERIVED_KINDS", "DERIVED_TABLES", "Derived", "on_grid", "own_geom_sql"]
+__all__ = ["DERIVED_KINDS", "DERIVED_TABLES", "Derived", "Progress", "on_grid", "own_geom_sql"]
+
+# told (hazards done, hazards to do) as the derived rows are recomputed, chunk by chunk
+Progress = Callable[[int, int], None]
 
 # every derived table (table, description, columns): those of the accounts, and the
 # statistics' memo (see derived_stats)
@@ -76,6 +85,9 @@ class Derived(Tables):
     """The derived tables: their schema, their upkeep on write, their rebuild and reads."""
 
     BLOB_TYPE = "BLOB"
+    # hazards recomputed per chunk at most (a backend's IN chunk may be smaller): a national
+    # rebuild reports its progress about a hundred times, and holds one chunk's polygons
+    DERIVE_CHUNK = 1000
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
@@ -213,17 +225,23 @@ class Derived(Tables):
         return self._hazards_of(c, kind, ids)
 
     def _derived_after(
-        self, c: Any, kind: str, ids: Sequence[str], before: set[str] | None
+        self,
+        c: Any,
+        kind: str,
+        ids: Sequence[str],
+        before: set[str] | None,
+        progress: Progress | None = None,
     ) -> None:
         """After the write (same transaction): recompute the hazards named before or now (an
-        activity changes only their last activity's date)."""
+        activity changes only their last activity's date), telling ``progress`` (see the
+        module's docstring)."""
         if before is None:
             return
         hazards = before | self._hazards_of(c, kind, ids)
         if kind == "activities":
-            self._derive_last(c, hazards)
+            self._derive_last(c, hazards, progress)
         else:
-            self._derive(c, hazards)
+            self._derive(c, hazards, progress)
         # the tables' triggers marked them stale at the write: they are current again
         c.execute(
             f"UPDATE demine_derived_state SET value = {self.P} WHERE key = {self.P}",
@@ -261,13 +279,29 @@ class Derived(Tables):
             if c.execute(f"SELECT EXISTS (SELECT 1 FROM {q(t)})").fetchone()[0] in (0, False)
         )
 
-    def _derive_last(self, c: Any, hazard_ids: Iterable[str]) -> None:
+    def _derive_chunks(
+        self, ids: builtins.list[str], progress: Progress | None
+    ) -> Iterator[builtins.list[str]]:
+        """``ids`` in chunks (:attr:`DERIVE_CHUNK`, and small enough for :meth:`_in`);
+        ``progress`` is told (0, total) first and (done, total) after each chunk."""
+        total, done = len(ids), 0
+        if progress is not None:
+            progress(0, total)
+        for part in self._chunks(ids):
+            for s in range(0, len(part), self.DERIVE_CHUNK):
+                chunk = builtins.list(part[s : s + self.DERIVE_CHUNK])
+                yield chunk
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+
+    def _derive_last(
+        self, c: Any, hazard_ids: Iterable[str], progress: Progress | None = None
+    ) -> None:
         ids = sorted(set(hazard_ids))
         self._lock_derived(c)
-        for chunk in self._chunks(ids):
-            if not chunk:
-                continue
-            last = self._last_dates(c, builtins.list(chunk))
+        for chunk in self._derive_chunks(ids, progress):
+            last = self._last_dates(c, chunk)
             self._executemany(
                 c,
                 f"UPDATE demine_derived_hazard SET last_activity_on = {self.P} "
@@ -282,9 +316,10 @@ class Derived(Tables):
                 (getattr(self, "schema", "") + ".__derived__",),
             )
 
-    def _derive(self, c: Any, hazard_ids: Iterable[str]) -> int:
-        """Recompute the derived rows of these hazards from their records. Returns how many
-        hazards have rows now."""
+    def _derive(self, c: Any, hazard_ids: Iterable[str], progress: Progress | None = None) -> int:
+        """Recompute the derived rows of these hazards from their records, chunk by chunk,
+        telling ``progress`` (see the module's docstring). Returns how many hazards have rows
+        now."""
         import numpy as np
         import shapely
 
@@ -298,6 +333,8 @@ class Derived(Tables):
 
         ids = sorted(set(hazard_ids))
         if not ids:
+            if progress is not None:
+                progress(0, 0)
             return 0
         self._lock_derived(c)
         P = self.P
@@ -305,10 +342,7 @@ class Derived(Tables):
         at = now_utc()
         n = 0
         empty = self._empty_tables(c)
-        for chunk in self._chunks(ids):
-            if not chunk:
-                continue
-            chunk = builtins.list(chunk)
+        for chunk in self._derive_chunks(ids, progress):
             for t in DERIVED_BY_HAZARD:
                 if t not in empty:
                     sql, args = self._in("hazard_id", chunk)
@@ -449,15 +483,16 @@ class Derived(Tables):
             n += len(h_rows)
         return n
 
-    def rebuild_derived(self) -> int:
+    def rebuild_derived(self, progress: Progress | None = None) -> int:
         """Recompute every derived row from the records, in one transaction, and mark the
-        tables built. Returns how many hazards have rows."""
+        tables built, telling ``progress`` (hazards done, hazards to do) after each chunk.
+        Returns how many hazards have rows."""
 
         def body(c: Any) -> int:
             for t in (*DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
-            n = self._derive(c, ids)
+            n = self._derive(c, ids, progress)
             c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("built",))
             c.execute(
                 f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",

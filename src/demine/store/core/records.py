@@ -10,7 +10,7 @@ moves the kind's data version; the write rules that hold whatever the backend
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from demine.errors import Conflict, NotFound, ValidationError
@@ -276,7 +276,7 @@ class Records(Tables):
         *,
         actor: str,
         reason: str | None = None,
-        progress: Any = None,
+        progress: Callable[[int, int], None] | None = None,
         origin: str = "user",
         reasons: Sequence[str | None] | None = None,
     ) -> UpsertResult:
@@ -286,7 +286,8 @@ class Records(Tables):
         natural key. A matched record whose content is the same is left alone (no new
         revision). All or nothing: any error rolls the whole batch back. ``reasons``, one per
         record (or None), is added to ``reason`` in that record's revision (an import's
-        repairs).
+        repairs). ``progress`` is told (hazards done, hazards to do) as the hazards' derived
+        land-release accounts are updated, chunk by chunk (store/core/derived.py).
         """
         k = self.kind(kind)
         if not records:
@@ -365,7 +366,7 @@ class Records(Tables):
             if hist_rows:
                 self._executemany(c, self.HISTORY_INSERT, hist_rows)
                 self._touch(c, k, at)
-            self._derived_after(c, k.name, result.created + result.updated, before)
+            self._derived_after(c, k.name, result.created + result.updated, before, progress)
             return result
 
         return self._transaction(k.name, body)

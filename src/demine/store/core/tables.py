@@ -4,7 +4,7 @@ each write adds (see :mod:`.records` and :mod:`.history`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -84,7 +84,12 @@ class Tables(Dialect):
         return None
 
     def _derived_after(
-        self, c: Any, kind: str, ids: Sequence[str], before: set[str] | None
+        self,
+        c: Any,
+        kind: str,
+        ids: Sequence[str],
+        before: set[str] | None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         return None
 
