@@ -9,8 +9,6 @@ asks (exterior counter-clockwise, holes clockwise), then checks the polygons' OG
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import shapely
@@ -135,7 +133,8 @@ def build_geometries(
         idx, _ = _gather(len2, start2, len2, reverse)
         xy2 = xy2[idx]
 
-    geoms: list[Any] = [None] * len(out)
+    geoms = np.full(len(out), None, dtype=object)
+    gtype = np.asarray(flat.gtype, dtype=object)  # per geometry: its GeoJSON type, or None
     sg = pgeom[sel]
     spart = flat.path_part[sel]
     # Polygons.
@@ -150,42 +149,35 @@ def build_geometries(
         poly_id = np.cumsum(newpoly) - 1
         polys = shapely.polygons(rings, indices=poly_id)
         poly_geom = sg[rk][newpoly]
-        multi = np.array([flat.gtype[g] == "MultiPolygon" for g in poly_geom], bool)
-        for g, pg in zip(poly_geom[~multi], polys[~multi], strict=True):
-            geoms[int(g)] = pg
+        multi = gtype[poly_geom] == "MultiPolygon"
+        geoms[poly_geom[~multi]] = polys[~multi]
         if multi.any():
             mg = poly_geom[multi]
             newm = np.ones(len(mg), bool)
             newm[1:] = mg[1:] != mg[:-1]
-            mp = shapely.multipolygons(polys[multi], indices=np.cumsum(newm) - 1)
-            for g, m in zip(mg[newm], mp, strict=True):
-                geoms[int(g)] = m
+            geoms[mg[newm]] = shapely.multipolygons(polys[multi], indices=np.cumsum(newm) - 1)
     lk = np.flatnonzero(kind == LINE)
     if len(lk):
         lines = shapely.linestrings(
             xy2[_ranges(start2[lk], len2[lk])], indices=np.repeat(np.arange(len(lk)), len2[lk])
         )
         lg = sg[lk]
-        single = np.array([flat.gtype[g] == "LineString" for g in lg], bool)
-        for g, ln in zip(lg[single], lines[single], strict=True):
-            geoms[int(g)] = ln
+        single = gtype[lg] == "LineString"
+        geoms[lg[single]] = lines[single]
         if (~single).any():
             mg = lg[~single]
             newm = np.ones(len(mg), bool)
             newm[1:] = mg[1:] != mg[:-1]
-            ml = shapely.multilinestrings(lines[~single], indices=np.cumsum(newm) - 1)
-            for g, m in zip(mg[newm], ml, strict=True):
-                geoms[int(g)] = m
+            geoms[mg[newm]] = shapely.multilinestrings(lines[~single], indices=np.cumsum(newm) - 1)
     for k in np.flatnonzero(kind == POINT).tolist():
         geoms[int(sg[k])] = shapely.points(xy2[start2[k]])
     for k in np.flatnonzero(kind == MULTIPOINT).tolist():
         geoms[int(sg[k])] = shapely.multipoints(xy2[start2[k] : start2[k] + len2[k]])
 
     # OGC validity of the polygonal geometries.
-    gidx = np.array([i for i, g in enumerate(geoms) if g is not None], np.int64)
-    garr = np.empty(len(gidx), dtype=object)
-    garr[:] = [geoms[i] for i in gidx]
-    polygonal = np.array([flat.gtype[i] in ("Polygon", "MultiPolygon") for i in gidx], bool)
+    gidx = np.flatnonzero(~shapely.is_missing(geoms))
+    garr = geoms[gidx]
+    polygonal = (gtype[gidx] == "Polygon") | (gtype[gidx] == "MultiPolygon")
     valid = np.ones(len(gidx), bool)
     if polygonal.any():
         valid[polygonal] = shapely.is_valid(garr[polygonal])
@@ -234,8 +226,8 @@ def build_geometries(
             )
         )
         garr[k] = fixed
-    for k, gi in enumerate(gidx):
-        out[int(gi)].geometry = garr[k]
+    for gi, g in zip(gidx.tolist(), garr.tolist(), strict=True):
+        out[gi].geometry = g
 
 
 def _ranges(starts: npt.NDArray[np.int64], lens: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
