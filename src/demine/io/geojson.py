@@ -104,13 +104,14 @@ class ParsedFile:
             report_structure=False,
             strict=self.strict,
         )
+        src = self.source
         for f, c in zip(self.features, checks, strict=True):
             if f.faults:
                 c.geometry = None
-            if self.source is not None:
-                c.faults[:] = [_with_source(x, self.source) for x in c.faults]
-                c.repairs[:] = [_with_source(x, self.source) for x in c.repairs]
-                c.warnings[:] = [_with_source(x, self.source) for x in c.warnings]
+            if src is not None and (c.faults or c.repairs or c.warnings):
+                c.faults[:] = [_with_source(x, src) for x in c.faults]
+                c.repairs[:] = [_with_source(x, src) for x in c.repairs]
+                c.warnings[:] = [_with_source(x, src) for x in c.warnings]
         return checks
 
 
