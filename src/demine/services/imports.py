@@ -31,8 +31,12 @@ from demine.store.base import Store
 def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
     """Resolve ``hazard_source_id`` / ``emplacement_source_id`` extras into record ids."""
     faults: list[Fault] = []
+    keys = frozenset(LINKS)
+    linking = [(i, r) for i, r in enumerate(records) if r.extra and not keys.isdisjoint(r.extra)]
+    if not linking:  # the usual import: nothing given by its source id
+        return faults
     wanted: dict[str, set[str]] = {}
-    for r in records:
+    for _, r in linking:
         for key, (_, target) in LINKS.items():
             if key in r.extra:
                 wanted.setdefault(target, set()).add(str(r.extra[key]))
@@ -41,7 +45,7 @@ def _link(store: Store, records: list[Record], src: str) -> list[Fault]:
         for rec in store.list(target):
             if rec.source_id in sids:
                 found[(target, rec.source_id)] = rec.id
-    for i, r in enumerate(records):
+    for i, r in linking:
         for key, (fname, target) in LINKS.items():
             if key in r.extra:
                 rid = found.get((target, str(r.extra[key])))
@@ -246,6 +250,8 @@ def _across_files(checked: list[_Checked]) -> None:
     feature that carries it (services.duplicates); none of them is stored."""
     from demine.services.duplicates import record_occurrences, repeated_ids
 
+    if len(checked) < 2:  # one file: its repeated ids were found when it was checked
+        return
     occ = [
         o
         for c in checked
