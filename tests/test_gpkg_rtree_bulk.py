@@ -319,10 +319,8 @@ def test_bulk_index_through_plain_sql_then_valid_for_gdal(gpkg_store: Any) -> No
     assert_gdal_valid(store.path)
 
 
-def test_later_bulk_insert_goes_row_by_row(
-    gpkg_store: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = gpkg_store
+def _watch_fill(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each fill of an R-tree from now on: True when packed in bulk, False row by row."""
     packed: list[bool] = []
     fill = gpkg_rtree.fill
 
@@ -331,6 +329,14 @@ def test_later_bulk_insert_goes_row_by_row(
         return packed[-1]
 
     monkeypatch.setattr(gpkg_rtree, "fill", spy)
+    return packed
+
+
+def test_later_bulk_insert_goes_row_by_row(
+    gpkg_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = gpkg_store
+    packed = _watch_fill(monkeypatch)
     rng = np.random.default_rng(5)
     first, second = _records(rng, BULK_ROWS + 10), _records(rng, BULK_ROWS + 10)
     store.upsert("emplacements", first, actor="t")
@@ -346,14 +352,7 @@ def test_failed_bulk_insert_leaves_the_index_empty_and_usable(
     gpkg_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = gpkg_store
-    packed: list[bool] = []
-    fill = gpkg_rtree.fill
-
-    def spy(conn: sqlite3.Connection, rtree: str, ids: Any, env: Any) -> bool:
-        packed.append(fill(conn, rtree, ids, env))
-        return packed[-1]
-
-    monkeypatch.setattr(gpkg_rtree, "fill", spy)
+    packed = _watch_fill(monkeypatch)
     hazard = Record("hazards", uuid7(), {"hazard_type": "SHA", "status": "open"}, None)
     store.upsert("hazards", [hazard], actor="t")
     rng = np.random.default_rng(8)
