@@ -195,3 +195,24 @@ def test_many_random_polygons_round_trip() -> None:
     for raw, r in zip(raws, res, strict=True):
         assert raw is not None and r.geometry is not None
         assert np.array_equal(shapely.get_coordinates(r.geometry), np.array(raw["coordinates"][0]))
+
+
+def test_positions_as_lists_or_tuples_and_what_is_not_a_position() -> None:
+    """A geometry built in Python may hold its positions as tuples: read as lists are. A
+    boolean, a string or a nested array in a position is a located fault."""
+    ring = [[30.0, 50.0], [30.01, 50.0], [30.01, 50.01], [30.0, 50.0]]
+    as_lists = check_geometry({"type": "Polygon", "coordinates": [ring]})
+    as_tuples = check_geometry({"type": "Polygon", "coordinates": [[tuple(p) for p in ring]]})
+    assert as_lists.ok and as_tuples.ok and as_lists.geometry.equals(as_tuples.geometry)
+    for bad, why in (
+        (True, "must be a number"),
+        ("30.01", "must be a number"),
+        ([30.01], "nested too deeply"),
+    ):
+        r = [list(p) for p in ring]
+        r[1][0] = bad
+        chk = check_geometry({"type": "Polygon", "coordinates": [r]})
+        assert not chk.ok and chk.geometry is None
+        assert any(
+            why in f.reason and f.field == "geometry.coordinates[0][1]" for f in chk.faults
+        ), [(f.reason, f.field) for f in chk.faults]

@@ -210,18 +210,19 @@ def path_field(fld: str, gtype: str, part: int, ordinal: int, vertex: int | None
 
 
 _NUMBERS = frozenset({float, int})
+_ARRAYS = frozenset({list, tuple})  # JSON arrays as parsed, or a position built in Python
 
 
 def _as_xy(positions: list[Any]) -> FloatArray | None:
     """Positions as an (n, 2 or 3) float array, or None if they are not all alike and numeric
-    (arrays of 2 or 3 numbers: a boolean, a string or a nested array is not one)."""
+    (lists or tuples of 2 or 3 numbers: a boolean, a string or a nested array is not one)."""
     if not positions:
         return None
     try:
         width = set(map(len, positions))
     except TypeError:  # a number where a position should be
         return None
-    if len(width) != 1 or not width <= {2, 3} or set(map(type, positions)) != {list}:
+    if len(width) != 1 or not width <= {2, 3} or not set(map(type, positions)) <= _ARRAYS:
         return None
     flat = list(itertools.chain.from_iterable(positions))
     if not set(map(type, flat)) <= _NUMBERS:

@@ -131,8 +131,18 @@ def import_files(
             return store.atomically(
                 lambda: _stored(store, paths, options, checked, finish, stage, upkeep)
             )
+        except StoreFull:  # at the commit, after the writes: rolled back as a whole too
+            raise _full(paths) from None
         finally:
             finish.wait()  # never leaves the thread running
+
+
+def _full(paths: Sequence[Path]) -> StoreFull:
+    names = ", ".join(p.name for p in paths)
+    return StoreFull(
+        f"the store's disk is full: nothing was imported from {names}; free some space and "
+        "import it again"
+    )
 
 
 def _stored(
@@ -415,10 +425,7 @@ def _store(
             progress=upkeep,
         )
     except StoreFull:  # the write was rolled back as a whole
-        raise StoreFull(
-            f"the store's disk is full: nothing was imported from {names}; free some "
-            "space and import it again"
-        ) from None
+        raise _full(paths) from None
     created, updated = set(res.created), set(res.updated)
     for c in checked:  # the upsert gave each record its stored id
         rep = c.report
