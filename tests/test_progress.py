@@ -1,9 +1,10 @@
-"""Progress of the long operations (issue 16): ``rebuild_derived(progress=...)`` and a write's
-``upsert(progress=...)`` tell (hazards done, hazards to do) after each chunk of land-release
-accounts, non-decreasing up to (total, total), without changing what is stored; ``demine
-rebuild-derived`` and ``demine import`` show a progress bar on a terminal's stderr, and
-nothing with --json or when stderr is not a terminal (stdout stays clean JSON). Both
-backends; the chunk size is made small so that a few hazards take several chunks."""
+"""Progress of the long operations (issue 16): ``rebuild_derived(progress=...)``, a write's
+``upsert(progress=...)`` and a copy's ``load_revisions(progress=...)`` / ``copy_store(...,
+progress=...)`` tell (hazards done, hazards to do) after each chunk of land-release accounts,
+non-decreasing up to (total, total), without changing what is stored; ``demine
+rebuild-derived``, ``demine import`` and ``demine copy`` show a progress bar on a terminal's
+stderr, and nothing with --json or when stderr is not a terminal (stdout stays clean JSON).
+Both backends; the chunk size is made small so that a few hazards take several chunks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import termios
 import threading
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,13 @@ import orjson
 import pytest
 import shapely
 
+from demine.services.copy import copy_store
 from demine.services.register import ImportOptions, import_file
 from demine.services.release_rules import computed
+from demine.services.setup import init_store
 from demine.store.core.derived import Derived
+from demine.store.open import open_store
+from test_copy import _snapshot
 from test_derived import _flat
 
 N = 12  # hazards, each with a completed clearance and two releases
@@ -247,3 +254,103 @@ def test_cli_shows_progress_on_a_terminal_only(store: Any, location: str, tmp_pa
         if "--json" in args:
             assert isinstance(json.loads(out), dict)
     assert _flat(store.derived_accounts()) == _flat(computed(store))
+
+
+# --- demine copy --------------------------------------------------------------------------------
+
+
+def _source(tmp: Path) -> str:
+    """A GeoPackage store of N hazards, each with a clearance and two releases."""
+    loc = str(tmp / "source.gpkg")
+    src = open_store(loc)
+    init_store(src)
+    for path, kind in zip(_files(tmp), ("hazards", "activities", "releases"), strict=True):
+        import_file(src, path, ImportOptions(kind=kind))
+    src.close()
+    return loc
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Makes the location of a new, empty store on the backend the test runs on (a PostGIS
+    store in a schema of its own, dropped afterwards)."""
+    schemas: list[str] = []
+    pg = request.getfixturevalue("pg_url").split("?")[0] if request.param == "postgis" else ""
+
+    def new() -> str:
+        if request.param == "gpkg":
+            return str(tmp_path / f"copy-{uuid.uuid4().hex[:8]}.gpkg")
+        url = str(request.getfixturevalue("pg_url"))
+        schemas.append("t_" + uuid.uuid4().hex[:12])
+        return f"{url.rsplit('demine_schema=', 1)[0]}demine_schema={schemas[-1]}"
+
+    yield new
+    if schemas:
+        import psycopg
+
+        with psycopg.connect(pg, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_copy_tells_its_stages_and_the_accounts_progress(
+    fresh: Callable[[], str], tmp_path: Path, small_chunks: None
+) -> None:
+    src = open_store(_source(tmp_path))
+    stages: list[str] = []
+    calls: list[tuple[int, int]] = []
+    told = open_store(fresh())
+    info = copy_store(src, told, stage=stages.append, progress=lambda d, t: calls.append((d, t)))
+    assert stages == [
+        "copying layers, settings, users and tokens",
+        "copying revisions",
+        "copying submissions, attachments and links",
+    ]
+    assert calls == [(0, N), (5, N), (10, N), (N, N)]
+    _counted(calls, N)
+    plain = open_store(fresh())
+    again = copy_store(src, plain)  # the same, without callbacks
+    skip = ("source", "destination")
+    assert {k: v for k, v in info.items() if k not in skip} == {
+        k: v for k, v in again.items() if k not in skip
+    }
+    assert _snapshot(told) == _snapshot(plain) == _snapshot(src)
+    accounts = _flat(told.derived_accounts())
+    assert accounts == _flat(plain.derived_accounts()) == _flat(src.derived_accounts())
+    assert accounts == _flat(computed(told))
+    # the store's own load, from Python: the same callback
+    calls.clear()
+    direct = open_store(fresh())
+    direct.init()
+    made = {r.id: r.record_organisation for k in src.kinds() for r in src.list(k.name)}
+    revs = list(src.revisions())
+    orgs = {i: o for i, o in made.items() if o is not None}
+    n = direct.load_revisions(revs, orgs, progress=lambda d, t: calls.append((d, t)))
+    assert n == len(revs)
+    _counted(calls, N)
+    assert _flat(direct.derived_accounts()) == accounts
+    for s in (src, told, plain, direct):
+        s.close()
+
+
+def test_cli_copy_shows_progress_on_a_terminal_only(
+    fresh: Callable[[], str], tmp_path: Path
+) -> None:
+    src = _source(tmp_path)
+    dst = fresh()
+    code, out, shown = _demine(src, ["copy", src, dst], tty=True)
+    assert code == 0, shown
+    assert "copying revisions" in shown
+    assert f"updating land-release accounts {N}/{N}" in shown
+    assert "copied" in out and f"{N} hazards" in out  # the report, on stdout
+    copied = open_store(dst)
+    assert _flat(copied.derived_accounts()) == _flat(computed(copied))
+    copied.close()
+    # --json on a terminal, or stderr not a terminal: no bar, stdout clean JSON
+    for args, tty in ((["--json"], True), ([], False), (["--json"], False)):
+        code, out, shown = _demine(src, ["copy", src, fresh(), *args], tty)
+        assert code == 0, (args, shown)
+        assert "land-release accounts" not in shown, args
+        assert "copying" not in shown and "opening" not in shown, args
+        if "--json" in args:
+            assert json.loads(out)["records"]["hazards"] == N

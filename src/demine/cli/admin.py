@@ -28,12 +28,22 @@ def copy(
     dst: Annotated[str, typer.Argument(help="Destination store (empty or new).")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy a whole store to another backend, history, layers, users and tokens included."""
+    """Copy a whole store to another backend, history, layers, users and tokens included.
+
+    On a terminal a progress bar (on stderr) shows the stages, and counts the hazards whose
+    land-release accounts are computed in the destination."""
+    from demine.cli.progress import progress_bar
     from demine.services.copy import copy_store
     from demine.store.open import open_store
 
     with handled(as_json):
-        info = copy_store(open_store(src), open_store(dst))
+        with progress_bar("opening the stores", as_json) as bar:
+            info = copy_store(
+                open_store(src),
+                open_store(dst),
+                stage=None if bar is None else bar.stage,
+                progress=None if bar is None else bar.accounts,
+            )
         if as_json:
             print_json(info)
         else:

@@ -12,7 +12,7 @@ record's row (:meth:`History._fill_shared`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from demine.errors import Conflict, NotFound
@@ -156,13 +156,18 @@ class History(Tables):
         return self._transaction(k.name, body)
 
     def load_revisions(
-        self, revisions: Sequence[Revision], organisations: Mapping[str, str] | None = None
+        self,
+        revisions: Sequence[Revision],
+        organisations: Mapping[str, str] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Write whole histories as they are (times, actors, reasons, revision numbers) into
         this store, and make each record's last state current (none if it was deleted). For
         copying a store; refuses ids this store already has. One transaction.
         ``organisations``: the organisation that made each current record, by id (one not
-        given: its first revision's actor's, as the schema step fills it)."""
+        given: its first revision's actor's, as the schema step fills it). ``progress`` is
+        told (hazards done, hazards to do) as their land-release accounts are computed, once
+        before the first chunk and after each (see :mod:`demine.store.core.derived`)."""
         groups, current = plan_load(revisions)
         made = dict(organisations or {})
 
@@ -219,7 +224,7 @@ class History(Tables):
                 self._touch(c, k, now_utc())
                 if kept is not None and kname in ("hazards", "releases", "activities"):
                     touched |= self._hazards_of(c, kname, [r.id for r in recs])
-            self._derived_after(c, "hazards", [], None if kept is None else touched)
+            self._derived_after(c, "hazards", [], None if kept is None else touched, progress)
             return len(hist)
 
         return self._transaction("__copy__", body)
