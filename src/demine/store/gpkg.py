@@ -26,7 +26,6 @@ from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldType, Record
 from demine.store import gpkg_format as fmt
-from demine.store import gpkg_rtree
 from demine.store.common import (
     history_guard_ddl,
     is_disk_full,
@@ -572,6 +571,8 @@ class GeoPackageStore(RevisionedStore):
         ]
         if len(fids) != len(rows):  # pragma: no cover - cannot happen under the write lock
             raise DemineError("bulk insert: row count mismatch")
+        from demine.store import gpkg_rtree  # numpy: loaded only by a bulk insert
+
         ids, env = gpkg_rtree.envelopes(fids, [row[0] for row in rows])
         gpkg_rtree.fill(conn, f"rtree_{k.name}_geom", ids, env)  # packed in bulk when empty
         conn.execute(ddl)
