@@ -7,7 +7,10 @@ same run. Goal (issue 16): demine no slower than ogr2ogr.
 Also timed: the library call ``demine.services.register.import_file`` in-process, with a
 breakdown (parse = ``demine.io.sources.read_source``, checks = ``demine.geo.checks.
 check_geometries``, geodesic area, store = ``store.upsert``, rest = properties and records;
-and the time in Python's cyclic garbage collector);
+and the time in Python's cyclic garbage collector); the floor (the file parsed by orjson and
+the very rows demine stored written by SQLite alone); and the bound of any two-process design
+on this machine (each half of the file imported by its own process into its own store, both at
+once);
 ``--profile`` adds a cProfile run of the library call and prints its top functions.
 
     python bench/import_hazards.py            # 100,000 polygons
@@ -268,6 +271,57 @@ def run_floor(src: Path, made: Path, work: Path) -> dict[str, float]:
     return out
 
 
+def split_halves(src: Path, work: Path) -> tuple[Path, Path]:
+    """The file's features in two halves, each a FeatureCollection of its own (not timed)."""
+    import orjson
+
+    data = orjson.loads(src.read_bytes())
+    feats = data["features"]
+    half = len(feats) // 2
+    out = []
+    for i, part in enumerate((feats[:half], feats[half:])):
+        path = work / f"{src.stem}_half{i + 1}.geojson"
+        path.write_bytes(orjson.dumps({**data, "features": part}))
+        out.append(path)
+    return out[0], out[1]
+
+
+def run_split(halves: tuple[Path, Path], work: Path, n: int) -> float:
+    """The bound of a two-process import on this machine: each half of the file imported by
+    its own ``demine import`` process into its own new store, both at once (nothing shared,
+    nothing coordinated: no design that writes one store can do better). Wall seconds from the
+    start of both to the end of the last."""
+    import subprocess
+
+    dbs = [work / f"import_split_{i + 1}.gpkg" for i in range(2)]
+    for db in dbs:
+        c.remove_gpkg(db)
+        c.time_cmd(c.demine_cmd("--db", str(db), "init", "--json"))
+    env = c.subprocess_env()
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            c.demine_cmd("--db", str(db), "import", str(h), "--kind", "hazards", "--json"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for db, h in zip(dbs, halves, strict=True)
+    ]
+    outs = [p.communicate() for p in procs]
+    dt = time.perf_counter() - t0
+    got = 0
+    for p, (out, err) in zip(procs, outs, strict=True):
+        if p.returncode != 0:
+            raise RuntimeError(f"demine import of a half exited {p.returncode}: {err[-2000:]!r}")
+        got += int(json.loads(out)["imported"])
+    if got != n:
+        raise RuntimeError(f"the two halves stored {got} of {n}")
+    for db in dbs:
+        c.remove_gpkg(db)
+    return dt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="10,000 polygons instead of 100,000")
@@ -323,6 +377,13 @@ def main() -> None:
         t_init.append(ti)
         t_cli.append(tc)
         c.log(f"  init {ti:.2f} s, import {tc:.2f} s (CPU {cpu_cli[-1]:.2f} s)")
+
+    c.log("bound of two processes: the two halves imported at once into two stores ...")
+    halves = split_halves(src, work)
+    t_split = [run_split(halves, work, n) for _ in range(repeat)]
+    for h in halves:
+        h.unlink()
+    c.log("  " + ", ".join(f"{x:.2f} s" for x in t_split))
 
     c.log("demine library import_file (in-process) ...")
     t_lib, parts, nested, t_gc, _ = run_demine_library(src, db_lib, n)
@@ -382,6 +443,15 @@ def main() -> None:
     for k, v in floor.items():
         if k != "SQLite writes, all":
             rep.rows.append(c.Row(f"  of which {k}", v, "", None))
+    rep.rows.append(
+        c.Row(
+            "bound of a two-process import: each half of the file by its own demine import "
+            "into its own store, both at once",
+            min(t_split),
+            "ogr2ogr -f GPKG",
+            ogr,
+        )
+    )
     rep.rows.append(c.Row("demine init (new store, not in the ratio)", min(t_init), "", None))
     rep.details = {
         "ogr2ogr_s": t_ogr,
@@ -397,6 +467,7 @@ def main() -> None:
         "library_breakdown_nested": nested,
         "library_gc_s": t_gc,
         "floor_s": floor,
+        "two_halves_at_once_s": t_split,
         "per_1000_features_ms": {"demine_cli": cli / n * 1e6, "ogr2ogr": ogr / n * 1e6},
         "store_mb": round(db_cli.stat().st_size / 1e6, 1),
         "ogr2ogr_gpkg_mb": round(out_ogr.stat().st_size / 1e6, 1),
