@@ -369,7 +369,10 @@ def read_and_check(
         )
         if progress is not None and end % 5000 == 0:
             progress(end, n)
-    props_of: list[tuple[dict[str, Any], Any, list[Fault], Fault | None, str | None, Any]] = []
+    # each feature's record, made now for those without a property fault (while the
+    # geometries are checked), or its faults for later
+    pre: list[Record | None] = []
+    later: list[tuple[list[Fault], Fault | None]] = []
     for pos, (f, (clean, extra, pfaults), (rid_prop, source_id)) in enumerate(
         zip(features, checks, own_ids, strict=True)
     ):
@@ -397,14 +400,37 @@ def read_and_check(
             ids.append((src, index, "id", str(rid)))
         if source_id:
             ids.append((src, index, "source_id", str(source_id)))
-        feature_ids[index] = (fid, None if source_id is None else str(source_id))
-        props_of.append((clean, extra, pfaults, bad, rid, source_id))
+        sid = None if source_id is None else str(source_id)
+        feature_ids[index] = (fid, sid)
+        if pfaults or bad is not None or f.faults:
+            pre.append(None)
+            later.append((pfaults, bad))
+        else:
+            pre.append(Record(kname, rid or "", clean, None, sid, extra=extra))
+            later.append(([], None))
+    new = [x for x in pre if x is not None and not x.id]  # a new id for each of the others
+    for x, new_id in zip(new, uuid7_many(len(new)), strict=True):
+        x.id = new_id
+    from demine.services.duplicates import repeated_ids
+
+    repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored
 
     # ...then with each one's geometry check
-    for pos, (f, chk, (clean, extra, pfaults, bad, rid, source_id)) in enumerate(
-        zip(features, checked.result(), props_of, strict=True)
-    ):
+    for pos, (f, chk, rec) in enumerate(zip(features, checked.result(), pre, strict=True)):
+        geom = chk.geometry
+        if rec is not None and not chk.faults and (geom is not None or not need_geom):
+            if f.warnings or chk.warnings or chk.repairs:
+                fid, index = fids[pos], indexes[pos]
+                fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
+                report.warnings += fwarn
+                # a rejected feature is not repaired: its repairs are not listed
+                report.repairs += [locate(x, index, src, fid) for x in chk.repairs]
+            rec.geometry = geom
+            good.append(rec)
+            good_index.append(pos)
+            continue
         fid, index = fids[pos], indexes[pos]
+        pfaults, bad = later[pos]
         ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
         if chk.faults:
             ffaults += [locate(x, index, src, fid) for x in chk.faults]
@@ -412,57 +438,36 @@ def read_and_check(
             fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
             report.warnings += without_empty_warning(fwarn, chk.faults)
         ffaults += pfaults
-        geom = chk.geometry
         if geom is None and need_geom and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
         if bad is not None:
             ffaults.append(bad)
-        if ffaults:
-            faults.extend(ffaults)
-            continue
-        if chk.repairs:  # a rejected feature is not repaired: its repairs are not listed
-            report.repairs += [locate(x, index, src, fid) for x in chk.repairs]
-        good.append(
-            Record(
-                kind=kname,
-                id=rid or "",
-                properties=clean,
-                geometry=geom,
-                source_id=None if source_id is None else str(source_id),
-                extra=extra,
-            )
-        )
-        good_index.append(pos)
-    from demine.services.duplicates import repeated_ids
-
-    repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored
+        faults.extend(ffaults)
     if repeated:
         faults.extend(repeated)
-        keep = [i for i, p in enumerate(good_index) if (src, features[p].index) not in drop]
+        keep = [i for i, p in enumerate(good_index) if (src, indexes[p]) not in drop]
         good, good_index = [good[i] for i in keep], [good_index[i] for i in keep]
-    report.indexes = [features[i].index for i in good_index]
+    report.indexes = [indexes[i] for i in good_index]
     report.warnings = name_faults(report.warnings, report.feature_ids, src)
     report.repairs = name_faults(report.repairs, report.feature_ids, src)
     faults = name_faults(faults, report.feature_ids, src)
-    new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
-    for g in good:
-        if not g.id:
-            g.id = next(new_ids)
 
     # derived values and geometry types
     promoted, areas = derived.result()
+    area_of = None if areas is None else areas.tolist()
     if gtype and good:
+        geoms = promoted.tolist()
         for rec, i in zip(good, good_index, strict=True):
-            rec.geometry = promoted[i]
-            if areas is not None:
-                rec.properties["area_m2"] = round(float(areas[i]), 2)
-    if areas is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
+            rec.geometry = geoms[i]
+            if area_of is not None:
+                rec.properties["area_m2"] = round(area_of[i], 2)
+    if area_of is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
         garr = np.empty(len(good), dtype=object)
         garr[:] = [r.geometry for r in good]
         polygonal = np.isin(shapely.get_type_id(garr), (3, 6)).tolist()
         good, faults = _without_zero_area(
             good,
-            [float(areas[i]) if p else None for i, p in zip(good_index, polygonal, strict=True)],
+            [area_of[i] if p else None for i, p in zip(good_index, polygonal, strict=True)],
             report,
             faults,
             src,
