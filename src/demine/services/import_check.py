@@ -372,7 +372,7 @@ def read_and_check(
     # each feature's record, made now for those without a property fault (while the
     # geometries are checked), or its faults for later
     pre: list[Record | None] = []
-    later: list[tuple[list[Fault], Fault | None]] = []
+    later: list[tuple[Sequence[Fault], Fault | None]] = []
     for pos, (f, (clean, extra, pfaults), (rid_prop, source_id)) in enumerate(
         zip(features, checks, own_ids, strict=True)
     ):
@@ -407,7 +407,7 @@ def read_and_check(
             later.append((pfaults, bad))
         else:
             pre.append(Record(kname, rid or "", clean, None, sid, extra=extra))
-            later.append(([], None))
+            later.append(((), None))
     new = [x for x in pre if x is not None and not x.id]  # a new id for each of the others
     for x, new_id in zip(new, uuid7_many(len(new)), strict=True):
         x.id = new_id
@@ -430,14 +430,14 @@ def read_and_check(
             good_index.append(pos)
             continue
         fid, index = fids[pos], indexes[pos]
-        pfaults, bad = later[pos]
+        given_faults, bad = later[pos]
         ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
         if chk.faults:
             ffaults += [locate(x, index, src, fid) for x in chk.faults]
         if f.warnings or chk.warnings:
             fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
             report.warnings += without_empty_warning(fwarn, chk.faults)
-        ffaults += pfaults
+        ffaults += given_faults
         if geom is None and need_geom and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
         if bad is not None:
