@@ -8,7 +8,7 @@ geometry type from the file here.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import shapely
 from demine.errors import Fault, NotFound, ValidationError
 from demine.ids import is_uuid, normalise_id, uuid7_many
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import Record, validate_properties
+from demine.model.schema import Record, validate_many
 from demine.services.import_faults import (
     FeatureIds,
     name_faults,
@@ -323,125 +323,151 @@ def read_and_check(
     good_index: list[int] = []
     ids: list[tuple[str, int, str, str]] = []  # every feature's ids, for repeated ones
     # the loop below runs once per feature (100,000 in a large import): names looked up once
-    reserved = () if names is not None else RESERVED_IMPORT
+    reserved = RESERVED_IMPORT  # (a reference layer's keeps all but "id" and "source_id")
     links = [(key, fname) for key, (fname, _) in LINKS.items() if fname in kind.field_names]
     fields, rules, kname = kind.fields, kind.rules, kind.name
     uuid_ids = not kind.is_layer
     need_geom = kind.geometry_required
     feature_ids = report.feature_ids
     # first the properties of every feature (while the geometries are checked)...
-    props_of: list[tuple[dict[str, Any], Any, list[Fault], Fault | None, str | None, Any]] = []
-    for pos, f in enumerate(features):
-        fid = None if f.id is None else str(f.id)
-        index = f.index
-        props = dict(f.properties)
+    n = len(features)
+    fids = [None if f.id is None else str(f.id) for f in features]
+    indexes = [f.index for f in features]
+    given: list[Mapping[str, Any]] = []  # each feature's properties without its ids
+    own_ids: list[tuple[Any, Any]] = []  # each one's "id" and "source_id" properties
+    for f in features:
+        props = f.properties
         if names is not None:  # reference data: nested values are kept as JSON text
             props = {
                 k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v
                 for k, v in names.props(props).items()
             }
-        rid_prop = props.pop("id", None)
-        source_id = props.pop("source_id", None)
-        if reserved and not reserved.isdisjoint(props):
+            own_ids.append((props.pop("id", None), props.pop("source_id", None)))
+        elif not reserved.isdisjoint(props):  # "id" and "source_id" are reserved too
+            props = dict(props)
+            own_ids.append((props.pop("id", None), props.pop("source_id", None)))
             for r in reserved:
                 props.pop(r, None)
+        else:  # unchanged: not copied
+            own_ids.append((None, None))
         for key, fname in links:  # a required reference given by its source id
             if props.get(key) is not None and props.get(fname) is None:
+                if props is f.properties:
+                    props = dict(props)
                 props[fname] = LINK_PENDING
-        clean, extra, pfaults = validate_properties(
-            fields, rules, props, index=index, source=src, feature_id=fid
+        given.append(props)
+    checks: list[tuple[dict[str, Any], dict[str, Any], list[Fault]]] = []
+    for start in range(0, n, 5000):  # the checks column by column, 5,000 features at a time
+        end = min(start + 5000, n)
+        checks += validate_many(
+            fields,
+            rules,
+            given[start:end],
+            indexes=indexes[start:end],
+            source=src,
+            feature_ids=fids[start:end],
         )
-        if pfaults:
-            skip = unread.get(pos, ())
+        if progress is not None and end % 5000 == 0:
+            progress(end, n)
+    # each feature's record, made now for those without a property fault (while the
+    # geometries are checked), or its faults for later
+    pre: list[Record | None] = []
+    later: list[tuple[Sequence[Fault], Fault | None]] = []
+    for pos, (f, (clean, extra, pfaults), (rid_prop, source_id)) in enumerate(
+        zip(features, checks, own_ids, strict=True)
+    ):
+        fid, index = fids[pos], indexes[pos]
+        if pfaults and pos in unread:
+            skip = unread[pos]
             pfaults = [p for p in pfaults if p.field not in skip]
         bad = None
         if known_types is not None:
             bad = device_type_fault(clean, known_types, index=index, source=src, feature_id=fid)
         # identity: a UUID id is the record id; any other id is the source's own id
+        id_is_uuid = f.id is not None and is_uuid(f.id)
         rid: str | None = None
         if uuid_ids:
-            for cand in (rid_prop, f.id):
-                if cand is not None and is_uuid(cand):
-                    rid = normalise_id(cand)
-                    break
+            if rid_prop is not None and is_uuid(rid_prop):
+                rid = normalise_id(rid_prop)
+            elif id_is_uuid:
+                rid = normalise_id(f.id)
         if source_id is None:
-            for cand in (f.id, rid_prop):
-                if cand is not None and not is_uuid(cand):
-                    source_id = str(cand)
-                    break
+            if f.id is not None and not id_is_uuid:
+                source_id = str(f.id)
+            elif rid_prop is not None and not is_uuid(rid_prop):
+                source_id = str(rid_prop)
         if rid:
             ids.append((src, index, "id", str(rid)))
         if source_id:
             ids.append((src, index, "source_id", str(source_id)))
-        feature_ids[index] = (fid, None if source_id is None else str(source_id))
-        props_of.append((clean, extra, pfaults, bad, rid, source_id))
-        if progress is not None and (pos + 1) % 5000 == 0:
-            progress(pos + 1, len(features))
+        sid = None if source_id is None else str(source_id)
+        feature_ids[index] = (fid, sid)
+        if pfaults or bad is not None or f.faults:
+            pre.append(None)
+            later.append((pfaults, bad))
+        else:
+            pre.append(Record(kname, rid or "", clean, None, sid, extra=extra))
+            later.append(((), None))
+    new = [x for x in pre if x is not None and not x.id]  # a new id for each of the others
+    for x, new_id in zip(new, uuid7_many(len(new)), strict=True):
+        x.id = new_id
+    from demine.services.duplicates import repeated_ids
+
+    repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored
 
     # ...then with each one's geometry check
-    for pos, (f, chk, (clean, extra, pfaults, bad, rid, source_id)) in enumerate(
-        zip(features, checked.result(), props_of, strict=True)
-    ):
-        fid = None if f.id is None else str(f.id)
-        index = f.index
+    for pos, (f, chk, rec) in enumerate(zip(features, checked.result(), pre, strict=True)):
+        geom = chk.geometry
+        if rec is not None and not chk.faults and (geom is not None or not need_geom):
+            if f.warnings or chk.warnings or chk.repairs:
+                fid, index = fids[pos], indexes[pos]
+                fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
+                report.warnings += fwarn
+                # a rejected feature is not repaired: its repairs are not listed
+                report.repairs += [locate(x, index, src, fid) for x in chk.repairs]
+            rec.geometry = geom
+            good.append(rec)
+            good_index.append(pos)
+            continue
+        fid, index = fids[pos], indexes[pos]
+        given_faults, bad = later[pos]
         ffaults = [locate(x, index, src, fid) for x in f.faults] if f.faults else []
         if chk.faults:
             ffaults += [locate(x, index, src, fid) for x in chk.faults]
         if f.warnings or chk.warnings:
             fwarn = [locate(x, index, src, fid) for x in (*f.warnings, *chk.warnings)]
             report.warnings += without_empty_warning(fwarn, chk.faults)
-        ffaults += pfaults
-        geom = chk.geometry
+        ffaults += given_faults
         if geom is None and need_geom and not chk.faults and not f.faults:
             ffaults.append(Fault(f"{kname} need a geometry", index, "geometry", src, fid))
         if bad is not None:
             ffaults.append(bad)
-        if ffaults:
-            faults.extend(ffaults)
-            continue
-        if chk.repairs:  # a rejected feature is not repaired: its repairs are not listed
-            report.repairs += [locate(x, index, src, fid) for x in chk.repairs]
-        good.append(
-            Record(
-                kind=kname,
-                id=rid or "",
-                properties=clean,
-                geometry=geom,
-                source_id=None if source_id is None else str(source_id),
-                extra=extra,
-            )
-        )
-        good_index.append(pos)
-    from demine.services.duplicates import repeated_ids
-
-    repeated, drop = repeated_ids(ids)  # a located fault; none of those features is stored
+        faults.extend(ffaults)
     if repeated:
         faults.extend(repeated)
-        keep = [i for i, p in enumerate(good_index) if (src, features[p].index) not in drop]
+        keep = [i for i, p in enumerate(good_index) if (src, indexes[p]) not in drop]
         good, good_index = [good[i] for i in keep], [good_index[i] for i in keep]
-    report.indexes = [features[i].index for i in good_index]
+    report.indexes = [indexes[i] for i in good_index]
     report.warnings = name_faults(report.warnings, report.feature_ids, src)
     report.repairs = name_faults(report.repairs, report.feature_ids, src)
     faults = name_faults(faults, report.feature_ids, src)
-    new_ids = iter(uuid7_many(sum(1 for g in good if not g.id)))
-    for g in good:
-        if not g.id:
-            g.id = next(new_ids)
 
     # derived values and geometry types
     promoted, areas = derived.result()
+    area_of = None if areas is None else areas.tolist()
     if gtype and good:
+        geoms = promoted.tolist()
         for rec, i in zip(good, good_index, strict=True):
-            rec.geometry = promoted[i]
-            if areas is not None:
-                rec.properties["area_m2"] = round(float(areas[i]), 2)
-    if areas is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
+            rec.geometry = geoms[i]
+            if area_of is not None:
+                rec.properties["area_m2"] = round(area_of[i], 2)
+    if area_of is not None and good:  # a polygon of no area is a fault, never area_m2 = 0
         garr = np.empty(len(good), dtype=object)
         garr[:] = [r.geometry for r in good]
         polygonal = np.isin(shapely.get_type_id(garr), (3, 6)).tolist()
         good, faults = _without_zero_area(
             good,
-            [float(areas[i]) if p else None for i, p in zip(good_index, polygonal, strict=True)],
+            [area_of[i] if p else None for i, p in zip(good_index, polygonal, strict=True)],
             report,
             faults,
             src,
