@@ -48,6 +48,7 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
+from demine.store.core.derived_bare import bare_hazard_rows
 from demine.store.core.derived_schema import (
     DEFINITION,
     DERIVED_BY_HAZARD,
@@ -342,6 +343,10 @@ class Derived(Tables):
         at = now_utc()
         n = 0
         empty = self._empty_tables(c)
+        ins_hazard = (
+            f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
+            f"VALUES ({', '.join([P] * len(HAZARD_COLS))})"
+        )
         for chunk in self._derive_chunks(ids, progress):
             for t in DERIVED_BY_HAZARD:
                 if t not in empty:
@@ -373,6 +378,11 @@ class Derived(Tables):
                         )
                     )
             last = self._last_dates(c, chunk, empty)
+            if not rels:  # nothing released in the chunk (an import's): the quick way
+                quick = bare_hazard_rows(rows, last, at, self._wkb_keys, self._decode)
+                self._executemany(c, ins_hazard, quick)
+                n += len(quick)
+                continue
             # nothing released: no overlay; an import computed most of these ahead (taken by
             # their stored WKB, without decoding the geometry)
             accs: dict[str, Account] = {}
@@ -468,12 +478,7 @@ class Derived(Tables):
                             *stat.pieces[i][k],
                         )
                     )
-            self._executemany(
-                c,
-                f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
-                f"VALUES ({', '.join([P] * len(HAZARD_COLS))})",
-                h_rows,
-            )
+            self._executemany(c, ins_hazard, h_rows)
             self._executemany(
                 c,
                 f"INSERT INTO demine_derived_piece ({', '.join(PIECE_COLS)}) "
