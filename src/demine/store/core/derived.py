@@ -89,6 +89,7 @@ class Derived(Tables):
     # hazards recomputed per chunk at most (a backend's IN chunk may be smaller): a national
     # rebuild reports its progress about a hundred times, and holds one chunk's polygons
     DERIVE_CHUNK = 1000
+    bare_quick = True  # tests turn it off to compare the rows with and without it
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
@@ -378,7 +379,7 @@ class Derived(Tables):
                         )
                     )
             last = self._last_dates(c, chunk, empty)
-            if not rels:  # nothing released in the chunk (an import's): the quick way
+            if not rels and self.bare_quick:  # nothing released in the chunk: the quick way
                 quick = bare_hazard_rows(rows, last, at, self._wkb_keys, self._decode)
                 self._executemany(c, ins_hazard, quick)
                 n += len(quick)
