@@ -10,7 +10,10 @@ SQLite's insert of them).
   many records, the same values :meth:`~demine.store.core.tables.Tables._geo_values` gives one;
 * :func:`history_rows`: the ``demine_history`` rows of the revisions a create or update writes
   (their geometry shared with the record's row), the same as
-  :meth:`~demine.store.core.tables.Tables._history_row` gives one.
+  :meth:`~demine.store.core.tables.Tables._history_row` gives one;
+* :func:`created_rows`: a first import's records set as created and both their rows built,
+  in one pass over them (what :meth:`~demine.store.core.records.Records.upsert` does when no
+  record matches a stored one).
 
 The rows are tuples (one allocation each, none over-allocated), built by comprehensions with
 the per-row constants hoisted out of them.
