@@ -24,7 +24,7 @@ import orjson
 from demine.errors import DemineError, NoStore, StoreFull
 from demine.files import create_private
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import FieldType, Record
+from demine.model.schema import FieldSpec, FieldType
 from demine.store import gpkg_format as fmt
 from demine.store.common import (
     history_guard_ddl,
@@ -464,14 +464,9 @@ class GeoPackageStore(RevisionedStore):
                 props[f.name] = v
         return props
 
-    def _field_values(self, kind: Kind, rec: Record) -> builtins.list[Any]:
-        get = rec.properties.get
-        names, bools = _row_layout(kind)
-        vals: builtins.list[Any] = builtins.list(map(get, names))
-        for i in bools:
-            if vals[i] is not None:
-                vals[i] = int(vals[i])
-        return vals
+    @staticmethod
+    def _field_fix(f: FieldSpec) -> Callable[[Any], Any] | None:
+        return int if f.type is FieldType.BOOLEAN else None  # SQLite has no booleans
 
     def _placeholders(self, kind: Kind) -> tuple[builtins.list[str], builtins.list[str]]:
         names = (["geom"] if kind.geometry_type else []) + self._columns(kind)
@@ -576,19 +571,6 @@ class GeoPackageStore(RevisionedStore):
         ids, env = gpkg_rtree.envelopes(fids, [row[0] for row in rows])
         gpkg_rtree.fill(conn, f"rtree_{k.name}_geom", ids, env)  # packed in bulk when empty
         conn.execute(ddl)
-
-
-_LAYOUT: dict[int, tuple[Kind, tuple[str, ...], tuple[int, ...]]] = {}
-
-
-def _row_layout(kind: Kind) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The field names of a kind, and the positions of its boolean fields in a row of
-    _field_values."""
-    hit = _LAYOUT.get(id(kind))
-    if hit is None or hit[0] is not kind:
-        pos = tuple(i for i, f in enumerate(kind.fields) if f.type is FieldType.BOOLEAN)
-        hit = _LAYOUT[id(kind)] = (kind, kind.field_names, pos)
-    return hit[1], hit[2]
 
 
 def _gpkg_time(at: str) -> str:

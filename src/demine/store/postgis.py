@@ -17,6 +17,7 @@ import builtins
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,7 +30,7 @@ from psycopg.types.json import set_json_loads
 
 from demine.errors import DemineError, NoStore, StoreFull, StoreUnavailable
 from demine.model.kinds import KINDS, Kind, layer_kind
-from demine.model.schema import FieldSpec, FieldType, Record, format_datetime
+from demine.model.schema import FieldSpec, FieldType, format_datetime
 from demine.store.common import history_guard_ddl, relation_index_ddl
 from demine.store.core import HISTORY_COLS, RevisionedStore, fields_from_json, q
 from demine.store.core.derived_stats import ZONAL_UNNEST
@@ -506,17 +507,11 @@ class PostGISStore(RevisionedStore):
             props[f.name] = v
         return props
 
-    def _field_values(self, kind: Kind, rec: Record) -> builtins.list[Any]:
-        get = rec.properties.get
-        vals: builtins.list[Any] = []
-        for f in kind.fields:
-            v = get(f.name)
-            if v is not None and f.type is FieldType.BOOLEAN:
-                v = bool(v)
-            elif v is not None and f.partial:
-                v = _partial_text(f, v)
-            vals.append(v)
-        return vals
+    @staticmethod
+    def _field_fix(f: FieldSpec) -> Callable[[Any], Any] | None:
+        if f.type is FieldType.BOOLEAN:
+            return bool
+        return partial(_partial_text, f) if f.partial else None
 
     def _placeholders(self, kind: Kind) -> tuple[list[str], list[str]]:
         """Column names (geom first, if any) and their SQL placeholders."""

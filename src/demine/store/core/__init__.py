@@ -8,7 +8,7 @@ A backend (:mod:`demine.store.gpkg`, :mod:`demine.store.postgis`) subclasses
   ``BEGIN IMMEDIATE`` with a busy wait, PostgreSQL's advisory lock with retries;
 * the schema (``init``, ``_create_kind_table``) and how a kind's data version moves (``_touch``);
 * placeholders (``P``, ``_placeholders``, ``_in``), geometry encoding (``_encode``, ``_decode``,
-  ``GEOM_OUT``), value conversion (``_props``, ``_field_values``, ``_time_text``,
+  ``GEOM_OUT``), value conversion (``_props``, ``_field_fix``, ``_time_text``,
   ``_from_json``), ordering tie-breaks, and the driver's constraint errors;
 * spatial reads that use the backend's own index (``_bbox_where``, ``envelopes``).
 

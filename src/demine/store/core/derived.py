@@ -48,6 +48,7 @@ from typing import Any
 import orjson
 
 from demine.model.schema import now_utc
+from demine.store.core.derived_bare import bare_hazard_rows
 from demine.store.core.derived_schema import (
     DEFINITION,
     DERIVED_BY_HAZARD,
@@ -88,6 +89,7 @@ class Derived(Tables):
     # hazards recomputed per chunk at most (a backend's IN chunk may be smaller): a national
     # rebuild reports its progress about a hundred times, and holds one chunk's polygons
     DERIVE_CHUNK = 1000
+    bare_quick = True  # tests turn it off to compare the rows with and without it
 
     def _derived_schema(self, c: Any, create: Callable[[Any, str, str, str], None]) -> None:
         """The derived tables (GeoPackage schema 11, PostGIS 10; their statistics' columns and
@@ -342,6 +344,10 @@ class Derived(Tables):
         at = now_utc()
         n = 0
         empty = self._empty_tables(c)
+        ins_hazard = (
+            f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
+            f"VALUES ({', '.join([P] * len(HAZARD_COLS))})"
+        )
         for chunk in self._derive_chunks(ids, progress):
             for t in DERIVED_BY_HAZARD:
                 if t not in empty:
@@ -373,6 +379,11 @@ class Derived(Tables):
                         )
                     )
             last = self._last_dates(c, chunk, empty)
+            if not rels and self.bare_quick:  # nothing released in the chunk: the quick way
+                quick = bare_hazard_rows(rows, last, at, self._wkb_keys, self._decode)
+                self._executemany(c, ins_hazard, quick)
+                n += len(quick)
+                continue
             # nothing released: no overlay; an import computed most of these ahead (taken by
             # their stored WKB, without decoding the geometry)
             accs: dict[str, Account] = {}
@@ -468,12 +479,7 @@ class Derived(Tables):
                             *stat.pieces[i][k],
                         )
                     )
-            self._executemany(
-                c,
-                f"INSERT INTO demine_derived_hazard ({', '.join(HAZARD_COLS)}) "
-                f"VALUES ({', '.join([P] * len(HAZARD_COLS))})",
-                h_rows,
-            )
+            self._executemany(c, ins_hazard, h_rows)
             self._executemany(
                 c,
                 f"INSERT INTO demine_derived_piece ({', '.join(PIECE_COLS)}) "

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from demine.model.kinds import Kind
-from demine.model.schema import Record
+from demine.model.schema import FieldSpec
 
 T = TypeVar("T")
 META_COLS = ("id", "source_id")
@@ -97,9 +97,12 @@ class Dialect:
         """The properties of a row's field columns (None left out)."""
         raise NotImplementedError
 
-    def _field_values(self, kind: Kind, rec: Record) -> list[Any]:
-        """A record's field values as the driver binds them, in ``kind.fields`` order."""
-        raise NotImplementedError
+    @staticmethod
+    def _field_fix(f: FieldSpec) -> Callable[[Any], Any] | None:
+        """How the driver is given a value (not None) of field ``f``: a conversion, or None
+        (as it is). A backend overrides it as a static method (:mod:`.rows` keeps each kind's
+        conversions by it)."""
+        return None
 
     def _placeholders(self, kind: Kind) -> tuple[list[str], list[str]]:
         """Column names written (geom first, if any) and their placeholders."""

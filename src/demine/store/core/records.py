@@ -269,6 +269,56 @@ class Records(Tables):
                 found[row[0]] = (rec, None if row[1] is None else bytes(row[1]))
         return [None if f is None else (f, *found[f]) for f in fids]
 
+    @staticmethod
+    def _changes(
+        k: Kind,
+        records: Sequence[Record],
+        blobs: Sequence[bytes | None],
+        existing: Sequence[tuple[int, Record, bytes | None] | None],
+        result: UpsertResult,
+        at: str,
+        actor: str,
+        origin: str,
+        made_by: Callable[[], str],
+    ) -> builtins.list[tuple[int, int | None]]:
+        """What an upsert changes, in the records' order: (index, the fid of the stored record
+        it updates, or None: a new one), each changed record's id, revision, times and
+        organisation set; ``result`` told which are created, updated and unchanged."""
+        seen: set[str] = set()
+        out: builtins.list[tuple[int, int | None]] = []
+        for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
+            old = existing[i]
+            if old is not None:
+                rec.id = old[1].id
+            if rec.id in seen:
+                raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
+            seen.add(rec.id)
+            if old is None:
+                rec.revision = 1
+                rec.created_at = rec.updated_at = at
+                rec.record_organisation = rec.record_organisation or made_by()
+                rec.updated_by = actor
+                out.append((i, None))
+                result.created.append(rec.id)
+                continue
+            fid, old_rec, old_blob = old
+            if (
+                old_rec.properties == rec.properties
+                and old_blob == blob
+                and old_rec.source_id == rec.source_id
+                and old_rec.extra == rec.extra
+            ):
+                result.unchanged.append(rec.id)
+                continue
+            check_change(k.name, old_rec.properties, rec.properties, origin)
+            rec.revision = old_rec.revision + 1
+            rec.created_at = old_rec.created_at
+            rec.record_organisation = old_rec.record_organisation or made_by()
+            rec.updated_at, rec.updated_by = at, actor
+            out.append((i, fid))
+            result.updated.append(rec.id)
+        return out
+
     def upsert(
         self,
         kind: str,
@@ -299,17 +349,17 @@ class Records(Tables):
             else [None] * len(records)
         )
         given_ids = [r.id for r in records]
+        tries: builtins.list[int] = []
 
         def body(c: Any) -> UpsertResult:
-            for r, rid in zip(records, given_ids, strict=True):  # a retry starts afresh
-                r.id = rid
+            if tries:  # a retry starts afresh
+                for r, rid in zip(records, given_ids, strict=True):
+                    r.id = rid
+            tries.append(1)
             result = UpsertResult()
             at = now_utc()
             existing = self._match(c, k, records)
-            ins_rows: builtins.list[builtins.list[Any]] = []
-            upd_rows: builtins.list[builtins.list[Any]] = []
-            hist_rows: builtins.list[tuple[Any, ...]] = []
-            seen: set[str] = set()
+            whys = _reasons(reason, reasons, len(records))
             org: builtins.list[str] = []  # the actor's organisation, read once
 
             def made_by() -> str:
@@ -317,42 +367,32 @@ class Records(Tables):
                     org.append(self._organisation_of(c, actor))
                 return org[0]
 
-            for i, (rec, blob) in enumerate(zip(records, blobs, strict=True)):
-                old = existing[i]
-                why = reason
-                if reasons is not None and reasons[i]:
-                    why = f"{reason}; {reasons[i]}" if reason else reasons[i]
-                if old is not None:
-                    rec.id = old[1].id
-                if rec.id in seen:
-                    raise Conflict(f"feature {i}: record {rec.id} appears twice in one batch")
-                seen.add(rec.id)
-                if old is not None:
-                    fid, old_rec, old_blob = old
-                    if (
-                        old_rec.properties == rec.properties
-                        and old_blob == blob
-                        and old_rec.source_id == rec.source_id
-                        and old_rec.extra == rec.extra
-                    ):
-                        result.unchanged.append(rec.id)
-                        continue
-                    check_change(k.name, old_rec.properties, rec.properties, origin)
-                    rec.revision = old_rec.revision + 1
-                    rec.created_at = old_rec.created_at
-                    rec.record_organisation = old_rec.record_organisation or made_by()
-                    rec.updated_at, rec.updated_by = at, actor
-                    upd_rows.append([*self._geo_values(k, rec, blob), fid])
-                    hist_rows.append(self._history_row(rec, "update", at, actor, why, blob, True))
-                    result.updated.append(rec.id)
-                else:
-                    rec.revision = 1
-                    rec.created_at = rec.updated_at = at
-                    rec.record_organisation = rec.record_organisation or made_by()
-                    rec.updated_by = actor
-                    ins_rows.append(self._geo_values(k, rec, blob))
-                    hist_rows.append(self._history_row(rec, "create", at, actor, why, blob, True))
-                    result.created.append(rec.id)
+            upd_rows: builtins.list[tuple[Any, ...]] = []
+            if any(o is not None for o in existing):
+                # what changes, in the records' order: (index, fid; None: a new record)
+                changes = self._changes(
+                    k, records, blobs, existing, result, at, actor, origin, made_by
+                )
+                new = [i for i, fid in changes if fid is None]
+                upd = [(i, fid) for i, fid in changes if fid is not None]
+                ins_rows = self._geo_rows(k, [records[i] for i in new], [blobs[i] for i in new])
+                rows = self._geo_rows(k, [records[i] for i, _ in upd], [blobs[i] for i, _ in upd])
+                upd_rows = [(*row, fid) for row, (_, fid) in zip(rows, upd, strict=True)]
+                hist_rows = self._revision_rows(
+                    [records[i] for i, _ in changes],
+                    ["create" if fid is None else "update" for _, fid in changes],
+                    at,
+                    actor,
+                    [whys[i] for i, _ in changes],
+                    [blobs[i] for i, _ in changes],
+                )
+                new_ids = [records[i].id for i in new]
+            else:  # a first import: every record is new, each read once
+                _check_twice(given_ids)
+                ins_rows, hist_rows = self._created_rows(
+                    k, records, blobs, whys, at, actor, made_by
+                )
+                new_ids = result.created = builtins.list(given_ids)
             before = self._derived_before(c, k.name, result.updated)
             try:
                 self._executemany(c, update_sql, upd_rows)
@@ -361,7 +401,6 @@ class Records(Tables):
                 self._after_insert(c, k, ins_rows, token)
             except self.DB_ERRORS as e:
                 raise Conflict(f"cannot store {k.name}: {self._db_message(e)}") from None
-            new_ids = [r.id for r, o in zip(records, existing, strict=True) if o is None]
             self._check_foreign_ids(c, k, new_ids)
             if hist_rows:
                 self._executemany(c, self.HISTORY_INSERT, hist_rows)
@@ -466,3 +505,25 @@ class Records(Tables):
             return Revision(record_id, k.name, rec.revision, "delete", at, actor, reason, None)
 
         return self._transaction(k.name, body)
+
+
+def _check_twice(ids: Sequence[str]) -> None:
+    """Refuse a batch of new records that gives one id twice."""
+    if len(set(ids)) == len(ids):
+        return
+    seen: set[str] = set()
+    for i, rid in enumerate(ids):
+        if rid in seen:
+            raise Conflict(f"feature {i}: record {rid} appears twice in one batch")
+        seen.add(rid)
+
+
+def _reasons(reason: str | None, reasons: Sequence[str | None] | None, n: int) -> list[str | None]:
+    """The reason of each of ``n`` revisions: ``reason``, and its own one (an import's repairs)
+    after it when it has one."""
+    if reasons is None:
+        return [reason] * n
+    own = [reasons[i] for i in range(n)]
+    if reason:
+        return [f"{reason}; {x}" if x else reason for x in own]
+    return [x or reason for x in own]

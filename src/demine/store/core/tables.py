@@ -14,6 +14,13 @@ from demine.model.kinds import KINDS, Kind, layer_kind
 from demine.model.schema import FieldSpec, FieldType, Record, now_utc
 from demine.store.common import missing_message
 from demine.store.core.dialect import AUTHORITY, META_COLS, ORG_COL, TAIL_COLS, Dialect, q, to_json
+from demine.store.core.rows import (
+    created_rows,
+    field_values,
+    history_rows,
+    layout,
+    record_rows,
+)
 
 
 def fields_json(fields: Sequence[FieldSpec]) -> str:
@@ -156,6 +163,10 @@ class Tables(Dialect):
             )
         return out
 
+    def _field_values(self, kind: Kind, rec: Record) -> list[Any]:
+        """A record's field values as the driver binds them, in ``kind.fields`` order."""
+        return field_values(rec.properties, *layout(kind, self._field_fix))
+
     def _values(self, kind: Kind, rec: Record) -> list[Any]:
         """A record's column values (:meth:`_columns` order) as the driver binds them."""
         return [
@@ -172,6 +183,29 @@ class Tables(Dialect):
 
     def _geo_values(self, kind: Kind, rec: Record, blob: bytes | None) -> list[Any]:
         return ([blob] if kind.geometry_type else []) + self._values(kind, rec)
+
+    def _geo_rows(
+        self, kind: Kind, recs: Sequence[Record], blobs: Sequence[bytes | None]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of many records, as :meth:`_geo_values` gives each (built in bulk)."""
+        names, fixes = layout(kind, self._field_fix)
+        return record_rows(recs, blobs if kind.geometry_type else None, names, fixes)
+
+    def _created_rows(
+        self,
+        kind: Kind,
+        recs: Sequence[Record],
+        blobs: Sequence[bytes | None],
+        whys: Sequence[str | None],
+        at: str,
+        actor: str,
+        made_by: Callable[[], str],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """New records set as created, with their rows and history rows, as :meth:`_geo_rows`
+        and :meth:`_revision_rows` give them (in one pass: :func:`.rows.created_rows`)."""
+        names, fixes = layout(kind, self._field_fix)
+        geo = blobs if kind.geometry_type else None
+        return created_rows(recs, geo, whys, names, fixes, at, actor, made_by)
 
     def _insert_sql(self, kind: Kind) -> str:
         names, ph = self._placeholders(kind)
@@ -252,6 +286,19 @@ class Tables(Dialect):
             None if deleted or shared else blob,
             True if shared else None,
         )
+
+    @staticmethod
+    def _revision_rows(
+        recs: Sequence[Record],
+        ops: Sequence[str],
+        at: str,
+        actor: str,
+        whys: Sequence[str | None],
+        blobs: Sequence[bytes | None],
+    ) -> list[tuple[Any, ...]]:
+        """The ``demine_history`` rows of many creates and updates, as :meth:`_history_row`
+        gives each with ``shared`` (built in bulk)."""
+        return history_rows(recs, ops, at, actor, whys, blobs)
 
     def _shared_geometries(self, c: Any, kind: str, ids: Sequence[str]) -> dict[str, Any]:
         """The current geometries (as :attr:`GEOM_OUT` selects them) of these records, by id:
