@@ -188,6 +188,31 @@ class Flat:
     path_start: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
     path_len: IntArray = dc_field(default_factory=lambda: np.zeros(0, np.int64))
 
+    def take(self, start: int, stop: int) -> Flat:
+        """The geometries ``start`` to ``stop`` (not included) as a batch of their own (a share
+        of the checks, on another thread): the same arrays, cut and renumbered."""
+        paths = slice(
+            int(np.searchsorted(self.path_geom, start)), int(np.searchsorted(self.path_geom, stop))
+        )
+        starts = self.path_start[paths]
+        first = int(starts[0]) if len(starts) else 0
+        last = int(starts[-1] + self.path_len[paths][-1]) if len(starts) else 0
+        return Flat(
+            field=self.field,
+            gtype=self.gtype[start:stop],
+            ok=self.ok[start:stop],
+            has_z=self.has_z[start:stop],
+            faults=self.faults[start:stop],
+            warnings=self.warnings[start:stop],
+            xy=self.xy[first:last],
+            path_geom=self.path_geom[paths] - start,
+            path_kind=self.path_kind[paths],
+            path_part=self.path_part[paths],
+            path_ord=self.path_ord[paths],
+            path_start=starts - first,
+            path_len=self.path_len[paths],
+        )
+
     def path_field(self, p: int, vertex: int | None = None) -> str:
         return path_field(
             self.field,

@@ -84,28 +84,36 @@ class ParsedFile:
         aoi: tuple[float, float, float, float] | None = None,
         max_jump_m: float | None = 5000.0,
         allowed: frozenset[str] | None = None,
+        span: tuple[int, int] | None = None,
     ) -> list[GeometryCheck]:
-        """The geometry rules for every feature, one result per feature, in order.
+        """The geometry rules for every feature (only features ``span[0]`` to ``span[1]``,
+        not included, when given: the same results as for all, cut), one result per feature,
+        in order.
 
         Structural faults already in ``feature.faults`` are not repeated; a feature with any
         fault gets a result without geometry.
         """
-        raws = [f.geometry for f in self.features]
-        flat = self.flat if self.flat is not None else flatten(raws)
+        a, b = span if span is not None else (0, len(self.features))
+        features = self.features[a:b]
+        raws = [f.geometry for f in features]
+        if self.flat is None:
+            flat = flatten(raws)
+        else:
+            flat = self.flat if span is None else self.flat.take(a, b)
         checks = check_geometries(
             raws,
             repair=repair,
             aoi=aoi,
             max_jump_m=max_jump_m,
             allowed=allowed,
-            indices=[f.index for f in self.features],
-            feature_ids=[f.id for f in self.features],
+            indices=[f.index for f in features],
+            feature_ids=[f.id for f in features],
             flat=flat,
             report_structure=False,
             strict=self.strict,
         )
         src = self.source
-        for f, c in zip(self.features, checks, strict=True):
+        for f, c in zip(features, checks, strict=True):
             if f.faults:
                 c.geometry = None
             if src is not None and (c.faults or c.repairs or c.warnings):

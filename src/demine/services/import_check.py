@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from demine.services.import_faults import (
     zero_area_faults,
 )
 from demine.services.import_faults import group_rejects as group_rejects
+from demine.services.import_geometry import halves, submit_parts
 from demine.services.import_mapping import FieldMapping, resolve_mapping
 from demine.services.layer_fields import LayerNames, infer_fields, layer_names
 from demine.services.record_rules import device_type_fault, known_device_types
@@ -162,6 +164,11 @@ def _promote(geoms: np.ndarray, gtype: str | None) -> np.ndarray:
     return out
 
 
+def _derived_of(part: Future[Any]) -> Callable[[], Any]:
+    """The geometries and areas of one part of the geometry work, when done."""
+    return lambda: part.result()[1:]
+
+
 def _allowed(kind: Kind) -> frozenset[str] | None:
     from demine.geo.checks import NULL
 
@@ -258,20 +265,32 @@ def read_and_check(
     max_jump: float | None = options.max_jump_m
     if max_jump is None and not is_layer:
         max_jump = DEFAULT_MAX_JUMP_M
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor
 
-    def run_checks() -> list[Any]:
+    def run_checks(span: tuple[int, int] | None = None) -> list[Any]:
         return parsed.check_geometries(
             repair=options.repair,
             aoi=aoi,
             max_jump_m=max_jump or None,
             allowed=None if kind is None else _allowed(kind),
+            span=span,
         )
+
+    def derive_of(checks: list[Any], k: Kind) -> tuple[np.ndarray, np.ndarray | None]:
+        geoms_all = np.asarray([c.geometry for c in checks], dtype=object)
+        if not k.geometry_type or not len(geoms_all):
+            return geoms_all, None
+        promoted = _promote(geoms_all, k.geometry_type)
+        return promoted, geodesic_area(promoted) if "area_m2" in k.field_names else None
 
     # the geometry checks (most of it numpy and GEOS, which release the GIL), then promotion
     # to multi parts and geodesic areas: on a second thread while this one checks the
-    # properties (a new or existing reference layer needs them first: its fields and names)
-    pool = ThreadPoolExecutor(max_workers=1)
+    # properties (a new or existing reference layer needs them first: its fields and names);
+    # a large file's on two threads, each with half the features (services/import_geometry)
+    spans = [(0, len(features))] if is_layer or parsed.flat is None else halves(len(features))
+    pool = ThreadPoolExecutor(max_workers=len(spans))
+    parts: list[Future[Any]] = []
+    checked: Any  # a future's result(): every feature's geometry check, in order
     names: LayerNames | None = None
     if is_layer:  # the columns of a reference layer: the source's names, where safe
         done: Future[list[Any]] = Future()
@@ -281,8 +300,12 @@ def read_and_check(
         if names.faults:
             raise ValidationError(f"{src}: cannot import this file", names.faults)
         report.warnings.extend(names.warnings)
-    else:
+    elif len(spans) == 1:
         checked = pool.submit(run_checks)
+    else:
+        k0 = kind
+        assert k0 is not None
+        parts, checked, joined = submit_parts(pool, spans, run_checks, lambda c: derive_of(c, k0))
     if kind is None:  # a new layer
         assert names is not None
         try:
@@ -295,23 +318,18 @@ def read_and_check(
             raise ValidationError(str(e), [Fault(str(e), field="--kind")]) from None
 
     gtype = kind.geometry_type
-    want_area = "area_m2" in kind.field_names
-
-    def derive() -> tuple[np.ndarray, np.ndarray | None]:
-        # on the pool's one thread, after the checks
-        geoms_all = np.asarray([c.geometry for c in checked.result()], dtype=object)
-        if not gtype or not len(geoms_all):
-            return geoms_all, None
-        promoted = _promote(geoms_all, gtype)
-        return promoted, geodesic_area(promoted) if want_area else None
-
-    derived = pool.submit(derive)
+    k1 = kind
+    derived = joined if parts else pool.submit(lambda: derive_of(checked.result(), k1))
     if kind.name == "hazards" and store is not None and store.derived_built():
         # each hazard's land-release account (nothing released yet: its polygon and area),
         # for the store's upkeep of its derived tables, made on the same thread after the areas
+        # (each part's on its thread)
         from demine.geo.release import prepare_unreleased
 
-        prepare_unreleased(pool.submit, derived.result)
+        for part in parts:
+            prepare_unreleased(pool.submit, _derived_of(part))
+        if not parts:
+            prepare_unreleased(pool.submit, derived.result)
     pool.shutdown(wait=False)
 
     known_types: set[str] | None = None
