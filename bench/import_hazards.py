@@ -93,7 +93,8 @@ def _patch_stages(parts: dict[str, float], nested: dict[str, str]) -> list[tuple
     """Time each stage function wherever demine holds a reference to it (a module that did
     ``from x import f`` has its own name for it). A stage called inside another is noted in
     ``nested`` (stage -> the outer stage), and one run on another thread as ``nested[stage] =
-    "a second thread"``, so that neither is counted twice."""
+    "other threads ..."`` (a large file's geometry work runs on two: their times are added
+    up), so that neither is counted twice."""
     import importlib
     import threading
 
@@ -108,7 +109,7 @@ def _patch_stages(parts: dict[str, float], nested: dict[str, str]) -> list[tuple
         def wrapped(*a: Any, __orig: Any = orig, __key: str = key, **kw: Any) -> Any:
             stack: list[str] = local.__dict__.setdefault("stack", [])
             if threading.current_thread() is not threading.main_thread():
-                nested[__key] = "a second thread, overlapping the rest"
+                nested[__key] = "other threads (times added up), overlapping the rest"
             elif stack:
                 nested[__key] = stack[-1]
             stack.append(__key)
