@@ -60,9 +60,9 @@ def _flat(a: Any) -> list[Any]:
 
 def _blob(rng: random.Random, x: float, y: float, r: float) -> Any:
     """An irregular polygon around (x, y), about r degrees across."""
-    pts = []
-    for k in range(rng.randint(5, 14)):
-        t = 2 * math.pi * k / 14 + rng.uniform(0, 0.3)
+    pts, m = [], rng.randint(5, 14)
+    for k in range(m):  # star-shaped around (x, y): simple
+        t = 2 * math.pi * (k + rng.uniform(0, 0.5)) / m
         d = r * rng.uniform(0.5, 1.0)
         pts.append((x + d * math.cos(t), y + d * math.sin(t)))
     return shapely.Polygon(pts)

@@ -68,6 +68,10 @@ def _batch(items: list[Item], year_ends: bool) -> list[tuple[Account, list[float
     return [(a, _grids(a)) for a in accs]
 
 
+def _nothing() -> None:
+    """A task that only starts a worker."""
+
+
 def _workers() -> int:
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
@@ -80,10 +84,21 @@ class _Pool:
 
     def get(self) -> ProcessPoolExecutor:
         if self._ex is None:
-            methods = multiprocessing.get_all_start_methods()
-            ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                ctx = multiprocessing.get_context("forkserver")
+                # the fork server (one per process, started once) imports shapely and the
+                # overlay code before it forks: a worker then starts in milliseconds
+                ctx.set_forkserver_preload(["__main__", __name__])
+            else:
+                ctx = multiprocessing.get_context("spawn")
             self._ex = ProcessPoolExecutor(max_workers=_workers(), mp_context=ctx)
         return self._ex
+
+    def warm(self) -> None:
+        """Start the workers now (they start while the caller reads its records)."""
+        ex = self.get()
+        for _ in range(_workers()):
+            ex.submit(_nothing)
 
     @property
     def started(self) -> bool:
@@ -112,6 +127,15 @@ def pooled() -> Iterator[None]:
     finally:
         _POOL.reset(token)
         pool.close()
+
+
+def warm() -> None:
+    """Inside :func:`pooled`, with more than one CPU: start the worker processes now (a
+    caller that will have many accounts to compute, ahead of its first :func:`accounts_many`).
+    Elsewhere nothing."""
+    pool = _POOL.get()
+    if pool is not None and _workers() >= 2:
+        pool.warm()
 
 
 def pool_started() -> bool:

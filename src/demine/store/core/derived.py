@@ -497,13 +497,15 @@ class Derived(Tables):
         tables built, telling ``progress`` (hazards done, hazards to do) after each chunk.
         Returns how many hazards have rows."""
 
-        from demine.geo.release_pool import pooled
+        from demine.geo import release_pool as rp
 
         def body(c: Any) -> int:
             for t in (*DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
-            with pooled():  # one pool of worker processes for the accounts, if many
+            with rp.pooled():  # one pool of worker processes for the accounts, if many
+                if len(ids) >= rp.MIN_POOL:
+                    rp.warm()
                 n = self._derive(c, ids, progress)
             c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("built",))
             c.execute(
