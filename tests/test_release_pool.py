@@ -246,3 +246,14 @@ def test_rebuild_derived_with_the_pool_gives_the_same_rows(
     monkeypatch.setattr(release_pool, "MIN_POOL", 10**9)
     store.rebuild_derived()
     assert _rows(store) == pooled_rows
+
+
+def test_spawn_where_there_is_no_fork_server(forced: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no fork server (Windows), the workers are spawned: the same accounts."""
+    items = _items(6)
+    serial = [_flat(account(g, r, year_ends=True)) for g, r in items]
+    monkeypatch.setattr(release_pool.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    with pooled():
+        got = accounts_many(items, year_ends=True)
+        assert pool_started()
+    assert [_flat(a) for a in got] == serial

@@ -84,10 +84,11 @@ class _Pool:
 
     def get(self) -> ProcessPoolExecutor:
         if self._ex is None:
+            ctx: Any
             if "forkserver" in multiprocessing.get_all_start_methods():
                 ctx = multiprocessing.get_context("forkserver")
                 # the fork server (one per process, started once) imports shapely and the
-                # overlay code before it forks: a worker then starts in milliseconds
+                # overlay code before it forks: a worker need not import them again
                 ctx.set_forkserver_preload(["__main__", __name__])
             else:
                 ctx = multiprocessing.get_context("spawn")
