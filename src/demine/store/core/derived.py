@@ -243,7 +243,10 @@ class Derived(Tables):
         if kind == "activities":
             self._derive_last(c, hazards, progress)
         else:
-            self._derive(c, hazards, progress)
+            from demine.geo.release_pool import pooled
+
+            with pooled():  # worker processes for the accounts, if there are many
+                self._derive(c, hazards, progress)
         # the tables' triggers marked them stale at the write: they are current again
         c.execute(
             f"UPDATE demine_derived_state SET value = {self.P} WHERE key = {self.P}",
@@ -328,10 +331,10 @@ class Derived(Tables):
         from demine.geo.release import (
             Account,
             ReleaseInput,
-            account,
             take_prepared,
             unreleased,
         )
+        from demine.geo.release_pool import accounts_many
 
         ids = sorted(set(hazard_ids))
         if not ids:
@@ -398,9 +401,9 @@ class Derived(Tables):
             hazards = [h for h in rows if h[0] in accs or geom[h[0]] is not None]
             bare_ids = [r[0] for r in todo if r[0] not in rels and geom[r[0]] is not None]
             accs.update(zip(bare_ids, unreleased([geom[h] for h in bare_ids]), strict=True))
-            for h, _ in hazards:
-                if h in rels:
-                    accs[h] = account(geom[h], rels[h], year_ends=True)
+            with_rels = [h for h, _ in hazards if h in rels]
+            items = [(geom[h], rels[h]) for h in with_rels]
+            accs.update(zip(with_rels, accounts_many(items, year_ends=True), strict=True))
             done = [accs[h] for h, _ in hazards]
             released: builtins.list[Any] = [None if a.pieces else EMPTY_WKB for a in done]
             todo_r = [i for i, a in enumerate(done) if a.pieces]
@@ -494,11 +497,16 @@ class Derived(Tables):
         tables built, telling ``progress`` (hazards done, hazards to do) after each chunk.
         Returns how many hazards have rows."""
 
+        from demine.geo import release_pool as rp
+
         def body(c: Any) -> int:
             for t in (*DERIVED_BY_HAZARD, "demine_derived_memo"):
                 c.execute(f"DELETE FROM {t}")
             ids = [str(r[0]) for r in c.execute(f"SELECT id FROM {q('hazards')}").fetchall()]
-            n = self._derive(c, ids, progress)
+            with rp.pooled():  # one pool of worker processes for the accounts, if many
+                if len(ids) >= rp.MIN_POOL:
+                    rp.warm()
+                n = self._derive(c, ids, progress)
             c.execute(f"DELETE FROM demine_derived_state WHERE key = {self.P}", ("built",))
             c.execute(
                 f"INSERT INTO demine_derived_state (key, value) VALUES ({self.P}, {self.P})",
