@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from typing import Any
 
 import pytest
 import shapely
 
 import stats_data
+from demine import procs
 from demine.geo import release_pool
 from demine.geo.release import ReleaseInput, account
 from demine.geo.release_pool import accounts_many, pool_started, pooled
@@ -112,7 +114,9 @@ def _items(n: int, seed: int = 16) -> list[tuple[Any, list[ReleaseInput]]]:
 
 @pytest.fixture
 def forced(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pool used for as few as 2 pairs, 3 to a batch, with 2 workers even on one CPU."""
+    """The pool used for as few as 2 pairs, 3 to a batch, with 2 workers even on one CPU, in
+    a program that allows worker processes (as the demine command does)."""
+    monkeypatch.setattr(procs, "_allowed", True)
     monkeypatch.setattr(release_pool, "MIN_POOL", 2)
     monkeypatch.setattr(release_pool, "BATCH", 3)
     monkeypatch.setattr(release_pool, "_workers", lambda: 2)
@@ -146,6 +150,34 @@ def test_outside_pooled_or_few_pairs_no_pool(monkeypatch: pytest.MonkeyPatch) ->
     with pooled():
         assert [_flat(a) for a in accounts_many(items, year_ends=True)] == serial
         assert not pool_started()  # one CPU
+
+
+def test_no_pool_unless_the_program_allows_it(
+    forced: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python program that has not called procs.allow() (its work maybe not under
+    ``if __name__ == "__main__":``, which a worker would run again) gets no worker processes:
+    the same accounts, computed in the calling process."""
+    items = _items(6)
+    serial = [_flat(account(g, r, year_ends=True)) for g, r in items]
+    procs.allow(False)
+    with pooled():
+        assert [_flat(a) for a in accounts_many(items, year_ends=True)] == serial
+        assert not pool_started()
+    procs.allow()
+    with pooled():
+        assert [_flat(a) for a in accounts_many(items, year_ends=True)] == serial
+        assert pool_started()
+
+
+def test_the_demine_command_allows_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from demine.cli import app as cli_app
+
+    monkeypatch.setattr(procs, "_allowed", False)
+    monkeypatch.setattr(sys, "argv", ["demine", "--help"])
+    with pytest.raises(SystemExit):
+        cli_app.main()
+    assert procs.allowed()
 
 
 def test_pool_is_shut_down_on_error(forced: None) -> None:
@@ -220,6 +252,7 @@ def test_rebuild_derived_with_the_pool_gives_the_same_rows(
     serial = _rows(store)
     serial_accounts = store.derived_accounts()
     assert any(rows for _t, _c, rows in serial)
+    monkeypatch.setattr(procs, "_allowed", True)
     monkeypatch.setattr(release_pool, "MIN_POOL", 2)  # forced
     monkeypatch.setattr(release_pool, "BATCH", 2)
     monkeypatch.setattr(release_pool, "_workers", lambda: 2)

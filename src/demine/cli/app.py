@@ -32,8 +32,10 @@ def main() -> None:
 
         if answer_stats(sys.argv[1:]):
             return
+    from demine import procs
     from demine.cli.commands import app
 
+    procs.allow()  # this entry point is guarded: workers may import it (geo/release_pool.py)
     app()
 
 

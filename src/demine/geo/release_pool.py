@@ -7,7 +7,9 @@ one CPU), the pairs go in batches of :data:`BATCH` to a pool of worker processes
 threads (an import's duplicate search, the HTTP server's). The pool is started by the first
 call that needs it and reused by the next ones in the same :func:`pooled` (a rebuild of the
 derived tables starts it once, not per chunk); it is shut down when :func:`pooled` ends, on
-error too. Outside :func:`pooled`, or with few pairs, the accounts are computed here, one
+error too. Outside :func:`pooled`, with few pairs, or in a program that has not allowed worker
+processes (:func:`demine.procs.allow`: the ``demine`` command does; a Python program calling
+the store must, under ``if __name__ == "__main__":``), the accounts are computed here, one
 after the other.
 
 The accounts are the same either way, to the bit: a worker runs the same GEOS operations on
@@ -27,6 +29,7 @@ from typing import Any
 
 import shapely
 
+from demine import procs
 from demine.geo.release import Account, ReleaseInput, account
 
 MIN_POOL = 200  # fewer pairs than this in one call: computed here (a pool is not worth it)
@@ -118,7 +121,7 @@ _POOL: ContextVar[_Pool | None] = ContextVar("demine_release_pool", default=None
 def pooled() -> Iterator[None]:
     """Within: :func:`accounts_many` may compute on worker processes (one pool, started when
     first needed, shut down at the end). Nested: the outer one's pool is used."""
-    if _POOL.get() is not None:
+    if _POOL.get() is not None or not procs.allowed():  # nested, or not allowed: no pool
         yield
         return
     pool = _Pool()
