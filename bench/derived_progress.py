@@ -13,13 +13,9 @@ rebuilds write to the copy.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import _common as C
@@ -86,27 +82,12 @@ def run_backend(name: str, location: str, repeat: int, rep: C.Report) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hazards", type=int, default=2000)
-    ap.add_argument("--pg-url", help="also on PostGIS (a server with PostGIS)")
-    ap.add_argument("--repeat", type=int, default=3)
-    a = ap.parse_args()
-    rep = C.Report(
+    national.run_on_copies(
         "derived_progress",
         "rebuild-derived telling its progress, against the rebuild before (SYNTHETIC)",
-        False,
-        params={"hazards": a.hazards, "repeat": a.repeat},
+        run_backend,
+        __doc__ or "",
     )
-    src = national.national_store(a.hazards, reuse=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "national.gpkg"
-        shutil.copy(src, copy)
-        run_backend("GeoPackage", str(copy), a.repeat, rep)
-    if a.pg_url:
-        pg = national.national_store(a.hazards, pg_url=a.pg_url, reuse=True)
-        run_backend("PostGIS", pg, a.repeat, rep)
-    rep.print()
-    print(rep.write())
 
 
 if __name__ == "__main__":

@@ -440,6 +440,37 @@ def build_times(location: str) -> dict[str, Any]:
     return json.loads(stamp.read_text()).get("build", {}) if stamp.exists() else {}
 
 
+def run_on_copies(
+    name: str,
+    title: str,
+    run_backend: Callable[[str, str, int, Any], None],
+    description: str,
+) -> None:
+    """The ``main`` of a benchmark on the national store: ``--hazards``, ``--pg-url``,
+    ``--repeat``; ``run_backend(backend, location, repeat, report)`` on a copy of the cached
+    GeoPackage store (it may write to it), and on the cached PostGIS store when asked; then the
+    report printed and written."""
+    import shutil
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=description.split("\n")[0])
+    ap.add_argument("--hazards", type=int, default=2000)
+    ap.add_argument("--pg-url", help="also on PostGIS (a server with PostGIS)")
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    rep = C.Report(name, title, False, params={"hazards": a.hazards, "repeat": a.repeat})
+    src = national_store(a.hazards, reuse=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "national.gpkg"
+        shutil.copy(src, copy)
+        run_backend("GeoPackage", str(copy), a.repeat, rep)
+    if a.pg_url:
+        pg = national_store(a.hazards, pg_url=a.pg_url, reuse=True)
+        run_backend("PostGIS", pg, a.repeat, rep)
+    rep.print()
+    print(rep.write())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hazards", type=int, default=FULL)
