@@ -107,7 +107,8 @@ def test_same_as_executemany(n: int, shape: str) -> None:
 
 def test_constant_columns_are_exact() -> None:
     rows = [(1, 1.0, 0.0, None, "a", b"x", math.nan)] * 3
-    assert constant_columns(rows, 7) == [0, 1, 2, 3, 4, 5]  # NaN equals nothing
+    assert constant_columns(rows, 7) == [0, 1, 2, 3, 4, 5, 6]  # the same NaN object
+    assert constant_columns([(float("nan"),), (float("nan"),)], 1) == []  # NaN equals nothing
     assert constant_columns([(1,), (True,)], 1) == []  # 1 == True, another type
     assert constant_columns([(1,), (1.0,)], 1) == []
     assert constant_columns([(0.0,), (-0.0,)], 1) == []  # equal, not the same bits

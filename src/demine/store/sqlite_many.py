@@ -23,8 +23,9 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Sequence
-from itertools import chain, repeat
-from operator import eq, itemgetter
+from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 MIN_ROWS = 64  # fewer rows: executemany, as before
@@ -40,12 +41,15 @@ _INSERT = re.compile(
 
 def constant_columns(rows: Sequence[Sequence[Any]], width: int) -> list[int]:
     """The positions whose value has the same type and is equal in every row: None, or an
-    int, float (to the bit: -0.0 is not 0.0; NaN never), str or bytes."""
+    int, float (to the bit: -0.0 is not 0.0; a NaN only when it is the same object), str or
+    bytes."""
     out = []
+    n = len(rows)
     for j, col in enumerate(zip(*rows, strict=True)):
         v = col[0]
         t = type(v)
-        if t not in _SIMPLE or not all(map(eq, col, repeat(v))) or len(set(map(type, col))) != 1:
+        # equal (count: C's comparison, the same object first), then of one type
+        if t not in _SIMPLE or col.count(v) != n or len(set(map(type, col))) != 1:
             continue
         if t is float and len(set(map(float.hex, col))) != 1:
             continue
@@ -62,14 +66,13 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
             conn.executemany(sql, rows)
         return
     width = sql.count("?", m.end(1))
-    if any(len(r) != width for r in rows):  # the driver's own error
+    if set(map(len, rows)) != {width}:  # the driver's own error
         conn.executemany(sql, rows)
         return
     const = constant_columns(rows, width)
     fixed = set(const)
     var = [j for j in range(width) if j not in fixed]
     k = len(const)
-    number = {j: i + 1 for i, j in enumerate(const)}  # ?1..?k: the constants
     cvalues = tuple(rows[0][j] for j in const)
     per = max(1, min(MAX_ROWS, (MAX_PARAMS - k) // max(1, len(var))))
     pick: Any = (
@@ -80,26 +83,13 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
         else (lambda r: ())
     )
     head = m.group(1)
-
-    def statement(n: int) -> str:
-        tuples = []
-        nxt = k + 1
-        for _ in range(n):
-            parts = []
-            for j in range(width):
-                if j in number:
-                    parts.append(f"?{number[j]}")
-                else:
-                    parts.append(f"?{nxt}")
-                    nxt += 1
-            tuples.append("(" + ",".join(parts) + ")")
-        return f"{head} VALUES " + ",".join(tuples)
+    ks = tuple(const)
 
     n = len(rows)
     full = n - n % per
     if full:
         conn.executemany(
-            statement(per),
+            _statement(head, width, ks, per),
             (
                 cvalues + tuple(chain.from_iterable(map(pick, rows[i : i + per])))
                 for i in range(0, full, per)
@@ -107,5 +97,25 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
         )
     if full < n:
         conn.execute(
-            statement(n - full), cvalues + tuple(chain.from_iterable(map(pick, rows[full:])))
+            _statement(head, width, ks, n - full),
+            cvalues + tuple(chain.from_iterable(map(pick, rows[full:]))),
         )
+
+
+@lru_cache(maxsize=64)
+def _statement(head: str, width: int, const: tuple[int, ...], n: int) -> str:
+    """``head VALUES (...), ...`` for ``n`` rows: the columns at ``const`` each ``?i``
+    (i = 1 + their place in ``const``), the others numbered on, row by row."""
+    number = {j: i + 1 for i, j in enumerate(const)}
+    nxt = len(const) + 1
+    tuples = []
+    for _ in range(n):
+        parts = []
+        for j in range(width):
+            if j in number:
+                parts.append(f"?{number[j]}")
+            else:
+                parts.append(f"?{nxt}")
+                nxt += 1
+        tuples.append("(" + ",".join(parts) + ")")
+    return f"{head} VALUES " + ",".join(tuples)
