@@ -180,3 +180,32 @@ def test_headers_groups_and_split_columns(tmp_path: Path) -> None:
     none = tmp_path / "none.csv"
     none.write_text("state,_uuid,_submission_time\nlive,u,t\n")
     assert "has no location" in read_source(none).faults[0].reason
+
+
+def test_a_geojson_export_with_nested_groups_is_read_as_one() -> None:
+    """ODK's OData shape: groups as nested objects, ``__system`` with the submission date.
+    Plain properties take the quick way (no value is an object); nested ones are flattened
+    to group/field names, whichever feature has them first."""
+    from demine.io.geojson import ParsedFeature, ParsedFile
+
+    def parsed(props: list[dict[str, Any]]) -> ParsedFile:
+        feats = [
+            ParsedFeature(index=i, id=None, properties=p, geometry=None)
+            for i, p in enumerate(props)
+        ]
+        return ParsedFile(features=feats, faults=[], warnings=[], crs=None)
+
+    plain = [{"name": "a", "n": 1, "ok": True, "tags": ["x"]}, {"name": "b", "z": None}]
+    same = parsed([dict(p) for p in plain])
+    assert odk.from_geojson(same, "f.geojson").export is None  # not an export: unchanged
+    assert [f.properties for f in same.features] == plain
+    nested = [
+        {"name": "a", "grp": {"status": "suspected"}},
+        {
+            "__system": {"submissionDate": "2024-05-01T10:00:00Z"},
+            "grp": {"status": "x", "sub": {"k": 2}},
+        },
+    ]
+    out = odk.from_geojson(parsed(nested), "f.geojson")
+    assert out.export == odk.ODK  # seen only in a nested group of the second feature
+    assert [f.properties.get("status") for f in out.features] == ["suspected", "x"]

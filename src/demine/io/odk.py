@@ -39,6 +39,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +334,7 @@ def read_csv(path: Path, kind: str, delimiter: str, *, geometry: bool = True) ->
 
 
 _PLAIN = (str, int, float, list, type(None))  # JSON values that are never a Mapping
+_JSON_PLAIN = frozenset({str, int, float, bool, list, type(None)})  # the same, exact types
 
 
 def from_geojson(parsed: ParsedFile, src: str) -> ParsedFile:
@@ -341,12 +343,17 @@ def from_geojson(parsed: ParsedFile, src: str) -> ParsedFile:
     # the columns, in the order first seen; only nested properties are flattened for it (a
     # file of 100,000 plain features is read as it is)
     cols: dict[str, None] = {}
-    for f in parsed.features:
-        props = f.properties or {}
-        if any(isinstance(v, Mapping) for v in props.values() if not isinstance(v, _PLAIN)):
-            cols.update(dict.fromkeys(flatten(props)))
-        else:
-            cols.update(dict.fromkeys(props))
+    every = [f.properties or {} for f in parsed.features]
+    if all(type(p) is dict for p in every) and _JSON_PLAIN.issuperset(
+        map(type, chain.from_iterable(map(dict.values, every)))
+    ):  # no value is a mapping (the common case): every feature's names as they are
+        cols = dict.fromkeys(chain.from_iterable(every))
+    else:
+        for props in every:
+            if any(isinstance(v, Mapping) for v in props.values() if not isinstance(v, _PLAIN)):
+                cols.update(dict.fromkeys(flatten(props)))
+            else:
+                cols.update(dict.fromkeys(props))
     kind = flavour(cols)
     if kind is None:
         return parsed
