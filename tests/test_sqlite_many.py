@@ -169,3 +169,13 @@ def test_large_write_uses_fewer_statements() -> None:
     inserts = [s for s in steps if s.startswith("INSERT INTO t")]
     assert len(inserts) == -(-1000 // sqlite_many.MAX_ROWS)
     assert c.execute("SELECT count(*), min(u), max(u) FROM t").fetchone() == (1000, 0, 999)
+
+
+def test_an_iterator_or_lists_of_rows() -> None:
+    a, b = _pair()
+    rows = [[None, "x", 0.0, None, 1, i] for i in range(300)]  # lists, as merges loads them
+    a.executemany(SQL, rows)
+    insert_many(b, SQL, rows)
+    insert_many(b, SQL, iter([(None, "x", 0.0, None, 1, i) for i in range(300, 400)]))
+    a.executemany(SQL, iter([(None, "x", 0.0, None, 1, i) for i in range(300, 400)]))
+    assert _dump(a) == _dump(b)

@@ -60,6 +60,9 @@ def constant_columns(rows: Sequence[Sequence[Any]], width: int) -> list[int]:
 def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     """``conn.executemany(sql, rows)``, with the same result, in fewer, larger statements
     when ``sql`` is a plain ``INSERT ... VALUES (?, ...)`` of many rows."""
+    if not isinstance(rows, (list, tuple)):  # an iterator: as it is
+        conn.executemany(sql, rows)
+        return
     m = _INSERT.fullmatch(sql) if len(rows) >= MIN_ROWS else None
     if m is None:
         if rows:
