@@ -197,8 +197,8 @@ def run_demine_library(
 def run_floor(src: Path, made: Path, work: Path) -> dict[str, float]:
     """What the import cannot go below in Python: the file parsed into Python objects (orjson,
     nothing checked) and the SQLite writes of the very rows demine stored (read back from
-    ``made``) into a new store, in one transaction, with the same bulk path (R-tree trigger
-    dropped, index rows written after). Seconds by part."""
+    ``made``) into a new store, in one transaction, the way the store writes them (many rows
+    per statement, R-tree trigger dropped, index rows written after). Seconds by part."""
     import gc
     import sqlite3
 
@@ -208,6 +208,7 @@ def run_floor(src: Path, made: Path, work: Path) -> dict[str, float]:
     from demine.services.setup import init_store
     from demine.store import gpkg_rtree
     from demine.store.gpkg import GeoPackageStore
+    from demine.store.sqlite_many import insert_many
 
     out: dict[str, float] = {}
     raw = src.read_bytes()
@@ -247,7 +248,8 @@ def run_floor(src: Path, made: Path, work: Path) -> dict[str, float]:
         conn.execute(f'DROP TRIGGER "{name}"')
     for t in tables:
         t1 = time.perf_counter()
-        conn.executemany(
+        insert_many(  # as the store writes many rows (store.sqlite_many)
+            conn,
             f"INSERT INTO {t} ({', '.join(chr(34) + x + chr(34) for x in cols[t])}) "
             f"VALUES ({', '.join('?' * len(cols[t]))})",
             rows[t],
