@@ -179,3 +179,26 @@ def test_an_iterator_or_lists_of_rows() -> None:
     insert_many(b, SQL, iter([(None, "x", 0.0, None, 1, i) for i in range(300, 400)]))
     a.executemany(SQL, iter([(None, "x", 0.0, None, 1, i) for i in range(300, 400)]))
     assert _dump(a) == _dump(b)
+
+
+def test_a_low_limit_of_parameters() -> None:
+    """SQLite builds before 3.32 allow 999 parameters a statement: the statements fit."""
+    a, b = _pair()
+    b.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)
+    rows = [(None, f"x{i}", float(i), bytes([i % 256]), i, i) for i in range(500)]
+    a.executemany(SQL, rows)
+    insert_many(b, SQL, rows)  # 4 values a row: 5 rows a statement
+    assert _dump(a) == _dump(b)
+    for limit, want in ((6, (500,)), (5, None)):  # one row a statement; a row too many
+        c = sqlite3.connect(":memory:")
+        c.execute(DDL)
+        c.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, limit)
+        if want is not None:
+            insert_many(c, SQL, rows)
+            assert c.execute("SELECT count(*) FROM t").fetchone() == want
+            continue
+        with pytest.raises(sqlite3.OperationalError) as ea:
+            c.executemany(SQL, rows)
+        with pytest.raises(sqlite3.OperationalError) as eb:
+            insert_many(c, SQL, rows)  # the driver's own error
+        assert str(ea.value) == str(eb.value)

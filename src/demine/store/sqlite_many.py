@@ -15,7 +15,8 @@ and triggers are those of :meth:`sqlite3.Connection.executemany`. A failure (a c
 raises the same error; as with ``executemany``, the rows before the failing statement stay
 inserted until the caller's transaction is rolled back.
 
-Any other statement, or a few rows, goes to ``executemany`` unchanged.
+Any other statement, or a few rows, goes to ``executemany`` unchanged. A statement holds at
+most :data:`MAX_PARAMS` values, and never more than the SQLite build allows (999 before 3.32).
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
     var = [j for j in range(width) if j not in fixed]
     k = len(const)
     cvalues = tuple(rows[0][j] for j in const)
-    per = max(1, min(MAX_ROWS, (MAX_PARAMS - k) // max(1, len(var))))
+    # within this SQLite's limit of parameters (999 in builds before 3.32)
+    most = min(MAX_PARAMS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    per = max(1, min(MAX_ROWS, (most - k) // max(1, len(var))))
+    if k + per * len(var) > most:  # not one row fits (nor would it alone): the driver's error
+        conn.executemany(sql, rows)
+        return
     pick: Any = (
         itemgetter(*var)
         if len(var) > 1
