@@ -93,7 +93,6 @@ def insert_many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]
     )
     head = m.group(1)
     ks = tuple(const)
-
     n = len(rows)
     full = n - n % per
     if full:
