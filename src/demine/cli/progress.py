@@ -22,7 +22,9 @@ class Bar:
     def __init__(self, description: str, accounts: str) -> None:
         from rich.progress import Progress
 
-        self._bar = Progress(console=console(stderr=True), transient=True)
+        # no refresh thread: it is redrawn at each change (an import forks, which copies only
+        # the calling thread: services.import_split)
+        self._bar = Progress(console=console(stderr=True), transient=True, auto_refresh=False)
         self._task = self._bar.add_task(description, total=None)
         self._accounts = accounts
 
@@ -38,7 +40,7 @@ class Bar:
 
     def count(self, done: int, total: int) -> None:
         """The current stage's progress (an import's check: features read and checked)."""
-        self._bar.update(self._task, completed=done, total=total)
+        self._show(completed=done, total=total)
 
     def stage(self, description: str) -> None:
         """A new stage starts, of unknown length until it counts."""

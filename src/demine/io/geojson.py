@@ -71,6 +71,8 @@ class ParsedFile:
     field_types: dict[str, FieldType] = field(default_factory=dict)
     # an ODK Central or KoboToolbox export (demine.io.odk): "odk", "kobo", or None
     export: str | None = None
+    # the features of the whole file, when only a part of them was read (``part``)
+    total: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -138,7 +140,11 @@ def _load(data: bytes | str | pathlib.Path) -> bytes:
 
 
 def read_geojson(
-    data: bytes | str | pathlib.Path, *, source: str | None = None, strict: bool = False
+    data: bytes | str | pathlib.Path,
+    *,
+    source: str | None = None,
+    strict: bool = False,
+    part: tuple[int, int, int] | None = None,
 ) -> ParsedFile:
     """Parse GeoJSON text (bytes, a str of JSON text, or a path) and check its structure.
 
@@ -148,12 +154,31 @@ def read_geojson(
     Foreign members (RFC 7946 §6.1) are warnings and ignored. A GeoJSON member where §7.1
     forbids it (a FeatureCollection's "properties", a Feature's "coordinates"...) is a warning
     and ignored too, unless ``strict``: then it is a fault.
+
+    ``part`` (a, b, k): only a FeatureCollection's features from a/k to b/k of them are read
+    into features (:func:`part_span`; the file's checks are all made), each with its index in
+    the file, the same as when all are read; ``total`` says how many the file has. A file
+    that is not a FeatureCollection is the part's that starts at 0.
     """
     with no_gc():
-        return _read(data, source, strict)
+        return _read(data, source, strict, part)
 
 
-def _read(data: bytes | str | pathlib.Path, source: str | None, strict: bool) -> ParsedFile:
+def part_span(n: int, part: tuple[int, int, int]) -> tuple[int, int]:
+    """The features (from, to: not included) of ``part`` (a, b, k) of ``n`` features: from
+    a/k to b/k of them."""
+    a, b, k = part
+    if not 0 <= a <= b <= k or k < 1:
+        raise ValueError(f"part {a} to {b} of {k}")
+    return n * a // k, n * b // k
+
+
+def _read(
+    data: bytes | str | pathlib.Path,
+    source: str | None,
+    strict: bool,
+    part: tuple[int, int, int] | None = None,
+) -> ParsedFile:
     if source is None and isinstance(data, pathlib.Path):
         source = data.name
     pf = ParsedFile(source=source, strict=strict)
@@ -215,7 +240,15 @@ def _read(data: bytes | str | pathlib.Path, source: str | None, strict: bool) ->
             return pf
         if pf.faults:
             return pf
-        pf.features = _read_features(feats, source, dups, strict)
+        if part is None:
+            pf.features = _read_features(feats, source, dups, strict)
+        else:
+            a, b = part_span(len(feats), part)
+            pf.features = _read_features(feats[a:b], source, dups, strict, start=a)
+            pf.total = len(feats)
+    elif part is not None and part[0] != 0:  # one feature: the first part's
+        pf.total = 1
+        return pf
     elif t == "Feature":
         if pf.faults:
             return pf
@@ -268,10 +301,11 @@ def _read_features(
     source: str | None,
     dups: dict[tuple[int, ...], list[str]] | None,
     strict: bool = False,
+    start: int = 0,
 ) -> list[ParsedFeature]:
     out: list[ParsedFeature] = []
     append = out.append
-    for i, f in enumerate(feats):
+    for i, f in enumerate(feats, start):
         if type(f) is not dict:
             append(
                 ParsedFeature(

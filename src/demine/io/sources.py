@@ -50,15 +50,20 @@ def read_source(
     lat_column: str | None = None,
     geometry: bool = True,
     strict: bool = False,
+    part: tuple[int, int, int] | None = None,
 ) -> ParsedFile:
     """Read any supported file into parsed features (structural faults included, not raised).
     ``geometry=False``: a CSV file may have no geometry column (its kind needs none).
-    ``strict``: GeoJSON members where RFC 7946 §7.1 forbids them are faults, not warnings."""
+    ``strict``: GeoJSON members where RFC 7946 §7.1 forbids them are faults, not warnings.
+    ``part``: only that part of a GeoJSON file's features (:func:`.geojson.read_geojson`)."""
     if not path.exists():
         raise ValidationError(f"{path}: no such file", [Fault("no such file", source=str(path))])
     fmt = format_of(path)
+    if part is not None and fmt != "geojson":
+        raise ValueError("only a GeoJSON file is read in parts")
     if fmt == "geojson":  # an ODK Central or KoboToolbox export is read as one (io.odk)
-        return odk.from_geojson(read_geojson(path, source=path.name, strict=strict), path.name)
+        pf = read_geojson(path, source=path.name, strict=strict, part=part)
+        return odk.from_geojson(pf, path.name)
     if fmt == "csv":
         export, delimiter = odk.sniff(path)
         if export is not None:

@@ -228,31 +228,66 @@ def _components(m: int, a: npt.NDArray[np.intp], b: npt.NDArray[np.intp]) -> Any
     return labels
 
 
+@dataclass
+class GeometryKeys:
+    """What the duplicate search needs of each geometry, made ahead (:func:`geometry_keys`;
+    an import in two processes makes each half's in its process): whether it has one, and
+    for those that do, in order, its exact key (the normalised geometry's WKB on the
+    :data:`EXACT_GRID_DEG` grid) and the geometry in local metres (for "near")."""
+
+    ok: npt.NDArray[np.bool_]
+    exact: npt.NDArray[np.object_]
+    local: npt.NDArray[np.object_]
+
+    @staticmethod
+    def join(parts: Sequence[GeometryKeys]) -> GeometryKeys:
+        return GeometryKeys(
+            np.concatenate([p.ok for p in parts]),
+            np.concatenate([p.exact for p in parts]),
+            np.concatenate([p.local for p in parts]),
+        )
+
+
+def geometry_keys(geometries: Sequence[Any], *, digest: bool = False) -> GeometryKeys:
+    """The keys of these geometries; with ``digest`` each exact key is the 32-byte BLAKE2b
+    digest of the WKB (smaller to hand to another process; equal WKB, equal digests)."""
+    geoms = np.empty(len(geometries), dtype=object)
+    geoms[:] = list(geometries)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    g = geoms[ok]
+    digits = round(-np.log10(EXACT_GRID_DEG))
+    exact = shapely.to_wkb(shapely.normalize(shapely.transform(g, lambda c: np.round(c, digits))))
+    if digest:
+        import hashlib
+
+        blake = hashlib.blake2b
+        exact = np.fromiter((blake(w).digest() for w in exact), dtype=object, count=len(exact))
+    return GeometryKeys(ok, exact, _local_metres(g))
+
+
 def find_groups(
     kind: str,
     geometries: Sequence[Any],
     properties: Sequence[dict[str, Any]],
     tolerance_m: float = DEFAULT_TOLERANCE_M,
+    keys: GeometryKeys | None = None,
 ) -> list[Group]:
     """The groups of duplicates among records of ``kind`` (geometries and properties, in one
-    order), each in position order; ``tolerance_m`` 0 finds exact duplicates only."""
+    order), each in position order; ``tolerance_m`` 0 finds exact duplicates only. ``keys``:
+    the geometries' keys made ahead (then ``geometries`` are not read)."""
     fields = identity_fields(kind)
     if not 0 <= tolerance_m <= MAX_TOLERANCE_M:
         raise ValidationError(
             "bad duplicate tolerance",
             [Fault(f"{tolerance_m} m: expected 0 to {MAX_TOLERANCE_M:g}", field="tolerance_m")],
         )
-    n = len(geometries)
-    geoms = np.empty(n, dtype=object)
-    geoms[:] = list(geometries)
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    pos = np.flatnonzero(ok)
+    if keys is None:
+        keys = geometry_keys(geometries)
+    pos = np.flatnonzero(keys.ok)
     if len(pos) < 2:
         return []
     codes = _codes(fields, [properties[int(i)] for i in pos])
-    g = geoms[pos]
-    digits = round(-np.log10(EXACT_GRID_DEG))
-    wkb = shapely.to_wkb(shapely.normalize(shapely.transform(g, lambda c: np.round(c, digits))))
+    wkb = keys.exact
     # exact classes: the identity code and the normalised geometry's bytes
     seen: dict[bytes, int] = {}
     wkb_code = np.fromiter((seen.setdefault(w, len(seen)) for w in wkb), np.int64, len(wkb))
@@ -265,7 +300,7 @@ def find_groups(
     a = np.flatnonzero(exact_first != np.arange(m))
     b = exact_first[a]
     if tolerance_m > 0:
-        na, nb = _near_pairs(g, codes, first, tolerance_m)
+        na, nb = _near_pairs(keys.local, codes, first, tolerance_m)
         a, b = np.concatenate([a, na]), np.concatenate([b, nb])
     labels = _components(m, a, b)
     order = np.argsort(labels, kind="stable")
@@ -280,14 +315,14 @@ def find_groups(
 
 
 def _near_pairs(
-    g: npt.NDArray[np.object_],
+    local: npt.NDArray[np.object_],
     codes: npt.NDArray[np.int64],
     reps: npt.NDArray[np.intp],
     tolerance_m: float,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """The pairs of exact classes (``reps``: one position each) whose geometries are near, as
-    positions."""
-    rg = _local_metres(g[reps])
+    positions (``local``: each one in local metres)."""
+    rg = local[reps]
     dims = shapely.get_dimensions(rg)
     tree = shapely.STRtree(rg)
     outa, outb = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
@@ -418,6 +453,7 @@ def flag_duplicates(
     *,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     skip: bool = False,
+    keys: GeometryKeys | None = None,
 ) -> None:
     """Mark the duplicates among the records of ``batches`` and against ``existing`` (the stored
     records of the kind that the import does not update): one warning per duplicate feature,
@@ -438,8 +474,10 @@ def flag_duplicates(
         if r.id not in updated and (r.source_id is None or r.source_id not in updated)
     ]
     allr = recs + old
+    if keys is not None and old:
+        keys = GeometryKeys.join([keys, geometry_keys([r.geometry for r in old])])
     groups = find_groups(
-        kind, [r.geometry for r in allr], [r.properties for r in allr], tolerance_m
+        kind, [r.geometry for r in allr], [r.properties for r in allr], tolerance_m, keys
     )
     for gr in groups:
         new = [m for m in gr.members if m < n_new]

@@ -108,6 +108,8 @@ class ImportReport:
     # every feature's id in the file and its record's source id, by feature index: named on
     # each fault (services.import_faults)
     feature_ids: FeatureIds = field(default_factory=dict)
+    # the file was read as an ODK Central or KoboToolbox export ("odk", "kobo"; io.odk)
+    export: str | None = None
 
     @property
     def imported(self) -> int:
@@ -190,14 +192,41 @@ def field_mapping(options: ImportOptions) -> FieldMapping:
     )
 
 
+@dataclass(frozen=True)
+class StoreView:
+    """What the checks read of the store, read once (:func:`store_view`): a process forked
+    to check a part of the file (services.import_split) never uses the store's connection."""
+
+    area_of_interest: tuple[float, float, float, float] | None
+    derived_built: bool
+    device_types: frozenset[str] | None  # the catalogue's codes (None: the kind has none)
+
+
+def store_view(store: Store, kind: Kind) -> StoreView:
+    types = None
+    if "device_type" in kind.field_names:
+        types = frozenset(known_device_types(store))
+    return StoreView(_aoi(store), store.derived_built(), types)
+
+
+def _aoi(store: Store | None) -> tuple[float, float, float, float] | None:
+    a = None if store is None else store.setting("area_of_interest")
+    return (float(a[0]), float(a[1]), float(a[2]), float(a[3])) if a else None
+
+
 def read_and_check(
     path: Path,
     options: ImportOptions,
     *,
     store: Store | None = None,
     progress: Callable[[int, int], None] | None = None,
+    part: tuple[int, int, int] | None = None,
+    view: StoreView | None = None,
 ) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
-    """Read and check a file; return the kind, the good records, the report and the faults."""
+    """Read and check a file; return the kind, the good records, the report and the faults.
+    ``part`` (a, b, k): only a GeoJSON file's features from a/k to b/k of them (the report's
+    ``total`` counts those; services.import_split). ``view``: what is read of ``store``,
+    read already (the store is then not used: a built-in kind)."""
     from demine.geo.geodesy import geodesic_area
     from demine.io.sources import format_of, read_source
 
@@ -210,9 +239,11 @@ def read_and_check(
         lat_column=options.lat_column,
         geometry=not (options.kind in KINDS and not KINDS[options.kind].geometry_required),
         strict=options.strict,
+        part=part,
     )
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
+    report.export = parsed.export
     report.warnings.extend(parsed.warnings)
     if parsed.faults:
         raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))
@@ -256,10 +287,9 @@ def read_and_check(
         many = [x.name for x in kind.fields if x.type is FieldType.ENUM_LIST]
         for f in features:
             multiple_values(f.properties, many)
-    aoi = None
-    if store is not None:
-        a = store.setting("area_of_interest")
-        aoi = tuple(a) if a else None
+    if view is None and store is not None and kind is not None:
+        view = store_view(store, kind)
+    aoi = _aoi(store) if view is None else view.area_of_interest
     # vertex jumps: 5 km by default for the register's own records; off for reference layers
     # (admin boundaries have long straight edges) unless asked for
     max_jump: float | None = options.max_jump_m
@@ -320,21 +350,21 @@ def read_and_check(
     gtype = kind.geometry_type
     k1 = kind
     derived = joined if parts else pool.submit(lambda: derive_of(checked.result(), k1))
-    if kind.name == "hazards" and store is not None and store.derived_built():
+    if view is None and store is not None:  # a new layer's kind is known only now
+        view = store_view(store, kind)
+    if kind.name == "hazards" and view is not None and view.derived_built:
         # each hazard's land-release account (nothing released yet: its polygon and area),
         # for the store's upkeep of its derived tables, made on the same thread after the areas
         # (each part's on its thread)
         from demine.geo.release import prepare_unreleased
 
-        for part in parts:
-            prepare_unreleased(pool.submit, _derived_of(part))
+        for piece in parts:
+            prepare_unreleased(pool.submit, _derived_of(piece))
         if not parts:
             prepare_unreleased(pool.submit, derived.result)
     pool.shutdown(wait=False)
 
-    known_types: set[str] | None = None
-    if store is not None and "device_type" in kind.field_names:
-        known_types = known_device_types(store)
+    known_types = None if view is None else view.device_types
 
     faults: list[Fault] = []
     good: list[Record] = []

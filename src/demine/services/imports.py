@@ -23,6 +23,7 @@ from demine.services.import_check import (
     read_and_check,
 )
 from demine.services.import_faults import name_faults, repair_notes
+from demine.services.import_later import Later, store_full
 from demine.services.record_rules import check_records, require_settable
 from demine.services.records import current_actor
 from demine.store.base import Store
@@ -102,6 +103,7 @@ def import_files(
     stores the checked records as one submission instead (:class:`Submitted` is raised)."""
     from demine.geo.release import prepared
     from demine.geo.structure import no_gc
+    from demine.services.import_split import can_split, split_import
 
     if role is not None:  # the CLI's --role: who may write this kind (services.access)
         _require_import(store, options.kind, role)
@@ -111,14 +113,26 @@ def import_files(
             "a reference layer is imported from one file at a time",
             [Fault(f"{len(paths)} files given for {options.kind}", field="FILE")],
         )
+    batch = _batch(role, batch)
     # millions of small objects: the cyclic collector would cost a third; the hazards'
     # land-release accounts are computed ahead while the properties are checked
     with no_gc(), prepared():
+        if can_split(store, list(paths), options, submitting=batch is not None):  # two processes
+            done = split_import(
+                store,
+                paths[0],
+                options,
+                role=role,
+                progress=progress,
+                stage=stage,
+                upkeep=upkeep,
+            )
+            if done is not None:
+                return [done]
         checked = [
             _check_file(store, p, options, progress=progress, role=role, stage=stage) for p in paths
         ]
         _across_files(checked)
-        batch = _batch(role, batch)
         if options.skip_duplicates or batch is not None:  # they decide what is stored
             _duplicates(store, checked, options, stage=stage)
             return _store(store, paths, options, checked, batch, stage=stage, upkeep=upkeep)
@@ -132,17 +146,9 @@ def import_files(
                 lambda: _stored(store, paths, options, checked, finish, stage, upkeep)
             )
         except StoreFull:  # at the commit, after the writes: rolled back as a whole too
-            raise _full(paths) from None
+            raise store_full(paths) from None
         finally:
             finish.wait()  # never leaves the thread running
-
-
-def _full(paths: Sequence[Path]) -> StoreFull:
-    names = ", ".join(p.name for p in paths)
-    return StoreFull(
-        f"the store's disk is full: nothing was imported from {names}; free some space and "
-        "import it again"
-    )
 
 
 def _stored(
@@ -150,7 +156,7 @@ def _stored(
     paths: Sequence[Path],
     options: ImportOptions,
     checked: list[_Checked],
-    finish: _Later,
+    finish: Later,
     stage: Callable[[str], None] | None = None,
     upkeep: Callable[[int, int], None] | None = None,
 ) -> list[ImportReport]:
@@ -287,7 +293,7 @@ def _duplicates(
     *,
     later: bool = False,
     stage: Callable[[str], None] | None = None,
-) -> _Later | None:
+) -> Later | None:
     """Exact and near duplicates among the files and against the stored records: warnings,
     and skipped with ``skip_duplicates`` (services.duplicates). With ``later`` they are worked
     out on another thread: the function returned waits for them and adds their warnings (the
@@ -334,43 +340,7 @@ def _duplicates(
         find()
         apply()
         return None
-    return _Later(find, apply)
-
-
-class _Later:
-    """Work run on another thread; calling the object waits for it, raises what it raised,
-    then applies its result (once)."""
-
-    def __init__(self, work: Callable[[], None], apply: Callable[[], None]) -> None:
-        import threading
-
-        self._apply: Callable[[], None] | None = apply
-        self._failed: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                work()
-            except BaseException as e:  # raised where the caller waits
-                self._failed.append(e)
-
-        self._thread = threading.Thread(target=run, name="demine-duplicates", daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    @property
-    def busy(self) -> bool:
-        """Still at work (calling the object would wait)."""
-        return self._thread.is_alive()
-
-    def __call__(self) -> None:
-        self.wait()
-        if self._failed:
-            raise self._failed[0]
-        apply, self._apply = self._apply, None
-        if apply is not None:
-            apply()
+    return Later(find, apply)
 
 
 def _store(
@@ -425,7 +395,7 @@ def _store(
             progress=upkeep,
         )
     except StoreFull:  # the write was rolled back as a whole
-        raise _full(paths) from None
+        raise store_full(paths) from None
     created, updated = set(res.created), set(res.updated)
     for c in checked:  # the upsert gave each record its stored id
         rep = c.report

@@ -38,7 +38,7 @@ def known_device_types(store: Store) -> set[str]:
 
 def device_type_fault(
     props: dict[str, Any],
-    known: set[str],
+    known: set[str] | frozenset[str],
     *,
     index: int | None = None,
     source: str | None = None,

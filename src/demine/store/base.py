@@ -250,3 +250,25 @@ class Store(Protocol):
         self, scope: str, rows: Sequence[tuple[str, str]], keep: Iterable[str]
     ) -> None: ...
     def load_attachments(self, rows: Iterator[dict[str, Any]]) -> int: ...
+
+    # a first import from rows made ahead, in other processes (store/core/prepared.py)
+    def prepare_created(
+        self,
+        kind: str,
+        records: Sequence[Record],
+        *,
+        at: str,
+        actor: str,
+        organisation: str,
+        reasons: Sequence[str | None],
+        derived: bool,
+    ) -> Any: ...  # core.prepared.CreatedRows; uses no connection
+    def create_prepared(
+        self,
+        kind: str,
+        parts: Sequence[Any],  # core.prepared.CreatedRows, or a function giving them
+        *,
+        at: str,
+        expected: int,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> builtins.list[str] | None: ...  # None: nothing written (import the usual way)

@@ -29,6 +29,7 @@ The core is split by concern, one module each:
 * :mod:`.light` - light reads for whole-store rankings (some text fields without geometries,
   geometries without properties, the derived remaining polygons without their pieces).
 * :mod:`.derived_stats` - what the statistics read of them, as plain rows, and the zonal table.
+* :mod:`.prepared` - a first import written from rows made ahead in other processes.
 
 Every record keeps its whole history in ``demine_history`` (one row a revision: the state after
 the change, who, when, why); a delete is a revision with no state; restore copies an old state
@@ -46,6 +47,7 @@ from demine.store.core.history import History
 from demine.store.core.intake import AUTHORITY, OrganisationsAndSubmissions
 from demine.store.core.light import LightReads
 from demine.store.core.merges import Merges
+from demine.store.core.prepared import Prepared
 from demine.store.core.records import Records
 from demine.store.core.sync import Sync
 from demine.store.core.tables import Tables, fields_from_json, fields_json
@@ -61,6 +63,7 @@ class RevisionedStore(
     Merges,
     Sync,
     LightReads,
+    Prepared,
     Derived,
     DerivedStats,
 ):

@@ -359,7 +359,7 @@ class Records(Tables):
             result = UpsertResult()
             at = now_utc()
             existing = self._match(c, k, records)
-            whys = _reasons(reason, reasons, len(records))
+            whys = revision_reasons(reason, reasons, len(records))
             org: builtins.list[str] = []  # the actor's organisation, read once
 
             def made_by() -> str:
@@ -388,7 +388,7 @@ class Records(Tables):
                 )
                 new_ids = [records[i].id for i in new]
             else:  # a first import: every record is new, each read once
-                _check_twice(given_ids)
+                check_twice(given_ids)
                 ins_rows, hist_rows = self._created_rows(
                     k, records, blobs, whys, at, actor, made_by
                 )
@@ -507,7 +507,7 @@ class Records(Tables):
         return self._transaction(k.name, body)
 
 
-def _check_twice(ids: Sequence[str]) -> None:
+def check_twice(ids: Sequence[str]) -> None:
     """Refuse a batch of new records that gives one id twice."""
     if len(set(ids)) == len(ids):
         return
@@ -518,7 +518,9 @@ def _check_twice(ids: Sequence[str]) -> None:
         seen.add(rid)
 
 
-def _reasons(reason: str | None, reasons: Sequence[str | None] | None, n: int) -> list[str | None]:
+def revision_reasons(
+    reason: str | None, reasons: Sequence[str | None] | None, n: int
+) -> list[str | None]:
     """The reason of each of ``n`` revisions: ``reason``, and its own one (an import's repairs)
     after it when it has one."""
     if reasons is None:

@@ -1,0 +1,458 @@
+"""A large first import of hazards in two processes (issue 16: 100,000 polygons no slower than
+``ogr2ogr``). :func:`split_import` is tried by :func:`demine.services.imports.import_files`
+before the usual way; it gives the same records, revisions, derived rows and report, or None
+and the usual way runs (nothing was written).
+
+How: the process forks. Each of the two reads the GeoJSON file and keeps a part of its
+features (:func:`demine.io.geojson.read_geojson`'s ``part``: the first :data:`FIRST` of
+:data:`SHARES`, the second the rest), checks them with the import's own checks
+(:func:`~demine.services.import_check.read_and_check`) and makes their store rows
+(:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record, revision, derived
+row). The first writes its rows while the second ends its part. The second hands over, pickled
+in unnamed temporary files, first what crosses the parts (ids and source ids, and its
+geometries' duplicate keys: the first looks for the duplicates among both on a thread, as
+the usual way does, while the second makes its rows), then its report and rows, which the
+first writes in the same transaction
+(:meth:`~demine.store.core.prepared.Prepared.create_prepared`).
+
+Only where the result is sure to be the usual way's (:func:`can_split`): one GeoJSON file of
+hazards of :data:`MIN_BYTES` or more, into a store with no hazards, releases or activities,
+duplicates not skipped, not a submission, in a program that allows worker processes
+(``demine.procs``) and runs one thread (a fork copies only the calling thread), on Linux. Any
+fault, a link by source id, an id given in both parts, a failure of either process: None
+(the transaction rolled back), and the usual way, which reports them exactly, runs instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from demine.errors import Fault
+from demine.model.kinds import KINDS
+from demine.model.schema import Record
+from demine.services.import_check import (
+    LINKS,
+    ImportOptions,
+    ImportReport,
+    StoreView,
+    read_and_check,
+    store_view,
+)
+from demine.store.base import Store
+
+KIND = "hazards"
+MIN_BYTES = 16 * 1024 * 1024  # about 18,000 polygons; below it one process is about as fast
+# the first process checks FIRST of SHARES parts of the features, the forked one the rest:
+# the first then writes its rows while the other ends its part
+SHARES, FIRST = 100, 47
+# how long the first process waits for the other once its part is done: WAIT_TIMES its own
+# part's time, at least WAIT_S seconds
+WAIT_S, WAIT_TIMES = 60.0, 4.0
+
+
+@dataclasses.dataclass
+class Early:
+    """What the second process hands over as soon as its part is checked (while it makes
+    the part's store rows): what the first needs to join the parts and to look for the
+    duplicates among both."""
+
+    ids: list[str]
+    source_ids: list[str | None]
+    indexes: list[int]
+    identity: list[tuple[Any, ...]]  # each record's duplicate identity fields' values
+    keys: Any  # duplicates.GeometryKeys, the local geometries as WKB
+    export: str | None
+    file_warnings: list[Fault]
+
+
+@dataclasses.dataclass
+class Part:
+    """One part of the file checked, and its store rows."""
+
+    report: ImportReport
+    good: list[Record]
+    rows: Any = None  # store.core.prepared.CreatedRows
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    path: Path
+    options: ImportOptions
+    view: StoreView
+    role: str | None
+    at: str
+    actor: str
+    organisation: str
+
+
+def can_split(
+    store: Store,
+    paths: list[Path],
+    options: ImportOptions,
+    *,
+    submitting: bool,
+) -> bool:
+    """Whether :func:`split_import` may run (see the module's docstring)."""
+    from demine import procs
+    from demine.io.sources import format_of
+
+    if not (
+        procs.allowed()
+        and sys.platform == "linux"  # fork is safe there with the libraries demine loads
+        and _alone()
+        and len(paths) == 1
+        and options.kind == KIND
+        and not options.skip_duplicates
+        and not submitting
+        and format_of(paths[0]) == "geojson"
+    ):
+        return False
+    try:
+        if paths[0].stat().st_size < MIN_BYTES:
+            return False
+    except OSError:
+        return False
+    # and nothing its hazards' accounts would overlay (store/core/prepared.py)
+    return all(store.count(k) == 0 for k in (KIND, "releases", "activities"))
+
+
+def _alone() -> bool:
+    """Only this thread runs (a fork copies only it; a lock another holds would never be let
+    go in the forked process)."""
+    import threading
+
+    return threading.active_count() == 1
+
+
+def split_import(
+    store: Store,
+    path: Path,
+    options: ImportOptions,
+    *,
+    role: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+    upkeep: Callable[[int, int], None] | None = None,
+) -> ImportReport | None:
+    """Import ``path`` in two processes; None: not done (nothing written), import it the
+    usual way. Call only where :func:`can_split` says so."""
+    import time
+
+    from demine.model.schema import now_utc
+    from demine.services.records import current_actor
+    from demine.services.submitting import organisation_of
+
+    kind = KINDS[KIND]
+    store.kind(KIND)  # read now: the forked process never uses the connection
+    view = store_view(store, kind)
+    actor = options.actor or current_actor()
+    job = _Job(path, options, view, role, now_utc(), actor, organisation_of(store, actor))
+    if stage is not None:
+        stage(f"checking {path.name}")
+    other = _Other(lambda send: _second(store, job, send))
+    try:
+        t0 = time.monotonic()
+        try:
+            mine = _check(store, job, (0, FIRST, SHARES), progress)
+            if mine is not None:
+                mine.rows = _rows(store, job, mine)
+        except Exception:  # the usual way says what is wrong, exactly
+            mine = None
+        if mine is None:
+            return None
+        # the other part takes about as long: far longer, it is stuck (then the usual way)
+        other.deadline = time.monotonic() + max(WAIT_S, WAIT_TIMES * (time.monotonic() - t0))
+        return _write(store, job, mine, other, stage, upkeep)
+    finally:
+        other.close()
+
+
+def _check(
+    store: Store,
+    job: _Job,
+    part: tuple[int, int, int],
+    progress: Callable[[int, int], None] | None = None,
+) -> Part | None:
+    """Check one part of the file; None where the usual way must decide (a fault, a link by
+    source id)."""
+    from demine.services.record_rules import require_settable
+
+    kind, good, report, faults = read_and_check(
+        job.path, job.options, store=store, progress=progress, part=part, view=job.view
+    )
+    links = frozenset(LINKS)
+    if faults or any(r.extra and not links.isdisjoint(r.extra) for r in good):
+        return None
+    require_settable(kind, {k for r in good for k in r.properties}, job.role)
+    return Part(report, good)
+
+
+def _rows(store: Store, job: _Job, part: Part) -> Any:
+    """The store rows of a checked part, as a first import writes them."""
+    from demine.services.import_faults import repair_notes
+    from demine.store.core.records import revision_reasons
+
+    rep = part.report
+    reason = job.options.reason or f"import {job.path.name}"
+    notes = repair_notes(rep.repairs, rep.indexes, rep.warnings)
+    whys = revision_reasons(reason, notes, len(part.good))
+    return store.prepare_created(
+        KIND,
+        part.good,
+        at=job.at,
+        actor=job.actor,
+        organisation=job.organisation,
+        reasons=whys,
+        derived=job.view.derived_built,
+    )
+
+
+def _early(part: Part) -> Early:
+    import shapely
+
+    from demine.services.duplicates import IDENTITY, geometry_keys
+
+    fields, good = IDENTITY[KIND], part.good
+    keys = geometry_keys([r.geometry for r in good], digest=True)
+    keys.local = shapely.to_wkb(keys.local)
+    return Early(
+        [r.id for r in good],
+        [r.source_id for r in good],
+        part.report.indexes,
+        [tuple(map(r.properties.get, fields)) for r in good],
+        keys,
+        part.report.export,
+        _file_level(part.report.warnings),
+    )
+
+
+def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
+    """The forked process: its part checked, then (1) what the first needs early, (2) the
+    report and the rows; or None (the usual way decides)."""
+    from demine.geo.release import prepared
+    from demine.geo.structure import no_gc
+
+    with no_gc(), prepared():
+        part = _check(store, job, (FIRST, SHARES, SHARES))
+        if part is None:
+            send(None)
+            return
+        send(_early(part))
+        send((part.report, _rows(store, job, part)))
+
+
+class _Other:
+    """The forked process: its messages read when wanted, in order (None: it failed, it was
+    not done by the deadline, or it said None); killed if not done when closed."""
+
+    def __init__(self, work: Callable[[Callable[[Any], None]], None]) -> None:
+        self.pid, self.fd, self.files = _fork(work)
+        self.deadline: float | None = None
+        self.failed = False
+
+    def next(self) -> Any:
+        if self.failed:
+            return None
+        got = _receive(self.fd, self.files, self.deadline)
+        if got is None:
+            self.failed = True
+        return got
+
+    def close(self) -> None:
+        import signal
+
+        if self.fd < 0:
+            return
+        os.kill(self.pid, signal.SIGKILL)  # done or not: it has nothing more to say
+        os.close(self.fd)
+        for f in self.files:
+            f.close()
+        os.waitpid(self.pid, 0)
+        self.fd = -1
+
+
+MESSAGES = 2  # the second process's: Early, then (report, rows)
+
+
+def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list[Any]]:
+    """Run ``work(send)`` in a forked process; each ``send(obj)`` pickles ``obj`` into the
+    next of :data:`MESSAGES` unnamed temporary files, then says so through the pipe. (pid,
+    the pipe's read end, the files.)"""
+    import tempfile
+
+    files = [tempfile.TemporaryFile() for _ in range(MESSAGES)]  # noqa: SIM115 - closed by _Other
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        return pid, r, files
+    code = 0  # the forked process: never returns, never runs the parent's cleanup
+    sent = [0]
+
+    def send(obj: Any) -> None:
+        f = files[sent[0]]
+        f.write(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        f.flush()
+        os.write(w, b"1")  # written: the first may read it while this one goes on
+        sent[0] += 1
+
+    try:
+        os.close(r)
+        try:
+            work(send)
+        except Exception:  # the usual way says what is wrong
+            if sent[0] < MESSAGES:
+                send(None)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _receive(fd: int, files: list[Any], deadline: float | None) -> Any:
+    """The next message of the forked process (None: none by ``deadline``, it ended
+    without, or it sent None)."""
+    import select
+    import time
+
+    wait = None if deadline is None else deadline - time.monotonic()
+    if wait is not None and (wait <= 0 or not select.select([fd], [], [], wait)[0]):
+        return None  # stuck: the usual way
+    if os.read(fd, 1) != b"1":  # it ended without a message
+        return None
+    f = next(f for f in files if not f.closed)
+    f.seek(0)
+    data = f.read()
+    f.close()
+    return pickle.loads(data)
+
+
+def _joinable(a: Part, b: Early) -> bool:
+    """The parts join into what one process finds: the same file-level warnings and
+    reading, no id or source id given in both (a fault the usual way names)."""
+    if a.report.export != b.export or _file_level(a.report.warnings) != b.file_warnings:
+        return False
+    if not {r.id for r in a.good}.isdisjoint(b.ids):
+        return False
+    sa = {r.source_id for r in a.good if r.source_id is not None}
+    return sa.isdisjoint(s for s in b.source_ids if s is not None)
+
+
+def _file_level(warnings: list[Fault]) -> list[Fault]:
+    return [w for w in warnings if w.index is None]
+
+
+def _write(
+    store: Store,
+    job: _Job,
+    a: Part,
+    other: _Other,
+    stage: Callable[[str], None] | None,
+    upkeep: Callable[[int, int], None] | None,
+) -> ImportReport | None:
+    """One transaction: the first part's rows written while the other process ends its
+    part; then, from what it hands over early, the duplicates among both looked for on a
+    thread (as the usual way does) while it makes its rows, and its rows written. The joined
+    report, or None (nothing written)."""
+    from demine.errors import StoreFull
+    from demine.services.duplicates import IDENTITY, Batch, geometry_keys
+    from demine.services.import_later import Later, store_full
+
+    rep = a.report
+    batch = Batch(job.path.name, list(a.good), list(rep.indexes))
+    finish: list[Later] = []
+
+    def theirs() -> Any:
+        mine = geometry_keys([r.geometry for r in a.good], digest=True)
+        early = other.next()
+        if early is None or not _joinable(a, early):
+            return None
+        finish.append(
+            Later(
+                lambda: _find_duplicates(batch, mine, early, job.options, IDENTITY[KIND]),
+                lambda: _apply(rep, batch),
+            )
+        )
+        late = other.next()
+        if late is None:
+            return None
+        b, rows = late
+        rep.total += b.total
+        rep.warnings = rep.warnings + [w for w in b.warnings if w.index is not None]
+        rep.repairs = rep.repairs + b.repairs
+        rep.indexes = rep.indexes + b.indexes
+        rep.feature_ids.update(b.feature_ids)
+        if stage is not None:
+            stage(f"storing {len(rep.indexes):,} {KIND}")
+        return rows
+
+    def write() -> list[str] | None:
+        ids = store.create_prepared(
+            KIND, [a.rows, theirs], at=job.at, expected=2 * len(a.good), progress=upkeep
+        )
+        if ids is not None:
+            if stage is not None and finish[0].busy:
+                stage(f"looking for duplicate {KIND}")
+            finish[0]()  # its failure undoes the write
+        return ids
+
+    if stage is not None:
+        stage(f"storing {KIND}")
+    try:
+        ids = store.atomically(write)
+    except StoreFull:
+        raise store_full([job.path]) from None
+    finally:
+        for f in finish:
+            f.wait()
+    if ids is None:
+        return None
+    rep.ids = ids
+    rep.created, rep.updated, rep.unchanged = len(ids), 0, 0
+    rep.stored = True
+    return rep
+
+
+def _find_duplicates(
+    batch: Any,
+    mine: Any,
+    b: Early,
+    options: ImportOptions,
+    fields: tuple[str, ...],
+) -> None:
+    """The duplicates among both parts' records (the store has none of the kind), from the
+    keys of their geometries (``mine``: the first part's; the second's made in its process);
+    the second part's records made of its ids and identity fields."""
+    import shapely
+
+    from demine.services.duplicates import GeometryKeys, flag_duplicates
+
+    theirs = b.keys
+    theirs.local = shapely.from_wkb(theirs.local)
+    batch.records += [
+        Record(KIND, rid, dict(zip(fields, vals, strict=True)), None, sid)
+        for rid, sid, vals in zip(b.ids, b.source_ids, b.identity, strict=True)
+    ]
+    batch.indexes += b.indexes
+    flag_duplicates(
+        KIND,
+        [batch],
+        [],
+        tolerance_m=options.duplicate_tolerance_m,
+        skip=False,
+        keys=GeometryKeys.join([mine, theirs]),
+    )
+
+
+def _apply(rep: ImportReport, batch: Any) -> None:
+    from demine.services.import_faults import name_faults
+
+    rep.warnings.extend(name_faults(batch.warnings, rep.feature_ids, batch.source))
+    rep.duplicates = batch.duplicates
+    rep.duplicates_of_stored = batch.of_stored
