@@ -4,7 +4,9 @@ demine (``demine --db X import in.geojson --kind hazards --json``, a subprocess,
 ``demine --db X init``) against ``ogr2ogr -f GPKG out.gpkg in.geojson`` on the same file in the
 same run. Goal (issue 16): demine no slower than ogr2ogr.
 
-Also timed: the library call ``demine.services.register.import_file`` in-process, with a
+The CLI imports a large first file of hazards in two processes (services/import_split.py).
+Also timed: the library call ``demine.services.register.import_file`` in-process, with worker
+processes allowed (two processes, as the CLI) and not (one process), the latter with a
 breakdown (parse = ``demine.io.sources.read_source``, checks = ``demine.geo.checks.
 check_geometries``, geodesic area, store = ``store.upsert``, rest = properties and records;
 and the time in Python's cyclic garbage collector); the floor (the file parsed by orjson and
@@ -192,6 +194,41 @@ def run_demine_library(
         st.sort_stats("cumulative").print_stats(35)
         text = s.getvalue()
     return total, parts, nested, gc_s[0], text
+
+
+def run_demine_library_two(src: Path, db: Path, n: int) -> float:
+    """Time ``import_file`` in-process on a new store with worker processes allowed (as the
+    ``demine`` command allows them): the first import of a large file in two processes
+    (services/import_split.py)."""
+    from demine import procs
+    from demine.services import import_split
+    from demine.services.register import ImportOptions, import_file
+    from demine.services.setup import init_store
+    from demine.store.gpkg import GeoPackageStore
+
+    c.remove_gpkg(db)
+    store = GeoPackageStore(db)
+    init_store(store)
+    done: list[Any] = []
+    real = import_split.split_import
+
+    def record(*a: Any, **kw: Any) -> Any:
+        done.append(real(*a, **kw))
+        return done[-1]
+
+    import_split.split_import = record  # type: ignore[assignment]
+    procs.allow()
+    try:
+        t0 = time.perf_counter()
+        rep = import_file(store, src, ImportOptions(kind="hazards"))
+        total = time.perf_counter() - t0
+    finally:
+        procs.allow(False)
+        import_split.split_import = real  # type: ignore[assignment]
+        store.close()
+    if rep.imported != n or not done or done[0] is None:
+        raise RuntimeError(f"not imported in two processes: {rep.imported} of {n}, {done}")
+    return total
 
 
 def run_floor(src: Path, made: Path, work: Path) -> dict[str, float]:
@@ -388,9 +425,12 @@ def main() -> None:
         h.unlink()
     c.log("  " + ", ".join(f"{x:.2f} s" for x in t_split))
 
-    c.log("demine library import_file (in-process) ...")
+    c.log("demine library import_file (in-process, one process) ...")
     t_lib, parts, nested, t_gc, _ = run_demine_library(src, db_lib, n)
     c.log(f"  {t_lib:.2f} s")
+    c.log("demine library import_file (in-process, worker processes allowed: two) ...")
+    t_two = min(run_demine_library_two(src, db_lib, n) for _ in range(repeat))
+    c.log(f"  {t_two:.2f} s")
     c.log("floor: the file parsed, and the same rows written by SQLite alone ...")
     floor = run_floor(src, db_lib, work)
     c.log(f"  {floor['parse (orjson.loads)'] + floor['SQLite writes, all']:.2f} s")
@@ -425,7 +465,20 @@ def main() -> None:
         )
     )
     rep.rows.append(
-        c.Row("demine import_file (library, in-process)", t_lib, "ogr2ogr -f GPKG", ogr)
+        c.Row(
+            "demine import_file (library, in-process, two processes as the CLI)",
+            t_two,
+            "ogr2ogr -f GPKG",
+            ogr,
+        )
+    )
+    rep.rows.append(
+        c.Row(
+            "demine import_file (library, in-process, one process: worker processes not allowed)",
+            t_lib,
+            "ogr2ogr -f GPKG",
+            ogr,
+        )
     )
     for k, v in parts.items():
         inside = ""
@@ -466,6 +519,7 @@ def main() -> None:
         "demine_cli_import_cpu_s": cpu_cli,
         "load_average_after": list(os.getloadavg()),
         "library_import_file_s": t_lib,
+        "library_import_file_two_processes_s": t_two,
         "library_breakdown_s": parts,
         "library_breakdown_nested": nested,
         "library_gc_s": t_gc,
