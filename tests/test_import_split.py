@@ -300,6 +300,30 @@ def test_a_failing_or_stuck_second_process_leaves_it_to_the_usual_way(
     assert forced == [None, None, None] and rep3.created == rep.created
 
 
+def test_a_second_process_failing_after_handing_its_rows_over_undoes_the_write(
+    two: tuple[Any, Any], tmp_path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second process hands its duplicate keys over last, after its rows are written:
+    without them the transaction is rolled back and the usual way stores the file, once."""
+    split, usual = two
+    path = _file(tmp_path)  # with --repair every feature is good, 3 duplicates across parts
+    opts = ImportOptions(kind="hazards", repair=True)
+    first, real_keys = os.getpid(), import_split._keys
+
+    def failing_last(part: Any) -> Any:
+        if os.getpid() != first:
+            raise RuntimeError("the second process fails while making its duplicate keys")
+        return real_keys(part)
+
+    monkeypatch.setattr(import_split, "_keys", failing_last)
+    rep_s = import_file(split, path, opts)
+    assert forced == [None] and rep_s.stored and rep_s.duplicates == 3
+    _usual(monkeypatch)
+    rep_u = import_file(usual, path, opts)
+    assert split.count("hazards") == rep_s.created == rep_u.created == 400
+    _same(split, usual, rep_s, rep_u)
+
+
 def test_only_where_the_result_is_sure(
     store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

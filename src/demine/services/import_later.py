@@ -22,7 +22,7 @@ class Later:
     """Work run on another thread; calling the object waits for it, raises what it raised,
     then applies its result (once)."""
 
-    def __init__(self, work: Callable[[], None], apply: Callable[[], None]) -> None:
+    def __init__(self, work: Callable[[], None], apply: Callable[[], None] | None = None) -> None:
         import threading
 
         self._apply: Callable[[], None] | None = apply

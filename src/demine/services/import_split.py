@@ -9,11 +9,11 @@ features (:func:`demine.io.geojson.read_geojson`'s ``part``: the first :data:`FI
 (:func:`~demine.services.import_check.read_and_check`) and makes their store rows
 (:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record, revision, derived
 row). The first writes its rows while the second ends its part. The second hands over, pickled
-in unnamed temporary files, first what crosses the parts (ids and source ids, and its
+in unnamed temporary files, first its report, its rows and what crosses the parts (ids,
+source ids, identity fields), which the first writes in the same transaction
+(:meth:`~demine.store.core.prepared.Prepared.create_prepared`); then, made meanwhile, its
 geometries' duplicate keys: the first looks for the duplicates among both on a thread, as
-the usual way does, while the second makes its rows), then its report and rows, which the
-first writes in the same transaction
-(:meth:`~demine.store.core.prepared.Prepared.create_prepared`).
+the usual way does, while it writes the second's rows.
 
 Only where the result is sure to be the usual way's (:func:`can_split`): one GeoJSON file of
 hazards of :data:`MIN_BYTES` or more, into a store with no hazards, releases or activities,
@@ -58,15 +58,13 @@ WAIT_S, WAIT_TIMES = 60.0, 4.0
 
 @dataclasses.dataclass
 class Early:
-    """What the second process hands over as soon as its part is checked (while it makes
-    the part's store rows): what the first needs to join the parts and to look for the
-    duplicates among both."""
+    """What the second process hands over with its rows: what the first needs to join the
+    parts and (with the keys, handed over last) to look for the duplicates among both."""
 
     ids: list[str]
     source_ids: list[str | None]
     indexes: list[int]
     identity: list[tuple[Any, ...]]  # each record's duplicate identity fields' values
-    keys: Any  # duplicates.GeometryKeys, the local geometries as WKB
     export: str | None
     file_warnings: list[Fault]
 
@@ -214,27 +212,33 @@ def _rows(store: Store, job: _Job, part: Part) -> Any:
 
 
 def _early(part: Part) -> Early:
-    import shapely
-
-    from demine.services.duplicates import IDENTITY, geometry_keys
+    from demine.services.duplicates import IDENTITY
 
     fields, good = IDENTITY[KIND], part.good
-    keys = geometry_keys([r.geometry for r in good], digest=True)
-    keys.local = shapely.to_wkb(keys.local)
     return Early(
         [r.id for r in good],
         [r.source_id for r in good],
         part.report.indexes,
         [tuple(map(r.properties.get, fields)) for r in good],
-        keys,
         part.report.export,
         _file_level(part.report.warnings),
     )
 
 
+def _keys(part: Part) -> Any:
+    """The duplicate keys of the part's geometries (the local geometries as WKB, to pickle)."""
+    import shapely
+
+    from demine.services.duplicates import geometry_keys
+
+    keys = geometry_keys([r.geometry for r in part.good], digest=True)
+    keys.local = shapely.to_wkb(keys.local)
+    return keys
+
+
 def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
-    """The forked process: its part checked, then (1) what the first needs early, (2) the
-    report and the rows; or None (the usual way decides)."""
+    """The forked process: its part checked, then (1) the report, the rows and what the
+    first needs to join the parts, (2) the duplicate keys; or None (the usual way decides)."""
     from demine.geo.release import prepared
     from demine.geo.structure import no_gc
 
@@ -243,8 +247,8 @@ def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
         if part is None:
             send(None)
             return
-        send(_early(part))
-        send((part.report, _rows(store, job, part)))
+        send((part.report, _rows(store, job, part), _early(part)))
+        send(_keys(part))
 
 
 class _Other:
@@ -277,7 +281,7 @@ class _Other:
         self.fd = -1
 
 
-MESSAGES = 2  # the second process's: Early, then (report, rows)
+MESSAGES = 2  # the second process's: (report, rows, Early), then its duplicate keys
 
 
 def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list[Any]]:
@@ -357,32 +361,36 @@ def _write(
     upkeep: Callable[[int, int], None] | None,
 ) -> ImportReport | None:
     """One transaction: the first part's rows written while the other process ends its
-    part; then, from what it hands over early, the duplicates among both looked for on a
-    thread (as the usual way does) while it makes its rows, and its rows written. The joined
-    report, or None (nothing written)."""
+    part; then its rows written, while on a thread the duplicates among both are looked for
+    (as the usual way does) from the keys it hands over last. The joined report, or None
+    (nothing written)."""
     from demine.errors import StoreFull
     from demine.services.duplicates import IDENTITY, Batch, geometry_keys
     from demine.services.import_later import Later, store_full
 
     rep = a.report
     batch = Batch(job.path.name, list(a.good), list(rep.indexes))
+    # this part's duplicate keys, made on a thread while its rows are written and the other
+    # process ends its part
+    mine: list[Any] = []
+    keying = Later(lambda: mine.append(geometry_keys([r.geometry for r in a.good], digest=True)))
     finish: list[Later] = []
 
+    def duplicates(early: Early) -> None:
+        keys = other.next()  # only this thread reads the other process from now on
+        if keys is None:
+            raise _Fallback
+        keying()
+        _find_duplicates(batch, mine[0], early, keys, job.options, IDENTITY[KIND])
+
     def theirs() -> Any:
-        mine = geometry_keys([r.geometry for r in a.good], digest=True)
-        early = other.next()
-        if early is None or not _joinable(a, early):
-            return None
-        finish.append(
-            Later(
-                lambda: _find_duplicates(batch, mine, early, job.options, IDENTITY[KIND]),
-                lambda: _apply(rep, batch),
-            )
-        )
         late = other.next()
         if late is None:
             return None
-        b, rows = late
+        b, rows, early = late
+        if not _joinable(a, early):
+            return None
+        finish.append(Later(lambda: duplicates(early), lambda: _apply(rep, batch)))
         rep.total += b.total
         rep.warnings = rep.warnings + [w for w in b.warnings if w.index is not None]
         rep.repairs = rep.repairs + b.repairs
@@ -399,17 +407,19 @@ def _write(
         if ids is not None:
             if stage is not None and finish[0].busy:
                 stage(f"looking for duplicate {KIND}")
-            finish[0]()  # its failure undoes the write
+            finish[0]()  # its failure undoes the write (_Fallback: the usual way)
         return ids
 
     if stage is not None:
         stage(f"storing {KIND}")
     try:
         ids = store.atomically(write)
+    except _Fallback:
+        ids = None
     except StoreFull:
         raise store_full([job.path]) from None
     finally:
-        for f in finish:
+        for f in [keying, *finish]:
             f.wait()
     if ids is None:
         return None
@@ -419,21 +429,25 @@ def _write(
     return rep
 
 
+class _Fallback(Exception):
+    """The other process gave no duplicate keys: the write is undone, the usual way runs."""
+
+
 def _find_duplicates(
     batch: Any,
     mine: Any,
     b: Early,
+    theirs: Any,
     options: ImportOptions,
     fields: tuple[str, ...],
 ) -> None:
     """The duplicates among both parts' records (the store has none of the kind), from the
-    keys of their geometries (``mine``: the first part's; the second's made in its process);
-    the second part's records made of its ids and identity fields."""
+    keys of their geometries (``mine``: the first part's; ``theirs``: the second's, made in
+    its process); the second part's records made of its ids and identity fields."""
     import shapely
 
     from demine.services.duplicates import GeometryKeys, flag_duplicates
 
-    theirs = b.keys
     theirs.local = shapely.from_wkb(theirs.local)
     batch.records += [
         Record(KIND, rid, dict(zip(fields, vals, strict=True)), None, sid)
