@@ -324,6 +324,44 @@ def test_a_second_process_failing_after_handing_its_rows_over_undoes_the_write(
     _same(split, usual, rep_s, rep_u)
 
 
+def test_no_process_or_temporary_file_to_be_had_leaves_it_to_the_usual_way(
+    two: tuple[Any, Any], tmp_path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork refused (memory, process limits) or no temporary file (a full disk): the usual
+    way imports the file, and nothing is left open."""
+    import errno
+    import tempfile
+
+    split, usual = two
+    path = _file(tmp_path)
+    opts = ImportOptions(kind="hazards", repair=True)
+    fds = len(os.listdir("/proc/self/fd"))
+
+    def no_fork() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(import_split.os, "fork", no_fork)
+        rep_s = import_file(split, path, opts)
+    assert forced == [None] and rep_s.stored and split.count("hazards") == 400
+    assert len(os.listdir("/proc/self/fd")) == fds
+    made: list[Any] = []
+    real = tempfile.TemporaryFile
+
+    def second_fails(*a: Any, **k: Any) -> Any:
+        if made:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        made.append(real(*a, **k))
+        return made[-1]
+
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "TemporaryFile", second_fails)
+        rep_u = import_file(usual, path, opts)
+    assert forced == [None, None] and rep_u.stored and made[0].closed
+    assert len(os.listdir("/proc/self/fd")) == fds
+    _same(split, usual, rep_s, rep_u)
+
+
 def test_only_where_the_result_is_sure(
     store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,7 +153,10 @@ def split_import(
     job = _Job(path, options, view, role, now_utc(), actor, organisation_of(store, actor))
     if stage is not None:
         stage(f"checking {path.name}")
-    other = _Other(lambda send: _second(store, job, send))
+    try:
+        other = _Other(lambda send: _second(store, job, send))
+    except OSError:  # no process or temporary file to be had (memory, limits, disk)
+        return None
     try:
         t0 = time.monotonic()
         try:
@@ -290,9 +293,20 @@ def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list
     the pipe's read end, the files.)"""
     import tempfile
 
-    files = [tempfile.TemporaryFile() for _ in range(MESSAGES)]  # noqa: SIM115 - closed by _Other
-    r, w = os.pipe()
-    pid = os.fork()
+    files: list[Any] = []
+    fds: list[int] = []
+    try:
+        for _ in range(MESSAGES):
+            files.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed by _Other
+        fds += os.pipe()
+        pid = os.fork()
+    except OSError:  # nothing left open
+        for f in files:
+            f.close()
+        for fd in fds:
+            os.close(fd)
+        raise
+    r, w = fds
     if pid:
         os.close(w)
         return pid, r, files
