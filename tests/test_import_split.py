@@ -12,6 +12,8 @@ the halves.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import threading
 import uuid
@@ -25,7 +27,7 @@ import shapely
 
 from demine import procs
 from demine.errors import ValidationError
-from demine.io.geojson import part_span, read_geojson
+from demine.io.geojson import CUT_FAULT, part_span, read_geojson
 from demine.services import import_split
 from demine.services.register import ImportOptions, import_file
 from demine.services.setup import init_store
@@ -197,6 +199,8 @@ def test_split_import_stores_and_reports_what_the_usual_way_does(
     split, usual = two
     path = _file(tmp_path)
     opts = ImportOptions(kind="hazards", repair=repair, skip_invalid=not repair)
+    # the file is cut by bytes: the second part's indexes are shifted by the first's count
+    assert read_geojson(path, part=(import_split.FIRST, 100, 100)).first is None
     rep_s = import_file(split, path, opts)
     # with --repair every feature is good: two processes; without, the unclosed rings are
     # faults (stored with --skip-invalid): the usual way decides
@@ -399,11 +403,31 @@ def test_only_where_the_result_is_sure(
     assert not import_split.can_split(store, [path], opts, submitting=False)
 
 
+def _same_feature(a: Any, b: Any, by: int = 0) -> None:
+    """``b`` is ``a`` read in a part whose indexes count ``by`` from the file's."""
+
+    def moved(faults: list[Any]) -> list[Any]:
+        return [
+            f if f.index is None else dataclasses.replace(f, index=f.index - by) for f in faults
+        ]
+
+    assert (a.index - by, a.id, a.properties, a.geometry, moved(a.faults), moved(a.warnings)) == (
+        b.index,
+        b.id,
+        b.properties,
+        b.geometry,
+        b.faults,
+        b.warnings,
+    )
+
+
 def test_parts_of_a_file_are_its_features(tmp_path: Path) -> None:
-    """Read in parts, a file's features are those read whole, cut: indexes, ids,
+    """Read in parts cut by count (a file whose features do not begin with their "type",
+    so the text is not cut), a file's features are those read whole, cut: indexes, ids,
     properties, geometries, faults and warnings; the file's own checks in every part."""
     feats: list[Any] = [_feature(i, 120) for i in range(120)]
-    feats[7] = {"type": "Feature", "properties": {}, "geometry": {"type": "Nope"}}
+    feats = [dict(sorted(f.items())) if isinstance(f, dict) else f for f in feats]  # "type" last
+    feats[7] = {"properties": {}, "type": "Feature", "geometry": {"type": "Nope"}}
     feats[70] = "not an object"
     feats[71]["extra_member"] = 1
     raw = {"type": "FeatureCollection", "features": feats, "foreign": True}
@@ -411,33 +435,92 @@ def test_parts_of_a_file_are_its_features(tmp_path: Path) -> None:
     path.write_bytes(orjson.dumps(raw))
     whole = read_geojson(path)
     n = len(whole.features)
-
-    def same(a: Any, b: Any) -> None:
-        assert (a.index, a.id, a.properties, a.geometry, a.faults, a.warnings) == (
-            b.index,
-            b.id,
-            b.properties,
-            b.geometry,
-            b.faults,
-            b.warnings,
-        )
-
     for cut in (0, 1, 47, 50, 99, 100):
         parts = [read_geojson(path, part=(0, cut, 100)), read_geojson(path, part=(cut, 100, 100))]
         got = parts[0].features + parts[1].features
         assert len(got) == n and all(p.total == n for p in parts)
         for a, b in zip(whole.features, got, strict=True):
-            same(a, b)
+            _same_feature(a, b)
         for p in parts:
             assert p.warnings == whole.warnings and p.faults == whole.faults
         a, b = part_span(n, (cut, 100, 100))
         assert [f.index for f in parts[1].features] == list(range(a, b))
+        assert parts[1].first == 0  # its indexes are the file's
     one = tmp_path / "one.geojson"
     one.write_bytes(orjson.dumps(feats[0]))
     assert len(read_geojson(one, part=(0, 47, 100)).features) == 1
     assert read_geojson(one, part=(47, 100, 100)).features == []
     with pytest.raises(ValueError):
         part_span(10, (3, 2, 100))
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_parts_cut_by_bytes_are_the_files_features(tmp_path: Path, pretty: bool) -> None:
+    """A file whose features begin with their "type" (as GDAL, QGIS and demine write them;
+    compact or indented) is cut by bytes: each part parses only its own text; together the
+    parts hold the file's features, the second's indexes counting from 0 in it; each part
+    makes the file's own checks (a foreign member before "features": warned in both)."""
+    feats: list[Any] = [_feature(i, 120) for i in range(120)]
+    feats[7] = {"type": "Feature", "properties": {}, "geometry": {"type": "Nope"}}
+    feats[60]["extra_member"] = 1
+    feats[90]["geometry"] = None
+    raw = {"type": "FeatureCollection", "name": "hazards", "foreign": True, "features": feats}
+    path = tmp_path / "bytes.geojson"
+    text = json.dumps(raw, indent=2) if pretty else orjson.dumps(raw).decode()
+    path.write_text(text, encoding="utf-8")
+    whole = read_geojson(path)
+    n = len(whole.features)
+    assert n == 120 and whole.warnings
+    for cut in (1, 30, 47, 50, 99):
+        first, second = (
+            read_geojson(path, part=(0, cut, 100)),
+            read_geojson(path, part=(cut, 100, 100)),
+        )
+        assert (first.first, second.first, first.total, second.total) == (0, None, None, None)
+        by = len(first.features)
+        assert 0 < by < n and by + len(second.features) == n
+        for a, b in zip(whole.features, first.features + second.features, strict=True):
+            _same_feature(a, b, by if a.index >= by else 0)
+        for p in (first, second):
+            assert p.warnings == whole.warnings and p.faults == whole.faults == []
+    # the same cut whichever part is read: the first ends where the second begins
+    sizes = {len(read_geojson(path, part=(0, 47, 100)).features) for _ in range(2)}
+    assert sizes == {n - len(read_geojson(path, part=(47, 100, 100)).features)}
+
+
+def test_text_that_does_not_cut_as_parts_is_a_fault(tmp_path: Path) -> None:
+    """A member after "features", or a "Feature" object nested in a feature where the cut
+    falls: the part whose text does not read as a part of a FeatureCollection is a fault
+    (the split import then gives way to the usual one); no feature of it is read."""
+    feats: list[Any] = [_feature(i, 60) for i in range(60)]
+    after = tmp_path / "after.geojson"
+    after.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats, "x": 1}))
+    assert read_geojson(after, part=(0, 47, 100)).faults == []  # its text ends before "x"
+    second = read_geojson(after, part=(47, 100, 100))
+    assert [f.reason for f in second.faults] == [CUT_FAULT] and second.features == []
+    for f in feats:  # a list of objects shaped like features inside every feature
+        f["properties"]["list"] = [{"type": "Feature", "n": 1}, {"type": "Feature", "n": 2}]
+    nested = tmp_path / "nested.geojson"
+    nested.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats}))
+    for part in ((0, 47, 100), (47, 100, 100)):
+        got = read_geojson(nested, part=part)
+        assert [f.reason for f in got.faults] == [CUT_FAULT] and got.features == []
+
+
+def test_a_file_that_does_not_cut_is_imported_the_usual_way(
+    two: tuple[Any, Any], tmp_path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member after "features": the second part does not read; the usual way stores the
+    file (its foreign member warned about), as one process does."""
+    split, usual = two
+    feats = [_feature(i, 200) for i in range(200) if i % 17]
+    path = tmp_path / "after.geojson"
+    path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats, "x": 1}))
+    rep_s = import_file(split, path, ImportOptions(kind="hazards"))
+    assert forced == [None] and rep_s.stored
+    _usual(monkeypatch)
+    rep_u = import_file(usual, path, ImportOptions(kind="hazards"))
+    _same(split, usual, rep_s, rep_u)
 
 
 def test_the_import_command_in_two_processes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -71,8 +72,12 @@ class ParsedFile:
     field_types: dict[str, FieldType] = field(default_factory=dict)
     # an ODK Central or KoboToolbox export (demine.io.odk): "odk", "kobo", or None
     export: str | None = None
-    # the features of the whole file, when only a part of them was read (``part``)
+    # the features of the whole file, when only a part of them was read (``part``) and it
+    # is known (a part cut by bytes: not known)
     total: int | None = None
+    # the index in the file of the part's first feature (``part``); None: not known (a part
+    # cut by bytes, not the first: its features' indexes count from 0 in the part)
+    first: int | None = 0
 
     @property
     def ok(self) -> bool:
@@ -159,6 +164,14 @@ def read_geojson(
     into features (:func:`part_span`; the file's checks are all made), each with its index in
     the file, the same as when all are read; ``total`` says how many the file has. A file
     that is not a FeatureCollection is the part's that starts at 0.
+
+    A part of two (``(0, x, k)`` or ``(x, k, k)``) of a file whose text can be cut between
+    two features (:func:`_cut`) is cut by bytes instead: only its own text is parsed (each of
+    two processes parses half the file, not all of it). Its features are the same, but the
+    file's total is not known (``total`` None) and the second part's indexes count from 0 in
+    the part (``first`` None: add the first part's count). Both parts cut the file at the
+    same place; a part whose text does not read as that part of a FeatureCollection whose
+    last member is "features" is a fault (nothing half read).
     """
     with no_gc():
         return _read(data, source, strict, part)
@@ -193,15 +206,26 @@ def _read(
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
         file_warning("the file starts with a byte order mark (RFC 8259 §8.1 forbids it); ignored")
+    size = len(raw)  # the file's: what decides whether duplicate members are looked for
+    piece = None if part is None else _cut(raw, part)
+    if piece is not None:  # this part's text only
+        raw = piece
+        pf.first = 0 if part is not None and part[0] == 0 else None
     try:
         root = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
+        if piece is not None:
+            file_fault(CUT_FAULT)
+            return pf
         file_fault(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}")
         return pf
     if not isinstance(root, dict):
         file_fault(f"the root of a GeoJSON text must be an object, got {type_name(root)}")
         return pf
-    dups = _duplicates(raw) if len(raw) <= DUPLICATE_CHECK_MAX_BYTES else None
+    if piece is not None and (not root or list(root)[-1] != "features"):
+        file_fault(CUT_FAULT)
+        return pf
+    dups = _duplicates(raw) if size <= DUPLICATE_CHECK_MAX_BYTES else None
 
     t = root.get("type", _MISSING)
     if t is _MISSING:
@@ -240,7 +264,7 @@ def _read(
             return pf
         if pf.faults:
             return pf
-        if part is None:
+        if part is None or piece is not None:
             pf.features = _read_features(feats, source, dups, strict)
         else:
             a, b = part_span(len(feats), part)
@@ -269,6 +293,42 @@ def _read(
                 Fault(why, f.index, fld, source, fid) for fld, why in flat.warnings[i]
             )
     return pf
+
+
+# a part cut by bytes (_cut) that does not read as it should: the split import gives way to
+# the usual one, which reads the whole file and says what is wrong with it, if anything
+CUT_FAULT = "this part of the file does not read as a part of a FeatureCollection"
+_FEATURES_KEY = re.compile(rb'"features"\s*:\s*\[')
+# between two features: the end of one, a comma, the start of a Feature whose first member
+# is its "type" (as GDAL, QGIS, geopandas and demine write them). Inside a JSON string the
+# quotes would be escaped, so this never matches there.
+_BETWEEN = re.compile(rb'\}\s*,\s*(\{\s*"type"\s*:\s*"Feature"\s*[,}])')
+
+
+def _cut(raw: bytes, part: tuple[int, int, int]) -> bytes | None:
+    """The text of ``part`` of a FeatureCollection cut by bytes, or None (cut it by count:
+    the whole file parsed). Only a part of two, ``(0, x, k)`` or ``(x, k, k)``: the file is
+    cut once, after the first feature that ends at x/k of the text after the "features"
+    key or later, the same for both parts. The first part's text is the file's up to the
+    cut, then ``]}``; the second's the file's up to the features' ``[``, then from the
+    cut on. The file must have one "features" key (text): then a part whose text parses,
+    ends the root object with "features" and is a FeatureCollection holds exactly its
+    features (read_geojson checks that); any other text is not a part's."""
+    a, b, k = part
+    if not ((a == 0 and 0 < b < k) or (0 < a < k and b == k)):
+        return None
+    if raw.count(b'"features"') != 1:
+        return None
+    head = _FEATURES_KEY.search(raw)
+    if head is None:
+        return None
+    at = head.end() + (len(raw) - head.end()) * (b if a == 0 else a) // k
+    m = _BETWEEN.search(raw, at)
+    if m is None:
+        return None
+    if a == 0:
+        return raw[: m.start() + 1] + b"]}"
+    return raw[: head.end()] + raw[m.start(1) :]
 
 
 def _check_crs(crs: object, pf: ParsedFile, fault: Any, warning: Any) -> None:

@@ -110,6 +110,9 @@ class ImportReport:
     feature_ids: FeatureIds = field(default_factory=dict)
     # the file was read as an ODK Central or KoboToolbox export ("odk", "kobo"; io.odk)
     export: str | None = None
+    # a part of the file read (services.import_split): the index in the file of its first
+    # feature; None: not known, its indexes count from 0 in the part (io.geojson.read_geojson)
+    first_index: int | None = 0
 
     @property
     def imported(self) -> int:
@@ -244,6 +247,7 @@ def read_and_check(
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
     report.export = parsed.export
+    report.first_index = parsed.first
     report.warnings.extend(parsed.warnings)
     if parsed.faults:
         raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))

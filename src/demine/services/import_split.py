@@ -3,9 +3,10 @@
 before the usual way; it gives the same records, revisions, derived rows and report, or None
 and the usual way runs (nothing was written).
 
-How: the process forks. Each of the two reads the GeoJSON file and keeps a part of its
-features (:func:`demine.io.geojson.read_geojson`'s ``part``: the first :data:`FIRST` of
-:data:`SHARES`, the second the rest), checks them with the import's own checks
+How: the process forks. Each of the two reads a part of the GeoJSON file's features
+(:func:`demine.io.geojson.read_geojson`'s ``part``: the first :data:`FIRST` of :data:`SHARES`,
+the second the rest; the text cut between two features, so that each parses only its own
+half, the second's indexes then counting from 0 and shifted when joined), checks them with the import's own checks
 (:func:`~demine.services.import_check.read_and_check`) and makes their store rows
 (:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record, revision, derived
 row). The first writes its rows while the second ends its part. The second hands over, pickled
@@ -362,6 +363,22 @@ def _joinable(a: Part, b: Early) -> bool:
     return sa.isdisjoint(s for s in b.source_ids if s is not None)
 
 
+def _shift(b: ImportReport, early: Early, by: int) -> None:
+    """The second part's feature indexes made the file's: ``by`` added (the first part's
+    count of features: the file was cut by bytes)."""
+
+    def moved(faults: list[Fault]) -> list[Fault]:
+        return [
+            f if f.index is None else dataclasses.replace(f, index=f.index + by) for f in faults
+        ]
+
+    b.indexes = [i + by for i in b.indexes]
+    early.indexes = [i + by for i in early.indexes]
+    b.warnings, b.repairs = moved(b.warnings), moved(b.repairs)
+    b.feature_ids = {i + by: v for i, v in b.feature_ids.items()}
+    b.first_index = by
+
+
 def _file_level(warnings: list[Fault]) -> list[Fault]:
     return [w for w in warnings if w.index is None]
 
@@ -404,6 +421,8 @@ def _write(
         b, rows, early = late
         if not _joinable(a, early):
             return None
+        if b.first_index is None:  # its indexes count from its first feature: after ours
+            _shift(b, early, a.report.total)
         finish.append(Later(lambda: duplicates(early), lambda: _apply(rep, batch)))
         rep.total += b.total
         rep.warnings = rep.warnings + [w for w in b.warnings if w.index is not None]
