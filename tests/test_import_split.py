@@ -172,12 +172,30 @@ def _snapshot(store: Any, rep: Any) -> list[Any]:
     return out
 
 
+def _derived_rows(store: Any, rep: Any) -> list[Any]:
+    """Each stored hazard's derived row as stored (by its feature index; without the
+    hazard's id and the time it was computed), every column."""
+    from demine.store.core.derived_schema import HAZARD_COLS
+
+    cols = [c for c in HAZARD_COLS if c not in ("hazard_id", "computed_at")]
+    assert len(cols) == len(HAZARD_COLS) - 2
+    got = {
+        r[0]: tuple(bytes(v) if isinstance(v, memoryview) else v for v in r[1:])
+        for r in store.conn.execute(
+            f"SELECT hazard_id, {', '.join(cols)} FROM demine_derived_hazard"
+        ).fetchall()
+    }
+    assert len(got) == len(rep.ids)
+    return [(index, got[rid]) for index, rid in zip(rep.indexes, rep.ids, strict=True)]
+
+
 def _same(split: Any, usual: Any, rep_s: Any, rep_u: Any) -> None:
     assert rep_s.to_dict() == rep_u.to_dict()
     assert rep_s.indexes == rep_u.indexes and rep_s.feature_ids == rep_u.feature_ids
     assert split.count("hazards") == usual.count("hazards") == len(rep_s.ids)
     assert _snapshot(split, rep_s) == _snapshot(usual, rep_u)
     assert split.derived_built() == usual.derived_built()
+    assert _derived_rows(split, rep_s) == _derived_rows(usual, rep_u)
     if (
         hasattr(split, "conn")
         and hasattr(split.conn, "execute")

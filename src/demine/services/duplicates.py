@@ -328,8 +328,8 @@ def _near_pairs(
     outa, outb = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
     for dim in np.unique(dims):
         sel = np.flatnonzero(dims == dim)
-        if dim == 2:
-            a, b = tree.query(rg[sel], predicate="intersects")
+        if dim == 2:  # boxes that meet: the cheap tests below first, "intersects" last
+            a, b = tree.query(rg[sel])
         else:
             a, b = tree.query(rg[sel], predicate="dwithin", distance=tolerance_m)
         a = sel[a]
@@ -342,6 +342,8 @@ def _near_pairs(
             ar = shapely.area(rg[a]), shapely.area(rg[b])
             could = np.abs(ar[0] - ar[1]) <= NEAR_AREA_RATIO * (ar[0] + ar[1]) * (1 + 1e-6)
             a, b = a[could], b[could]
+            meet = shapely.intersects(rg[a], rg[b])  # polygons near each other meet
+            a, b = a[meet], b[meet]
             sym = shapely.area(shapely.symmetric_difference(rg[a], rg[b]))
             union = shapely.area(shapely.union(rg[a], rg[b]))
             near = sym <= NEAR_AREA_RATIO * np.maximum(union, 1e-12)

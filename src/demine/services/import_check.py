@@ -113,6 +113,8 @@ class ImportReport:
     # a part of the file read (services.import_split): the index in the file of its first
     # feature; None: not known, its indexes count from 0 in the part (io.geojson.read_geojson)
     first_index: int | None = 0
+    # each good record's geodesic area before rounding (read_and_check's ``measured``)
+    areas: list[float] | None = None
 
     @property
     def imported(self) -> int:
@@ -225,11 +227,14 @@ def read_and_check(
     progress: Callable[[int, int], None] | None = None,
     part: tuple[int, int, int] | None = None,
     view: StoreView | None = None,
+    measured: bool = False,
 ) -> tuple[Kind, list[Record], ImportReport, list[Fault]]:
     """Read and check a file; return the kind, the good records, the report and the faults.
     ``part`` (a, b, k): only a GeoJSON file's features from a/k to b/k of them (the report's
     ``total`` counts those; services.import_split). ``view``: what is read of ``store``,
-    read already (the store is then not used: a built-in kind)."""
+    read already (the store is then not used: a built-in kind). ``measured``: each good
+    record's area before rounding in the report's ``areas`` (a first import makes its
+    derived rows from them: services.import_split), and no land-release account made ahead."""
     from demine.geo.geodesy import geodesic_area
     from demine.io.sources import format_of, read_source
 
@@ -356,7 +361,7 @@ def read_and_check(
     derived = joined if parts else pool.submit(lambda: derive_of(checked.result(), k1))
     if view is None and store is not None:  # a new layer's kind is known only now
         view = store_view(store, kind)
-    if kind.name == "hazards" and view is not None and view.derived_built:
+    if kind.name == "hazards" and view is not None and view.derived_built and not measured:
         # each hazard's land-release account (nothing released yet: its polygon and area),
         # for the store's upkeep of its derived tables, made on the same thread after the areas
         # (each part's on its thread)
@@ -525,6 +530,9 @@ def read_and_check(
             src,
             kind.name,
         )
+    if measured and area_of is not None:
+        left = set(report.indexes)  # those left after the areas of zero
+        report.areas = [area_of[i] for i in good_index if indexes[i] in left]
     return kind, good, report, faults
 
 

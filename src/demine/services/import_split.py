@@ -6,12 +6,13 @@ and the usual way runs (nothing was written).
 How: the process forks. Each of the two reads a part of the GeoJSON file's features
 (:func:`demine.io.geojson.read_geojson`'s ``part``: the first :data:`FIRST` of :data:`SHARES`,
 the second the rest; the text cut between two features, so that each parses only its own
-half, the second's indexes then counting from 0 and shifted when joined), checks them with the import's own checks
-(:func:`~demine.services.import_check.read_and_check`) and makes their store rows
-(:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record, revision, derived
-row). The first writes its rows while the second ends its part. The second hands over, pickled
-in unnamed temporary files, first its report, its rows and what crosses the parts (ids,
-source ids, identity fields), which the first writes in the same transaction
+half, the second's indexes then counting from 0 and shifted when joined), checks them with
+the import's own checks (:func:`~demine.services.import_check.read_and_check`) and makes
+their store rows (:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record,
+revision, derived row, the last from the areas the checks measured). The first writes its
+rows while the second ends its part. The second hands over, pickled in unnamed temporary
+files, first its report, its rows and what crosses the parts (ids, source ids, identity
+fields), which the first writes in the same transaction
 (:meth:`~demine.store.core.prepared.Prepared.create_prepared`); then, made meanwhile, its
 geometries' duplicate keys: the first looks for the duplicates among both on a thread, as
 the usual way does, while it writes the second's rows.
@@ -186,7 +187,13 @@ def _check(
     from demine.services.record_rules import require_settable
 
     kind, good, report, faults = read_and_check(
-        job.path, job.options, store=store, progress=progress, part=part, view=job.view
+        job.path,
+        job.options,
+        store=store,
+        progress=progress,
+        part=part,
+        view=job.view,
+        measured=True,
     )
     links = frozenset(LINKS)
     if faults or any(r.extra and not links.isdisjoint(r.extra) for r in good):
@@ -212,6 +219,7 @@ def _rows(store: Store, job: _Job, part: Part) -> Any:
         organisation=job.organisation,
         reasons=whys,
         derived=job.view.derived_built,
+        areas=rep.areas,
     )
 
 
@@ -243,10 +251,9 @@ def _keys(part: Part) -> Any:
 def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
     """The forked process: its part checked, then (1) the report, the rows and what the
     first needs to join the parts, (2) the duplicate keys; or None (the usual way decides)."""
-    from demine.geo.release import prepared
     from demine.geo.structure import no_gc
 
-    with no_gc(), prepared():
+    with no_gc():
         part = _check(store, job, (FIRST, SHARES, SHARES))
         if part is None:
             send(None)
@@ -457,6 +464,7 @@ def _write(
     if ids is None:
         return None
     rep.ids = ids
+    rep.areas = None  # the first part's only: its derived rows are made
     rep.created, rep.updated, rep.unchanged = len(ids), 0, 0
     rep.stored = True
     return rep

@@ -262,6 +262,7 @@ class Store(Protocol):
         organisation: str,
         reasons: Sequence[str | None],
         derived: bool,
+        areas: Sequence[float] | None = None,
     ) -> Any: ...  # core.prepared.CreatedRows; uses no connection
     def create_prepared(
         self,

@@ -98,3 +98,29 @@ def bare_hazard_rows(
         )
         for i, a, rem, grid, b in zip(keep, done, remaining, grids, bounds, strict=True)
     ]
+
+
+def new_hazard_rows(
+    rows: Sequence[tuple[str, Any]], areas: Sequence[float], at: str
+) -> list[tuple[Any, ...]]:
+    """The rows :func:`bare_hazard_rows` makes for new hazards (id, polygon) whose polygons an
+    import checked (valid, polygonal) and measured (``areas``: each one's geodesic area, as
+    :func:`demine.geo.geodesy.geodesic_area` gives it, before rounding), made from those
+    alone: the account of such a hazard is its own polygon and area (nothing released), so
+    none is made (:func:`demine.geo.release.unreleased`). Those without a polygon have none."""
+    import numpy as np
+    import shapely
+
+    from demine.geo.release import RELEASE_TYPES
+
+    if len(areas) != len(rows):
+        raise ValueError("one area per hazard")
+    keep = [i for i, r in enumerate(rows) if r[1] is not None]
+    polys = np.asarray([rows[i][1] for i in keep], dtype=object)
+    bounds = shapely.bounds(polys).reshape(-1, 4).tolist() if keep else []
+    nothing = orjson.dumps(dict.fromkeys(RELEASE_TYPES, 0.0)).decode()
+    out = []
+    for i, b in zip(keep, bounds, strict=True):
+        a = float(areas[i])
+        out.append((rows[i][0], a, 0.0, a, nothing, 0, None, EMPTY_WKB, None, 0.0, at, *b, a, a, a))
+    return out

@@ -53,12 +53,15 @@ class Prepared(Derived):
         organisation: str,
         reasons: Sequence[str | None],
         derived: bool,
+        areas: Sequence[float] | None = None,
     ) -> CreatedRows:
         """The rows of these new records (each set as created: revision 1, ``at`` by
         ``actor``, ``organisation`` when it has none), as :meth:`upsert` writes a first import
         of them; with ``derived`` (hazards, the derived tables built) their derived rows,
-        nothing released. Uses no connection."""
-        from demine.store.core.derived_bare import bare_hazard_rows
+        nothing released: from ``areas`` when given (each polygon's geodesic area before
+        rounding, measured by the import that checked it:
+        :func:`~.derived_bare.new_hazard_rows`). Uses no connection."""
+        from demine.store.core.derived_bare import bare_hazard_rows, new_hazard_rows
 
         k = self.kind(kind)
         blobs = self._encode([r.geometry for r in records]) if k.geometry_type else None
@@ -72,7 +75,18 @@ class Prepared(Derived):
             lambda: organisation,
         )
         made = None
-        if derived and k.name == "hazards" and blobs is not None and self.bare_quick:
+        if not (derived and k.name == "hazards" and blobs is not None and self.bare_quick):
+            pass
+        elif areas is not None:
+            made = new_hazard_rows(
+                [
+                    (r.id, None if b is None else r.geometry)
+                    for r, b in zip(records, blobs, strict=True)
+                ],
+                areas,
+                at,
+            )
+        else:
             made = bare_hazard_rows(
                 [(r.id, b) for r, b in zip(records, blobs, strict=True) if b is not None],
                 {},
