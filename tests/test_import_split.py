@@ -572,3 +572,41 @@ def test_the_import_command_in_two_processes(
         )
 
     assert stored(split) == stored(usual)
+
+
+def test_the_allocator_keeps_large_blocks_while_the_split_runs() -> None:
+    """glibc's allocator (the C library here): within the split a large block comes from
+    the heap, kept for reuse when freed; after it, from a mapping of its own, as before."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (f, ctypes.c_size_t)
+            for f in (
+                "arena",
+                "ordblks",
+                "smblks",
+                "hblks",
+                "hblkhd",
+                "usmblks",
+                "fsmblks",
+                "uordblks",
+                "fordblks",
+                "keepcost",
+            )
+        ]
+
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = MallInfo2
+
+    def mapped_for(size: int) -> int:
+        before = libc.mallinfo2().hblkhd
+        block = bytearray(size)
+        mapped = libc.mallinfo2().hblkhd - before
+        del block
+        return mapped
+
+    size = 64 * 2**20
+    with import_split._allocator():
+        assert mapped_for(size) == 0  # from the heap
+    assert mapped_for(size) >= size  # a mapping of its own again
