@@ -63,6 +63,36 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
 PG_URL = os.environ.get("DEMINE_TEST_PG")
 
 
+@pytest.fixture(params=["gpkg", "postgis"])
+def two(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[object, object]]:
+    """Two new stores of one backend (each test that takes it runs on both backends): one
+    way of doing something into the first, another into the second, then compared."""
+    from demine.services.setup import init_store
+    from demine.store.open import open_store
+
+    stores = []
+    for name in ("first", "second"):
+        if request.param == "gpkg":
+            location = str(tmp_path / f"{name}.gpkg")
+        else:
+            location = request.getfixturevalue("pg_url") + f"_{name}"
+        s = open_store(location)
+        init_store(s)
+        stores.append(s)
+    yield stores[0], stores[1]
+    for s in stores:
+        s.close()  # type: ignore[attr-defined]
+    if request.param == "postgis":
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")
+        schema = url.rsplit("demine_schema=", 1)[1]
+        assert PG_URL
+        with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
+            for name in ("first", "second"):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_{name}" CASCADE')
+
+
 def pytest_report_header(config: object) -> str:
     if PG_URL:
         return f"PostGIS store tests: on {PG_URL}"

@@ -17,7 +17,6 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,34 +72,6 @@ def _file(tmp: Path, n: int = 400, *, bad_at: int | None = None) -> Path:
         feats[j]["geometry"] = feats[k]["geometry"]
         feats[j]["properties"]["hazard_type"] = feats[k]["properties"]["hazard_type"]
     return _write(tmp, feats)
-
-
-@pytest.fixture(params=["gpkg", "postgis"])
-def two(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
-    """Two new stores of one backend."""
-    stores = []
-    for name in ("split", "usual"):
-        if request.param == "gpkg":
-            location = str(tmp_path / f"{name}.gpkg")
-        else:
-            location = request.getfixturevalue("pg_url") + f"_{name}"
-        s = open_store(location)
-        init_store(s)
-        stores.append(s)
-    yield stores[0], stores[1]
-    for s in stores:
-        s.close()
-    if request.param == "postgis":
-        import psycopg
-
-        from conftest import PG_URL
-
-        assert PG_URL
-        url = request.getfixturevalue("pg_url")
-        schema = url.rsplit("demine_schema=", 1)[1]
-        with psycopg.connect(PG_URL.split("?")[0], autocommit=True) as conn:
-            for name in ("split", "usual"):
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_{name}" CASCADE')
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 The commands live in one module per group and are registered in :mod:`demine.cli.commands`,
 in the order ``demine --help`` lists them. This module stays small: :func:`main` first lets
 ``demine check`` answer through its quick path (:mod:`demine.cli.quick`, no typer, numpy,
-shapely or pyproj loaded) and ``demine stats --json`` (or ``--csv``) through its own
-(:mod:`demine.cli.quick_stats`, no typer), and builds the typer app only for everything else.
+shapely or pyproj loaded), ``demine stats --json`` (or ``--csv``) through its own
+(:mod:`demine.cli.quick_stats`, no typer) and ``demine import`` through its own
+(:mod:`demine.cli.quick_import`: no typer app, no pydantic), and builds the typer app only
+for everything else.
 ``app`` (the typer app) is loaded on first use.
 
 Exit codes: 0 ok, 1 invalid input (every fault listed), 2 other error or bad usage,
@@ -31,6 +33,14 @@ def main() -> None:
         from demine.cli.quick_stats import answer_stats
 
         if answer_stats(sys.argv[1:]):
+            return
+    if "import" in sys.argv[1:]:
+        from demine.cli.quick_import import answer_import
+
+        code = answer_import(sys.argv[1:])
+        if code is not None:
+            if code:
+                sys.exit(code)
             return
     from demine import procs
     from demine.cli.commands import app
