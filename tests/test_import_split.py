@@ -434,7 +434,7 @@ def test_parts_of_a_file_are_its_features(tmp_path: Path) -> None:
             assert p.warnings == whole.warnings and p.faults == whole.faults
         a, b = part_span(n, (cut, 100, 100))
         assert [f.index for f in parts[1].features] == list(range(a, b))
-        assert parts[1].first == 0  # its indexes are the file's
+        assert (parts[1].first, parts[1].cut) == (a, False)  # its indexes are the file's
     one = tmp_path / "one.geojson"
     one.write_bytes(orjson.dumps(feats[0]))
     assert len(read_geojson(one, part=(0, 47, 100)).features) == 1
@@ -443,8 +443,8 @@ def test_parts_of_a_file_are_its_features(tmp_path: Path) -> None:
         part_span(10, (3, 2, 100))
 
 
-@pytest.mark.parametrize("pretty", [False, True])
-def test_parts_cut_by_bytes_are_the_files_features(tmp_path: Path, pretty: bool) -> None:
+@pytest.mark.parametrize("form", ["compact", "indented", "byte order mark"])
+def test_parts_cut_by_bytes_are_the_files_features(tmp_path: Path, form: str) -> None:
     """A file whose features begin with their "type" (as GDAL, QGIS and demine write them;
     compact or indented) is cut by bytes: each part parses only its own text; together the
     parts hold the file's features, the second's indexes counting from 0 in it; each part
@@ -455,8 +455,8 @@ def test_parts_cut_by_bytes_are_the_files_features(tmp_path: Path, pretty: bool)
     feats[90]["geometry"] = None
     raw = {"type": "FeatureCollection", "name": "hazards", "foreign": True, "features": feats}
     path = tmp_path / "bytes.geojson"
-    text = json.dumps(raw, indent=2) if pretty else orjson.dumps(raw).decode()
-    path.write_text(text, encoding="utf-8")
+    text = json.dumps(raw, indent=2) if form == "indented" else orjson.dumps(raw).decode()
+    path.write_bytes(("\ufeff" if form == "byte order mark" else "").encode() + text.encode())
     whole = read_geojson(path)
     n = len(whole.features)
     assert n == 120 and whole.warnings
@@ -466,12 +466,17 @@ def test_parts_cut_by_bytes_are_the_files_features(tmp_path: Path, pretty: bool)
             read_geojson(path, part=(cut, 100, 100)),
         )
         assert (first.first, second.first, first.total, second.total) == (0, None, None, None)
+        assert first.cut and second.cut
         by = len(first.features)
         assert 0 < by < n and by + len(second.features) == n
         for a, b in zip(whole.features, first.features + second.features, strict=True):
             _same_feature(a, b, by if a.index >= by else 0)
         for p in (first, second):
             assert p.warnings == whole.warnings and p.faults == whole.faults == []
+    # the text given rather than the file: the same parts
+    for p in ((0, 47, 100), (47, 100, 100)):
+        from_text = read_geojson(path.read_bytes(), source=path.name, part=p)
+        assert from_text.features == read_geojson(path, part=p).features and from_text.cut
     # the same cut whichever part is read: the first ends where the second begins
     sizes = {len(read_geojson(path, part=(0, 47, 100)).features) for _ in range(2)}
     assert sizes == {n - len(read_geojson(path, part=(47, 100, 100)).features)}
@@ -494,6 +499,27 @@ def test_text_that_does_not_cut_as_parts_is_a_fault(tmp_path: Path) -> None:
     for part in ((0, 47, 100), (47, 100, 100)):
         got = read_geojson(nested, part=part)
         assert [f.reason for f in got.faults] == [CUT_FAULT] and got.features == []
+
+
+def test_parts_read_in_two_ways_are_not_joined(
+    two: tuple[Any, Any], tmp_path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One part cut by bytes, the other by count (the file changed between their reads,
+    say): their features would overlap or miss some, so the usual way imports the file."""
+    from demine.io import geojson
+
+    split, usual = two
+    feats = [_feature(i, 200) for i in range(200) if i % 17 and i % 13]
+    for f in feats:  # no ids: an overlap would not be seen as ids given twice
+        f.pop("id", None)
+    path = _write(tmp_path, feats)
+    first, real = os.getpid(), geojson._cut
+    monkeypatch.setattr(geojson, "_cut", lambda *a: real(*a) if os.getpid() == first else None)
+    rep_s = import_file(split, path, ImportOptions(kind="hazards"))
+    assert forced == [None] and rep_s.stored
+    _usual(monkeypatch)
+    rep_u = import_file(usual, path, ImportOptions(kind="hazards"))
+    _same(split, usual, rep_s, rep_u)
 
 
 def test_a_file_that_does_not_cut_is_imported_the_usual_way(

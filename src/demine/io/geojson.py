@@ -8,10 +8,13 @@ What is accepted, warned about or rejected is listed in ``docs/geometry.md``.
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import pathlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -78,6 +81,7 @@ class ParsedFile:
     # the index in the file of the part's first feature (``part``); None: not known (a part
     # cut by bytes, not the first: its features' indexes count from 0 in the part)
     first: int | None = 0
+    cut: bool = False  # the part was cut by bytes (``part``)
 
     @property
     def ok(self) -> bool:
@@ -195,7 +199,10 @@ def _read(
     if source is None and isinstance(data, pathlib.Path):
         source = data.name
     pf = ParsedFile(source=source, strict=strict)
-    raw = _load(data)
+    # a part of two cut by bytes: only its own text read (_cut); else the whole file
+    cut = None if part is None else _cut(data, part)
+    raw: bytes | bytearray = _load(data) if cut is None else cut[0]
+    size = len(raw) if cut is None else cut[1]  # the file's: are duplicate members looked for
 
     def file_fault(reason: str, fld: str | None = None) -> None:
         pf.faults.append(Fault(reason, field=fld, source=source))
@@ -205,16 +212,17 @@ def _read(
 
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
+        size -= 3
         file_warning("the file starts with a byte order mark (RFC 8259 §8.1 forbids it); ignored")
-    size = len(raw)  # the file's: what decides whether duplicate members are looked for
-    piece = None if part is None else _cut(raw, part)
-    if piece is not None:  # this part's text only
-        raw = piece
-        pf.first = 0 if part is not None and part[0] == 0 else None
+    if cut is not None:
+        pf.cut, pf.first = True, 0 if part is not None and part[0] == 0 else None
+        if raw.count(b'"features"') != 1:  # the file has one "features" key: each part's too
+            file_fault(CUT_FAULT)
+            return pf
     try:
         root = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        if piece is not None:
+        if cut is not None:
             file_fault(CUT_FAULT)
             return pf
         file_fault(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}")
@@ -222,7 +230,7 @@ def _read(
     if not isinstance(root, dict):
         file_fault(f"the root of a GeoJSON text must be an object, got {type_name(root)}")
         return pf
-    if piece is not None and (not root or list(root)[-1] != "features"):
+    if cut is not None and (not root or list(root)[-1] != "features"):
         file_fault(CUT_FAULT)
         return pf
     dups = _duplicates(raw) if size <= DUPLICATE_CHECK_MAX_BYTES else None
@@ -264,14 +272,14 @@ def _read(
             return pf
         if pf.faults:
             return pf
-        if part is None or piece is not None:
+        if part is None or cut is not None:
             pf.features = _read_features(feats, source, dups, strict)
         else:
             a, b = part_span(len(feats), part)
             pf.features = _read_features(feats[a:b], source, dups, strict, start=a)
-            pf.total = len(feats)
+            pf.total, pf.first = len(feats), a
     elif part is not None and part[0] != 0:  # one feature: the first part's
-        pf.total = 1
+        pf.total, pf.first = 1, 1
         return pf
     elif t == "Feature":
         if pf.faults:
@@ -305,30 +313,59 @@ _FEATURES_KEY = re.compile(rb'"features"\s*:\s*\[')
 _BETWEEN = re.compile(rb'\}\s*,\s*(\{\s*"type"\s*:\s*"Feature"\s*[,}])')
 
 
-def _cut(raw: bytes, part: tuple[int, int, int]) -> bytes | None:
-    """The text of ``part`` of a FeatureCollection cut by bytes, or None (cut it by count:
-    the whole file parsed). Only a part of two, ``(0, x, k)`` or ``(x, k, k)``: the file is
-    cut once, after the first feature that ends at x/k of the text after the "features"
-    key or later, the same for both parts. The first part's text is the file's up to the
-    cut, then ``]}``; the second's the file's up to the features' ``[``, then from the
-    cut on. The file must have one "features" key (text): then a part whose text parses,
-    ends the root object with "features" and is a FeatureCollection holds exactly its
-    features (read_geojson checks that); any other text is not a part's."""
+HEAD_MAX = 1 << 20  # the "features" key looked for in the file's first MiB
+WINDOW = 1 << 20  # the place to cut looked for in a MiB of text from where it is due
+
+
+def _cut(
+    data: bytes | str | pathlib.Path, part: tuple[int, int, int]
+) -> tuple[bytearray, int] | None:
+    """The text of ``part`` of a FeatureCollection cut by bytes, read alone, and the file's
+    size; or None (cut it by count: the whole file parsed). Only a part of two, ``(0, x, k)``
+    or ``(x, k, k)``: the file is cut once, the same for both parts, after the first feature
+    that ends at x/k of the text after the "features" key or later (within :data:`WINDOW`).
+    The first part's text is the file's up to the cut, then ``]}``; the second's the file's
+    up to the features' ``[``, then from the cut on. Each part's text must hold the
+    "features" key once (then so does the file), and read_geojson checks that it parses,
+    ends the root object with "features" and is a FeatureCollection: then it holds exactly
+    its features; any other text is not a part's."""
     a, b, k = part
     if not ((a == 0 and 0 < b < k) or (0 < a < k and b == k)):
         return None
-    if raw.count(b'"features"') != 1:
-        return None
-    head = _FEATURES_KEY.search(raw)
-    if head is None:
-        return None
-    at = head.end() + (len(raw) - head.end()) * (b if a == 0 else a) // k
-    m = _BETWEEN.search(raw, at)
-    if m is None:
-        return None
-    if a == 0:
-        return raw[: m.start() + 1] + b"]}"
-    return raw[: head.end()] + raw[m.start(1) :]
+    with _opened(data) as (f, size):
+        first = f.read(min(size, HEAD_MAX))
+        head = _FEATURES_KEY.search(first)
+        if head is None:
+            return None
+        at = head.end() + (size - head.end()) * (b if a == 0 else a) // k
+        f.seek(at)
+        m = _BETWEEN.search(f.read(WINDOW))
+        if m is None:
+            return None
+        if a == 0:  # the file's text up to the end of the feature before the cut, then "]}"
+            end = at + m.start() + 1
+            out = bytearray(end + 2)
+            f.seek(0)
+            f.readinto(memoryview(out)[:end])
+            out[end:] = b"]}"
+        else:  # up to the features' "[", then from the feature after the cut on
+            start = at + m.start(1)
+            out = bytearray(head.end() + size - start)
+            out[: head.end()] = first[: head.end()]
+            f.seek(start)
+            f.readinto(memoryview(out)[head.end() :])
+    return out, size
+
+
+@contextmanager
+def _opened(data: bytes | str | pathlib.Path) -> Iterator[tuple[io.BufferedIOBase, int]]:
+    """A binary file of ``data`` (the file itself, or its text in memory) and its size."""
+    if isinstance(data, pathlib.Path):
+        with data.open("rb") as f:  # a large readinto goes straight into the part's buffer
+            yield f, os.fstat(f.fileno()).st_size
+        return
+    raw = _load(data)
+    yield io.BytesIO(raw), len(raw)
 
 
 def _check_crs(crs: object, pf: ParsedFile, fault: Any, warning: Any) -> None:
@@ -480,7 +517,7 @@ class _DupDict(dict[str, Any]):
     dups: list[str]
 
 
-def _duplicates(raw: bytes) -> dict[tuple[int, ...], list[str]]:
+def _duplicates(raw: bytes | bytearray) -> dict[tuple[int, ...], list[str]]:
     """Duplicate member names, keyed () for the root object and (i,) for feature i (any
     duplicate inside feature i, its properties or its geometry)."""
 

@@ -113,6 +113,7 @@ class ImportReport:
     # a part of the file read (services.import_split): the index in the file of its first
     # feature; None: not known, its indexes count from 0 in the part (io.geojson.read_geojson)
     first_index: int | None = 0
+    cut: bool = False  # that part was cut by bytes (io.geojson.read_geojson)
     # each good record's geodesic area before rounding (read_and_check's ``measured``)
     areas: list[float] | None = None
 
@@ -252,7 +253,7 @@ def read_and_check(
     src = path.name
     report = ImportReport(source=str(path), kind=options.kind, total=len(parsed.features))
     report.export = parsed.export
-    report.first_index = parsed.first
+    report.first_index, report.cut = parsed.first, parsed.cut
     report.warnings.extend(parsed.warnings)
     if parsed.faults:
         raise ValidationError(f"{src}: cannot import this file", list(parsed.faults))

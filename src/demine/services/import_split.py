@@ -472,7 +472,7 @@ def _write(
         if late is None:
             return None
         b, rows, early = late
-        if not _joinable(a, early):
+        if b.cut != a.report.cut or not _joinable(a, early):  # both cut by bytes, or neither
             return None
         if b.first_index is None:  # its indexes count from its first feature: after ours
             _shift(b, early, a.report.total)
