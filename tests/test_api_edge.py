@@ -182,7 +182,7 @@ def test_line_distance_pruning_matches_every_piece() -> None:
     xy = coords.copy()
     xy[:, 0] = geodesy.unwrap_longitudes(xy[:, 0])
     dense = geodesy.densify_m(xy, 5_000.0)
-    _, _, seg = geodesy._GEOD.inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
+    _, _, seg = geodesy.geod().inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     pieces = []
     start = 0

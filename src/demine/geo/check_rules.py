@@ -20,16 +20,15 @@ import dataclasses
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import Geod
 
 from demine.errors import Fault
 from demine.geo.check_build import build_geometries
 from demine.geo.check_result import GeometryCheck, MakeFault, path_name
+from demine.geo.geodesy import geod
 from demine.geo.structure import LINE, RING, Flat
 
 __all__ = ["check_positions"]
 
-_GEOD = Geod(ellps="WGS84")
 _MAX_FAULTS_PER_RULE = 3
 # Longitudes/latitudes at most this far beyond ±180/±90 are rounding artefacts (e.g.
 # 180.00000000000006 in a widely used world dataset): snapped to the bound with a warning.
@@ -319,7 +318,7 @@ def check_positions(
             approx = 6_400_000 * np.radians(np.hypot(b[:, 1] - a[:, 1], dlon * np.cos(lat_m)))
             cand = np.flatnonzero(approx > 0.9 * max_jump_m)
             if len(cand):
-                _, _, d = _GEOD.inv(a[cand, 0], a[cand, 1], b[cand, 0], b[cand, 1])
+                _, _, d = geod().inv(a[cand, 0], a[cand, 1], b[cand, 0], b[cand, 1])
                 jumps = cand[np.asarray(d) > max_jump_m]
                 dist = np.asarray(d)[np.asarray(d) > max_jump_m]
                 per_geom: dict[int, int] = {}

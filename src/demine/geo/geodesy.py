@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import Geod, Proj
 
 from demine.geo.coverage import CoverageGrid, slack, window_deg
 from demine.geo.plain import lon_boxes
@@ -38,6 +37,7 @@ __all__ = [
     "distance_line_to_geometries",
     "distance_to_geometries",
     "geodesic_area",
+    "geod",
     "geodesic_distance",
     "geometry_array",
     "lon_boxes",
@@ -53,7 +53,15 @@ _A = 6378137.0
 _F = 1 / 298.257223563
 _E2 = _F * (2 - _F)
 _E = math.sqrt(_E2)
-_GEOD = Geod(ellps="WGS84")
+
+
+@functools.cache
+def geod() -> Any:
+    """pyproj's ``Geod`` of the WGS 84 ellipsoid (Karney's geodesics), made on first use:
+    pyproj is loaded only by what measures a geodesic (an import of polygons seldom does)."""
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def _q(sin_phi: FloatArray) -> FloatArray:
@@ -145,15 +153,17 @@ def geodesic_area(geoms: Any, centre: Any = None) -> FloatArray:
 def geodesic_distance(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> FloatArray:
     """Geodesic distance in metres between positions (arrays broadcast)."""
     a, b, c, d = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (lon1, lat1, lon2, lat2)))
-    _, _, dist = _GEOD.inv(a.ravel(), b.ravel(), c.ravel(), d.ravel())
+    _, _, dist = geod().inv(a.ravel(), b.ravel(), c.ravel(), d.ravel())
     res: FloatArray = np.asarray(dist, np.float64).reshape(a.shape)
     return res
 
 
-def _aeqd(lon: float, lat: float) -> Proj:
+def _aeqd(lon: float, lat: float) -> Any:
     """Azimuthal equidistant projection on WGS 84 centred on (lon, lat): distances from the
     centre are geodesic. A bare Proj (no CRS database look-up) costs a fraction of a
     millisecond to make, a Transformer from a CRS some ten."""
+    from pyproj import Proj
+
     return Proj(f"+proj=aeqd +lat_0={float(lat)!r} +lon_0={float(lon)!r} +ellps=WGS84 +units=m")
 
 
@@ -186,12 +196,12 @@ def distance_to_geometries(
 _GRID = 0.25
 
 
-def _aeqd_near(lon: float, lat: float) -> Proj:
+def _aeqd_near(lon: float, lat: float) -> Any:
     return _aeqd_cached(round(lon / _GRID) * _GRID, round(lat / _GRID) * _GRID)
 
 
 @functools.lru_cache(maxsize=4096)
-def _aeqd_cached(lon0: float, lat0: float) -> Proj:
+def _aeqd_cached(lon0: float, lat0: float) -> Any:
     return _aeqd(lon0, lat0)
 
 
@@ -315,7 +325,7 @@ class GeometryIndex:
             g = gi[ci]
             nlon = c[:, 0] / self.kx[g] + self.lon0[g]
             nlat = c[:, 1] / self.ky[g] + self.lat0[g]
-            _, _, d = _GEOD.inv(lons[pi[ci]], lats[pi[ci]], nlon, nlat)
+            _, _, d = geod().inv(lons[pi[ci]], lats[pi[ci]], nlon, nlat)
             dist[ci] = d
         keep = inside | (cand & (dist <= r))
         return pi[keep], gi[keep], dist[keep]
@@ -403,7 +413,7 @@ def distance_line_to_geometries(
         return distance_to_geometries(float(xy[0, 0]), float(xy[0, 1]), arr)
     # positions at most piece_m / 4 apart
     dense = densify_m(xy, piece_m / 4)
-    _, _, seg = _GEOD.inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
+    _, _, seg = geod().inv(dense[:-1, 0], dense[:-1, 1], dense[1:, 0], dense[1:, 1])
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     have = np.array([g is not None and not g.is_empty for g in arr], bool)
     targets = arr[have]
@@ -477,7 +487,7 @@ def _measure(
         mid = part[len(part) // 2]
         tr = _aeqd(float(mid[0]), float(mid[1]))
 
-        def fwd(c: FloatArray, tr: Proj = tr) -> FloatArray:
+        def fwd(c: FloatArray, tr: Any = tr) -> FloatArray:
             x, y = tr(c[:, 0], c[:, 1])
             return np.column_stack([x, y])
 

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Proj
 
 from demine.geo.geodesy import geodesic_area
 
@@ -146,6 +145,8 @@ def _no_slivers(g: Any) -> Any:
 def _plane(centre: tuple[float, float]) -> tuple[Any, Any]:
     """Forward and inverse maps between CRS84 and the Lambert azimuthal equal-area plane of
     the WGS 84 ellipsoid centred on ``centre`` (metres)."""
+    from pyproj import Proj
+
     proj = Proj(proj="laea", lon_0=centre[0], lat_0=centre[1], ellps="WGS84")
 
     def fwd(xy: Any) -> Any:
