@@ -9,13 +9,14 @@ the second the rest; the text cut between two features, so that each parses only
 half, the second's indexes then counting from 0 and shifted when joined), checks them with
 the import's own checks (:func:`~demine.services.import_check.read_and_check`) and makes
 their store rows (:meth:`~demine.store.core.prepared.Prepared.prepare_created`: record,
-revision, derived row, the last from the areas the checks measured). The first writes its
-rows while the second ends its part. The second hands over, pickled in unnamed temporary
-files, first its report, its rows and what crosses the parts (ids, source ids, identity
-fields), which the first writes in the same transaction
-(:meth:`~demine.store.core.prepared.Prepared.create_prepared`); then, made meanwhile, its
-geometries' duplicate keys: the first looks for the duplicates among both on a thread, as
-the usual way does, while it writes the second's rows.
+revision, derived row, the last from the areas the checks measured). The first tells the
+second what it needs of the first part to look for duplicates (ids, source ids, identity
+fields, geometries), then writes its rows while the second ends its part. The second hands
+over, pickled in unnamed temporary files, first its report, its rows and what crosses the
+parts, which the first writes in the same transaction
+(:meth:`~demine.store.core.prepared.Prepared.create_prepared`); then the duplicates among
+both parts, found as the usual way finds them while the first writes: the first adds their
+warnings to the report before it commits.
 
 Only where the result is sure to be the usual way's (:func:`can_split`): one GeoJSON file of
 hazards of :data:`MIN_BYTES` or more, into a store with no hazards, releases or activities,
@@ -52,8 +53,8 @@ from demine.store.base import Store
 KIND = "hazards"
 MIN_BYTES = 16 * 1024 * 1024  # about 18,000 polygons; below it one process is about as fast
 # the first process checks FIRST of SHARES parts of the features, the forked one the rest:
-# the first then writes its rows while the other ends its part
-SHARES, FIRST = 100, 47
+# the first then writes both parts' rows while the other looks for the duplicates among both
+SHARES, FIRST = 100, 50
 # how long the first process waits for the other once its part is done: WAIT_TIMES its own
 # part's time, at least WAIT_S seconds
 WAIT_S, WAIT_TIMES = 60.0, 4.0
@@ -169,7 +170,7 @@ def _split(
     import time
 
     try:
-        other = _Other(lambda send: _second(store, job, send))
+        other = _Other(lambda send, receive: _second(store, job, send, receive))
     except OSError:  # no process or temporary file to be had (memory, limits, disk)
         return None
     try:
@@ -178,6 +179,7 @@ def _split(
             mine = _check(store, job, (0, FIRST, SHARES), progress)
             if mine is not None:
                 mine.rows = _rows(store, job, mine)
+                other.tell(_mine(mine))  # for the duplicates, looked for by the other
         except Exception:  # the usual way says what is wrong, exactly
             mine = None
         if mine is None:
@@ -282,19 +284,26 @@ def _early(part: Part) -> Early:
 
 
 def _keys(part: Part) -> Any:
-    """The duplicate keys of the part's geometries (the local geometries as WKB, to pickle)."""
-    import shapely
-
+    """The duplicate keys of the part's geometries."""
     from demine.services.duplicates import geometry_keys
 
-    keys = geometry_keys([r.geometry for r in part.good], digest=True)
-    keys.local = shapely.to_wkb(keys.local)
-    return keys
+    return geometry_keys([r.geometry for r in part.good], digest=True)
 
 
-def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
+def _mine(part: Part) -> tuple[Early, int, Any]:
+    """What the first process tells the other, for the duplicates among both parts: what
+    joins the parts, its count of features and its geometries (WKB)."""
+    import shapely
+
+    return _early(part), part.report.total, shapely.to_wkb([r.geometry for r in part.good])
+
+
+def _second(
+    store: Store, job: _Job, send: Callable[[Any], None], receive: Callable[[], Any]
+) -> None:
     """The forked process: its part checked, then (1) the report, the rows and what the
-    first needs to join the parts, (2) the duplicate keys; or None (the usual way decides)."""
+    first needs to join the parts; then, once the first has told it its part
+    (:func:`_mine`), (2) the duplicates among both parts; or None (the usual way decides)."""
     from demine.geo.structure import no_gc
 
     with no_gc():
@@ -305,15 +314,59 @@ def _second(store: Store, job: _Job, send: Callable[[Any], None]) -> None:
         rows = _rows(store, job, part)
         part.report.areas = None  # made into its rows: not handed over
         send((part.report, rows, _early(part)))
-        send(_keys(part))
+        keys = _keys(part)
+        first = receive()
+        send(None if first is None else _duplicates(job, part, keys, *first))
+
+
+def _duplicates(
+    job: _Job, b: Part, keys_b: Any, a: Early, count_a: int, wkb_a: Any
+) -> tuple[list[Fault], int, int]:
+    """The duplicates among both parts' records (the store has none of the kind), as the
+    usual way finds them: the warnings (naming each duplicate's feature by its index in the
+    file), how many duplicates, how many of them of stored records. The first part's records
+    made of its ids and identity fields."""
+    import shapely
+
+    from demine.services.duplicates import (
+        IDENTITY,
+        Batch,
+        GeometryKeys,
+        flag_duplicates,
+        geometry_keys,
+    )
+
+    fields = IDENTITY[KIND]
+    # the second part's indexes count from its first feature when the file was cut by bytes
+    by = count_a if b.report.first_index is None else 0
+    records = [
+        Record(KIND, rid, dict(zip(fields, vals, strict=True)), None, sid)
+        for rid, sid, vals in zip(a.ids, a.source_ids, a.identity, strict=True)
+    ]
+    batch = Batch(
+        job.path.name, records + b.good, list(a.indexes) + [i + by for i in b.report.indexes]
+    )
+    keys_a = geometry_keys(shapely.from_wkb(wkb_a), digest=True)
+    flag_duplicates(
+        KIND,
+        [batch],
+        [],
+        tolerance_m=job.options.duplicate_tolerance_m,
+        skip=False,
+        keys=GeometryKeys.join([keys_a, keys_b]),
+    )
+    return batch.warnings, batch.duplicates, batch.of_stored
 
 
 class _Other:
     """The forked process: its messages read when wanted, in order (None: it failed, it was
-    not done by the deadline, or it said None); killed if not done when closed."""
+    not done by the deadline, or it said None); told one thing; killed if not done when
+    closed."""
 
-    def __init__(self, work: Callable[[Callable[[Any], None]], None]) -> None:
-        self.pid, self.fd, self.files = _fork(work)
+    def __init__(
+        self, work: Callable[[Callable[[Any], None], Callable[[], Any]], None]
+    ) -> None:
+        self.pid, self.fd, self.files, self.to_fd, self.to_file = _fork(work)
         self.deadline: float | None = None
         self.failed = False
 
@@ -325,6 +378,9 @@ class _Other:
             self.failed = True
         return got
 
+    def tell(self, obj: Any) -> None:
+        _write_message(self.to_file, self.to_fd, obj)
+
     def close(self) -> None:
         import signal
 
@@ -332,26 +388,32 @@ class _Other:
             return
         os.kill(self.pid, signal.SIGKILL)  # done or not: it has nothing more to say
         os.close(self.fd)
-        for f in self.files:
+        os.close(self.to_fd)
+        for f in [*self.files, self.to_file]:
             f.close()
         os.waitpid(self.pid, 0)
         self.fd = -1
 
 
-MESSAGES = 2  # the second process's: (report, rows, Early), then its duplicate keys
+MESSAGES = 2  # the second process's: (report, rows, Early), then the duplicates
 
 
-def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list[Any]]:
-    """Run ``work(send)`` in a forked process; each ``send(obj)`` pickles ``obj`` into the
-    next of :data:`MESSAGES` unnamed temporary files, then says so through the pipe. (pid,
-    the pipe's read end, the files.)"""
+def _fork(
+    work: Callable[[Callable[[Any], None], Callable[[], Any]], None],
+) -> tuple[int, int, list[Any], int, Any]:
+    """Run ``work(send, receive)`` in a forked process: each ``send(obj)`` pickles ``obj``
+    into the next of :data:`MESSAGES` unnamed temporary files, then says so through a pipe;
+    ``receive()`` waits for what the first process tells it (:meth:`_Other.tell`, through a
+    file and a pipe of their own; None: the first process is gone). (pid, the read end of the
+    pipe from it, its files, the write end of the pipe to it, the file to it.)"""
     import tempfile
 
     files: list[Any] = []
     fds: list[int] = []
     try:
-        for _ in range(MESSAGES):
+        for _ in range(MESSAGES + 1):
             files.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed by _Other
+        fds += os.pipe()
         fds += os.pipe()
         pid = os.fork()
     except OSError:  # nothing left open
@@ -360,24 +422,27 @@ def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list
         for fd in fds:
             os.close(fd)
         raise
-    r, w = fds
+    r, w, r_to, w_to = fds
+    to_file = files.pop()
     if pid:
         os.close(w)
-        return pid, r, files
+        os.close(r_to)
+        return pid, r, files, w_to, to_file
     code = 0  # the forked process: never returns, never runs the parent's cleanup
     sent = [0]
 
     def send(obj: Any) -> None:
-        f = files[sent[0]]
-        f.write(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-        f.flush()
-        os.write(w, b"1")  # written: the first may read it while this one goes on
+        _write_message(files[sent[0]], w, obj)  # the first may read it while this one goes on
         sent[0] += 1
+
+    def receive() -> Any:
+        return _receive(r_to, [to_file], None)
 
     try:
         os.close(r)
+        os.close(w_to)
         try:
-            work(send)
+            work(send, receive)
         except Exception:  # the usual way says what is wrong
             if sent[0] < MESSAGES:
                 send(None)
@@ -385,6 +450,13 @@ def _fork(work: Callable[[Callable[[Any], None]], None]) -> tuple[int, int, list
         code = 1
     finally:
         os._exit(code)
+
+
+def _write_message(f: Any, fd: int, obj: Any) -> None:
+    """``obj`` pickled into ``f``, then said so through the pipe ``fd``."""
+    f.write(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    f.flush()
+    os.write(fd, b"1")
 
 
 def _receive(fd: int, files: list[Any], deadline: float | None) -> Any:
@@ -445,27 +517,13 @@ def _write(
     upkeep: Callable[[int, int], None] | None,
 ) -> ImportReport | None:
     """One transaction: the first part's rows written while the other process ends its
-    part; then its rows written, while on a thread the duplicates among both are looked for
-    (as the usual way does) from the keys it hands over last. The joined report, or None
-    (nothing written)."""
+    part; then its rows written, while it looks for the duplicates among both (as the usual
+    way does: :func:`_duplicates`), handed over last. The joined report, or None (nothing
+    written)."""
     from demine.errors import StoreFull
-    from demine.services.duplicates import IDENTITY, Batch, geometry_keys
-    from demine.services.import_later import Later, store_full
+    from demine.services.import_later import store_full
 
     rep = a.report
-    batch = Batch(job.path.name, list(a.good), list(rep.indexes))
-    # this part's duplicate keys, made on a thread while its rows are written and the other
-    # process ends its part
-    mine: list[Any] = []
-    keying = Later(lambda: mine.append(geometry_keys([r.geometry for r in a.good], digest=True)))
-    finish: list[Later] = []
-
-    def duplicates(early: Early) -> None:
-        keys = other.next()  # only this thread reads the other process from now on
-        if keys is None:
-            raise _Fallback
-        keying()
-        _find_duplicates(batch, mine[0], early, keys, job.options, IDENTITY[KIND])
 
     def theirs() -> Any:
         late = other.next()
@@ -476,7 +534,6 @@ def _write(
             return None
         if b.first_index is None:  # its indexes count from its first feature: after ours
             _shift(b, early, a.report.total)
-        finish.append(Later(lambda: duplicates(early), lambda: _apply(rep, batch)))
         rep.total += b.total
         rep.warnings = rep.warnings + [w for w in b.warnings if w.index is not None]
         rep.repairs = rep.repairs + b.repairs
@@ -491,9 +548,10 @@ def _write(
             KIND, [a.rows, theirs], at=job.at, expected=2 * len(a.good), progress=upkeep
         )
         if ids is not None:
-            if stage is not None and finish[0].busy:
-                stage(f"looking for duplicate {KIND}")
-            finish[0]()  # its failure undoes the write (_Fallback: the usual way)
+            found = other.next()  # the duplicates: none to be had undoes the write
+            if found is None:
+                raise _Fallback
+            _apply(rep, job.path.name, *found)
         return ids
 
     if stage is not None:
@@ -504,9 +562,6 @@ def _write(
         ids = None
     except StoreFull:
         raise store_full([job.path]) from None
-    finally:
-        for f in [keying, *finish]:
-            f.wait()
     if ids is None:
         return None
     rep.ids = ids
@@ -517,43 +572,14 @@ def _write(
 
 
 class _Fallback(Exception):
-    """The other process gave no duplicate keys: the write is undone, the usual way runs."""
+    """The other process gave no duplicates: the write is undone, the usual way runs."""
 
 
-def _find_duplicates(
-    batch: Any,
-    mine: Any,
-    b: Early,
-    theirs: Any,
-    options: ImportOptions,
-    fields: tuple[str, ...],
+def _apply(
+    rep: ImportReport, source: str, warnings: list[Fault], duplicates: int, of_stored: int
 ) -> None:
-    """The duplicates among both parts' records (the store has none of the kind), from the
-    keys of their geometries (``mine``: the first part's; ``theirs``: the second's, made in
-    its process); the second part's records made of its ids and identity fields."""
-    import shapely
-
-    from demine.services.duplicates import GeometryKeys, flag_duplicates
-
-    theirs.local = shapely.from_wkb(theirs.local)
-    batch.records += [
-        Record(KIND, rid, dict(zip(fields, vals, strict=True)), None, sid)
-        for rid, sid, vals in zip(b.ids, b.source_ids, b.identity, strict=True)
-    ]
-    batch.indexes += b.indexes
-    flag_duplicates(
-        KIND,
-        [batch],
-        [],
-        tolerance_m=options.duplicate_tolerance_m,
-        skip=False,
-        keys=GeometryKeys.join([mine, theirs]),
-    )
-
-
-def _apply(rep: ImportReport, batch: Any) -> None:
     from demine.services.import_faults import name_faults
 
-    rep.warnings.extend(name_faults(batch.warnings, rep.feature_ids, batch.source))
-    rep.duplicates = batch.duplicates
-    rep.duplicates_of_stored = batch.of_stored
+    rep.warnings.extend(name_faults(warnings, rep.feature_ids, source))
+    rep.duplicates = duplicates
+    rep.duplicates_of_stored = of_stored
