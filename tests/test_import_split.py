@@ -293,22 +293,29 @@ def test_a_failing_or_stuck_second_process_leaves_it_to_the_usual_way(
     assert forced == [None, None, None] and rep3.created == rep.created
 
 
+@pytest.mark.parametrize("failing", ["_keys", "_duplicates", "_mine"])
 def test_a_second_process_failing_after_handing_its_rows_over_undoes_the_write(
-    two: tuple[Any, Any], tmp_path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+    two: tuple[Any, Any],
+    tmp_path: Path,
+    forced: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
 ) -> None:
-    """The second process hands its duplicate keys over last, after its rows are written:
-    without them the transaction is rolled back and the usual way stores the file, once."""
+    """The second process hands the duplicates over last, after its rows are written:
+    without them (it fails making its keys or looking for the duplicates, or the first
+    fails to tell it its part) the transaction is rolled back and the usual way stores the
+    file, once."""
     split, usual = two
     path = _file(tmp_path)  # with --repair every feature is good, 3 duplicates across parts
     opts = ImportOptions(kind="hazards", repair=True)
-    first, real_keys = os.getpid(), import_split._keys
+    first, real = os.getpid(), getattr(import_split, failing)
 
-    def failing_last(part: Any) -> Any:
-        if os.getpid() != first:
-            raise RuntimeError("the second process fails while making its duplicate keys")
-        return real_keys(part)
+    def failing_late(*a: Any) -> Any:
+        if (os.getpid() == first) == (failing == "_mine"):
+            raise RuntimeError(f"{failing} fails")
+        return real(*a)
 
-    monkeypatch.setattr(import_split, "_keys", failing_last)
+    monkeypatch.setattr(import_split, failing, failing_late)
     rep_s = import_file(split, path, opts)
     assert forced == [None] and rep_s.stored and rep_s.duplicates == 3
     _usual(monkeypatch)

@@ -48,6 +48,7 @@ from demine.services.import_check import (
     read_and_check,
     store_view,
 )
+from demine.services.import_later import Later
 from demine.store.base import Store
 
 KIND = "hazards"
@@ -179,14 +180,19 @@ def _split(
             mine = _check(store, job, (0, FIRST, SHARES), progress)
             if mine is not None:
                 mine.rows = _rows(store, job, mine)
-                other.tell(_mine(mine))  # for the duplicates, looked for by the other
         except Exception:  # the usual way says what is wrong, exactly
             mine = None
         if mine is None:
             return None
         # the other part takes about as long: far longer, it is stuck (then the usual way)
         other.deadline = time.monotonic() + max(WAIT_S, WAIT_TIMES * (time.monotonic() - t0))
-        return _write(store, job, mine, other, stage, upkeep)
+        # for the duplicates, looked for by the other: told on a thread while this one writes
+        part = mine
+        telling = Later(lambda: other.tell(_mine(part)))
+        try:
+            return _write(store, job, mine, other, stage, upkeep, telling)
+        finally:
+            telling.wait()
     finally:
         other.close()
 
@@ -515,11 +521,12 @@ def _write(
     other: _Other,
     stage: Callable[[str], None] | None,
     upkeep: Callable[[int, int], None] | None,
+    telling: Later,
 ) -> ImportReport | None:
     """One transaction: the first part's rows written while the other process ends its
     part; then its rows written, while it looks for the duplicates among both (as the usual
-    way does: :func:`_duplicates`), handed over last. The joined report, or None (nothing
-    written)."""
+    way does: :func:`_duplicates`, once ``telling`` has told it this part), handed over last.
+    The joined report, or None (nothing written)."""
     from demine.errors import StoreFull
     from demine.services.import_later import store_full
 
@@ -548,6 +555,10 @@ def _write(
             KIND, [a.rows, theirs], at=job.at, expected=2 * len(a.good), progress=upkeep
         )
         if ids is not None:
+            try:
+                telling()
+            except Exception:  # not told: it cannot look for the duplicates
+                raise _Fallback from None
             found = other.next()  # the duplicates: none to be had undoes the write
             if found is None:
                 raise _Fallback
