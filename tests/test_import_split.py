@@ -515,18 +515,13 @@ def test_parts_read_in_two_ways_are_not_joined(
     say): their features would overlap or miss some, so the usual way imports the file."""
     from demine.io import geojson
 
-    split, usual = two
     feats = [_feature(i, 200) for i in range(200) if i % 17 and i % 13]
     for f in feats:  # no ids: an overlap would not be seen as ids given twice
         f.pop("id", None)
     path = _write(tmp_path, feats)
     first, real = os.getpid(), geojson._cut
     monkeypatch.setattr(geojson, "_cut", lambda *a: real(*a) if os.getpid() == first else None)
-    rep_s = import_file(split, path, ImportOptions(kind="hazards"))
-    assert forced == [None] and rep_s.stored
-    _usual(monkeypatch)
-    rep_u = import_file(usual, path, ImportOptions(kind="hazards"))
-    _same(split, usual, rep_s, rep_u)
+    _given_way(two, path, forced, monkeypatch)
 
 
 def test_a_file_that_does_not_cut_is_imported_the_usual_way(
@@ -534,10 +529,17 @@ def test_a_file_that_does_not_cut_is_imported_the_usual_way(
 ) -> None:
     """A member after "features": the second part does not read; the usual way stores the
     file (its foreign member warned about), as one process does."""
-    split, usual = two
     feats = [_feature(i, 200) for i in range(200) if i % 17]
     path = tmp_path / "after.geojson"
     path.write_bytes(orjson.dumps({"type": "FeatureCollection", "features": feats, "x": 1}))
+    _given_way(two, path, forced, monkeypatch)
+
+
+def _given_way(
+    two: tuple[Any, Any], path: Path, forced: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split gives way to the usual way, which stores the file as one process does."""
+    split, usual = two
     rep_s = import_file(split, path, ImportOptions(kind="hazards"))
     assert forced == [None] and rep_s.stored
     _usual(monkeypatch)

@@ -14,14 +14,12 @@ printed by then.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from demine.cli.quick_stats import _Full, _option
+from demine.cli.quick_stats import _Full, _option, global_options, read_options
 
-_GLOBAL = ("--db", "--role")
 _VALUES = {"--kind": "kind", "-k": "kind", "--reason": "reason", "--db": "db"}
 _FLAGS = {
     "--json": "as_json",
@@ -35,15 +33,8 @@ _FLAGS = {
 def answer_import(argv: list[str]) -> int | None:
     """Run ``demine [GLOBAL OPTIONS] import ...`` if this path reads all of its options; its
     exit code, or None (nothing done) when the full command must read them."""
-    try:
-        args = _parse(argv)
-    except _Full:
-        return None
+    args = read_options(_parse, argv)
     if args is None:
-        return None
-    from demine.services.access import ROLES
-
-    if args["role"] not in ROLES:
         return None
     import typer
 
@@ -67,18 +58,14 @@ def answer_import(argv: list[str]) -> int | None:
 def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The options of ``demine import`` as the full command reads them, or None when it is
     not one this path answers."""
-    out: dict[str, Any] = {"global_db": None, "role": os.environ.get("DEMINE_ROLE") or "analyst"}
+    got = global_options(argv, "import")
+    if got is None:
+        return None
+    out: dict[str, Any] = {"global_db": got[0], "role": got[1]}
     out.update(kind=None, reason=None, db=None, files=[])
     out.update(dict.fromkeys(_FLAGS.values(), False))
+    i = got[2]
     seen: set[str] = set()
-    i = 0
-    while i < len(argv) and argv[i] != "import":  # the global options
-        name, value, i = _option(argv, i, _GLOBAL, seen)
-        out["global_db" if name == "--db" else "role"] = value
-    if i >= len(argv):
-        return None
-    i += 1
-    seen = set()
     while i < len(argv):
         t = argv[i]
         if t in _FLAGS:

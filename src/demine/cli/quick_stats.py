@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 _GLOBAL = ("--db", "--role")
@@ -29,15 +30,8 @@ class _Full(Exception):
 def answer_stats(argv: list[str]) -> bool:
     """Answer ``demine [GLOBAL OPTIONS] stats ... --json`` (or ``--csv``) if it can be
     answered here exactly as the full command does; False (nothing printed) otherwise."""
-    try:
-        args = _parse(argv)
-    except _Full:
-        return False
+    args = read_options(_parse, argv)
     if args is None:
-        return False
-    from demine.services.access import ROLES
-
-    if args["role"] not in ROLES:
         return False
     # the statistics make millions of objects (no reference cycles): a pass of the cyclic
     # garbage collector over them, set off by any allocation once they exist, takes longer
@@ -81,20 +75,13 @@ def _answer(args: dict[str, Any]) -> bool:
 def _parse(argv: list[str]) -> dict[str, Any] | None:
     """The options of ``demine stats`` as the full command reads them, or None when it is
     not one this path answers."""
-    out: dict[str, Any] = {"db": None, "role": os.environ.get("DEMINE_ROLE") or "analyst"}
+    got = global_options(argv, "stats")
+    if got is None:
+        return None
+    db, role, i = got
+    out: dict[str, Any] = {"db": None, "role": role}
     out.update(by=None, name_field=None, period=None, json=False, csv=False)
     seen: set[str] = set()
-    i, db = 0, None
-    while i < len(argv) and argv[i] != "stats":  # the global options
-        name, value, i = _option(argv, i, _GLOBAL, seen)
-        if name == "--db":
-            db = value
-        else:
-            out["role"] = value
-    if i >= len(argv):
-        return None
-    i += 1
-    seen = set()
     while i < len(argv):
         t = argv[i]
         if t in _FLAGS:
@@ -107,6 +94,40 @@ def _parse(argv: list[str]) -> dict[str, Any] | None:
         return None  # the table (rich, the banner), or both: the full command
     out["db"] = out["db"] or db
     return out
+
+
+def read_options(
+    parse: Callable[[list[str]], dict[str, Any] | None], argv: list[str]
+) -> dict[str, Any] | None:
+    """A quick path's options, read by ``parse``; None when the full command must read
+    them (an option the quick path does not read, a role that is not one)."""
+    try:
+        args = parse(argv)
+    except _Full:
+        return None
+    if args is None:
+        return None
+    from demine.services.access import ROLES
+
+    return args if args["role"] in ROLES else None
+
+
+def global_options(argv: list[str], command: str) -> tuple[str | None, str, int] | None:
+    """``demine [--db DB] [--role ROLE] COMMAND ...``'s global options as the full command
+    reads them: the store, the role (else $DEMINE_ROLE, else analyst) and where the command's
+    own options begin; None when ``command`` is not there. Any other option: :class:`_Full`."""
+    db, role = None, os.environ.get("DEMINE_ROLE") or "analyst"
+    seen: set[str] = set()
+    i = 0
+    while i < len(argv) and argv[i] != command:
+        name, value, i = _option(argv, i, _GLOBAL, seen)
+        if name == "--db":
+            db = value
+        else:
+            role = value
+    if i >= len(argv):
+        return None
+    return db, role, i + 1
 
 
 def _option(

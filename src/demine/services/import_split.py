@@ -369,9 +369,7 @@ class _Other:
     not done by the deadline, or it said None); told one thing; killed if not done when
     closed."""
 
-    def __init__(
-        self, work: Callable[[Callable[[Any], None], Callable[[], Any]], None]
-    ) -> None:
+    def __init__(self, work: Callable[[Callable[[Any], None], Callable[[], Any]], None]) -> None:
         self.pid, self.fd, self.files, self.to_fd, self.to_file = _fork(work)
         self.deadline: float | None = None
         self.failed = False
