@@ -519,8 +519,8 @@ def test_parts_read_in_two_ways_are_not_joined(
     for f in feats:  # no ids: an overlap would not be seen as ids given twice
         f.pop("id", None)
     path = _write(tmp_path, feats)
-    first, real = os.getpid(), geojson._cut
-    monkeypatch.setattr(geojson, "_cut", lambda *a: real(*a) if os.getpid() == first else None)
+    first, real = os.getpid(), geojson.cut_part
+    monkeypatch.setattr(geojson, "cut_part", lambda *a: real(*a) if os.getpid() == first else None)
     _given_way(two, path, forced, monkeypatch)
 
 

@@ -8,13 +8,9 @@ What is accepted, warned about or rejected is listed in ``docs/geometry.md``.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import pathlib
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -35,9 +31,10 @@ from demine.geo.structure import (
     no_gc,
     type_name,
 )
+from demine.io.geojson_parts import CUT_FAULT, cut_part, load_text
 from demine.model.schema import FieldType
 
-__all__ = ["ParsedFeature", "ParsedFile", "read_geojson", "write_geojson"]
+__all__ = ["CUT_FAULT", "ParsedFeature", "ParsedFile", "read_geojson", "write_geojson"]
 
 DUPLICATE_CHECK_MAX_BYTES = 10_000_000
 _CRS84_NAMES = ("crs84", "crs:84", "epsg:4326", "epsg::4326", "ogc:1.3:crs84", "epsg/0/4326")
@@ -140,14 +137,6 @@ def _with_source(f: Fault, source: str) -> Fault:
     return Fault(f.reason, f.index, f.field, source, f.feature_id, f.repairable)
 
 
-def _load(data: bytes | str | pathlib.Path) -> bytes:
-    if isinstance(data, pathlib.Path):
-        return data.read_bytes()
-    if isinstance(data, str):
-        return data.encode("utf-8")
-    return bytes(data)
-
-
 def read_geojson(
     data: bytes | str | pathlib.Path,
     *,
@@ -170,8 +159,9 @@ def read_geojson(
     that is not a FeatureCollection is the part's that starts at 0.
 
     A part of two (``(0, x, k)`` or ``(x, k, k)``) of a file whose text can be cut between
-    two features (:func:`_cut`) is cut by bytes instead: only its own text is parsed (each of
-    two processes parses half the file, not all of it). Its features are the same, but the
+    two features (:func:`~demine.io.geojson_parts.cut_part`) is cut by bytes instead: only
+    its own text is read and parsed (each of two processes parses half the file, not all of
+    it). Its features are the same, but the
     file's total is not known (``total`` None) and the second part's indexes count from 0 in
     the part (``first`` None: add the first part's count). Both parts cut the file at the
     same place; a part whose text does not read as that part of a FeatureCollection whose
@@ -199,9 +189,9 @@ def _read(
     if source is None and isinstance(data, pathlib.Path):
         source = data.name
     pf = ParsedFile(source=source, strict=strict)
-    # a part of two cut by bytes: only its own text read (_cut); else the whole file
-    cut = None if part is None else _cut(data, part)
-    raw: bytes | bytearray = _load(data) if cut is None else cut[0]
+    # a part of two cut by bytes: only its own text read (cut_part); else the whole file
+    cut = None if part is None else cut_part(data, part)
+    raw: bytes | bytearray = load_text(data) if cut is None else cut[0]
     size = len(raw) if cut is None else cut[1]  # the file's: are duplicate members looked for
 
     def file_fault(reason: str, fld: str | None = None) -> None:
@@ -301,71 +291,6 @@ def _read(
                 Fault(why, f.index, fld, source, fid) for fld, why in flat.warnings[i]
             )
     return pf
-
-
-# a part cut by bytes (_cut) that does not read as it should: the split import gives way to
-# the usual one, which reads the whole file and says what is wrong with it, if anything
-CUT_FAULT = "this part of the file does not read as a part of a FeatureCollection"
-_FEATURES_KEY = re.compile(rb'"features"\s*:\s*\[')
-# between two features: the end of one, a comma, the start of a Feature whose first member
-# is its "type" (as GDAL, QGIS, geopandas and demine write them). Inside a JSON string the
-# quotes would be escaped, so this never matches there.
-_BETWEEN = re.compile(rb'\}\s*,\s*(\{\s*"type"\s*:\s*"Feature"\s*[,}])')
-
-
-HEAD_MAX = 1 << 20  # the "features" key looked for in the file's first MiB
-WINDOW = 1 << 20  # the place to cut looked for in a MiB of text from where it is due
-
-
-def _cut(
-    data: bytes | str | pathlib.Path, part: tuple[int, int, int]
-) -> tuple[bytearray, int] | None:
-    """The text of ``part`` of a FeatureCollection cut by bytes, read alone, and the file's
-    size; or None (cut it by count: the whole file parsed). Only a part of two, ``(0, x, k)``
-    or ``(x, k, k)``: the file is cut once, the same for both parts, after the first feature
-    that ends at x/k of the text after the "features" key or later (within :data:`WINDOW`).
-    The first part's text is the file's up to the cut, then ``]}``; the second's the file's
-    up to the features' ``[``, then from the cut on. Each part's text must hold the
-    "features" key once (then so does the file), and read_geojson checks that it parses,
-    ends the root object with "features" and is a FeatureCollection: then it holds exactly
-    its features; any other text is not a part's."""
-    a, b, k = part
-    if not ((a == 0 and 0 < b < k) or (0 < a < k and b == k)):
-        return None
-    with _opened(data) as (f, size):
-        first = f.read(min(size, HEAD_MAX))
-        head = _FEATURES_KEY.search(first)
-        if head is None:
-            return None
-        at = head.end() + (size - head.end()) * (b if a == 0 else a) // k
-        f.seek(at)
-        m = _BETWEEN.search(f.read(WINDOW))
-        if m is None:
-            return None
-        if a == 0:  # the file's text up to the end of the feature before the cut, then "]}"
-            end = at + m.start() + 1
-            out = bytearray(end + 2)
-            f.seek(0)
-            f.readinto(memoryview(out)[:end])
-            out[end:] = b"]}"
-        else:  # up to the features' "[", then from the feature after the cut on
-            start = at + m.start(1)
-            out = bytearray(head.end() + size - start)
-            out[: head.end()] = first[: head.end()]
-            f.seek(start)
-            f.readinto(memoryview(out)[head.end() :])
-    return out, size
-
-
-@contextmanager
-def _opened(data: bytes | str | pathlib.Path) -> Iterator[tuple[io.BufferedIOBase, int]]:
-    """A binary file of ``data`` (the file itself, or its text in memory) and its size."""
-    if isinstance(data, pathlib.Path):
-        with data.open("rb") as f:  # a large readinto goes straight into the part's buffer
-            yield f, os.fstat(f.fileno()).st_size
-        return
-    raw = _load(data)
-    yield io.BytesIO(raw), len(raw)
 
 
 def _check_crs(crs: object, pf: ParsedFile, fault: Any, warning: Any) -> None:
